@@ -1,0 +1,62 @@
+"""The base event: who caused it, what it is about, when, and a stable id."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import ClassVar
+
+
+class EventPriority(IntEnum):
+    """Delivery order: higher first, both for events in a batch and for listeners of one event."""
+
+    LOW = 25
+    NORMAL = 50
+    HIGH = 75
+    # For listeners that must see an event before anyone acts on it (the audit log).
+    AUDIT = 90
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event on the dispatcher.
+
+    ``user_id`` is three-state (see ``core.identity``): a linked user's id, ``SYSTEM_USER_ID`` or
+    ``None`` for unknown. ``event_id`` lets listeners tell a repeat from news; subclasses that
+    have a natural key compute it in :meth:`stable_key`.
+    """
+
+    priority: ClassVar[EventPriority] = EventPriority.NORMAL
+
+    user_id: int | None = None
+    entity_id: str | None = None
+    occurred_at: datetime = field(default_factory=utc_now)
+    event_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.occurred_at.tzinfo is None:
+            raise ValueError(f"{type(self).__name__}.occurred_at must be timezone-aware")
+        if self.occurred_at.utcoffset() != UTC.utcoffset(None):
+            object.__setattr__(self, "occurred_at", self.occurred_at.astimezone(UTC))
+        if not self.event_id:
+            key = self.stable_key()
+            object.__setattr__(self, "event_id", key if key else uuid.uuid4().hex)
+
+    def stable_key(self) -> str | None:
+        """A deterministic id for events that have one; None gives a random id."""
+        return None
+
+    @property
+    def partition_key(self) -> str:
+        """Events with the same key are delivered in order; different keys are independent."""
+        return "global"
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__

@@ -1,0 +1,60 @@
+"""Events about the scheduled group races ("live races") of async tournaments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from core.events.base import Event, EventPriority
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncLiveRaceEvent(Event):
+    priority: ClassVar[EventPriority] = EventPriority.HIGH
+
+    live_race_id: int
+    tournament_id: int
+    pool_id: int | None = None
+    scheduled_at: datetime | None = None
+
+    @property
+    def partition_key(self) -> str:
+        return f"live_race:{self.live_race_id}"
+
+    def stable_key(self) -> str | None:
+        return f"{self.kind}:{self.live_race_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncLiveRaceCreatedEvent(AsyncLiveRaceEvent):
+    participant_count: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncLiveRaceRoomOpenedEvent(AsyncLiveRaceEvent):
+    room_slug: str
+    room_url: str
+    participant_count: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncLiveRaceStartedEvent(AsyncLiveRaceEvent):
+    room_slug: str
+    room_url: str
+    participant_count: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncLiveRaceFinishedEvent(AsyncLiveRaceEvent):
+    room_slug: str
+    room_url: str
+    participant_count: int = 0
+    finisher_count: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncLiveRaceCancelledEvent(AsyncLiveRaceEvent):
+    reason: str
+    room_slug: str | None = None
+    room_url: str | None = None
