@@ -1,0 +1,272 @@
+"""RaceDesk's composition root and command line.
+
+``python bot.py`` runs the bot; ``python bot.py db upgrade`` migrates the database;
+``python bot.py commands [--json]`` lists every slash command; ``python bot.py generate-key``
+prints a new secret key for ``[security] secret_key``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import pkgutil
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+import cogs
+from cogs._shared.permissions import audience_of
+from cogs._shared.tree import RaceDeskTree
+from core.clock import Clock, SystemClock
+from core.config import (
+    DEFAULT_CONFIG_PATH,
+    ENV_PREFIX,
+    ConfigError,
+    DatabaseSettings,
+    Settings,
+    load_settings,
+    setup_logging,
+)
+from core.events import EventDispatcher
+from core.services.container import Services
+from core.services.health import HealthService
+from core.version import racedesk_version
+from db.engine import create_engine, create_sessionmaker
+from db.migrate import upgrade_to_head
+from db.secrets import SecretBox
+
+log = logging.getLogger("racedesk")
+
+
+def cog_module_names() -> list[str]:
+    """Every cog module under ``cogs/``; modules and packages starting with ``_`` are helpers."""
+    return sorted(
+        f"{cogs.__name__}.{module.name}"
+        for module in pkgutil.iter_modules(cogs.__path__)
+        if not module.name.startswith("_") and not module.ispkg
+    )
+
+
+class RaceDeskBot(commands.Bot):
+    """The Discord client; owns nothing but the cogs. Services are built and closed by main."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        owner_ids: Sequence[int] = (),
+        dev_guild_id: int | None = None,
+        sync_commands: bool = False,
+    ) -> None:
+        intents = discord.Intents.default()
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=RaceDeskTree,
+            owner_ids=set(owner_ids) or None,
+            help_command=None,
+        )
+        self.services = services
+        self._dev_guild_id = dev_guild_id
+        self._sync_commands = sync_commands
+
+    async def load_cogs(self) -> None:
+        """Load every cog; one that fails to load fails start-up."""
+        for name in cog_module_names():
+            await self.load_extension(name)
+            log.debug("Loaded %s", name)
+
+    async def setup_hook(self) -> None:
+        await self.load_cogs()
+        if self._sync_commands:
+            if self._dev_guild_id:
+                guild = discord.Object(id=self._dev_guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+            else:
+                synced = await self.tree.sync()
+            log.info("Synced %d slash commands", len(synced))
+
+    async def on_ready(self) -> None:
+        log.info("Logged in as %s (%s) in %d guilds", self.user, self.user and self.user.id,
+                 len(self.guilds))
+
+
+def build_services(
+    *, database_url: str, secret_box: SecretBox | None, clock: Clock | None = None
+) -> Services:
+    """Construct every service without touching the network (tests use this too)."""
+    del secret_box  # consumed by the services that store secrets (racetime bots, linking)
+    clock = clock or SystemClock()
+    engine = create_engine(database_url)
+    dispatcher = EventDispatcher()
+    health = HealthService(
+        engine=engine, dispatcher=dispatcher, clock=clock, version=racedesk_version()
+    )
+    return Services(
+        engine=engine,
+        sessionmaker=create_sessionmaker(engine),
+        dispatcher=dispatcher,
+        clock=clock,
+        health=health,
+    )
+
+
+# -- commands listing -------------------------------------------------------------------------
+
+
+def describe_commands(tree: app_commands.CommandTree) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for command in tree.walk_commands():
+        if isinstance(command, app_commands.Group):
+            continue
+        rows.append(
+            {
+                "command": f"/{command.qualified_name}",
+                "description": command.description,
+                "audience": audience_of(command).value,
+                "guild_only": bool(
+                    command.guild_only or getattr(command.root_parent, "guild_only", False)
+                ),
+                "options": [
+                    {
+                        "name": parameter.name,
+                        "type": parameter.type.name,
+                        "required": parameter.required,
+                        "description": parameter.description,
+                    }
+                    for parameter in command.parameters
+                ],
+            }
+        )
+    return sorted(rows, key=lambda row: row["command"])
+
+
+def format_command_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| Command | Options | Who | What it does |", "| --- | --- | --- | --- |"]
+    for row in rows:
+        options = " ".join(
+            f"`{o['name']}`" if o["required"] else f"`[{o['name']}]`" for o in row["options"]
+        )
+        lines.append(
+            f"| `{row['command']}` | {options or '—'} | {row['audience']} | {row['description']} |"
+        )
+    return "\n".join(lines)
+
+
+async def registered_commands() -> list[dict[str, Any]]:
+    services = build_services(database_url="sqlite+aiosqlite:///:memory:", secret_box=None)
+    bot = RaceDeskBot(services)
+    try:
+        await bot.load_cogs()
+        return describe_commands(bot.tree)
+    finally:
+        await bot.close()
+        await services.close()
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+async def run_bot(settings: Settings) -> int:
+    setup_logging(settings.logging)
+    secret_box = SecretBox(settings.security.secret_key.get_secret_value())
+    await upgrade_to_head(settings.database.url)
+    services = build_services(database_url=settings.database.url, secret_box=secret_box)
+    bot = RaceDeskBot(
+        services,
+        owner_ids=settings.discord.owner_ids,
+        dev_guild_id=settings.discord.dev_guild_id,
+        sync_commands=settings.discord.sync_commands,
+    )
+    try:
+        async with bot:
+            await bot.start(settings.discord.token.get_secret_value())
+    except discord.LoginFailure:
+        print(
+            "Discord rejected the bot token. Check [discord] token in your config "
+            f"(or {ENV_PREFIX}DISCORD__TOKEN).",
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        await services.close()
+    return 0
+
+
+def load_database_settings(config_path: Path) -> DatabaseSettings:
+    """Just the database section, so ``db upgrade`` works before the rest is configured."""
+    import os
+
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        with config_path.open("rb") as handle:
+            data = dict(tomllib.load(handle).get("database", {}))
+    url = os.environ.get(f"{ENV_PREFIX}DATABASE__URL")
+    if url:
+        data["url"] = url
+    return DatabaseSettings(**data)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bot.py", description="RaceDesk Discord bot")
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG_PATH,
+        help="path to config.toml (default: ./config.toml)",
+    )
+    sub = parser.add_subparsers(dest="action")
+    sub.add_parser("run", help="run the bot (the default)")
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("db_action", choices=["upgrade"], help="upgrade: migrate to the newest schema")
+    listing = sub.add_parser("commands", help="list every slash command")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--markdown", action="store_true", help="the README's command table")
+    sub.add_parser("generate-key", help="print a new [security] secret_key")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    action = args.action or "run"
+    try:
+        if action == "generate-key":
+            print(SecretBox.generate_key())
+            return 0
+        if action == "commands":
+            rows = asyncio.run(registered_commands())
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            elif args.markdown:
+                print(format_command_table(rows))
+            else:
+                for row in rows:
+                    options = ", ".join(
+                        o["name"] + ("" if o["required"] else "?") for o in row["options"]
+                    )
+                    print(f"{row['command']:<28} {row['audience']:<14} {options}")
+            return 0
+        if action == "db":
+            url = load_database_settings(args.config).url
+            asyncio.run(upgrade_to_head(url))
+            print("Database is at the newest schema.")
+            return 0
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(run_bot(settings))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

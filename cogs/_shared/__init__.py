@@ -1,0 +1,1 @@
+"""Helpers shared by the cogs: the error funnel, replies, permission checks."""

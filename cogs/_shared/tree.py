@@ -1,0 +1,55 @@
+"""The one error funnel for every slash command."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+from cogs._shared.replies import reply
+from core.errors import UserFacingError
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Something went wrong on our side while running that command. It has been logged."
+
+
+def describe_check_failure(error: app_commands.CheckFailure) -> str:
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command only works in a server, not in DMs."
+    if isinstance(error, app_commands.MissingPermissions):
+        missing = ", ".join(p.replace("_", " ") for p in error.missing_permissions)
+        return f"You need the {missing} permission to use this command."
+    if isinstance(error, app_commands.MissingAnyRole | app_commands.MissingRole):
+        return "You don't have the role this command needs."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} seconds."
+    return str(error) or "You can't use this command here."
+
+
+class RaceDeskTree(app_commands.CommandTree):
+    """Turns every command failure into a short ephemeral reply and a logged traceback."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        command = interaction.command.qualified_name if interaction.command else "?"
+        if isinstance(original, UserFacingError):
+            message = original.message
+        elif isinstance(original, app_commands.CheckFailure):
+            message = describe_check_failure(original)
+        elif isinstance(original, app_commands.TransformerError):
+            message = str(original)
+        else:
+            log.error(
+                "Command /%s failed for user %s in guild %s",
+                command, interaction.user.id, interaction.guild_id,
+                exc_info=original,
+            )
+            message = APOLOGY
+        try:
+            await reply(interaction, message, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("Could not tell user %s that /%s failed", interaction.user.id, command)

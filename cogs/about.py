@@ -1,0 +1,61 @@
+"""``/about``: what is running, for how long, and whether it is healthy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs._shared.permissions import Audience, for_audience
+from core.services.health import HealthReport, HealthService
+
+
+def format_uptime(uptime: timedelta) -> str:
+    seconds = int(uptime.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    parts = [f"{days}d"] if days else []
+    parts += [f"{hours}h", f"{minutes}m"] if days or hours else ([f"{minutes}m"] if minutes else [])
+    parts.append(f"{seconds}s")
+    return " ".join(parts)
+
+
+def about_embed(report: HealthReport) -> discord.Embed:
+    colour = discord.Colour.green() if report.healthy else discord.Colour.orange()
+    embed = discord.Embed(
+        title="RaceDesk",
+        description="Runs racetime.gg race rooms for Discord tournaments.",
+        colour=colour,
+    )
+    embed.add_field(name="Version", value=report.version)
+    embed.add_field(name="Uptime", value=format_uptime(report.uptime))
+    embed.add_field(
+        name="Started", value=f"<t:{int(report.started_at.timestamp())}:R>"
+    )
+    embed.add_field(
+        name="Health",
+        value="\n".join(
+            f"{'✅' if check.ok else '⚠️'} {check.name}: {check.detail}" for check in report.checks
+        ),
+        inline=False,
+    )
+    return embed
+
+
+class AboutCog(commands.Cog, name="About"):
+    def __init__(self, health: HealthService) -> None:
+        self._health = health
+
+    @for_audience(Audience.EVERYONE)
+    @app_commands.command(name="about")
+    async def about(self, interaction: discord.Interaction) -> None:
+        """Show RaceDesk's version, uptime and health."""
+        report = await self._health.report()
+        await interaction.response.send_message(embed=about_embed(report), ephemeral=True)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(AboutCog(bot.services.health))  # type: ignore[attr-defined]

@@ -1,0 +1,233 @@
+"""Typed settings from ``config.toml`` and ``RACEDESK_<SECTION>__<KEY>`` environment variables.
+
+Loaded once in ``bot.main()`` and injected; nothing reads settings at import time. A bad or
+missing value becomes a :class:`ConfigError` whose message names the key, the file and what is
+expected, and never contains a secret's value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "RACEDESK_"
+DEFAULT_CONFIG_PATH = Path("config.toml")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/racedesk.sqlite3"
+
+
+class ConfigError(Exception):
+    """Start-up configuration is unusable; the message says which key and what to do."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DiscordSettings(_Section):
+    token: SecretStr = Field(description="Bot token from the Discord developer portal")
+    owner_ids: list[int] = Field(default_factory=list)
+    dev_guild_id: int | None = None
+    sync_commands: bool = True
+
+    @field_validator("token")
+    @classmethod
+    def _token_not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("url")
+    @classmethod
+    def _supported_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+            )
+        return value
+
+
+class RacetimeSettings(_Section):
+    host: str = "racetime.gg"
+    scheme: Literal["https", "http"] = "https"
+    request_timeout_seconds: float = Field(default=15.0, gt=0)
+
+    @field_validator("host")
+    @classmethod
+    def _host_without_scheme(cls, value: str) -> str:
+        if "://" in value or "/" in value or not value.strip():
+            raise ValueError("must be a host name with an optional port, e.g. racetime.gg")
+        return value
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+
+class OAuthSettings(_Section):
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    scopes: list[str] = Field(default_factory=lambda: ["read"])
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret.get_secret_value())
+
+
+class WebSettings(_Section):
+    bind_host: str = "127.0.0.1"
+    bind_port: int = Field(default=8080, ge=1, le=65535)
+    public_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8080")
+
+
+class SecuritySettings(_Section):
+    secret_key: SecretStr = Field(description="Fernet key encrypting secrets at rest")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _is_fernet_key(cls, value: SecretStr) -> SecretStr:
+        import base64
+        import binascii
+
+        try:
+            raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError(
+                "must be a Fernet key (32 url-safe base64 bytes); "
+                "generate one with `python bot.py generate-key`"
+            )
+        return value
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(BaseSettings):
+    """Everything RaceDesk reads at start. Environment variables override the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    discord: DiscordSettings
+    database: DatabaseSettings = DatabaseSettings()
+    racetime: RacetimeSettings = RacetimeSettings()
+    oauth: OAuthSettings = OAuthSettings()
+    web: WebSettings = WebSettings()
+    security: SecuritySettings
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's contents arrive as init kwargs; the environment wins over the file.
+        return (env_settings, init_settings)
+
+
+def _env_name(location: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in location if isinstance(part, str))
+
+
+def _describe(error: Mapping[str, Any], config_path: Path) -> str:
+    location = tuple(error.get("loc", ()))
+    key = ".".join(str(part) for part in location) or "(top level)"
+    section = str(location[0]) if location else ""
+    field = ".".join(str(part) for part in location[1:]) if len(location) > 1 else ""
+    if error.get("type") == "missing":
+        problem = "is missing"
+    elif error.get("type") == "extra_forbidden":
+        return f"{key}: is not a known setting; check the spelling against config.toml.example"
+    else:
+        problem = f"is invalid: {error.get('msg', 'bad value')}"
+    where = f"[{section}] {field} in {config_path}" if field else f"[{section}] in {config_path}"
+    return f"{key} {problem}. Set it as {where}, or in the environment as {_env_name(location)}."
+
+
+def load_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> Settings:
+    """Read the file, merge the environment over it, validate, or raise :class:`ConfigError`."""
+    file_data: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            with config_path.open("rb") as handle:
+                file_data = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{config_path} is not valid TOML: {error}") from None
+        except OSError as error:
+            raise ConfigError(f"{config_path} cannot be read: {error.strerror}") from None
+    try:
+        return Settings(**file_data)
+    except ValidationError as error:
+        lines = [_describe(detail, config_path) for detail in error.errors(include_input=False)]
+        hint = ""
+        if not config_path.exists():
+            hint = (
+                f"\n{config_path} does not exist: copy config.toml.example to {config_path} "
+                "and fill it in."
+            )
+        raise ConfigError("Configuration problem:\n  " + "\n  ".join(lines) + hint) from None
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(settings: LoggingSettings) -> None:
+    """Configure the root logger once, and quiet chatty libraries."""
+    handler = logging.StreamHandler()
+    if settings.format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        )
+    logging.basicConfig(level=settings.level, handlers=[handler], force=True)
+    for noisy in ("discord.gateway", "discord.http", "websockets", "aiosqlite", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

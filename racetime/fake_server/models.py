@@ -1,0 +1,103 @@
+"""Plain records of the fake server: users, categories, bot apps, tokens, chat messages."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass, field
+from datetime import datetime
+
+HASHID_ALPHABET = string.ascii_letters + string.digits
+
+ALL_SCOPES: tuple[str, ...] = ("read", "chat_message", "race_action", "create_race")
+
+
+def new_hashid() -> str:
+    """A 16-character id like racetime's hashids (users, messages)."""
+    return "".join(secrets.choice(HASHID_ALPHABET) for _ in range(16))
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    discriminator: str | None = None
+    twitch_channel: str | None = None
+    stream_live: bool = False
+    deleted: bool = False
+    flair: str = ""
+
+    @property
+    def full_name(self) -> str:
+        if self.discriminator is None or self.discriminator == "0000":
+            return self.name
+        return f"{self.name}#{self.discriminator}"
+
+    def __str__(self) -> str:
+        return self.full_name
+
+
+@dataclass
+class Category:
+    slug: str
+    name: str
+    short_name: str
+    goals: list[str] = field(default_factory=lambda: ["Beat the game"])
+    owners: list[User] = field(default_factory=list)
+    moderators: list[User] = field(default_factory=list)
+    image: str | None = None
+    info: str | None = None
+    streaming_required: bool = False
+    allow_partitionable: bool = False
+    allow_hide_entrants: bool = False
+
+    def can_moderate(self, user: User) -> bool:
+        return any(u.id == user.id for u in (*self.owners, *self.moderators))
+
+
+@dataclass
+class BotApp:
+    """An OAuth application registered as the bot of one category."""
+
+    client_id: str
+    client_secret: str
+    category: str
+    name: str = "TestBot"
+    active: bool = True
+
+    def __repr__(self) -> str:
+        return f"BotApp(client_id={self.client_id!r}, category={self.category!r}, name={self.name!r})"
+
+
+@dataclass
+class Token:
+    value: str
+    client_id: str
+    scopes: tuple[str, ...]
+    expires_at: datetime
+
+    def __repr__(self) -> str:
+        return f"Token(client_id={self.client_id!r}, scopes={self.scopes!r})"
+
+    def valid_at(self, now: datetime) -> bool:
+        return now < self.expires_at
+
+
+@dataclass
+class ChatMessage:
+    id: str
+    posted_at: datetime
+    message: str
+    user: User | None = None
+    bot: str | None = None
+    direct_to: User | None = None
+    actions: dict[str, object] = field(default_factory=dict)
+    pinned: bool = False
+    highlight: bool = False
+    is_system: bool = False
+    is_monitor: bool | None = None
+    delay: int = 0
+
+    @property
+    def is_dm(self) -> bool:
+        return self.direct_to is not None

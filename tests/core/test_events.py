@@ -1,0 +1,87 @@
+"""The event classes: required fields, aware times, stable ids."""
+
+import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+import core.events as events
+from core.events import (
+    Event,
+    EventPriority,
+    RacetimeEntrantStatusChangedEvent,
+    RacetimeRaceStatusChangedEvent,
+)
+
+
+def _status(**overrides: object) -> RacetimeRaceStatusChangedEvent:
+    fields: dict = dict(
+        category="alttpr", room_slug="cool-doge-1234", room_name="alttpr/cool-doge-1234",
+        old_status="open", new_status="pending", racetime_version=7,
+    )
+    fields.update(overrides)
+    return RacetimeRaceStatusChangedEvent(**fields)
+
+
+def test_every_exported_event_is_frozen_slotted_and_has_the_common_fields() -> None:
+    classes = [
+        obj for name in events.__all__
+        if isinstance(obj := getattr(events, name), type) and issubclass(obj, Event)
+    ]
+    assert len(classes) >= 20
+    for cls in classes:
+        params = cls.__dataclass_params__  # type: ignore[attr-defined]
+        assert params.frozen, cls
+        assert "__slots__" in cls.__dict__, cls
+        names = {f.name for f in dataclasses.fields(cls)}
+        assert {"user_id", "entity_id", "occurred_at", "event_id"} <= names, cls
+
+
+def test_racetime_event_id_is_built_from_room_version_and_kind() -> None:
+    first, again = _status(), _status()
+    assert first.event_id == again.event_id == (
+        "alttpr/cool-doge-1234:7:RacetimeRaceStatusChangedEvent"
+    )
+    assert _status(racetime_version=8).event_id != first.event_id
+
+
+def test_entrant_event_ids_differ_per_entrant() -> None:
+    def entrant(user: str) -> RacetimeEntrantStatusChangedEvent:
+        return RacetimeEntrantStatusChangedEvent(
+            category="alttpr", room_slug="s", room_name="alttpr/s", racetime_user_id=user,
+            old_status="ready", new_status="in_progress", racetime_version=3,
+        )
+
+    assert entrant("a" * 16).event_id != entrant("b" * 16).event_id
+
+
+def test_occurred_at_must_be_aware_and_is_normalised_to_utc() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        _status(occurred_at=datetime(2026, 1, 1))
+    plus_two = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+    event = _status(occurred_at=plus_two)
+    assert event.occurred_at == plus_two
+    assert event.occurred_at.tzinfo is UTC
+
+
+def test_events_are_immutable() -> None:
+    event = _status()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.new_status = "finished"  # type: ignore[misc]
+
+
+def test_priorities() -> None:
+    assert EventPriority.HIGH == 75 and EventPriority.NORMAL == 50
+    assert RacetimeRaceStatusChangedEvent.priority == EventPriority.HIGH
+    assert events.RacetimeBotCreatedRaceEvent.priority == EventPriority.HIGH
+    assert events.RacetimeBotJoinedRaceEvent.priority == EventPriority.HIGH
+    assert RacetimeEntrantStatusChangedEvent.priority == EventPriority.NORMAL
+    assert events.RacetimeEntrantJoinedEvent.priority == EventPriority.NORMAL
+
+
+def test_bot_action_defaults() -> None:
+    joined = events.RacetimeBotJoinedRaceEvent(
+        category="c", room_slug="s", room_name="c/s", race_status="open"
+    )
+    created = events.RacetimeBotCreatedRaceEvent(category="c", room_slug="s", room_name="c/s")
+    assert joined.bot_action == "join" and created.bot_action == "create"

@@ -1,0 +1,65 @@
+"""A RaceDesk bot under dpytest, with every cog loaded, and a way to run slash commands."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+import discord.ext.test as dpytest
+import pytest
+
+from bot import RaceDeskBot, build_services
+from core.services.container import Services
+from tests.plugins.slash import SlashResult, invoke_slash
+
+
+@dataclass
+class DiscordHarness:
+    bot: RaceDeskBot
+    services: Services
+
+    @property
+    def guild(self) -> discord.Guild:
+        return dpytest.get_config().guilds[0]
+
+    @property
+    def channel(self) -> discord.TextChannel:
+        return dpytest.get_config().channels[0]  # type: ignore[return-value]
+
+    @property
+    def members(self) -> list[discord.Member]:
+        return dpytest.get_config().members
+
+    def member(self, index: int = 0) -> discord.Member:
+        return self.members[index]
+
+    async def slash(
+        self,
+        name: str,
+        *,
+        member: discord.Member | discord.User | None = None,
+        in_dm: bool = False,
+        **options: Any,
+    ) -> SlashResult:
+        """Run ``/name`` through the real CommandTree and return the bot's replies."""
+        who = member or self.member(0)
+        channel = None if in_dm else self.channel
+        return await invoke_slash(self.bot, name, member=who, channel=channel, **options)
+
+
+@pytest.fixture
+async def discord_harness(db_url: str, secret_box: Any) -> AsyncIterator[DiscordHarness]:
+    services = build_services(database_url=db_url, secret_box=secret_box)
+    bot = RaceDeskBot(services)
+    await bot._async_setup_hook()  # dpytest's documented set-up for discord.py 2
+    dpytest.configure(bot, guilds=1, text_channels=1, voice_channels=0, members=3)
+    await bot.load_cogs()
+    try:
+        yield DiscordHarness(bot=bot, services=services)
+    finally:
+        await dpytest.empty_queue()
+        for cog in list(bot.cogs):
+            await bot.remove_cog(cog)
+        await services.close()
