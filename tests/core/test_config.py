@@ -1,0 +1,142 @@
+"""Configuration: the file, the environment over it, and errors that say what to do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigError, load_settings
+from db.secrets import SecretBox
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "discord-token-that-must-never-be-printed"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("RACEDESK_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def key() -> str:
+    return SecretBox.generate_key()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_complete_file_loads_with_defaults(tmp_path: Path, key: str) -> None:
+    path = write(tmp_path, f'[discord]\ntoken = "{TOKEN}"\n[security]\nsecret_key = "{key}"\n')
+    settings = load_settings(path)
+    assert settings.discord.token.get_secret_value() == TOKEN
+    assert settings.database.url == "sqlite+aiosqlite:///data/racedesk.sqlite3"
+    assert settings.racetime.base_url == "https://racetime.gg"
+    assert settings.logging.level == "INFO"
+    assert TOKEN not in repr(settings) and key not in repr(settings)
+
+
+def test_the_environment_overrides_the_file(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, f'[discord]\ntoken = "{TOKEN}"\n[security]\nsecret_key = "{key}"\n')
+    monkeypatch.setenv("RACEDESK_RACETIME__HOST", "127.0.0.1:8765")
+    monkeypatch.setenv("RACEDESK_RACETIME__SCHEME", "http")
+    monkeypatch.setenv("RACEDESK_DISCORD__OWNER_IDS", "[1234567890123456789]")
+    monkeypatch.setenv("RACEDESK_DISCORD__TOKEN", "from-env")
+    settings = load_settings(path)
+    assert settings.racetime.base_url == "http://127.0.0.1:8765"
+    assert settings.discord.owner_ids == [1234567890123456789]
+    assert settings.discord.token.get_secret_value() == "from-env"
+
+
+def test_everything_can_come_from_the_environment(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RACEDESK_DISCORD__TOKEN", TOKEN)
+    monkeypatch.setenv("RACEDESK_SECURITY__SECRET_KEY", key)
+    settings = load_settings(tmp_path / "absent.toml")
+    assert settings.discord.token.get_secret_value() == TOKEN
+
+
+def test_a_missing_token_names_the_key_the_file_and_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path / "config.toml")
+    message = str(caught.value)
+    assert "discord.token is missing" in message
+    assert f"[discord] token in {tmp_path / 'config.toml'}" in message
+    assert "RACEDESK_DISCORD__TOKEN" in message
+    assert "copy config.toml.example" in message
+    assert "security.secret_key is missing" in message
+
+
+def test_a_bad_value_says_what_is_expected_without_echoing_secrets(
+    tmp_path: Path, key: str
+) -> None:
+    path = write(
+        tmp_path,
+        f'[discord]\ntoken = "{TOKEN}"\n[security]\nsecret_key = "not-a-key-{TOKEN}"\n'
+        '[web]\nbind_port = 99999\n[racetime]\nscheme = "ftp"\n'
+        '[database]\nurl = "mysql://x"\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    message = str(caught.value)
+    assert "web.bind_port is invalid" in message and "65535" in message
+    assert "racetime.scheme is invalid" in message and "'https' or 'http'" in message
+    assert "database.url is invalid" in message and "postgresql+asyncpg://" in message
+    assert "security.secret_key is invalid" in message and "generate-key" in message
+    assert TOKEN not in message
+
+
+def test_unknown_keys_are_reported(tmp_path: Path, key: str) -> None:
+    path = write(
+        tmp_path, f'[discord]\ntokn = "x"\ntoken = "t"\n[security]\nsecret_key = "{key}"\n'
+    )
+    with pytest.raises(ConfigError, match=r"discord.tokn: is not a known setting"):
+        load_settings(path)
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[discord\ntoken = 1\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_settings(path)
+
+
+def test_the_example_file_documents_every_key_and_parses() -> None:
+    import tomllib
+
+    from core.config import Settings
+
+    example = tomllib.loads((REPO / "config.toml.example").read_text())
+    for section, model in Settings.model_fields.items():
+        assert section in example, f"[{section}] missing from config.toml.example"
+        fields = model.annotation.model_fields  # type: ignore[union-attr]
+        text = (REPO / "config.toml.example").read_text()
+        for name in fields:
+            assert f"{name} =" in text, f"{section}.{name} missing from config.toml.example"
+
+
+def test_starting_without_a_token_exits_with_a_short_message(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RACEDESK_")}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bot.py"), "--config", str(tmp_path / "config.toml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "discord.token is missing" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
