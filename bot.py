@@ -31,17 +31,24 @@ from core.config import (
     ENV_PREFIX,
     ConfigError,
     DatabaseSettings,
+    RacetimeSettings,
     Settings,
     load_settings,
     setup_logging,
 )
 from core.events import EventDispatcher
+from core.services.bot_status import BotStatusRepository
 from core.services.container import Services
 from core.services.health import HealthService
+from core.services.racetime_bots import RacetimeBotService
+from core.services.racetime_store import DatabaseRoomStore
 from core.version import racedesk_version
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox
+from racetime.category_bot import BotTimings
+from racetime.client import RacetimeClient
+from racetime.manager import RacetimeManager
 
 log = logging.getLogger("racedesk")
 
@@ -65,8 +72,11 @@ class RaceDeskBot(commands.Bot):
         owner_ids: Sequence[int] = (),
         dev_guild_id: int | None = None,
         sync_commands: bool = False,
+        start_background_services: bool = False,
+        intents: discord.Intents | None = None,
     ) -> None:
-        intents = discord.Intents.default()
+        # No privileged intents: interactions carry the member, and DMs need none.
+        intents = intents or discord.Intents.default()
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -77,6 +87,9 @@ class RaceDeskBot(commands.Bot):
         self.services = services
         self._dev_guild_id = dev_guild_id
         self._sync_commands = sync_commands
+        # Off when only the command tree is wanted (listing, most tests): then loading the
+        # cogs starts nothing that touches the network.
+        self.start_background_services = start_background_services
 
     async def load_cogs(self) -> None:
         """Load every cog; one that fails to load fails start-up."""
@@ -101,22 +114,49 @@ class RaceDeskBot(commands.Bot):
 
 
 def build_services(
-    *, database_url: str, secret_box: SecretBox | None, clock: Clock | None = None
+    *,
+    database_url: str,
+    secret_box: SecretBox,
+    racetime: RacetimeSettings | None = None,
+    clock: Clock | None = None,
+    bot_timings: BotTimings | None = None,
 ) -> Services:
     """Construct every service without touching the network (tests use this too)."""
-    del secret_box  # consumed by the services that store secrets (racetime bots, linking)
+    racetime = racetime or RacetimeSettings()
     clock = clock or SystemClock()
     engine = create_engine(database_url)
+    sessionmaker = create_sessionmaker(engine)
     dispatcher = EventDispatcher()
     health = HealthService(
         engine=engine, dispatcher=dispatcher, clock=clock, version=racedesk_version()
     )
+    bot_status = BotStatusRepository(sessionmaker, dispatcher, clock)
+    racetime_bots = RacetimeBotService(sessionmaker, secret_box)
+    room_store = DatabaseRoomStore(sessionmaker)
+    client = RacetimeClient(
+        racetime.host,
+        secure=racetime.scheme == "https",
+        timeout=racetime.request_timeout_seconds,
+        user_agent=f"RaceDesk/{racedesk_version()}",
+    )
+    manager = RacetimeManager(
+        client=client,
+        store=room_store,
+        health=bot_status,
+        dispatcher=dispatcher,
+        active_bots=racetime_bots.active_credentials,
+        timings=bot_timings,
+    )
     return Services(
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=sessionmaker,
         dispatcher=dispatcher,
         clock=clock,
         health=health,
+        bot_status=bot_status,
+        racetime_bots=racetime_bots,
+        room_store=room_store,
+        racetime=manager,
     )
 
 
@@ -163,7 +203,9 @@ def format_command_table(rows: list[dict[str, Any]]) -> str:
 
 
 async def registered_commands() -> list[dict[str, Any]]:
-    services = build_services(database_url="sqlite+aiosqlite:///:memory:", secret_box=None)
+    services = build_services(
+        database_url="sqlite+aiosqlite:///:memory:", secret_box=SecretBox(SecretBox.generate_key())
+    )
     bot = RaceDeskBot(services)
     try:
         await bot.load_cogs()
@@ -180,12 +222,15 @@ async def run_bot(settings: Settings) -> int:
     setup_logging(settings.logging)
     secret_box = SecretBox(settings.security.secret_key.get_secret_value())
     await upgrade_to_head(settings.database.url)
-    services = build_services(database_url=settings.database.url, secret_box=secret_box)
+    services = build_services(
+        database_url=settings.database.url, secret_box=secret_box, racetime=settings.racetime
+    )
     bot = RaceDeskBot(
         services,
         owner_ids=settings.discord.owner_ids,
         dev_guild_id=settings.discord.dev_guild_id,
         sync_commands=settings.discord.sync_commands,
+        start_background_services=True,
     )
     try:
         async with bot:

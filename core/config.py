@@ -191,6 +191,10 @@ def load_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> Settings:
             raise ConfigError(f"{config_path} is not valid TOML: {error}") from None
         except OSError as error:
             raise ConfigError(f"{config_path} cannot be read: {error.strerror}") from None
+    # Name the missing keys inside a missing section ("discord.token is missing"), not just
+    # the section.
+    for section in ("discord", "security"):
+        file_data.setdefault(section, {})
     try:
         return Settings(**file_data)
     except ValidationError as error:

@@ -6,7 +6,16 @@ with a :class:`SecretBox` they were given; there is no module-level key.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from cryptography.fernet import Fernet, InvalidToken
+
+
+@runtime_checkable
+class _SecretLike(Protocol):
+    """pydantic's ``SecretStr`` and friends, without importing pydantic here."""
+
+    def get_secret_value(self) -> str: ...
 
 
 class SecretKeyError(ValueError):
@@ -22,9 +31,13 @@ class SecretBox:
 
     __slots__ = ("_fernet", "_setting")
 
-    def __init__(self, key: str | bytes, *, setting: str = "secret_key") -> None:
-        """``setting`` names the configuration key in error messages (never its value)."""
+    def __init__(
+        self, key: str | bytes | _SecretLike, *, setting: str = "security.secret_key"
+    ) -> None:
+        """``key`` may be a pydantic ``SecretStr``; ``setting`` is named in error messages."""
         self._setting = setting
+        if isinstance(key, _SecretLike):
+            key = key.get_secret_value()
         try:
             self._fernet = Fernet(key)
         except (ValueError, TypeError):
@@ -52,8 +65,7 @@ class SecretBox:
             return self._fernet.decrypt(bytes(ciphertext)).decode("utf-8")
         except (InvalidToken, UnicodeDecodeError):
             raise SecretDecryptionError(
-                f"could not decrypt a stored secret: wrong {self._setting} "
-                "or corrupted ciphertext"
+                f"could not decrypt a stored secret: wrong {self._setting} or corrupted ciphertext"
             ) from None
 
     def __repr__(self) -> str:

@@ -8,7 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.events import EventDispatcher
+from core.services.bot_status import BotStatusRepository
 from core.services.health import HealthService
+from core.services.racetime_bots import RacetimeBotService
+from core.services.racetime_store import DatabaseRoomStore
+from racetime.manager import RacetimeManager
 
 
 @dataclass(slots=True)
@@ -18,8 +22,14 @@ class Services:
     dispatcher: EventDispatcher
     clock: Clock
     health: HealthService
+    bot_status: BotStatusRepository
+    racetime_bots: RacetimeBotService
+    room_store: DatabaseRoomStore
+    racetime: RacetimeManager
 
     async def close(self) -> None:
-        """Deliver queued events, then release the database."""
+        """Stop the racetime engine, save what it saw, deliver queued events, release the DB."""
+        await self.racetime.stop()
+        await self.room_store.close()
         await self.dispatcher.close()
         await self.engine.dispose()

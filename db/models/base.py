@@ -41,12 +41,9 @@ def updated_at_field() -> Any:
 
 def datetime_field(*, nullable: bool = True, index: bool = False) -> Any:
     """Any other timestamp column (always :class:`~db.types.UTCDateTime`)."""
-    return Field(
-        default=None if nullable else ...,
-        sa_type=UTCDateTime,
-        nullable=nullable,
-        index=index,
-    )
+    if nullable:
+        return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
+    return Field(sa_type=UTCDateTime, nullable=False, index=index)
 
 
 def status_check(column: str, values: type[StrEnum]) -> CheckConstraint:

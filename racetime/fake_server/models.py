@@ -66,7 +66,7 @@ class BotApp:
     active: bool = True
 
     def __repr__(self) -> str:
-        return f"BotApp(client_id={self.client_id!r}, category={self.category!r}, name={self.name!r})"
+        return f"BotApp(client_id={self.client_id!r}, category={self.category!r})"
 
 
 @dataclass

@@ -43,7 +43,7 @@ def timer_str(delta: timedelta) -> str:
     total = int(delta.total_seconds() * 10)
     tenths = total % 10
     seconds = total // 10
-    return "%d:%02d:%02d.%d" % (seconds // 3600, seconds % 3600 // 60, seconds % 60, tenths)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}.{tenths}"
 
 
 def ordinal(n: int) -> str:
@@ -176,8 +176,11 @@ class Race:
         finished = self.status == "finished" or (
             self.status == "cancelled" and self.cancelled_by_forfeit
         )
-        return finished and not self.recorded and ended is not None and (
-            now - ended < UNFINALIZED_WINDOW
+        return (
+            finished
+            and not self.recorded
+            and ended is not None
+            and (now - ended < UNFINALIZED_WINDOW)
         )
 
     def can_begin(self) -> bool:
@@ -229,9 +232,7 @@ class Race:
     def cancel_request(self, user: User, now: datetime) -> None:
         e = self.entrant(user)
         if e is None or e.state != "requested":
-            raise RaceActionError(
-                "You do not have a join request to cancel. Refresh to continue."
-            )
+            raise RaceActionError("You do not have a join request to cancel. Refresh to continue.")
         self.entrants.remove(e)
         self.touch()
         self.post(f"{user} withdraws a request to join.", now=now)
@@ -316,8 +317,8 @@ class Race:
         self.recalculate_places()
         self.touch()
         self.post(
-            "%s has ##good##finished## in %s place with a time of %s!"
-            % (user, ordinal(e.place or 0), timer_str(finish_time)),
+            f"{user} has ##good##finished## in {ordinal(e.place or 0)} place "
+            f"with a time of {timer_str(finish_time)}!",
             now=now,
         )
 
@@ -372,9 +373,7 @@ class Race:
             or e.dq
             or e.finish_time is not None
         ):
-            raise RaceActionError(
-                "You cannot undo your forfeit at this time. Refresh to continue."
-            )
+            raise RaceActionError("You cannot undo your forfeit at this time. Refresh to continue.")
         e.dnf = False
         e.comment = None
         self.touch()
@@ -508,8 +507,8 @@ class Race:
         self.touch()
         if by:
             self.post(
-                "%s has initiated the race. The race will begin in %d seconds!"
-                % (by, self.start_delay.seconds),
+                f"{by} has initiated the race. "
+                f"The race will begin in {self.start_delay.seconds} seconds!",
                 highlight=True,
                 now=now,
             )
@@ -547,7 +546,8 @@ class Race:
                 e.dnf = True
         self.touch()
         if self.status == "finished" and self.started_at is not None:
-            self.post(f"Race finished in {timer_str(now - self.started_at)}", highlight=True, now=now)
+            elapsed = timer_str(now - self.started_at)
+            self.post(f"Race finished in {elapsed}", highlight=True, now=now)
         else:
             self.post(
                 "This race has been cancelled due to all entrants forfeiting.",
@@ -559,30 +559,25 @@ class Race:
 
     def tick(self, now: datetime) -> None:
         """What racetime's ``racebot`` does for this race at time ``now``."""
-        if self.is_preparing:
-            if self.auto_start and self.can_begin() and self.num_unready() == 0:
-                self.begin(now)
-                self.post(
-                    "Everyone is ready. The race will begin in %d seconds!"
-                    % self.start_delay.seconds,
-                    highlight=True,
-                    now=now,
-                )
-            return
+        if self.is_preparing and self.auto_start and self.can_begin() and not self.num_unready():
+            self.begin(now)
+            self.post(
+                f"Everyone is ready. The race will begin in {self.start_delay.seconds} seconds!",
+                highlight=True,
+                now=now,
+            )
         if self.status == "pending" and self.started_at is not None:
             remaining = (self.started_at - now).total_seconds()
             for mark in COUNTDOWN_MARKS:
                 if remaining <= mark and mark not in self.countdown_posted:
                     self.countdown_posted.add(mark)
-                    if remaining > 0 or mark == 1:
-                        self.post(f"{mark}\u2026", now=now)
+                    self.post(f"{mark}\u2026", now=now)
             if remaining <= 0:
                 self.status = "in_progress"
                 self.touch()
                 self.post("The race has begun! Good luck and have fun.", highlight=True, now=now)
             return
         if self.status == "in_progress" and self.started_at is not None:
-            if now >= self.started_at + self.time_limit:
-                self.finish(now)
-            elif not any(e.running for e in self.entrants):
+            over_time = now >= self.started_at + self.time_limit
+            if over_time or not any(e.running for e in self.entrants):
                 self.finish(now)

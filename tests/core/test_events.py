@@ -16,8 +16,12 @@ from core.events import (
 
 def _status(**overrides: object) -> RacetimeRaceStatusChangedEvent:
     fields: dict = dict(
-        category="alttpr", room_slug="cool-doge-1234", room_name="alttpr/cool-doge-1234",
-        old_status="open", new_status="pending", racetime_version=7,
+        category="alttpr",
+        room_slug="cool-doge-1234",
+        room_name="alttpr/cool-doge-1234",
+        old_status="open",
+        new_status="pending",
+        racetime_version=7,
     )
     fields.update(overrides)
     return RacetimeRaceStatusChangedEvent(**fields)
@@ -25,7 +29,8 @@ def _status(**overrides: object) -> RacetimeRaceStatusChangedEvent:
 
 def test_every_exported_event_is_frozen_slotted_and_has_the_common_fields() -> None:
     classes = [
-        obj for name in events.__all__
+        obj
+        for name in events.__all__
         if isinstance(obj := getattr(events, name), type) and issubclass(obj, Event)
     ]
     assert len(classes) >= 20
@@ -39,8 +44,10 @@ def test_every_exported_event_is_frozen_slotted_and_has_the_common_fields() -> N
 
 def test_racetime_event_id_is_built_from_room_version_and_kind() -> None:
     first, again = _status(), _status()
-    assert first.event_id == again.event_id == (
-        "alttpr/cool-doge-1234:7:RacetimeRaceStatusChangedEvent"
+    assert (
+        first.event_id
+        == again.event_id
+        == ("alttpr/cool-doge-1234:7:RacetimeRaceStatusChangedEvent")
     )
     assert _status(racetime_version=8).event_id != first.event_id
 
@@ -48,8 +55,13 @@ def test_racetime_event_id_is_built_from_room_version_and_kind() -> None:
 def test_entrant_event_ids_differ_per_entrant() -> None:
     def entrant(user: str) -> RacetimeEntrantStatusChangedEvent:
         return RacetimeEntrantStatusChangedEvent(
-            category="alttpr", room_slug="s", room_name="alttpr/s", racetime_user_id=user,
-            old_status="ready", new_status="in_progress", racetime_version=3,
+            category="alttpr",
+            room_slug="s",
+            room_name="alttpr/s",
+            racetime_user_id=user,
+            old_status="ready",
+            new_status="in_progress",
+            racetime_version=3,
         )
 
     assert entrant("a" * 16).event_id != entrant("b" * 16).event_id

@@ -52,9 +52,16 @@ class DiscordHarness:
 @pytest.fixture
 async def discord_harness(db_url: str, secret_box: Any) -> AsyncIterator[DiscordHarness]:
     services = build_services(database_url=db_url, secret_box=secret_box)
-    bot = RaceDeskBot(services)
+    # dpytest only hands out members it can cache, which takes the members intent.
+    intents = discord.Intents.default()
+    intents.members = True
+    bot = RaceDeskBot(services, intents=intents)
     await bot._async_setup_hook()  # dpytest's documented set-up for discord.py 2
     dpytest.configure(bot, guilds=1, text_channels=1, voice_channels=0, members=3)
+    # What Discord's READY would set, which dpytest's fresh connection state leaves out.
+    state = bot._connection
+    state.application_id = bot.user.id
+    state._command_tree = bot.tree
     await bot.load_cogs()
     try:
         yield DiscordHarness(bot=bot, services=services)

@@ -122,9 +122,7 @@ class RecordingWebhookAdapter(AsyncWebhookAdapter):
                     "type": 2,
                     "response_message_id": message["id"],
                     "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
-                    "response_message_ephemeral": bool(
-                        data.get("flags", 0) & EPHEMERAL_FLAG
-                    ),
+                    "response_message_ephemeral": bool(data.get("flags", 0) & EPHEMERAL_FLAG),
                 },
                 "resource": {"type": kind, "message": message},
             }
@@ -144,7 +142,7 @@ def _option_payload(
 ) -> dict[str, Any]:
     kind = parameter.type
     option: dict[str, Any] = {"name": parameter.display_name, "type": kind.value}
-    option_type = app_commands.AppCommandOptionType
+    option_type = discord.AppCommandOptionType
     if kind in (option_type.user, option_type.mentionable):
         if isinstance(value, discord.Member):
             member = factories.dict_from_member(value)
@@ -154,10 +152,10 @@ def _option_payload(
         elif isinstance(value, discord.abc.User):
             resolved.setdefault("users", {})[str(value.id)] = factories.dict_from_user(value)
         option["value"] = str(value.id)
-    elif kind is app_commands.AppCommandOptionType.role:
+    elif kind is discord.AppCommandOptionType.role:
         resolved.setdefault("roles", {})[str(value.id)] = factories.dict_from_role(value)
         option["value"] = str(value.id)
-    elif kind is app_commands.AppCommandOptionType.channel:
+    elif kind is discord.AppCommandOptionType.channel:
         channel = factories.dict_from_channel(value)
         channel["permissions"] = str(discord.Permissions.all().value)
         resolved.setdefault("channels", {})[str(value.id)] = channel
@@ -198,9 +196,7 @@ def build_interaction(
     unknown = set(options) - set(known)
     if unknown:
         raise TypeError(f"/{name} has no option(s) {sorted(unknown)}")
-    leaf_options = [
-        _option_payload(known[key], value, resolved) for key, value in options.items()
-    ]
+    leaf_options = [_option_payload(known[key], value, resolved) for key, value in options.items()]
     nested: list[dict[str, Any]] = leaf_options
     for node in reversed(path[1:]):
         subtype = 1 if isinstance(node, app_commands.Command) else 2
@@ -224,12 +220,11 @@ def build_interaction(
         "entitlements": [],
         "authorizing_integration_owners": {},
         "app_permissions": str(discord.Permissions.all().value),
+        "attachment_size_limit": 8 * 1024 * 1024,
     }
     if isinstance(member, discord.Member) and channel is not None:
         member_payload = factories.dict_from_member(member)
-        member_payload["permissions"] = str(
-            channel.permissions_for(member).value
-        )
+        member_payload["permissions"] = str(channel.permissions_for(member).value)
         payload.update(
             guild_id=str(member.guild.id),
             channel_id=str(channel.id),

@@ -1,0 +1,144 @@
+"""``/racetime``: admins see the category bots' health; owners add, start and stop them.
+
+The cog owns the racetime engine's lifecycle: loading it starts the category bots,
+unloading it stops them.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs._shared.permissions import Audience, for_audience
+from core.services.container import Services
+from db.models import BotStatus
+
+STATUS_ICONS = {
+    BotStatus.UNKNOWN: "❔",
+    BotStatus.CONNECTED: "🟢",
+    BotStatus.AUTH_FAILED: "🔴",
+    BotStatus.CONNECTION_ERROR: "🟠",
+    BotStatus.DISCONNECTED: "⚫",
+}
+
+
+def is_owner_check() -> app_commands.check:  # type: ignore[valid-type]
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if await interaction.client.is_owner(interaction.user):  # type: ignore[attr-defined]
+            return True
+        raise app_commands.CheckFailure("Only the bot's owners can manage racetime bots.")
+
+    return app_commands.check(predicate)
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class RacetimeCog(commands.GroupCog, group_name="racetime"):
+    """Manage the racetime.gg category bots."""
+
+    def __init__(self, services: Services, *, run_engine: bool) -> None:
+        self._services = services
+        self._run_engine = run_engine
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        if self._run_engine:
+            await self._services.racetime.start()
+
+    async def cog_unload(self) -> None:
+        if self._run_engine:
+            await self._services.racetime.stop()
+
+    @for_audience(Audience.ADMIN)
+    @app_commands.command(name="status")
+    async def status(self, interaction: discord.Interaction) -> None:
+        """Show every racetime category bot and its health."""
+        bots = await self._services.racetime_bots.list_bots()
+        embed = discord.Embed(title="racetime.gg bots", colour=discord.Colour.blurple())
+        if not bots:
+            embed.description = "No racetime bots yet. A bot owner can add one: `/racetime add`."
+        for bot in bots:
+            status = BotStatus(bot.status)
+            running = self._services.racetime.bots.get(bot.category)
+            lines = [
+                f"{STATUS_ICONS[status]} **{status.name.replace('_', ' ').title()}**"
+                + (f": {bot.status_message}" if bot.status_message else ""),
+                f"Active: {'yes' if bot.is_active else 'no'}; "
+                f"rooms watched: {len(running.rooms) if running else 0}",
+            ]
+            if bot.last_connected_at:
+                lines.append(f"Last connected <t:{int(bot.last_connected_at.timestamp())}:R>")
+            embed.add_field(
+                name=f"{bot.display_name} (`{bot.category}`)", value="\n".join(lines), inline=False
+            )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @for_audience(Audience.OWNER)
+    @is_owner_check()
+    @app_commands.command(name="add")
+    @app_commands.describe(
+        category="The category slug from its racetime.gg URL, e.g. alttpr",
+        client_id="The bot's OAuth client id (racetime.gg category page → Bots)",
+        client_secret="The bot's OAuth client secret; stored encrypted, never shown again",  # noqa: S106
+        display_name="A name for this bot in RaceDesk",
+    )
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        category: str,
+        client_id: str,
+        client_secret: str,
+        display_name: str | None = None,
+    ) -> None:
+        """Add a racetime category bot and start it."""
+        bot = await self._services.racetime_bots.add_bot(
+            category=category,
+            client_id=client_id,
+            client_secret=client_secret,
+            display_name=display_name or category,
+        )
+        credentials = await self._services.racetime_bots.credentials(bot.category)
+        assert credentials is not None
+        self._services.racetime.start_bot(credentials)
+        await interaction.response.send_message(
+            f"Added the `{bot.category}` bot and started it. "
+            "Check `/racetime status` in a few seconds to see whether racetime accepted it.",
+            ephemeral=True,
+        )
+
+    @for_audience(Audience.OWNER)
+    @is_owner_check()
+    @app_commands.command(name="stop")
+    @app_commands.describe(category="The category slug of the bot to stop")
+    async def stop(self, interaction: discord.Interaction, category: str) -> None:
+        """Stop a category bot until it is started again."""
+        stopped = await self._services.racetime.stop_bot(category.strip().lower())
+        message = (
+            f"Stopped the `{category}` bot." if stopped
+            else f"No `{category}` bot is running. See `/racetime status`."
+        )
+        await interaction.response.send_message(message, ephemeral=True)
+
+    @for_audience(Audience.OWNER)
+    @is_owner_check()
+    @app_commands.command(name="start")
+    @app_commands.describe(category="The category slug of the bot to start")
+    async def start(self, interaction: discord.Interaction, category: str) -> None:
+        """Start (or restart) a category bot."""
+        credentials = await self._services.racetime_bots.credentials(category.strip().lower())
+        if credentials is None:
+            await interaction.response.send_message(
+                f"There is no `{category}` bot. Add it with `/racetime add`.", ephemeral=True
+            )
+            return
+        await self._services.racetime.restart_bot(credentials)
+        await interaction.response.send_message(
+            f"Started the `{credentials.category}` bot.", ephemeral=True
+        )
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(
+        RacetimeCog(bot.services, run_engine=bot.start_background_services)  # type: ignore[attr-defined]
+    )

@@ -1,0 +1,114 @@
+"""Health of the racetime category bots: the row, a history row per change, an event.
+
+Implements ``racetime.ports.BotHealthRecorder`` for the racetime engine.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
+
+from core.clock import Clock
+from core.events import EventDispatcher, RacetimeBotStatusChangedEvent
+from core.identity import SYSTEM_USER_ID
+from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
+
+log = logging.getLogger(__name__)
+
+STOPPED_MANUALLY = "Bot stopped manually"
+UNHEALTHY = (BotStatus.AUTH_FAILED, BotStatus.CONNECTION_ERROR, BotStatus.DISCONNECTED)
+
+
+class BotStatusRepository:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        dispatcher: EventDispatcher,
+        clock: Clock,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._dispatcher = dispatcher
+        self._clock = clock
+
+    async def update_bot_status(
+        self, bot_id: int, status: BotStatus, message: str | None = None
+    ) -> bool:
+        """Store ``status``; a change of status adds a history row and emits an event.
+
+        Returns whether the status changed. The check time is updated either way.
+        """
+        now = self._clock.now()
+        async with self._sessionmaker.begin() as session:
+            bot = await session.get(RacetimeBot, bot_id, with_for_update=True)
+            if bot is None:
+                log.warning("Status for unknown racetime bot %s ignored", bot_id)
+                return False
+            old = BotStatus(bot.status)
+            bot.last_status_check_at = now
+            bot.status_message = message
+            if status == BotStatus.CONNECTED:
+                bot.last_connected_at = now
+            changed = old != status
+            if changed:
+                bot.status = int(status)
+                session.add(
+                    RacetimeBotStatusHistory(
+                        bot_id=bot_id,
+                        old_status=int(old),
+                        new_status=int(status),
+                        status_message=message,
+                        changed_at=now,
+                    )
+                )
+            category = bot.category
+        if changed:
+            log.info(
+                "racetime bot %s status: %s -> %s (%s)", category, old.name, status.name,
+                message or "",
+            )
+            await self._dispatcher.emit(
+                RacetimeBotStatusChangedEvent(
+                    user_id=SYSTEM_USER_ID,
+                    entity_id=f"racetime_bot:{bot_id}",
+                    bot_id=bot_id,
+                    category=category,
+                    old_status=int(old),
+                    new_status=int(status),
+                    status_message=message,
+                    occurred_at=now,
+                )
+            )
+        return changed
+
+    async def record_connection_success(self, bot_id: int) -> None:
+        await self.update_bot_status(bot_id, BotStatus.CONNECTED, "Connected")
+
+    async def record_connection_failure(self, bot_id: int, status: int, message: str) -> None:
+        if status not in (BotStatus.AUTH_FAILED, BotStatus.CONNECTION_ERROR):
+            raise ValueError(f"{status} is not a failure status")
+        await self.update_bot_status(bot_id, BotStatus(status), message)
+
+    async def record_stopped(self, bot_id: int, message: str = STOPPED_MANUALLY) -> None:
+        await self.update_bot_status(bot_id, BotStatus.DISCONNECTED, message or STOPPED_MANUALLY)
+
+    async def get_unhealthy_bots(self) -> list[RacetimeBot]:
+        """Active bots that are not connected because something went wrong or they stopped."""
+        async with self._sessionmaker() as session:
+            result = await session.execute(
+                select(RacetimeBot)
+                .where(col(RacetimeBot.is_active).is_(True))
+                .where(col(RacetimeBot.status).in_([int(s) for s in UNHEALTHY]))
+                .order_by(col(RacetimeBot.category))
+            )
+            return list(result.scalars())
+
+    async def history(self, bot_id: int) -> list[RacetimeBotStatusHistory]:
+        async with self._sessionmaker() as session:
+            result = await session.execute(
+                select(RacetimeBotStatusHistory)
+                .where(RacetimeBotStatusHistory.bot_id == bot_id)
+                .order_by(col(RacetimeBotStatusHistory.id))
+            )
+            return list(result.scalars())

@@ -1,0 +1,76 @@
+"""Async engine and session factory for SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.pool import Pool
+
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class UnsupportedDatabaseURLError(ValueError):
+    """``database.url`` names a backend or driver RaceDesk does not support."""
+
+
+def parse_database_url(url: str | URL) -> URL:
+    """Parse and check ``url``; errors name the setting and never echo the password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UnsupportedDatabaseURLError(
+            "database.url is not a valid database URL; expected "
+            "sqlite+aiosqlite:///path/to/file.sqlite3 or postgresql+asyncpg://user@host/db"
+        ) from None
+    if parsed.drivername not in SUPPORTED_DRIVERS:
+        raise UnsupportedDatabaseURLError(
+            f"database.url uses unsupported scheme {parsed.drivername!r}; "
+            f"use one of: {', '.join(SUPPORTED_DRIVERS)}"
+        )
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite ignores foreign keys unless asked, per connection; WAL lets readers and the
+    # writer work at once. busy_timeout waits for a lock instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+def create_engine(
+    url: str | URL, *, echo: bool = False, poolclass: type[Pool] | None = None
+) -> AsyncEngine:
+    """An :class:`AsyncEngine` for ``url`` (the ``database.url`` setting).
+
+    For SQLite the parent folder of the database file is created if missing, and every
+    connection enables foreign keys and WAL. ``poolclass`` (e.g. ``NullPool``) is for tests
+    and one-shot tools.
+    """
+    parsed = parse_database_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if poolclass is not None:
+        kwargs["poolclass"] = poolclass
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = _create_async_engine(parsed, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return _create_async_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit (services return ORM objects)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

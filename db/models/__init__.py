@@ -1,0 +1,39 @@
+"""Every RaceDesk table. Importing this module registers them all on ``SQLModel.metadata``."""
+
+from sqlmodel import SQLModel
+
+from db.models.async_tournaments import AsyncLiveRace, AsyncParticipant, AsyncPool, AsyncTournament
+from db.models.audit import AuditLog
+from db.models.base import BotStatus, NotificationStatus, PlayerStatus, RaceStatus
+from db.models.bots import RacetimeBot, RacetimeBotGuild, RacetimeBotStatusHistory
+from db.models.guilds import GuildSettings
+from db.models.notifications import NotificationLog, NotificationSubscription
+from db.models.rooms import RaceRoom
+from db.models.tournaments import Match, MatchPlayer, Tournament
+from db.models.users import User
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "AsyncLiveRace",
+    "AsyncParticipant",
+    "AsyncPool",
+    "AsyncTournament",
+    "AuditLog",
+    "BotStatus",
+    "GuildSettings",
+    "Match",
+    "MatchPlayer",
+    "NotificationLog",
+    "NotificationStatus",
+    "NotificationSubscription",
+    "PlayerStatus",
+    "RaceRoom",
+    "RaceStatus",
+    "RacetimeBot",
+    "RacetimeBotGuild",
+    "RacetimeBotStatusHistory",
+    "Tournament",
+    "User",
+    "metadata",
+]

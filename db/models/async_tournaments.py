@@ -1,0 +1,77 @@
+"""Async tournaments: pools of seeds, participants and scheduled live races."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from db.models.base import (
+    RaceStatus,
+    created_at_field,
+    datetime_field,
+    status_check,
+    updated_at_field,
+)
+
+
+class AsyncTournament(SQLModel, table=True):
+    """An async tournament in one guild (its own table: its rules differ from live ones)."""
+
+    __tablename__ = "async_tournaments"
+    __table_args__ = (UniqueConstraint("guild_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int = Field(sa_type=BigInteger, index=True)
+    name: str = Field(max_length=100)
+    racetime_category: str = Field(max_length=64)
+    goal: str | None = Field(default=None, max_length=200)
+    is_active: bool = Field(default=True)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()
+
+
+class AsyncPool(SQLModel, table=True):
+    """A named pool of an async tournament."""
+
+    __tablename__ = "async_pools"
+    __table_args__ = (UniqueConstraint("tournament_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tournament_id: int = Field(foreign_key="async_tournaments.id", ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    description: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = created_at_field()
+
+
+class AsyncParticipant(SQLModel, table=True):
+    """A user who joined an async tournament."""
+
+    __tablename__ = "async_participants"
+    __table_args__ = (UniqueConstraint("tournament_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tournament_id: int = Field(foreign_key="async_tournaments.id", ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    joined_at: datetime = created_at_field()
+
+
+class AsyncLiveRace(SQLModel, table=True):
+    """A live race of an async tournament; ``status`` is a :class:`RaceStatus` value."""
+
+    __tablename__ = "async_live_races"
+    __table_args__ = (
+        status_check("status", RaceStatus),
+        Index("ix_async_live_races_status_scheduled_at", "status", "scheduled_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tournament_id: int = Field(foreign_key="async_tournaments.id", ondelete="CASCADE", index=True)
+    pool_id: int | None = Field(default=None, foreign_key="async_pools.id", ondelete="SET NULL")
+    scheduled_at: datetime = datetime_field(nullable=False)
+    status: str = Field(default=RaceStatus.SCHEDULED.value, max_length=16)
+    room_open_minutes_before: int = Field(default=15)
+    racetime_slug: str | None = Field(default=None, max_length=64)
+    created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    cancelled_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()

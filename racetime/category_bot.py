@@ -1,0 +1,260 @@
+"""One racetime category bot: its token, its health, and the rooms it watches.
+
+Start-up: a real token request and a real ``/o/<category>/data`` request must both succeed
+before the bot is CONNECTED. A rejected client (401 ``invalid_client``/403) is AUTH_FAILED and
+is retried only after ``auth_retry_seconds`` (no retry storm); network errors and 5xx are
+CONNECTION_ERROR and are retried with backoff until the bot is healthy again. Once healthy it
+reconnects every room the database calls active and then scans ``/o/<category>/data``
+(unlisted rooms included) for rooms it does not watch yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import msgspec
+
+from core.events import EventDispatcher
+from racetime.backoff import Backoff
+from racetime.client import AccessToken, RaceSettings, RacetimeClient, split_race_name
+from racetime.connection import ConnectionTimings, CreatedRoom, RoomConnection
+from racetime.errors import RacetimeAuthError, RacetimeError
+from racetime.models import CategoryData
+from racetime.ports import BotCredentials, BotHealth, BotHealthRecorder, RoomRecord, RoomStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BotTimings:
+    scan_interval: float = 30.0
+    auth_retry_seconds: float = 15 * 60.0
+    backoff: Backoff = field(default_factory=lambda: Backoff(base=1.0, cap=300.0))
+    token_refresh_margin: timedelta = timedelta(minutes=10)
+    connection: ConnectionTimings = field(default_factory=ConnectionTimings)
+
+
+class CategoryBot:
+    def __init__(
+        self,
+        credentials: BotCredentials,
+        *,
+        client: RacetimeClient,
+        store: RoomStore,
+        health: BotHealthRecorder,
+        dispatcher: EventDispatcher,
+        timings: BotTimings | None = None,
+    ) -> None:
+        self.credentials = credentials
+        self.category = credentials.category
+        self._client = client
+        self._store = store
+        self._health = health
+        self._dispatcher = dispatcher
+        self._timings = timings or BotTimings()
+        self._token: AccessToken | None = None
+        self._token_lock = asyncio.Lock()
+        self._rooms: dict[str, RoomConnection] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._healthy = asyncio.Event()
+        self._status: BotHealth | None = None
+        self._on_room_closed: list[Callable[[RoomConnection], None]] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"racetime-bot:{self.category}"
+            )
+
+    async def stop(self, *, reason: str = "Bot stopped manually") -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        rooms = list(self._rooms.values())
+        self._rooms.clear()
+        await asyncio.gather(*(room.stop() for room in rooms))
+        self._healthy.clear()
+        await self._set_status(BotHealth.DISCONNECTED, reason)
+
+    @property
+    def rooms(self) -> dict[str, RoomConnection]:
+        return self._rooms
+
+    @property
+    def status(self) -> BotHealth | None:
+        return self._status
+
+    async def wait_healthy(self) -> None:
+        await self._healthy.wait()
+
+    async def _run(self) -> None:
+        await self._connect_until_healthy()
+        await self._resume_rooms()
+        failures = 0
+        while True:
+            await asyncio.sleep(self._timings.scan_interval)
+            try:
+                await self.discover_rooms()
+                failures = 0
+            except RacetimeAuthError as error:
+                await self._set_status(BotHealth.AUTH_FAILED, str(error))
+                self._healthy.clear()
+                await asyncio.sleep(self._timings.auth_retry_seconds)
+                await self._connect_until_healthy()
+            except RacetimeError as error:
+                failures += 1
+                await self._set_status(BotHealth.CONNECTION_ERROR, str(error))
+                self._healthy.clear()
+                await asyncio.sleep(self._timings.backoff.delay(failures))
+                await self._connect_until_healthy()
+
+    async def _connect_until_healthy(self) -> None:
+        failures = 0
+        while True:
+            try:
+                token = await self.token(force_refresh=True)
+                await self._client.get_category_data(self.category, token)
+            except RacetimeAuthError as error:
+                log.warning("racetime bot %s: credentials rejected", self.category)
+                await self._set_status(BotHealth.AUTH_FAILED, str(error))
+                await asyncio.sleep(self._timings.auth_retry_seconds)
+                continue
+            except RacetimeError as error:
+                delay = self._timings.backoff.delay(failures)
+                failures += 1
+                log.warning("racetime bot %s: %s; retrying in %.1fs", self.category, error, delay)
+                await self._set_status(BotHealth.CONNECTION_ERROR, str(error))
+                await asyncio.sleep(delay)
+                continue
+            await self._set_status(BotHealth.CONNECTED, None)
+            self._healthy.set()
+            return
+
+    async def _set_status(self, status: BotHealth, message: str | None) -> None:
+        if status == self._status and status != BotHealth.CONNECTION_ERROR:
+            return
+        self._status = status
+        bot_id = self.credentials.bot_id
+        try:
+            if status == BotHealth.CONNECTED:
+                await self._health.record_connection_success(bot_id)
+            elif status == BotHealth.DISCONNECTED:
+                await self._health.record_stopped(bot_id, message or "")
+            else:
+                await self._health.record_connection_failure(bot_id, status, message or "")
+        except Exception:
+            log.exception("racetime bot %s: could not record status %s", self.category, status)
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    async def token(self, force_refresh: bool = False) -> AccessToken:
+        """A token with at least the refresh margin left; one request at a time."""
+        async with self._token_lock:
+            token = self._token
+            if (
+                force_refresh
+                or token is None
+                or token.expires_within(self._timings.token_refresh_margin)
+            ):
+                token = await self._client.get_token(
+                    self.credentials.client_id, self.credentials.client_secret
+                )
+                self._token = token
+            return token
+
+    async def _room_token(self, force_refresh: bool) -> AccessToken:
+        return await self.token(force_refresh=force_refresh)
+
+    # -- rooms -------------------------------------------------------------------------------
+
+    async def _resume_rooms(self) -> None:
+        try:
+            records = await self._store.active_rooms(self.category)
+        except Exception:
+            log.exception("racetime bot %s: could not load active rooms", self.category)
+            records = []
+        for record in records:
+            self.watch(record)
+        log.info("racetime bot %s: resumed %d rooms", self.category, len(records))
+        try:
+            await self.discover_rooms()
+        except RacetimeError as error:
+            log.warning("racetime bot %s: room scan failed: %s", self.category, error)
+
+    async def discover_rooms(self) -> list[str]:
+        """Join every current room of the category we are not watching; returns their slugs."""
+        token = await self.token()
+        raw = await self._client.get_category_data(self.category, token)
+        try:
+            data = msgspec.convert(raw, CategoryData)
+        except msgspec.ValidationError:
+            log.warning("racetime bot %s: malformed category data", self.category)
+            return []
+        joined: list[str] = []
+        for summary in data.current_races:
+            category, slug = split_race_name(summary.name, self.category)
+            if category != self.category or slug in self._rooms:
+                continue
+            record = await self._store.get_room(category, slug)
+            if record is None:
+                record = await self._store.record_room(category, slug, opened_by_us=False)
+            self.watch(record)
+            joined.append(slug)
+        if joined:
+            log.info("racetime bot %s: discovered rooms %s", self.category, ", ".join(joined))
+        return joined
+
+    def watch(self, record: RoomRecord, *, created: CreatedRoom | None = None) -> RoomConnection:
+        """The one connection of this room, started if it was not yet."""
+        existing = self._rooms.get(record.slug)
+        if existing is not None and not existing.finished:
+            return existing
+        connection = RoomConnection(
+            record=record,
+            ws_url=self._ws_url(record.slug),
+            tokens=self._room_token,
+            store=self._store,
+            dispatcher=self._dispatcher,
+            timings=self._timings.connection,
+            created=created,
+        )
+        self._rooms[record.slug] = connection
+        task = connection.start()
+        task.add_done_callback(lambda _t, c=connection: self._forget(c))
+        return connection
+
+    def _forget(self, connection: RoomConnection) -> None:
+        if self._rooms.get(connection.record.slug) is connection:
+            del self._rooms[connection.record.slug]
+
+    def _ws_url(self, slug: str) -> str:
+        scheme = "wss" if self._client.secure else "ws"
+        return f"{scheme}://{self._client.host}/ws/o/bot/{slug}"
+
+    async def create_room(
+        self,
+        settings: RaceSettings,
+        *,
+        match_id: int | None = None,
+        live_race_id: int | None = None,
+    ) -> RoomConnection:
+        """Open a room on racetime, record it, and join it at once."""
+        token = await self.token()
+        race_name = await self._client.start_race(self.category, token, settings)
+        category, slug = split_race_name(race_name, self.category)
+        record = await self._store.record_room(
+            category, slug, opened_by_us=True, match_id=match_id, live_race_id=live_race_id
+        )
+        created = CreatedRoom(
+            goal=settings.goal or settings.custom_goal, invitational=settings.invitational
+        )
+        return self.watch(record, created=created)

@@ -1,0 +1,325 @@
+"""Async HTTP client for racetime.gg: tokens, category and race data, startrace and edit.
+
+One shared ``aiohttp.ClientSession`` per client (created lazily, closed by ``close()`` or
+``async with``). It never retries on its own: the caller decides, so a failing racetime cannot
+turn into a retry storm. Secrets and tokens never appear in logs or exception messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
+
+import aiohttp
+
+from racetime.errors import (
+    RacetimeAuthError,
+    RacetimeConnectionError,
+    RacetimeError,
+    RacetimeNotFoundError,
+    RacetimeServerError,
+    RacetimeValidationError,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """An OAuth2 access token; ``repr`` hides the value."""
+
+    value: str = field(repr=False)
+    scope: tuple[str, ...]
+    expires_at: datetime
+    token_type: str = "Bearer"  # noqa: S105 (the scheme name, not a secret)
+
+    def __repr__(self) -> str:
+        return (
+            f"AccessToken(value=<hidden>, scope={self.scope!r}, "
+            f"expires_at={self.expires_at.isoformat()})"
+        )
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scope
+
+    def expires_within(self, delta: timedelta, now: datetime | None = None) -> bool:
+        return (now or datetime.now(UTC)) + delta >= self.expires_at
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_within(timedelta(0), now)
+
+
+@dataclass(slots=True, kw_only=True)
+class RaceSettings:
+    """Every field of ``POST /o/<category>/startrace`` (and ``edit``).
+
+    Every field is always sent, because racetime resets an omitted field to the Race *model*
+    default (e.g. ``streaming_required=True``), not to the category's setting. Our defaults
+    suit tournament rooms: invitational, not streaming-required. Exactly one of ``goal``
+    (a goal name of the category) and ``custom_goal`` must be set.
+    """
+
+    goal: str | None = None
+    custom_goal: str | None = None
+    team_race: bool = False
+    invitational: bool = True  # model: False (open)
+    ranked: bool = True
+    unlisted: bool = False
+    info_user: str = ""
+    info_bot: str = ""
+    require_even_teams: bool = False
+    start_delay: int = 15  # seconds, 10-60
+    time_limit: int = 24  # hours, 1-72
+    time_limit_auto_complete: bool = False
+    streaming_required: bool = False  # model: True
+    auto_start: bool = True
+    allow_comments: bool = True
+    hide_comments: bool = False
+    allow_prerace_chat: bool = True
+    allow_midrace_chat: bool = True
+    allow_non_entrant_chat: bool = True
+    chat_message_delay: int = 0  # seconds, 0-90
+    # Only sent when set: racetime drops them unless the category allows them.
+    partitionable: bool | None = None
+    hide_entrants: bool | None = None
+
+    def to_form(self) -> dict[str, str]:
+        """Form fields with booleans as ``true``/``false`` (Django reads "0"/"no" as True)."""
+        form: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                if f.name in ("goal", "custom_goal"):
+                    form[f.name] = ""
+                continue
+            if isinstance(value, bool):
+                form[f.name] = "true" if value else "false"
+            else:
+                form[f.name] = str(value)
+        return form
+
+
+def split_race_name(name_or_slug: str, category: str | None = None) -> tuple[str, str]:
+    """``"cat/slug"`` or (``category``, ``"slug"``) -> (category, slug)."""
+    text = name_or_slug.strip("/")
+    if "/" in text:
+        cat, _, slug = text.rpartition("/")
+        return cat.rsplit("/", 1)[-1], slug
+    if category is None:
+        raise ValueError("a bare race slug needs its category")
+    return category, text
+
+
+class RacetimeClient:
+    """One racetime.gg host (``racetime.gg`` or ``127.0.0.1:8765``) over one session."""
+
+    def __init__(
+        self,
+        host: str = "racetime.gg",
+        *,
+        secure: bool = True,
+        timeout: aiohttp.ClientTimeout | float = DEFAULT_TIMEOUT,
+        user_agent: str = "RaceDesk",
+    ) -> None:
+        self.host = host
+        self.secure = secure
+        self.timeout = (
+            timeout
+            if isinstance(timeout, aiohttp.ClientTimeout)
+            else aiohttp.ClientTimeout(total=timeout)
+        )
+        self.user_agent = user_agent
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.host}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self.timeout, headers={"User-Agent": self.user_agent}
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Self:
+        self._get_session()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- requests ------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        token: AccessToken | None = None,
+        data: dict[str, str] | None = None,
+    ) -> tuple[int, bytes, dict[str, str]]:
+        headers = {"Authorization": f"Bearer {token.value}"} if token else {}
+        try:
+            async with self._get_session().request(
+                method, self.url(path), data=data, headers=headers, allow_redirects=False
+            ) as resp:
+                body = await resp.read()
+                return resp.status, body, dict(resp.headers)
+        except TimeoutError as exc:
+            logger.warning("racetime %s timed out (%s %s)", what, method, path)
+            raise RacetimeConnectionError(f"racetime.gg did not answer in time ({what}).") from exc
+        except aiohttp.ClientError as exc:
+            logger.warning("racetime %s failed: %s", what, type(exc).__name__)
+            raise RacetimeConnectionError(
+                f"Could not reach racetime.gg ({what}): {type(exc).__name__}."
+            ) from exc
+
+    @staticmethod
+    def _raise_for(status: int, body: bytes, what: str) -> None:
+        if status == 401:
+            raise RacetimeAuthError(
+                f"racetime.gg refused the bot credentials ({what}).", status=status
+            )
+        if status == 403:
+            raise RacetimeAuthError(
+                f"racetime.gg denied access ({what}): the token is invalid, expired or lacks "
+                "the scope, or the bot is not active in this category.",
+                status=status,
+            )
+        if status == 404:
+            raise RacetimeNotFoundError(f"racetime.gg has no such category or race ({what}).")
+        if status == 422:
+            errors = _json_or_none(body)
+            if isinstance(errors, dict) and isinstance(errors.get("errors"), dict):
+                raise RacetimeValidationError(
+                    {str(k): [str(m) for m in v] for k, v in errors["errors"].items()}
+                )
+            raise RacetimeValidationError({"__all__": ["racetime.gg rejected the request."]})
+        if status >= 500:
+            raise RacetimeServerError(
+                f"racetime.gg had a server error ({what}, HTTP {status}).", status=status
+            )
+        raise RacetimeServerError(
+            f"racetime.gg answered unexpectedly ({what}, HTTP {status}).", status=status
+        )
+
+    # -- API -----------------------------------------------------------------------------------
+
+    async def get_token(
+        self, client_id: str, client_secret: str, scope: str | None = None
+    ) -> AccessToken:
+        """Client-credentials token; ``expires_at`` is computed from ``expires_in``."""
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
+        if scope:
+            form["scope"] = scope
+        requested_at = datetime.now(UTC)
+        status, body, _ = await self._request("POST", "/o/token", what="token", data=form)
+        if status != 200:
+            if status == 400:
+                raise RacetimeAuthError("racetime.gg rejected the token request.", status=400)
+            self._raise_for(status, body, "token")
+        data = _json_or_none(body)
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise RacetimeServerError("racetime.gg sent no access token.", status=status)
+        expires_in = int(data.get("expires_in") or 36000)
+        logger.info("racetime token issued, expires in %d s", expires_in)
+        return AccessToken(
+            value=str(data["access_token"]),
+            scope=tuple(str(data.get("scope") or "").split()),
+            expires_at=requested_at + timedelta(seconds=expires_in),
+            token_type=str(data.get("token_type") or "Bearer"),
+        )
+
+    async def get_category_data(self, category: str, token: AccessToken) -> dict[str, Any]:
+        """``/o/<category>/data``: the bot view, which includes unlisted races."""
+        return await self._get_json(f"/o/{category}/data", "category data", token)
+
+    async def get_public_category_data(self, category: str) -> dict[str, Any]:
+        return await self._get_json(f"/{category}/data", "category data")
+
+    async def get_race_data(self, category_or_name: str, slug: str | None = None) -> dict[str, Any]:
+        """Race data by ``("cat", "slug")`` or by race name ``"cat/slug"``."""
+        if slug is None:
+            category, slug = split_race_name(category_or_name)
+        else:
+            category = category_or_name
+        return await self._get_json(f"/{category}/{slug}/data", "race data")
+
+    async def _get_json(
+        self, path: str, what: str, token: AccessToken | None = None
+    ) -> dict[str, Any]:
+        status, body, _ = await self._request("GET", path, what=what, token=token)
+        if status != 200:
+            self._raise_for(status, body, what)
+        data = _json_or_none(body)
+        if not isinstance(data, dict):
+            raise RacetimeServerError(f"racetime.gg sent malformed JSON ({what}).", status=status)
+        return data
+
+    async def start_race(self, category: str, token: AccessToken, settings: RaceSettings) -> str:
+        """Open a room; returns its race name ``"category/slug"`` (from ``Location``)."""
+        status, body, headers = await self._request(
+            "POST",
+            f"/o/{category}/startrace",
+            what="start race",
+            token=token,
+            data=settings.to_form(),
+        )
+        if status not in (200, 201):
+            self._raise_for(status, body, "start race")
+        location = headers.get("Location", "")
+        if not location.strip("/"):
+            raise RacetimeServerError("racetime.gg did not say where the room is.", status=status)
+        cat, slug = split_race_name(location.split("?", 1)[0], category)
+        logger.info("racetime room opened: %s/%s", cat, slug)
+        return f"{cat}/{slug}"
+
+    async def edit_race(
+        self, category: str, slug: str, token: AccessToken, settings: RaceSettings
+    ) -> None:
+        """Change a room's settings; every field is sent, so pass the complete settings."""
+        category, slug = split_race_name(slug, category)
+        status, body, _ = await self._request(
+            "POST",
+            f"/o/{category}/{slug}/edit",
+            what="edit race",
+            token=token,
+            data=settings.to_form(),
+        )
+        if status not in (200, 201, 204):
+            self._raise_for(status, body, "edit race")
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+__all__ = [
+    "AccessToken",
+    "RaceSettings",
+    "RacetimeClient",
+    "RacetimeError",
+    "split_race_name",
+]

@@ -1,0 +1,448 @@
+"""One supervised websocket connection to one race room.
+
+racetime-bot's ``RaceHandler.handle`` dies on the first ``error`` frame, never reconnects,
+keeps its connect-time token until it expires, and stops at ``finished`` although a race can
+be un-finished (see racetime-protocol.md). This connection fixes each of those and keeps the
+library's ``RaceHandler`` only for what it does well: formatting the bot actions.
+
+- Any drop reconnects with exponential backoff and jitter; the first retry comes within a
+  second. Events that happened while disconnected are reported once, by diffing the first
+  snapshot after the reconnect against the last one we had.
+- The socket is reconnected before its connect-time token expires, and at once (with a fresh
+  token) when an action is refused with "Permission denied".
+- ``error`` frames never end the connection: they are logged and handed to the caller of the
+  action that caused them (each action is followed by a ``ping``; an ``error`` before the
+  ``pong`` belongs to the action).
+- ``cancelled`` and ``partitioned`` end the connection; ``finished`` keeps it open for the
+  un-finish window, then ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import msgspec
+from racetime_bot import RaceHandler
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from core.events import EventDispatcher
+from racetime.backoff import Backoff
+from racetime.diff import (
+    RoomContext,
+    bot_created_event,
+    bot_joined_event,
+    describe,
+    diff_race,
+)
+from racetime.models import ErrorFrame, PongFrame, Race, RaceDataFrame, decode_frame
+from racetime.ports import RoomRecord, RoomStore
+
+log = logging.getLogger(__name__)
+
+PERMISSION_DENIED = "Permission denied. Check your authorization token."
+FINISHED_LINGER_SECONDS = 11 * 60  # racetime allows an un-finish for 10 minutes
+TOKEN_REFRESH_MARGIN_SECONDS = 10 * 60
+ACTION_TIMEOUT_SECONDS = 10.0
+OPEN_TIMEOUT_SECONDS = 10.0
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+_PING = msgspec.json.encode({"action": "ping"}).decode()
+
+
+class RacetimeActionError(Exception):
+    """racetime refused a room action; ``errors`` are racetime's own messages."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors) or "racetime refused the action")
+
+
+class RoomConnectionClosedError(Exception):
+    """The room is not connected (finished, stopped, or the socket dropped mid-action)."""
+
+
+class AccessTokenLike(Protocol):
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+TokenProvider = Callable[[bool], Awaitable[AccessTokenLike]]
+"""``await tokens(force_refresh)``: a valid token for the room's category bot."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTimings:
+    backoff: Backoff = field(default_factory=Backoff)
+    token_refresh_margin: float = TOKEN_REFRESH_MARGIN_SECONDS
+    finished_linger: float = FINISHED_LINGER_SECONDS
+    action_timeout: float = ACTION_TIMEOUT_SECONDS
+    open_timeout: float = OPEN_TIMEOUT_SECONDS
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedRoom:
+    """Set when we opened the room, so the first snapshot announces its creation."""
+
+    goal: str | None
+    invitational: bool
+
+
+class _ActionSender(RaceHandler):
+    """racetime-bot's action formatting, without its reader loop or its raising ``error``."""
+
+    def __init__(self, room_name: str) -> None:
+        super().__init__(logger=log, conn=None, state={})
+        self.data = {"name": room_name}
+
+    async def error(self, data: dict[str, Any]) -> None:
+        log.warning("[%s] racetime error: %s", self.data.get("name"), data.get("errors"))
+
+
+class _Reconnect(Exception):
+    """Leave the read loop and reconnect at once (fresh token)."""
+
+
+class RoomConnection:
+    """Watches one room; reconnects until the race is over or :meth:`stop` is called."""
+
+    def __init__(
+        self,
+        *,
+        record: RoomRecord,
+        ws_url: str,
+        tokens: TokenProvider,
+        store: RoomStore,
+        dispatcher: EventDispatcher,
+        timings: ConnectionTimings | None = None,
+        created: CreatedRoom | None = None,
+    ) -> None:
+        self.record = record
+        self._created = created
+        self.name = record.name
+        self._ws_url = ws_url
+        self._tokens = tokens
+        self._store = store
+        self._dispatcher = dispatcher
+        self._timings = timings or ConnectionTimings()
+        self._context = RoomContext(
+            category=record.category,
+            room_slug=record.slug,
+            room_name=record.name,
+            match_id=record.match_id,
+            tournament_id=record.tournament_id,
+        )
+        self._sender = _ActionSender(record.name)
+        self._last: Race | None = record.last_race
+        self._linked: dict[str, int | None] = {}
+        self._ws: ClientConnection | None = None
+        self._connected = asyncio.Event()
+        self._action_lock = asyncio.Lock()
+        self._pending_action: asyncio.Future[None] | None = None
+        self._force_refresh = False
+        self._joined_announced = False
+        self._finished_at_loop: float | None = None
+        self._done = False
+        self._task: asyncio.Task[None] | None = None
+        self.connect_count = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._supervise(), name=f"racetime-room:{self.name}"
+            )
+        return self._task
+
+    async def stop(self) -> None:
+        self._done = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def wait_closed(self) -> None:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    @property
+    def finished(self) -> bool:
+        return self._done
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def last_race(self) -> Race | None:
+        return self._last
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    async def _supervise(self) -> None:
+        failures = 0
+        loop = asyncio.get_running_loop()
+        while not self._done:
+            try:
+                token = await self._tokens(self._force_refresh)
+                self._force_refresh = False
+                async with connect(
+                    self._ws_url,
+                    additional_headers={"Authorization": f"Bearer {token.value}"},
+                    open_timeout=self._timings.open_timeout,
+                    max_size=MAX_FRAME_BYTES,
+                    close_timeout=2,
+                ) as ws:
+                    self.connect_count += 1
+                    refresh_in = (
+                        token.expires_at - datetime.now(UTC)
+                    ).total_seconds() - self._timings.token_refresh_margin
+                    await self._read(ws, loop.time() + max(refresh_in, 0.0))
+                    failures = 0
+            except asyncio.CancelledError:
+                raise
+            except _Reconnect:
+                failures = 0
+                continue
+            except InvalidStatus as error:
+                status = error.response.status_code
+                log.warning("Room %s refused the websocket (HTTP %s)", self.name, status)
+                if status == 404:
+                    log.warning("Room %s no longer exists; not reconnecting", self.name)
+                    self._done = True
+            except (ConnectionClosed, OSError, TimeoutError, InvalidHandshake) as error:
+                log.warning("Room %s connection lost: %s", self.name, type(error).__name__)
+            except Exception:
+                log.exception("Room %s connection failed", self.name)
+            finally:
+                self._detach()
+            if self._done:
+                break
+            delay = self._timings.backoff.delay(failures)
+            failures += 1
+            log.info("Room %s reconnecting in %.2fs (attempt %d)", self.name, delay, failures)
+            await asyncio.sleep(delay)
+        log.info("Room %s: stopped watching", self.name)
+
+    def _detach(self) -> None:
+        self._ws = None
+        self._connected.clear()
+        pending = self._pending_action
+        if pending is not None and not pending.done():
+            pending.set_exception(
+                RoomConnectionClosedError(
+                    f"the connection to {self.name} dropped before racetime confirmed the action"
+                )
+            )
+
+    async def _read(self, ws: ClientConnection, refresh_at: float) -> None:
+        self._ws = ws
+        self._sender.ws = ws
+        try:
+            async with asyncio.timeout_at(self._deadline(refresh_at)) as timer:
+                async for raw in ws:
+                    await self._on_frame(raw)
+                    if self._done:
+                        return
+                    deadline = self._deadline(refresh_at)
+                    if deadline != timer.when():
+                        timer.reschedule(deadline)
+        except TimeoutError:
+            if self._linger_over():
+                log.info("Room %s: finished and no un-finish came; closing", self.name)
+                self._done = True
+                return
+            log.info("Room %s: reconnecting before the token expires", self.name)
+            self._force_refresh = True
+            raise _Reconnect from None
+        if self._force_refresh:
+            raise _Reconnect
+        log.info("Room %s: the server closed the connection", self.name)
+        raise ConnectionClosed(None, None)
+
+    def _linger_over(self) -> bool:
+        if self._finished_at_loop is None:
+            return False
+        elapsed = asyncio.get_running_loop().time() - self._finished_at_loop
+        return elapsed >= self._timings.finished_linger
+
+    def _deadline(self, refresh_at: float) -> float:
+        if self._finished_at_loop is not None:
+            return min(refresh_at, self._finished_at_loop + self._timings.finished_linger)
+        return refresh_at
+
+    # -- frames ------------------------------------------------------------------------------
+
+    async def _on_frame(self, raw: str | bytes) -> None:
+        frame = decode_frame(raw)
+        if frame is None:
+            return
+        if type(frame) is RaceDataFrame:
+            await self._on_race(frame.race)
+        elif type(frame) is ErrorFrame:
+            self._on_error(list(frame.errors or []))
+        elif type(frame) is PongFrame:
+            pending = self._pending_action
+            if pending is not None and not pending.done():
+                pending.set_result(None)
+
+    def _on_error(self, errors: list[str]) -> None:
+        pending = self._pending_action
+        if pending is not None and not pending.done():
+            pending.set_exception(RacetimeActionError(errors))
+        else:
+            log.warning("Room %s: racetime error frame: %s", self.name, "; ".join(errors))
+
+    async def _on_race(self, race: Race) -> None:
+        previous = self._last
+        if not self._connected.is_set():
+            self._connected.set()
+        if previous is not None and race.version <= previous.version:
+            return
+        events: list[Any] = []
+        if not self._joined_announced:
+            self._joined_announced = True
+            if self._created is not None:
+                events.append(
+                    bot_created_event(
+                        race, self._context, self._created.goal, self._created.invitational
+                    )
+                )
+            events.append(bot_joined_event(race, self._context))
+        if previous is not None:
+            linked = await self._linked_users(race)
+            events.extend(diff_race(previous, race, self._context, linked_users=linked))
+        self._last = race
+        self._store.remember_snapshot(self.record.category, self.record.slug, race)
+        if events:
+            self._dispatcher.emit_nowait(*events)
+            if log.isEnabledFor(logging.INFO):
+                for event in events:
+                    log.info("%s", describe(event))
+        self._track_terminal(race)
+
+    def _track_terminal(self, race: Race) -> None:
+        status = race.status.value
+        if status in ("cancelled", "partitioned"):
+            self._done = True
+        elif status == "finished":
+            if self._finished_at_loop is None:
+                self._finished_at_loop = asyncio.get_running_loop().time()
+        else:
+            self._finished_at_loop = None
+
+    async def _linked_users(self, race: Race) -> dict[str, int]:
+        missing = [
+            e.user.id
+            for e in race.entrants
+            if e.user is not None and e.user.id and e.user.id not in self._linked
+        ]
+        if missing:
+            try:
+                found = await self._store.linked_user_ids(missing)
+            except Exception:
+                log.exception("Room %s: could not look up linked users", self.name)
+                found = None
+            if found is not None:
+                for racetime_id in missing:
+                    self._linked[racetime_id] = found.get(racetime_id)
+        return {k: v for k, v in self._linked.items() if v is not None}
+
+    async def linked_user_id(self, racetime_user_id: str) -> int | None:
+        if racetime_user_id not in self._linked:
+            try:
+                found = await self._store.linked_user_ids([racetime_user_id])
+            except Exception:
+                log.exception("Room %s: could not look up a linked user", self.name)
+                return None
+            self._linked[racetime_user_id] = found.get(racetime_user_id)
+        return self._linked[racetime_user_id]
+
+    # -- actions -----------------------------------------------------------------------------
+
+    async def _act(self, send: Callable[[], Awaitable[None]], what: str) -> None:
+        """Send one action and wait until racetime accepted or refused it.
+
+        A "Permission denied" refusal means the socket's token expired: reconnect with a
+        fresh token and try once more.
+        """
+        for attempt in range(2):
+            try:
+                await self._act_once(send)
+                return
+            except RacetimeActionError as error:
+                if attempt == 0 and PERMISSION_DENIED in error.errors:
+                    log.info("Room %s: token refused; reconnecting with a new one", self.name)
+                    await self._reconnect_with_fresh_token()
+                    continue
+                log.warning("Room %s: %s refused: %s", self.name, what, error)
+                raise
+
+    async def _act_once(self, send: Callable[[], Awaitable[None]]) -> None:
+        if self._done:
+            raise RoomConnectionClosedError(f"{self.name} is no longer being watched")
+        async with self._action_lock:
+            try:
+                async with asyncio.timeout(self._timings.action_timeout):
+                    await self.wait_connected()
+            except TimeoutError:
+                raise RoomConnectionClosedError(
+                    f"could not reach {self.name} on racetime; try again shortly"
+                ) from None
+            ws = self._ws
+            assert ws is not None
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._pending_action = future
+            try:
+                await send()
+                await ws.send(_PING)
+                async with asyncio.timeout(self._timings.action_timeout):
+                    await future
+            except ConnectionClosed:
+                raise RoomConnectionClosedError(
+                    f"the connection to {self.name} dropped; try again shortly"
+                ) from None
+            except TimeoutError:
+                raise RoomConnectionClosedError(
+                    f"racetime did not answer in time for {self.name}; try again"
+                ) from None
+            finally:
+                self._pending_action = None
+
+    async def _reconnect_with_fresh_token(self) -> None:
+        self._force_refresh = True
+        ws = self._ws
+        self._connected.clear()
+        if ws is not None:
+            await ws.close()
+
+    async def send_message(self, message: str, *, pinned: bool = False) -> None:
+        await self._act(lambda: self._sender.send_message(message, pinned=pinned), "message")
+
+    async def invite(self, racetime_user_id: str) -> None:
+        await self._act(lambda: self._sender.invite_user(racetime_user_id), "invite")
+
+    async def accept_request(self, racetime_user_id: str) -> None:
+        await self._act(lambda: self._sender.accept_request(racetime_user_id), "accept_request")
+
+    async def set_bot_info(self, info: str) -> None:
+        await self._act(lambda: self._sender.set_bot_raceinfo(info), "setinfo")
+
+    async def force_start(self) -> None:
+        await self._act(self._sender.force_start, "begin")
+
+    async def cancel(self) -> None:
+        await self._act(self._sender.cancel_race, "cancel")
+
+    async def add_monitor(self, racetime_user_id: str) -> None:
+        await self._act(lambda: self._sender.add_monitor(racetime_user_id), "add_monitor")

@@ -1,0 +1,458 @@
+"""aiohttp routes of the fake server: racetime's HTTP API, its websockets and ``/_test``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from racetime.fake_server import forms, serialize
+from racetime.fake_server.bot_actions import ACTIONS, BotContext
+from racetime.fake_server.models import ALL_SCOPES, Token
+from racetime.fake_server.racer import RACER_ACTIONS
+from racetime.fake_server.server import FakeRacetimeServer, Socket
+from racetime.fake_server.state import Race, RaceActionError
+
+logger = logging.getLogger(__name__)
+
+SERVER = web.AppKey("fake_racetime_server", FakeRacetimeServer)
+
+INVALID_JSON = (
+    "Unable to process that message (encountered invalid or possibly corrupted data). "
+    "Sorry about that."
+)
+UNKNOWN_ACTION = "Action is missing or not recognised. Check your input and try again."
+PERMISSION_DENIED = "Permission denied. Check your authorization token."
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _forbidden() -> web.Response:
+    return web.Response(status=403, text="<h1>403 Forbidden</h1>", content_type="text/html")
+
+
+def _not_found() -> web.Response:
+    return web.Response(status=404, text="<h1>Not Found</h1>", content_type="text/html")
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, text=json.dumps(data), content_type="application/json")
+
+
+@web.middleware
+async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count requests and apply the injected failures and delays (never to ``/_test``)."""
+    server = request.app[SERVER]
+    path = request.path
+    if path.startswith("/_test/"):
+        return await handler(request)
+    server.requests.append((request.method, path))
+    for rule in list(server.delay_rules):
+        if path.startswith(rule.path_prefix):
+            if rule.remaining is not None:
+                rule.remaining -= 1
+                if rule.remaining <= 0:
+                    server.delay_rules.remove(rule)
+            await asyncio.sleep(rule.seconds)
+            break
+    for rule in list(server.fail_rules):
+        if path.startswith(rule.path_prefix):
+            rule.remaining -= 1
+            if rule.remaining <= 0:
+                server.fail_rules.remove(rule)
+            return web.Response(
+                status=rule.status,
+                text=f"<h1>Server Error ({rule.status})</h1>",
+                content_type="text/html",
+            )
+    return await handler(request)
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[len("Bearer ") :].strip()
+    return None
+
+
+def _valid_token(server: FakeRacetimeServer, request: web.Request) -> Token | None:
+    tok = server.tokens.get(_bearer(request) or "")
+    if tok is None or not tok.valid_at(server.clock.now()):
+        return None
+    return tok
+
+
+def _has_bot(server: FakeRacetimeServer, tok: Token, category: str) -> bool:
+    app = server.bots.get(tok.client_id)
+    return app is not None and app.active and app.category == category
+
+
+# -- OAuth -----------------------------------------------------------------------------------
+
+
+async def token(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    form = await _form(request)
+    if form.get("grant_type") != "client_credentials":
+        return _json({"error": "unsupported_grant_type"}, 400)
+    client_id = str(form.get("client_id") or "")
+    secret = str(form.get("client_secret") or "")
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Basic "):
+        try:
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return _json({"error": "invalid_client"}, 401)
+    app = server.bots.get(client_id)
+    if app is None or app.client_secret != secret:
+        return _json({"error": "invalid_client"}, 401)
+    requested = str(form.get("scope") or "").split()
+    scopes = tuple(s for s in requested if s in ALL_SCOPES) or ALL_SCOPES
+    tok = server.issue_token(client_id, scopes)
+    return _json(
+        {
+            "access_token": tok.value,
+            "expires_in": server.token_lifetime,
+            "token_type": "Bearer",
+            "scope": " ".join(tok.scopes),
+        }
+    )
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def _current(server: FakeRacetimeServer, category: str, *, include_unlisted: bool) -> list[Race]:
+    return [
+        r
+        for r in server.races.values()
+        if r.category.slug == category and not r.is_done and (include_unlisted or not r.unlisted)
+    ]
+
+
+async def category_data(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    category = server.categories.get(request.match_info["category"])
+    if category is None:
+        return _not_found()
+    races = _current(server, category.slug, include_unlisted=False)
+    return _json(serialize.category_dict(category, races))
+
+
+async def bot_category_data(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    slug = request.match_info["category"]
+    tok = _valid_token(server, request)
+    if tok is None:
+        return _forbidden()
+    category = server.categories.get(slug)
+    if category is None:
+        return _not_found()
+    if not _has_bot(server, tok, slug):
+        return _forbidden()
+    races = _current(server, slug, include_unlisted=True)
+    return _json(serialize.category_dict(category, races))
+
+
+async def race_data(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    race = server.races.get(request.match_info["slug"])
+    if race is None or race.category.slug != request.match_info["category"]:
+        return _not_found()
+    return _json(serialize.race_dict(race, server.clock.now()))
+
+
+# -- startrace / edit --------------------------------------------------------------------------
+
+
+async def _authorised_bot(
+    request: web.Request, category_slug: str
+) -> tuple[web.Response | None, str]:
+    server = request.app[SERVER]
+    tok = _valid_token(server, request)
+    if tok is None or "create_race" not in tok.scopes:
+        return _forbidden(), ""
+    if category_slug not in server.categories:
+        return _not_found(), ""
+    if not _has_bot(server, tok, category_slug):
+        return _forbidden(), ""
+    return None, server.bots[tok.client_id].name
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    if not request.content_type.endswith(("form-urlencoded", "form-data")):
+        return {}  # a JSON body is ignored, exactly like Django's request.POST
+    data = await request.post()
+    return {k: str(v) for k, v in data.items()}
+
+
+async def startrace(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    slug = request.match_info["category"]
+    refused, bot_name = await _authorised_bot(request, slug)
+    if refused is not None:
+        return refused
+    category = server.categories[slug]
+    result = forms.parse_race_form(await _form(request), category, forms.START_FIELDS)
+    if result.errors:
+        return _json({"errors": result.errors}, 422)
+    values = dict(result.values)
+    invitational = values.pop("invitational")
+    race = server.open_race(
+        slug,
+        goal=values.pop("goal"),
+        custom_goal=values.pop("custom_goal"),
+        bot=bot_name,
+        invitational=invitational,
+        **values,
+    )
+    race.recordable = race.ranked and not race.custom_goal
+    logger.info("fake racetime: %s opened %s", bot_name, race.name)
+    return web.Response(status=201, headers={"Location": f"/{race.name}"})
+
+
+async def edit_race(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    slug = request.match_info["category"]
+    refused, bot_name = await _authorised_bot(request, slug)
+    if refused is not None:
+        return refused
+    race = server.races.get(request.match_info["slug"])
+    if race is None or race.category.slug != slug:
+        return _not_found()
+    if race.is_done:
+        return _forbidden()
+    fields = forms.EDIT_FIELDS if race.is_preparing else forms.STARTED_EDIT_FIELDS
+    result = forms.parse_race_form(await _form(request), race.category, fields)
+    if result.errors:
+        return _json({"errors": result.errors}, 422)
+
+    def change(now: Any) -> None:
+        for name, value in result.values.items():
+            setattr(race, name, value)
+        if "goal" in result.values:
+            race.recordable = race.ranked and not race.custom_goal
+        race.touch()
+        race.post(f"##bot##{bot_name}## updated the race details.", now=now)
+
+    await server.apply(race, change)
+    return web.Response(status=200)
+
+
+# -- websockets ------------------------------------------------------------------------------
+
+
+async def bot_ws(request: web.Request) -> web.StreamResponse:
+    return await _race_ws(request, "bot")
+
+
+async def public_ws(request: web.Request) -> web.StreamResponse:
+    return await _race_ws(request, "public")
+
+
+async def _race_ws(request: web.Request, kind: str) -> web.StreamResponse:
+    server = request.app[SERVER]
+    race = server.races.get(request.match_info["slug"])
+    if race is None:
+        # racetime never accepts the socket; daphne drops the connection without a response.
+        if request.transport is not None:
+            request.transport.close()
+        return _not_found()
+    token_value = _bearer(request) or request.query.get("token")
+    ws = web.WebSocketResponse(max_msg_size=1 << 20)
+    await ws.prepare(request)
+    sock = Socket(ws=ws, transport=request.transport, kind=kind, token=token_value)
+    server.sockets.setdefault(race.slug, []).append(sock)
+    try:
+        for frame in server.state_frames(race):
+            await ws.send_str(json.dumps(frame))
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            await _receive(server, race, sock, msg.data)
+    finally:
+        socks = server.sockets.get(race.slug, [])
+        if sock in socks:
+            socks.remove(sock)
+    return ws
+
+
+async def _reply(server: FakeRacetimeServer, sock: Socket, kind: str, **payload: Any) -> None:
+    frame = serialize.envelope(kind, server.clock.now(), **payload)
+    await sock.ws.send_str(json.dumps(frame))
+
+
+async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: str) -> None:
+    try:
+        content = json.loads(text)
+    except ValueError:
+        await _reply(server, sock, "error", errors=[INVALID_JSON])
+        return
+    if not isinstance(content, dict):
+        await _reply(server, sock, "error", errors=[UNKNOWN_ACTION])
+        return
+    action = content.get("action")
+    data = content.get("data")
+    if action == "ping":
+        await _reply(server, sock, "pong")
+        return
+    if action == "getrace":
+        for frame in server.state_frames(race):
+            await sock.ws.send_str(json.dumps(frame))
+        return
+    if action == "gethistory":
+        await _reply(server, sock, "chat.history", messages=_history(race, data))
+        return
+    if sock.kind != "bot":
+        return  # the public socket is read-only
+    handler = ACTIONS.get(action) if isinstance(action, str) else None
+    if handler is None:
+        await _reply(server, sock, "error", errors=[UNKNOWN_ACTION])
+        return
+    app = server.bot_for_token(sock.token, race)
+    if app is None:
+        await _reply(server, sock, "error", errors=[PERMISSION_DENIED])
+        return
+
+    def change(now: Any) -> None:
+        handler(BotContext(server, race, app.name, now), data)
+
+    try:
+        await server.apply(race, change)
+    except RaceActionError as exc:
+        await _reply(server, sock, "error", errors=[str(a) for a in exc.args])
+
+
+def _history(race: Race, data: Any) -> list[dict[str, Any]]:
+    public = [m for m in race.messages if not m.is_dm]
+    last = data.get("last_message") if isinstance(data, dict) else None
+    if last:
+        ids = [m.id for m in public]
+        if last in ids:
+            public = public[ids.index(last) + 1 :]
+    recent = public[-100:]
+    pinned = [m for m in public if m.pinned and m not in recent]
+    return [serialize.chat_message_dict(m, race) for m in recent + pinned]
+
+
+# -- the /_test API (for demos and benchmarks in another process) ------------------------------
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    data = await request.json()
+    return data if isinstance(data, dict) else {}
+
+
+async def test_add_user(request: web.Request) -> web.Response:
+    body = await _body(request)
+    server = request.app[SERVER]
+    uid = server.add_user(
+        str(body.get("name", "Racer")),
+        discriminator=body.get("discriminator"),
+        twitch_channel=body.get("twitch_channel"),
+        stream_live=bool(body.get("stream_live", False)),
+    )
+    return _json({"id": uid}, 201)
+
+
+async def test_add_bot(request: web.Request) -> web.Response:
+    body = await _body(request)
+    server = request.app[SERVER]
+    server.seed_bot(
+        str(body["category"]),
+        str(body["client_id"]),
+        str(body["client_secret"]),
+        name=str(body.get("name", "TestBot")),
+        active=bool(body.get("active", True)),
+    )
+    return _json({"ok": True}, 201)
+
+
+async def test_open_race(request: web.Request) -> web.Response:
+    body = await _body(request)
+    server = request.app[SERVER]
+    category = str(body.pop("category"))
+    race = server.open_race(category, **body)
+    return _json({"name": race.name, "slug": race.slug}, 201)
+
+
+async def test_racer(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    action = request.match_info["action"]
+    if action not in RACER_ACTIONS:
+        return _json({"errors": [f"unknown racer action {action}"]}, 404)
+    try:
+        await server.racer(request.match_info["slug"], request.match_info["user"]).do(action)
+    except RaceActionError as exc:
+        return _json({"errors": list(exc.args)}, 422)
+    except KeyError:
+        return _json({"errors": ["unknown race or user"]}, 404)
+    return _json({"ok": True})
+
+
+async def test_advance(request: web.Request) -> web.Response:
+    body = await _body(request)
+    await request.app[SERVER].advance(float(body.get("seconds", 0)))
+    return _json({"ok": True})
+
+
+async def test_drop(request: web.Request) -> web.Response:
+    count = await request.app[SERVER].drop_sockets(request.match_info["slug"])
+    return _json({"dropped": count})
+
+
+async def test_expire(request: web.Request) -> web.Response:
+    body = await _body(request)
+    count = request.app[SERVER].expire_tokens(client_id=body.get("client_id"))
+    return _json({"expired": count})
+
+
+async def test_fail(request: web.Request) -> web.Response:
+    body = await _body(request)
+    request.app[SERVER].fail_next(
+        int(body.get("n", 1)), int(body.get("status", 503)), str(body.get("path_prefix", ""))
+    )
+    return _json({"ok": True})
+
+
+async def test_delay(request: web.Request) -> web.Response:
+    body = await _body(request)
+    request.app[SERVER].delay(float(body.get("seconds", 0)), str(body.get("path_prefix", "")))
+    return _json({"ok": True})
+
+
+async def test_requests(request: web.Request) -> web.Response:
+    prefix = request.query.get("path_prefix", "")
+    return _json({"count": request.app[SERVER].request_count(prefix)})
+
+
+def build_app(server: FakeRacetimeServer) -> web.Application:
+    app = web.Application(middlewares=[faults])
+    app[SERVER] = server
+    app.router.add_post("/_test/users", test_add_user)
+    app.router.add_post("/_test/bots", test_add_bot)
+    app.router.add_post("/_test/races", test_open_race)
+    app.router.add_post("/_test/races/{slug}/racers/{user}/{action}", test_racer)
+    app.router.add_post("/_test/races/{slug}/drop", test_drop)
+    app.router.add_post("/_test/advance", test_advance)
+    app.router.add_post("/_test/tokens/expire", test_expire)
+    app.router.add_post("/_test/fail", test_fail)
+    app.router.add_post("/_test/delay", test_delay)
+    app.router.add_get("/_test/requests", test_requests)
+    app.router.add_post("/o/token", token)
+    app.router.add_get("/o/{category}/data", bot_category_data)
+    app.router.add_post("/o/{category}/startrace", startrace)
+    app.router.add_post("/o/{category}/{slug}/edit", edit_race)
+    app.router.add_get("/ws/o/bot/{slug}", bot_ws)
+    app.router.add_get("/ws/race/{slug}", public_ws)
+    app.router.add_get("/{category}/data", category_data)
+    app.router.add_get("/{category}/{slug}/data", race_data)
+    return app

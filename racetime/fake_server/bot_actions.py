@@ -1,0 +1,168 @@
+"""The bot websocket actions (racetime-app ``race_bot_actions.py``) with their error texts."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from racetime.fake_server.models import ChatMessage, User, new_hashid
+from racetime.fake_server.state import Race, RaceActionError
+
+if TYPE_CHECKING:
+    from racetime.fake_server.server import FakeRacetimeServer
+
+GUID_RE = re.compile(r"^[0-9a-z\-]+$")
+GUID_TTL = timedelta(seconds=300)
+MAX_MESSAGE = 1000
+MAX_ACTIONS = 4
+MAX_META = 2048
+MAX_INFO = 1000
+
+NO_GUID = (
+    "Bad request, no GUID supplied. A unique string is required to prevent duplicate messaging."
+)
+CHAT_CLOSED = "This race chat is now closed. No new messages may be added."
+
+
+@dataclass
+class BotContext:
+    server: FakeRacetimeServer
+    race: Race
+    bot_name: str
+    now: datetime
+
+    @property
+    def by(self) -> str:
+        return f"##bot##{self.bot_name}##"
+
+    def user(self, data: dict[str, Any]) -> User:
+        user = self.server.users.get(str(data.get("user") or ""))
+        if user is None or user.deleted:
+            raise RaceActionError("No user found matching the given ID.")
+        return user
+
+
+def _data(payload: Any) -> dict[str, Any]:
+    return payload if isinstance(payload, dict) else {}
+
+
+def do_message(ctx: BotContext, data: dict[str, Any]) -> None:
+    race = ctx.race
+    guid = str(data.get("guid") or "")
+    if not GUID_RE.match(guid):
+        raise RaceActionError(NO_GUID)
+    seen = ctx.server.guids.get(guid)
+    if seen is not None and ctx.now - seen < GUID_TTL:
+        return  # a duplicate within 300 s is dropped silently
+    ctx.server.guids[guid] = ctx.now
+    text = data.get("message")
+    if not isinstance(text, str) or not text:
+        raise RaceActionError("message: This field is required.")
+    if len(text) > MAX_MESSAGE:
+        raise RaceActionError(
+            f"message: Ensure this value has at most {MAX_MESSAGE} characters (it has {len(text)})."
+        )
+    if race.chat_closed(ctx.now):
+        raise RaceActionError(CHAT_CLOSED)
+    direct_to = None
+    if data.get("direct_to"):
+        direct_to = ctx.server.users.get(str(data["direct_to"]))
+        if direct_to is None:
+            raise RaceActionError("direct_to: Select a valid choice.")
+    actions = data.get("actions") or {}
+    if not isinstance(actions, dict):
+        raise RaceActionError("actions: Enter a valid JSON.")
+    if len(actions) > MAX_ACTIONS:
+        # Exact text not captured from a real server; the limit is racetime's.
+        raise RaceActionError(f"actions: You cannot add more than {MAX_ACTIONS} actions.")
+    msg = ChatMessage(
+        id=new_hashid(),
+        posted_at=ctx.now,
+        message=text,
+        bot=ctx.bot_name,
+        direct_to=direct_to,
+        actions={} if direct_to else dict(actions),
+        pinned=False if direct_to else bool(data.get("pinned")),
+    )
+    race.messages.append(msg)
+    race.outbox.append(("dm" if direct_to else "chat", msg))
+
+
+def _find_message(race: Race, data: dict[str, Any]) -> ChatMessage:
+    msg_id = data.get("message")
+    for msg in race.messages:
+        if msg.id == msg_id:
+            return msg
+    raise RaceActionError("Could not find a message with that ID.")
+
+
+def do_pin(ctx: BotContext, data: dict[str, Any], pinned: bool) -> None:
+    if ctx.race.chat_closed(ctx.now):
+        raise RaceActionError(CHAT_CLOSED)
+    msg = _find_message(ctx.race, data)
+    if msg.is_dm:
+        return
+    msg.pinned = pinned
+    ctx.race.outbox.append(("pin" if pinned else "unpin", msg))
+
+
+def do_setinfo(ctx: BotContext, data: dict[str, Any]) -> None:
+    if "info" in data and "info_user" not in data:
+        data = {**data, "info_user": data["info"]}
+    errors = []
+    for key in ("info_bot", "info_user"):
+        value = data.get(key)
+        if value is not None and len(str(value)) > MAX_INFO:
+            errors.append(
+                f"{key}: Ensure this value has at most {MAX_INFO} characters "
+                f"(it has {len(str(value))})."
+            )
+    if errors:
+        raise RaceActionError(*errors)
+    race = ctx.race
+    if "info_bot" in data:
+        race.info_bot = data["info_bot"]
+    if "info_user" in data:
+        race.info_user = data["info_user"]
+    race.touch()
+    race.post(f"{ctx.by} updated the race information.", now=ctx.now)
+
+
+def do_setmeta(ctx: BotContext, data: Any) -> None:
+    if not isinstance(data, dict):
+        raise RaceActionError("Data provided is not valid.")
+    merged = {**ctx.race.bot_meta, **data}
+    if len(json.dumps(merged)) > MAX_META:
+        raise RaceActionError("Data provided is too large to save.")
+    ctx.race.bot_meta = merged
+    ctx.race.version += 1  # racetime bumps the version but broadcasts nothing
+
+
+def _active_elsewhere(ctx: BotContext, user: User) -> bool:
+    return ctx.server.active_race_of(user, exclude=ctx.race) is not None
+
+
+ACTIONS: dict[str, Callable[[BotContext, Any], None]] = {
+    "message": lambda c, d: do_message(c, _data(d)),
+    "pin_message": lambda c, d: do_pin(c, _data(d), True),
+    "unpin_message": lambda c, d: do_pin(c, _data(d), False),
+    "make_open": lambda c, d: c.race.make_open(c.by, c.now),
+    "make_invitational": lambda c, d: c.race.make_invitational(c.by, c.now),
+    "begin": lambda c, d: c.race.begin(c.now, by=c.by),
+    "cancel": lambda c, d: c.race.cancel(c.now, by=c.by),
+    "invite": lambda c, d: c.race.invite(
+        u := c.user(_data(d)), c.by, c.now, active_elsewhere=_active_elsewhere(c, u)
+    ),
+    "accept_request": lambda c, d: c.race.accept_request(c.user(_data(d)), c.by, c.now),
+    "force_unready": lambda c, d: c.race.force_unready(c.user(_data(d)), c.by, c.now),
+    "remove_entrant": lambda c, d: c.race.remove_entrant(c.user(_data(d)), c.by, c.now),
+    "add_monitor": lambda c, d: c.race.add_monitor(c.user(_data(d)), c.by, c.now),
+    "remove_monitor": lambda c, d: c.race.remove_monitor(c.user(_data(d)), c.by, c.now),
+    "override_stream": lambda c, d: c.race.override_stream(c.user(_data(d)), c.by, c.now),
+    "setinfo": lambda c, d: do_setinfo(c, _data(d)),
+    "setmeta": do_setmeta,
+}

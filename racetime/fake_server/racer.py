@@ -1,0 +1,120 @@
+"""Test hook: act as one racetime user in one room, with the broadcasts a real racer causes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from racetime.fake_server.models import ChatMessage, User, new_hashid
+from racetime.fake_server.state import Race, RaceActionError
+
+if TYPE_CHECKING:
+    from racetime.fake_server.server import FakeRacetimeServer
+
+# Names accepted by ``Racer.do`` (and the ``/_test`` HTTP API).
+RACER_ACTIONS = (
+    "join",
+    "request_invite",
+    "cancel_request",
+    "accept_invite",
+    "decline_invite",
+    "ready",
+    "unready",
+    "done",
+    "forfeit",
+    "undone",
+    "unforfeit",
+    "leave",
+    "go_live",
+)
+
+
+class Racer:
+    """Every method raises ``RaceActionError`` with racetime's text when racetime would refuse."""
+
+    def __init__(self, server: FakeRacetimeServer, race: Race, user: User) -> None:
+        self.server = server
+        self.race = race
+        self.user = user
+
+    def _elsewhere(self) -> bool:
+        return self.server.active_race_of(self.user, exclude=self.race) is not None
+
+    async def join(self) -> None:
+        elsewhere = self._elsewhere()
+        await self.server.apply(
+            self.race, lambda now: self.race.join(self.user, now, active_elsewhere=elsewhere)
+        )
+
+    async def request_invite(self) -> None:
+        elsewhere = self._elsewhere()
+        await self.server.apply(
+            self.race,
+            lambda now: self.race.request_invite(self.user, now, active_elsewhere=elsewhere),
+        )
+
+    async def cancel_request(self) -> None:
+        await self.server.apply(self.race, lambda now: self.race.cancel_request(self.user, now))
+
+    async def accept_invite(self) -> None:
+        await self.server.apply(self.race, lambda now: self.race.accept_invite(self.user, now))
+
+    async def decline_invite(self) -> None:
+        await self.server.apply(self.race, lambda now: self.race.decline_invite(self.user, now))
+
+    async def ready(self) -> None:
+        await self.server.apply(self.race, lambda now: self.race.ready(self.user, now))
+
+    async def unready(self) -> None:
+        await self.server.apply(self.race, lambda now: self.race.unready(self.user, now))
+
+    async def done(self) -> None:
+        await self.server.apply(self.race, lambda now: self.race.done(self.user, now))
+
+    async def forfeit(self) -> None:
+        await self.server.apply(self.race, lambda now: self.race.forfeit(self.user, now))
+
+    async def undone(self) -> None:
+        await self.server.apply(self.race, lambda now: self.race.undone(self.user, now))
+
+    async def unforfeit(self) -> None:
+        await self.server.apply(self.race, lambda now: self.race.unforfeit(self.user, now))
+
+    async def leave(self) -> None:
+        await self.server.apply(self.race, lambda now: self.race.leave(self.user, now))
+
+    async def go_live(self) -> None:
+        """Mark the racer's stream live (needed to ready up when streaming is required)."""
+
+        def change(now: datetime) -> None:
+            self.user.stream_live = True
+            entrant = self.race.entrant(self.user)
+            if entrant is not None and not entrant.stream_live:
+                entrant.stream_live = True
+                self.race.touch()
+
+        await self.server.apply(self.race, change)
+
+    async def say(self, text: str) -> ChatMessage:
+        """Post a chat message as this user (a single ``chat.message`` frame)."""
+        posted: list[ChatMessage] = []
+
+        def change(now: datetime) -> None:
+            msg = ChatMessage(
+                id=new_hashid(),
+                posted_at=now,
+                message=text,
+                user=self.user,
+                is_monitor=self.race.can_monitor(self.user),
+            )
+            self.race.messages.append(msg)
+            self.race.outbox.append(("chat", msg))
+            posted.append(msg)
+
+        await self.server.apply(self.race, change)
+        return posted[0]
+
+    async def do(self, action: str) -> None:
+        if action not in RACER_ACTIONS:
+            raise RaceActionError(f"Unknown racer action {action!r}.")
+        await getattr(self, action)()

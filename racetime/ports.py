@@ -1,0 +1,91 @@
+"""What the racetime engine needs from the rest of the application.
+
+``racetime/`` may not import ``db`` or ``core.services``; those implement these protocols
+(``core/services/racetime_store.py``, ``core/services/bot_status.py``) and ``bot.py`` hands
+them to the manager. Tests can pass small in-memory versions that satisfy the same protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Protocol
+
+from racetime.models import Race
+
+
+class BotHealth(IntEnum):
+    """A category bot's health, as stored on its row (same numbers as ``db.BotStatus``)."""
+
+    UNKNOWN = 0
+    CONNECTED = 1
+    AUTH_FAILED = 2
+    CONNECTION_ERROR = 3
+    DISCONNECTED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class BotCredentials:
+    """One category bot's OAuth client; ``repr`` never shows the secret."""
+
+    bot_id: int
+    category: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRecord:
+    """What the database knows about a room we watch."""
+
+    category: str
+    slug: str
+    opened_by_us: bool = False
+    match_id: int | None = None
+    tournament_id: int | None = None
+    live_race_id: int | None = None
+    last_race: Race | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.category}/{self.slug}"
+
+
+class RoomStore(Protocol):
+    async def active_rooms(self, category: str) -> list[RoomRecord]:
+        """Rooms of ``category`` that are not finished, cancelled or partitioned."""
+        ...
+
+    async def get_room(self, category: str, slug: str) -> RoomRecord | None: ...
+
+    async def record_room(
+        self,
+        category: str,
+        slug: str,
+        *,
+        opened_by_us: bool,
+        match_id: int | None = None,
+        live_race_id: int | None = None,
+    ) -> RoomRecord:
+        """Create the room's row if missing (idempotent) and return it."""
+        ...
+
+    def remember_snapshot(self, category: str, slug: str, race: Race) -> None:
+        """Keep ``race`` as the room's last snapshot; must not block (writes are batched)."""
+        ...
+
+    async def linked_user_ids(self, racetime_ids: Iterable[str]) -> dict[str, int]:
+        """Our user ids of the racetime users that have linked their account."""
+        ...
+
+
+class BotHealthRecorder(Protocol):
+    async def record_connection_success(self, bot_id: int) -> None: ...
+
+    async def record_connection_failure(
+        self, bot_id: int, status: BotHealth, message: str
+    ) -> None: ...
+
+    async def record_stopped(self, bot_id: int, message: str) -> None: ...

@@ -1,0 +1,42 @@
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from core.events import EventDispatcher
+from core.services.health import HealthService
+
+
+class FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self.value = now
+
+    def now(self) -> datetime:
+        return self.value
+
+
+async def test_report_is_healthy_with_a_reachable_database(db_engine) -> None:  # type: ignore[no-untyped-def]
+    clock = FixedClock(datetime(2026, 11, 24, 12, tzinfo=UTC))
+    health = HealthService(
+        engine=db_engine, dispatcher=EventDispatcher(), clock=clock, version="1.2.3"
+    )
+    clock.value += timedelta(hours=2, seconds=5)
+    report = await health.report()
+    assert report.healthy
+    assert report.version == "1.2.3"
+    assert report.uptime == timedelta(hours=2, seconds=5)
+    assert [c.name for c in report.checks] == ["Database", "Events"]
+
+
+async def test_an_unreachable_database_is_reported_not_raised(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/db.sqlite3")
+    health = HealthService(
+        engine=engine,
+        dispatcher=EventDispatcher(),
+        clock=FixedClock(datetime.now(UTC)),
+        version="x",
+    )
+    report = await health.report()
+    await engine.dispose()
+    assert not report.healthy
+    database = report.checks[0]
+    assert not database.ok and database.detail.startswith("unreachable")
