@@ -94,9 +94,9 @@ def schema_diff(connection: Connection) -> list[Any]:
     return compare_metadata(context, db.models.metadata)
 
 
-def _upgrade(connection: Connection, config: Config, revision: str) -> None:
+def _run(connection: Connection, config: Config, direction: str, revision: str) -> None:
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    getattr(command, direction)(config, revision)
 
 
 async def upgrade_to_head(url: str | URL) -> None:
@@ -105,12 +105,21 @@ async def upgrade_to_head(url: str | URL) -> None:
 
 
 async def upgrade(url: str | URL, revision: str) -> None:
-    """Migrate the database at ``url`` to ``revision``."""
+    """Migrate the database at ``url`` up to ``revision``."""
+    await _migrate(url, "upgrade", revision)
+
+
+async def downgrade(url: str | URL, revision: str) -> None:
+    """Migrate the database at ``url`` down to ``revision`` (``"base"``: drop everything)."""
+    await _migrate(url, "downgrade", revision)
+
+
+async def _migrate(url: str | URL, direction: str, revision: str) -> None:
     config = alembic_config(url)
     engine = create_engine(url, poolclass=NullPool)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_upgrade, config, revision)
+            await connection.run_sync(_run, config, direction, revision)
     finally:
         await engine.dispose()
 

@@ -60,6 +60,9 @@ class CategoryBot:
         self._token: AccessToken | None = None
         self._token_lock = asyncio.Lock()
         self._rooms: dict[str, RoomConnection] = {}
+        # Held while opening a room and while scanning, so a scan never claims a room we are
+        # still recording (which would lose its match and its "created by us").
+        self._rooms_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._healthy = asyncio.Event()
         self._status: BotHealth | None = None
@@ -193,7 +196,10 @@ class CategoryBot:
     async def discover_rooms(self) -> list[str]:
         """Join every current room of the category we are not watching; returns their slugs."""
         token = await self.token()
-        raw = await self._client.get_category_data(self.category, token)
+        async with self._rooms_lock:
+            return await self._discover(await self._client.get_category_data(self.category, token))
+
+    async def _discover(self, raw: dict[str, object]) -> list[str]:
         try:
             data = msgspec.convert(raw, CategoryData)
         except msgspec.ValidationError:
@@ -249,12 +255,13 @@ class CategoryBot:
     ) -> RoomConnection:
         """Open a room on racetime, record it, and join it at once."""
         token = await self.token()
-        race_name = await self._client.start_race(self.category, token, settings)
-        category, slug = split_race_name(race_name, self.category)
-        record = await self._store.record_room(
-            category, slug, opened_by_us=True, match_id=match_id, live_race_id=live_race_id
-        )
-        created = CreatedRoom(
-            goal=settings.goal or settings.custom_goal, invitational=settings.invitational
-        )
-        return self.watch(record, created=created)
+        async with self._rooms_lock:
+            race_name = await self._client.start_race(self.category, token, settings)
+            category, slug = split_race_name(race_name, self.category)
+            record = await self._store.record_room(
+                category, slug, opened_by_us=True, match_id=match_id, live_race_id=live_race_id
+            )
+            created = CreatedRoom(
+                goal=settings.goal or settings.custom_goal, invitational=settings.invitational
+            )
+            return self.watch(record, created=created)

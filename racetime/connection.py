@@ -252,7 +252,7 @@ class RoomConnection:
             async with asyncio.timeout_at(self._deadline(refresh_at)) as timer:
                 async for raw in ws:
                     await self._on_frame(raw)
-                    if self._done:
+                    if self._done and not self._awaiting_action():
                         return
                     deadline = self._deadline(refresh_at)
                     if deadline != timer.when():
@@ -269,6 +269,11 @@ class RoomConnection:
             raise _Reconnect
         log.info("Room %s: the server closed the connection", self.name)
         raise ConnectionClosed(None, None)
+
+    def _awaiting_action(self) -> bool:
+        """An action's answer is still due (e.g. the ``pong`` after a ``cancel``)."""
+        pending = self._pending_action
+        return pending is not None and not pending.done()
 
     def _linger_over(self) -> bool:
         if self._finished_at_loop is None:
@@ -307,8 +312,6 @@ class RoomConnection:
         previous = self._last
         if not self._connected.is_set():
             self._connected.set()
-        if previous is not None and race.version <= previous.version:
-            return
         events: list[Any] = []
         if not self._joined_announced:
             self._joined_announced = True
@@ -320,16 +323,23 @@ class RoomConnection:
                 )
             events.append(bot_joined_event(race, self._context))
         if previous is not None:
+            if race.version <= previous.version:
+                self._emit(events)
+                self._track_terminal(previous)
+                return
             linked = await self._linked_users(race)
             events.extend(diff_race(previous, race, self._context, linked_users=linked))
         self._last = race
         self._store.remember_snapshot(self.record.category, self.record.slug, race)
+        self._emit(events)
+        self._track_terminal(race)
+
+    def _emit(self, events: list[Any]) -> None:
         if events:
             self._dispatcher.emit_nowait(*events)
             if log.isEnabledFor(logging.INFO):
                 for event in events:
                     log.info("%s", describe(event))
-        self._track_terminal(race)
 
     def _track_terminal(self, race: Race) -> None:
         status = race.status.value

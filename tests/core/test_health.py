@@ -27,8 +27,9 @@ async def test_report_is_healthy_with_a_reachable_database(db_engine) -> None:  
     assert [c.name for c in report.checks] == ["Database", "Events"]
 
 
-async def test_an_unreachable_database_is_reported_not_raised(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/db.sqlite3")
+async def test_an_unreachable_database_is_reported_not_raised() -> None:
+    # Port 1 on loopback refuses connections at once.
+    engine = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1:1/racedesk")
     health = HealthService(
         engine=engine,
         dispatcher=EventDispatcher(),

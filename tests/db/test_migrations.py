@@ -9,6 +9,7 @@ import db.models
 from db.engine import create_engine
 from db.migrate import (
     current_revision,
+    downgrade,
     get_current_revision,
     get_schema_diff,
     head_revision,
@@ -25,6 +26,16 @@ async def test_upgrade_from_empty_reaches_head(empty_db_url: str) -> None:
     # Idempotent: a second upgrade is a no-op.
     await upgrade_to_head(empty_db_url)
     assert await get_schema_diff(empty_db_url) == []
+
+
+async def test_downgrade_to_base_removes_everything(empty_db_url: str) -> None:
+    await upgrade_to_head(empty_db_url)
+    await downgrade(empty_db_url, "base")
+    assert await get_current_revision(empty_db_url) is None
+    diff = await get_schema_diff(empty_db_url)
+    assert {item[1].name for item in diff if item[0] == "add_table"} == set(
+        db.models.metadata.tables
+    )
 
 
 async def test_empty_database_differs_from_models(empty_db_url: str) -> None:

@@ -1,0 +1,353 @@
+"""End to end: the racetime engine against the fake server over real sockets, the real
+racetime-bot library underneath, and a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import pytest
+from sqlmodel import select
+
+from core.events import (
+    RacetimeBotCreatedRaceEvent,
+    RacetimeBotJoinedRaceEvent,
+    RacetimeBotStatusChangedEvent,
+    RacetimeEntrantEvent,
+    RacetimeEntrantInvitedEvent,
+    RacetimeEntrantJoinedEvent,
+    RacetimeEntrantStatusChangedEvent,
+    RacetimeRaceStatusChangedEvent,
+    RacetimeRoomEvent,
+)
+from core.identity import SYSTEM_USER_ID
+from db.models import BotStatus, RaceRoom, RacetimeBot
+from racetime.client import RaceSettings
+from racetime.connection import RacetimeActionError
+from tests.racetime.conftest import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
+from tests.racetime.engine_env import EngineEnv, eventually
+
+CATEGORY = "alttpr"
+
+
+async def add_alttpr_bot(env: EngineEnv, secret: str = ALTTPR_CLIENT_SECRET) -> RacetimeBot:
+    return await env.bots.add_bot(
+        category=CATEGORY, client_id=ALTTPR_CLIENT_ID, client_secret=secret, display_name="ALttPR"
+    )
+
+
+async def bot_row(env: EngineEnv, bot_id: int) -> RacetimeBot:
+    async with env.sessionmaker() as session:
+        bot = await session.get(RacetimeBot, bot_id)
+        assert bot is not None
+        return bot
+
+
+async def started(env: EngineEnv):  # type: ignore[no-untyped-def]
+    manager = env.new_manager()
+    await manager.start()
+    await asyncio.wait_for(manager.bot(CATEGORY).wait_healthy(), 5)
+    return manager
+
+
+def room_events(env: EngineEnv, slug: str) -> list[RacetimeRoomEvent]:
+    return [e for e in env.events if isinstance(e, RacetimeRoomEvent) and e.room_slug == slug]
+
+
+def name(event: RacetimeEntrantEvent) -> str:
+    """``RacerOne`` of ``RacerOne#1234`` (the fake gives random discriminators)."""
+    return (event.racetime_user_name or "").partition("#")[0]
+
+
+def summary(env: EngineEnv, slug: str) -> list[tuple]:
+    rows: list[tuple] = []
+    for e in room_events(env, slug):
+        if isinstance(e, RacetimeRaceStatusChangedEvent):
+            rows.append(("race", e.old_status, e.new_status))
+        elif isinstance(e, RacetimeEntrantJoinedEvent):
+            rows.append(("joined", name(e), e.initial_status))
+        elif isinstance(e, RacetimeEntrantStatusChangedEvent):
+            rows.append(("entrant", name(e), e.old_status, e.new_status))
+        else:
+            rows.append((type(e).__name__,))
+    return rows
+
+
+async def test_a_full_race_produces_exactly_the_expected_events(engine_env: EngineEnv) -> None:
+    env, fake = engine_env, engine_env.fake
+    one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
+    linked_id = await env.link(one, discord_id=1234567890123456789)
+    await add_alttpr_bot(env)
+    manager = await started(env)
+
+    room = await manager.create_room(
+        CATEGORY, RaceSettings(goal="Beat the game", invitational=False, start_delay=10)
+    )
+    slug = room.record.slug
+    await asyncio.wait_for(room.wait_connected(), 5)
+    await fake.racer(slug, one).join()
+    await fake.racer(slug, two).join()
+    await fake.racer(slug, one).ready()
+    await fake.racer(slug, two).ready()
+    await eventually(lambda: fake.race(slug).status == "pending")
+    await fake.advance_to_start(slug)
+    await fake.advance(6)
+    await fake.racer(slug, one).done()
+    await fake.racer(slug, two).forfeit()
+    await eventually(lambda: room.last_race and room.last_race.status.value == "finished")
+    await env.dispatcher.drain()
+
+    assert summary(env, slug) == [
+        ("RacetimeBotCreatedRaceEvent",),
+        ("RacetimeBotJoinedRaceEvent",),
+        ("joined", "RacerOne", "not_ready"),
+        ("joined", "RacerTwo", "not_ready"),
+        ("entrant", "RacerOne", "not_ready", "ready"),
+        ("entrant", "RacerTwo", "not_ready", "ready"),
+        ("race", "open", "pending"),
+        ("race", "pending", "in_progress"),
+        ("entrant", "RacerOne", "ready", "in_progress"),
+        ("entrant", "RacerTwo", "ready", "in_progress"),
+        ("entrant", "RacerOne", "in_progress", "done"),
+        ("entrant", "RacerTwo", "in_progress", "dnf"),
+        ("race", "in_progress", "finished"),
+    ]
+    events = room_events(env, slug)
+    created = env.of(RacetimeBotCreatedRaceEvent)[0]
+    assert created.goal == "Beat the game" and created.invitational is False
+    assert created.user_id == SYSTEM_USER_ID
+    done = next(
+        e
+        for e in events
+        if isinstance(e, RacetimeEntrantStatusChangedEvent) and e.new_status == "done"
+    )
+    assert done.place == 1 and re.fullmatch(r"PT6\.\d+S", done.finish_time or "")
+    assert done.user_id == linked_id and done.racetime_user_id == one
+    dnf = events[-2]
+    assert isinstance(dnf, RacetimeEntrantStatusChangedEvent) and dnf.user_id is None
+    assert dnf.new_status == "dnf" and dnf.race_status == "in_progress"
+    assert all(e.user_id == SYSTEM_USER_ID for e in env.of(RacetimeRaceStatusChangedEvent))
+    assert len({e.event_id for e in events}) == len(events)
+
+    await env.store.flush()
+    async with env.sessionmaker() as session:
+        row = (await session.execute(select(RaceRoom).where(RaceRoom.slug == slug))).scalar_one()
+    assert row.opened_by_us and row.last_status == "finished" and not row.is_active
+    assert row.last_version == fake.race(slug).version
+
+
+async def test_a_dropped_socket_reconnects_and_reports_what_happened_meanwhile_once(
+    engine_env: EngineEnv,
+) -> None:
+    env, fake = engine_env, engine_env.fake
+    one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    race = fake.open_race(CATEGORY, streaming_required=False)
+    room = await manager.room(race.name)
+    await asyncio.wait_for(room.wait_connected(), 5)
+    await fake.racer(race.slug, one).join()
+    await fake.racer(race.slug, two).join()
+    await eventually(lambda: len(env.of(RacetimeEntrantJoinedEvent)) == 2)
+
+    await fake.drop_sockets(race.slug)
+    await fake.racer(race.slug, one).ready()
+    await fake.racer(race.slug, two).leave()
+    await eventually(lambda: room.connect_count >= 2 and room.is_connected)
+    await eventually(lambda: any(e[0] == "entrant" for e in summary(env, race.slug)))
+    await asyncio.sleep(0.2)
+    await env.dispatcher.drain()
+
+    rows = summary(env, race.slug)
+    assert rows.count(("entrant", "RacerOne", "not_ready", "ready")) == 1
+    left = [
+        e for e in room_events(env, race.slug) if type(e).__name__ == "RacetimeEntrantLeftEvent"
+    ]
+    assert len(left) == 1 and left[0].racetime_user_id == two
+    assert len(env.of(RacetimeBotJoinedRaceEvent)) == 1
+    assert fake.socket_count(race.slug) == 1
+
+
+async def test_an_error_frame_is_surfaced_and_leaves_the_room_alive(
+    engine_env: EngineEnv,
+) -> None:
+    env, fake = engine_env, engine_env.fake
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    race = fake.open_race(CATEGORY, invitational=True)
+    room = await manager.room(race.name)
+    await asyncio.wait_for(room.wait_connected(), 5)
+
+    with pytest.raises(RacetimeActionError) as caught:
+        await manager.invite(race.name, "NoSuchUser000000")
+    assert caught.value.errors == ["No user found matching the given ID."]
+    assert not env.of(RacetimeEntrantInvitedEvent)
+
+    await room.send_message("still here")
+    assert any(m.message == "still here" for m in fake.race(race.slug).messages)
+    user = fake.seed.users["RacerThree"]
+    await manager.invite(race.name, user, "RacerThree")
+    await env.dispatcher.drain()
+    invited = env.of(RacetimeEntrantInvitedEvent)
+    assert [(e.racetime_user_id, e.user_id) for e in invited] == [(user, None)]
+    assert room.connect_count == 1
+
+
+async def test_token_expiry_on_an_open_socket_is_survived(engine_env: EngineEnv) -> None:
+    env, fake = engine_env, engine_env.fake
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    race = fake.open_race(CATEGORY)
+    room = await manager.room(race.name)
+    await asyncio.wait_for(room.wait_connected(), 5)
+    tokens_before = fake.request_count("/o/token")
+
+    assert fake.expire_tokens(ALTTPR_CLIENT_ID) >= 1
+    await room.set_bot_info("Seed: ABCD")
+    assert fake.race(race.slug).info_bot == "Seed: ABCD"
+    assert fake.request_count("/o/token") == tokens_before + 1
+    assert room.connect_count == 2
+
+
+async def test_rooms_are_resumed_and_unlisted_rooms_rediscovered_after_a_restart(
+    engine_env: EngineEnv,
+) -> None:
+    env, fake = engine_env, engine_env.fake
+    await add_alttpr_bot(env)
+    first = await started(env)
+    ours = await first.create_room(CATEGORY, RaceSettings(goal="Beat the game", unlisted=True))
+    await asyncio.wait_for(ours.wait_connected(), 5)
+    await first.stop()
+    await env.store.flush()
+    unlisted = fake.open_race(CATEGORY, unlisted=True, bot="SomeoneElse")
+    public = await env.client.get_public_category_data(CATEGORY)
+    assert not public["current_races"], "the public listing must not show unlisted rooms"
+
+    env.events.clear()
+    second = await started(env)
+    bot = second.bot(CATEGORY)
+    await eventually(lambda: {ours.record.slug, unlisted.slug} <= set(bot.rooms))
+    for slug in (ours.record.slug, unlisted.slug):
+        await asyncio.wait_for(bot.rooms[slug].wait_connected(), 5)
+    await env.dispatcher.drain()
+    joined = {e.room_slug for e in env.of(RacetimeBotJoinedRaceEvent)}
+    assert joined == {ours.record.slug, unlisted.slug}
+    assert fake.socket_count(ours.record.slug) == 1 and fake.socket_count(unlisted.slug) == 1
+    await asyncio.sleep(3 * env.timings.scan_interval)
+    assert fake.socket_count(unlisted.slug) == 1, "a scan must not open a second connection"
+
+
+async def test_bad_credentials_give_auth_failed_without_a_retry_storm(
+    engine_env: EngineEnv,
+) -> None:
+    env, fake = engine_env, engine_env.fake
+    bot = await add_alttpr_bot(env, secret="wrong-secret")
+    manager = env.new_manager()
+    await manager.start()
+    assert bot.id is not None
+    await eventually(lambda: manager.bot(CATEGORY).status is not None)
+    await asyncio.sleep(0.5)
+    assert fake.request_count("/o/token") == 1
+    row = await bot_row(env, bot.id)
+    assert row.status == BotStatus.AUTH_FAILED
+    assert row.status_message and "wrong-secret" not in row.status_message
+    unhealthy = await env.bot_status.get_unhealthy_bots()
+    assert [b.category for b in unhealthy] == [CATEGORY]
+
+
+async def test_a_server_outage_gives_connection_error_then_connected(
+    engine_env: EngineEnv,
+) -> None:
+    env, fake = engine_env, engine_env.fake
+    bot = await add_alttpr_bot(env)
+    assert bot.id is not None
+    fake.fail_next(3, status=503, path_prefix="/o/")
+    manager = env.new_manager()
+    await manager.start()
+    await asyncio.wait_for(manager.bot(CATEGORY).wait_healthy(), 5)
+    await env.dispatcher.drain()
+
+    row = await bot_row(env, bot.id)
+    assert row.status == BotStatus.CONNECTED and row.last_connected_at is not None
+    changes = [(e.old_status, e.new_status) for e in env.of(RacetimeBotStatusChangedEvent)]
+    assert changes == [
+        (BotStatus.UNKNOWN, BotStatus.CONNECTION_ERROR),
+        (BotStatus.CONNECTION_ERROR, BotStatus.CONNECTED),
+    ]
+    history = await env.bot_status.history(bot.id)
+    assert [(h.old_status, h.new_status) for h in history] == changes
+    assert await env.bot_status.get_unhealthy_bots() == []
+
+    await manager.stop_bot(CATEGORY)
+    row = await bot_row(env, bot.id)
+    assert row.status == BotStatus.DISCONNECTED
+    assert row.status_message == "Bot stopped manually"
+
+
+async def test_a_deleted_account_and_unknown_keys_do_not_crash_the_room(
+    engine_env: EngineEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    env, fake = engine_env, engine_env.fake
+    one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    race = fake.open_race(CATEGORY, streaming_required=False)
+    room = await manager.room(race.name)
+    await asyncio.wait_for(room.wait_connected(), 5)
+    await fake.racer(race.slug, one).join()
+    await fake.racer(race.slug, two).join()
+    with caplog.at_level(logging.WARNING):
+        await fake.delete_user(two)
+        await fake.inject_race_keys(race.slug, {"brand_new_key": {"nested": [1, 2]}})
+        await fake.inject_frame(race.slug, {"type": "race.mystery", "date": "x"})
+        await fake.inject_frame(race.slug, "this is not json")
+        await fake.racer(race.slug, one).ready()
+        await eventually(
+            lambda: ("entrant", "RacerOne", "not_ready", "ready") in summary(env, race.slug)
+        )
+    assert room.is_connected and room.connect_count == 1
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+
+
+async def test_a_race_reopened_after_finishing_is_followed_then_the_room_is_left(
+    engine_env: EngineEnv,
+) -> None:
+    env, fake = engine_env, engine_env.fake
+    one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    race = fake.open_race(CATEGORY, streaming_required=False)
+    room = await manager.room(race.name)
+    await asyncio.wait_for(room.wait_connected(), 5)
+    for user in (one, two):
+        await fake.racer(race.slug, user).join()
+        await fake.racer(race.slug, user).ready()
+    await eventually(lambda: fake.race(race.slug).status == "pending")
+    await fake.advance_to_start(race.slug)
+    await fake.advance(6)
+    await fake.racer(race.slug, one).done()
+    await fake.racer(race.slug, two).forfeit()
+    await eventually(lambda: ("race", "in_progress", "finished") in summary(env, race.slug))
+    await fake.racer(race.slug, two).unforfeit()
+    await eventually(lambda: ("race", "finished", "in_progress") in summary(env, race.slug))
+    assert not room.finished
+    await fake.racer(race.slug, two).done()
+    await eventually(
+        lambda: summary(env, race.slug).count(("race", "in_progress", "finished")) == 2
+    )
+
+
+async def test_a_cancelled_race_ends_the_connection(engine_env: EngineEnv) -> None:
+    env, fake = engine_env, engine_env.fake
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    race = fake.open_race(CATEGORY)
+    room = await manager.room(race.name)
+    await asyncio.wait_for(room.wait_connected(), 5)
+    await room.cancel()
+    await asyncio.wait_for(room.wait_closed(), 5)
+    assert room.finished
+    await eventually(lambda: race.slug not in manager.bot(CATEGORY).rooms)
+    await env.dispatcher.drain()
+    assert ("race", "open", "cancelled") in summary(env, race.slug)
