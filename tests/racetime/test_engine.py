@@ -51,6 +51,16 @@ async def started(env: EngineEnv):  # type: ignore[no-untyped-def]
     return manager
 
 
+async def watched_race(env: EngineEnv, **settings: object):  # type: ignore[no-untyped-def]
+    """A running alttpr bot and a room opened on the fake server that it is connected to."""
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    race = env.fake.open_race(CATEGORY, **settings)
+    room = await manager.room(race.name)
+    await asyncio.wait_for(room.wait_connected(), 5)
+    return manager, race, room
+
+
 def room_events(env: EngineEnv, slug: str) -> list[RacetimeRoomEvent]:
     return [e for e in env.events if isinstance(e, RacetimeRoomEvent) and e.room_slug == slug]
 
@@ -142,11 +152,7 @@ async def test_a_dropped_socket_reconnects_and_reports_what_happened_meanwhile_o
 ) -> None:
     env, fake = engine_env, engine_env.fake
     one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
-    await add_alttpr_bot(env)
-    manager = await started(env)
-    race = fake.open_race(CATEGORY, streaming_required=False)
-    room = await manager.room(race.name)
-    await asyncio.wait_for(room.wait_connected(), 5)
+    _manager, race, room = await watched_race(env, streaming_required=False)
     await fake.racer(race.slug, one).join()
     await fake.racer(race.slug, two).join()
     await eventually(lambda: len(env.of(RacetimeEntrantJoinedEvent)) == 2)
@@ -173,11 +179,7 @@ async def test_an_error_frame_is_surfaced_and_leaves_the_room_alive(
     engine_env: EngineEnv,
 ) -> None:
     env, fake = engine_env, engine_env.fake
-    await add_alttpr_bot(env)
-    manager = await started(env)
-    race = fake.open_race(CATEGORY, invitational=True)
-    room = await manager.room(race.name)
-    await asyncio.wait_for(room.wait_connected(), 5)
+    manager, race, room = await watched_race(env, invitational=True)
 
     with pytest.raises(RacetimeActionError) as caught:
         await manager.invite(race.name, "NoSuchUser000000")
@@ -196,11 +198,7 @@ async def test_an_error_frame_is_surfaced_and_leaves_the_room_alive(
 
 async def test_token_expiry_on_an_open_socket_is_survived(engine_env: EngineEnv) -> None:
     env, fake = engine_env, engine_env.fake
-    await add_alttpr_bot(env)
-    manager = await started(env)
-    race = fake.open_race(CATEGORY)
-    room = await manager.room(race.name)
-    await asyncio.wait_for(room.wait_connected(), 5)
+    _manager, race, room = await watched_race(env)
     tokens_before = fake.request_count("/o/token")
 
     assert fake.expire_tokens(ALTTPR_CLIENT_ID) >= 1
@@ -290,11 +288,7 @@ async def test_a_deleted_account_and_unknown_keys_do_not_crash_the_room(
 ) -> None:
     env, fake = engine_env, engine_env.fake
     one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
-    await add_alttpr_bot(env)
-    manager = await started(env)
-    race = fake.open_race(CATEGORY, streaming_required=False)
-    room = await manager.room(race.name)
-    await asyncio.wait_for(room.wait_connected(), 5)
+    _manager, race, room = await watched_race(env, streaming_required=False)
     await fake.racer(race.slug, one).join()
     await fake.racer(race.slug, two).join()
     with caplog.at_level(logging.WARNING):
@@ -315,11 +309,7 @@ async def test_a_race_reopened_after_finishing_is_followed_then_the_room_is_left
 ) -> None:
     env, fake = engine_env, engine_env.fake
     one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
-    await add_alttpr_bot(env)
-    manager = await started(env)
-    race = fake.open_race(CATEGORY, streaming_required=False)
-    room = await manager.room(race.name)
-    await asyncio.wait_for(room.wait_connected(), 5)
+    _manager, race, room = await watched_race(env, streaming_required=False)
     for user in (one, two):
         await fake.racer(race.slug, user).join()
         await fake.racer(race.slug, user).ready()
@@ -339,12 +329,8 @@ async def test_a_race_reopened_after_finishing_is_followed_then_the_room_is_left
 
 
 async def test_a_cancelled_race_ends_the_connection(engine_env: EngineEnv) -> None:
-    env, fake = engine_env, engine_env.fake
-    await add_alttpr_bot(env)
-    manager = await started(env)
-    race = fake.open_race(CATEGORY)
-    room = await manager.room(race.name)
-    await asyncio.wait_for(room.wait_connected(), 5)
+    env, _fake = engine_env, engine_env.fake
+    manager, race, room = await watched_race(env)
     await room.cancel()
     await asyncio.wait_for(room.wait_closed(), 5)
     assert room.finished

@@ -1,0 +1,144 @@
+"""``python -m bench.rooms --rooms 1000``: many rooms at once over real websockets.
+
+The fake racetime server runs in its own process (``bench.rooms_server``) with ``--rooms``
+rooms, each changing once a second. RaceDesk's engine (category bot, one supervised
+connection per room, SQLite room store, dispatcher) discovers and joins them all, and a
+listener notes when each change arrives as an event. Prints one JSON line: ``rooms``,
+``p50_ms``/``p99_ms`` (server sending the frame -> listener receiving the event, both on the
+system-wide monotonic clock) and ``kb_per_room`` (resident memory of this process, after all
+rooms are connected minus before the engine started, per room).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from core.clock import SystemClock
+from core.events import EventDispatcher, RacetimeEntrantStatusChangedEvent
+from core.services.bot_status import BotStatusRepository
+from core.services.racetime_bots import RacetimeBotService
+from core.services.racetime_store import DatabaseRoomStore
+from db.engine import create_engine, create_sessionmaker
+from db.migrate import upgrade_to_head
+from db.secrets import SecretBox
+from racetime.category_bot import BotTimings
+from racetime.client import RacetimeClient
+from racetime.manager import RacetimeManager
+
+
+def rss_kb() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def run(rooms: int, seconds: float) -> dict[str, object]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, rooms * 2 + 256)), hard))
+    server = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
+        [sys.executable, "-m", "bench.rooms_server", "--rooms", str(rooms), "--seconds",
+         str(seconds)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert server.stdin is not None and server.stdout is not None
+    loop = asyncio.get_running_loop()
+    ready = await loop.run_in_executor(None, server.stdout.readline)
+    _, port, client_id, client_secret = ready.split()
+
+    workdir = Path(tempfile.mkdtemp(prefix="racedesk-bench-"))
+    url = f"sqlite+aiosqlite:///{workdir}/bench.sqlite3"
+    await upgrade_to_head(url)
+    engine = create_engine(url)
+    sessionmaker = create_sessionmaker(engine)
+    box = SecretBox(SecretBox.generate_key())
+    bots = RacetimeBotService(sessionmaker, box)
+    await bots.add_bot(
+        category="bench", client_id=client_id, client_secret=client_secret, display_name="Bench"
+    )
+    dispatcher = EventDispatcher()
+    received: dict[tuple[str, int], float] = {}
+
+    async def on_change(event: RacetimeEntrantStatusChangedEvent) -> None:
+        received[(event.room_slug, event.racetime_version or 0)] = time.monotonic()
+
+    dispatcher.subscribe(RacetimeEntrantStatusChangedEvent, on_change)
+    store = DatabaseRoomStore(sessionmaker)
+    client = RacetimeClient(f"127.0.0.1:{port}", secure=False, timeout=30.0)
+    manager = RacetimeManager(
+        client=client,
+        store=store,
+        health=BotStatusRepository(sessionmaker, dispatcher, SystemClock()),
+        dispatcher=dispatcher,
+        active_bots=bots.active_credentials,
+        timings=BotTimings(scan_interval=3600),
+    )
+    gc.collect()
+    before = rss_kb()
+    await manager.start()
+    bot = manager.bot("bench")
+    await bot.wait_healthy()
+    deadline = time.monotonic() + 120
+    while sum(c.is_connected for c in bot.rooms.values()) < rooms:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(bot.rooms)} of {rooms} rooms connected")
+        await asyncio.sleep(0.1)
+    await dispatcher.drain()
+    gc.collect()
+    after = rss_kb()
+
+    server.stdin.write("GO\n")
+    server.stdin.flush()
+    report = await loop.run_in_executor(None, server.stdout.readline)
+    await asyncio.sleep(0.5)
+    await dispatcher.drain()
+    sent = json.loads(report)["sent"]
+    latencies = [
+        (received[(slug, version)] - at) * 1000
+        for slug, version, at in sent
+        if (slug, version) in received
+    ]
+    server.stdin.write("STOP\n")
+    server.stdin.flush()
+    await manager.stop()
+    await store.close()
+    await engine.dispose()
+    server.wait(timeout=30)
+    return {
+        "bench": "rooms",
+        "rooms": rooms,
+        "seconds": seconds,
+        "frames_sent": len(sent),
+        "events_received": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 3),
+        "p99_ms": round(percentile(latencies, 0.99), 3),
+        "max_ms": round(max(latencies), 3),
+        "kb_per_room": round((after - before) / rooms, 1),
+        "python": sys.version.split()[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.rooms")
+    parser.add_argument("--rooms", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args.rooms, args.seconds))))
+
+
+if __name__ == "__main__":
+    main()

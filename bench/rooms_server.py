@@ -1,0 +1,70 @@
+"""The fake racetime server side of ``bench.rooms``, run as its own process.
+
+Opens ``--rooms`` rooms with one racer each, prints ``READY <port> <client_id> <secret>``,
+waits for ``GO`` on stdin, then for ``--seconds`` makes every room change once a second
+(the racer toggles ready/unready, so each change is one ``race.data`` frame and one event),
+spread evenly over the second. Finally it prints one JSON object: the monotonic send time of
+every (room, version).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+
+from racetime.fake_server import FakeRacetimeServer
+
+CLIENT_ID = "bench-client"
+CLIENT_SECRET = "bench-secret"  # a throw-away credential of a local fake
+
+
+async def run(rooms: int, seconds: float) -> None:
+    fake = FakeRacetimeServer("127.0.0.1", 0, auto_tick=False)
+    fake.add_category("bench", goals=["Beat the game"])
+    fake.seed_bot("bench", CLIENT_ID, CLIENT_SECRET, name="BenchBot")
+    racers: list[tuple[str, str]] = []
+    for index in range(rooms):
+        user = fake.add_user(f"Racer{index}", stream_live=True, twitch_channel=f"racer{index}")
+        race = fake.open_race("bench", streaming_required=False)
+        await fake.racer(race.slug, user).join()
+        racers.append((race.slug, user))
+    await fake.start()
+    print(f"READY {fake.port} {CLIENT_ID} {CLIENT_SECRET}", flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)
+
+    sent: list[tuple[str, int, float]] = []
+    ready = dict.fromkeys((slug for slug, _ in racers), False)
+    spacing = 1.0 / rooms
+    start = time.monotonic()
+    tick = 0
+    while time.monotonic() - start < seconds:
+        second_start = start + tick
+        for index, (slug, user) in enumerate(racers):
+            delay = second_start + index * spacing - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            racer = fake.racer(slug, user)
+            version = fake.race(slug).version + 1
+            sent.append((slug, version, time.monotonic()))
+            await (racer.unready() if ready[slug] else racer.ready())
+            ready[slug] = not ready[slug]
+        tick += 1
+    print(json.dumps({"sent": sent}), flush=True)
+    await loop.run_in_executor(None, sys.stdin.readline)
+    await fake.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rooms", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    asyncio.run(run(args.rooms, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
