@@ -106,7 +106,8 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
     report = await loop.run_in_executor(None, server.stdout.readline)
     await asyncio.sleep(0.5)
     await dispatcher.drain()
-    sent = json.loads(report)["sent"]
+    server_report = json.loads(report)
+    sent = server_report["sent"]
     latencies = [
         (received[(slug, version)] - at) * 1000
         for slug, version, at in sent
@@ -128,6 +129,7 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
         "p99_ms": round(percentile(latencies, 0.99), 3),
         "max_ms": round(max(latencies), 3),
         "kb_per_room": round((after - before) / rooms, 1),
+        "server_p99_ms": round(server_report["server_p99_ms"], 3),
         "python": sys.version.split()[0],
     }
 

@@ -37,6 +37,7 @@ async def run(rooms: int, seconds: float) -> None:
     await loop.run_in_executor(None, sys.stdin.readline)
 
     sent: list[tuple[str, int, float]] = []
+    server_ms: list[float] = []
     ready = dict.fromkeys((slug for slug, _ in racers), False)
     spacing = 1.0 / rooms
     start = time.monotonic()
@@ -51,9 +52,13 @@ async def run(rooms: int, seconds: float) -> None:
             version = fake.race(slug).version + 1
             sent.append((slug, version, time.monotonic()))
             await (racer.unready() if ready[slug] else racer.ready())
+            server_ms.append((time.monotonic() - sent[-1][2]) * 1000)
             ready[slug] = not ready[slug]
         tick += 1
-    print(json.dumps({"sent": sent}), flush=True)
+    server_ms.sort()
+    # How long the server itself took to apply and send a change (part of every latency).
+    server_p99_ms = server_ms[int(0.99 * len(server_ms))]
+    print(json.dumps({"sent": sent, "server_p99_ms": server_p99_ms}), flush=True)
     await loop.run_in_executor(None, sys.stdin.readline)
     await fake.stop()
 

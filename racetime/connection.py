@@ -143,6 +143,7 @@ class RoomConnection:
         self._sender = _ActionSender(record.name)
         self._last: Race | None = record.last_race
         self._linked: dict[str, int | None] = {}
+        self._link_lookup: asyncio.Task[dict[str, int]] | None = None
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
         self._action_lock = asyncio.Lock()
@@ -327,12 +328,27 @@ class RoomConnection:
                 self._emit(events)
                 self._track_terminal(previous)
                 return
+            if self._link_lookup is not None and not self._link_lookup.done():
+                await self._link_lookup
             linked = await self._linked_users(race)
             events.extend(diff_race(previous, race, self._context, linked_users=linked))
         self._last = race
         self._store.remember_snapshot(self.record.category, self.record.slug, race)
         self._emit(events)
         self._track_terminal(race)
+        self._look_up_links_ahead(race)
+
+    def _look_up_links_ahead(self, race: Race) -> None:
+        """Resolve new entrants' linked ids off the frame path, before their first change."""
+        if self._link_lookup is not None and not self._link_lookup.done():
+            return
+        if any(
+            e.user is not None and e.user.id and e.user.id not in self._linked
+            for e in race.entrants
+        ):
+            self._link_lookup = asyncio.get_running_loop().create_task(
+                self._linked_users(race), name=f"racetime-links:{self.name}"
+            )
 
     def _emit(self, events: list[Any]) -> None:
         if events:
