@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
@@ -337,3 +339,45 @@ async def test_a_cancelled_race_ends_the_connection(engine_env: EngineEnv) -> No
     await eventually(lambda: race.slug not in manager.bot(CATEGORY).rooms)
     await env.dispatcher.drain()
     assert ("race", "open", "cancelled") in summary(env, race.slug)
+
+
+async def test_the_socket_is_renewed_before_its_token_expires(engine_env: EngineEnv) -> None:
+    env, fake = engine_env, engine_env.fake
+    lifetime = timedelta(seconds=fake.token_lifetime)
+    # Tokens count as "about to expire" 0.3 s after they are issued.
+    env.timings = replace(
+        env.timings,
+        token_refresh_margin=lifetime - timedelta(seconds=0.3),
+        connection=replace(
+            env.timings.connection, token_refresh_margin=lifetime.total_seconds() - 0.3
+        ),
+    )
+    _manager, race, room = await watched_race(env)
+    await eventually(lambda: room.connect_count >= 3)
+    assert fake.socket_count(race.slug) == 1
+    await room.send_message("fresh token")
+    await env.dispatcher.drain()
+    assert len(env.of(RacetimeBotJoinedRaceEvent)) == 1, "a renewal is not a new join"
+
+
+async def test_a_finished_room_is_left_when_no_unfinish_comes(engine_env: EngineEnv) -> None:
+    env, fake = engine_env, engine_env.fake
+    env.timings = replace(
+        env.timings, connection=replace(env.timings.connection, finished_linger=0.3)
+    )
+    one = fake.seed.users["RacerOne"]
+    manager, race, room = await watched_race(env, streaming_required=False)
+    await fake.racer(race.slug, one).join()
+    await fake.racer(race.slug, one).ready()
+    await fake.racer(race.slug, fake.seed.users["RacerTwo"]).join()
+    await fake.racer(race.slug, fake.seed.users["RacerTwo"]).ready()
+    await eventually(lambda: fake.race(race.slug).status == "pending")
+    await fake.advance_to_start(race.slug)
+    await fake.advance(6)
+    await fake.racer(race.slug, one).done()
+    await fake.racer(race.slug, fake.seed.users["RacerTwo"]).done()
+    await eventually(lambda: room.last_race and room.last_race.status.value == "finished")
+    assert not room.finished
+    await asyncio.wait_for(room.wait_closed(), 3)
+    assert room.finished
+    await eventually(lambda: race.slug not in manager.bot(CATEGORY).rooms)
