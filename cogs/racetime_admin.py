@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.permissions import Audience, for_audience
+from cogs._shared.permissions import Audience, for_audience, is_guild_admin
 from core.services.container import Services
 from db.models import BotStatus
 
@@ -49,6 +49,14 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
     async def cog_unload(self) -> None:
         if self._run_engine:
             await self._services.racetime.stop()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Server admins (Manage Server) and bot owners; enforced here, not only in Discord."""
+        if is_guild_admin(interaction.user):
+            return True
+        if await interaction.client.is_owner(interaction.user):  # type: ignore[attr-defined]
+            return True
+        raise app_commands.MissingPermissions(["manage_guild"])
 
     @for_audience(Audience.ADMIN)
     @app_commands.command(name="status")

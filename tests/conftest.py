@@ -1,8 +1,10 @@
-"""Project-wide fixtures: the database (tests/plugins/database.py), the Discord harness
-(tests/plugins/discord_bot.py) and the slash command driver (tests/plugins/slash.py)."""
+"""Project-wide fixtures, one plugin module per concern under tests/plugins/:
+the database, the fake racetime server, the racetime engine wired to both, and the Discord
+harness that drives slash commands through the real CommandTree."""
 
 pytest_plugins = [
     "tests.plugins.database",
+    "tests.plugins.fake_racetime",
+    "tests.plugins.racetime_engine",
     "tests.plugins.discord_bot",
-    "tests.racetime.engine_env",
 ]

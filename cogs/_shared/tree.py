@@ -15,11 +15,19 @@ log = logging.getLogger(__name__)
 APOLOGY = "Something went wrong on our side while running that command. It has been logged."
 
 
+# Discord's names for permissions whose API names differ from what users see.
+PERMISSION_NAMES = {"manage_guild": "Manage Server", "administrator": "Administrator"}
+
+
+def permission_name(permission: str) -> str:
+    return PERMISSION_NAMES.get(permission, permission.replace("_", " ").title())
+
+
 def describe_check_failure(error: app_commands.CheckFailure) -> str:
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command only works in a server, not in DMs."
     if isinstance(error, app_commands.MissingPermissions):
-        missing = ", ".join(p.replace("_", " ") for p in error.missing_permissions)
+        missing = ", ".join(permission_name(p) for p in error.missing_permissions)
         return f"You need the {missing} permission to use this command."
     if isinstance(error, app_commands.MissingAnyRole | app_commands.MissingRole):
         return "You don't have the role this command needs."

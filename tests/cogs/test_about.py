@@ -74,7 +74,7 @@ async def test_check_failures_explain_themselves(discord_harness: DiscordHarness
     assert not discord_harness.channel.permissions_for(member).ban_members
     result = await discord_harness.slash("admins-only", member=member)
     assert result.first.ephemeral
-    assert result.first.content == "You need the ban members permission to use this command."
+    assert result.first.content == "You need the Ban Members permission to use this command."
 
 
 async def test_options_are_parsed_by_the_tree(discord_harness: DiscordHarness) -> None:

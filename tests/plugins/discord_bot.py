@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import discord
 import discord.ext.test as dpytest
+import discord.ext.test.backend as dpytest_backend
 import pytest
 
 from bot import RaceDeskBot, build_services
+from core.config import RacetimeSettings
 from core.services.container import Services
+from db.secrets import SecretBox
 from tests.plugins.slash import SlashResult, invoke_slash
+
+# An owner id no test member has: with owner ids set, discord.py never asks Discord who
+# the owner is (dpytest cannot answer that).
+NOBODY = 1
 
 
 @dataclass
@@ -35,6 +43,17 @@ class DiscordHarness:
     def member(self, index: int = 0) -> discord.Member:
         return self.members[index]
 
+    async def member_with_permissions(self, index: int, **permissions: bool) -> discord.Member:
+        """Member ``index`` with a new role granting ``permissions`` (e.g. manage_guild=True)."""
+        member = self.member(index)
+        value = discord.Permissions(**permissions).value
+        role = dpytest_backend.make_role(f"perms-{value}", self.guild, permissions=value)
+        await dpytest.add_role(member, role)
+        return self.guild.get_member(member.id) or member
+
+    def make_owner(self, member: discord.abc.User) -> None:
+        self.bot.owner_ids = {NOBODY, member.id}
+
     async def slash(
         self,
         name: str,
@@ -49,13 +68,16 @@ class DiscordHarness:
         return await invoke_slash(self.bot, name, member=who, channel=channel, **options)
 
 
-@pytest.fixture
-async def discord_harness(db_url: str, secret_box: Any) -> AsyncIterator[DiscordHarness]:
-    services = build_services(database_url=db_url, secret_box=secret_box)
+@asynccontextmanager
+async def running_harness(
+    db_url: str, secret_box: SecretBox, racetime: RacetimeSettings | None = None
+) -> AsyncIterator[DiscordHarness]:
+    """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``."""
+    services = build_services(database_url=db_url, secret_box=secret_box, racetime=racetime)
     # dpytest only hands out members it can cache, which takes the members intent.
     intents = discord.Intents.default()
     intents.members = True
-    bot = RaceDeskBot(services, intents=intents)
+    bot = RaceDeskBot(services, intents=intents, owner_ids=[NOBODY])
     await bot._async_setup_hook()  # dpytest's documented set-up for discord.py 2
     dpytest.configure(bot, guilds=1, text_channels=1, voice_channels=0, members=3)
     # What Discord's READY would set, which dpytest's fresh connection state leaves out.
@@ -70,3 +92,9 @@ async def discord_harness(db_url: str, secret_box: Any) -> AsyncIterator[Discord
         for cog in list(bot.cogs):
             await bot.remove_cog(cog)
         await services.close()
+
+
+@pytest.fixture
+async def discord_harness(db_url: str, secret_box: SecretBox) -> AsyncIterator[DiscordHarness]:
+    async with running_harness(db_url, secret_box) as harness:
+        yield harness

@@ -17,7 +17,7 @@ from racetime.errors import (
     RacetimeValidationError,
 )
 from racetime.fake_server import FakeRacetimeServer
-from tests.racetime.conftest import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
+from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 
 
 def assert_safe(exc: BaseException, *secrets: str) -> None:

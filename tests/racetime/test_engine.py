@@ -27,8 +27,8 @@ from core.identity import SYSTEM_USER_ID
 from db.models import BotStatus, RaceRoom, RacetimeBot
 from racetime.client import RaceSettings
 from racetime.connection import RacetimeActionError
-from tests.racetime.conftest import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
-from tests.racetime.engine_env import EngineEnv, eventually
+from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
+from tests.plugins.racetime_engine import EngineEnv, eventually
 
 CATEGORY = "alttpr"
 
@@ -381,3 +381,82 @@ async def test_a_finished_room_is_left_when_no_unfinish_comes(engine_env: Engine
     await asyncio.wait_for(room.wait_closed(), 3)
     assert room.finished
     await eventually(lambda: race.slug not in manager.bot(CATEGORY).rooms)
+
+
+async def test_room_actions_reach_racetime(engine_env: EngineEnv) -> None:
+    env, fake = engine_env, engine_env.fake
+    one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
+    _manager, race, room = await watched_race(
+        env, invitational=True, streaming_required=False, auto_start=False
+    )
+    await fake.racer(race.slug, one).request_invite()
+    await room.accept_request(one)
+    assert fake.race(race.slug).entrant(fake.users[one]).state == "joined"
+    await room.add_monitor(one)
+    assert fake.users[one] in fake.race(race.slug).monitors
+    await room.invite(two)
+    await fake.racer(race.slug, two).accept_invite()
+    await fake.racer(race.slug, one).ready()
+    await fake.racer(race.slug, two).ready()
+    await room.force_start()
+    assert fake.race(race.slug).status == "pending"
+    with pytest.raises(RacetimeActionError, match="Race cannot be started yet"):
+        await room.force_start()
+
+
+async def test_partitioned_ends_the_connection(engine_env: EngineEnv) -> None:
+    env, fake = engine_env, engine_env.fake
+    _manager, race, room = await watched_race(env)
+    data = fake.race_data(race.slug)
+    data["version"] += 5
+    data["status"] = {"value": "partitioned", "verbose_value": "Partitioned", "help_text": ""}
+    await fake.inject_frame(
+        race.slug,
+        {
+            "type": "race.data",
+            "date": "2026-11-24T00:00:00+00:00",
+            "race": data,
+            "version": data["version"],
+        },
+    )
+    await asyncio.wait_for(room.wait_closed(), 3)
+    await env.dispatcher.drain()
+    assert ("race", "open", "partitioned") in summary(env, race.slug)
+
+
+class FlakyLinks:
+    """The real store, whose linked-user lookup fails the first time it is asked."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self.failures = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def linked_user_ids(self, racetime_ids: object) -> dict[str, int]:
+        if self.failures == 0:
+            self.failures += 1
+            raise ConnectionError("database went away")
+        return await self._store.linked_user_ids(racetime_ids)  # type: ignore[attr-defined]
+
+
+async def test_a_failed_user_lookup_is_logged_and_the_event_still_goes_out(
+    engine_env: EngineEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    env, fake = engine_env, engine_env.fake
+    one = fake.seed.users["RacerOne"]
+    linked = await env.link(one, discord_id=42_000_000_000_000_001)
+    flaky = FlakyLinks(env.store)
+    env.store = flaky  # type: ignore[assignment]
+    _manager, race, _room = await watched_race(env, streaming_required=False)
+    with caplog.at_level(logging.ERROR, logger="racetime.connection"):
+        await fake.racer(race.slug, one).join()
+        await eventually(lambda: env.of(RacetimeEntrantJoinedEvent))
+    assert flaky.failures == 1
+    assert "could not look up linked users" in caplog.text
+    joined = env.of(RacetimeEntrantJoinedEvent)[0]
+    assert joined.user_id is None  # unknown, not the system
+    await fake.racer(race.slug, one).ready()
+    await eventually(lambda: env.of(RacetimeEntrantStatusChangedEvent))
+    assert env.of(RacetimeEntrantStatusChangedEvent)[0].user_id == linked

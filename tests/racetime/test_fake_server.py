@@ -17,7 +17,7 @@ import websockets
 from racetime_bot import Bot, RaceHandler
 
 from racetime.fake_server import FakeRacetimeServer, RaceActionError
-from tests.racetime.conftest import (
+from tests.plugins.fake_racetime import (
     ALTTPR_CLIENT_ID,
     ALTTPR_CLIENT_SECRET,
     BotSocket,
