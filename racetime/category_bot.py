@@ -22,7 +22,12 @@ import msgspec
 from core.events import EventDispatcher
 from racetime.backoff import Backoff
 from racetime.client import AccessToken, RaceSettings, RacetimeClient, split_race_name
-from racetime.connection import ConnectionTimings, CreatedRoom, RoomConnection
+from racetime.connection import (
+    AccessTokenLike,
+    ConnectionTimings,
+    CreatedRoom,
+    RoomConnection,
+)
 from racetime.errors import RacetimeAuthError, RacetimeError
 from racetime.models import CategoryData
 from racetime.ports import BotCredentials, BotHealth, BotHealthRecorder, RoomRecord, RoomStore
@@ -159,14 +164,20 @@ class CategoryBot:
 
     # -- tokens ------------------------------------------------------------------------------
 
-    async def token(self, force_refresh: bool = False) -> AccessToken:
-        """A token with at least the refresh margin left; one request at a time."""
+    async def token(
+        self, force_refresh: bool = False, stale: AccessTokenLike | None = None
+    ) -> AccessToken:
+        """A token with at least the refresh margin left that is not ``stale``.
+
+        One request at a time: callers that queue up behind a refresh get its result.
+        """
         async with self._token_lock:
             token = self._token
             if (
                 force_refresh
                 or token is None
                 or token.expires_within(self._timings.token_refresh_margin)
+                or (stale is not None and stale.value == token.value)
             ):
                 token = await self._client.get_token(
                     self.credentials.client_id, self.credentials.client_secret
@@ -174,8 +185,8 @@ class CategoryBot:
                 self._token = token
             return token
 
-    async def _room_token(self, force_refresh: bool) -> AccessToken:
-        return await self.token(force_refresh=force_refresh)
+    async def _room_token(self, stale: AccessTokenLike | None) -> AccessToken:
+        return await self.token(stale=stale)
 
     # -- rooms -------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -75,8 +76,10 @@ class AccessTokenLike(Protocol):
     def expires_at(self) -> datetime: ...
 
 
-TokenProvider = Callable[[bool], Awaitable[AccessTokenLike]]
-"""``await tokens(force_refresh)``: a valid token for the room's category bot."""
+TokenProvider = Callable[[AccessTokenLike | None], Awaitable[AccessTokenLike]]
+"""``await tokens(stale)``: a valid token of the room's category bot, never ``stale`` (the
+one this room found refused or about to expire). Rooms share tokens: when many find the
+same token stale at once, only the first causes a new token request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,9 @@ class RoomConnection:
         self._connected = asyncio.Event()
         self._action_lock = asyncio.Lock()
         self._pending_action: asyncio.Future[None] | None = None
-        self._force_refresh = False
+        self._stale_token: AccessTokenLike | None = None
+        self._token_in_use: AccessTokenLike | None = None
+        self._reconnect_requested = False
         self._joined_announced = False
         self._finished_at_loop: float | None = None
         self._done = False
@@ -195,8 +200,9 @@ class RoomConnection:
         loop = asyncio.get_running_loop()
         while not self._done:
             try:
-                token = await self._tokens(self._force_refresh)
-                self._force_refresh = False
+                token = await self._tokens(self._stale_token)
+                self._stale_token = None
+                self._token_in_use = token
                 async with connect(
                     self._ws_url,
                     additional_headers={"Authorization": f"Bearer {token.value}"},
@@ -205,10 +211,7 @@ class RoomConnection:
                     close_timeout=2,
                 ) as ws:
                     self.connect_count += 1
-                    refresh_in = (
-                        token.expires_at - datetime.now(UTC)
-                    ).total_seconds() - self._timings.token_refresh_margin
-                    await self._read(ws, loop.time() + max(refresh_in, 0.0))
+                    await self._read(ws, loop.time() + self._renew_in(token))
                     failures = 0
             except asyncio.CancelledError:
                 raise
@@ -264,12 +267,23 @@ class RoomConnection:
                 self._done = True
                 return
             log.info("Room %s: reconnecting before the token expires", self.name)
-            self._force_refresh = True
+            self._stale_token = self._token_in_use
             raise _Reconnect from None
-        if self._force_refresh:
+        if self._reconnect_requested:
+            self._reconnect_requested = False
             raise _Reconnect
         log.info("Room %s: the server closed the connection", self.name)
         raise ConnectionClosed(None, None)
+
+    def _renew_in(self, token: AccessTokenLike) -> float:
+        """Seconds until this socket should move to a new token.
+
+        Between 75% and 100% of the time left before the refresh margin, so the rooms of a
+        category (which share one token) do not all reconnect in the same second.
+        """
+        left = (token.expires_at - datetime.now(UTC)).total_seconds()
+        usable = max(left - self._timings.token_refresh_margin, 0.0)
+        return usable * random.uniform(0.75, 1.0)  # noqa: S311 - spreading load, not secrecy
 
     def _awaiting_action(self) -> bool:
         """An action's answer is still due (e.g. the ``pong`` after a ``cancel``)."""
@@ -446,7 +460,8 @@ class RoomConnection:
                 self._pending_action = None
 
     async def _reconnect_with_fresh_token(self) -> None:
-        self._force_refresh = True
+        self._stale_token = self._token_in_use
+        self._reconnect_requested = True
         ws = self._ws
         self._connected.clear()
         if ws is not None:

@@ -198,16 +198,20 @@ async def test_an_error_frame_is_surfaced_and_leaves_the_room_alive(
     assert room.connect_count == 1
 
 
-async def test_token_expiry_on_an_open_socket_is_survived(engine_env: EngineEnv) -> None:
+async def test_token_expiry_on_open_sockets_is_survived_with_one_new_token(
+    engine_env: EngineEnv,
+) -> None:
     env, fake = engine_env, engine_env.fake
-    _manager, race, room = await watched_race(env)
+    manager, race, room = await watched_race(env)
+    other = await manager.room(fake.open_race(CATEGORY).name)
+    await asyncio.wait_for(other.wait_connected(), 5)
     tokens_before = fake.request_count("/o/token")
 
     assert fake.expire_tokens(ALTTPR_CLIENT_ID) >= 1
-    await room.set_bot_info("Seed: ABCD")
+    await asyncio.gather(room.set_bot_info("Seed: ABCD"), other.send_message("hello"))
     assert fake.race(race.slug).info_bot == "Seed: ABCD"
-    assert fake.request_count("/o/token") == tokens_before + 1
-    assert room.connect_count == 2
+    assert fake.request_count("/o/token") == tokens_before + 1, "one refresh for all rooms"
+    assert room.connect_count == 2 and other.connect_count == 2
 
 
 async def test_rooms_are_resumed_and_unlisted_rooms_rediscovered_after_a_restart(
