@@ -28,7 +28,7 @@ from racetime.connection import (
     CreatedRoom,
     RoomConnection,
 )
-from racetime.errors import RacetimeAuthError, RacetimeError
+from racetime.errors import RacetimeAuthError, RacetimeError, RacetimeNotFoundError
 from racetime.models import CategoryData
 from racetime.ports import BotCredentials, BotHealth, BotHealthRecorder, RoomRecord, RoomStore
 
@@ -243,11 +243,22 @@ class CategoryBot:
             dispatcher=self._dispatcher,
             timings=self._timings.connection,
             created=created,
+            room_exists=lambda slug=record.slug: self._room_exists(slug),
         )
         self._rooms[record.slug] = connection
         task = connection.start()
         task.add_done_callback(lambda _t, c=connection: self._forget(c))
         return connection
+
+    async def _room_exists(self, slug: str) -> bool | None:
+        """False when racetime says the room is gone; None when it cannot tell."""
+        try:
+            await self._client.get_race_data(self.category, slug)
+        except RacetimeNotFoundError:
+            return False
+        except RacetimeError:
+            return None
+        return True
 
     def _forget(self, connection: RoomConnection) -> None:
         if self._rooms.get(connection.record.slug) is connection:

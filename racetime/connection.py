@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import msgspec
 from racetime_bot import RaceHandler
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from core.events import EventDispatcher
 from racetime.backoff import Backoff
@@ -53,6 +53,7 @@ TOKEN_REFRESH_MARGIN_SECONDS = 10 * 60
 ACTION_TIMEOUT_SECONDS = 10.0
 OPEN_TIMEOUT_SECONDS = 10.0
 MAX_FRAME_BYTES = 4 * 1024 * 1024
+REFUSALS_BEFORE_CHECK = 3  # refused handshakes in a row before asking whether the room exists
 _PING = msgspec.json.encode({"action": "ping"}).decode()
 
 
@@ -127,9 +128,11 @@ class RoomConnection:
         dispatcher: EventDispatcher,
         timings: ConnectionTimings | None = None,
         created: CreatedRoom | None = None,
+        room_exists: Callable[[], Awaitable[bool | None]] | None = None,
     ) -> None:
         self.record = record
         self._created = created
+        self._room_exists = room_exists
         self.name = record.name
         self._ws_url = ws_url
         self._tokens = tokens
@@ -197,6 +200,7 @@ class RoomConnection:
 
     async def _supervise(self) -> None:
         failures = 0
+        refused = 0
         loop = asyncio.get_running_loop()
         while not self._done:
             try:
@@ -211,6 +215,7 @@ class RoomConnection:
                     close_timeout=2,
                 ) as ws:
                     self.connect_count += 1
+                    refused = 0
                     await self._read(ws, loop.time() + self._renew_in(token))
                     failures = 0
             except asyncio.CancelledError:
@@ -218,13 +223,15 @@ class RoomConnection:
             except _Reconnect:
                 failures = 0
                 continue
-            except InvalidStatus as error:
-                status = error.response.status_code
-                log.warning("Room %s refused the websocket (HTTP %s)", self.name, status)
-                if status == 404:
-                    log.warning("Room %s no longer exists; not reconnecting", self.name)
+            except InvalidHandshake as error:
+                # racetime never accepts the socket of a room that does not exist (any more).
+                refused += 1
+                log.warning("Room %s refused the websocket: %s", self.name, error)
+                if refused >= REFUSALS_BEFORE_CHECK and await self._room_is_gone():
+                    log.warning("Room %s no longer exists on racetime; leaving it", self.name)
                     self._done = True
-            except (ConnectionClosed, OSError, TimeoutError, InvalidHandshake) as error:
+                    await self._store.deactivate_room(self.record.category, self.record.slug)
+            except (ConnectionClosed, OSError, TimeoutError) as error:
                 log.warning("Room %s connection lost: %s", self.name, type(error).__name__)
             except Exception:
                 log.exception("Room %s connection failed", self.name)
@@ -274,6 +281,15 @@ class RoomConnection:
             raise _Reconnect
         log.info("Room %s: the server closed the connection", self.name)
         raise ConnectionClosed(None, None)
+
+    async def _room_is_gone(self) -> bool:
+        if self._room_exists is None:
+            return False
+        try:
+            return await self._room_exists() is False
+        except Exception:
+            log.exception("Room %s: could not check whether it still exists", self.name)
+            return False
 
     def _renew_in(self, token: AccessTokenLike) -> float:
         """Seconds until this socket should move to a new token.

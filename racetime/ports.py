@@ -72,6 +72,10 @@ class RoomStore(Protocol):
         """Create the room's row if missing (idempotent) and return it."""
         ...
 
+    async def deactivate_room(self, category: str, slug: str) -> None:
+        """The room no longer exists on racetime: stop reconnecting it after a restart."""
+        ...
+
     def remember_snapshot(self, category: str, slug: str, race: Race) -> None:
         """Keep ``race`` as the room's last snapshot; must not block (writes are batched)."""
         ...

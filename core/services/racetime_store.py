@@ -86,6 +86,11 @@ class DatabaseRoomStore:
                 room = await room_queries.upsert_room(session, category, slug, **fields)
             return await self._record(session, room)
 
+    async def deactivate_room(self, category: str, slug: str) -> None:
+        self._dirty.pop((category, slug), None)
+        async with self._sessionmaker.begin() as session:
+            await room_queries.upsert_room(session, category, slug, is_active=False)
+
     def remember_snapshot(self, category: str, slug: str, race: Race) -> None:
         self._dirty[(category, slug)] = race
         if self._flusher is None or self._flusher.done():

@@ -464,3 +464,16 @@ async def test_a_failed_user_lookup_is_logged_and_the_event_still_goes_out(
     await fake.racer(race.slug, one).ready()
     await eventually(lambda: env.of(RacetimeEntrantStatusChangedEvent))
     assert env.of(RacetimeEntrantStatusChangedEvent)[0].user_id == linked
+
+
+async def test_a_room_that_vanished_from_racetime_is_left(engine_env: EngineEnv) -> None:
+    env, fake = engine_env, engine_env.fake
+    manager, race, room = await watched_race(env)
+    await env.store.flush()
+    await fake.drop_sockets(race.slug)
+    del fake.races[race.slug]  # deleted by racetime staff
+    await asyncio.wait_for(room.wait_closed(), 5)
+    assert room.finished
+    assert fake.request_count(f"/{CATEGORY}/{race.slug}/data") >= 1
+    assert [r.slug for r in await env.store.active_rooms(CATEGORY)] == []
+    await eventually(lambda: race.slug not in manager.bot(CATEGORY).rooms)
