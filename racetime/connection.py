@@ -42,6 +42,7 @@ from racetime.diff import (
     describe,
     diff_race,
 )
+from racetime.errors import RacetimeError
 from racetime.models import ErrorFrame, PongFrame, Race, RaceDataFrame, decode_frame
 from racetime.ports import RoomRecord, RoomStore
 
@@ -215,9 +216,8 @@ class RoomConnection:
                     close_timeout=2,
                 ) as ws:
                     self.connect_count += 1
-                    refused = 0
+                    failures = refused = 0
                     await self._read(ws, loop.time() + self._renew_in(token))
-                    failures = 0
             except asyncio.CancelledError:
                 raise
             except _Reconnect:
@@ -233,6 +233,8 @@ class RoomConnection:
                     await self._store.deactivate_room(self.record.category, self.record.slug)
             except (ConnectionClosed, OSError, TimeoutError) as error:
                 log.warning("Room %s connection lost: %s", self.name, type(error).__name__)
+            except RacetimeError as error:
+                log.warning("Room %s: no token to connect with: %s", self.name, error)
             except Exception:
                 log.exception("Room %s connection failed", self.name)
             finally:
