@@ -42,7 +42,7 @@ from racetime.diff import (
     describe,
     diff_race,
 )
-from racetime.errors import RacetimeError
+from racetime.errors import RacetimeActionError, RacetimeError, RoomConnectionClosedError
 from racetime.models import ErrorFrame, PongFrame, Race, RaceDataFrame, decode_frame
 from racetime.ports import RoomRecord, RoomStore
 
@@ -56,18 +56,6 @@ OPEN_TIMEOUT_SECONDS = 10.0
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 REFUSALS_BEFORE_CHECK = 3  # refused handshakes in a row before asking whether the room exists
 _PING = msgspec.json.encode({"action": "ping"}).decode()
-
-
-class RacetimeActionError(Exception):
-    """racetime refused a room action; ``errors`` are racetime's own messages."""
-
-    def __init__(self, errors: list[str]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(errors) or "racetime refused the action")
-
-
-class RoomConnectionClosedError(Exception):
-    """The room is not connected (finished, stopped, or the socket dropped mid-action)."""
 
 
 class AccessTokenLike(Protocol):

@@ -48,3 +48,15 @@ class RacetimeServerError(RacetimeError):
 
 class RacetimeConnectionError(RacetimeError):
     """racetime.gg could not be reached, or did not answer in time."""
+
+
+class RacetimeActionError(RacetimeError):
+    """racetime refused a room action; ``errors`` are racetime's own messages."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors) or "racetime refused the action")
+
+
+class RoomConnectionClosedError(RacetimeError):
+    """The room is not connected (finished, stopped, or the socket dropped mid-action)."""

@@ -26,7 +26,7 @@ from core.events import (
 from core.identity import SYSTEM_USER_ID
 from db.models import BotStatus, RaceRoom, RacetimeBot
 from racetime.client import RaceSettings
-from racetime.connection import RacetimeActionError
+from racetime.errors import RacetimeActionError
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 from tests.plugins.racetime_engine import EngineEnv, eventually
 
