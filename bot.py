@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -242,6 +243,10 @@ async def run_bot(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    except (aiohttp.ClientError, OSError) as error:
+        # Let the service manager restart us; a traceback would say nothing more.
+        print(f"Could not reach Discord ({type(error).__name__}): {error}", file=sys.stderr)
+        return 1
     finally:
         await services.close()
     return 0

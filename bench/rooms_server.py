@@ -42,7 +42,7 @@ async def run(rooms: int, seconds: float) -> None:
     spacing = 1.0 / rooms
     start = time.monotonic()
     tick = 0
-    while time.monotonic() - start < seconds:
+    while tick < seconds:
         second_start = start + tick
         for index, (slug, user) in enumerate(racers):
             delay = second_start + index * spacing - time.monotonic()

@@ -50,3 +50,22 @@ def test_generate_key_prints_a_usable_secret_key() -> None:
     key = result.stdout.strip()
     box = SecretBox(key)
     assert box.decrypt(box.encrypt("secret")) == "secret"
+
+
+def test_an_unreachable_or_refusing_discord_ends_with_a_message_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[discord]\ntoken = "not.a.real-token"\nsync_commands = false\n'
+        f'[security]\nsecret_key = "{SecretBox.generate_key()}"\n'
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/racedesk.sqlite3"\n'
+    )
+    result = run_bot("--config", str(config))
+    assert "Traceback" not in result.stderr
+    # No network here: Discord cannot be reached. With a network, it refuses the token.
+    if result.returncode == 1:
+        assert "Could not reach Discord" in result.stderr
+    else:
+        assert result.returncode == 2 and "rejected the bot token" in result.stderr
+    assert (tmp_path / "racedesk.sqlite3").exists(), "the database is migrated before login"
