@@ -38,9 +38,11 @@ from core.config import (
     setup_logging,
 )
 from core.events import EventDispatcher
+from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
 from core.services.container import Services
 from core.services.health import HealthService
+from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
 from core.version import racedesk_version
@@ -148,6 +150,8 @@ def build_services(
         active_bots=racetime_bots.active_credentials,
         timings=bot_timings,
     )
+    audit = AuditService(sessionmaker)
+    audit.subscribe(dispatcher)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -158,6 +162,8 @@ def build_services(
         racetime_bots=racetime_bots,
         room_store=room_store,
         racetime=manager,
+        audit=audit,
+        racetime_admin=RacetimeAdminService(sessionmaker, racetime_bots, manager, audit),
     )
 
 

@@ -67,9 +67,14 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
     sessionmaker = create_sessionmaker(engine)
     box = SecretBox(SecretBox.generate_key())
     bots = RacetimeBotService(sessionmaker, box)
-    await bots.add_bot(
-        category="bench", client_id=client_id, client_secret=client_secret, display_name="Bench"
-    )
+    async with sessionmaker.begin() as session:
+        await bots.add_bot(
+            session,
+            category="bench",
+            client_id=client_id,
+            client_secret=client_secret,
+            display_name="Bench",
+        )
     dispatcher = EventDispatcher()
     received: dict[tuple[str, int], float] = {}
 

@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from cogs._shared.permissions import Audience, for_audience, is_guild_admin
 from core.services.container import Services
+from core.services.racetime_admin import BotOverview
 from db.models import BotStatus
 
 STATUS_ICONS = {
@@ -62,25 +63,8 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction) -> None:
         """Show every racetime category bot and its health."""
-        bots = await self._services.racetime_bots.list_bots()
-        embed = discord.Embed(title="racetime.gg bots", colour=discord.Colour.blurple())
-        if not bots:
-            embed.description = "No racetime bots yet. A bot owner can add one: `/racetime add`."
-        for bot in bots:
-            status = BotStatus(bot.status)
-            running = self._services.racetime.bots.get(bot.category)
-            lines = [
-                f"{STATUS_ICONS[status]} **{status.name.replace('_', ' ').title()}**"
-                + (f": {bot.status_message}" if bot.status_message else ""),
-                f"Active: {'yes' if bot.is_active else 'no'}; "
-                f"rooms watched: {len(running.rooms) if running else 0}",
-            ]
-            if bot.last_connected_at:
-                lines.append(f"Last connected <t:{int(bot.last_connected_at.timestamp())}:R>")
-            embed.add_field(
-                name=f"{bot.display_name} (`{bot.category}`)", value="\n".join(lines), inline=False
-            )
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        overview = await self._services.racetime_admin.overview()
+        await interaction.response.send_message(embed=status_embed(overview), ephemeral=True)
 
     @for_audience(Audience.OWNER)
     @is_owner_check()
@@ -100,15 +84,14 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
         display_name: str | None = None,
     ) -> None:
         """Add a racetime category bot and start it."""
-        bot = await self._services.racetime_bots.add_bot(
+        bot = await self._services.racetime_admin.add_bot(
             category=category,
             client_id=client_id,
             client_secret=client_secret,
-            display_name=display_name or category,
+            display_name=display_name,
+            actor_discord_id=interaction.user.id,
+            guild_id=interaction.guild_id,
         )
-        credentials = await self._services.racetime_bots.credentials(bot.category)
-        assert credentials is not None
-        self._services.racetime.start_bot(credentials)
         await interaction.response.send_message(
             f"Added the `{bot.category}` bot and started it. "
             "Check `/racetime status` in a few seconds to see whether racetime accepted it.",
@@ -121,9 +104,12 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
     @app_commands.describe(category="The category slug of the bot to stop")
     async def stop(self, interaction: discord.Interaction, category: str) -> None:
         """Stop a category bot until it is started again."""
-        stopped = await self._services.racetime.stop_bot(category.strip().lower())
+        stopped = await self._services.racetime_admin.stop_bot(
+            category, actor_discord_id=interaction.user.id, guild_id=interaction.guild_id
+        )
         message = (
-            f"Stopped the `{category}` bot." if stopped
+            f"Stopped the `{category}` bot."
+            if stopped
             else f"No `{category}` bot is running. See `/racetime status`."
         )
         await interaction.response.send_message(message, ephemeral=True)
@@ -134,16 +120,35 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
     @app_commands.describe(category="The category slug of the bot to start")
     async def start(self, interaction: discord.Interaction, category: str) -> None:
         """Start (or restart) a category bot."""
-        credentials = await self._services.racetime_bots.credentials(category.strip().lower())
-        if credentials is None:
-            await interaction.response.send_message(
-                f"There is no `{category}` bot. Add it with `/racetime add`.", ephemeral=True
-            )
-            return
-        await self._services.racetime.restart_bot(credentials)
-        await interaction.response.send_message(
-            f"Started the `{credentials.category}` bot.", ephemeral=True
+        bot = await self._services.racetime_admin.start_bot(
+            category, actor_discord_id=interaction.user.id, guild_id=interaction.guild_id
         )
+        message = (
+            f"Started the `{bot.category}` bot."
+            if bot is not None
+            else f"There is no `{category}` bot. Add it with `/racetime add`."
+        )
+        await interaction.response.send_message(message, ephemeral=True)
+
+
+def status_embed(overview: list[BotOverview]) -> discord.Embed:
+    embed = discord.Embed(title="racetime.gg bots", colour=discord.Colour.blurple())
+    if not overview:
+        embed.description = "No racetime bots yet. A bot owner can add one: `/racetime add`."
+    for row in overview:
+        bot = row.bot
+        status = BotStatus(bot.status)
+        lines = [
+            f"{STATUS_ICONS[status]} **{status.name.replace('_', ' ').title()}**"
+            + (f": {bot.status_message}" if bot.status_message else ""),
+            f"Running: {'yes' if row.running else 'no'}; rooms watched: {row.rooms_watched}",
+        ]
+        if bot.last_connected_at:
+            lines.append(f"Last connected <t:{int(bot.last_connected_at.timestamp())}:R>")
+        embed.add_field(
+            name=f"{bot.display_name} (`{bot.category}`)", value="\n".join(lines), inline=False
+        )
+    return embed
 
 
 async def setup(bot: commands.Bot) -> None:

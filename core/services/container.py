@@ -8,8 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.events import EventDispatcher
+from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
 from core.services.health import HealthService
+from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
 from racetime.manager import RacetimeManager
@@ -26,6 +28,8 @@ class Services:
     racetime_bots: RacetimeBotService
     room_store: DatabaseRoomStore
     racetime: RacetimeManager
+    audit: AuditService
+    racetime_admin: RacetimeAdminService
 
     async def close(self) -> None:
         """Stop the racetime engine, save what it saw, deliver queued events, release the DB."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
 
 from core.errors import UserFacingError
 from db.models import RacetimeBot
@@ -38,29 +39,31 @@ class RacetimeBotService:
             return self._credentials(bot) if bot is not None else None
 
     async def add_bot(
-        self, *, category: str, client_id: str, client_secret: str, display_name: str
+        self,
+        session: AsyncSession,
+        *,
+        category: str,
+        client_id: str,
+        client_secret: str,
+        display_name: str,
     ) -> RacetimeBot:
-        category = category.strip().lower()
-        if not category or "/" in category:
-            raise UserFacingError("The category is the slug from its URL, e.g. `alttpr`.")
-        async with self._sessionmaker.begin() as session:
-            if await bot_queries.get_bot_by_category(session, category) is not None:
-                raise UserFacingError(
-                    f"A bot for `{category}` already exists. Remove it first to replace it."
-                )
-            bot = RacetimeBot(
-                category=category,
-                display_name=display_name,
-                client_id=client_id,
-                client_secret_encrypted=self._secret_box.encrypt(client_secret),
-                is_active=True,
+        """Add a bot inside the caller's transaction; the secret is stored encrypted."""
+        if await bot_queries.get_bot_by_category(session, category) is not None:
+            raise UserFacingError(
+                f"A bot for `{category}` already exists. Remove it first to replace it."
             )
-            session.add(bot)
+        bot = RacetimeBot(
+            category=category,
+            display_name=display_name,
+            client_id=client_id,
+            client_secret_encrypted=self._secret_box.encrypt(client_secret),
+            is_active=True,
+        )
+        session.add(bot)
+        await session.flush()
         return bot
 
     async def list_bots(self) -> list[RacetimeBot]:
         async with self._sessionmaker() as session:
-            from sqlmodel import col, select
-
             result = await session.execute(select(RacetimeBot).order_by(col(RacetimeBot.category)))
             return list(result.scalars())

@@ -9,7 +9,9 @@ import pytest
 from sqlmodel import select
 
 from core.config import RacetimeSettings
+from core.identity import SYSTEM_USER_ID
 from db.models import BotStatus, RacetimeBot
+from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness, running_harness
@@ -93,6 +95,27 @@ async def test_an_owner_adds_a_bot_that_connects_and_can_be_stopped(
     await asyncio.wait_for(manager.bot("alttpr").wait_healthy(), 5)
     unknown = await harness.slash("racetime start", member=owner, category="smw")
     assert "There is no `smw` bot" in unknown.first.content
+
+    audit = harness.services.audit
+    await harness.services.dispatcher.drain()
+    actions = [(e.action, e.details.get("category")) for e in await audit.entries("racetime_bot.")]
+    assert [a for a in actions if a[0] != "racetime_bot.status_changed"] == [
+        ("racetime_bot.added", "alttpr"),
+        ("racetime_bot.stopped", "alttpr"),
+        ("racetime_bot.started", "alttpr"),
+    ]
+    async with harness.services.sessionmaker() as session:
+        owner_user = await get_user_by_discord_id(session, owner.id)
+    assert owner_user is not None
+    added = (await audit.entries("racetime_bot.added"))[0]
+    assert added.actor_user_id == owner_user.id and added.guild_id == harness.guild.id
+    assert ALTTPR_CLIENT_SECRET not in str(added.details)
+    health = await audit.entries("racetime_bot.status_changed")
+    assert health and all(e.actor_user_id == SYSTEM_USER_ID for e in health)
+    assert (
+        health[0].details["old_status"],
+        health[0].details["new_status"],
+    ) == ("UNKNOWN", "CONNECTED")
 
 
 async def test_a_bad_category_gets_a_clear_message(harness: DiscordHarness) -> None:

@@ -34,9 +34,14 @@ CATEGORY = "alttpr"
 
 
 async def add_alttpr_bot(env: EngineEnv, secret: str = ALTTPR_CLIENT_SECRET) -> RacetimeBot:
-    return await env.bots.add_bot(
-        category=CATEGORY, client_id=ALTTPR_CLIENT_ID, client_secret=secret, display_name="ALttPR"
-    )
+    async with env.sessionmaker.begin() as session:
+        return await env.bots.add_bot(
+            session,
+            category=CATEGORY,
+            client_id=ALTTPR_CLIENT_ID,
+            client_secret=secret,
+            display_name="ALttPR",
+        )
 
 
 async def bot_row(env: EngineEnv, bot_id: int) -> RacetimeBot:
