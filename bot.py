@@ -162,6 +162,7 @@ def build_services(
         racetime_bots=racetime_bots,
         room_store=room_store,
         racetime=manager,
+        racetime_client=client,
         audit=audit,
         racetime_admin=RacetimeAdminService(sessionmaker, racetime_bots, manager, audit),
     )

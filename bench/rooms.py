@@ -121,6 +121,7 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
     server.stdin.write("STOP\n")
     server.stdin.flush()
     await manager.stop()
+    await client.close()
     await store.close()
     await engine.dispose()
     server.wait(timeout=30)

@@ -151,9 +151,11 @@ class RacetimeClient:
         return self._session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        # Detach first: a request starting while this awaits gets a new session, not a
+        # half-closed one that would then be forgotten unclosed.
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     async def __aenter__(self) -> Self:
         self._get_session()

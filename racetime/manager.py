@@ -91,12 +91,11 @@ class RacetimeManager:
         return self.start_bot(credentials)
 
     async def stop(self) -> None:
-        """Stop every bot and close the HTTP session (shutdown)."""
+        """Stop every bot (shutdown). The HTTP client belongs to whoever made it."""
         categories = list(self._bots)
         await asyncio.gather(
             *(self.stop_bot(c, reason="RaceDesk shutting down") for c in categories)
         )
-        await self._client.close()
 
     def bot(self, category: str) -> CategoryBot:
         bot = self._bots.get(category)

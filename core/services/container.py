@@ -14,6 +14,7 @@ from core.services.health import HealthService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
+from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
 
 
@@ -28,12 +29,14 @@ class Services:
     racetime_bots: RacetimeBotService
     room_store: DatabaseRoomStore
     racetime: RacetimeManager
+    racetime_client: RacetimeClient
     audit: AuditService
     racetime_admin: RacetimeAdminService
 
     async def close(self) -> None:
         """Stop the racetime engine, save what it saw, deliver queued events, release the DB."""
         await self.racetime.stop()
+        await self.racetime_client.close()
         await self.room_store.close()
         await self.dispatcher.close()
         await self.engine.dispose()
