@@ -12,7 +12,7 @@ from racetime.fake_server.state import RACE_STATUS, Entrant, Race, ordinal
 _MARKUP = re.compile(r"##(\w+?)##(.*?)##")
 
 # Entrant ordering of race.py (finished by place, then ready/in progress, not ready, ...).
-_ORDER = {
+ENTRANT_ORDER = {
     "done": 0,
     "in_progress": 1,
     "ready": 1,
@@ -25,7 +25,7 @@ _ORDER = {
     "partitioned": 8,
 }
 
-_ENTRANT_STATUS = {
+ENTRANT_STATUS_TEXT = {
     "requested": ("Join request", "Wishes to join the race."),
     "invited": ("Invited", "Invited to join the race."),
     "declined": ("Declined", "Declined invitation to join."),
@@ -151,7 +151,7 @@ def entrant_actions(race: Race, e: Entrant, now: datetime) -> list[str]:
 
 def entrant_dict(race: Race, e: Entrant, now: datetime) -> dict[str, Any]:
     value = entrant_status(race, e)
-    verbose, help_text = _ENTRANT_STATUS[value]
+    verbose, help_text = ENTRANT_STATUS_TEXT[value]
     finished_at = race.started_at + e.finish_time if e.finish_time and race.started_at else None
     return {
         "user": user_summary(e.user, race.category),
@@ -177,7 +177,7 @@ def _ordinal(place: int | None) -> str | None:
 
 def sorted_entrants(race: Race) -> list[Entrant]:
     def key(e: Entrant) -> tuple[int, float, int]:
-        group = _ORDER[entrant_status(race, e)]
+        group = ENTRANT_ORDER[entrant_status(race, e)]
         place = float(e.place) if group == 0 and e.place else 0.0
         return group, place, e.seq
 

@@ -11,28 +11,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-RACE_STATUS_TEXT: dict[str, tuple[str, str]] = {
-    "open": ("Open", "Anyone may join this race"),
-    "invitational": ("Invitational", "Only invitees may join this race"),
-    "pending": ("Getting ready", "Waiting for race to begin"),
-    "in_progress": ("In progress", "Race is in progress"),
-    "finished": ("Finished", "This race has been completed"),
-    "cancelled": ("Cancelled", "This race has been cancelled"),
-    "partitioned": ("Partitioned", "Race has been partitioned into separate 1v1 races"),
-}
-
-ENTRANT_STATUS_TEXT: dict[str, tuple[str, str]] = {
-    "requested": ("Join request", "Wishes to join the race."),
-    "invited": ("Invited", "Invited to join the race."),
-    "declined": ("Declined", "Declined invitation to join the race."),
-    "partitioned": ("Partitioned", "Partitioned into a separate race."),
-    "dnf": ("DNF", "Did not finish the race."),
-    "dq": ("DQ", "Disqualified by a race monitor."),
-    "done": ("Finished", "Finished the race."),
-    "in_progress": ("In progress", "Currently racing."),
-    "ready": ("Ready", "Ready to begin the race."),
-    "not_ready": ("Not ready", "Not ready to begin the race."),
-}
+# The fake server holds racetime's status texts and entrant order; reuse them.
+from racetime.fake_server.serialize import ENTRANT_ORDER, ENTRANT_STATUS_TEXT
+from racetime.fake_server.state import RACE_STATUS as RACE_STATUS_TEXT
 
 ENTRANT_ACTIONS: dict[str, list[str]] = {
     "requested": [],
@@ -47,18 +28,6 @@ ENTRANT_ACTIONS: dict[str, list[str]] = {
 }
 
 # Server order of entrants (race.py:584-660): finished by place, running/ready, not ready, ...
-_ORDER = {
-    "done": 0,
-    "in_progress": 1,
-    "ready": 1,
-    "not_ready": 2,
-    "invited": 3,
-    "requested": 4,
-    "dnf": 5,
-    "dq": 6,
-    "declined": 7,
-    "partitioned": 8,
-}
 
 CATEGORY = {
     "name": "Test Game",
@@ -162,7 +131,7 @@ def entrant(
 
 def _sort_key(item: tuple[int, dict[str, Any]]) -> tuple[int, int, int]:
     position, entrant_dict = item
-    group = _ORDER.get(entrant_dict["status"]["value"], 9)
+    group = ENTRANT_ORDER.get(entrant_dict["status"]["value"], 9)
     place = entrant_dict.get("place") or 0
     return group, place if group == 0 else 0, position
 
