@@ -130,10 +130,14 @@ def build_services(
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
     dispatcher = EventDispatcher()
-    health = HealthService(
-        engine=engine, dispatcher=dispatcher, clock=clock, version=racedesk_version()
-    )
     bot_status = BotStatusRepository(sessionmaker, dispatcher, clock)
+    health = HealthService(
+        engine=engine,
+        dispatcher=dispatcher,
+        clock=clock,
+        version=racedesk_version(),
+        bot_counts=bot_status.counts,
+    )
     racetime_bots = RacetimeBotService(sessionmaker, secret_box)
     room_store = DatabaseRoomStore(sessionmaker)
     client = RacetimeClient(

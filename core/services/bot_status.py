@@ -104,6 +104,15 @@ class BotStatusRepository:
             )
             return list(result.scalars())
 
+    async def counts(self) -> tuple[int, int]:
+        """(active bots, active bots that are unhealthy), for health reports."""
+        async with self._sessionmaker() as session:
+            result = await session.execute(
+                select(RacetimeBot.status).where(col(RacetimeBot.is_active).is_(True))
+            )
+            statuses = [BotStatus(s) for s in result.scalars()]
+        return len(statuses), sum(s in UNHEALTHY for s in statuses)
+
     async def history(self, bot_id: int) -> list[RacetimeBotStatusHistory]:
         async with self._sessionmaker() as session:
             result = await session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -44,8 +45,11 @@ class HealthService:
         dispatcher: EventDispatcher,
         clock: Clock,
         version: str,
+        bot_counts: Callable[[], Awaitable[tuple[int, int]]] | None = None,
     ) -> None:
+        """``bot_counts`` returns (active racetime bots, unhealthy ones)."""
         self._engine = engine
+        self._bot_counts = bot_counts
         self._dispatcher = dispatcher
         self._clock = clock
         self._version = version
@@ -54,6 +58,8 @@ class HealthService:
     async def report(self) -> HealthReport:
         now = self._clock.now()
         checks = [await self._check_database(), self._check_events()]
+        if self._bot_counts is not None:
+            checks.append(await self._check_racetime_bots())
         return HealthReport(
             version=self._version,
             started_at=self._started_at,
@@ -69,6 +75,18 @@ class HealthService:
             log.warning("Database health check failed: %s", type(error).__name__)
             return HealthCheck("Database", False, f"unreachable ({type(error).__name__})")
         return HealthCheck("Database", True, f"{self._engine.dialect.name} reachable")
+
+    async def _check_racetime_bots(self) -> HealthCheck:
+        assert self._bot_counts is not None
+        try:
+            active, unhealthy = await self._bot_counts()
+        except Exception as error:
+            log.warning("racetime bot health check failed: %s", type(error).__name__)
+            return HealthCheck("racetime bots", False, "status unknown")
+        if not active:
+            return HealthCheck("racetime bots", True, "none configured")
+        detail = f"{active - unhealthy}/{active} healthy"
+        return HealthCheck("racetime bots", unhealthy == 0, detail)
 
     def _check_events(self) -> HealthCheck:
         pending = self._dispatcher.pending

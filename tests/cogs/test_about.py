@@ -26,6 +26,7 @@ async def test_about_answers_with_version_uptime_and_health(
     assert fields["Uptime"].endswith("s")
     assert "✅ Database:" in fields["Health"]
     assert "Events: 0 queued" in fields["Health"]
+    assert "✅ racetime bots: none configured" in fields["Health"]
 
 
 async def test_about_works_in_dms(discord_harness: DiscordHarness) -> None:

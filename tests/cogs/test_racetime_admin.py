@@ -76,6 +76,7 @@ async def test_an_owner_adds_a_bot_that_connects_and_can_be_stopped(
     await asyncio.wait_for(manager.bot("alttpr").wait_healthy(), 5)
     status = await harness.slash("racetime status", member=owner)
     assert "ALttPR Randomizer (`alttpr`)" in status.text and "Connected" in status.text
+    assert "✅ racetime bots: 1/1 healthy" in (await harness.slash("about")).text
 
     again = await harness.slash(
         "racetime add", member=owner, category="alttpr", client_id="a", client_secret="b"
@@ -87,6 +88,7 @@ async def test_an_owner_adds_a_bot_that_connects_and_can_be_stopped(
     await eventually(lambda: "alttpr" not in manager.bots)
     [row] = await bots(harness)
     assert row.status == BotStatus.DISCONNECTED and row.status_message == "Bot stopped manually"
+    assert "⚠️ racetime bots: 0/1 healthy" in (await harness.slash("about")).text
 
     missing = await harness.slash("racetime stop", member=owner, category="alttpr")
     assert "No `alttpr` bot is running" in missing.first.content

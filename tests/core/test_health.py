@@ -41,3 +41,27 @@ async def test_an_unreachable_database_is_reported_not_raised() -> None:
     assert not report.healthy
     database = report.checks[0]
     assert not database.ok and database.detail.startswith("unreachable")
+
+
+async def test_racetime_bot_health_is_part_of_the_report(db_engine) -> None:  # type: ignore[no-untyped-def]
+    async def counts() -> tuple[int, int]:
+        return 3, 1
+
+    async def broken() -> tuple[int, int]:
+        raise ConnectionError("db down")
+
+    def service(bot_counts):  # type: ignore[no-untyped-def]
+        return HealthService(
+            engine=db_engine,
+            dispatcher=EventDispatcher(),
+            clock=FixedClock(datetime.now(UTC)),
+            version="x",
+            bot_counts=bot_counts,
+        )
+
+    report = await service(counts).report()
+    bots = report.checks[-1]
+    assert (bots.name, bots.ok, bots.detail) == ("racetime bots", False, "2/3 healthy")
+    assert not report.healthy
+    unknown = (await service(broken).report()).checks[-1]
+    assert not unknown.ok and unknown.detail == "status unknown"
