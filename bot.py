@@ -13,7 +13,6 @@ import json
 import logging
 import pkgutil
 import sys
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,9 @@ from core.config import (
     DEFAULT_CONFIG_PATH,
     ENV_PREFIX,
     ConfigError,
-    DatabaseSettings,
     RacetimeSettings,
     Settings,
+    load_database_settings,
     load_settings,
     setup_logging,
 )
@@ -261,20 +260,6 @@ async def run_bot(settings: Settings) -> int:
     finally:
         await services.close()
     return 0
-
-
-def load_database_settings(config_path: Path) -> DatabaseSettings:
-    """Just the database section, so ``db upgrade`` works before the rest is configured."""
-    import os
-
-    data: dict[str, Any] = {}
-    if config_path.exists():
-        with config_path.open("rb") as handle:
-            data = dict(tomllib.load(handle).get("database", {}))
-    url = os.environ.get(f"{ENV_PREFIX}DATABASE__URL")
-    if url:
-        data["url"] = url
-    return DatabaseSettings(**data)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

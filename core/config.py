@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -59,9 +60,7 @@ class DatabaseSettings(_Section):
     @classmethod
     def _supported_backend(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError(
-                "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
-            )
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
 
@@ -180,17 +179,37 @@ def _describe(error: Mapping[str, Any], config_path: Path) -> str:
     return f"{key} {problem}. Set it as {where}, or in the environment as {_env_name(location)}."
 
 
+def _read_file(config_path: Path) -> dict[str, Any]:
+    if not config_path.exists():
+        return {}
+    try:
+        with config_path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{config_path} is not valid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{config_path} cannot be read: {error.strerror}") from None
+
+
+def _config_error(
+    error: ValidationError, config_path: Path, prefix: tuple[str, ...] = ()
+) -> ConfigError:
+    lines = [
+        _describe({**detail, "loc": prefix + tuple(detail.get("loc", ()))}, config_path)
+        for detail in error.errors(include_input=False)
+    ]
+    hint = ""
+    if not config_path.exists():
+        hint = (
+            f"\n{config_path} does not exist: copy config.toml.example to {config_path} "
+            "and fill it in."
+        )
+    return ConfigError("Configuration problem:\n  " + "\n  ".join(lines) + hint)
+
+
 def load_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> Settings:
     """Read the file, merge the environment over it, validate, or raise :class:`ConfigError`."""
-    file_data: dict[str, Any] = {}
-    if config_path.exists():
-        try:
-            with config_path.open("rb") as handle:
-                file_data = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{config_path} is not valid TOML: {error}") from None
-        except OSError as error:
-            raise ConfigError(f"{config_path} cannot be read: {error.strerror}") from None
+    file_data = _read_file(config_path)
     # Name the missing keys inside a missing section ("discord.token is missing"), not just
     # the section.
     for section in ("discord", "security"):
@@ -198,14 +217,19 @@ def load_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> Settings:
     try:
         return Settings(**file_data)
     except ValidationError as error:
-        lines = [_describe(detail, config_path) for detail in error.errors(include_input=False)]
-        hint = ""
-        if not config_path.exists():
-            hint = (
-                f"\n{config_path} does not exist: copy config.toml.example to {config_path} "
-                "and fill it in."
-            )
-        raise ConfigError("Configuration problem:\n  " + "\n  ".join(lines) + hint) from None
+        raise _config_error(error, config_path) from None
+
+
+def load_database_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> DatabaseSettings:
+    """Only ``[database]``, so ``db upgrade`` works before the rest is configured."""
+    data = dict(_read_file(config_path).get("database", {}))
+    url = os.environ.get(f"{ENV_PREFIX}DATABASE__URL")
+    if url:
+        data["url"] = url
+    try:
+        return DatabaseSettings(**data)
+    except ValidationError as error:
+        raise _config_error(error, config_path, prefix=("database",)) from None
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -229,9 +253,7 @@ def setup_logging(settings: LoggingSettings) -> None:
     if settings.format == "json":
         handler.setFormatter(JsonLogFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     logging.basicConfig(level=settings.level, handlers=[handler], force=True)
     for noisy in ("discord.gateway", "discord.http", "websockets", "aiosqlite", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -184,6 +184,11 @@ class RoomConnection:
     def last_race(self) -> Race | None:
         return self._last
 
+    @property
+    def context(self) -> RoomContext:
+        """The room as events describe it (category, slug, match, tournament)."""
+        return self._context
+
     async def wait_connected(self) -> None:
         await self._connected.wait()
 

@@ -16,7 +16,7 @@ from core.events import EventDispatcher
 from racetime.category_bot import BotTimings, CategoryBot
 from racetime.client import RaceSettings, RacetimeClient, split_race_name
 from racetime.connection import RoomConnection
-from racetime.diff import RoomContext, entrant_invited_event
+from racetime.diff import entrant_invited_event
 from racetime.ports import BotCredentials, BotHealthRecorder, RoomStore
 
 log = logging.getLogger(__name__)
@@ -131,16 +131,9 @@ class RacetimeManager:
         """Invite a racetime user and announce it as :class:`RacetimeEntrantInvitedEvent`."""
         connection = await self.room(race_name)
         await connection.invite(racetime_user_id)
-        record = connection.record
         event = entrant_invited_event(
             connection.last_race,
-            RoomContext(
-                category=record.category,
-                room_slug=record.slug,
-                room_name=record.name,
-                match_id=record.match_id,
-                tournament_id=record.tournament_id,
-            ),
+            connection.context,
             racetime_user_id,
             name,
             await connection.linked_user_id(racetime_user_id),

@@ -69,3 +69,16 @@ def test_an_unreachable_or_refusing_discord_ends_with_a_message_not_a_traceback(
     else:
         assert result.returncode == 2 and "rejected the bot token" in result.stderr
     assert (tmp_path / "racedesk.sqlite3").exists(), "the database is migrated before login"
+
+
+def test_db_upgrade_with_a_bad_url_names_the_setting(tmp_path: Path) -> None:
+    result = run_bot(
+        "--config",
+        str(tmp_path / "absent.toml"),
+        "db",
+        "upgrade",
+        env={"RACEDESK_DATABASE__URL": "mysql://root@localhost/racedesk"},
+    )
+    assert result.returncode == 2
+    assert "database.url is invalid" in result.stderr and "RACEDESK_DATABASE__URL" in result.stderr
+    assert "Traceback" not in result.stderr
