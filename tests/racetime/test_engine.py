@@ -91,7 +91,10 @@ def summary(env: EngineEnv, slug: str) -> list[tuple]:
     return rows
 
 
-async def test_a_full_race_produces_exactly_the_expected_events(engine_env: EngineEnv) -> None:
+async def test_a_full_race_produces_exactly_the_expected_events(
+    engine_env: EngineEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="racetime.connection")
     env, fake = engine_env, engine_env.fake
     one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
     linked_id = await env.link(one, discord_id=1234567890123456789)
@@ -146,6 +149,16 @@ async def test_a_full_race_produces_exactly_the_expected_events(engine_env: Engi
     assert dnf.new_status == "dnf" and dnf.race_status == "in_progress"
     assert all(e.user_id == SYSTEM_USER_ID for e in env.of(RacetimeRaceStatusChangedEvent))
     assert len({e.event_id for e in events}) == len(events)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "racetime.connection"]
+    assert f"Race alttpr/{slug} status changed: pending -> in_progress" in lines
+    assert any(
+        line.startswith(f"Race alttpr/{slug} entrant RacerOne#")
+        and line.endswith(
+            "status changed: in_progress -> done (place 1, time " + done.finish_time + ")"
+        )
+        for line in lines
+    )
 
     await env.store.flush()
     async with env.sessionmaker() as session:
