@@ -79,14 +79,7 @@ class RacetimeAdminService:
         slug = normalise_category(category)
         stopped = await self._manager.stop_bot(slug)
         if stopped:
-            async with self._sessionmaker.begin() as session:
-                await self._audit.record(
-                    session,
-                    "racetime_bot.stopped",
-                    actor_discord_id=actor_discord_id,
-                    guild_id=guild_id,
-                    details={"category": slug},
-                )
+            await self._record("racetime_bot.stopped", slug, actor_discord_id, guild_id)
         return stopped
 
     async def start_bot(
@@ -98,15 +91,20 @@ class RacetimeAdminService:
         if credentials is None:
             return None
         await self._manager.restart_bot(credentials)
+        await self._record("racetime_bot.started", slug, actor_discord_id, guild_id)
+        return await self._bots.get(slug)
+
+    async def _record(
+        self, action: str, category: str, actor_discord_id: int, guild_id: int | None
+    ) -> None:
         async with self._sessionmaker.begin() as session:
             await self._audit.record(
                 session,
-                "racetime_bot.started",
+                action,
                 actor_discord_id=actor_discord_id,
                 guild_id=guild_id,
-                details={"category": slug},
+                details={"category": category},
             )
-        return next(b for b in await self._bots.list_bots() if b.category == slug)
 
     async def overview(self) -> list[BotOverview]:
         rows = []

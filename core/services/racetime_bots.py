@@ -33,10 +33,13 @@ class RacetimeBotService:
         async with self._sessionmaker() as session:
             return [self._credentials(b) for b in await bot_queries.list_active_bots(session)]
 
-    async def credentials(self, category: str) -> BotCredentials | None:
+    async def get(self, category: str) -> RacetimeBot | None:
         async with self._sessionmaker() as session:
-            bot = await bot_queries.get_bot_by_category(session, category)
-            return self._credentials(bot) if bot is not None else None
+            return await bot_queries.get_bot_by_category(session, category)
+
+    async def credentials(self, category: str) -> BotCredentials | None:
+        bot = await self.get(category)
+        return self._credentials(bot) if bot is not None else None
 
     async def add_bot(
         self,
