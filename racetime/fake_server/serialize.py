@@ -284,12 +284,7 @@ def race_summary(race: Race) -> dict[str, Any]:
 def category_dict(category: Category, races: list[Race]) -> dict[str, Any]:
     """``Category.dump_json_data``; the caller picks which races are current."""
     return {
-        "name": category.name,
-        "short_name": category.short_name,
-        "slug": category.slug,
-        "url": f"/{category.slug}",
-        "data_url": f"/{category.slug}/data",
-        "image": category.image,
+        **category_brief(category),
         "info": category.info,
         "streaming_required": category.streaming_required,
         "owners": [user_summary(u, category) for u in category.owners],

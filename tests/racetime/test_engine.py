@@ -68,6 +68,16 @@ async def watched_race(env: EngineEnv, **settings: object):  # type: ignore[no-u
     return manager, race, room
 
 
+async def race_under_way(env: EngineEnv, slug: str, *users: str) -> None:
+    """``users`` join and ready up; the race auto-starts and runs past racetime's 5 s rule."""
+    for user in users:
+        await env.fake.racer(slug, user).join()
+        await env.fake.racer(slug, user).ready()
+    await eventually(lambda: env.fake.race(slug).status == "pending")
+    await env.fake.advance_to_start(slug)
+    await env.fake.advance(6)
+
+
 def room_events(env: EngineEnv, slug: str) -> list[RacetimeRoomEvent]:
     return [e for e in env.events if isinstance(e, RacetimeRoomEvent) and e.room_slug == slug]
 
@@ -334,12 +344,7 @@ async def test_a_race_reopened_after_finishing_is_followed_then_the_room_is_left
     env, fake = engine_env, engine_env.fake
     one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
     _manager, race, room = await watched_race(env, streaming_required=False)
-    for user in (one, two):
-        await fake.racer(race.slug, user).join()
-        await fake.racer(race.slug, user).ready()
-    await eventually(lambda: fake.race(race.slug).status == "pending")
-    await fake.advance_to_start(race.slug)
-    await fake.advance(6)
+    await race_under_way(env, race.slug, one, two)
     await fake.racer(race.slug, one).done()
     await fake.racer(race.slug, two).forfeit()
     await eventually(lambda: ("race", "in_progress", "finished") in summary(env, race.slug))
@@ -387,17 +392,11 @@ async def test_a_finished_room_is_left_when_no_unfinish_comes(engine_env: Engine
     env.timings = replace(
         env.timings, connection=replace(env.timings.connection, finished_linger=0.3)
     )
-    one = fake.seed.users["RacerOne"]
+    one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
     manager, race, room = await watched_race(env, streaming_required=False)
-    await fake.racer(race.slug, one).join()
-    await fake.racer(race.slug, one).ready()
-    await fake.racer(race.slug, fake.seed.users["RacerTwo"]).join()
-    await fake.racer(race.slug, fake.seed.users["RacerTwo"]).ready()
-    await eventually(lambda: fake.race(race.slug).status == "pending")
-    await fake.advance_to_start(race.slug)
-    await fake.advance(6)
+    await race_under_way(env, race.slug, one, two)
     await fake.racer(race.slug, one).done()
-    await fake.racer(race.slug, fake.seed.users["RacerTwo"]).done()
+    await fake.racer(race.slug, two).done()
     await eventually(lambda: room.last_race and room.last_race.status.value == "finished")
     assert not room.finished
     await asyncio.wait_for(room.wait_closed(), 3)
