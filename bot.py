@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import pkgutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,11 @@ from core.config import (
     setup_logging,
 )
 from core.events import EventDispatcher
+from core.lifecycle import Lifecycle
 from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
 from core.services.container import Services
+from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
@@ -65,7 +68,8 @@ def cog_module_names() -> list[str]:
 
 
 class RaceDeskBot(commands.Bot):
-    """The Discord client; owns nothing but the cogs. Services are built and closed by main."""
+    """The Discord client; owns nothing but the cogs. Services are started and stopped by the
+    application's :class:`~core.lifecycle.Lifecycle`, never by a cog."""
 
     def __init__(
         self,
@@ -74,7 +78,6 @@ class RaceDeskBot(commands.Bot):
         owner_ids: Sequence[int] = (),
         dev_guild_id: int | None = None,
         sync_commands: bool = False,
-        start_background_services: bool = False,
         intents: discord.Intents | None = None,
     ) -> None:
         # No privileged intents: interactions carry the member, and DMs need none.
@@ -89,9 +92,6 @@ class RaceDeskBot(commands.Bot):
         self.services = services
         self._dev_guild_id = dev_guild_id
         self._sync_commands = sync_commands
-        # Off when only the command tree is wanted (listing, most tests): then loading the
-        # cogs starts nothing that touches the network.
-        self.start_background_services = start_background_services
 
     async def load_cogs(self) -> None:
         """Load every cog; one that fails to load fails start-up."""
@@ -128,8 +128,9 @@ def build_services(
     clock = clock or SystemClock()
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
-    dispatcher = EventDispatcher()
-    bot_status = BotStatusRepository(sessionmaker, dispatcher, clock)
+    event_log = DatabaseEventLog(sessionmaker, clock=clock)
+    dispatcher = EventDispatcher(event_log)
+    bot_status = BotStatusRepository(sessionmaker, event_log, clock)
     health = HealthService(
         engine=engine,
         dispatcher=dispatcher,
@@ -138,12 +139,13 @@ def build_services(
         bot_counts=bot_status.counts,
     )
     racetime_bots = RacetimeBotService(sessionmaker, secret_box)
-    room_store = DatabaseRoomStore(sessionmaker)
+    room_store = DatabaseRoomStore(sessionmaker, event_log)
     client = RacetimeClient(
         racetime.host,
         secure=racetime.scheme == "https",
         timeout=racetime.request_timeout_seconds,
         user_agent=f"RaceDesk/{racedesk_version()}",
+        clock=clock,
     )
     manager = RacetimeManager(
         client=client,
@@ -152,12 +154,13 @@ def build_services(
         dispatcher=dispatcher,
         active_bots=racetime_bots.active_credentials,
         timings=bot_timings,
+        clock=clock,
     )
     audit = AuditService(sessionmaker)
-    audit.subscribe(dispatcher)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
+        event_log=event_log,
         dispatcher=dispatcher,
         clock=clock,
         health=health,
@@ -167,7 +170,9 @@ def build_services(
         racetime=manager,
         racetime_client=client,
         audit=audit,
-        racetime_admin=RacetimeAdminService(sessionmaker, racetime_bots, manager, audit),
+        racetime_admin=RacetimeAdminService(
+            sessionmaker, racetime_bots, manager, audit, event_log, dispatcher
+        ),
     )
 
 
@@ -217,49 +222,64 @@ async def registered_commands() -> list[dict[str, Any]]:
     services = build_services(
         database_url="sqlite+aiosqlite:///:memory:", secret_box=SecretBox(SecretBox.generate_key())
     )
-    bot = RaceDeskBot(services)
-    try:
-        await bot.load_cogs()
+    async with Lifecycle() as lifecycle:
+        await lifecycle.add("database", None, services.engine.dispose)
+        bot = RaceDeskBot(services)
+        await lifecycle.add("discord", bot.load_cogs, bot.close)
         return describe_commands(bot.tree)
-    finally:
-        await bot.close()
-        await services.close()
 
 
 # -- running ----------------------------------------------------------------------------------
 
 
 async def run_bot(settings: Settings) -> int:
+    """Start everything in order, run until Discord ends or a signal comes, stop in reverse."""
     setup_logging(settings.logging)
     secret_box = SecretBox(settings.security.secret_key.get_secret_value())
     await upgrade_to_head(settings.database.url)
     services = build_services(
         database_url=settings.database.url, secret_box=secret_box, racetime=settings.racetime
     )
-    bot = RaceDeskBot(
-        services,
-        owner_ids=settings.discord.owner_ids,
-        dev_guild_id=settings.discord.dev_guild_id,
-        sync_commands=settings.discord.sync_commands,
-        start_background_services=True,
-    )
-    try:
-        async with bot:
-            await bot.start(settings.discord.token.get_secret_value())
-    except discord.LoginFailure:
-        print(
-            "Discord rejected the bot token. Check [discord] token in your config "
-            f"(or {ENV_PREFIX}DISCORD__TOKEN).",
-            file=sys.stderr,
+    async with Lifecycle() as lifecycle:
+        lifecycle.handle_signals()
+        await services.start(lifecycle)
+        bot = RaceDeskBot(
+            services,
+            owner_ids=settings.discord.owner_ids,
+            dev_guild_id=settings.discord.dev_guild_id,
+            sync_commands=settings.discord.sync_commands,
         )
-        return 2
-    except (aiohttp.ClientError, OSError) as error:
-        # Let the service manager restart us; a traceback would say nothing more.
-        print(f"Could not reach Discord ({type(error).__name__}): {error}", file=sys.stderr)
-        return 1
-    finally:
-        await services.close()
+        await lifecycle.add("discord", None, bot.close)
+        try:
+            await run_until_stopped(
+                bot.start(settings.discord.token.get_secret_value()), lifecycle
+            )
+        except discord.LoginFailure:
+            print(
+                "Discord rejected the bot token. Check [discord] token in your config "
+                f"(or {ENV_PREFIX}DISCORD__TOKEN).",
+                file=sys.stderr,
+            )
+            return 2
+        except (aiohttp.ClientError, OSError) as error:
+            # Let the service manager restart us; a traceback would say nothing more.
+            print(f"Could not reach Discord ({type(error).__name__}): {error}", file=sys.stderr)
+            return 1
     return 0
+
+
+async def run_until_stopped(main: Coroutine[Any, Any, None], lifecycle: Lifecycle) -> None:
+    """Run ``main`` until it ends (its error is raised) or the lifecycle is asked to stop."""
+    task = asyncio.ensure_future(main)
+    stop = asyncio.ensure_future(lifecycle.wait_for_stop())
+    try:
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

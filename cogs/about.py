@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -10,6 +11,9 @@ from discord.ext import commands
 
 from cogs._shared.permissions import Audience, for_audience
 from core.services.health import HealthReport, HealthService
+
+if TYPE_CHECKING:
+    from bot import RaceDeskBot
 
 
 def format_uptime(uptime: timedelta) -> str:
@@ -57,5 +61,5 @@ class AboutCog(commands.Cog, name="About"):
         await interaction.response.send_message(embed=about_embed(report), ephemeral=True)
 
 
-async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(AboutCog(bot.services.health))  # type: ignore[attr-defined]
+async def setup(bot: RaceDeskBot) -> None:
+    await bot.add_cog(AboutCog(bot.services.health))

@@ -1,19 +1,23 @@
 """``/racetime``: admins see the category bots' health; owners add, start and stop them.
 
-The cog owns the racetime engine's lifecycle: loading it starts the category bots,
-unloading it stops them.
+The racetime engine itself is started and stopped by the application's lifecycle
+(``bot.py``), not by this cog.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.permissions import Audience, for_audience, is_guild_admin
-from core.services.container import Services
-from core.services.racetime_admin import BotOverview
+from core.services.racetime_admin import RacetimeAdminService, RacetimeOverview
 from db.models import BotStatus
+
+if TYPE_CHECKING:
+    from bot import RaceDeskBot
 
 STATUS_ICONS = {
     BotStatus.UNKNOWN: "❔",
@@ -38,18 +42,9 @@ def is_owner_check() -> app_commands.check:  # type: ignore[valid-type]
 class RacetimeCog(commands.GroupCog, group_name="racetime"):
     """Manage the racetime.gg category bots."""
 
-    def __init__(self, services: Services, *, run_engine: bool) -> None:
-        self._services = services
-        self._run_engine = run_engine
+    def __init__(self, admin: RacetimeAdminService) -> None:
+        self._admin = admin
         super().__init__()
-
-    async def cog_load(self) -> None:
-        if self._run_engine:
-            await self._services.racetime.start()
-
-    async def cog_unload(self) -> None:
-        if self._run_engine:
-            await self._services.racetime.stop()
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Server admins (Manage Server) and bot owners; enforced here, not only in Discord."""
@@ -63,7 +58,7 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction) -> None:
         """Show every racetime category bot and its health."""
-        overview = await self._services.racetime_admin.overview()
+        overview = await self._admin.overview()
         await interaction.response.send_message(embed=status_embed(overview), ephemeral=True)
 
     @for_audience(Audience.OWNER)
@@ -84,7 +79,7 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
         display_name: str | None = None,
     ) -> None:
         """Add a racetime category bot and start it."""
-        bot = await self._services.racetime_admin.add_bot(
+        bot = await self._admin.add_bot(
             category=category,
             client_id=client_id,
             client_secret=client_secret,
@@ -104,7 +99,7 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
     @app_commands.describe(category="The category slug of the bot to stop")
     async def stop(self, interaction: discord.Interaction, category: str) -> None:
         """Stop a category bot until it is started again."""
-        stopped = await self._services.racetime_admin.stop_bot(
+        stopped = await self._admin.stop_bot(
             category, actor_discord_id=interaction.user.id, guild_id=interaction.guild_id
         )
         message = (
@@ -120,7 +115,7 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
     @app_commands.describe(category="The category slug of the bot to start")
     async def start(self, interaction: discord.Interaction, category: str) -> None:
         """Start (or restart) a category bot."""
-        bot = await self._services.racetime_admin.start_bot(
+        bot = await self._admin.start_bot(
             category, actor_discord_id=interaction.user.id, guild_id=interaction.guild_id
         )
         message = (
@@ -131,11 +126,11 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
         await interaction.response.send_message(message, ephemeral=True)
 
 
-def status_embed(overview: list[BotOverview]) -> discord.Embed:
+def status_embed(overview: RacetimeOverview) -> discord.Embed:
     embed = discord.Embed(title="racetime.gg bots", colour=discord.Colour.blurple())
-    if not overview:
+    if not overview.bots:
         embed.description = "No racetime bots yet. A bot owner can add one: `/racetime add`."
-    for row in overview:
+    for row in overview.bots:
         bot = row.bot
         status = BotStatus(bot.status)
         lines = [
@@ -148,10 +143,17 @@ def status_embed(overview: list[BotOverview]) -> discord.Embed:
         embed.add_field(
             name=f"{bot.display_name} (`{bot.category}`)", value="\n".join(lines), inline=False
         )
+    parked = overview.deliveries_parked
+    embed.set_footer(
+        text=f"Events waiting for delivery: {overview.events_pending}. "
+        + (
+            f"Deliveries parked after repeated listener failures: {parked} (see the logs)."
+            if parked
+            else "No parked deliveries."
+        )
+    )
     return embed
 
 
-async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(
-        RacetimeCog(bot.services, run_engine=bot.start_background_services)  # type: ignore[attr-defined]
-    )
+async def setup(bot: RaceDeskBot) -> None:
+    await bot.add_cog(RacetimeCog(bot.services.racetime_admin))

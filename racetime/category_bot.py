@@ -6,12 +6,16 @@ is retried only after ``auth_retry_seconds`` (no retry storm); network errors an
 CONNECTION_ERROR and are retried with backoff until the bot is healthy again. Once healthy it
 reconnects every room the database calls active and then scans ``/o/<category>/data``
 (unlisted rooms included) for rooms it does not watch yet.
+
+The supervisor survives every error: anything unexpected (a database error during discovery,
+say) is logged, shown as CONNECTION_ERROR with what went wrong, and retried with backoff,
+so the status never says CONNECTED for a bot that stopped working. ``stop()`` always stops
+every room and never raises.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +23,7 @@ from datetime import timedelta
 
 import msgspec
 
-from core.events import EventDispatcher
+from core.clock import Clock, SystemClock
 from racetime.backoff import Backoff
 from racetime.client import AccessToken, RaceSettings, RacetimeClient, split_race_name
 from racetime.connection import (
@@ -52,16 +56,16 @@ class CategoryBot:
         client: RacetimeClient,
         store: RoomStore,
         health: BotHealthRecorder,
-        dispatcher: EventDispatcher,
         timings: BotTimings | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.credentials = credentials
         self.category = credentials.category
         self._client = client
         self._store = store
         self._health = health
-        self._dispatcher = dispatcher
         self._timings = timings or BotTimings()
+        self._clock: Clock = clock or SystemClock()
         self._token: AccessToken | None = None
         self._token_lock = asyncio.Lock()
         self._rooms: dict[str, RoomConnection] = {}
@@ -82,11 +86,16 @@ class CategoryBot:
             )
 
     async def stop(self, *, reason: str = "Bot stopped manually") -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the supervisor and every room, then record DISCONNECTED; never raises."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("racetime bot %s: the supervisor had failed", self.category)
         rooms = list(self._rooms.values())
         self._rooms.clear()
         await asyncio.gather(*(room.stop() for room in rooms))
@@ -105,25 +114,40 @@ class CategoryBot:
         await self._healthy.wait()
 
     async def _run(self) -> None:
-        await self._connect_until_healthy()
-        await self._resume_rooms()
+        """Connect, resume the rooms, then scan for new ones; recover from any failure."""
         failures = 0
+        resumed = False
         while True:
-            await asyncio.sleep(self._timings.scan_interval)
             try:
-                await self.discover_rooms()
-                failures = 0
-            except RacetimeAuthError as error:
-                await self._set_status(BotHealth.AUTH_FAILED, str(error))
-                self._healthy.clear()
-                await asyncio.sleep(self._timings.auth_retry_seconds)
                 await self._connect_until_healthy()
+                if not resumed:
+                    await self._resume_rooms()
+                    resumed = True
+                while True:
+                    await self._clock.sleep(self._timings.scan_interval)
+                    await self.discover_rooms()
+                    failures = 0
+            except asyncio.CancelledError:
+                raise
+            except RacetimeAuthError as error:
+                await self._unhealthy(BotHealth.AUTH_FAILED, str(error))
+                await self._clock.sleep(self._timings.auth_retry_seconds)
             except RacetimeError as error:
                 failures += 1
-                await self._set_status(BotHealth.CONNECTION_ERROR, str(error))
-                self._healthy.clear()
-                await asyncio.sleep(self._timings.backoff.delay(failures))
-                await self._connect_until_healthy()
+                await self._unhealthy(BotHealth.CONNECTION_ERROR, str(error))
+                await self._clock.sleep(self._timings.backoff.delay(failures))
+            except Exception as error:
+                failures += 1
+                log.exception("racetime bot %s: unexpected error; retrying", self.category)
+                await self._unhealthy(
+                    BotHealth.CONNECTION_ERROR,
+                    f"Internal error ({type(error).__name__}); retrying",
+                )
+                await self._clock.sleep(self._timings.backoff.delay(failures))
+
+    async def _unhealthy(self, status: BotHealth, message: str) -> None:
+        self._healthy.clear()
+        await self._set_status(status, message)
 
     async def _connect_until_healthy(self) -> None:
         failures = 0
@@ -134,14 +158,14 @@ class CategoryBot:
             except RacetimeAuthError as error:
                 log.warning("racetime bot %s: credentials rejected", self.category)
                 await self._set_status(BotHealth.AUTH_FAILED, str(error))
-                await asyncio.sleep(self._timings.auth_retry_seconds)
+                await self._clock.sleep(self._timings.auth_retry_seconds)
                 continue
             except RacetimeError as error:
                 delay = self._timings.backoff.delay(failures)
                 failures += 1
                 log.warning("racetime bot %s: %s; retrying in %.1fs", self.category, error, delay)
                 await self._set_status(BotHealth.CONNECTION_ERROR, str(error))
-                await asyncio.sleep(delay)
+                await self._clock.sleep(delay)
                 continue
             await self._set_status(BotHealth.CONNECTED, None)
             self._healthy.set()
@@ -176,7 +200,7 @@ class CategoryBot:
             if (
                 force_refresh
                 or token is None
-                or token.expires_within(self._timings.token_refresh_margin)
+                or token.expires_within(self._timings.token_refresh_margin, self._clock.now())
                 or (stale is not None and stale.value == token.value)
             ):
                 token = await self._client.get_token(
@@ -191,11 +215,8 @@ class CategoryBot:
     # -- rooms -------------------------------------------------------------------------------
 
     async def _resume_rooms(self) -> None:
-        try:
-            records = await self._store.active_rooms(self.category)
-        except Exception:
-            log.exception("racetime bot %s: could not load active rooms", self.category)
-            records = []
+        """Rejoin every room the database says we watch, then scan for new ones."""
+        records = await self._store.active_rooms(self.category)
         for record in records:
             self.watch(record)
         log.info("racetime bot %s: resumed %d rooms", self.category, len(records))
@@ -234,16 +255,21 @@ class CategoryBot:
         """The one connection of this room, started if it was not yet."""
         existing = self._rooms.get(record.slug)
         if existing is not None and not existing.finished:
+            if (existing.record.match_id, existing.record.live_race_id) != (
+                record.match_id,
+                record.live_race_id,
+            ):
+                existing.attach(record)
             return existing
         connection = RoomConnection(
             record=record,
             ws_url=self._ws_url(record.slug),
             tokens=self._room_token,
             store=self._store,
-            dispatcher=self._dispatcher,
             timings=self._timings.connection,
             created=created,
             room_exists=lambda slug=record.slug: self._room_exists(slug),
+            clock=self._clock,
         )
         self._rooms[record.slug] = connection
         task = connection.start()

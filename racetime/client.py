@@ -15,6 +15,7 @@ from typing import Any, Self
 
 import aiohttp
 
+from core.clock import Clock, SystemClock
 from racetime.errors import (
     RacetimeAuthError,
     RacetimeConnectionError,
@@ -125,7 +126,9 @@ class RacetimeClient:
         secure: bool = True,
         timeout: aiohttp.ClientTimeout | float = DEFAULT_TIMEOUT,
         user_agent: str = "RaceDesk",
+        clock: Clock | None = None,
     ) -> None:
+        self._clock: Clock = clock or SystemClock()
         self.host = host
         self.secure = secure
         self.timeout = (
@@ -233,7 +236,7 @@ class RacetimeClient:
         }
         if scope:
             form["scope"] = scope
-        requested_at = datetime.now(UTC)
+        requested_at = self._clock.now()
         status, body, _ = await self._request("POST", "/o/token", what="token", data=form)
         if status != 200:
             if status == 400:

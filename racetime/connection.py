@@ -13,19 +13,24 @@ library's ``RaceHandler`` only for what it does well: formatting the bot actions
 - ``error`` frames never end the connection: they are logged and handed to the caller of the
   action that caused them (each action is followed by a ``ping``; an ``error`` before the
   ``pong`` belongs to the action).
-- ``cancelled`` and ``partitioned`` end the connection; ``finished`` keeps it open for the
-  un-finish window, then ends it.
+- ``cancelled`` and ``partitioned`` end the connection; ``finished`` keeps it open (and the
+  room active in the database, so a restart rejoins it) for the un-finish window, then ends it.
+- Every snapshot is saved with the events it produced, in one commit (``RoomStore.save``). The
+  first snapshot of a room without a stored one is the baseline: it is saved with
+  :class:`RacetimeBotJoinedRaceEvent` (and :class:`RacetimeBotCreatedRaceEvent` for rooms we
+  opened). After a restart the stored snapshot is the baseline, so the first diff reports every
+  net change made while we were away, under the version it was seen at.
+- Waiting (backoff, token renewal, the un-finish window) runs on the injected ``Clock``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
@@ -33,13 +38,13 @@ from racetime_bot import RaceHandler
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from core.events import EventDispatcher
+from core.clock import Clock, SystemClock
+from core.events import Event
 from racetime.backoff import Backoff
 from racetime.diff import (
     RoomContext,
     bot_created_event,
     bot_joined_event,
-    describe,
     diff_race,
 )
 from racetime.errors import RacetimeActionError, RacetimeError, RoomConnectionClosedError
@@ -56,6 +61,7 @@ OPEN_TIMEOUT_SECONDS = 10.0
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 REFUSALS_BEFORE_CHECK = 3  # refused handshakes in a row before asking whether the room exists
 _PING = msgspec.json.encode({"action": "ping"}).decode()
+_ENDED = frozenset({"cancelled", "partitioned"})  # nothing can happen in the room any more
 
 
 class AccessTokenLike(Protocol):
@@ -114,27 +120,21 @@ class RoomConnection:
         ws_url: str,
         tokens: TokenProvider,
         store: RoomStore,
-        dispatcher: EventDispatcher,
         timings: ConnectionTimings | None = None,
         created: CreatedRoom | None = None,
         room_exists: Callable[[], Awaitable[bool | None]] | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        self.record = record
+        self.name = record.name
         self._created = created
         self._room_exists = room_exists
-        self.name = record.name
         self._ws_url = ws_url
         self._tokens = tokens
         self._store = store
-        self._dispatcher = dispatcher
         self._timings = timings or ConnectionTimings()
-        self._context = RoomContext(
-            category=record.category,
-            room_slug=record.slug,
-            room_name=record.name,
-            match_id=record.match_id,
-            tournament_id=record.tournament_id,
-        )
+        self._clock: Clock = clock or SystemClock()
+        self.record = record
+        self._context = self._context_of(record)
         self._sender = _ActionSender(record.name)
         self._last: Race | None = record.last_race
         self._linked: dict[str, int | None] = {}
@@ -146,11 +146,29 @@ class RoomConnection:
         self._stale_token: AccessTokenLike | None = None
         self._token_in_use: AccessTokenLike | None = None
         self._reconnect_requested = False
-        self._joined_announced = False
-        self._finished_at_loop: float | None = None
+        self._renew_at = 0.0  # clock.monotonic() when the socket moves to a new token
+        self._finished_at: float | None = None  # clock.monotonic() when finished was seen
+        self._expired: str | None = None  # which deadline closed the socket
+        self._watchdog: asyncio.Task[None] | None = None
         self._done = False
         self._task: asyncio.Task[None] | None = None
         self.connect_count = 0
+
+    @staticmethod
+    def _context_of(record: RoomRecord) -> RoomContext:
+        return RoomContext(
+            category=record.category,
+            room_slug=record.slug,
+            room_name=record.name,
+            match_id=record.match_id,
+            tournament_id=record.tournament_id,
+            live_race_id=record.live_race_id,
+        )
+
+    def attach(self, record: RoomRecord) -> None:
+        """The room was linked to a match or live race: events from now on carry it."""
+        self.record = record
+        self._context = self._context_of(record)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -162,11 +180,18 @@ class RoomConnection:
         return self._task
 
     async def stop(self) -> None:
+        """Stop watching; waits for every task of this room and never raises."""
         self._done = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        tasks = [t for t in (self._task, self._link_lookup, self._watchdog) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("Room %s: a task failed while stopping", self.name)
 
     async def wait_closed(self) -> None:
         if self._task is not None:
@@ -186,7 +211,7 @@ class RoomConnection:
 
     @property
     def context(self) -> RoomContext:
-        """The room as events describe it (category, slug, match, tournament)."""
+        """The room as events describe it (category, slug, match, live race, tournament)."""
         return self._context
 
     async def wait_connected(self) -> None:
@@ -195,7 +220,6 @@ class RoomConnection:
     async def _supervise(self) -> None:
         failures = 0
         refused = 0
-        loop = asyncio.get_running_loop()
         while not self._done:
             try:
                 token = await self._tokens(self._stale_token)
@@ -210,7 +234,7 @@ class RoomConnection:
                 ) as ws:
                     self.connect_count += 1
                     failures = refused = 0
-                    await self._read(ws, loop.time() + self._renew_in(token))
+                    await self._read(ws, token)
             except asyncio.CancelledError:
                 raise
             except _Reconnect:
@@ -223,7 +247,7 @@ class RoomConnection:
                 if refused >= REFUSALS_BEFORE_CHECK and await self._room_is_gone():
                     log.warning("Room %s no longer exists on racetime; leaving it", self.name)
                     self._done = True
-                    await self._store.deactivate_room(self.record.category, self.record.slug)
+                    self._store.save(self.record.category, self.record.slug, active=False)
             except (ConnectionClosed, OSError, TimeoutError) as error:
                 log.warning("Room %s connection lost: %s", self.name, type(error).__name__)
             except RacetimeError as error:
@@ -237,12 +261,13 @@ class RoomConnection:
             delay = self._timings.backoff.delay(failures)
             failures += 1
             log.info("Room %s reconnecting in %.2fs (attempt %d)", self.name, delay, failures)
-            await asyncio.sleep(delay)
+            await self._clock.sleep(delay)
         log.info("Room %s: stopped watching", self.name)
 
     def _detach(self) -> None:
         self._ws = None
         self._connected.clear()
+        self._stop_watchdog()
         pending = self._pending_action
         if pending is not None and not pending.done():
             pending.set_exception(
@@ -251,31 +276,66 @@ class RoomConnection:
                 )
             )
 
-    async def _read(self, ws: ClientConnection, refresh_at: float) -> None:
+    async def _read(self, ws: ClientConnection, token: AccessTokenLike) -> None:
         self._ws = ws
         self._sender.ws = ws
-        try:
-            async with asyncio.timeout_at(self._deadline(refresh_at)) as timer:
-                async for raw in ws:
-                    await self._on_frame(raw)
-                    if self._done and not self._awaiting_action():
-                        return
-                    deadline = self._deadline(refresh_at)
-                    if deadline != timer.when():
-                        timer.reschedule(deadline)
-        except TimeoutError:
-            if self._linger_over():
-                log.info("Room %s: finished and no un-finish came; closing", self.name)
-                self._done = True
+        self._expired = None
+        self._renew_at = self._clock.monotonic() + self._renew_in(token)
+        self._start_watchdog()
+        async for raw in ws:
+            await self._on_frame(raw)
+            if self._done and not self._awaiting_action():
                 return
+        if self._expired == "linger":
+            log.info("Room %s: finished and no un-finish came; closing", self.name)
+            self._done = True
+            self._store.save(self.record.category, self.record.slug, active=False)
+            return
+        if self._expired == "renew":
             log.info("Room %s: reconnecting before the token expires", self.name)
             self._stale_token = self._token_in_use
-            raise _Reconnect from None
+            raise _Reconnect
         if self._reconnect_requested:
             self._reconnect_requested = False
             raise _Reconnect
         log.info("Room %s: the server closed the connection", self.name)
         raise ConnectionClosed(None, None)
+
+    # -- deadlines: token renewal and the un-finish window -----------------------------------
+
+    def _start_watchdog(self) -> None:
+        """(Re)start the task that closes the socket when its next deadline comes."""
+        self._stop_watchdog()
+        ws = self._ws
+        if ws is not None:
+            self._watchdog = asyncio.get_running_loop().create_task(
+                self._watch_deadlines(ws), name=f"racetime-room-deadline:{self.name}"
+            )
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None and self._watchdog is not asyncio.current_task():
+            self._watchdog.cancel()
+        self._watchdog = None
+
+    async def _watch_deadlines(self, ws: ClientConnection) -> None:
+        while True:
+            at, reason = self._next_deadline()
+            wait = at - self._clock.monotonic()
+            if wait > 0:
+                # A later deadline (an un-finish) is found on waking; an earlier one (a finish)
+                # restarts this task.
+                await self._clock.sleep(wait)
+                continue
+            self._expired = reason
+            await ws.close()
+            return
+
+    def _next_deadline(self) -> tuple[float, str]:
+        if self._finished_at is not None:
+            linger_end = self._finished_at + self._timings.finished_linger
+            if linger_end <= self._renew_at:
+                return linger_end, "linger"
+        return self._renew_at, "renew"
 
     async def _room_is_gone(self) -> bool:
         if self._room_exists is None:
@@ -292,7 +352,7 @@ class RoomConnection:
         Between 75% and 100% of the time left before the refresh margin, so the rooms of a
         category (which share one token) do not all reconnect in the same second.
         """
-        left = (token.expires_at - datetime.now(UTC)).total_seconds()
+        left = (token.expires_at - self._clock.now()).total_seconds()
         usable = max(left - self._timings.token_refresh_margin, 0.0)
         return usable * random.uniform(0.75, 1.0)  # noqa: S311 - spreading load, not secrecy
 
@@ -300,17 +360,6 @@ class RoomConnection:
         """An action's answer is still due (e.g. the ``pong`` after a ``cancel``)."""
         pending = self._pending_action
         return pending is not None and not pending.done()
-
-    def _linger_over(self) -> bool:
-        if self._finished_at_loop is None:
-            return False
-        elapsed = asyncio.get_running_loop().time() - self._finished_at_loop
-        return elapsed >= self._timings.finished_linger
-
-    def _deadline(self, refresh_at: float) -> float:
-        if self._finished_at_loop is not None:
-            return min(refresh_at, self._finished_at_loop + self._timings.finished_linger)
-        return refresh_at
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -338,30 +387,42 @@ class RoomConnection:
         previous = self._last
         if not self._connected.is_set():
             self._connected.set()
-        events: list[Any] = []
-        if not self._joined_announced:
-            self._joined_announced = True
-            if self._created is not None:
-                events.append(
-                    bot_created_event(
-                        race, self._context, self._created.goal, self._created.invitational
-                    )
-                )
-            events.append(bot_joined_event(race, self._context))
-        if previous is not None:
-            if race.version <= previous.version:
-                self._emit(events)
-                self._track_terminal(previous)
-                return
+        if previous is not None and race.version <= previous.version:
+            return  # an old or repeated snapshot: nothing new, and never a step back
+        if previous is None:
+            events = self._baseline_events(race)
+        else:
             if self._link_lookup is not None and not self._link_lookup.done():
                 await self._link_lookup
             linked = await self._linked_users(race)
-            events.extend(diff_race(previous, race, self._context, linked_users=linked))
+            events = diff_race(previous, race, self._context, linked_users=linked)
         self._last = race
-        self._store.remember_snapshot(self.record.category, self.record.slug, race)
-        self._emit(events)
-        self._track_terminal(race)
+        status = race.status.value
+        self._store.save(
+            self.record.category,
+            self.record.slug,
+            events,
+            race=race,
+            active=status not in _ENDED,
+        )
+        self._track_terminal(status)
         self._look_up_links_ahead(race)
+
+    def _baseline_events(self, race: Race) -> list[Event]:
+        """The first snapshot of a room we have none of: we joined (and maybe opened) it."""
+        events: list[Event] = []
+        if self.record.opened_by_us:
+            created = self._created
+            events.append(
+                bot_created_event(
+                    race,
+                    self._context,
+                    created.goal if created else None,
+                    created.invitational if created else None,
+                )
+            )
+        events.append(bot_joined_event(race, self._context))
+        return events
 
     def _look_up_links_ahead(self, race: Race) -> None:
         """Resolve new entrants' linked ids off the frame path, before their first change."""
@@ -375,22 +436,15 @@ class RoomConnection:
                 self._linked_users(race), name=f"racetime-links:{self.name}"
             )
 
-    def _emit(self, events: list[Any]) -> None:
-        if events:
-            self._dispatcher.emit_nowait(*events)
-            if log.isEnabledFor(logging.INFO):
-                for event in events:
-                    log.info("%s", describe(event))
-
-    def _track_terminal(self, race: Race) -> None:
-        status = race.status.value
-        if status in ("cancelled", "partitioned"):
+    def _track_terminal(self, status: str) -> None:
+        if status in _ENDED:
             self._done = True
         elif status == "finished":
-            if self._finished_at_loop is None:
-                self._finished_at_loop = asyncio.get_running_loop().time()
+            if self._finished_at is None:
+                self._finished_at = self._clock.monotonic()
+                self._start_watchdog()
         else:
-            self._finished_at_loop = None
+            self._finished_at = None
 
     async def _linked_users(self, race: Race) -> dict[str, int]:
         missing = [

@@ -52,13 +52,11 @@ from core.events import (
     Event,
     RacetimeBotCreatedRaceEvent,
     RacetimeBotJoinedRaceEvent,
-    RacetimeEntrantEvent,
     RacetimeEntrantInvitedEvent,
     RacetimeEntrantJoinedEvent,
     RacetimeEntrantLeftEvent,
     RacetimeEntrantStatusChangedEvent,
     RacetimeRaceStatusChangedEvent,
-    RacetimeRoomEvent,
     utc_now,
 )
 from core.identity import SYSTEM_USER_ID
@@ -84,10 +82,16 @@ class RoomContext:
     room_name: str
     match_id: int | None = None
     tournament_id: int | None = None
+    live_race_id: int | None = None
 
     @classmethod
     def for_race(
-        cls, race: Race, *, match_id: int | None = None, tournament_id: int | None = None
+        cls,
+        race: Race,
+        *,
+        match_id: int | None = None,
+        tournament_id: int | None = None,
+        live_race_id: int | None = None,
     ) -> RoomContext:
         return cls(
             category=race.category_slug,
@@ -95,6 +99,7 @@ class RoomContext:
             room_name=race.name,
             match_id=match_id,
             tournament_id=tournament_id,
+            live_race_id=live_race_id,
         )
 
     @property
@@ -112,6 +117,7 @@ def _room_kwargs(
         "room_name": context.room_name,
         "match_id": context.match_id,
         "tournament_id": context.tournament_id,
+        "live_race_id": context.live_race_id,
         "racetime_version": version,
         "entity_id": context.room_name,
     }
@@ -329,44 +335,13 @@ def entrant_invited_event(
 # -- log lines -------------------------------------------------------------------------------
 
 
-def _entrant_label(event: RacetimeEntrantEvent) -> str:
-    return event.racetime_user_name or event.racetime_user_id
-
-
 def describe(event: Event) -> str:
-    """One human line for a room change, e.g.
+    """One human line for a room change (see each event's ``describe``), e.g.
 
     ``Race alttpr/cool-doge-1234 status changed: pending -> in_progress`` or
     ``Race alttpr/cool-doge-1234 entrant RacerOne#8145 status changed: ready -> in_progress``.
     """
-    if not isinstance(event, RacetimeRoomEvent):
-        return f"{event.kind} id={event.event_id}"
-    room = f"Race {event.category}/{event.room_slug}"
-    if isinstance(event, RacetimeRaceStatusChangedEvent):
-        return f"{room} status changed: {event.old_status or 'none'} -> {event.new_status}"
-    if isinstance(event, RacetimeEntrantStatusChangedEvent):
-        line = (
-            f"{room} entrant {_entrant_label(event)} status changed: "
-            f"{event.old_status or 'none'} -> {event.new_status}"
-        )
-        extras = []
-        if event.place is not None:
-            extras.append(f"place {event.place}")
-        if event.finish_time is not None:
-            extras.append(f"time {event.finish_time}")
-        return f"{line} ({', '.join(extras)})" if extras else line
-    if isinstance(event, RacetimeEntrantJoinedEvent):
-        return f"{room} entrant {_entrant_label(event)} joined as {event.initial_status}"
-    if isinstance(event, RacetimeEntrantLeftEvent):
-        return f"{room} entrant {_entrant_label(event)} left (was {event.last_status})"
-    if isinstance(event, RacetimeEntrantInvitedEvent):
-        return f"{room} entrant {_entrant_label(event)} invited"
-    if isinstance(event, RacetimeBotJoinedRaceEvent):
-        return f"{room} bot joined: status {event.race_status}, {event.entrant_count} entrant(s)"
-    if isinstance(event, RacetimeBotCreatedRaceEvent):
-        kind = "invitational" if event.invitational else "open"
-        return f"{room} created by bot ({kind}, goal {event.goal!r})"
-    return f"{room} {event.kind} id={event.event_id}"
+    return event.describe()
 
 
 def log_changes(events: Iterable[Event], logger: logging.Logger | None = None) -> None:

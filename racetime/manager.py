@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from core.clock import Clock, SystemClock
 from core.events import EventDispatcher
 from racetime.category_bot import BotTimings, CategoryBot
 from racetime.client import RaceSettings, RacetimeClient, split_race_name
@@ -44,6 +45,7 @@ class RacetimeManager:
         dispatcher: EventDispatcher,
         active_bots: BotSource,
         timings: BotTimings | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -51,6 +53,7 @@ class RacetimeManager:
         self._dispatcher = dispatcher
         self._active_bots = active_bots
         self._timings = timings or BotTimings()
+        self._clock: Clock = clock or SystemClock()
         self._bots: dict[str, CategoryBot] = {}
 
     @property
@@ -72,8 +75,8 @@ class RacetimeManager:
             client=self._client,
             store=self._store,
             health=self._health,
-            dispatcher=self._dispatcher,
             timings=self._timings,
+            clock=self._clock,
         )
         self._bots[credentials.category] = bot
         bot.start()
@@ -91,7 +94,7 @@ class RacetimeManager:
         return self.start_bot(credentials)
 
     async def stop(self) -> None:
-        """Stop every bot (shutdown). The HTTP client belongs to whoever made it."""
+        """Stop every bot (shutdown); never raises. The HTTP client belongs to its maker."""
         categories = list(self._bots)
         await asyncio.gather(
             *(self.stop_bot(c, reason="RaceDesk shutting down") for c in categories)
@@ -126,6 +129,20 @@ class RacetimeManager:
         if record is None:
             record = await self._store.record_room(category, slug, opened_by_us=False)
         return bot.watch(record)
+
+    async def attach(
+        self, race_name: str, *, match_id: int | None = None, live_race_id: int | None = None
+    ) -> RoomConnection | None:
+        """Link a room to a match or live race; a watched room's events carry it from now on."""
+        category, slug = split_race_name(race_name)
+        record = await self._store.attach_room(
+            category, slug, match_id=match_id, live_race_id=live_race_id
+        )
+        bot = self._bots.get(category)
+        connection = bot.rooms.get(slug) if bot is not None else None
+        if connection is not None:
+            connection.attach(record)
+        return connection
 
     async def invite(self, race_name: str, racetime_user_id: str, name: str | None = None) -> None:
         """Invite a racetime user and announce it as :class:`RacetimeEntrantInvitedEvent`."""

@@ -7,11 +7,12 @@ them to the manager. Tests can pass small in-memory versions that satisfy the sa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Protocol
 
+from core.events import Event
 from racetime.models import Race
 
 
@@ -55,7 +56,8 @@ class RoomRecord:
 
 class RoomStore(Protocol):
     async def active_rooms(self, category: str) -> list[RoomRecord]:
-        """Rooms of ``category`` that are not finished, cancelled or partitioned."""
+        """Rooms of ``category`` to watch: not cancelled or partitioned, and finished ones
+        only while an un-finish is still possible."""
         ...
 
     async def get_room(self, category: str, slug: str) -> RoomRecord | None: ...
@@ -72,12 +74,28 @@ class RoomStore(Protocol):
         """Create the room's row if missing (idempotent) and return it."""
         ...
 
-    async def deactivate_room(self, category: str, slug: str) -> None:
-        """The room no longer exists on racetime: stop reconnecting it after a restart."""
+    async def attach_room(
+        self,
+        category: str,
+        slug: str,
+        *,
+        match_id: int | None = None,
+        live_race_id: int | None = None,
+    ) -> RoomRecord:
+        """Link the room to a match or live race (raises if that one already has a room)."""
         ...
 
-    def remember_snapshot(self, category: str, slug: str, race: Race) -> None:
-        """Keep ``race`` as the room's last snapshot; must not block (writes are batched)."""
+    def save(
+        self,
+        category: str,
+        slug: str,
+        events: Sequence[Event] = (),
+        *,
+        race: Race | None = None,
+        active: bool | None = None,
+    ) -> None:
+        """Queue the room's new snapshot (and whether it is still watched) with the events it
+        produced: they are committed together, then delivered. Never blocks."""
         ...
 
     async def linked_user_ids(self, racetime_ids: Iterable[str]) -> dict[str, int]:

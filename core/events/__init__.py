@@ -1,7 +1,8 @@
 """Typed events and the dispatcher that delivers them (stdlib only)."""
 
 from core.events.base import Event, EventPriority, utc_now
-from core.events.dispatcher import EventDispatcher, Subscription
+from core.events.codec import UnknownEventKindError, decode_event, encode_event
+from core.events.dispatcher import EventDispatcher, RetryPolicy, Subscription, by_priority
 from core.events.live_races import (
     AsyncLiveRaceCancelledEvent,
     AsyncLiveRaceCreatedEvent,
@@ -10,6 +11,7 @@ from core.events.live_races import (
     AsyncLiveRaceRoomOpenedEvent,
     AsyncLiveRaceStartedEvent,
 )
+from core.events.log import EventLog, LoggedEvent, MemoryEventLog
 from core.events.racetime import (
     RacetimeBotCreatedRaceEvent,
     RacetimeBotJoinedRaceEvent,
@@ -24,6 +26,7 @@ from core.events.racetime import (
     RacetimeRoomEvent,
     RacetimeRoomOpenedEvent,
     RoomForMatchEvent,
+    room_partition,
 )
 
 __all__ = [
@@ -35,7 +38,10 @@ __all__ = [
     "AsyncLiveRaceStartedEvent",
     "Event",
     "EventDispatcher",
+    "EventLog",
     "EventPriority",
+    "LoggedEvent",
+    "MemoryEventLog",
     "RacetimeBotCreatedRaceEvent",
     "RacetimeBotJoinedRaceEvent",
     "RacetimeBotStatusChangedEvent",
@@ -48,7 +54,13 @@ __all__ = [
     "RacetimeRoomCreatedEvent",
     "RacetimeRoomEvent",
     "RacetimeRoomOpenedEvent",
+    "RetryPolicy",
     "RoomForMatchEvent",
     "Subscription",
+    "UnknownEventKindError",
+    "by_priority",
+    "decode_event",
+    "encode_event",
+    "room_partition",
     "utc_now",
 ]

@@ -6,7 +6,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
-from typing import ClassVar
+from typing import Any, ClassVar
+
+from core.identity import get_user_id_description
 
 
 class EventPriority(IntEnum):
@@ -33,6 +35,9 @@ class Event:
     """
 
     priority: ClassVar[EventPriority] = EventPriority.NORMAL
+    # Every concrete event class by name, so the event log can turn stored rows back into
+    # events (see ``core.events.codec``). Filled in by ``__init_subclass__``.
+    registry: ClassVar[dict[str, type[Event]]] = {}
 
     user_id: int | None = None
     entity_id: str | None = None
@@ -48,6 +53,16 @@ class Event:
             key = self.stable_key()
             object.__setattr__(self, "event_id", key if key else uuid.uuid4().hex)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super(Event, cls).__init_subclass__(**kwargs)  # the slotted class, not the first one
+        existing = Event.registry.get(cls.__name__)
+        if existing is not None and existing.__qualname__ + existing.__module__ != (
+            cls.__qualname__ + cls.__module__
+        ):
+            raise TypeError(f"two event classes are called {cls.__name__}; kinds must be unique")
+        # ``@dataclass(slots=True)`` builds a second class of the same name: the last one wins.
+        Event.registry[cls.__name__] = cls
+
     def stable_key(self) -> str | None:
         """A deterministic id for events that have one; None gives a random id."""
         return None
@@ -60,3 +75,7 @@ class Event:
     @property
     def kind(self) -> str:
         return type(self).__name__
+
+    def describe(self) -> str:
+        """One human line for the log; subclasses say what happened in their own words."""
+        return f"{self.kind} id={self.event_id} by {get_user_id_description(self.user_id)}"

@@ -1,12 +1,27 @@
-"""The in-process event dispatcher.
+"""The event dispatcher: delivers what the event log committed, in order, at least once.
 
-``emit`` only enqueues, so a websocket reader never waits for listeners. Delivery runs in one
-worker task per partition (a race room, a live race, a bot...): partitions are independent,
-events of one partition arrive in the order they were emitted. The events given to one
-``emit`` call form a batch, delivered highest priority first (stable within a priority).
-For one event, listeners run in descending priority; listeners of equal priority run
-concurrently and all finish before a lower priority starts. A listener that raises or runs
-past its timeout is logged with its traceback and never affects the others.
+Events reach listeners only from the log (see ``core.events.log``): ``emit`` appends them and
+returns once they are committed; the room store commits a room's events together with its new
+snapshot. Delivery then runs in one worker per partition (a race room, a live race, a bot...):
+partitions are independent and events of one partition arrive in commit order. For one event,
+listeners run in descending priority; listeners of equal priority run concurrently and all
+finish before a lower priority starts.
+
+A listener that raises or runs past its timeout is retried with backoff, up to
+``RetryPolicy.attempts`` tries; then the delivery is *parked* (kept in the log for an admin,
+counted, logged as an error) and the event moves on. A retrying listener holds up only its
+own partition, and no concurrency slot while it waits. Once every listener is done with an
+event, the event is acknowledged; an event that was not acknowledged when the process died is
+delivered again after the restart, with the same ``event_id``.
+
+**Exactly once.** Delivery is at least once, so a listener that records something durable (a
+result, a notification, a status) must do it in its own transaction keyed by ``event_id``:
+then a repeat changes nothing. ``core.services.exactly_once.exactly_once`` does that for a
+listener.
+
+Memory is bounded: a partition keeps at most ``max_queued`` events in memory; beyond that it
+leaves them in the log and reads them back when it catches up. At most ``max_concurrency``
+listener calls run at once across all partitions.
 """
 
 from __future__ import annotations
@@ -14,21 +29,40 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, TypeVar
 
 from core.events.base import Event, EventPriority
-from core.identity import get_user_id_description
+from core.events.log import EventLog, LoggedEvent, MemoryEventLog
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
 Listener = Callable[[Any], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
 
 DEFAULT_LISTENER_TIMEOUT = 30.0
+DEFAULT_MAX_QUEUED = 1000
+DEFAULT_MAX_CONCURRENCY = 64
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often a failing listener is tried, and how long to wait between tries."""
+
+    attempts: int = 5
+    base: float = 0.5
+    factor: float = 2.0
+    cap: float = 30.0
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th failure (1-based), with jitter."""
+        raw = min(self.cap, self.base * self.factor ** min(failures - 1, 32))
+        return raw * (0.5 + 0.5 * random.random())  # noqa: S311 - spreading retries
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,26 +77,56 @@ class Subscription:
         return getattr(self.handler, "__qualname__", repr(self.handler))
 
 
-class _Partition:
-    __slots__ = ("batches", "worker")
+class _Abandoned(Exception):
+    """Shutting down while a listener is failing: leave the event for the next start."""
 
-    def __init__(self) -> None:
-        self.batches: deque[tuple[Event, ...]] = deque()
+
+class _Partition:
+    __slots__ = ("delivered", "overflow", "queue", "tail", "worker")
+
+    def __init__(self, *, overflow: bool = False) -> None:
+        self.queue: deque[LoggedEvent] = deque()
         self.worker: asyncio.Task[None] | None = None
+        # Events of this partition are in the log but not in ``queue``: read them back.
+        self.overflow = overflow
+        self.delivered = 0  # seq of the last event delivered (0: none yet)
+        self.tail = 0  # highest seq queued or delivered: anything at or below is not news
 
 
 class EventDispatcher:
-    """Typed publish/subscribe with per-partition ordering and isolated listeners."""
+    """Typed publish/subscribe over the event log, with ordered, isolated, retried delivery."""
 
-    def __init__(self, *, default_timeout: float | None = DEFAULT_LISTENER_TIMEOUT) -> None:
+    def __init__(
+        self,
+        event_log: EventLog | None = None,
+        *,
+        default_timeout: float | None = DEFAULT_LISTENER_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._log: EventLog = event_log if event_log is not None else MemoryEventLog()
+        self._log.connect(self.publish)
         self._default_timeout = default_timeout
+        self._retry = retry or RetryPolicy()
+        self._max_queued = max_queued
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._sleep = sleep
         self._subscriptions: list[Subscription] = []
         self._resolved: dict[type[Event], list[list[Subscription]]] = {}
         self._partitions: dict[str, _Partition] = {}
-        self._pending = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._closed = False
+        self._stopping = False
+        self._stop_requested = asyncio.Event()
+        self.parked = 0
+        self.delivered = 0
+
+    @property
+    def event_log(self) -> EventLog:
+        return self._log
 
     # -- subscribing -------------------------------------------------------------------------
 
@@ -122,94 +186,209 @@ class EventDispatcher:
 
     # -- emitting ----------------------------------------------------------------------------
 
-    async def emit(self, *events: Event) -> None:
-        """Queue one batch of events for delivery and return at once."""
-        self.emit_nowait(*events)
-
-    def emit_nowait(self, *events: Event) -> None:
-        if not events:
-            return
-        if self._closed:
-            raise RuntimeError("the event dispatcher is closed")
-        by_partition: dict[str, list[Event]] = {}
-        for event in events:
-            by_partition.setdefault(event.partition_key, []).append(event)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "Event %s id=%s by %s",
-                    event.kind,
-                    event.event_id,
-                    get_user_id_description(event.user_id),
-                )
-        for key, batch in by_partition.items():
-            if len(batch) > 1:
-                batch.sort(key=lambda e: -e.priority)
+    async def start(self) -> None:
+        """Deliver what an earlier run left unacknowledged, before anything new of its partition."""
+        partitions = await self._log.pending_partitions()
+        for key in partitions:
             partition = self._partitions.get(key)
             if partition is None:
                 partition = self._partitions[key] = _Partition()
-            partition.batches.append(tuple(batch))
-            self._pending += len(batch)
-            if partition.worker is None:
-                partition.worker = asyncio.get_running_loop().create_task(
-                    self._run_partition(key, partition), name=f"events:{key}"
-                )
-        self._idle.clear()
+            partition.overflow = True
+            self._wake(key, partition)
+        if partitions:
+            log.info("Resuming delivery of unacknowledged events in %d partitions", len(partitions))
+
+    async def emit(self, *events: Event) -> list[LoggedEvent]:
+        """Commit ``events`` to the log (highest priority first) and queue them for delivery.
+
+        Returns once they are committed, before any listener runs.
+        """
+        if self._closed:
+            raise RuntimeError("the event dispatcher is closed")
+        if not events:
+            return []
+        return await self._log.append(by_priority(events))
+
+    def publish(self, entries: Sequence[LoggedEvent]) -> None:
+        """Queue events the log has just committed (the log calls this)."""
+        for entry in entries:
+            event = entry.event
+            if log.isEnabledFor(logging.INFO):
+                log.info("%s", event.describe())
+            key = event.partition_key
+            partition = self._partitions.get(key)
+            if partition is None:
+                partition = self._partitions[key] = _Partition()
+            if entry.seq <= partition.tail:
+                continue  # already read back from the log
+            if partition.overflow or len(partition.queue) >= self._max_queued:
+                partition.overflow = True  # it stays in the log; read back when caught up
+            else:
+                partition.queue.append(entry)
+                partition.tail = entry.seq
+            self._wake(key, partition)
+
+    def _wake(self, key: str, partition: _Partition) -> None:
+        if partition.worker is None:
+            self._idle.clear()
+            partition.worker = asyncio.get_running_loop().create_task(
+                self._run_partition(key, partition), name=f"events:{key}"
+            )
 
     async def drain(self) -> None:
-        """Wait until every event queued so far (and any queued meanwhile) is delivered."""
-        while self._pending:
+        """Wait until everything emitted so far (and anything emitted meanwhile) is delivered."""
+        while True:
+            await self._log.flush()
+            if not self._busy():
+                return
             await self._idle.wait()
 
+    def _busy(self) -> bool:
+        return any(p.worker is not None for p in self._partitions.values())
+
     async def close(self) -> None:
-        """Deliver what is queued, then refuse new events."""
+        """Deliver what is queued, then refuse new events.
+
+        A listener that fails during shutdown is not retried: its event stays unacknowledged
+        and is delivered again at the next start.
+        """
+        self._stopping = True
+        self._stop_requested.set()
         await self.drain()
         self._closed = True
+        await self._log.flush()
 
     @property
     def pending(self) -> int:
-        return self._pending
+        """Events waiting in memory (a partition that overflowed has more in the log)."""
+        return sum(len(p.queue) for p in self._partitions.values())
 
     # -- delivering --------------------------------------------------------------------------
 
     async def _run_partition(self, key: str, partition: _Partition) -> None:
         try:
-            while partition.batches:
-                batch = partition.batches.popleft()
-                for event in batch:
-                    try:
-                        await self._deliver(event)
-                    finally:
-                        self._pending -= 1
-                        if not self._pending:
-                            self._idle.set()
+            while partition.queue or partition.overflow:
+                if not partition.queue:
+                    if not await self._read_back(key, partition) and self._stopping:
+                        break
+                    continue
+                entry = partition.queue[0]
+                await self._deliver(entry)
+                partition.queue.popleft()
+                partition.delivered = entry.seq
+                self.delivered += 1
+                self._log.acknowledge(entry.seq)
+        except _Abandoned:
+            log.warning("Partition %s: delivery stopped for shutdown; resumes at next start", key)
+            partition.queue.clear()
+            partition.overflow = False
         finally:
             partition.worker = None
-            if self._partitions.get(key) is partition and not partition.batches:
+            idle = not partition.queue and not partition.overflow
+            if idle and self._partitions.get(key) is partition:
                 del self._partitions[key]
+            if not self._busy():
+                self._idle.set()
 
-    async def _deliver(self, event: Event) -> None:
-        for group in self.listeners_for(type(event)):
+    async def _read_back(self, key: str, partition: _Partition) -> bool:
+        """Fill the queue from the log; False (after a pause) when the log cannot be read."""
+        partition.overflow = False
+        try:
+            rows = await self._log.pending(key, after=partition.delivered, limit=self._max_queued)
+        except Exception:
+            log.exception("Partition %s: could not read events back from the log", key)
+            partition.overflow = True
+            await self._pause(self._retry.delay(1))
+            return False
+        merged = {entry.seq: entry for entry in rows}
+        if len(rows) >= self._max_queued:
+            # More wait in the log; whatever was queued meanwhile is newer and is read later.
+            partition.overflow = True
+        else:
+            merged.update((entry.seq, entry) for entry in partition.queue)
+        partition.queue = deque(entry for _, entry in sorted(merged.items()))
+        partition.tail = partition.queue[-1].seq if partition.queue else partition.delivered
+        return True
+
+    async def _deliver(self, entry: LoggedEvent) -> None:
+        for group in self.listeners_for(type(entry.event)):
             if len(group) == 1:
-                await self._call(group[0], event)
+                await self._call_with_retries(group[0], entry)
             else:
-                await asyncio.gather(*(self._call(s, event) for s in group))
+                await asyncio.gather(*(self._call_with_retries(s, entry) for s in group))
 
-    async def _call(self, subscription: Subscription, event: Event) -> None:
+    async def _call_with_retries(self, subscription: Subscription, entry: LoggedEvent) -> None:
+        event = entry.event
+        failures = 0
+        while True:
+            async with self._slots:
+                error = await self._call(subscription, event)
+            if error is None:
+                return
+            failures += 1
+            if self._stopping:
+                log.warning(
+                    "Listener %s failed on %s id=%s during shutdown: %s",
+                    subscription.name, event.kind, event.event_id, error,
+                    exc_info=error,
+                )
+                raise _Abandoned
+            if failures >= self._retry.attempts:
+                await self._park(subscription, entry, error, failures)
+                return
+            delay = self._retry.delay(failures)
+            log.warning(
+                "Listener %s failed on %s id=%s (attempt %d of %d); retrying in %.1fs",
+                subscription.name, event.kind, event.event_id, failures, self._retry.attempts,
+                delay,
+                exc_info=error,
+            )
+            await self._pause(delay)
+            if self._stopping:
+                raise _Abandoned
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if shutdown begins meanwhile."""
+        sleep = asyncio.ensure_future(self._sleep(seconds))
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait({sleep, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleep.cancel()
+            stop.cancel()
+
+    async def _call(self, subscription: Subscription, event: Event) -> BaseException | None:
         try:
             if subscription.timeout is None:
                 await subscription.handler(event)
             else:
                 async with asyncio.timeout(subscription.timeout):
                     await subscription.handler(event)
-        except TimeoutError:
-            log.exception(
-                "Listener %s timed out after %.1fs on %s id=%s",
-                subscription.name,
-                subscription.timeout,
-                event.kind,
-                event.event_id,
+        except TimeoutError as error:
+            return TimeoutError(f"timed out after {subscription.timeout:.1f}s").with_traceback(
+                error.__traceback__
             )
+        except Exception as error:
+            return error
+        return None
+
+    async def _park(
+        self, subscription: Subscription, entry: LoggedEvent, error: BaseException, attempts: int
+    ) -> None:
+        event = entry.event
+        self.parked += 1
+        log.error(
+            "Listener %s gave up on %s id=%s after %d attempts; delivery parked",
+            subscription.name, event.kind, event.event_id, attempts,
+            exc_info=error,
+        )
+        detail = f"{type(error).__name__}: {error}"
+        try:
+            await self._log.park(entry, subscription.name, detail, attempts)
         except Exception:
-            log.exception(
-                "Listener %s failed on %s id=%s", subscription.name, event.kind, event.event_id
-            )
+            log.exception("Could not record the parked delivery of %s", event.event_id)
+
+
+def by_priority(events: Sequence[Event]) -> list[Event]:
+    """Highest priority first, stable within a priority (the order one batch is logged in)."""
+    return sorted(events, key=lambda e: -e.priority)

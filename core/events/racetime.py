@@ -9,6 +9,11 @@ from typing import ClassVar, Literal
 from core.events.base import Event, EventPriority
 
 
+def room_partition(category: str, slug: str) -> str:
+    """The partition of every event about one room: they are delivered in order."""
+    return f"room:{category}/{slug}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacetimeRoomEvent(Event):
     """Anything that happened in one race room; delivered in order per room.
@@ -22,11 +27,19 @@ class RacetimeRoomEvent(Event):
     room_name: str
     match_id: int | None = None
     tournament_id: int | None = None
+    live_race_id: int | None = None
     racetime_version: int | None = None
 
     @property
     def partition_key(self) -> str:
-        return f"room:{self.category}/{self.room_slug}"
+        return room_partition(self.category, self.room_slug)
+
+    @property
+    def room_label(self) -> str:
+        return f"Race {self.category}/{self.room_slug}"
+
+    def describe(self) -> str:
+        return f"{self.room_label} {self.kind} id={self.event_id}"
 
     def subject(self) -> str:
         """What, within the room, the event is about (an entrant for entrant events)."""
@@ -50,6 +63,9 @@ class RacetimeRaceStatusChangedEvent(RacetimeRoomEvent):
     started_at: datetime | None = None
     ended_at: datetime | None = None
 
+    def describe(self) -> str:
+        return f"{self.room_label} status changed: {self.old_status or 'none'} -> {self.new_status}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacetimeEntrantEvent(RacetimeRoomEvent):
@@ -62,6 +78,10 @@ class RacetimeEntrantEvent(RacetimeRoomEvent):
     def subject(self) -> str:
         return self.racetime_user_id
 
+    @property
+    def entrant_label(self) -> str:
+        return self.racetime_user_name or self.racetime_user_id
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacetimeEntrantStatusChangedEvent(RacetimeEntrantEvent):
@@ -70,20 +90,39 @@ class RacetimeEntrantStatusChangedEvent(RacetimeEntrantEvent):
     finish_time: str | None = None
     place: int | None = None
 
+    def describe(self) -> str:
+        line = (
+            f"{self.room_label} entrant {self.entrant_label} status changed: "
+            f"{self.old_status or 'none'} -> {self.new_status}"
+        )
+        extras = []
+        if self.place is not None:
+            extras.append(f"place {self.place}")
+        if self.finish_time is not None:
+            extras.append(f"time {self.finish_time}")
+        return f"{line} ({', '.join(extras)})" if extras else line
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacetimeEntrantJoinedEvent(RacetimeEntrantEvent):
     initial_status: str
+
+    def describe(self) -> str:
+        return f"{self.room_label} entrant {self.entrant_label} joined as {self.initial_status}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacetimeEntrantLeftEvent(RacetimeEntrantEvent):
     last_status: str
 
+    def describe(self) -> str:
+        return f"{self.room_label} entrant {self.entrant_label} left (was {self.last_status})"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacetimeEntrantInvitedEvent(RacetimeEntrantEvent):
-    pass
+    def describe(self) -> str:
+        return f"{self.room_label} entrant {self.entrant_label} invited"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +133,12 @@ class RacetimeBotJoinedRaceEvent(RacetimeRoomEvent):
     entrant_count: int = 0
     bot_action: Literal["join"] = "join"
 
+    def describe(self) -> str:
+        return (
+            f"{self.room_label} bot joined: status {self.race_status}, "
+            f"{self.entrant_count} entrant(s)"
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacetimeBotCreatedRaceEvent(RacetimeRoomEvent):
@@ -102,6 +147,10 @@ class RacetimeBotCreatedRaceEvent(RacetimeRoomEvent):
     goal: str | None = None
     invitational: bool = False
     bot_action: Literal["create"] = "create"
+
+    def describe(self) -> str:
+        kind = "invitational" if self.invitational else "open"
+        return f"{self.room_label} created by bot ({kind}, goal {self.goal!r})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,6 +161,7 @@ class RoomForMatchEvent(Event):
 
     match_id: int | None
     tournament_id: int | None
+    category: str
     room_slug: str
     room_url: str
     goal: str | None = None
@@ -121,10 +171,11 @@ class RoomForMatchEvent(Event):
 
     @property
     def partition_key(self) -> str:
-        return f"match:{self.match_id}" if self.match_id is not None else f"room:{self.room_slug}"
+        """The room's partition: ordered with everything else that happens in the room."""
+        return room_partition(self.category, self.room_slug)
 
     def stable_key(self) -> str | None:
-        return f"{self.kind}:{self.match_id}:{self.room_slug}"
+        return f"{self.kind}:{self.match_id}:{self.category}/{self.room_slug}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,3 +203,19 @@ class RacetimeBotStatusChangedEvent(Event):
     @property
     def partition_key(self) -> str:
         return f"bot:{self.bot_id}"
+
+    def describe(self) -> str:
+        old = BOT_STATUS_NAMES.get(self.old_status, str(self.old_status))
+        new = BOT_STATUS_NAMES.get(self.new_status, str(self.new_status))
+        suffix = f" ({self.status_message})" if self.status_message else ""
+        return f"racetime bot {self.category} status: {old} -> {new}{suffix}"
+
+
+# The names of ``db.BotStatus`` (core.events may not import db; a test keeps them equal).
+BOT_STATUS_NAMES = {
+    0: "UNKNOWN",
+    1: "CONNECTED",
+    2: "AUTH_FAILED",
+    3: "CONNECTION_ERROR",
+    4: "DISCONNECTED",
+}

@@ -1,4 +1,5 @@
-"""The audit log: who did what, where. Admin actions and bot health changes land here."""
+"""The audit log: who did what, where. Admin actions land here, and bot health changes
+(written by ``core.services.bot_status`` in the same transaction as the change)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from core.events import EventDispatcher, EventPriority, RacetimeBotStatusChangedEvent
-from db.models import AuditLog, BotStatus
+from db.models import AuditLog
 from db.queries.audit import add_audit_entry
 from db.queries.users import get_or_create_user_by_discord_id
 
@@ -19,12 +19,6 @@ log = logging.getLogger(__name__)
 class AuditService:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
-
-    def subscribe(self, dispatcher: EventDispatcher) -> None:
-        """Audit listeners run before every other listener (notifications included)."""
-        dispatcher.subscribe(
-            RacetimeBotStatusChangedEvent, self._on_bot_status, priority=EventPriority.AUDIT
-        )
 
     async def record(
         self,
@@ -42,22 +36,6 @@ class AuditService:
         return await add_audit_entry(
             session, action, actor_user_id=actor_user_id, guild_id=guild_id, details=details
         )
-
-    async def _on_bot_status(self, event: RacetimeBotStatusChangedEvent) -> None:
-        async with self._sessionmaker.begin() as session:
-            await add_audit_entry(
-                session,
-                "racetime_bot.status_changed",
-                actor_user_id=event.user_id,
-                details={
-                    "bot_id": event.bot_id,
-                    "category": event.category,
-                    "old_status": BotStatus(event.old_status).name,
-                    "new_status": BotStatus(event.new_status).name,
-                    "message": event.status_message,
-                    "event_id": event.event_id,
-                },
-            )
 
     async def entries(self, action_prefix: str = "") -> list[AuditLog]:
         async with self._sessionmaker() as session:

@@ -1,5 +1,7 @@
 """Health of the racetime category bots: the row, a history row per change, an event.
 
+A change of status writes the bot's row, its history row, its audit row and the
+:class:`RacetimeBotStatusChangedEvent` in one transaction, so none exists without the others.
 Implements ``racetime.ports.BotHealthRecorder`` for the racetime engine.
 """
 
@@ -11,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from core.clock import Clock
-from core.events import EventDispatcher, RacetimeBotStatusChangedEvent
+from core.events import RacetimeBotStatusChangedEvent
 from core.identity import SYSTEM_USER_ID
+from core.services.event_log import DatabaseEventLog
 from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
+from db.queries.audit import add_audit_entry
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +29,11 @@ class BotStatusRepository:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        dispatcher: EventDispatcher,
+        event_log: DatabaseEventLog,
         clock: Clock,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._dispatcher = dispatcher
+        self._event_log = event_log
         self._clock = clock
 
     async def update_bot_status(
@@ -40,7 +44,8 @@ class BotStatusRepository:
         Returns whether the status changed. The check time is updated either way.
         """
         now = self._clock.now()
-        async with self._sessionmaker.begin() as session:
+        async with self._event_log.transaction() as outbox:
+            session = outbox.session
             bot = await session.get(RacetimeBot, bot_id, with_for_update=True)
             if bot is None:
                 log.warning("Status for unknown racetime bot %s ignored", bot_id)
@@ -62,24 +67,30 @@ class BotStatusRepository:
                         changed_at=now,
                     )
                 )
-            category = bot.category
-        if changed:
-            log.info(
-                "racetime bot %s status: %s -> %s (%s)", category, old.name, status.name,
-                message or "",
-            )
-            await self._dispatcher.emit(
-                RacetimeBotStatusChangedEvent(
+                event = RacetimeBotStatusChangedEvent(
                     user_id=SYSTEM_USER_ID,
                     entity_id=f"racetime_bot:{bot_id}",
                     bot_id=bot_id,
-                    category=category,
+                    category=bot.category,
                     old_status=int(old),
                     new_status=int(status),
                     status_message=message,
                     occurred_at=now,
                 )
-            )
+                await add_audit_entry(
+                    session,
+                    "racetime_bot.status_changed",
+                    actor_user_id=SYSTEM_USER_ID,
+                    details={
+                        "bot_id": bot_id,
+                        "category": bot.category,
+                        "old_status": old.name,
+                        "new_status": status.name,
+                        "message": message,
+                        "event_id": event.event_id,
+                    },
+                )
+                outbox.add(event)
         return changed
 
     async def record_connection_success(self, bot_id: int) -> None:

@@ -1,4 +1,4 @@
-"""The services the cogs are given; built once by ``bot.py``."""
+"""The services the application is made of; built once by ``bot.py``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.events import EventDispatcher
+from core.lifecycle import Lifecycle
 from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
+from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
@@ -22,6 +24,7 @@ from racetime.manager import RacetimeManager
 class Services:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    event_log: DatabaseEventLog
     dispatcher: EventDispatcher
     clock: Clock
     health: HealthService
@@ -33,10 +36,16 @@ class Services:
     audit: AuditService
     racetime_admin: RacetimeAdminService
 
-    async def close(self) -> None:
-        """Stop the racetime engine, save what it saw, deliver queued events, release the DB."""
-        await self.racetime.stop()
-        await self.racetime_client.close()
-        await self.room_store.close()
-        await self.dispatcher.close()
-        await self.engine.dispose()
+    async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
+        """Start the services in order under ``lifecycle``, which stops them in reverse.
+
+        Stopping delivers every pending event: the engine stops first (its rooms' last
+        snapshots are queued), then the dispatcher drains, then the log commits what is left.
+        """
+        await lifecycle.add("database", None, self.engine.dispose)
+        await lifecycle.add("event log", self.event_log.start, self.event_log.close)
+        await lifecycle.add("event delivery", self.dispatcher.start, self.dispatcher.close)
+        await lifecycle.add("racetime client", None, self.racetime_client.close)
+        # Stopped at shutdown even when not started here: an admin may start bots at run time.
+        start = self.racetime.start if racetime_engine else None
+        await lifecycle.add("racetime engine", start, self.racetime.stop)

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import UserFacingError
+from core.events import EventDispatcher
 from core.services.audit import AuditService
+from core.services.event_log import DatabaseEventLog
 from core.services.racetime_bots import RacetimeBotService
 from db.models import RacetimeBot
 from racetime.manager import RacetimeManager
@@ -21,6 +23,15 @@ class BotOverview:
     bot: RacetimeBot
     running: bool
     rooms_watched: int
+
+
+@dataclass(frozen=True, slots=True)
+class RacetimeOverview:
+    """What ``/racetime status`` shows: every bot, and how event delivery is doing."""
+
+    bots: list[BotOverview]
+    events_pending: int
+    deliveries_parked: int
 
 
 def normalise_category(category: str) -> str:
@@ -37,11 +48,15 @@ class RacetimeAdminService:
         bots: RacetimeBotService,
         manager: RacetimeManager,
         audit: AuditService,
+        event_log: DatabaseEventLog,
+        dispatcher: EventDispatcher,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._bots = bots
         self._manager = manager
         self._audit = audit
+        self._event_log = event_log
+        self._dispatcher = dispatcher
 
     async def add_bot(
         self,
@@ -106,7 +121,7 @@ class RacetimeAdminService:
                 details={"category": category},
             )
 
-    async def overview(self) -> list[BotOverview]:
+    async def overview(self) -> RacetimeOverview:
         rows = []
         for bot in await self._bots.list_bots():
             running = self._manager.bots.get(bot.category)
@@ -117,4 +132,8 @@ class RacetimeAdminService:
                     rooms_watched=len(running.rooms) if running else 0,
                 )
             )
-        return rows
+        return RacetimeOverview(
+            bots=rows,
+            events_pending=self._dispatcher.pending,
+            deliveries_parked=await self._event_log.parked_count(),
+        )

@@ -1,38 +1,50 @@
 """The racetime engine's view of the database (implements ``racetime.ports.RoomStore``).
 
-Snapshots arrive with every room change; writing each one at once would put a database
-round trip on the websocket's path. They are kept in memory instead (the newest per room
-wins) and written in one transaction every ``flush_interval`` seconds and at close.
+A room's new snapshot and the events it produced are committed together, through the event
+log's group commit (``core.services.event_log``): the stored snapshot never says "already
+reported" for an event that is not in the log, and an event is never in the log without the
+snapshot that produced it. Saving never blocks the websocket reader.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import select
 
+from core.events import Event
+from core.services.event_log import DatabaseEventLog
 from db.models import AsyncLiveRace, Match, RaceRoom
 from db.queries import rooms as room_queries
 from db.queries import users as user_queries
-from racetime.models import RACE_TERMINAL_STATUSES, Race, race_from_dict
+from racetime.models import Race, race_from_dict
 from racetime.ports import RoomRecord
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """What one save changes on a room's row: its snapshot, whether it is still watched."""
+
+    category: str
+    slug: str
+    race: Race | None = None
+    active: bool | None = None
+
+
 class DatabaseRoomStore:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], *, flush_interval: float = 1.0
+        self, sessionmaker: async_sessionmaker[AsyncSession], event_log: DatabaseEventLog
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._flush_interval = flush_interval
-        self._dirty: dict[tuple[str, str], Race] = {}
-        self._flusher: asyncio.Task[None] | None = None
+        self._log = event_log
+        event_log.register_state_writer(self._write_states)
 
     async def _record(self, session: AsyncSession, room: RaceRoom) -> RoomRecord:
         tournament_id = None
@@ -42,10 +54,6 @@ class DatabaseRoomStore:
         elif room.live_race_id is not None:
             live_race = await session.get(AsyncLiveRace, room.live_race_id)
             tournament_id = live_race.tournament_id if live_race else None
-        pending = self._dirty.get((room.category, room.slug))
-        last_race = pending or (
-            race_from_dict(room.last_race_data) if room.last_race_data else None
-        )
         return RoomRecord(
             category=room.category,
             slug=room.slug,
@@ -53,15 +61,17 @@ class DatabaseRoomStore:
             match_id=room.match_id,
             tournament_id=tournament_id,
             live_race_id=room.live_race_id,
-            last_race=last_race,
+            last_race=race_from_dict(room.last_race_data) if room.last_race_data else None,
         )
 
     async def active_rooms(self, category: str) -> list[RoomRecord]:
+        await self._log.flush()  # the baseline must include every save queued so far
         async with self._sessionmaker() as session:
             rooms = await room_queries.list_active_rooms(session, [category])
             return [await self._record(session, room) for room in rooms]
 
     async def get_room(self, category: str, slug: str) -> RoomRecord | None:
+        await self._log.flush()
         async with self._sessionmaker() as session:
             room = await room_queries.get_room(session, category, slug)
             return await self._record(session, room) if room is not None else None
@@ -86,50 +96,50 @@ class DatabaseRoomStore:
                 room = await room_queries.upsert_room(session, category, slug, **fields)
             return await self._record(session, room)
 
-    async def deactivate_room(self, category: str, slug: str) -> None:
-        self._dirty.pop((category, slug), None)
+    async def attach_room(
+        self,
+        category: str,
+        slug: str,
+        *,
+        match_id: int | None = None,
+        live_race_id: int | None = None,
+    ) -> RoomRecord:
+        fields: dict[str, object] = {}
+        if match_id is not None:
+            fields["match_id"] = match_id
+        if live_race_id is not None:
+            fields["live_race_id"] = live_race_id
         async with self._sessionmaker.begin() as session:
-            await room_queries.upsert_room(session, category, slug, is_active=False)
+            room = await room_queries.upsert_room(session, category, slug, **fields)
+            return await self._record(session, room)
 
-    def remember_snapshot(self, category: str, slug: str, race: Race) -> None:
-        self._dirty[(category, slug)] = race
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(
-                self._flush_later(), name="racetime-snapshot-flush"
-            )
+    def save(
+        self,
+        category: str,
+        slug: str,
+        events: Sequence[Event] = (),
+        *,
+        race: Race | None = None,
+        active: bool | None = None,
+    ) -> None:
+        state = RoomState(category, slug, race, active)
+        self._log.submit(events, state if race is not None or active is not None else None)
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self._flush_interval)
-        await self.flush()
-
-    async def flush(self) -> None:
-        """Write every pending snapshot now; on failure they are kept for the next try."""
-        batch, self._dirty = self._dirty, {}
-        if not batch:
-            return
-        try:
-            async with self._sessionmaker.begin() as session:
-                for (category, slug), race in batch.items():
-                    await room_queries.upsert_room(
-                        session,
-                        category,
-                        slug,
-                        last_status=race.status.value,
-                        last_version=race.version,
-                        is_active=race.status.value not in RACE_TERMINAL_STATUSES,
-                        last_race_data=msgspec.to_builtins(race),
-                    )
-        except Exception:
-            log.exception("Could not save %d racetime room snapshots; will retry", len(batch))
-            for key, race in batch.items():
-                self._dirty.setdefault(key, race)
-
-    async def close(self) -> None:
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-        await self.flush()
+    async def _write_states(self, session: AsyncSession, states: list[Any]) -> None:
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for state in states:
+            assert isinstance(state, RoomState)
+            row = merged.setdefault((state.category, state.slug), {})
+            if state.race is not None:
+                row["last_status"] = state.race.status.value
+                row["last_version"] = state.race.version
+                row["last_race_data"] = msgspec.to_builtins(state.race)
+            if state.active is not None:
+                row["is_active"] = state.active
+        await room_queries.save_room_states(
+            session,
+            [{"category": c, "slug": s, **fields} for (c, s), fields in merged.items()],
+        )
 
     async def linked_user_ids(self, racetime_ids: Iterable[str]) -> dict[str, int]:
         async with self._sessionmaker() as session:

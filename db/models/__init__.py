@@ -6,6 +6,7 @@ from db.models.async_tournaments import AsyncLiveRace, AsyncParticipant, AsyncPo
 from db.models.audit import AuditLog
 from db.models.base import BotStatus, NotificationStatus, PlayerStatus, RaceStatus
 from db.models.bots import RacetimeBot, RacetimeBotGuild, RacetimeBotStatusHistory
+from db.models.events import EventLogEntry, ListenerReceipt, ParkedDelivery
 from db.models.guilds import GuildSettings
 from db.models.notifications import NotificationLog, NotificationSubscription
 from db.models.rooms import RaceRoom
@@ -21,12 +22,15 @@ __all__ = [
     "AsyncTournament",
     "AuditLog",
     "BotStatus",
+    "EventLogEntry",
     "GuildSettings",
+    "ListenerReceipt",
     "Match",
     "MatchPlayer",
     "NotificationLog",
     "NotificationStatus",
     "NotificationSubscription",
+    "ParkedDelivery",
     "PlayerStatus",
     "RaceRoom",
     "RaceStatus",

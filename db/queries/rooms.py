@@ -22,6 +22,9 @@ _UPSERTABLE = frozenset(
     }
 )
 
+# What a row created by ``save_room_states`` has where the state says nothing.
+_NEW_ROOM: dict[str, Any] = {"opened_by_us": False, "is_active": True, "last_version": 0}
+
 
 async def get_room(session: AsyncSession, category: str, slug: str) -> RaceRoom | None:
     """The room ``category/slug``, if RaceDesk knows it."""
@@ -70,3 +73,27 @@ async def upsert_room(session: AsyncSession, category: str, slug: str, **fields:
     ).returning(RaceRoom)
     result = await session.execute(statement, execution_options={"populate_existing": True})
     return result.scalar_one()
+
+
+async def save_room_states(session: AsyncSession, states: list[dict[str, Any]]) -> None:
+    """Write many rooms' snapshots and activity at once (one statement per shape).
+
+    Each dict has ``category`` and ``slug`` and any of ``last_status``, ``last_version``,
+    ``last_race_data`` and ``is_active``; rows that do not exist yet are created.
+    """
+    now = utcnow()
+    by_shape: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for state in states:
+        fields = frozenset(state) - {"category", "slug"}
+        unknown = fields - _UPSERTABLE
+        if unknown:
+            raise TypeError(f"save_room_states got unknown fields: {', '.join(sorted(unknown))}")
+        row = {**_NEW_ROOM, **state, "created_at": now, "updated_at": now}
+        by_shape.setdefault(fields, []).append(row)
+    for fields, rows in by_shape.items():
+        insert = dialect_insert(session, RaceRoom)
+        statement = insert.on_conflict_do_update(
+            index_elements=["category", "slug"],
+            set_={**{name: insert.excluded[name] for name in fields}, "updated_at": now},
+        )
+        await session.execute(statement, rows)

@@ -1,8 +1,10 @@
-"""The dispatcher: ordering, priorities, isolation, timeouts, non-blocking emit, drain."""
+"""The dispatcher: delivery from the log, ordering, priorities, isolation, retries, parking,
+bounded partitions, resuming after a restart, drain and close."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 
 import pytest
@@ -11,22 +13,28 @@ from core.events import (
     Event,
     EventDispatcher,
     EventPriority,
+    LoggedEvent,
+    MemoryEventLog,
     RacetimeEntrantJoinedEvent,
     RacetimeEntrantStatusChangedEvent,
     RacetimeRaceStatusChangedEvent,
     RacetimeRoomEvent,
+    RetryPolicy,
 )
 from core.identity import SYSTEM_USER_ID
 
+_versions = itertools.count(1)
+NO_WAIT = RetryPolicy(attempts=3, base=0.001, cap=0.002)
 
-def status(room: str, new: str, version: int = 1) -> RacetimeRaceStatusChangedEvent:
+
+def status(room: str, new: str, version: int | None = None) -> RacetimeRaceStatusChangedEvent:
     return RacetimeRaceStatusChangedEvent(
         category="alttpr",
         room_slug=room,
         room_name=f"alttpr/{room}",
         old_status=None,
         new_status=new,
-        racetime_version=version,
+        racetime_version=version if version is not None else next(_versions),
         user_id=SYSTEM_USER_ID,
     )
 
@@ -38,6 +46,7 @@ def joined(room: str, user: str) -> RacetimeEntrantJoinedEvent:
         room_name=f"alttpr/{room}",
         racetime_user_id=user,
         initial_status="not_ready",
+        racetime_version=next(_versions),
     )
 
 
@@ -54,6 +63,21 @@ async def test_events_of_one_room_arrive_in_emission_order() -> None:
         await bus.emit(status("room-a", value))
     await bus.drain()
     assert seen == ["open", "pending", "in_progress", "finished"]
+
+
+async def test_an_event_id_already_in_the_log_is_not_delivered_again() -> None:
+    bus = EventDispatcher()
+    seen: list[str] = []
+
+    @bus.on(RacetimeRaceStatusChangedEvent)
+    async def record(event: RacetimeRaceStatusChangedEvent) -> None:
+        seen.append(event.event_id)
+
+    first = status("r", "open", version=3)
+    assert len(await bus.emit(first)) == 1
+    assert await bus.emit(status("r", "open", version=3)) == []
+    await bus.drain()
+    assert seen == [first.event_id]
 
 
 async def test_rooms_are_independent() -> None:
@@ -146,35 +170,69 @@ async def test_listeners_of_equal_priority_run_concurrently() -> None:
     assert both_running.is_set()
 
 
-async def test_a_failing_listener_is_logged_and_does_not_stop_others(
+async def test_a_failing_listener_is_retried_and_the_others_run_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    bus = EventDispatcher()
+    log = MemoryEventLog()
+    bus = EventDispatcher(log, retry=NO_WAIT)
+    calls = 0
     seen: list[str] = []
 
-    async def broken(event: Event) -> None:
-        raise RuntimeError("listener bug")
+    async def flaky(event: Event) -> None:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise RuntimeError("listener bug")
 
     async def healthy(event: RacetimeRaceStatusChangedEvent) -> None:
         seen.append(event.new_status)
 
-    bus.subscribe(Event, broken, priority=EventPriority.HIGH)
+    bus.subscribe(Event, flaky, priority=EventPriority.HIGH)
     bus.subscribe(RacetimeRaceStatusChangedEvent, healthy)
-    with caplog.at_level(logging.ERROR, logger="core.events.dispatcher"):
-        await bus.emit(status("r", "open"))
-        await bus.emit(status("r", "pending"))
+    with caplog.at_level(logging.WARNING, logger="core.events.dispatcher"):
+        (entry,) = await bus.emit(status("r", "open"))
         await bus.drain()
-    assert seen == ["open", "pending"]
-    failures = [r for r in caplog.records if "failed" in r.getMessage()]
-    assert len(failures) == 2
-    assert failures[0].exc_info and "listener bug" in str(failures[0].exc_info[1])
-    assert "broken" in failures[0].getMessage()
+    assert calls == 3 and seen == ["open"]
+    retries = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == 2 and retries[0].exc_info is not None
+    assert "flaky" in retries[0].getMessage() and "attempt 1 of 3" in retries[0].getMessage()
+    assert log.parked == [] and entry.seq in log.acknowledged
 
 
-async def test_a_listener_past_its_timeout_is_cancelled_and_logged(
+async def test_a_listener_that_keeps_failing_is_parked_and_the_room_moves_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    bus = EventDispatcher()
+    log = MemoryEventLog()
+    bus = EventDispatcher(log, retry=NO_WAIT)
+    seen: list[str] = []
+
+    async def broken(event: RacetimeRaceStatusChangedEvent) -> None:
+        if event.new_status == "open":
+            raise RuntimeError("listener bug")
+
+    async def healthy(event: RacetimeRaceStatusChangedEvent) -> None:
+        seen.append(event.new_status)
+
+    bus.subscribe(RacetimeRaceStatusChangedEvent, broken, priority=EventPriority.HIGH)
+    bus.subscribe(RacetimeRaceStatusChangedEvent, healthy)
+    with caplog.at_level(logging.ERROR, logger="core.events.dispatcher"):
+        first, second = status("r", "open"), status("r", "pending")
+        await bus.emit(first)
+        await bus.emit(second)
+        await bus.drain()
+    assert seen == ["open", "pending"]
+    assert bus.parked == 1
+    (parked,) = log.parked
+    assert (parked.event_id, parked.attempts) == (first.event_id, 3)
+    assert "broken" in parked.listener and "RuntimeError: listener bug" in parked.error
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "parked" in errors[0].getMessage()
+    assert len(log.acknowledged) == 2, "a parked delivery is done with, not redelivered"
+
+
+async def test_a_listener_past_its_timeout_is_retried_then_parked() -> None:
+    log = MemoryEventLog()
+    bus = EventDispatcher(log, retry=NO_WAIT)
     seen: list[str] = []
 
     async def stuck(event: Event) -> None:
@@ -185,32 +243,89 @@ async def test_a_listener_past_its_timeout_is_cancelled_and_logged(
 
     bus.subscribe(Event, stuck, priority=EventPriority.HIGH, timeout=0.01)
     bus.subscribe(RacetimeRaceStatusChangedEvent, after)
-    with caplog.at_level(logging.ERROR, logger="core.events.dispatcher"):
-        await bus.emit(status("r", "open"))
-        await asyncio.wait_for(bus.drain(), 2)
-    assert seen == ["open"]
-    timeouts = [r for r in caplog.records if "timed out" in r.getMessage()]
-    assert len(timeouts) == 1 and timeouts[0].exc_info is not None
-
-
-async def test_emit_returns_before_listeners_run() -> None:
-    bus = EventDispatcher()
-    started = asyncio.Event()
-    release = asyncio.Event()
-
-    async def slow(event: Event) -> None:
-        started.set()
-        await release.wait()
-
-    bus.subscribe(Event, slow)
     await bus.emit(status("r", "open"))
-    assert not started.is_set()
-    assert bus.pending == 1
-    await asyncio.sleep(0)
-    assert started.is_set()
+    await asyncio.wait_for(bus.drain(), 2)
+    assert seen == ["open"]
+    assert [p.error for p in log.parked] == ["TimeoutError: timed out after 0.0s"]
+
+
+async def test_a_retrying_listener_holds_up_only_its_own_room() -> None:
+    release = asyncio.Event()
+    bus = EventDispatcher(retry=RetryPolicy(attempts=1000, base=0.005, cap=0.005))
+    seen: list[str] = []
+
+    async def listener(event: RacetimeRaceStatusChangedEvent) -> None:
+        if event.room_slug == "stuck" and not release.is_set():
+            raise RuntimeError("not yet")
+        seen.append(event.room_slug)
+
+    bus.subscribe(RacetimeRaceStatusChangedEvent, listener)
+    await bus.emit(status("stuck", "open"))
+    for room in ("a", "b", "c"):
+        await bus.emit(status(room, "open"))
+    await asyncio.sleep(0.05)
+    assert seen == ["a", "b", "c"]
     release.set()
     await bus.drain()
-    assert bus.pending == 0
+    assert seen == ["a", "b", "c", "stuck"]
+
+
+async def test_listener_calls_never_exceed_the_concurrency_cap() -> None:
+    bus = EventDispatcher(max_concurrency=3)
+    running = peak = 0
+
+    async def listener(event: Event) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    bus.subscribe(Event, listener)
+    for room in range(20):
+        await bus.emit(status(f"room-{room}", "open"))
+    await bus.drain()
+    assert peak == 3
+
+
+async def test_a_partition_keeps_a_bounded_queue_and_reads_the_rest_back_in_order() -> None:
+    log = MemoryEventLog()
+    bus = EventDispatcher(log, max_queued=5)
+    release = asyncio.Event()
+    seen: list[int] = []
+
+    async def listener(event: RacetimeRaceStatusChangedEvent) -> None:
+        await release.wait()
+        seen.append(event.racetime_version or 0)
+
+    bus.subscribe(RacetimeRaceStatusChangedEvent, listener)
+    for version in range(1, 41):
+        await bus.emit(status("busy", "open", version=version))
+    assert bus.pending <= 5, "the rest waits in the log, not in memory"
+    release.set()
+    await bus.drain()
+    assert seen == list(range(1, 41))
+    assert len(log.acknowledged) == 40
+
+
+async def test_start_delivers_what_a_previous_run_left_unacknowledged_first() -> None:
+    log = MemoryEventLog()
+    left_over = [status("r", "pending"), status("r", "in_progress")]
+    # Committed, then the process died before any listener saw them (no dispatcher yet).
+    assert len(await log.append(left_over)) == 2
+
+    seen: list[tuple[str, str]] = []
+    restarted = EventDispatcher(log)
+
+    @restarted.on(RacetimeRaceStatusChangedEvent)
+    async def record(event: RacetimeRaceStatusChangedEvent) -> None:
+        seen.append((event.event_id, event.new_status))
+
+    await restarted.start()
+    await restarted.emit(status("r", "finished"))
+    await restarted.drain()
+    assert [s for _, s in seen] == ["pending", "in_progress", "finished"]
+    assert [i for i, _ in seen[:2]] == [e.event_id for e in left_over], "same ids again"
 
 
 async def test_drain_waits_for_events_emitted_by_listeners() -> None:
@@ -227,6 +342,27 @@ async def test_drain_waits_for_events_emitted_by_listeners() -> None:
     await bus.emit(status("r", "open"))
     await bus.drain()
     assert seen == ["open", "pending"]
+
+
+async def test_emit_returns_once_logged_before_listeners_run() -> None:
+    log = MemoryEventLog()
+    bus = EventDispatcher(log)
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(event: Event) -> None:
+        started.set()
+        await release.wait()
+
+    bus.subscribe(Event, slow)
+    (entry,) = await bus.emit(status("r", "open"))
+    assert entry.seq in log.entries and not started.is_set()
+    assert bus.pending == 1
+    await asyncio.sleep(0)
+    assert started.is_set()
+    release.set()
+    await bus.drain()
+    assert bus.pending == 0
 
 
 async def test_drain_with_nothing_queued_returns_at_once() -> None:
@@ -258,16 +394,18 @@ async def test_a_listener_on_a_base_class_receives_subclasses_and_unsubscribe_wo
     assert len(seen) == 2
 
 
-async def test_each_emission_is_logged_once_at_info(caplog: pytest.LogCaptureFixture) -> None:
+async def test_each_event_is_logged_once_at_info(caplog: pytest.LogCaptureFixture) -> None:
     bus = EventDispatcher()
-    with caplog.at_level(logging.INFO, logger="core.events.dispatcher"):
+
+    async def listener(event: Event) -> None:
+        pass
+
+    bus.subscribe(Event, listener)
+    with caplog.at_level(logging.INFO):
         await bus.emit(status("r", "open", version=4))
         await bus.drain()
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    assert lines == [
-        "Event RacetimeRaceStatusChangedEvent id=alttpr/r:4:RacetimeRaceStatusChangedEvent "
-        "by System/Automation"
-    ]
+    assert lines == ["Race alttpr/r status changed: none -> open"]
 
 
 async def test_sync_listeners_are_refused() -> None:
@@ -280,8 +418,32 @@ async def test_sync_listeners_are_refused() -> None:
         bus.subscribe(Event, not_async)  # type: ignore[arg-type]
 
 
-async def test_a_closed_dispatcher_refuses_new_events() -> None:
+async def test_close_delivers_what_is_queued_then_refuses_new_events() -> None:
     bus = EventDispatcher()
+    seen: list[str] = []
+
+    async def slow(event: RacetimeRaceStatusChangedEvent) -> None:
+        await asyncio.sleep(0.01)
+        seen.append(event.new_status)
+
+    bus.subscribe(RacetimeRaceStatusChangedEvent, slow)
+    await bus.emit(status("r", "open"), status("r2", "open"))
     await bus.close()
+    assert seen == ["open", "open"]
     with pytest.raises(RuntimeError, match="closed"):
-        await bus.emit(status("r", "open"))
+        await bus.emit(status("r", "pending"))
+
+
+async def test_a_listener_failing_during_shutdown_leaves_its_event_for_the_next_start() -> None:
+    log = MemoryEventLog()
+    bus = EventDispatcher(log, retry=RetryPolicy(attempts=100, base=10.0))
+
+    async def broken(event: Event) -> None:
+        raise RuntimeError("database went away")
+
+    bus.subscribe(Event, broken)
+    entries: list[LoggedEvent] = await bus.emit(status("r", "open"))
+    await asyncio.sleep(0.01)  # the first attempt failed; the retry would wait 5-10 s
+    await asyncio.wait_for(bus.close(), 1)
+    assert entries[0].seq not in log.acknowledged and log.parked == []
+    assert await log.pending_partitions() == [entries[0].event.partition_key]

@@ -17,11 +17,14 @@ from db.models import (
     AsyncTournament,
     AuditLog,
     BotStatus,
+    EventLogEntry,
     GuildSettings,
+    ListenerReceipt,
     Match,
     MatchPlayer,
     NotificationLog,
     NotificationSubscription,
+    ParkedDelivery,
     RaceRoom,
     RacetimeBot,
     RacetimeBotGuild,
@@ -45,7 +48,11 @@ RACE_DATA: dict[str, Any] = {
 
 
 def _pk(row: SQLModel) -> Any:
-    return row.guild_id if isinstance(row, GuildSettings) else row.id  # type: ignore[attr-defined]
+    if isinstance(row, GuildSettings):
+        return row.guild_id
+    if isinstance(row, EventLogEntry):
+        return row.seq
+    return row.id  # type: ignore[attr-defined]
 
 
 async def _insert_one_of_everything(
@@ -171,6 +178,19 @@ async def _insert_one_of_everything(
         AuditLog(actor_user_id=user.id, guild_id=BIG, action="match.create", details=RACE_DATA),
         AuditLog(actor_user_id=-1, action="room.open", details={}),
         AuditLog(actor_user_id=None, action="unknown.thing"),
+        EventLogEntry(
+            event_id="alttpr/clever-link-1234:42:RacetimeRaceStatusChangedEvent",
+            kind="RacetimeRaceStatusChangedEvent",
+            partition_key="room:alttpr/clever-link-1234",
+            payload={"new_status": "finished", "racetime_version": 42},
+            occurred_at=WHEN,
+            delivered_at=WHEN,
+        ),
+        ParkedDelivery(
+            seq=1, event_id="x:1", kind="RacetimeBotStatusChangedEvent", listener="l",
+            error="RuntimeError: boom", attempts=5,
+        ),
+        ListenerReceipt(listener="results", event_id="x:1"),
     )
     await session.flush()
     return rows

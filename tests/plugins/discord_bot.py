@@ -14,6 +14,7 @@ import pytest
 
 from bot import RaceDeskBot, build_services
 from core.config import RacetimeSettings
+from core.lifecycle import Lifecycle
 from core.services.container import Services
 from db.secrets import SecretBox
 from tests.plugins.slash import SlashResult, invoke_slash
@@ -74,6 +75,8 @@ async def running_harness(
 ) -> AsyncIterator[DiscordHarness]:
     """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``."""
     services = build_services(database_url=db_url, secret_box=secret_box, racetime=racetime)
+    lifecycle = Lifecycle()
+    await services.start(lifecycle, racetime_engine=False)
     # dpytest only hands out members it can cache, which takes the members intent.
     intents = discord.Intents.default()
     intents.members = True
@@ -91,7 +94,7 @@ async def running_harness(
         await dpytest.empty_queue()
         for cog in list(bot.cogs):
             await bot.remove_cog(cog)
-        await services.close()
+        await lifecycle.close()
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.clock import SystemClock
-from core.events import Event, EventDispatcher
+from core.clock import Clock, SystemClock
+from core.events import Event, EventDispatcher, RetryPolicy
 from core.services.bot_status import BotStatusRepository
+from core.services.event_log import DatabaseEventLog
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
 from db.models import User
@@ -44,10 +45,15 @@ async def eventually(predicate: Callable[[], Any]) -> None:
             await asyncio.sleep(0.01)
 
 
+# Listener retries short enough for tests to watch a delivery being retried and parked.
+FAST_RETRY = RetryPolicy(attempts=3, base=0.01, cap=0.05)
+
+
 @dataclass
 class EngineEnv:
     fake: FakeRacetimeServer
     sessionmaker: async_sessionmaker[AsyncSession]
+    event_log: DatabaseEventLog
     dispatcher: EventDispatcher
     store: DatabaseRoomStore
     bot_status: BotStatusRepository
@@ -57,7 +63,7 @@ class EngineEnv:
     events: list[Event] = field(default_factory=list)
     managers: list[RacetimeManager] = field(default_factory=list)
 
-    def new_manager(self) -> RacetimeManager:
+    def new_manager(self, clock: Clock | None = None) -> RacetimeManager:
         manager = RacetimeManager(
             client=self.client,
             store=self.store,
@@ -65,6 +71,7 @@ class EngineEnv:
             dispatcher=self.dispatcher,
             active_bots=self.bots.active_credentials,
             timings=self.timings,
+            clock=clock,
         )
         self.managers.append(manager)
         return manager
@@ -87,14 +94,16 @@ async def engine_env(
     db_sessionmaker: async_sessionmaker[AsyncSession],
     secret_box: SecretBox,
 ) -> AsyncIterator[EngineEnv]:
-    dispatcher = EventDispatcher()
+    event_log = DatabaseEventLog(db_sessionmaker, ack_delay=0.05)
+    dispatcher = EventDispatcher(event_log, retry=FAST_RETRY)
     client = RacetimeClient(fake_racetime.host, secure=False, timeout=2.0)
     env = EngineEnv(
         fake=fake_racetime,
         sessionmaker=db_sessionmaker,
+        event_log=event_log,
         dispatcher=dispatcher,
-        store=DatabaseRoomStore(db_sessionmaker, flush_interval=0.05),
-        bot_status=BotStatusRepository(db_sessionmaker, dispatcher, SystemClock()),
+        store=DatabaseRoomStore(db_sessionmaker, event_log),
+        bot_status=BotStatusRepository(db_sessionmaker, event_log, SystemClock()),
         bots=RacetimeBotService(db_sessionmaker, secret_box),
         client=client,
         timings=FAST,
@@ -104,11 +113,13 @@ async def engine_env(
         env.events.append(event)
 
     dispatcher.subscribe(Event, record)
+    await event_log.start()
+    await dispatcher.start()
     try:
         yield env
     finally:
         for manager in env.managers:
             await manager.stop()
-        await env.store.close()
-        await dispatcher.drain()
+        await dispatcher.close()
+        await event_log.close()
         await client.close()

@@ -1,0 +1,59 @@
+"""Events to JSON-ready dicts and back, for the event log.
+
+An event is stored as its kind (the class name) and its fields; datetimes become ISO 8601
+strings. Decoding looks the kind up in ``Event.registry`` and passes the stored ``event_id``
+back, so a redelivered event is the same event, id included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from core.events.base import Event
+
+
+class UnknownEventKindError(LookupError):
+    """A stored event names a class this program does not have (removed or not imported)."""
+
+
+@cache
+def _datetime_fields(cls: type[Event]) -> frozenset[str]:
+    hints = typing.get_type_hints(cls)
+    names = set()
+    for field in dataclasses.fields(cls):
+        hint = hints.get(field.name)
+        options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        if datetime in options:
+            names.add(field.name)
+    return frozenset(names)
+
+
+def encode_event(event: Event) -> dict[str, Any]:
+    """The event's fields as JSON-ready values (datetimes as ISO strings)."""
+    datetimes = _datetime_fields(type(event))
+    data: dict[str, Any] = {}
+    for field in dataclasses.fields(event):
+        value = getattr(event, field.name)
+        if field.name in datetimes and value is not None:
+            value = value.isoformat()
+        data[field.name] = value
+    return data
+
+
+def decode_event(kind: str, data: dict[str, Any]) -> Event:
+    """The event of class ``kind`` that :func:`encode_event` gave ``data`` for."""
+    cls = Event.registry.get(kind)
+    if cls is None:
+        raise UnknownEventKindError(f"no event class is called {kind!r}")
+    values = dict(data)
+    for name in _datetime_fields(cls):
+        value = values.get(name)
+        if isinstance(value, str):
+            values[name] = datetime.fromisoformat(value)
+    known = {field.name for field in dataclasses.fields(cls)}
+    return cls(**{name: value for name, value in values.items() if name in known})

@@ -1,0 +1,92 @@
+"""One owner for start-up and shutdown: components start in order and stop in reverse.
+
+``bot.py`` (the composition root) declares the order: database, event log, dispatcher,
+racetime engine, then whatever front ends run (the Discord client, later the web server and
+the scheduler). A component that fails to start stops the ones already started; a component
+that fails to stop is logged and the others still stop. SIGTERM and SIGINT request the same
+orderly stop, which delivers every pending event before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[], Awaitable[None]]
+
+
+class Lifecycle:
+    def __init__(self) -> None:
+        self._stack = contextlib.AsyncExitStack()
+        self._stop_requested = asyncio.Event()
+        self._signals: list[signal.Signals] = []
+        self.started: list[str] = []
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def add(self, name: str, start: Step | None, stop: Step | None) -> None:
+        """Start a component now (``start`` may be None) and stop it at :meth:`close`."""
+        if start is not None:
+            await start()
+        self.started.append(name)
+        if stop is not None:
+            self._stack.push_async_callback(self._stop_one, name, stop)
+        log.debug("Started %s", name)
+
+    async def _stop_one(self, name: str, stop: Step) -> None:
+        try:
+            await stop()
+        except Exception:
+            log.exception("Could not stop %s cleanly", name)
+        else:
+            log.debug("Stopped %s", name)
+
+    async def close(self) -> None:
+        """Stop every started component, newest first (idempotent)."""
+        self._remove_signal_handlers()
+        await self._stack.aclose()
+
+    # -- stop requests -----------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        self._stop_requested.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
+
+    async def wait_for_stop(self) -> None:
+        await self._stop_requested.wait()
+
+    def handle_signals(self, *signals: signal.Signals) -> None:
+        """Turn SIGTERM and SIGINT (by default) into :meth:`request_stop`."""
+        loop = asyncio.get_running_loop()
+        for sig in signals or (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+            self._signals.append(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.info("Received %s; shutting down", sig.name)
+        self.request_stop()
+
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self._signals.clear()

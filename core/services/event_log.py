@@ -1,0 +1,346 @@
+"""The database event log: a transactional outbox written with group commit.
+
+Implements ``core.events.log.EventLog``. One writer task commits whatever is queued when it
+gets to it, in one transaction: the events, the state that produced them (a room's new
+snapshot, through a registered :data:`StateWriter`) and the acknowledgements of delivered
+events. While a commit runs, new submissions queue up and form the next batch, so there is no
+fixed wait and a busy system commits less often, not later.
+
+A commit that fails for a passing reason (the database is locked or unreachable) is retried
+with backoff, keeping the batch and its order. A batch that fails for any other reason is
+split, so that one bad submission cannot keep the others (other rooms) from being saved; the
+bad one is logged and dropped.
+
+Services that change rows and emit events in one transaction use :meth:`transaction`; the
+events are handed to the dispatcher after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock, SystemClock
+from core.events import (
+    Event,
+    LoggedEvent,
+    UnknownEventKindError,
+    by_priority,
+    decode_event,
+    encode_event,
+)
+from core.events.log import Deliver
+from db.queries import events as event_queries
+
+log = logging.getLogger(__name__)
+
+StateWriter = Callable[[AsyncSession, list[Any]], Awaitable[None]]
+"""Writes the states of one batch (in submission order) inside the batch's transaction."""
+
+ACK_DELAY_SECONDS = 0.5
+RETENTION = timedelta(days=7)
+PRUNE_INTERVAL_SECONDS = 3600.0
+
+
+def is_transient(error: BaseException) -> bool:
+    """A database error that retrying the same work can cure (lock, lost connection)."""
+    if isinstance(error, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+@dataclass(slots=True)
+class _Submission:
+    events: list[Event]
+    state: Any | None = None
+    done: asyncio.Future[list[LoggedEvent]] | None = None
+
+
+@dataclass(slots=True)
+class Outbox:
+    """The session of a service's transaction and the events to commit with it."""
+
+    session: AsyncSession
+    events: list[Event] = field(default_factory=list)
+
+    def add(self, *events: Event) -> None:
+        self.events.extend(events)
+
+
+def _row(event: Event) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "kind": event.kind,
+        "partition_key": event.partition_key,
+        "payload": encode_event(event),
+        "occurred_at": event.occurred_at,
+    }
+
+
+async def _append(session: AsyncSession, events: Sequence[Event]) -> list[LoggedEvent]:
+    inserted = await event_queries.append_events(session, [_row(e) for e in events])
+    return [LoggedEvent(inserted[e.event_id], e) for e in events if e.event_id in inserted]
+
+
+class DatabaseEventLog:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock | None = None,
+        retention: timedelta = RETENTION,
+        ack_delay: float = ACK_DELAY_SECONDS,
+        close_timeout: float = 30.0,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._clock = clock or SystemClock()
+        self._retention = retention
+        self._ack_delay = ack_delay
+        self._close_timeout = close_timeout
+        self._deliver: Deliver | None = None
+        self._state_writer: StateWriter | None = None
+        self._queue: list[_Submission] = []
+        self._acks: list[int] = []
+        self._wakeup = asyncio.Event()
+        self._submitted = 0  # submissions and acknowledgements so far
+        self._committed = 0  # ... of which committed (or dropped)
+        self._flushed = asyncio.Condition()
+        self._writer: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
+        self._closing = False
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self.commits = 0
+        self.dropped = 0
+
+    # -- wiring and lifecycle ----------------------------------------------------------------
+
+    def connect(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+
+    def register_state_writer(self, writer: StateWriter) -> None:
+        """The one writer of the states submitted with events (the room store's snapshots)."""
+        self._state_writer = writer
+
+    async def start(self) -> None:
+        if self._writer is None:
+            loop = asyncio.get_running_loop()
+            self._writer = loop.create_task(self._write_forever(), name="event-log-writer")
+            self._pruner = loop.create_task(self._prune_forever(), name="event-log-pruner")
+
+    async def close(self) -> None:
+        """Commit everything queued (waiting at most ``close_timeout`` seconds), then stop."""
+        self._closing = True
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+        if self._writer is not None:
+            try:
+                async with asyncio.timeout(self._close_timeout):
+                    await self.flush()
+            except TimeoutError:
+                log.error(
+                    "Shutting down with %d event log submissions not committed; "
+                    "their rooms are diffed again at the next start",
+                    len(self._queue),
+                )
+        for task in (self._pruner, self._writer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._writer = self._pruner = None
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def submit(self, events: Sequence[Event], state: Any | None = None) -> None:
+        """Queue events (and the state that produced them) for the next commit; never blocks."""
+        self._enqueue(_Submission(by_priority(events), state))
+
+    async def append(self, events: Sequence[Event]) -> list[LoggedEvent]:
+        done: asyncio.Future[list[LoggedEvent]] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Submission(by_priority(events), None, done))
+        if self._writer is None:  # not started (one-shot tools): commit in place
+            await self._write_batch()
+        return await done
+
+    def _enqueue(self, submission: _Submission) -> None:
+        self._queue.append(submission)
+        self._submitted += 1
+        self._wakeup.set()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Outbox]:
+        """A transaction whose :class:`Outbox` events commit with it, then get delivered."""
+        async with self._sessionmaker.begin() as session:
+            outbox = Outbox(session)
+            yield outbox
+            logged = await _append(session, by_priority(outbox.events))
+        if logged and self._deliver is not None:
+            self._deliver(logged)
+
+    # -- delivery bookkeeping ----------------------------------------------------------------
+
+    def acknowledge(self, seq: int) -> None:
+        """Acknowledgements ride along with the next commit, or go on their own shortly."""
+        self._acks.append(seq)
+        self._submitted += 1
+        if self._closing or len(self._acks) >= 500:
+            self._wakeup.set()
+        elif self._ack_timer is None and self._writer is not None:
+            self._ack_timer = asyncio.get_running_loop().call_later(
+                self._ack_delay, self._ack_due
+            )
+
+    def _ack_due(self) -> None:
+        self._ack_timer = None
+        self._wakeup.set()
+
+    async def flush(self) -> None:
+        target = self._submitted
+        if self._writer is None:
+            await self._write_batch()
+            return
+        self._wakeup.set()
+        async with self._flushed:
+            await self._flushed.wait_for(lambda: self._committed >= target)
+
+    async def pending_partitions(self) -> list[str]:
+        async with self._sessionmaker() as session:
+            return await event_queries.undelivered_partitions(session)
+
+    async def pending(self, partition: str, *, after: int, limit: int) -> list[LoggedEvent]:
+        async with self._sessionmaker() as session:
+            rows = await event_queries.undelivered_events(
+                session, partition, after=after, limit=limit
+            )
+        logged = []
+        for row in rows:
+            assert row.seq is not None
+            try:
+                logged.append(LoggedEvent(row.seq, decode_event(row.kind, row.payload)))
+            except (UnknownEventKindError, TypeError, ValueError) as error:
+                log.error("Event %s (%s) cannot be read back and is skipped: %s",
+                          row.event_id, row.kind, error)
+                self.acknowledge(row.seq)
+        return logged
+
+    async def park(self, entry: LoggedEvent, listener: str, error: str, attempts: int) -> None:
+        async with self._sessionmaker.begin() as session:
+            await event_queries.add_parked_delivery(
+                session,
+                seq=entry.seq,
+                event_id=entry.event.event_id,
+                kind=entry.event.kind,
+                listener=listener,
+                error=error,
+                attempts=attempts,
+            )
+
+    async def parked_count(self) -> int:
+        async with self._sessionmaker() as session:
+            return await event_queries.count_parked_deliveries(session)
+
+    # -- the writer --------------------------------------------------------------------------
+
+    async def _write_forever(self) -> None:
+        failures = 0
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            try:
+                await self._write_batch()
+                failures = 0
+            except Exception as error:  # only transient errors reach here
+                failures += 1
+                delay = min(30.0, 0.1 * 2 ** min(failures, 10)) * (0.5 + random.random() / 2)  # noqa: S311
+                log.warning(
+                    "Could not commit the event log (%s); retrying in %.1fs",
+                    type(error).__name__, delay,
+                )
+                await asyncio.sleep(delay)
+                self._wakeup.set()
+
+    async def _write_batch(self) -> None:
+        """Commit what is queued now; on a transient error put it back (order kept) and raise."""
+        batch, self._queue = self._queue, []
+        acks, self._acks = self._acks, []
+        count = len(batch) + len(acks)
+        if not count:
+            await self._committed_up_to(0)
+            return
+        try:
+            logged = await self._commit(batch, acks)
+        except Exception as error:
+            if is_transient(error):
+                self._queue[:0] = batch
+                self._acks[:0] = acks
+                raise
+            log.exception("Event log batch of %d failed; committing one at a time", len(batch))
+            logged = await self._commit_one_by_one(batch, acks)
+        for submission, entries in zip(batch, logged, strict=True):
+            if entries and self._deliver is not None:
+                self._deliver(entries)
+            if submission.done is not None and not submission.done.done():
+                submission.done.set_result(entries)
+        await self._committed_up_to(count)
+
+    async def _committed_up_to(self, count: int) -> None:
+        self._committed += count
+        async with self._flushed:
+            self._flushed.notify_all()
+
+    async def _commit(
+        self, batch: list[_Submission], acks: list[int]
+    ) -> list[list[LoggedEvent]]:
+        async with self._sessionmaker.begin() as session:
+            states = [s.state for s in batch if s.state is not None]
+            if states and self._state_writer is not None:
+                await self._state_writer(session, states)
+            logged = [await _append(session, s.events) for s in batch]
+            await event_queries.mark_delivered(session, acks, self._clock.now())
+        self.commits += 1
+        return logged
+
+    async def _commit_one_by_one(
+        self, batch: list[_Submission], acks: list[int]
+    ) -> list[list[LoggedEvent]]:
+        results: list[list[LoggedEvent]] = []
+        for submission in batch:
+            try:
+                results.extend(await self._commit([submission], []))
+            except Exception as error:
+                self.dropped += 1
+                log.error(
+                    "Dropped events that cannot be stored (%s): %s",
+                    ", ".join(e.event_id for e in submission.events) or "state only",
+                    error,
+                )
+                if submission.done is not None and not submission.done.done():
+                    submission.done.set_exception(error)
+                results.append([])
+        with contextlib.suppress(Exception):
+            await self._commit([], acks)
+        return results
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                async with self._sessionmaker.begin() as session:
+                    removed = await event_queries.prune_delivered(
+                        session, self._clock.now() - self._retention
+                    )
+                if removed:
+                    log.info("Pruned %d delivered events older than %s", removed, self._retention)
+            except Exception:
+                log.exception("Could not prune the event log")
+            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+

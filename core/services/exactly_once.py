@@ -1,0 +1,40 @@
+"""Exactly-once effects for listeners, on top of at-least-once delivery.
+
+The dispatcher may deliver an event again (after a crash, with the same ``event_id``). A
+listener that records something durable wraps its work with :func:`exactly_once`: the work
+runs in a transaction of its own that also stores a receipt ``(listener, event_id)``; a
+repeat finds the receipt and does nothing, and work that fails leaves no receipt, so the
+retry runs it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.events import Event
+from db.queries.events import claim_receipt
+
+E = TypeVar("E", bound=Event)
+
+Recorder = Callable[[AsyncSession, E], Awaitable[None]]
+
+
+def exactly_once(
+    sessionmaker: async_sessionmaker[AsyncSession], name: str, record: Recorder[E]
+) -> Callable[[E], Awaitable[None]]:
+    """A listener that runs ``record(session, event)`` once per ``event_id``.
+
+    ``name`` identifies the listener in the receipts; keep it stable across releases (a
+    renamed listener would handle redelivered events again).
+    """
+
+    async def listener(event: E) -> None:
+        async with sessionmaker.begin() as session:
+            if await claim_receipt(session, name, event.event_id):
+                await record(session, event)
+
+    listener.__qualname__ = listener.__name__ = f"exactly_once[{name}]"
+    return listener
