@@ -17,9 +17,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python bot.py $(ARGS)
 
+# asyncio debug mode: never-awaited coroutines, slow callbacks and leaked tasks are reported.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	PYTHONASYNCIODEBUG=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

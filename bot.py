@@ -37,7 +37,7 @@ from core.config import (
     load_settings,
     setup_logging,
 )
-from core.events import EventDispatcher
+from core.events import EventDispatcher, RetryPolicy
 from core.lifecycle import Lifecycle
 from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
@@ -122,6 +122,7 @@ def build_services(
     racetime: RacetimeSettings | None = None,
     clock: Clock | None = None,
     bot_timings: BotTimings | None = None,
+    listener_retry: RetryPolicy | None = None,
 ) -> Services:
     """Construct every service without touching the network (tests use this too)."""
     racetime = racetime or RacetimeSettings()
@@ -129,7 +130,7 @@ def build_services(
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
     event_log = DatabaseEventLog(sessionmaker, clock=clock)
-    dispatcher = EventDispatcher(event_log)
+    dispatcher = EventDispatcher(event_log, retry=listener_retry)
     bot_status = BotStatusRepository(sessionmaker, event_log, clock)
     health = HealthService(
         engine=engine,

@@ -2,10 +2,12 @@
 
 The fake racetime server runs in its own process (``bench.rooms_server``) with ``--rooms``
 rooms, each changing once a second. RaceDesk's engine (category bot, one supervised
-connection per room, SQLite room store, dispatcher) discovers and joins them all, and a
-listener notes when each change arrives as an event. Prints one JSON line: ``rooms``,
-``p50_ms``/``p99_ms`` (server sending the frame -> listener receiving the event, both on the
-system-wide monotonic clock) and ``kb_per_room`` (resident memory of this process, after all
+connection per room, SQLite room store, the event log and the dispatcher) discovers and joins
+them all, and a listener notes when each change arrives as an event. Every event is committed
+to the event log (with its room's snapshot, by group commit) before the listener sees it.
+Prints one JSON line: ``rooms``, ``p50_ms``/``p99_ms`` (server sending the frame -> listener
+receiving the event, both on the system-wide monotonic clock), ``commits`` (event log
+transactions during the run) and ``kb_per_room`` (resident memory of this process, after all
 rooms are connected minus before the engine started, per room).
 """
 
@@ -27,6 +29,7 @@ from pathlib import Path
 from core.clock import SystemClock
 from core.events import EventDispatcher, RacetimeEntrantStatusChangedEvent
 from core.services.bot_status import BotStatusRepository
+from core.services.event_log import DatabaseEventLog
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
 from db.engine import create_engine, create_sessionmaker
@@ -75,19 +78,22 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
             client_secret=client_secret,
             display_name="Bench",
         )
-    dispatcher = EventDispatcher()
+    event_log = DatabaseEventLog(sessionmaker)
+    dispatcher = EventDispatcher(event_log)
+    await event_log.start()
+    await dispatcher.start()
     received: dict[tuple[str, int], float] = {}
 
     async def on_change(event: RacetimeEntrantStatusChangedEvent) -> None:
         received[(event.room_slug, event.racetime_version or 0)] = time.monotonic()
 
     dispatcher.subscribe(RacetimeEntrantStatusChangedEvent, on_change)
-    store = DatabaseRoomStore(sessionmaker)
+    store = DatabaseRoomStore(sessionmaker, event_log)
     client = RacetimeClient(f"127.0.0.1:{port}", secure=False, timeout=30.0)
     manager = RacetimeManager(
         client=client,
         store=store,
-        health=BotStatusRepository(sessionmaker, dispatcher, SystemClock()),
+        health=BotStatusRepository(sessionmaker, event_log, SystemClock()),
         dispatcher=dispatcher,
         active_bots=bots.active_credentials,
         timings=BotTimings(scan_interval=3600),
@@ -106,11 +112,13 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
     gc.collect()
     after = rss_kb()
 
+    commits_before = event_log.commits
     server.stdin.write("GO\n")
     server.stdin.flush()
     report = await loop.run_in_executor(None, server.stdout.readline)
     await asyncio.sleep(0.5)
     await dispatcher.drain()
+    commits = event_log.commits - commits_before
     server_report = json.loads(report)
     sent = server_report["sent"]
     latencies = [
@@ -122,7 +130,8 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
     server.stdin.flush()
     await manager.stop()
     await client.close()
-    await store.close()
+    await dispatcher.close()
+    await event_log.close()
     await engine.dispose()
     server.wait(timeout=30)
     return {
@@ -134,6 +143,7 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
         "p50_ms": round(statistics.median(latencies), 3),
         "p99_ms": round(percentile(latencies, 0.99), 3),
         "max_ms": round(max(latencies), 3),
+        "commits": commits,
         "kb_per_room": round((after - before) / rooms, 1),
         "server_p99_ms": round(server_report["server_p99_ms"], 3),
         "python": sys.version.split()[0],

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from core.config import RacetimeSettings
+from core.events import RacetimeRaceStatusChangedEvent
 from core.identity import SYSTEM_USER_ID
 from db.models import BotStatus, RacetimeBot
 from db.queries.users import get_user_by_discord_id
@@ -131,3 +132,28 @@ async def test_a_bad_category_gets_a_clear_message(harness: DiscordHarness) -> N
         client_secret="b",
     )
     assert result.first.content == "The category is the slug from its URL, e.g. `alttpr`."
+
+
+async def test_status_shows_deliveries_parked_after_listener_failures(
+    harness: DiscordHarness,
+) -> None:
+    admin = await harness.member_with_permissions(0, manage_guild=True)
+    quiet = await harness.slash("racetime status", member=admin)
+    assert "No parked deliveries." in quiet.first.embeds[0].footer.text
+
+    services = harness.services
+
+    async def broken(event: RacetimeRaceStatusChangedEvent) -> None:
+        raise RuntimeError("results table is missing")
+
+    services.dispatcher.subscribe(RacetimeRaceStatusChangedEvent, broken)
+    await services.dispatcher.emit(
+        RacetimeRaceStatusChangedEvent(
+            category="alttpr", room_slug="odd-kirby-0001", room_name="alttpr/odd-kirby-0001",
+            old_status="open", new_status="pending", racetime_version=3,
+        )
+    )
+    await services.dispatcher.drain()
+    status = await harness.slash("racetime status", member=admin)
+    footer = status.first.embeds[0].footer.text or ""
+    assert "Deliveries parked after repeated listener failures: 1" in footer

@@ -17,6 +17,7 @@ from core.config import RacetimeSettings
 from core.lifecycle import Lifecycle
 from core.services.container import Services
 from db.secrets import SecretBox
+from tests.plugins.racetime_engine import FAST_RETRY
 from tests.plugins.slash import SlashResult, invoke_slash
 
 # An owner id no test member has: with owner ids set, discord.py never asks Discord who
@@ -74,7 +75,9 @@ async def running_harness(
     db_url: str, secret_box: SecretBox, racetime: RacetimeSettings | None = None
 ) -> AsyncIterator[DiscordHarness]:
     """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``."""
-    services = build_services(database_url=db_url, secret_box=secret_box, racetime=racetime)
+    services = build_services(
+        database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY
+    )
     lifecycle = Lifecycle()
     await services.start(lifecycle, racetime_engine=False)
     # dpytest only hands out members it can cache, which takes the members intent.

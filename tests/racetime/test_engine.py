@@ -12,93 +12,32 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from core.clock import ManualClock
 from core.events import (
     RacetimeBotCreatedRaceEvent,
     RacetimeBotJoinedRaceEvent,
     RacetimeBotStatusChangedEvent,
-    RacetimeEntrantEvent,
     RacetimeEntrantInvitedEvent,
     RacetimeEntrantJoinedEvent,
     RacetimeEntrantStatusChangedEvent,
     RacetimeRaceStatusChangedEvent,
-    RacetimeRoomEvent,
 )
 from core.identity import SYSTEM_USER_ID
-from db.models import BotStatus, RaceRoom, RacetimeBot
+from db.models import BotStatus, RaceRoom
 from racetime.client import RaceSettings
 from racetime.errors import RacetimeActionError
-from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
+from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID
 from tests.plugins.racetime_engine import EngineEnv, eventually
-
-CATEGORY = "alttpr"
-
-
-async def add_alttpr_bot(env: EngineEnv, secret: str = ALTTPR_CLIENT_SECRET) -> RacetimeBot:
-    async with env.sessionmaker.begin() as session:
-        return await env.bots.add_bot(
-            session,
-            category=CATEGORY,
-            client_id=ALTTPR_CLIENT_ID,
-            client_secret=secret,
-            display_name="ALttPR",
-        )
-
-
-async def bot_row(env: EngineEnv, bot_id: int) -> RacetimeBot:
-    async with env.sessionmaker() as session:
-        bot = await session.get(RacetimeBot, bot_id)
-        assert bot is not None
-        return bot
-
-
-async def started(env: EngineEnv):  # type: ignore[no-untyped-def]
-    manager = env.new_manager()
-    await manager.start()
-    await asyncio.wait_for(manager.bot(CATEGORY).wait_healthy(), 5)
-    return manager
-
-
-async def watched_race(env: EngineEnv, **settings: object):  # type: ignore[no-untyped-def]
-    """A running alttpr bot and a room opened on the fake server that it is connected to."""
-    await add_alttpr_bot(env)
-    manager = await started(env)
-    race = env.fake.open_race(CATEGORY, **settings)
-    room = await manager.room(race.name)
-    await asyncio.wait_for(room.wait_connected(), 5)
-    return manager, race, room
-
-
-async def race_under_way(env: EngineEnv, slug: str, *users: str) -> None:
-    """``users`` join and ready up; the race auto-starts and runs past racetime's 5 s rule."""
-    for user in users:
-        await env.fake.racer(slug, user).join()
-        await env.fake.racer(slug, user).ready()
-    await eventually(lambda: env.fake.race(slug).status == "pending")
-    await env.fake.advance_to_start(slug)
-    await env.fake.advance(6)
-
-
-def room_events(env: EngineEnv, slug: str) -> list[RacetimeRoomEvent]:
-    return [e for e in env.events if isinstance(e, RacetimeRoomEvent) and e.room_slug == slug]
-
-
-def name(event: RacetimeEntrantEvent) -> str:
-    """``RacerOne`` of ``RacerOne#1234`` (the fake gives random discriminators)."""
-    return (event.racetime_user_name or "").partition("#")[0]
-
-
-def summary(env: EngineEnv, slug: str) -> list[tuple]:
-    rows: list[tuple] = []
-    for e in room_events(env, slug):
-        if isinstance(e, RacetimeRaceStatusChangedEvent):
-            rows.append(("race", e.old_status, e.new_status))
-        elif isinstance(e, RacetimeEntrantJoinedEvent):
-            rows.append(("joined", name(e), e.initial_status))
-        elif isinstance(e, RacetimeEntrantStatusChangedEvent):
-            rows.append(("entrant", name(e), e.old_status, e.new_status))
-        else:
-            rows.append((type(e).__name__,))
-    return rows
+from tests.racetime.engine_helpers import (
+    CATEGORY,
+    add_alttpr_bot,
+    bot_row,
+    race_under_way,
+    room_events,
+    started,
+    summary,
+    watched_race,
+)
 
 
 async def test_a_full_race_produces_exactly_the_expected_events(
@@ -193,7 +132,6 @@ async def test_a_dropped_socket_reconnects_and_reports_what_happened_meanwhile_o
     await fake.racer(race.slug, two).leave()
     await eventually(lambda: room.connect_count >= 2 and room.is_connected)
     await eventually(lambda: any(e[0] == "entrant" for e in summary(env, race.slug)))
-    await asyncio.sleep(0.2)
     await env.dispatcher.drain()
 
     rows = summary(env, race.slug)
@@ -258,7 +196,8 @@ async def test_rooms_are_resumed_and_unlisted_rooms_rediscovered_after_a_restart
     assert not public["current_races"], "the public listing must not show unlisted rooms"
 
     env.events.clear()
-    second = await started(env)
+    clock = ManualClock()
+    second = await started(env, clock)
     bot = second.bot(CATEGORY)
     await eventually(lambda: {ours.record.slug, unlisted.slug} <= set(bot.rooms))
     for slug in (ours.record.slug, unlisted.slug):
@@ -267,8 +206,12 @@ async def test_rooms_are_resumed_and_unlisted_rooms_rediscovered_after_a_restart
     joined = {e.room_slug for e in env.of(RacetimeBotJoinedRaceEvent)}
     assert joined == {unlisted.slug}, "a room with a stored baseline is resumed, not re-joined"
     assert fake.socket_count(ours.record.slug) == 1 and fake.socket_count(unlisted.slug) == 1
-    await asyncio.sleep(3 * env.timings.scan_interval)
+    scans = fake.request_count(f"/o/{CATEGORY}/data")
+    for done in range(1, 4):
+        await clock.advance(env.timings.scan_interval)
+        await eventually(lambda n=done: fake.request_count(f"/o/{CATEGORY}/data") == scans + n)
     assert fake.socket_count(unlisted.slug) == 1, "a scan must not open a second connection"
+    assert fake.socket_count(ours.record.slug) == 1
 
 
 async def test_bad_credentials_give_auth_failed_without_a_retry_storm(
@@ -276,12 +219,15 @@ async def test_bad_credentials_give_auth_failed_without_a_retry_storm(
 ) -> None:
     env, fake = engine_env, engine_env.fake
     bot = await add_alttpr_bot(env, secret="wrong-secret")
-    manager = env.new_manager()
+    clock = ManualClock()
+    manager = env.new_manager(clock)
     await manager.start()
     assert bot.id is not None
-    await eventually(lambda: manager.bot(CATEGORY).status is not None)
-    await asyncio.sleep(0.5)
-    assert fake.request_count("/o/token") == 1
+    await eventually(lambda: manager.bot(CATEGORY).status is not None and clock.sleepers == 1)
+    await clock.advance(env.timings.auth_retry_seconds - 1)
+    assert fake.request_count("/o/token") == 1, "no retry before the auth retry interval"
+    await clock.advance(1)
+    await eventually(lambda: fake.request_count("/o/token") == 2 and clock.sleepers == 1)
     row = await bot_row(env, bot.id)
     assert row.status == BotStatus.AUTH_FAILED
     assert row.status_message and "wrong-secret" not in row.status_message

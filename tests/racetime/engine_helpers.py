@@ -1,0 +1,90 @@
+"""Shared steps of the engine tests: a bot, a watched room, a race under way, a summary."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.clock import Clock
+from core.events import (
+    RacetimeEntrantEvent,
+    RacetimeEntrantJoinedEvent,
+    RacetimeEntrantStatusChangedEvent,
+    RacetimeRaceStatusChangedEvent,
+    RacetimeRoomEvent,
+)
+from db.models import RacetimeBot
+from racetime.manager import RacetimeManager
+from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
+from tests.plugins.racetime_engine import EngineEnv, eventually
+
+CATEGORY = "alttpr"
+
+
+async def add_alttpr_bot(env: EngineEnv, secret: str = ALTTPR_CLIENT_SECRET) -> RacetimeBot:
+    async with env.sessionmaker.begin() as session:
+        return await env.bots.add_bot(
+            session,
+            category=CATEGORY,
+            client_id=ALTTPR_CLIENT_ID,
+            client_secret=secret,
+            display_name="ALttPR",
+        )
+
+
+async def bot_row(env: EngineEnv, bot_id: int) -> RacetimeBot:
+    async with env.sessionmaker() as session:
+        bot = await session.get(RacetimeBot, bot_id)
+        assert bot is not None
+        return bot
+
+
+async def started(env: EngineEnv, clock: Clock | None = None) -> RacetimeManager:
+    manager = env.new_manager(clock)
+    await manager.start()
+    await asyncio.wait_for(manager.bot(CATEGORY).wait_healthy(), 5)
+    return manager
+
+
+async def watched_race(env: EngineEnv, **settings: object):  # type: ignore[no-untyped-def]
+    """A running alttpr bot and a room opened on the fake server that it is connected to."""
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    race = env.fake.open_race(CATEGORY, **settings)
+    room = await manager.room(race.name)
+    await asyncio.wait_for(room.wait_connected(), 5)
+    return manager, race, room
+
+
+async def race_under_way(env: EngineEnv, slug: str, *users: str) -> None:
+    """``users`` join and ready up; the race auto-starts and runs past racetime's 5 s rule."""
+    for user in users:
+        await env.fake.racer(slug, user).join()
+        await env.fake.racer(slug, user).ready()
+    await eventually(lambda: env.fake.race(slug).status == "pending")
+    await env.fake.advance_to_start(slug)
+    await env.fake.advance(6)
+
+
+def room_events(env: EngineEnv, slug: str) -> list[RacetimeRoomEvent]:
+    return [e for e in env.events if isinstance(e, RacetimeRoomEvent) and e.room_slug == slug]
+
+
+def name(event: RacetimeEntrantEvent) -> str:
+    """``RacerOne`` of ``RacerOne#1234`` (the fake gives random discriminators)."""
+    return (event.racetime_user_name or "").partition("#")[0]
+
+
+def summary(env: EngineEnv, slug: str) -> list[tuple]:
+    rows: list[tuple] = []
+    for e in room_events(env, slug):
+        if isinstance(e, RacetimeRaceStatusChangedEvent):
+            rows.append(("race", e.old_status, e.new_status))
+        elif isinstance(e, RacetimeEntrantJoinedEvent):
+            rows.append(("joined", name(e), e.initial_status))
+        elif isinstance(e, RacetimeEntrantStatusChangedEvent):
+            rows.append(("entrant", name(e), e.old_status, e.new_status))
+        else:
+            rows.append((type(e).__name__,))
+    return rows
+
+
