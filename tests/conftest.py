@@ -4,6 +4,7 @@ harness that drives slash commands through the real CommandTree."""
 
 pytest_plugins = [
     "tests.plugins.database",
+    "tests.plugins.faults",
     "tests.plugins.fake_racetime",
     "tests.plugins.racetime_engine",
     "tests.plugins.discord_bot",

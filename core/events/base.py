@@ -56,11 +56,13 @@ class Event:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super(Event, cls).__init_subclass__(**kwargs)  # the slotted class, not the first one
         existing = Event.registry.get(cls.__name__)
-        if existing is not None and existing.__qualname__ + existing.__module__ != (
-            cls.__qualname__ + cls.__module__
-        ):
-            raise TypeError(f"two event classes are called {cls.__name__}; kinds must be unique")
-        # ``@dataclass(slots=True)`` builds a second class of the same name: the last one wins.
+        if existing is not None and existing.__module__ != cls.__module__:
+            raise TypeError(
+                f"{cls.__module__} and {existing.__module__} both define an event called "
+                f"{cls.__name__}; event kinds must be unique"
+            )
+        # ``@dataclass(slots=True)`` builds a second class of the same name (and a class
+        # defined again in its module replaces the first): the last one wins.
         Event.registry[cls.__name__] = cls
 
     def stable_key(self) -> str | None:

@@ -27,7 +27,8 @@ def _datetime_fields(cls: type[Event]) -> frozenset[str]:
     names = set()
     for field in dataclasses.fields(cls):
         hint = hints.get(field.name)
-        options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)  # X | None, Optional
+        options = typing.get_args(hint) if union else (hint,)
         if datetime in options:
             names.add(field.name)
     return frozenset(names)

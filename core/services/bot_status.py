@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
@@ -46,12 +47,18 @@ class BotStatusRepository:
         now = self._clock.now()
         async with self._event_log.transaction() as outbox:
             session = outbox.session
-            bot = await session.get(RacetimeBot, bot_id, with_for_update=True)
+            # Writing the row first locks it on both backends (SQLite ignores FOR UPDATE and
+            # would let two tasks read the old status), so one change is recorded once.
+            await session.execute(
+                update(RacetimeBot)
+                .where(col(RacetimeBot.id) == bot_id)
+                .values(last_status_check_at=now)
+            )
+            bot = await session.get(RacetimeBot, bot_id, populate_existing=True)
             if bot is None:
                 log.warning("Status for unknown racetime bot %s ignored", bot_id)
                 return False
             old = BotStatus(bot.status)
-            bot.last_status_check_at = now
             bot.status_message = message
             if status == BotStatus.CONNECTED:
                 bot.last_connected_at = now

@@ -51,11 +51,19 @@ RETENTION = timedelta(days=7)
 PRUNE_INTERVAL_SECONDS = 3600.0
 
 
+# Driver errors of the "operational" kind that no retry cures: the schema or the statement
+# is wrong. Retrying them would stall every later commit instead of dropping one submission.
+_PERMANENT_MESSAGES = ("no such table", "no such column", "has no column", "syntax error")
+
+
 def is_transient(error: BaseException) -> bool:
     """A database error that retrying the same work can cure (lock, lost connection)."""
-    if isinstance(error, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+    if isinstance(error, OperationalError | InterfaceError):
+        text = str(error.orig if error.orig is not None else error).lower()
+        return not any(message in text for message in _PERMANENT_MESSAGES)
+    return isinstance(error, ConnectionError | TimeoutError | OSError)
 
 
 @dataclass(slots=True)
@@ -86,9 +94,30 @@ def _row(event: Event) -> dict[str, Any]:
     }
 
 
-async def _append(session: AsyncSession, events: Sequence[Event]) -> list[LoggedEvent]:
-    inserted = await event_queries.append_events(session, [_row(e) for e in events])
-    return [LoggedEvent(inserted[e.event_id], e) for e in events if e.event_id in inserted]
+async def _append(
+    session: AsyncSession, groups: Sequence[Sequence[Event]]
+) -> list[list[LoggedEvent]]:
+    """Append the events of several submissions in one statement; returns each submission's
+    newly logged events.
+
+    An id repeated within one batch is one event: only its first occurrence is kept (the
+    database skips the repeat, and it must not come back as a second delivery).
+    """
+    seen: set[str] = set()
+    unique_groups: list[list[Event]] = []
+    for group in groups:
+        kept = []
+        for event in group:
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                kept.append(event)
+        unique_groups.append(kept)
+    rows = [_row(event) for group in unique_groups for event in group]
+    inserted = await event_queries.append_events(session, rows)
+    return [
+        [LoggedEvent(inserted[e.event_id], e) for e in group if e.event_id in inserted]
+        for group in unique_groups
+    ]
 
 
 class DatabaseEventLog:
@@ -132,6 +161,7 @@ class DatabaseEventLog:
 
     async def start(self) -> None:
         if self._writer is None:
+            self._closing = False
             loop = asyncio.get_running_loop()
             self._writer = loop.create_task(self._write_forever(), name="event-log-writer")
             self._pruner = loop.create_task(self._prune_forever(), name="event-log-pruner")
@@ -142,16 +172,18 @@ class DatabaseEventLog:
         if self._ack_timer is not None:
             self._ack_timer.cancel()
             self._ack_timer = None
-        if self._writer is not None:
-            try:
-                async with asyncio.timeout(self._close_timeout):
-                    await self.flush()
-            except TimeoutError:
-                log.error(
-                    "Shutting down with %d event log submissions not committed; "
-                    "their rooms are diffed again at the next start",
-                    len(self._queue),
-                )
+        # Never started (a one-shot tool): what was submitted is committed here all the same.
+        try:
+            async with asyncio.timeout(self._close_timeout):
+                await self.flush()
+        except TimeoutError:
+            log.error(
+                "Shutting down with %d event log submissions and acknowledgements not "
+                "committed; their rooms are diffed again at the next start",
+                self._submitted - self._committed,
+            )
+        except Exception:
+            log.exception("Shutting down without committing the event log")
         for task in (self._pruner, self._writer):
             if task is not None:
                 task.cancel()
@@ -183,7 +215,7 @@ class DatabaseEventLog:
         async with self._sessionmaker.begin() as session:
             outbox = Outbox(session)
             yield outbox
-            logged = await _append(session, by_priority(outbox.events))
+            (logged,) = await _append(session, [by_priority(outbox.events)])
         if logged and self._deliver is not None:
             self._deliver(logged)
 
@@ -273,25 +305,39 @@ class DatabaseEventLog:
         """Commit what is queued now; on a transient error put it back (order kept) and raise."""
         batch, self._queue = self._queue, []
         acks, self._acks = self._acks, []
-        count = len(batch) + len(acks)
-        if not count:
+        if not batch and not acks:
             await self._committed_up_to(0)
             return
         try:
             logged = await self._commit(batch, acks)
         except Exception as error:
             if is_transient(error):
-                self._queue[:0] = batch
-                self._acks[:0] = acks
+                self._requeue(batch, acks)
                 raise
             log.exception("Event log batch of %d failed; committing one at a time", len(batch))
-            logged = await self._commit_one_by_one(batch, acks)
+            await self._commit_one_by_one(batch, acks)
+            return
+        await self._finish(batch, logged, len(acks))
+
+    def _requeue(self, submissions: list[_Submission], acks: list[int]) -> None:
+        """Put work back in front of whatever was queued meanwhile (it is older)."""
+        self._queue[:0] = submissions
+        self._acks[:0] = acks
+
+    async def _finish(
+        self, batch: list[_Submission], logged: list[list[LoggedEvent]], acks: int
+    ) -> None:
+        """Hand committed events to the dispatcher and wake whoever waits for them."""
         for submission, entries in zip(batch, logged, strict=True):
             if entries and self._deliver is not None:
-                self._deliver(entries)
+                try:
+                    self._deliver(entries)
+                except Exception:
+                    # Committed all the same: delivered from the log at the next start.
+                    log.exception("Could not hand committed events to the dispatcher")
             if submission.done is not None and not submission.done.done():
                 submission.done.set_result(entries)
-        await self._committed_up_to(count)
+        await self._committed_up_to(len(batch) + acks)
 
     async def _committed_up_to(self, count: int) -> None:
         self._committed += count
@@ -305,19 +351,24 @@ class DatabaseEventLog:
             states = [s.state for s in batch if s.state is not None]
             if states and self._state_writer is not None:
                 await self._state_writer(session, states)
-            logged = [await _append(session, s.events) for s in batch]
+            logged = await _append(session, [s.events for s in batch])
             await event_queries.mark_delivered(session, acks, self._clock.now())
         self.commits += 1
         return logged
 
-    async def _commit_one_by_one(
-        self, batch: list[_Submission], acks: list[int]
-    ) -> list[list[LoggedEvent]]:
-        results: list[list[LoggedEvent]] = []
-        for submission in batch:
+    async def _commit_one_by_one(self, batch: list[_Submission], acks: list[int]) -> None:
+        """Commit each submission alone, dropping only those that fail for good.
+
+        A transient error on the way puts the rest back (order kept) and raises, like a
+        failed batch: a lost connection must not pass for a bad submission.
+        """
+        for index, submission in enumerate(batch):
             try:
-                results.extend(await self._commit([submission], []))
+                logged = await self._commit([submission], [])
             except Exception as error:
+                if is_transient(error):
+                    self._requeue(batch[index:], acks)
+                    raise
                 self.dropped += 1
                 log.error(
                     "Dropped events that cannot be stored (%s): %s",
@@ -326,21 +377,33 @@ class DatabaseEventLog:
                 )
                 if submission.done is not None and not submission.done.done():
                     submission.done.set_exception(error)
-                results.append([])
-        with contextlib.suppress(Exception):
-            await self._commit([], acks)
-        return results
+                logged = [[]]
+            await self._finish([submission], logged, 0)
+        if acks:
+            try:
+                await self._commit([], acks)
+            except Exception as error:
+                if is_transient(error):
+                    self._requeue([], acks)
+                    raise
+                # Unacknowledged events are delivered again at the next start: not lost.
+                log.exception("Could not record %d acknowledgements", len(acks))
+        await self._committed_up_to(len(acks))
+
+    async def prune(self) -> int:
+        """Delete events delivered longer than ``retention`` ago (parked ones stay)."""
+        async with self._sessionmaker.begin() as session:
+            removed = await event_queries.prune_delivered(
+                session, self._clock.now() - self._retention
+            )
+        if removed:
+            log.info("Pruned %d delivered events older than %s", removed, self._retention)
+        return removed
 
     async def _prune_forever(self) -> None:
         while True:
             try:
-                async with self._sessionmaker.begin() as session:
-                    removed = await event_queries.prune_delivered(
-                        session, self._clock.now() - self._retention
-                    )
-                if removed:
-                    log.info("Pruned %d delivered events older than %s", removed, self._retention)
+                await self.prune()
             except Exception:
                 log.exception("Could not prune the event log")
             await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
-

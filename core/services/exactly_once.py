@@ -21,6 +21,8 @@ E = TypeVar("E", bound=Event)
 
 Recorder = Callable[[AsyncSession, E], Awaitable[None]]
 
+RECEIPT_NAME_MAX = 100  # ``listener_receipts.listener``
+
 
 def exactly_once(
     sessionmaker: async_sessionmaker[AsyncSession], name: str, record: Recorder[E]
@@ -30,6 +32,9 @@ def exactly_once(
     ``name`` identifies the listener in the receipts; keep it stable across releases (a
     renamed listener would handle redelivered events again).
     """
+    if not name or len(name) > RECEIPT_NAME_MAX:
+        # Caught here, at wiring, rather than by the database at the first event.
+        raise ValueError(f"a listener name has 1 to {RECEIPT_NAME_MAX} characters: {name!r}")
 
     async def listener(event: E) -> None:
         async with sessionmaker.begin() as session:

@@ -8,9 +8,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 def dialect_insert(session: AsyncSession, entity: Any) -> Any:
     """``INSERT`` for ``entity`` with ``on_conflict_do_*`` support on the session's backend."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
+    return insert_for(dialect_name(session), entity)
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def insert_for(dialect: str, entity: Any) -> Any:
+    """``INSERT`` for ``entity`` with ``on_conflict_do_*`` support on backend ``dialect``.
+
+    Hot paths build their statement once per backend (e.g. under ``functools.cache``):
+    building an ``ON CONFLICT`` statement costs more than running it.
+    """
+    if dialect == "postgresql":
         return postgresql.insert(entity)
-    if bind.dialect.name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(entity)
-    raise NotImplementedError(f"upserts are not implemented for {bind.dialect.name}")
+    raise NotImplementedError(f"upserts are not implemented for {dialect}")

@@ -3,14 +3,15 @@ transaction."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from db.models import EventLogEntry, ListenerReceipt, ParkedDelivery
-from db.queries._upsert import dialect_insert
+from db.queries._upsert import dialect_insert, dialect_name, insert_for
 from db.types import utcnow
 
 
@@ -18,27 +19,29 @@ async def append_events(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> dict[str, int]:
     """Insert event rows (``event_id``, ``kind``, ``partition_key``, ``payload``,
-    ``occurred_at``) in the given order; returns ``event_id -> seq`` of those inserted.
+    ``occurred_at``) in the given order, in one statement; returns ``event_id -> seq`` of
+    those inserted. ``seq`` follows the order given (rows are inserted in VALUES order).
 
     A row whose ``event_id`` is already logged is skipped (a repeat is not news).
     """
     if not rows:
         return {}
     now = utcnow()
-    statement = (
-        dialect_insert(session, EventLogEntry)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(col(EventLogEntry.seq), col(EventLogEntry.event_id))
+    connection = await session.connection()
+    result = await connection.execute(
+        _append_statement(dialect_name(session)), [{**row, "created_at": now} for row in rows]
     )
-    inserted: dict[str, int] = {}
-    # One statement per row keeps ``seq`` in the order given (a multi-row RETURNING does
-    # not promise an order); the batch is still one transaction.
-    for row in rows:
-        result = await session.execute(statement, [{**row, "created_at": now}])
-        found = result.first()
-        if found is not None:
-            inserted[found.event_id] = found.seq
-    return inserted
+    return {event_id: seq for seq, event_id in result}
+
+
+@cache
+def _append_statement(dialect: str) -> Any:
+    table = EventLogEntry.__table__
+    return (
+        insert_for(dialect, table)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.seq, table.c.event_id)
+    )
 
 
 async def undelivered_partitions(session: AsyncSession) -> list[str]:
@@ -66,13 +69,25 @@ async def undelivered_events(
     return list(result.scalars())
 
 
+# Bound parameters per statement: acknowledgements pile up while the database is away, and
+# both drivers refuse a statement with more than 32767 parameters.
+_IN_CHUNK = 1000
+
+
+_MARK_DELIVERED = (
+    update(EventLogEntry.__table__)
+    .where(EventLogEntry.__table__.c.seq.in_(bindparam("seqs", expanding=True)))
+    .values(delivered_at=bindparam("at"))
+)
+
+
 async def mark_delivered(session: AsyncSession, seqs: Sequence[int], at: datetime) -> None:
-    if seqs:
-        await session.execute(
-            update(EventLogEntry)
-            .where(col(EventLogEntry.seq).in_(list(seqs)))
-            .values(delivered_at=at)
-        )
+    if not seqs:
+        return
+    connection = await session.connection()
+    for start in range(0, len(seqs), _IN_CHUNK):
+        chunk = list(seqs[start : start + _IN_CHUNK])
+        await connection.execute(_MARK_DELIVERED, {"seqs": chunk, "at": at})
 
 
 async def add_parked_delivery(
@@ -127,7 +142,11 @@ async def claim_receipt(session: AsyncSession, listener: str, event_id: str) -> 
 
 
 async def prune_delivered(session: AsyncSession, before: datetime) -> int:
-    """Delete events delivered before ``before`` (parked ones stay) and older receipts."""
+    """Delete events delivered before ``before`` (parked ones stay) and older receipts.
+
+    A receipt of an event that is still undelivered stays however old it is: that event
+    will be delivered again, and without its receipt a listener would record it twice.
+    """
     parked = select(ParkedDelivery.seq)
     result = await session.execute(
         delete(EventLogEntry).where(
@@ -135,7 +154,11 @@ async def prune_delivered(session: AsyncSession, before: datetime) -> int:
             col(EventLogEntry.seq).not_in(parked),
         )
     )
+    undelivered = select(EventLogEntry.event_id).where(col(EventLogEntry.delivered_at).is_(None))
     await session.execute(
-        delete(ListenerReceipt).where(col(ListenerReceipt.recorded_at) < before)
+        delete(ListenerReceipt).where(
+            col(ListenerReceipt.recorded_at) < before,
+            col(ListenerReceipt.event_id).not_in(undelivered),
+        )
     )
     return int(result.rowcount or 0)

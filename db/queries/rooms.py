@@ -1,13 +1,14 @@
 """Race room lookups and the room upsert. Never commit: the service owns the transaction."""
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from db.models import RaceRoom
-from db.queries._upsert import dialect_insert
+from db.queries._upsert import dialect_insert, dialect_name, insert_for
 from db.types import utcnow
 
 _UPSERTABLE = frozenset(
@@ -90,10 +91,19 @@ async def save_room_states(session: AsyncSession, states: list[dict[str, Any]]) 
             raise TypeError(f"save_room_states got unknown fields: {', '.join(sorted(unknown))}")
         row = {**_NEW_ROOM, **state, "created_at": now, "updated_at": now}
         by_shape.setdefault(fields, []).append(row)
+    connection = await session.connection()
     for fields, rows in by_shape.items():
-        insert = dialect_insert(session, RaceRoom)
-        statement = insert.on_conflict_do_update(
-            index_elements=["category", "slug"],
-            set_={**{name: insert.excluded[name] for name in fields}, "updated_at": now},
-        )
-        await session.execute(statement, rows)
+        await connection.execute(_room_state_upsert(dialect_name(session), fields), rows)
+
+
+@cache
+def _room_state_upsert(dialect: str, fields: frozenset[str]) -> Any:
+    table = RaceRoom.__table__
+    insert = insert_for(dialect, table)
+    return insert.on_conflict_do_update(
+        index_elements=["category", "slug"],
+        set_={
+            **{name: insert.excluded[name] for name in sorted(fields)},
+            "updated_at": insert.excluded.updated_at,
+        },
+    )

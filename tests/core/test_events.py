@@ -97,3 +97,24 @@ def test_bot_action_defaults() -> None:
     )
     created = events.RacetimeBotCreatedRaceEvent(category="c", room_slug="s", room_name="c/s")
     assert joined.bot_action == "join" and created.bot_action == "create"
+
+
+def test_every_event_kind_names_one_class() -> None:
+    def define() -> type[Event]:
+        @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+        class LocalProbeEvent(Event):
+            pass
+
+        return LocalProbeEvent
+
+    first, second = define(), define()
+    assert Event.registry["LocalProbeEvent"] is second is not first
+    with pytest.raises(TypeError, match="event kinds must be unique"):
+        type("RacetimeRaceStatusChangedEvent", (Event,), {"__module__": "elsewhere"})
+
+
+def test_bot_status_names_match_the_database_enum() -> None:
+    from core.events.racetime import BOT_STATUS_NAMES
+    from db.models import BotStatus
+
+    assert {int(s): s.name for s in BotStatus} == BOT_STATUS_NAMES
