@@ -27,9 +27,8 @@ from core.services.event_log import DatabaseEventLog
 from core.services.racetime_bots import RacetimeBotService
 from db.models import AuditLog, BotStatus, EventLogEntry, RacetimeBot, RacetimeBotStatusHistory
 from db.secrets import SecretBox
+from tests.core.sample_events import SETTLE_SECONDS
 from tests.plugins.faults import DatabaseFaults
-
-SETTLE_SECONDS = 10.0
 
 
 @dataclass

@@ -4,7 +4,6 @@ bounded partitions, resuming after a restart, drain and close."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 
 import pytest
@@ -15,39 +14,12 @@ from core.events import (
     EventPriority,
     LoggedEvent,
     MemoryEventLog,
-    RacetimeEntrantJoinedEvent,
     RacetimeEntrantStatusChangedEvent,
     RacetimeRaceStatusChangedEvent,
     RacetimeRoomEvent,
     RetryPolicy,
 )
-from core.identity import SYSTEM_USER_ID
-
-_versions = itertools.count(1)
-NO_WAIT = RetryPolicy(attempts=3, base=0.001, cap=0.002)
-
-
-def status(room: str, new: str, version: int | None = None) -> RacetimeRaceStatusChangedEvent:
-    return RacetimeRaceStatusChangedEvent(
-        category="alttpr",
-        room_slug=room,
-        room_name=f"alttpr/{room}",
-        old_status=None,
-        new_status=new,
-        racetime_version=version if version is not None else next(_versions),
-        user_id=SYSTEM_USER_ID,
-    )
-
-
-def joined(room: str, user: str) -> RacetimeEntrantJoinedEvent:
-    return RacetimeEntrantJoinedEvent(
-        category="alttpr",
-        room_slug=room,
-        room_name=f"alttpr/{room}",
-        racetime_user_id=user,
-        initial_status="not_ready",
-        racetime_version=next(_versions),
-    )
+from tests.core.sample_events import NO_WAIT, joined, status
 
 
 async def test_events_of_one_room_arrive_in_emission_order() -> None:

@@ -5,7 +5,6 @@ by the real dispatcher across a "crash" (new objects on the same database)."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -21,9 +20,7 @@ from core.events import (
     EventDispatcher,
     LoggedEvent,
     RacetimeBotStatusChangedEvent,
-    RacetimeEntrantJoinedEvent,
     RacetimeRaceStatusChangedEvent,
-    RetryPolicy,
     room_partition,
 )
 from core.identity import SYSTEM_USER_ID
@@ -33,37 +30,10 @@ from db.models import AuditLog, EventLogEntry, ListenerReceipt, ParkedDelivery, 
 from db.queries.audit import add_audit_entry
 from db.queries.events import claim_receipt
 from racetime.models import Race, race_from_dict
+from tests.core.sample_events import NO_WAIT, SETTLE_SECONDS, joined, status
 from tests.plugins.faults import DatabaseFaults, parameters_mention
 from tests.plugins.racetime_engine import eventually
 from tests.racetime import frames
-
-_versions = itertools.count(1)
-# Generous bounds on waits that a broken log would turn into hangs (never timing asserts).
-SETTLE_SECONDS = 10.0
-NO_WAIT = RetryPolicy(attempts=3, base=0.001, cap=0.002)
-
-
-def status(room: str, new: str = "open") -> RacetimeRaceStatusChangedEvent:
-    return RacetimeRaceStatusChangedEvent(
-        category="alttpr",
-        room_slug=room,
-        room_name=f"alttpr/{room}",
-        old_status=None,
-        new_status=new,
-        racetime_version=next(_versions),
-        user_id=SYSTEM_USER_ID,
-    )
-
-
-def joined(room: str, user: str) -> RacetimeEntrantJoinedEvent:
-    return RacetimeEntrantJoinedEvent(
-        category="alttpr",
-        room_slug=room,
-        room_name=f"alttpr/{room}",
-        racetime_user_id=user,
-        initial_status="not_ready",
-        racetime_version=next(_versions),
-    )
 
 
 def race(version: int, race_status: str = "open", slug: str = "fancy-wolf-4891") -> Race:

@@ -4,7 +4,6 @@ same transaction as the listener's effect."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -16,30 +15,14 @@ from core.events import (
     EventDispatcher,
     RacetimeBotStatusChangedEvent,
     RacetimeRaceStatusChangedEvent,
-    RetryPolicy,
 )
 from core.identity import SYSTEM_USER_ID
 from core.services.event_log import DatabaseEventLog
 from core.services.exactly_once import exactly_once
 from db.models import AuditLog, ListenerReceipt
 from db.queries.audit import add_audit_entry
+from tests.core.sample_events import NO_WAIT, SETTLE_SECONDS, status
 from tests.plugins.racetime_engine import eventually
-
-_versions = itertools.count(1)
-NO_WAIT = RetryPolicy(attempts=3, base=0.001, cap=0.002)
-SETTLE_SECONDS = 10.0
-
-
-def status(room: str, new: str = "open") -> RacetimeRaceStatusChangedEvent:
-    return RacetimeRaceStatusChangedEvent(
-        category="alttpr",
-        room_slug=room,
-        room_name=f"alttpr/{room}",
-        old_status=None,
-        new_status=new,
-        racetime_version=next(_versions),
-        user_id=SYSTEM_USER_ID,
-    )
 
 
 async def record_result(session: AsyncSession, event: Event) -> None:

@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.events import EventDispatcher, RacetimeRaceStatusChangedEvent, RetryPolicy
 from core.lifecycle import Lifecycle, Step
 from core.services.event_log import DatabaseEventLog
-
-SETTLE_SECONDS = 10.0
+from tests.core.sample_events import SETTLE_SECONDS
 
 
 class Journal:
