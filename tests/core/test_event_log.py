@@ -76,6 +76,19 @@ async def event_log(
         await log.close()
 
 
+@pytest.fixture
+async def lazy_ack_log(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[DatabaseEventLog]:
+    """A started log whose acknowledgements wait for the next commit or ``flush()``."""
+    log = DatabaseEventLog(db_sessionmaker, ack_delay=3600)
+    await log.start()
+    try:
+        yield log
+    finally:
+        await log.close()
+
+
 class Delivered:
     """A stand-in for the dispatcher's ``publish``: what the log handed over, in order."""
 
@@ -146,41 +159,31 @@ async def test_acknowledged_events_are_no_longer_pending(event_log: DatabaseEven
     ) == [second.event_id]
 
 
-async def test_acknowledgements_are_committed_together(
-    db_sessionmaker: async_sessionmaker[AsyncSession],
-) -> None:
+async def test_acknowledgements_are_committed_together(lazy_ack_log: DatabaseEventLog) -> None:
     # A long delay: only flush() commits them, and then all in one transaction.
-    log = DatabaseEventLog(db_sessionmaker, ack_delay=3600)
-    await log.start()
-    try:
-        logged = await log.append([status(f"room-{n}") for n in range(20)])
-        commits = log.commits
-        for entry in logged:
-            log.acknowledge(entry.seq)
-        await settle(log.flush())
-        assert log.commits == commits + 1
-        assert await log.pending_partitions() == []
-    finally:
-        await log.close()
+    log = lazy_ack_log
+    logged = await log.append([status(f"room-{n}") for n in range(20)])
+    commits = log.commits
+    for entry in logged:
+        log.acknowledge(entry.seq)
+    await settle(log.flush())
+    assert log.commits == commits + 1
+    assert await log.pending_partitions() == []
 
 
 async def test_more_acknowledgements_than_one_statement_may_carry_are_all_recorded(
-    db_sessionmaker: async_sessionmaker[AsyncSession],
+    lazy_ack_log: DatabaseEventLog,
 ) -> None:
     # While the database is away, acknowledgements pile up; both drivers refuse a statement
     # with more than 32767 parameters, and that must not cost the whole pile.
-    log = DatabaseEventLog(db_sessionmaker, ack_delay=3600)
-    await log.start()
-    try:
-        first, last = await log.append([status("room-a"), status("room-b")])
-        log.acknowledge(first.seq)
-        for seq in range(last.seq + 1, last.seq + 40_000):  # rows long pruned, say
-            log.acknowledge(seq)
-        log.acknowledge(last.seq)
-        await settle(log.flush())
-        assert await log.pending_partitions() == []
-    finally:
-        await log.close()
+    log = lazy_ack_log
+    first, last = await log.append([status("room-a"), status("room-b")])
+    log.acknowledge(first.seq)
+    for seq in range(last.seq + 1, last.seq + 40_000):  # rows long pruned, say
+        log.acknowledge(seq)
+    log.acknowledge(last.seq)
+    await settle(log.flush())
+    assert await log.pending_partitions() == []
 
 
 async def test_a_repeated_event_id_is_not_appended_twice(
