@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -75,7 +74,6 @@ class CategoryBot:
         self._task: asyncio.Task[None] | None = None
         self._healthy = asyncio.Event()
         self._status: BotHealth | None = None
-        self._on_room_closed: list[Callable[[RoomConnection], None]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
 
