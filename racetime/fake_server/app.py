@@ -270,8 +270,7 @@ async def _race_ws(request: web.Request, kind: str) -> web.StreamResponse:
     sock = Socket(ws=ws, transport=request.transport, kind=kind, token=token_value)
     server.sockets.setdefault(race.slug, []).append(sock)
     try:
-        for frame in server.state_frames(race):
-            await ws.send_str(json.dumps(frame))
+        await server.send_state(race, sock, "connect")
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
@@ -303,8 +302,7 @@ async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: s
         await _reply(server, sock, "pong")
         return
     if action == "getrace":
-        for frame in server.state_frames(race):
-            await sock.ws.send_str(json.dumps(frame))
+        await server.send_state(race, sock, "getrace")
         return
     if action == "gethistory":
         await _reply(server, sock, "chat.history", messages=_history(race, data))
@@ -434,6 +432,25 @@ async def test_requests(request: web.Request) -> web.Response:
     return _json({"count": request.app[SERVER].request_count(prefix)})
 
 
+async def test_broadcasts(request: web.Request) -> web.Response:
+    """The broadcast log (``?since=N`` skips the first N entries); ``enabled`` false when off."""
+    entries = request.app[SERVER].broadcast_log
+    since = int(request.query.get("since", "0"))
+    return _json(
+        {
+            "enabled": entries is not None,
+            "broadcasts": [b.as_dict() for b in (entries or [])[since:]],
+        }
+    )
+
+
+async def test_enable_broadcasts(request: web.Request) -> web.Response:
+    """``{"enabled": true}`` starts an empty broadcast log; false stops and forgets it."""
+    body = await _body(request)
+    request.app[SERVER].enable_broadcast_log(bool(body.get("enabled", True)))
+    return _json({"ok": True})
+
+
 def build_app(server: FakeRacetimeServer) -> web.Application:
     app = web.Application(middlewares=[faults])
     app[SERVER] = server
@@ -447,6 +464,8 @@ def build_app(server: FakeRacetimeServer) -> web.Application:
     app.router.add_post("/_test/fail", test_fail)
     app.router.add_post("/_test/delay", test_delay)
     app.router.add_get("/_test/requests", test_requests)
+    app.router.add_get("/_test/broadcasts", test_broadcasts)
+    app.router.add_post("/_test/broadcasts", test_enable_broadcasts)
     app.router.add_post("/o/token", token)
     app.router.add_get("/o/{category}/data", bot_category_data)
     app.router.add_post("/o/{category}/startrace", startrace)

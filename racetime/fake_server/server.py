@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,56 @@ class Socket:
     token: str | None  # the token captured at connect (bot sockets)
 
 
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """One ``race.data`` frame the server sent: what it said and how many bots got it.
+
+    ``at`` is ``time.monotonic()`` (system-wide, so comparable with other processes' clocks)
+    taken just before sending. ``entrants`` are ``(user id, status, finish_time)`` of the
+    entrants with an account, in the frame's order. ``reason`` is ``change`` (a state change
+    sent to every socket of the room), ``connect`` (the frames a new socket gets) or
+    ``getrace`` (the answer to that action).
+    """
+
+    at: float
+    slug: str
+    version: int
+    status: str
+    entrants: tuple[tuple[str, str, str | None], ...]
+    bot_sockets: int
+    reason: str
+
+    @classmethod
+    def of_frame(
+        cls, frame: dict[str, Any], bot_sockets: int, reason: str, at: float
+    ) -> Broadcast:
+        race = frame["race"]
+        return cls(
+            at=at,
+            slug=race["slug"],
+            version=race["version"],
+            status=race["status"]["value"],
+            entrants=tuple(
+                (e["user"]["id"], e["status"]["value"], e["finish_time"])
+                for e in race["entrants"]
+                if e["user"] is not None
+            ),
+            bot_sockets=bot_sockets,
+            reason=reason,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "slug": self.slug,
+            "version": self.version,
+            "status": self.status,
+            "entrants": [list(e) for e in self.entrants],
+            "bot_sockets": self.bot_sockets,
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class FailRule:
     remaining: int
@@ -62,6 +113,10 @@ class FakeRacetimeServer:
     Use ``async with FakeRacetimeServer() as fake:`` (or ``start()``/``stop()``); then
     ``fake.base_url`` / ``fake.host`` point at it. Time is ``fake.clock``; ``advance()`` moves
     it and runs the racebot at once, so countdowns and token expiry need no sleeping.
+
+    With ``broadcast_log=True`` (or after :meth:`enable_broadcast_log`) every ``race.data``
+    frame sent is kept in ``broadcast_log`` as a :class:`Broadcast` (``GET /_test/broadcasts``
+    from another process); off, it costs one ``is None`` test per frame.
     """
 
     def __init__(
@@ -72,6 +127,7 @@ class FakeRacetimeServer:
         token_lifetime: int = 36000,
         tick_interval: float = 0.05,
         auto_tick: bool = True,
+        broadcast_log: bool = False,
     ) -> None:
         self.bind_host = host
         self.bind_port = port
@@ -89,6 +145,7 @@ class FakeRacetimeServer:
         self.requests: list[tuple[str, str]] = []
         self.fail_rules: list[FailRule] = []
         self.delay_rules: list[DelayRule] = []
+        self.broadcast_log: list[Broadcast] | None = [] if broadcast_log else None
         self.port: int | None = None
         # Free slot for whoever seeded the server (fixtures) to describe what they created.
         self.seed: Any = None
@@ -410,7 +467,10 @@ class FakeRacetimeServer:
         if race.dirty:
             race.dirty = False
             for frame in self.state_frames(race):
-                await self._send_all(race.slug, json.dumps(frame))
+                at = time.monotonic()
+                bots = await self._send_all(race.slug, json.dumps(frame))
+                if self.broadcast_log is not None and frame["type"] == "race.data":
+                    self.broadcast_log.append(Broadcast.of_frame(frame, bots, "change", at))
 
     def state_frames(self, race: Race) -> list[dict[str, Any]]:
         now = self.clock.now()
@@ -441,7 +501,22 @@ class FakeRacetimeServer:
             },
         )
 
-    async def _send_all(self, slug: str, text: str, kind: str | None = None) -> None:
+    async def send_state(self, race: Race, sock: Socket, reason: str) -> None:
+        """Send the room's current state frames to one socket (on connect, ``getrace``)."""
+        for frame in self.state_frames(race):
+            at = time.monotonic()
+            await sock.ws.send_str(json.dumps(frame))
+            if self.broadcast_log is not None and frame["type"] == "race.data":
+                bots = 1 if sock.kind == "bot" else 0
+                self.broadcast_log.append(Broadcast.of_frame(frame, bots, reason, at))
+
+    def enable_broadcast_log(self, enabled: bool = True) -> None:
+        """Start keeping every ``race.data`` frame sent (from empty), or stop and forget."""
+        self.broadcast_log = [] if enabled else None
+
+    async def _send_all(self, slug: str, text: str, kind: str | None = None) -> int:
+        """Send ``text`` to the room's open sockets; returns how many bot sockets got it."""
+        bots = 0
         for sock in list(self.sockets.get(slug, [])):
             if kind is not None and sock.kind != kind:
                 continue
@@ -451,6 +526,9 @@ class FakeRacetimeServer:
                 await sock.ws.send_str(text)
             except (ConnectionError, RuntimeError) as exc:
                 logger.debug("fake racetime: send to a closing socket failed: %s", exc)
+                continue
+            bots += sock.kind == "bot"
+        return bots
 
     # -- racers ----------------------------------------------------------------------------
 

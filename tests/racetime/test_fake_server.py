@@ -7,6 +7,7 @@ import base64
 import json
 import logging
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -697,6 +698,48 @@ async def test_http_test_api(fake_racetime: FakeRacetimeServer) -> None:
         async with s.get(base + "/_test/requests", params={"path_prefix": "/alttpr/"}) as r:
             assert (await r.json())["count"] == 1
     assert fake_racetime.race(slug).entrants[0].user.id == uid
+
+
+async def test_broadcast_log(fake_racetime: FakeRacetimeServer, connect_ws: Any) -> None:
+    """Off by default; on, every race.data frame sent, with the bot sockets that got it."""
+    fake = fake_racetime
+    race = fake.open_race("alttpr", streaming_required=False)
+    one = fake.seed.users["RacerOne"]
+    assert fake.broadcast_log is None
+    await fake.racer(race.slug, one).join()  # v2, not kept
+    fake.enable_broadcast_log()
+    before = time.monotonic()
+    await fake.racer(race.slug, one).ready()  # v3, to nobody
+    bot: BotSocket = await connect_ws(race.slug, await token_for(fake))
+    await connect_ws(race.slug, public=True)  # a public socket is not a bot
+    await fake.racer(race.slug, one).unready()  # v4
+    await bot.drain(0.05)
+    await bot.send("getrace")
+    await bot.recv_type("race.data")
+
+    log = fake.broadcast_log
+    assert log is not None
+    assert [(b.reason, b.version, b.bot_sockets) for b in log] == [
+        ("change", 3, 0),
+        ("connect", 3, 1),
+        ("connect", 3, 0),
+        ("change", 4, 1),
+        ("getrace", 4, 1),
+    ]
+    assert (log[0].slug, log[0].status) == (race.slug, "open")
+    assert log[0].entrants == ((one, "ready", None),)
+    assert log[3].entrants == ((one, "not_ready", None),)
+    times = [b.at for b in log]
+    assert before <= times[0] and times == sorted(times) and times[-1] <= time.monotonic()
+
+    async with aiohttp.ClientSession() as s:
+        async with s.get(fake.base_url + "/_test/broadcasts", params={"since": "3"}) as r:
+            assert await r.json() == {"enabled": True, "broadcasts": [b.as_dict() for b in log[3:]]}
+        async with s.post(fake.base_url + "/_test/broadcasts", json={"enabled": False}) as r:
+            assert r.status == 200
+        async with s.get(fake.base_url + "/_test/broadcasts") as r:
+            assert await r.json() == {"enabled": False, "broadcasts": []}
+    assert fake.broadcast_log is None
 
 
 # -- the real racetime-bot library ---------------------------------------------------------------
