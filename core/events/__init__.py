@@ -1,4 +1,12 @@
-"""Typed events and the dispatcher that delivers them (stdlib only)."""
+"""Typed events, the event log they are committed to, and the dispatcher (stdlib only).
+
+Every event is committed to the event log before a listener sees it, and is delivered at
+least once: after a crash, what was not acknowledged comes again with the same ``event_id``.
+**The rule for listeners:** a listener that records anything durable (a result, a
+notification, a status) does it in its own transaction keyed by ``event_id``, so that a
+repeat changes nothing; ``core.services.exactly_once.exactly_once`` does exactly that. See
+``core.events.dispatcher`` for ordering, retries and parking.
+"""
 
 from core.events.base import Event, EventPriority, utc_now
 from core.events.codec import UnknownEventKindError, decode_event, encode_event
