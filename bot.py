@@ -2,7 +2,8 @@
 
 ``python bot.py`` runs the bot; ``python bot.py db upgrade`` migrates the database;
 ``python bot.py commands [--json]`` lists every slash command; ``python bot.py generate-key``
-prints a new secret key for ``[security] secret_key``.
+prints a new secret key for ``[security] secret_key``; ``python bot.py rotate-key``
+re-encrypts every stored secret with the current key.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from core.config import (
     ENV_PREFIX,
     ConfigError,
     RacetimeSettings,
+    SecuritySettings,
     Settings,
     load_database_settings,
+    load_maintenance_settings,
     load_settings,
     setup_logging,
 )
@@ -50,7 +53,8 @@ from core.services.racetime_store import DatabaseRoomStore
 from core.version import racedesk_version
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head
-from db.secrets import SecretBox
+from db.models import metadata
+from db.secrets import SecretBox, SecretKeyError, reencrypt_stored_secrets
 from racetime.category_bot import BotTimings
 from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
@@ -230,13 +234,58 @@ async def registered_commands() -> list[dict[str, Any]]:
         return describe_commands(bot.tree)
 
 
+# -- secrets ----------------------------------------------------------------------------------
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def make_secret_box(security: SecuritySettings) -> SecretBox:
+    """Encrypts with ``secret_key``; decrypts with it or any of ``old_secret_keys``."""
+    return SecretBox(security.secret_key, old_keys=security.old_secret_keys)
+
+
+async def rotate_key(config_path: Path) -> int:
+    """Re-encrypt every stored secret with the current key, in one transaction."""
+    settings = load_maintenance_settings(config_path)
+    box = make_secret_box(settings.security)
+    await upgrade_to_head(settings.database.url)
+    engine = create_engine(settings.database.url)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            report = await reencrypt_stored_secrets(session, box, metadata)
+    finally:
+        await engine.dispose()
+    print(
+        f"Re-encrypted {plural(report.rows_rewritten, 'row')} "
+        "with the current [security] secret_key."
+    )
+    if not report.undecryptable:
+        print("Every stored secret is readable: old_secret_keys can be removed now.")
+        return 0
+    print(
+        f"Could not decrypt {plural(len(report.undecryptable), 'stored secret')} "
+        "(left unchanged):",
+        file=sys.stderr,
+    )
+    for secret in report.undecryptable:
+        print(f"  {secret}", file=sys.stderr)
+    print(
+        "Add the key they were encrypted with to [security] old_secret_keys and run rotate-key "
+        "again; a racetime bot can also be added again with /racetime add.",
+        file=sys.stderr,
+    )
+    return 1
+
+
 # -- running ----------------------------------------------------------------------------------
 
 
 async def run_bot(settings: Settings) -> int:
     """Start everything in order, run until Discord ends or a signal comes, stop in reverse."""
     setup_logging(settings.logging)
-    secret_box = SecretBox(settings.security.secret_key.get_secret_value())
+    secret_box = make_secret_box(settings.security)
     await upgrade_to_head(settings.database.url)
     services = build_services(
         database_url=settings.database.url, secret_box=secret_box, racetime=settings.racetime
@@ -297,6 +346,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.add_argument("--markdown", action="store_true", help="the README's command table")
     sub.add_parser("generate-key", help="print a new [security] secret_key")
+    sub.add_parser(
+        "rotate-key",
+        help="re-encrypt every stored secret with [security] secret_key "
+        "(after moving the former key to old_secret_keys)",
+    )
     return parser.parse_args(argv)
 
 
@@ -320,13 +374,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                     print(f"{row['command']:<28} {row['audience']:<14} {options}")
             return 0
+        if action == "rotate-key":
+            return asyncio.run(rotate_key(args.config))
         if action == "db":
             url = load_database_settings(args.config).url
             asyncio.run(upgrade_to_head(url))
             print("Database is at the newest schema.")
             return 0
         settings = load_settings(args.config)
-    except ConfigError as error:
+    except (ConfigError, SecretKeyError) as error:
         print(str(error), file=sys.stderr)
         return 2
     try:

@@ -13,7 +13,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.permissions import Audience, for_audience, is_guild_admin
-from core.services.racetime_admin import RacetimeAdminService, RacetimeOverview
+from cogs._shared.replies import reply
+from core.services.racetime_admin import (
+    BotOverview,
+    RacetimeAdminService,
+    RacetimeOverview,
+    normalise_category,
+)
 from db.models import BotStatus
 
 if TYPE_CHECKING:
@@ -26,6 +32,10 @@ STATUS_ICONS = {
     BotStatus.CONNECTION_ERROR: "🟠",
     BotStatus.DISCONNECTED: "⚫",
 }
+CANNOT_DECRYPT_NOTE = (
+    "🔒 Cannot decrypt its client secret: was the secret key changed? "
+    "See `python bot.py rotate-key`, or add the bot again with `/racetime add`."
+)
 
 
 def is_owner_check() -> app_commands.check:  # type: ignore[valid-type]
@@ -99,15 +109,19 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
     @app_commands.describe(category="The category slug of the bot to stop")
     async def stop(self, interaction: discord.Interaction, category: str) -> None:
         """Stop a category bot until it is started again."""
+        # Closing many rooms can outlast Discord's 3-second deadline for an answer.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         stopped = await self._admin.stop_bot(
             category, actor_discord_id=interaction.user.id, guild_id=interaction.guild_id
         )
+        slug = normalise_category(category)
         message = (
-            f"Stopped the `{category}` bot."
+            f"Stopped the `{slug}` bot. It stays stopped, also after a restart, "
+            "until `/racetime start`."
             if stopped
-            else f"No `{category}` bot is running. See `/racetime status`."
+            else f"The `{slug}` bot is already stopped. `/racetime start` starts it."
         )
-        await interaction.response.send_message(message, ephemeral=True)
+        await reply(interaction, message)
 
     @for_audience(Audience.OWNER)
     @is_owner_check()
@@ -115,15 +129,15 @@ class RacetimeCog(commands.GroupCog, group_name="racetime"):
     @app_commands.describe(category="The category slug of the bot to start")
     async def start(self, interaction: discord.Interaction, category: str) -> None:
         """Start (or restart) a category bot."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
         bot = await self._admin.start_bot(
             category, actor_discord_id=interaction.user.id, guild_id=interaction.guild_id
         )
-        message = (
-            f"Started the `{bot.category}` bot."
-            if bot is not None
-            else f"There is no `{category}` bot. Add it with `/racetime add`."
+        await reply(
+            interaction,
+            f"Started the `{bot.category}` bot. "
+            "Check `/racetime status` in a few seconds to see whether it connected.",
         )
-        await interaction.response.send_message(message, ephemeral=True)
 
 
 def status_embed(overview: RacetimeOverview) -> discord.Embed:
@@ -131,17 +145,10 @@ def status_embed(overview: RacetimeOverview) -> discord.Embed:
     if not overview.bots:
         embed.description = "No racetime bots yet. A bot owner can add one: `/racetime add`."
     for row in overview.bots:
-        bot = row.bot
-        status = BotStatus(bot.status)
-        lines = [
-            f"{STATUS_ICONS[status]} **{status.name.replace('_', ' ').title()}**"
-            + (f": {bot.status_message}" if bot.status_message else ""),
-            f"Running: {'yes' if row.running else 'no'}; rooms watched: {row.rooms_watched}",
-        ]
-        if bot.last_connected_at:
-            lines.append(f"Last connected <t:{int(bot.last_connected_at.timestamp())}:R>")
         embed.add_field(
-            name=f"{bot.display_name} (`{bot.category}`)", value="\n".join(lines), inline=False
+            name=f"{row.bot.display_name} (`{row.bot.category}`)",
+            value="\n".join(bot_lines(row)),
+            inline=False,
         )
     parked = overview.deliveries_parked
     embed.set_footer(
@@ -153,6 +160,24 @@ def status_embed(overview: RacetimeOverview) -> discord.Embed:
         )
     )
     return embed
+
+
+def bot_lines(row: BotOverview) -> list[str]:
+    """One bot's field in ``/racetime status``."""
+    bot = row.bot
+    status = BotStatus(bot.status)
+    lines = [
+        f"{STATUS_ICONS[status]} **{status.name.replace('_', ' ').title()}**"
+        + (f": {bot.status_message}" if bot.status_message else ""),
+        f"Running: {'yes' if row.running else 'no'}; rooms watched: {row.rooms_watched}",
+    ]
+    if row.stopped_by_owner:
+        lines.append("Stopped by an owner: stays stopped until `/racetime start`.")
+    if not row.secret_readable:
+        lines.append(CANNOT_DECRYPT_NOTE)
+    if bot.last_connected_at:
+        lines.append(f"Last connected <t:{int(bot.last_connected_at.timestamp())}:R>")
+    return lines
 
 
 async def setup(bot: RaceDeskBot) -> None:

@@ -7,13 +7,15 @@ expected, and never contains a secret's value.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, get_origin
 
 from pydantic import (
     AnyHttpUrl,
@@ -24,7 +26,13 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 ENV_PREFIX = "RACEDESK_"
 DEFAULT_CONFIG_PATH = Path("config.toml")
@@ -97,24 +105,54 @@ class WebSettings(_Section):
     public_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8080")
 
 
+def _is_fernet_key(value: SecretStr) -> bool:
+    try:
+        raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == 32
+
+
 class SecuritySettings(_Section):
     secret_key: SecretStr = Field(description="Fernet key encrypting secrets at rest")
+    # NoDecode: the environment may give a JSON list or plain comma-separated keys.
+    old_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Former keys, used only to decrypt (key rotation)"
+    )
 
     @field_validator("secret_key")
     @classmethod
-    def _is_fernet_key(cls, value: SecretStr) -> SecretStr:
-        import base64
-        import binascii
-
-        try:
-            raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
-        except (binascii.Error, ValueError):
-            raw = b""
-        if len(raw) != 32:
+    def _a_fernet_key(cls, value: SecretStr) -> SecretStr:
+        if not _is_fernet_key(value):
             raise ValueError(
                 "must be a Fernet key (32 url-safe base64 bytes); "
                 "generate one with `python bot.py generate-key`"
             )
+        return value
+
+    @field_validator("old_secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError(
+                    "must be a JSON list of keys or keys separated by commas"
+                ) from None
+        return [key.strip() for key in value.split(",") if key.strip()]
+
+    @field_validator("old_secret_keys")
+    @classmethod
+    def _fernet_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for number, key in enumerate(value, start=1):
+            if not _is_fernet_key(key):
+                raise ValueError(
+                    f"key {number} is not a Fernet key (32 url-safe base64 bytes); "
+                    "each must be a former secret_key, exactly as it was"
+                )
         return value
 
 
@@ -128,8 +166,8 @@ class LoggingSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
-class Settings(BaseSettings):
-    """Everything RaceDesk reads at start. Environment variables override the file."""
+class _EnvOverFile(BaseSettings):
+    """The file's contents arrive as init kwargs; ``RACEDESK_<SECTION>__<KEY>`` wins over them."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -138,14 +176,6 @@ class Settings(BaseSettings):
         frozen=True,
         case_sensitive=False,
     )
-
-    discord: DiscordSettings
-    database: DatabaseSettings = DatabaseSettings()
-    racetime: RacetimeSettings = RacetimeSettings()
-    oauth: OAuthSettings = OAuthSettings()
-    web: WebSettings = WebSettings()
-    security: SecuritySettings
-    logging: LoggingSettings = LoggingSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -156,19 +186,48 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The file's contents arrive as init kwargs; the environment wins over the file.
         return (env_settings, init_settings)
+
+
+class Settings(_EnvOverFile):
+    """Everything RaceDesk reads at start. Environment variables override the file."""
+
+    discord: DiscordSettings
+    database: DatabaseSettings = DatabaseSettings()
+    racetime: RacetimeSettings = RacetimeSettings()
+    oauth: OAuthSettings = OAuthSettings()
+    web: WebSettings = WebSettings()
+    security: SecuritySettings
+    logging: LoggingSettings = LoggingSettings()
+
+
+class MaintenanceSettings(_EnvOverFile):
+    """What database maintenance with keys (``rotate-key``) needs: no Discord token."""
+
+    # The other sections are the bot's business; a typo inside these two is still reported.
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database: DatabaseSettings = DatabaseSettings()
+    security: SecuritySettings
 
 
 def _env_name(location: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + "__".join(str(part).upper() for part in location if isinstance(part, str))
 
 
+def _dotted(location: tuple[int | str, ...]) -> str:
+    """``security.old_secret_keys[0]`` for the location ``("security", "old_secret_keys", 0)``."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".")
+
+
 def _describe(error: Mapping[str, Any], config_path: Path) -> str:
     location = tuple(error.get("loc", ()))
-    key = ".".join(str(part) for part in location) or "(top level)"
+    key = _dotted(location) or "(top level)"
     section = str(location[0]) if location else ""
-    field = ".".join(str(part) for part in location[1:]) if len(location) > 1 else ""
+    field = _dotted(location[1:])
     if error.get("type") == "missing":
         problem = "is missing"
     elif error.get("type") == "extra_forbidden":
@@ -207,17 +266,67 @@ def _config_error(
     return ConfigError("Configuration problem:\n  " + "\n  ".join(lines) + hint)
 
 
-def load_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> Settings:
-    """Read the file, merge the environment over it, validate, or raise :class:`ConfigError`."""
-    file_data = _read_file(config_path)
-    # Name the missing keys inside a missing section ("discord.token is missing"), not just
-    # the section.
-    for section in ("discord", "security"):
-        file_data.setdefault(section, {})
+SettingsT = TypeVar("SettingsT", bound=_EnvOverFile)
+
+
+def _load(model: type[SettingsT], config_path: Path) -> SettingsT:
+    """Validate ``model``'s sections of the file with the environment over them."""
+    data = _read_file(config_path)
+    # A missing required section names its missing keys ("discord.token is missing"), not
+    # just the section.
+    for name, field in model.model_fields.items():
+        if field.is_required():
+            data.setdefault(name, {})
     try:
-        return Settings(**file_data)
+        return model(**data)
     except ValidationError as error:
         raise _config_error(error, config_path) from None
+    except SettingsError:
+        raise _environment_error(model) from None
+
+
+def load_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> Settings:
+    """Read the file, merge the environment over it, validate, or raise :class:`ConfigError`."""
+    return _load(Settings, config_path)
+
+
+def load_maintenance_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> MaintenanceSettings:
+    """Only ``[database]`` and ``[security]``: enough for ``rotate-key``."""
+    return _load(MaintenanceSettings, config_path)
+
+
+def _environment_error(model: type[BaseSettings]) -> ConfigError:
+    """A variable pydantic-settings could not decode; named, its value never shown."""
+    names = _undecodable_variables(model)
+    which = ", ".join(names) if names else f"A {ENV_PREFIX}<SECTION>__<KEY> variable"
+    return ConfigError(
+        f"Configuration problem:\n  {which} is not valid JSON. Lists in the environment are "
+        f"JSON, e.g. {ENV_PREFIX}DISCORD__OWNER_IDS='[123456789012345678]'."
+    )
+
+
+def _undecodable_variables(model: type[BaseSettings]) -> list[str]:
+    names = []
+    for section, section_field in model.model_fields.items():
+        section_model = section_field.annotation
+        if not (isinstance(section_model, type) and issubclass(section_model, BaseModel)):
+            continue
+        for name, field in section_model.model_fields.items():
+            if get_origin(field.annotation) is not list or NoDecode in field.metadata:
+                continue
+            variable = f"{ENV_PREFIX}{section}__{name}".upper()
+            value = os.environ.get(variable)
+            if value is not None and not _is_json(value):
+                names.append(variable)
+    return names
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def load_database_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> DatabaseSettings:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from typing import TypeVar
 
 import msgspec
 
@@ -37,13 +39,22 @@ from racetime.ports import BotCredentials, BotHealth, BotHealthRecorder, RoomRec
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+MIN_PROBE_SECONDS = 2.0  # rooms failing together ask for one probe, not one each
+
 
 @dataclass(frozen=True, slots=True)
 class BotTimings:
-    scan_interval: float = 30.0
+    # A scan is also the health probe: a failing racetime shows as CONNECTION_ERROR within
+    # one interval (under the 10 s admins are promised), and a room whose socket fails asks
+    # for a probe at once.
+    scan_interval: float = 8.0
     auth_retry_seconds: float = 15 * 60.0
-    backoff: Backoff = field(default_factory=lambda: Backoff(base=1.0, cap=300.0))
-    token_refresh_margin: timedelta = timedelta(minutes=10)
+    # Capped so that the bot is CONNECTED again within 10 s of racetime answering.
+    backoff: Backoff = field(default_factory=lambda: Backoff(base=1.0, cap=8.0))
+    # A refused token is replaced after a random pause up to this long (not all bots at once).
+    token_retry_jitter: float = 2.0
     connection: ConnectionTimings = field(default_factory=ConnectionTimings)
 
 
@@ -73,6 +84,8 @@ class CategoryBot:
         self._rooms_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._healthy = asyncio.Event()
+        self._probe = asyncio.Event()
+        self._last_scan = self._clock.monotonic()
         self._status: BotHealth | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -122,7 +135,7 @@ class CategoryBot:
                     await self._resume_rooms()
                     resumed = True
                 while True:
-                    await self._clock.sleep(self._timings.scan_interval)
+                    await self._until_next_scan()
                     await self.discover_rooms()
                     failures = 0
             except asyncio.CancelledError:
@@ -142,6 +155,26 @@ class CategoryBot:
                     f"Internal error ({type(error).__name__}); retrying",
                 )
                 await self._clock.sleep(self._timings.backoff.delay(failures))
+
+    def request_probe(self) -> None:
+        """A room's socket failed: check racetime now rather than at the next scan."""
+        self._probe.set()
+
+    async def _until_next_scan(self) -> None:
+        """Sleep one scan interval, or less when a probe is asked for (not more than one
+        scan every ``MIN_PROBE_SECONDS`` all the same)."""
+        sleep = asyncio.ensure_future(self._clock.sleep(self._timings.scan_interval))
+        probe = asyncio.ensure_future(self._probe.wait())
+        try:
+            await asyncio.wait({sleep, probe}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleep.cancel()
+            probe.cancel()
+        if self._probe.is_set():
+            self._probe.clear()
+            since = self._clock.monotonic() - self._last_scan
+            await self._clock.sleep(MIN_PROBE_SECONDS - since)
+        self._last_scan = self._clock.monotonic()
 
     async def _unhealthy(self, status: BotHealth, message: str) -> None:
         self._healthy.clear()
@@ -189,16 +222,18 @@ class CategoryBot:
     async def token(
         self, force_refresh: bool = False, stale: AccessTokenLike | None = None
     ) -> AccessToken:
-        """A token with at least the refresh margin left that is not ``stale``.
+        """A token not yet half-way through its lifetime that is not ``stale``.
 
-        One request at a time: callers that queue up behind a refresh get its result.
+        At most one token request is in flight per bot: callers that queue up behind a
+        refresh get its result (a ``stale`` token someone already replaced is not replaced
+        again).
         """
         async with self._token_lock:
             token = self._token
             if (
                 force_refresh
                 or token is None
-                or token.expires_within(self._timings.token_refresh_margin, self._clock.now())
+                or self._clock.now() >= token.renew_at
                 or (stale is not None and stale.value == token.value)
             ):
                 token = await self._client.get_token(
@@ -206,6 +241,20 @@ class CategoryBot:
                 )
                 self._token = token
             return token
+
+    async def _with_token(self, call: Callable[[AccessToken], Awaitable[T]]) -> T:
+        """``call(token)``; a token racetime refuses (revoked on its side) is replaced once.
+
+        Only when a fresh token is refused too are the credentials at fault (AUTH_FAILED).
+        """
+        token = await self.token()
+        try:
+            return await call(token)
+        except RacetimeAuthError:
+            log.warning("racetime bot %s: racetime refused its token; getting a new one",
+                        self.category)
+        await self._clock.sleep(random.uniform(0, self._timings.token_retry_jitter))  # noqa: S311
+        return await call(await self.token(stale=token))
 
     async def _room_token(self, stale: AccessTokenLike | None) -> AccessToken:
         return await self.token(stale=stale)
@@ -225,9 +274,11 @@ class CategoryBot:
 
     async def discover_rooms(self) -> list[str]:
         """Join every current room of the category we are not watching; returns their slugs."""
-        token = await self.token()
+        data = await self._with_token(
+            lambda token: self._client.get_category_data(self.category, token)
+        )
         async with self._rooms_lock:
-            return await self._discover(await self._client.get_category_data(self.category, token))
+            return await self._discover(data)
 
     async def _discover(self, raw: dict[str, object]) -> list[str]:
         try:
@@ -268,6 +319,7 @@ class CategoryBot:
             created=created,
             room_exists=lambda slug=record.slug: self._room_exists(slug),
             clock=self._clock,
+            on_trouble=self.request_probe,
         )
         self._rooms[record.slug] = connection
         task = connection.start()
@@ -300,9 +352,10 @@ class CategoryBot:
         live_race_id: int | None = None,
     ) -> RoomConnection:
         """Open a room on racetime, record it, and join it at once."""
-        token = await self.token()
         async with self._rooms_lock:
-            race_name = await self._client.start_race(self.category, token, settings)
+            race_name = await self._with_token(
+                lambda token: self._client.start_race(self.category, token, settings)
+            )
             category, slug = split_race_name(race_name, self.category)
             record = await self._store.record_room(
                 category, slug, opened_by_us=True, match_id=match_id, live_race_id=live_race_id

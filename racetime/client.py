@@ -30,14 +30,39 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5)
 
 
+# What ``expires_in`` may say: racetime issues 10-hour tokens; a value outside these bounds is
+# taken as the nearest bound (a token that expires at once would make every user renew it
+# in a loop).
+TOKEN_LIFETIME_MIN_SECONDS = 30
+TOKEN_LIFETIME_MAX_SECONDS = 10 * 24 * 3600
+TOKEN_LIFETIME_DEFAULT_SECONDS = 36000
+
+
 @dataclass(frozen=True, slots=True)
 class AccessToken:
-    """An OAuth2 access token; ``repr`` hides the value."""
+    """An OAuth2 access token; ``repr`` hides the value.
+
+    ``issued_at`` is when it was requested; it is due for renewal at half its lifetime, as
+    racetime-bot does, so a short-lived token is renewed early enough and never in a loop.
+    """
 
     value: str = field(repr=False)
     scope: tuple[str, ...]
     expires_at: datetime
     token_type: str = "Bearer"  # noqa: S105 (the scheme name, not a secret)
+    issued_at: datetime | None = None
+
+    @property
+    def lifetime(self) -> timedelta:
+        issued = self.issued_at or self.expires_at - timedelta(
+            seconds=TOKEN_LIFETIME_DEFAULT_SECONDS
+        )
+        return self.expires_at - issued
+
+    @property
+    def renew_at(self) -> datetime:
+        """Half-way through its lifetime."""
+        return self.expires_at - self.lifetime / 2
 
     def __repr__(self) -> str:
         return (
@@ -103,6 +128,19 @@ class RaceSettings:
             else:
                 form[f.name] = str(value)
         return form
+
+
+def _token_lifetime(raw: object) -> int:
+    """``expires_in`` as seconds within sane bounds (logged when it had to be corrected)."""
+    try:
+        seconds = int(raw) if raw is not None else TOKEN_LIFETIME_DEFAULT_SECONDS  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        logger.warning("racetime sent an unreadable token lifetime %r; assuming 10 hours", raw)
+        return TOKEN_LIFETIME_DEFAULT_SECONDS
+    bounded = min(max(seconds, TOKEN_LIFETIME_MIN_SECONDS), TOKEN_LIFETIME_MAX_SECONDS)
+    if bounded != seconds:
+        logger.warning("racetime sent a token lifetime of %d s; using %d s", seconds, bounded)
+    return bounded
 
 
 def split_race_name(name_or_slug: str, category: str | None = None) -> tuple[str, str]:
@@ -245,13 +283,14 @@ class RacetimeClient:
         data = _json_or_none(body)
         if not isinstance(data, dict) or not data.get("access_token"):
             raise RacetimeServerError("racetime.gg sent no access token.", status=status)
-        expires_in = int(data.get("expires_in") or 36000)
+        expires_in = _token_lifetime(data.get("expires_in"))
         logger.info("racetime token issued, expires in %d s", expires_in)
         return AccessToken(
             value=str(data["access_token"]),
             scope=tuple(str(data.get("scope") or "").split()),
             expires_at=requested_at + timedelta(seconds=expires_in),
             token_type=str(data.get("token_type") or "Bearer"),
+            issued_at=requested_at,
         )
 
     async def get_category_data(self, category: str, token: AccessToken) -> dict[str, Any]:

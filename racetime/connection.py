@@ -50,15 +50,19 @@ from racetime.diff import (
 from racetime.errors import RacetimeActionError, RacetimeError, RoomConnectionClosedError
 from racetime.models import ErrorFrame, PongFrame, Race, RaceDataFrame, decode_frame
 from racetime.ports import RoomRecord, RoomStore
+from racetime.validation import admit
 
 log = logging.getLogger(__name__)
 
 PERMISSION_DENIED = "Permission denied. Check your authorization token."
 FINISHED_LINGER_SECONDS = 11 * 60  # racetime allows an un-finish for 10 minutes
-TOKEN_REFRESH_MARGIN_SECONDS = 10 * 60
 ACTION_TIMEOUT_SECONDS = 10.0
+ACTION_ATTEMPTS = 3  # the first try, then a new socket twice after "Permission denied"
 OPEN_TIMEOUT_SECONDS = 10.0
-MAX_FRAME_BYTES = 4 * 1024 * 1024
+# A race.data frame is about 700 bytes per entrant: 16 MB is over 20,000 entrants.
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+MESSAGE_TOO_BIG = 1009  # the websocket close code for a frame over max_size
+MAX_NOTES = 100  # distinct frame problems remembered per room (a hostile server sends many)
 REFUSALS_BEFORE_CHECK = 3  # refused handshakes in a row before asking whether the room exists
 _PING = msgspec.json.encode({"action": "ping"}).decode()
 _ENDED = frozenset({"cancelled", "partitioned"})  # nothing can happen in the room any more
@@ -71,6 +75,9 @@ class AccessTokenLike(Protocol):
     @property
     def expires_at(self) -> datetime: ...
 
+    @property
+    def renew_at(self) -> datetime: ...
+
 
 TokenProvider = Callable[[AccessTokenLike | None], Awaitable[AccessTokenLike]]
 """``await tokens(stale)``: a valid token of the room's category bot, never ``stale`` (the
@@ -81,10 +88,14 @@ same token stale at once, only the first causes a new token request."""
 @dataclass(frozen=True, slots=True)
 class ConnectionTimings:
     backoff: Backoff = field(default_factory=Backoff)
-    token_refresh_margin: float = TOKEN_REFRESH_MARGIN_SECONDS
     finished_linger: float = FINISHED_LINGER_SECONDS
     action_timeout: float = ACTION_TIMEOUT_SECONDS
     open_timeout: float = OPEN_TIMEOUT_SECONDS
+    # A connection that ends sooner than this counts as a failure: the backoff grows
+    # instead of starting over, so a socket that keeps dying never becomes a loop.
+    stable_after: float = 10.0
+    # Never renew a socket sooner than this after connecting, whatever the token says.
+    min_renew_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +135,10 @@ class RoomConnection:
         created: CreatedRoom | None = None,
         room_exists: Callable[[], Awaitable[bool | None]] | None = None,
         clock: Clock | None = None,
+        on_trouble: Callable[[], None] | None = None,
     ) -> None:
         self.name = record.name
+        self._on_trouble = on_trouble
         self._created = created
         self._room_exists = room_exists
         self._ws_url = ws_url
@@ -152,6 +165,9 @@ class RoomConnection:
         self._watchdog: asyncio.Task[None] | None = None
         self._done = False
         self._task: asyncio.Task[None] | None = None
+        self._failures = 0  # consecutive failed connections (the backoff's step)
+        self._admitted = False  # this connection brought at least one acceptable frame
+        self._noted: set[str] = set()  # problems with this room's frames, logged once each
         self.connect_count = 0
 
     @staticmethod
@@ -218,9 +234,10 @@ class RoomConnection:
         await self._connected.wait()
 
     async def _supervise(self) -> None:
-        failures = 0
         refused = 0
         while not self._done:
+            started = self._clock.monotonic()
+            self._admitted = False
             try:
                 token = await self._tokens(self._stale_token)
                 self._stale_token = None
@@ -233,23 +250,28 @@ class RoomConnection:
                     close_timeout=2,
                 ) as ws:
                     self.connect_count += 1
-                    failures = refused = 0
+                    refused = 0
                     await self._read(ws, token)
             except asyncio.CancelledError:
                 raise
             except _Reconnect:
-                failures = 0
-                continue
+                if self._clock.monotonic() - started >= self._timings.stable_after:
+                    self._failures = 0
+                    continue
+                log.info("Room %s: the connection lasted only moments; backing off", self.name)
+                self._admitted = False  # a reconnect loop is a failure, however it started
             except InvalidHandshake as error:
-                # racetime never accepts the socket of a room that does not exist (any more).
                 refused += 1
-                log.warning("Room %s refused the websocket: %s", self.name, error)
+                self._refused(error)
                 if refused >= REFUSALS_BEFORE_CHECK and await self._room_is_gone():
                     log.warning("Room %s no longer exists on racetime; leaving it", self.name)
                     self._done = True
                     self._store.save(self.record.category, self.record.slug, active=False)
-            except (ConnectionClosed, OSError, TimeoutError) as error:
+            except ConnectionClosed as error:
+                self._lost(error)
+            except (OSError, TimeoutError) as error:
                 log.warning("Room %s connection lost: %s", self.name, type(error).__name__)
+                self._trouble()
             except RacetimeError as error:
                 log.warning("Room %s: no token to connect with: %s", self.name, error)
             except Exception:
@@ -258,11 +280,43 @@ class RoomConnection:
                 self._detach()
             if self._done:
                 break
-            delay = self._timings.backoff.delay(failures)
-            failures += 1
-            log.info("Room %s reconnecting in %.2fs (attempt %d)", self.name, delay, failures)
+            if self._admitted:
+                self._failures = 0  # it worked: the next failure starts the backoff over
+            delay = self._timings.backoff.delay(self._failures)
+            self._failures += 1
+            log.info(
+                "Room %s reconnecting in %.2fs (attempt %d)", self.name, delay, self._failures
+            )
             await self._clock.sleep(delay)
         log.info("Room %s: stopped watching", self.name)
+
+    def _refused(self, error: InvalidHandshake) -> None:
+        """racetime refused the socket: a missing room, or a token it no longer takes."""
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        if status in (401, 403):
+            log.warning("Room %s: racetime refused the token; using a new one", self.name)
+            self._stale_token = self._token_in_use
+        else:
+            log.warning("Room %s refused the websocket: %s", self.name, error)
+            self._trouble()
+
+    def _lost(self, error: ConnectionClosed) -> None:
+        code = error.rcvd.code if error.rcvd is not None else None
+        if code is None and error.sent is not None:
+            code = error.sent.code
+        if code == MESSAGE_TOO_BIG:
+            log.error(
+                "Room %s: racetime sent a frame over %d MB; the room is not followed until a "
+                "smaller one comes (retrying with a growing backoff)",
+                self.name, MAX_FRAME_BYTES // (1024 * 1024),
+            )
+            return
+        log.warning("Room %s connection lost: %s", self.name, type(error).__name__)
+        self._trouble()
+
+    def _trouble(self) -> None:
+        if self._on_trouble is not None:
+            self._on_trouble()
 
     def _detach(self) -> None:
         self._ws = None
@@ -349,12 +403,15 @@ class RoomConnection:
     def _renew_in(self, token: AccessTokenLike) -> float:
         """Seconds until this socket should move to a new token.
 
-        Between 75% and 100% of the time left before the refresh margin, so the rooms of a
-        category (which share one token) do not all reconnect in the same second.
+        From the token's half-life (when its bot renews it) to three quarters of its life,
+        at random, so the rooms of a category (which share one token) do not all reconnect
+        in the same second; never sooner than ``min_renew_seconds``.
         """
-        left = (token.expires_at - self._clock.now()).total_seconds()
-        usable = max(left - self._timings.token_refresh_margin, 0.0)
-        return usable * random.uniform(0.75, 1.0)  # noqa: S311 - spreading load, not secrecy
+        now = self._clock.now()
+        half = (token.renew_at - now).total_seconds()
+        quarter = (token.expires_at - token.renew_at).total_seconds() / 2
+        spread = half + quarter * random.random()  # noqa: S311 - spreading load, not secrecy
+        return max(spread, self._timings.min_renew_seconds)
 
     def _awaiting_action(self) -> bool:
         """An action's answer is still due (e.g. the ``pong`` after a ``cancel``)."""
@@ -383,12 +440,15 @@ class RoomConnection:
         else:
             log.warning("Room %s: racetime error frame: %s", self.name, "; ".join(errors))
 
-    async def _on_race(self, race: Race) -> None:
+    async def _on_race(self, raw_race: Race) -> None:
         previous = self._last
         if not self._connected.is_set():
             self._connected.set()
-        if previous is not None and race.version <= previous.version:
-            return  # an old or repeated snapshot: nothing new, and never a step back
+        if raw_race.name == self.name:
+            self._admitted = True  # racetime is talking about this room: the socket works
+        race = admit(previous, raw_race, self.name, self._note)
+        if race is None:
+            return  # another room's, old, repeated or implausible: never a step back
         if previous is None:
             events = self._baseline_events(race)
         else:
@@ -407,6 +467,12 @@ class RoomConnection:
         )
         self._track_terminal(status)
         self._look_up_links_ahead(race)
+
+    def _note(self, key: str, message: str) -> None:
+        """A problem with this room's frames, logged once per room and kind of problem."""
+        if key not in self._noted and len(self._noted) < MAX_NOTES:
+            self._noted.add(key)
+            log.warning("Room %s: %s", self.name, message)
 
     def _baseline_events(self, race: Race) -> list[Event]:
         """The first snapshot of a room we have none of: we joined (and maybe opened) it."""
@@ -478,15 +544,17 @@ class RoomConnection:
     async def _act(self, send: Callable[[], Awaitable[None]], what: str) -> None:
         """Send one action and wait until racetime accepted or refused it.
 
-        A "Permission denied" refusal means the socket's token expired: reconnect with a
-        fresh token and try once more.
+        A "Permission denied" refusal means the socket's token expired or was revoked:
+        reconnect with a fresh token and try again. The first retry may get the bot's
+        current token (another room already replaced the refused one); if racetime refuses
+        that one too, the second retry gets a token requested for it.
         """
-        for attempt in range(2):
+        for attempt in range(ACTION_ATTEMPTS):
             try:
                 await self._act_once(send)
                 return
             except RacetimeActionError as error:
-                if attempt == 0 and PERMISSION_DENIED in error.errors:
+                if attempt < ACTION_ATTEMPTS - 1 and PERMISSION_DENIED in error.errors:
                     log.info("Room %s: token refused; reconnecting with a new one", self.name)
                     await self._reconnect_with_fresh_token()
                     continue

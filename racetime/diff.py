@@ -4,8 +4,9 @@
 and never raises on well-typed :class:`~racetime.models.Race` values, whatever their content.
 The rules:
 
-* **Versions.** A snapshot whose ``version`` is not greater than the previous one's is old or
-  repeated and gives nothing. Versions can skip numbers; that is fine.
+* **Versions.** A snapshot whose ``version`` is lower than the previous one's is old and gives
+  nothing. An equal version is compared by content (racetime can save two different payloads
+  under one version). Versions can skip numbers; that is fine.
 * **No baseline.** With ``previous=None`` (a fresh join) there is nothing to compare, so no
   entrant events are produced. ``first_snapshot=True`` asks for one
   :class:`RacetimeRaceStatusChangedEvent` with ``old_status=None`` so status listeners learn the
@@ -23,7 +24,9 @@ The rules:
   ``done -> done`` status event, so a result is never missed.
 * **Deleted accounts.** An entrant whose ``user`` is null (or has an empty id) has no stable
   identity (place, status and list position all change), so it is *skipped*: no entrant event
-  is ever emitted for it. It still counts in the race's ``entrants_count``.
+  is ever emitted for it. It still counts in the race's ``entrants_count``. An entrant whose
+  account is deleted between two snapshots (its user turns null, its status, place and time
+  stay) did not leave: no :class:`RacetimeEntrantLeftEvent`.
 * **Hidden entrants.** In ``hide_entrants`` races the ids are shielded and are replaced by the
   real ones when the race finishes; for the snapshot where ``hide_entrants`` turns off, no
   entrant events are emitted (it would be a false "everyone left, everyone joined").
@@ -42,6 +45,7 @@ The rules:
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -169,6 +173,22 @@ def _index(entrants: list[Entrant]) -> dict[str, Entrant]:
     return index
 
 
+def _trace(entrant: Entrant) -> tuple[str, int | None, str | None]:
+    """What is left of an entrant once racetime blanks its user: status, place, time."""
+    return entrant.status.value, entrant.place, entrant.finish_time
+
+
+def _newly_deleted(
+    previous: list[Entrant], current: list[Entrant]
+) -> Counter[tuple[str, int | None, str | None]]:
+    """Entrants that lost their user (a deleted account) since ``previous``, by trace."""
+    now = Counter(_trace(e) for e in current if e.user is None or not e.user.id)
+    if not now:
+        return now
+    now.subtract(_trace(e) for e in previous if e.user is None or not e.user.id)
+    return now
+
+
 def diff_race(
     previous: Race | None,
     current: Race,
@@ -185,7 +205,7 @@ def diff_race(
             return []
         base = _room_kwargs(context, current.version, occurred_at)
         return [_status_event(None, current, base)]
-    if current.version <= previous.version:
+    if current.version < previous.version:
         return []
 
     events: list[Event] = []
@@ -253,8 +273,13 @@ def diff_race(
             )
 
     if matched != len(before):
+        deleted = _newly_deleted(prev_entrants, cur_entrants)
         for user_id, old in before.items():
             if user_id in seen:
+                continue
+            trace = _trace(old)
+            if deleted[trace] > 0:
+                deleted[trace] -= 1  # the account was deleted, the entrant is still there
                 continue
             if base is None:
                 base = _room_kwargs(context, current.version, occurred_at)
@@ -322,9 +347,15 @@ def entrant_invited_event(
     *,
     occurred_at: datetime | None = None,
 ) -> RacetimeEntrantInvitedEvent:
-    """Our bot invited a racetime user; ``user_id`` is that user's linked id (None if unlinked)."""
+    """Our bot invited a racetime user; ``user_id`` is that user's linked id (None if unlinked).
+
+    ``race`` is the last snapshot *before* the invitation: racetime answers the action before
+    it broadcasts the change, so no snapshot version names the invitation itself. The event
+    has no ``racetime_version`` and a random ``event_id`` (kept by the event log, so a
+    redelivery carries the same one).
+    """
     return RacetimeEntrantInvitedEvent(
-        **_room_kwargs(context, race.version if race is not None else None, occurred_at),
+        **_room_kwargs(context, None, occurred_at),
         user_id=linked_user_id,
         racetime_user_id=racetime_user_id,
         racetime_user_name=name,

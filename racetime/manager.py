@@ -30,7 +30,7 @@ class UnknownCategoryError(LookupError):
     def __init__(self, category: str) -> None:
         super().__init__(
             f"No racetime bot is running for category '{category}'. "
-            "An admin can add one with /racetime bot add."
+            "See /racetime status; a bot owner can add one with /racetime add."
         )
         self.category = category
 

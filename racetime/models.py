@@ -29,7 +29,7 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeAlias
+from typing import Annotated, Any, Final, TypeAlias
 
 import msgspec
 
@@ -64,6 +64,12 @@ ENTRANT_STATUSES: Final = frozenset(
     }
 )
 """Entrant ``status.value`` values (``joined`` is never sent)."""
+
+
+VERSION_MAX: Final = 2**63 - 1
+Version: TypeAlias = Annotated[int, msgspec.Meta(ge=0, le=VERSION_MAX)]
+"""A race version: racetime counts saves from 0; anything outside a signed 64-bit integer is
+not a version (such a frame is rejected whole, as malformed)."""
 
 
 # -- helpers for dates and durations ---------------------------------------------------------
@@ -240,7 +246,7 @@ class Entrant(_Model, kw_only=True):
 class Race(_Model, kw_only=True):
     """Race data (``Race.as_dict``): the HTTP ``/data`` body and ``race`` of ``race.data``."""
 
-    version: int = 0
+    version: Version = 0
     name: str
     slug: str = ""
     status: Status
@@ -399,7 +405,7 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="type
 
 class RaceDataFrame(Frame, tag="race.data", kw_only=True):
     race: Race
-    version: int | None = None
+    version: Version | None = None
 
 
 class RaceRendersFrame(Frame, tag="race.renders", kw_only=True):

@@ -45,12 +45,18 @@ class RacetimeRoomEvent(Event):
         """What, within the room, the event is about (an entrant for entrant events)."""
         return ""
 
+    def change(self) -> str:
+        """The change itself (``old>new``), for kinds where one version can carry two."""
+        return ""
+
     def stable_key(self) -> str | None:
+        """Room, version, kind, subject and change: racetime can save two different payloads
+        under one version, so the version alone does not name a change."""
         if self.racetime_version is None:
             return None
-        subject = self.subject()
-        suffix = f":{subject}" if subject else ""
-        return f"{self.category}/{self.room_slug}:{self.racetime_version}:{self.kind}{suffix}"
+        parts = [f"{self.category}/{self.room_slug}", str(self.racetime_version), self.kind]
+        parts.extend(part for part in (self.subject(), self.change()) if part)
+        return ":".join(parts)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +68,9 @@ class RacetimeRaceStatusChangedEvent(RacetimeRoomEvent):
     entrant_count: int = 0
     started_at: datetime | None = None
     ended_at: datetime | None = None
+
+    def change(self) -> str:
+        return f"{self.old_status or ''}>{self.new_status}"
 
     def describe(self) -> str:
         return f"{self.room_label} status changed: {self.old_status or 'none'} -> {self.new_status}"
@@ -90,6 +99,10 @@ class RacetimeEntrantStatusChangedEvent(RacetimeEntrantEvent):
     finish_time: str | None = None
     place: int | None = None
 
+    def change(self) -> str:
+        change = f"{self.old_status or ''}>{self.new_status}"
+        return f"{change}@{self.finish_time}" if self.finish_time else change
+
     def describe(self) -> str:
         line = (
             f"{self.room_label} entrant {self.entrant_label} status changed: "
@@ -107,6 +120,9 @@ class RacetimeEntrantStatusChangedEvent(RacetimeEntrantEvent):
 class RacetimeEntrantJoinedEvent(RacetimeEntrantEvent):
     initial_status: str
 
+    def change(self) -> str:
+        return self.initial_status
+
     def describe(self) -> str:
         return f"{self.room_label} entrant {self.entrant_label} joined as {self.initial_status}"
 
@@ -114,6 +130,9 @@ class RacetimeEntrantJoinedEvent(RacetimeEntrantEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacetimeEntrantLeftEvent(RacetimeEntrantEvent):
     last_status: str
+
+    def change(self) -> str:
+        return self.last_status
 
     def describe(self) -> str:
         return f"{self.room_label} entrant {self.entrant_label} left (was {self.last_status})"

@@ -137,6 +137,7 @@ class DatabaseEventLog:
         self._close_timeout = close_timeout
         self._deliver: Deliver | None = None
         self._state_writer: StateWriter | None = None
+        self._on_dropped: Callable[[Any], None] | None = None
         self._queue: list[_Submission] = []
         self._acks: list[int] = []
         self._wakeup = asyncio.Event()
@@ -155,9 +156,13 @@ class DatabaseEventLog:
     def connect(self, deliver: Deliver) -> None:
         self._deliver = deliver
 
-    def register_state_writer(self, writer: StateWriter) -> None:
-        """The one writer of the states submitted with events (the room store's snapshots)."""
+    def register_state_writer(
+        self, writer: StateWriter, on_dropped: Callable[[Any], None] | None = None
+    ) -> None:
+        """The one writer of the states submitted with events (the room store's snapshots);
+        ``on_dropped(state)`` hears of a submission that could not be stored at all."""
         self._state_writer = writer
+        self._on_dropped = on_dropped
 
     async def start(self) -> None:
         if self._writer is None:
@@ -377,6 +382,8 @@ class DatabaseEventLog:
                 )
                 if submission.done is not None and not submission.done.done():
                     submission.done.set_exception(error)
+                if submission.state is not None and self._on_dropped is not None:
+                    self._on_dropped(submission.state)
                 logged = [[]]
             await self._finish([submission], logged, 0)
         if acks:

@@ -1,10 +1,13 @@
 """What ``/racetime`` does: add, start and stop category bots, and report their health.
 
-Every change is audited with the Discord user who asked for it.
+Every change is audited with the Discord user who asked for it. Whether a bot runs is stored
+(``racetime_bots.is_active``): a stopped bot stays stopped after a restart until it is started.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,7 +18,19 @@ from core.services.audit import AuditService
 from core.services.event_log import DatabaseEventLog
 from core.services.racetime_bots import RacetimeBotService
 from db.models import RacetimeBot
-from racetime.manager import RacetimeManager
+from racetime.manager import RacetimeManager, UnknownCategoryError
+
+
+@contextmanager
+def category_errors_as_user_facing() -> Iterator[None]:
+    """Turn the engine's :class:`UnknownCategoryError` into a message an admin can act on."""
+    try:
+        yield
+    except UnknownCategoryError as error:
+        raise UserFacingError(
+            f"No racetime bot is running for `{error.category}`. `/racetime status` shows "
+            "the bots; a bot owner can add one with `/racetime add`."
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +38,11 @@ class BotOverview:
     bot: RacetimeBot
     running: bool
     rooms_watched: int
+    secret_readable: bool = True
+
+    @property
+    def stopped_by_owner(self) -> bool:
+        return not self.bot.is_active
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,58 +88,86 @@ class RacetimeAdminService:
         actor_discord_id: int,
         guild_id: int | None,
     ) -> RacetimeBot:
-        """Store the bot (secret encrypted), audit it, and start it."""
+        """Store the bot (secret encrypted), audit it, and start it.
+
+        A bot whose stored secret cannot be decrypted is replaced; any other existing bot
+        is refused.
+        """
         slug = normalise_category(category)
         async with self._sessionmaker.begin() as session:
-            bot = await self._bots.add_bot(
+            bot, replaced = await self._bots.add_or_replace_bot(
                 session,
                 category=slug,
                 client_id=client_id,
                 client_secret=client_secret,
                 display_name=display_name or slug,
             )
+            details: dict[str, object] = {
+                "category": slug, "client_id": client_id, "bot_id": bot.id
+            }
+            if replaced:
+                details["replaced_unreadable_secret"] = True
             await self._audit.record(
                 session,
                 "racetime_bot.added",
                 actor_discord_id=actor_discord_id,
                 guild_id=guild_id,
-                details={"category": slug, "client_id": client_id, "bot_id": bot.id},
+                details=details,
             )
         credentials = await self._bots.credentials(slug)
-        assert credentials is not None
-        self._manager.start_bot(credentials)
+        with category_errors_as_user_facing():
+            await self._manager.restart_bot(credentials)
         return bot
 
-    async def stop_bot(self, category: str, *, actor_discord_id: int, guild_id: int | None) -> bool:
+    async def stop_bot(
+        self, category: str, *, actor_discord_id: int, guild_id: int | None
+    ) -> bool:
+        """Stop the bot and mark it inactive, so it stays stopped after a restart.
+
+        False when it was stopped already.
+        """
         slug = normalise_category(category)
-        stopped = await self._manager.stop_bot(slug)
-        if stopped:
-            await self._record("racetime_bot.stopped", slug, actor_discord_id, guild_id)
-        return stopped
+        async with self._sessionmaker.begin() as session:
+            was_active = await self._bots.set_active(session, slug, False)
+            running = slug in self._manager.bots
+            if was_active or running:
+                await self._record(
+                    session, "racetime_bot.stopped", slug, actor_discord_id, guild_id
+                )
+        with category_errors_as_user_facing():
+            stopped = await self._manager.stop_bot(slug)
+        return was_active or stopped
 
     async def start_bot(
         self, category: str, *, actor_discord_id: int, guild_id: int | None
-    ) -> RacetimeBot | None:
-        """(Re)start a stored bot; None when there is no bot for ``category``."""
+    ) -> RacetimeBot:
+        """(Re)start a stored bot and mark it active, so it also starts after a restart."""
         slug = normalise_category(category)
         credentials = await self._bots.credentials(slug)
-        if credentials is None:
-            return None
-        await self._manager.restart_bot(credentials)
-        await self._record("racetime_bot.started", slug, actor_discord_id, guild_id)
-        return await self._bots.get(slug)
+        async with self._sessionmaker.begin() as session:
+            await self._bots.set_active(session, slug, True)
+            await self._record(session, "racetime_bot.started", slug, actor_discord_id, guild_id)
+        with category_errors_as_user_facing():
+            await self._manager.restart_bot(credentials)
+        bot = await self._bots.get(slug)
+        assert bot is not None
+        return bot
 
     async def _record(
-        self, action: str, category: str, actor_discord_id: int, guild_id: int | None
+        self,
+        session: AsyncSession,
+        action: str,
+        category: str,
+        actor_discord_id: int,
+        guild_id: int | None,
     ) -> None:
-        async with self._sessionmaker.begin() as session:
-            await self._audit.record(
-                session,
-                action,
-                actor_discord_id=actor_discord_id,
-                guild_id=guild_id,
-                details={"category": category},
-            )
+        await self._audit.record(
+            session,
+            action,
+            actor_discord_id=actor_discord_id,
+            guild_id=guild_id,
+            details={"category": category},
+        )
 
     async def overview(self) -> RacetimeOverview:
         rows = []
@@ -130,6 +178,7 @@ class RacetimeAdminService:
                     bot=bot,
                     running=running is not None,
                     rooms_watched=len(running.rooms) if running else 0,
+                    secret_readable=self._bots.secret_readable(bot),
                 )
             )
         return RacetimeOverview(

@@ -44,7 +44,10 @@ class DatabaseRoomStore:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._log = event_log
-        event_log.register_state_writer(self._write_states)
+        # Rooms whose snapshot could not be stored at all (a value no column takes): their
+        # later saves are skipped, so one such room never costs the others a commit.
+        self._set_aside: set[tuple[str, str]] = set()
+        event_log.register_state_writer(self._write_states, on_dropped=self._set_room_aside)
 
     async def _record(self, session: AsyncSession, room: RaceRoom) -> RoomRecord:
         tournament_id = None
@@ -122,8 +125,20 @@ class DatabaseRoomStore:
         race: Race | None = None,
         active: bool | None = None,
     ) -> None:
+        if (category, slug) in self._set_aside:
+            return
         state = RoomState(category, slug, race, active)
         self._log.submit(events, state if race is not None or active is not None else None)
+
+    def _set_room_aside(self, state: Any) -> None:
+        assert isinstance(state, RoomState)
+        if (state.category, state.slug) in self._set_aside:
+            return  # a save queued before the first failure, failing the same way
+        log.error(
+            "Room %s/%s: its snapshot cannot be stored; it is set aside (no more saves) and "
+            "every other room goes on", state.category, state.slug,
+        )
+        self._set_aside.add((state.category, state.slug))
 
     async def _write_states(self, session: AsyncSession, states: list[Any]) -> None:
         merged: dict[tuple[str, str], dict[str, Any]] = {}

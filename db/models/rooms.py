@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.models.base import created_at_field, updated_at_field
@@ -34,7 +34,8 @@ class RaceRoom(SQLModel, table=True):
         default=None, foreign_key="async_live_races.id", ondelete="SET NULL", unique=True
     )
     last_status: str | None = Field(default=None, max_length=32)
-    last_version: int = Field(default=0)
+    # racetime versions are counted in 64 bits (and validated to fit before they get here).
+    last_version: int = Field(default=0, sa_type=BigInteger)
     opened_by_us: bool = Field(default=False)
     is_active: bool = Field(default=True)
     last_race_data: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))

@@ -17,6 +17,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--token-lifetime", type=int, default=36000, help="expires_in, seconds")
+    parser.add_argument(
+        "--adoption-delay",
+        type=float,
+        default=0.0,
+        help="real seconds before the racebot notices everyone ready or the last finish "
+        "(racetime.gg: about 3.5-4.5)",
+    )
     parser.add_argument("--seed", action="store_true", help="seed a category, a bot and users")
     parser.add_argument("--category", default="alttpr")
     parser.add_argument("--client-id", default="fake-client-id")
@@ -27,7 +34,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    server = FakeRacetimeServer(args.host, args.port, token_lifetime=args.token_lifetime)
+    server = FakeRacetimeServer(
+        args.host,
+        args.port,
+        token_lifetime=args.token_lifetime,
+        adoption_delay=args.adoption_delay,
+    )
     lines = []
     if args.seed:
         server.add_category(args.category, goals=["Beat the game", "Any%"])

@@ -1,4 +1,33 @@
-"""aiohttp routes of the fake server: racetime's HTTP API, its websockets and ``/_test``."""
+"""aiohttp routes of the fake server: racetime's HTTP API, its websockets and ``/_test``.
+
+The ``/_test`` API lets another process drive the fake (JSON bodies; answers are JSON):
+
+==================================================  ============================================
+``POST /_test/users`` ``{"name", ...}``             add a user: ``{"id"}``
+``POST /_test/users/{user}/delete``                 delete the account (entrants show user null)
+``POST /_test/bots`` ``{"category", "client_id",    add a category bot
+"client_secret", "name"?, "active"?}``
+``POST /_test/races`` ``{"category", ...}``         open a room: ``{"name", "slug"}``
+``POST /_test/races/{slug}/racers/{user}/{action}`` act as a racer (``split`` takes
+                                                    ``{"split", "time"?, "is_finish"?}``)
+``POST /_test/races/{slug}/frame``                  send a raw frame to the room's sockets:
+                                                    ``{"frame": any JSON}``, ``{"text": str}``,
+                                                    ``{"race_of": other slug}`` (that room's
+                                                    race.data), or any non-JSON body as is
+``POST /_test/races/{slug}/stale-copy``             same version, different payload; optional
+                                                    ``{"set": {race field: value}}``
+``POST /_test/races/{slug}/drop``                   cut the room's sockets (no close frame)
+``POST /_test/advance`` ``{"seconds"}``             move the fake clock, run the racebot
+``POST /_test/adoption-delay`` ``{"seconds"}``      the racebot's delay in real seconds
+``POST /_test/tokens/expire`` ``{"client_id"?}``    expire tokens
+``POST /_test/tokens/revoke`` ``{"client_id"?,      revoke tokens (bare 403, "Permission
+"token"?}``                                         denied" on sockets): ``{"revoked": n}``
+``POST /_test/tokens/lifetime`` ``{"seconds"}``     ``expires_in`` of new tokens
+``POST /_test/fail``, ``POST /_test/delay``         HTTP faults (see the server's methods)
+``GET /_test/requests?path_prefix=``                requests counted
+``GET/POST /_test/broadcasts``                      the broadcast log
+==================================================  ============================================
+"""
 
 from __future__ import annotations
 
@@ -17,7 +46,7 @@ from racetime.fake_server.bot_actions import ACTIONS, BotContext
 from racetime.fake_server.models import ALL_SCOPES, Token
 from racetime.fake_server.racer import RACER_ACTIONS
 from racetime.fake_server.server import FakeRacetimeServer, Socket
-from racetime.fake_server.state import Race, RaceActionError
+from racetime.fake_server.state import RACE_STATUS, Race, RaceActionError
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +63,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _forbidden() -> web.Response:
+    """django-oauth-toolkit's answer to a missing, bad, expired or revoked token: a bare 403."""
+    return web.Response(status=403)
+
+
+def _permission_denied() -> web.Response:
+    """Django's ``PermissionDenied`` page (no active bot of the category on category data)."""
     return web.Response(status=403, text="<h1>403 Forbidden</h1>", content_type="text/html")
 
 
@@ -155,7 +190,7 @@ async def bot_category_data(request: web.Request) -> web.Response:
     if category is None:
         return _not_found()
     if not _has_bot(server, tok, slug):
-        return _forbidden()
+        return _permission_denied()
     races = _current(server, slug, include_unlisted=True)
     return _json(serialize.category_dict(category, races))
 
@@ -300,6 +335,7 @@ async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: s
     data = content.get("data")
     if action == "ping":
         await _reply(server, sock, "pong")
+        await server.release_after_pong(race.slug, sock)
         return
     if action == "getrace":
         await server.send_state(race, sock, "getrace")
@@ -322,7 +358,8 @@ async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: s
         handler(BotContext(server, race, app.name, now), data)
 
     try:
-        await server.apply(race, change)
+        # Broadcast through the "channel layer": after the pong of the ping that follows.
+        await server.apply(race, change, hold_for=sock)
     except RaceActionError as exc:
         await _reply(server, sock, "error", errors=[str(a) for a in exc.args])
 
@@ -382,17 +419,131 @@ async def test_open_race(request: web.Request) -> web.Response:
     return _json({"name": race.name, "slug": race.slug}, 201)
 
 
+def _split_args(body: dict[str, Any]) -> dict[str, Any]:
+    """The ``split`` action's data (``split``, ``time``, ``is_finish``) as ``Racer.split`` args."""
+    return {
+        "split_name": str(body.get("split") or ""),
+        "split_time": str(body.get("time") or "-"),
+        "is_finish": bool(body.get("is_finish", False)),
+    }
+
+
 async def test_racer(request: web.Request) -> web.Response:
     server = request.app[SERVER]
     action = request.match_info["action"]
     if action not in RACER_ACTIONS:
         return _json({"errors": [f"unknown racer action {action}"]}, 404)
+    args = _split_args(await _body(request)) if action == "split" else {}
     try:
-        await server.racer(request.match_info["slug"], request.match_info["user"]).do(action)
+        racer = server.racer(request.match_info["slug"], request.match_info["user"])
+        await racer.do(action, **args)
     except RaceActionError as exc:
         return _json({"errors": list(exc.args)}, 422)
     except KeyError:
         return _json({"errors": ["unknown race or user"]}, 404)
+    return _json({"ok": True})
+
+
+async def test_delete_user(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    user = request.match_info["user"]
+    if user not in server.users:
+        return _json({"errors": ["unknown user"]}, 404)
+    await server.delete_user(user)
+    return _json({"ok": True})
+
+
+_FRAME_KEYS = ("frame", "text", "race_of")
+
+
+async def test_frame(request: web.Request) -> web.Response:
+    """Send a raw frame to a room's sockets (the module docstring lists the body forms)."""
+    server = request.app[SERVER]
+    slug = request.match_info["slug"]
+    if slug not in server.races:
+        return _json({"errors": ["unknown race"]}, 404)
+    raw = await request.text()
+    if request.content_type != "application/json":
+        await server.inject_frame(slug, raw)
+        return _json({"ok": True, "bytes": len(raw.encode())})
+    body = json.loads(raw) if raw else None
+    if not isinstance(body, dict) or len(body) != 1 or next(iter(body)) not in _FRAME_KEYS:
+        return _json({"errors": [f"give exactly one of {', '.join(_FRAME_KEYS)}"]}, 422)
+    if "race_of" in body:
+        if str(body["race_of"]) not in server.races:
+            return _json({"errors": ["unknown race in race_of"]}, 404)
+        frame: Any = server.race_data_frame(str(body["race_of"]))
+    elif "text" in body:
+        frame = str(body["text"])
+    else:
+        frame = body["frame"]
+    await server.inject_frame(slug, frame)
+    return _json({"ok": True})
+
+
+# Race fields a stale copy may set over HTTP: plain values, not the room's identity.
+_NOT_SETTABLE = frozenset({"category", "slug", "version", "dirty"})
+
+
+def _field_setter(race: Race, values: Any) -> Callable[[Any], None] | str:
+    """A change setting plain race fields, or what is wrong with ``values``."""
+    if not isinstance(values, dict) or not values:
+        return "set must be an object of race fields"
+    for name, value in values.items():
+        current = getattr(race, name, ...)
+        if name in _NOT_SETTABLE or not isinstance(current, str | bool | int | None):
+            return f"{name} cannot be set"
+        if name == "status" and value not in RACE_STATUS:
+            return f"unknown status {value!r}"
+
+    def change(_now: Any) -> None:
+        for name, value in values.items():
+            setattr(race, name, value)
+
+    return change
+
+
+async def test_stale_copy(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    slug = request.match_info["slug"]
+    if slug not in server.races:
+        return _json({"errors": ["unknown race"]}, 404)
+    body = await _body(request)
+    change = None
+    if "set" in body:
+        change = _field_setter(server.races[slug], body["set"])
+        if isinstance(change, str):
+            return _json({"errors": [change]}, 422)
+    try:
+        version = await server.save_stale_copy(slug, change)
+    except RaceActionError as exc:
+        return _json({"errors": list(exc.args)}, 422)
+    return _json({"version": version})
+
+
+async def test_adoption_delay(request: web.Request) -> web.Response:
+    body = await _body(request)
+    try:
+        request.app[SERVER].set_adoption_delay(float(body.get("seconds", 0)))
+    except ValueError as exc:
+        return _json({"errors": [str(exc)]}, 422)
+    return _json({"ok": True})
+
+
+async def test_revoke(request: web.Request) -> web.Response:
+    body = await _body(request)
+    count = request.app[SERVER].revoke_tokens(
+        client_id=body.get("client_id"), token=body.get("token")
+    )
+    return _json({"revoked": count})
+
+
+async def test_token_lifetime(request: web.Request) -> web.Response:
+    body = await _body(request)
+    try:
+        request.app[SERVER].set_token_lifetime(int(body.get("seconds", 0)))
+    except ValueError as exc:
+        return _json({"errors": [str(exc)]}, 422)
     return _json({"ok": True})
 
 
@@ -451,10 +602,20 @@ async def test_enable_broadcasts(request: web.Request) -> web.Response:
     return _json({"ok": True})
 
 
+# Injected frames can be huge (a room of thousands of entrants is tens of megabytes).
+MAX_TEST_BODY = 256 * 1024 * 1024
+
+
 def build_app(server: FakeRacetimeServer) -> web.Application:
-    app = web.Application(middlewares=[faults])
+    app = web.Application(middlewares=[faults], client_max_size=MAX_TEST_BODY)
     app[SERVER] = server
     app.router.add_post("/_test/users", test_add_user)
+    app.router.add_post("/_test/users/{user}/delete", test_delete_user)
+    app.router.add_post("/_test/races/{slug}/frame", test_frame)
+    app.router.add_post("/_test/races/{slug}/stale-copy", test_stale_copy)
+    app.router.add_post("/_test/adoption-delay", test_adoption_delay)
+    app.router.add_post("/_test/tokens/revoke", test_revoke)
+    app.router.add_post("/_test/tokens/lifetime", test_token_lifetime)
     app.router.add_post("/_test/bots", test_add_bot)
     app.router.add_post("/_test/races", test_open_race)
     app.router.add_post("/_test/races/{slug}/racers/{user}/{action}", test_racer)

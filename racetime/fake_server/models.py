@@ -75,12 +75,13 @@ class Token:
     client_id: str
     scopes: tuple[str, ...]
     expires_at: datetime
+    revoked: bool = False
 
     def __repr__(self) -> str:
         return f"Token(client_id={self.client_id!r}, scopes={self.scopes!r})"
 
     def valid_at(self, now: datetime) -> bool:
-        return now < self.expires_at
+        return not self.revoked and now < self.expires_at
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from racetime.fake_server.models import ChatMessage, User, new_hashid
 from racetime.fake_server.state import Race, RaceActionError
@@ -24,6 +25,7 @@ RACER_ACTIONS = (
     "forfeit",
     "undone",
     "unforfeit",
+    "split",
     "leave",
     "go_live",
 )
@@ -75,10 +77,42 @@ class Racer:
         await self.server.apply(self.race, lambda now: self.race.forfeit(self.user, now))
 
     async def undone(self) -> None:
-        await self.server.apply(self.race, lambda now: self.race.undone(self.user, now))
+        """The ``undone`` command: takes back a finish (with a ``race.split``) or a forfeit.
+
+        In a race that finished minutes ago this is two broadcasts: the entrant first, with
+        the race still finished, then the race restarted.
+        """
+        entrant = self.race.entrant(self.user)
+        if entrant is not None and entrant.finish_time is not None:
+            await self.server.broadcast_split(self.race, self.user, "", "-", is_finish=True)
+            await self._reopen(lambda now: self.race.undone(self.user, now))
+        elif entrant is not None and entrant.dnf:
+            await self.unforfeit()
+        else:
+            raise RaceActionError(
+                "You cannot undo your finish/forfeit because you are not in this race. "
+                "Refresh to continue."
+            )
 
     async def unforfeit(self) -> None:
-        await self.server.apply(self.race, lambda now: self.race.unforfeit(self.user, now))
+        await self._reopen(lambda now: self.race.unforfeit(self.user, now))
+
+    async def _reopen(self, take_back: Callable[[datetime], None]) -> None:
+        await self.server.apply(self.race, take_back, self.race.unfinish_if_unfinalized)
+
+    async def split(
+        self, split_name: str = "", split_time: str = "-", is_finish: bool = False
+    ) -> None:
+        """The ``split`` action (live split data from a racer's timer): a ``race.split``."""
+        if not split_name:
+            raise RaceActionError("Split name must not be empty")
+        if self.race.entrant(self.user) is None:
+            raise RaceActionError(
+                "You cannot split because you are not in this race. Refresh to continue."
+            )
+        await self.server.broadcast_split(
+            self.race, self.user, split_name, split_time, is_finish=is_finish
+        )
 
     async def leave(self) -> None:
         await self.server.apply(self.race, lambda now: self.race.leave(self.user, now))
@@ -114,7 +148,8 @@ class Racer:
         await self.server.apply(self.race, change)
         return posted[0]
 
-    async def do(self, action: str) -> None:
+    async def do(self, action: str, **data: Any) -> None:
+        """Run a racer action by name; ``data`` are its arguments (only ``split`` takes any)."""
         if action not in RACER_ACTIONS:
             raise RaceActionError(f"Unknown racer action {action!r}.")
-        await getattr(self, action)()
+        await getattr(self, action)(**data)

@@ -1,4 +1,22 @@
-"""The fake racetime.gg server object: state, sockets, fault injection and test hooks."""
+"""The fake racetime.gg server object: state, sockets, fault injection and test hooks.
+
+Behaviour of the real server (racetime-protocol.md section 6) that the fake reproduces:
+
+- Broadcasts go through a per-room queue, like racetime's channel layer. A bot action's
+  frames wait until that socket's next ``ping`` has been answered (or
+  ``CHANNEL_LAYER_DELAY``), so a bot sees ``pong`` before the ``race.data`` its action
+  caused; ``error`` frames and ``pong`` are sent inline. Frames of a room never overtake
+  each other.
+- ``undone``/``unforfeit`` in a finished race are two broadcasts (the entrant first, with the
+  race still finished; then the race restarted), and ``undone`` sends a ``race.split``.
+- With ``adoption_delay`` the racebot notices everyone-ready and last-finisher that many
+  real seconds late.
+
+Test hooks beyond seeding (each also under ``/_test``, see ``app``): ``inject_frame``,
+``race_data_frame``, ``revoke_tokens``, ``expire_tokens``, ``set_token_lifetime``,
+``delete_user``, ``set_adoption_delay``, ``save_stale_copy``, ``drop_sockets``,
+``fail_next``, ``delay``, the broadcast log.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +26,7 @@ import json
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +52,11 @@ logger = logging.getLogger(__name__)
 
 _ADJECTIVES = ("fancy", "speedy", "hot", "clever", "lazy", "brave", "quiet", "lucky", "odd")
 _NOUNS = ("wolf", "ramuh", "ness", "link", "zelda", "samus", "kirby", "yoshi", "mario")
+
+# How long a bot action's broadcast waits for the socket's ``ping`` at most (seconds).
+CHANNEL_LAYER_DELAY = 0.05
+
+Change = Callable[[datetime], None]
 
 
 @dataclass
@@ -63,9 +87,7 @@ class Broadcast:
     reason: str
 
     @classmethod
-    def of_frame(
-        cls, frame: dict[str, Any], bot_sockets: int, reason: str, at: float
-    ) -> Broadcast:
+    def of_frame(cls, frame: dict[str, Any], bot_sockets: int, reason: str, at: float) -> Broadcast:
         race = frame["race"]
         return cls(
             at=at,
@@ -93,6 +115,23 @@ class Broadcast:
         }
 
 
+@dataclass(slots=True)
+class Outgoing:
+    """One frame queued for a room's sockets (racetime's ``group_send``)."""
+
+    text: str
+    only: str | None = None  # a socket kind ("bot" for DMs), or every socket
+    frame: dict[str, Any] | None = None  # a race.data frame, for the broadcast log
+
+
+@dataclass(slots=True)
+class Hold:
+    """A bot action's broadcast, waiting for the ``pong`` of that socket's next ``ping``."""
+
+    sock: Socket
+    timer: asyncio.TimerHandle
+
+
 @dataclass
 class FailRule:
     remaining: int
@@ -117,6 +156,10 @@ class FakeRacetimeServer:
     With ``broadcast_log=True`` (or after :meth:`enable_broadcast_log`) every ``race.data``
     frame sent is kept in ``broadcast_log`` as a :class:`Broadcast` (``GET /_test/broadcasts``
     from another process); off, it costs one ``is None`` test per frame.
+
+    ``adoption_delay`` (real seconds, default 0) is how long the racebot takes to notice that
+    everyone is ready (``pending``) or that the last runner is done (``finished``); the real
+    one took 4.5 s and 3.5 s.
     """
 
     def __init__(
@@ -128,6 +171,7 @@ class FakeRacetimeServer:
         tick_interval: float = 0.05,
         auto_tick: bool = True,
         broadcast_log: bool = False,
+        adoption_delay: float = 0.0,
     ) -> None:
         self.bind_host = host
         self.bind_port = port
@@ -146,12 +190,21 @@ class FakeRacetimeServer:
         self.fail_rules: list[FailRule] = []
         self.delay_rules: list[DelayRule] = []
         self.broadcast_log: list[Broadcast] | None = [] if broadcast_log else None
+        self.adoption_delay = 0.0
+        self.set_adoption_delay(adoption_delay)
         self.port: int | None = None
         # Free slot for whoever seeded the server (fixtures) to describe what they created.
         self.seed: Any = None
         self._lock = asyncio.Lock()
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._outgoing: dict[str, list[Outgoing]] = {}
+        self._holds: dict[str, Hold] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        # The race as its last two broadcasts showed it (for stale copies).
+        self._states: dict[str, deque[Race]] = {}
+        # (slug, "start" | "finish") -> when the racebot first saw it due (time.monotonic()).
+        self._due_since: dict[tuple[str, str], float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -176,6 +229,13 @@ class FakeRacetimeServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
+        for hold in self._holds.values():
+            hold.timer.cancel()
+        self._holds.clear()
+        for task in list(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for slug in list(self.sockets):
             for sock in list(self.sockets.get(slug, [])):
                 with contextlib.suppress(Exception):
@@ -237,7 +297,10 @@ class FakeRacetimeServer:
         goals: list[str] | None = None,
         owners: list[str] | None = None,
         moderators: list[str] | None = None,
+        allow_hide_entrants: bool = False,
+        allow_partitionable: bool = False,
     ) -> Category:
+        """Create a category; ``startrace`` drops the settings it does not allow, silently."""
         category = Category(
             slug=slug,
             name=name or slug.upper(),
@@ -245,6 +308,8 @@ class FakeRacetimeServer:
             goals=list(goals or ["Beat the game"]),
             owners=[self.users[u] for u in owners or []],
             moderators=[self.users[u] for u in moderators or []],
+            allow_hide_entrants=allow_hide_entrants,
+            allow_partitionable=allow_partitionable,
         )
         self.categories[slug] = category
         return category
@@ -278,17 +343,46 @@ class FakeRacetimeServer:
         self.tokens[token.value] = token
         return token
 
+    def _matching_tokens(self, client_id: str | None, token: str | None) -> list[Token]:
+        return [
+            tok
+            for tok in self.tokens.values()
+            if (client_id is None or tok.client_id == client_id)
+            and (token is None or tok.value == token)
+        ]
+
     def expire_tokens(self, client_id: str | None = None, token: str | None = None) -> int:
         """Expire one token, every token of an app, or every token; returns how many."""
         now = self.clock.now()
-        count = 0
-        for tok in self.tokens.values():
-            if (client_id is None or tok.client_id == client_id) and (
-                token is None or tok.value == token
-            ):
-                tok.expires_at = now
-                count += 1
-        return count
+        matching = self._matching_tokens(client_id, token)
+        for tok in matching:
+            tok.expires_at = now
+        return len(matching)
+
+    def revoke_tokens(self, client_id: str | None = None, token: str | None = None) -> int:
+        """Revoke tokens on racetime's side (as an admin or a deactivated app would).
+
+        A revoked token gets a bare 403 on ``/o/...`` and "Permission denied" for actions on a
+        socket it opened; the socket itself stays open (racetime checks tokens per action).
+        Returns how many tokens were revoked.
+        """
+        matching = self._matching_tokens(client_id, token)
+        for tok in matching:
+            tok.revoked = True
+        logger.info("fake racetime: %d token(s) revoked", len(matching))
+        return len(matching)
+
+    def set_token_lifetime(self, seconds: int) -> None:
+        """The ``expires_in`` of tokens issued from now on (racetime.gg: 36000)."""
+        if seconds <= 0:
+            raise ValueError("a token lifetime must be positive")
+        self.token_lifetime = seconds
+
+    def set_adoption_delay(self, seconds: float) -> None:
+        """Real seconds before the racebot notices an auto-start or a finish (0: at once)."""
+        if seconds < 0:
+            raise ValueError("an adoption delay cannot be negative")
+        self.adoption_delay = seconds
 
     def open_race(
         self,
@@ -320,6 +414,7 @@ class FakeRacetimeServer:
         text = f"Race opened automatically by {bot}" if bot and not opened_by else "Race opened."
         race.post(text, now=race.opened_at)
         race.outbox.clear()
+        self._remember(race)
         return race
 
     def new_slug(self) -> str:
@@ -393,10 +488,21 @@ class FakeRacetimeServer:
         await asyncio.sleep(0)
         return len(socks)
 
-    async def inject_frame(self, slug: str, frame: dict[str, Any] | str) -> None:
-        """Send a raw frame (a dict is JSON-encoded as is) to every socket of a room."""
+    async def inject_frame(self, slug: str, frame: Any) -> None:
+        """Send a raw frame to every socket of a room, after what is queued for it.
+
+        A ``str`` is sent as is (not JSON, huge, anything); any other value is JSON-encoded
+        as is, e.g. :meth:`race_data_frame` of another room.
+        """
         text = frame if isinstance(frame, str) else json.dumps(frame)
-        await self._send_all(self.race(slug).slug, text)
+        race = self.race(slug)
+        async with self._lock:
+            self._outgoing.setdefault(race.slug, []).append(Outgoing(text))
+            await self._deliver(race.slug)
+
+    def race_data_frame(self, slug: str) -> dict[str, Any]:
+        """The ``race.data`` frame a room's sockets would get now (to inject elsewhere)."""
+        return self.state_frames(self.race(slug))[0]
 
     async def inject_race_keys(self, slug: str, extra: dict[str, Any]) -> None:
         """Add unknown keys to this room's race data from now on, and broadcast it."""
@@ -405,6 +511,34 @@ class FakeRacetimeServer:
             race.extra_keys.update(extra)
             race.touch()
             await self.flush(race)
+
+    async def save_stale_copy(self, slug: str, change: Change | None = None) -> int:
+        """Do what racetime's racebot did when it saved a stale copy of a race over a newer one.
+
+        The room is broadcast again with the *same* version and different content, and the
+        next change reuses version + 1 (seen: two different ``finished`` frames with version
+        26, then 27). By default the race and its entrants go back to how the broadcast
+        before the last one showed them; ``change(now)`` makes another change instead.
+        Returns the version broadcast.
+        """
+        race = self.race(slug)
+        async with self._lock:
+            version = race.version
+            if change is not None:
+                change(self.clock.now())
+            else:
+                race.restore_state(self._stale_state(race))
+            race.version = version
+            race.dirty = True
+            await self.flush(race)
+        logger.info("fake racetime: stale copy of %s saved at version %d", race.name, version)
+        return version
+
+    def _stale_state(self, race: Race) -> Race:
+        states = self._states.get(race.slug)
+        if not states or len(states) < 2:
+            raise RaceActionError("There is no older copy of this race to save.")
+        return states[0]
 
     # -- time ------------------------------------------------------------------------------
 
@@ -422,10 +556,30 @@ class FakeRacetimeServer:
         await self.advance(max(remaining, 0) + 0.001)
 
     async def tick(self) -> None:
+        """One pass of the racebot over every room (countdowns, starts, finishes)."""
         for race in list(self.races.values()):
             async with self._lock:
-                race.tick(self.clock.now())
+                now = self.clock.now()
+                race.tick(
+                    now,
+                    may_start=self._noticed(race, "start", race.wants_auto_start()),
+                    may_finish=self._noticed(race, "finish", race.wants_finish(now)),
+                )
                 await self.flush(race)
+
+    def _noticed(self, race: Race, what: str, due: bool) -> bool:
+        """Whether the racebot has noticed that ``what`` is due (``adoption_delay`` late)."""
+        key = (race.slug, what)
+        if not due:
+            self._due_since.pop(key, None)
+            return False
+        if self.adoption_delay <= 0:
+            return True
+        since = self._due_since.setdefault(key, time.monotonic())
+        if time.monotonic() - since < self.adoption_delay:
+            return False
+        del self._due_since[key]
+        return True
 
     async def _tick_forever(self) -> None:
         while True:
@@ -437,40 +591,125 @@ class FakeRacetimeServer:
 
     # -- mutations and broadcasts ----------------------------------------------------------
 
-    async def apply(self, race: Race, change: Callable[[datetime], None]) -> None:
-        """Run one state change and broadcast its frames in racetime's order."""
+    async def apply(self, race: Race, *changes: Change, hold_for: Socket | None = None) -> None:
+        """Run state changes in order; each one's frames are a broadcast of its own.
+
+        A change that raises ``RaceActionError`` broadcasts nothing and ends the sequence.
+        ``hold_for`` is the bot socket whose action this is: the broadcast waits for the
+        ``pong`` of that socket's next ``ping`` (see :meth:`release_after_pong`).
+        """
         async with self._lock:
             try:
-                change(self.clock.now())
-            except RaceActionError:
-                race.outbox.clear()
-                race.dirty = False
-                raise
-            await self.flush(race)
+                for change in changes:
+                    self._run(race, change)
+            finally:
+                if hold_for is not None and self._outgoing.get(race.slug):
+                    self._hold(race.slug, hold_for)
+                else:
+                    await self._deliver(race.slug)
+
+    def _run(self, race: Race, change: Change) -> None:
+        try:
+            change(self.clock.now())
+        except RaceActionError:
+            race.outbox.clear()
+            race.dirty = False
+            raise
+        self._enqueue(race)
 
     async def flush(self, race: Race) -> None:
+        """Queue what the last change of ``race`` produced and send the room's queue."""
+        self._enqueue(race)
+        await self._deliver(race.slug)
+
+    def _enqueue(self, race: Race) -> None:
+        """Turn the race's outbox (and new state, if any) into frames, in racetime's order."""
+        if not race.outbox and not race.dirty:
+            return
         now = self.clock.now()
+        queue = self._outgoing.setdefault(race.slug, [])
         outbox, race.outbox = race.outbox, []
         for kind, msg in outbox:
-            if kind == "chat":
-                frame = serialize.envelope(
-                    "chat.message", now, message=serialize.chat_message_dict(msg, race)
-                )
-                await self._send_all(race.slug, json.dumps(frame))
-            elif kind in ("pin", "unpin"):
-                frame = serialize.envelope(
-                    f"chat.{kind}", now, message=serialize.chat_message_dict(msg, race)
-                )
-                await self._send_all(race.slug, json.dumps(frame))
-            elif kind == "dm":
-                await self._send_all(race.slug, json.dumps(self._dm_frame(msg, now)), kind="bot")
+            queue.append(self._chat_outgoing(race, kind, msg, now))
         if race.dirty:
             race.dirty = False
-            for frame in self.state_frames(race):
-                at = time.monotonic()
-                bots = await self._send_all(race.slug, json.dumps(frame))
-                if self.broadcast_log is not None and frame["type"] == "race.data":
-                    self.broadcast_log.append(Broadcast.of_frame(frame, bots, "change", at))
+            self._remember(race)
+            data, renders = self.state_frames(race)
+            queue.append(Outgoing(json.dumps(data), frame=data))
+            queue.append(Outgoing(json.dumps(renders)))
+
+    def _chat_outgoing(self, race: Race, kind: str, msg: ChatMessage, now: datetime) -> Outgoing:
+        if kind == "dm":
+            return Outgoing(json.dumps(self._dm_frame(msg, now)), only="bot")
+        frame_type = "chat.message" if kind == "chat" else f"chat.{kind}"
+        frame = serialize.envelope(frame_type, now, message=serialize.chat_message_dict(msg, race))
+        return Outgoing(json.dumps(frame))
+
+    def _remember(self, race: Race) -> None:
+        self._states.setdefault(race.slug, deque(maxlen=2)).append(race.copy_state())
+
+    async def broadcast_split(
+        self, race: Race, user: User, split_name: str, split_time: str, *, is_finish: bool
+    ) -> None:
+        """A ``race.split`` frame (``Entrant.update_split``) to every socket of the room."""
+        split = {
+            "split_name": split_name.lower(),
+            "split_time": split_time,
+            "is_undo": split_time == "-",
+            "is_finish": is_finish,
+            "user_id": user.id,
+        }
+        frame = serialize.envelope("race.split", self.clock.now(), split=split)
+        async with self._lock:
+            self._outgoing.setdefault(race.slug, []).append(Outgoing(json.dumps(frame)))
+            await self._deliver(race.slug)
+
+    async def _deliver(self, slug: str) -> None:
+        """Send the room's queued frames in order, unless a bot action holds them."""
+        if slug in self._holds:
+            return
+        queue = self._outgoing.pop(slug, None)
+        for item in queue or ():
+            at = time.monotonic()
+            bots = await self._send_all(slug, item.text, item.only)
+            if self.broadcast_log is not None and item.frame is not None:
+                self.broadcast_log.append(Broadcast.of_frame(item.frame, bots, "change", at))
+
+    def _hold(self, slug: str, sock: Socket) -> None:
+        hold = self._holds.get(slug)
+        if hold is not None:
+            hold.sock = sock  # the newest action's ping releases everything queued
+            return
+        timer = asyncio.get_running_loop().call_later(
+            CHANNEL_LAYER_DELAY, self._release_later, slug
+        )
+        self._holds[slug] = Hold(sock, timer)
+
+    def _release_later(self, slug: str) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self.release(slug), name=f"fake-racetime-release:{slug}"
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("fake racetime: a delivery failed", exc_info=task.exception())
+
+    async def release(self, slug: str) -> None:
+        """Send what a bot action holds back for room ``slug`` (and everything after it)."""
+        async with self._lock:
+            hold = self._holds.pop(slug, None)
+            if hold is not None:
+                hold.timer.cancel()
+            await self._deliver(slug)
+
+    async def release_after_pong(self, slug: str, sock: Socket) -> None:
+        """``sock`` just got its ``pong``: its action's broadcast may go now."""
+        hold = self._holds.get(slug)
+        if hold is not None and hold.sock is sock:
+            await self.release(slug)
 
     def state_frames(self, race: Race) -> list[dict[str, Any]]:
         now = self.clock.now()
@@ -537,7 +776,7 @@ class FakeRacetimeServer:
         return Racer(self, self.race(slug), self.users[user_id])
 
     async def delete_user(self, user_id: str) -> None:
-        """Delete an account: its entrant rows stay, with ``user: null``."""
+        """Delete an account: its entrant rows stay, with ``user: null`` (and a broadcast)."""
         self.users[user_id].deleted = True
         for race in self.races.values():
             e = race.entrant(self.users[user_id])

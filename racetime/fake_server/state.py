@@ -7,6 +7,7 @@ chat messages first, then ``race.data`` and ``race.renders``.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,6 +31,10 @@ RACE_STATUS = {
 }
 PREPARING = ("open", "invitational")
 DONE = ("finished", "cancelled", "partitioned")
+# What a stale copy of a race does not bring back: it is the same room, with its chat.
+_NOT_RESTORED = frozenset(
+    {"category", "slug", "opened_at", "version", "messages", "outbox", "dirty", "extra_keys"}
+)
 
 _entrant_seq = itertools.count()
 
@@ -342,6 +347,7 @@ class Race:
         self.post(f"{user} has ##bad##forfeited## from the race.", now=now)
 
     def undone(self, user: User, now: datetime) -> None:
+        """Take back a finish; then ``unfinish_if_unfinalized`` (a broadcast of its own)."""
         e = self.entrant(user)
         if (
             e is None
@@ -356,13 +362,12 @@ class Race:
         e.finish_time = None
         e.place = None
         e.comment = None
+        self.recalculate_places()
         self.touch()
         self.post(f"{user} is no longer done.", now=now)
-        if self.is_unfinalized(now):
-            self._unfinish(now)
-        self.recalculate_places()
 
     def unforfeit(self, user: User, now: datetime) -> None:
+        """Take back a forfeit; then ``unfinish_if_unfinalized`` (a broadcast of its own)."""
         e = self.entrant(user)
         if (
             e is None
@@ -378,10 +383,15 @@ class Race:
         e.comment = None
         self.touch()
         self.post(f"{user} has un-forfeited from the race.", now=now)
-        if self.is_unfinalized(now):
-            self._unfinish(now)
 
-    def _unfinish(self, now: datetime) -> None:
+    def unfinish_if_unfinalized(self, now: datetime) -> None:
+        """The second step of ``undone``/``unforfeit``: reopen a race ended minutes ago.
+
+        racetime saves (and broadcasts) the entrant first, with the race still finished,
+        and only then restarts the race: two ``race.data`` frames.
+        """
+        if not self.is_unfinalized(now):
+            return
         self.status = "in_progress"
         self.ended_at = None
         self.cancelled_at = None
@@ -557,9 +567,24 @@ class Race:
 
     # -- the racebot process ---------------------------------------------------------------
 
-    def tick(self, now: datetime) -> None:
-        """What racetime's ``racebot`` does for this race at time ``now``."""
-        if self.is_preparing and self.auto_start and self.can_begin() and not self.num_unready():
+    def wants_auto_start(self) -> bool:
+        """Everyone joined is ready: the racebot will begin the race."""
+        return self.is_preparing and self.auto_start and self.can_begin() and not self.num_unready()
+
+    def wants_finish(self, now: datetime) -> bool:
+        """Nobody is running any more, or the time limit passed: the racebot will finish it."""
+        if self.status != "in_progress" or self.started_at is None:
+            return False
+        over_time = now >= self.started_at + self.time_limit
+        return over_time or not any(e.running for e in self.entrants)
+
+    def tick(self, now: datetime, *, may_start: bool = True, may_finish: bool = True) -> None:
+        """What racetime's ``racebot`` does for this race at time ``now``.
+
+        ``may_start``/``may_finish`` say whether the racebot has got round to noticing an
+        auto-start or a finish yet (see ``FakeRacetimeServer.adoption_delay``).
+        """
+        if may_start and self.wants_auto_start():
             self.begin(now)
             self.post(
                 f"Everyone is ready. The race will begin in {self.start_delay.seconds} seconds!",
@@ -567,17 +592,42 @@ class Race:
                 now=now,
             )
         if self.status == "pending" and self.started_at is not None:
-            remaining = (self.started_at - now).total_seconds()
-            for mark in COUNTDOWN_MARKS:
-                if remaining <= mark and mark not in self.countdown_posted:
-                    self.countdown_posted.add(mark)
-                    self.post(f"{mark}\u2026", now=now)
-            if remaining <= 0:
-                self.status = "in_progress"
-                self.touch()
-                self.post("The race has begun! Good luck and have fun.", highlight=True, now=now)
+            self._count_down(now)
             return
-        if self.status == "in_progress" and self.started_at is not None:
-            over_time = now >= self.started_at + self.time_limit
-            if over_time or not any(e.running for e in self.entrants):
-                self.finish(now)
+        if may_finish and self.wants_finish(now):
+            self.finish(now)
+
+    def _count_down(self, now: datetime) -> None:
+        assert self.started_at is not None
+        remaining = (self.started_at - now).total_seconds()
+        for mark in COUNTDOWN_MARKS:
+            if remaining <= mark and mark not in self.countdown_posted:
+                self.countdown_posted.add(mark)
+                self.post(f"{mark}\u2026", now=now)
+        if remaining <= 0:
+            self.status = "in_progress"
+            self.touch()
+            self.post("The race has begun! Good luck and have fun.", highlight=True, now=now)
+
+    # -- stale copies (the racebot saving an old copy over a newer one) --------------------
+
+    def copy_state(self) -> Race:
+        """The race row and its entrants as they are now (chat excluded)."""
+        return dataclasses.replace(
+            self,
+            entrants=[dataclasses.replace(e) for e in self.entrants],
+            monitors=list(self.monitors),
+            bot_meta=dict(self.bot_meta),
+            countdown_posted=set(self.countdown_posted),
+            extra_keys=dict(self.extra_keys),
+            messages=[],
+            outbox=[],
+            dirty=False,
+        )
+
+    def restore_state(self, stale: Race) -> None:
+        """Take every setting, status and entrant of ``stale``; keep chat, identity, version."""
+        copy = stale.copy_state()
+        for f in dataclasses.fields(self):
+            if f.name not in _NOT_RESTORED:
+                setattr(self, f.name, getattr(copy, f.name))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, load_settings
+from core.config import ConfigError, load_maintenance_settings, load_settings
 from db.secrets import SecretBox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,3 +140,79 @@ def test_starting_without_a_token_exits_with_a_short_message(tmp_path: Path) -> 
     assert "discord.token is missing" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_old_secret_keys_come_from_the_file_or_the_environment(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, older = SecretBox.generate_key(), SecretBox.generate_key()
+    path = write(
+        tmp_path,
+        f'[discord]\ntoken = "{TOKEN}"\n'
+        f'[security]\nsecret_key = "{key}"\nold_secret_keys = ["{old}"]\n',
+    )
+    settings = load_settings(path)
+    assert [k.get_secret_value() for k in settings.security.old_secret_keys] == [old]
+    assert old not in repr(settings)
+    for value in (f'["{old}", "{older}"]', f"{old}, {older}"):
+        monkeypatch.setenv("RACEDESK_SECURITY__OLD_SECRET_KEYS", value)
+        keys = load_settings(path).security.old_secret_keys
+        assert [k.get_secret_value() for k in keys] == [old, older]
+
+
+def test_old_secret_keys_default_to_none(tmp_path: Path, key: str) -> None:
+    path = write(tmp_path, f'[discord]\ntoken = "{TOKEN}"\n[security]\nsecret_key = "{key}"\n')
+    assert load_settings(path).security.old_secret_keys == []
+
+
+def test_a_bad_old_secret_key_names_the_key_not_its_value(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = f"not-a-key-{TOKEN}"
+    path = write(
+        tmp_path,
+        f'[discord]\ntoken = "{TOKEN}"\n'
+        f'[security]\nsecret_key = "{key}"\nold_secret_keys = ["{key}", "{bad}"]\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    message = str(caught.value)
+    assert "security.old_secret_keys is invalid" in message
+    assert "key 2 is not a Fernet key" in message
+    assert "RACEDESK_SECURITY__OLD_SECRET_KEYS" in message
+    assert bad not in message and key not in message
+
+    monkeypatch.setenv("RACEDESK_SECURITY__OLD_SECRET_KEYS", f'["{bad}"')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    message = str(caught.value)
+    assert "JSON list of keys or keys separated by commas" in message
+    assert bad not in message
+
+
+def test_a_list_in_the_environment_that_is_not_json_is_named(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, f'[discord]\ntoken = "{TOKEN}"\n[security]\nsecret_key = "{key}"\n')
+    monkeypatch.setenv("RACEDESK_DISCORD__OWNER_IDS", "123, 456")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert "RACEDESK_DISCORD__OWNER_IDS is not valid JSON" in str(caught.value)
+
+
+def test_maintenance_settings_need_no_discord_token(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(
+        tmp_path,
+        f'[web]\nbind_port = 8081\n[security]\nsecret_key = "{key}"\n'
+        '[database]\nurl = "sqlite+aiosqlite:///x.sqlite3"\n',
+    )
+    settings = load_maintenance_settings(path)
+    assert settings.database.url == "sqlite+aiosqlite:///x.sqlite3"
+    assert settings.security.secret_key.get_secret_value() == key
+    with pytest.raises(ConfigError, match=r"security\.secret_key is missing"):
+        load_maintenance_settings(tmp_path / "absent.toml")
+    bad = write(tmp_path, f'[security]\nsecret_key = "{key}"\nold_secret_key = []\n')
+    with pytest.raises(ConfigError, match=r"security\.old_secret_key: is not a known setting"):
+        load_maintenance_settings(bad)

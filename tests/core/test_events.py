@@ -42,14 +42,16 @@ def test_every_exported_event_is_frozen_slotted_and_has_the_common_fields() -> N
         assert {"user_id", "entity_id", "occurred_at", "event_id"} <= names, cls
 
 
-def test_racetime_event_id_is_built_from_room_version_and_kind() -> None:
+def test_racetime_event_id_is_built_from_room_version_kind_and_change() -> None:
     first, again = _status(), _status()
     assert (
         first.event_id
         == again.event_id
-        == ("alttpr/cool-doge-1234:7:RacetimeRaceStatusChangedEvent")
+        == ("alttpr/cool-doge-1234:7:RacetimeRaceStatusChangedEvent:open>pending")
     )
     assert _status(racetime_version=8).event_id != first.event_id
+    # racetime can save two different payloads under one version: two different changes.
+    assert _status(new_status="in_progress").event_id != first.event_id
 
 
 def test_entrant_event_ids_differ_per_entrant() -> None:

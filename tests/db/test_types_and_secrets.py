@@ -52,6 +52,7 @@ def test_secret_box_wrong_key_error_does_not_leak() -> None:
         other.decrypt(ciphertext)
     assert "s3cret-token" not in str(excinfo.value)
     assert "security.secret_key" in str(excinfo.value)
+    assert "security.old_secret_keys" in str(excinfo.value)
 
 
 def test_secret_box_invalid_key_error_names_setting_not_value() -> None:
@@ -81,3 +82,38 @@ def test_secret_box_rejects_wrong_types() -> None:
         box.encrypt(b"bytes")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         box.decrypt("text")  # type: ignore[arg-type]
+
+
+def test_secret_box_decrypts_with_old_keys_and_encrypts_with_the_current_one() -> None:
+    old, older, new = (SecretBox.generate_key() for _ in range(3))
+    from_old = SecretBox(old).encrypt("old-secret")
+    from_older = SecretBox(older).encrypt("older-secret")
+    box = SecretBox(new, old_keys=[old, older])
+    assert box.decrypt(from_old) == "old-secret"
+    assert box.decrypt(from_older) == "older-secret"
+    fresh = box.encrypt("new-secret")
+    assert SecretBox(new).decrypt(fresh) == "new-secret"
+    with pytest.raises(SecretDecryptionError):
+        SecretBox(old).decrypt(fresh)
+
+
+def test_secret_box_reencrypts_under_the_current_key() -> None:
+    old, new = SecretBox.generate_key(), SecretBox.generate_key()
+    ciphertext = SecretBox(old).encrypt("client-secret")
+    rotated = SecretBox(new, old_keys=[old]).reencrypt(ciphertext)
+    assert SecretBox(new).decrypt(rotated) == "client-secret"
+    assert SecretBox(new).can_decrypt(rotated) and not SecretBox(new).can_decrypt(ciphertext)
+    stranger = SecretBox(SecretBox.generate_key()).encrypt("unknown")
+    with pytest.raises(SecretDecryptionError):
+        SecretBox(new, old_keys=[old]).reencrypt(stranger)
+
+
+def test_secret_box_invalid_old_key_names_its_position_not_its_value() -> None:
+    from pydantic import SecretStr
+
+    good = SecretBox.generate_key()
+    with pytest.raises(SecretKeyError) as excinfo:
+        SecretBox(good, old_keys=[SecretStr(good), SecretStr("not-a-real-old-key")])
+    message = str(excinfo.value)
+    assert "security.old_secret_keys[1]" in message
+    assert "not-a-real-old-key" not in message and good not in message

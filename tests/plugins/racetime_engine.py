@@ -62,10 +62,16 @@ class EngineEnv:
     timings: BotTimings
     events: list[Event] = field(default_factory=list)
     managers: list[RacetimeManager] = field(default_factory=list)
+    clients: list[RacetimeClient] = field(default_factory=list)
 
     def new_manager(self, clock: Clock | None = None) -> RacetimeManager:
+        """A manager on ``clock`` (its HTTP client too, so token times share one clock)."""
+        client = self.client
+        if clock is not None:
+            client = RacetimeClient(self.fake.host, secure=False, timeout=2.0, clock=clock)
+            self.clients.append(client)
         manager = RacetimeManager(
-            client=self.client,
+            client=client,
             store=self.store,
             health=self.bot_status,
             dispatcher=self.dispatcher,
@@ -122,4 +128,5 @@ async def engine_env(
             await manager.stop()
         await dispatcher.close()
         await event_log.close()
-        await client.close()
+        for own_client in (client, *env.clients):
+            await own_client.close()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
-from core.clock import Clock
+from core.clock import Clock, ManualClock
 from core.events import (
     RacetimeEntrantEvent,
     RacetimeEntrantJoinedEvent,
@@ -13,6 +14,7 @@ from core.events import (
     RacetimeRoomEvent,
 )
 from db.models import RacetimeBot
+from racetime.category_bot import BotTimings
 from racetime.manager import RacetimeManager
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 from tests.plugins.racetime_engine import EngineEnv, eventually
@@ -36,6 +38,12 @@ async def bot_row(env: EngineEnv, bot_id: int) -> RacetimeBot:
         bot = await session.get(RacetimeBot, bot_id)
         assert bot is not None
         return bot
+
+
+def production_timings(env: EngineEnv) -> BotTimings:
+    """The bot's real scan interval and backoff, for tests on a ``ManualClock`` (there they
+    cost no time, and a test's scans stay few)."""
+    return BotTimings(connection=env.timings.connection)
 
 
 async def started(env: EngineEnv, clock: Clock | None = None) -> RacetimeManager:
@@ -88,3 +96,36 @@ def summary(env: EngineEnv, slug: str) -> list[tuple]:
     return rows
 
 
+
+
+async def advance_until(
+    clock: ManualClock, predicate: Callable[[], object], within: float
+) -> float:
+    """Move ``clock`` in small steps (letting real I/O finish between them) until
+    ``predicate()`` holds; returns the clock seconds it took. Fails past ``within``."""
+    step, elapsed = 0.25, 0.0
+    while not predicate():
+        if elapsed >= within:
+            # What the last step set off (a request, a database write) may still be under
+            # way in real time: give it a moment, not clock time.
+            try:
+                await asyncio.wait_for(eventually(predicate), 1.0)
+            except TimeoutError:
+                raise AssertionError(f"not reached within {within} s of clock time") from None
+            return elapsed
+        await clock.advance(step)
+        elapsed += step
+        await settled(clock)
+    return elapsed
+
+
+async def settled(clock: ManualClock, quiet: float = 0.05, limit: float = 2.0) -> None:
+    """Let real I/O (sockets, the database) run until the tasks waiting on ``clock`` have
+    not changed for ``quiet`` seconds: what the last step set off has gone back to sleep."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    seen, since = clock.sleepers, loop.time()
+    while loop.time() - since < quiet and loop.time() < deadline:
+        await asyncio.sleep(0.005)
+        if clock.sleepers != seen:
+            seen, since = clock.sleepers, loop.time()

@@ -122,8 +122,8 @@ async def rig(fake_racetime: FakeRacetimeServer, tmp_path: Path) -> AsyncIterato
                 await engine.kill()
 
 
-def status_event_id(slug: str, version: int) -> str:
-    return f"{CATEGORY}/{slug}:{version}:RacetimeRaceStatusChangedEvent"
+def status_event_id(slug: str, version: int, change: str) -> str:
+    return f"{CATEGORY}/{slug}:{version}:RacetimeRaceStatusChangedEvent:{change}"
 
 
 async def joined(rig: EngineRig, slug: str) -> None:
@@ -191,7 +191,7 @@ async def test_sigterm_delivers_every_pending_event(rig: EngineRig) -> None:
     engine = await rig.start()
     await joined(rig, race.slug)
     await race_to_pending(rig, race.slug, *fake.seed.users.values())
-    await until(lambda: rig.is_logged(status_event_id(race.slug, race.version)))
+    await until(lambda: rig.is_logged(status_event_id(race.slug, race.version, "open>pending")))
     assert await rig.undelivered() >= 3, "events should be waiting for the slow listener"
 
     assert await engine.terminate(within=WITHIN) == 0, rig.log_tail()

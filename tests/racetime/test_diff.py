@@ -181,7 +181,9 @@ def test_event_fields() -> None:
     )
     assert (pending.match_id, pending.tournament_id) == (7, 3)
     assert pending.racetime_version == 7
-    assert pending.event_id == "testgame/fancy-wolf-4891:7:RacetimeRaceStatusChangedEvent"
+    assert pending.event_id == (
+        "testgame/fancy-wolf-4891:7:RacetimeRaceStatusChangedEvent:open>pending"
+    )
     assert pending.occurred_at == START
     assert pending.partition_key == "room:testgame/fancy-wolf-4891"
 
@@ -197,7 +199,8 @@ def test_event_fields() -> None:
     assert done.racetime_version == 9
     assert done.match_id == 7 and done.tournament_id == 3
     assert done.event_id == (
-        f"testgame/fancy-wolf-4891:9:RacetimeEntrantStatusChangedEvent:{ONE['id']}"
+        f"testgame/fancy-wolf-4891:9:RacetimeEntrantStatusChangedEvent:{ONE['id']}:"
+        "in_progress>done@PT1H23M45S"
     )
 
     (dnf,) = frames[8]
@@ -254,8 +257,15 @@ def test_repeated_and_old_versions_produce_nothing() -> None:
     latest = snapshots[7]
     assert diff_race(latest, latest, CTX) == []
     assert diff_race(latest, snapshots[3], CTX) == []
-    # Same version, different content (should not happen): still old news.
-    assert diff_race(snapshots[6], msgspec.structs.replace(snapshots[7], version=8), CTX) == []
+
+
+def test_an_equal_version_with_different_content_is_news() -> None:
+    """racetime can save two different payloads under one version (protocol notes §6)."""
+    snapshots = full_race()
+    same_version = msgspec.structs.replace(snapshots[7], version=snapshots[6].version)
+    (done,) = diff_race(snapshots[6], same_version, CTX)
+    assert isinstance(done, RacetimeEntrantStatusChangedEvent) and done.new_status == "done"
+    assert done.racetime_version == snapshots[6].version
 
 
 def test_fresh_join_gives_no_entrant_events() -> None:
@@ -460,7 +470,7 @@ def test_entrant_invited_event() -> None:
         "x" * 16,
         "Someone#0001",
     )
-    assert event.race_status == "open" and event.racetime_version == 5
+    assert event.race_status == "open" and event.racetime_version is None
     assert entrant_invited_event(race, CTX, "y" * 16, None, None).user_id is None
     assert describe(event) == "Race testgame/fancy-wolf-4891 entrant Someone#0001 invited"
 

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import re
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
 from sqlmodel import select
@@ -32,6 +31,7 @@ from tests.racetime.engine_helpers import (
     CATEGORY,
     add_alttpr_bot,
     bot_row,
+    production_timings,
     race_under_way,
     room_events,
     started,
@@ -317,17 +317,21 @@ async def test_a_cancelled_race_ends_the_connection(engine_env: EngineEnv) -> No
 
 async def test_the_socket_is_renewed_before_its_token_expires(engine_env: EngineEnv) -> None:
     env, fake = engine_env, engine_env.fake
-    lifetime = timedelta(seconds=fake.token_lifetime)
-    # Tokens count as "about to expire" 0.3 s after they are issued.
-    env.timings = replace(
-        env.timings,
-        token_refresh_margin=lifetime - timedelta(seconds=0.3),
-        connection=replace(
-            env.timings.connection, token_refresh_margin=lifetime.total_seconds() - 0.3
-        ),
-    )
-    _manager, race, room = await watched_race(env)
-    await eventually(lambda: room.connect_count >= 3)
+    env.timings = production_timings(env)
+    clock = ManualClock()
+    await add_alttpr_bot(env)
+    manager = await started(env, clock)
+    race = fake.open_race(CATEGORY)
+    room = await manager.room(race.name)
+    await asyncio.wait_for(room.wait_connected(), 5)
+    tokens = fake.request_count("/o/token")
+    life = fake.token_lifetime
+
+    await clock.advance(life * 0.49)  # before the token's half-life: nothing moves
+    assert room.connect_count == 1 and fake.request_count("/o/token") == tokens
+    await clock.advance(life * 0.27)  # past three quarters: the socket moved to a new token
+    await eventually(lambda: room.connect_count == 2 and room.is_connected)
+    assert fake.request_count("/o/token") == tokens + 1
     assert fake.socket_count(race.slug) == 1
     await room.send_message("fresh token")
     await env.dispatcher.drain()

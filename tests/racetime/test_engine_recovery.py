@@ -87,7 +87,7 @@ async def test_a_finish_undone_while_down_is_reported_after_the_restart(
     await manager.stop()
 
     await fake.racer(race.slug, two).undone()  # inside racetime's 10-minute window
-    assert fake.race(race.slug).status == "in_progress"
+    await eventually(lambda: fake.race(race.slug).status == "in_progress")
     env.events.clear()
     await started(env)
     await eventually(lambda: ("race", "finished", "in_progress") in summary(env, race.slug))
