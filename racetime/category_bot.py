@@ -34,7 +34,7 @@ from racetime.connection import (
     RoomConnection,
 )
 from racetime.errors import RacetimeAuthError, RacetimeError, RacetimeNotFoundError
-from racetime.models import CategoryData
+from racetime.models import CategoryData, race_from_dict
 from racetime.ports import BotCredentials, BotHealth, BotHealthRecorder, RoomRecord, RoomStore
 
 log = logging.getLogger(__name__)
@@ -351,7 +351,11 @@ class CategoryBot:
         match_id: int | None = None,
         live_race_id: int | None = None,
     ) -> RoomConnection:
-        """Open a room on racetime, record it, and join it at once."""
+        """Open a room on racetime, record it, and join it at once.
+
+        The room is read back: settings racetime dropped without a word (the category does
+        not allow them) are logged and kept on the connection as ``settings_not_taken``.
+        """
         async with self._rooms_lock:
             race_name = await self._with_token(
                 lambda token: self._client.start_race(self.category, token, settings)
@@ -363,4 +367,20 @@ class CategoryBot:
             created = CreatedRoom(
                 goal=settings.goal or settings.custom_goal, invitational=settings.invitational
             )
-            return self.watch(record, created=created)
+            connection = self.watch(record, created=created)
+        connection.settings_not_taken = await self._settings_not_taken(slug, settings)
+        return connection
+
+    async def _settings_not_taken(self, slug: str, settings: RaceSettings) -> tuple[str, ...]:
+        try:
+            race = race_from_dict(await self._client.get_race_data(self.category, slug))
+        except RacetimeError as error:
+            log.warning("Room %s/%s: could not read it back: %s", self.category, slug, error)
+            return ()
+        missing = tuple(settings.not_taken_by(race)) if race is not None else ()
+        if missing:
+            log.warning(
+                "Room %s/%s: racetime did not apply %s (the category may not allow it)",
+                self.category, slug, ", ".join(missing),
+            )
+        return missing

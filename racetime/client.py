@@ -24,6 +24,7 @@ from racetime.errors import (
     RacetimeServerError,
     RacetimeValidationError,
 )
+from racetime.models import Race
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,22 @@ class RaceSettings:
     partitionable: bool | None = None
     hide_entrants: bool | None = None
 
+    def not_taken_by(self, race: Race) -> list[str]:
+        """Settings the room ``race`` does not have although they were asked for.
+
+        racetime answers ``startrace`` with 201 and silently drops settings the category does
+        not allow (``hide_entrants``, ``partitionable``); only reading the room back tells.
+        ``partitionable`` is not in race data, so it cannot be checked this way.
+        """
+        missing = []
+        if self.invitational != (race.status.value == "invitational"):
+            missing.append("invitational")
+        for name in _READ_BACK_FLAGS:
+            wanted = getattr(self, name)
+            if wanted is not None and bool(getattr(race, name)) != wanted:
+                missing.append(name)
+        return missing
+
     def to_form(self) -> dict[str, str]:
         """Form fields with booleans as ``true``/``false`` (Django reads "0"/"no" as True)."""
         form: dict[str, str] = {}
@@ -128,6 +145,14 @@ class RaceSettings:
             else:
                 form[f.name] = str(value)
         return form
+
+
+# Settings that race data reports back under the same name.
+_READ_BACK_FLAGS = (
+    "team_race", "ranked", "unlisted", "require_even_teams", "time_limit_auto_complete",
+    "streaming_required", "auto_start", "allow_comments", "hide_comments",
+    "allow_prerace_chat", "allow_midrace_chat", "allow_non_entrant_chat", "hide_entrants",
+)
 
 
 def _token_lifetime(raw: object) -> int:

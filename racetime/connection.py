@@ -169,6 +169,8 @@ class RoomConnection:
         self._admitted = False  # this connection brought at least one acceptable frame
         self._noted: set[str] = set()  # problems with this room's frames, logged once each
         self.connect_count = 0
+        # Settings racetime dropped when we opened the room (see CategoryBot.create_room).
+        self.settings_not_taken: tuple[str, ...] = ()
 
     @staticmethod
     def _context_of(record: RoomRecord) -> RoomContext:

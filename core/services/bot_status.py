@@ -8,6 +8,7 @@ Implements ``racetime.ports.BotHealthRecorder`` for the racetime engine.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +25,13 @@ log = logging.getLogger(__name__)
 
 STOPPED_MANUALLY = "Bot stopped manually"
 UNHEALTHY = (BotStatus.AUTH_FAILED, BotStatus.CONNECTION_ERROR, BotStatus.DISCONNECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class BotCounts:
+    active: int
+    unhealthy: int
+    stopped: int  # stopped by an owner (/racetime stop): not running, on purpose
 
 
 class BotStatusRepository:
@@ -122,14 +130,17 @@ class BotStatusRepository:
             )
             return list(result.scalars())
 
-    async def counts(self) -> tuple[int, int]:
-        """(active bots, active bots that are unhealthy), for health reports."""
+    async def counts(self) -> BotCounts:
+        """How many bots run, how many of those are unhealthy, how many owners stopped."""
         async with self._sessionmaker() as session:
-            result = await session.execute(
-                select(RacetimeBot.status).where(col(RacetimeBot.is_active).is_(True))
-            )
-            statuses = [BotStatus(s) for s in result.scalars()]
-        return len(statuses), sum(s in UNHEALTHY for s in statuses)
+            result = await session.execute(select(RacetimeBot.status, RacetimeBot.is_active))
+            rows = [(BotStatus(status), active) for status, active in result.all()]
+        running = [status for status, active in rows if active]
+        return BotCounts(
+            active=len(running),
+            unhealthy=sum(status in UNHEALTHY for status in running),
+            stopped=len(rows) - len(running),
+        )
 
     async def history(self, bot_id: int) -> list[RacetimeBotStatusHistory]:
         async with self._sessionmaker() as session:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import Clock
 from core.events import EventDispatcher
+from core.services.bot_status import BotCounts
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,9 @@ class HealthService:
         dispatcher: EventDispatcher,
         clock: Clock,
         version: str,
-        bot_counts: Callable[[], Awaitable[tuple[int, int]]] | None = None,
+        bot_counts: Callable[[], Awaitable[BotCounts]] | None = None,
     ) -> None:
-        """``bot_counts`` returns (active racetime bots, unhealthy ones)."""
+        """``bot_counts`` counts the racetime bots (running, unhealthy, stopped)."""
         self._engine = engine
         self._bot_counts = bot_counts
         self._dispatcher = dispatcher
@@ -79,14 +80,17 @@ class HealthService:
     async def _check_racetime_bots(self) -> HealthCheck:
         assert self._bot_counts is not None
         try:
-            active, unhealthy = await self._bot_counts()
+            counts = await self._bot_counts()
         except Exception as error:
             log.warning("racetime bot health check failed: %s", type(error).__name__)
             return HealthCheck("racetime bots", False, "status unknown")
-        if not active:
-            return HealthCheck("racetime bots", True, "none configured")
-        detail = f"{active - unhealthy}/{active} healthy"
-        return HealthCheck("racetime bots", unhealthy == 0, detail)
+        stopped = f"{counts.stopped} stopped by an owner" if counts.stopped else ""
+        if not counts.active:
+            return HealthCheck("racetime bots", True, stopped or "none configured")
+        detail = f"{counts.active - counts.unhealthy}/{counts.active} healthy"
+        return HealthCheck(
+            "racetime bots", counts.unhealthy == 0, f"{detail}, {stopped}" if stopped else detail
+        )
 
     def _check_events(self) -> HealthCheck:
         pending = self._dispatcher.pending

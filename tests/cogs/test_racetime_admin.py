@@ -112,6 +112,7 @@ async def test_an_owner_adds_a_bot_that_connects_and_can_be_stopped(
     [row] = await bots(harness)
     assert row.status == BotStatus.DISCONNECTED and row.status_message == "Bot stopped manually"
     assert "Stopped by an owner" in (await harness.slash("racetime status", member=owner)).text
+    assert "✅ racetime bots: 1 stopped by an owner" in (await harness.slash("about")).text
 
     again_stopped = await harness.slash("racetime stop", member=owner, category="alttpr")
     assert "The `alttpr` bot is already stopped" in again_stopped.text

@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.events import EventDispatcher
+from core.services.bot_status import BotCounts
 from core.services.health import HealthService
 
 
@@ -44,10 +45,16 @@ async def test_an_unreachable_database_is_reported_not_raised() -> None:
 
 
 async def test_racetime_bot_health_is_part_of_the_report(db_engine) -> None:  # type: ignore[no-untyped-def]
-    async def counts() -> tuple[int, int]:
-        return 3, 1
+    async def counts() -> BotCounts:
+        return BotCounts(active=3, unhealthy=1, stopped=0)
 
-    async def broken() -> tuple[int, int]:
+    async def stopped() -> BotCounts:
+        return BotCounts(active=1, unhealthy=0, stopped=1)
+
+    async def all_stopped() -> BotCounts:
+        return BotCounts(active=0, unhealthy=0, stopped=2)
+
+    async def broken() -> BotCounts:
         raise ConnectionError("db down")
 
     def service(bot_counts):  # type: ignore[no-untyped-def]
@@ -65,3 +72,7 @@ async def test_racetime_bot_health_is_part_of_the_report(db_engine) -> None:  # 
     assert not report.healthy
     unknown = (await service(broken).report()).checks[-1]
     assert not unknown.ok and unknown.detail == "status unknown"
+    one_stopped = (await service(stopped).report()).checks[-1]
+    assert one_stopped.ok and one_stopped.detail == "1/1 healthy, 1 stopped by an owner"
+    none_running = (await service(all_stopped).report()).checks[-1]
+    assert none_running.ok and none_running.detail == "2 stopped by an owner"

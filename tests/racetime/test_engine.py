@@ -447,3 +447,19 @@ async def test_a_room_that_vanished_from_racetime_is_left(engine_env: EngineEnv)
     assert fake.request_count(f"/{CATEGORY}/{race.slug}/data") >= 1
     assert [r.slug for r in await env.store.active_rooms(CATEGORY)] == []
     await eventually(lambda: race.slug not in manager.bot(CATEGORY).rooms)
+
+
+async def test_settings_racetime_drops_without_a_word_are_reported(
+    engine_env: EngineEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    with caplog.at_level(logging.WARNING, logger="racetime.category_bot"):
+        dropped = await manager.create_room(
+            CATEGORY, RaceSettings(goal="Beat the game", hide_entrants=True)
+        )
+    assert dropped.settings_not_taken == ("hide_entrants",)
+    assert "did not apply hide_entrants" in caplog.text
+    kept = await manager.create_room(CATEGORY, RaceSettings(goal="Beat the game", unlisted=True))
+    assert kept.settings_not_taken == ()
