@@ -50,7 +50,7 @@ def admit(previous: Race | None, race: Race, room_name: str, note: Note) -> Race
             return None
         if race.version - previous.version > MAX_VERSION_JUMP:
             note(
-                f"version:{race.version}",
+                "version-jump",
                 f"a frame jumping from version {previous.version} to {race.version} was ignored",
             )
             return None
@@ -64,7 +64,7 @@ def admit(previous: Race | None, race: Race, room_name: str, note: Note) -> Race
     if previous is not None:
         added = _new_entrants(previous, entrants)
         if added > ENTRANTS_PER_VERSION * max(race.version - previous.version, 1):
-            note(f"entrants:{race.version}", f"a frame adding {added} entrants was ignored")
+            note("entrants", f"a frame adding {added} entrants was ignored")
             return None
     if status is not race.status or entrants is not race.entrants:
         race = msgspec.structs.replace(race, status=status, entrants=entrants)

@@ -1,32 +1,34 @@
 """aiohttp routes of the fake server: racetime's HTTP API, its websockets and ``/_test``.
 
-The ``/_test`` API lets another process drive the fake (JSON bodies; answers are JSON):
+The ``/_test`` API lets another process drive the fake (JSON bodies and answers; errors are
+``{"errors": [...]}`` with 404 or 422). Each route has a Python method on the server.
 
-==================================================  ============================================
-``POST /_test/users`` ``{"name", ...}``             add a user: ``{"id"}``
-``POST /_test/users/{user}/delete``                 delete the account (entrants show user null)
-``POST /_test/bots`` ``{"category", "client_id",    add a category bot
-"client_secret", "name"?, "active"?}``
-``POST /_test/races`` ``{"category", ...}``         open a room: ``{"name", "slug"}``
-``POST /_test/races/{slug}/racers/{user}/{action}`` act as a racer (``split`` takes
-                                                    ``{"split", "time"?, "is_finish"?}``)
-``POST /_test/races/{slug}/frame``                  send a raw frame to the room's sockets:
-                                                    ``{"frame": any JSON}``, ``{"text": str}``,
-                                                    ``{"race_of": other slug}`` (that room's
-                                                    race.data), or any non-JSON body as is
-``POST /_test/races/{slug}/stale-copy``             same version, different payload; optional
-                                                    ``{"set": {race field: value}}``
-``POST /_test/races/{slug}/drop``                   cut the room's sockets (no close frame)
-``POST /_test/advance`` ``{"seconds"}``             move the fake clock, run the racebot
-``POST /_test/adoption-delay`` ``{"seconds"}``      the racebot's delay in real seconds
-``POST /_test/tokens/expire`` ``{"client_id"?}``    expire tokens
-``POST /_test/tokens/revoke`` ``{"client_id"?,      revoke tokens (bare 403, "Permission
-"token"?}``                                         denied" on sockets): ``{"revoked": n}``
-``POST /_test/tokens/lifetime`` ``{"seconds"}``     ``expires_in`` of new tokens
-``POST /_test/fail``, ``POST /_test/delay``         HTTP faults (see the server's methods)
-``GET /_test/requests?path_prefix=``                requests counted
-``GET/POST /_test/broadcasts``                      the broadcast log
-==================================================  ============================================
+- ``POST /_test/users`` ``{"name", "discriminator"?, "twitch_channel"?, "stream_live"?}``:
+  a user, ``{"id"}``. ``POST /_test/users/{user}/delete``: delete the account (its entrants
+  show ``user: null``).
+- ``POST /_test/bots`` ``{"category", "client_id", "client_secret", "name"?, "active"?}``.
+- ``POST /_test/races`` ``{"category", <settings>}``: open a room, ``{"name", "slug"}``.
+- ``POST /_test/races/{slug}/racers/{user}/{action}``: act as a racer (``join``, ``ready``,
+  ``done``, ``undone``, ...; ``split`` takes ``{"split", "time"?, "is_finish"?}``).
+- ``POST /_test/races/{slug}/frame``: send a raw frame to the room's sockets. The body is
+  ``{"frame": <any JSON>}``, ``{"text": "<sent as is>"}``, ``{"race_of": "<slug>"}`` (that
+  room's ``race.data``, e.g. another room's); any other body (a frame, not JSON, huge: up to
+  ``MAX_TEST_BODY``) is sent as is. ``{"ok", "bytes"}``.
+- ``POST /_test/races/{slug}/stale-copy`` ``{"set": {<race field>: value}}?``: broadcast the
+  room again with the same version and other content (by default the race as the
+  broadcast before the last showed it); the next change reuses version + 1. ``{"version"}``.
+- ``POST /_test/races/{slug}/drop``: cut the room's sockets without a close frame.
+- ``POST /_test/advance`` ``{"seconds"}``: move the fake clock and run the racebot.
+- ``POST /_test/adoption-delay`` ``{"seconds"}``: real seconds before the racebot notices
+  everyone ready or the last finish.
+- ``POST /_test/tokens/expire`` ``{"client_id"?}``; ``POST /_test/tokens/revoke``
+  ``{"client_id"?, "token"?}`` (a bare 403 on ``/o/...``, "Permission denied" for actions on
+  open sockets), ``{"revoked"}``; ``POST /_test/tokens/lifetime`` ``{"seconds"}``: the
+  ``expires_in`` of new tokens.
+- ``POST /_test/fail`` ``{"n", "status", "path_prefix"}``, ``POST /_test/delay``
+  ``{"seconds", "path_prefix"}``, ``GET /_test/requests?path_prefix=``: HTTP faults, counts.
+- ``GET /_test/broadcasts?since=N``, ``POST /_test/broadcasts`` ``{"enabled"}``: the log of
+  every ``race.data`` sent.
 """
 
 from __future__ import annotations
@@ -463,22 +465,29 @@ async def test_frame(request: web.Request) -> web.Response:
     if slug not in server.races:
         return _json({"errors": ["unknown race"]}, 404)
     raw = await request.text()
-    if request.content_type != "application/json":
-        await server.inject_frame(slug, raw)
-        return _json({"ok": True, "bytes": len(raw.encode())})
-    body = json.loads(raw) if raw else None
-    if not isinstance(body, dict) or len(body) != 1 or next(iter(body)) not in _FRAME_KEYS:
-        return _json({"errors": [f"give exactly one of {', '.join(_FRAME_KEYS)}"]}, 422)
-    if "race_of" in body:
-        if str(body["race_of"]) not in server.races:
-            return _json({"errors": ["unknown race in race_of"]}, 404)
-        frame: Any = server.race_data_frame(str(body["race_of"]))
-    elif "text" in body:
-        frame = str(body["text"])
-    else:
-        frame = body["frame"]
+    wrapper = _frame_wrapper(raw) if request.content_type == "application/json" else None
+    frame: Any = raw
+    if wrapper is not None:
+        key, value = wrapper
+        if key == "race_of":
+            if str(value) not in server.races:
+                return _json({"errors": ["unknown race in race_of"]}, 404)
+            frame = server.race_data_frame(str(value))
+        else:
+            frame = str(value) if key == "text" else value
     await server.inject_frame(slug, frame)
-    return _json({"ok": True})
+    return _json({"ok": True, "bytes": len(frame.encode()) if isinstance(frame, str) else None})
+
+
+def _frame_wrapper(raw: str) -> tuple[str, Any] | None:
+    """``(key, value)`` when the body is ``{"frame"|"text"|"race_of": value}``; else None."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(body, dict) and len(body) == 1 and next(iter(body)) in _FRAME_KEYS:
+        return next(iter(body.items()))
+    return None
 
 
 # Race fields a stale copy may set over HTTP: plain values, not the room's identity.

@@ -55,6 +55,7 @@ _NOUNS = ("wolf", "ramuh", "ness", "link", "zelda", "samus", "kirby", "yoshi", "
 
 # How long a bot action's broadcast waits for the socket's ``ping`` at most (seconds).
 CHANNEL_LAYER_DELAY = 0.05
+SEND_TIMEOUT_SECONDS = 5.0  # a client that reads nothing for this long is cut off
 
 Change = Callable[[datetime], None]
 
@@ -744,7 +745,8 @@ class FakeRacetimeServer:
         """Send the room's current state frames to one socket (on connect, ``getrace``)."""
         for frame in self.state_frames(race):
             at = time.monotonic()
-            await sock.ws.send_str(json.dumps(frame))
+            if not await self._send_one(sock, json.dumps(frame)):
+                return
             if self.broadcast_log is not None and frame["type"] == "race.data":
                 bots = 1 if sock.kind == "bot" else 0
                 self.broadcast_log.append(Broadcast.of_frame(frame, bots, reason, at))
@@ -761,13 +763,26 @@ class FakeRacetimeServer:
                 continue
             if sock.ws.closed:
                 continue
-            try:
-                await sock.ws.send_str(text)
-            except (ConnectionError, RuntimeError) as exc:
-                logger.debug("fake racetime: send to a closing socket failed: %s", exc)
+            if not await self._send_one(sock, text):
                 continue
             bots += sock.kind == "bot"
         return bots
+
+    async def _send_one(self, sock: Socket, text: str) -> bool:
+        """Send ``text`` to one socket; a client that stopped reading is cut off, so it can
+        never hold up the room (or the server's lock) for everyone else."""
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                await sock.ws.send_str(text)
+        except TimeoutError:
+            logger.info("fake racetime: a client stopped reading; closing its socket")
+            if sock.transport is not None:
+                sock.transport.abort()  # type: ignore[attr-defined]
+            return False
+        except (ConnectionError, RuntimeError) as exc:
+            logger.debug("fake racetime: send to a closing socket failed: %s", exc)
+            return False
+        return True
 
     # -- racers ----------------------------------------------------------------------------
 

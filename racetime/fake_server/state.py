@@ -1,8 +1,9 @@
 """The race state machine of the fake server, mirroring racetime-app's ``Race``/``Entrant``.
 
 Every mutation records its system chat messages in ``Race.outbox`` and marks the race dirty
-(``version`` bumped); the server then flushes them to the sockets in the real order:
-chat messages first, then ``race.data`` and ``race.renders``.
+(``version`` bumped); the server then queues them for the room's sockets in the real order:
+chat messages first, then ``race.data`` and ``race.renders``. Where racetime saves and
+broadcasts in two steps (un-finishing a race), the steps are two methods and two broadcasts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from racetime.fake_server.models import Category, ChatMessage, User, new_hashid
 
@@ -37,6 +38,7 @@ _NOT_RESTORED = frozenset(
 )
 
 _entrant_seq = itertools.count()
+_T = TypeVar("_T")
 
 
 class RaceActionError(Exception):
@@ -49,6 +51,13 @@ def timer_str(delta: timedelta) -> str:
     tenths = total % 10
     seconds = total // 10
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}.{tenths}"
+
+
+def _shallow_copy(obj: _T) -> _T:
+    """``copy.copy`` of a plain dataclass, several times faster (it runs per broadcast)."""
+    clone = object.__new__(type(obj))
+    clone.__dict__.update(obj.__dict__)
+    return clone
 
 
 def ordinal(n: int) -> str:
@@ -613,17 +622,16 @@ class Race:
 
     def copy_state(self) -> Race:
         """The race row and its entrants as they are now (chat excluded)."""
-        return dataclasses.replace(
-            self,
-            entrants=[dataclasses.replace(e) for e in self.entrants],
-            monitors=list(self.monitors),
-            bot_meta=dict(self.bot_meta),
-            countdown_posted=set(self.countdown_posted),
-            extra_keys=dict(self.extra_keys),
-            messages=[],
-            outbox=[],
-            dirty=False,
-        )
+        stale = _shallow_copy(self)
+        stale.entrants = [_shallow_copy(e) for e in self.entrants]
+        stale.monitors = list(self.monitors)
+        stale.bot_meta = dict(self.bot_meta)
+        stale.countdown_posted = set(self.countdown_posted)
+        stale.extra_keys = dict(self.extra_keys)
+        stale.messages = []
+        stale.outbox = []
+        stale.dirty = False
+        return stale
 
     def restore_state(self, stale: Race) -> None:
         """Take every setting, status and entrant of ``stale``; keep chat, identity, version."""

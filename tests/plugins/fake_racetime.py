@@ -12,8 +12,27 @@ with its own bot, and three users whose streams are live. Its API, in short:
 - ``await .advance(seconds)``, ``await .advance_to_start(slug)``, ``await .tick()``
 - ``await .drop_sockets(slug)``, ``.expire_tokens(client_id=None)``,
   ``.fail_next(n, status=503, path_prefix="")``, ``.delay(seconds, path_prefix="")``,
-  ``.request_count(path_prefix="")``, ``await .inject_frame(slug, frame)``,
-  ``await .inject_race_keys(slug, {...})``, ``await .delete_user(user_id)``
+  ``.request_count(path_prefix="")``, ``await .inject_race_keys(slug, {...})``
+- hostile input: ``await .inject_frame(slug, frame)`` sends any frame to a room's sockets (a
+  ``str`` as is: not JSON, huge, anything; other values JSON-encoded), e.g.
+  ``.race_data_frame(other_slug)``, another room's ``race.data``
+- token faults: ``.revoke_tokens(client_id=None, token=None)`` (a bare 403 on ``/o/...``,
+  "Permission denied" for actions on open sockets, which stay open),
+  ``.set_token_lifetime(seconds)`` (``expires_in`` of new tokens)
+- ``await .delete_user(user_id)``: the account's entrants show ``user: null``
+- ``await .save_stale_copy(slug, change=None)``: the room broadcast again with the *same*
+  version and other content (by default the race as the broadcast before the last showed
+  it); the next change reuses version + 1, as racetime's racebot once did
+- ``.set_adoption_delay(seconds)`` (or ``FakeRacetimeServer(adoption_delay=...)``): real
+  seconds before the racebot notices everyone ready (``pending``) or the last finish
+  (``finished``); 0 by default, racetime.gg took 3.5-4.5 s
+- ``await .racer(slug, user_id).split(name, time, is_finish)``: a ``race.split`` frame
+
+Behaviour to expect (it is the real server's): a bot action's frames arrive after the
+``pong`` of the ``ping`` that follows it (errors come inline, before it); ``undone`` /
+``unforfeit`` in a finished race are two ``race.data`` (the entrant first, with the race still
+``finished``; then ``in_progress``) and ``undone`` sends a ``race.split`` first. Each hook is
+also under ``/_test`` for other processes (``racetime/fake_server/app.py`` lists them).
 
 ``connect_ws`` opens a websocket to a room and collects frames (``BotSocket``).
 """
