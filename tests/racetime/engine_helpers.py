@@ -129,3 +129,8 @@ async def settled(clock: ManualClock, quiet: float = 0.05, limit: float = 2.0) -
         await asyncio.sleep(0.005)
         if clock.sleepers != seen:
             seen, since = clock.sleepers, loop.time()
+
+
+async def reported(env: EngineEnv, slug: str, row: tuple) -> None:
+    """Until ``row`` (as :func:`summary` writes it) is among the room's events."""
+    await eventually(lambda: row in summary(env, slug))

@@ -17,7 +17,7 @@ from db.models import RaceRoom
 from racetime.connection import MAX_FRAME_BYTES
 from tests.plugins.faults import DatabaseFaults, parameters_mention
 from tests.plugins.racetime_engine import EngineEnv, eventually
-from tests.racetime.engine_helpers import summary, watched_race
+from tests.racetime.engine_helpers import add_alttpr_bot, started, summary, watched_race
 from tests.racetime.test_engine_recovery import RecordingBackoff
 
 
@@ -211,3 +211,17 @@ async def test_a_room_too_big_for_a_frame_backs_off_more_and_more(engine_env: En
     await real_change_is_reported(env, race.slug, fake.seed.users["RacerOne"], "RacerOne")
     joined = env.of(RacetimeEntrantJoinedEvent)
     assert [e.racetime_user_id for e in joined] == [fake.seed.users["RacerOne"]]
+
+
+async def test_every_stored_value_fits_its_column(engine_env: EngineEnv) -> None:
+    """A 64-bit version is stored as is, on SQLite and PostgreSQL alike."""
+    env, fake = engine_env, engine_env.fake
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    race = fake.open_race("alttpr", streaming_required=False)
+    fake.race(race.slug).version = 2**62  # a long-lived room, say
+    room = await manager.room(race.name)
+    await asyncio.wait_for(room.wait_connected(), 5)
+    await real_change_is_reported(env, race.slug, fake.seed.users["RacerOne"], "RacerOne")
+    row = await stored_room(env, race.slug)
+    assert row.last_version == 2**62 + 1 and row.last_status == "open"

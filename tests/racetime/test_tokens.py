@@ -111,3 +111,15 @@ async def test_health_follows_racetime_within_ten_seconds(
     await advance_until(clock, lambda: bot.status == BotHealth.CONNECTED, within=HEALTH_SECONDS)
     if room is not None:  # the room comes back on its own backoff (at most a minute)
         await advance_until(clock, lambda: room.is_connected, within=60)
+
+
+async def test_a_socket_refused_for_its_token_reconnects_with_a_new_one(
+    engine_env: EngineEnv,
+) -> None:
+    env, fake = engine_env, engine_env.fake
+    _manager, race, room = await watched_race(env)
+    tokens = fake.request_count("/o/token")
+    fake.fail_next(1, status=403, path_prefix=f"/ws/o/bot/{race.slug}")
+    await fake.drop_sockets(race.slug)
+    await eventually(lambda: room.connect_count == 2 and room.is_connected)
+    assert fake.request_count("/o/token") == tokens + 1
