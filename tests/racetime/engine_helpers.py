@@ -73,6 +73,17 @@ async def race_under_way(env: EngineEnv, slug: str, *users: str) -> None:
     await env.fake.advance(6)
 
 
+async def race_finished(env: EngineEnv, slug: str, first: str, second: str, *,
+                        second_forfeits: bool = False) -> None:
+    """A race of ``first`` and ``second`` under way, then both done (or ``second``
+    forfeits), until the engine reported the race finished."""
+    await race_under_way(env, slug, first, second)
+    await env.fake.racer(slug, first).done()
+    racer = env.fake.racer(slug, second)
+    await (racer.forfeit() if second_forfeits else racer.done())
+    await reported(env, slug, ("race", "in_progress", "finished"))
+
+
 def room_events(env: EngineEnv, slug: str) -> list[RacetimeRoomEvent]:
     return [e for e in env.events if isinstance(e, RacetimeRoomEvent) and e.room_slug == slug]
 

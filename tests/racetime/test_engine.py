@@ -32,7 +32,7 @@ from tests.racetime.engine_helpers import (
     add_alttpr_bot,
     bot_row,
     production_timings,
-    race_under_way,
+    race_finished,
     room_events,
     started,
     summary,
@@ -291,10 +291,7 @@ async def test_a_race_reopened_after_finishing_is_followed_then_the_room_is_left
     env, fake = engine_env, engine_env.fake
     one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
     _manager, race, room = await watched_race(env, streaming_required=False)
-    await race_under_way(env, race.slug, one, two)
-    await fake.racer(race.slug, one).done()
-    await fake.racer(race.slug, two).forfeit()
-    await eventually(lambda: ("race", "in_progress", "finished") in summary(env, race.slug))
+    await race_finished(env, race.slug, one, two, second_forfeits=True)
     await fake.racer(race.slug, two).unforfeit()
     await eventually(lambda: ("race", "finished", "in_progress") in summary(env, race.slug))
     assert not room.finished
@@ -345,10 +342,7 @@ async def test_a_finished_room_is_left_when_no_unfinish_comes(engine_env: Engine
     )
     one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
     manager, race, room = await watched_race(env, streaming_required=False)
-    await race_under_way(env, race.slug, one, two)
-    await fake.racer(race.slug, one).done()
-    await fake.racer(race.slug, two).done()
-    await eventually(lambda: room.last_race and room.last_race.status.value == "finished")
+    await race_finished(env, race.slug, one, two)
     assert not room.finished
     assert [r.slug for r in await env.store.active_rooms(CATEGORY)] == [race.slug]
     await asyncio.wait_for(room.wait_closed(), 3)

@@ -12,7 +12,7 @@ from core.events import (
     RacetimeEntrantStatusChangedEvent,
 )
 from tests.plugins.racetime_engine import EngineEnv, eventually
-from tests.racetime.engine_helpers import race_under_way, reported, summary, watched_race
+from tests.racetime.engine_helpers import race_finished, reported, summary, watched_race
 
 
 async def test_an_invitation_is_not_read_from_the_snapshot_after_the_action(
@@ -38,10 +38,7 @@ async def test_an_undone_finish_comes_as_two_broadcasts_and_both_are_reported(
     env, fake = engine_env, engine_env.fake
     one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
     _manager, race, room = await watched_race(env, streaming_required=False)
-    await race_under_way(env, race.slug, one, two)
-    await fake.racer(race.slug, one).done()
-    await fake.racer(race.slug, two).done()
-    await eventually(lambda: ("race", "in_progress", "finished") in summary(env, race.slug))
+    await race_finished(env, race.slug, one, two)
     env.events.clear()
 
     await fake.racer(race.slug, two).undone()  # also sends a race.split frame first

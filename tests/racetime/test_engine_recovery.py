@@ -24,6 +24,7 @@ from tests.plugins.racetime_engine import EngineEnv, eventually
 from tests.racetime.engine_helpers import (
     CATEGORY,
     add_alttpr_bot,
+    race_finished,
     race_under_way,
     started,
     summary,
@@ -80,10 +81,7 @@ async def test_a_finish_undone_while_down_is_reported_after_the_restart(
     env, fake = engine_env, engine_env.fake
     one, two = fake.seed.users["RacerOne"], fake.seed.users["RacerTwo"]
     manager, race, _room = await watched_race(env, streaming_required=False)
-    await race_under_way(env, race.slug, one, two)
-    await fake.racer(race.slug, one).done()
-    await fake.racer(race.slug, two).done()
-    await eventually(lambda: ("race", "in_progress", "finished") in summary(env, race.slug))
+    await race_finished(env, race.slug, one, two)
     await manager.stop()
 
     await fake.racer(race.slug, two).undone()  # inside racetime's 10-minute window
