@@ -1,10 +1,11 @@
-# Two entry points for a fresh machine: `make run` and `make test`.
+# Two entry points for a fresh machine: `make demo` (the offline rehearsal) and `make test`;
+# `make run` runs the bot for real (it needs a config.toml).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install bench clean
+.PHONY: demo run test lint install bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +14,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# RaceDesk's whole job offline: a fake racetime.gg and a simulated Discord server.
+demo: $(STAMP)
+	$(BIN)/python bot.py --demo $(ARGS)
 
 run: $(STAMP)
 	$(BIN)/python bot.py $(ARGS)

@@ -332,11 +332,45 @@ async def run_until_stopped(main: Coroutine[Any, Any, None], lifecycle: Lifecycl
             await task
 
 
+def rehearse(args: argparse.Namespace) -> int:
+    """``--demo``: the rehearsal, with this composition root's services and bot."""
+    from rehearsal.runner import RehearsalOptions, run_rehearsal  # only the demo needs dpytest
+
+    options = RehearsalOptions(
+        fast=args.fast,
+        keep_running=args.keep_running,
+        data_dir=args.data_dir,
+        fake_racetime_url=args.fake_racetime,
+    )
+    try:
+        return asyncio.run(
+            run_rehearsal(options, build_services=build_services, make_bot=RaceDeskBot)
+        )
+    except KeyboardInterrupt:
+        return 130
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bot.py", description="RaceDesk Discord bot")
     parser.add_argument(
         "--config", type=Path, default=DEFAULT_CONFIG_PATH,
         help="path to config.toml (default: ./config.toml)",
+    )
+    demo = parser.add_argument_group(
+        "rehearsal", "RaceDesk's whole job offline: a fake racetime.gg, a simulated Discord server"
+    )
+    demo.add_argument("--demo", action="store_true", help="play the rehearsal and exit")
+    demo.add_argument("--fast", action="store_true", help="with --demo: as fast as it can")
+    demo.add_argument(
+        "--keep-running", action="store_true",
+        help="with --demo: leave the fake racetime server and the simulated server up",
+    )
+    demo.add_argument(
+        "--data-dir", type=Path, help="with --demo: keep the database and log in this folder"
+    )
+    demo.add_argument(
+        "--fake-racetime", metavar="URL",
+        help="with --demo: use this running fake racetime server (python -m racetime.fake_server)",
     )
     sub = parser.add_subparsers(dest="action")
     sub.add_parser("run", help="run the bot (the default)")
@@ -356,6 +390,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.demo:
+        return rehearse(args)
     action = args.action or "run"
     try:
         if action == "generate-key":

@@ -24,6 +24,7 @@ from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
 from racetime.manager import UnknownCategoryError
+from rehearsal.slash import SlashResult
 from tests.plugins.discord_bot import DiscordHarness, running_harness
 from tests.plugins.fake_racetime import (
     ALTTPR_CLIENT_ID,
@@ -32,7 +33,6 @@ from tests.plugins.fake_racetime import (
     SMZ3_CLIENT_SECRET,
 )
 from tests.plugins.racetime_engine import FAST_RETRY, eventually
-from tests.plugins.slash import SlashResult
 
 NOT_ALLOWED = "You need the Manage Server permission to use this command."
 

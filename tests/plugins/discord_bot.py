@@ -1,4 +1,5 @@
-"""A RaceDesk bot under dpytest, with every cog loaded, and a way to run slash commands."""
+"""A RaceDesk bot in a simulated Discord server (``rehearsal.guild``), with every cog loaded,
+and a way to run slash commands through the real CommandTree."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import discord
-import discord.ext.test as dpytest
-import discord.ext.test.backend as dpytest_backend
 import pytest
 
 from bot import RaceDeskBot, build_services
@@ -17,44 +16,38 @@ from core.config import RacetimeSettings
 from core.lifecycle import Lifecycle
 from core.services.container import Services
 from db.secrets import SecretBox
+from rehearsal.guild import NOBODY, SimulatedGuild, member_intents
+from rehearsal.slash import SlashResult
 from tests.plugins.racetime_engine import FAST_RETRY
-from tests.plugins.slash import SlashResult, invoke_slash
-
-# An owner id no test member has: with owner ids set, discord.py never asks Discord who
-# the owner is (dpytest cannot answer that).
-NOBODY = 1
 
 
 @dataclass
 class DiscordHarness:
     bot: RaceDeskBot
     services: Services
+    sim: SimulatedGuild
 
     @property
     def guild(self) -> discord.Guild:
-        return dpytest.get_config().guilds[0]
+        return self.sim.guild
 
     @property
     def channel(self) -> discord.TextChannel:
-        return dpytest.get_config().channels[0]  # type: ignore[return-value]
+        return self.sim.channel
 
     @property
     def members(self) -> list[discord.Member]:
-        return dpytest.get_config().members
+        return self.sim.members
 
     def member(self, index: int = 0) -> discord.Member:
-        return self.members[index]
+        return self.sim.member(index)
 
     async def member_with_permissions(self, index: int, **permissions: bool) -> discord.Member:
         """Member ``index`` with a new role granting ``permissions`` (e.g. manage_guild=True)."""
-        member = self.member(index)
-        value = discord.Permissions(**permissions).value
-        role = dpytest_backend.make_role(f"perms-{value}", self.guild, permissions=value)
-        await dpytest.add_role(member, role)
-        return self.guild.get_member(member.id) or member
+        return await self.sim.grant(self.member(index), **permissions)
 
     def make_owner(self, member: discord.abc.User) -> None:
-        self.bot.owner_ids = {NOBODY, member.id}
+        self.sim.make_owner(member)
 
     async def slash(
         self,
@@ -65,9 +58,7 @@ class DiscordHarness:
         **options: Any,
     ) -> SlashResult:
         """Run ``/name`` through the real CommandTree and return the bot's replies."""
-        who = member or self.member(0)
-        channel = None if in_dm else self.channel
-        return await invoke_slash(self.bot, name, member=who, channel=channel, **options)
+        return await self.sim.slash(name, member=member or self.member(0), in_dm=in_dm, **options)
 
 
 @asynccontextmanager
@@ -80,23 +71,13 @@ async def running_harness(
     )
     lifecycle = Lifecycle()
     await services.start(lifecycle, racetime_engine=False)
-    # dpytest only hands out members it can cache, which takes the members intent.
-    intents = discord.Intents.default()
-    intents.members = True
-    bot = RaceDeskBot(services, intents=intents, owner_ids=[NOBODY])
-    await bot._async_setup_hook()  # dpytest's documented set-up for discord.py 2
-    dpytest.configure(bot, guilds=1, text_channels=1, voice_channels=0, members=3)
-    # What Discord's READY would set, which dpytest's fresh connection state leaves out.
-    state = bot._connection
-    state.application_id = bot.user.id
-    state._command_tree = bot.tree
-    await bot.load_cogs()
+    bot = RaceDeskBot(services, intents=member_intents(), owner_ids=[NOBODY])
+    sim = SimulatedGuild(bot)
+    await sim.start()
     try:
-        yield DiscordHarness(bot=bot, services=services)
+        yield DiscordHarness(bot=bot, services=services, sim=sim)
     finally:
-        await dpytest.empty_queue()
-        for cog in list(bot.cogs):
-            await bot.remove_cog(cog)
+        await sim.close()
         await lifecycle.close()
 
 

@@ -1,5 +1,7 @@
 """Drive slash commands through the real ``CommandTree``, as Discord would.
 
+Used by the rehearsal (``python bot.py --demo``) and by the tests alike.
+
 An ``INTERACTION_CREATE`` payload is built from the command's own definition and fed to the
 client's connection state (``parse_interaction_create``), so option parsing, transformers,
 checks and the tree's error handler all run. Only the last hop — the HTTP request that

@@ -1,0 +1,191 @@
+"""``python bot.py --demo``: RaceDesk's whole job, offline, as a timeline on stdout.
+
+Everything is real but Discord and racetime.gg themselves: a fresh SQLite database in a
+temporary folder, the project's fake racetime server on a free loopback port (the real
+racetime client, category bot and room connections talk to it over HTTP and websockets), and
+a Discord server simulated by dpytest's backend in which the real cogs run and slash commands
+go through the real CommandTree. The scenes (``rehearsal.scenes``) play one after another;
+the first step that does not happen stops the rehearsal with a non-zero exit and says what it
+saw instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import tempfile
+import traceback
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from core.config import RacetimeSettings
+from core.lifecycle import Lifecycle
+from core.services.container import Services
+from db.migrate import upgrade_to_head
+from db.secrets import SecretBox
+from racetime.category_bot import BotTimings
+from racetime.fake_server import FakeRacetimeServer
+from rehearsal.guild import NOBODY, SimulatedGuild, member_intents
+from rehearsal.racetime_api import FakeRacetimeApi
+from rehearsal.scenes import SCENES
+from rehearsal.stage import Cast, Stage, StepFailed
+from rehearsal.timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+PACE_SECONDS = 1.2  # between actions, so that a person can follow
+RACERS = ("RacerOne", "RacerTwo", "RacerThree")
+GUILD = "RaceDesk Rehearsal"
+CHANNEL = "race-control"
+OWNER, ADMIN = "Ada", "Grace"
+
+
+@dataclass(frozen=True, slots=True)
+class RehearsalOptions:
+    fast: bool = False
+    keep_running: bool = False
+    data_dir: Path | None = None
+    fake_racetime_url: str | None = None  # a fake racetime server that is already running
+
+
+BuildServices = Callable[..., Services]
+MakeBot = Callable[..., Any]
+
+
+async def run_rehearsal(
+    options: RehearsalOptions,
+    *,
+    build_services: BuildServices,
+    make_bot: MakeBot,
+    out: TextIO | None = None,
+) -> int:
+    """Play every scene; 0 when every step happened, 1 otherwise (the step is named)."""
+    timeline = Timeline(out)
+    folder = _working_folder(options)
+    _log_to(folder / "rehearsal.log")
+    try:
+        ok = await _rehearse(options, folder, timeline, build_services, make_bot)
+    except Exception:
+        log.exception("The rehearsal broke")
+        timeline.note("\n✗ The rehearsal broke: " + traceback.format_exc().splitlines()[-1])
+        ok = False
+    finally:
+        logging.getLogger().handlers.clear()
+    if ok and options.data_dir is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    elif not ok:
+        timeline.note(f"  Its database and log are kept in {folder}")
+    return 0 if ok else 1
+
+
+def _working_folder(options: RehearsalOptions) -> Path:
+    if options.data_dir is not None:
+        options.data_dir.mkdir(parents=True, exist_ok=True)
+        return options.data_dir
+    return Path(tempfile.mkdtemp(prefix="racedesk-rehearsal-"))
+
+
+def _log_to(path: Path) -> None:
+    """The application's own log goes to a file: stdout is the timeline."""
+    root = logging.getLogger()
+    root.handlers.clear()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+async def _rehearse(
+    options: RehearsalOptions,
+    folder: Path,
+    timeline: Timeline,
+    build_services: BuildServices,
+    make_bot: MakeBot,
+) -> bool:
+    async with AsyncExitStack() as stack:
+        lifecycle = await stack.enter_async_context(Lifecycle())
+        base_url = options.fake_racetime_url
+        if base_url is None:
+            fake = FakeRacetimeServer("127.0.0.1", 0)
+            await lifecycle.add("fake racetime", fake.start, fake.stop)
+            base_url = fake.base_url
+        api = await stack.enter_async_context(FakeRacetimeApi(base_url))
+        cast = await _cast(api)
+        timeline.note(_introduction(base_url, folder, options))
+
+        url = f"sqlite+aiosqlite:///{folder / 'racedesk.sqlite3'}"
+        await upgrade_to_head(url)
+        services = build_services(
+            database_url=url,
+            secret_box=SecretBox(SecretBox.generate_key()),
+            racetime=RacetimeSettings(host=base_url.split("://", 1)[-1], scheme="http"),
+            # Rooms opened on racetime are found within a second, not the usual 8.
+            bot_timings=BotTimings(scan_interval=1.0),
+        )
+        await services.start(lifecycle)
+        bot = make_bot(services, intents=member_intents(), owner_ids=[NOBODY])
+        guild = SimulatedGuild(bot, guild=GUILD, channels=[CHANNEL],
+                               members=[OWNER, ADMIN, *RACERS])
+        await lifecycle.add("simulated Discord server", guild.start, guild.close)
+        guild.make_owner(guild.member(OWNER))
+        await guild.grant(guild.member(ADMIN), manage_guild=True)
+
+        stage = Stage(guild=guild, dispatcher=services.dispatcher, racetime=api,
+                      timeline=timeline, cast=cast, pace=0.0 if options.fast else PACE_SECONDS,
+                      services=services)
+        for number, scene in enumerate(SCENES, start=1):
+            timeline.heading(f"Scene {number}: {scene.title}")
+            try:
+                await scene.play(stage)
+            except StepFailed as failure:
+                timeline.note(
+                    f"\n✗ The rehearsal stopped at the step \"{failure.step}\".\n"
+                    f"  Expected: {failure.expected}\n  Saw: {failure.seen}"
+                )
+                return False
+        timeline.note(f"\n✓ All {len(SCENES)} scenes played; every step happened.")
+        if not options.keep_running:
+            stage.close()
+        else:
+            timeline.note(_poke_instructions(base_url))
+            lifecycle.handle_signals()
+            await lifecycle.wait_for_stop()
+    return True
+
+
+async def _cast(api: FakeRacetimeApi) -> Cast:
+    """racetime's side of the cast: the category bot's credentials and three racers."""
+    cast = Cast(
+        owner=OWNER, admin=ADMIN, client_id="racedesk-rehearsal",
+        # Made up here and now; the fake racetime server is the only one that knows it.
+        client_secret=secrets.token_urlsafe(24),
+    )
+    await api.add_bot(cast.category, cast.client_id, cast.client_secret)
+    for name in RACERS:
+        cast.racers[name] = await api.add_user(name)
+    return cast
+
+
+def _introduction(base_url: str, folder: Path, options: RehearsalOptions) -> str:
+    pace = "as fast as it can" if options.fast else "at a pace you can follow"
+    return (
+        "RaceDesk rehearsal: the whole job, offline, "
+        f"{pace}.\n"
+        f"  racetime.gg is the project's fake server at {base_url}; Discord is a simulated\n"
+        f"  server \"{GUILD}\" (#{CHANNEL}) where {OWNER} owns the bot, {ADMIN} is an admin,\n"
+        f"  and {', '.join(RACERS)} race. RaceDesk's own log: {folder / 'rehearsal.log'}"
+    )
+
+
+def _poke_instructions(base_url: str) -> str:
+    return (
+        f"\nStill running (Ctrl-C to stop). The fake racetime server is at {base_url}:\n"
+        f"  curl {base_url}/alttpr/data                        the category and its rooms\n"
+        f"  curl -X POST {base_url}/_test/races -d '{{\"category\": \"alttpr\"}}'   open a room\n"
+        f"  curl -X POST {base_url}/_test/races/<slug>/racers/<user id>/join   act as a racer\n"
+        "  Every /_test route is listed in racetime/fake_server/app.py."
+    )

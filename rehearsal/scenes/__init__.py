@@ -1,0 +1,10 @@
+"""The rehearsal's scenes, played in this order; each capability adds its own.
+
+A scene is a short module with a ``SCENE = Scene(title, play)``; ``play(stage)`` acts and
+checks through :class:`rehearsal.stage.Stage`.
+"""
+
+from rehearsal.scenes import about, race, racetime_bot
+from rehearsal.stage import Scene
+
+SCENES: list[Scene] = [racetime_bot.SCENE, race.SCENE, about.SCENE]

@@ -1,0 +1,78 @@
+"""A race on racetime.gg, watched by RaceDesk: every change becomes an event."""
+
+from __future__ import annotations
+
+from core.events import (
+    RacetimeBotJoinedRaceEvent,
+    RacetimeEntrantJoinedEvent,
+    RacetimeEntrantStatusChangedEvent,
+    RacetimeRaceStatusChangedEvent,
+)
+from rehearsal.stage import Scene, Stage
+
+# What each racer does once the race is on, in this order.
+FINISH = {"RacerOne": "done", "RacerTwo": "forfeit", "RacerThree": "done"}
+OUTCOME = {"done": "finishes", "forfeit": "forfeits"}
+
+
+async def play(stage: Stage) -> None:
+    cast, api = stage.cast, stage.racetime
+    racers = cast.racers
+    race = await stage.racetime_acts(
+        "someone", f"opens a race room in {cast.category}", api.open_race(cast.category)
+    )
+    slug = race.rsplit("/", 1)[-1]
+
+    def in_room(event: RacetimeBotJoinedRaceEvent | RacetimeRaceStatusChangedEvent) -> bool:
+        return event.room_slug == slug
+
+    async with stage.step(f"RaceDesk finds {race} and joins it"):
+        await stage.expect_event(RacetimeBotJoinedRaceEvent, f"RaceDesk to join {race}", in_room)
+
+    for name, user in racers.items():
+        async with stage.step(f"{name} joins and is reported"):
+            await stage.racetime_acts(name, "joins the race", api.racer(race, user, "join"))
+            await stage.expect_event(
+                RacetimeEntrantJoinedEvent, f"{name} joining",
+                lambda e, user=user: e.room_slug == slug and e.racetime_user_id == user,
+            )
+    for name, user in racers.items():
+        async with stage.step(f"{name} readies up"):
+            await stage.racetime_acts(name, "readies up", api.racer(race, user, "ready"))
+            await stage.expect_event(
+                RacetimeEntrantStatusChangedEvent, f"{name} ready",
+                lambda e, user=user: e.racetime_user_id == user and e.new_status == "ready",
+            )
+
+    async with stage.step("everyone is ready: racetime counts down, then the race starts"):
+        await stage.expect_event(
+            RacetimeRaceStatusChangedEvent, "the race to count down (pending)",
+            lambda e: in_room(e) and e.new_status == "pending",
+        )
+        # racetime's clock: past the countdown, then past the 5 seconds no one may finish in.
+        await stage.racetime_acts("racetime", "counts down… GO!", api.advance(16))
+        await stage.expect_event(
+            RacetimeRaceStatusChangedEvent, "the race to start",
+            lambda e: in_room(e) and e.new_status == "in_progress",
+        )
+        await api.advance(6)
+
+    for name, action in FINISH.items():
+        user = racers[name]
+        status = "done" if action == "done" else "dnf"
+        async with stage.step(f"{name} {OUTCOME[action]}"):
+            await stage.racetime_acts(name, OUTCOME[action], api.racer(race, user, action))
+            await stage.expect_event(
+                RacetimeEntrantStatusChangedEvent, f"{name} to be {status}",
+                lambda e, user=user, status=status: e.racetime_user_id == user
+                and e.new_status == status,
+            )
+
+    async with stage.step("the race finishes"):
+        await stage.expect_event(
+            RacetimeRaceStatusChangedEvent, "the race to finish",
+            lambda e: in_room(e) and e.new_status == "finished",
+        )
+
+
+SCENE = Scene("A race on racetime.gg, watched by RaceDesk", play)

@@ -1,0 +1,105 @@
+"""The rehearsal's output: one timestamped line per thing that happens, readable as a story.
+
+``[00:03.2] Ada        /racetime status`` — who acted or spoke, then what. Replies and
+embeds are rendered as text (embeds as a boxed block), so the timeline shows what a Discord
+user would have seen.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TextIO
+
+import discord
+
+from rehearsal.slash import BotMessage
+
+WHO_WIDTH = 10
+_TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def as_seen(text: str) -> str:
+    """Discord markup as a reader sees it: timestamps as times (UTC here), no bold stars."""
+
+    def timestamp(match: re.Match[str]) -> str:
+        moment = datetime.fromtimestamp(int(match.group(1)), UTC)
+        if match.group(2) == "R":
+            seconds = int((moment - datetime.now(UTC)).total_seconds())
+            return f"in {seconds} s" if seconds > 0 else f"{-seconds} s ago"
+        return moment.strftime("%A %d %B %Y %H:%M UTC")
+
+    return _BOLD.sub(r"\1", _TIMESTAMP.sub(timestamp, text))
+
+
+class Timeline:
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out or sys.stdout
+        self._start = time.monotonic()
+
+    def _stamp(self) -> str:
+        elapsed = time.monotonic() - self._start
+        minutes, seconds = divmod(elapsed, 60)
+        return f"[{int(minutes):02d}:{seconds:04.1f}]"
+
+    def line(self, who: str, text: str, more: Iterable[str] = ()) -> None:
+        """One happening; ``more`` lines are indented under it."""
+        stamp = self._stamp()
+        print(f"{stamp} {who:<{WHO_WIDTH}} {as_seen(text)}", file=self._out)
+        pad = " " * (len(stamp) + WHO_WIDTH + 2)
+        for extra in more:
+            print(f"{pad}{as_seen(extra)}", file=self._out)
+        self._out.flush()
+
+    def heading(self, text: str) -> None:
+        print(f"\n{self._stamp()} == {text}", file=self._out)
+        self._out.flush()
+
+    def note(self, text: str) -> None:
+        print(text, file=self._out)
+        self._out.flush()
+
+
+def embed_lines(embed: discord.Embed) -> list[str]:
+    """An embed as a small box of text."""
+    lines = []
+    if embed.title:
+        lines.append(f"┌ {embed.title}")
+    if embed.description:
+        lines += [f"│ {part}" for part in embed.description.splitlines()]
+    for field in embed.fields:
+        lines.append(f"│ {field.name}")
+        lines += [f"│   {part}" for part in str(field.value).splitlines()]
+    if embed.footer and embed.footer.text:
+        lines.append(f"└ {embed.footer.text}")
+    return lines
+
+
+def reply_lines(message: BotMessage) -> tuple[str, list[str]]:
+    """(first line, further lines) for one reply of the bot."""
+    if message.kind == "defer":
+        return "is thinking…", []
+    text = message.content or ""
+    first, *rest = text.splitlines() or [""]
+    more = list(rest)
+    for embed in message.embeds:
+        more += embed_lines(embed)
+    return first, more
+
+
+def message_lines(message: discord.Message) -> tuple[str, list[str]]:
+    """A channel post or DM the bot sent: where, and what."""
+    where = (
+        f"DM to {message.channel.recipient}"  # type: ignore[union-attr]
+        if isinstance(message.channel, discord.DMChannel)
+        else f"#{getattr(message.channel, 'name', '?')}"
+    )
+    first, *rest = (message.content or "").splitlines() or [""]
+    more = list(rest)
+    for embed in message.embeds:
+        more += embed_lines(embed)
+    return f"{where}: {first}".rstrip(), more

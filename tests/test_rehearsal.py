@@ -1,0 +1,100 @@
+"""``python bot.py --demo``: the rehearsal runs as a program, and says which step failed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from racetime.fake_server import FakeRacetimeServer
+from rehearsal.scenes import SCENES
+
+REPO = Path(__file__).resolve().parents[1]
+FAST_RUN_SECONDS = 60  # generous: the fast rehearsal takes a couple of seconds
+
+# Every step of today's scenes, as the timeline reports it once it happened.
+STEPS = [
+    "Ada (a bot owner) adds the alttpr category bot",
+    "the bot connects to racetime.gg",
+    "Grace (a server admin) sees it connected in /racetime status",
+    "RacerOne joins and is reported",
+    "RacerThree readies up",
+    "everyone is ready: racetime counts down, then the race starts",
+    "RacerOne finishes",
+    "RacerTwo forfeits",
+    "RacerThree finishes",
+    "the race finishes",
+    "RacerOne asks /about and sees RaceDesk healthy",
+]
+
+
+async def demo(*args: str, cwd: Path = REPO) -> tuple[int, str]:
+    """Run ``bot.py --demo --fast ...`` and return its exit code and its stdout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RACEDESK_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(REPO / "bot.py"), "--demo", "--fast", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=cwd,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), FAST_RUN_SECONDS)
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> None:
+    code, out = await demo(cwd=tmp_path)
+    assert code == 0, out
+    for number, scene in enumerate(SCENES, start=1):
+        assert f"== Scene {number}: {scene.title}" in out
+    for step in STEPS:
+        assert f"✓          {step}" in out, step
+    assert "Race alttpr/" in out and "status changed: in_progress -> finished" in out
+    assert "✓ All 3 scenes played" in out
+    assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"
+    assert os.listdir(tmp_path) == [], "nothing written outside its temporary folder"
+
+
+async def test_a_step_that_does_not_happen_stops_the_rehearsal_and_is_named(
+    fake_racetime: FakeRacetimeServer,
+) -> None:
+    fake_racetime.fail_next(1000, status=401, path_prefix="/o/token")  # credentials refused
+    code, out = await demo("--fake-racetime", fake_racetime.base_url)
+    assert code == 1, out
+    assert 'The rehearsal stopped at the step "the bot connects to racetime.gg"' in out
+    assert "Expected: the bot's status to become CONNECTED" in out
+    assert "UNKNOWN -> AUTH_FAILED" in out
+    assert "Scene 2" not in out
+
+
+async def test_data_dir_keeps_the_database_and_the_log(tmp_path: Path) -> None:
+    code, out = await demo("--data-dir", str(tmp_path / "kept"))
+    assert code == 0, out
+    assert sorted(os.listdir(tmp_path / "kept")) == [
+        "racedesk.sqlite3", "rehearsal.log",
+    ]
+
+
+async def test_keep_running_leaves_the_fake_racetime_up_until_interrupted(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RACEDESK_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(REPO / "bot.py"), "--demo", "--fast", "--keep-running",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=tmp_path,
+    )
+    assert process.stdout is not None
+    url = ""
+    async with asyncio.timeout(FAST_RUN_SECONDS):
+        while not url:
+            line = (await process.stdout.readline()).decode()
+            assert line, "the rehearsal ended instead of staying up"
+            if line.startswith("Still running"):
+                url = line.rstrip().rstrip(":").rsplit(" ", 1)[-1]
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/alttpr/data") as answer:
+        assert answer.status == 200
+        assert (await answer.json())["slug"] == "alttpr"
+    process.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(process.wait(), 30) == 0
