@@ -142,6 +142,7 @@ async def _rehearse(
             try:
                 await scene.play(stage)
             except StepFailed as failure:
+                stage.close()
                 timeline.note(
                     f"\n✗ The rehearsal stopped at the step \"{failure.step}\".\n"
                     f"  Expected: {failure.expected}\n  Saw: {failure.seen}"
