@@ -15,7 +15,7 @@ import json
 import logging
 import pkgutil
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 import cogs
+from cogs._shared.notification_sender import DiscordNotificationSender
 from cogs._shared.permissions import audience_of
 from cogs._shared.tree import RaceDeskTree
 from core.clock import Clock, SystemClock
@@ -47,6 +48,9 @@ from core.services.bot_status import BotStatusRepository
 from core.services.container import Services
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
+from core.services.notification_delivery import NotificationDelivery
+from core.services.notification_listeners import NotificationListeners
+from core.services.notifications import NotificationService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
@@ -96,6 +100,8 @@ class RaceDeskBot(commands.Bot):
         self.services = services
         self._dev_guild_id = dev_guild_id
         self._sync_commands = sync_commands
+        # Started once the client has logged in (they need Discord's HTTP API).
+        self.after_login: list[Callable[[], Awaitable[None]]] = []
 
     async def load_cogs(self) -> None:
         """Load every cog; one that fails to load fails start-up."""
@@ -113,6 +119,8 @@ class RaceDeskBot(commands.Bot):
             else:
                 synced = await self.tree.sync()
             log.info("Synced %d slash commands", len(synced))
+        for start in self.after_login:
+            await start()
 
     async def on_ready(self) -> None:
         log.info("Logged in as %s (%s) in %d guilds", self.user, self.user and self.user.id,
@@ -162,6 +170,8 @@ def build_services(
         clock=clock,
     )
     audit = AuditService(sessionmaker)
+    notifications = NotificationService(sessionmaker, audit)
+    NotificationListeners(sessionmaker, notifications).subscribe(dispatcher)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -178,6 +188,17 @@ def build_services(
         racetime_admin=RacetimeAdminService(
             sessionmaker, racetime_bots, manager, audit, event_log, dispatcher
         ),
+        notifications=notifications,
+    )
+
+
+def notification_delivery(services: Services, client: discord.Client) -> NotificationDelivery:
+    """The notification outbox's delivery, sending through ``client``."""
+    return NotificationDelivery(
+        services.sessionmaker,
+        services.notifications,
+        DiscordNotificationSender(client),
+        clock=services.clock,
     )
 
 
@@ -300,6 +321,10 @@ async def run_bot(settings: Settings) -> int:
             sync_commands=settings.discord.sync_commands,
         )
         await lifecycle.add("discord", None, bot.close)
+        delivery = notification_delivery(services, bot)
+        bot.after_login.append(delivery.start)
+        # Stops before the Discord client does, so sends under way can finish.
+        await lifecycle.add("notification delivery", None, delivery.stop)
         try:
             await run_until_stopped(
                 bot.start(settings.discord.token.get_secret_value()), lifecycle

@@ -20,6 +20,13 @@ from core.events.live_races import (
     AsyncLiveRaceStartedEvent,
 )
 from core.events.log import EventLog, LoggedEvent, MemoryEventLog
+from core.events.matches import (
+    MatchCancelledEvent,
+    MatchEvent,
+    MatchRescheduledEvent,
+    MatchResultEvent,
+    MatchScheduledEvent,
+)
 from core.events.racetime import (
     RacetimeBotCreatedRaceEvent,
     RacetimeBotJoinedRaceEvent,
@@ -49,6 +56,11 @@ __all__ = [
     "EventLog",
     "EventPriority",
     "LoggedEvent",
+    "MatchCancelledEvent",
+    "MatchEvent",
+    "MatchRescheduledEvent",
+    "MatchResultEvent",
+    "MatchScheduledEvent",
     "MemoryEventLog",
     "RacetimeBotCreatedRaceEvent",
     "RacetimeBotJoinedRaceEvent",

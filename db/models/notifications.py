@@ -18,18 +18,21 @@ _NO_USER = text("user_id IS NULL")
 
 
 class NotificationSubscription(SQLModel, table=True):
-    """A user's opt-in to one event type, for one tournament or (``NULL``) for all.
+    """A user's choice for one notification type in one server: on or off.
 
-    SQL treats NULLs as distinct in unique constraints, so the "all tournaments" row gets its
-    own partial unique index.
+    No row means the type's default (see ``core.services.notification_types``).
+    ``tournament_id`` narrows a choice to one tournament; ``NULL`` is every tournament of the
+    server. SQL treats NULLs as distinct in unique constraints, so the "every tournament" row
+    gets its own partial unique index.
     """
 
     __tablename__ = "notification_subscriptions"
     __table_args__ = (
-        UniqueConstraint("user_id", "event_type", "tournament_id"),
+        UniqueConstraint("user_id", "guild_id", "event_type", "tournament_id"),
         Index(
-            "uq_notification_subscriptions_user_id_event_type_global",
+            "uq_notification_subscriptions_user_id_guild_id_event_type_all",
             "user_id",
+            "guild_id",
             "event_type",
             unique=True,
             sqlite_where=_NO_TOURNAMENT,
@@ -39,6 +42,7 @@ class NotificationSubscription(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
+    guild_id: int = Field(sa_type=BigInteger, index=True)
     event_type: str = Field(max_length=64)
     tournament_id: int | None = Field(
         default=None, foreign_key="tournaments.id", ondelete="CASCADE", index=True

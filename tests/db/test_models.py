@@ -160,9 +160,10 @@ async def _insert_one_of_everything(
             last_race_data=RACE_DATA,
         ),
         RaceRoom(category="alttpr", slug="sneaky-zelda-5678", live_race_id=live_race.id),
-        NotificationSubscription(user_id=user.id, event_type="match_scheduled"),
+        NotificationSubscription(user_id=user.id, guild_id=BIG, event_type="match_scheduled"),
         NotificationSubscription(
-            user_id=user.id, event_type="match_scheduled", tournament_id=tournament.id
+            user_id=user.id, guild_id=BIG, event_type="match_scheduled",
+            tournament_id=tournament.id
         ),
         NotificationLog(
             user_id=user.id,
@@ -331,8 +332,8 @@ async def test_room_slug_unique_per_category(
             id="match_players",
         ),
         pytest.param(
-            lambda uid: NotificationSubscription(user_id=uid["user"], event_type="x"),
-            lambda uid: NotificationSubscription(user_id=uid["user"], event_type="x"),
+            lambda uid: NotificationSubscription(user_id=uid["user"], guild_id=BIG, event_type="x"),
+            lambda uid: NotificationSubscription(user_id=uid["user"], guild_id=BIG, event_type="x"),
             id="subscription-all-tournaments",
         ),
         pytest.param(

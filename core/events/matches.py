@@ -1,0 +1,47 @@
+"""Events about scheduled matches of a tournament (the tournament service emits them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from core.events.base import Event, EventPriority
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchEvent(Event):
+    """Something happened to one match; delivered in order per match."""
+
+    priority: ClassVar[EventPriority] = EventPriority.HIGH
+
+    match_id: int
+    tournament_id: int
+
+    @property
+    def partition_key(self) -> str:
+        return f"match:{self.match_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchScheduledEvent(MatchEvent):
+    scheduled_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchRescheduledEvent(MatchEvent):
+    old_scheduled_at: datetime | None
+    scheduled_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchCancelledEvent(MatchEvent):
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchResultEvent(MatchEvent):
+    """The match's race finished; ``summary`` is the standings as text (one line each)."""
+
+    summary: str
+    room_url: str | None = None

@@ -1,0 +1,267 @@
+"""Delivering the notification outbox: DMs, a fallback channel, retries, a log of each attempt.
+
+One background task takes due rows (leasing them, so a crash mid-send leaves them to be
+tried again), hands each to a :class:`NotificationSender` (the Discord side implements it;
+this module never imports ``discord``) and records the outcome:
+
+* sent; or, when the player refuses DMs (closed, no mutual server), a post in the server's
+  fallback channel that mentions them ("fell back"), or "failed" with why when there is none;
+* a transient failure (Discord 5xx, a network error, a rate limit that outlasted the HTTP
+  client's own waiting) is retried with backoff, honouring ``retry_after``, up to a limit.
+
+Every send carries a nonce derived from the row's (event, recipient) key: Discord drops a
+second message with the same nonce for a few minutes, so a send retried after a crash lands
+once. The task wakes as soon as rows are queued; a slow sweep is the safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock, SystemClock
+from core.events import RetryPolicy
+from core.services.notification_types import NotificationType
+from core.services.notifications import NotificationContent, NotificationService
+from db.models import NotificationStatus
+from db.queries import notifications as queries
+from db.queries.notifications import DueNotification
+
+log = logging.getLogger(__name__)
+
+NONCE_LENGTH = 25  # Discord's limit for a message nonce
+NO_FALLBACK = (
+    "the server has no fallback channel (an organizer can set one: /notifications channel)"
+)
+
+
+class DeliveryRefused(Exception):
+    """The player cannot get this DM (DMs closed, no server in common): not retried."""
+
+
+class DeliveryFailed(Exception):
+    """The send failed; ``permanent`` ones are not retried, others after ``retry_after``."""
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingNotification:
+    notification_id: int
+    kind: NotificationType | None
+    event_type: str
+    guild_id: int | None
+    content: NotificationContent
+
+
+class NotificationSender(Protocol):
+    async def send_dm(
+        self, discord_user_id: int, message: OutgoingNotification, *, nonce: str
+    ) -> None:
+        """DM ``message``; raises :class:`DeliveryRefused` or :class:`DeliveryFailed`."""
+        ...
+
+    async def post_in_channel(
+        self, channel_id: int, discord_user_id: int, message: OutgoingNotification, *, nonce: str
+    ) -> str:
+        """Post ``message`` in a channel, mentioning the player; returns the channel's name."""
+        ...
+
+
+def nonce_for(dedupe_key: str) -> str:
+    """A Discord message nonce (at most 25 characters) that is the same for the same key."""
+    return hashlib.sha256(dedupe_key.encode()).hexdigest()[:NONCE_LENGTH]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTimings:
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=6, base=5.0, cap=600))
+    lease_seconds: float = 120.0  # a row being sent is not taken again for this long
+    sweep_seconds: float = 60.0  # look for due rows at least this often
+    batch: int = 50
+    concurrency: int = 8
+
+
+class NotificationDelivery:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        notifications: NotificationService,
+        sender: NotificationSender,
+        *,
+        clock: Clock | None = None,
+        timings: DeliveryTimings | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._notifications = notifications
+        self._sender = sender
+        self._clock = clock or SystemClock()
+        self._timings = timings or DeliveryTimings()
+        self._wakeup = asyncio.Event()
+        self._slots = asyncio.Semaphore(self._timings.concurrency)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.delivered = 0
+        notifications.on_queued(self.wake)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Rows were queued: deliver them now rather than at the next sweep."""
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        """Rows a previous process had leased (and died with) are due again at once."""
+        async with self._sessionmaker.begin() as session:
+            released = await queries.release_leases(session, self._clock.now())
+        if released:
+            log.info("%d notifications left in flight by the last run are due again", released)
+        self._stopping = False
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name="notification-delivery"
+        )
+
+    async def stop(self) -> None:
+        """Finish the sends under way (their rows are recorded), then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                await task
+            except Exception:
+                log.exception("The notification delivery task had failed")
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                if await self.deliver_due():
+                    continue
+                await self._wait_for_work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Notification delivery failed; trying again shortly")
+                await self._pause(self._timings.retry.delay(1))
+
+    async def _wait_for_work(self) -> None:
+        async with self._sessionmaker() as session:
+            next_due = await queries.next_due_at(session)
+        wait = self._timings.sweep_seconds
+        if next_due is not None:
+            wait = min(wait, max((next_due - self._clock.now()).total_seconds(), 0.0))
+        await self._pause(wait)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds`` on the clock, or less when woken."""
+        self._wakeup.clear()
+        sleep = asyncio.ensure_future(self._clock.sleep(seconds))
+        woken = asyncio.ensure_future(self._wakeup.wait())
+        try:
+            await asyncio.wait({sleep, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleep.cancel()
+            woken.cancel()
+
+    async def deliver_due(self) -> int:
+        """Deliver one batch of due rows; returns how many were taken."""
+        now = self._clock.now()
+        lease = now + timedelta(seconds=self._timings.lease_seconds)
+        async with self._sessionmaker.begin() as session:
+            due = await queries.take_due(session, now, lease, self._timings.batch)
+        if due:
+            await asyncio.gather(*(self._deliver_one(row) for row in due))
+        return len(due)
+
+    async def _deliver_one(self, row: DueNotification) -> None:
+        async with self._slots:
+            status, error, retry_at = await self._attempt(row)
+        async with self._sessionmaker.begin() as session:
+            await queries.finish(
+                session, row.id, status=status, at=self._clock.now(), error=error,
+                retry_at=retry_at,
+            )
+        if status in (NotificationStatus.SENT, NotificationStatus.FALLBACK):
+            self.delivered += 1
+        log.info("Notification %s (%s) to user %s: %s%s", row.id, row.event_type,
+                 row.discord_user_id, status.value, f" ({error})" if error else "")
+
+    async def _attempt(
+        self, row: DueNotification
+    ) -> tuple[NotificationStatus, str | None, datetime | None]:
+        message = OutgoingNotification(
+            notification_id=row.id,
+            kind=NotificationType(row.event_type)
+            if row.event_type in NotificationType.__members__ else None,
+            event_type=row.event_type,
+            guild_id=row.guild_id,
+            content=NotificationContent.from_payload(row.payload),
+        )
+        key = f"{row.event_id}:{row.discord_user_id}"
+        try:
+            if row.discord_user_id is None:
+                raise DeliveryFailed("the recipient has no Discord account", permanent=True)
+            await self._sender.send_dm(row.discord_user_id, message, nonce=nonce_for("dm:" + key))
+            return NotificationStatus.SENT, None, None
+        except DeliveryRefused as refused:
+            return await self._fall_back(row, message, key, str(refused))
+        except DeliveryFailed as failed:
+            return self._retry_or_fail(row, str(failed), failed.retry_after, failed.permanent)
+        except Exception as error:  # a bug or an unexpected library error: retry, logged
+            log.exception("Notification %s: unexpected error while sending", row.id)
+            return self._retry_or_fail(row, f"{type(error).__name__}: {error}", None, False)
+
+    async def _fall_back(
+        self, row: DueNotification, message: OutgoingNotification, key: str, refused: str
+    ) -> tuple[NotificationStatus, str | None, datetime | None]:
+        channel = (
+            await self._notifications.fallback_channel(row.guild_id)
+            if row.guild_id is not None else None
+        )
+        if channel is None:
+            return NotificationStatus.FAILED, f"{refused}; {NO_FALLBACK}", None
+        assert row.discord_user_id is not None
+        try:
+            name = await self._sender.post_in_channel(
+                channel, row.discord_user_id, message, nonce=nonce_for("fallback:" + key)
+            )
+        except (DeliveryFailed, DeliveryRefused) as failed:
+            permanent = isinstance(failed, DeliveryRefused) or failed.permanent
+            retry_after = failed.retry_after if isinstance(failed, DeliveryFailed) else None
+            reason = f"{refused}; the fallback channel failed too: {failed}"
+            return self._retry_or_fail(row, reason, retry_after, permanent)
+        return NotificationStatus.FALLBACK, f"{refused}; posted in {name} instead", None
+
+    def _retry_or_fail(
+        self, row: DueNotification, reason: str, retry_after: float | None, permanent: bool
+    ) -> tuple[NotificationStatus, str | None, datetime | None]:
+        retry = self._timings.retry
+        if permanent or row.attempts >= retry.attempts:
+            why = reason if permanent else f"{reason} (gave up after {row.attempts} attempts)"
+            return NotificationStatus.FAILED, why, None
+        wait = max(retry.delay(row.attempts), retry_after or 0.0)
+        return NotificationStatus.PENDING, reason, self._clock.now() + timedelta(seconds=wait)
+
+
+__all__ = [
+    "DeliveryFailed",
+    "DeliveryRefused",
+    "DeliveryTimings",
+    "NotificationDelivery",
+    "NotificationSender",
+    "OutgoingNotification",
+    "nonce_for",
+]

@@ -1,0 +1,128 @@
+"""Events become notifications, exactly once.
+
+Each listener runs through ``exactly_once``: the outbox rows are written in the listener's own
+transaction with a receipt keyed by the event's ``event_id`` (and the rows themselves are
+unique per event and recipient), so an event delivered again after a crash adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.events import (
+    AsyncLiveRaceCancelledEvent,
+    AsyncLiveRaceCreatedEvent,
+    AsyncLiveRaceEvent,
+    AsyncLiveRaceFinishedEvent,
+    AsyncLiveRaceRoomOpenedEvent,
+    AsyncLiveRaceStartedEvent,
+    Event,
+    EventDispatcher,
+    MatchCancelledEvent,
+    MatchEvent,
+    MatchRescheduledEvent,
+    MatchResultEvent,
+    MatchScheduledEvent,
+    RoomForMatchEvent,
+)
+from core.services.exactly_once import exactly_once
+from core.services.notification_types import NotificationType
+from core.services.notifications import NotificationContent, NotificationService
+from db.queries.recipients import Audience, live_race_audience, match_audience
+
+Content = Callable[[Any, Audience], NotificationContent]
+
+
+def _base(audience: Audience, **fields: Any) -> NotificationContent:
+    return NotificationContent(tournament=audience.tournament, subject=audience.subject, **fields)
+
+
+def _moved(event: MatchRescheduledEvent, audience: Audience) -> NotificationContent:
+    before = event.old_scheduled_at
+    details = f"It was set for <t:{int(before.timestamp())}:F>." if before else None
+    return _base(audience, scheduled_at=event.scheduled_at, details=details)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One kind of event, the notification it becomes, and what it says."""
+
+    event_type: type[Event]
+    kind: NotificationType
+    content: Content
+
+
+MATCH_RULES = [
+    Rule(MatchScheduledEvent, NotificationType.MATCH_SCHEDULED,
+         lambda e, a: _base(a, scheduled_at=e.scheduled_at)),
+    Rule(MatchRescheduledEvent, NotificationType.MATCH_RESCHEDULED, _moved),
+    Rule(MatchCancelledEvent, NotificationType.MATCH_CANCELLED,
+         lambda e, a: _base(a, reason=e.reason)),
+    Rule(MatchResultEvent, NotificationType.MATCH_RESULT,
+         lambda e, a: _base(a, details=e.summary, room_url=e.room_url)),
+    # Made on time by the scheduler, or by hand with /open-room: both are "room opened".
+    Rule(RoomForMatchEvent, NotificationType.MATCH_ROOM_OPENED,
+         lambda e, a: _base(a, scheduled_at=e.scheduled_at, room_url=e.room_url)),
+]
+LIVE_RACE_RULES = [
+    Rule(AsyncLiveRaceCreatedEvent, NotificationType.LIVE_RACE_SCHEDULED,
+         lambda e, a: _base(a, scheduled_at=e.scheduled_at)),
+    Rule(AsyncLiveRaceRoomOpenedEvent, NotificationType.LIVE_RACE_ROOM_OPENED,
+         lambda e, a: _base(a, scheduled_at=e.scheduled_at, room_url=e.room_url)),
+    Rule(AsyncLiveRaceStartedEvent, NotificationType.LIVE_RACE_STARTED,
+         lambda e, a: _base(a, room_url=e.room_url)),
+    Rule(AsyncLiveRaceFinishedEvent, NotificationType.LIVE_RACE_FINISHED,
+         lambda e, a: _base(a, room_url=e.room_url,
+                            details=f"{e.finisher_count} of {e.participant_count} finished")),
+    Rule(AsyncLiveRaceCancelledEvent, NotificationType.LIVE_RACE_CANCELLED,
+         lambda e, a: _base(a, reason=e.reason, scheduled_at=e.scheduled_at)),
+]
+
+
+class NotificationListeners:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], notifications: NotificationService
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._notifications = notifications
+
+    def subscribe(self, dispatcher: EventDispatcher) -> None:
+        for rule in MATCH_RULES:
+            self._listen(dispatcher, rule, self._match_audience)
+        for rule in LIVE_RACE_RULES:
+            self._listen(dispatcher, rule, self._live_race_audience)
+
+    def _listen(
+        self,
+        dispatcher: EventDispatcher,
+        rule: Rule,
+        audience_of: Callable[[AsyncSession, Any], Awaitable[Audience | None]],
+    ) -> None:
+        async def record(session: AsyncSession, event: Any) -> None:
+            audience = await audience_of(session, event)
+            if audience is None or not audience.user_ids:
+                return
+            await self._notifications.queue_notification(
+                session,
+                kind=rule.kind,
+                guild_id=audience.guild_id,
+                user_ids=audience.user_ids,
+                event_id=event.event_id,
+                content=rule.content(event, audience),
+            )
+
+        name = f"notifications.{rule.kind.value.lower()}"
+        dispatcher.subscribe(rule.event_type, exactly_once(self._sessionmaker, name, record))
+
+    async def _match_audience(self, session: AsyncSession, event: Any) -> Audience | None:
+        match_id = event.match_id if isinstance(event, MatchEvent | RoomForMatchEvent) else None
+        return await match_audience(session, match_id) if match_id is not None else None
+
+    async def _live_race_audience(
+        self, session: AsyncSession, event: AsyncLiveRaceEvent
+    ) -> Audience | None:
+        return await live_race_audience(session, event.live_race_id)

@@ -1,0 +1,208 @@
+"""Who gets which notification: preferences per server, the outbox, the delivery history.
+
+``queue_notification`` writes one outbox row (``notification_log``) per recipient who wants
+that type in that server, keyed by (event, recipient) so an event never notifies a person
+twice, in the caller's transaction. Delivering the rows is
+``core.services.notification_delivery``'s job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.services.audit import AuditService
+from core.services.notification_types import NotificationType
+from db.models import NotificationLog, NotificationStatus
+from db.queries import notifications as queries
+from db.queries.users import get_or_create_user_by_discord_id, get_user_by_discord_id
+
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationContent:
+    """What a notification says, as plain data (the Discord side renders it)."""
+
+    tournament: str | None = None
+    subject: str | None = None  # the match's title or the live race's pool
+    scheduled_at: datetime | None = None
+    room_url: str | None = None
+    reason: str | None = None  # why it was cancelled
+    details: str | None = None  # e.g. the results, or the time it moved from
+
+    def to_payload(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["scheduled_at"] = self.scheduled_at.isoformat() if self.scheduled_at else None
+        return {key: value for key, value in data.items() if value is not None}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> NotificationContent:
+        values = {key: payload.get(key) for key in cls.__dataclass_fields__}
+        if isinstance(values["scheduled_at"], str):
+            values["scheduled_at"] = datetime.fromisoformat(values["scheduled_at"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Preference:
+    type: NotificationType
+    enabled: bool
+    is_default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One line of a player's delivery history."""
+
+    type: NotificationType | None
+    event_type: str
+    state: str  # "sent", "retrying", "failed", "fell back to channel", "waiting"
+    queued_at: datetime
+    sent_at: datetime | None
+    error: str | None
+    content: NotificationContent
+
+
+def _state(row: NotificationLog) -> str:
+    status = NotificationStatus(row.status)
+    if status is NotificationStatus.SENT:
+        return "sent"
+    if status is NotificationStatus.FALLBACK:
+        return "fell back to channel"
+    if status is NotificationStatus.FAILED:
+        return "failed"
+    return "retrying" if row.last_error else "waiting"
+
+
+class NotificationService:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._audit = audit
+        self._queued: list[Callable[[], None]] = []
+
+    def on_queued(self, callback: Callable[[], None]) -> None:
+        """``callback()`` runs after a transaction that queued notifications commits."""
+        self._queued.append(callback)
+
+    # -- preferences -------------------------------------------------------------------------
+
+    async def preferences(self, discord_user_id: int, guild_id: int) -> list[Preference]:
+        """Every type with the player's choice in this server (or its default)."""
+        async with self._sessionmaker() as session:
+            user = await get_user_by_discord_id(session, discord_user_id)
+            chosen: dict[str, bool] = {}
+            if user is not None and user.id is not None:
+                chosen = await queries.preferences(session, user.id, guild_id)
+        return [
+            Preference(kind, chosen.get(kind.value, kind.info.default_on), kind.value not in chosen)
+            for kind in NotificationType
+        ]
+
+    async def set_preference(
+        self, discord_user_id: int, guild_id: int, kind: NotificationType, enabled: bool
+    ) -> Preference:
+        async with self._sessionmaker.begin() as session:
+            user = await get_or_create_user_by_discord_id(session, discord_user_id)
+            assert user.id is not None
+            await queries.set_preference(session, user.id, guild_id, kind.value, enabled)
+        return Preference(kind, enabled, is_default=False)
+
+    # -- the outbox --------------------------------------------------------------------------
+
+    async def queue_notification(
+        self,
+        session: AsyncSession,
+        *,
+        kind: NotificationType,
+        guild_id: int,
+        user_ids: Iterable[int],
+        event_id: str,
+        content: NotificationContent,
+    ) -> int:
+        """Queue ``kind`` for every user in ``user_ids`` who wants it in this server.
+
+        Runs in the caller's transaction; a repeat of ``event_id`` for a recipient adds
+        nothing. Returns how many rows were added.
+        """
+        recipients = sorted(set(user_ids))
+        choices = await queries.choices_for(session, guild_id, kind.value, recipients)
+        wanted = [uid for uid in recipients if choices.get(uid, kind.info.default_on)]
+        payload = content.to_payload()
+        rows = [
+            {"user_id": uid, "guild_id": guild_id, "event_type": kind.value,
+             "event_id": event_id, "payload": payload}
+            for uid in wanted
+        ]
+        added = await queries.add_notifications(session, rows)
+        if added:
+            self._wake_after_commit(session)
+        return added
+
+    def _wake_after_commit(self, session: AsyncSession) -> None:
+        sync = session.sync_session
+        if sync.info.get("notifications_wake"):
+            return
+        sync.info["notifications_wake"] = True
+
+        def wake(_session: Any) -> None:
+            sync.info.pop("notifications_wake", None)
+            for callback in self._queued:
+                callback()
+
+        sa_event.listen(sync, "after_commit", wake, once=True)
+
+    # -- history and the fallback channel ----------------------------------------------------
+
+    async def history(
+        self, discord_user_id: int, guild_id: int, limit: int = HISTORY_LIMIT
+    ) -> list[Delivery]:
+        async with self._sessionmaker() as session:
+            user = await get_user_by_discord_id(session, discord_user_id)
+            if user is None or user.id is None:
+                return []
+            rows = await queries.history(session, user.id, guild_id, limit)
+        return [
+            Delivery(
+                type=NotificationType(row.event_type)
+                if row.event_type in NotificationType.__members__ else None,
+                event_type=row.event_type,
+                state=_state(row),
+                queued_at=row.created_at,
+                sent_at=row.sent_at,
+                error=row.last_error,
+                content=NotificationContent.from_payload(row.payload),
+            )
+            for row in rows
+        ]
+
+    async def fallback_channel(self, guild_id: int) -> int | None:
+        async with self._sessionmaker() as session:
+            settings = await queries.guild_settings(session, guild_id)
+            return settings.notification_fallback_channel_id if settings else None
+
+    async def organizer_role(self, guild_id: int) -> int | None:
+        async with self._sessionmaker() as session:
+            settings = await queries.guild_settings(session, guild_id)
+            return settings.organizer_role_id if settings else None
+
+    async def set_fallback_channel(
+        self, guild_id: int, channel_id: int | None, *, actor_discord_id: int
+    ) -> None:
+        """Where DMs a player refuses go instead (``None``: nowhere), audited."""
+        async with self._sessionmaker.begin() as session:
+            await queries.set_fallback_channel(session, guild_id, channel_id)
+            await self._audit.record(
+                session, "notifications.fallback_channel", actor_discord_id=actor_discord_id,
+                guild_id=guild_id, details={"channel_id": channel_id},
+            )

@@ -1,0 +1,209 @@
+"""Notification preferences, the outbox rows and the server's fallback channel. Never commit:
+the service owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from db.models import (
+    GuildSettings,
+    NotificationLog,
+    NotificationStatus,
+    NotificationSubscription,
+    User,
+)
+from db.queries._upsert import dialect_insert
+from db.types import utcnow
+
+_ALL_TOURNAMENTS = text("tournament_id IS NULL")
+
+
+async def preferences(session: AsyncSession, user_id: int, guild_id: int) -> dict[str, bool]:
+    """The user's explicit choices in one server (every tournament): type name -> on/off."""
+    result = await session.execute(
+        select(NotificationSubscription.event_type, NotificationSubscription.enabled).where(
+            NotificationSubscription.user_id == user_id,
+            NotificationSubscription.guild_id == guild_id,
+            col(NotificationSubscription.tournament_id).is_(None),
+        )
+    )
+    return {event_type: enabled for event_type, enabled in result.all()}
+
+
+async def set_preference(
+    session: AsyncSession, user_id: int, guild_id: int, event_type: str, enabled: bool
+) -> None:
+    statement = dialect_insert(session, NotificationSubscription).values(
+        user_id=user_id, guild_id=guild_id, event_type=event_type, enabled=enabled,
+        created_at=utcnow(),
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["user_id", "guild_id", "event_type"],
+        index_where=_ALL_TOURNAMENTS,
+        set_={"enabled": enabled},
+    )
+    await session.execute(statement)
+
+
+async def choices_for(
+    session: AsyncSession, guild_id: int, event_type: str, user_ids: Iterable[int]
+) -> dict[int, bool]:
+    """The explicit on/off of ``user_ids`` for one type in one server (absent: no choice)."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    result = await session.execute(
+        select(NotificationSubscription.user_id, NotificationSubscription.enabled).where(
+            NotificationSubscription.guild_id == guild_id,
+            NotificationSubscription.event_type == event_type,
+            col(NotificationSubscription.tournament_id).is_(None),
+            col(NotificationSubscription.user_id).in_(wanted),
+        )
+    )
+    return {user_id: enabled for user_id, enabled in result.all()}
+
+
+async def add_notifications(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert outbox rows; a row whose (event, recipient) is already there is skipped.
+
+    Returns how many were added.
+    """
+    if not rows:
+        return 0
+    now = utcnow()
+    table = NotificationLog.__table__
+    statement = (
+        dialect_insert(session, table)
+        .on_conflict_do_nothing(index_elements=["event_id", "user_id"])
+        .returning(table.c.id)
+    )
+    connection = await session.connection()
+    result = await connection.execute(
+        statement,
+        [
+            {"status": NotificationStatus.PENDING.value, "attempts": 0, "created_at": now,
+             "next_attempt_at": now, **row}
+            for row in rows
+        ],
+    )
+    return len(result.all())
+
+
+@dataclass(frozen=True, slots=True)
+class DueNotification:
+    """An outbox row to deliver now, with its recipient's Discord id."""
+
+    id: int
+    event_id: str
+    event_type: str
+    guild_id: int | None
+    discord_user_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+async def take_due(
+    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
+) -> list[DueNotification]:
+    """Pending rows due at ``now``, leased until ``lease_until`` (attempts counted)."""
+    result = await session.execute(
+        select(NotificationLog, User.discord_id)
+        .join(User, col(User.id) == col(NotificationLog.user_id), isouter=True)
+        .where(
+            NotificationLog.status == NotificationStatus.PENDING.value,
+            col(NotificationLog.next_attempt_at) <= now,
+        )
+        .order_by(col(NotificationLog.next_attempt_at), col(NotificationLog.id))
+        .limit(limit)
+        # Two delivering processes never take the same row (PostgreSQL; SQLite has one writer).
+        .with_for_update(of=NotificationLog, skip_locked=True)
+    )
+    due = []
+    for row, discord_id in result.all():
+        row.attempts += 1
+        row.next_attempt_at = lease_until
+        assert row.id is not None
+        due.append(
+            DueNotification(row.id, row.event_id, row.event_type, row.guild_id, discord_id,
+                            dict(row.payload), row.attempts)
+        )
+    return due
+
+
+async def release_leases(session: AsyncSession, now: datetime) -> int:
+    """Make every pending row due now (at start-up: a lease held by a dead process)."""
+    result = await session.execute(
+        update(NotificationLog)
+        .where(
+            NotificationLog.status == NotificationStatus.PENDING.value,
+            col(NotificationLog.next_attempt_at) > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    result = await session.execute(
+        select(func.min(NotificationLog.next_attempt_at)).where(
+            NotificationLog.status == NotificationStatus.PENDING.value
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def finish(
+    session: AsyncSession,
+    notification_id: int,
+    *,
+    status: NotificationStatus,
+    at: datetime,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """Record one attempt's outcome: sent, fell back, failed, or retry at ``retry_at``."""
+    values: dict[str, Any] = {"status": status.value, "last_error": error}
+    if status in (NotificationStatus.SENT, NotificationStatus.FALLBACK):
+        values["sent_at"] = at
+    values["next_attempt_at"] = retry_at
+    await session.execute(
+        update(NotificationLog).where(col(NotificationLog.id) == notification_id).values(**values)
+    )
+
+
+async def history(
+    session: AsyncSession, user_id: int, guild_id: int, limit: int
+) -> list[NotificationLog]:
+    result = await session.execute(
+        select(NotificationLog)
+        .where(NotificationLog.user_id == user_id, NotificationLog.guild_id == guild_id)
+        .order_by(col(NotificationLog.id).desc())
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def guild_settings(session: AsyncSession, guild_id: int) -> GuildSettings | None:
+    return await session.get(GuildSettings, guild_id)
+
+
+async def set_fallback_channel(
+    session: AsyncSession, guild_id: int, channel_id: int | None
+) -> None:
+    now = utcnow()
+    statement = dialect_insert(session, GuildSettings).values(
+        guild_id=guild_id, notification_fallback_channel_id=channel_id, default_timezone="UTC",
+        created_at=now, updated_at=now,
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["guild_id"],
+        set_={"notification_fallback_channel_id": channel_id, "updated_at": now},
+    )
+    await session.execute(statement)

@@ -1,0 +1,62 @@
+"""Who a match or a live race concerns, and what to call it (for notifications)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import (
+    AsyncLiveRace,
+    AsyncParticipant,
+    AsyncPool,
+    AsyncTournament,
+    Match,
+    MatchPlayer,
+    Tournament,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """The people concerned, in which server, under which names."""
+
+    guild_id: int
+    tournament: str
+    subject: str | None
+    user_ids: list[int]
+
+
+async def match_audience(session: AsyncSession, match_id: int) -> Audience | None:
+    """The match's players (``None`` when the match is gone)."""
+    match = await session.get(Match, match_id)
+    if match is None:
+        return None
+    tournament = await session.get(Tournament, match.tournament_id)
+    if tournament is None:
+        return None
+    players = await session.execute(
+        select(MatchPlayer.user_id).where(MatchPlayer.match_id == match_id)
+    )
+    return Audience(tournament.guild_id, tournament.name, match.title, list(players.scalars()))
+
+
+async def live_race_audience(session: AsyncSession, live_race_id: int) -> Audience | None:
+    """The async tournament's active participants (``None`` when the live race is gone)."""
+    race = await session.get(AsyncLiveRace, live_race_id)
+    if race is None:
+        return None
+    tournament = await session.get(AsyncTournament, race.tournament_id)
+    if tournament is None:
+        return None
+    pool = await session.get(AsyncPool, race.pool_id) if race.pool_id is not None else None
+    participants = await session.execute(
+        select(AsyncParticipant.user_id).where(AsyncParticipant.tournament_id == tournament.id)
+    )
+    return Audience(
+        tournament.guild_id,
+        tournament.name,
+        pool.name if pool is not None else None,
+        list(participants.scalars()),
+    )
