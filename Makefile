@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.hostile
 	$(BIN)/python -m bench.crash --kills 20 --listener-delay 0
 	$(BIN)/python -m bench.crash --kills 20 --listener-delay 1.0
+	$(BIN)/python -m bench.notify --count 5000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from cogs._shared.notification_sender import DiscordNotificationSender
 from core.config import RacetimeSettings
 from core.lifecycle import Lifecycle
 from core.services.container import Services
+from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox
 from racetime.category_bot import BotTimings
@@ -131,8 +133,16 @@ async def _rehearse(
         guild = SimulatedGuild(bot, guild=GUILD, channels=[CHANNEL],
                                members=[OWNER, ADMIN, *RACERS])
         await lifecycle.add("simulated Discord server", guild.start, guild.close)
+        # As in production (bot.notification_delivery), sending through the Discord client;
+        # the short sweep bounds the wait should the loop miss a wake-up.
+        delivery = NotificationDelivery(
+            services.sessionmaker, services.notifications, DiscordNotificationSender(bot),
+            clock=services.clock, timings=DeliveryTimings(sweep_seconds=1.0),
+        )
+        await lifecycle.add("notification delivery", delivery.start, delivery.stop)
         guild.make_owner(guild.member(OWNER))
         await guild.grant(guild.member(ADMIN), manage_guild=True)
+        timeline.names.update({member.id: member.name for member in guild.guild.members})
 
         stage = Stage(guild=guild, dispatcher=services.dispatcher, racetime=api,
                       timeline=timeline, cast=cast, pace=0.0 if options.fast else PACE_SECONDS,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -77,6 +77,8 @@ class Stage:
         self._pace = pace
         self._step = "setting the stage"
         self.events: list[Event] = []
+        self.sent: list[discord.Message] = []  # every DM and channel post RaceDesk sent
+        self._step_sent = 0
         self._new_event = asyncio.Event()
         self._closed = False
         dispatcher.subscribe(Event, self._on_event)
@@ -87,6 +89,7 @@ class Stage:
     async def step(self, title: str) -> AsyncIterator[None]:
         """One checked step of a scene (its title says what should happen)."""
         self._step = title
+        self._step_sent = len(self.sent)
         try:
             yield
         except StepFailed:
@@ -120,13 +123,34 @@ class Stage:
         )
         self.timeline.line(who, f"/{command} {shown}".rstrip())
         result = await self.guild.slash(command, member=self.member(who), **options)
+        await self._answered(who, result)
+        return result
+
+    async def press(self, who: str, reply: SlashResult, label: str) -> SlashResult:
+        """``who`` presses the button ``label`` on a reply RaceDesk gave them."""
+        message = next(
+            (m for m in reversed(reply.messages) if m.components), reply.messages[-1]
+        )
+        self.timeline.line(who, f"presses [{label}]")
+        result = await self.guild.press(message, label, member=self.member(who))
+        await self._answered(who, result)
+        return result
+
+    async def _answered(self, who: str, result: SlashResult) -> None:
         for message in result.messages:
             first, more = reply_lines(message)
+            if message.kind == "update":
+                first = f"(updates that message) {first}"
             privacy = f" (only {who} sees this)" if message.ephemeral else ""
-            self.timeline.line("RaceDesk", f"→ {who}{privacy}: {first}".rstrip(), more)
+            buttons = button_line(
+                ((c.get("emoji") or {}).get("name"), c.get("label"), c.get("disabled", False))
+                for row in message.components for c in row.get("components", [])
+            )
+            self.timeline.line(
+                "RaceDesk", f"→ {who}{privacy}: {first}".rstrip(), more + buttons
+            )
         self.show_sent()
         await self.pause()
-        return result
 
     def expect_reply(self, result: SlashResult, text: str) -> None:
         if text not in result.text:
@@ -136,7 +160,36 @@ class Stage:
         """Channel posts and DMs RaceDesk sent since the last look."""
         for message in self.guild.sent():
             first, more = message_lines(message)
-            self.timeline.line("RaceDesk", first, more)
+            buttons = button_line(
+                (str(c.emoji) if c.emoji else None, f"{c.label} → {c.url}", c.disabled)
+                for row in message.components
+                if isinstance(row, discord.ActionRow)
+                for c in row.children
+                if isinstance(c, discord.Button)
+            )
+            self.timeline.line("RaceDesk", first, more + buttons)
+            self.sent.append(message)
+
+    async def expect_sent(
+        self,
+        what: str,
+        match: Callable[[list[discord.Message]], bool],
+        *,
+        within: float = STEP_TIMEOUT_SECONDS,
+    ) -> list[discord.Message]:
+        """Wait until the DMs and channel posts RaceDesk sent in this step satisfy ``match``
+        (each is shown as it comes); returns them."""
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    self.show_sent()
+                    sent = self.sent[self._step_sent:]
+                    if match(sent):
+                        return sent
+                    await asyncio.sleep(0.02)  # dpytest's queue is drained by show_sent
+        except TimeoutError:
+            seen = [message_lines(m)[0] for m in self.sent[self._step_sent:]]
+            raise self.fail(what, f"in {within:.0f} s RaceDesk sent {seen or 'nothing'}") from None
 
     # -- racetime ----------------------------------------------------------------------------
 
@@ -183,3 +236,13 @@ class Stage:
             raise self.fail(
                 what, f"no such event in {within:.0f} s; the last ones: {recent or 'none'}"
             ) from None
+
+
+def button_line(buttons: Iterable[tuple[str | None, str | None, bool]]) -> list[str]:
+    """A message's buttons (emoji, label, disabled) as one line of ``[🔔 label]``."""
+    shown = [
+        "[" + " ".join(part for part in (emoji, label) if part) + (" (disabled)" if off else "")
+        + "]"
+        for emoji, label, off in buttons
+    ]
+    return [" ".join(shown)] if shown else []

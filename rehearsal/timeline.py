@@ -21,25 +21,45 @@ from rehearsal.slash import BotMessage
 WHO_WIDTH = 10
 _TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_MENTION = re.compile(r"<@!?(\d+)>")
+_UNITS = [("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600),
+          ("minute", 60), ("second", 1)]
 
 
-def as_seen(text: str) -> str:
-    """Discord markup as a reader sees it: timestamps as times (UTC here), no bold stars."""
+def relative(seconds: int) -> str:
+    """A duration as Discord shows a relative timestamp: "in 2 days", "5 minutes ago"."""
+    size = abs(seconds)
+    if size < 45:
+        return "in a few seconds" if seconds > 0 else "a few seconds ago"
+    name, unit = next(((n, u) for n, u in _UNITS if size >= u), ("second", 1))
+    count = round(size / unit)
+    amount = f"{count} {name}{'s' if count != 1 else ''}"
+    return f"in {amount}" if seconds > 0 else f"{amount} ago"
+
+
+def as_seen(text: str, names: dict[int, str] | None = None) -> str:
+    """Discord markup as a reader sees it: timestamps as times (UTC here), mentions as
+    @names, no bold stars."""
 
     def timestamp(match: re.Match[str]) -> str:
         moment = datetime.fromtimestamp(int(match.group(1)), UTC)
         if match.group(2) == "R":
-            seconds = int((moment - datetime.now(UTC)).total_seconds())
-            return f"in {seconds} s" if seconds > 0 else f"{-seconds} s ago"
+            return relative(int((moment - datetime.now(UTC)).total_seconds()))
         return moment.strftime("%A %d %B %Y %H:%M UTC")
 
-    return _BOLD.sub(r"\1", _TIMESTAMP.sub(timestamp, text))
+    def mention(match: re.Match[str]) -> str:
+        name = (names or {}).get(int(match.group(1)))
+        return f"@{name}" if name else match.group(0)
+
+    text = _MENTION.sub(mention, _TIMESTAMP.sub(timestamp, text))
+    return _BOLD.sub(r"\1", text)
 
 
 class Timeline:
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out or sys.stdout
         self._start = time.monotonic()
+        self.names: dict[int, str] = {}  # Discord ids to the names mentions show
 
     def _stamp(self) -> str:
         elapsed = time.monotonic() - self._start
@@ -49,10 +69,10 @@ class Timeline:
     def line(self, who: str, text: str, more: Iterable[str] = ()) -> None:
         """One happening; ``more`` lines are indented under it."""
         stamp = self._stamp()
-        print(f"{stamp} {who:<{WHO_WIDTH}} {as_seen(text)}", file=self._out)
+        print(f"{stamp} {who:<{WHO_WIDTH}} {as_seen(text, self.names)}", file=self._out)
         pad = " " * (len(stamp) + WHO_WIDTH + 2)
         for extra in more:
-            print(f"{pad}{as_seen(extra)}", file=self._out)
+            print(f"{pad}{as_seen(extra, self.names)}", file=self._out)
         self._out.flush()
 
     def heading(self, text: str) -> None:

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.plugins.fake_racetime",
     "tests.plugins.racetime_engine",
     "tests.plugins.discord_bot",
+    "tests.plugins.fake_discord",
 ]

@@ -30,6 +30,16 @@ STEPS = [
     "the race finishes",
     "the racers finish while RaceDesk is away",
     "RaceDesk is back and reports both results and the finish, once",
+    "RacerOne turns 'Match scheduled' off with /notifications settings",
+    "Grace (an organizer) makes #race-notices the fallback channel",
+    "RacerTwo does not accept DMs from RaceDesk",
+    "a Winter Cup match for all three is written to the database "
+    "(tournaments and their commands arrive in a later issue)",
+    "the match is scheduled: RacerThree gets a DM, RacerTwo's goes to #race-notices, "
+    "RacerOne gets none",
+    "the race room opens: RacerOne and RacerThree get a DM with the room's link, "
+    "RacerTwo a post in #race-notices",
+    "RacerTwo sees in /notifications history why DMs fell back",
     "RacerOne asks /about and sees RaceDesk healthy",
 ]
 
@@ -54,6 +64,11 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
     for step in STEPS:
         assert f"✓          {step}" in out, step
     assert "Race alttpr/" in out and "status changed: in_progress -> finished" in out
+    assert "RacerOne   presses [Match scheduled]" in out
+    assert out.count("DM to RacerThree") == 2 and out.count("DM to RacerOne") == 1
+    assert "DM to RacerTwo" not in out
+    assert out.count("#race-notices: @RacerTwo, ") == 2, "RacerTwo's notifications, there"
+    assert "[🚪 Open the race room → http://127.0.0.1:" in out
     assert f"✓ All {len(SCENES)} scenes played" in out
     assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"
     assert os.listdir(tmp_path) == [], "nothing written outside its temporary folder"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import discord
 from discord import app_commands
@@ -48,3 +48,50 @@ def for_audience(audience: Audience) -> Callable[[T], T]:
 
 def is_guild_admin(member: discord.abc.User) -> bool:
     return isinstance(member, discord.Member) and member.guild_permissions.manage_guild
+
+
+# -- organizers --------------------------------------------------------------------------------
+
+ORGANIZERS_ONLY = (
+    "Only organizers can do this: members with the Manage Server permission "
+    "or the server's organizer role."
+)
+
+
+class OrganizerRoles(Protocol):
+    """Where a server's organizer role is kept (``NotificationService`` for now)."""
+
+    async def organizer_role(self, guild_id: int) -> int | None: ...
+
+
+class HasOrganizerRoles(Protocol):
+    """A cog whose commands use :func:`organizers_only`."""
+
+    organizer_roles: OrganizerRoles
+
+
+async def is_organizer(member: discord.abc.User, roles: OrganizerRoles) -> bool:
+    """Manage Server, or the server's organizer role (nobody is an organizer in DMs)."""
+    if not isinstance(member, discord.Member):
+        return False
+    if is_guild_admin(member):
+        return True
+    role_id = await roles.organizer_role(member.guild.id)
+    return role_id is not None and member.get_role(role_id) is not None
+
+
+def organizers_only() -> Callable[[T], T]:
+    """A check for commands of a cog that has ``organizer_roles`` (:class:`HasOrganizerRoles`):
+    the role lives in the database, so the check asks the cog's service, not a constant."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        command = interaction.command
+        cog = getattr(command, "binding", None)
+        roles = getattr(cog, "organizer_roles", None)
+        if roles is None:
+            raise TypeError(f"{cog!r} has no organizer_roles for @organizers_only()")
+        if await is_organizer(interaction.user, roles):
+            return True
+        raise app_commands.CheckFailure(ORGANIZERS_ONLY)
+
+    return app_commands.check(predicate)

@@ -6,8 +6,12 @@ this module never imports ``discord``) and records the outcome:
 
 * sent; or, when the player refuses DMs (closed, no mutual server), a post in the server's
   fallback channel that mentions them ("fell back"), or "failed" with why when there is none;
-* a transient failure (Discord 5xx, a network error, a rate limit that outlasted the HTTP
-  client's own waiting) is retried with backoff, honouring ``retry_after``, up to a limit.
+* a transient failure (Discord 5xx, a network error) is retried with backoff up to a limit;
+  a rate limit that outlasted the HTTP client's own waiting is tried again after its
+  ``retry_after`` without using up an attempt: a 429 delays a notification, never fails it.
+
+A row being sent is ``sending`` until its lease runs out; at start-up the rows the last run
+left ``sending`` are due again at once, while rows waiting out a retry keep their time.
 
 Every send carries a nonce derived from the row's (event, recipient) key: Discord drops a
 second message with the same nonce for a few minutes, so a send retried after a crash lands
@@ -46,14 +50,24 @@ class DeliveryRefused(Exception):
 
 
 class DeliveryFailed(Exception):
-    """The send failed; ``permanent`` ones are not retried, others after ``retry_after``."""
+    """The send failed; ``permanent`` ones are not retried, others after ``retry_after``.
+
+    A ``rate_limited`` failure (Discord said slow down, longer than its HTTP client would
+    wait) delays the notification without using up one of its attempts.
+    """
 
     def __init__(
-        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        rate_limited: bool = False,
     ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.rate_limited = rate_limited
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +81,16 @@ class OutgoingNotification:
 
 class NotificationSender(Protocol):
     async def send_dm(
-        self, discord_user_id: int, message: OutgoingNotification, *, nonce: str
-    ) -> None:
-        """DM ``message``; raises :class:`DeliveryRefused` or :class:`DeliveryFailed`."""
+        self,
+        discord_user_id: int,
+        message: OutgoingNotification,
+        *,
+        nonce: str,
+        dm_channel_id: int | None = None,
+    ) -> int:
+        """DM ``message`` (through ``dm_channel_id``, the DM channel last used, when known);
+        returns the DM channel's id. Raises :class:`DeliveryRefused` or
+        :class:`DeliveryFailed`."""
         ...
 
     async def post_in_channel(
@@ -77,6 +98,17 @@ class NotificationSender(Protocol):
     ) -> str:
         """Post ``message`` in a channel, mentioning the player; returns the channel's name."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt comes to: the row's new status, why, and when to try again."""
+
+    status: NotificationStatus
+    error: str | None = None
+    retry_at: datetime | None = None
+    counted: bool = True  # False: the attempt does not count towards the limit
+    dm_channel_id: int | None = None  # the DM channel it went through
 
 
 def nonce_for(dedupe_key: str) -> str:
@@ -111,6 +143,7 @@ class NotificationDelivery:
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(self._timings.concurrency)
         self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
         self.delivered = 0
         notifications.on_queued(self.wake)
@@ -142,20 +175,45 @@ class NotificationDelivery:
                 await task
             except Exception:
                 log.exception("The notification delivery task had failed")
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     # -- the loop ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Keep up to a batch of sends under way: take more rows as soon as half are done,
+        so one slow send (a channel's rate limit) never holds up the others."""
         while not self._stopping:
+            # Cleared before looking, so a wake-up (rows queued, sends done, stop) counts.
+            self._wakeup.clear()
             try:
-                if await self.deliver_due():
-                    continue
-                await self._wait_for_work()
+                room = self._timings.batch - len(self._in_flight)
+                taken = await self._take(room) if room > 0 else []
+                for row in taken:
+                    self._spawn(row)
+                if taken and len(taken) == room:
+                    await self._pause(self._timings.sweep_seconds)  # full: woken as sends end
+                elif not self._stopping:
+                    await self._wait_for_work()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("Notification delivery failed; trying again shortly")
                 await self._pause(self._timings.retry.delay(1))
+
+    def _spawn(self, row: DueNotification) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._deliver_one(row), name=f"notification-{row.id}"
+        )
+        self._in_flight.add(task)
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Notification send crashed", exc_info=task.exception())
+        if len(self._in_flight) <= self._timings.batch // 2:
+            self._wakeup.set()  # room for more: take the next rows now
 
     async def _wait_for_work(self) -> None:
         async with self._sessionmaker() as session:
@@ -166,8 +224,9 @@ class NotificationDelivery:
         await self._pause(wait)
 
     async def _pause(self, seconds: float) -> None:
-        """Sleep ``seconds`` on the clock, or less when woken."""
-        self._wakeup.clear()
+        """Sleep ``seconds`` on the clock, or less when woken (or stopping)."""
+        if self._stopping:
+            return
         sleep = asyncio.ensure_future(self._clock.sleep(seconds))
         woken = asyncio.ensure_future(self._wakeup.wait())
         try:
@@ -177,23 +236,34 @@ class NotificationDelivery:
             woken.cancel()
 
     async def deliver_due(self) -> int:
-        """Deliver one batch of due rows; returns how many were taken."""
-        now = self._clock.now()
-        lease = now + timedelta(seconds=self._timings.lease_seconds)
-        async with self._sessionmaker.begin() as session:
-            due = await queries.take_due(session, now, lease, self._timings.batch)
+        """Deliver one batch of due rows, all of it; returns how many were taken."""
+        due = await self._take(self._timings.batch)
         if due:
             await asyncio.gather(*(self._deliver_one(row) for row in due))
         return len(due)
 
+    async def _take(self, limit: int) -> list[DueNotification]:
+        """Lease up to ``limit`` due rows."""
+        now = self._clock.now()
+        lease = now + timedelta(seconds=self._timings.lease_seconds)
+        async with self._sessionmaker.begin() as session:
+            return await queries.take_due(session, now, lease, limit)
+
     async def _deliver_one(self, row: DueNotification) -> None:
         async with self._slots:
-            status, error, retry_at = await self._attempt(row)
+            outcome = await self._attempt(row)
+        status, error = outcome.status, outcome.error
         async with self._sessionmaker.begin() as session:
             await queries.finish(
                 session, row.id, status=status, at=self._clock.now(), error=error,
-                retry_at=retry_at,
+                retry_at=outcome.retry_at, counted=outcome.counted,
             )
+            new_channel = outcome.dm_channel_id not in (None, row.dm_channel_id)
+            if new_channel and row.discord_user_id is not None:
+                assert outcome.dm_channel_id is not None
+                await queries.remember_dm_channel(
+                    session, row.discord_user_id, outcome.dm_channel_id
+                )
         if status in (NotificationStatus.SENT, NotificationStatus.FALLBACK):
             self.delivered += 1
         log.info("Notification %s (%s) to user %s: %s%s", row.id, row.event_type,
@@ -201,7 +271,7 @@ class NotificationDelivery:
 
     async def _attempt(
         self, row: DueNotification
-    ) -> tuple[NotificationStatus, str | None, datetime | None]:
+    ) -> Outcome:
         message = OutgoingNotification(
             notification_id=row.id,
             kind=NotificationType(row.event_type)
@@ -214,46 +284,58 @@ class NotificationDelivery:
         try:
             if row.discord_user_id is None:
                 raise DeliveryFailed("the recipient has no Discord account", permanent=True)
-            await self._sender.send_dm(row.discord_user_id, message, nonce=nonce_for("dm:" + key))
-            return NotificationStatus.SENT, None, None
+            channel_id = await self._sender.send_dm(
+                row.discord_user_id, message, nonce=nonce_for("dm:" + key),
+                dm_channel_id=row.dm_channel_id,
+            )
+            return Outcome(NotificationStatus.SENT, dm_channel_id=channel_id)
         except DeliveryRefused as refused:
             return await self._fall_back(row, message, key, str(refused))
         except DeliveryFailed as failed:
-            return self._retry_or_fail(row, str(failed), failed.retry_after, failed.permanent)
+            return self._retry_or_fail(row, str(failed), failed)
         except Exception as error:  # a bug or an unexpected library error: retry, logged
             log.exception("Notification %s: unexpected error while sending", row.id)
-            return self._retry_or_fail(row, f"{type(error).__name__}: {error}", None, False)
+            return self._retry_or_fail(row, f"{type(error).__name__}: {error}", None)
 
     async def _fall_back(
         self, row: DueNotification, message: OutgoingNotification, key: str, refused: str
-    ) -> tuple[NotificationStatus, str | None, datetime | None]:
+    ) -> Outcome:
         channel = (
             await self._notifications.fallback_channel(row.guild_id)
             if row.guild_id is not None else None
         )
         if channel is None:
-            return NotificationStatus.FAILED, f"{refused}; {NO_FALLBACK}", None
+            return Outcome(NotificationStatus.FAILED, f"{refused}; {NO_FALLBACK}")
         assert row.discord_user_id is not None
         try:
             name = await self._sender.post_in_channel(
                 channel, row.discord_user_id, message, nonce=nonce_for("fallback:" + key)
             )
         except (DeliveryFailed, DeliveryRefused) as failed:
-            permanent = isinstance(failed, DeliveryRefused) or failed.permanent
-            retry_after = failed.retry_after if isinstance(failed, DeliveryFailed) else None
             reason = f"{refused}; the fallback channel failed too: {failed}"
-            return self._retry_or_fail(row, reason, retry_after, permanent)
-        return NotificationStatus.FALLBACK, f"{refused}; posted in {name} instead", None
+            if isinstance(failed, DeliveryRefused):
+                return Outcome(NotificationStatus.FAILED, reason)
+            return self._retry_or_fail(row, reason, failed)
+        return Outcome(NotificationStatus.FALLBACK, f"{refused}; posted in {name} instead")
 
     def _retry_or_fail(
-        self, row: DueNotification, reason: str, retry_after: float | None, permanent: bool
-    ) -> tuple[NotificationStatus, str | None, datetime | None]:
+        self, row: DueNotification, reason: str, failed: DeliveryFailed | None
+    ) -> Outcome:
         retry = self._timings.retry
-        if permanent or row.attempts >= retry.attempts:
-            why = reason if permanent else f"{reason} (gave up after {row.attempts} attempts)"
-            return NotificationStatus.FAILED, why, None
+        retry_after = failed.retry_after if failed is not None else None
+        if failed is not None and failed.rate_limited:
+            wait = max(retry_after or 0.0, retry.base)
+            return Outcome(NotificationStatus.PENDING, reason, self._after(wait), counted=False)
+        if failed is not None and failed.permanent:
+            return Outcome(NotificationStatus.FAILED, reason)
+        if row.attempts >= retry.attempts:
+            why = f"{reason} (gave up after {row.attempts} attempts)"
+            return Outcome(NotificationStatus.FAILED, why)
         wait = max(retry.delay(row.attempts), retry_after or 0.0)
-        return NotificationStatus.PENDING, reason, self._clock.now() + timedelta(seconds=wait)
+        return Outcome(NotificationStatus.PENDING, reason, self._after(wait))
+
+    def _after(self, seconds: float) -> datetime:
+        return self._clock.now() + timedelta(seconds=seconds)
 
 
 __all__ = [

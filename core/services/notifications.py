@@ -65,11 +65,26 @@ class Delivery:
 
     type: NotificationType | None
     event_type: str
-    state: str  # "sent", "retrying", "failed", "fell back to channel", "waiting"
+    state: str  # "sent", "sending", "retrying", "failed", "fell back to channel", "waiting"
     queued_at: datetime
     sent_at: datetime | None
     error: str | None
     content: NotificationContent
+    discord_user_id: int | None = None
+
+    @classmethod
+    def of(cls, row: NotificationLog, discord_user_id: int | None = None) -> Delivery:
+        return cls(
+            type=NotificationType(row.event_type)
+            if row.event_type in NotificationType.__members__ else None,
+            event_type=row.event_type,
+            state=_state(row),
+            queued_at=row.created_at,
+            sent_at=row.sent_at,
+            error=row.last_error,
+            content=NotificationContent.from_payload(row.payload),
+            discord_user_id=discord_user_id,
+        )
 
 
 def _state(row: NotificationLog) -> str:
@@ -80,6 +95,8 @@ def _state(row: NotificationLog) -> str:
         return "fell back to channel"
     if status is NotificationStatus.FAILED:
         return "failed"
+    if status is NotificationStatus.SENDING:
+        return "sending"
     return "retrying" if row.last_error else "waiting"
 
 
@@ -172,19 +189,13 @@ class NotificationService:
             if user is None or user.id is None:
                 return []
             rows = await queries.history(session, user.id, guild_id, limit)
-        return [
-            Delivery(
-                type=NotificationType(row.event_type)
-                if row.event_type in NotificationType.__members__ else None,
-                event_type=row.event_type,
-                state=_state(row),
-                queued_at=row.created_at,
-                sent_at=row.sent_at,
-                error=row.last_error,
-                content=NotificationContent.from_payload(row.payload),
-            )
-            for row in rows
-        ]
+        return [Delivery.of(row, discord_user_id) for row in rows]
+
+    async def troubles(self, guild_id: int, limit: int = HISTORY_LIMIT) -> list[Delivery]:
+        """The server's last deliveries that did not simply arrive by DM (for organizers)."""
+        async with self._sessionmaker() as session:
+            rows = await queries.troubles(session, guild_id, limit)
+        return [Delivery.of(row, discord_id) for row, discord_id in rows]
 
     async def fallback_channel(self, guild_id: int) -> int | None:
         async with self._sessionmaker() as session:

@@ -90,10 +90,16 @@ class PlayerStatus(StrEnum):
 class NotificationStatus(StrEnum):
     """Delivery state of one outbox row."""
 
-    PENDING = "pending"
+    PENDING = "pending"  # due at next_attempt_at (queued, or waiting to be retried)
+    SENDING = "sending"  # leased by the delivery until next_attempt_at: a send is under way
     SENT = "sent"
     FAILED = "failed"
     FALLBACK = "fallback"
+
+    @classmethod
+    def open(cls) -> tuple[str, str]:
+        """The statuses of rows the delivery has still to finish (waiting or under way)."""
+        return (cls.PENDING.value, cls.SENDING.value)
 
 
 __all__ = [

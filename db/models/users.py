@@ -24,5 +24,8 @@ class User(SQLModel, table=True):
     refresh_token_encrypted: bytes | None = Field(default=None, sa_type=LargeBinary)
     token_expires_at: datetime | None = datetime_field()
     timezone: str | None = Field(default=None, max_length=64)
+    # The bot's DM channel with this user: it never changes, and opening it again costs a
+    # request against Discord's global limit (after every restart, for every player).
+    discord_dm_channel_id: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

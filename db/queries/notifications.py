@@ -107,17 +107,22 @@ class DueNotification:
     discord_user_id: int | None
     payload: dict[str, Any]
     attempts: int
+    dm_channel_id: int | None = None  # the bot's DM channel with the recipient, if known
 
 
 async def take_due(
     session: AsyncSession, now: datetime, lease_until: datetime, limit: int
 ) -> list[DueNotification]:
-    """Pending rows due at ``now``, leased until ``lease_until`` (attempts counted)."""
+    """Rows due at ``now``, marked as being sent until ``lease_until`` (attempts counted).
+
+    Due means pending and its time has come, or being sent by someone whose lease ran out
+    (a send that hung, or a process that died without a restart of this one noticing).
+    """
     result = await session.execute(
-        select(NotificationLog, User.discord_id)
+        select(NotificationLog, User.discord_id, User.discord_dm_channel_id)
         .join(User, col(User.id) == col(NotificationLog.user_id), isouter=True)
         .where(
-            NotificationLog.status == NotificationStatus.PENDING.value,
+            col(NotificationLog.status).in_(NotificationStatus.open()),
             col(NotificationLog.next_attempt_at) <= now,
         )
         .order_by(col(NotificationLog.next_attempt_at), col(NotificationLog.id))
@@ -126,26 +131,27 @@ async def take_due(
         .with_for_update(of=NotificationLog, skip_locked=True)
     )
     due = []
-    for row, discord_id in result.all():
+    for row, discord_id, dm_channel_id in result.all():
         row.attempts += 1
+        row.status = NotificationStatus.SENDING.value
         row.next_attempt_at = lease_until
         assert row.id is not None
         due.append(
             DueNotification(row.id, row.event_id, row.event_type, row.guild_id, discord_id,
-                            dict(row.payload), row.attempts)
+                            dict(row.payload), row.attempts, dm_channel_id)
         )
     return due
 
 
 async def release_leases(session: AsyncSession, now: datetime) -> int:
-    """Make every pending row due now (at start-up: a lease held by a dead process)."""
+    """Make rows being sent due now (at start-up: their sender died with the last run).
+
+    Rows waiting out a retry's backoff keep their time.
+    """
     result = await session.execute(
         update(NotificationLog)
-        .where(
-            NotificationLog.status == NotificationStatus.PENDING.value,
-            col(NotificationLog.next_attempt_at) > now,
-        )
-        .values(next_attempt_at=now)
+        .where(NotificationLog.status == NotificationStatus.SENDING.value)
+        .values(status=NotificationStatus.PENDING.value, next_attempt_at=now)
     )
     return int(result.rowcount or 0)
 
@@ -153,7 +159,7 @@ async def release_leases(session: AsyncSession, now: datetime) -> int:
 async def next_due_at(session: AsyncSession) -> datetime | None:
     result = await session.execute(
         select(func.min(NotificationLog.next_attempt_at)).where(
-            NotificationLog.status == NotificationStatus.PENDING.value
+            col(NotificationLog.status).in_(NotificationStatus.open())
         )
     )
     return result.scalar_one_or_none()
@@ -167,14 +173,27 @@ async def finish(
     at: datetime,
     error: str | None = None,
     retry_at: datetime | None = None,
+    counted: bool = True,
 ) -> None:
-    """Record one attempt's outcome: sent, fell back, failed, or retry at ``retry_at``."""
+    """Record one attempt's outcome: sent, fell back, failed, or retry at ``retry_at``.
+
+    An attempt that is not ``counted`` (Discord asked us to slow down) is given back.
+    """
     values: dict[str, Any] = {"status": status.value, "last_error": error}
+    if not counted:
+        values["attempts"] = NotificationLog.attempts - 1
     if status in (NotificationStatus.SENT, NotificationStatus.FALLBACK):
         values["sent_at"] = at
     values["next_attempt_at"] = retry_at
     await session.execute(
         update(NotificationLog).where(col(NotificationLog.id) == notification_id).values(**values)
+    )
+
+
+async def remember_dm_channel(session: AsyncSession, discord_id: int, channel_id: int) -> None:
+    await session.execute(
+        update(User).where(col(User.discord_id) == discord_id)
+        .values(discord_dm_channel_id=channel_id)
     )
 
 
@@ -188,6 +207,24 @@ async def history(
         .limit(limit)
     )
     return list(result.scalars())
+
+
+async def troubles(
+    session: AsyncSession, guild_id: int, limit: int
+) -> list[tuple[NotificationLog, int | None]]:
+    """A server's deliveries that did not go as DMs (failed, fell back, retrying), newest first,
+    with the recipient's Discord id."""
+    result = await session.execute(
+        select(NotificationLog, User.discord_id)
+        .join(User, col(User.id) == col(NotificationLog.user_id), isouter=True)
+        .where(
+            NotificationLog.guild_id == guild_id,
+            col(NotificationLog.last_error).is_not(None),
+        )
+        .order_by(col(NotificationLog.id).desc())
+        .limit(limit)
+    )
+    return [(row, discord_id) for row, discord_id in result.all()]
 
 
 async def guild_settings(session: AsyncSession, guild_id: int) -> GuildSettings | None:

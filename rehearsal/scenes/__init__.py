@@ -4,7 +4,9 @@ A scene is a short module with a ``SCENE = Scene(title, play)``; ``play(stage)``
 checks through :class:`rehearsal.stage.Stage`.
 """
 
-from rehearsal.scenes import about, race, racetime_bot, restart
+from rehearsal.scenes import about, notifications, race, racetime_bot, restart
 from rehearsal.stage import Scene
 
-SCENES: list[Scene] = [racetime_bot.SCENE, race.SCENE, restart.SCENE, about.SCENE]
+SCENES: list[Scene] = [
+    racetime_bot.SCENE, race.SCENE, restart.SCENE, notifications.SCENE, about.SCENE,
+]

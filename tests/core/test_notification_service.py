@@ -39,6 +39,7 @@ from db.models import (
     Match,
     MatchPlayer,
     NotificationLog,
+    NotificationStatus,
     Tournament,
     User,
 )
@@ -59,12 +60,13 @@ class RecordingSender:
     fail_once: dict[int, DeliveryFailed] = field(default_factory=dict)
 
     async def send_dm(self, discord_user_id: int, message: OutgoingNotification, *,
-                      nonce: str) -> None:
+                      nonce: str, dm_channel_id: int | None = None) -> int:
         if discord_user_id in self.fail_once:
             raise self.fail_once.pop(discord_user_id)
         if discord_user_id in self.refuse:
             raise DeliveryRefused("the player does not accept DMs from the bot (Discord 50007)")
         self.dms.append((discord_user_id, message, nonce))
+        return dm_channel_id or discord_user_id + 1
 
     async def post_in_channel(self, channel_id: int, discord_user_id: int,
                               message: OutgoingNotification, *, nonce: str) -> str:
@@ -259,7 +261,8 @@ async def test_a_restart_sends_what_a_dead_process_had_leased_with_the_same_nonc
     await env.queue(NotificationType.MATCH_SCHEDULED, [user], "e-crash")
     async with env.sessionmaker.begin() as session:  # a process took it, then died
         row = (await session.execute(select(NotificationLog))).scalar_one()
-        row.attempts, row.next_attempt_at = 1, datetime.now(UTC) + timedelta(hours=1)
+        row.status, row.attempts = NotificationStatus.SENDING.value, 1
+        row.next_attempt_at = datetime.now(UTC) + timedelta(hours=1)
     await env.delivery.start()
     await eventually(lambda: len(env.sender.dms) == 1)
     (_, _, nonce), = env.sender.dms

@@ -1,24 +1,36 @@
 """A RaceDesk bot in a simulated Discord server (``rehearsal.guild``), with every cog loaded,
-and a way to run slash commands through the real CommandTree."""
+and a way to run slash commands through the real CommandTree, press the buttons of its
+replies, and (with ``deliver_notifications=True``) deliver notifications through the real
+Discord sender into the simulated server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import discord
 import pytest
+from discord import app_commands
+from sqlalchemy import func, select
+from sqlmodel import col
 
 from bot import RaceDeskBot, build_services
+from cogs._shared.notification_sender import DiscordNotificationSender
 from core.config import RacetimeSettings
 from core.lifecycle import Lifecycle
 from core.services.container import Services
+from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
+from db.models import NotificationLog, NotificationStatus
 from db.secrets import SecretBox
 from rehearsal.guild import NOBODY, SimulatedGuild, member_intents
-from rehearsal.slash import SlashResult
+from rehearsal.slash import BotMessage, SlashResult
 from tests.plugins.racetime_engine import FAST_RETRY
+
+SETTLE_SECONDS = 5.0
+SWEEP_SECONDS = 0.2
 
 
 @dataclass
@@ -26,6 +38,7 @@ class DiscordHarness:
     bot: RaceDeskBot
     services: Services
     sim: SimulatedGuild
+    delivery: NotificationDelivery | None = None
 
     @property
     def guild(self) -> discord.Guild:
@@ -55,17 +68,61 @@ class DiscordHarness:
         *,
         member: discord.Member | discord.User | None = None,
         in_dm: bool = False,
-        **options: Any,
+        options: Mapping[str, Any] | None = None,
+        **more_options: Any,
     ) -> SlashResult:
-        """Run ``/name`` through the real CommandTree and return the bot's replies."""
-        return await self.sim.slash(name, member=member or self.member(0), in_dm=in_dm, **options)
+        """Run ``/name`` through the real CommandTree and return the bot's replies
+        (``options`` takes options named like a keyword here, e.g. ``{"member": ...}``)."""
+        return await self.sim.slash(
+            name, member=member or self.member(0), in_dm=in_dm, options=options, **more_options
+        )
+
+    async def press(
+        self, message: BotMessage, label: str, *, member: discord.Member | None = None
+    ) -> SlashResult:
+        """Press the button labelled ``label`` on a reply, through discord.py's view store."""
+        return await self.sim.press(message, label, member=member or self.member(0))
+
+    async def autocomplete(
+        self, name: str, option: str, typed: str, *, member: discord.Member | None = None
+    ) -> list[app_commands.Choice[str]]:
+        """What ``/name`` suggests for ``option`` while ``typed`` is typed."""
+        return await self.sim.autocomplete(name, option, typed, member=member or self.member(0))
+
+    async def notifications_settled(self) -> None:
+        """Every event is delivered to the listeners, and every notification they queued has
+        had its first attempt (sent, fell back, failed, or waiting for a retry)."""
+        assert self.delivery is not None, "start the harness with deliver_notifications=True"
+        await self.services.dispatcher.drain()
+
+        async def untried() -> int:
+            async with self.services.sessionmaker() as session:
+                count = await session.scalar(
+                    select(func.count()).select_from(NotificationLog).where(
+                        col(NotificationLog.status).in_(NotificationStatus.open()),
+                        NotificationLog.last_error.is_(None),  # type: ignore[union-attr]
+                    )
+                )
+            return int(count or 0)
+
+        async with asyncio.timeout(SETTLE_SECONDS):
+            while await untried():  # noqa: ASYNC110 - rows written by another task
+                await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
 async def running_harness(
-    db_url: str, secret_box: SecretBox, racetime: RacetimeSettings | None = None
+    db_url: str,
+    secret_box: SecretBox,
+    racetime: RacetimeSettings | None = None,
+    *,
+    deliver_notifications: bool = False,
 ) -> AsyncIterator[DiscordHarness]:
-    """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``."""
+    """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``.
+
+    ``deliver_notifications``: the notification outbox is delivered as in production (the
+    real ``DiscordNotificationSender``, here into the simulated server).
+    """
     services = build_services(
         database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY
     )
@@ -74,9 +131,26 @@ async def running_harness(
     bot = RaceDeskBot(services, intents=member_intents(), owner_ids=[NOBODY])
     sim = SimulatedGuild(bot)
     await sim.start()
+    delivery = (
+        NotificationDelivery(
+            services.sessionmaker,
+            services.notifications,
+            DiscordNotificationSender(bot),
+            clock=services.clock,
+            # The loop can miss a wake-up that comes while it queries (it clears the event in
+            # ``_pause``), then waits for the sweep: keep that short, not the 60 s default.
+            timings=DeliveryTimings(sweep_seconds=SWEEP_SECONDS),
+        )
+        if deliver_notifications
+        else None
+    )
+    if delivery is not None:
+        await delivery.start()
     try:
-        yield DiscordHarness(bot=bot, services=services, sim=sim)
+        yield DiscordHarness(bot=bot, services=services, sim=sim, delivery=delivery)
     finally:
+        if delivery is not None:
+            await delivery.stop()
         await sim.close()
         await lifecycle.close()
 
