@@ -48,6 +48,7 @@ from core.services.bot_status import BotStatusRepository
 from core.services.container import Services
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
+from core.services.match_results import MatchResults
 from core.services.notification_delivery import NotificationDelivery
 from core.services.notification_listeners import NotificationListeners
 from core.services.notifications import NotificationService
@@ -172,6 +173,7 @@ def build_services(
     audit = AuditService(sessionmaker)
     notifications = NotificationService(sessionmaker, audit)
     NotificationListeners(sessionmaker, notifications).subscribe(dispatcher)
+    MatchResults(event_log).subscribe(dispatcher)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,

@@ -15,13 +15,21 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import Event
+from core.services.event_log import DatabaseEventLog, Outbox
 from db.queries.events import claim_receipt
 
 E = TypeVar("E", bound=Event)
 
 Recorder = Callable[[AsyncSession, E], Awaitable[None]]
+EmittingRecorder = Callable[[Outbox, E], Awaitable[None]]
 
 RECEIPT_NAME_MAX = 100  # ``listener_receipts.listener``
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > RECEIPT_NAME_MAX:
+        # Caught here, at wiring, rather than by the database at the first event.
+        raise ValueError(f"a listener name has 1 to {RECEIPT_NAME_MAX} characters: {name!r}")
 
 
 def exactly_once(
@@ -32,14 +40,29 @@ def exactly_once(
     ``name`` identifies the listener in the receipts; keep it stable across releases (a
     renamed listener would handle redelivered events again).
     """
-    if not name or len(name) > RECEIPT_NAME_MAX:
-        # Caught here, at wiring, rather than by the database at the first event.
-        raise ValueError(f"a listener name has 1 to {RECEIPT_NAME_MAX} characters: {name!r}")
+    _check_name(name)
 
     async def listener(event: E) -> None:
         async with sessionmaker.begin() as session:
             if await claim_receipt(session, name, event.event_id):
                 await record(session, event)
+
+    listener.__qualname__ = listener.__name__ = f"exactly_once[{name}]"
+    return listener
+
+
+def exactly_once_emitting(
+    event_log: DatabaseEventLog, name: str, record: EmittingRecorder[E]
+) -> Callable[[E], Awaitable[None]]:
+    """:func:`exactly_once` for a listener that also emits events: ``record(outbox, event)``
+    changes rows through ``outbox.session`` and adds events to ``outbox``; the rows, the
+    receipt and the events commit together, so a repeat emits nothing either."""
+    _check_name(name)
+
+    async def listener(event: E) -> None:
+        async with event_log.transaction() as outbox:
+            if await claim_receipt(outbox.session, name, event.event_id):
+                await record(outbox, event)
 
     listener.__qualname__ = listener.__name__ = f"exactly_once[{name}]"
     return listener

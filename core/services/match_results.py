@@ -1,0 +1,161 @@
+"""Race results onto matches: each player's place, time, forfeit or DQ, exactly once.
+
+The results are read from the room's final state (the snapshot the engine committed with the
+event that reported it), not pieced together from entrant events: whatever order events are
+delivered in, and however often, the match ends up with what racetime shows. A race that
+goes back to in progress (an entrant un-finishes) has its results undone until it finishes
+again. Each status change is handled once per ``event_id``; the match's result event is
+emitted in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.events import EventDispatcher, MatchResultEvent, RacetimeRaceStatusChangedEvent
+from core.services.event_log import DatabaseEventLog, Outbox
+from core.services.exactly_once import exactly_once_emitting
+from db.models import Match, MatchPlayer, PlayerStatus, RaceStatus, User
+from db.queries.rooms import get_room
+from racetime.models import Entrant, Race, race_from_dict
+
+log = logging.getLogger(__name__)
+
+LISTENER = "match-results"
+# Entrant statuses that end a player's race; anything else leaves the player unplaced.
+FINAL_STATUSES = {PlayerStatus.DONE.value, PlayerStatus.DNF.value, PlayerStatus.DQ.value}
+STATUS_WORDS = {PlayerStatus.DNF.value: "forfeit", PlayerStatus.DQ.value: "disqualified"}
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerResult:
+    """One match player's outcome as racetime reported it."""
+
+    user_id: int
+    name: str
+    status: str
+    place: int | None
+    finish_time: timedelta | None
+
+    def line(self) -> str:
+        if self.place is not None and self.finish_time is not None:
+            return f"{self.place}. {self.name} {format_race_time(self.finish_time)}"
+        return f"{self.name}: {STATUS_WORDS.get(self.status, self.status)}"
+
+
+def format_race_time(value: timedelta) -> str:
+    """``1:02:03.4`` (tenths, as racetime shows them)."""
+    tenths = int(value.total_seconds() * 10)
+    seconds, tenth = divmod(tenths, 10)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}.{tenth}"
+
+
+def summary_of(results: list[PlayerResult]) -> str:
+    """Placed players by place, then the others: the line a notification shows."""
+    placed = sorted((r for r in results if r.place is not None), key=lambda r: r.place or 0)
+    others = [r for r in results if r.place is None]
+    return " · ".join(r.line() for r in [*placed, *others]) or "No results"
+
+
+class MatchResults:
+    def __init__(self, event_log: DatabaseEventLog) -> None:
+        self._event_log = event_log
+
+    def subscribe(self, dispatcher: EventDispatcher) -> None:
+        dispatcher.subscribe(
+            RacetimeRaceStatusChangedEvent,
+            exactly_once_emitting(self._event_log, LISTENER, self._on_status),
+        )
+
+    async def _on_status(self, outbox: Outbox, event: RacetimeRaceStatusChangedEvent) -> None:
+        if event.match_id is None:
+            return
+        session = outbox.session
+        match = await session.get(Match, event.match_id, with_for_update=True)
+        if match is None:
+            return
+        if event.new_status == "finished":
+            await self._finished(outbox, match, event)
+        elif event.old_status == "finished" and event.new_status == "in_progress":
+            race = await _snapshot(session, event)
+            await _sync_players(session, event.match_id, race, final=False)
+            match.status = RaceStatus.IN_PROGRESS.value
+            log.info("Match %s: the race is under way again; its results are undone", match.id)
+        elif event.new_status == "in_progress":
+            match.status = RaceStatus.IN_PROGRESS.value
+
+    async def _finished(
+        self, outbox: Outbox, match: Match, event: RacetimeRaceStatusChangedEvent
+    ) -> None:
+        session = outbox.session
+        race = await _snapshot(session, event)
+        if race is None or race.status.value != "finished":
+            # The room moved on since (un-finished): the event that says so settles it.
+            return
+        assert match.id is not None
+        results = await _sync_players(session, match.id, race, final=True)
+        match.status = RaceStatus.FINISHED.value
+        outbox.add(
+            MatchResultEvent(
+                match_id=match.id,
+                tournament_id=match.tournament_id,
+                summary=summary_of(results),
+                room_url=race.url,
+            )
+        )
+        log.info("Match %s finished: %s", match.id, summary_of(results))
+
+
+async def _players(session: AsyncSession, match_id: int) -> list[tuple[MatchPlayer, User]]:
+    result = await session.execute(
+        select(MatchPlayer, User)
+        .join(User, User.id == MatchPlayer.user_id)  # type: ignore[arg-type]
+        .where(MatchPlayer.match_id == match_id)
+    )
+    return [(player, user) for player, user in result.all()]
+
+
+async def _snapshot(session: AsyncSession, event: RacetimeRaceStatusChangedEvent) -> Race | None:
+    """The room's last committed state (at least as new as ``event``)."""
+    room = await get_room(session, event.category, event.room_slug)
+    return race_from_dict(room.last_race_data) if room and room.last_race_data else None
+
+
+async def _sync_players(
+    session: AsyncSession, match_id: int, race: Race | None, *, final: bool
+) -> list[PlayerResult]:
+    """Each player's status as the room shows it; places and times only when ``final``.
+    Returns the results of the players whose race is over."""
+    by_racetime_id: dict[str, Entrant] = {
+        entrant.user.id: entrant
+        for entrant in (race.entrants if race is not None else [])
+        if entrant.user is not None
+    }
+    results = []
+    for player, user in await _players(session, match_id):
+        entrant = by_racetime_id.get(user.racetime_id or "")
+        player.place, player.finish_time = None, None
+        if entrant is None:
+            continue
+        status = entrant.status.value
+        finished = final and status == PlayerStatus.DONE.value
+        player.status = status
+        player.place = entrant.place if finished else None
+        player.finish_time = entrant.finish_duration() if finished else None
+        if final and status in FINAL_STATUSES:
+            assert user.id is not None
+            name = (entrant.user.name if entrant.user else None) or user.racetime_name or "?"
+            results.append(
+                PlayerResult(user.id, name, status, player.place, player.finish_time)
+            )
+    return results
+
+
+__all__ = ["LISTENER", "MatchResults", "PlayerResult", "format_race_time", "summary_of"]
