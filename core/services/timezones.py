@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import logging
 import zoneinfo
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import UserFacingError
 from core.services.audit import AuditService
+from core.services.time_input import parse_time
 from db.queries.guild_settings import get_guild_settings, update_guild_settings
 from db.queries.users import get_or_create_user_by_discord_id, get_user_by_discord_id
 
@@ -131,6 +133,13 @@ class TimezoneService:
             if name:
                 log.warning("Stored timezone %r is unknown to the tz database; ignored", name)
         return ZoneInfo(UTC_ZONE)
+
+    async def parse_time_for(
+        self, text: str, discord_user_id: int, guild_id: int | None
+    ) -> datetime:
+        """What ``discord_user_id`` typed, as aware UTC; a plain date and time is read in
+        :meth:`timezone_for`. Raises :class:`~core.services.time_input.TimeInputError`."""
+        return parse_time(text, await self.timezone_for(discord_user_id, guild_id))
 
     @staticmethod
     async def _server_zone(session: AsyncSession, guild_id: int) -> str:

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import discord
+from discord import app_commands
 
-from core.services.time_input import parse_time
+from cogs._shared.time_option import When
+from core.services.time_input import ACCEPTED_FORMATS, parse_time, show_time
 from tests.plugins.discord_bot import DiscordHarness
 
 ORGANIZERS_ONLY = (
@@ -101,3 +103,49 @@ async def test_zones_are_suggested_by_substring_at_most_25(
     boss = await organizer(harness)
     server = await harness.autocomplete("timezone server", "zone", "tokyo", member=boss)
     assert [c.value for c in server] == ["Asia/Tokyo"]
+
+
+# -- the When option ---------------------------------------------------------------------------
+
+
+def add_when_command(harness: DiscordHarness) -> None:
+    """A command of this test only, so the option is exercised through the real tree."""
+
+    @app_commands.command(name="when-echo", description="Echo a time")
+    @app_commands.describe(when="A time")
+    async def when_echo(interaction: discord.Interaction, when: When) -> None:
+        await interaction.response.send_message(show_time(when), ephemeral=True)
+
+    harness.bot.tree.add_command(when_echo)
+
+
+async def test_a_when_option_is_read_in_the_members_zone(
+    discord_harness: DiscordHarness,
+) -> None:
+    harness = discord_harness
+    add_when_command(harness)
+    player = harness.member(0)
+    stamp = int(datetime(2026, 12, 1, 19, 0, tzinfo=UTC).timestamp())
+    utc = await harness.slash("when-echo", member=player, when="2026-12-01 19:00")
+    assert utc.first.content == f"<t:{stamp}:F> (<t:{stamp}:R>)"
+    await harness.slash("timezone set", member=player, zone="Europe/Berlin")
+    berlin = await harness.slash("when-echo", member=player, when="2026-12-01 19:00")
+    assert berlin.first.content == f"<t:{stamp - 3600}:F> (<t:{stamp - 3600}:R>)"
+    stamped = await harness.slash("when-echo", member=player, when=f"<t:{stamp}:R>")
+    assert stamped.first.content == f"<t:{stamp}:F> (<t:{stamp}:R>)"
+
+
+async def test_a_bad_when_option_gets_the_formats(discord_harness: DiscordHarness) -> None:
+    harness = discord_harness
+    add_when_command(harness)
+    result = await harness.slash("when-echo", member=harness.member(0), when="next friday")
+    assert result.first.ephemeral
+    assert result.first.content == (
+        f"`next friday` is not a time RaceDesk can read. {ACCEPTED_FORMATS}"
+    )
+    await harness.slash("timezone set", member=harness.member(0), zone="Europe/Paris")
+    gap = await harness.slash("when-echo", member=harness.member(0), when="2026-03-29 02:30")
+    assert gap.first.content == (
+        "`2026-03-29 02:30` does not exist in Europe/Paris: the clocks skip that hour for "
+        "daylight saving time. Pick another time, e.g. `2026-03-29 03:30`."
+    )
