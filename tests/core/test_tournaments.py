@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -398,3 +399,18 @@ def test_suggestions_match_substrings_with_prefixes_first() -> None:
     assert len(suggest_zones("")) == 25
     assert len(suggest_zones("a")) == 25
     assert suggest_zones("no such place") == []
+
+
+@pytest.mark.postgres
+async def test_two_creates_of_one_name_at_once_make_one_tournament(
+    service: TournamentService,
+) -> None:
+    results = await asyncio.gather(
+        *(create(service, "Race Cup") for _ in range(4)), return_exceptions=True
+    )
+    created = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(created) == 1
+    assert all(isinstance(r, UserFacingError) for r in refused), refused
+    assert all("already has a tournament called **Race Cup**" in r.message for r in refused)
+    assert [t.name for t in await service.list(GUILD)] == ["Race Cup"]
