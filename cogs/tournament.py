@@ -319,7 +319,7 @@ class TournamentCog(commands.GroupCog, group_name="tournament"):
     async def list_(self, interaction: discord.Interaction, archived: bool = False) -> None:
         """List this server's tournaments."""
         assert interaction.guild is not None
-        tournaments = await self._tournaments.list(
+        tournaments = await self._tournaments.list_tournaments(
             interaction.guild.id, include_archived=archived
         )
         embed = list_embed(interaction.guild, tournaments, archived=archived)
@@ -372,9 +372,11 @@ class TournamentCog(commands.GroupCog, group_name="tournament"):
             values["organizer_role_id"] = organizer.id
         if moderator is not None:
             values["moderator_role_id"] = moderator.id
-        cleared = {"organizer": ["organizer"], "moderator": ["moderator"]}.get(
-            clear or "", ["organizer", "moderator"] if clear == "both" else []
-        )
+        cleared = {
+            "organizer": ("organizer",),
+            "moderator": ("moderator",),
+            "both": ("organizer", "moderator"),
+        }.get(clear or "", ())
         for which in cleared:
             if f"{which}_role_id" in values:
                 raise UserFacingError(

@@ -194,7 +194,9 @@ class TournamentService:
             tournament = await queries.get_tournament(session, tournament_id)
             return TournamentInfo.of(tournament) if tournament is not None else None
 
-    async def list(self, guild_id: int, *, include_archived: bool = False) -> list[TournamentInfo]:
+    async def list_tournaments(
+        self, guild_id: int, *, include_archived: bool = False
+    ) -> list[TournamentInfo]:
         """Active tournaments (and archived ones when asked), active first, by name."""
         async with self._sessionmaker() as session:
             rows = await queries.list_tournaments(

@@ -67,7 +67,7 @@ async def test_a_player_cannot_use_the_organizer_commands(harness: DiscordHarnes
         refused = await harness.slash(name, member=player, options=options)
         assert refused.first.ephemeral
         assert refused.first.content == ORGANIZERS_ONLY, name
-    tournaments = await harness.services.tournaments.list(harness.guild.id)
+    tournaments = await harness.services.tournaments.list_tournaments(harness.guild.id)
     assert [(t.name, t.settings.auto_create_rooms) for t in tournaments] == [("Winter Cup", False)]
 
 
@@ -81,7 +81,7 @@ async def test_manage_server_and_the_organizer_role_may_create(harness: DiscordH
     await dpytest.add_role(member, role)
     member = harness.guild.get_member(member.id) or member
     assert (await create(harness, member, "Spring Cup")).startswith("Created **Spring Cup**.")
-    names = [t.name for t in await harness.services.tournaments.list(harness.guild.id)]
+    names = [t.name for t in await harness.services.tournaments.list_tournaments(harness.guild.id)]
     assert names == ["Spring Cup", "Winter Cup"]
 
 
@@ -186,7 +186,7 @@ async def test_open_minutes_out_of_range_are_refused_with_the_range(
         "Rooms can open 30 to 120 minutes before a match (default 60); "
         f"{minutes} is outside that range."
     )
-    assert await harness.services.tournaments.list(harness.guild.id) == []
+    assert await harness.services.tournaments.list_tournaments(harness.guild.id) == []
 
 
 async def test_a_duplicate_name_is_refused(harness: DiscordHarness) -> None:

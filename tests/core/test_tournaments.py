@@ -114,7 +114,7 @@ async def test_room_open_minutes_outside_30_to_120_are_refused(
         "Rooms can open 30 to 120 minutes before a match (default 60); "
         f"{minutes} is outside that range."
     )
-    assert await service.list(GUILD) == []
+    assert await service.list_tournaments(GUILD) == []
 
 
 @pytest.mark.parametrize("minutes", [30, 120])
@@ -141,7 +141,7 @@ async def test_the_same_name_in_another_server_is_fine(
         OTHER_GUILD, "Winter Cup", category="alttpr", actor_discord_id=BOB
     )
     assert other.guild_id == OTHER_GUILD
-    assert [t.name for t in await service.list(OTHER_GUILD)] == ["Winter Cup"]
+    assert [t.name for t in await service.list_tournaments(OTHER_GUILD)] == ["Winter Cup"]
 
 
 @pytest.mark.parametrize(
@@ -279,8 +279,10 @@ async def test_archived_tournaments_leave_the_list_and_suggestions(
         await create(service, name)
     archived = await service.archive(GUILD, "spring cup", actor_discord_id=BOB)
     assert not archived.active
-    assert [t.name for t in await service.list(GUILD)] == ["Summer League", "Winter Cup"]
-    assert [(t.name, t.active) for t in await service.list(GUILD, include_archived=True)] == [
+    active = await service.list_tournaments(GUILD)
+    assert [t.name for t in active] == ["Summer League", "Winter Cup"]
+    everything = await service.list_tournaments(GUILD, include_archived=True)
+    assert [(t.name, t.active) for t in everything] == [
         ("Summer League", True), ("Winter Cup", True), ("Spring Cup", False),
     ]
     assert await service.suggest_names(GUILD, "CUP") == ["Winter Cup"]
@@ -413,4 +415,4 @@ async def test_two_creates_of_one_name_at_once_make_one_tournament(
     assert len(created) == 1
     assert all(isinstance(r, UserFacingError) for r in refused), refused
     assert all("already has a tournament called **Race Cup**" in r.message for r in refused)
-    assert [t.name for t in await service.list(GUILD)] == ["Race Cup"]
+    assert [t.name for t in await service.list_tournaments(GUILD)] == ["Race Cup"]
