@@ -55,6 +55,8 @@ from core.services.notifications import NotificationService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
+from core.services.timezones import TimezoneService
+from core.services.tournaments import TournamentService
 from core.version import racedesk_version
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head
@@ -191,6 +193,9 @@ def build_services(
             sessionmaker, racetime_bots, manager, audit, event_log, dispatcher
         ),
         notifications=notifications,
+        # Tournaments and timezones (issue 11).
+        tournaments=TournamentService(sessionmaker, audit),
+        timezones=TimezoneService(sessionmaker, audit),
     )
 
 

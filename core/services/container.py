@@ -17,6 +17,8 @@ from core.services.notifications import NotificationService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
+from core.services.timezones import TimezoneService
+from core.services.tournaments import TournamentService
 from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
 
@@ -37,6 +39,9 @@ class Services:
     audit: AuditService
     racetime_admin: RacetimeAdminService
     notifications: NotificationService
+    # Tournaments and timezones (issue 11).
+    tournaments: TournamentService
+    timezones: TimezoneService
 
     async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
         """Start the services in order under ``lifecycle``, which stops them in reverse.

@@ -1,0 +1,44 @@
+"""A slash option for a moment in time, parsed at the boundary: ``when: When`` gives the
+command an aware UTC datetime, read in the invoking member's timezone when it is a plain date
+and time (see ``core.services.time_input`` for the accepted formats)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from core.services.time_input import TimeInputError
+
+
+class TimeOptionError(app_commands.TransformerError):
+    """A time that could not be read. The tree's error funnel shows a ``TransformerError`` as
+    its text, so this one's text is the parser's message, not discord.py's generic one."""
+
+    def __init__(self, value: str, transformer: app_commands.Transformer, message: str) -> None:
+        super().__init__(value, discord.AppCommandOptionType.string, transformer)
+        self.args = (message,)
+        self.message = message
+
+
+class WhenTransformer(app_commands.Transformer):
+    """Reads the option with the application's ``TimezoneService`` (``bot.services``): a
+    transformer is named in an annotation, before any service exists, so it cannot be
+    handed one."""
+
+    async def transform(self, interaction: discord.Interaction, value: str) -> datetime:
+        services: Any = getattr(interaction.client, "services", None)
+        if services is None:
+            raise TypeError("When needs a client with .services (RaceDeskBot)")
+        try:
+            return await services.timezones.parse_time_for(
+                value, interaction.user.id, interaction.guild_id
+            )
+        except TimeInputError as error:
+            raise TimeOptionError(value, self, error.message) from None
+
+
+When = app_commands.Transform[datetime, WhenTransformer]
+"""Use as an option's annotation: ``async def schedule(self, interaction, when: When)``."""

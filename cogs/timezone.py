@@ -1,0 +1,114 @@
+"""``/timezone``: the zone RaceDesk reads the times you type in (``2026-12-01 19:00``), and the
+server's default for everyone who has not chosen one.
+
+Discord timestamps already show every reader their own time; a zone is needed only for
+times typed as a plain date and time. The rules live in ``core.services.timezones``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs._shared.permissions import Audience, OrganizerRoles, for_audience, organizers_only
+from cogs._shared.replies import reply
+from core.clock import Clock
+from core.services.time_input import discord_timestamp
+from core.services.timezones import TimezoneService, suggest_zones
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from bot import RaceDeskBot
+
+
+def local_now(zone: ZoneInfo, now: datetime) -> str:
+    """What the clock shows in ``zone`` at ``now``, to check the choice at a glance."""
+    local = now.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} (UTC{local:%z})"
+
+
+@app_commands.guild_only()
+class TimezoneCog(commands.GroupCog, group_name="timezone"):
+    """Which timezone RaceDesk reads your typed times in."""
+
+    def __init__(
+        self, timezones: TimezoneService, organizer_roles: OrganizerRoles, clock: Clock
+    ) -> None:
+        self._timezones = timezones
+        self.organizer_roles = organizer_roles
+        self._clock = clock
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        return True
+
+    async def zone_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=name, value=name) for name in suggest_zones(current)]
+
+    def _now(self) -> datetime:
+        return self._clock.now()
+
+    @for_audience(Audience.EVERYONE)
+    @app_commands.command(name="set")
+    @app_commands.describe(zone="An IANA timezone such as Europe/Berlin or America/New_York")
+    async def set_(self, interaction: discord.Interaction, zone: str) -> None:
+        """Set the timezone your typed times are read in."""
+        parsed = await self._timezones.set_user_timezone(interaction.user.id, zone)
+        await reply(
+            interaction,
+            f"Your timezone is now **{parsed.key}**: it is {local_now(parsed, self._now())} "
+            "there. Times you type as `2026-12-01 19:00` are read in it, in every server.",
+        )
+
+    set_.autocomplete("zone")(zone_choices)
+
+    @for_audience(Audience.EVERYONE)
+    @app_commands.command(name="show")
+    async def show(self, interaction: discord.Interaction) -> None:
+        """Show the timezone your typed times are read in, and the server's default."""
+        assert interaction.guild is not None
+        own = await self._timezones.user_timezone(interaction.user.id)
+        server = await self._timezones.server_timezone(interaction.guild.id)
+        used = await self._timezones.timezone_for(interaction.user.id, interaction.guild.id)
+        now = self._now()
+        mine = f"**{own}**" if own else "not set (`/timezone set` chooses one)"
+        await reply(
+            interaction,
+            f"Your timezone: {mine}\n"
+            f"This server's default: **{server}**\n"
+            f"Your typed times are read in **{used.key}**, where it is now "
+            f"{local_now(used, now)}; that is {discord_timestamp(now, 'f')} for you.",
+        )
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="server")
+    @app_commands.describe(zone="An IANA timezone such as Europe/Berlin; UTC is the default")
+    async def server(self, interaction: discord.Interaction, zone: str) -> None:
+        """Set the server's default timezone for members who have not set their own."""
+        assert interaction.guild is not None
+        parsed = await self._timezones.set_server_timezone(
+            interaction.guild.id, zone, actor_discord_id=interaction.user.id
+        )
+        await reply(
+            interaction,
+            f"{interaction.guild.name}'s default timezone is now **{parsed.key}** (it is "
+            f"{local_now(parsed, self._now())} there). Members who have not run "
+            "`/timezone set` have their typed times read in it.",
+        )
+
+    server.autocomplete("zone")(zone_choices)
+
+
+async def setup(bot: RaceDeskBot) -> None:
+    services = bot.services
+    await bot.add_cog(TimezoneCog(services.timezones, services.tournaments, services.clock))

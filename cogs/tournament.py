@@ -1,0 +1,341 @@
+"""``/tournament``: organizers create tournaments, choose their settings, list and archive
+them; server admins choose the organizer and moderator roles; bot owners let a server use a
+racetime category bot.
+
+The rules (defaults, ranges, unique names, which bots) live in
+``core.services.tournaments``; this cog parses, checks who asks and renders.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs._shared.permissions import (
+    Audience,
+    OrganizerRoles,
+    for_audience,
+    is_guild_admin,
+    organizers_only,
+)
+from cogs._shared.replies import reply
+from cogs._shared.tournament_embeds import (
+    LABELS,
+    list_embed,
+    roles_text,
+    settings_lines,
+    show_setting,
+    tournament_embed,
+)
+from core.errors import UserFacingError
+from core.services.tournaments import (
+    OPEN_MINUTES_DEFAULT,
+    OPEN_MINUTES_MAX,
+    OPEN_MINUTES_MIN,
+    UNSET,
+    TournamentService,
+)
+
+if TYPE_CHECKING:
+    from bot import RaceDeskBot
+
+CLEARABLE = {
+    "default_goal": "the default goal",
+    "announcement_channel_id": "the announcement channel",
+    "results_channel_id": "the results channel",
+}
+MINUTES_HELP = (
+    f"Minutes before a match its room opens: {OPEN_MINUTES_MIN} to {OPEN_MINUTES_MAX} "
+    f"(default {OPEN_MINUTES_DEFAULT})"
+)
+
+
+def _bot_owners_only() -> Any:
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if await interaction.client.is_owner(interaction.user):  # type: ignore[attr-defined]
+            return True
+        raise app_commands.CheckFailure(
+            "Only the bot's owners can let a server use a racetime category bot."
+        )
+
+    return app_commands.check(predicate)
+
+
+def _server_admins_only() -> Any:
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if is_guild_admin(interaction.user):
+            return True
+        raise app_commands.MissingPermissions(["manage_guild"])
+
+    return app_commands.check(predicate)
+
+
+@app_commands.guild_only()
+class TournamentCog(commands.GroupCog, group_name="tournament"):
+    """Create and configure this server's tournaments."""
+
+    def __init__(self, tournaments: TournamentService) -> None:
+        self._tournaments = tournaments
+        self.organizer_roles: OrganizerRoles = tournaments
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Discord hides these commands in DMs (guild-only); a stale client still gets told."""
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        return True
+
+    # -- autocomplete ------------------------------------------------------------------------
+
+    async def tournament_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        names = await self._tournaments.suggest_names(interaction.guild_id, current)
+        return [app_commands.Choice(name=name, value=name) for name in names]
+
+    async def category_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        typed = current.strip().lower()
+        categories = await self._tournaments.categories_for(interaction.guild_id)
+        return [
+            app_commands.Choice(name=category, value=category)
+            for category in categories
+            if typed in category
+        ][:25]
+
+    # -- commands ----------------------------------------------------------------------------
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="create")
+    @app_commands.describe(
+        name="The tournament's name, unique in this server, e.g. Winter Cup 2026",
+        category="The racetime category whose bot opens the rooms, e.g. alttpr",
+        auto_create_rooms="Open each match's room automatically before it starts (default off)",
+        room_open_minutes_before=MINUTES_HELP,
+        require_racetime_link="Refuse matches with players who have not linked racetime.gg",
+        default_goal="The racetime goal for rooms when a match sets none",
+        announcement_channel="Where rooms opening and problems are announced",
+        results_channel="Where match results are posted",
+    )
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        name: str,
+        category: str,
+        auto_create_rooms: bool | None = None,
+        room_open_minutes_before: int | None = None,
+        require_racetime_link: bool | None = None,
+        default_goal: str | None = None,
+        announcement_channel: discord.TextChannel | None = None,
+        results_channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Create a tournament in this server."""
+        assert interaction.guild is not None
+        created = await self._tournaments.create(
+            interaction.guild.id,
+            name,
+            category=category,
+            actor_discord_id=interaction.user.id,
+            auto_create_rooms=auto_create_rooms,
+            room_open_minutes_before=room_open_minutes_before,
+            require_racetime_link=require_racetime_link,
+            default_goal=default_goal,
+            announcement_channel_id=announcement_channel.id if announcement_channel else None,
+            results_channel_id=results_channel.id if results_channel else None,
+        )
+        await reply(
+            interaction,
+            f"Created **{created.name}**. Its settings:\n"
+            + "\n".join(settings_lines(created.settings))
+            + f"\nChange them with `/tournament settings tournament:{created.name}`.",
+        )
+
+    create.autocomplete("category")(category_choices)
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="settings")
+    @app_commands.describe(
+        tournament="The tournament to show or change",
+        category="The racetime category whose bot opens the rooms",
+        auto_create_rooms="Open each match's room automatically before it starts",
+        room_open_minutes_before=MINUTES_HELP,
+        require_racetime_link="Refuse matches with players who have not linked racetime.gg",
+        default_goal="The racetime goal for rooms when a match sets none",
+        announcement_channel="Where rooms opening and problems are announced",
+        results_channel="Where match results are posted",
+        clear="A setting to remove: the default goal or a channel",
+    )
+    @app_commands.choices(
+        clear=[app_commands.Choice(name=text, value=key) for key, text in CLEARABLE.items()]
+    )
+    async def settings(
+        self,
+        interaction: discord.Interaction,
+        tournament: str,
+        category: str | None = None,
+        auto_create_rooms: bool | None = None,
+        room_open_minutes_before: int | None = None,
+        require_racetime_link: bool | None = None,
+        default_goal: str | None = None,
+        announcement_channel: discord.TextChannel | None = None,
+        results_channel: discord.TextChannel | None = None,
+        clear: str | None = None,
+    ) -> None:
+        """Show a tournament's settings, or change the ones you give."""
+        assert interaction.guild is not None
+        changes: dict[str, Any] = {
+            "category": category,
+            "auto_create_rooms": auto_create_rooms,
+            "room_open_minutes_before": room_open_minutes_before,
+            "require_racetime_link": require_racetime_link,
+            "default_goal": default_goal,
+            "announcement_channel_id": announcement_channel.id if announcement_channel else None,
+            "results_channel_id": results_channel.id if results_channel else None,
+        }
+        changes = {key: value for key, value in changes.items() if value is not None}
+        if clear is not None:
+            if clear in changes:
+                raise UserFacingError(
+                    f"Either set or clear {CLEARABLE[clear]}, not both in one command."
+                )
+            changes[clear] = None
+        if not changes:
+            shown = await self._tournaments.get(interaction.guild.id, tournament)
+            await reply(interaction, embed=tournament_embed(shown))
+            return
+        update = await self._tournaments.update_settings(
+            interaction.guild.id, tournament, actor_discord_id=interaction.user.id,
+            **{key: changes.get(key, UNSET) for key in LABELS},
+        )
+        name = update.tournament.name
+        if not update.changed:
+            await reply(interaction, f"Nothing changed: **{name}** already had those settings.")
+            return
+        lines = [
+            f"**{LABELS[key]}:** {show_setting(key, old)} → {show_setting(key, new)}"
+            for key, (old, new) in update.changed.items()
+        ]
+        await reply(interaction, f"Updated **{name}**:\n" + "\n".join(lines))
+
+    settings.autocomplete("tournament")(tournament_choices)
+    settings.autocomplete("category")(category_choices)
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="info")
+    @app_commands.describe(tournament="The tournament to show (archived ones too, by name)")
+    async def info(self, interaction: discord.Interaction, tournament: str) -> None:
+        """Show a tournament and all its settings."""
+        assert interaction.guild is not None
+        shown = await self._tournaments.get(interaction.guild.id, tournament)
+        await reply(interaction, embed=tournament_embed(shown))
+
+    info.autocomplete("tournament")(tournament_choices)
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="list")
+    @app_commands.describe(archived="Include archived tournaments (default: only active ones)")
+    async def list_(self, interaction: discord.Interaction, archived: bool = False) -> None:
+        """List this server's tournaments."""
+        assert interaction.guild is not None
+        tournaments = await self._tournaments.list_tournaments(
+            interaction.guild.id, include_archived=archived
+        )
+        embed = list_embed(interaction.guild, tournaments, archived=archived)
+        await reply(interaction, embed=embed)
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="archive")
+    @app_commands.describe(tournament="The tournament to archive; its history is kept")
+    async def archive(self, interaction: discord.Interaction, tournament: str) -> None:
+        """Archive a tournament: it leaves the lists and can no longer be changed."""
+        assert interaction.guild is not None
+        archived = await self._tournaments.archive(
+            interaction.guild.id, tournament, actor_discord_id=interaction.user.id
+        )
+        await reply(
+            interaction,
+            f"Archived **{archived.name}**. It no longer appears in `/tournament list` or the "
+            "suggestions; `/tournament info` still shows it.",
+        )
+
+    archive.autocomplete("tournament")(tournament_choices)
+
+    @for_audience(Audience.ADMIN)
+    @_server_admins_only()
+    @app_commands.command(name="roles")
+    @app_commands.describe(
+        organizer="The role whose members create and configure tournaments",
+        moderator="The role whose members run matches and open rooms",
+        clear="A role setting to remove",
+    )
+    @app_commands.choices(
+        clear=[
+            app_commands.Choice(name="the organizer role", value="organizer"),
+            app_commands.Choice(name="the moderator role", value="moderator"),
+            app_commands.Choice(name="both roles", value="both"),
+        ]
+    )
+    async def roles(
+        self,
+        interaction: discord.Interaction,
+        organizer: discord.Role | None = None,
+        moderator: discord.Role | None = None,
+        clear: str | None = None,
+    ) -> None:
+        """Show or set the server's organizer and moderator roles."""
+        assert interaction.guild is not None
+        values: dict[str, Any] = {}
+        if organizer is not None:
+            values["organizer_role_id"] = organizer.id
+        if moderator is not None:
+            values["moderator_role_id"] = moderator.id
+        cleared = {
+            "organizer": ("organizer",),
+            "moderator": ("moderator",),
+            "both": ("organizer", "moderator"),
+        }.get(clear or "", ())
+        for which in cleared:
+            if f"{which}_role_id" in values:
+                raise UserFacingError(
+                    f"Either set or clear the {which} role, not both in one command."
+                )
+            values[f"{which}_role_id"] = None
+        roles = await self._tournaments.set_roles(
+            interaction.guild.id, actor_discord_id=interaction.user.id, **values
+        )
+        heading = "Updated the server's roles." if values else "The server's roles:"
+        await reply(interaction, f"{heading}\n{roles_text(roles)}")
+
+    @for_audience(Audience.OWNER)
+    @_bot_owners_only()
+    @app_commands.command(name="allow-bot")
+    @app_commands.describe(category="The racetime category slug of a bot added with /racetime add")
+    async def allow_bot(self, interaction: discord.Interaction, category: str) -> None:
+        """Let this server's tournaments use a racetime category bot."""
+        assert interaction.guild is not None
+        added = await self._tournaments.allow_bot(
+            interaction.guild.id, category, actor_discord_id=interaction.user.id
+        )
+        slug = category.strip().lower()
+        if added:
+            message = f"Tournaments in {interaction.guild.name} can now use the `{slug}` bot."
+        else:
+            message = f"Tournaments in {interaction.guild.name} could already use `{slug}`."
+        await reply(interaction, message)
+
+
+async def setup(bot: RaceDeskBot) -> None:
+    await bot.add_cog(TournamentCog(bot.services.tournaments))

@@ -1,0 +1,461 @@
+"""Tournaments of a server and their settings; the server's organizer and moderator roles.
+
+Every change is audited in its own transaction. Settings live in the tournament's columns
+(``racetime_category``, ``racetime_goal``) and its ``settings`` JSON object (the rest);
+:class:`TournamentSettings` is the one typed view of both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime
+from enum import Enum
+from typing import Any, Final
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import NotFoundError, UserFacingError
+from core.services.audit import AuditService
+from db.models import Tournament
+from db.queries import tournaments as queries
+from db.queries.bot_guilds import assign_bot_to_guild
+from db.queries.bots import get_bot_by_category, list_bots_for_guild
+from db.queries.guild_settings import get_guild_settings, update_guild_settings
+from db.queries.users import get_or_create_user_by_discord_id
+
+log = logging.getLogger(__name__)
+
+NAME_MAX = 100
+GOAL_MAX = 200
+OPEN_MINUTES_MIN, OPEN_MINUTES_MAX, OPEN_MINUTES_DEFAULT = 30, 120, 60
+
+
+class _Unset(Enum):
+    UNSET = "unset"
+
+
+UNSET: Final = _Unset.UNSET
+"""An option the organizer did not give (``None`` clears an optional setting)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TournamentSettings:
+    """What a tournament's matches and rooms follow."""
+
+    category: str  # the racetime category whose bot opens the rooms
+    auto_create_rooms: bool = False
+    room_open_minutes_before: int = OPEN_MINUTES_DEFAULT
+    require_racetime_link: bool = False
+    default_goal: str | None = None
+    announcement_channel_id: int | None = None
+    results_channel_id: int | None = None
+
+    @classmethod
+    def of(cls, tournament: Tournament) -> TournamentSettings:
+        stored = tournament.settings or {}
+        return cls(
+            category=tournament.racetime_category,
+            auto_create_rooms=bool(stored.get("auto_create_rooms", False)),
+            room_open_minutes_before=int(
+                stored.get("room_open_minutes_before", OPEN_MINUTES_DEFAULT)
+            ),
+            require_racetime_link=bool(stored.get("require_racetime_link", False)),
+            default_goal=tournament.racetime_goal,
+            announcement_channel_id=_snowflake(stored.get("announcement_channel_id")),
+            results_channel_id=_snowflake(stored.get("results_channel_id")),
+        )
+
+    def apply_to(self, tournament: Tournament) -> None:
+        tournament.racetime_category = self.category
+        tournament.racetime_goal = self.default_goal
+        json = dict(tournament.settings or {})  # a new object, so the change is noticed
+        for key in _JSON_KEYS:
+            value = getattr(self, key)
+            # Snowflakes as text: JSON readers that use doubles would round them.
+            json[key] = str(value) if key.endswith("_channel_id") and value is not None else value
+        tournament.settings = json
+
+
+_JSON_KEYS = (
+    "auto_create_rooms",
+    "room_open_minutes_before",
+    "require_racetime_link",
+    "announcement_channel_id",
+    "results_channel_id",
+)
+SETTING_NAMES = tuple(f.name for f in fields(TournamentSettings))
+
+
+def _snowflake(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class TournamentInfo:
+    id: int
+    guild_id: int
+    name: str
+    active: bool
+    settings: TournamentSettings
+    created_at: datetime
+
+    @classmethod
+    def of(cls, tournament: Tournament) -> TournamentInfo:
+        assert tournament.id is not None
+        return cls(
+            id=tournament.id,
+            guild_id=tournament.guild_id,
+            name=tournament.name,
+            active=tournament.is_active,
+            settings=TournamentSettings.of(tournament),
+            created_at=tournament.created_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsUpdate:
+    """A tournament after a change, and what changed: setting -> (old, new)."""
+
+    tournament: TournamentInfo
+    changed: dict[str, tuple[Any, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerRoles:
+    organizer_role_id: int | None
+    moderator_role_id: int | None
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def clean_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise UserFacingError("Give the tournament a name, e.g. `Winter Cup 2026`.")
+    if len(cleaned) > NAME_MAX:
+        raise UserFacingError(
+            f"A tournament name can be at most {NAME_MAX} characters; "
+            f"this one has {len(cleaned)}."
+        )
+    return cleaned
+
+
+def check_open_minutes(minutes: int) -> int:
+    if not OPEN_MINUTES_MIN <= minutes <= OPEN_MINUTES_MAX:
+        raise UserFacingError(
+            f"Rooms can open {OPEN_MINUTES_MIN} to {OPEN_MINUTES_MAX} minutes before a match "
+            f"(default {OPEN_MINUTES_DEFAULT}); {minutes} is outside that range."
+        )
+    return minutes
+
+
+def clean_goal(goal: str | None) -> str | None:
+    if goal is None:
+        return None
+    cleaned = goal.strip()
+    if not cleaned:
+        return None
+    if len(cleaned) > GOAL_MAX:
+        raise UserFacingError(
+            f"A goal can be at most {GOAL_MAX} characters; this one has {len(cleaned)}."
+        )
+    return cleaned
+
+
+def normalise_category(category: str) -> str:
+    return category.strip().strip("/").lower()
+
+
+# -- the service -------------------------------------------------------------------------------
+
+
+class TournamentService:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._audit = audit
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def get(
+        self, guild_id: int, name: str, *, include_archived: bool = True
+    ) -> TournamentInfo:
+        """The server's tournament called ``name`` (any case), or :class:`NotFoundError`."""
+        async with self._sessionmaker() as session:
+            tournament = await self._find(session, guild_id, name, include_archived)
+            return TournamentInfo.of(tournament)
+
+    async def get_by_id(self, tournament_id: int) -> TournamentInfo | None:
+        async with self._sessionmaker() as session:
+            tournament = await queries.get_tournament(session, tournament_id)
+            return TournamentInfo.of(tournament) if tournament is not None else None
+
+    async def list_tournaments(
+        self, guild_id: int, *, include_archived: bool = False
+    ) -> list[TournamentInfo]:
+        """Active tournaments (and archived ones when asked), active first, by name."""
+        async with self._sessionmaker() as session:
+            rows = await queries.list_tournaments(
+                session, guild_id, include_archived=include_archived
+            )
+            return [TournamentInfo.of(row) for row in rows]
+
+    async def suggest_names(self, guild_id: int, typed: str) -> list[str]:
+        """Active tournaments' names containing ``typed`` (for autocomplete; at most 25)."""
+        async with self._sessionmaker() as session:
+            return await queries.search_tournament_names(session, guild_id, typed.strip())
+
+    async def categories_for(self, guild_id: int) -> list[str]:
+        """The racetime categories whose (active) bot this server's tournaments may use."""
+        async with self._sessionmaker() as session:
+            return [bot.category for bot in await list_bots_for_guild(session, guild_id)]
+
+    # -- changing ----------------------------------------------------------------------------
+
+    async def create(
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        category: str,
+        actor_discord_id: int,
+        auto_create_rooms: bool | None = None,
+        room_open_minutes_before: int | None = None,
+        require_racetime_link: bool | None = None,
+        default_goal: str | None = None,
+        announcement_channel_id: int | None = None,
+        results_channel_id: int | None = None,
+    ) -> TournamentInfo:
+        """A new active tournament; options left out take their defaults."""
+        name = clean_name(name)
+        settings = TournamentSettings(category=normalise_category(category))
+        given = {
+            "auto_create_rooms": auto_create_rooms,
+            "room_open_minutes_before": room_open_minutes_before,
+            "require_racetime_link": require_racetime_link,
+            "default_goal": default_goal,
+            "announcement_channel_id": announcement_channel_id,
+            "results_channel_id": results_channel_id,
+        }
+        chosen = {key: value for key, value in given.items() if value is not None}
+        settings = _validated(replace(settings, **chosen))
+        try:
+            async with self._sessionmaker.begin() as session:
+                await self._check_category(session, guild_id, settings.category)
+                await self._check_name_free(session, guild_id, name)
+                creator = await get_or_create_user_by_discord_id(session, actor_discord_id)
+                tournament = Tournament(
+                    guild_id=guild_id, name=name, racetime_category=settings.category,
+                    created_by=creator.id,
+                )
+                settings.apply_to(tournament)
+                await queries.add_tournament(session, tournament)
+                await self._audit.record(
+                    session, "tournament.create", actor_discord_id=actor_discord_id,
+                    guild_id=guild_id,
+                    details={"tournament_id": tournament.id, "name": name,
+                             "settings": _audit_view(settings)},
+                )
+                return TournamentInfo.of(tournament)
+        except IntegrityError:
+            # Someone created the same name between our check and our insert.
+            raise UserFacingError(_duplicate_message(name)) from None
+
+    async def update_settings(
+        self,
+        guild_id: int,
+        name: str,
+        *,
+        actor_discord_id: int,
+        category: str | _Unset = UNSET,
+        auto_create_rooms: bool | _Unset = UNSET,
+        room_open_minutes_before: int | _Unset = UNSET,
+        require_racetime_link: bool | _Unset = UNSET,
+        default_goal: str | _Unset | None = UNSET,
+        announcement_channel_id: int | _Unset | None = UNSET,
+        results_channel_id: int | _Unset | None = UNSET,
+    ) -> SettingsUpdate:
+        """Change the given settings of an active tournament (``None`` clears an optional
+        one); returns what changed. Nothing given, or nothing different, changes nothing."""
+        given: dict[str, Any] = {
+            "category": category,
+            "auto_create_rooms": auto_create_rooms,
+            "room_open_minutes_before": room_open_minutes_before,
+            "require_racetime_link": require_racetime_link,
+            "default_goal": default_goal,
+            "announcement_channel_id": announcement_channel_id,
+            "results_channel_id": results_channel_id,
+        }
+        given = {key: value for key, value in given.items() if value is not UNSET}
+        if isinstance(given.get("category"), str):
+            given["category"] = normalise_category(given["category"])
+        async with self._sessionmaker.begin() as session:
+            tournament = await self._find(session, guild_id, name, include_archived=False)
+            old = TournamentSettings.of(tournament)
+            new = _validated(replace(old, **given))
+            changed = {
+                key: (getattr(old, key), getattr(new, key))
+                for key in SETTING_NAMES
+                if getattr(old, key) != getattr(new, key)
+            }
+            if "category" in changed:
+                await self._check_category(session, guild_id, new.category)
+            if changed:
+                new.apply_to(tournament)
+                await session.flush()
+                await self._audit.record(
+                    session, "tournament.settings", actor_discord_id=actor_discord_id,
+                    guild_id=guild_id,
+                    details={"tournament_id": tournament.id, "name": tournament.name,
+                             "changed": {k: [_plain(o), _plain(n)]
+                                         for k, (o, n) in changed.items()}},
+                )
+            return SettingsUpdate(TournamentInfo.of(tournament), changed)
+
+    async def archive(self, guild_id: int, name: str, *, actor_discord_id: int) -> TournamentInfo:
+        """Retire a tournament: it leaves the lists and autocomplete, and keeps its history."""
+        async with self._sessionmaker.begin() as session:
+            tournament = await self._find(session, guild_id, name, include_archived=True)
+            if not tournament.is_active:
+                raise UserFacingError(f"**{tournament.name}** is already archived.")
+            tournament.is_active = False
+            await session.flush()
+            await self._audit.record(
+                session, "tournament.archive", actor_discord_id=actor_discord_id,
+                guild_id=guild_id,
+                details={"tournament_id": tournament.id, "name": tournament.name},
+            )
+            return TournamentInfo.of(tournament)
+
+    # -- the server's roles and bots ---------------------------------------------------------
+
+    async def roles(self, guild_id: int) -> ServerRoles:
+        async with self._sessionmaker() as session:
+            settings = await get_guild_settings(session, guild_id)
+        if settings is None:
+            return ServerRoles(None, None)
+        return ServerRoles(settings.organizer_role_id, settings.moderator_role_id)
+
+    async def organizer_role(self, guild_id: int) -> int | None:
+        """The role whose members organize tournaments here (besides Manage Server)."""
+        return (await self.roles(guild_id)).organizer_role_id
+
+    async def moderator_role(self, guild_id: int) -> int | None:
+        """The role whose members run matches (open rooms) here (besides Manage Server)."""
+        return (await self.roles(guild_id)).moderator_role_id
+
+    async def set_roles(
+        self,
+        guild_id: int,
+        *,
+        actor_discord_id: int,
+        organizer_role_id: int | _Unset | None = UNSET,
+        moderator_role_id: int | _Unset | None = UNSET,
+    ) -> ServerRoles:
+        """Set (or with ``None`` clear) the given roles, audited; returns both roles."""
+        values = {
+            key: value
+            for key, value in (
+                ("organizer_role_id", organizer_role_id),
+                ("moderator_role_id", moderator_role_id),
+            )
+            if value is not UNSET
+        }
+        if values:
+            async with self._sessionmaker.begin() as session:
+                await update_guild_settings(session, guild_id, **values)
+                await self._audit.record(
+                    session, "tournament.roles", actor_discord_id=actor_discord_id,
+                    guild_id=guild_id, details={k: _plain(v) for k, v in values.items()},
+                )
+        return await self.roles(guild_id)
+
+    async def allow_bot(self, guild_id: int, category: str, *, actor_discord_id: int) -> bool:
+        """Let this server's tournaments use the category's bot (bot owners decide); returns
+        whether it was new."""
+        category = normalise_category(category)
+        async with self._sessionmaker.begin() as session:
+            bot = await get_bot_by_category(session, category)
+            if bot is None or bot.id is None:
+                raise NotFoundError(
+                    f"There is no `{category}` bot. Add it with `/racetime add`; "
+                    "`/racetime status` lists them."
+                )
+            added = await assign_bot_to_guild(session, bot.id, guild_id)
+            if added:
+                await self._audit.record(
+                    session, "tournament.bot_allowed", actor_discord_id=actor_discord_id,
+                    guild_id=guild_id, details={"category": category, "bot_id": bot.id},
+                )
+            return added
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _find(
+        self, session: AsyncSession, guild_id: int, name: str, include_archived: bool
+    ) -> Tournament:
+        typed = " ".join(name.split())
+        found = await queries.tournaments_named(session, guild_id, typed)
+        if found and (include_archived or found[0].is_active):
+            return found[0]
+        if found:
+            raise UserFacingError(
+                f"**{found[0].name}** is archived, so it can no longer be changed. "
+                "`/tournament info` still shows it."
+            )
+        raise NotFoundError(
+            f"There is no tournament called `{typed}` in this server. "
+            "`/tournament list` shows them; `/tournament create` makes one."
+        )
+
+    async def _check_name_free(self, session: AsyncSession, guild_id: int, name: str) -> None:
+        if await queries.tournaments_named(session, guild_id, name):
+            raise UserFacingError(_duplicate_message(name))
+
+    async def _check_category(self, session: AsyncSession, guild_id: int, category: str) -> None:
+        allowed = [bot.category for bot in await list_bots_for_guild(session, guild_id)]
+        if category in allowed:
+            return
+        if not allowed:
+            raise UserFacingError(
+                "No racetime category bot serves this server yet, so there is nothing to open "
+                "rooms with. A bot owner adds one with `/racetime add` and lets this server "
+                "use it with `/tournament allow-bot`."
+            )
+        choices = ", ".join(f"`{c}`" for c in allowed)
+        raise UserFacingError(
+            f"`{category}` is not a racetime category bot of this server (or it is stopped). "
+            f"Choose one of: {choices}."
+        )
+
+
+def _validated(settings: TournamentSettings) -> TournamentSettings:
+    if not settings.category:
+        raise UserFacingError("Name the racetime category, e.g. `alttpr`.")
+    return replace(
+        settings,
+        room_open_minutes_before=check_open_minutes(settings.room_open_minutes_before),
+        default_goal=clean_goal(settings.default_goal),
+    )
+
+
+def _duplicate_message(name: str) -> str:
+    return (
+        f"This server already has a tournament called **{name}** (names ignore case, and "
+        "archived tournaments keep theirs). Choose another name."
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A value for the audit's JSON: snowflakes as text, so no reader rounds them."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return str(value)
+    return value
+
+
+def _audit_view(settings: TournamentSettings) -> dict[str, Any]:
+    return {key: _plain(value) for key, value in asdict(settings).items()}

@@ -1,0 +1,151 @@
+"""/timezone through the real CommandTree: a player's zone, the server's default, who may set
+it, the suggestions, and the zone a typed time is then read in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import discord
+from discord import app_commands
+
+from cogs._shared.time_option import When
+from core.services.time_input import ACCEPTED_FORMATS, parse_time, show_time
+from tests.plugins.discord_bot import DiscordHarness
+
+ORGANIZERS_ONLY = (
+    "Only organizers can do this: members with the Manage Server permission "
+    "or the server's organizer role."
+)
+
+
+async def organizer(harness: DiscordHarness, index: int = 2) -> discord.Member:
+    return await harness.member_with_permissions(index, manage_guild=True)
+
+
+async def test_a_player_sets_their_zone_and_typed_times_follow_it(
+    discord_harness: DiscordHarness,
+) -> None:
+    harness = discord_harness
+    player = harness.member(0)
+    result = await harness.slash("timezone set", member=player, zone="europe/berlin")
+    answer = result.first
+    assert answer.ephemeral
+    assert (answer.content or "").startswith("Your timezone is now **Europe/Berlin**: it is ")
+    assert "Times you type as `2026-12-01 19:00` are read in it" in (answer.content or "")
+    zone = await harness.services.timezones.timezone_for(player.id, harness.guild.id)
+    assert zone == ZoneInfo("Europe/Berlin")
+    assert parse_time("2026-12-01 19:00", zone) == datetime(2026, 12, 1, 18, 0, tzinfo=UTC)
+
+
+async def test_an_unknown_zone_is_refused_with_an_example(discord_harness: DiscordHarness) -> None:
+    harness = discord_harness
+    result = await harness.slash("timezone set", member=harness.member(0), zone="Mars/Base")
+    assert result.first.content == (
+        "`Mars/Base` is not a timezone RaceDesk knows. Use an IANA name such as "
+        "`Europe/Berlin`, `America/New_York` or `UTC` (the suggestions list them)."
+    )
+    assert await harness.services.timezones.user_timezone(harness.member(0).id) is None
+
+
+async def test_show_tells_which_zone_is_used(discord_harness: DiscordHarness) -> None:
+    harness = discord_harness
+    player = harness.member(0)
+    before = await harness.slash("timezone show", member=player)
+    assert "Your timezone: not set (`/timezone set` chooses one)" in before.text
+    assert "This server's default: **UTC**" in before.text
+    assert "Your typed times are read in **UTC**" in before.text
+
+    await harness.slash("timezone server", member=await organizer(harness), zone="Asia/Tokyo")
+    server = await harness.slash("timezone show", member=player)
+    assert "This server's default: **Asia/Tokyo**" in server.text
+    assert "Your typed times are read in **Asia/Tokyo**" in server.text
+
+    await harness.slash("timezone set", member=player, zone="America/Chicago")
+    own = await harness.slash("timezone show", member=player)
+    assert "Your timezone: **America/Chicago**" in own.text
+    assert "Your typed times are read in **America/Chicago**" in own.text
+
+
+async def test_only_organizers_set_the_server_zone_and_it_is_audited(
+    discord_harness: DiscordHarness,
+) -> None:
+    harness = discord_harness
+    refused = await harness.slash("timezone server", member=harness.member(0), zone="Asia/Tokyo")
+    assert refused.first.content == ORGANIZERS_ONLY
+    assert await harness.services.timezones.server_timezone(harness.guild.id) == "UTC"
+
+    boss = await organizer(harness)
+    done = await harness.slash("timezone server", member=boss, zone="asia/tokyo")
+    assert (done.first.content or "").startswith(
+        f"{harness.guild.name}'s default timezone is now **Asia/Tokyo** (it is "
+    )
+    bad = await harness.slash("timezone server", member=boss, zone="Tokio")
+    assert (bad.first.content or "").startswith("`Tokio` is not a timezone RaceDesk knows.")
+    assert await harness.services.timezones.server_timezone(harness.guild.id) == "Asia/Tokyo"
+    [entry] = await harness.services.audit.entries("timezone.server")
+    assert entry.details == {"old": "UTC", "new": "Asia/Tokyo"}
+    assert entry.guild_id == harness.guild.id
+
+
+async def test_zones_are_suggested_by_substring_at_most_25(
+    discord_harness: DiscordHarness,
+) -> None:
+    harness = discord_harness
+    player = harness.member(0)
+    berlin = await harness.autocomplete("timezone set", "zone", "berl", member=player)
+    assert [(c.name, c.value) for c in berlin] == [("Europe/Berlin", "Europe/Berlin")]
+    york = await harness.autocomplete("timezone set", "zone", "york", member=player)
+    assert "America/New_York" in [c.value for c in york]
+    many = await harness.autocomplete("timezone set", "zone", "america", member=player)
+    assert len(many) == 25
+    assert all("america" in c.value.lower() for c in many)
+    boss = await organizer(harness)
+    server = await harness.autocomplete("timezone server", "zone", "tokyo", member=boss)
+    assert [c.value for c in server] == ["Asia/Tokyo"]
+
+
+# -- the When option ---------------------------------------------------------------------------
+
+
+def add_when_command(harness: DiscordHarness) -> None:
+    """A command of this test only, so the option is exercised through the real tree."""
+
+    @app_commands.command(name="when-echo", description="Echo a time")
+    @app_commands.describe(when="A time")
+    async def when_echo(interaction: discord.Interaction, when: When) -> None:
+        await interaction.response.send_message(show_time(when), ephemeral=True)
+
+    harness.bot.tree.add_command(when_echo)
+
+
+async def test_a_when_option_is_read_in_the_members_zone(
+    discord_harness: DiscordHarness,
+) -> None:
+    harness = discord_harness
+    add_when_command(harness)
+    player = harness.member(0)
+    stamp = int(datetime(2026, 12, 1, 19, 0, tzinfo=UTC).timestamp())
+    utc = await harness.slash("when-echo", member=player, when="2026-12-01 19:00")
+    assert utc.first.content == f"<t:{stamp}:F> (<t:{stamp}:R>)"
+    await harness.slash("timezone set", member=player, zone="Europe/Berlin")
+    berlin = await harness.slash("when-echo", member=player, when="2026-12-01 19:00")
+    assert berlin.first.content == f"<t:{stamp - 3600}:F> (<t:{stamp - 3600}:R>)"
+    stamped = await harness.slash("when-echo", member=player, when=f"<t:{stamp}:R>")
+    assert stamped.first.content == f"<t:{stamp}:F> (<t:{stamp}:R>)"
+
+
+async def test_a_bad_when_option_gets_the_formats(discord_harness: DiscordHarness) -> None:
+    harness = discord_harness
+    add_when_command(harness)
+    result = await harness.slash("when-echo", member=harness.member(0), when="next friday")
+    assert result.first.ephemeral
+    assert result.first.content == (
+        f"`next friday` is not a time RaceDesk can read. {ACCEPTED_FORMATS}"
+    )
+    await harness.slash("timezone set", member=harness.member(0), zone="Europe/Paris")
+    gap = await harness.slash("when-echo", member=harness.member(0), when="2026-03-29 02:30")
+    assert gap.first.content == (
+        "`2026-03-29 02:30` does not exist in Europe/Paris: the clocks skip that hour for "
+        "daylight saving time. Pick another time, e.g. `2026-03-29 03:30`."
+    )
