@@ -260,11 +260,12 @@ class NotificationsCog(commands.GroupCog, group_name="notifications"):
     def __init__(
         self,
         notifications: NotificationService,
+        organizer_roles: OrganizerRoles,
         *,
         settings_timeout: float = SETTINGS_TIMEOUT_SECONDS,
     ) -> None:
         self._notifications = notifications
-        self.organizer_roles: OrganizerRoles = notifications
+        self.organizer_roles = organizer_roles
         self.settings_timeout = settings_timeout
         super().__init__()
 
@@ -416,4 +417,4 @@ class NotificationsCog(commands.GroupCog, group_name="notifications"):
 
 
 async def setup(bot: RaceDeskBot) -> None:
-    await bot.add_cog(NotificationsCog(bot.services.notifications))
+    await bot.add_cog(NotificationsCog(bot.services.notifications, bot.services.tournaments))

@@ -59,7 +59,7 @@ ORGANIZERS_ONLY = (
 
 
 class OrganizerRoles(Protocol):
-    """Where a server's organizer role is kept (``NotificationService`` for now)."""
+    """Where a server's organizer role is kept (``TournamentService``)."""
 
     async def organizer_role(self, guild_id: int) -> int | None: ...
 

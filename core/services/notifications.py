@@ -202,11 +202,6 @@ class NotificationService:
             settings = await queries.guild_settings(session, guild_id)
             return settings.notification_fallback_channel_id if settings else None
 
-    async def organizer_role(self, guild_id: int) -> int | None:
-        async with self._sessionmaker() as session:
-            settings = await queries.guild_settings(session, guild_id)
-            return settings.organizer_role_id if settings else None
-
     async def set_fallback_channel(
         self, guild_id: int, channel_id: int | None, *, actor_discord_id: int
     ) -> None:
