@@ -8,6 +8,7 @@ Every change is audited in its own transaction. Settings live in the tournament'
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from enum import Enum
@@ -178,6 +179,18 @@ class TournamentService:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._audit = audit
+        self._changed: list[Callable[[int], None]] = []
+
+    def on_settings_changed(self, callback: Callable[[int], None]) -> None:
+        """``callback(tournament_id)`` runs after a change of a tournament's settings (or its
+        archiving) commits: the room scheduler re-plans its matches."""
+        self._changed.append(callback)
+
+    def _settings_changed(self, tournament_id: int | None) -> None:
+        if tournament_id is None:
+            return
+        for callback in self._changed:
+            callback(tournament_id)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -314,7 +327,10 @@ class TournamentService:
                              "changed": {k: [_plain(o), _plain(n)]
                                          for k, (o, n) in changed.items()}},
                 )
-            return SettingsUpdate(TournamentInfo.of(tournament), changed)
+            update = SettingsUpdate(TournamentInfo.of(tournament), changed)
+        if changed:
+            self._settings_changed(tournament.id)
+        return update
 
     async def archive(self, guild_id: int, name: str, *, actor_discord_id: int) -> TournamentInfo:
         """Retire a tournament: it leaves the lists and autocomplete, and keeps its history."""
@@ -329,7 +345,9 @@ class TournamentService:
                 guild_id=guild_id,
                 details={"tournament_id": tournament.id, "name": tournament.name},
             )
-            return TournamentInfo.of(tournament)
+            archived = TournamentInfo.of(tournament)
+        self._settings_changed(tournament.id)
+        return archived
 
     # -- the server's roles and bots ---------------------------------------------------------
 
