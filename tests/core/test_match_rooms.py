@@ -1,0 +1,336 @@
+"""Opening match rooms: against the fake racetime server over real sockets, the real engine
+and the real database (SQLite, or PostgreSQL with RACEDESK_TEST_DB=postgres)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import select
+
+from core.events import (
+    RacetimeEntrantInvitedEvent,
+    RacetimeRoomCreatedEvent,
+    RacetimeRoomOpenedEvent,
+)
+from core.identity import SYSTEM_USER_ID
+from core.services.match_rooms import OpeningStatus
+from db.models import ClaimState, Match, MatchRoomClaim, RaceRoom
+from tests.core.match_room_helpers import add_match, room_service
+from tests.plugins.racetime_engine import EngineEnv, eventually
+from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
+
+STARTRACE = "/o/alttpr/startrace"
+WHEN = datetime(2026, 11, 26, 18, 30, tzinfo=UTC)
+INFO = "Spring Cup - RacerOne vs RacerTwo - Scheduled: 2026-11-26 18:30 UTC"
+
+
+def rooms_on_fake(env: EngineEnv) -> list[str]:
+    return [r.slug for r in env.fake.races.values() if r.category.slug == CATEGORY]
+
+
+def entrants(env: EngineEnv, slug: str) -> dict[str, str]:
+    """racetime id -> status, as racetime's race data shows the room."""
+    return {
+        e["user"]["id"]: e["status"]["value"] for e in env.fake.race_data(slug)["entrants"]
+    }
+
+
+def invited(env: EngineEnv, slug: str) -> list[str]:
+    return sorted(rid for rid, status in entrants(env, slug).items() if status == "invited")
+
+
+async def claim_of(env: EngineEnv, match_id: int) -> MatchRoomClaim:
+    async with env.sessionmaker() as session:
+        result = await session.execute(
+            select(MatchRoomClaim).where(MatchRoomClaim.match_id == match_id)
+        )
+        return result.scalar_one()
+
+
+async def match_row(env: EngineEnv, match_id: int) -> Match:
+    async with env.sessionmaker() as session:
+        match = await session.get(Match, match_id)
+        assert match is not None
+        return match
+
+
+async def test_opening_creates_one_room_with_the_exact_settings_and_brings_the_players_in(
+    engine_env: EngineEnv,
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(env, scheduled_at=WHEN)
+
+    opening = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=42, reason="manual"
+    )
+
+    assert opening.status == OpeningStatus.OPENED, opening
+    assert rooms_on_fake(env) == [opening.slug]
+    assert opening.url == f"{env.fake.base_url}/alttpr/{opening.slug}"
+    data = await env.client.get_race_data(CATEGORY, opening.slug)
+    assert data["goal"] == {"name": "Any% NMG", "custom": False}  # the tournament's goal
+    assert data["status"]["value"] == "invitational"
+    assert data["info_user"] == INFO
+    assert data["start_delay"] == "P0DT00H00M15S"
+    assert data["time_limit"] == "P1DT00H00M00S"
+    expected = {
+        "unlisted": False, "streaming_required": True, "auto_start": True,
+        "allow_comments": True, "hide_comments": True, "allow_prerace_chat": True,
+        "allow_midrace_chat": True, "allow_non_entrant_chat": False,
+        "chat_message_delay": "P0DT00H00M00S", "team_race": False,
+        "require_even_teams": False,
+    }  # fmt: skip
+    assert {key: data[key] for key in expected} == expected
+
+    assert invited(env, opening.slug) == sorted(setup.linked)
+    assert sorted(opening.invited) == sorted(setup.linked)
+    race = env.fake.race(opening.slug)
+    assert list(opening.unlinked_user_ids) == setup.unlinked_user_ids
+    chat = [m.message for m in race.messages if m.bot]
+    assert chat[0].startswith("Spring Cup - RacerOne vs RacerTwo. Scheduled: 2026-11-26 18:30")
+    assert "Goal: Any% NMG" in chat[0] and "1 player(s) not linked yet" in chat[0]
+    assert chat[1].startswith("Warning: 1 player(s) of this match have not linked")
+    assert opening.problems == ()
+
+    claim = await claim_of(env, setup.match_id)
+    assert (claim.state, claim.slug, claim.info) == (ClaimState.OPENED, opening.slug, INFO)
+    assert claim.details_posted_at is not None
+    assert (await match_row(env, setup.match_id)).status == "room_open"
+    async with env.sessionmaker() as session:
+        room = (await session.execute(select(RaceRoom))).scalar_one()
+    assert (room.slug, room.match_id, room.opened_by_us) == (opening.slug, setup.match_id, True)
+    await env.dispatcher.drain()
+    (opened,) = env.of(RacetimeRoomOpenedEvent)
+    assert (opened.user_id, opened.match_id, opened.room_slug) == (42, setup.match_id, claim.slug)
+    assert (opened.invited_count, opened.player_count) == (2, 3)
+    assert env.of(RacetimeRoomCreatedEvent) == []
+    assert len(env.of(RacetimeEntrantInvitedEvent)) == 2
+
+
+async def test_the_scheduler_opens_as_the_system_with_a_custom_goal_and_an_open_room(
+    engine_env: EngineEnv,
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(
+        env, scheduled_at=WHEN, goal="All dungeons, no glitches", invitational=False, unlinked=0
+    )
+
+    opening = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=None, reason="scheduled"
+    )
+
+    assert opening.status == OpeningStatus.OPENED
+    data = await env.client.get_race_data(CATEGORY, opening.slug)
+    assert data["goal"] == {"name": "All dungeons, no glitches", "custom": True}
+    assert data["status"]["value"] == "open"
+    assert [m.message for m in env.fake.race(opening.slug).messages if m.bot][1:] == []
+    await env.dispatcher.drain()
+    (created,) = env.of(RacetimeRoomCreatedEvent)
+    assert created.user_id == SYSTEM_USER_ID and env.of(RacetimeRoomOpenedEvent) == []
+
+
+async def test_two_concurrent_calls_open_one_room(engine_env: EngineEnv) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(env, scheduled_at=WHEN)
+
+    first, second = await asyncio.gather(
+        service.create_race_room_for_match(setup.match_id, actor_user_id=None, reason="scheduled"),
+        service.create_race_room_for_match(setup.match_id, actor_user_id=7, reason="manual"),
+    )
+
+    statuses = sorted([first.status, second.status])
+    assert OpeningStatus.OPENED in statuses
+    assert statuses.count(OpeningStatus.OPENED) == 1
+    assert env.fake.request_count(STARTRACE) == 1
+    assert len(rooms_on_fake(env)) == 1
+    again = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=7, reason="manual"
+    )
+    assert again.status == OpeningStatus.ALREADY_OPEN
+    assert again.slug == rooms_on_fake(env)[0]
+    await env.dispatcher.drain()
+    assert len(env.of(RacetimeRoomCreatedEvent) + env.of(RacetimeRoomOpenedEvent)) == 1
+
+
+async def test_a_lost_startrace_answer_is_adopted_not_duplicated(engine_env: EngineEnv) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(env, scheduled_at=WHEN)
+    env.fake.lose_next_response(path_prefix=STARTRACE)
+
+    opening = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=None, reason="scheduled"
+    )
+
+    assert opening.status == OpeningStatus.ADOPTED, opening
+    assert env.fake.request_count(STARTRACE) == 1
+    assert rooms_on_fake(env) == [opening.slug]
+    claim = await claim_of(env, setup.match_id)
+    assert (claim.state, claim.slug, claim.attempts) == (ClaimState.OPENED, opening.slug, 1)
+    assert invited(env, opening.slug) == sorted(setup.linked)
+
+
+async def test_a_gateway_error_after_the_room_was_made_is_adopted_too(
+    engine_env: EngineEnv,
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(env, scheduled_at=WHEN)
+    env.fake.lose_next_response(path_prefix=STARTRACE, status=504)
+
+    opening = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=None, reason="scheduled"
+    )
+
+    assert opening.status == OpeningStatus.ADOPTED
+    assert len(rooms_on_fake(env)) == 1
+
+
+async def test_failures_are_retried_a_bounded_number_of_times_then_recorded(
+    engine_env: EngineEnv,
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(env, scheduled_at=WHEN)
+    env.fake.fail_next(10, status=503, path_prefix=STARTRACE)
+
+    opening = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=None, reason="scheduled"
+    )
+
+    assert opening.status == OpeningStatus.FAILED
+    assert opening.error is not None and "server error" in opening.error
+    assert env.fake.request_count(STARTRACE) == 3  # NO_WAIT allows three attempts
+    assert rooms_on_fake(env) == []
+    claim = await claim_of(env, setup.match_id)
+    assert (claim.state, claim.attempts) == (ClaimState.FAILED, 3)
+    assert (await match_row(env, setup.match_id)).room_error == opening.error
+    # The scheduler leaves it alone now; a moderator may try again.
+    again = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=None, reason="scheduled"
+    )
+    assert again.status == OpeningStatus.FAILED and env.fake.request_count(STARTRACE) == 3
+    env.fake.clear_faults()
+    by_hand = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=5, reason="manual"
+    )
+    assert by_hand.status == OpeningStatus.OPENED
+    assert rooms_on_fake(env) == [by_hand.slug]
+    assert (await match_row(env, setup.match_id)).room_error is None
+
+
+async def test_a_crash_between_claim_and_startrace_is_finished_at_start_up(
+    engine_env: EngineEnv,
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(env, scheduled_at=WHEN)
+    other = await add_match(env, scheduled_at=WHEN, title="Three vs Four",
+                            tournament_name="Autumn Cup", linked=("RacerThree",), unlinked=0)
+    async with env.sessionmaker.begin() as session:
+        # What a process that stopped right after committing its claims left behind: one
+        # before startrace, one after racetime opened the room (the answer never recorded).
+        session.add(MatchRoomClaim(match_id=setup.match_id, category=CATEGORY, info=INFO,
+                                   reason="scheduled"))
+        other_info = "Autumn Cup - Three vs Four - Scheduled: 2026-11-26 18:30 UTC"
+        session.add(MatchRoomClaim(match_id=other.match_id, category=CATEGORY,
+                                   info=other_info, reason="scheduled"))
+    left_behind = env.fake.open_race(CATEGORY, goal="Any% NMG", invitational=True,
+                                     info_user=other_info)
+
+    outcomes = await service.reconcile_unfinished()
+
+    by_match = {o.match_id: o for o in outcomes}
+    assert by_match[setup.match_id].status == OpeningStatus.OPENED
+    assert by_match[other.match_id].status == OpeningStatus.ADOPTED
+    assert by_match[other.match_id].slug == left_behind.slug
+    assert env.fake.request_count(STARTRACE) == 1
+    assert len(rooms_on_fake(env)) == 2
+    assert invited(env, left_behind.slug) == other.linked
+    for match_id in (setup.match_id, other.match_id):
+        assert (await claim_of(env, match_id)).state == ClaimState.OPENED
+    # Nothing is left to reconcile, and a second pass opens nothing.
+    assert await service.reconcile_unfinished() == []
+    assert env.fake.request_count(STARTRACE) == 1
+
+
+async def test_rejoining_a_room_invites_only_who_is_missing_and_accepts_requests(
+    engine_env: EngineEnv,
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    service = room_service(env, manager)
+    setup = await add_match(
+        env, scheduled_at=WHEN, linked=("RacerOne", "RacerTwo", "RacerThree"), unlinked=0
+    )
+    one, two, three = setup.linked
+    opening = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=None, reason="scheduled"
+    )
+    slug = opening.slug
+    assert slug is not None
+    await env.fake.racer(slug, one).accept_invite()
+    # racetime forgets a declined invite altogether (the entrant is deleted).
+    await env.fake.racer(slug, three).decline_invite()
+    await env.dispatcher.drain()
+    invites_before = len(env.of(RacetimeEntrantInvitedEvent))
+    assert invites_before == 3
+    # RaceDesk restarts: a new engine and service join the room again.
+    await manager.stop()
+    restarted = room_service(env, await started(env))
+
+    assert await restarted.reconcile_room(setup.match_id) == []
+    await env.dispatcher.drain()
+    # Only the player racetime shows no entry for is invited again.
+    assert [e.racetime_user_id for e in env.of(RacetimeEntrantInvitedEvent)][
+        invites_before:
+    ] == [three]
+    assert entrants(env, slug) == {one: "not_ready", two: "invited", three: "invited"}
+
+
+async def test_join_requests_from_the_match_players_are_accepted(engine_env: EngineEnv) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(env, scheduled_at=WHEN, linked=("RacerOne",), unlinked=0)
+    opening = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=None, reason="scheduled"
+    )
+    slug = opening.slug
+    assert slug is not None
+    stranger = env.fake.seed.users["RacerThree"]
+    await env.fake.racer(slug, stranger).request_invite()
+    # RacerOne turns the invite down, then asks to join after all.
+    await env.fake.racer(slug, setup.linked[0]).decline_invite()
+    await env.fake.racer(slug, setup.linked[0]).request_invite()
+
+    await eventually(lambda: entrants(env, slug).get(setup.linked[0]) == "not_ready")
+    await env.dispatcher.drain()
+    assert entrants(env, slug)[stranger] == "requested"  # not a player of the match
+
+
+async def test_send_room_message(engine_env: EngineEnv) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(env, scheduled_at=WHEN)
+    with pytest.raises(Exception, match="no open racetime room"):
+        await service.send_room_message(setup.match_id, "Good luck!")
+    opening = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=None, reason="scheduled"
+    )
+    await service.send_room_message(setup.match_id, "Good luck, have fun!")
+    assert env.fake.race(opening.slug).messages[-1].message == "Good luck, have fun!"
