@@ -4,15 +4,26 @@ engine and the fake racetime server."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.clock import Clock
+from sqlalchemy.pool import NullPool
+
+from core.clock import Clock, SystemClock
+from core.events import EventDispatcher
+from core.services.bot_status import BotStatusRepository
+from core.services.event_log import DatabaseEventLog
 from core.services.match_rooms import MatchRoomService, OpenRetry
+from core.services.racetime_bots import RacetimeBotService
+from core.services.racetime_store import DatabaseRoomStore
+from db.engine import create_engine, create_sessionmaker
 from db.models import Match, MatchPlayer, Tournament, User
+from db.secrets import SecretBox
 from racetime.backoff import Backoff
+from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
-from tests.plugins.racetime_engine import EngineEnv
+from tests.plugins.racetime_engine import FAST, FAST_RETRY, EngineEnv
 
 _discord_ids = itertools.count(900_000_000_000_000_001)
 
@@ -95,3 +106,46 @@ def room_service(
 
 def soon(now: datetime, minutes: int = 30) -> datetime:
     return now + timedelta(minutes=minutes)
+
+
+@dataclass
+class SecondProcess:
+    """Another RaceDesk on the same database: its own engine, event log, racetime engine."""
+
+    service: MatchRoomService
+    manager: RacetimeManager
+    close: Callable[[], Awaitable[None]]
+
+
+async def second_process(env: EngineEnv, db_url: str, secret_box: SecretBox) -> SecondProcess:
+    engine = create_engine(db_url, poolclass=NullPool)
+    sessionmaker = create_sessionmaker(engine)
+    event_log = DatabaseEventLog(sessionmaker, ack_delay=0.05)
+    dispatcher = EventDispatcher(event_log, retry=FAST_RETRY)
+    store = DatabaseRoomStore(sessionmaker, event_log)
+    client = RacetimeClient(env.fake.host, secure=False, timeout=2.0)
+    manager = RacetimeManager(
+        client=client,
+        store=store,
+        health=BotStatusRepository(sessionmaker, event_log, SystemClock()),
+        dispatcher=dispatcher,
+        active_bots=RacetimeBotService(sessionmaker, secret_box).active_credentials,
+        timings=FAST,
+    )
+    service = MatchRoomService(
+        sessionmaker=sessionmaker, event_log=event_log, racetime=manager, client=client,
+        store=store, retry=NO_WAIT, connect_timeout=5.0,
+    )
+    service.subscribe(dispatcher)
+    await event_log.start()
+    await dispatcher.start()
+    await manager.start()
+
+    async def close() -> None:
+        await manager.stop()
+        await dispatcher.close()
+        await event_log.close()
+        await client.close()
+        await engine.dispose()
+
+    return SecondProcess(service, manager, close)

@@ -4,20 +4,31 @@ and the real database (SQLite, or PostgreSQL with RACEDESK_TEST_DB=postgres)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
+from core.clock import ManualClock
 from core.events import (
     RacetimeEntrantInvitedEvent,
     RacetimeRoomCreatedEvent,
     RacetimeRoomOpenedEvent,
 )
 from core.identity import SYSTEM_USER_ID
+from core.services.match_room_rules import Refusal
 from core.services.match_rooms import OpeningStatus
-from db.models import ClaimState, Match, MatchRoomClaim, RaceRoom
-from tests.core.match_room_helpers import add_match, room_service
+from db.models import (
+    BotStatus,
+    ClaimState,
+    Match,
+    MatchRoomClaim,
+    RaceRoom,
+    RacetimeBot,
+    Tournament,
+)
+from db.secrets import SecretBox
+from tests.core.match_room_helpers import add_match, room_service, second_process
 from tests.plugins.racetime_engine import EngineEnv, eventually
 from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
 
@@ -334,3 +345,113 @@ async def test_send_room_message(engine_env: EngineEnv) -> None:
     )
     await service.send_room_message(setup.match_id, "Good luck, have fun!")
     assert env.fake.race(opening.slug).messages[-1].message == "Good luck, have fun!"
+
+
+async def test_two_processes_on_one_database_open_one_room(
+    engine_env: EngineEnv, db_url: str, secret_box: SecretBox
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    here = room_service(env, await started(env))
+    there = await second_process(env, db_url, secret_box)
+    try:
+        await asyncio.wait_for(there.manager.bot(CATEGORY).wait_healthy(), 5)
+        setup = await add_match(env, scheduled_at=WHEN)
+
+        outcomes = await asyncio.gather(
+            here.create_race_room_for_match(setup.match_id, actor_user_id=None,
+                                            reason="scheduled"),
+            there.service.create_race_room_for_match(setup.match_id, actor_user_id=3,
+                                                     reason="manual"),
+        )
+
+        assert [o.status for o in outcomes].count(OpeningStatus.OPENED) == 1, outcomes
+        assert {o.status for o in outcomes} <= {
+            OpeningStatus.OPENED, OpeningStatus.ALREADY_OPENING, OpeningStatus.ALREADY_OPEN
+        }
+        assert env.fake.request_count(STARTRACE) == 1
+        (slug,) = rooms_on_fake(env)
+        assert (await claim_of(env, setup.match_id)).slug == slug
+    finally:
+        await there.close()
+
+
+async def test_should_create_room_for_match_gives_each_refusal(engine_env: EngineEnv) -> None:
+    env = engine_env
+    bot = await add_alttpr_bot(env)
+    clock = ManualClock(WHEN - timedelta(minutes=90))
+    service = room_service(env, await started(env), clock)
+
+    async def code(match_id: int) -> Refusal | None:
+        decision = await service.should_create_room_for_match(match_id)
+        assert bool(decision) == (decision.code is None) and decision.reason
+        return decision.code
+
+    async def change(model: type, row_id: int | None, **fields: object) -> None:
+        async with env.sessionmaker.begin() as session:
+            row = await session.get(model, row_id)
+            for name, value in fields.items():
+                setattr(row, name, value)
+
+    assert await code(999) == Refusal.MATCH_NOT_FOUND
+    setup = await add_match(env, scheduled_at=WHEN)
+    match_id = setup.match_id
+    # 90 minutes ahead, the room opens 60 minutes before: too early, then due.
+    decision = await service.should_create_room_for_match(match_id)
+    assert decision.code == Refusal.TOO_EARLY
+    assert decision.reason == f"The room opens at <t:{int(WHEN.timestamp()) - 3600}:F>."
+    await clock.advance(30 * 60)
+    assert await code(match_id) is None
+    due = WHEN - timedelta(minutes=60)
+    assert await service.should_create_room_for_match(match_id, due)
+    assert not await service.should_create_room_for_match(match_id, due - timedelta(seconds=1))
+    await change(Tournament, setup.tournament_id,
+                 settings={"auto_create_rooms": True, "room_open_minutes_before": 30})
+    assert await code(match_id) == Refusal.TOO_EARLY
+    await change(Tournament, setup.tournament_id,
+                 settings={"auto_create_rooms": True, "require_racetime_link": True})
+    assert await code(match_id) == Refusal.UNLINKED_PLAYERS
+    await change(Tournament, setup.tournament_id, settings={})
+    assert await code(match_id) == Refusal.TOURNAMENT_AUTO_OFF
+    await change(Tournament, setup.tournament_id, settings={"auto_create_rooms": True})
+    await change(Match, match_id, auto_create_room=False)
+    assert await code(match_id) == Refusal.MATCH_AUTO_OFF
+    await change(Match, match_id, auto_create_room=None, scheduled_at=None)
+    assert await code(match_id) == Refusal.NO_TIME
+    await change(Match, match_id, scheduled_at=WHEN)
+
+    await change(RacetimeBot, bot.id, status=int(BotStatus.CONNECTION_ERROR))
+    decision = await service.should_create_room_for_match(match_id)
+    assert decision.code == Refusal.BOT_UNHEALTHY and "CONNECTION_ERROR" in decision.reason
+    await change(RacetimeBot, bot.id, is_active=False)
+    assert await code(match_id) == Refusal.BOT_INACTIVE
+    await change(Tournament, setup.tournament_id, racetime_category="smz3")
+    assert await code(match_id) == Refusal.NO_BOT
+    async with env.sessionmaker.begin() as session:
+        await env.bots.add_bot(session, category="smz3", client_id="x", client_secret="y",
+                               display_name="SMZ3")
+        smz3 = (await session.execute(select(RacetimeBot).where(
+            RacetimeBot.category == "smz3"))).scalar_one()
+        smz3.status = int(BotStatus.CONNECTED)
+    assert await code(match_id) == Refusal.BOT_NOT_RUNNING
+    await change(Tournament, setup.tournament_id, racetime_category=CATEGORY)
+    await change(RacetimeBot, bot.id, is_active=True, status=int(BotStatus.CONNECTED))
+    assert await code(match_id) is None
+
+    async with env.sessionmaker.begin() as session:
+        session.add(MatchRoomClaim(match_id=match_id, category=CATEGORY, info=INFO,
+                                   reason="scheduled"))
+    assert await code(match_id) == Refusal.OPENING
+    async with env.sessionmaker.begin() as session:
+        claim = (await session.execute(select(MatchRoomClaim))).scalar_one()
+        claim.state, claim.last_error = ClaimState.FAILED.value, "racetime.gg is down"
+    decision = await service.should_create_room_for_match(match_id)
+    assert decision.code == Refusal.FAILED and "racetime.gg is down" in decision.reason
+    opening = await service.create_race_room_for_match(match_id, actor_user_id=9,
+                                                       reason="manual")
+    assert opening.status == OpeningStatus.OPENED
+    assert await code(match_id) == Refusal.NOT_SCHEDULED  # the match's room is open
+    await change(Match, match_id, status="scheduled")
+    assert await code(match_id) == Refusal.ROOM_EXISTS
+    await change(Match, match_id, status="cancelled")
+    assert await code(match_id) == Refusal.NOT_SCHEDULED
