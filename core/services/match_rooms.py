@@ -50,11 +50,16 @@ from db.queries import match_rooms as queries
 from db.queries import rooms as room_queries
 from db.types import utcnow
 from racetime.backoff import Backoff
-from racetime.client import RacetimeClient
-from racetime.connection import RoomConnection
-from racetime.errors import RacetimeActionError, RacetimeError, RacetimeValidationError
+from racetime.client import RaceSettings, RacetimeClient, split_race_name
+from racetime.connection import CreatedRoom, RoomConnection
+from racetime.errors import (
+    RacetimeActionError,
+    RacetimeAuthError,
+    RacetimeError,
+    RacetimeValidationError,
+)
 from racetime.manager import RacetimeManager, UnknownCategoryError
-from racetime.models import CategoryData
+from racetime.models import CategoryData, race_from_dict
 from racetime.ports import RoomStore
 
 log = logging.getLogger(__name__)
@@ -251,7 +256,7 @@ class MatchRoomService:
             if attempt:
                 await self._clock.sleep(self._retry.backoff.delay(attempt - 1))
             try:
-                connection, adopted = await self._find_or_start(plan, claim)
+                slug, adopted, settings = await self._find_or_start(plan, claim)
             except (RacetimeError, UnknownCategoryError) as failure:
                 error = str(failure)[:ERROR_MAX]
                 log.warning(
@@ -262,8 +267,11 @@ class MatchRoomService:
                 if isinstance(failure, RacetimeValidationError | UnknownCategoryError):
                     break  # no retry cures a refused form or a bot that is not running
                 continue
-            await self._record_opened(plan, claim, connection)
+            connection = await self._record_opened(plan, claim, slug, settings)
             opening = await self._set_up(plan, connection)
+            if not adopted:
+                dropped = await self._not_taken(plan.category, slug, settings)
+                opening = replace(opening, problems=opening.problems + dropped)
             status = OpeningStatus.ADOPTED if adopted else OpeningStatus.OPENED
             return replace(opening, status=status)
         await self._record_failed(plan.match_id, error)
@@ -271,9 +279,15 @@ class MatchRoomService:
 
     async def _find_or_start(
         self, plan: _Plan, claim: MatchRoomClaim
-    ) -> tuple[RoomConnection, bool]:
-        """The claim's room if racetime has one (adopted), else a new one. Never opens a room
-        without first having seen the category's current rooms."""
+    ) -> tuple[str, bool, RaceSettings]:
+        """(slug, adopted, settings): the claim's room if racetime has one, else a new one.
+
+        Never posts ``startrace`` without first having seen the category's current rooms.
+        ``startrace`` is posted here rather than through ``RacetimeManager.create_room`` so
+        that the room's row, the claim and the event are committed together *before* the
+        engine watches the room and logs events of its own about it (see the report on
+        out-of-order commits in one partition).
+        """
         bot = self._racetime.bot(plan.category)
         token = await bot.token()
         raw = await self._client.get_category_data(plan.category, token)
@@ -281,17 +295,30 @@ class MatchRoomService:
             data = msgspec.convert(raw, CategoryData)
         except msgspec.ValidationError as error:
             raise RacetimeError(f"racetime.gg sent unreadable category data: {error}") from None
+        settings = rules.room_settings(plan.match, plan.tournament, claim.info, data.goals)
         slug = await self._our_room(plan, claim, data)
         if slug is not None:
-            return await self._adopt(plan, slug), True
-        settings = rules.room_settings(plan.match, plan.tournament, claim.info, data.goals)
-        connection = await self._racetime.create_room(
-            plan.category, settings, match_id=plan.match_id
-        )
-        if connection.settings_not_taken:
-            log.warning("Match %d: racetime did not apply %s", plan.match_id,
-                        ", ".join(connection.settings_not_taken))
-        return connection, False
+            return slug, True, settings
+        try:
+            name = await self._client.start_race(plan.category, token, settings)
+        except RacetimeAuthError:
+            # A bare 403 opens nothing: a token racetime revoked is replaced once.
+            token = await bot.token(stale=token)
+            name = await self._client.start_race(plan.category, token, settings)
+        log.info("Match %d: opened its room %s", plan.match_id, name)
+        return split_race_name(name, plan.category)[1], False, settings
+
+    async def _not_taken(
+        self, category: str, slug: str, settings: RaceSettings
+    ) -> tuple[str, ...]:
+        """Settings racetime silently dropped (read back from the room)."""
+        try:
+            race = race_from_dict(await self._client.get_race_data(category, slug))
+        except RacetimeError as error:
+            log.warning("Room %s/%s: could not read it back: %s", category, slug, error)
+            return ()
+        missing = settings.not_taken_by(race) if race is not None else []
+        return tuple(f"racetime did not apply {name}" for name in missing)
 
     async def _our_room(
         self, plan: _Plan, claim: MatchRoomClaim, data: CategoryData
@@ -308,14 +335,6 @@ class MatchRoomService:
                          plan.match_id, race.name)
                 return slug
         return None
-
-    async def _adopt(self, plan: _Plan, slug: str) -> RoomConnection:
-        name = f"{plan.category}/{slug}"
-        await self._store.record_room(
-            plan.category, slug, opened_by_us=True, match_id=plan.match_id
-        )
-        await self._racetime.attach(name, match_id=plan.match_id)
-        return await self._racetime.room(name)
 
     async def _note_attempt(self, match_id: int, error: str) -> None:
         async with self._sessionmaker.begin() as session:
@@ -337,10 +356,11 @@ class MatchRoomService:
         log.error("Match %d: its room could not be opened: %s", match_id, error)
 
     async def _record_opened(
-        self, plan: _Plan, claim: MatchRoomClaim, connection: RoomConnection
-    ) -> None:
-        """The claim gets the slug and the event is logged, in one transaction."""
-        category, slug = connection.record.category, connection.record.slug
+        self, plan: _Plan, claim: MatchRoomClaim, slug: str, settings: RaceSettings
+    ) -> RoomConnection:
+        """The claim gets the slug, the room its row (linked to the match), and the event is
+        logged, in one transaction; then the engine watches the room."""
+        category = plan.category
         scheduled = claim.reason == "scheduled"
         event_type = RacetimeRoomCreatedEvent if scheduled else RacetimeRoomOpenedEvent
         event = event_type(
@@ -357,17 +377,28 @@ class MatchRoomService:
             scheduled_at=plan.match.scheduled_at,
         )
         async with self._event_log.transaction() as outbox:
-            row = await queries.get_claim(outbox.session, plan.match_id)
+            session = outbox.session
+            row = await queries.get_claim(session, plan.match_id)
             assert row is not None
             row.state = ClaimState.OPENED.value
             row.slug = slug
             row.opened_at = utcnow()
-            match = await outbox.session.get(Match, plan.match_id)
+            await room_queries.upsert_room(
+                session, category, slug, match_id=plan.match_id, opened_by_us=True,
+                is_active=True,
+            )
+            match = await session.get(Match, plan.match_id)
             if match is not None:
                 match.room_error = None
                 if match.status == RaceStatus.SCHEDULED.value:
                     match.status = RaceStatus.ROOM_OPEN.value
             outbox.add(event)
+        record = await self._store.get_room(category, slug)
+        assert record is not None
+        created = CreatedRoom(
+            goal=settings.goal or settings.custom_goal, invitational=settings.invitational
+        )
+        return self._racetime.bot(category).watch(record, created=created)
 
     # -- the room's players ----------------------------------------------------------------------
 
