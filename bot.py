@@ -48,6 +48,7 @@ from core.services.bot_status import BotStatusRepository
 from core.services.container import Services
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
+from core.services.match_rooms import MatchRoomService
 from core.services.notification_delivery import NotificationDelivery
 from core.services.notification_listeners import NotificationListeners
 from core.services.notifications import NotificationService
@@ -172,6 +173,15 @@ def build_services(
     audit = AuditService(sessionmaker)
     notifications = NotificationService(sessionmaker, audit)
     NotificationListeners(sessionmaker, notifications).subscribe(dispatcher)
+    match_rooms = MatchRoomService(
+        sessionmaker=sessionmaker,
+        event_log=event_log,
+        racetime=manager,
+        client=client,
+        store=room_store,
+        clock=clock,
+    )
+    match_rooms.subscribe(dispatcher)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -189,6 +199,7 @@ def build_services(
             sessionmaker, racetime_bots, manager, audit, event_log, dispatcher
         ),
         notifications=notifications,
+        match_rooms=match_rooms,
     )
 
 
