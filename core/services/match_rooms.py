@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
@@ -66,6 +66,9 @@ log = logging.getLogger(__name__)
 
 Reason = Literal["scheduled", "manual"]
 ERROR_MAX = 1000
+# An ``opening`` claim not renewed for this long belongs to a process that stopped. One
+# attempt takes at most a few HTTP timeouts (15 s each), and the claim is renewed before each.
+CLAIM_LEASE = timedelta(minutes=3)
 
 
 class OpeningStatus(StrEnum):
@@ -137,6 +140,7 @@ class MatchRoomService:
         clock: Clock | None = None,
         retry: OpenRetry | None = None,
         connect_timeout: float = 10.0,
+        lease: timedelta = CLAIM_LEASE,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._event_log = event_log
@@ -146,6 +150,7 @@ class MatchRoomService:
         self._clock: Clock = clock or SystemClock()
         self._retry = retry or OpenRetry()
         self._connect_timeout = connect_timeout
+        self._lease = lease
         self._room_locks: dict[int, asyncio.Lock] = {}
         # Invites sent per room: racetime's snapshot shows an invite only after its pong.
         self._invited: dict[str, set[str]] = {}
@@ -215,6 +220,7 @@ class MatchRoomService:
             if room is None:
                 claim = await queries.insert_claim(
                     session,
+                    now=self._clock.now(),
                     match_id=plan.match_id,
                     category=plan.category,
                     info=rules.room_info(plan.match, plan.tournament),
@@ -228,7 +234,7 @@ class MatchRoomService:
                 return _claim_of_room(plan, room.category, room.slug), False
             # A failed opening may be tried again by a moderator (never by the scheduler).
             if reason == "manual" and await queries.reclaim_failed(
-                session, plan.match_id, **fields
+                session, plan.match_id, now=self._clock.now(), **fields
             ):
                 await session.refresh(existing)
                 return existing, True
@@ -255,6 +261,7 @@ class MatchRoomService:
         for attempt in range(self._retry.attempts):
             if attempt:
                 await self._clock.sleep(self._retry.backoff.delay(attempt - 1))
+            await self._renew(plan.match_id)
             try:
                 slug, adopted, settings = await self._find_or_start(plan, claim)
             except (RacetimeError, UnknownCategoryError) as failure:
@@ -335,6 +342,11 @@ class MatchRoomService:
                          plan.match_id, race.name)
                 return slug
         return None
+
+    async def _renew(self, match_id: int) -> None:
+        """Renew the claim's lease before each attempt (see :meth:`reconcile_unfinished`)."""
+        async with self._sessionmaker.begin() as session:
+            await queries.touch_claim(session, match_id, self._clock.now())
 
     async def _note_attempt(self, match_id: int, error: str) -> None:
         async with self._sessionmaker.begin() as session:
@@ -539,14 +551,27 @@ class MatchRoomService:
     # -- start-up ------------------------------------------------------------------------------
 
     async def reconcile_unfinished(self) -> list[RoomOpening]:
-        """Finish the claims a crash left ``opening`` (search racetime first, then retry),
-        and set up opened rooms whose details were never posted. Call once the category bots
-        are connected, before the scheduler opens anything."""
+        """Finish the claims left ``opening`` by a process that stopped (looking on racetime
+        first, then retrying), and set up opened rooms whose details were never posted.
+
+        Call at start-up once the category bots are connected, before the scheduler opens
+        anything (and, cheaply, from its sweep). A claim is taken over only once its lease
+        ran out (its holder renews it before every attempt), and by one process only: an
+        opening still under way in another process is left alone.
+        """
+        now = self._clock.now()
         async with self._sessionmaker() as session:
             opening = await queries.claims_in_state(session, ClaimState.OPENING)
             opened = await queries.claims_in_state(session, ClaimState.OPENED)
         outcomes = []
         for claim in opening:
+            if claim.updated_at > now - self._lease:
+                log.info("Match %d: its room is being opened elsewhere", claim.match_id)
+                continue
+            async with self._sessionmaker.begin() as session:
+                taken = await queries.take_over(session, claim, self._clock.now())
+            if not taken:
+                continue
             log.info("Match %d: its room was being opened when RaceDesk stopped; finishing",
                      claim.match_id)
             outcomes.append(await self._open(await self._plan(claim.match_id), claim))

@@ -3,6 +3,7 @@ the transaction."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -11,7 +12,6 @@ from sqlmodel import col, select
 
 from db.models import ClaimState, Match, MatchPlayer, MatchRoomClaim, Tournament, User
 from db.queries._upsert import dialect_insert
-from db.types import utcnow
 
 
 async def get_match(session: AsyncSession, match_id: int) -> tuple[Match, Tournament] | None:
@@ -43,13 +43,14 @@ async def get_claim(session: AsyncSession, match_id: int) -> MatchRoomClaim | No
     return result.scalar_one_or_none()
 
 
-async def insert_claim(session: AsyncSession, **fields: Any) -> MatchRoomClaim | None:
+async def insert_claim(
+    session: AsyncSession, *, now: datetime, **fields: Any
+) -> MatchRoomClaim | None:
     """Claim a match's room: the new row, or None when the match is already claimed.
 
     ``INSERT ... ON CONFLICT (match_id) DO NOTHING``: of two claimers (two tasks or two
     processes) exactly one gets the row; the other waits for its commit and gets None.
     """
-    now = utcnow()
     statement = (
         dialect_insert(session, MatchRoomClaim)
         .values(state=ClaimState.OPENING.value, created_at=now, updated_at=now, **fields)
@@ -60,7 +61,9 @@ async def insert_claim(session: AsyncSession, **fields: Any) -> MatchRoomClaim |
     return result.scalar_one_or_none()
 
 
-async def reclaim_failed(session: AsyncSession, match_id: int, **fields: Any) -> bool:
+async def reclaim_failed(
+    session: AsyncSession, match_id: int, *, now: datetime, **fields: Any
+) -> bool:
     """Turn a ``failed`` claim back into ``opening``; False when it is not (or no longer)
     failed: a conditional update, so of two callers only one succeeds."""
     result = await session.execute(
@@ -69,7 +72,31 @@ async def reclaim_failed(session: AsyncSession, match_id: int, **fields: Any) ->
             col(MatchRoomClaim.match_id) == match_id,
             col(MatchRoomClaim.state) == ClaimState.FAILED.value,
         )
-        .values(state=ClaimState.OPENING.value, updated_at=utcnow(), **fields)
+        .values(state=ClaimState.OPENING.value, updated_at=now, **fields)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def touch_claim(session: AsyncSession, match_id: int, now: datetime) -> None:
+    """Renew the lease of an ``opening`` claim: its holder is still at work."""
+    await session.execute(
+        update(MatchRoomClaim)
+        .where(col(MatchRoomClaim.match_id) == match_id)
+        .values(updated_at=now)
+    )
+
+
+async def take_over(session: AsyncSession, claim: MatchRoomClaim, now: datetime) -> bool:
+    """Take an ``opening`` claim whose holder stopped renewing it; False when another
+    process renewed or took it first (a conditional update: one winner)."""
+    result = await session.execute(
+        update(MatchRoomClaim)
+        .where(
+            col(MatchRoomClaim.id) == claim.id,
+            col(MatchRoomClaim.state) == ClaimState.OPENING.value,
+            col(MatchRoomClaim.updated_at) == claim.updated_at,
+        )
+        .values(updated_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

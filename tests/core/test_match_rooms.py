@@ -20,7 +20,7 @@ from core.events import (
 )
 from core.identity import SYSTEM_USER_ID
 from core.services.match_room_rules import Refusal
-from core.services.match_rooms import OpeningStatus
+from core.services.match_rooms import CLAIM_LEASE, OpeningStatus
 from db.models import (
     BotStatus,
     ClaimState,
@@ -271,11 +271,12 @@ async def test_a_crash_between_claim_and_startrace_is_finished_at_start_up(
     async with env.sessionmaker.begin() as session:
         # What a process that stopped right after committing its claims left behind: one
         # before startrace, one after racetime opened the room (the answer never recorded).
+        stopped = datetime.now(UTC) - CLAIM_LEASE - timedelta(seconds=1)
         session.add(MatchRoomClaim(match_id=setup.match_id, category=CATEGORY, info=INFO,
-                                   reason="scheduled"))
+                                   reason="scheduled", updated_at=stopped))
         other_info = "Autumn Cup - Three vs Four - Scheduled: 2026-11-26 18:30 UTC"
         session.add(MatchRoomClaim(match_id=other.match_id, category=CATEGORY,
-                                   info=other_info, reason="scheduled"))
+                                   info=other_info, reason="scheduled", updated_at=stopped))
     left_behind = env.fake.open_race(CATEGORY, goal="Any% NMG", invitational=True,
                                      info_user=other_info)
 
@@ -292,6 +293,26 @@ async def test_a_crash_between_claim_and_startrace_is_finished_at_start_up(
         assert (await claim_of(env, match_id)).state == ClaimState.OPENED
     # Nothing is left to reconcile, and a second pass opens nothing.
     assert await service.reconcile_unfinished() == []
+    assert env.fake.request_count(STARTRACE) == 1
+
+
+async def test_an_opening_under_way_elsewhere_is_left_alone_until_its_lease_runs_out(
+    engine_env: EngineEnv,
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    clock = ManualClock(datetime.now(UTC))
+    service = room_service(env, await started(env), clock)
+    setup = await add_match(env, scheduled_at=WHEN)
+    async with env.sessionmaker.begin() as session:
+        session.add(MatchRoomClaim(match_id=setup.match_id, category=CATEGORY, info=INFO,
+                                   reason="scheduled"))
+
+    assert await service.reconcile_unfinished() == []
+    assert env.fake.request_count(STARTRACE) == 0
+    await clock.advance(CLAIM_LEASE.total_seconds() + 1)
+    (outcome,) = await service.reconcile_unfinished()
+    assert outcome.status == OpeningStatus.OPENED
     assert env.fake.request_count(STARTRACE) == 1
 
 
