@@ -30,7 +30,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
-from core.errors import NotFoundError
+from core.errors import NotFoundError, UserFacingError
 from core.events import (
     EventDispatcher,
     RacetimeBotJoinedRaceEvent,
@@ -194,8 +194,16 @@ class MatchRoomService:
     async def create_race_room_for_match(
         self, match_id: int, *, actor_user_id: int | None, reason: Reason
     ) -> RoomOpening:
-        """Open the match's room unless it has one; exactly once across tasks and processes."""
+        """Open the match's room unless it has one; exactly once across tasks and processes.
+
+        Raises :class:`UserFacingError` (nothing claimed) for a match that is cancelled or
+        finished, or whose category has no bot running here.
+        """
         plan = await self._plan(match_id)
+        if plan.match.status in (RaceStatus.CANCELLED.value, RaceStatus.FINISHED.value):
+            raise UserFacingError(f"The match is {plan.match.status}: it gets no room.")
+        if plan.category not in self._racetime.bots:
+            raise UserFacingError(str(UnknownCategoryError(plan.category)))
         claim, won = await self._claim(plan, actor_user_id, reason)
         if not won:
             return self._outcome_of(claim)

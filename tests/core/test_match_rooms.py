@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from core.clock import ManualClock
+from core.errors import NotFoundError, UserFacingError
 from core.events import (
     Event,
     RacetimeEntrantInvitedEvent,
@@ -494,3 +495,30 @@ async def test_should_create_room_for_match_gives_each_refusal(engine_env: Engin
     assert await code(match_id) == Refusal.ROOM_EXISTS
     await change(Match, match_id, status="cancelled")
     assert await code(match_id) == Refusal.NOT_SCHEDULED
+
+
+async def test_a_cancelled_match_or_a_category_without_a_bot_gets_no_claim(
+    engine_env: EngineEnv,
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    cancelled = await add_match(env, scheduled_at=WHEN, status="cancelled")
+    with pytest.raises(UserFacingError, match="The match is cancelled"):
+        await service.create_race_room_for_match(
+            cancelled.match_id, actor_user_id=1, reason="manual"
+        )
+    elsewhere = await add_match(env, scheduled_at=WHEN, tournament_name="SMZ3 Cup")
+    async with env.sessionmaker.begin() as session:
+        tournament = await session.get(Tournament, elsewhere.tournament_id)
+        assert tournament is not None
+        tournament.racetime_category = "smz3"
+    with pytest.raises(UserFacingError, match="No racetime bot is running for category 'smz3'"):
+        await service.create_race_room_for_match(
+            elsewhere.match_id, actor_user_id=1, reason="manual"
+        )
+    with pytest.raises(NotFoundError):
+        await service.create_race_room_for_match(12345, actor_user_id=1, reason="manual")
+    async with env.sessionmaker() as session:
+        assert (await session.execute(select(MatchRoomClaim))).first() is None
+    assert env.fake.request_count(STARTRACE) == 0
