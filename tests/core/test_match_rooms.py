@@ -503,12 +503,12 @@ async def test_a_cancelled_match_or_a_category_without_a_bot_gets_no_claim(
     env = engine_env
     await add_alttpr_bot(env)
     service = room_service(env, await started(env))
-    cancelled = await add_match(env, scheduled_at=WHEN, status="cancelled")
+    cancelled = await add_match(env, scheduled_at=WHEN, status="cancelled", linked=())
     with pytest.raises(UserFacingError, match="The match is cancelled"):
         await service.create_race_room_for_match(
             cancelled.match_id, actor_user_id=1, reason="manual"
         )
-    elsewhere = await add_match(env, scheduled_at=WHEN, tournament_name="SMZ3 Cup")
+    elsewhere = await add_match(env, scheduled_at=WHEN, tournament_name="SMZ3 Cup", linked=())
     async with env.sessionmaker.begin() as session:
         tournament = await session.get(Tournament, elsewhere.tournament_id)
         assert tournament is not None
