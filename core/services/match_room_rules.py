@@ -36,6 +36,28 @@ class Refusal(StrEnum):
     UNLINKED_PLAYERS = "unlinked_players"
 
 
+@dataclass(slots=True)
+class MatchPlan:
+    """A match, its tournament and its players: what opening its room is about."""
+
+    match: Match
+    tournament: Tournament
+    players: list[User]
+
+    @property
+    def match_id(self) -> int:
+        assert self.match.id is not None
+        return self.match.id
+
+    @property
+    def category(self) -> str:
+        return self.tournament.racetime_category
+
+    @property
+    def linked(self) -> list[User]:
+        return [p for p in self.players if p.racetime_id]
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """Whether to open a match's room now; if not, ``code`` and a human ``reason``."""

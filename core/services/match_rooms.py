@@ -18,7 +18,6 @@ without repeating an invite racetime already shows.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field, replace
@@ -42,8 +41,9 @@ from core.events import (
 from core.identity import SYSTEM_USER_ID
 from core.services import match_room_rules as rules
 from core.services.event_log import DatabaseEventLog
-from core.services.match_room_rules import Decision, Refusal
-from db.models import ClaimState, Match, MatchRoomClaim, Tournament, User
+from core.services.match_room_players import RoomPlayers
+from core.services.match_room_rules import Decision, MatchPlan, Refusal
+from db.models import ClaimState, Match, MatchRoomClaim
 from db.models.base import RaceStatus
 from db.queries import bots as bot_queries
 from db.queries import match_rooms as queries
@@ -53,7 +53,6 @@ from racetime.backoff import Backoff
 from racetime.client import RaceSettings, RacetimeClient, split_race_name
 from racetime.connection import CreatedRoom, RoomConnection
 from racetime.errors import (
-    RacetimeActionError,
     RacetimeAuthError,
     RacetimeError,
     RacetimeValidationError,
@@ -108,26 +107,6 @@ class OpenRetry:
     backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=30.0))
 
 
-@dataclass(slots=True)
-class _Plan:
-    match: Match
-    tournament: Tournament
-    players: list[User]
-
-    @property
-    def match_id(self) -> int:
-        assert self.match.id is not None
-        return self.match.id
-
-    @property
-    def category(self) -> str:
-        return self.tournament.racetime_category
-
-    @property
-    def linked(self) -> list[User]:
-        return [p for p in self.players if p.racetime_id]
-
-
 class MatchRoomService:
     def __init__(
         self,
@@ -149,11 +128,8 @@ class MatchRoomService:
         self._store = store
         self._clock: Clock = clock or SystemClock()
         self._retry = retry or OpenRetry()
-        self._connect_timeout = connect_timeout
         self._lease = lease
-        self._room_locks: dict[int, asyncio.Lock] = {}
-        # Invites sent per room: racetime's snapshot shows an invite only after its pong.
-        self._invited: dict[str, set[str]] = {}
+        self._players = RoomPlayers(sessionmaker, racetime, connect_timeout=connect_timeout)
 
     def subscribe(self, dispatcher: EventDispatcher) -> None:
         """Reconcile a match room when the bot joins it; accept players' join requests."""
@@ -209,16 +185,16 @@ class MatchRoomService:
             return self._outcome_of(claim)
         return await self._open(plan, claim)
 
-    async def _plan(self, match_id: int) -> _Plan:
+    async def _plan(self, match_id: int) -> MatchPlan:
         async with self._sessionmaker() as session:
             found = await queries.get_match(session, match_id)
             if found is None:
                 raise NotFoundError(f"There is no match {match_id}.")
             players = await queries.match_players(session, match_id)
-        return _Plan(found[0], found[1], players)
+        return MatchPlan(found[0], found[1], players)
 
     async def _claim(
-        self, plan: _Plan, actor_user_id: int | None, reason: Reason
+        self, plan: MatchPlan, actor_user_id: int | None, reason: Reason
     ) -> tuple[MatchRoomClaim, bool]:
         """The match's claim and whether this call holds it (committed before returning)."""
         fields = {"reason": reason, "actor_user_id": actor_user_id}
@@ -263,7 +239,7 @@ class MatchRoomService:
     def _url(self, category: str, slug: str) -> str:
         return f"{self._client.base_url}/{category}/{slug}"
 
-    async def _open(self, plan: _Plan, claim: MatchRoomClaim) -> RoomOpening:
+    async def _open(self, plan: MatchPlan, claim: MatchRoomClaim) -> RoomOpening:
         """Find the claim's room on racetime or open it, retrying with backoff."""
         error = "not tried"
         for attempt in range(self._retry.attempts):
@@ -293,7 +269,7 @@ class MatchRoomService:
         return RoomOpening(plan.match_id, OpeningStatus.FAILED, plan.category, error=error)
 
     async def _find_or_start(
-        self, plan: _Plan, claim: MatchRoomClaim
+        self, plan: MatchPlan, claim: MatchRoomClaim
     ) -> tuple[str, bool, RaceSettings]:
         """(slug, adopted, settings): the claim's room if racetime has one, else a new one.
 
@@ -336,7 +312,7 @@ class MatchRoomService:
         return tuple(f"racetime did not apply {name}" for name in missing)
 
     async def _our_room(
-        self, plan: _Plan, claim: MatchRoomClaim, data: CategoryData
+        self, plan: MatchPlan, claim: MatchRoomClaim, data: CategoryData
     ) -> str | None:
         """A current room a bot opened with this claim's info text, not another match's."""
         for race in data.current_races:
@@ -376,7 +352,7 @@ class MatchRoomService:
         log.error("Match %d: its room could not be opened: %s", match_id, error)
 
     async def _record_opened(
-        self, plan: _Plan, claim: MatchRoomClaim, slug: str, settings: RaceSettings
+        self, plan: MatchPlan, claim: MatchRoomClaim, slug: str, settings: RaceSettings
     ) -> RoomConnection:
         """The claim gets the slug, the room its row (linked to the match), and the event is
         logged, in one transaction; then the engine watches the room."""
@@ -422,86 +398,19 @@ class MatchRoomService:
 
     # -- the room's players ----------------------------------------------------------------------
 
-    def _lock(self, match_id: int) -> asyncio.Lock:
-        return self._room_locks.setdefault(match_id, asyncio.Lock())
-
-    async def _set_up(self, plan: _Plan, connection: RoomConnection) -> RoomOpening:
-        """Invite, accept, then post the details and the unlinked warning once per room."""
+    async def _set_up(self, plan: MatchPlan, connection: RoomConnection) -> RoomOpening:
         record = connection.record
-        missing = rules.unlinked(plan.players)
-        async with self._lock(plan.match_id):
-            problems = await self._reconcile(plan, connection)
-            async with self._sessionmaker() as session:
-                claim = await queries.get_claim(session, plan.match_id)
-            if claim is not None and claim.details_posted_at is None:
-                problems += await self._post_details(plan, connection, len(missing))
+        invited, problems = await self._players.set_up(plan, connection)
         return RoomOpening(
             plan.match_id,
             OpeningStatus.OPENED,
             record.category,
             record.slug,
             self._url(record.category, record.slug),
-            invited=tuple(sorted(self._invited.get(record.name, set()))),
-            unlinked_user_ids=tuple(p.id for p in missing if p.id is not None),
+            invited=invited,
+            unlinked_user_ids=tuple(p.id for p in rules.unlinked(plan.players) if p.id),
             problems=tuple(problems),
         )
-
-    async def _post_details(
-        self, plan: _Plan, connection: RoomConnection, unlinked: int
-    ) -> list[str]:
-        try:
-            await connection.send_message(
-                rules.details_message(plan.match, plan.tournament, plan.players)
-            )
-            if unlinked:
-                await connection.send_message(rules.unlinked_warning(unlinked))
-        except RacetimeError as error:
-            return [f"Could not post the match details: {error}"]
-        async with self._sessionmaker.begin() as session:
-            row = await queries.get_claim(session, plan.match_id)
-            if row is not None:
-                row.details_posted_at = utcnow()
-        return []
-
-    async def _reconcile(self, plan: _Plan, connection: RoomConnection) -> list[str]:
-        """Invite linked players who are not entrants; accept those who asked to join.
-
-        An invite racetime already shows (or that this process sent and racetime has not
-        echoed yet) is not sent again. Called under the match's lock.
-        """
-        problems: list[str] = []
-        try:
-            async with asyncio.timeout(self._connect_timeout):
-                await connection.wait_connected()
-        except TimeoutError:
-            return [f"Could not reach {connection.name} to invite the players."]
-        race = connection.last_race
-        statuses = {
-            e.user.id: e.status.value
-            for e in (race.entrants if race is not None else [])
-            if e.user is not None
-        }
-        sent = self._invited.setdefault(connection.name, set())
-        for player in plan.linked:
-            racetime_id = player.racetime_id
-            assert racetime_id is not None
-            status = statuses.get(racetime_id)
-            try:
-                if status == "requested":
-                    await connection.accept_request(racetime_id)
-                elif status is None and racetime_id not in sent:
-                    sent.add(racetime_id)
-                    await self._racetime.invite(
-                        connection.name, racetime_id, player.racetime_name
-                    )
-            except RacetimeActionError as error:
-                problems.append(f"{player.racetime_name or racetime_id}: {error}")
-            except RacetimeError as error:
-                sent.discard(racetime_id)  # not delivered: the next reconcile tries again
-                problems.append(f"{player.racetime_name or racetime_id}: {error}")
-        for problem in problems:
-            log.warning("Room %s: %s", connection.name, problem)
-        return problems
 
     async def reconcile_room(self, match_id: int) -> list[str]:
         """Bring the players of an opened match room in (after a (re)join); returns problems."""
@@ -535,15 +444,7 @@ class MatchRoomService:
             plan = await self._plan(event.match_id)
         except NotFoundError:
             return
-        if not any(p.racetime_id == event.racetime_user_id for p in plan.linked):
-            return
-        try:
-            connection = await self._racetime.room(event.room_name)
-            await connection.accept_request(event.racetime_user_id)
-        except RacetimeActionError as error:
-            # Accepted already (a reconcile got there first) or the request was withdrawn.
-            log.info("Room %s: request of %s not accepted: %s",
-                     event.room_name, event.racetime_user_id, error)
+        await self._players.accept_request(plan, event.room_name, event.racetime_user_id)
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -589,7 +490,7 @@ class MatchRoomService:
         return outcomes
 
 
-def _claim_of_room(plan: _Plan, category: str, slug: str) -> MatchRoomClaim:
+def _claim_of_room(plan: MatchPlan, category: str, slug: str) -> MatchRoomClaim:
     """A stand-in claim for a room that was linked to the match without one."""
     return MatchRoomClaim(
         match_id=plan.match_id,
