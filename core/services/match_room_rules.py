@@ -183,11 +183,25 @@ def room_info(match: Match, tournament: Tournament) -> str:
     return f"{tournament.name} - {match.title} - Scheduled: {scheduled_text(match.scheduled_at)}"
 
 
+def room_marker(match_id: int) -> str:
+    """The room's bot info: with the info text it names the match's room unambiguously (two
+    matches of a tournament may share a title and a time)."""
+    return f"RaceDesk match #{match_id}"
+
+
+def is_room_of(summary_info: str | None, info: str, match_id: int) -> bool:
+    """Whether a room's info (racetime joins ``info_user`` and ``info_bot`` with a newline)
+    is the one we gave the match's room."""
+    lines = [line.strip() for line in (summary_info or "").splitlines()]
+    return info in lines and room_marker(match_id) in lines
+
+
 def room_settings(
     match: Match, tournament: Tournament, info: str, category_goals: list[str] | None = None
 ) -> RaceSettings:
     """The room's settings (issue 11). A goal the category does not have is sent as a custom
     goal, since racetime refuses an unknown goal name."""
+    assert match.id is not None
     goal = match_goal(match, tournament)
     custom = category_goals is not None and goal not in category_goals
     return RaceSettings(
@@ -196,6 +210,7 @@ def room_settings(
         invitational=match.invitational is not False,
         unlisted=False,
         info_user=info,
+        info_bot=room_marker(match.id),
         start_delay=15,
         time_limit=24,
         streaming_required=True,

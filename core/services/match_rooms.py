@@ -314,9 +314,12 @@ class MatchRoomService:
     async def _our_room(
         self, plan: MatchPlan, claim: MatchRoomClaim, data: CategoryData
     ) -> str | None:
-        """A current room a bot opened with this claim's info text, not another match's."""
+        """A current room a bot opened with this claim's info text and the match's marker,
+        not recorded for another match."""
         for race in data.current_races:
-            if race.opened_by_bot is None or (race.info or "").strip() != claim.info:
+            if race.opened_by_bot is None or not rules.is_room_of(
+                race.info, claim.info, plan.match_id
+            ):
                 continue
             category, _, slug = race.name.rpartition("/")
             async with self._sessionmaker() as session:

@@ -103,6 +103,7 @@ async def test_opening_creates_one_room_with_the_exact_settings_and_brings_the_p
     assert data["goal"] == {"name": "Any% NMG", "custom": False}  # the tournament's goal
     assert data["status"]["value"] == "invitational"
     assert data["info_user"] == INFO
+    assert data["info_bot"] == f"RaceDesk match #{setup.match_id}"
     assert data["start_delay"] == "P0DT00H00M15S"
     assert data["time_limit"] == "P1DT00H00M00S"
     expected = {
@@ -278,8 +279,12 @@ async def test_a_crash_between_claim_and_startrace_is_finished_at_start_up(
         other_info = "Autumn Cup - Three vs Four - Scheduled: 2026-11-26 18:30 UTC"
         session.add(MatchRoomClaim(match_id=other.match_id, category=CATEGORY,
                                    info=other_info, reason="scheduled", updated_at=stopped))
+    # Same info text, another match's marker (matches may share a title and a time): not it.
+    env.fake.open_race(CATEGORY, goal="Any% NMG", info_user=other_info,
+                       info_bot=f"RaceDesk match #{setup.match_id}")
     left_behind = env.fake.open_race(CATEGORY, goal="Any% NMG", invitational=True,
-                                     info_user=other_info)
+                                     info_user=other_info,
+                                     info_bot=f"RaceDesk match #{other.match_id}")
 
     outcomes = await service.reconcile_unfinished()
 
@@ -288,7 +293,7 @@ async def test_a_crash_between_claim_and_startrace_is_finished_at_start_up(
     assert by_match[other.match_id].status == OpeningStatus.ADOPTED
     assert by_match[other.match_id].slug == left_behind.slug
     assert env.fake.request_count(STARTRACE) == 1
-    assert len(rooms_on_fake(env)) == 2
+    assert len(rooms_on_fake(env)) == 3
     assert invited(env, left_behind.slug) == other.linked
     for match_id in (setup.match_id, other.match_id):
         assert (await claim_of(env, match_id)).state == ClaimState.OPENED
