@@ -100,6 +100,22 @@ class RoomOpening:
 
 
 @dataclass(frozen=True, slots=True)
+class RoomPreview:
+    """What opening the match's room would do (``/open-room`` shows it before Confirm)."""
+
+    match_id: int
+    tournament: str
+    title: str
+    scheduled_at: datetime | None
+    category: str
+    goal: str
+    settings: RaceSettings
+    invite: tuple[str, ...]  # racetime names of the linked players
+    unlinked_discord_ids: tuple[int, ...]
+    existing: RoomOpening | None  # the room the match already has, or is getting
+
+
+@dataclass(frozen=True, slots=True)
 class OpenRetry:
     """How often and how patiently ``startrace`` is tried before the opening is failed."""
 
@@ -450,6 +466,31 @@ class MatchRoomService:
         await self._players.accept_request(plan, event.room_name, event.racetime_user_id)
 
     # -- chat -----------------------------------------------------------------------------------
+
+    async def preview_room(self, match_id: int) -> RoomPreview:
+        """The room :meth:`create_race_room_for_match` would open, without opening it."""
+        plan = await self._plan(match_id)
+        async with self._sessionmaker() as session:
+            claim = await queries.get_claim(session, match_id)
+            room = await room_queries.get_room_for_match(session, match_id)
+        existing = None
+        if claim is not None:
+            existing = self._outcome_of(claim)
+        elif room is not None:
+            existing = self._outcome_of(_claim_of_room(plan, room.category, room.slug))
+        info = rules.room_info(plan.match, plan.tournament)
+        return RoomPreview(
+            match_id=match_id,
+            tournament=plan.tournament.name,
+            title=plan.match.title,
+            scheduled_at=plan.match.scheduled_at,
+            category=plan.category,
+            goal=rules.match_goal(plan.match, plan.tournament),
+            settings=rules.room_settings(plan.match, plan.tournament, info),
+            invite=tuple(p.racetime_name or p.racetime_id or "" for p in plan.linked),
+            unlinked_discord_ids=tuple(p.discord_id for p in rules.unlinked(plan.players)),
+            existing=existing,
+        )
 
     async def send_room_message(self, match_id: int, text: str) -> None:
         """Post ``text`` in the match's room chat (any open match room)."""

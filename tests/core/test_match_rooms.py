@@ -527,3 +527,26 @@ async def test_a_cancelled_match_or_a_category_without_a_bot_gets_no_claim(
     async with env.sessionmaker() as session:
         assert (await session.execute(select(MatchRoomClaim))).first() is None
     assert env.fake.request_count(STARTRACE) == 0
+
+
+async def test_the_preview_shows_the_room_without_opening_it(engine_env: EngineEnv) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(env, scheduled_at=WHEN, invitational=False)
+
+    preview = await service.preview_room(setup.match_id)
+
+    assert (preview.tournament, preview.title, preview.goal) == (
+        "Spring Cup", "RacerOne vs RacerTwo", "Any% NMG"
+    )
+    assert preview.settings.info_user == INFO and preview.settings.invitational is False
+    assert preview.invite == ("RacerOne#1234", "RacerTwo#1234")
+    assert len(preview.unlinked_discord_ids) == 1 and preview.existing is None
+    assert env.fake.request_count(STARTRACE) == 0
+    opening = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=1, reason="manual"
+    )
+    existing = (await service.preview_room(setup.match_id)).existing
+    assert existing is not None and existing.status == OpeningStatus.ALREADY_OPEN
+    assert existing.url == opening.url
