@@ -90,6 +90,7 @@ class RoomOpening:
     error: str | None = None
     invited: tuple[str, ...] = ()  # racetime ids invited by this call
     unlinked_user_ids: tuple[int, ...] = ()  # players that could not be invited
+    unlinked_discord_ids: tuple[int, ...] = ()  # the same players, to mention them
     problems: tuple[str, ...] = ()  # setting up the room went partly wrong (room is open)
 
     @property
@@ -428,6 +429,7 @@ class MatchRoomService:
             self._url(record.category, record.slug),
             invited=invited,
             unlinked_user_ids=tuple(p.id for p in rules.unlinked(plan.players) if p.id),
+            unlinked_discord_ids=tuple(p.discord_id for p in rules.unlinked(plan.players)),
             problems=tuple(problems),
         )
 

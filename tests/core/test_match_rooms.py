@@ -119,6 +119,7 @@ async def test_opening_creates_one_room_with_the_exact_settings_and_brings_the_p
     assert sorted(opening.invited) == sorted(setup.linked)
     race = env.fake.race(opening.slug)
     assert list(opening.unlinked_user_ids) == setup.unlinked_user_ids
+    assert len(opening.unlinked_discord_ids) == 1
     chat = [m.message for m in race.messages if m.bot]
     assert chat[0].startswith("Spring Cup - RacerOne vs RacerTwo. Scheduled: 2026-11-26 18:30")
     assert "Goal: Any% NMG" in chat[0] and "1 player(s) not linked yet" in chat[0]
