@@ -49,6 +49,7 @@ from core.services.container import Services
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
 from core.services.match_results import MatchResults
+from core.services.match_rooms import MatchRoomService
 from core.services.notification_delivery import NotificationDelivery
 from core.services.notification_listeners import NotificationListeners
 from core.services.notifications import NotificationService
@@ -176,6 +177,15 @@ def build_services(
     notifications = NotificationService(sessionmaker, audit)
     NotificationListeners(sessionmaker, notifications).subscribe(dispatcher)
     MatchResults(event_log).subscribe(dispatcher)
+    match_rooms = MatchRoomService(
+        sessionmaker=sessionmaker,
+        event_log=event_log,
+        racetime=manager,
+        client=client,
+        store=room_store,
+        clock=clock,
+    )
+    match_rooms.subscribe(dispatcher)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -196,6 +206,7 @@ def build_services(
         # Tournaments and timezones (issue 11).
         tournaments=TournamentService(sessionmaker, audit),
         timezones=TimezoneService(sessionmaker, audit),
+        match_rooms=match_rooms,
     )
 
 

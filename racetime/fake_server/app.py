@@ -25,6 +25,8 @@ The ``/_test`` API lets another process drive the fake (JSON bodies and answers;
   ``{"client_id"?, "token"?}`` (a bare 403 on ``/o/...``, "Permission denied" for actions on
   open sockets), ``{"revoked"}``; ``POST /_test/tokens/lifetime`` ``{"seconds"}``: the
   ``expires_in`` of new tokens.
+- ``POST /_test/lose`` ``{"n", "path_prefix", "status"?}``: carry out the next requests, then
+  lose their answers (a cut connection, or ``status``).
 - ``POST /_test/fail`` ``{"n", "status", "path_prefix"}``, ``POST /_test/delay``
   ``{"seconds", "path_prefix"}``, ``GET /_test/requests?path_prefix=``: HTTP faults, counts.
 - ``GET /_test/broadcasts?since=N``, ``POST /_test/broadcasts`` ``{"enabled"}``: the log of
@@ -108,7 +110,22 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
                 text=f"<h1>Server Error ({rule.status})</h1>",
                 content_type="text/html",
             )
-    return await handler(request)
+    response = await handler(request)
+    for lose in list(server.lose_rules):
+        if path.startswith(lose.path_prefix):
+            lose.remaining -= 1
+            if lose.remaining <= 0:
+                server.lose_rules.remove(lose)
+            if lose.status is None:
+                if request.transport is not None:
+                    request.transport.abort()
+                raise asyncio.CancelledError  # aiohttp's way to end a handler without answering
+            return web.Response(
+                status=lose.status,
+                text=f"<h1>Gateway Error ({lose.status})</h1>",
+                content_type="text/html",
+            )
+    return response
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -581,6 +598,17 @@ async def test_fail(request: web.Request) -> web.Response:
     return _json({"ok": True})
 
 
+async def test_lose(request: web.Request) -> web.Response:
+    body = await _body(request)
+    status = body.get("status")
+    request.app[SERVER].lose_next_response(
+        int(body.get("n", 1)),
+        str(body.get("path_prefix", "")),
+        int(status) if status is not None else None,
+    )
+    return _json({"ok": True})
+
+
 async def test_delay(request: web.Request) -> web.Response:
     body = await _body(request)
     request.app[SERVER].delay(float(body.get("seconds", 0)), str(body.get("path_prefix", "")))
@@ -632,6 +660,7 @@ def build_app(server: FakeRacetimeServer) -> web.Application:
     app.router.add_post("/_test/advance", test_advance)
     app.router.add_post("/_test/tokens/expire", test_expire)
     app.router.add_post("/_test/fail", test_fail)
+    app.router.add_post("/_test/lose", test_lose)
     app.router.add_post("/_test/delay", test_delay)
     app.router.add_get("/_test/requests", test_requests)
     app.router.add_get("/_test/broadcasts", test_broadcasts)

@@ -141,6 +141,15 @@ class FailRule:
 
 
 @dataclass
+class LoseRule:
+    """Handle the request, then lose the answer: ``status`` instead, or a cut connection."""
+
+    remaining: int
+    path_prefix: str
+    status: int | None
+
+
+@dataclass
 class DelayRule:
     seconds: float
     path_prefix: str
@@ -190,6 +199,7 @@ class FakeRacetimeServer:
         self.requests: list[tuple[str, str]] = []
         self.fail_rules: list[FailRule] = []
         self.delay_rules: list[DelayRule] = []
+        self.lose_rules: list[LoseRule] = []
         self.broadcast_log: list[Broadcast] | None = [] if broadcast_log else None
         self.adoption_delay = 0.0
         self.set_adoption_delay(adoption_delay)
@@ -469,6 +479,14 @@ class FakeRacetimeServer:
         """Make the next ``n`` HTTP requests under ``path_prefix`` answer ``status``."""
         self.fail_rules.append(FailRule(n, status, path_prefix))
 
+    def lose_next_response(
+        self, n: int = 1, path_prefix: str = "", status: int | None = None
+    ) -> None:
+        """Carry out the next ``n`` requests under ``path_prefix`` (a ``startrace`` opens its
+        room), then lose the answer: the connection is cut, or ``status`` (e.g. 504, as a
+        proxy that gave up waiting) is sent instead. The client cannot tell what happened."""
+        self.lose_rules.append(LoseRule(n, path_prefix, status))
+
     def delay(self, seconds: float, path_prefix: str = "", count: int | None = None) -> None:
         """Delay responses under ``path_prefix`` (all, or the next ``count``); 0 clears."""
         if seconds <= 0:
@@ -479,6 +497,7 @@ class FakeRacetimeServer:
     def clear_faults(self) -> None:
         self.fail_rules.clear()
         self.delay_rules.clear()
+        self.lose_rules.clear()
 
     async def drop_sockets(self, slug: str) -> int:
         """Cut every socket of a room without a close frame (clients get ConnectionClosedError)."""

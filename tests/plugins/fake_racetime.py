@@ -12,6 +12,8 @@ with its own bot, and three users whose streams are live. Its API, in short:
 - ``await .advance(seconds)``, ``await .advance_to_start(slug)``, ``await .tick()``
 - ``await .drop_sockets(slug)``, ``.expire_tokens(client_id=None)``,
   ``.fail_next(n, status=503, path_prefix="")``, ``.delay(seconds, path_prefix="")``,
+  ``.lose_next_response(n=1, path_prefix="", status=None)`` (the request is carried out, a
+  ``startrace`` opens its room, then the answer is lost: a cut connection, or ``status``),
   ``.request_count(path_prefix="")``, ``await .inject_race_keys(slug, {...})``
 - hostile input: ``await .inject_frame(slug, frame)`` sends any frame to a room's sockets (a
   ``str`` as is: not JSON, huge, anything; other values JSON-encoded), e.g.

@@ -1,0 +1,548 @@
+"""Opening a match's racetime room exactly once, and keeping its players in it.
+
+Claim before you call: ``match_room_claims`` gets the match's row (state ``opening``, unique
+``match_id``) and commits *before* ``startrace`` is posted. Whoever fails to insert it (another
+task, another process on the same PostgreSQL database) never posts ``startrace``: it reports
+the winner's room or "already opening". Before every ``startrace`` the bot's rooms in the
+category are searched for one whose info text is the claim's: a room whose ``startrace``
+answer was lost, or that a crashed process opened, is adopted instead of opened twice. At
+start-up, claims still ``opening`` are finished the same way.
+
+The slug is recorded on the claim (``opened``) in the same transaction as
+``RacetimeRoomCreatedEvent`` (the scheduler) or ``RacetimeRoomOpenedEvent`` (a moderator).
+Then the room is set up: linked players are invited, their join requests accepted, the match
+details posted and unlinked players warned about. Each time the bot joins a match room again
+(:meth:`reconcile_room`, also on ``RacetimeBotJoinedRaceEvent``) the players are checked again
+without repeating an invite racetime already shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock, SystemClock
+from core.errors import NotFoundError, UserFacingError
+from core.events import (
+    EventDispatcher,
+    RacetimeBotJoinedRaceEvent,
+    RacetimeEntrantJoinedEvent,
+    RacetimeEntrantStatusChangedEvent,
+    RacetimeRoomCreatedEvent,
+    RacetimeRoomOpenedEvent,
+)
+from core.identity import SYSTEM_USER_ID
+from core.services import match_room_rules as rules
+from core.services.event_log import DatabaseEventLog
+from core.services.match_room_players import RoomPlayers
+from core.services.match_room_rules import Decision, MatchPlan, Refusal
+from db.models import ClaimState, Match, MatchRoomClaim
+from db.models.base import RaceStatus
+from db.queries import bots as bot_queries
+from db.queries import match_rooms as queries
+from db.queries import rooms as room_queries
+from db.types import utcnow
+from racetime.backoff import Backoff
+from racetime.client import RaceSettings, RacetimeClient, split_race_name
+from racetime.connection import CreatedRoom, RoomConnection
+from racetime.errors import (
+    RacetimeAuthError,
+    RacetimeError,
+    RacetimeValidationError,
+)
+from racetime.manager import RacetimeManager, UnknownCategoryError
+from racetime.models import CategoryData, race_from_dict
+from racetime.ports import RoomStore
+
+log = logging.getLogger(__name__)
+
+Reason = Literal["scheduled", "manual"]
+ERROR_MAX = 1000
+# An ``opening`` claim not renewed for this long belongs to a process that stopped. One
+# attempt takes at most a few HTTP timeouts (15 s each), and the claim is renewed before each.
+CLAIM_LEASE = timedelta(minutes=3)
+
+
+class OpeningStatus(StrEnum):
+    OPENED = "opened"  # this call opened the room
+    ADOPTED = "adopted"  # this call found the room a lost answer or a crash left behind
+    ALREADY_OPEN = "already_open"  # someone else had opened it
+    ALREADY_OPENING = "already_opening"  # someone else holds the claim right now
+    FAILED = "failed"  # every attempt failed; ``error`` says why (also on the match)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomOpening:
+    """The outcome of :meth:`MatchRoomService.create_race_room_for_match`."""
+
+    match_id: int
+    status: OpeningStatus
+    category: str | None = None
+    slug: str | None = None
+    url: str | None = None
+    error: str | None = None
+    invited: tuple[str, ...] = ()  # racetime ids invited by this call
+    unlinked_user_ids: tuple[int, ...] = ()  # players that could not be invited
+    unlinked_discord_ids: tuple[int, ...] = ()  # the same players, to mention them
+    problems: tuple[str, ...] = ()  # setting up the room went partly wrong (room is open)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (
+            OpeningStatus.OPENED, OpeningStatus.ADOPTED, OpeningStatus.ALREADY_OPEN
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPreview:
+    """What opening the match's room would do (``/open-room`` shows it before Confirm)."""
+
+    match_id: int
+    tournament: str
+    title: str
+    scheduled_at: datetime | None
+    category: str
+    goal: str
+    settings: RaceSettings
+    invite: tuple[str, ...]  # racetime names of the linked players
+    unlinked_discord_ids: tuple[int, ...]
+    existing: RoomOpening | None  # the room the match already has, or is getting
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRetry:
+    """How often and how patiently ``startrace`` is tried before the opening is failed."""
+
+    attempts: int = 4
+    backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=30.0))
+
+
+class MatchRoomService:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        event_log: DatabaseEventLog,
+        racetime: RacetimeManager,
+        client: RacetimeClient,
+        store: RoomStore,
+        clock: Clock | None = None,
+        retry: OpenRetry | None = None,
+        connect_timeout: float = 10.0,
+        lease: timedelta = CLAIM_LEASE,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._event_log = event_log
+        self._racetime = racetime
+        self._client = client
+        self._store = store
+        self._clock: Clock = clock or SystemClock()
+        self._retry = retry or OpenRetry()
+        self._lease = lease
+        self._players = RoomPlayers(sessionmaker, racetime, connect_timeout=connect_timeout)
+
+    def subscribe(self, dispatcher: EventDispatcher) -> None:
+        """Reconcile a match room when the bot joins it; accept players' join requests."""
+        dispatcher.subscribe(RacetimeBotJoinedRaceEvent, self._on_bot_joined)
+        dispatcher.subscribe(RacetimeEntrantJoinedEvent, self._on_entrant)
+        dispatcher.subscribe(RacetimeEntrantStatusChangedEvent, self._on_entrant)
+
+    # -- the decision --------------------------------------------------------------------------
+
+    async def should_create_room_for_match(
+        self, match_id: int, now: datetime | None = None
+    ) -> Decision:
+        """Whether the scheduler should open the match's room at ``now`` (default: the clock's
+        now); if not, why (``Decision.code`` and ``.reason``)."""
+        when = now if now is not None else self._clock.now()
+        async with self._sessionmaker() as session:
+            found = await queries.get_match(session, match_id)
+            if found is None:
+                return Decision.refuse(Refusal.MATCH_NOT_FOUND, f"There is no match {match_id}.")
+            match, tournament = found
+            category = tournament.racetime_category
+            decision = rules.decide(
+                now=when,
+                match=match,
+                tournament=tournament,
+                players=await queries.match_players(session, match_id),
+                bot=await bot_queries.get_bot_by_category(session, category),
+                bot_running=category in self._racetime.bots,
+                claim=await queries.get_claim(session, match_id),
+                has_room=await room_queries.get_room_for_match(session, match_id) is not None,
+            )
+        if not decision:
+            log.info("Match %d: no room yet: %s", match_id, decision.reason)
+        return decision
+
+    # -- opening -------------------------------------------------------------------------------
+
+    async def create_race_room_for_match(
+        self, match_id: int, *, actor_user_id: int | None, reason: Reason
+    ) -> RoomOpening:
+        """Open the match's room unless it has one; exactly once across tasks and processes.
+
+        Raises :class:`UserFacingError` (nothing claimed) for a match that is cancelled or
+        finished, or whose category has no bot running here.
+        """
+        plan = await self._plan(match_id)
+        if plan.match.status in (RaceStatus.CANCELLED.value, RaceStatus.FINISHED.value):
+            raise UserFacingError(f"The match is {plan.match.status}: it gets no room.")
+        if plan.category not in self._racetime.bots:
+            raise UserFacingError(str(UnknownCategoryError(plan.category)))
+        claim, won = await self._claim(plan, actor_user_id, reason)
+        if not won:
+            return self._outcome_of(claim)
+        return await self._open(plan, claim)
+
+    async def _plan(self, match_id: int) -> MatchPlan:
+        async with self._sessionmaker() as session:
+            found = await queries.get_match(session, match_id)
+            if found is None:
+                raise NotFoundError(f"There is no match {match_id}.")
+            players = await queries.match_players(session, match_id)
+        return MatchPlan(found[0], found[1], players)
+
+    async def _claim(
+        self, plan: MatchPlan, actor_user_id: int | None, reason: Reason
+    ) -> tuple[MatchRoomClaim, bool]:
+        """The match's claim and whether this call holds it (committed before returning)."""
+        fields = {"reason": reason, "actor_user_id": actor_user_id}
+        async with self._sessionmaker.begin() as session:
+            room = await room_queries.get_room_for_match(session, plan.match_id)
+            claim = None
+            if room is None:
+                claim = await queries.insert_claim(
+                    session,
+                    now=self._clock.now(),
+                    match_id=plan.match_id,
+                    category=plan.category,
+                    info=rules.room_info(plan.match, plan.tournament),
+                    **fields,
+                )
+            if claim is not None:
+                return claim, True
+            existing = await queries.get_claim(session, plan.match_id)
+            if existing is None:  # a room attached without a claim (e.g. by hand)
+                assert room is not None
+                return _claim_of_room(plan, room.category, room.slug), False
+            # A failed opening may be tried again by a moderator (never by the scheduler).
+            if reason == "manual" and await queries.reclaim_failed(
+                session, plan.match_id, now=self._clock.now(), **fields
+            ):
+                await session.refresh(existing)
+                return existing, True
+            return existing, False
+
+    def _outcome_of(self, claim: MatchRoomClaim) -> RoomOpening:
+        if claim.state == ClaimState.OPENED.value and claim.slug:
+            return RoomOpening(
+                claim.match_id, OpeningStatus.ALREADY_OPEN, claim.category, claim.slug,
+                self._url(claim.category, claim.slug),
+            )
+        if claim.state == ClaimState.FAILED.value:
+            return RoomOpening(
+                claim.match_id, OpeningStatus.FAILED, claim.category, error=claim.last_error
+            )
+        return RoomOpening(claim.match_id, OpeningStatus.ALREADY_OPENING, claim.category)
+
+    def _url(self, category: str, slug: str) -> str:
+        return f"{self._client.base_url}/{category}/{slug}"
+
+    async def _open(self, plan: MatchPlan, claim: MatchRoomClaim) -> RoomOpening:
+        """Find the claim's room on racetime or open it, retrying with backoff."""
+        error = "not tried"
+        for attempt in range(self._retry.attempts):
+            if attempt:
+                await self._clock.sleep(self._retry.backoff.delay(attempt - 1))
+            await self._renew(plan.match_id)
+            try:
+                slug, adopted, settings = await self._find_or_start(plan, claim)
+            except (RacetimeError, UnknownCategoryError) as failure:
+                error = str(failure)[:ERROR_MAX]
+                log.warning(
+                    "Match %d: opening its room failed (attempt %d of %d): %s",
+                    plan.match_id, attempt + 1, self._retry.attempts, error,
+                )
+                await self._note_attempt(plan.match_id, error)
+                if isinstance(failure, RacetimeValidationError | UnknownCategoryError):
+                    break  # no retry cures a refused form or a bot that is not running
+                continue
+            connection = await self._record_opened(plan, claim, slug, settings)
+            opening = await self._set_up(plan, connection)
+            if not adopted:
+                dropped = await self._not_taken(plan.category, slug, settings)
+                opening = replace(opening, problems=opening.problems + dropped)
+            status = OpeningStatus.ADOPTED if adopted else OpeningStatus.OPENED
+            return replace(opening, status=status)
+        await self._record_failed(plan.match_id, error)
+        return RoomOpening(plan.match_id, OpeningStatus.FAILED, plan.category, error=error)
+
+    async def _find_or_start(
+        self, plan: MatchPlan, claim: MatchRoomClaim
+    ) -> tuple[str, bool, RaceSettings]:
+        """(slug, adopted, settings): the claim's room if racetime has one, else a new one.
+
+        Never posts ``startrace`` without first having seen the category's current rooms.
+        ``startrace`` is posted here rather than through ``RacetimeManager.create_room`` so
+        that the room's row, the claim and the event are committed together *before* the
+        engine watches the room and logs events of its own about it (see the report on
+        out-of-order commits in one partition).
+        """
+        bot = self._racetime.bot(plan.category)
+        token = await bot.token()
+        raw = await self._client.get_category_data(plan.category, token)
+        try:
+            data = msgspec.convert(raw, CategoryData)
+        except msgspec.ValidationError as error:
+            raise RacetimeError(f"racetime.gg sent unreadable category data: {error}") from None
+        settings = rules.room_settings(plan.match, plan.tournament, claim.info, data.goals)
+        slug = await self._our_room(plan, claim, data)
+        if slug is not None:
+            return slug, True, settings
+        try:
+            name = await self._client.start_race(plan.category, token, settings)
+        except RacetimeAuthError:
+            # A bare 403 opens nothing: a token racetime revoked is replaced once.
+            token = await bot.token(stale=token)
+            name = await self._client.start_race(plan.category, token, settings)
+        log.info("Match %d: opened its room %s", plan.match_id, name)
+        return split_race_name(name, plan.category)[1], False, settings
+
+    async def _not_taken(
+        self, category: str, slug: str, settings: RaceSettings
+    ) -> tuple[str, ...]:
+        """Settings racetime silently dropped (read back from the room)."""
+        try:
+            race = race_from_dict(await self._client.get_race_data(category, slug))
+        except RacetimeError as error:
+            log.warning("Room %s/%s: could not read it back: %s", category, slug, error)
+            return ()
+        missing = settings.not_taken_by(race) if race is not None else []
+        return tuple(f"racetime did not apply {name}" for name in missing)
+
+    async def _our_room(
+        self, plan: MatchPlan, claim: MatchRoomClaim, data: CategoryData
+    ) -> str | None:
+        """A current room a bot opened with this claim's info text and the match's marker,
+        not recorded for another match."""
+        for race in data.current_races:
+            if race.opened_by_bot is None or not rules.is_room_of(
+                race.info, claim.info, plan.match_id
+            ):
+                continue
+            category, _, slug = race.name.rpartition("/")
+            async with self._sessionmaker() as session:
+                room = await room_queries.get_room(session, category, slug)
+            if room is None or room.match_id in (None, plan.match_id):
+                log.info("Match %d: found its room %s on racetime; adopting it",
+                         plan.match_id, race.name)
+                return slug
+        return None
+
+    async def _renew(self, match_id: int) -> None:
+        """Renew the claim's lease before each attempt (see :meth:`reconcile_unfinished`)."""
+        async with self._sessionmaker.begin() as session:
+            await queries.touch_claim(session, match_id, self._clock.now())
+
+    async def _note_attempt(self, match_id: int, error: str) -> None:
+        async with self._sessionmaker.begin() as session:
+            claim = await queries.get_claim(session, match_id)
+            if claim is not None:
+                claim.attempts += 1
+                claim.last_error = error
+
+    async def _record_failed(self, match_id: int, error: str) -> None:
+        """The claim is failed and the match says why, for others to announce."""
+        async with self._sessionmaker.begin() as session:
+            claim = await queries.get_claim(session, match_id)
+            if claim is not None:
+                claim.state = ClaimState.FAILED.value
+                claim.last_error = error
+            match = await session.get(Match, match_id)
+            if match is not None:
+                match.room_error = error
+        log.error("Match %d: its room could not be opened: %s", match_id, error)
+
+    async def _record_opened(
+        self, plan: MatchPlan, claim: MatchRoomClaim, slug: str, settings: RaceSettings
+    ) -> RoomConnection:
+        """The claim gets the slug, the room its row (linked to the match), and the event is
+        logged, in one transaction; then the engine watches the room."""
+        category = plan.category
+        scheduled = claim.reason == "scheduled"
+        event_type = RacetimeRoomCreatedEvent if scheduled else RacetimeRoomOpenedEvent
+        event = event_type(
+            user_id=SYSTEM_USER_ID if scheduled else claim.actor_user_id,
+            entity_id=f"match:{plan.match_id}",
+            match_id=plan.match_id,
+            tournament_id=plan.tournament.id,
+            category=category,
+            room_slug=slug,
+            room_url=self._url(category, slug),
+            goal=rules.match_goal(plan.match, plan.tournament),
+            invited_count=len(plan.linked),
+            player_count=len(plan.players),
+            scheduled_at=plan.match.scheduled_at,
+        )
+        async with self._event_log.transaction() as outbox:
+            session = outbox.session
+            row = await queries.get_claim(session, plan.match_id)
+            assert row is not None
+            row.state = ClaimState.OPENED.value
+            row.slug = slug
+            row.opened_at = utcnow()
+            await room_queries.upsert_room(
+                session, category, slug, match_id=plan.match_id, opened_by_us=True,
+                is_active=True,
+            )
+            match = await session.get(Match, plan.match_id)
+            if match is not None:
+                match.room_error = None
+                if match.status == RaceStatus.SCHEDULED.value:
+                    match.status = RaceStatus.ROOM_OPEN.value
+            outbox.add(event)
+        record = await self._store.get_room(category, slug)
+        assert record is not None
+        created = CreatedRoom(
+            goal=settings.goal or settings.custom_goal, invitational=settings.invitational
+        )
+        return self._racetime.bot(category).watch(record, created=created)
+
+    # -- the room's players ----------------------------------------------------------------------
+
+    async def _set_up(self, plan: MatchPlan, connection: RoomConnection) -> RoomOpening:
+        record = connection.record
+        invited, problems = await self._players.set_up(plan, connection)
+        return RoomOpening(
+            plan.match_id,
+            OpeningStatus.OPENED,
+            record.category,
+            record.slug,
+            self._url(record.category, record.slug),
+            invited=invited,
+            unlinked_user_ids=tuple(p.id for p in rules.unlinked(plan.players) if p.id),
+            unlinked_discord_ids=tuple(p.discord_id for p in rules.unlinked(plan.players)),
+            problems=tuple(problems),
+        )
+
+    async def reconcile_room(self, match_id: int) -> list[str]:
+        """Bring the players of an opened match room in (after a (re)join); returns problems."""
+        async with self._sessionmaker() as session:
+            claim = await queries.get_claim(session, match_id)
+            room = await room_queries.get_room_for_match(session, match_id)
+        if room is None or not room.is_active:
+            return []
+        if claim is not None and claim.state == ClaimState.OPENING.value:
+            return []  # whoever holds the claim sets the room up
+        plan = await self._plan(match_id)
+        connection = await self._racetime.room(room.name)
+        return list((await self._set_up(plan, connection)).problems)
+
+    async def _on_bot_joined(self, event: RacetimeBotJoinedRaceEvent) -> None:
+        if event.match_id is not None:
+            with contextlib.suppress(NotFoundError):  # the match was deleted meanwhile
+                await self.reconcile_room(event.match_id)
+
+    async def _on_entrant(
+        self, event: RacetimeEntrantJoinedEvent | RacetimeEntrantStatusChangedEvent
+    ) -> None:
+        status = (
+            event.initial_status
+            if isinstance(event, RacetimeEntrantJoinedEvent)
+            else event.new_status
+        )
+        if status != "requested" or event.match_id is None:
+            return
+        try:
+            plan = await self._plan(event.match_id)
+        except NotFoundError:
+            return
+        await self._players.accept_request(plan, event.room_name, event.racetime_user_id)
+
+    # -- chat -----------------------------------------------------------------------------------
+
+    async def preview_room(self, match_id: int) -> RoomPreview:
+        """The room :meth:`create_race_room_for_match` would open, without opening it."""
+        plan = await self._plan(match_id)
+        async with self._sessionmaker() as session:
+            claim = await queries.get_claim(session, match_id)
+            room = await room_queries.get_room_for_match(session, match_id)
+        existing = None
+        if claim is not None:
+            existing = self._outcome_of(claim)
+        elif room is not None:
+            existing = self._outcome_of(_claim_of_room(plan, room.category, room.slug))
+        info = rules.room_info(plan.match, plan.tournament)
+        return RoomPreview(
+            match_id=match_id,
+            tournament=plan.tournament.name,
+            title=plan.match.title,
+            scheduled_at=plan.match.scheduled_at,
+            category=plan.category,
+            goal=rules.match_goal(plan.match, plan.tournament),
+            settings=rules.room_settings(plan.match, plan.tournament, info),
+            invite=tuple(p.racetime_name or p.racetime_id or "" for p in plan.linked),
+            unlinked_discord_ids=tuple(p.discord_id for p in rules.unlinked(plan.players)),
+            existing=existing,
+        )
+
+    async def send_room_message(self, match_id: int, text: str) -> None:
+        """Post ``text`` in the match's room chat (any open match room)."""
+        async with self._sessionmaker() as session:
+            room = await room_queries.get_room_for_match(session, match_id)
+        if room is None or not room.is_active:
+            raise NotFoundError(f"Match {match_id} has no open racetime room.")
+        connection = await self._racetime.room(room.name)
+        await connection.send_message(text)
+
+    # -- start-up ------------------------------------------------------------------------------
+
+    async def reconcile_unfinished(self) -> list[RoomOpening]:
+        """Finish the claims left ``opening`` by a process that stopped (looking on racetime
+        first, then retrying), and set up opened rooms whose details were never posted.
+
+        Call at start-up once the category bots are connected, before the scheduler opens
+        anything (and, cheaply, from its sweep). A claim is taken over only once its lease
+        ran out (its holder renews it before every attempt), and by one process only: an
+        opening still under way in another process is left alone.
+        """
+        now = self._clock.now()
+        async with self._sessionmaker() as session:
+            opening = await queries.claims_in_state(session, ClaimState.OPENING)
+            opened = await queries.claims_in_state(session, ClaimState.OPENED)
+        outcomes = []
+        for claim in opening:
+            if claim.updated_at > now - self._lease:
+                log.info("Match %d: its room is being opened elsewhere", claim.match_id)
+                continue
+            async with self._sessionmaker.begin() as session:
+                taken = await queries.take_over(session, claim, self._clock.now())
+            if not taken:
+                continue
+            log.info("Match %d: its room was being opened when RaceDesk stopped; finishing",
+                     claim.match_id)
+            outcomes.append(await self._open(await self._plan(claim.match_id), claim))
+        for claim in opened:
+            if claim.details_posted_at is None:
+                await self.reconcile_room(claim.match_id)
+        return outcomes
+
+
+def _claim_of_room(plan: MatchPlan, category: str, slug: str) -> MatchRoomClaim:
+    """A stand-in claim for a room that was linked to the match without one."""
+    return MatchRoomClaim(
+        match_id=plan.match_id,
+        state=ClaimState.OPENED.value,
+        category=category,
+        slug=slug,
+        info="",
+        reason="manual",
+    )
