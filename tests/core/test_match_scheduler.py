@@ -1,0 +1,199 @@
+"""The match room scheduler: a job per match at its opening minute, re-planned as matches
+and tournaments change, a sweep that catches up after downtime, and late matches reported.
+
+The real scheduler (APScheduler), the real room service, the engine and the fake racetime
+server over real sockets, on the real database. Time is a ManualClock: the decisions read it,
+so the tests move it instead of sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from core.clock import ManualClock
+from core.events import MatchCancelledEvent, MatchRescheduledEvent
+from core.identity import SYSTEM_USER_ID
+from core.services.match_scheduler import MatchScheduler, SchedulerTimings
+from db.models import Match, MatchRoomClaim, Tournament
+from tests.core.match_room_helpers import add_match, room_service
+from tests.plugins.racetime_engine import EngineEnv, eventually
+from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
+
+# The scheduler's jobs run on real time, the decisions on the ManualClock: both start at now.
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+async def move_to(clock: ManualClock, moment: datetime) -> None:
+    await clock.advance((moment - clock.now()).total_seconds())
+
+
+def invited(env: EngineEnv, slug: str) -> list[str]:
+    return sorted(
+        e["user"]["id"] for e in env.fake.race_data(slug)["entrants"]
+        if e["status"]["value"] == "invited"
+    )
+
+
+def rooms_on_fake(env: EngineEnv) -> list[str]:
+    return [r.slug for r in env.fake.races.values() if r.category.slug == CATEGORY]
+
+
+async def claim(env: EngineEnv, match_id: int) -> MatchRoomClaim | None:
+    async with env.sessionmaker() as session:
+        result = await session.execute(
+            select(MatchRoomClaim).where(MatchRoomClaim.match_id == match_id)
+        )
+        return result.scalar_one_or_none()
+
+
+async def match_row(env: EngineEnv, match_id: int) -> Match:
+    async with env.sessionmaker() as session:
+        match = await session.get(Match, match_id)
+        assert match is not None
+        return match
+
+
+@dataclass
+class Rig:
+    env: EngineEnv
+    clock: ManualClock
+    scheduler: MatchScheduler
+
+
+@pytest.fixture
+async def rig(engine_env: EngineEnv) -> AsyncIterator[Rig]:
+    """A running alttpr bot, the room service and a scheduler on a ManualClock at NOW."""
+    env = engine_env
+    clock = ManualClock(NOW)
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env), clock)
+    scheduler = MatchScheduler(
+        env.sessionmaker, service, system_user_id=SYSTEM_USER_ID, clock=clock,
+        timings=SchedulerTimings(sweep_seconds=3600.0),  # the tests sweep by hand
+    )
+    scheduler.subscribe(env.dispatcher)
+    yield Rig(env, clock, scheduler)
+    await scheduler.stop()
+
+
+async def test_each_match_is_planned_at_its_minute_and_opened_there(rig: Rig) -> None:
+    env, clock, scheduler = rig.env, rig.clock, rig.scheduler
+    starts = NOW + timedelta(hours=2)
+    setup = await add_match(env, scheduled_at=starts,
+                            settings={"auto_create_rooms": True, "room_open_minutes_before": 45})
+    await scheduler.start()
+
+    assert scheduler.planned_at(setup.match_id) == starts - timedelta(minutes=45)
+    # A minute early, the room service says no and nothing is opened.
+    await move_to(clock, starts - timedelta(minutes=46))
+    assert await scheduler.open_room(setup.match_id) is False
+    assert rooms_on_fake(env) == []
+
+    await move_to(clock, starts - timedelta(minutes=45))
+    assert await scheduler.open_room(setup.match_id) is True
+    [slug] = rooms_on_fake(env)
+    found = await claim(env, setup.match_id)
+    assert found is not None and (found.slug, found.reason) == (slug, "scheduled")
+    assert invited(env, slug) == sorted(setup.linked)
+    # Once open, the job is not planned again, and another run opens nothing.
+    assert await scheduler.replan(setup.match_id) is None
+    assert await scheduler.open_room(setup.match_id) is False
+    assert rooms_on_fake(env) == [slug]
+
+
+async def test_a_job_whose_time_has_come_runs_and_opens_the_room(rig: Rig) -> None:
+    env, scheduler = rig.env, rig.scheduler
+    await scheduler.start()
+    # Scheduled while running, its window already open (since NOW - 30 min): APScheduler
+    # runs the job at once, no sweep needed.
+    setup = await add_match(env, scheduled_at=NOW + timedelta(minutes=30))
+    assert await scheduler.replan(setup.match_id) == NOW - timedelta(minutes=30)
+
+    await eventually(lambda: len(rooms_on_fake(env)) == 1)
+    await eventually(lambda: scheduler.planned_at(setup.match_id) is None)
+
+
+async def test_reschedule_and_cancel_replan_the_job(rig: Rig) -> None:
+    env, scheduler = rig.env, rig.scheduler
+    starts = NOW + timedelta(hours=3)
+    setup = await add_match(env, scheduled_at=starts)
+    await scheduler.start()
+    assert scheduler.planned_at(setup.match_id) == starts - timedelta(minutes=60)
+
+    later = starts + timedelta(hours=1)
+    async with env.sessionmaker.begin() as session:
+        match = await session.get(Match, setup.match_id)
+        assert match is not None
+        match.scheduled_at = later
+    await env.dispatcher.emit(MatchRescheduledEvent(
+        match_id=setup.match_id, tournament_id=setup.tournament_id,
+        old_scheduled_at=starts, scheduled_at=later,
+    ))
+    await env.dispatcher.drain()
+    assert scheduler.planned_at(setup.match_id) == later - timedelta(minutes=60)
+
+    async with env.sessionmaker.begin() as session:
+        match = await session.get(Match, setup.match_id)
+        assert match is not None
+        match.status = "cancelled"
+    await env.dispatcher.emit(MatchCancelledEvent(
+        match_id=setup.match_id, tournament_id=setup.tournament_id, reason="no-show",
+    ))
+    await env.dispatcher.drain()
+    assert scheduler.planned_at(setup.match_id) is None
+
+
+async def test_a_tournament_settings_change_replans_its_matches(rig: Rig) -> None:
+    env, scheduler = rig.env, rig.scheduler
+    starts = NOW + timedelta(hours=3)
+    setup = await add_match(env, scheduled_at=starts)
+    await scheduler.start()
+
+    async with env.sessionmaker.begin() as session:
+        tournament = await session.get(Tournament, setup.tournament_id)
+        assert tournament is not None
+        tournament.settings = {"auto_create_rooms": True, "room_open_minutes_before": 120}
+    assert await scheduler.replan_tournament(setup.tournament_id) == 1
+    assert scheduler.planned_at(setup.match_id) == starts - timedelta(minutes=120)
+
+    async with env.sessionmaker.begin() as session:
+        tournament = await session.get(Tournament, setup.tournament_id)
+        assert tournament is not None
+        tournament.settings = {"auto_create_rooms": False}
+    assert await scheduler.replan_tournament(setup.tournament_id) == 0
+    assert scheduler.planned_at(setup.match_id) is None
+
+
+async def test_the_sweep_catches_up_after_downtime_and_reports_hopeless_matches(rig: Rig) -> None:
+    env, scheduler = rig.env, rig.scheduler
+    # While RaceDesk was down: one match's window opened, another's start passed long ago.
+    overdue = await add_match(env, scheduled_at=NOW + timedelta(minutes=10),
+                              tournament_name="Cup A")
+    # (Each racetime account is one user: the other matches' players are not linked.)
+    missed = await add_match(env, scheduled_at=NOW - timedelta(hours=1),
+                             tournament_name="Cup B", linked=(), unlinked=2)
+    future = await add_match(env, scheduled_at=NOW + timedelta(days=1), tournament_name="Cup C",
+                             linked=(), unlinked=2)
+    manual = await add_match(env, scheduled_at=NOW + timedelta(minutes=10),
+                             settings={"auto_create_rooms": False}, tournament_name="Cup D",
+                             linked=(), unlinked=2)
+
+    assert await scheduler.sweep() == 1
+
+    assert len(rooms_on_fake(env)) == 1
+    assert await claim(env, overdue.match_id) is not None
+    assert await claim(env, missed.match_id) is None
+    reported = (await match_row(env, missed.match_id)).room_error
+    assert reported is not None and "could not open it in time" in reported
+    assert "/open-room" in reported
+    assert await claim(env, future.match_id) is None
+    assert await claim(env, manual.match_id) is None
+    # A second sweep neither opens again nor reports again.
+    assert await scheduler.sweep() == 0
+    assert len(rooms_on_fake(env)) == 1
+    assert (await match_row(env, missed.match_id)).room_error == reported
