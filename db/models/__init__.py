@@ -8,6 +8,7 @@ from db.models.base import BotStatus, NotificationStatus, PlayerStatus, RaceStat
 from db.models.bots import RacetimeBot, RacetimeBotGuild, RacetimeBotStatusHistory
 from db.models.events import EventLogEntry, ListenerReceipt, ParkedDelivery
 from db.models.guilds import GuildSettings
+from db.models.match_rooms import ClaimState, MatchRoomClaim
 from db.models.notifications import NotificationLog, NotificationSubscription
 from db.models.rooms import RaceRoom
 from db.models.tournaments import Match, MatchPlayer, Tournament
@@ -22,11 +23,13 @@ __all__ = [
     "AsyncTournament",
     "AuditLog",
     "BotStatus",
+    "ClaimState",
     "EventLogEntry",
     "GuildSettings",
     "ListenerReceipt",
     "Match",
     "MatchPlayer",
+    "MatchRoomClaim",
     "NotificationLog",
     "NotificationStatus",
     "NotificationSubscription",

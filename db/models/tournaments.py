@@ -51,6 +51,12 @@ class Match(SQLModel, table=True):
     scheduled_at: datetime | None = datetime_field()
     status: str = Field(default=RaceStatus.SCHEDULED.value, max_length=16)
     room_open_minutes_before: int = Field(default=30)
+    # Per-match overrides; None means the default (tournament goal, invitational, auto-create).
+    goal: str | None = Field(default=None, max_length=200)
+    invitational: bool | None = Field(default=None)
+    auto_create_room: bool | None = Field(default=None)
+    # Why the room could not be opened after every retry (for announcements and /match info).
+    room_error: str | None = Field(default=None, max_length=1000)
     created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
