@@ -49,6 +49,7 @@ from core.services.container import Services
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
 from core.services.match_results import MatchResults
+from core.services.matches import MatchService
 from core.services.notification_delivery import NotificationDelivery
 from core.services.notification_listeners import NotificationListeners
 from core.services.notifications import NotificationService
@@ -176,6 +177,7 @@ def build_services(
     notifications = NotificationService(sessionmaker, audit)
     NotificationListeners(sessionmaker, notifications).subscribe(dispatcher)
     MatchResults(event_log).subscribe(dispatcher)
+    tournaments = TournamentService(sessionmaker, audit)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -194,8 +196,12 @@ def build_services(
         ),
         notifications=notifications,
         # Tournaments and timezones (issue 11).
-        tournaments=TournamentService(sessionmaker, audit),
+        tournaments=tournaments,
         timezones=TimezoneService(sessionmaker, audit),
+        matches=MatchService(
+            sessionmaker, event_log, audit, tournaments, clock,
+            racetime_url=f"{racetime.scheme}://{racetime.host}",
+        ),
     )
 
 

@@ -13,6 +13,7 @@ from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
+from core.services.matches import MatchService
 from core.services.notifications import NotificationService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
@@ -42,6 +43,7 @@ class Services:
     # Tournaments and timezones (issue 11).
     tournaments: TournamentService
     timezones: TimezoneService
+    matches: MatchService
 
     async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
         """Start the services in order under ``lifecycle``, which stops them in reverse.
