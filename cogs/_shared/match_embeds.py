@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import discord
 
-from core.services.matches import MatchInfo, PlayerInfo, RoomStatus
+from core.services.match_info import MatchInfo, PlayerInfo, RoomStatus
 from core.services.time_input import discord_timestamp, show_time
 from db.models import RaceStatus
 

@@ -4,9 +4,9 @@ Every change writes its rows, its audit entry and its event (which the notificat
 listeners turn into player DMs) in one transaction (``DatabaseEventLog.transaction``):
 either all of it happened or none of it did.
 
-Why a match has no room yet is asked of a :class:`RoomReadiness`; until the room service
-provides one (``RacetimeRoomService.should_create_room_for_match``), :func:`default_room_reason`
-answers from the match's own data.
+Why a match has no room yet is asked of a ``RoomReadiness`` (``core.services.match_info``);
+until the room service provides one (``RacetimeRoomService.should_create_room_for_match``),
+``default_room_reason`` answers from the match's own data.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any, Protocol
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,6 +25,17 @@ from core.errors import NotFoundError, UserFacingError
 from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchScheduledEvent
 from core.services.audit import AuditService
 from core.services.event_log import DatabaseEventLog
+from core.services.match_info import (
+    DEFAULT_GOAL,
+    LINK_COMMAND,
+    RACETIME_ROOM_STATUS,
+    DefaultReadiness,
+    MatchInfo,
+    PlayerInfo,
+    RoomInfo,
+    RoomReadiness,
+    RoomStatus,
+)
 from core.services.time_input import show_time
 from core.services.tournaments import TournamentService, TournamentSettings, clean_goal
 from db.models import ClaimState, Match, RaceStatus, Tournament, User
@@ -37,134 +47,6 @@ log = logging.getLogger(__name__)
 TITLE_MAX = 200
 REASON_MAX = 500
 MIN_PLAYERS = 2  # a match is a race between players; a lone run is an async's business
-DEFAULT_GOAL = "Beat the game"
-LINK_COMMAND = "/link-racetime"
-
-
-class RoomStatus(StrEnum):
-    NONE = "no room yet"
-    OPENING = "opening"
-    OPEN = "open"
-    IN_PROGRESS = "in progress"
-    FINISHED = "finished"
-    CANCELLED = "cancelled"
-    FAILED = "could not open"
-
-
-_RACETIME_STATUS = {
-    "open": RoomStatus.OPEN,
-    "invitational": RoomStatus.OPEN,
-    "pending": RoomStatus.OPEN,
-    "in_progress": RoomStatus.IN_PROGRESS,
-    "finished": RoomStatus.FINISHED,
-    "cancelled": RoomStatus.CANCELLED,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class PlayerInfo:
-    discord_id: int
-    racetime_id: str | None
-    racetime_name: str | None
-    status: str
-    place: int | None = None
-    finish_time: timedelta | None = None
-
-    @property
-    def linked(self) -> bool:
-        return self.racetime_id is not None
-
-
-@dataclass(frozen=True, slots=True)
-class RoomInfo:
-    status: RoomStatus
-    url: str | None = None
-    error: str | None = None  # the last error of a room that could not be opened
-
-
-@dataclass(frozen=True, slots=True)
-class MatchInfo:
-    """A match with everything ``/match info`` shows; ``goal``, ``invitational`` and
-    ``auto_create`` are the values that apply (the match's, else the defaults)."""
-
-    id: int
-    guild_id: int
-    tournament_id: int
-    tournament: str
-    title: str
-    status: RaceStatus
-    scheduled_at: datetime | None
-    room_open_minutes_before: int
-    goal: str
-    goal_from: str  # "match", "tournament" or "default"
-    invitational: bool
-    auto_create: bool
-    auto_create_match: bool | None  # the match's own choice (None: the default, on)
-    tournament_auto_create: bool
-    require_racetime_link: bool
-    players: tuple[PlayerInfo, ...]
-    room: RoomInfo
-    room_error: str | None
-    room_reason: str | None = None  # why there is no room yet, when that is the question
-
-    @property
-    def opens_at(self) -> datetime | None:
-        if self.scheduled_at is None:
-            return None
-        return self.scheduled_at - timedelta(minutes=self.room_open_minutes_before)
-
-    @property
-    def unlinked(self) -> tuple[PlayerInfo, ...]:
-        return tuple(player for player in self.players if not player.linked)
-
-    @property
-    def is_closed(self) -> bool:
-        return self.status in (RaceStatus.FINISHED, RaceStatus.CANCELLED)
-
-
-class RoomReadiness(Protocol):
-    """Why a match's room is not open: the seam for the room service's
-    ``should_create_room_for_match`` (an adapter to this protocol is all it takes)."""
-
-    async def why_no_room(self, match: MatchInfo, now: datetime) -> str | None:
-        """A sentence saying what stands in the way, or ``None`` when nothing does."""
-        ...
-
-
-def default_room_reason(match: MatchInfo, now: datetime) -> str | None:
-    """Why the room is not open, from the match's own data (no racetime, no bot health)."""
-    if match.is_closed or match.room.status not in (RoomStatus.NONE, RoomStatus.FAILED):
-        return None
-    if match.room_error or match.room.error:
-        return (
-            f"Opening the room failed: {match.room_error or match.room.error}. "
-            "A moderator can open it by hand with `/open-room`."
-        )
-    if not match.tournament_auto_create:
-        return (
-            f"Auto-create is off for {match.tournament}: a moderator opens the room with "
-            "`/open-room` (organizers can turn it on with `/tournament settings`)."
-        )
-    if match.auto_create_match is False:
-        return "Auto-create is off for this match: a moderator opens the room with `/open-room`."
-    if match.require_racetime_link and match.unlinked:
-        names = ", ".join(f"<@{p.discord_id}>" for p in match.unlinked)
-        return (
-            f"{match.tournament} requires linked racetime.gg accounts and {names} "
-            f"ha{'s' if len(match.unlinked) == 1 else 've'} not linked one "
-            f"(`{LINK_COMMAND}`)."
-        )
-    opens_at = match.opens_at
-    if opens_at is None:
-        return "The match has no time yet; set one with `/match reschedule`."
-    if now < opens_at:
-        return f"The room opens at {show_time(opens_at)}."
-    return f"The room was due to open at {show_time(opens_at)} and has not opened yet."
-
-
-class _DefaultReadiness:
-    async def why_no_room(self, match: MatchInfo, now: datetime) -> str | None:
-        return default_room_reason(match, now)
 
 
 # -- input checks ------------------------------------------------------------------------------
@@ -246,7 +128,7 @@ class MatchService:
         self._tournaments = tournaments
         self._clock = clock
         self._racetime_url = racetime_url.rstrip("/")
-        self._readiness: RoomReadiness = readiness or _DefaultReadiness()
+        self._readiness: RoomReadiness = readiness or DefaultReadiness()
 
     def use_readiness(self, readiness: RoomReadiness) -> None:
         """Ask ``readiness`` (the room service) why rooms are not open, from now on."""
@@ -464,7 +346,7 @@ class MatchService:
         match_id = _id(match)
         room = await queries.race_room(session, match_id)
         if room is not None:
-            status = _RACETIME_STATUS.get(room.last_status or "open", RoomStatus.OPEN)
+            status = RACETIME_ROOM_STATUS.get(room.last_status or "open", RoomStatus.OPEN)
             return RoomInfo(status, f"{self._racetime_url}/{room.category}/{room.slug}")
         claim = await queries.room_claim(session, match_id)
         if claim is not None:

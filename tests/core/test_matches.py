@@ -19,12 +19,8 @@ from core.events import (
 )
 from core.services.audit import AuditService
 from core.services.event_log import DatabaseEventLog
-from core.services.matches import (
-    MatchInfo,
-    MatchService,
-    RoomStatus,
-    match_id_from,
-)
+from core.services.match_info import MatchInfo, RoomStatus
+from core.services.matches import MatchService, match_id_from
 from core.services.time_input import show_time
 from core.services.tournaments import TournamentService
 from db.models import (
