@@ -11,7 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from core.services.time_input import show_time
-from db.models import NotificationLog, RacetimeBot, RacetimeBotGuild, User
+from db.models import (
+    Match,
+    MatchPlayer,
+    NotificationLog,
+    RaceRoom,
+    RaceStatus,
+    RacetimeBot,
+    RacetimeBotGuild,
+    User,
+)
 from db.secrets import SecretBox
 from tests.plugins.discord_bot import DiscordHarness, running_harness
 
@@ -334,3 +343,60 @@ async def test_info_shows_everything_and_why_there_is_no_room(harness: DiscordHa
     )
     assert fields["Why no room yet"] == f"The room opens at {show_time(opens)}."
     assert "Results" not in fields
+
+
+async def test_info_of_a_finished_match_shows_the_room_and_results(
+    harness: DiscordHarness,
+) -> None:
+    await schedule(harness, await organizer(harness))
+    [match] = await harness.services.matches.list_upcoming(harness.guild.id)
+    async with harness.services.sessionmaker.begin() as session:
+        session.add(RaceRoom(category="alttpr", slug="odd-ganon-0042", match_id=match.id,
+                             last_status="finished"))
+        row = await session.get(Match, match.id)
+        assert row is not None
+        row.status = RaceStatus.FINISHED.value
+        ada, bob = (await session.execute(
+            select(MatchPlayer).where(MatchPlayer.match_id == match.id).order_by(MatchPlayer.id)
+        )).scalars().all()
+        bob.place, bob.finish_time, bob.status = 1, timedelta(hours=1, seconds=83), "done"
+        ada.status = "dnf"
+    info = await harness.slash("match info", member=harness.member(0), match=str(match.id))
+    fields = {f.name: f.value for f in info.first.embeds[0].fields}
+    assert fields["Status"] == "finished"
+    assert fields["Room"] == "finished: https://racetime.gg/alttpr/odd-ganon-0042"
+    assert fields["Results"] == (
+        f"1. <@{harness.member(1).id}> · 1:01:23\n— <@{harness.member(0).id}> · forfeit"
+    )
+    assert "Why no room yet" not in fields
+    listed = await harness.slash("match list", member=harness.member(0))
+    assert listed.first.embeds[0].fields == []  # finished: no longer upcoming
+
+
+async def test_cancelling_a_match_whose_room_is_open_points_at_the_room(
+    harness: DiscordHarness,
+) -> None:
+    boss = await organizer(harness)
+    await schedule(harness, boss)
+    [match] = await harness.services.matches.list_upcoming(harness.guild.id)
+    async with harness.services.sessionmaker.begin() as session:
+        session.add(RaceRoom(category="alttpr", slug="odd-ganon-0042", match_id=match.id,
+                             last_status="open"))
+    listed = await harness.slash("match list", member=boss)
+    assert (listed.first.embeds[0].fields[0].value or "").endswith(
+        "**Room:** open: https://racetime.gg/alttpr/odd-ganon-0042"
+    )
+    moved = await harness.slash("match reschedule", member=boss, match=str(match.id),
+                                when=stamp(future(3)))
+    assert moved.first.content == (
+        f"Match #{match.id}'s room is already open (https://racetime.gg/alttpr/odd-ganon-0042), "
+        "so its time can no longer change. Cancel the match with `/match cancel` and schedule "
+        "a new one if it must move."
+    )
+    cancelled = await harness.slash("match cancel", member=boss, match=str(match.id),
+                                    reason="Both withdrew")
+    assert cancelled.first.content == (
+        f"Cancelled match **#{match.id}** (**Semi-final**, Winter Cup). The players are told "
+        "why by DM: Both withdrew\n"
+        "Its racetime room stays open: https://racetime.gg/alttpr/odd-ganon-0042"
+    )
