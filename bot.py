@@ -42,6 +42,7 @@ from core.config import (
     setup_logging,
 )
 from core.events import EventDispatcher, RetryPolicy
+from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
 from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
@@ -49,7 +50,10 @@ from core.services.container import Services
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
 from core.services.match_results import MatchResults
+from core.services.match_room_readiness import RoomServiceReadiness
 from core.services.match_rooms import MatchRoomService
+from core.services.match_scheduler import MatchScheduler
+from core.services.matches import MatchService
 from core.services.notification_delivery import NotificationDelivery
 from core.services.notification_listeners import NotificationListeners
 from core.services.notifications import NotificationService
@@ -186,6 +190,12 @@ def build_services(
         clock=clock,
     )
     match_rooms.subscribe(dispatcher)
+    tournaments = TournamentService(sessionmaker, audit)
+    match_scheduler = MatchScheduler(
+        sessionmaker, match_rooms, system_user_id=SYSTEM_USER_ID, clock=clock
+    )
+    match_scheduler.subscribe(dispatcher)
+    tournaments.on_settings_changed(match_scheduler.on_tournament_changed)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -204,9 +214,15 @@ def build_services(
         ),
         notifications=notifications,
         # Tournaments and timezones (issue 11).
-        tournaments=TournamentService(sessionmaker, audit),
+        tournaments=tournaments,
         timezones=TimezoneService(sessionmaker, audit),
         match_rooms=match_rooms,
+        matches=MatchService(
+            sessionmaker, event_log, audit, tournaments, clock,
+            racetime_url=f"{racetime.scheme}://{racetime.host}",
+            readiness=RoomServiceReadiness(match_rooms),
+        ),
+        match_scheduler=match_scheduler,
     )
 
 

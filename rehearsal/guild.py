@@ -88,6 +88,18 @@ class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
             )
         return factories.make_dm_channel_dict(user)
 
+    async def get_member(self, guild_id: int, member_id: int) -> dict[str, Any]:
+        """A member as Discord answers ``Guild.fetch_member``: 404 Unknown Member (10007) for
+        someone who is not one (dpytest's own fails on that)."""
+        guild = self.state._get_guild(guild_id)
+        member = guild.get_member(member_id) if guild is not None else None
+        if member is None:
+            raise discord.NotFound(
+                dpytest_backend.FakeRequest(404, "Not Found"),  # type: ignore[arg-type]
+                {"code": 10007, "message": "Unknown Member"},
+            )
+        return factories.dict_from_member(member)
+
     async def send_message(
         self, channel_id: int, *, params: MultipartParameters
     ) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from core.services.bot_status import BotStatusRepository
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
 from core.services.match_rooms import MatchRoomService
+from core.services.match_scheduler import MatchScheduler
+from core.services.matches import MatchService
 from core.services.notifications import NotificationService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
@@ -44,6 +46,8 @@ class Services:
     tournaments: TournamentService
     timezones: TimezoneService
     match_rooms: MatchRoomService
+    matches: MatchService
+    match_scheduler: MatchScheduler
 
     async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
         """Start the services in order under ``lifecycle``, which stops them in reverse.
@@ -58,3 +62,8 @@ class Services:
         # Stopped at shutdown even when not started here: an admin may start bots at run time.
         start = self.racetime.start if racetime_engine else None
         await lifecycle.add("racetime engine", start, self.racetime.stop)
+        if racetime_engine:
+            # Rooms open on time only where the engine runs; stopped before the engine.
+            await lifecycle.add(
+                "match room scheduler", self.match_scheduler.start, self.match_scheduler.stop
+            )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -68,6 +68,10 @@ class RoomOpener(Protocol):
     async def create_race_room_for_match(
         self, match_id: int, *, actor_user_id: int | None, reason: str
     ) -> Opening: ...
+
+    async def reconcile_unfinished(self) -> Sequence[object]:
+        """Finish openings a stopped process left half done (look on racetime first)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +229,10 @@ class MatchScheduler:
     async def sweep(self) -> int:
         """Open every overdue room not opened yet (catch-up); report the hopeless ones.
         Returns how many rooms were opened."""
+        try:
+            await self._opener.reconcile_unfinished()
+        except Exception:  # racetime unreachable, a bot not connected yet: the next sweep
+            log.exception("Could not reconcile unfinished room openings; trying next sweep")
         now = self._clock.now()
         async with self._sessionmaker() as session:
             overdue = rooms_due(await queries.waiting_for_rooms(session), until=now)

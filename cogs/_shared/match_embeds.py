@@ -1,0 +1,168 @@
+"""How matches look in Discord: the replies of ``/match`` and its list and info embeds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import discord
+
+from core.services.match_info import MatchInfo, PlayerInfo, RoomStatus
+from core.services.time_input import discord_timestamp, show_time
+from db.models import RaceStatus
+
+STATUS_TEXT = {
+    RaceStatus.SCHEDULED: "scheduled",
+    RaceStatus.ROOM_OPEN: "room open",
+    RaceStatus.IN_PROGRESS: "in progress",
+    RaceStatus.FINISHED: "finished",
+    RaceStatus.CANCELLED: "cancelled",
+}
+GOAL_FROM = {"match": "", "tournament": " (the tournament's default)", "default": " (default)"}
+RESULT_TEXT = {"dnf": "forfeit", "dq": "disqualified"}
+
+
+def when_text(match: MatchInfo) -> str:
+    return show_time(match.scheduled_at) if match.scheduled_at else "no time set"
+
+
+def room_text(match: MatchInfo) -> str:
+    """The room's state in a few words, with its link when there is one."""
+    room = match.room
+    if room.status is RoomStatus.NONE:
+        if match.auto_create and match.opens_at is not None:
+            return f"no room yet (opens {discord_timestamp(match.opens_at, 'R')})"
+        return "no room yet (opened by a moderator)"
+    text = room.status.value
+    return f"{text}: {room.url}" if room.url else text
+
+
+def players_text(players: tuple[PlayerInfo, ...], *, with_links: bool = False) -> str:
+    if not with_links:
+        return " vs ".join(f"<@{p.discord_id}>" for p in players)
+    return "\n".join(
+        f"<@{p.discord_id}> · racetime: "
+        + (f"`{p.racetime_name or p.racetime_id}`" if p.linked else "not linked")
+        for p in players
+    )
+
+
+def scheduled_text(match: MatchInfo) -> str:
+    lines = [
+        f"Scheduled match **#{match.id}** of **{match.tournament}**: **{match.title}**, "
+        f"{when_text(match)}.",
+        f"**Players:** {players_text(match.players)}",
+        f"**Goal:** {match.goal}{GOAL_FROM[match.goal_from]}",
+        f"**Room:** {_room_plan(match)}",
+    ]
+    if match.unlinked:
+        lines.append(
+            f"Not linked to racetime.gg yet: {players_text(match.unlinked)}; they can link "
+            "with `/link-racetime` to be invited to the room."
+        )
+    lines.append("The players are told by DM.")
+    return "\n".join(lines)
+
+
+def rescheduled_text(match: MatchInfo, old: datetime | None) -> str:
+    from_text = f" from {show_time(old)}" if old is not None else ""
+    return (
+        f"Moved match **#{match.id}** (**{match.title}**, {match.tournament}){from_text} to "
+        f"{when_text(match)}. The players are told by DM."
+    )
+
+
+def cancelled_text(match: MatchInfo, reason: str) -> str:
+    text = (
+        f"Cancelled match **#{match.id}** (**{match.title}**, {match.tournament}). "
+        f"The players are told why by DM: {reason}"
+    )
+    if match.room.url and match.room.status in (RoomStatus.OPEN, RoomStatus.IN_PROGRESS):
+        text += f"\nIts racetime room stays open: {match.room.url}"
+    return text
+
+
+def _room_plan(match: MatchInfo) -> str:
+    invitational = "invitational" if match.invitational else "open to anyone"
+    if match.auto_create and match.opens_at is not None:
+        return (
+            f"{invitational}, opens {match.room_open_minutes_before} minutes before, "
+            f"{show_time(match.opens_at)}"
+        )
+    whose = "this match" if match.auto_create_match is False else match.tournament
+    return f"{invitational}; auto-create is off for {whose}, a moderator opens it with `/open-room`"
+
+
+def list_embed(
+    guild: discord.Guild, matches: list[MatchInfo], tournament: str | None
+) -> discord.Embed:
+    where = tournament or guild.name
+    embed = discord.Embed(title=f"📅 Upcoming matches in {where}", colour=discord.Colour.blurple())
+    if not matches:
+        embed.description = "None scheduled. Organizers schedule one with `/match schedule`."
+        return embed
+    for match in matches:
+        embed.add_field(
+            name=f"#{match.id} · {match.title}"[:256],
+            value=(
+                f"{match.tournament} · {when_text(match)}\n"
+                f"{players_text(match.players)}\n"
+                f"**Room:** {room_text(match)}"
+            )[:1024],
+            inline=False,
+        )
+    embed.set_footer(text="Everything about one match: /match info")
+    return embed
+
+
+def info_embed(match: MatchInfo) -> discord.Embed:
+    colour = discord.Colour.light_grey() if match.is_closed else discord.Colour.blurple()
+    embed = discord.Embed(
+        title=f"#{match.id} · {match.title}"[:256],
+        description=f"**{match.tournament}** · {when_text(match)}",
+        colour=colour,
+    )
+    embed.add_field(name="Status", value=STATUS_TEXT[match.status])
+    if match.opens_at is not None:
+        embed.add_field(
+            name="Room opens",
+            value=f"{discord_timestamp(match.opens_at, 'F')} "
+            f"({match.room_open_minutes_before} min before)",
+        )
+    embed.add_field(name="Goal", value=f"{match.goal}{GOAL_FROM[match.goal_from]}"[:1024])
+    embed.add_field(name="Invitational", value="yes" if match.invitational else "no")
+    embed.add_field(name="Auto-create room", value=_auto_create(match))
+    embed.add_field(
+        name="Players", value=players_text(match.players, with_links=True)[:1024], inline=False
+    )
+    embed.add_field(name="Room", value=room_text(match)[:1024], inline=False)
+    if match.room_reason:
+        embed.add_field(name="Why no room yet", value=match.room_reason[:1024], inline=False)
+    if match.status is RaceStatus.FINISHED:
+        embed.add_field(name="Results", value=results_text(match.players)[:1024], inline=False)
+    return embed
+
+
+def _auto_create(match: MatchInfo) -> str:
+    if not match.tournament_auto_create:
+        return "off (for the tournament)"
+    if match.auto_create_match is False:
+        return "off (for this match)"
+    return "on"
+
+
+def results_text(players: tuple[PlayerInfo, ...]) -> str:
+    ranked = sorted(players, key=lambda p: (p.place is None, p.place or 0))
+    lines = []
+    for player in ranked:
+        if player.place is not None:
+            time = f" · {_duration(player.finish_time)}" if player.finish_time else ""
+            lines.append(f"{player.place}. <@{player.discord_id}>{time}")
+        else:
+            outcome = RESULT_TEXT.get(player.status, player.status.replace("_", " "))
+            lines.append(f"— <@{player.discord_id}> · {outcome}")
+    return "\n".join(lines) or "No results recorded."
+
+
+def _duration(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,178 @@
+"""``/match``: organizers schedule, move and cancel a tournament's matches; everyone can list
+them and look one up (including why its room has not opened yet).
+
+The rules (past times, linked players, what can still change) live in
+``core.services.matches``; this cog reads the options, checks who asks and renders.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs._shared.match_embeds import (
+    cancelled_text,
+    info_embed,
+    list_embed,
+    rescheduled_text,
+    scheduled_text,
+)
+from cogs._shared.members import members_of, mentioned_ids
+from cogs._shared.permissions import Audience, OrganizerRoles, for_audience, organizers_only
+from cogs._shared.replies import reply
+from cogs._shared.time_option import When
+from core.services.matches import MatchService, match_id_from
+from core.services.tournaments import TournamentService
+
+if TYPE_CHECKING:
+    from bot import RaceDeskBot
+
+WHEN_HELP = "When it starts: <t:1796151600:F>, 2026-12-01T19:00+01:00, or 2026-12-01 19:00 (yours)"
+MATCH_HELP = "The match: pick one from the suggestions, or give its number"
+
+
+@app_commands.guild_only()
+class MatchCog(commands.GroupCog, group_name="match"):
+    """Schedule and follow this server's tournament matches."""
+
+    def __init__(self, matches: MatchService, tournaments: TournamentService) -> None:
+        self._matches = matches
+        self._tournaments = tournaments
+        self.organizer_roles: OrganizerRoles = tournaments
+        super().__init__()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Discord hides these commands in DMs (guild-only); a stale client still gets told."""
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        return True
+
+    # -- autocomplete ------------------------------------------------------------------------
+
+    async def tournament_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        names = await self._tournaments.suggest_names(interaction.guild_id, current)
+        return [app_commands.Choice(name=name, value=name) for name in names]
+
+    async def open_match_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Matches still to be played: the ones that can be moved or cancelled."""
+        return await self._match_choices(interaction, current, open_only=True)
+
+    async def any_match_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._match_choices(interaction, current, open_only=False)
+
+    async def _match_choices(
+        self, interaction: discord.Interaction, current: str, *, open_only: bool
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        found = await self._matches.suggest(interaction.guild_id, current, open_only=open_only)
+        return [app_commands.Choice(name=label, value=str(match_id)) for match_id, label in found]
+
+    # -- commands ----------------------------------------------------------------------------
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="schedule")
+    @app_commands.describe(
+        tournament="The tournament the match belongs to",
+        players="Every player, mentioned with @, e.g. @Ada @Bob",
+        when=WHEN_HELP,
+        title="What the match is called, e.g. Semi-final 1",
+        goal="The racetime goal for this match (default: the tournament's)",
+        invitational="Only invited players may join the room (default on)",
+        auto_create="Open the room automatically before the match (default on)",
+    )
+    async def schedule(
+        self,
+        interaction: discord.Interaction,
+        tournament: str,
+        players: str,
+        when: When,
+        title: str,
+        goal: str | None = None,
+        invitational: bool | None = None,
+        auto_create: bool | None = None,
+    ) -> None:
+        """Schedule a match of a tournament; the players are told by DM."""
+        assert interaction.guild is not None
+        members = await members_of(interaction.guild, mentioned_ids(players))
+        scheduled = await self._matches.schedule(
+            interaction.guild.id,
+            tournament,
+            [member.id for member in members],
+            when,
+            title,
+            actor_discord_id=interaction.user.id,
+            goal=goal,
+            invitational=invitational,
+            auto_create=auto_create,
+            display_names={member.id: member.display_name for member in members},
+        )
+        await reply(interaction, scheduled_text(scheduled))
+
+    schedule.autocomplete("tournament")(tournament_choices)
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="reschedule")
+    @app_commands.describe(match=MATCH_HELP, when=WHEN_HELP)
+    async def reschedule(self, interaction: discord.Interaction, match: str, when: When) -> None:
+        """Move a match to another time, before its room opens; the players are told."""
+        assert interaction.guild is not None
+        moved, old = await self._matches.reschedule(
+            interaction.guild.id, match_id_from(match), when, actor_discord_id=interaction.user.id
+        )
+        await reply(interaction, rescheduled_text(moved, old))
+
+    reschedule.autocomplete("match")(open_match_choices)
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="cancel")
+    @app_commands.describe(match=MATCH_HELP, reason="Why it is called off; the players are told")
+    async def cancel(self, interaction: discord.Interaction, match: str, reason: str) -> None:
+        """Cancel a match; the players are told why."""
+        assert interaction.guild is not None
+        cancelled = await self._matches.cancel(
+            interaction.guild.id, match_id_from(match), reason,
+            actor_discord_id=interaction.user.id,
+        )
+        await reply(interaction, cancelled_text(cancelled, reason.strip()))
+
+    cancel.autocomplete("match")(open_match_choices)
+
+    @app_commands.command(name="list")
+    @app_commands.describe(tournament="Only this tournament's matches (default: all)")
+    async def list_(self, interaction: discord.Interaction, tournament: str | None = None) -> None:
+        """List the upcoming matches and their rooms."""
+        assert interaction.guild is not None
+        upcoming = await self._matches.list_upcoming(interaction.guild.id, tournament)
+        shown = upcoming[0].tournament if tournament and upcoming else tournament
+        await reply(interaction, embed=list_embed(interaction.guild, upcoming, shown))
+
+    list_.autocomplete("tournament")(tournament_choices)
+
+    @app_commands.command(name="info")
+    @app_commands.describe(match=MATCH_HELP)
+    async def info(self, interaction: discord.Interaction, match: str) -> None:
+        """Show everything about a match, including why its room has not opened yet."""
+        assert interaction.guild is not None
+        shown = await self._matches.info(interaction.guild.id, match_id_from(match))
+        await reply(interaction, embed=info_embed(shown))
+
+    info.autocomplete("match")(any_match_choices)
+
+
+async def setup(bot: RaceDeskBot) -> None:
+    await bot.add_cog(MatchCog(bot.services.matches, bot.services.tournaments))

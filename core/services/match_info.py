@@ -1,0 +1,143 @@
+"""What a match looks like to its readers (``/match info``, the room service), and why its
+room is not open: the seam :class:`RoomReadiness` and its default answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from core.services.time_input import show_time
+from db.models import RaceStatus
+
+DEFAULT_GOAL = "Beat the game"
+LINK_COMMAND = "/link-racetime"
+
+
+class RoomStatus(StrEnum):
+    NONE = "no room yet"
+    OPENING = "opening"
+    OPEN = "open"
+    IN_PROGRESS = "in progress"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    FAILED = "could not open"
+
+
+RACETIME_ROOM_STATUS = {
+    "open": RoomStatus.OPEN,
+    "invitational": RoomStatus.OPEN,
+    "pending": RoomStatus.OPEN,
+    "in_progress": RoomStatus.IN_PROGRESS,
+    "finished": RoomStatus.FINISHED,
+    "cancelled": RoomStatus.CANCELLED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerInfo:
+    discord_id: int
+    racetime_id: str | None
+    racetime_name: str | None
+    status: str
+    place: int | None = None
+    finish_time: timedelta | None = None
+
+    @property
+    def linked(self) -> bool:
+        return self.racetime_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    status: RoomStatus
+    url: str | None = None
+    error: str | None = None  # the last error of a room that could not be opened
+
+
+@dataclass(frozen=True, slots=True)
+class MatchInfo:
+    """A match with everything ``/match info`` shows; ``goal``, ``invitational`` and
+    ``auto_create`` are the values that apply (the match's, else the defaults)."""
+
+    id: int
+    guild_id: int
+    tournament_id: int
+    tournament: str
+    title: str
+    status: RaceStatus
+    scheduled_at: datetime | None
+    room_open_minutes_before: int
+    goal: str
+    goal_from: str  # "match", "tournament" or "default"
+    invitational: bool
+    auto_create: bool
+    auto_create_match: bool | None  # the match's own choice (None: the default, on)
+    tournament_auto_create: bool
+    require_racetime_link: bool
+    players: tuple[PlayerInfo, ...]
+    room: RoomInfo
+    room_error: str | None
+    room_reason: str | None = None  # why there is no room yet, when that is the question
+
+    @property
+    def opens_at(self) -> datetime | None:
+        if self.scheduled_at is None:
+            return None
+        return self.scheduled_at - timedelta(minutes=self.room_open_minutes_before)
+
+    @property
+    def unlinked(self) -> tuple[PlayerInfo, ...]:
+        return tuple(player for player in self.players if not player.linked)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in (RaceStatus.FINISHED, RaceStatus.CANCELLED)
+
+
+class RoomReadiness(Protocol):
+    """Why a match's room is not open: the seam for the room service's
+    ``should_create_room_for_match`` (an adapter to this protocol is all it takes)."""
+
+    async def why_no_room(self, match: MatchInfo, now: datetime) -> str | None:
+        """A sentence saying what stands in the way, or ``None`` when nothing does."""
+        ...
+
+
+def default_room_reason(match: MatchInfo, now: datetime) -> str | None:
+    """Why the room is not open, from the match's own data (no racetime, no bot health)."""
+    if match.is_closed or match.room.status not in (RoomStatus.NONE, RoomStatus.FAILED):
+        return None
+    if match.room_error or match.room.error:
+        return (
+            f"Opening the room failed: {match.room_error or match.room.error}. "
+            "A moderator can open it by hand with `/open-room`."
+        )
+    if not match.tournament_auto_create:
+        return (
+            f"Auto-create is off for {match.tournament}: a moderator opens the room with "
+            "`/open-room` (organizers can turn it on with `/tournament settings`)."
+        )
+    if match.auto_create_match is False:
+        return "Auto-create is off for this match: a moderator opens the room with `/open-room`."
+    if match.require_racetime_link and match.unlinked:
+        names = ", ".join(f"<@{p.discord_id}>" for p in match.unlinked)
+        return (
+            f"{match.tournament} requires linked racetime.gg accounts and {names} "
+            f"ha{'s' if len(match.unlinked) == 1 else 've'} not linked one "
+            f"(`{LINK_COMMAND}`)."
+        )
+    opens_at = match.opens_at
+    if opens_at is None:
+        return "The match has no time yet; set one with `/match reschedule`."
+    if now < opens_at:
+        return f"The room opens at {show_time(opens_at)}."
+    return f"The room was due to open at {show_time(opens_at)} and has not opened yet."
+
+
+class DefaultReadiness:
+    """Answers with :func:`default_room_reason`."""
+
+    async def why_no_room(self, match: MatchInfo, now: datetime) -> str | None:
+        return default_room_reason(match, now)

@@ -1,0 +1,140 @@
+"""Match lookups and writes. Never commit: the service owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import String, cast, func, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from db.models import Match, MatchPlayer, MatchRoomClaim, RaceRoom, RaceStatus, Tournament, User
+
+OPEN_STATUSES = (
+    RaceStatus.SCHEDULED.value,
+    RaceStatus.ROOM_OPEN.value,
+    RaceStatus.IN_PROGRESS.value,
+)
+"""A match in one of these is still to be played (neither finished nor cancelled)."""
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def add_match(session: AsyncSession, match: Match, user_ids: Sequence[int]) -> Match:
+    """Insert a match and its players (in the given order)."""
+    session.add(match)
+    await session.flush()
+    assert match.id is not None
+    session.add_all(MatchPlayer(match_id=match.id, user_id=user_id) for user_id in user_ids)
+    await session.flush()
+    return match
+
+
+async def match_in_guild(
+    session: AsyncSession, guild_id: int, match_id: int, *, for_update: bool = False
+) -> tuple[Match, Tournament] | None:
+    """The match ``match_id`` if it belongs to a tournament of ``guild_id``.
+
+    ``for_update`` locks the match row (PostgreSQL) so two changes of one match serialise.
+    """
+    statement = (
+        select(Match, Tournament)
+        .join(Tournament, col(Tournament.id) == col(Match.tournament_id))
+        .where(Match.id == match_id, Tournament.guild_id == guild_id)
+    )
+    if for_update:
+        statement = statement.with_for_update(of=Match)
+    row = (await session.execute(statement)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def users_by_discord_id(
+    session: AsyncSession, discord_ids: Iterable[int]
+) -> dict[int, User]:
+    wanted = set(discord_ids)
+    if not wanted:
+        return {}
+    result = await session.execute(select(User).where(col(User.discord_id).in_(wanted)))
+    return {user.discord_id: user for user in result.scalars()}
+
+
+async def players_of(session: AsyncSession, match_id: int) -> list[tuple[MatchPlayer, User]]:
+    """The match's players with their users, in the order they were entered."""
+    result = await session.execute(
+        select(MatchPlayer, User)
+        .join(User, col(User.id) == col(MatchPlayer.user_id))
+        .where(MatchPlayer.match_id == match_id)
+        .order_by(col(MatchPlayer.id))
+    )
+    return [(player, user) for player, user in result.all()]
+
+
+async def room_claim(session: AsyncSession, match_id: int) -> MatchRoomClaim | None:
+    result = await session.execute(
+        select(MatchRoomClaim).where(MatchRoomClaim.match_id == match_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def race_room(session: AsyncSession, match_id: int) -> RaceRoom | None:
+    result = await session.execute(select(RaceRoom).where(RaceRoom.match_id == match_id))
+    return result.scalar_one_or_none()
+
+
+async def upcoming_matches(
+    session: AsyncSession, guild_id: int, *, tournament_id: int | None = None, limit: int = 25
+) -> list[tuple[Match, Tournament]]:
+    """The server's matches still to be played, soonest first."""
+    statement = (
+        select(Match, Tournament)
+        .join(Tournament, col(Tournament.id) == col(Match.tournament_id))
+        .where(Tournament.guild_id == guild_id, col(Match.status).in_(OPEN_STATUSES))
+    )
+    if tournament_id is not None:
+        statement = statement.where(Match.tournament_id == tournament_id)
+    result = await session.execute(
+        statement.order_by(col(Match.scheduled_at), col(Match.id)).limit(limit)
+    )
+    return [(match, tournament) for match, tournament in result.all()]
+
+
+async def search_matches(
+    session: AsyncSession,
+    guild_id: int,
+    typed: str,
+    *,
+    open_only: bool,
+    limit: int = 25,
+) -> list[tuple[Match, Tournament]]:
+    """The server's matches whose id, title or tournament name contains ``typed``: those
+    still to be played soonest first, then (unless ``open_only``) the latest others."""
+    statement = (
+        select(Match, Tournament)
+        .join(Tournament, col(Tournament.id) == col(Match.tournament_id))
+        .where(Tournament.guild_id == guild_id)
+    )
+    needle = typed.strip().lstrip("#").lower()
+    if needle:
+        pattern = f"%{_like_escape(needle)}%"
+        statement = statement.where(
+            or_(
+                cast(col(Match.id), String).like(pattern, escape="\\"),
+                func.lower(col(Match.title)).like(pattern, escape="\\"),
+                func.lower(col(Tournament.name)).like(pattern, escape="\\"),
+            )
+        )
+    still_open = col(Match.status).in_(OPEN_STATUSES)
+    first = await session.execute(
+        statement.where(still_open).order_by(col(Match.scheduled_at), col(Match.id)).limit(limit)
+    )
+    rows = [(match, tournament) for match, tournament in first.all()]
+    if not open_only and len(rows) < limit:
+        rest = await session.execute(
+            statement.where(~still_open)
+            .order_by(col(Match.scheduled_at).desc(), col(Match.id).desc())
+            .limit(limit - len(rows))
+        )
+        rows += [(match, tournament) for match, tournament in rest.all()]
+    return rows
