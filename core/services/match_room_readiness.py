@@ -19,6 +19,11 @@ _ROOM_SERVICE_KNOWS = {
 }
 
 
+_BOT_TROUBLE = {
+    Refusal.NO_BOT, Refusal.BOT_INACTIVE, Refusal.BOT_UNHEALTHY, Refusal.BOT_NOT_RUNNING,
+}
+
+
 class RoomDecider(Protocol):
     async def should_create_room_for_match(
         self, match_id: int, now: datetime | None = None
@@ -37,6 +42,10 @@ class RoomServiceReadiness:
         decision = await self._rooms.should_create_room_for_match(match.id, now)
         if decision:
             return "The room is due now: RaceDesk opens it within a minute."
-        if decision.code in _ROOM_SERVICE_KNOWS:
-            return decision.reason
-        return default_room_reason(match, now) or decision.reason
+        from_match = default_room_reason(match, now)
+        if decision.code not in _ROOM_SERVICE_KNOWS:
+            return from_match or decision.reason
+        if decision.code in _BOT_TROUBLE and match.opens_at is not None and now < match.opens_at:
+            # Not due yet anyway: say when, and what would stop it then.
+            return f"{from_match} Right now, though: {decision.reason}"
+        return decision.reason

@@ -341,7 +341,11 @@ async def test_info_shows_everything_and_why_there_is_no_room(harness: DiscordHa
         f"<@{harness.member(0).id}> · racetime: `ada`\n"
         f"<@{harness.member(1).id}> · racetime: not linked"
     )
-    assert fields["Why no room yet"] == f"The room opens at {show_time(opens)}."
+    # The room service adds what it knows: the simulated server's bot is not connected.
+    assert fields["Why no room yet"] == (
+        f"The room opens at {show_time(opens)}. "
+        "Right now, though: The `alttpr` bot is not connected (UNKNOWN)."
+    )
     assert "Results" not in fields
 
 
