@@ -81,8 +81,12 @@ class _Abandoned(Exception):
     """Shutting down while a listener is failing: leave the event for the next start."""
 
 
+READ_BACK_MEMORY = 10_000  # seqs read back from the log that a partition remembers
+
+
 class _Partition:
-    __slots__ = ("delivered", "overflow", "queue", "tail", "worker")
+    __slots__ = ("delivered", "overflow", "queue", "read_back", "read_back_order", "tail",
+                 "worker")
 
     def __init__(self, *, overflow: bool = False) -> None:
         self.queue: deque[LoggedEvent] = deque()
@@ -90,7 +94,32 @@ class _Partition:
         # Events of this partition are in the log but not in ``queue``: read them back.
         self.overflow = overflow
         self.delivered = 0  # seq of the last event delivered (0: none yet)
-        self.tail = 0  # highest seq queued or delivered: anything at or below is not news
+        self.tail = 0  # highest seq queued or delivered
+        # Seqs that came from the log rather than from ``publish``: their publish is a repeat.
+        self.read_back: set[int] = set()
+        self.read_back_order: deque[int] = deque()
+
+    def remember_read_back(self, seqs: list[int]) -> None:
+        for seq in seqs:
+            if seq not in self.read_back:
+                self.read_back.add(seq)
+                self.read_back_order.append(seq)
+        while len(self.read_back_order) > READ_BACK_MEMORY:
+            self.read_back.discard(self.read_back_order.popleft())
+
+    def is_repeat(self, entry: LoggedEvent) -> bool:
+        """Already queued or read back: its ``publish`` brings nothing new."""
+        return entry.seq in self.read_back or any(q.seq == entry.seq for q in self.queue)
+
+    def insert_late(self, entry: LoggedEvent) -> None:
+        """An event committed after a later one of its partition (two transactions at once):
+        queued before the queued events with a higher seq, so it is delivered next."""
+        index = next(
+            (i for i, queued in enumerate(self.queue) if queued.seq > entry.seq),
+            len(self.queue),
+        )
+        # The head may be under delivery right now: never put anything before it.
+        self.queue.insert(max(index, 1 if self.queue else 0), entry)
 
 
 class EventDispatcher:
@@ -220,7 +249,15 @@ class EventDispatcher:
             if partition is None:
                 partition = self._partitions[key] = _Partition()
             if entry.seq <= partition.tail:
-                continue  # already read back from the log
+                if partition.is_repeat(entry):
+                    continue  # already read back from the log
+                # Committed late (another transaction took a later seq and committed first):
+                # not delivered yet, so it is news. (In overflow the read-back misses it; the
+                # next start delivers it, as it does everything left unacknowledged.)
+                if not partition.overflow:
+                    partition.insert_late(entry)
+                    self._wake(key, partition)
+                continue
             if partition.overflow or len(partition.queue) >= self._max_queued:
                 partition.overflow = True  # it stays in the log; read back when caught up
             else:
@@ -275,7 +312,7 @@ class EventDispatcher:
                 entry = partition.queue[0]
                 await self._deliver(entry)
                 partition.queue.popleft()
-                partition.delivered = entry.seq
+                partition.delivered = max(partition.delivered, entry.seq)
                 self.delivered += 1
                 self._log.acknowledge(entry.seq)
         except _Abandoned:
@@ -300,6 +337,7 @@ class EventDispatcher:
             partition.overflow = True
             await self._pause(self._retry.delay(1))
             return False
+        partition.remember_read_back([entry.seq for entry in rows])
         merged = {entry.seq: entry for entry in rows}
         if len(rows) >= self._max_queued:
             # More wait in the log; whatever was queued meanwhile is newer and is read later.

@@ -419,3 +419,39 @@ async def test_a_listener_failing_during_shutdown_leaves_its_event_for_the_next_
     await asyncio.wait_for(bus.close(), 1)
     assert entries[0].seq not in log.acknowledged and log.parked == []
     assert await log.pending_partitions() == [entries[0].event.partition_key]
+
+
+class _LateCommitLog(MemoryEventLog):
+    """Two transactions at once: one takes a seq, another takes the next and commits first."""
+
+    def take_seq(self, event: Event) -> LoggedEvent:
+        entry = LoggedEvent(next(self._seq), event)
+        self.entries[entry.seq] = entry
+        return entry
+
+    def commit(self, entry: LoggedEvent) -> None:
+        assert self._deliver is not None
+        self._deliver([entry])
+
+
+async def test_an_event_committed_after_a_later_one_of_its_partition_is_still_delivered() -> None:
+    log = _LateCommitLog()
+    bus = EventDispatcher(log)
+    release = asyncio.Event()
+    seen: list[str] = []
+
+    @bus.on(RacetimeRaceStatusChangedEvent)
+    async def record(event: RacetimeRaceStatusChangedEvent) -> None:
+        if event.new_status == "open":
+            await release.wait()
+        seen.append(event.new_status)
+
+    late = log.take_seq(status("r", "late"))  # seq 1, its transaction still open
+    await bus.emit(status("r", "open"))  # seq 2: under delivery (the listener waits)
+    await bus.emit(status("r", "pending"))  # seq 3: queued
+    log.commit(late)  # seq 1 commits now, after seqs 2 and 3
+    release.set()
+    await bus.drain()
+
+    assert seen == ["open", "late", "pending"]
+    assert log.acknowledged == {1, 2, 3}
