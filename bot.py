@@ -192,7 +192,7 @@ def build_services(
     match_rooms.subscribe(dispatcher)
     tournaments = TournamentService(sessionmaker, audit)
     match_scheduler = MatchScheduler(
-        sessionmaker, match_rooms, system_user_id=SYSTEM_USER_ID, clock=clock
+        sessionmaker, event_log, match_rooms, system_user_id=SYSTEM_USER_ID, clock=clock
     )
     match_scheduler.subscribe(dispatcher)
     tournaments.on_settings_changed(match_scheduler.on_tournament_changed)

@@ -25,6 +25,7 @@ from core.events.matches import (
     MatchEvent,
     MatchRescheduledEvent,
     MatchResultEvent,
+    MatchRoomProblemEvent,
     MatchScheduledEvent,
 )
 from core.events.racetime import (
@@ -60,6 +61,7 @@ __all__ = [
     "MatchEvent",
     "MatchRescheduledEvent",
     "MatchResultEvent",
+    "MatchRoomProblemEvent",
     "MatchScheduledEvent",
     "MemoryEventLog",
     "RacetimeBotCreatedRaceEvent",

@@ -45,3 +45,12 @@ class MatchResultEvent(MatchEvent):
 
     summary: str
     room_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchRoomProblemEvent(MatchEvent):
+    """RaceDesk could not open the match's room (every attempt failed, or it was too late);
+    ``problem`` says why and what a moderator can do."""
+
+    problem: str
+

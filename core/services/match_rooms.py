@@ -32,6 +32,7 @@ from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, UserFacingError
 from core.events import (
     EventDispatcher,
+    MatchRoomProblemEvent,
     RacetimeBotJoinedRaceEvent,
     RacetimeEntrantJoinedEvent,
     RacetimeEntrantStatusChangedEvent,
@@ -361,7 +362,8 @@ class MatchRoomService:
 
     async def _record_failed(self, match_id: int, error: str) -> None:
         """The claim is failed and the match says why, for others to announce."""
-        async with self._sessionmaker.begin() as session:
+        async with self._event_log.transaction() as outbox:
+            session = outbox.session
             claim = await queries.get_claim(session, match_id)
             if claim is not None:
                 claim.state = ClaimState.FAILED.value
@@ -369,6 +371,11 @@ class MatchRoomService:
             match = await session.get(Match, match_id)
             if match is not None:
                 match.room_error = error
+                outbox.add(MatchRoomProblemEvent(
+                    match_id=match_id, tournament_id=match.tournament_id,
+                    problem=f"The room could not be opened: {error}. "
+                    "A moderator can try again with /open-room.",
+                ))
         log.error("Match %d: its room could not be opened: %s", match_id, error)
 
     async def _record_opened(

@@ -33,8 +33,10 @@ from core.events import (
     MatchCancelledEvent,
     MatchEvent,
     MatchRescheduledEvent,
+    MatchRoomProblemEvent,
     MatchScheduledEvent,
 )
+from core.services.event_log import DatabaseEventLog
 from core.services.match_room_rules import auto_create, room_opens_at
 from db.models import Match, Tournament
 from db.queries import match_schedule as queries
@@ -108,6 +110,7 @@ class MatchScheduler:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
+        event_log: DatabaseEventLog,
         opener: RoomOpener,
         *,
         system_user_id: int,
@@ -115,6 +118,7 @@ class MatchScheduler:
         timings: SchedulerTimings | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._event_log = event_log
         self._opener = opener
         self._system_user_id = system_user_id
         self._clock = clock or SystemClock()
@@ -249,9 +253,13 @@ class MatchScheduler:
             f"The room was not opened: the match started at <t:{int(starts_at.timestamp())}:F> "
             "and RaceDesk could not open it in time. A moderator can open it with /open-room."
         )
-        async with self._sessionmaker.begin() as session:
-            recorded = await queries.record_room_missed(session, match_id, reason)
-        if recorded:
+        async with self._event_log.transaction() as outbox:
+            tournament_id = await queries.record_room_missed(outbox.session, match_id, reason)
+            if tournament_id is not None:
+                outbox.add(MatchRoomProblemEvent(
+                    match_id=match_id, tournament_id=tournament_id, problem=reason
+                ))
+        if tournament_id is not None:
             log.warning("Match %d: %s", match_id, reason)
         self._unplan(match_id)
 

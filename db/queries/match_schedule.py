@@ -45,14 +45,16 @@ async def tournament_match_ids(session: AsyncSession, tournament_id: int) -> lis
     return [int(match_id) for match_id in result.scalars()]
 
 
-async def record_room_missed(session: AsyncSession, match_id: int, reason: str) -> bool:
-    """Say on the match why its room was not opened, once; True if this call said it."""
+async def record_room_missed(session: AsyncSession, match_id: int, reason: str) -> int | None:
+    """Say on the match why its room was not opened, once; its tournament's id if this call
+    said it, else ``None``."""
     result = await session.execute(
         update(Match)
         .where(col(Match.id) == match_id, col(Match.room_error).is_(None))
         .values(room_error=reason)
+        .returning(col(Match.tournament_id))
     )
-    return bool(result.rowcount)
+    return result.scalar_one_or_none()
 
 
 __all__ = ["record_room_missed", "tournament_match_ids", "waiting_for_rooms"]

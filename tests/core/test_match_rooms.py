@@ -14,6 +14,7 @@ from core.clock import ManualClock
 from core.errors import NotFoundError, UserFacingError
 from core.events import (
     Event,
+    MatchRoomProblemEvent,
     RacetimeEntrantInvitedEvent,
     RacetimeRoomCreatedEvent,
     RacetimeRoomOpenedEvent,
@@ -248,6 +249,10 @@ async def test_failures_are_retried_a_bounded_number_of_times_then_recorded(
     claim = await claim_of(env, setup.match_id)
     assert (claim.state, claim.attempts) == (ClaimState.FAILED, 3)
     assert (await match_row(env, setup.match_id)).room_error == opening.error
+    # Announced once, as an event (the announcements post it for the organizers).
+    [problem] = await logged(env, MatchRoomProblemEvent)
+    assert problem.match_id == setup.match_id and opening.error in problem.problem
+    assert "/open-room" in problem.problem
     # The scheduler leaves it alone now; a moderator may try again.
     again = await service.create_race_room_for_match(
         setup.match_id, actor_user_id=None, reason="scheduled"

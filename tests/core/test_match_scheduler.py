@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import select
 
 from core.clock import ManualClock
-from core.events import MatchCancelledEvent, MatchRescheduledEvent
+from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchRoomProblemEvent
 from core.identity import SYSTEM_USER_ID
 from core.services.match_scheduler import MatchScheduler, SchedulerTimings
 from db.models import Match, MatchRoomClaim, Tournament
@@ -73,7 +73,7 @@ async def rig(engine_env: EngineEnv) -> AsyncIterator[Rig]:
     await add_alttpr_bot(env)
     service = room_service(env, await started(env), clock)
     scheduler = MatchScheduler(
-        env.sessionmaker, service, system_user_id=SYSTEM_USER_ID, clock=clock,
+        env.sessionmaker, env.event_log, service, system_user_id=SYSTEM_USER_ID, clock=clock,
         timings=SchedulerTimings(sweep_seconds=3600.0),  # the tests sweep by hand
     )
     scheduler.subscribe(env.dispatcher)
@@ -193,7 +193,12 @@ async def test_the_sweep_catches_up_after_downtime_and_reports_hopeless_matches(
     assert "/open-room" in reported
     assert await claim(env, future.match_id) is None
     assert await claim(env, manual.match_id) is None
+    await env.dispatcher.drain()
+    [problem] = env.of(MatchRoomProblemEvent)
+    assert (problem.match_id, problem.problem) == (missed.match_id, reported)
     # A second sweep neither opens again nor reports again.
     assert await scheduler.sweep() == 0
     assert len(rooms_on_fake(env)) == 1
     assert (await match_row(env, missed.match_id)).room_error == reported
+    await env.dispatcher.drain()
+    assert len(env.of(MatchRoomProblemEvent)) == 1
