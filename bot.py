@@ -44,6 +44,7 @@ from core.config import (
 from core.events import EventDispatcher, RetryPolicy
 from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
+from core.services.announcements import AnnouncementService
 from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
 from core.services.container import Services
@@ -196,6 +197,11 @@ def build_services(
     )
     match_scheduler.subscribe(dispatcher)
     tournaments.on_settings_changed(match_scheduler.on_tournament_changed)
+    matches = MatchService(
+        sessionmaker, event_log, audit, tournaments, clock,
+        racetime_url=f"{racetime.scheme}://{racetime.host}",
+        readiness=RoomServiceReadiness(match_rooms),
+    )
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -217,12 +223,9 @@ def build_services(
         tournaments=tournaments,
         timezones=TimezoneService(sessionmaker, audit),
         match_rooms=match_rooms,
-        matches=MatchService(
-            sessionmaker, event_log, audit, tournaments, clock,
-            racetime_url=f"{racetime.scheme}://{racetime.host}",
-            readiness=RoomServiceReadiness(match_rooms),
-        ),
+        matches=matches,
         match_scheduler=match_scheduler,
+        announcements=AnnouncementService(sessionmaker, tournaments, matches),
     )
 
 

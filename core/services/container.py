@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.clock import Clock
 from core.events import EventDispatcher
 from core.lifecycle import Lifecycle
+from core.services.announcements import AnnouncementService
 from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
 from core.services.event_log import DatabaseEventLog
@@ -48,6 +49,7 @@ class Services:
     match_rooms: MatchRoomService
     matches: MatchService
     match_scheduler: MatchScheduler
+    announcements: AnnouncementService
 
     async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
         """Start the services in order under ``lifecycle``, which stops them in reverse.
