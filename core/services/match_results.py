@@ -4,8 +4,9 @@ The results are read from the room's final state (the snapshot the engine commit
 event that reported it), not pieced together from entrant events: whatever order events are
 delivered in, and however often, the match ends up with what racetime shows. A race that
 goes back to in progress (an entrant un-finishes) has its results undone until it finishes
-again. Each status change is handled once per ``event_id``; the match's result event is
-emitted in the same transaction.
+again. A room cancelled on racetime lets go of its match, which can then get a new room.
+Each status change is handled once per ``event_id``; the match's result event is emitted in
+the same transaction.
 """
 
 from __future__ import annotations
@@ -17,10 +18,16 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.events import EventDispatcher, MatchResultEvent, RacetimeRaceStatusChangedEvent
+from core.events import (
+    EventDispatcher,
+    MatchResultEvent,
+    MatchRoomProblemEvent,
+    RacetimeRaceStatusChangedEvent,
+)
 from core.services.event_log import DatabaseEventLog, Outbox
 from core.services.exactly_once import exactly_once_emitting
 from db.models import Match, MatchPlayer, PlayerStatus, RaceStatus, User
+from db.queries.match_rooms import delete_claim
 from db.queries.rooms import get_room
 from racetime.models import Entrant, Race, race_from_dict
 
@@ -90,6 +97,8 @@ class MatchResults:
             log.info("Match %s: the race is under way again; its results are undone", match.id)
         elif event.new_status == "in_progress":
             match.status = RaceStatus.IN_PROGRESS.value
+        elif event.new_status == "cancelled":
+            await self._room_cancelled(outbox, match, event)
 
     async def _finished(
         self, outbox: Outbox, match: Match, event: RacetimeRaceStatusChangedEvent
@@ -111,6 +120,31 @@ class MatchResults:
             )
         )
         log.info("Match %s finished: %s", match.id, summary_of(results))
+
+
+    async def _room_cancelled(
+        self, outbox: Outbox, match: Match, event: RacetimeRaceStatusChangedEvent
+    ) -> None:
+        """The room was cancelled on racetime (not the match): it is let go, so the match can
+        be given a new room, and the match and the announcement say so."""
+        session = outbox.session
+        room = await get_room(session, event.category, event.room_slug)
+        if room is not None and room.match_id == match.id:
+            room.match_id = None  # one room per match: this one no longer counts
+        assert match.id is not None
+        await delete_claim(session, match.id)
+        await _sync_players(session, match.id, None, final=False)
+        if match.status != RaceStatus.CANCELLED.value:
+            match.status = RaceStatus.SCHEDULED.value
+        problem = (
+            f"The race room {event.room_name} was cancelled on racetime.gg. "
+            "A moderator can open a new one with /open-room."
+        )
+        match.room_error = problem
+        outbox.add(MatchRoomProblemEvent(
+            match_id=match.id, tournament_id=match.tournament_id, problem=problem,
+        ))
+        log.info("Match %s: its room %s was cancelled", match.id, event.room_name)
 
 
 async def _players(session: AsyncSession, match_id: int) -> list[tuple[MatchPlayer, User]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -108,3 +108,9 @@ async def claims_in_state(session: AsyncSession, state: ClaimState) -> list[Matc
         .order_by(col(MatchRoomClaim.id))
     )
     return list(result.scalars())
+
+
+async def delete_claim(session: AsyncSession, match_id: int) -> None:
+    """Forget the match's claim (its room was cancelled): the next opening claims afresh."""
+    await session.execute(delete(MatchRoomClaim).where(col(MatchRoomClaim.match_id) == match_id))
+

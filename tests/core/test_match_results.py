@@ -4,21 +4,31 @@ engine over real sockets, on the real database."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
 
-from core.events import MatchResultEvent, RacetimeRaceStatusChangedEvent
+from core.events import MatchResultEvent, MatchRoomProblemEvent, RacetimeRaceStatusChangedEvent
 from core.services.match_results import (
     MatchResults,
     PlayerResult,
     format_race_time,
     summary_of,
 )
+from core.services.match_rooms import OpeningStatus
 from db.models import Match, MatchPlayer, Tournament, User
+from db.queries.rooms import get_room
+from tests.core.match_room_helpers import add_match, room_service
 from tests.plugins.racetime_engine import EngineEnv, eventually
-from tests.racetime.engine_helpers import CATEGORY, race_finished, reported, watched_race
+from tests.racetime.engine_helpers import (
+    CATEGORY,
+    add_alttpr_bot,
+    race_finished,
+    reported,
+    started,
+    watched_race,
+)
 
 GUILD = 900_000_000_000_000_001
 
@@ -63,11 +73,15 @@ async def players(env: EngineEnv, match_id: int) -> dict[str, tuple[str, int | N
         }
 
 
-async def match_status(env: EngineEnv, match_id: int) -> str:
+async def match_row(env: EngineEnv, match_id: int) -> Match:
     async with env.sessionmaker() as session:
         match = await session.get(Match, match_id)
         assert match is not None
-        return match.status
+        return match
+
+
+async def match_status(env: EngineEnv, match_id: int) -> str:
+    return (await match_row(env, match_id)).status
 
 
 def results_of(env: EngineEnv, match_id: int) -> list[MatchResultEvent]:
@@ -166,3 +180,36 @@ def test_the_summary_lists_places_first_then_forfeits() -> None:
     )
     assert summary_of([]) == "No results"
     assert format_race_time(timedelta(hours=10, seconds=0.05)) == "10:00:00.0"
+
+
+async def test_a_room_cancelled_on_racetime_lets_the_match_get_a_new_room(
+    env_with_results: EngineEnv,
+) -> None:
+    env = env_with_results
+    await add_alttpr_bot(env)
+    service = room_service(env, await started(env))
+    setup = await add_match(env, scheduled_at=datetime.now(UTC) + timedelta(minutes=30))
+    first = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=None, reason="scheduled"
+    )
+    assert first.ok and first.slug is not None
+    race = env.fake.race(first.slug)
+
+    await env.fake.apply(race, lambda now: race.cancel(now))
+    await reported(env, first.slug, ("race", "invitational", "cancelled"))
+    await env.dispatcher.drain()
+
+    match = await match_row(env, setup.match_id)
+    assert match.status == "scheduled"
+    assert match.room_error is not None and "was cancelled on racetime.gg" in match.room_error
+    [problem] = env.of(MatchRoomProblemEvent)
+    assert problem.problem == match.room_error
+    async with env.sessionmaker() as session:
+        room = await get_room(session, CATEGORY, first.slug)
+    assert room is not None and room.match_id is None
+
+    again = await service.create_race_room_for_match(
+        setup.match_id, actor_user_id=7, reason="manual"
+    )
+    assert again.status == OpeningStatus.OPENED and again.slug != first.slug
+    assert (await match_row(env, setup.match_id)).room_error is None
