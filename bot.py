@@ -181,7 +181,9 @@ def build_services(
     audit = AuditService(sessionmaker)
     notifications = NotificationService(sessionmaker, audit)
     NotificationListeners(sessionmaker, notifications).subscribe(dispatcher)
-    MatchResults(event_log).subscribe(dispatcher)
+    MatchResults(event_log, racetime_url=f"{racetime.scheme}://{racetime.host}").subscribe(
+        dispatcher
+    )
     match_rooms = MatchRoomService(
         sessionmaker=sessionmaker,
         event_log=event_log,

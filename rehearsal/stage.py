@@ -104,6 +104,11 @@ class Stage:
     def fail(self, expected: str, seen: str) -> StepFailed:
         return StepFailed(self._step, expected, seen)
 
+    @property
+    def fast(self) -> bool:
+        """``--fast``: no pauses for the reader, and waits kept short."""
+        return not self._pace
+
     async def pause(self, beats: float = 1.0) -> None:
         """Leave a person time to read (nothing in ``--fast`` mode)."""
         if self._pace:
@@ -122,7 +127,8 @@ class Stage:
             f"{name}:{MASK if name in secret else value}" for name, value in options.items()
         )
         self.timeline.line(who, f"/{command} {shown}".rstrip())
-        result = await self.guild.slash(command, member=self.member(who), **options)
+        # ``options=``: an option may be called ``name`` or ``member`` (the harness's own).
+        result = await self.guild.slash(command, member=self.member(who), options=options)
         await self._answered(who, result)
         return result
 

@@ -40,8 +40,21 @@ STEPS = [
     "the race room opens: RacerOne and RacerThree get a DM with the room's link, "
     "RacerTwo a post in #race-notices",
     "RacerTwo sees in /notifications history why DMs fell back",
+    "Ada (a bot owner) lets this server use the alttpr bot",
+    "Grace creates Spring Cup: rooms open by themselves, 30 minutes ahead",
+    "Grace schedules the Final: its room falls due 3 s from now",
+    "the scheduler opens the room on time and invites both players",
+    "the race starts and both finish",
+    "the results land on the match and in #results",
     "RacerOne asks /about and sees RaceDesk healthy",
 ]
+
+
+def part_of(out: str, number: int) -> str:
+    """The part of the timeline that scene ``number`` printed."""
+    start = out.index(f"== Scene {number}:")
+    end = out.find(f"== Scene {number + 1}:", start)
+    return out[start:end if end != -1 else None]
 
 
 async def demo(*args: str, cwd: Path = REPO) -> tuple[int, str]:
@@ -65,9 +78,15 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
         assert f"✓          {step}" in out, step
     assert "Race alttpr/" in out and "status changed: in_progress -> finished" in out
     assert "RacerOne   presses [Match scheduled]" in out
-    assert out.count("DM to RacerThree") == 2 and out.count("DM to RacerOne") == 1
+    notifications = part_of(out, 4)
+    assert notifications.count("DM to RacerThree") == 2
+    assert notifications.count("DM to RacerOne") == 1
     assert "DM to RacerTwo" not in out
-    assert out.count("#race-notices: @RacerTwo, ") == 2, "RacerTwo's notifications, there"
+    assert notifications.count("#race-notices: @RacerTwo, ") == 2, "RacerTwo's, there"
+    tournament = part_of(out, 5)
+    assert "#announcements: @RacerOne @RacerTwo" in tournament
+    assert "🏁 Spring Cup · Final: results" in tournament
+    assert "1. @RacerOne 0:00:" in tournament and "2. @RacerTwo 0:00:" in tournament
     assert "[🚪 Open the race room → http://127.0.0.1:" in out
     assert f"✓ All {len(SCENES)} scenes played" in out
     assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"

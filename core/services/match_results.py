@@ -72,8 +72,11 @@ def summary_of(results: list[PlayerResult]) -> str:
 
 
 class MatchResults:
-    def __init__(self, event_log: DatabaseEventLog) -> None:
+    def __init__(
+        self, event_log: DatabaseEventLog, *, racetime_url: str = "https://racetime.gg"
+    ) -> None:
         self._event_log = event_log
+        self._racetime_url = racetime_url.rstrip("/")  # racetime's race URLs are paths
 
     def subscribe(self, dispatcher: EventDispatcher) -> None:
         dispatcher.subscribe(
@@ -116,7 +119,7 @@ class MatchResults:
                 match_id=match.id,
                 tournament_id=match.tournament_id,
                 summary=summary_of(results),
-                room_url=race.url,
+                room_url=f"{self._racetime_url}/{event.category}/{event.room_slug}",
             )
         )
         log.info("Match %s finished: %s", match.id, summary_of(results))

@@ -36,7 +36,9 @@ GUILD = 900_000_000_000_000_001
 @pytest.fixture
 def env_with_results(engine_env: EngineEnv) -> EngineEnv:
     """The engine environment with the results listener subscribed, as ``bot.py`` does."""
-    MatchResults(engine_env.event_log).subscribe(engine_env.dispatcher)
+    MatchResults(engine_env.event_log, racetime_url=engine_env.fake.base_url).subscribe(
+        engine_env.dispatcher
+    )
     return engine_env
 
 
@@ -109,7 +111,7 @@ async def test_a_finished_race_records_places_times_and_forfeits_once(
     [result] = results_of(env, match_id)
     assert result.summary.startswith("1. RacerOne 0:00:")
     assert result.summary.endswith(" · RacerTwo: forfeit")
-    assert result.room_url is not None and race.slug in result.room_url
+    assert result.room_url == f"{env.fake.base_url}/{CATEGORY}/{race.slug}"
 
     # The same status event delivered again (after a crash) changes nothing and emits nothing.
     [finished] = [

@@ -1,0 +1,128 @@
+"""A tournament run by RaceDesk: a match scheduled, its room opened on time by the scheduler,
+the players invited, the race, and the results on the match and in the results channel."""
+
+from __future__ import annotations
+
+import time
+
+import discord
+
+from core.events import (
+    MatchResultEvent,
+    RacetimeEntrantInvitedEvent,
+    RacetimeRaceStatusChangedEvent,
+    RacetimeRoomCreatedEvent,
+)
+from db.queries.users import get_or_create_user_by_discord_id
+from rehearsal.stage import Scene, Stage
+
+TOURNAMENT, MATCH = "Spring Cup", "Final"
+OPEN_MINUTES = 30  # the shortest "room open minutes before" a tournament may have
+# The room falls due this long after the match is scheduled (--fast: sooner).
+LEAD_SECONDS, FAST_LEAD_SECONDS = 8, 3
+FINISH = {"RacerOne": "done", "RacerTwo": "done"}
+
+
+def posted_in(channel: discord.TextChannel, sent: list[discord.Message]) -> list[discord.Message]:
+    return [m for m in sent if m.channel.id == channel.id]
+
+
+async def link(stage: Stage, name: str) -> None:
+    """``name``'s racetime.gg account, linked straight in the database (the /link-racetime
+    command arrives with account linking)."""
+    member = stage.member(name)
+    async with stage.services.sessionmaker.begin() as session:
+        user = await get_or_create_user_by_discord_id(session, member.id)
+        user.racetime_id = stage.cast.racers[name]
+        user.racetime_name = name
+    stage.timeline.line(name, "has linked their racetime.gg account (written directly: "
+                        "/link-racetime arrives with account linking)")
+
+
+async def play(stage: Stage) -> None:
+    cast, api = stage.cast, stage.racetime
+    one, two = "RacerOne", "RacerTwo"
+    organizer = cast.admin
+
+    async with stage.step(f"{cast.owner} (a bot owner) lets this server use the "
+                          f"{cast.category} bot"):
+        reply = await stage.slash(cast.owner, "tournament allow-bot", category=cast.category)
+        stage.expect_reply(reply, cast.category)
+
+    async with stage.step(f"{organizer} creates {TOURNAMENT}: rooms open by themselves, "
+                          f"{OPEN_MINUTES} minutes ahead"):
+        stage.timeline.line(organizer, "creates #announcements and #results")
+        announcements = stage.guild.add_text_channel("announcements")
+        results = stage.guild.add_text_channel("results")
+        reply = await stage.slash(
+            organizer, "tournament create", name=TOURNAMENT, category=cast.category,
+            auto_create_rooms=True, room_open_minutes_before=OPEN_MINUTES,
+            announcement_channel=announcements, results_channel=results,
+        )
+        stage.expect_reply(reply, TOURNAMENT)
+
+    async with stage.step(f"{one} and {two} have linked racetime.gg"):
+        await link(stage, one)
+        await link(stage, two)
+
+    lead = FAST_LEAD_SECONDS if stage.fast else LEAD_SECONDS
+    starts = int(time.time()) + OPEN_MINUTES * 60 + lead
+    async with stage.step(f"{organizer} schedules the {MATCH}: its room falls due "
+                          f"{lead} s from now"):
+        players = f"{stage.member(one).mention} {stage.member(two).mention}"
+        reply = await stage.slash(
+            organizer, "match schedule", tournament=TOURNAMENT, players=players,
+            when=f"<t:{starts}:F>", title=MATCH,
+        )
+        stage.expect_reply(reply, f"<t:{starts}:F>")
+
+    async with stage.step("the scheduler opens the room on time and invites both players"):
+        created = await stage.expect_event(
+            RacetimeRoomCreatedEvent, "the scheduler to open the room",
+            lambda e: e.match_id is not None, within=lead + 20,
+        )
+        late = time.time() - (starts - OPEN_MINUTES * 60)
+        race = f"{created.category}/{created.room_slug}"
+        stage.timeline.line("RaceDesk", f"opened {race} {late:.1f} s after it fell due")
+        for name in (one, two):
+            await stage.expect_event(
+                RacetimeEntrantInvitedEvent, f"{name} to be invited",
+                lambda e, user=cast.racers[name]: e.room_slug == created.room_slug
+                and e.racetime_user_id == user,
+            )
+        await stage.expect_sent(
+            "the room announced in #announcements",
+            lambda sent: bool(posted_in(announcements, sent)),
+        )
+
+    for name in (one, two):
+        async with stage.step(f"{name} accepts the invitation and readies up"):
+            user = cast.racers[name]
+            await stage.racetime_acts(name, "accepts the invitation",
+                                      api.racer(race, user, "accept_invite"))
+            await stage.racetime_acts(name, "readies up", api.racer(race, user, "ready"))
+
+    async with stage.step("the race starts and both finish"):
+        await stage.expect_event(
+            RacetimeRaceStatusChangedEvent, "the countdown",
+            lambda e: e.room_slug == created.room_slug and e.new_status == "pending",
+        )
+        await stage.racetime_acts("racetime", "counts down… GO!", api.advance(16))
+        await api.advance(6)
+        for name, action in FINISH.items():
+            await stage.racetime_acts(name, "finishes", api.racer(race, cast.racers[name], action))
+            await api.advance(3)
+
+    async with stage.step("the results land on the match and in #results"):
+        await stage.expect_event(
+            MatchResultEvent, "the match's results",
+            lambda e: e.match_id == created.match_id,
+        )
+        await stage.expect_sent(
+            "the results posted in #results", lambda sent: bool(posted_in(results, sent)),
+        )
+        info = await stage.slash(one, "match info", match=str(created.match_id))
+        stage.expect_reply(info, "1.")
+
+
+SCENE = Scene("A tournament match: scheduled, opened on time, raced, results recorded", play)
