@@ -40,6 +40,7 @@ from core.services.time_input import show_time
 from core.services.tournaments import TournamentService, TournamentSettings, clean_goal
 from db.models import ClaimState, Match, RaceStatus, Tournament, User
 from db.queries import matches as queries
+from db.queries.match_rooms import delete_failed_claim
 from db.queries.users import get_or_create_user_by_discord_id
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,9 @@ class MatchService:
                     f"Match #{match_id} is already set for {show_time(when)}; nothing changed."
                 )
             match.scheduled_at = when
+            # A room that could not be opened (or was missed) is tried afresh at the new time.
+            await delete_failed_claim(session, match_id)
+            match.room_error = None
             await session.flush()
             actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
             await self._audit.record(

@@ -114,3 +114,13 @@ async def delete_claim(session: AsyncSession, match_id: int) -> None:
     """Forget the match's claim (its room was cancelled): the next opening claims afresh."""
     await session.execute(delete(MatchRoomClaim).where(col(MatchRoomClaim.match_id) == match_id))
 
+
+async def delete_failed_claim(session: AsyncSession, match_id: int) -> None:
+    """Forget a claim whose opening failed (the match moved): the next opening claims afresh."""
+    await session.execute(
+        delete(MatchRoomClaim).where(
+            col(MatchRoomClaim.match_id) == match_id,
+            col(MatchRoomClaim.state) == ClaimState.FAILED.value,
+        )
+    )
+

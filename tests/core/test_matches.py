@@ -262,6 +262,25 @@ async def test_no_reschedule_once_the_room_is_claimed(
     assert len(setup.events) == 1
 
 
+async def test_a_reschedule_forgets_a_failed_opening_so_the_room_is_tried_again(
+    setup: Setup,
+) -> None:
+    info = await setup.schedule()
+    async with setup.sessionmaker.begin() as session:
+        session.add(MatchRoomClaim(match_id=info.id, state=ClaimState.FAILED.value,
+                                   category="alttpr", info="Winter Cup - Semi-final",
+                                   reason="scheduled", last_error="racetime.gg answered 503"))
+        match = await session.get(Match, info.id)
+        assert match is not None
+        match.room_error = "The room could not be opened: racetime.gg answered 503."
+
+    moved, _ = await setup.matches.reschedule(GUILD, info.id, LATER + timedelta(hours=1),
+                                              actor_discord_id=BOSS)
+
+    assert moved.room_error is None and moved.room.status is RoomStatus.NONE
+    assert await setup.count(MatchRoomClaim) == 0
+
+
 async def test_cancel_emits_once_and_refuses_twice(setup: Setup) -> None:
     info = await setup.schedule()
     cancelled = await setup.matches.cancel(GUILD, info.id, " Bob is ill ", actor_discord_id=BOSS)
