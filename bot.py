@@ -57,6 +57,7 @@ from core.services.matches import MatchService
 from core.services.notification_delivery import NotificationDelivery
 from core.services.notification_listeners import NotificationListeners
 from core.services.notifications import NotificationService
+from core.services.open_room import OpenRoomService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
@@ -196,6 +197,11 @@ def build_services(
     )
     match_scheduler.subscribe(dispatcher)
     tournaments.on_settings_changed(match_scheduler.on_tournament_changed)
+    matches = MatchService(
+        sessionmaker, event_log, audit, tournaments, clock,
+        racetime_url=f"{racetime.scheme}://{racetime.host}",
+        readiness=RoomServiceReadiness(match_rooms),
+    )
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -217,12 +223,9 @@ def build_services(
         tournaments=tournaments,
         timezones=TimezoneService(sessionmaker, audit),
         match_rooms=match_rooms,
-        matches=MatchService(
-            sessionmaker, event_log, audit, tournaments, clock,
-            racetime_url=f"{racetime.scheme}://{racetime.host}",
-            readiness=RoomServiceReadiness(match_rooms),
-        ),
+        matches=matches,
         match_scheduler=match_scheduler,
+        open_room=OpenRoomService(sessionmaker, match_rooms, matches),
     )
 
 
