@@ -345,3 +345,45 @@ async def test_a_cancelled_match_is_refused_with_its_message(scene: Scene) -> No
     assert buttons(after) == {"Confirm": True, "Cancel": False}
     assert rooms_on_fake(scene) == []
     assert await harness.autocomplete("open-room", "match", "", member=scene.moderator) == []
+
+
+# -- when opening fails --------------------------------------------------------------------------
+
+
+async def test_a_refused_opening_says_why_and_confirm_tries_again(scene: Scene) -> None:
+    harness = scene.harness
+    scene.fake.fail_next(1, status=422, path_prefix=f"/o/{CATEGORY}/startrace")
+    shown = (await preview(scene)).first
+    failed = final(await harness.press(shown, "Confirm", member=scene.moderator)).content or ""
+    assert failed.startswith(f"❌ Could not open the room of match #{scene.match_id}: ")
+    assert failed.endswith(
+        "Check the category's bot with `/racetime status`, then try `/open-room` again."
+    )
+    assert rooms_on_fake(scene) == []
+
+    choices = await harness.autocomplete("open-room", "match", "", member=scene.moderator)
+    assert [c.value for c in choices] == [str(scene.match_id)], "a failed opening may be retried"
+    again = (await preview(scene)).first
+    fields = {f.name: f.value for f in again.embeds[0].fields}
+    assert fields["⚠️ Warning"].startswith("Opening this match's room failed: ")
+    assert fields["⚠️ Warning"].endswith("Confirm tries again.")
+    assert buttons(again) == {"Confirm": False, "Cancel": False}
+    opened = final(await harness.press(again, "Confirm", member=scene.moderator)).content or ""
+    [slug] = rooms_on_fake(scene)
+    assert opened.startswith(f"✅ Opened the room of match #{scene.match_id}: ")
+    assert slug in opened
+    assert len(await logged_openings(scene)) == 1
+    await harness.services.dispatcher.drain()
+
+
+async def test_without_a_running_bot_confirm_says_what_to_do(scene: Scene) -> None:
+    harness = scene.harness
+    shown = (await preview(scene)).first
+    await harness.services.racetime.stop_bot(CATEGORY)
+    answer = final(await harness.press(shown, "Confirm", member=scene.moderator)).content
+    assert answer == (
+        f"No racetime bot is running for category '{CATEGORY}'. "
+        "See /racetime status; a bot owner can add one with /racetime add."
+    )
+    assert rooms_on_fake(scene) == []
+    assert await logged_openings(scene) == []
