@@ -225,7 +225,7 @@ def build_services(
         match_rooms=match_rooms,
         matches=matches,
         match_scheduler=match_scheduler,
-        open_room=OpenRoomService(sessionmaker, match_rooms, matches),
+        open_room=OpenRoomService(sessionmaker, match_rooms, matches, audit),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import NotFoundError, UserFacingError
+from core.services.audit import AuditService
 from core.services.match_rooms import (
     MatchRoomService,
     OpeningStatus,
@@ -79,10 +80,12 @@ class OpenRoomService:
         sessionmaker: async_sessionmaker[AsyncSession],
         rooms: MatchRoomService,
         matches: MatchService,
+        audit: AuditService,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._rooms = rooms
         self._matches = matches
+        self._audit = audit
 
     async def suggest(self, guild_id: int, typed: str) -> list[tuple[int, str]]:
         """(id, label) pairs for autocomplete: this server's matches still to be played that
@@ -95,7 +98,7 @@ class OpenRoomService:
             match = await self._find(session, guild_id, match_id)
             players = await queries.players_of(session, match_id)
         invited = tuple(
-            Invitee(user.discord_id, user.racetime_name or user.racetime_id)
+            Invitee(user.discord_id, user.racetime_name or user.racetime_id or "")
             for _, user in players
             if user.racetime_id
         )
@@ -106,8 +109,9 @@ class OpenRoomService:
         """Open the server's match's room for a moderator (``RacetimeRoomOpenedEvent`` carries
         their application user id); its existing room if it has one.
 
-        Raises :class:`UserFacingError` for a match that is cancelled or finished, or whose
-        racetime bot is not running here.
+        A room this call opened is in the audit log (``match.open_room``). Raises
+        :class:`UserFacingError` for a match that is cancelled or finished, or whose racetime
+        bot is not running here.
         """
         async with self._sessionmaker.begin() as session:
             match = await self._find(session, guild_id, match_id)
@@ -115,19 +119,22 @@ class OpenRoomService:
             if status in CLOSED_STATUSES:
                 raise UserFacingError(closed_message(match_id, status))
             actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
-            actor_user_id = _id(actor)
-        return await self._rooms.create_race_room_for_match(
+            assert actor.id is not None
+            actor_user_id = actor.id
+        opening = await self._rooms.create_race_room_for_match(
             match_id, actor_user_id=actor_user_id, reason="manual"
         )
+        if opening.status in (OpeningStatus.OPENED, OpeningStatus.ADOPTED):
+            async with self._sessionmaker.begin() as session:
+                await self._audit.record(
+                    session, "match.open_room", actor_discord_id=actor_discord_id,
+                    guild_id=guild_id,
+                    details={"match_id": match_id, "room": f"{opening.category}/{opening.slug}"},
+                )
+        return opening
 
     async def _find(self, session: AsyncSession, guild_id: int, match_id: int) -> Match:
         found = await queries.match_in_guild(session, guild_id, match_id)
         if found is None:
             raise not_found(match_id)
         return found[0]
-
-
-def _id(row: Match | object) -> int:
-    value = getattr(row, "id", None)
-    assert value is not None
-    return int(value)

@@ -222,6 +222,9 @@ async def test_confirm_opens_one_room_with_the_moderators_user_id(scene: Scene) 
             )
         )
         assert created.first() is None, "a moderator's room is not the scheduler's"
+    [audited] = await services.audit.entries("match.open_room")
+    assert audited.actor_user_id == opened.user_id and audited.guild_id == scene.harness.guild.id
+    assert audited.details == {"match_id": scene.match_id, "room": f"{CATEGORY}/{slug}"}
     await services.dispatcher.drain()
 
     again = await scene.harness.press(shown, "Confirm", member=scene.moderator)
@@ -242,6 +245,7 @@ async def test_a_second_moderator_confirming_gets_the_existing_room(scene: Scene
         f"Match #{scene.match_id} already has a room, so nothing new was opened: {url}"
     )
     assert len(await logged_openings(scene)) == 1
+    assert len(await scene.harness.services.audit.entries("match.open_room")) == 1
 
     shown = (await preview(scene, member=admin)).first
     fields = {f.name: f.value for f in shown.embeds[0].fields}
