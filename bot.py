@@ -58,6 +58,7 @@ from core.services.matches import MatchService
 from core.services.notification_delivery import NotificationDelivery
 from core.services.notification_listeners import NotificationListeners
 from core.services.notifications import NotificationService
+from core.services.open_room import OpenRoomService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
@@ -228,6 +229,7 @@ def build_services(
         matches=matches,
         match_scheduler=match_scheduler,
         announcements=AnnouncementService(sessionmaker, tournaments, matches),
+        open_room=OpenRoomService(sessionmaker, match_rooms, matches, audit),
     )
 
 

@@ -95,3 +95,51 @@ def organizers_only() -> Callable[[T], T]:
         raise app_commands.CheckFailure(ORGANIZERS_ONLY)
 
     return app_commands.check(predicate)
+
+
+# -- moderators --------------------------------------------------------------------------------
+
+MODERATORS_ONLY = (
+    "Only moderators can do this: members with the Manage Server permission, "
+    "the server's moderator role or its organizer role."
+)
+
+
+class ModeratorRoles(OrganizerRoles, Protocol):
+    """Where a server's moderator and organizer roles are kept (``TournamentService``)."""
+
+    async def moderator_role(self, guild_id: int) -> int | None: ...
+
+
+class HasModeratorRoles(Protocol):
+    """A cog whose commands use :func:`moderators_only`."""
+
+    moderator_roles: ModeratorRoles
+
+
+async def is_moderator(member: discord.abc.User, roles: ModeratorRoles) -> bool:
+    """Manage Server, the server's moderator role, or (organizers can do what moderators can)
+    the organizer role; nobody is a moderator in DMs."""
+    if not isinstance(member, discord.Member):
+        return False
+    if await is_organizer(member, roles):
+        return True
+    role_id = await roles.moderator_role(member.guild.id)
+    return role_id is not None and member.get_role(role_id) is not None
+
+
+def moderators_only() -> Callable[[T], T]:
+    """A check for commands of a cog that has ``moderator_roles`` (:class:`HasModeratorRoles`),
+    like :func:`organizers_only`: the roles live in the database."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        command = interaction.command
+        cog = getattr(command, "binding", None)
+        roles = getattr(cog, "moderator_roles", None)
+        if roles is None:
+            raise TypeError(f"{cog!r} has no moderator_roles for @moderators_only()")
+        if await is_moderator(interaction.user, roles):
+            return True
+        raise app_commands.CheckFailure(MODERATORS_ONLY)
+
+    return app_commands.check(predicate)

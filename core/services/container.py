@@ -18,6 +18,7 @@ from core.services.match_rooms import MatchRoomService
 from core.services.match_scheduler import MatchScheduler
 from core.services.matches import MatchService
 from core.services.notifications import NotificationService
+from core.services.open_room import OpenRoomService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
@@ -50,6 +51,7 @@ class Services:
     matches: MatchService
     match_scheduler: MatchScheduler
     announcements: AnnouncementService
+    open_room: OpenRoomService
 
     async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
         """Start the services in order under ``lifecycle``, which stops them in reverse.

@@ -294,12 +294,15 @@ class MatchService:
             return [await self._info(session, match, found) for match, found in rows]
 
     async def suggest(
-        self, guild_id: int, typed: str, *, open_only: bool = False
+        self, guild_id: int, typed: str, *, open_only: bool = False, without_room: bool = False
     ) -> list[tuple[int, str]]:
         """(id, label) pairs for autocomplete, e.g. ``#12 · Spring Cup · Semi-final ·
-        2026-12-01 19:00 UTC``; ``open_only`` leaves out finished and cancelled matches."""
+        2026-12-01 19:00 UTC``; ``open_only`` leaves out finished and cancelled matches,
+        ``without_room`` those with a room (or one being opened)."""
         async with self._sessionmaker() as session:
-            rows = await queries.search_matches(session, guild_id, typed, open_only=open_only)
+            rows = await queries.search_matches(
+                session, guild_id, typed, open_only=open_only, without_room=without_room
+            )
         return [(_id(match), _label(match, tournament)) for match, tournament in rows]
 
     def now(self) -> datetime:

@@ -8,7 +8,16 @@ from sqlalchemy import String, cast, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from db.models import Match, MatchPlayer, MatchRoomClaim, RaceRoom, RaceStatus, Tournament, User
+from db.models import (
+    ClaimState,
+    Match,
+    MatchPlayer,
+    MatchRoomClaim,
+    RaceRoom,
+    RaceStatus,
+    Tournament,
+    User,
+)
 
 OPEN_STATUSES = (
     RaceStatus.SCHEDULED.value,
@@ -106,15 +115,25 @@ async def search_matches(
     typed: str,
     *,
     open_only: bool,
+    without_room: bool = False,
     limit: int = 25,
 ) -> list[tuple[Match, Tournament]]:
     """The server's matches whose id, title or tournament name contains ``typed``: those
-    still to be played soonest first, then (unless ``open_only``) the latest others."""
+    still to be played soonest first, then (unless ``open_only``) the latest others.
+    ``without_room`` leaves out matches that have a room or are getting one (a failed
+    opening counts as no room: it may be tried again)."""
     statement = (
         select(Match, Tournament)
         .join(Tournament, col(Tournament.id) == col(Match.tournament_id))
         .where(Tournament.guild_id == guild_id)
     )
+    if without_room:
+        has_room = select(RaceRoom.id).where(col(RaceRoom.match_id) == col(Match.id))
+        has_claim = select(MatchRoomClaim.id).where(
+            col(MatchRoomClaim.match_id) == col(Match.id),
+            col(MatchRoomClaim.state) != ClaimState.FAILED.value,
+        )
+        statement = statement.where(~has_room.exists(), ~has_claim.exists())
     needle = typed.strip().lstrip("#").lower()
     if needle:
         pattern = f"%{_like_escape(needle)}%"

@@ -1,0 +1,114 @@
+"""How ``/open-room`` looks: the preview a moderator confirms, and what Confirm did."""
+
+from __future__ import annotations
+
+import discord
+
+from core.services.match_info import LINK_COMMAND
+from core.services.match_rooms import OpeningStatus, RoomOpening
+from core.services.open_room import OpenRoomPreview, closed_message
+from core.services.time_input import show_time
+
+FIELD_LIMIT = 1024
+
+
+def _on(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= FIELD_LIMIT else text[: FIELD_LIMIT - 1] + "…"
+
+
+def settings_text(shown: OpenRoomPreview) -> str:
+    settings = shown.room.settings
+    return "\n".join(
+        [
+            f"Category: `{shown.room.category}`",
+            f"Invitational: {_on(settings.invitational)} "
+            + ("(only invited players may join)" if settings.invitational else "(anyone may join)"),
+            f"Streaming required: {_on(settings.streaming_required)}",
+            f"Start delay: {settings.start_delay} s · time limit: {settings.time_limit} h",
+            f"Auto start: {_on(settings.auto_start)} · unlisted: {_on(settings.unlisted)}",
+        ]
+    )
+
+
+def warning_text(shown: OpenRoomPreview) -> str | None:
+    """Why Confirm would open nothing new (or what it would retry), if anything."""
+    match_id = shown.room.match_id
+    if shown.closed:
+        return closed_message(match_id, shown.status)
+    existing = shown.room.existing
+    if existing is None:
+        return None
+    if existing.status is OpeningStatus.FAILED:
+        return (
+            f"Opening this match's room failed: {existing.error or 'no reason recorded'}. "
+            "Confirm tries again."
+        )
+    if existing.status is OpeningStatus.ALREADY_OPENING:
+        return "This match's room is being opened right now; wait for it instead."
+    return f"This match already has a room: {existing.url}"
+
+
+def preview_embed(shown: OpenRoomPreview, *, footer: str) -> discord.Embed:
+    room = shown.room
+    embed = discord.Embed(
+        title=f"Open the room of match #{room.match_id}?",
+        colour=discord.Colour.blurple() if shown.can_open else discord.Colour.orange(),
+        description=(
+            f"**{room.title}** · {room.tournament}\n"
+            + (show_time(room.scheduled_at) if room.scheduled_at else "No time set")
+        ),
+    )
+    embed.add_field(name="Goal", value=_clip(room.goal), inline=False)
+    embed.add_field(name="Room settings", value=settings_text(shown), inline=False)
+    invited = "\n".join(f"<@{p.discord_id}> as `{p.racetime_name}`" for p in shown.invited)
+    embed.add_field(
+        name=f"Invited ({len(shown.invited)})",
+        value=_clip(invited or "Nobody: no player of this match has linked racetime.gg."),
+        inline=False,
+    )
+    if room.unlinked_discord_ids:
+        mentions = ", ".join(f"<@{d}>" for d in room.unlinked_discord_ids)
+        embed.add_field(
+            name=f"Not linked, not invited ({len(room.unlinked_discord_ids)})",
+            value=_clip(
+                f"{mentions}: each can link their racetime.gg account with `{LINK_COMMAND}`, "
+                "then be invited."
+            ),
+            inline=False,
+        )
+    warning = warning_text(shown)
+    if warning is not None:
+        embed.add_field(name="⚠️ Warning", value=_clip(warning), inline=False)
+    embed.set_footer(text=footer)
+    return embed
+
+
+def opening_text(opening: RoomOpening) -> str:
+    """What Confirm did, and what to do next when it did not open a room."""
+    match_id = opening.match_id
+    status = opening.status
+    if status in (OpeningStatus.OPENED, OpeningStatus.ADOPTED):
+        lines = [f"✅ Opened the room of match #{match_id}: {opening.url}"]
+        lines.append(f"Invited on racetime.gg: {len(opening.invited)} player(s).")
+        if opening.unlinked_discord_ids:
+            mentions = ", ".join(f"<@{d}>" for d in opening.unlinked_discord_ids)
+            lines.append(
+                f"Not invited (not linked): {mentions}; they can link with `{LINK_COMMAND}`."
+            )
+        lines += [f"⚠️ {problem}" for problem in opening.problems]
+        return "\n".join(lines)
+    if status is OpeningStatus.ALREADY_OPEN:
+        return f"Match #{match_id} already has a room, so nothing new was opened: {opening.url}"
+    if status is OpeningStatus.ALREADY_OPENING:
+        return (
+            f"Match #{match_id}'s room is being opened right now (by the scheduler or another "
+            f"moderator). `/match info match:{match_id}` shows its link in a moment."
+        )
+    return (
+        f"❌ Could not open the room of match #{match_id}: {opening.error or 'no reason given'}. "
+        "Check the category's bot with `/racetime status`, then try `/open-room` again."
+    )

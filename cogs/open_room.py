@@ -1,0 +1,176 @@
+"""``/open-room``: a moderator previews a match's racetime room and opens it with Confirm.
+
+Finding the match in the server, the moderator's user id and opening the room exactly once
+live in ``core.services.open_room``; this cog checks who asks, renders and owns the buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs._shared.open_room_embeds import opening_text, preview_embed
+from cogs._shared.permissions import Audience, ModeratorRoles, for_audience, moderators_only
+from cogs._shared.replies import reply
+from cogs._shared.tree import APOLOGY
+from core.errors import UserFacingError
+from core.services.matches import match_id_from
+from core.services.open_room import OpenRoomPreview, OpenRoomService
+
+if TYPE_CHECKING:
+    from bot import RaceDeskBot
+
+log = logging.getLogger(__name__)
+
+PREVIEW_TIMEOUT_SECONDS = 300.0  # well inside the 15 minutes an interaction can be edited
+MATCH_HELP = "The match: pick one from the suggestions, or give its number"
+
+
+class OpenRoomView(discord.ui.View):
+    """Confirm and Cancel under a preview; only the moderator who asked may press them, and
+    they stop working once pressed or after the timeout."""
+
+    def __init__(
+        self,
+        service: OpenRoomService,
+        opened: discord.Interaction,
+        shown: OpenRoomPreview,
+        *,
+        timeout: float,
+    ) -> None:
+        super().__init__(timeout=timeout)
+        assert opened.guild_id is not None
+        self._service = service
+        self._opened = opened  # its token edits the preview when it times out
+        self._owner = opened.user
+        self._guild_id = opened.guild_id
+        self._shown = shown
+        self.confirm.disabled = not shown.can_open
+
+    def embed(self, *, closed: bool = False) -> discord.Embed:
+        if closed:
+            footer = "This preview has closed; nothing was opened. /open-room shows it again."
+        else:
+            minutes = max(1, round((self.timeout or 0) / 60))
+            footer = (
+                "Only you can see and press this; "
+                f"it closes after {minutes} minute{'s' if minutes != 1 else ''}."
+            )
+        return preview_embed(self._shown, footer=footer)
+
+    def _close(self) -> None:
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        self.stop()
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self._owner.id:
+            return True
+        await interaction.response.send_message(
+            f"This preview is {self._owner.display_name}'s. Moderators can run `/open-room` "
+            "themselves.",
+            ephemeral=True,
+        )
+        return False
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success)
+    async def confirm(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        self._close()  # before any await: a second press finds no view to answer it
+        match_id = self._shown.room.match_id
+        await interaction.response.edit_message(
+            content=f"Opening the room of match #{match_id}…", embed=None, view=None
+        )
+        try:
+            opening = await self._service.open(
+                self._guild_id, match_id, actor_discord_id=interaction.user.id
+            )
+        except UserFacingError as error:
+            text = error.message
+        else:
+            text = opening_text(opening)
+        await interaction.edit_original_response(content=text)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        self._close()
+        await interaction.response.edit_message(
+            content=f"Nothing opened: match #{self._shown.room.match_id} keeps no room for now. "
+            "`/open-room` shows it again.",
+            embed=None,
+            view=None,
+        )
+
+    async def on_timeout(self) -> None:
+        self._close()
+        try:
+            await self._opened.edit_original_response(embed=self.embed(closed=True), view=self)
+        except discord.HTTPException:
+            log.debug("Could not close the /open-room preview of %s", self._owner.id)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item, /
+    ) -> None:
+        log.error(
+            "/open-room button failed for user %s in guild %s",
+            interaction.user.id, interaction.guild_id, exc_info=error,
+        )
+        try:
+            if interaction.response.is_done():
+                await interaction.edit_original_response(content=APOLOGY, embed=None, view=None)
+            else:
+                await reply(interaction, APOLOGY, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("Could not tell user %s that a button failed", interaction.user.id)
+
+
+class OpenRoomCog(commands.Cog):
+    """Open a match's racetime room by hand (moderators)."""
+
+    def __init__(
+        self,
+        service: OpenRoomService,
+        moderator_roles: ModeratorRoles,
+        *,
+        preview_timeout: float = PREVIEW_TIMEOUT_SECONDS,
+    ) -> None:
+        self._service = service
+        self.moderator_roles = moderator_roles
+        self.preview_timeout = preview_timeout
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Discord hides the command in DMs (guild-only); a stale client still gets told."""
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        return True
+
+    async def match_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Matches still to be played that have no room yet."""
+        if interaction.guild_id is None:
+            return []
+        found = await self._service.suggest(interaction.guild_id, current)
+        return [app_commands.Choice(name=label, value=str(match_id)) for match_id, label in found]
+
+    @for_audience(Audience.MODERATOR)
+    @moderators_only()
+    @app_commands.command(name="open-room")
+    @app_commands.guild_only()
+    @app_commands.describe(match=MATCH_HELP)
+    async def open_room(self, interaction: discord.Interaction, match: str) -> None:
+        """Preview a match's racetime room, then open it with Confirm."""
+        assert interaction.guild_id is not None
+        shown = await self._service.preview(interaction.guild_id, match_id_from(match))
+        view = OpenRoomView(self._service, interaction, shown, timeout=self.preview_timeout)
+        await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=True)
+
+    open_room.autocomplete("match")(match_choices)
+
+
+async def setup(bot: RaceDeskBot) -> None:
+    await bot.add_cog(OpenRoomCog(bot.services.open_room, bot.services.tournaments))
