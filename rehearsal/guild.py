@@ -231,6 +231,13 @@ class SimulatedGuild:
         await dpytest.add_role(member, role)
         return self.guild.get_member(member.id) or member
 
+    async def add_role(self, name: str, *members: discord.Member) -> discord.Role:
+        """A new role without permissions of its own (e.g. the moderators'), for ``members``."""
+        role = dpytest_backend.make_role(name, self.guild, permissions=0)
+        for member in members:
+            await dpytest.add_role(member, role)
+        return role
+
     def make_owner(self, *members: discord.abc.User) -> None:
         """These members are the bot's owners (``[discord] owner_ids``)."""
         self.bot.owner_ids = {NOBODY, *(m.id for m in members)}

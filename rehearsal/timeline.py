@@ -21,7 +21,7 @@ from rehearsal.slash import BotMessage
 WHO_WIDTH = 10
 _TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
-_MENTION = re.compile(r"<@!?(\d+)>")
+_MENTION = re.compile(r"<@[!&]?(\d+)>")  # a member's or a role's
 _UNITS = [("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600),
           ("minute", 60), ("second", 1)]
 

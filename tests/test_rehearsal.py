@@ -46,6 +46,10 @@ STEPS = [
     "the scheduler opens the room on time and invites both players",
     "the race starts and both finish",
     "the results land on the match and in #results",
+    "Grace makes Ada a moderator",
+    "Grace schedules a second match, its room to be opened by hand",
+    "Ada previews the room with /open-room: RacerThree has not linked racetime.gg",
+    "Ada confirms: the room opens, RacerOne is invited",
     "RacerOne asks /about and sees RaceDesk healthy",
 ]
 
@@ -87,6 +91,7 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
     assert "#announcements: @RacerOne @RacerTwo" in tournament
     assert "🏁 Spring Cup · Final: results" in tournament
     assert "1. @RacerOne 0:00:" in tournament and "2. @RacerTwo 0:00:" in tournament
+    assert "Ada: ✅ Opened the room of match #3: http://127.0.0.1:" in tournament
     assert "[🚪 Open the race room → http://127.0.0.1:" in out
     assert f"✓ All {len(SCENES)} scenes played" in out
     assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"

@@ -9,14 +9,16 @@ import discord
 
 from core.events import (
     MatchResultEvent,
+    MatchScheduledEvent,
     RacetimeEntrantInvitedEvent,
     RacetimeRaceStatusChangedEvent,
     RacetimeRoomCreatedEvent,
+    RacetimeRoomOpenedEvent,
 )
 from db.queries.users import get_or_create_user_by_discord_id
 from rehearsal.stage import Scene, Stage
 
-TOURNAMENT, MATCH = "Spring Cup", "Final"
+TOURNAMENT, MATCH, SECOND = "Spring Cup", "Final", "Semi-final 2"
 OPEN_MINUTES = 30  # the shortest "room open minutes before" a tournament may have
 # The room falls due this long after the match is scheduled (--fast: sooner).
 LEAD_SECONDS, FAST_LEAD_SECONDS = 8, 3
@@ -123,6 +125,51 @@ async def play(stage: Stage) -> None:
         )
         info = await stage.slash(one, "match info", match=str(created.match_id))
         stage.expect_reply(info, "1.")
+
+    await open_by_hand(stage)
+
+
+async def open_by_hand(stage: Stage) -> None:
+    """A second match without an automatic room: a moderator opens it with /open-room."""
+    cast, organizer, moderator = stage.cast, stage.cast.admin, stage.cast.owner
+    one, three = "RacerOne", "RacerThree"
+    async with stage.step(f"{organizer} makes {moderator} a moderator"):
+        role = await stage.guild.add_role("Moderators", stage.member(moderator))
+        stage.timeline.names[role.id] = role.name
+        stage.timeline.line(organizer, f"gives {moderator} the @Moderators role")
+        reply = await stage.slash(organizer, "tournament roles", moderator=role)
+        stage.expect_reply(reply, f"**Moderator role:** {role.mention}")
+
+    async with stage.step(f"{organizer} schedules a second match, its room to be opened "
+                          "by hand"):
+        starts = int(time.time()) + 2 * 3600
+        players = f"{stage.member(one).mention} {stage.member(three).mention}"
+        reply = await stage.slash(
+            organizer, "match schedule", tournament=TOURNAMENT, players=players,
+            when=f"<t:{starts}:F>", title=SECOND, auto_create=False,
+        )
+        stage.expect_reply(reply, SECOND)
+        match_id = await stage.expect_event(
+            MatchScheduledEvent, "the second match", lambda e: e.scheduled_at.timestamp() == starts
+        )
+
+    async with stage.step(f"{moderator} previews the room with /open-room: {three} has not "
+                          "linked racetime.gg"):
+        preview = await stage.slash(moderator, "open-room", match=str(match_id.match_id))
+        stage.expect_reply(preview, f"Not linked, not invited (1): {stage.member(three).mention}")
+
+    async with stage.step(f"{moderator} confirms: the room opens, {one} is invited"):
+        confirmed = await stage.press(moderator, preview, "Confirm")
+        opened = await stage.expect_event(
+            RacetimeRoomOpenedEvent, "the room opened by the moderator",
+            lambda e: e.match_id == match_id.match_id,
+        )
+        await stage.expect_event(
+            RacetimeEntrantInvitedEvent, f"{one} to be invited",
+            lambda e: e.room_slug == opened.room_slug
+            and e.racetime_user_id == cast.racers[one],
+        )
+        stage.expect_reply(confirmed, opened.room_slug)
 
 
 SCENE = Scene("A tournament match: scheduled, opened on time, raced, results recorded", play)
