@@ -33,14 +33,13 @@ STEPS = [
     "RacerOne turns 'Match scheduled' off with /notifications settings",
     "Grace (an organizer) makes #race-notices the fallback channel",
     "RacerTwo does not accept DMs from RaceDesk",
-    "a Winter Cup match for all three is written to the database "
-    "(tournaments and their commands arrive in a later issue)",
-    "the match is scheduled: RacerThree gets a DM, RacerTwo's goes to #race-notices, "
-    "RacerOne gets none",
-    "the race room opens: RacerOne and RacerThree get a DM with the room's link, "
-    "RacerTwo a post in #race-notices",
-    "RacerTwo sees in /notifications history why DMs fell back",
     "Ada (a bot owner) lets this server use the alttpr bot",
+    "Grace creates Winter Cup, whose rooms moderators open",
+    "Grace schedules a match for all three: RacerThree gets a DM, RacerTwo's goes to "
+    "#race-notices, RacerOne gets none",
+    "Grace opens the race room with /open-room: RacerOne and RacerThree get a DM with the "
+    "room's link, RacerTwo a post in #race-notices",
+    "RacerTwo sees in /notifications history why DMs fell back",
     "Grace creates Spring Cup: rooms open by themselves, 30 minutes ahead",
     "Grace schedules the Final: its room falls due 3 s from now",
     "the scheduler opens the room on time and invites both players",

@@ -36,6 +36,11 @@ def room_text(match: MatchInfo) -> str:
     return f"{text}: {room.url}" if room.url else text
 
 
+def mentions(players: tuple[PlayerInfo, ...]) -> str:
+    """``@a, @b``: a list of players (not opponents)."""
+    return ", ".join(f"<@{p.discord_id}>" for p in players)
+
+
 def players_text(players: tuple[PlayerInfo, ...], *, with_links: bool = False) -> str:
     if not with_links:
         return " vs ".join(f"<@{p.discord_id}>" for p in players)
@@ -56,7 +61,7 @@ def scheduled_text(match: MatchInfo) -> str:
     ]
     if match.unlinked:
         lines.append(
-            f"Not linked to racetime.gg yet: {players_text(match.unlinked)}; they can link "
+            f"Not linked to racetime.gg yet: {mentions(match.unlinked)}; they can link "
             "with `/link-racetime` to be invited to the room."
         )
     lines.append("The players are told by DM.")

@@ -6,10 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 
-from core.events import Event, MatchScheduledEvent, RacetimeRoomOpenedEvent
+from core.events import MatchScheduledEvent, RacetimeRoomOpenedEvent
 from core.services.notification_types import NotificationType
-from db.models import Match, MatchPlayer, Tournament
-from db.queries.users import get_or_create_user_by_discord_id
 from rehearsal.stage import Scene, Stage
 
 TOURNAMENT, MATCH = "Winter Cup", "Heat 1"
@@ -25,28 +23,6 @@ def dm_to(who: discord.Member, sent: list[discord.Message]) -> list[discord.Mess
 
 def posted_for(who: discord.Member, sent: list[discord.Message]) -> list[discord.Message]:
     return [m for m in sent if getattr(m.channel, "name", None) == NOTICES and who in m.mentions]
-
-
-async def a_match(stage: Stage, players: list[discord.Member]) -> tuple[int, int]:
-    """The tournament, its match and its players, straight into the database."""
-    guild = stage.guild.guild
-    async with stage.services.sessionmaker.begin() as session:
-        tournament = Tournament(guild_id=guild.id, name=TOURNAMENT, racetime_category="alttpr")
-        session.add(tournament)
-        await session.flush()
-        match = Match(tournament_id=tournament.id, title=MATCH)
-        session.add(match)
-        await session.flush()
-        for player in players:
-            user = await get_or_create_user_by_discord_id(session, player.id)
-            session.add(MatchPlayer(match_id=match.id, user_id=user.id))
-        return tournament.id, match.id
-
-
-async def happens(stage: Stage, text: str, event: Event) -> None:
-    """A tournament event, emitted as the tournament commands will once they exist."""
-    stage.timeline.line("tournament", text)
-    await stage.services.dispatcher.emit(event)
 
 
 async def play(stage: Stage) -> None:
@@ -69,21 +45,30 @@ async def play(stage: Stage) -> None:
         stage.timeline.line(two.name, "closes their DMs (Discord now answers 403, code 50007)")
         stage.guild.refuse_dms(two)
 
-    async with stage.step(
-        f"a {TOURNAMENT} match for all three is written to the database "
-        "(tournaments and their commands arrive in a later issue)"
-    ):
-        tournament_id, match_id = await a_match(stage, [one, two, three])
-        when = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    async with stage.step(f"{stage.cast.owner} (a bot owner) lets this server use the "
+                          f"{stage.cast.category} bot"):
+        reply = await stage.slash(stage.cast.owner, "tournament allow-bot",
+                                  category=stage.cast.category)
+        stage.expect_reply(reply, stage.cast.category)
 
+    async with stage.step(f"{organizer} creates {TOURNAMENT}, whose rooms moderators open"):
+        reply = await stage.slash(organizer, "tournament create", name=TOURNAMENT,
+                                  category=stage.cast.category)
+        stage.expect_reply(reply, f"Created **{TOURNAMENT}**")
+
+    when = int((datetime.now(UTC) + timedelta(days=2)).replace(
+        minute=0, second=0, microsecond=0).timestamp())
     async with stage.step(
-        f"the match is scheduled: {three.name} gets a DM, {two.name}'s goes to #{NOTICES}, "
-        f"{one.name} gets none"
+        f"{organizer} schedules a match for all three: {three.name} gets a DM, "
+        f"{two.name}'s goes to #{NOTICES}, {one.name} gets none"
     ):
-        await happens(
-            stage, f"{MATCH} is scheduled for <t:{int(when.timestamp())}:F> (the scheduling "
-            "command arrives with tournaments; this scene emits its event)",
-            MatchScheduledEvent(match_id=match_id, tournament_id=tournament_id, scheduled_at=when),
+        players = " ".join(member.mention for member in (one, two, three))
+        reply = await stage.slash(organizer, "match schedule", tournament=TOURNAMENT,
+                                  players=players, when=f"<t:{when}:F>", title=MATCH)
+        stage.expect_reply(reply, f"<t:{when}:F>")
+        scheduled = await stage.expect_event(
+            MatchScheduledEvent, "the match scheduled",
+            lambda e: int(e.scheduled_at.timestamp()) == when,
         )
         await stage.expect_sent(
             f"a DM to {three.name} and a post for {two.name} in #{NOTICES}",
@@ -95,17 +80,14 @@ async def play(stage: Stage) -> None:
             raise stage.fail(f"nothing for {one.name}", f"{one.name}'s history: {mine}")
 
     async with stage.step(
-        f"the race room opens: {one.name} and {three.name} get a DM with the room's link, "
-        f"{two.name} a post in #{NOTICES}"
+        f"{organizer} opens the race room with /open-room: {one.name} and {three.name} get a "
+        f"DM with the room's link, {two.name} a post in #{NOTICES}"
     ):
-        await happens(
-            stage, f"RaceDesk opens {MATCH}'s race room (the room opener also arrives with "
-            "tournaments)",
-            RacetimeRoomOpenedEvent(
-                match_id=match_id, tournament_id=tournament_id, category=stage.cast.category,
-                room_slug="winter-cup-heat-1", scheduled_at=when,
-                room_url=f"{stage.racetime.base_url}/{stage.cast.category}/winter-cup-heat-1",
-            ),
+        preview = await stage.slash(organizer, "open-room", match=str(scheduled.match_id))
+        await stage.press(organizer, preview, "Confirm")
+        await stage.expect_event(
+            RacetimeRoomOpenedEvent, "the room opened",
+            lambda e: e.match_id == scheduled.match_id,
         )
         await stage.expect_sent(
             f"DMs to {one.name} and {three.name}, a post for {two.name}",

@@ -46,11 +46,6 @@ async def play(stage: Stage) -> None:
     one, two = "RacerOne", "RacerTwo"
     organizer = cast.admin
 
-    async with stage.step(f"{cast.owner} (a bot owner) lets this server use the "
-                          f"{cast.category} bot"):
-        reply = await stage.slash(cast.owner, "tournament allow-bot", category=cast.category)
-        stage.expect_reply(reply, cast.category)
-
     async with stage.step(f"{organizer} creates {TOURNAMENT}: rooms open by themselves, "
                           f"{OPEN_MINUTES} minutes ahead"):
         stage.timeline.line(organizer, "creates #announcements and #results")

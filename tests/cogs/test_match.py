@@ -129,7 +129,7 @@ async def test_schedule_echoes_the_match_and_the_players_are_told(
         f"**Players:** <@{ada.id}> vs <@{bob.id}>\n"
         "**Goal:** All dungeons (the tournament's default)\n"
         f"**Room:** invitational, opens 60 minutes before, {show_time(opens)}\n"
-        f"Not linked to racetime.gg yet: <@{ada.id}> vs <@{bob.id}>; they can link with "
+        f"Not linked to racetime.gg yet: <@{ada.id}>, <@{bob.id}>; they can link with "
         "`/link-racetime` to be invited to the room.\n"
         "The players are told by DM."
     )
