@@ -50,7 +50,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bench.notify import database
-from bench.room_open_server import CATEGORY
+from bench.room_open_server import CATEGORY, DISCRIMINATOR
 from bench.room_open_worker import KEY_ENV
 from core.services.match_room_rules import is_room_of, room_info, room_opens_at
 from core.services.racetime_bots import RacetimeBotService
@@ -171,7 +171,7 @@ async def seed_base(db_url: str, key: str, fake: dict[str, Any]) -> list[int]:
             ))
             users = [
                 User(discord_id=FIRST_DISCORD_ID + index, racetime_id=racetime_id,
-                     racetime_name=f"Player{index}#1000")
+                     racetime_name=f"Player{index}#{DISCRIMINATOR}")
                 for index, racetime_id in enumerate(fake["users"])
             ]
             session.add_all(users)

@@ -23,6 +23,7 @@ CATEGORY = "alttpr"
 CLIENT_ID = "bench-room-open"
 CLIENT_SECRET = "bench-room-open-secret"  # a throw-away credential of a local fake
 STARTRACE = f"/o/{CATEGORY}/startrace"
+DISCRIMINATOR = "1000"
 
 
 def request_kind(method: str, path: str) -> str:
@@ -56,7 +57,12 @@ async def run(users: int) -> None:
     fake = FakeRacetimeServer("127.0.0.1", 0, request_log=True)
     fake.add_category(CATEGORY, goals=["Beat the game", "Any% NMG"])
     fake.seed_bot(CATEGORY, CLIENT_ID, CLIENT_SECRET, name="RaceDeskBench")
-    ids = [fake.add_user(f"Player{index}", stream_live=True) for index in range(users)]
+    # Streaming (rooms require it), or racetime refuses their invites.
+    ids = [
+        fake.add_user(f"Player{index}", discriminator=DISCRIMINATOR, stream_live=True,
+                      twitch_channel=f"player{index}")
+        for index in range(users)
+    ]
     await fake.start()
     ready = {"port": fake.port, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
              "users": ids}
