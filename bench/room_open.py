@@ -311,7 +311,9 @@ async def workers(
             log = work / f"worker-{index + 1}.log"
             started.append(await spawn(
                 ["bench.room_open_worker", "--db-url", db_url,
-                 "--racetime-host", f"127.0.0.1:{port}", "--log-file", str(log)],
+                 "--racetime-host", f"127.0.0.1:{port}", "--log-file", str(log),
+                 *(["--profile", str(work / f"worker-{index + 1}.prof")]
+                   if options.profile else [])],
                 log, env,
             ))
         yield started
@@ -406,7 +408,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="seconds after the last due time to wait for rooms")
     parser.add_argument("--keep", action="store_true", help="keep the logs and the fake's log")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile each worker (worker-N.prof, kept with the logs)")
     options = parser.parse_args(argv)
+    if options.profile:
+        options.keep = True
     if options.processes > 1:
         # SQLite cannot be shared safely by two processes for this.
         options.postgres = True

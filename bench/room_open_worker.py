@@ -10,14 +10,16 @@ stdout, one line each, ``<t>`` being ``time.time()`` (wall clock, like the due t
 - after ``GO`` on stdin (the driver has added the matches): the scheduler plans them, as
   ``start()`` does from the database (``replan_all``), and says ``PLANNED <n> <t>``.
 
-Then it runs until SIGTERM and stops in order. The secret box key comes from the environment
-(``RACEDESK_BENCH_SECRET_KEY``), never the command line. Logs go to ``--log-file``.
+Then it runs until SIGTERM and stops in order (with ``--profile``, writing a cProfile). The
+secret box key comes from the environment (``RACEDESK_BENCH_SECRET_KEY``), never the command
+line. Logs go to ``--log-file``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import logging
 import os
 import sys
@@ -80,6 +82,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--racetime-host", required=True, help="host:port of the fake")
     parser.add_argument("--category", default="alttpr")
     parser.add_argument("--log-file", default=None)
+    parser.add_argument("--profile", default=None, help="write a cProfile of the run here")
     return parser.parse_args(argv)
 
 
@@ -89,7 +92,12 @@ def main() -> None:
         level=logging.INFO, filename=args.log_file,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    asyncio.run(run(args))
+    if args.profile is None:
+        asyncio.run(run(args))
+        return
+    with cProfile.Profile() as profile:
+        asyncio.run(run(args))
+    profile.dump_stats(args.profile)
 
 
 if __name__ == "__main__":
