@@ -24,6 +24,11 @@ the due times: ``lateness`` is when a match's ``startrace`` reached the server (
 database); ``max_rooms_per_match`` counts the rooms on the fake whose info and bot info name
 the match. Prints one JSON line; targets: ``p99_s`` at most 1, ``max_rooms_per_match`` 1.
 A negative lateness (a room opened early) is counted in ``early`` and is a bug.
+
+``--window 0`` makes every room due in the same second, the worst case (tournaments schedule
+at round hours): then one process opens about 70-100 rooms a second, CPU-bound, so the last
+of 200 ``startrace`` requests leaves seconds late (see the closing note of issue 11).
+``--profile`` writes a cProfile of each worker next to its log.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ OPEN_MINUTES_BEFORE = 30
 START_TIMEOUT = 90.0
 POLL_SECONDS = 0.2
 SETTLE_SECONDS = 3.0  # after the last room: time for a second room to show up, if any
+WORKER = "bench.room_open_worker"  # the RaceDesk process's module
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -310,7 +316,7 @@ async def workers(
         for index in range(options.processes):
             log = work / f"worker-{index + 1}.log"
             started.append(await spawn(
-                ["bench.room_open_worker", "--db-url", db_url,
+                [WORKER, "--db-url", db_url,
                  "--racetime-host", f"127.0.0.1:{port}", "--log-file", str(log),
                  *(["--profile", str(work / f"worker-{index + 1}.prof")]
                    if options.profile else [])],
