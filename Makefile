@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.crash --kills 20 --listener-delay 0
 	$(BIN)/python -m bench.crash --kills 20 --listener-delay 1.0
 	$(BIN)/python -m bench.notify --count 5000
+	$(BIN)/python -m bench.room_open --matches 200
+	$(BIN)/python -m bench.room_open --matches 200 --processes 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

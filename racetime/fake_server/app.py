@@ -40,6 +40,7 @@ import base64
 import binascii
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -49,7 +50,7 @@ from racetime.fake_server import forms, serialize
 from racetime.fake_server.bot_actions import ACTIONS, BotContext
 from racetime.fake_server.models import ALL_SCOPES, Token
 from racetime.fake_server.racer import RACER_ACTIONS
-from racetime.fake_server.server import FakeRacetimeServer, Socket
+from racetime.fake_server.server import FakeRacetimeServer, RequestRecord, Socket
 from racetime.fake_server.state import RACE_STATUS, Race, RaceActionError
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,21 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     if path.startswith("/_test/"):
         return await handler(request)
     server.requests.append((request.method, path))
+    record = None
+    if server.request_log is not None:
+        record = RequestRecord(time.time(), request.method, path)
+        server.request_log.append(record)
+    response = await _faulty(server, request, handler)
+    if record is not None:
+        record.status = response.status
+        record.location = response.headers.get("Location")
+    return response
+
+
+async def _faulty(
+    server: FakeRacetimeServer, request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    path = request.path
     for rule in list(server.delay_rules):
         if path.startswith(rule.path_prefix):
             if rule.remaining is not None:

@@ -15,7 +15,7 @@ Behaviour of the real server (racetime-protocol.md section 6) that the fake repr
 Test hooks beyond seeding (each also under ``/_test``, see ``app``): ``inject_frame``,
 ``race_data_frame``, ``revoke_tokens``, ``expire_tokens``, ``set_token_lifetime``,
 ``delete_user``, ``set_adoption_delay``, ``save_stale_copy``, ``drop_sockets``,
-``fail_next``, ``delay``, the broadcast log.
+``fail_next``, ``delay``, the broadcast log, the request log.
 """
 
 from __future__ import annotations
@@ -117,6 +117,32 @@ class Broadcast:
 
 
 @dataclass(slots=True)
+class RequestRecord:
+    """One HTTP request the server got (``/_test`` excluded), while the request log is on.
+
+    ``at`` is ``time.time()`` when the request reached the server, before any injected delay:
+    wall clock, so comparable with the UTC datetimes other processes scheduled it by.
+    ``status`` and ``location`` (the ``Location`` header, e.g. the room ``startrace`` opened)
+    are filled in once it is answered; ``status`` stays ``None`` for a lost answer.
+    """
+
+    at: float
+    method: str
+    path: str
+    status: int | None = None
+    location: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "location": self.location,
+        }
+
+
+@dataclass(slots=True)
 class Outgoing:
     """One frame queued for a room's sockets (racetime's ``group_send``)."""
 
@@ -181,6 +207,7 @@ class FakeRacetimeServer:
         tick_interval: float = 0.05,
         auto_tick: bool = True,
         broadcast_log: bool = False,
+        request_log: bool = False,
         adoption_delay: float = 0.0,
     ) -> None:
         self.bind_host = host
@@ -201,6 +228,7 @@ class FakeRacetimeServer:
         self.delay_rules: list[DelayRule] = []
         self.lose_rules: list[LoseRule] = []
         self.broadcast_log: list[Broadcast] | None = [] if broadcast_log else None
+        self.request_log: list[RequestRecord] | None = [] if request_log else None
         self.adoption_delay = 0.0
         self.set_adoption_delay(adoption_delay)
         self.port: int | None = None
@@ -773,6 +801,10 @@ class FakeRacetimeServer:
     def enable_broadcast_log(self, enabled: bool = True) -> None:
         """Start keeping every ``race.data`` frame sent (from empty), or stop and forget."""
         self.broadcast_log = [] if enabled else None
+
+    def enable_request_log(self, enabled: bool = True) -> None:
+        """Start keeping a :class:`RequestRecord` of every HTTP request (from empty), or stop."""
+        self.request_log = [] if enabled else None
 
     async def _send_all(self, slug: str, text: str, kind: str | None = None) -> int:
         """Send ``text`` to the room's open sockets; returns how many bot sockets got it."""

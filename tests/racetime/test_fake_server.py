@@ -653,6 +653,32 @@ async def test_fail_delay_and_count(fake_racetime: FakeRacetimeServer) -> None:
     fake_racetime.delay(0)
 
 
+async def test_request_log(fake_racetime: FakeRacetimeServer) -> None:
+    """Off by default; on, each request's wall-clock arrival (before an injected delay), its
+    status and the room a startrace opened."""
+    fake = fake_racetime
+    assert fake.request_log is None
+    token = await token_for(fake)  # the token request itself is not kept
+    fake.enable_request_log()
+    fake.delay(0.2, "/o/alttpr/startrace", count=1)
+    before = time.time()
+    status, _, headers = await post(fake, "/o/alttpr/startrace", {"goal": "Beat the game"}, token)
+    answered = time.time()
+    assert (await get_json(fake, "/alttpr/data"))[0] == 200
+    log = fake.request_log
+    assert log is not None
+    assert [(r.method, r.path, r.status) for r in log] == [
+        ("POST", "/o/alttpr/startrace", 201),
+        ("GET", "/alttpr/data", 200),
+    ]
+    assert log[0].location == headers["Location"] and status == 201
+    assert before <= log[0].at <= answered - 0.2  # arrival, not the delayed handling
+    assert log[1].location is None and log[0].at <= log[1].at
+    assert log[0].as_dict()["location"] == headers["Location"]
+    fake.enable_request_log(False)
+    assert fake.request_log is None
+
+
 async def test_inject_and_delete_user(fake_racetime: FakeRacetimeServer, connect_ws: Any) -> None:
     race = fake_racetime.open_race("alttpr", streaming_required=False)
     uid = fake_racetime.seed.users["RacerOne"]
