@@ -263,7 +263,8 @@ class MatchRoomService:
         for attempt in range(self._retry.attempts):
             if attempt:
                 await self._clock.sleep(self._retry.backoff.delay(attempt - 1))
-            await self._renew(plan.match_id)
+                # (Every way in has just committed the claim: the first try needs no renewal.)
+                await self._renew(plan.match_id)
             try:
                 slug, adopted, settings = await self._find_or_start(plan, claim)
             except (RacetimeError, UnknownCategoryError) as failure:
