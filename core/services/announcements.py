@@ -16,6 +16,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.errors import NotFoundError
 from core.events import Event, MatchResultEvent, MatchRoomProblemEvent, RoomForMatchEvent
 from core.services.match_info import MatchInfo
 from core.services.match_results import format_race_time
@@ -66,7 +67,10 @@ class AnnouncementService:
         if tournament is None:
             return None
         settings = tournament.settings
-        match = await self._matches.info(tournament.guild_id, match_id)
+        try:
+            match = await self._matches.info(tournament.guild_id, match_id)
+        except NotFoundError:
+            return None  # deleted since: nothing to announce
         if isinstance(event, RoomForMatchEvent) and settings.announcement_channel_id:
             return _room_open(settings.announcement_channel_id, match, event.room_url)
         if isinstance(event, MatchResultEvent) and settings.results_channel_id:
