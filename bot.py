@@ -232,7 +232,9 @@ def build_services(
         match_scheduler=match_scheduler,
         announcements=AnnouncementService(sessionmaker, tournaments, matches),
         open_room=OpenRoomService(sessionmaker, match_rooms, matches, audit),
-        linking=LinkService(sessionmaker, client, secret_box, audit, linking, clock=clock),
+        linking=LinkService(
+            sessionmaker, event_log, client, secret_box, audit, linking, clock=clock
+        ),
     )
 
 

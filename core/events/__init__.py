@@ -8,6 +8,7 @@ repeat changes nothing; ``core.services.exactly_once.exactly_once`` does exactly
 ``core.events.dispatcher`` for ordering, retries and parking.
 """
 
+from core.events.accounts import RacetimeAccountLinkedEvent
 from core.events.base import Event, EventPriority, utc_now
 from core.events.codec import UnknownEventKindError, decode_event, encode_event
 from core.events.dispatcher import EventDispatcher, RetryPolicy, Subscription, by_priority
@@ -64,6 +65,7 @@ __all__ = [
     "MatchRoomProblemEvent",
     "MatchScheduledEvent",
     "MemoryEventLog",
+    "RacetimeAccountLinkedEvent",
     "RacetimeBotCreatedRaceEvent",
     "RacetimeBotJoinedRaceEvent",
     "RacetimeBotStatusChangedEvent",

@@ -16,6 +16,7 @@ Decisions:
 - On any failure nothing is stored: the tokens are only written, together with the racetime
   id and name, in the one transaction that also checks the account is not linked to someone
   else (and the unique ``users.racetime_id`` backs that check up across processes).
+  ``RacetimeAccountLinkedEvent`` is committed with it (the confirmation DM hangs off it).
 - A link whose refresh racetime refused keeps its racetime id and name (so matches still
   recognise the player) but loses its tokens: that is "needs re-authorization"
   (:attr:`LinkInfo.needs_reauthorization`); linking again restores it.
@@ -37,7 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
 from core.errors import UserFacingError
+from core.events.accounts import RacetimeAccountLinkedEvent
 from core.services.audit import AuditService
+from core.services.event_log import DatabaseEventLog
 from db.models import User
 from db.queries.links import (
     add_link_state,
@@ -180,6 +183,7 @@ class LinkService:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
+        event_log: DatabaseEventLog,
         client: RacetimeOAuth,
         secret_box: SecretBox,
         audit: AuditService,
@@ -188,6 +192,7 @@ class LinkService:
         clock: Clock | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._event_log = event_log
         self._client = client
         self._box = secret_box
         self._audit = audit
@@ -337,7 +342,8 @@ class LinkService:
         self, discord_user_id: int, token: UserToken, account: RacetimeUser
     ) -> LinkOutcome:
         try:
-            async with self._sessionmaker.begin() as session:
+            async with self._event_log.transaction() as outbox:
+                session = outbox.session
                 owner = await get_user_by_racetime_id(session, account.id)
                 if owner is not None and owner.discord_id != discord_user_id:
                     return self._taken(discord_user_id, account)
@@ -357,6 +363,16 @@ class LinkService:
                         "racetime_name": account.full_name,
                         "previous_racetime_id": previous,
                     },
+                )
+                outbox.add(
+                    RacetimeAccountLinkedEvent(
+                        user_id=user.id,
+                        occurred_at=self._clock.now(),
+                        discord_user_id=discord_user_id,
+                        racetime_id=account.id,
+                        racetime_name=account.full_name,
+                        replaced_racetime_id=previous if previous != account.id else None,
+                    )
                 )
         except IntegrityError:
             # Another Discord user linked the same racetime account at the same moment.

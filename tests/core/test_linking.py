@@ -18,6 +18,7 @@ from sqlmodel import select
 from core.clock import ManualClock
 from core.errors import UserFacingError
 from core.services.audit import AuditService
+from core.services.event_log import DatabaseEventLog
 from core.services.linking import (
     CALLBACK_PATH,
     STATE_LIFETIME,
@@ -27,7 +28,7 @@ from core.services.linking import (
     LinkSettings,
     LinkUnavailableError,
 )
-from db.models import AuditLog, LinkState, User
+from db.models import AuditLog, EventLogEntry, LinkState, User
 from db.secrets import SecretBox
 from racetime.client import RacetimeClient
 from racetime.fake_server import FakeRacetimeServer
@@ -66,7 +67,13 @@ def make_service(
     settings: LinkSettings | None = LinkSettings(APP_ID, APP_SECRET, REDIRECT),  # noqa: B008
 ) -> LinkService:
     return LinkService(
-        db_sessionmaker, client, secret_box, AuditService(db_sessionmaker), settings, clock=clock
+        db_sessionmaker,
+        DatabaseEventLog(db_sessionmaker, clock=clock),
+        client,
+        secret_box,
+        AuditService(db_sessionmaker),
+        settings,
+        clock=clock,
     )
 
 
@@ -114,6 +121,14 @@ async def audit_actions(sm: async_sessionmaker[AsyncSession]) -> list[str]:
     async with sm() as session:
         result = await session.execute(select(AuditLog.action).order_by(AuditLog.id))
         return [a for a in result.scalars() if a.startswith("racetime.")]
+
+
+async def logged_events(sm: async_sessionmaker[AsyncSession]) -> list[tuple[str, dict]]:
+    async with sm() as session:
+        result = await session.execute(
+            select(EventLogEntry.kind, EventLogEntry.payload).order_by(EventLogEntry.seq)
+        )
+        return [(kind, payload) for kind, payload in result.all()]
 
 
 async def assert_not_linked(sm: async_sessionmaker[AsyncSession], discord_id: int) -> None:
@@ -164,6 +179,10 @@ async def test_a_player_links_through_racetime(
     assert (await client.get_userinfo(access)).id == racer
     assert user.token_expires_at == clock.now() + timedelta(seconds=36000)
     assert await audit_actions(db_sessionmaker) == ["racetime.link"]
+    [(kind, payload)] = await logged_events(db_sessionmaker)
+    assert kind == "RacetimeAccountLinkedEvent"
+    assert payload["discord_user_id"] == ADA and payload["racetime_id"] == racer
+    assert payload["user_id"] == user.id and payload["replaced_racetime_id"] is None
 
     info = await service.link_of(ADA)
     assert info is not None
@@ -212,6 +231,8 @@ async def test_linking_again_replaces_the_account(
     assert outcome.ok and outcome.racetime_id == second and outcome.racetime_name == "Second"
     assert outcome.replaced_racetime_id == racer
     assert await audit_actions(db_sessionmaker) == ["racetime.link", "racetime.link"]
+    events = await logged_events(db_sessionmaker)
+    assert [p["replaced_racetime_id"] for _, p in events] == [None, racer]
 
 
 # -- failures: nothing stored, nothing half-linked ------------------------------------------------
@@ -332,6 +353,7 @@ async def test_an_account_linked_to_another_discord_user_is_refused(
     assert after.racetime_id == racer
     assert after.access_token_encrypted == before.access_token_encrypted
     assert await audit_actions(db_sessionmaker) == ["racetime.link"]
+    assert len(await logged_events(db_sessionmaker)) == 1
 
 
 @pytest.mark.parametrize("path", ["/o/token", "/o/userinfo"])
@@ -350,6 +372,7 @@ async def test_racetime_down_links_nothing_and_uses_the_state(
     assert "not answering" in outcome.message and "/link-racetime" in outcome.message
     await assert_not_linked(db_sessionmaker, ADA)
     assert await audit_actions(db_sessionmaker) == []
+    assert await logged_events(db_sessionmaker) == []
     # Documented: the state is used up even then; a new /link-racetime works.
     again = await service.complete_link(back["state"], back["code"])
     assert again.failure is LinkFailure.USED_STATE
