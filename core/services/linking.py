@@ -290,8 +290,8 @@ class LinkService:
         if error == "access_denied":
             return _failure(
                 LinkFailure.DECLINED,
-                "You did not authorize RaceDesk on racetime.gg, so nothing was linked. "
-                + AGAIN.replace("again", "again if you change your mind"),
+                "You did not authorize RaceDesk on racetime.gg, so nothing was linked. If you "
+                "change your mind, run /link-racetime in Discord again.",
                 discord_user_id,
             )
         return _failure(
