@@ -23,3 +23,17 @@ class RacetimeAccountLinkedEvent(Event):
     @property
     def partition_key(self) -> str:
         return f"user:{self.discord_user_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RacetimeLinkNeedsReauthorizationEvent(Event):
+    """racetime.gg refused to refresh a linked user's token: the link keeps the racetime
+    account but has no usable token until the player runs ``/link-racetime`` again (e.g. to
+    tell them so)."""
+
+    discord_user_id: int
+    racetime_id: str
+
+    @property
+    def partition_key(self) -> str:
+        return f"user:{self.discord_user_id}"

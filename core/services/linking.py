@@ -19,7 +19,8 @@ Decisions:
   ``RacetimeAccountLinkedEvent`` is committed with it (the confirmation DM hangs off it).
 - A link whose refresh racetime refused keeps its racetime id and name (so matches still
   recognise the player) but loses its tokens: that is "needs re-authorization"
-  (:attr:`LinkInfo.needs_reauthorization`); linking again restores it.
+  (:attr:`LinkInfo.needs_reauthorization`, and ``RacetimeLinkNeedsReauthorizationEvent`` to
+  tell the player); linking again restores it.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
 from core.errors import UserFacingError
-from core.events.accounts import RacetimeAccountLinkedEvent
+from core.events.accounts import (
+    RacetimeAccountLinkedEvent,
+    RacetimeLinkNeedsReauthorizationEvent,
+)
 from core.services.audit import AuditService
 from core.services.event_log import DatabaseEventLog
 from db.models import User
@@ -516,7 +520,8 @@ class LinkService:
         return token.access_token
 
     async def _refresh_refused(self, discord_user_id: int, used: bytes) -> str | None:
-        async with self._sessionmaker.begin() as session:
+        async with self._event_log.transaction() as outbox:
+            session = outbox.session
             user = await get_user_by_discord_id(session, discord_user_id)
             if user is None or user.racetime_id is None:
                 return None
@@ -533,6 +538,14 @@ class LinkService:
                 "racetime.link_needs_reauthorization",
                 actor_discord_id=None,
                 details={"discord_id": discord_user_id, "racetime_id": user.racetime_id},
+            )
+            outbox.add(
+                RacetimeLinkNeedsReauthorizationEvent(
+                    user_id=user.id,
+                    occurred_at=self._clock.now(),
+                    discord_user_id=discord_user_id,
+                    racetime_id=user.racetime_id,
+                )
             )
         logger.info(
             "racetime refused the refresh for discord user %d: link needs re-authorization",

@@ -538,6 +538,8 @@ async def test_a_refused_refresh_marks_the_link_for_reauthorization(
     assert await audit_actions(db_sessionmaker) == [
         "racetime.link", "racetime.link_needs_reauthorization"
     ]
+    kinds = [kind for kind, _ in await logged_events(db_sessionmaker)]
+    assert kinds == ["RacetimeAccountLinkedEvent", "RacetimeLinkNeedsReauthorizationEvent"]
     assert await service.access_token_for(ADA) is None
     assert fake_racetime.request_count("/o/token") == 2  # not asked again
 
