@@ -4,6 +4,7 @@ RacetimeClient methods that speak them."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -301,3 +302,34 @@ async def test_the_test_api_drives_authorization(
     _, _, query = await follow(browser, racetime_client.authorize_url(APP_ID, REDIRECT, "s"))
     assert query["error"] == "access_denied"
     assert token.refresh_token
+
+
+async def test_the_code_grant_takes_http_basic_client_auth(
+    fake_racetime: FakeRacetimeServer,
+    person: str,
+    racetime_client: RacetimeClient,
+    browser: aiohttp.ClientSession,
+) -> None:
+    code = await authorize(racetime_client, browser)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    basic = base64.b64encode(f"{APP_ID}:{APP_SECRET}".encode()).decode()
+    headers = {"Authorization": f"Basic {basic}"}
+    url = f"{fake_racetime.base_url}/o/token"
+    async with browser.post(url, data=form, headers=headers) as resp:
+        assert resp.status == 200
+        body = await resp.json()
+    assert set(body) == {"access_token", "expires_in", "token_type", "scope", "refresh_token"}
+    assert (body["expires_in"], body["token_type"], body["scope"]) == (36000, "Bearer", "read")
+
+
+async def test_a_persons_token_is_no_bot_token(
+    fake_racetime: FakeRacetimeServer,
+    person: str,
+    racetime_client: RacetimeClient,
+    browser: aiohttp.ClientSession,
+) -> None:
+    code = await authorize(racetime_client, browser)
+    token = await racetime_client.exchange_code(APP_ID, APP_SECRET, code, REDIRECT)
+    headers = {"Authorization": f"Bearer {token.access_token}"}
+    async with browser.get(f"{fake_racetime.base_url}/o/alttpr/data", headers=headers) as resp:
+        assert resp.status == 403
