@@ -50,6 +50,7 @@ from core.services.bot_status import BotStatusRepository
 from core.services.container import Services
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
+from core.services.linking import LinkService, LinkSettings
 from core.services.match_results import MatchResults
 from core.services.match_room_readiness import RoomServiceReadiness
 from core.services.match_rooms import MatchRoomService
@@ -145,6 +146,7 @@ def build_services(
     clock: Clock | None = None,
     bot_timings: BotTimings | None = None,
     listener_retry: RetryPolicy | None = None,
+    linking: LinkSettings | None = None,
 ) -> Services:
     """Construct every service without touching the network (tests use this too)."""
     racetime = racetime or RacetimeSettings()
@@ -230,6 +232,9 @@ def build_services(
         match_scheduler=match_scheduler,
         announcements=AnnouncementService(sessionmaker, tournaments, matches),
         open_room=OpenRoomService(sessionmaker, match_rooms, matches, audit),
+        linking=LinkService(
+            sessionmaker, event_log, client, secret_box, audit, linking, clock=clock
+        ),
     )
 
 
@@ -350,7 +355,10 @@ async def run_bot(settings: Settings) -> int:
     secret_box = make_secret_box(settings.security)
     await upgrade_to_head(settings.database.url)
     services = build_services(
-        database_url=settings.database.url, secret_box=secret_box, racetime=settings.racetime
+        database_url=settings.database.url,
+        secret_box=secret_box,
+        racetime=settings.racetime,
+        linking=LinkSettings.from_config(settings.oauth, settings.web),
     )
     async with Lifecycle() as lifecycle:
         lifecycle.handle_signals()

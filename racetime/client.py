@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -20,6 +21,7 @@ from racetime.errors import (
     RacetimeAuthError,
     RacetimeConnectionError,
     RacetimeError,
+    RacetimeGrantError,
     RacetimeNotFoundError,
     RacetimeServerError,
     RacetimeValidationError,
@@ -79,6 +81,32 @@ class AccessToken:
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_within(timedelta(0), now)
+
+
+@dataclass(frozen=True, slots=True)
+class UserToken:
+    """A person's OAuth2 tokens (authorization-code grant); ``repr`` hides both values."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    expires_at: datetime
+    scope: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return (
+            f"UserToken(access_token=<hidden>, refresh_token=<hidden>, scope={self.scope!r}, "
+            f"expires_at={self.expires_at.isoformat()})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RacetimeUser:
+    """Who a person's token belongs to (``/o/userinfo``)."""
+
+    id: str
+    name: str
+    full_name: str
+    discriminator: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -318,6 +346,91 @@ class RacetimeClient:
             issued_at=requested_at,
         )
 
+    # -- people's OAuth (account linking) -------------------------------------------------------
+
+    def authorize_url(
+        self, client_id: str, redirect_uri: str, state: str, scope: str = "read"
+    ) -> str:
+        """The racetime.gg page where a person approves ``client_id`` (authorization code)."""
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "scope": scope,
+                "state": state,
+            }
+        )
+        return self.url(f"/o/authorize?{query}")
+
+    async def exchange_code(
+        self, client_id: str, client_secret: str, code: str, redirect_uri: str
+    ) -> UserToken:
+        """Trade an authorization code for the person's tokens.
+
+        A refused code is :class:`RacetimeGrantError`; bad app credentials
+        :class:`RacetimeAuthError`; racetime down :class:`RacetimeConnectionError` or
+        :class:`RacetimeServerError`.
+        """
+        form = {
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "code": code,
+            "redirect_uri": redirect_uri,
+        }
+        return await self._user_token(form, "authorization code")
+
+    async def refresh_user_token(
+        self, client_id: str, client_secret: str, refresh_token: str
+    ) -> UserToken:
+        """New tokens for a person; racetime rotates the refresh token (the old one dies)."""
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "refresh_token": refresh_token,
+        }
+        return await self._user_token(form, "token refresh")
+
+    async def _user_token(self, form: dict[str, str], what: str) -> UserToken:
+        requested_at = self._clock.now()
+        status, body, _ = await self._request("POST", "/o/token", what=what, data=form)
+        if status == 400:
+            data = _json_or_none(body)
+            error = str(data.get("error") or "") if isinstance(data, dict) else ""
+            raise RacetimeGrantError(
+                f"racetime.gg refused the {what} ({error or 'HTTP 400'}).", error=error
+            )
+        if status != 200:
+            self._raise_for(status, body, what)
+        data = _json_or_none(body)
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise RacetimeServerError("racetime.gg sent no access token.", status=status)
+        expires_in = _token_lifetime(data.get("expires_in"))
+        refresh = data.get("refresh_token")
+        return UserToken(
+            access_token=str(data["access_token"]),
+            refresh_token=str(refresh) if refresh else None,
+            expires_at=requested_at + timedelta(seconds=expires_in),
+            scope=tuple(str(data.get("scope") or "").split()),
+        )
+
+    async def get_userinfo(self, access_token: str) -> RacetimeUser:
+        """The person a token belongs to; a refused token is :class:`RacetimeAuthError`."""
+        token = AccessToken(value=access_token, scope=(), expires_at=self._clock.now())
+        data = await self._get_json("/o/userinfo", "user info", token)
+        user_id, name = data.get("id"), data.get("name")
+        if not isinstance(user_id, str) or not user_id or not isinstance(name, str):
+            raise RacetimeServerError("racetime.gg sent malformed user info.", status=200)
+        discriminator = data.get("discriminator")
+        return RacetimeUser(
+            id=user_id,
+            name=name,
+            full_name=str(data.get("full_name") or name),
+            discriminator=str(discriminator) if discriminator is not None else None,
+        )
+
     async def get_category_data(self, category: str, token: AccessToken) -> dict[str, Any]:
         """``/o/<category>/data``: the bot view, which includes unlisted races."""
         return await self._get_json(f"/o/{category}/data", "category data", token)
@@ -390,5 +503,7 @@ __all__ = [
     "RaceSettings",
     "RacetimeClient",
     "RacetimeError",
+    "RacetimeUser",
+    "UserToken",
     "split_race_name",
 ]

@@ -18,6 +18,16 @@ class RacetimeAuthError(RacetimeError):
         self.status = status
 
 
+class RacetimeGrantError(RacetimeAuthError):
+    """racetime refused an authorization grant (400): the code is wrong, used or expired, or
+    the refresh token was used or revoked. The person must authorize again; racetime is up.
+    ``error`` is the OAuth error code (``invalid_grant``, ``invalid_request``, ...)."""
+
+    def __init__(self, message: str, *, error: str) -> None:
+        super().__init__(message, status=400)
+        self.error = error
+
+
 class RacetimeValidationError(RacetimeError):
     """racetime rejected the form (422); ``errors`` is racetime's own ``{field: [msg]}``."""
 

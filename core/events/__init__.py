@@ -8,6 +8,10 @@ repeat changes nothing; ``core.services.exactly_once.exactly_once`` does exactly
 ``core.events.dispatcher`` for ordering, retries and parking.
 """
 
+from core.events.accounts import (
+    RacetimeAccountLinkedEvent,
+    RacetimeLinkNeedsReauthorizationEvent,
+)
 from core.events.base import Event, EventPriority, utc_now
 from core.events.codec import UnknownEventKindError, decode_event, encode_event
 from core.events.dispatcher import EventDispatcher, RetryPolicy, Subscription, by_priority
@@ -64,6 +68,7 @@ __all__ = [
     "MatchRoomProblemEvent",
     "MatchScheduledEvent",
     "MemoryEventLog",
+    "RacetimeAccountLinkedEvent",
     "RacetimeBotCreatedRaceEvent",
     "RacetimeBotJoinedRaceEvent",
     "RacetimeBotStatusChangedEvent",
@@ -72,6 +77,7 @@ __all__ = [
     "RacetimeEntrantJoinedEvent",
     "RacetimeEntrantLeftEvent",
     "RacetimeEntrantStatusChangedEvent",
+    "RacetimeLinkNeedsReauthorizationEvent",
     "RacetimeRaceStatusChangedEvent",
     "RacetimeRoomCreatedEvent",
     "RacetimeRoomEvent",

@@ -14,6 +14,7 @@ from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
+from core.services.linking import LinkService
 from core.services.match_rooms import MatchRoomService
 from core.services.match_scheduler import MatchScheduler
 from core.services.matches import MatchService
@@ -52,6 +53,8 @@ class Services:
     match_scheduler: MatchScheduler
     announcements: AnnouncementService
     open_room: OpenRoomService
+    # racetime account linking (issue 12).
+    linking: LinkService
 
     async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
         """Start the services in order under ``lifecycle``, which stops them in reverse.

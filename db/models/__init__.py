@@ -8,6 +8,7 @@ from db.models.base import BotStatus, NotificationStatus, PlayerStatus, RaceStat
 from db.models.bots import RacetimeBot, RacetimeBotGuild, RacetimeBotStatusHistory
 from db.models.events import EventLogEntry, ListenerReceipt, ParkedDelivery
 from db.models.guilds import GuildSettings
+from db.models.links import LinkState
 from db.models.match_rooms import ClaimState, MatchRoomClaim
 from db.models.notifications import NotificationLog, NotificationSubscription
 from db.models.rooms import RaceRoom
@@ -26,6 +27,7 @@ __all__ = [
     "ClaimState",
     "EventLogEntry",
     "GuildSettings",
+    "LinkState",
     "ListenerReceipt",
     "Match",
     "MatchPlayer",

@@ -31,6 +31,8 @@ The ``/_test`` API lets another process drive the fake (JSON bodies and answers;
   ``{"seconds", "path_prefix"}``, ``GET /_test/requests?path_prefix=``: HTTP faults, counts.
 - ``GET /_test/broadcasts?since=N``, ``POST /_test/broadcasts`` ``{"enabled"}``: the log of
   every ``race.data`` sent.
+- People's OAuth (``/o/authorize``, ``/o/userinfo``, the code and refresh grants): the hooks
+  under ``/_test/oauth/`` are listed in ``oauth_views``.
 """
 
 from __future__ import annotations
@@ -46,16 +48,15 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from racetime.fake_server import forms, serialize
+from racetime.fake_server import forms, oauth_views, serialize
 from racetime.fake_server.bot_actions import ACTIONS, BotContext
+from racetime.fake_server.keys import SERVER
 from racetime.fake_server.models import ALL_SCOPES, Token
 from racetime.fake_server.racer import RACER_ACTIONS
 from racetime.fake_server.server import FakeRacetimeServer, RequestRecord, Socket
 from racetime.fake_server.state import RACE_STATUS, Race, RaceActionError
 
 logger = logging.getLogger(__name__)
-
-SERVER = web.AppKey("fake_racetime_server", FakeRacetimeServer)
 
 INVALID_JSON = (
     "Unable to process that message (encountered invalid or possibly corrupted data). "
@@ -169,7 +170,8 @@ def _has_bot(server: FakeRacetimeServer, tok: Token, category: str) -> bool:
 async def token(request: web.Request) -> web.Response:
     server = request.app[SERVER]
     form = await _form(request)
-    if form.get("grant_type") != "client_credentials":
+    grant = form.get("grant_type")
+    if grant not in ("client_credentials", "authorization_code", "refresh_token"):
         return _json({"error": "unsupported_grant_type"}, 400)
     client_id = str(form.get("client_id") or "")
     secret = str(form.get("client_secret") or "")
@@ -179,6 +181,8 @@ async def token(request: web.Request) -> web.Response:
             client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return _json({"error": "invalid_client"}, 401)
+    if grant != "client_credentials":
+        return await oauth_views.person_token(request, form, client_id, secret)
     app = server.bots.get(client_id)
     if app is None or app.client_secret != secret:
         return _json({"error": "invalid_client"}, 401)
@@ -682,6 +686,7 @@ def build_app(server: FakeRacetimeServer) -> web.Application:
     app.router.add_get("/_test/broadcasts", test_broadcasts)
     app.router.add_post("/_test/broadcasts", test_enable_broadcasts)
     app.router.add_post("/o/token", token)
+    oauth_views.add_routes(app.router)
     app.router.add_get("/o/{category}/data", bot_category_data)
     app.router.add_post("/o/{category}/startrace", startrace)
     app.router.add_post("/o/{category}/{slug}/edit", edit_race)

@@ -76,6 +76,7 @@ class Token:
     scopes: tuple[str, ...]
     expires_at: datetime
     revoked: bool = False
+    user_id: str | None = None  # set for a person's token (authorization-code grant)
 
     def __repr__(self) -> str:
         return f"Token(client_id={self.client_id!r}, scopes={self.scopes!r})"

@@ -15,7 +15,8 @@ Behaviour of the real server (racetime-protocol.md section 6) that the fake repr
 Test hooks beyond seeding (each also under ``/_test``, see ``app``): ``inject_frame``,
 ``race_data_frame``, ``revoke_tokens``, ``expire_tokens``, ``set_token_lifetime``,
 ``delete_user``, ``set_adoption_delay``, ``save_stale_copy``, ``drop_sockets``,
-``fail_next``, ``delay``, the broadcast log, the request log.
+``fail_next``, ``delay``, the broadcast log, the request log. People's OAuth (``oauth``):
+``register_oauth_app``, ``authorize_as``, ``deny_authorization``, ``revoke_refresh_tokens``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from racetime.fake_server.models import (
     User,
     new_hashid,
 )
+from racetime.fake_server.oauth import OAuthApp, OAuthProvider
 from racetime.fake_server.racer import Racer
 from racetime.fake_server.state import Race, RaceActionError
 
@@ -220,6 +222,7 @@ class FakeRacetimeServer:
         self.categories: dict[str, Category] = {}
         self.bots: dict[str, BotApp] = {}
         self.tokens: dict[str, Token] = {}
+        self.oauth = OAuthProvider()
         self.races: dict[str, Race] = {}
         self.guids: dict[str, datetime] = {}
         self.sockets: dict[str, list[Socket]] = {}
@@ -372,15 +375,44 @@ class FakeRacetimeServer:
     def set_bot_active(self, client_id: str, active: bool) -> None:
         self.bots[client_id].active = active
 
-    def issue_token(self, client_id: str, scopes: tuple[str, ...] = ALL_SCOPES) -> Token:
+    def issue_token(
+        self,
+        client_id: str,
+        scopes: tuple[str, ...] = ALL_SCOPES,
+        *,
+        user_id: str | None = None,
+    ) -> Token:
         token = Token(
             value=secrets.token_urlsafe(24),
             client_id=client_id,
             scopes=tuple(scopes),
             expires_at=self.clock.now() + timedelta(seconds=self.token_lifetime),
+            user_id=user_id,
         )
         self.tokens[token.value] = token
         return token
+
+    # -- people's OAuth (authorization code, refresh, userinfo) ------------------------------
+
+    def register_oauth_app(
+        self, client_id: str, client_secret: str, redirect_uris: list[str] | tuple[str, ...]
+    ) -> OAuthApp:
+        """Register an application people authorize, with its allowed redirect URIs."""
+        return self.oauth.register_app(client_id, client_secret, redirect_uris)
+
+    def authorize_as(self, user_id: str) -> None:
+        """``/o/authorize`` approves as this user from now on (a person clicking Authorize)."""
+        if user_id not in self.users:
+            raise KeyError(f"unknown racetime user {user_id!r}")
+        self.oauth.authorize_as(user_id)
+
+    def deny_authorization(self) -> None:
+        """``/o/authorize`` declines from now on (``error=access_denied``)."""
+        self.oauth.deny()
+
+    def revoke_refresh_tokens(self, user_id: str | None = None) -> int:
+        """Revoke people's refresh tokens (the person revoked the app); returns how many."""
+        return self.oauth.revoke_refresh_tokens(user_id)
 
     def _matching_tokens(self, client_id: str | None, token: str | None) -> list[Token]:
         return [

@@ -19,6 +19,7 @@ from db.models import (
     BotStatus,
     EventLogEntry,
     GuildSettings,
+    LinkState,
     ListenerReceipt,
     Match,
     MatchPlayer,
@@ -205,6 +206,7 @@ async def _insert_one_of_everything(
             error="RuntimeError: boom", attempts=5,
         ),
         ListenerReceipt(listener="results", event_id="x:1"),
+        LinkState(state_hash="ab" * 32, discord_id=BIG, expires_at=WHEN, used_at=WHEN),
     )
     await session.flush()
     return rows

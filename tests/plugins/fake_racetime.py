@@ -29,6 +29,11 @@ with its own bot, and three users whose streams are live. Its API, in short:
   seconds before the racebot notices everyone ready (``pending``) or the last finish
   (``finished``); 0 by default, racetime.gg took 3.5-4.5 s
 - ``await .racer(slug, user_id).split(name, time, is_finish)``: a ``race.split`` frame
+- people's OAuth (account linking): ``.register_oauth_app(client_id, secret, [redirect_uri])``,
+  ``.authorize_as(user_id)`` (``/o/authorize`` approves as that user), ``.deny_authorization()``
+  (``error=access_denied``), ``.revoke_refresh_tokens(user_id=None)``; ``/o/token`` also
+  takes ``authorization_code`` and ``refresh_token`` (rotating), and ``/o/userinfo`` answers
+  a person's token (see ``racetime/fake_server/oauth.py``)
 
 Behaviour to expect (it is the real server's): a bot action's frames arrive after the
 ``pong`` of the ``ping`` that follows it (errors come inline, before it); ``undone`` /

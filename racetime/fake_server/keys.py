@@ -1,0 +1,12 @@
+"""The application key the fake's route modules share (``request.app[SERVER]``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from racetime.fake_server.server import FakeRacetimeServer
+
+SERVER: web.AppKey[FakeRacetimeServer] = web.AppKey("fake_racetime_server")
