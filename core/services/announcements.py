@@ -3,9 +3,7 @@ results (results channel), a room RaceDesk could not open (announcements).
 
 The Discord side posts them (``cogs/announcements.py``); this service decides what to say
 and where, and remembers what was posted so that an event delivered again posts nothing.
-Posting happens outside any transaction (a slow Discord never holds the database), so the
-order is: look for the receipt, post with a nonce derived from the event, then keep the
-receipt; a crash between the last two posts again with the same nonce, which Discord drops.
+Each post is made once per event (:class:`core.services.sent_once.SentOnce`).
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import NotFoundError
@@ -21,9 +18,8 @@ from core.events import Event, MatchResultEvent, MatchRoomProblemEvent, RoomForM
 from core.services.match_info import MatchInfo
 from core.services.match_results import format_race_time
 from core.services.matches import MatchService
+from core.services.sent_once import SentOnce
 from core.services.tournaments import TournamentService
-from db.models import ListenerReceipt
-from db.queries.events import claim_receipt
 
 RECEIPT = "announcements"
 
@@ -53,7 +49,7 @@ class AnnouncementService:
         tournaments: TournamentService,
         matches: MatchService,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._receipts = SentOnce(sessionmaker, RECEIPT)
         self._tournaments = tournaments
         self._matches = matches
 
@@ -84,17 +80,10 @@ class AnnouncementService:
         return None
 
     async def posted(self, event_id: str) -> bool:
-        async with self._sessionmaker() as session:
-            result = await session.execute(
-                select(ListenerReceipt.id).where(
-                    ListenerReceipt.listener == RECEIPT, ListenerReceipt.event_id == event_id
-                )
-            )
-            return result.first() is not None
+        return await self._receipts.done(event_id)
 
     async def mark_posted(self, event_id: str) -> None:
-        async with self._sessionmaker.begin() as session:
-            await claim_receipt(session, RECEIPT, event_id)
+        await self._receipts.record(event_id)
 
 
 def _when(match: MatchInfo) -> str:

@@ -22,6 +22,7 @@ from cogs._shared.notification_sender import DiscordNotificationSender
 from core.config import RacetimeSettings
 from core.lifecycle import Lifecycle
 from core.services.container import Services
+from core.services.linking import LinkSettings
 from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
 from db.models import NotificationLog, NotificationStatus
 from db.secrets import SecretBox
@@ -117,6 +118,7 @@ async def running_harness(
     racetime: RacetimeSettings | None = None,
     *,
     deliver_notifications: bool = False,
+    linking: LinkSettings | None = None,
 ) -> AsyncIterator[DiscordHarness]:
     """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``.
 
@@ -124,7 +126,8 @@ async def running_harness(
     real ``DiscordNotificationSender``, here into the simulated server).
     """
     services = build_services(
-        database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY
+        database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY,
+        linking=linking,
     )
     lifecycle = Lifecycle()
     await services.start(lifecycle, racetime_engine=False)

@@ -1,0 +1,33 @@
+"""Receipts for side effects outside the database (a Discord post or DM), once per event.
+
+A transaction cannot hold a Discord call (a slow Discord would hold the database), so the
+order is: look for the receipt, act with a nonce derived from the event, keep the receipt.
+A crash between the last two acts again with the same nonce, which Discord drops.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.models import ListenerReceipt
+from db.queries.events import claim_receipt
+
+
+class SentOnce:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], name: str) -> None:
+        self._sessionmaker = sessionmaker
+        self.name = name
+
+    async def done(self, event_id: str) -> bool:
+        async with self._sessionmaker() as session:
+            result = await session.execute(
+                select(ListenerReceipt.id).where(
+                    ListenerReceipt.listener == self.name, ListenerReceipt.event_id == event_id
+                )
+            )
+            return result.first() is not None
+
+    async def record(self, event_id: str) -> None:
+        async with self._sessionmaker.begin() as session:
+            await claim_receipt(session, self.name, event_id)
