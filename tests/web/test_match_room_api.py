@@ -10,10 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
+from aiohttp import web
 
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
 from tests.web.scene import GUILD, ORGANIZER, OTHER_GUILD, ApiScene, api_scene
+from web.app import ROUTES, WebDependencies, WebServer, create_app
+from web.rate_limit import RateLimiter
 
 
 @pytest.fixture
@@ -211,3 +214,43 @@ async def test_the_token_is_never_logged_or_stored(
         rows = (await connection.execute(text("SELECT * FROM api_tokens"))).all()
         audit = (await connection.execute(text("SELECT details FROM audit_log"))).all()
     assert created.plaintext not in repr(rows) + repr(audit)
+
+
+async def test_a_cancelled_match_is_409_and_gets_no_room(scene: ApiScene) -> None:
+    await scene.services.matches.cancel(
+        GUILD, scene.match_id, "Rained out", actor_discord_id=ORGANIZER
+    )
+    status, body, _ = await scene.call("POST", scene.room_path())
+    assert (status, body["error"]) == (409, "refused")
+    assert "cancelled" in body["message"]
+    assert scene.rooms_on_fake() == []
+
+
+async def test_an_unexpected_error_is_a_bare_500_and_logged(
+    scene: ApiScene, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A route module added through ``create_app(routes=…)`` gets the same error handling."""
+
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internals")
+
+    def install(app: web.Application) -> None:
+        app.router.add_get("/boom", boom)
+
+    dependencies = WebDependencies(
+        health=scene.services.health, discord_connected=lambda: True,
+        api_tokens=scene.services.api_tokens, room_api=scene.services.room_api,
+        rate_limiter=RateLimiter(10, clock=scene.services.clock),
+    )
+    server = WebServer(create_app(dependencies, (*ROUTES, install)), host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        async with scene.http.get(server.url + "/boom") as response:
+            assert response.status == 500
+            body = await response.json()
+        async with scene.http.get(server.url + "/healthz") as response:
+            assert response.status == 200
+    finally:
+        await server.stop()
+    assert body == {"error": "internal_error", "message": "Something went wrong on our side."}
+    assert "secret internals" in caplog.text  # in the log, with its traceback; not to the client
