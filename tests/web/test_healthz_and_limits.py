@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from db.models import BotStatus
@@ -72,3 +73,17 @@ async def test_over_the_limit_is_429_with_retry_after_per_token(scene: ApiScene)
     assert status == 200
     audited = await scene.services.audit.entries("api.")
     assert [e.details["status"] for e in audited] == [200] * (LIMIT + 1)
+
+
+async def test_the_lifecycle_stops_the_web_server(
+    db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer
+) -> None:
+    async with api_scene(db_url, secret_box, fake_racetime) as scene:
+        url = scene.url("/healthz")
+        assert scene.server.port > 0
+        status, _, _ = await scene.call("GET", "/healthz", headers={})
+        assert status == 200
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            async with http.get(url):
+                pass
