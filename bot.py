@@ -36,6 +36,7 @@ from core.config import (
     RacetimeSettings,
     SecuritySettings,
     Settings,
+    WebSettings,
     load_database_settings,
     load_maintenance_settings,
     load_settings,
@@ -45,6 +46,7 @@ from core.events import EventDispatcher, RetryPolicy
 from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
 from core.services.announcements import AnnouncementService
+from core.services.api_tokens import ApiTokenService
 from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
 from core.services.container import Services
@@ -63,6 +65,7 @@ from core.services.open_room import OpenRoomService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
+from core.services.room_api import RoomApiService
 from core.services.timezones import TimezoneService
 from core.services.tournaments import TournamentService
 from core.version import racedesk_version
@@ -73,6 +76,8 @@ from db.secrets import SecretBox, SecretKeyError, reencrypt_stored_secrets
 from racetime.category_bot import BotTimings
 from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
+from web.app import WebDependencies, WebServer, create_app
+from web.rate_limit import RateLimiter
 
 log = logging.getLogger("racedesk")
 
@@ -207,6 +212,7 @@ def build_services(
         racetime_url=f"{racetime.scheme}://{racetime.host}",
         readiness=RoomServiceReadiness(match_rooms),
     )
+    open_room = OpenRoomService(sessionmaker, match_rooms, matches, audit)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -231,11 +237,32 @@ def build_services(
         matches=matches,
         match_scheduler=match_scheduler,
         announcements=AnnouncementService(sessionmaker, tournaments, matches),
-        open_room=OpenRoomService(sessionmaker, match_rooms, matches, audit),
+        open_room=open_room,
         linking=LinkService(
             sessionmaker, event_log, client, secret_box, audit, linking, clock=clock
         ),
+        # The HTTP API (issue 12).
+        api_tokens=ApiTokenService(sessionmaker, audit, clock),
+        room_api=RoomApiService(
+            sessionmaker, open_room, audit, racetime_url=f"{racetime.scheme}://{racetime.host}"
+        ),
     )
+
+
+def web_server(
+    services: Services, settings: WebSettings, discord_connected: Callable[[], bool]
+) -> WebServer:
+    """The HTTP server (``/healthz`` and the API) over ``services``; not started yet."""
+    app = create_app(
+        WebDependencies(
+            health=services.health,
+            discord_connected=discord_connected,
+            api_tokens=services.api_tokens,
+            room_api=services.room_api,
+            rate_limiter=RateLimiter(settings.api_requests_per_minute, clock=services.clock),
+        )
+    )
+    return WebServer(app, host=settings.bind_host, port=settings.bind_port)
 
 
 def notification_delivery(services: Services, client: discord.Client) -> NotificationDelivery:
@@ -370,6 +397,9 @@ async def run_bot(settings: Settings) -> int:
             sync_commands=settings.discord.sync_commands,
         )
         await lifecycle.add("discord", None, bot.close)
+        # Stops before the Discord client: no request is answered by a half-closed bot.
+        server = web_server(services, settings.web, lambda: bot.is_ready() and not bot.is_closed())
+        await lifecycle.add("web server", server.start, server.stop)
         delivery = notification_delivery(services, bot)
         bot.after_login.append(delivery.start)
         # Stops before the Discord client does, so sends under way can finish.

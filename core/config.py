@@ -101,8 +101,10 @@ class OAuthSettings(_Section):
 
 class WebSettings(_Section):
     bind_host: str = "127.0.0.1"
-    bind_port: int = Field(default=8080, ge=1, le=65535)
+    bind_port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port
     public_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8080")
+    # Calls one API token may make per minute; more are answered 429 with Retry-After.
+    api_requests_per_minute: int = Field(default=30, ge=1, le=10_000)
 
 
 def _is_fernet_key(value: SecretStr) -> bool:

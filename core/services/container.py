@@ -10,6 +10,7 @@ from core.clock import Clock
 from core.events import EventDispatcher
 from core.lifecycle import Lifecycle
 from core.services.announcements import AnnouncementService
+from core.services.api_tokens import ApiTokenService
 from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
 from core.services.event_log import DatabaseEventLog
@@ -23,6 +24,7 @@ from core.services.open_room import OpenRoomService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
+from core.services.room_api import RoomApiService
 from core.services.timezones import TimezoneService
 from core.services.tournaments import TournamentService
 from racetime.client import RacetimeClient
@@ -55,6 +57,9 @@ class Services:
     open_room: OpenRoomService
     # racetime account linking (issue 12).
     linking: LinkService
+    # The HTTP API (issue 12).
+    api_tokens: ApiTokenService
+    room_api: RoomApiService
 
     async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
         """Start the services in order under ``lifecycle``, which stops them in reverse.

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from db.models.api_tokens import ApiToken
 from db.models.async_tournaments import AsyncLiveRace, AsyncParticipant, AsyncPool, AsyncTournament
 from db.models.audit import AuditLog
 from db.models.base import BotStatus, NotificationStatus, PlayerStatus, RaceStatus
@@ -18,6 +19,7 @@ from db.models.users import User
 metadata = SQLModel.metadata
 
 __all__ = [
+    "ApiToken",
     "AsyncLiveRace",
     "AsyncParticipant",
     "AsyncPool",

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 import db.models
 from db.models import (
+    ApiToken,
     AsyncLiveRace,
     AsyncParticipant,
     AsyncPool,
@@ -207,6 +208,10 @@ async def _insert_one_of_everything(
         ),
         ListenerReceipt(listener="results", event_id="x:1"),
         LinkState(state_hash="ab" * 32, discord_id=BIG, expires_at=WHEN, used_at=WHEN),
+        ApiToken(
+            guild_id=BIG, name="stream-overlay", token_hash="ab" * 32,
+            created_by_discord_id=BIG, last_used_at=WHEN, revoked_at=WHEN,
+        ),
     )
     await session.flush()
     return rows

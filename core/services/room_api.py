@@ -1,0 +1,189 @@
+"""The match-room HTTP API's rules: open a match's room for an API token, or describe it.
+
+The room is opened by :class:`OpenRoomService`, the service behind ``/open-room``, with the
+token's server: a match of another server is "not found", and asking twice answers the room
+the first call opened (the room service opens at most one room per match).
+
+A ``goal`` or ``invitational`` in the request becomes the match's own setting (as
+``/match schedule`` would set it) *before* the room opens, and is in the audit log
+(``match.room_options``). Once the match has a room, a request for a different goal or
+invitational setting is refused (:class:`RoomConflictError`); the same values, or none,
+answer the existing room. ``RacetimeRoomOpenedEvent`` carries the user id of the organizer
+who created the token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import UserFacingError
+from core.services.api_tokens import ApiTokenInfo
+from core.services.audit import AuditService
+from core.services.match_rooms import OpeningStatus, RoomOpening
+from core.services.open_room import OpenRoomPreview, OpenRoomService, not_found
+from core.services.tournaments import clean_goal
+from db.models import ClaimState
+from db.queries import matches as queries
+
+
+class RoomConflictError(UserFacingError):
+    """The request contradicts the match's state (a room with other settings, a closed
+    match, no racetime bot running for its category)."""
+
+
+class RoomNotOpenedError(UserFacingError):
+    """The room is being opened by someone else right now, or every attempt failed."""
+
+    def __init__(self, message: str, *, retry: bool) -> None:
+        super().__init__(message)
+        self.retry = retry  # asking again soon may answer the room
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedRoom:
+    """``POST /api/matches/{id}/racetime-room``'s answer."""
+
+    room_slug: str
+    room_url: str
+    invited_players: tuple[str, ...]  # racetime names of the linked players
+    goal: str
+    created: bool  # this call opened it (or adopted a room a lost answer left behind)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """``GET /api/matches/{id}/racetime-room``'s answer."""
+
+    has_room: bool
+    room_slug: str | None
+    room_url: str | None
+    created_at: datetime | None
+    invited_count: int
+
+
+class RoomApiService:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        open_room: OpenRoomService,
+        audit: AuditService,
+        *,
+        racetime_url: str,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._open_room = open_room
+        self._audit = audit
+        self._racetime_url = racetime_url.rstrip("/")
+
+    async def open(
+        self,
+        token: ApiTokenInfo,
+        match_id: int,
+        *,
+        goal: str | None = None,
+        invitational: bool | None = None,
+    ) -> OpenedRoom:
+        """Open the token's server's match's room (or answer the one it has)."""
+        goal = clean_goal(goal)
+        shown = await self._open_room.preview(token.guild_id, match_id)
+        existing = shown.room.existing
+        if existing is not None and existing.status is not OpeningStatus.FAILED:
+            _check_same(shown, goal, invitational)
+        else:
+            await self._apply_options(token, match_id, shown, goal, invitational)
+        opening = await self._open_room.open(
+            token.guild_id, match_id, actor_discord_id=token.created_by_discord_id
+        )
+        return _answer(opening, shown, goal)
+
+    async def state(self, guild_id: int, match_id: int) -> RoomState:
+        """Whether the server's match has a room, and which."""
+        async with self._sessionmaker() as session:
+            if await queries.match_in_guild(session, guild_id, match_id) is None:
+                raise not_found(match_id)
+            room = await queries.race_room(session, match_id)
+            claim = await queries.room_claim(session, match_id)
+            players = await queries.players_of(session, match_id)
+        linked = sum(1 for _, user in players if user.racetime_id)
+        if room is not None:
+            created = claim.opened_at if claim is not None and claim.opened_at else room.created_at
+            return RoomState(
+                True, room.slug, self._url(room.category, room.slug), created, linked
+            )
+        if claim is not None and claim.state == ClaimState.OPENED.value and claim.slug:
+            return RoomState(
+                True, claim.slug, self._url(claim.category, claim.slug), claim.opened_at, linked
+            )
+        return RoomState(False, None, None, None, 0)
+
+    def _url(self, category: str, slug: str) -> str:
+        return f"{self._racetime_url}/{category}/{slug}"
+
+    async def _apply_options(
+        self,
+        token: ApiTokenInfo,
+        match_id: int,
+        shown: OpenRoomPreview,
+        goal: str | None,
+        invitational: bool | None,
+    ) -> None:
+        changes: dict[str, object] = {}
+        if goal is not None and goal != shown.room.goal:
+            changes["goal"] = goal
+        if invitational is not None and invitational != shown.room.settings.invitational:
+            changes["invitational"] = invitational
+        if not changes:
+            return
+        async with self._sessionmaker.begin() as session:
+            found = await queries.match_in_guild(
+                session, token.guild_id, match_id, for_update=True
+            )
+            if found is None:
+                raise not_found(match_id)
+            match = found[0]
+            for field, value in changes.items():
+                setattr(match, field, value)
+            await self._audit.record(
+                session, "match.room_options", actor_discord_id=token.created_by_discord_id,
+                guild_id=token.guild_id,
+                details={"match_id": match_id, "token_id": token.id, **changes},
+            )
+
+
+def _check_same(shown: OpenRoomPreview, goal: str | None, invitational: bool | None) -> None:
+    match_id = shown.room.match_id
+    if goal is not None and goal != shown.room.goal:
+        raise RoomConflictError(
+            f"Match #{match_id} already has a room with the goal \"{shown.room.goal}\"; "
+            "its goal can no longer change. Leave `goal` out to get the room."
+        )
+    if invitational is not None and invitational != shown.room.settings.invitational:
+        kind = "an invitational" if shown.room.settings.invitational else "an open"
+        raise RoomConflictError(
+            f"Match #{match_id} already has {kind} room; that can no longer change. "
+            "Leave `invitational` out to get the room."
+        )
+
+
+def _answer(opening: RoomOpening, shown: OpenRoomPreview, goal: str | None) -> OpenedRoom:
+    if opening.ok and opening.slug and opening.url:
+        return OpenedRoom(
+            room_slug=opening.slug,
+            room_url=opening.url,
+            invited_players=tuple(invitee.racetime_name for invitee in shown.invited),
+            goal=goal or shown.room.goal,
+            created=opening.status in (OpeningStatus.OPENED, OpeningStatus.ADOPTED),
+        )
+    if opening.status is OpeningStatus.ALREADY_OPENING:
+        raise RoomNotOpenedError(
+            f"Match #{opening.match_id}'s room is being opened right now; ask again in a few "
+            "seconds.",
+            retry=True,
+        )
+    raise RoomNotOpenedError(
+        f"Match #{opening.match_id}'s room could not be opened: {opening.error or 'unknown'}",
+        retry=False,
+    )

@@ -1,0 +1,19 @@
+"""Typed keys for what the web application's handlers depend on (``app[KEY]``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from core.services.api_tokens import ApiTokenService
+from core.services.health import HealthService
+from core.services.room_api import RoomApiService
+from web.rate_limit import RateLimiter
+
+HEALTH = web.AppKey("health", HealthService)
+# Whether the Discord client is connected (the composition root's answer; no discord here).
+DISCORD_CONNECTED = web.AppKey("discord_connected", Callable[[], bool])
+API_TOKENS = web.AppKey("api_tokens", ApiTokenService)
+ROOM_API = web.AppKey("room_api", RoomApiService)
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
