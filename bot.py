@@ -260,6 +260,7 @@ def web_server(
             api_tokens=services.api_tokens,
             room_api=services.room_api,
             rate_limiter=RateLimiter(settings.api_requests_per_minute, clock=services.clock),
+            linking=services.linking,
         )
     )
     return WebServer(app, host=settings.bind_host, port=settings.bind_port)

@@ -15,16 +15,17 @@ from aiohttp import web
 
 from core.services.api_tokens import ApiTokenService
 from core.services.health import HealthService
+from core.services.linking import LinkService
 from core.services.room_api import RoomApiService
 from web.errors import json_errors
-from web.keys import API_TOKENS, DISCORD_CONNECTED, HEALTH, RATE_LIMITER, ROOM_API
+from web.keys import API_TOKENS, DISCORD_CONNECTED, HEALTH, LINKING, RATE_LIMITER, ROOM_API
 from web.rate_limit import RateLimiter
-from web.routes import health, matches
+from web.routes import health, linking, matches
 
 log = logging.getLogger(__name__)
 
 RouteInstaller = Callable[[web.Application], None]
-ROUTES: tuple[RouteInstaller, ...] = (health.install, matches.install)
+ROUTES: tuple[RouteInstaller, ...] = (health.install, matches.install, linking.install)
 CLIENT_MAX_SIZE = 64 * 1024  # request bodies are a few fields of JSON
 
 
@@ -37,6 +38,7 @@ class WebDependencies:
     api_tokens: ApiTokenService
     room_api: RoomApiService
     rate_limiter: RateLimiter
+    linking: LinkService
 
 
 def create_app(
@@ -48,6 +50,7 @@ def create_app(
     app[API_TOKENS] = dependencies.api_tokens
     app[ROOM_API] = dependencies.room_api
     app[RATE_LIMITER] = dependencies.rate_limiter
+    app[LINKING] = dependencies.linking
     for install in routes:
         install(app)
     return app

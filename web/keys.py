@@ -8,6 +8,7 @@ from aiohttp import web
 
 from core.services.api_tokens import ApiTokenService
 from core.services.health import HealthService
+from core.services.linking import LinkService
 from core.services.room_api import RoomApiService
 from web.rate_limit import RateLimiter
 
@@ -17,3 +18,4 @@ DISCORD_CONNECTED = web.AppKey("discord_connected", Callable[[], bool])
 API_TOKENS = web.AppKey("api_tokens", ApiTokenService)
 ROOM_API = web.AppKey("room_api", RoomApiService)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+LINKING = web.AppKey("linking", LinkService)

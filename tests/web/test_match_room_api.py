@@ -241,6 +241,7 @@ async def test_an_unexpected_error_is_a_bare_500_and_logged(
         health=scene.services.health, discord_connected=lambda: True,
         api_tokens=scene.services.api_tokens, room_api=scene.services.room_api,
         rate_limiter=RateLimiter(10, clock=scene.services.clock),
+        linking=scene.services.linking,
     )
     server = WebServer(create_app(dependencies, (*ROUTES, install)), host="127.0.0.1", port=0)
     await server.start()
