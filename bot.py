@@ -449,7 +449,10 @@ def rehearse(args: argparse.Namespace) -> int:
     )
     try:
         return asyncio.run(
-            run_rehearsal(options, build_services=build_services, make_bot=RaceDeskBot)
+            run_rehearsal(
+                options, build_services=build_services, make_bot=RaceDeskBot,
+                make_web_server=web_server,
+            )
         )
     except KeyboardInterrupt:
         return 130

@@ -50,6 +50,19 @@ class FakeRacetimeApi:
                 "name": "RaceDesk"}
         await self._call("POST", "/_test/bots", body)
 
+    async def register_oauth_app(
+        self, client_id: str, client_secret: str, redirect_uris: list[str]
+    ) -> None:
+        """An OAuth application people authorize (RaceDesk's, for account linking)."""
+        body = {"client_id": client_id, "client_secret": client_secret,
+                "redirect_uris": redirect_uris}
+        await self._call("POST", "/_test/oauth/apps", body)
+
+    async def authorize_as(self, user_id: str) -> None:
+        """The next person to open racetime's authorization page is ``user_id``, signed in,
+        and approves."""
+        await self._call("POST", "/_test/oauth/authorize-as", {"user_id": user_id})
+
     async def open_race(self, category: str, **settings: Any) -> str:
         """Open a room as a racetime user would; returns its ``category/slug`` name."""
         return str((await self._call("POST", "/_test/races", {"category": category, **settings}))[

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
+import socket
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -23,9 +24,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cogs._shared.notification_sender import DiscordNotificationSender
-from core.config import RacetimeSettings
+from core.config import RacetimeSettings, WebSettings
 from core.lifecycle import Lifecycle
 from core.services.container import Services
+from core.services.linking import CALLBACK_PATH, LinkSettings
 from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox
@@ -56,6 +58,8 @@ class RehearsalOptions:
 
 BuildServices = Callable[..., Services]
 MakeBot = Callable[..., Any]
+# bot.web_server: (services, web settings, "is Discord connected?") -> a web server
+MakeWebServer = Callable[[Services, WebSettings, Callable[[], bool]], Any]
 
 
 async def run_rehearsal(
@@ -63,6 +67,7 @@ async def run_rehearsal(
     *,
     build_services: BuildServices,
     make_bot: MakeBot,
+    make_web_server: MakeWebServer,
     out: TextIO | None = None,
 ) -> int:
     """Play every scene; 0 when every step happened, 1 otherwise (the step is named)."""
@@ -70,7 +75,9 @@ async def run_rehearsal(
     folder = _working_folder(options)
     _log_to(folder / "rehearsal.log")
     try:
-        ok = await _rehearse(options, folder, timeline, build_services, make_bot)
+        ok = await _rehearse(
+            options, folder, timeline, build_services, make_bot, make_web_server
+        )
     except Exception:
         log.exception("The rehearsal broke")
         timeline.note("\n✗ The rehearsal broke: " + traceback.format_exc().splitlines()[-1])
@@ -107,6 +114,7 @@ async def _rehearse(
     timeline: Timeline,
     build_services: BuildServices,
     make_bot: MakeBot,
+    make_web_server: MakeWebServer,
 ) -> bool:
     async with AsyncExitStack() as stack:
         lifecycle = await stack.enter_async_context(Lifecycle())
@@ -119,6 +127,13 @@ async def _rehearse(
         cast = await _cast(api)
         timeline.note(_introduction(base_url, folder, options))
 
+        # RaceDesk's web server (the racetime OAuth callback): its address is known up front,
+        # since racetime must know where to send people back to.
+        web_port = _free_port()
+        callback = f"http://127.0.0.1:{web_port}{CALLBACK_PATH}"
+        oauth = LinkSettings("racedesk-linking", secrets.token_urlsafe(24), callback)
+        await api.register_oauth_app(oauth.client_id, oauth.client_secret, [callback])
+
         url = f"sqlite+aiosqlite:///{folder / 'racedesk.sqlite3'}"
         await upgrade_to_head(url)
         services = build_services(
@@ -127,9 +142,12 @@ async def _rehearse(
             racetime=RacetimeSettings(host=base_url.split("://", 1)[-1], scheme="http"),
             # Rooms opened on racetime are found within a second, not the usual 8.
             bot_timings=BotTimings(scan_interval=1.0),
+            linking=oauth,
         )
         await services.start(lifecycle)
         bot = make_bot(services, intents=member_intents(), owner_ids=[NOBODY])
+        server = make_web_server(services, WebSettings(bind_port=web_port), lambda: True)
+        await lifecycle.add("web server", server.start, server.stop)
         guild = SimulatedGuild(bot, guild=GUILD, channels=[CHANNEL],
                                members=[OWNER, ADMIN, *RACERS])
         await lifecycle.add("simulated Discord server", guild.start, guild.close)
@@ -166,6 +184,12 @@ async def _rehearse(
             lifecycle.handle_signals()
             await lifecycle.wait_for_stop()
     return True
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def _cast(api: FakeRacetimeApi) -> Cast:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import aiohttp
 import discord
 
 from core.events import Event, EventDispatcher
@@ -24,6 +27,7 @@ from rehearsal.slash import SlashResult
 from rehearsal.timeline import Timeline, message_lines, reply_lines
 
 E = TypeVar("E", bound=Event)
+_HEADING = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 
 STEP_TIMEOUT_SECONDS = 15.0
 MASK = "••••••"
@@ -198,6 +202,20 @@ class Stage:
             raise self.fail(what, f"in {within:.0f} s RaceDesk sent {seen or 'nothing'}") from None
 
     # -- racetime ----------------------------------------------------------------------------
+
+    async def browse(self, who: str, url: str, what: str) -> str:
+        """``who`` opens ``url`` in a browser (following every redirect, as one would); the
+        timeline shows where they landed and the page's heading. Returns the page."""
+        self.timeline.line(who, f"opens {what} in their browser")
+        async with aiohttp.ClientSession() as browser, browser.get(url) as page:
+            text = await page.text()
+            landed = f"{page.url.scheme}://{page.url.host}:{page.url.port}{page.url.path}"
+        heading = _HEADING.search(text)
+        self.timeline.line(
+            "browser", f"{landed}: {html.unescape(heading.group(1)) if heading else text[:80]}"
+        )
+        await self.pause(0.5)
+        return text
 
     async def racetime_acts(self, who: str, text: str, action: Awaitable[Any]) -> Any:
         """Something happens on racetime.gg (a racer acts, a room opens)."""

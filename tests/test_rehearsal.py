@@ -41,6 +41,8 @@ STEPS = [
     "room's link, RacerTwo a post in #race-notices",
     "RacerTwo sees in /notifications history why DMs fell back",
     "Grace creates Spring Cup: rooms open by themselves, 30 minutes ahead",
+    "RacerOne links their racetime.gg account with /link-racetime",
+    "RacerTwo links their racetime.gg account with /link-racetime",
     "Grace schedules the Final: its room falls due 3 s from now",
     "the scheduler opens the room on time and invites both players",
     "the race starts and both finish",
@@ -87,6 +89,8 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
     assert "DM to RacerTwo" not in out
     assert notifications.count("#race-notices: @RacerTwo, ") == 2, "RacerTwo's, there"
     tournament = part_of(out, 5)
+    assert "/racetime/callback: ✅ Linked" in tournament
+    assert "DM to RacerOne#0003: ✅ Your Discord account is now linked to racetime.gg" in tournament
     assert "#announcements: @RacerOne @RacerTwo" in tournament
     assert "🏁 Spring Cup · Final: results" in tournament
     assert "1. @RacerOne 0:00:" in tournament and "2. @RacerTwo 0:00:" in tournament

@@ -15,7 +15,7 @@ from core.events import (
     RacetimeRoomCreatedEvent,
     RacetimeRoomOpenedEvent,
 )
-from db.queries.users import get_or_create_user_by_discord_id
+from rehearsal.slash import SlashResult
 from rehearsal.stage import Scene, Stage
 
 TOURNAMENT, MATCH, SECOND = "Spring Cup", "Final", "Semi-final 2"
@@ -29,16 +29,32 @@ def posted_in(channel: discord.TextChannel, sent: list[discord.Message]) -> list
     return [m for m in sent if m.channel.id == channel.id]
 
 
-async def link(stage: Stage, name: str) -> None:
-    """``name``'s racetime.gg account, linked straight in the database (the /link-racetime
-    command arrives with account linking)."""
+def button_url(reply: SlashResult) -> str:
+    """The URL of the reply's link button (as Discord received it)."""
+    message = next(m for m in reply.messages if m.components)
+    [button] = message.components[0]["components"]
+    return str(button["url"])
+
+
+async def link(stage: Stage, name: str, *, dms_open: bool = True) -> None:
+    """``name`` links their racetime.gg account: /link-racetime, the button, racetime's
+    authorization page (they are signed in there and approve), back on RaceDesk's page."""
     member = stage.member(name)
-    async with stage.services.sessionmaker.begin() as session:
-        user = await get_or_create_user_by_discord_id(session, member.id)
-        user.racetime_id = stage.cast.racers[name]
-        user.racetime_name = name
-    stage.timeline.line(name, "has linked their racetime.gg account (written directly: "
-                        "/link-racetime arrives with account linking)")
+    await stage.racetime.authorize_as(stage.cast.racers[name])
+    reply = await stage.slash(name, "link-racetime")
+    page = await stage.browse(name, button_url(reply), "the [Link on racetime.gg] button")
+    if "✅ Linked" not in page:
+        raise stage.fail("the page saying they are linked", page[:300])
+    if not dms_open:
+        stage.timeline.line(name, "gets no confirmation DM: their DMs are closed (scene 4)")
+        return
+    await stage.expect_sent(
+        f"a DM confirming {name}'s link",
+        lambda sent: any(
+            isinstance(m.channel, discord.DMChannel) and m.channel.recipient == member
+            and "now linked to racetime.gg" in (m.content or "") for m in sent
+        ),
+    )
 
 
 async def play(stage: Stage) -> None:
@@ -58,9 +74,9 @@ async def play(stage: Stage) -> None:
         )
         stage.expect_reply(reply, TOURNAMENT)
 
-    async with stage.step(f"{one} and {two} have linked racetime.gg"):
-        await link(stage, one)
-        await link(stage, two)
+    for name in (one, two):
+        async with stage.step(f"{name} links their racetime.gg account with /link-racetime"):
+            await link(stage, name, dms_open=name != two)
 
     lead = FAST_LEAD_SECONDS if stage.fast else LEAD_SECONDS
     starts = int(time.time()) + OPEN_MINUTES * 60 + lead
