@@ -12,7 +12,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.permissions import Audience, OrganizerRoles, for_audience, organizers_only
+from cogs._shared.permissions import (
+    Audience,
+    OrganizerRoles,
+    ServerOnly,
+    for_audience,
+    organizers_only,
+)
 from cogs._shared.replies import reply
 from core.services.api_tokens import ApiTokenInfo, ApiTokenService
 from core.services.time_input import discord_timestamp
@@ -37,7 +43,7 @@ def token_line(token: ApiTokenInfo) -> str:
 
 
 @app_commands.guild_only()
-class ApiTokenCog(commands.GroupCog, group_name="api-token"):
+class ApiTokenCog(ServerOnly, commands.GroupCog, group_name="api-token"):
     """Tokens for this server's HTTP API."""
 
     def __init__(self, tokens: ApiTokenService, tournaments: TournamentService) -> None:
@@ -45,10 +51,6 @@ class ApiTokenCog(commands.GroupCog, group_name="api-token"):
         self.organizer_roles: OrganizerRoles = tournaments
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.guild is None:
-            raise app_commands.NoPrivateMessage()
-        return True
 
     async def token_choices(
         self, interaction: discord.Interaction, current: str

@@ -21,7 +21,13 @@ from cogs._shared.match_embeds import (
     scheduled_text,
 )
 from cogs._shared.members import members_of, mentioned_ids
-from cogs._shared.permissions import Audience, OrganizerRoles, for_audience, organizers_only
+from cogs._shared.permissions import (
+    Audience,
+    OrganizerRoles,
+    ServerOnly,
+    for_audience,
+    organizers_only,
+)
 from cogs._shared.replies import reply
 from cogs._shared.time_option import When
 from core.services.matches import MatchService, match_id_from
@@ -35,7 +41,7 @@ MATCH_HELP = "The match: pick one from the suggestions, or give its number"
 
 
 @app_commands.guild_only()
-class MatchCog(commands.GroupCog, group_name="match"):
+class MatchCog(ServerOnly, commands.GroupCog, group_name="match"):
     """Schedule and follow this server's tournament matches."""
 
     def __init__(self, matches: MatchService, tournaments: TournamentService) -> None:
@@ -44,11 +50,6 @@ class MatchCog(commands.GroupCog, group_name="match"):
         self.organizer_roles: OrganizerRoles = tournaments
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Discord hides these commands in DMs (guild-only); a stale client still gets told."""
-        if interaction.guild is None:
-            raise app_commands.NoPrivateMessage()
-        return True
 
     # -- autocomplete ------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from cogs._shared.permissions import (
     ORGANIZERS_ONLY,
     Audience,
     OrganizerRoles,
+    ServerOnly,
     for_audience,
     is_organizer,
     organizers_only,
@@ -254,7 +255,7 @@ def troubles_embed(guild: discord.Guild, deliveries: list[Delivery]) -> discord.
 
 
 @app_commands.guild_only()
-class NotificationsCog(commands.GroupCog, group_name="notifications"):
+class NotificationsCog(ServerOnly, commands.GroupCog, group_name="notifications"):
     """Your RaceDesk notifications in this server."""
 
     def __init__(
@@ -269,11 +270,6 @@ class NotificationsCog(commands.GroupCog, group_name="notifications"):
         self.settings_timeout = settings_timeout
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Discord hides these commands in DMs (guild-only); a stale client still gets told."""
-        if interaction.guild is None:
-            raise app_commands.NoPrivateMessage()
-        return True
 
     @for_audience(Audience.EVERYONE)
     @app_commands.command(name="settings")

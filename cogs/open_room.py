@@ -14,7 +14,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.open_room_embeds import opening_text, preview_embed
-from cogs._shared.permissions import Audience, ModeratorRoles, for_audience, moderators_only
+from cogs._shared.permissions import (
+    Audience,
+    ModeratorRoles,
+    ServerOnly,
+    for_audience,
+    moderators_only,
+)
 from cogs._shared.replies import reply
 from cogs._shared.tree import APOLOGY
 from core.errors import UserFacingError
@@ -128,7 +134,7 @@ class OpenRoomView(discord.ui.View):
             log.warning("Could not tell user %s that a button failed", interaction.user.id)
 
 
-class OpenRoomCog(commands.Cog):
+class OpenRoomCog(ServerOnly, commands.Cog):
     """Open a match's racetime room by hand (moderators)."""
 
     def __init__(
@@ -142,11 +148,6 @@ class OpenRoomCog(commands.Cog):
         self.moderator_roles = moderator_roles
         self.preview_timeout = preview_timeout
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Discord hides the command in DMs (guild-only); a stale client still gets told."""
-        if interaction.guild is None:
-            raise app_commands.NoPrivateMessage()
-        return True
 
     async def match_choices(
         self, interaction: discord.Interaction, current: str

@@ -14,7 +14,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.permissions import Audience, OrganizerRoles, for_audience, organizers_only
+from cogs._shared.permissions import (
+    Audience,
+    OrganizerRoles,
+    ServerOnly,
+    for_audience,
+    organizers_only,
+)
 from cogs._shared.replies import reply
 from core.clock import Clock
 from core.services.time_input import discord_timestamp
@@ -33,7 +39,7 @@ def local_now(zone: ZoneInfo, now: datetime) -> str:
 
 
 @app_commands.guild_only()
-class TimezoneCog(commands.GroupCog, group_name="timezone"):
+class TimezoneCog(ServerOnly, commands.GroupCog, group_name="timezone"):
     """Which timezone RaceDesk reads your typed times in."""
 
     def __init__(
@@ -44,10 +50,6 @@ class TimezoneCog(commands.GroupCog, group_name="timezone"):
         self._clock = clock
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.guild is None:
-            raise app_commands.NoPrivateMessage()
-        return True
 
     async def zone_choices(
         self, interaction: discord.Interaction, current: str

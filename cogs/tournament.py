@@ -17,6 +17,7 @@ from discord.ext import commands
 from cogs._shared.permissions import (
     Audience,
     OrganizerRoles,
+    ServerOnly,
     for_audience,
     is_guild_admin,
     organizers_only,
@@ -74,7 +75,7 @@ def _server_admins_only() -> Any:
 
 
 @app_commands.guild_only()
-class TournamentCog(commands.GroupCog, group_name="tournament"):
+class TournamentCog(ServerOnly, commands.GroupCog, group_name="tournament"):
     """Create and configure this server's tournaments."""
 
     def __init__(self, tournaments: TournamentService) -> None:
@@ -82,11 +83,6 @@ class TournamentCog(commands.GroupCog, group_name="tournament"):
         self.organizer_roles: OrganizerRoles = tournaments
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Discord hides these commands in DMs (guild-only); a stale client still gets told."""
-        if interaction.guild is None:
-            raise app_commands.NoPrivateMessage()
-        return True
 
     # -- autocomplete ------------------------------------------------------------------------
 

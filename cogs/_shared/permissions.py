@@ -143,3 +143,14 @@ def moderators_only() -> Callable[[T], T]:
         raise app_commands.CheckFailure(MODERATORS_ONLY)
 
     return app_commands.check(predicate)
+
+
+class ServerOnly:
+    """A cog whose commands only make sense in a server. Discord hides guild-only commands in
+    DMs; a stale client that still sends one is told, whichever command it was."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.guild is None:
+            raise app_commands.NoPrivateMessage()
+        return True
+

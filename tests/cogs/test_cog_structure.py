@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from discord import app_commands
 
 from bot import describe_commands, format_command_table
@@ -55,3 +56,21 @@ def test_commands_lists_every_command_as_json() -> None:
     about = next(row for row in rows if row["command"] == "/about")
     assert about["audience"] == "everyone"
     assert about["options"] == []
+
+
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("notifications history", {}),
+        ("tournament list", {}),
+        ("match list", {}),
+        ("timezone show", {}),
+        ("api-token list", {}),
+        ("open-room", {"match": "1"}),
+    ],
+)
+async def test_every_server_only_command_tells_a_dm_where_it_works(
+    discord_harness: DiscordHarness, command: str, options: dict[str, str]
+) -> None:
+    result = await discord_harness.slash(command, in_dm=True, options=options)
+    assert result.first.content == "This command only works in a server, not in DMs."
