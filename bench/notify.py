@@ -34,12 +34,9 @@ import math
 import os
 import random
 import re
-import shutil
 import signal
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -47,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 from sqlalchemy import func, select
 
+from bench import workdir
 from core.services.audit import AuditService
 from core.services.notification_types import NotificationType
 from core.services.notifications import NotificationContent, NotificationService
@@ -66,7 +63,6 @@ KIND = NotificationType.MATCH_ROOM_OPENED
 TOURNAMENT = "Bench Cup"
 START_TIMEOUT = 60.0
 POLL_SECONDS = 0.05
-PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "postgres"}
 
 Key = tuple[int, str]
 """One expected message: (recipient's Discord id, the embed's description)."""
@@ -294,35 +290,8 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
     }
 
 
-@contextlib.asynccontextmanager
-async def database(options: argparse.Namespace, work: Path) -> AsyncIterator[str]:
-    """A fresh SQLite file in ``work``, or with ``--postgres`` a fresh database (dropped)."""
-    if not options.postgres:
-        yield f"sqlite+aiosqlite:///{work / 'racedesk.sqlite3'}"
-        return
-    name = f"racedesk_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(**PG_ADMIN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def main_async(options: argparse.Namespace) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="racedesk-bench-notify-"))
-    try:
-        async with database(options, work) as db_url:
-            result = await bench(options, db_url, work)
-    except BaseException:
-        print(f"logs kept in {work}", file=sys.stderr)
-        raise
-    if options.keep:
-        print(f"logs kept in {work}", file=sys.stderr)
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return result
+    return await workdir.run(options, "racedesk-bench-notify-", bench)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

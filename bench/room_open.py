@@ -40,11 +40,9 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -56,7 +54,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bench.notify import database
+from bench import workdir
 from bench.room_open_server import CATEGORY, DISCRIMINATOR
 from bench.room_open_worker import KEY_ENV
 from core.services.match_room_rules import is_room_of, room_info, room_opens_at
@@ -388,18 +386,7 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
 
 
 async def main_async(options: argparse.Namespace) -> dict[str, Any]:
-    work = Path(tempfile.mkdtemp(prefix="racedesk-bench-room-open-"))
-    try:
-        async with database(options, work) as db_url:
-            result = await bench(options, db_url, work)
-    except BaseException:
-        print(f"logs kept in {work}", file=sys.stderr)
-        raise
-    if options.keep:
-        print(f"logs kept in {work}", file=sys.stderr)
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return result
+    return await workdir.run(options, "racedesk-bench-room-open-", bench)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
