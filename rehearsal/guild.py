@@ -395,9 +395,7 @@ class SimulatedGuild:
 
 def _find_button(message: BotMessage, label: str) -> dict[str, Any]:
     buttons = [
-        component
-        for row in message.components
-        for component in row.get("components", [])
+        component for component in message.buttons
         if component.get("type") == discord.ComponentType.button.value
     ]
     for button in buttons:

@@ -42,6 +42,12 @@ class BotMessage:
     components: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def buttons(self) -> list[dict[str, Any]]:
+        """Every component under the message (buttons), row after row, as Discord received
+        them."""
+        return [item for row in self.components for item in row.get("components", [])]
+
+    @property
     def text(self) -> str:
         """Content and embed text together, for assertions that don't care where it is."""
         parts = [self.content or ""]

@@ -154,7 +154,7 @@ class Stage:
             privacy = f" (only {who} sees this)" if message.ephemeral else ""
             buttons = button_line(
                 ((c.get("emoji") or {}).get("name"), c.get("label"), c.get("disabled", False))
-                for row in message.components for c in row.get("components", [])
+                for c in message.buttons
             )
             self.timeline.line(
                 "RaceDesk", f"→ {who}{privacy}: {first}".rstrip(), more + buttons

@@ -31,8 +31,7 @@ def posted_in(channel: discord.TextChannel, sent: list[discord.Message]) -> list
 
 def button_url(reply: SlashResult) -> str:
     """The URL of the reply's link button (as Discord received it)."""
-    message = next(m for m in reply.messages if m.components)
-    [button] = message.components[0]["components"]
+    [button] = next(m for m in reply.messages if m.components).buttons
     return str(button["url"])
 
 

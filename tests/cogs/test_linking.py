@@ -43,8 +43,7 @@ async def harness(
 
 def button_url(message: BotMessage) -> str:
     """The URL of the reply's one link button (components as Discord received them)."""
-    [row] = message.components
-    [button] = row["components"]
+    [button] = message.buttons
     assert button["style"] == discord.ButtonStyle.link.value
     return str(button["url"])
 

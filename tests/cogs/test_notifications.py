@@ -137,7 +137,7 @@ async def test_the_settings_panel_lists_every_type_with_its_code_purpose_and_sta
         assert kind.info.why in text
     assert "🔕 **Live race started** (`417`): off (default)" in text
     assert "🔔 **Match room opened** (`412`): on (default)" in text
-    buttons = [c for row in panel.components for c in row["components"]]
+    buttons = panel.buttons
     assert [b["label"] for b in buttons] == LABELS
     started = buttons[LABELS.index("Live race started")]
     assert started["style"] == discord.ButtonStyle.secondary.value  # off
@@ -218,10 +218,7 @@ async def test_the_panel_buttons_toggle_only_for_its_owner_and_close_on_timeout(
     assert update.kind == "update"  # the panel itself changes, no new message
     assert "🔕 **Match scheduled** (`410`): off," in update.text
     assert await enabled(NotificationType.MATCH_SCHEDULED) is False
-    [button] = [
-        c for row in update.components for c in row["components"]
-        if c["label"] == "Match scheduled"
-    ]
+    [button] = [c for c in update.buttons if c["label"] == "Match scheduled"]
     assert button["style"] == discord.ButtonStyle.secondary.value
     again = await harness.press(panel, "Match scheduled", member=member)
     assert "🔔 **Match scheduled** (`410`): on," in again.first.text
@@ -241,7 +238,7 @@ async def test_the_panel_buttons_toggle_only_for_its_owner_and_close_on_timeout(
     await eventually(lambda: any(m.kind == "edit" for m in short.messages))
     closed = short.messages[-1]
     assert "This panel has closed" in (closed.embeds[0].footer.text or "")
-    assert all(c.get("disabled") for row in closed.components for c in row["components"])
+    assert all(c.get("disabled") for c in closed.buttons)
     late = await harness.press(short.first, "Match result", member=member)
     assert late.messages == [], "a closed panel answers nothing, as on Discord"
     assert await enabled(NotificationType.MATCH_RESULT) is True

@@ -117,10 +117,7 @@ async def preview(
 
 def buttons(message: BotMessage) -> dict[str, bool]:
     """Label -> disabled, for the buttons under a message."""
-    return {
-        c["label"]: bool(c.get("disabled"))
-        for row in message.components for c in row["components"]
-    }
+    return {c["label"]: bool(c.get("disabled")) for c in message.buttons}
 
 
 def final(result: SlashResult) -> BotMessage:
