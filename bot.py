@@ -62,6 +62,7 @@ from core.services.notification_delivery import NotificationDelivery
 from core.services.notification_listeners import NotificationListeners
 from core.services.notifications import NotificationService
 from core.services.open_room import OpenRoomService
+from core.services.profiles import ProfileService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
@@ -213,6 +214,10 @@ def build_services(
         readiness=RoomServiceReadiness(match_rooms),
     )
     open_room = OpenRoomService(sessionmaker, match_rooms, matches, audit)
+    timezones = TimezoneService(sessionmaker, audit)
+    link_service = LinkService(
+        sessionmaker, event_log, client, secret_box, audit, linking, clock=clock
+    )
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -232,15 +237,14 @@ def build_services(
         notifications=notifications,
         # Tournaments and timezones (issue 11).
         tournaments=tournaments,
-        timezones=TimezoneService(sessionmaker, audit),
+        timezones=timezones,
         match_rooms=match_rooms,
         matches=matches,
         match_scheduler=match_scheduler,
         announcements=AnnouncementService(sessionmaker, tournaments, matches),
         open_room=open_room,
-        linking=LinkService(
-            sessionmaker, event_log, client, secret_box, audit, linking, clock=clock
-        ),
+        linking=link_service,
+        profiles=ProfileService(link_service, timezones),
         # The HTTP API (issue 12).
         api_tokens=ApiTokenService(sessionmaker, audit, clock),
         room_api=RoomApiService(

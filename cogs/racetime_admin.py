@@ -12,8 +12,17 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.permissions import Audience, for_audience, is_guild_admin
+from cogs._shared.permissions import (
+    Audience,
+    ModeratorRoles,
+    ServerOnly,
+    for_audience,
+    is_guild_admin,
+    moderators_only,
+)
+from cogs._shared.profile_embed import profile_embed
 from cogs._shared.replies import reply
+from core.services.profiles import ProfileService
 from core.services.racetime_admin import (
     BotOverview,
     RacetimeAdminService,
@@ -47,24 +56,49 @@ def is_owner_check() -> app_commands.check:  # type: ignore[valid-type]
     return app_commands.check(predicate)
 
 
-@app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
-class RacetimeCog(commands.GroupCog, group_name="racetime"):
-    """Manage the racetime.gg category bots."""
+def admins_only() -> app_commands.check:  # type: ignore[valid-type]
+    """Server admins (Manage Server) and bot owners; enforced here, not only in Discord."""
 
-    def __init__(self, admin: RacetimeAdminService) -> None:
-        self._admin = admin
-        super().__init__()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Server admins (Manage Server) and bot owners; enforced here, not only in Discord."""
+    async def predicate(interaction: discord.Interaction) -> bool:
         if is_guild_admin(interaction.user):
             return True
         if await interaction.client.is_owner(interaction.user):  # type: ignore[attr-defined]
             return True
         raise app_commands.MissingPermissions(["manage_guild"])
 
+    return app_commands.check(predicate)
+
+
+# No default_permissions on the group: Discord would then hide all of it, `whois` included,
+# from moderators without Manage Server. Each command carries its own check instead.
+@app_commands.guild_only()
+class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
+    """Manage the racetime.gg category bots; look up members' racetime.gg links."""
+
+    def __init__(
+        self,
+        admin: RacetimeAdminService,
+        profiles: ProfileService,
+        moderator_roles: ModeratorRoles,
+    ) -> None:
+        self._admin = admin
+        self._profiles = profiles
+        self.moderator_roles = moderator_roles
+        super().__init__()
+
+    @for_audience(Audience.MODERATOR)
+    @moderators_only()
+    @app_commands.command(name="whois")
+    @app_commands.describe(member="The member whose racetime.gg account to show")
+    async def whois(self, interaction: discord.Interaction, member: discord.Member) -> None:
+        """Show which racetime.gg account a member has linked."""
+        found = await self._profiles.profile_of(member.id, interaction.guild_id)
+        await interaction.response.send_message(
+            embed=profile_embed(member, found, details=True), ephemeral=True
+        )
+
     @for_audience(Audience.ADMIN)
+    @admins_only()
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction) -> None:
         """Show every racetime category bot and its health."""
@@ -181,4 +215,7 @@ def bot_lines(row: BotOverview) -> list[str]:
 
 
 async def setup(bot: RaceDeskBot) -> None:
-    await bot.add_cog(RacetimeCog(bot.services.racetime_admin))
+    services = bot.services
+    await bot.add_cog(
+        RacetimeCog(services.racetime_admin, services.profiles, services.tournaments)
+    )

@@ -21,6 +21,7 @@ from core.services.match_scheduler import MatchScheduler
 from core.services.matches import MatchService
 from core.services.notifications import NotificationService
 from core.services.open_room import OpenRoomService
+from core.services.profiles import ProfileService
 from core.services.racetime_admin import RacetimeAdminService
 from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
@@ -57,6 +58,7 @@ class Services:
     open_room: OpenRoomService
     # racetime account linking (issue 12).
     linking: LinkService
+    profiles: ProfileService
     # The HTTP API (issue 12).
     api_tokens: ApiTokenService
     room_api: RoomApiService

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import discord
+import discord.ext.test as dpytest
+import discord.ext.test.backend as dpytest_backend
 import pytest
 from sqlmodel import select
 
@@ -18,6 +20,7 @@ from core.config import RacetimeSettings
 from core.events import decode_event
 from core.services.linking import CALLBACK_PATH, LinkSettings
 from db.models import EventLogEntry
+from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
 from rehearsal.slash import BotMessage
@@ -125,3 +128,88 @@ async def test_without_racetime_oauth_configured_linking_says_so(
         result = await harness.slash("link-racetime", member=harness.member(0))
     assert result.first.ephemeral
     assert "oauth" in result.first.content.lower() or "not set up" in result.first.content
+
+
+async def link(harness: DiscordHarness, player: discord.Member) -> None:
+    """Link ``player`` as the fake racetime's approved user, through the button."""
+    started = await harness.slash("link-racetime", member=player)
+    callback = await follow(button_url(started.first))
+    outcome = await harness.services.linking.complete_link(callback["state"],
+                                                           code=callback["code"])
+    assert outcome.ok, outcome.message
+
+
+async def test_profile_shows_the_link_and_the_timezone_to_anyone(
+    harness: DiscordHarness, fake_racetime: FakeRacetimeServer
+) -> None:
+    player, opponent = harness.member(0), harness.member(1)
+    await link(harness, player)
+    info = await harness.services.linking.link_of(player.id)
+    assert info is not None
+
+    for asker in (player, opponent):
+        shown = await harness.slash(
+            "profile", member=asker, options=None if asker is player else {"member": player}
+        )
+        assert shown.first.ephemeral
+        [embed] = shown.first.embeds
+        fields = {f.name: f.value for f in embed.fields}
+        assert fields["racetime.gg"] == (
+            f"[{info.racetime_name}]({fake_racetime.base_url}/user/{info.racetime_id})"
+        )
+        assert fields["Timezone"] == "`UTC` (the server's; `/timezone set` chooses one)"
+
+    await harness.slash("timezone set", member=player, zone="Europe/Berlin")
+    own = await harness.slash("profile", member=player)
+    assert {f.name: f.value for f in own.first.embeds[0].fields}["Timezone"] == (
+        "`Europe/Berlin`"
+    )
+    unlinked = await harness.slash("profile", member=player, options={"member": opponent})
+    assert {f.name: f.value for f in unlinked.first.embeds[0].fields}["racetime.gg"] == (
+        "Not linked. `/link-racetime` links a racetime.gg account."
+    )
+
+
+async def test_whois_is_for_moderators_and_shows_the_links_details(
+    harness: DiscordHarness,
+) -> None:
+    player, someone = harness.member(0), harness.member(1)
+    await link(harness, player)
+    info = await harness.services.linking.link_of(player.id)
+    assert info is not None and info.token_expires_at is not None
+
+    refused = await harness.slash("racetime whois", member=someone, options={"member": player})
+    assert refused.first.ephemeral
+    assert refused.first.content.startswith("Only moderators can do this")
+
+    role = dpytest_backend.make_role("Race mods", harness.guild)
+    await dpytest.add_role(someone, role)
+    await harness.services.tournaments.set_roles(
+        harness.guild.id, actor_discord_id=1, moderator_role_id=role.id
+    )
+    moderator = harness.guild.get_member(someone.id)
+    shown = await harness.slash("racetime whois", member=moderator, options={"member": player})
+    assert shown.first.ephemeral
+    value = {f.name: f.value for f in shown.first.embeds[0].fields}["racetime.gg"]
+    assert value.splitlines() == [
+        f"[{info.racetime_name}]({info.profile_url})",
+        f"racetime user id: `{info.racetime_id}`",
+        f"Access token expires <t:{int(info.token_expires_at.timestamp())}:R> (renewed when used)",
+    ]
+
+
+async def test_whois_says_when_a_link_needs_authorizing_again(harness: DiscordHarness) -> None:
+    player = harness.member(0)
+    await link(harness, player)
+    async with harness.services.sessionmaker.begin() as session:
+        user = await get_user_by_discord_id(session, player.id)
+        assert user is not None
+        # What a refused refresh leaves (see LinkService._refresh_refused).
+        user.access_token_encrypted = user.refresh_token_encrypted = None
+        user.token_expires_at = None
+    admin = await harness.member_with_permissions(1, manage_guild=True)
+    shown = await harness.slash("racetime whois", member=admin, options={"member": player})
+    value = {f.name: f.value for f in shown.first.embeds[0].fields}["racetime.gg"]
+    assert value.splitlines()[-1] == (
+        "⚠️ racetime.gg no longer accepts RaceDesk's access: `/link-racetime` renews it."
+    )
