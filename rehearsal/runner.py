@@ -164,7 +164,7 @@ async def _rehearse(
 
         stage = Stage(guild=guild, dispatcher=services.dispatcher, racetime=api,
                       timeline=timeline, cast=cast, pace=0.0 if options.fast else PACE_SECONDS,
-                      services=services)
+                      services=services, web_url=f"http://127.0.0.1:{web_port}")
         for number, scene in enumerate(SCENES, start=1):
             timeline.heading(f"Scene {number}: {scene.title}")
             try:

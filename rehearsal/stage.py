@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,13 +25,12 @@ from core.events import Event, EventDispatcher
 from rehearsal.guild import SimulatedGuild
 from rehearsal.racetime_api import FakeRacetimeApi, RacetimeActionRefused
 from rehearsal.slash import SlashResult
-from rehearsal.timeline import Timeline, message_lines, reply_lines
+from rehearsal.timeline import MASK, Timeline, message_lines, reply_lines
 
 E = TypeVar("E", bound=Event)
 _HEADING = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 
 STEP_TIMEOUT_SECONDS = 15.0
-MASK = "••••••"
 
 
 class StepFailed(Exception):
@@ -72,8 +72,10 @@ class Stage:
         cast: Cast,
         pace: float,
         services: Any,
+        web_url: str,
     ) -> None:
         self.guild = guild
+        self.web_url = web_url  # RaceDesk's web server: the OAuth callback and the API
         self.racetime = racetime
         self.timeline = timeline
         self.cast = cast
@@ -216,6 +218,23 @@ class Stage:
         )
         await self.pause(0.5)
         return text
+
+    async def call_api(
+        self, who: str, method: str, path: str, *, token: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        """``who``, a program outside Discord, calls RaceDesk's HTTP API with a bearer token;
+        the timeline shows the request (the token masked) and the JSON answer."""
+        sent = f" {json.dumps(body)}" if body else ""
+        self.timeline.line(who, f"{method} {path}{sent}", [f"Authorization: Bearer {MASK}"])
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession() as http, http.request(
+            method, self.web_url + path, json=body, headers=headers
+        ) as answer:
+            status, payload = answer.status, await answer.json(content_type=None)
+        self.timeline.line("RaceDesk", f"→ {who}: HTTP {status}",
+                           json.dumps(payload, indent=2).splitlines())
+        await self.pause(0.5)
+        return status, payload
 
     async def racetime_acts(self, who: str, text: str, action: Awaitable[Any]) -> Any:
         """Something happens on racetime.gg (a racer acts, a room opens)."""

@@ -16,9 +16,13 @@ from typing import TextIO
 
 import discord
 
+from core.services.api_tokens import TOKEN_PREFIX
 from rehearsal.slash import BotMessage
 
 WHO_WIDTH = 10
+MASK = "••••••"
+# An API token shown once by /api-token create: the timeline is a log, so never in it.
+_API_TOKEN = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_-]{8,}")
 _TIMESTAMP = re.compile(r"<t:(-?\d+)(?::([tTdDfFR]))?>")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _MENTION = re.compile(r"<@[!&]?(\d+)>")  # a member's or a role's
@@ -52,6 +56,7 @@ def as_seen(text: str, names: dict[int, str] | None = None) -> str:
         return f"@{name}" if name else match.group(0)
 
     text = _MENTION.sub(mention, _TIMESTAMP.sub(timestamp, text))
+    text = _API_TOKEN.sub(TOKEN_PREFIX + MASK, text)
     return _BOLD.sub(r"\1", text)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -12,6 +13,10 @@ import aiohttp
 
 from racetime.fake_server import FakeRacetimeServer
 from rehearsal.scenes import SCENES
+from rehearsal.scenes import api as api_scene
+from rehearsal.scenes import notifications as notifications_scene
+from rehearsal.scenes import tournament as tournament_scene
+from rehearsal.stage import Scene
 
 REPO = Path(__file__).resolve().parents[1]
 FAST_RUN_SECONDS = 60  # generous: the fast rehearsal takes a couple of seconds
@@ -55,8 +60,9 @@ STEPS = [
 ]
 
 
-def part_of(out: str, number: int) -> str:
-    """The part of the timeline that scene ``number`` printed."""
+def part_of(out: str, scene: Scene) -> str:
+    """The part of the timeline that ``scene`` printed."""
+    number = SCENES.index(scene) + 1
     start = out.index(f"== Scene {number}:")
     end = out.find(f"== Scene {number + 1}:", start)
     return out[start:end if end != -1 else None]
@@ -83,12 +89,12 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
         assert f"✓          {step}" in out, step
     assert "Race alttpr/" in out and "status changed: in_progress -> finished" in out
     assert "RacerOne   presses [Match scheduled]" in out
-    notifications = part_of(out, 4)
+    notifications = part_of(out, notifications_scene.SCENE)
     assert notifications.count("DM to RacerThree") == 2
     assert notifications.count("DM to RacerOne") == 1
     assert "DM to RacerTwo" not in out
     assert notifications.count("#race-notices: @RacerTwo, ") == 2, "RacerTwo's, there"
-    tournament = part_of(out, 5)
+    tournament = part_of(out, tournament_scene.SCENE)
     assert "/racetime/callback: ✅ Linked" in tournament
     assert "DM to RacerOne#0003: ✅ Your Discord account is now linked to racetime.gg" in tournament
     assert "#announcements: @RacerOne @RacerTwo" in tournament
@@ -98,6 +104,11 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
     assert "[🚪 Open the race room → http://127.0.0.1:" in out
     assert f"✓ All {len(SCENES)} scenes played" in out
     assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"
+    api = part_of(out, api_scene.SCENE)
+    assert "→ sheet: HTTP 401" in api and "→ sheet: HTTP 201" in api
+    assert api.count('"room_slug"') == 3, "the second POST and the GET answer the same room"
+    assert "rd_••••••" in api, "the token's reply is shown, the token masked"
+    assert re.search(r"rd_(?!•)[\w-]{8,}", out) is None, "an API token is never shown"
     assert os.listdir(tmp_path) == [], "nothing written outside its temporary folder"
 
 

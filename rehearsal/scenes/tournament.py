@@ -77,6 +77,10 @@ async def play(stage: Stage) -> None:
         async with stage.step(f"{name} links their racetime.gg account with /link-racetime"):
             await link(stage, name, dms_open=name != two)
 
+    async with stage.step(f"{two} looks up their opponent's racetime.gg account with /profile"):
+        reply = await stage.slash(two, "profile", member=stage.member(one))
+        stage.expect_reply(reply, f"{one}#")
+
     lead = FAST_LEAD_SECONDS if stage.fast else LEAD_SECONDS
     starts = int(time.time()) + OPEN_MINUTES * 60 + lead
     async with stage.step(f"{organizer} schedules the {MATCH}: its room falls due "
