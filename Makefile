@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo run test lint install bench clean
+.PHONY: demo run test lint install browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	PYTHONASYNCIODEBUG=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's chromium and chromium-driver for tests/web/test_link_in_browser.py (run as root).
+# Where they cannot be installed (no apt, no network) this warns and the rest still runs;
+# the browser test then skips and says why.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq chromium chromium-driver) \
+		|| echo "WARNING: could not install chromium and chromium-driver;" \
+			"the browser test will skip"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,5 +8,6 @@ pytest_plugins = [
     "tests.plugins.fake_racetime",
     "tests.plugins.racetime_engine",
     "tests.plugins.discord_bot",
+    "tests.plugins.racetime_linking",
     "tests.plugins.fake_discord",
 ]

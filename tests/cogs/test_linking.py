@@ -4,7 +4,6 @@ the link lands, and the player gets one confirmation DM."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,58 +11,32 @@ import aiohttp
 import discord
 import discord.ext.test as dpytest
 import discord.ext.test.backend as dpytest_backend
-import pytest
 from sqlmodel import select
 
 from cogs.linking import LinkingCog
-from core.config import RacetimeSettings
 from core.events import decode_event
-from core.services.linking import CALLBACK_PATH, LinkSettings
 from db.models import EventLogEntry
 from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
-from rehearsal.slash import BotMessage
 from tests.plugins.discord_bot import DiscordHarness, running_harness
-
-APP_ID, APP_SECRET = "racedesk-app", "racedesk-app-secret"
-REDIRECT = "http://127.0.0.1:9" + CALLBACK_PATH
+from tests.plugins.racetime_linking import button_url, callback_url
 
 
-@pytest.fixture
-async def harness(
-    db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer
-) -> AsyncIterator[DiscordHarness]:
-    fake_racetime.register_oauth_app(APP_ID, APP_SECRET, [REDIRECT])
-    fake_racetime.authorize_as(fake_racetime.seed.users["RacerOne"])
-    async with running_harness(
-        db_url, secret_box, RacetimeSettings(host=fake_racetime.host, scheme="http"),
-        linking=LinkSettings(APP_ID, APP_SECRET, REDIRECT),
-    ) as harness:
-        harness.sim.sent()
-        yield harness
-
-
-def button_url(message: BotMessage) -> str:
-    """The URL of the reply's one link button (components as Discord received them)."""
-    [button] = message.buttons
-    assert button["style"] == discord.ButtonStyle.link.value
-    return str(button["url"])
-
-
-async def follow(url: str) -> dict[str, str]:
+async def follow(harness: DiscordHarness, url: str) -> dict[str, str]:
     """What a browser would do: open the authorization URL and read where racetime sends it
     back (the callback's query)."""
     async with aiohttp.ClientSession() as http, http.get(url, allow_redirects=False) as answer:
         assert answer.status == 302, await answer.text()
         location = answer.headers["Location"]
-    assert location.startswith(REDIRECT)
+    assert location.startswith(callback_url(harness))
     return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
 
 
 async def test_the_button_links_the_account_and_the_player_gets_one_dm(
-    harness: DiscordHarness, fake_racetime: FakeRacetimeServer
+    linking_harness: DiscordHarness, fake_racetime: FakeRacetimeServer
 ) -> None:
+    harness = linking_harness
     player = harness.member(0)
     result = await harness.slash("link-racetime", member=player)
 
@@ -72,7 +45,7 @@ async def test_the_button_links_the_account_and_the_player_gets_one_dm(
     assert embed.title == "🔗 Link your racetime.gg account"
     url = button_url(result.first)
     assert url.startswith(f"{fake_racetime.base_url}/o/authorize?")
-    callback = await follow(url)
+    callback = await follow(harness, url)
     outcome = await harness.services.linking.complete_link(
         callback["state"], code=callback.get("code")
     )
@@ -105,14 +78,16 @@ async def test_the_button_links_the_account_and_the_player_gets_one_dm(
 
 
 async def test_unlink_removes_the_link_and_says_how_to_link_again(
-    harness: DiscordHarness,
+    linking_harness: DiscordHarness,
 ) -> None:
+    harness = linking_harness
     player = harness.member(0)
     nothing = await harness.slash("unlink-racetime", member=player)
     assert "link" in nothing.first.content.lower()
     assert await harness.services.linking.link_of(player.id) is None
 
-    callback = await follow(button_url((await harness.slash("link-racetime", member=player)).first))
+    reply = await harness.slash("link-racetime", member=player)
+    callback = await follow(harness, button_url(reply.first))
     assert (await harness.services.linking.complete_link(callback["state"],
                                                          code=callback["code"])).ok
     removed = await harness.slash("unlink-racetime", member=player)
@@ -133,15 +108,16 @@ async def test_without_racetime_oauth_configured_linking_says_so(
 async def link(harness: DiscordHarness, player: discord.Member) -> None:
     """Link ``player`` as the fake racetime's approved user, through the button."""
     started = await harness.slash("link-racetime", member=player)
-    callback = await follow(button_url(started.first))
+    callback = await follow(harness, button_url(started.first))
     outcome = await harness.services.linking.complete_link(callback["state"],
                                                            code=callback["code"])
     assert outcome.ok, outcome.message
 
 
 async def test_profile_shows_the_link_and_the_timezone_to_anyone(
-    harness: DiscordHarness, fake_racetime: FakeRacetimeServer
+    linking_harness: DiscordHarness, fake_racetime: FakeRacetimeServer
 ) -> None:
+    harness = linking_harness
     player, opponent = harness.member(0), harness.member(1)
     await link(harness, player)
     info = await harness.services.linking.link_of(player.id)
@@ -171,8 +147,9 @@ async def test_profile_shows_the_link_and_the_timezone_to_anyone(
 
 
 async def test_whois_is_for_moderators_and_shows_the_links_details(
-    harness: DiscordHarness,
+    linking_harness: DiscordHarness,
 ) -> None:
+    harness = linking_harness
     player, someone = harness.member(0), harness.member(1)
     await link(harness, player)
     info = await harness.services.linking.link_of(player.id)
@@ -198,7 +175,10 @@ async def test_whois_is_for_moderators_and_shows_the_links_details(
     ]
 
 
-async def test_whois_says_when_a_link_needs_authorizing_again(harness: DiscordHarness) -> None:
+async def test_whois_says_when_a_link_needs_authorizing_again(
+    linking_harness: DiscordHarness,
+) -> None:
+    harness = linking_harness
     player = harness.member(0)
     await link(harness, player)
     async with harness.services.sessionmaker.begin() as session:

@@ -1,7 +1,7 @@
 """A RaceDesk bot in a simulated Discord server (``rehearsal.guild``), with every cog loaded,
 and a way to run slash commands through the real CommandTree, press the buttons of its
 replies, and (with ``deliver_notifications=True``) deliver notifications through the real
-Discord sender into the simulated server."""
+Discord sender into the simulated server; with ``web_port``, RaceDesk's web server too."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from discord import app_commands
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bot import RaceDeskBot, build_services
+from bot import RaceDeskBot, build_services, web_server
 from cogs._shared.notification_sender import DiscordNotificationSender
-from core.config import RacetimeSettings
+from core.config import RacetimeSettings, WebSettings
 from core.lifecycle import Lifecycle
 from core.services.container import Services
 from core.services.linking import LinkSettings
@@ -40,6 +40,7 @@ class DiscordHarness:
     services: Services
     sim: SimulatedGuild
     delivery: NotificationDelivery | None = None
+    web_url: str | None = None  # RaceDesk's web server, when started (``web_port``)
 
     @property
     def guild(self) -> discord.Guild:
@@ -119,11 +120,14 @@ async def running_harness(
     *,
     deliver_notifications: bool = False,
     linking: LinkSettings | None = None,
+    web_port: int | None = None,
 ) -> AsyncIterator[DiscordHarness]:
     """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``.
 
     ``deliver_notifications``: the notification outbox is delivered as in production (the
     real ``DiscordNotificationSender``, here into the simulated server).
+    ``web_port``: RaceDesk's web server (the API, ``/healthz``, racetime's OAuth callback)
+    listens on 127.0.0.1 at that port, over the same services.
     """
     services = build_services(
         database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY,
@@ -131,6 +135,11 @@ async def running_harness(
     )
     lifecycle = Lifecycle()
     await services.start(lifecycle, racetime_engine=False)
+    web_url = None
+    if web_port is not None:
+        server = web_server(services, WebSettings(bind_port=web_port), lambda: True)
+        await lifecycle.add("web server", server.start, server.stop)
+        web_url = f"http://127.0.0.1:{web_port}"
     bot = RaceDeskBot(services, intents=member_intents(), owner_ids=[NOBODY])
     sim = SimulatedGuild(bot)
     await sim.start()
@@ -150,7 +159,9 @@ async def running_harness(
     if delivery is not None:
         await delivery.start()
     try:
-        yield DiscordHarness(bot=bot, services=services, sim=sim, delivery=delivery)
+        yield DiscordHarness(
+            bot=bot, services=services, sim=sim, delivery=delivery, web_url=web_url
+        )
     finally:
         if delivery is not None:
             await delivery.stop()

@@ -10,16 +10,12 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from bot import build_services, web_server
-from core.config import RacetimeSettings, WebSettings
-from core.lifecycle import Lifecycle
 from core.services.container import Services
-from core.services.linking import CALLBACK_PATH, LinkSettings
-from db.secrets import SecretBox
+from core.services.linking import CALLBACK_PATH
 from racetime.fake_server import FakeRacetimeServer
-from tests.plugins.racetime_engine import FAST_RETRY
+from tests.plugins.discord_bot import DiscordHarness
+from tests.plugins.racetime_linking import callback_url
 
-APP_ID, APP_SECRET = "racedesk-web", "racedesk-web-secret"
 PLAYER = 555_555_555_555_555_551
 
 
@@ -40,22 +36,12 @@ class Browser:
 
 @pytest.fixture
 async def browser(
-    db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer, unused_tcp_port: int
+    linking_harness: DiscordHarness, fake_racetime: FakeRacetimeServer
 ) -> AsyncIterator[Browser]:
-    redirect = f"http://127.0.0.1:{unused_tcp_port}{CALLBACK_PATH}"
-    fake_racetime.register_oauth_app(APP_ID, APP_SECRET, [redirect])
-    fake_racetime.authorize_as(fake_racetime.seed.users["RacerOne"])
-    services = build_services(
-        database_url=db_url, secret_box=secret_box, listener_retry=FAST_RETRY,
-        racetime=RacetimeSettings(host=fake_racetime.host, scheme="http"),
-        linking=LinkSettings(APP_ID, APP_SECRET, redirect),
-    )
-    async with Lifecycle() as lifecycle:
-        await services.start(lifecycle, racetime_engine=False)
-        server = web_server(services, WebSettings(bind_port=unused_tcp_port), lambda: True)
-        await lifecycle.add("web server", server.start, server.stop)
-        async with aiohttp.ClientSession() as http:
-            yield Browser(services, fake_racetime, http, redirect)
+    async with aiohttp.ClientSession() as http:
+        yield Browser(
+            linking_harness.services, fake_racetime, http, callback_url(linking_harness)
+        )
 
 
 async def test_a_person_who_approves_lands_on_a_success_page_and_is_linked(
