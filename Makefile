@@ -40,15 +40,10 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Every benchmark, then one table of figures against their targets (bench/suite.py);
+# ARGS=--quick runs each small, as CI does.
 bench: $(STAMP)
-	$(BIN)/python -m bench.race_data
-	$(BIN)/python -m bench.rooms --rooms 1000
-	$(BIN)/python -m bench.hostile
-	$(BIN)/python -m bench.crash --kills 20 --listener-delay 0
-	$(BIN)/python -m bench.crash --kills 20 --listener-delay 1.0
-	$(BIN)/python -m bench.notify --count 5000
-	$(BIN)/python -m bench.room_open --matches 200
-	$(BIN)/python -m bench.room_open --matches 200 --processes 2
+	$(BIN)/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
