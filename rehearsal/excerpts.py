@@ -1,0 +1,183 @@
+"""Excerpts of the rehearsal's timeline in the guides (``docs/*.md``), so they stay true.
+
+Discord cannot be screenshotted here; the rehearsal's timeline shows instead what a member
+typed and what RaceDesk answered. A guide marks a place for one step of one scene::
+
+    <!-- rehearsal: A tournament match: scheduled, opened on time, raced, results recorded
+         | Grace schedules the Final: its room falls due 3 s from now -->
+    ~~~text
+    ...written by `python -m rehearsal.excerpts`...
+    ~~~
+    <!-- /rehearsal -->
+
+(Tilde fences, since replies themselves may hold backtick fences.)
+
+``python -m rehearsal.excerpts`` plays the rehearsal and rewrites every marked block;
+``--check`` only says which blocks no longer match what the rehearsal shows (the test suite
+does the same check). Events are left out (they are RaceDesk's inside), and the loopback
+addresses of the fake racetime.gg and of RaceDesk's web server read as real ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
+RACETIME_URL = "https://racetime.gg"
+WEB_URL = "https://racedesk.example.org"
+
+_STAMP = re.compile(r"^\[\d\d:\d\d\.\d\] ")
+_HEADING = re.compile(r"^== Scene \d+: (.*)$")
+_DONE = re.compile(r"^✓ +(.*)$")
+_FAKE_RACETIME = re.compile(r"racetime\.gg is the project's fake server at (http://[\d.:]+)")
+_LOOPBACK = re.compile(r"http://127\.0\.0\.1:\d+")
+_BLOCK = re.compile(
+    r"(?P<open><!-- rehearsal: (?P<scene>.+?)\s*\|\s*(?P<step>.+?) -->\n)"
+    r"~~~text\n(?P<body>.*?)~~~\n"
+    r"(?P<close><!-- /rehearsal -->)",
+    re.S,
+)
+_HIDDEN = ("event ",)  # who RaceDesk's inside speaks as; not what a member sees
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    path: Path
+    scene: str
+    step: str
+    body: str
+
+
+def steps(timeline: str) -> dict[tuple[str, str], list[str]]:
+    """Each step's lines, by (scene title, step title): what happened since the step before.
+
+    Lines are the timeline's without their time stamps; lines under a hidden speaker (events)
+    are left out; the step's own ✓ line closes it and is not part of it.
+    """
+    racetime = _FAKE_RACETIME.search(timeline)
+    found: dict[tuple[str, str], list[str]] = {}
+    scene, lines, hidden = "", [], False
+    for raw in timeline.splitlines():
+        stamped = _STAMP.match(raw)
+        text = raw[stamped.end():] if stamped else raw
+        if stamped:
+            if heading := _HEADING.match(text):
+                scene, lines = heading.group(1), []
+                continue
+            if done := _DONE.match(text):
+                found[(scene, " ".join(done.group(1).split()))] = lines
+                lines = []
+                continue
+            hidden = text.startswith(_HIDDEN)
+        elif not raw.startswith(" ") or not scene:
+            continue  # the introduction and the closing notes
+        if not hidden:
+            lines.append(_readable(text if stamped else raw[len("[00:00.0] "):], racetime))
+    return found
+
+
+def _readable(line: str, racetime: re.Match[str] | None) -> str:
+    if racetime is not None:
+        line = line.replace(racetime.group(1), RACETIME_URL)
+    return _LOOPBACK.sub(WEB_URL, line).rstrip()
+
+
+def blocks(paths: list[Path]) -> list[Block]:
+    return [
+        Block(path, " ".join(m["scene"].split()), " ".join(m["step"].split()), m["body"])
+        for path in paths
+        for m in _BLOCK.finditer(path.read_text())
+    ]
+
+
+# -- comparing: runs differ in room names, ids, times and order of what came at once ----------
+
+_ROOM = re.compile(r"\b[a-z]+-[a-z]+-\d{4}\b")
+_RACETIME_ID = re.compile(r"/user/\w+")
+_DIGITS = re.compile(r"\d+")
+
+
+def comparable(line: str) -> str:
+    line = _RACETIME_ID.sub("/user/<id>", _ROOM.sub("<room>", line))
+    return _DIGITS.sub("0", line)
+
+
+def stale(block: Block, found: dict[tuple[str, str], list[str]]) -> str | None:
+    """Why ``block`` no longer shows what the rehearsal does, or None.
+
+    Its lines are looked for in the whole scene, not only its step: a DM sent in one step
+    may be shown in the next one when Discord's delivery takes a moment longer.
+    """
+    if (block.scene, block.step) not in found:
+        return f"the rehearsal has no step {block.step!r} in the scene {block.scene!r}"
+    shown = Counter(comparable(line) for line in block.body.splitlines())
+    played = Counter(
+        comparable(line)
+        for (scene, _), lines in found.items() if scene == block.scene
+        for line in lines
+    )
+    missing = shown - played
+    if missing:
+        return f"lines the rehearsal no longer shows: {list(missing)[:3]}"
+    return None
+
+
+def rewrite(path: Path, found: dict[tuple[str, str], list[str]]) -> list[str]:
+    """Write each block of ``path`` afresh; the steps it names that the rehearsal lacks."""
+    unknown = []
+
+    def fresh(match: re.Match[str]) -> str:
+        key = (" ".join(match["scene"].split()), " ".join(match["step"].split()))
+        if key not in found:
+            unknown.append(f"{path.name}: {key[1]!r} ({key[0]!r})")
+            return match.group(0)
+        body = "".join(f"{line}\n" for line in found[key])
+        return f"{match['open']}~~~text\n{body}~~~\n{match['close']}"
+
+    path.write_text(_BLOCK.sub(fresh, path.read_text()))
+    return unknown
+
+
+def play() -> str:
+    """The timeline of one ``--fast`` rehearsal."""
+    # The rehearsal makes its own database; settings meant for the tests must not reach it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RACEDESK_")}
+    done = subprocess.run(  # noqa: S603 - our own bot.py, with our own interpreter
+        [sys.executable, str(REPO / "bot.py"), "--demo", "--fast"],
+        capture_output=True, text=True, check=False, cwd=REPO, env=env,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the rehearsal failed:\n{done.stdout[-2000:]}")
+    return done.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rehearsal.excerpts",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="only list the blocks that no longer match; exit 1 if any")
+    options = parser.parse_args(argv)
+    guides = sorted(DOCS.glob("*.md"))
+    found = steps(play())
+    if options.check:
+        problems = [
+            f"{b.path.name}: {b.step!r}: {why}"
+            for b in blocks(guides) if (why := stale(b, found)) is not None
+        ]
+    else:
+        problems = [problem for path in guides for problem in rewrite(path, found)]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
