@@ -113,17 +113,14 @@ def comparable(line: str) -> str:
 def stale(block: Block, found: dict[tuple[str, str], list[str]]) -> str | None:
     """Why ``block`` no longer shows what the rehearsal does, or None.
 
-    Its lines are looked for in the whole scene, not only its step: a DM sent in one step
-    may be shown in the next one when Discord's delivery takes a moment longer.
+    Its step must still be played, and its lines must still be shown; they are looked for in
+    the whole run, not only in its step: a DM sent in one step may be shown in a later one
+    when Discord's delivery takes a moment longer.
     """
     if (block.scene, block.step) not in found:
         return f"the rehearsal has no step {block.step!r} in the scene {block.scene!r}"
     shown = Counter(comparable(line) for line in block.body.splitlines())
-    played = Counter(
-        comparable(line)
-        for (scene, _), lines in found.items() if scene == block.scene
-        for line in lines
-    )
+    played = Counter(comparable(line) for lines in found.values() for line in lines)
     missing = shown - played
     if missing:
         return f"lines the rehearsal no longer shows: {list(missing)[:3]}"

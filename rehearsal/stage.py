@@ -203,6 +203,21 @@ class Stage:
             seen = [message_lines(m)[0] for m in self.sent[self._step_sent:]]
             raise self.fail(what, f"in {within:.0f} s RaceDesk sent {seen or 'nothing'}") from None
 
+    async def wait_until(
+        self, what: str, done: Callable[[], Awaitable[bool]], *,
+        within: float = STEP_TIMEOUT_SECONDS,
+    ) -> None:
+        """Wait until RaceDesk's state satisfies ``done`` (e.g. a delivery recorded as sent,
+        which is committed just after the message itself goes out)."""
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    if await done():
+                        return
+                    await asyncio.sleep(0.02)  # polls the database: nothing to wait on
+        except TimeoutError:
+            raise self.fail(what, f"not so after {within:.0f} s") from None
+
     # -- racetime ----------------------------------------------------------------------------
 
     async def browse(self, who: str, url: str, what: str) -> str:

@@ -10,6 +10,8 @@ from core.events import MatchScheduledEvent, RacetimeRoomOpenedEvent
 from core.services.notification_types import NotificationType
 from rehearsal.stage import Scene, Stage
 
+FELL_BACK = "fell back to channel"
+
 TOURNAMENT, MATCH = "Winter Cup", "Heat 1"
 NOTICES = "race-notices"
 
@@ -95,6 +97,14 @@ async def play(stage: Stage) -> None:
         )
 
     async with stage.step(f"{two.name} sees in /notifications history why DMs fell back"):
+
+        async def both_fell_back() -> bool:
+            mine = await stage.services.notifications.history(two.id, stage.guild.guild.id)
+            return [d.state for d in mine] == [FELL_BACK, FELL_BACK]
+
+        # The post in the channel goes out a moment before its outcome is recorded.
+        await stage.wait_until(f"both of {two.name}'s notifications recorded as fell back",
+                               both_fell_back)
         reply = await stage.slash(two.name, "notifications history")
         stage.expect_reply(reply, "Fell back to channel")
         stage.expect_reply(reply, "does not accept DMs from the bot (Discord 50007)")
