@@ -6,6 +6,7 @@ database, with the alttpr bot running against the fake racetime server over sock
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -294,3 +295,22 @@ async def test_every_series_is_documented_in_the_readme(scene: ApiScene) -> None
     readme = README.read_text(encoding="utf-8")
     undocumented = {name for name in families if f"`{name}" not in readme}
     assert not undocumented
+
+
+def test_core_and_racetime_never_import_the_exporter() -> None:
+    root = README.parent
+    offenders = []
+    for folder in ("core", "racetime"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                else:
+                    continue
+                offenders += [
+                    f"{path.relative_to(root)}: {name}" for name in names
+                    if name.split(".")[0] in ("prometheus_client", "web")
+                ]
+    assert offenders == []
