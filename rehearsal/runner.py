@@ -156,6 +156,7 @@ async def _rehearse(
         delivery = NotificationDelivery(
             services.sessionmaker, services.notifications, DiscordNotificationSender(bot),
             clock=services.clock, timings=DeliveryTimings(sweep_seconds=1.0),
+            metrics=services.metrics,
         )
         await lifecycle.add("notification delivery", delivery.start, delivery.stop)
         guild.make_owner(guild.member(OWNER))
@@ -164,7 +165,7 @@ async def _rehearse(
 
         stage = Stage(guild=guild, dispatcher=services.dispatcher, racetime=api,
                       timeline=timeline, cast=cast, pace=0.0 if options.fast else PACE_SECONDS,
-                      services=services)
+                      services=services, web_url=f"http://127.0.0.1:{web_port}")
         for number, scene in enumerate(SCENES, start=1):
             timeline.heading(f"Scene {number}: {scene.title}")
             try:

@@ -72,8 +72,10 @@ class Stage:
         cast: Cast,
         pace: float,
         services: Any,
+        web_url: str = "",
     ) -> None:
         self.guild = guild
+        self.web_url = web_url  # RaceDesk's web server (the OAuth callback, /metrics)
         self.racetime = racetime
         self.timeline = timeline
         self.cast = cast

@@ -52,6 +52,7 @@ STEPS = [
     "Ada previews the room with /open-room: RacerThree has not linked racetime.gg",
     "Ada confirms: the room opens, RacerOne is invited",
     "RacerOne asks /about and sees RaceDesk healthy",
+    "/metrics is fetched and a few of its series shown",
 ]
 
 
@@ -96,6 +97,8 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
     assert "1. @RacerOne 0:00:" in tournament and "2. @RacerTwo 0:00:" in tournament
     assert "Ada: ✅ Opened the room of match #3: http://127.0.0.1:" in tournament
     assert "[🚪 Open the race room → http://127.0.0.1:" in out
+    metrics = part_of(out, 7)
+    assert 'racedesk_racetime_bot_status{category="alttpr",status="connected"} 1' in metrics
     assert f"✓ All {len(SCENES)} scenes played" in out
     assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"
     assert os.listdir(tmp_path) == [], "nothing written outside its temporary folder"
