@@ -142,55 +142,56 @@ class PrometheusMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        registry = self.registry
-        self._frames = Counter(
+        counter = self._counter
+        self._frames = counter(
             "racedesk_racetime_frames", "Websocket frames read from racetime rooms.",
-            ["category", "type"], registry=registry,
+            "category", "type",
         )
-        self._reconnects = Counter(
+        self._reconnects = counter(
             "racedesk_racetime_room_reconnects",
             "Times a room's connection dropped (or was refused) and was tried again.",
-            ["category"], registry=registry,
+            "category",
         )
-        self._requests = Counter(
+        self._requests = counter(
             "racedesk_racetime_http_requests", "HTTP requests to racetime, by answer.",
-            ["method", "endpoint", "status"], registry=registry,
+            "method", "endpoint", "status",
         )
-        self._dispatched = Counter(
-            "racedesk_events_dispatched", "Events handed to their listeners.",
-            ["type"], registry=registry,
+        self._dispatched = counter(
+            "racedesk_events_dispatched", "Events handed to their listeners.", "type"
         )
         self._delay = Histogram(
             "racedesk_event_dispatch_delay_seconds",
             "Seconds from an event's occurrence to the start of its delivery.",
-            registry=registry, buckets=DELAY_BUCKETS,
+            registry=self.registry, buckets=DELAY_BUCKETS,
         )
-        self._listener_errors = Counter(
-            "racedesk_listener_errors", "Listener attempts that raised.",
-            ["type", "listener"], registry=registry,
+        listener = ("type", "listener")
+        self._listener_errors = counter(
+            "racedesk_listener_errors", "Listener attempts that raised.", *listener
         )
-        self._listener_timeouts = Counter(
+        self._listener_timeouts = counter(
             "racedesk_listener_timeouts", "Listener attempts that ran past their timeout.",
-            ["type", "listener"], registry=registry,
+            *listener,
         )
-        self._parked = Counter(
+        self._parked = counter(
             "racedesk_listener_parked",
-            "Deliveries given up after every retry and parked for an admin.",
-            ["type", "listener"], registry=registry,
+            "Deliveries given up after every retry and parked for an admin.", *listener,
         )
-        self._deliveries = Counter(
+        self._deliveries = counter(
             "racedesk_notification_deliveries",
             "Notification delivery attempts, by the row's status after it "
             "(sent, fallback, failed; pending: to be retried).",
-            ["type", "status"], registry=registry,
+            "type", "status",
         )
         self._lateness = Histogram(
             "racedesk_room_open_lateness_seconds",
             "Seconds between a scheduled room's planned opening and its opening.",
-            ["category"], registry=registry, buckets=LATENESS_BUCKETS,
+            ["category"], registry=self.registry, buckets=LATENESS_BUCKETS,
         )
         self._state = _StateCollector()
-        registry.register(self._state)
+        self.registry.register(self._state)
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        return Counter(name, documentation, labels, registry=self.registry)
 
     def sample_state_with(self, sampler: StateSampler) -> None:
         """Read the state gauges from ``sampler`` at each scrape."""

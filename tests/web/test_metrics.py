@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import web_server
@@ -22,24 +21,14 @@ from core.events import RacetimeRaceStatusChangedEvent
 from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
 from core.services.notification_delivery import NotificationDelivery, OutgoingNotification
-from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
 from tests.core.sample_events import status
 from tests.plugins.racetime_engine import FAST_RETRY, eventually
-from tests.web.scene import ADA, BOB, CATEGORY, GUILD, ORGANIZER, STRANGER, ApiScene, api_scene
+from tests.web.scene import ADA, BOB, CATEGORY, GUILD, ORGANIZER, STRANGER, ApiScene
 from web.metrics import PrometheusMetrics
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 Labels = frozenset[tuple[str, str]]
 Samples = dict[tuple[str, Labels], float]
-
-
-@pytest.fixture
-async def scene(
-    db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer
-) -> AsyncIterator[ApiScene]:
-    async with api_scene(db_url, secret_box, fake_racetime) as scene:
-        yield scene
 
 
 async def scrape(scene: ApiScene) -> Samples:
