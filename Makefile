@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.race_data
+	$(BIN)/python -m bench.metrics
 	$(BIN)/python -m bench.rooms --rooms 1000
 	$(BIN)/python -m bench.hostile
 	$(BIN)/python -m bench.crash --kills 20 --listener-delay 0

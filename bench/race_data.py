@@ -31,6 +31,8 @@ from typing import Any
 from racetime_bot import RaceHandler
 
 from core.events import EventDispatcher, RacetimeRoomEvent
+from core.metrics import NO_METRICS, Metrics
+from racetime.connection import frame_type
 from racetime.diff import RoomContext, diff_race, log_changes
 from racetime.models import Race, RaceDataFrame, decode_frame
 from tests.racetime.frames import encode, race_data_frame, race_sequence
@@ -58,14 +60,20 @@ async def _noop(event: RacetimeRoomEvent) -> None:
     return None
 
 
-async def run_pipeline(frames: list[str], dispatcher: EventDispatcher) -> int:
-    """Decode, diff, log, emit and deliver every frame; returns the number of events."""
+async def run_pipeline(
+    frames: list[str], dispatcher: EventDispatcher, metrics: Metrics = NO_METRICS
+) -> int:
+    """Decode, diff, log, emit and deliver every frame; returns the number of events.
+
+    ``metrics`` records each frame as a room connection does (the dispatcher records what
+    it was given)."""
     previous: Race | None = None
     context: RoomContext | None = None
     linked: dict[str, int] = {}
     count = 0
     for raw in frames:
         frame = decode_frame(raw)
+        metrics.frame_processed("alttpr", frame_type(frame))
         if type(frame) is not RaceDataFrame:
             continue
         race = frame.race

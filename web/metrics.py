@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -137,6 +138,24 @@ class _StateCollector(Collector):
         yield bots
 
 
+class _Children:
+    """A labelled metric's children, kept by label values: prometheus-client's ``labels()``
+    costs three times the ``inc()`` it precedes, and a frame counter runs for every frame.
+    The labels are bounded (see ``core.metrics``), so the cache is too."""
+
+    __slots__ = ("_children", "_metric")
+
+    def __init__(self, metric: Counter | Histogram) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
+
+
 class PrometheusMetrics:
     """``core.metrics.Metrics`` recorded into a registry of its own."""
 
@@ -182,16 +201,16 @@ class PrometheusMetrics:
             "(sent, fallback, failed; pending: to be retried).",
             "type", "status",
         )
-        self._lateness = Histogram(
+        self._lateness = _Children(Histogram(
             "racedesk_room_open_lateness_seconds",
             "Seconds between a scheduled room's planned opening and its opening.",
             ["category"], registry=self.registry, buckets=LATENESS_BUCKETS,
-        )
+        ))
         self._state = _StateCollector()
         self.registry.register(self._state)
 
-    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
-        return Counter(name, documentation, labels, registry=self.registry)
+    def _counter(self, name: str, documentation: str, *labels: str) -> _Children:
+        return _Children(Counter(name, documentation, labels, registry=self.registry))
 
     def sample_state_with(self, sampler: StateSampler) -> None:
         """Read the state gauges from ``sampler`` at each scrape."""
@@ -205,30 +224,30 @@ class PrometheusMetrics:
     # -- core.metrics.Metrics -----------------------------------------------------------------
 
     def frame_processed(self, category: str, frame_type: str) -> None:
-        self._frames.labels(category, frame_type).inc()
+        self._frames(category, frame_type).inc()
 
     def room_reconnecting(self, category: str) -> None:
-        self._reconnects.labels(category).inc()
+        self._reconnects(category).inc()
 
     def event_dispatched(self, event_type: str, delay_seconds: float) -> None:
-        self._dispatched.labels(event_type).inc()
+        self._dispatched(event_type).inc()
         self._delay.observe(max(delay_seconds, 0.0))
 
     def listener_failed(self, event_type: str, listener: str, *, timed_out: bool) -> None:
         failures = self._listener_timeouts if timed_out else self._listener_errors
-        failures.labels(event_type, listener).inc()
+        failures(event_type, listener).inc()
 
     def listener_parked(self, event_type: str, listener: str) -> None:
-        self._parked.labels(event_type, listener).inc()
+        self._parked(event_type, listener).inc()
 
     def notification_delivered(self, notification_type: str, status: str) -> None:
-        self._deliveries.labels(notification_type, status).inc()
+        self._deliveries(notification_type, status).inc()
 
     def room_opened(self, category: str, lateness_seconds: float) -> None:
-        self._lateness.labels(category).observe(max(lateness_seconds, 0.0))
+        self._lateness(category).observe(max(lateness_seconds, 0.0))
 
     def racetime_request(self, method: str, endpoint: str, status: str) -> None:
-        self._requests.labels(method, endpoint, status).inc()
+        self._requests(method, endpoint, status).inc()
 
 
 __all__ = ["PrometheusMetrics", "RuntimeState", "State", "StateSampler"]
