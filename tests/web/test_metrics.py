@@ -22,6 +22,7 @@ from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
 from core.services.notification_delivery import NotificationDelivery, OutgoingNotification
 from tests.core.sample_events import status
+from tests.plugins.faults import DatabaseFaults
 from tests.plugins.racetime_engine import FAST_RETRY, eventually
 from tests.web.scene import ADA, BOB, CATEGORY, GUILD, ORGANIZER, STRANGER, ApiScene
 from web.metrics import PrometheusMetrics
@@ -263,6 +264,24 @@ async def test_a_scheduled_room_records_how_late_it_opened(scene: ApiScene) -> N
     assert value(manual, f"{lateness}_count", category=CATEGORY) == value(
         after, f"{lateness}_count", category=CATEGORY
     )
+
+
+async def test_a_database_that_fails_the_state_query_leaves_the_counters_served(
+    scene: ApiScene,
+) -> None:
+    await open_room(scene)
+    faults = DatabaseFaults(scene.services.engine)
+    try:
+        faults.fail(r"GROUP BY notification_log.status")
+        down = await scrape(scene)
+    finally:
+        faults.close()
+    frames = {"category": CATEGORY, "type": "race.data"}
+    assert value(down, "racedesk_racetime_frames_total", **frames) > 0
+    assert not any(name.startswith("racedesk_notification_outbox") for name, _ in down)
+    assert not any(name.startswith("racedesk_racetime_rooms") for name, _ in down)
+    back = await scrape(scene)
+    assert value(back, "racedesk_racetime_rooms_connected", category=CATEGORY) == 1
 
 
 async def test_metrics_can_be_turned_off(scene: ApiScene) -> None:
