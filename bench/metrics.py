@@ -11,13 +11,15 @@ Run: ``python -m bench.metrics``.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import platform
-import time
 from typing import Any
 
-from bench.race_data import _noop, best_time, build_frames, run_pipeline
+from bench.race_data import (
+    best_time,
+    build_frames,
+    by_race_size,
+    print_line,
+    run_pipeline,
+)
 from core.events import EventDispatcher, RacetimeRoomEvent
 from core.metrics import NO_METRICS, Metrics
 from web.metrics import PrometheusMetrics
@@ -25,9 +27,13 @@ from web.metrics import PrometheusMetrics
 ROUNDS = 3
 
 
+async def _listener(event: RacetimeRoomEvent) -> None:
+    return None
+
+
 def dispatcher_with(metrics: Metrics) -> EventDispatcher:
     dispatcher = EventDispatcher(metrics=metrics)
-    dispatcher.subscribe(RacetimeRoomEvent, _noop)
+    dispatcher.subscribe(RacetimeRoomEvent, _listener)
     return dispatcher
 
 
@@ -52,16 +58,8 @@ async def measure(n_entrants: int) -> dict[str, float | int]:
 
 
 async def main() -> dict[str, Any]:
-    result: dict[str, Any] = {"bench": "metrics"}
-    for n_entrants, suffix in ((10, ""), (50, "_50")):
-        for key, value in (await measure(n_entrants)).items():
-            result[f"{key}{suffix}"] = value
-    result["python"] = platform.python_version()
-    return result
+    return await by_race_size("metrics", measure)
 
 
 if __name__ == "__main__":
-    started = time.perf_counter()
-    output = asyncio.run(main())
-    output["wall_s"] = round(time.perf_counter() - started, 2)
-    print(json.dumps(output))
+    print_line(main)

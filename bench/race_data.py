@@ -173,18 +173,30 @@ async def _decode_only(frames: list[str]) -> int:
     return n
 
 
-async def main() -> dict[str, Any]:
-    result: dict[str, Any] = {"bench": "race_data"}
+async def by_race_size(
+    bench: str, measure_one: Callable[[int], Awaitable[dict[str, float | int]]]
+) -> dict[str, Any]:
+    """One JSON line's fields: ``measure_one`` for races of 10 and of 50 entrants (``_50``)."""
+    result: dict[str, Any] = {"bench": bench}
     for n_entrants, suffix in ((10, ""), (50, "_50")):
-        for key, value in (await measure(n_entrants)).items():
+        for key, value in (await measure_one(n_entrants)).items():
             result[f"{key}{suffix}"] = value
     result["python"] = platform.python_version()
     result["implementation"] = sys.implementation.name
     return result
 
 
-if __name__ == "__main__":
+def print_line(main: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    """Run ``main`` and print its fields and its wall time as one JSON line."""
     started = time.perf_counter()
     output = asyncio.run(main())
     output["wall_s"] = round(time.perf_counter() - started, 2)
     print(json.dumps(output))
+
+
+async def main() -> dict[str, Any]:
+    return await by_race_size("race_data", measure)
+
+
+if __name__ == "__main__":
+    print_line(main)
