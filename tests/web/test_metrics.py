@@ -57,12 +57,6 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def total(samples: Samples, name: str, **labels: str) -> float:
-    """The sum of ``name`` over every sample whose labels include ``labels``."""
-    wanted = set(labels.items())
-    return sum(v for (n, have), v in samples.items() if n == name and wanted <= have)
-
-
 def label_values(samples: Samples) -> set[str]:
     return {v for (_, labels) in samples for _, v in labels}
 
@@ -134,6 +128,24 @@ async def test_a_dropped_room_socket_counts_a_reconnect_and_the_room_comes_back(
         before, reconnects, category=CATEGORY
     ) + 1
     assert value(after, "racedesk_racetime_rooms_connected", category=CATEGORY) == 1
+
+
+async def test_a_room_racetime_will_not_take_back_shows_as_reconnecting(
+    scene: ApiScene,
+) -> None:
+    slug = await open_room(scene)
+    before = await scrape(scene)
+    reconnects = "racedesk_racetime_room_reconnects_total"
+    dropped = value(before, reconnects, category=CATEGORY)
+    scene.fake.fail_next(1000, status=503, path_prefix=f"/ws/o/bot/{slug}")
+
+    await scene.fake.drop_sockets(slug)
+    # Dropped, then refused once: counted twice, and not connected meanwhile.
+    down = await scrape_until(
+        scene, lambda s: value(s, reconnects, category=CATEGORY) >= dropped + 2
+    )
+    assert value(down, "racedesk_racetime_rooms_connected", category=CATEGORY) == 0
+    assert value(down, "racedesk_racetime_rooms_reconnecting", category=CATEGORY) == 1
 
 
 async def test_frames_racetime_does_not_define_are_counted_by_kind_not_by_name(
