@@ -78,6 +78,7 @@ from racetime.category_bot import BotTimings
 from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
 from web.app import WebDependencies, WebServer, create_app
+from web.metrics import PrometheusMetrics, RuntimeState
 from web.rate_limit import RateLimiter
 
 log = logging.getLogger("racedesk")
@@ -157,10 +158,11 @@ def build_services(
     """Construct every service without touching the network (tests use this too)."""
     racetime = racetime or RacetimeSettings()
     clock = clock or SystemClock()
+    metrics = PrometheusMetrics()
     engine = create_engine(database_url)
     sessionmaker = create_sessionmaker(engine)
     event_log = DatabaseEventLog(sessionmaker, clock=clock)
-    dispatcher = EventDispatcher(event_log, retry=listener_retry)
+    dispatcher = EventDispatcher(event_log, retry=listener_retry, metrics=metrics)
     bot_status = BotStatusRepository(sessionmaker, event_log, clock)
     health = HealthService(
         engine=engine,
@@ -177,6 +179,7 @@ def build_services(
         timeout=racetime.request_timeout_seconds,
         user_agent=f"RaceDesk/{racedesk_version()}",
         clock=clock,
+        metrics=metrics,
     )
     manager = RacetimeManager(
         client=client,
@@ -186,9 +189,14 @@ def build_services(
         active_bots=racetime_bots.active_credentials,
         timings=bot_timings,
         clock=clock,
+        metrics=metrics,
     )
     audit = AuditService(sessionmaker)
     notifications = NotificationService(sessionmaker, audit)
+    metrics.sample_state_with(RuntimeState(
+        racetime=manager, dispatcher=dispatcher, outbox_depth=notifications.outbox_depth,
+        bots=racetime_bots.list_bots,
+    ))
     NotificationListeners(sessionmaker, notifications).subscribe(dispatcher)
     MatchResults(event_log, racetime_url=f"{racetime.scheme}://{racetime.host}").subscribe(
         dispatcher
@@ -200,6 +208,7 @@ def build_services(
         client=client,
         store=room_store,
         clock=clock,
+        metrics=metrics,
     )
     match_rooms.subscribe(dispatcher)
     tournaments = TournamentService(sessionmaker, audit)
@@ -250,6 +259,7 @@ def build_services(
         room_api=RoomApiService(
             sessionmaker, open_room, audit, racetime_url=f"{racetime.scheme}://{racetime.host}"
         ),
+        metrics=metrics,
     )
 
 
@@ -265,9 +275,17 @@ def web_server(
             room_api=services.room_api,
             rate_limiter=RateLimiter(settings.api_requests_per_minute, clock=services.clock),
             linking=services.linking,
+            metrics=exported_metrics(services, settings),
         )
     )
     return WebServer(app, host=settings.bind_host, port=settings.bind_port)
+
+
+def exported_metrics(services: Services, settings: WebSettings) -> PrometheusMetrics | None:
+    """What ``/metrics`` serves: the services' Prometheus metrics, unless turned off."""
+    if settings.metrics and isinstance(services.metrics, PrometheusMetrics):
+        return services.metrics
+    return None
 
 
 def notification_delivery(services: Services, client: discord.Client) -> NotificationDelivery:
@@ -277,6 +295,7 @@ def notification_delivery(services: Services, client: discord.Client) -> Notific
         services.notifications,
         DiscordNotificationSender(client),
         clock=services.clock,
+        metrics=services.metrics,
     )
 
 

@@ -31,6 +31,8 @@ from typing import Any
 from racetime_bot import RaceHandler
 
 from core.events import EventDispatcher, RacetimeRoomEvent
+from core.metrics import NO_METRICS, Metrics
+from racetime.connection import frame_type
 from racetime.diff import RoomContext, diff_race, log_changes
 from racetime.models import Race, RaceDataFrame, decode_frame
 from tests.racetime.frames import encode, race_data_frame, race_sequence
@@ -58,14 +60,20 @@ async def _noop(event: RacetimeRoomEvent) -> None:
     return None
 
 
-async def run_pipeline(frames: list[str], dispatcher: EventDispatcher) -> int:
-    """Decode, diff, log, emit and deliver every frame; returns the number of events."""
+async def run_pipeline(
+    frames: list[str], dispatcher: EventDispatcher, metrics: Metrics = NO_METRICS
+) -> int:
+    """Decode, diff, log, emit and deliver every frame; returns the number of events.
+
+    ``metrics`` records each frame as a room connection does (the dispatcher records what
+    it was given)."""
     previous: Race | None = None
     context: RoomContext | None = None
     linked: dict[str, int] = {}
     count = 0
     for raw in frames:
         frame = decode_frame(raw)
+        metrics.frame_processed("alttpr", frame_type(frame))
         if type(frame) is not RaceDataFrame:
             continue
         race = frame.race
@@ -165,18 +173,30 @@ async def _decode_only(frames: list[str]) -> int:
     return n
 
 
-async def main() -> dict[str, Any]:
-    result: dict[str, Any] = {"bench": "race_data"}
+async def by_race_size(
+    bench: str, measure_one: Callable[[int], Awaitable[dict[str, float | int]]]
+) -> dict[str, Any]:
+    """One JSON line's fields: ``measure_one`` for races of 10 and of 50 entrants (``_50``)."""
+    result: dict[str, Any] = {"bench": bench}
     for n_entrants, suffix in ((10, ""), (50, "_50")):
-        for key, value in (await measure(n_entrants)).items():
+        for key, value in (await measure_one(n_entrants)).items():
             result[f"{key}{suffix}"] = value
     result["python"] = platform.python_version()
     result["implementation"] = sys.implementation.name
     return result
 
 
-if __name__ == "__main__":
+def print_line(main: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    """Run ``main`` and print its fields and its wall time as one JSON line."""
     started = time.perf_counter()
     output = asyncio.run(main())
     output["wall_s"] = round(time.perf_counter() - started, 2)
     print(json.dumps(output))
+
+
+async def main() -> dict[str, Any]:
+    return await by_race_size("race_data", measure)
+
+
+if __name__ == "__main__":
+    print_line(main)

@@ -105,6 +105,8 @@ class WebSettings(_Section):
     public_url: AnyHttpUrl = AnyHttpUrl("http://localhost:8080")
     # Calls one API token may make per minute; more are answered 429 with Retry-After.
     api_requests_per_minute: int = Field(default=30, ge=1, le=10_000)
+    # GET /metrics (Prometheus) on this server; no token, no secrets, no per-user labels.
+    metrics: bool = True
 
 
 def _is_fernet_key(value: SecretStr) -> bool:

@@ -25,6 +25,7 @@ from typing import TypeVar
 import msgspec
 
 from core.clock import Clock, SystemClock
+from core.metrics import NO_METRICS, Metrics
 from racetime.backoff import Backoff
 from racetime.client import AccessToken, RaceSettings, RacetimeClient, split_race_name
 from racetime.connection import (
@@ -68,8 +69,10 @@ class CategoryBot:
         health: BotHealthRecorder,
         timings: BotTimings | None = None,
         clock: Clock | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.credentials = credentials
+        self._metrics = metrics
         self.category = credentials.category
         self._client = client
         self._store = store
@@ -320,6 +323,7 @@ class CategoryBot:
             room_exists=lambda slug=record.slug: self._room_exists(slug),
             clock=self._clock,
             on_trouble=self.request_probe,
+            metrics=self._metrics,
         )
         self._rooms[record.slug] = connection
         task = connection.start()

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import aiohttp
 
 from core.clock import Clock, SystemClock
+from core.metrics import NO_METRICS, Metrics
 from racetime.errors import (
     RacetimeAuthError,
     RacetimeConnectionError,
@@ -196,6 +197,24 @@ def _token_lifetime(raw: object) -> int:
     return bounded
 
 
+# Path segments that are part of racetime's API rather than a category or a room's slug.
+_FIXED_SEGMENTS = frozenset({"o", "token", "userinfo", "authorize", "data", "startrace", "edit"})
+
+
+def endpoint_template(path: str) -> str:
+    """``path`` with its category and room named by placeholders, for a metric's label:
+    ``/o/alttpr/startrace`` -> ``/o/{category}/startrace``, ``/alttpr/cool-room-1234/data``
+    -> ``/{category}/{race}/data``. Bounded whatever racetime or a caller puts in a path."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    prefix = parts[:1] if parts[:1] == ["o"] else []
+    names = iter(("{category}", "{race}"))
+    templated = [
+        part if part in _FIXED_SEGMENTS else next(names, "{other}")
+        for part in parts[len(prefix):]
+    ]
+    return "/" + "/".join([*prefix, *templated])
+
+
 def split_race_name(name_or_slug: str, category: str | None = None) -> tuple[str, str]:
     """``"cat/slug"`` or (``category``, ``"slug"``) -> (category, slug)."""
     text = name_or_slug.strip("/")
@@ -218,8 +237,10 @@ class RacetimeClient:
         timeout: aiohttp.ClientTimeout | float = DEFAULT_TIMEOUT,
         user_agent: str = "RaceDesk",
         clock: Clock | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._clock: Clock = clock or SystemClock()
+        self._metrics = metrics
         self.host = host
         self.secure = secure
         self.timeout = (
@@ -270,13 +291,16 @@ class RacetimeClient:
         data: dict[str, str] | None = None,
     ) -> tuple[int, bytes, dict[str, str]]:
         headers = {"Authorization": f"Bearer {token.value}"} if token else {}
+        status = "error"
         try:
             async with self._get_session().request(
                 method, self.url(path), data=data, headers=headers, allow_redirects=False
             ) as resp:
                 body = await resp.read()
+                status = str(resp.status)
                 return resp.status, body, dict(resp.headers)
         except TimeoutError as exc:
+            status = "timeout"
             logger.warning("racetime %s timed out (%s %s)", what, method, path)
             raise RacetimeConnectionError(f"racetime.gg did not answer in time ({what}).") from exc
         except aiohttp.ClientError as exc:
@@ -284,6 +308,8 @@ class RacetimeClient:
             raise RacetimeConnectionError(
                 f"Could not reach racetime.gg ({what}): {type(exc).__name__}."
             ) from exc
+        finally:
+            self._metrics.racetime_request(method, endpoint_template(path), status)
 
     @staticmethod
     def _raise_for(status: int, body: bytes, what: str) -> None:

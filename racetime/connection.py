@@ -40,6 +40,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from core.clock import Clock, SystemClock
 from core.events import Event
+from core.metrics import NO_METRICS, Metrics
 from racetime.backoff import Backoff
 from racetime.diff import (
     RoomContext,
@@ -106,6 +107,15 @@ class CreatedRoom:
     invitational: bool
 
 
+def frame_type(frame: object) -> str:
+    """A frame's type for a metric's label: one of racetime's known types, ``unknown`` (a
+    type we do not know; racetime's own name for it is not used, it could be anything) or
+    ``invalid`` (not a frame)."""
+    if frame is None:
+        return "invalid"
+    return getattr(type(frame).__struct_config__, "tag", None) or "unknown"
+
+
 class _ActionSender(RaceHandler):
     """racetime-bot's action formatting, without its reader loop or its raising ``error``."""
 
@@ -136,8 +146,10 @@ class RoomConnection:
         room_exists: Callable[[], Awaitable[bool | None]] | None = None,
         clock: Clock | None = None,
         on_trouble: Callable[[], None] | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self.name = record.name
+        self._metrics = metrics
         self._on_trouble = on_trouble
         self._created = created
         self._room_exists = room_exists
@@ -286,6 +298,7 @@ class RoomConnection:
                 self._failures = 0  # it worked: the next failure starts the backoff over
             delay = self._timings.backoff.delay(self._failures)
             self._failures += 1
+            self._metrics.room_reconnecting(self.record.category)
             log.info(
                 "Room %s reconnecting in %.2fs (attempt %d)", self.name, delay, self._failures
             )
@@ -424,6 +437,7 @@ class RoomConnection:
 
     async def _on_frame(self, raw: str | bytes) -> None:
         frame = decode_frame(raw)
+        self._metrics.frame_processed(self.record.category, frame_type(frame))
         if frame is None:
             return
         if type(frame) is RaceDataFrame:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from core.clock import Clock, SystemClock
 from core.events import EventDispatcher
+from core.metrics import NO_METRICS, Metrics
 from racetime.category_bot import BotTimings, CategoryBot
 from racetime.client import RaceSettings, RacetimeClient, split_race_name
 from racetime.connection import RoomConnection
@@ -46,7 +47,9 @@ class RacetimeManager:
         active_bots: BotSource,
         timings: BotTimings | None = None,
         clock: Clock | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._client = client
         self._store = store
         self._health = health
@@ -77,6 +80,7 @@ class RacetimeManager:
             health=self._health,
             timings=self._timings,
             clock=self._clock,
+            metrics=self._metrics,
         )
         self._bots[credentials.category] = bot
         bot.start()

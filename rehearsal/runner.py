@@ -156,6 +156,7 @@ async def _rehearse(
         delivery = NotificationDelivery(
             services.sessionmaker, services.notifications, DiscordNotificationSender(bot),
             clock=services.clock, timings=DeliveryTimings(sweep_seconds=1.0),
+            metrics=services.metrics,
         )
         await lifecycle.add("notification delivery", delivery.start, delivery.stop)
         guild.make_owner(guild.member(OWNER))

@@ -75,7 +75,7 @@ class Stage:
         web_url: str,
     ) -> None:
         self.guild = guild
-        self.web_url = web_url  # RaceDesk's web server: the OAuth callback and the API
+        self.web_url = web_url  # RaceDesk's web server: OAuth callback, API, /metrics
         self.racetime = racetime
         self.timeline = timeline
         self.cast = cast

@@ -14,6 +14,7 @@ import aiohttp
 from racetime.fake_server import FakeRacetimeServer
 from rehearsal.scenes import SCENES
 from rehearsal.scenes import api as api_scene
+from rehearsal.scenes import metrics as metrics_scene
 from rehearsal.scenes import notifications as notifications_scene
 from rehearsal.scenes import tournament as tournament_scene
 from rehearsal.stage import Scene
@@ -57,6 +58,7 @@ STEPS = [
     "Ada previews the room with /open-room: RacerThree has not linked racetime.gg",
     "Ada confirms: the room opens, RacerOne is invited",
     "RacerOne asks /about and sees RaceDesk healthy",
+    "/metrics is fetched and a few of its series shown",
 ]
 
 
@@ -102,6 +104,8 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
     assert "1. @RacerOne 0:00:" in tournament and "2. @RacerTwo 0:00:" in tournament
     assert "Ada: ✅ Opened the room of match #3: http://127.0.0.1:" in tournament
     assert "[🚪 Open the race room → http://127.0.0.1:" in out
+    metrics = part_of(out, metrics_scene.SCENE)
+    assert 'racedesk_racetime_bot_status{category="alttpr",status="connected"} 1' in metrics
     assert f"✓ All {len(SCENES)} scenes played" in out
     assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"
     api = part_of(out, api_scene.SCENE)

@@ -18,14 +18,25 @@ from core.services.health import HealthService
 from core.services.linking import LinkService
 from core.services.room_api import RoomApiService
 from web.errors import json_errors
-from web.keys import API_TOKENS, DISCORD_CONNECTED, HEALTH, LINKING, RATE_LIMITER, ROOM_API
+from web.keys import (
+    API_TOKENS,
+    DISCORD_CONNECTED,
+    HEALTH,
+    LINKING,
+    METRICS,
+    RATE_LIMITER,
+    ROOM_API,
+)
+from web.metrics import PrometheusMetrics
 from web.rate_limit import RateLimiter
-from web.routes import health, linking, matches
+from web.routes import health, linking, matches, metrics
 
 log = logging.getLogger(__name__)
 
 RouteInstaller = Callable[[web.Application], None]
-ROUTES: tuple[RouteInstaller, ...] = (health.install, matches.install, linking.install)
+ROUTES: tuple[RouteInstaller, ...] = (
+    health.install, matches.install, linking.install, metrics.install
+)
 CLIENT_MAX_SIZE = 64 * 1024  # request bodies are a few fields of JSON
 
 
@@ -39,6 +50,7 @@ class WebDependencies:
     room_api: RoomApiService
     rate_limiter: RateLimiter
     linking: LinkService
+    metrics: PrometheusMetrics | None = None  # None: no /metrics
 
 
 def create_app(
@@ -51,6 +63,8 @@ def create_app(
     app[ROOM_API] = dependencies.room_api
     app[RATE_LIMITER] = dependencies.rate_limiter
     app[LINKING] = dependencies.linking
+    if dependencies.metrics is not None:
+        app[METRICS] = dependencies.metrics
     for install in routes:
         install(app)
     return app

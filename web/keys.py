@@ -10,6 +10,7 @@ from core.services.api_tokens import ApiTokenService
 from core.services.health import HealthService
 from core.services.linking import LinkService
 from core.services.room_api import RoomApiService
+from web.metrics import PrometheusMetrics
 from web.rate_limit import RateLimiter
 
 HEALTH = web.AppKey("health", HealthService)
@@ -19,3 +20,4 @@ API_TOKENS = web.AppKey("api_tokens", ApiTokenService)
 ROOM_API = web.AppKey("room_api", RoomApiService)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 LINKING = web.AppKey("linking", LinkService)
+METRICS = web.AppKey("metrics", PrometheusMetrics)

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, TypeVar
 
-from core.events.base import Event, EventPriority
+from core.events.base import Event, EventPriority, utc_now
 from core.events.log import EventLog, LoggedEvent, MemoryEventLog
+from core.metrics import NO_METRICS, Metrics
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,9 @@ class EventDispatcher:
         max_queued: int = DEFAULT_MAX_QUEUED,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         sleep: Sleep = asyncio.sleep,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._log: EventLog = event_log if event_log is not None else MemoryEventLog()
         self._log.connect(self.publish)
         self._default_timeout = default_timeout
@@ -349,6 +352,10 @@ class EventDispatcher:
         return True
 
     async def _deliver(self, entry: LoggedEvent) -> None:
+        event = entry.event
+        self._metrics.event_dispatched(
+            event.kind, (utc_now() - event.occurred_at).total_seconds()
+        )
         for group in self.listeners_for(type(entry.event)):
             if len(group) == 1:
                 await self._call_with_retries(group[0], entry)
@@ -364,6 +371,9 @@ class EventDispatcher:
             if error is None:
                 return
             failures += 1
+            self._metrics.listener_failed(
+                event.kind, subscription.name, timed_out=isinstance(error, TimeoutError)
+            )
             if self._stopping:
                 log.warning(
                     "Listener %s failed on %s id=%s during shutdown: %s",
@@ -415,6 +425,7 @@ class EventDispatcher:
     ) -> None:
         event = entry.event
         self.parked += 1
+        self._metrics.listener_parked(event.kind, subscription.name)
         log.error(
             "Listener %s gave up on %s id=%s after %d attempts; delivery parked",
             subscription.name, event.kind, event.event_id, attempts,

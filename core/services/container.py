@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock
 from core.events import EventDispatcher
 from core.lifecycle import Lifecycle
+from core.metrics import NO_METRICS, Metrics
 from core.services.announcements import AnnouncementService
 from core.services.api_tokens import ApiTokenService
 from core.services.audit import AuditService
@@ -62,6 +63,8 @@ class Services:
     # The HTTP API (issue 12).
     api_tokens: ApiTokenService
     room_api: RoomApiService
+    # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
+    metrics: Metrics = field(default=NO_METRICS)
 
     async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
         """Start the services in order under ``lifecycle``, which stops them in reverse.

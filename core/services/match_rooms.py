@@ -40,6 +40,7 @@ from core.events import (
     RacetimeRoomOpenedEvent,
 )
 from core.identity import SYSTEM_USER_ID
+from core.metrics import NO_METRICS, Metrics
 from core.services import match_room_rules as rules
 from core.services.event_log import DatabaseEventLog
 from core.services.match_room_players import RoomPlayers
@@ -138,7 +139,9 @@ class MatchRoomService:
         retry: OpenRetry | None = None,
         connect_timeout: float = 10.0,
         lease: timedelta = CLAIM_LEASE,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._sessionmaker = sessionmaker
         self._event_log = event_log
         self._racetime = racetime
@@ -417,6 +420,9 @@ class MatchRoomService:
                 if match.status == RaceStatus.SCHEDULED.value:
                     match.status = RaceStatus.ROOM_OPEN.value
             outbox.add(event)
+        opens_at = rules.room_opens_at(plan.match, plan.tournament)
+        if scheduled and opens_at is not None:
+            self._metrics.room_opened(category, (self._clock.now() - opens_at).total_seconds())
         record = await self._store.get_room(category, slug)
         assert record is not None
         created = CreatedRoom(

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
 from core.events import RetryPolicy
+from core.metrics import NO_METRICS, Metrics
 from core.services.notification_types import NotificationType
 from core.services.notifications import NotificationContent, NotificationService
 from db.models import NotificationStatus
@@ -134,7 +135,9 @@ class NotificationDelivery:
         *,
         clock: Clock | None = None,
         timings: DeliveryTimings | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._sessionmaker = sessionmaker
         self._notifications = notifications
         self._sender = sender
@@ -264,6 +267,7 @@ class NotificationDelivery:
                 await queries.remember_dm_channel(
                     session, row.discord_user_id, outcome.dm_channel_id
                 )
+        self._metrics.notification_delivered(row.event_type, status.value)
         if status in (NotificationStatus.SENT, NotificationStatus.FALLBACK):
             self.delivered += 1
         log.info("Notification %s (%s) to user %s: %s%s", row.id, row.event_type,

@@ -191,6 +191,11 @@ class NotificationService:
             rows = await queries.history(session, user.id, guild_id, limit)
         return [Delivery.of(row, discord_user_id) for row in rows]
 
+    async def outbox_depth(self) -> dict[str, int]:
+        """Outbox rows waiting or being sent, by status (for ``/metrics``)."""
+        async with self._sessionmaker() as session:
+            return await queries.outbox_depth(session)
+
     async def troubles(self, guild_id: int, limit: int = HISTORY_LIMIT) -> list[Delivery]:
         """The server's last deliveries that did not simply arrive by DM (for organizers)."""
         async with self._sessionmaker() as session:

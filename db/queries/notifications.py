@@ -165,6 +165,18 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     return result.scalar_one_or_none()
 
 
+async def outbox_depth(session: AsyncSession) -> dict[str, int]:
+    """Rows the delivery has still to finish, by status (every open status, 0 included)."""
+    result = await session.execute(
+        select(NotificationLog.status, func.count())
+        .where(col(NotificationLog.status).in_(NotificationStatus.open()))
+        .group_by(col(NotificationLog.status))
+    )
+    counts = {status: 0 for status in NotificationStatus.open()}
+    counts.update({str(status): int(count) for status, count in result.all()})
+    return counts
+
+
 async def finish(
     session: AsyncSession,
     notification_id: int,

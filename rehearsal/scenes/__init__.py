@@ -7,6 +7,7 @@ checks through :class:`rehearsal.stage.Stage`.
 from rehearsal.scenes import (
     about,
     api,
+    metrics,
     notifications,
     race,
     racetime_bot,
@@ -17,5 +18,5 @@ from rehearsal.stage import Scene
 
 SCENES: list[Scene] = [
     racetime_bot.SCENE, race.SCENE, restart.SCENE, notifications.SCENE, tournament.SCENE,
-    api.SCENE, about.SCENE,
+    api.SCENE, about.SCENE, metrics.SCENE,
 ]

@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from racetime.client import AccessToken, RaceSettings, RacetimeClient, split_race_name
+from core.metrics import NoMetrics
+from racetime.client import (
+    AccessToken,
+    RaceSettings,
+    RacetimeClient,
+    endpoint_template,
+    split_race_name,
+)
 from racetime.errors import (
     RacetimeAuthError,
     RacetimeConnectionError,
@@ -241,3 +248,40 @@ def test_split_race_name() -> None:
     assert split_race_name("fancy-wolf-1234", "alttpr") == ("alttpr", "fancy-wolf-1234")
     with pytest.raises(ValueError):
         split_race_name("fancy-wolf-1234")
+
+
+def test_endpoint_template_names_no_category_or_room() -> None:
+    assert endpoint_template("/o/token") == "/o/token"
+    assert endpoint_template("/o/userinfo") == "/o/userinfo"
+    assert endpoint_template("/o/alttpr/data") == "/o/{category}/data"
+    assert endpoint_template("/alttpr/data") == "/{category}/data"
+    assert endpoint_template("/alttpr/fancy-wolf-1234/data") == "/{category}/{race}/data"
+    assert endpoint_template("/o/alttpr/startrace") == "/o/{category}/startrace"
+    assert endpoint_template("/o/alttpr/fancy-wolf-1234/edit") == "/o/{category}/{race}/edit"
+    assert endpoint_template("/a/b/c/d?x=y") == "/{category}/{race}/{other}/{other}"
+
+
+class RecordedRequests(NoMetrics):
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, str]] = []
+
+    def racetime_request(self, method: str, endpoint: str, status: str) -> None:
+        self.requests.append((method, endpoint, status))
+
+
+async def test_every_request_is_recorded_by_templated_endpoint_and_answer(
+    fake_racetime: FakeRacetimeServer,
+) -> None:
+    metrics = RecordedRequests()
+    async with RacetimeClient(fake_racetime.host, secure=False, metrics=metrics) as client:
+        await client.get_token(ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET)
+        with pytest.raises(RacetimeNotFoundError):
+            await client.get_race_data("alttpr", "no-such-room-1234")
+    async with RacetimeClient("127.0.0.1:1", secure=False, metrics=metrics) as client:
+        with pytest.raises(RacetimeConnectionError):
+            await client.get_public_category_data("alttpr")
+    assert metrics.requests == [
+        ("POST", "/o/token", "200"),
+        ("GET", "/{category}/{race}/data", "404"),
+        ("GET", "/{category}/data", "error"),
+    ]

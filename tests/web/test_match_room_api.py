@@ -6,26 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
 from aiohttp import web
 
-from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
-from tests.web.scene import GUILD, ORGANIZER, OTHER_GUILD, ApiScene, api_scene
+from tests.web.scene import GUILD, ORGANIZER, OTHER_GUILD, ApiScene
 from web.app import ROUTES, WebDependencies, WebServer, create_app
 from web.rate_limit import RateLimiter
-
-
-@pytest.fixture
-async def scene(
-    db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer
-) -> AsyncIterator[ApiScene]:
-    async with api_scene(db_url, secret_box, fake_racetime) as scene:
-        yield scene
-
 
 # -- opening ------------------------------------------------------------------------------------
 
