@@ -139,20 +139,9 @@ def decide(
         )
     if not match_on:
         return Decision.refuse(Refusal.MATCH_AUTO_OFF, "Automatic rooms are off for this match.")
-    category = tournament.racetime_category
-    if bot is None:
-        return Decision.refuse(Refusal.NO_BOT, f"There is no racetime bot for `{category}`.")
-    if not bot.is_active:
-        return Decision.refuse(Refusal.BOT_INACTIVE, f"The `{category}` bot is disabled.")
-    if bot.status != int(BotStatus.CONNECTED):
-        return Decision.refuse(
-            Refusal.BOT_UNHEALTHY,
-            f"The `{category}` bot is not connected ({BotStatus(bot.status).name}).",
-        )
-    if not bot_running:
-        return Decision.refuse(
-            Refusal.BOT_NOT_RUNNING, f"The `{category}` bot is not running in this process."
-        )
+    refused = bot_refusal(tournament.racetime_category, bot, bot_running)
+    if refused is not None:
+        return refused
     opens_at = room_opens_at(match, tournament)
     if opens_at is None:
         return Decision.refuse(Refusal.NO_TIME, "The match has no scheduled time.")
@@ -168,6 +157,24 @@ def decide(
             "tournament requires.",
         )
     return Decision(True)
+
+
+def bot_refusal(category: str, bot: RacetimeBot | None, bot_running: bool) -> Decision | None:
+    """Why the category's bot cannot open a room now (``None``: it can)."""
+    if bot is None:
+        return Decision.refuse(Refusal.NO_BOT, f"There is no racetime bot for `{category}`.")
+    if not bot.is_active:
+        return Decision.refuse(Refusal.BOT_INACTIVE, f"The `{category}` bot is disabled.")
+    if bot.status != int(BotStatus.CONNECTED):
+        return Decision.refuse(
+            Refusal.BOT_UNHEALTHY,
+            f"The `{category}` bot is not connected ({BotStatus(bot.status).name}).",
+        )
+    if not bot_running:
+        return Decision.refuse(
+            Refusal.BOT_NOT_RUNNING, f"The `{category}` bot is not running in this process."
+        )
+    return None
 
 
 def match_goal(match: Match, tournament: Tournament) -> str:
