@@ -53,6 +53,7 @@ from core.services.container import Services
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
 from core.services.linking import LinkService, LinkSettings
+from core.services.live_race_wiring import build_live_races
 from core.services.match_results import MatchResults
 from core.services.match_room_readiness import RoomServiceReadiness
 from core.services.match_rooms import MatchRoomService
@@ -213,6 +214,10 @@ def build_services(
         readiness=RoomServiceReadiness(match_rooms),
     )
     open_room = OpenRoomService(sessionmaker, match_rooms, matches, audit)
+    live_races = build_live_races(
+        sessionmaker, event_log, dispatcher, audit, manager, client, room_store, clock,
+        racetime_url=f"{racetime.scheme}://{racetime.host}",
+    )
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -246,7 +251,9 @@ def build_services(
         room_api=RoomApiService(
             sessionmaker, open_room, audit, racetime_url=f"{racetime.scheme}://{racetime.host}"
         ),
+        **live_races,
     )
+
 
 
 def web_server(

@@ -22,6 +22,8 @@ from core.services import live_race_rules as rules
 from core.services.async_tournaments import AsyncTournamentService
 from core.services.audit import AuditService
 from core.services.event_log import DatabaseEventLog
+from core.services.live_race_rooms import LiveRaceRooms
+from core.services.match_rooms import RoomOpening
 from core.services.matches import clean_reason, match_id_from
 from core.services.time_input import show_time
 from core.services.tournaments import clean_goal
@@ -117,8 +119,10 @@ class LiveRaceService:
         tournaments: AsyncTournamentService,
         clock: Clock,
         *,
+        rooms: LiveRaceRooms | None = None,
         racetime_url: str = "https://racetime.gg",
     ) -> None:
+        self._rooms = rooms
         self._sessionmaker = sessionmaker
         self._event_log = event_log
         self._audit = audit
@@ -235,6 +239,20 @@ class LiveRaceService:
                 guild_id=guild_id, details={"live_race_id": live_race_id},
             )
             await session.delete(race)
+
+    async def open_room(
+        self, guild_id: int, live_race_id: int, *, actor_discord_id: int
+    ) -> RoomOpening:
+        """A moderator opens the live race's room now (or retries a failed opening)."""
+        assert self._rooms is not None, "LiveRaceService was built without its rooms"
+        async with self._sessionmaker.begin() as session:
+            await self._find(session, guild_id, live_race_id)
+            actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
+            await self._audit.record(
+                session, "liverace.open", actor_discord_id=actor_discord_id,
+                guild_id=guild_id, details={"live_race_id": live_race_id},
+            )
+        return await self._rooms.open_room(live_race_id, actor_user_id=actor.id, reason="manual")
 
     # -- reading -----------------------------------------------------------------------------
 
