@@ -283,3 +283,215 @@ async def logged_finish(scene: Scene, slug: str) -> RacetimeRaceStatusChangedEve
         and e.new_status == "finished"
     ]
     return finish
+
+
+# -- eligibility ---------------------------------------------------------------------------------
+
+
+async def test_eligibility_rule_by_rule(scene: Scene) -> None:
+    """Each rule excludes one participant, and /liverace eligible says which."""
+    harness, ada, bob, boss = scene.harness, scene.ada, scene.bob, scene.boss
+    services = harness.services
+    # ada plays Pool A only; bob leaves; the organizer joins without a linked account; a
+    # stranger (linked) completed Pool B in an earlier live race; RacerThree is eligible.
+    await harness.slash("async join", member=ada, tournament=ASYNC, pool="Pool A")
+    left = await harness.slash("async leave", member=bob, tournament=ASYNC)
+    assert left.first.content == f"You left **{ASYNC}**; recorded runs are kept."
+    await harness.slash("async join", member=boss, tournament=ASYNC)
+    users = scene.fake.seed.users
+    async with services.sessionmaker.begin() as session:
+        session.add(User(discord_id=STRANGER, racetime_id=users["RacerThree"],
+                         racetime_name="RacerThree#0001"))
+    await services.async_tournaments.join(
+        harness.guild.id, ASYNC, STRANGER, actor_discord_id=boss.id
+    )
+    earlier = await create_race(scene, pool="Pool B")
+    async with services.sessionmaker.begin() as session:
+        stranger = (await session.execute(
+            select(User).where(User.discord_id == STRANGER)
+        )).scalar_one()
+        pool_b = (await session.get(AsyncLiveRace, earlier))
+        assert pool_b is not None
+        session.add(AsyncPoolRun(pool_id=pool_b.pool_id, user_id=stranger.id,
+                                 live_race_id=earlier, status="done", event_id="earlier"))
+
+    race_id = await create_race(scene, pool="Pool B")
+    answer = await harness.slash("liverace eligible", member=bob, race=str(race_id))
+    assert answer.first.content == "\n".join([
+        f"**Live race #{race_id}** of **{ASYNC}**, pool **Pool B**",
+        "**Eligible (0):** nobody yet",
+        "**Not eligible (4):**",
+        f"<@{ada.id}>: plays pool Pool A only",
+        f"<@{bob.id}>: left the tournament",
+        f"<@{boss.id}>: has not linked a racetime.gg account (/link-racetime)",
+        f"<@{STRANGER}>: already completed pool Pool B",
+    ])
+    # Without a pool, only leaving and linking matter.
+    open_race = await create_race(scene, pool=None)
+    answer = await harness.slash("liverace eligible", member=bob, race=str(open_race))
+    assert f"**Eligible (2):** <@{ada.id}>, <@{STRANGER}>" in (answer.first.content or "")
+    # A participant who comes back is eligible again.
+    await harness.slash("async join", member=bob, tournament=ASYNC)
+    answer = await harness.slash("liverace eligible", member=bob, race=str(open_race))
+    assert f"**Eligible (3):** <@{ada.id}>, <@{bob.id}>, <@{STRANGER}>" in (
+        answer.first.content or ""
+    )
+
+
+# -- cancelling ----------------------------------------------------------------------------------
+
+
+async def test_an_organizer_cancels_and_the_participants_are_told_why(scene: Scene) -> None:
+    harness = scene.harness
+    race_id = await create_race(scene)
+    await settled(scene)
+    answer = await harness.slash(
+        "liverace cancel", member=scene.boss, race=str(race_id), reason="Seed leaked"
+    )
+    assert (answer.first.content or "").startswith(f"Cancelled live race **#{race_id}**")
+    sent = await settled(scene)
+    for member in (scene.ada, scene.bob):
+        assert fields(dms(sent, member)["❌ Live race cancelled"])["Reason"] == "Seed leaked"
+    assert await status_of(scene, race_id) == "❌ Cancelled"
+    assert harness.services.live_race_scheduler.planned_at(race_id) is None
+    again = await harness.slash(
+        "liverace cancel", member=scene.boss, race=str(race_id), reason="Twice"
+    )
+    assert again.first.content == f"Live race #{race_id} is already cancelled."
+    deleted = await harness.slash("liverace delete", member=scene.boss, race=str(race_id))
+    assert deleted.first.content == f"Deleted live race **#{race_id}**."
+    gone = await harness.slash("liverace info", member=scene.ada, race=str(race_id))
+    assert gone.first.content == (
+        f"There is no live race #{race_id} in this server. `/liverace list` shows them."
+    )
+
+
+async def test_a_room_cancelled_on_racetime_cancels_the_live_race(scene: Scene) -> None:
+    race_id = await create_race(scene)
+    slug = await open_room(scene, race_id)
+    await settled(scene)
+    race = scene.fake.race(slug)
+    await scene.fake.apply(race, lambda now: race.cancel(now))
+    await wait_status(scene, race_id, "cancelled")
+    sent = await settled(scene)
+    for member in (scene.ada, scene.bob):
+        reason = fields(dms(sent, member)["❌ Live race cancelled"])["Reason"]
+        assert reason == "The race room was cancelled on racetime.gg."
+    listed = await scene.harness.slash("liverace list", member=scene.ada)
+    [field] = listed.first.embeds[0].fields
+    assert field.name == f"#{race_id}" and (field.value or "").startswith("❌ Cancelled · ")
+
+
+async def test_an_unfinish_undoes_the_runs_until_the_race_finishes_again(scene: Scene) -> None:
+    race_id = await create_race(scene)
+    slug = await open_room(scene, race_id)
+    await under_way(scene, slug)
+    one, two = (scene.fake.racer(slug, scene.racetime_id(n)) for n in ("RacerOne", "RacerTwo"))
+    await one.done()
+    await two.done()
+    await wait_status(scene, race_id, "finished")
+    assert len(await runs(scene, race_id)) == 2
+
+    await two.undone()
+    await wait_status(scene, race_id, "in_progress")
+    assert await runs(scene, race_id) == {}
+    assert await status_of(scene, race_id) == "🏁 In Progress"
+
+    await two.done()
+    await wait_status(scene, race_id, "finished")
+    assert await runs(scene, race_id) == {
+        "RacerOne#1234": ("done", 1, True),
+        "RacerTwo#5678": ("done", 2, True),
+    }
+    sent = await settled(scene)
+    details = fields(dms(sent, scene.ada)["✅ Live race finished"])["Details"]
+    assert details.startswith("2 of 2 finished: 1. RacerOne")
+
+
+# -- closed DMs ----------------------------------------------------------------------------------
+
+
+async def test_a_participant_with_dms_closed_is_told_in_the_fallback_channel(
+    scene: Scene,
+) -> None:
+    harness, bob = scene.harness, scene.bob
+    notices = harness.sim.add_text_channel("notices")
+    await harness.slash("notifications channel", member=scene.boss, channel=notices)
+    harness.sim.refuse_dms(bob)
+    await create_race(scene)
+    sent = await settled(scene)
+    assert "📅 Live race scheduled" in dms(sent, scene.ada)
+    assert dms(sent, bob) == {}
+    [post] = [m for m in sent if m.channel == notices]
+    assert post.content == f"<@{bob.id}>, I could not send you this by DM:"
+    assert post.embeds[0].title == "📅 Live race scheduled"
+
+
+# -- permissions and bad input -------------------------------------------------------------------
+
+
+async def test_players_cannot_organize_or_open_and_cannot_sign_up_others(scene: Scene) -> None:
+    harness, ada, bob = scene.harness, scene.ada, scene.bob
+    race_id = await create_race(scene)
+    for name, options, refusal in [
+        ("async create", {"name": "Mine", "category": CATEGORY}, ORGANIZERS_ONLY),
+        ("async pool add", {"tournament": ASYNC, "name": "Pool C"}, ORGANIZERS_ONLY),
+        ("async close", {"tournament": ASYNC}, ORGANIZERS_ONLY),
+        ("liverace create", {"tournament": ASYNC, "when": stamp(future(days=2))},
+         ORGANIZERS_ONLY),
+        ("liverace cancel", {"race": str(race_id), "reason": "No"}, ORGANIZERS_ONLY),
+        ("liverace delete", {"race": str(race_id)}, ORGANIZERS_ONLY),
+        ("liverace open", {"race": str(race_id)}, MODERATORS_ONLY),
+        ("async leave", {"tournament": ASYNC, "member": bob}, ORGANIZERS_ONLY),
+    ]:
+        refused = await harness.slash(name, member=ada, options=options)
+        assert refused.first.ephemeral
+        assert refused.first.content == refusal, name
+    assert await status_of(scene, race_id) == "🗓️ Scheduled"
+    _, people = await harness.services.async_tournaments.participants(harness.guild.id, ASYNC)
+    assert all(p.active for p in people)
+    # An organizer may remove and add someone else.
+    removed = await harness.slash("async leave", member=scene.boss,
+                                  options={"tournament": ASYNC, "member": bob})
+    assert removed.first.content == f"<@{bob.id}> left **{ASYNC}**; recorded runs are kept."
+    added = await harness.slash("async join", member=scene.boss,
+                                options={"tournament": ASYNC, "member": bob, "pool": "Pool B"})
+    assert added.first.content == (
+        f"<@{bob.id}> is now registered for **{ASYNC}**, pool **Pool B** only."
+    )
+
+
+async def test_bad_input_gets_its_message(scene: Scene) -> None:
+    harness, boss = scene.harness, scene.boss
+    past = future(hours=-1)
+    answer = await harness.slash(
+        "liverace create", member=boss, tournament=ASYNC, when=stamp(past)
+    )
+    assert answer.first.content == (
+        f"<t:{int(past.timestamp())}:F> (<t:{int(past.timestamp())}:R>) is in the past. "
+        "Give a time in the future."
+    )
+    other = await harness.slash(
+        "async create", member=boss, options={"name": "Other Async", "category": CATEGORY}
+    )
+    assert other.first.content == "Created the async tournament **Other Async**."
+    await harness.slash("async pool add", member=boss,
+                        options={"tournament": "Other Async", "name": "Their Pool"})
+    answer = await harness.slash(
+        "liverace create", member=boss, tournament=ASYNC, pool="Their Pool",
+        when=stamp(future(days=1)),
+    )
+    assert answer.first.content == (
+        f"**{ASYNC}** has no pool called `Their Pool`. Its pools: `Pool A`, `Pool B`."
+    )
+    answer = await harness.slash(
+        "liverace create", member=boss, tournament=ASYNC, when=stamp(future(days=1)),
+        open_minutes_before=500,
+    )
+    assert answer.first.content == (
+        "The room opens 1 to 120 minutes before the race; 500 is outside that."
+    )
+    answer = await harness.slash("liverace info", member=boss, race="soon")
+    assert (answer.first.content or "").startswith("`soon` is not a live race.")
+    async with harness.services.sessionmaker() as session:
+        assert (await session.execute(select(AsyncLiveRace))).first() is None
