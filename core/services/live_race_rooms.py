@@ -142,7 +142,7 @@ class LiveRaceRooms:
         """Open the live race's room unless it has one; exactly once across processes.
         A moderator (``manual``) may retry a failed opening; the scheduler may not."""
         plan = await self._plan(live_race_id)
-        if plan.race.status != RaceStatus.SCHEDULED.value:
+        if plan.race.status in (RaceStatus.CANCELLED.value, RaceStatus.FINISHED.value):
             raise UserFacingError(
                 f"Live race #{live_race_id} is {plan.race.status}: its room cannot be opened."
             )
