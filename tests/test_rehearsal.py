@@ -51,6 +51,14 @@ STEPS = [
     "Grace schedules a second match, its room to be opened by hand",
     "Ada previews the room with /open-room: RacerThree has not linked racetime.gg",
     "Ada confirms: the room opens, RacerOne is invited",
+    "Grace creates the async tournament Winter Async and its Pool A",
+    "RacerOne joins Winter Async",
+    "RacerTwo joins Winter Async",
+    "Grace schedules a live race of Pool A: its room falls due 3 s from now; both players "
+    "are told",
+    "the scheduler opens the room 15 minutes ahead and invites both",
+    "the race starts; RacerOne finishes, RacerTwo forfeits",
+    "the runs are recorded and both players get the results",
     "RacerOne asks /about and sees RaceDesk healthy",
 ]
 
@@ -96,6 +104,10 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
     assert "1. @RacerOne 0:00:" in tournament and "2. @RacerTwo 0:00:" in tournament
     assert "Ada: ✅ Opened the room of match #3: http://127.0.0.1:" in tournament
     assert "[🚪 Open the race room → http://127.0.0.1:" in out
+    live_race = part_of(out, 6)
+    for title in ("📅 Live race scheduled", "🚪 Live race room opened", "✅ Live race finished"):
+        assert live_race.count(f"┌ {title}") == 2, title  # RacerOne's DM, RacerTwo's post
+    assert "1 of 2 finished: 1. RacerOne 0:00:" in live_race
     assert f"✓ All {len(SCENES)} scenes played" in out
     assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"
     assert os.listdir(tmp_path) == [], "nothing written outside its temporary folder"
