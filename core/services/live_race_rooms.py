@@ -18,11 +18,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.clock import Clock, SystemClock
+from core.clock import Clock
 from core.errors import NotFoundError, UserFacingError
 from core.events import (
     AsyncLiveRaceCancelledEvent,
@@ -37,21 +38,19 @@ from core.events import (
 from core.identity import SYSTEM_USER_ID
 from core.services import live_race_rules as rules
 from core.services.event_log import DatabaseEventLog
-from core.services.match_room_players import RoomPlayers
 from core.services.match_room_rules import Decision, Refusal, bot_refusal
-from core.services.match_rooms import CLAIM_LEASE, OpeningStatus, Reason, RoomOpening
-from core.services.room_launch import LaunchFailed, OpenRetry, RoomLauncher
+from core.services.match_rooms import OpeningStatus, Reason, RoomOpening
+from core.services.room_launch import LaunchFailed, RoomService
 from core.services.room_scheduler import Due, Opening, RoomScheduler, SchedulerTimings, Verdict
 from core.services.sent_once import SentOnce
 from db.models import AsyncLiveRace, AsyncPool, AsyncTournament, ClaimState, RaceStatus, User
 from db.queries import async_tournaments as queries
 from db.queries import bots as bot_queries
 from db.queries import rooms as room_queries
-from racetime.client import RaceSettings, RacetimeClient
+from racetime.client import RaceSettings
 from racetime.connection import CreatedRoom, RoomConnection
 from racetime.errors import RacetimeError
-from racetime.manager import RacetimeManager, UnknownCategoryError
-from racetime.ports import RoomStore
+from racetime.manager import UnknownCategoryError
 
 log = logging.getLogger(__name__)
 
@@ -75,30 +74,11 @@ class LiveRacePlan:
         return self.tournament.racetime_category
 
 
-class LiveRaceRooms:
-    def __init__(
-        self,
-        *,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        event_log: DatabaseEventLog,
-        racetime: RacetimeManager,
-        client: RacetimeClient,
-        store: RoomStore,
-        clock: Clock | None = None,
-        retry: OpenRetry | None = None,
-        connect_timeout: float = 10.0,
-        lease: timedelta = CLAIM_LEASE,
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._event_log = event_log
-        self._racetime = racetime
-        self._client = client
-        self._store = store
-        self._clock: Clock = clock or SystemClock()
-        self._launcher = RoomLauncher(racetime, client, self._clock, retry)
-        self._lease = lease
-        self._players = RoomPlayers(sessionmaker, racetime, connect_timeout=connect_timeout)
-        self._told = SentOnce(sessionmaker, ENTRANTS_LISTENER)
+class LiveRaceRooms(RoomService):
+    def __init__(self, **services: Any) -> None:
+        """Takes :class:`RoomService`'s arguments."""
+        super().__init__(**services)
+        self._told = SentOnce(self._sessionmaker, ENTRANTS_LISTENER)
 
     def subscribe(self, dispatcher: EventDispatcher) -> None:
         """Invite again when the bot rejoins a room; accept or warn entrants as they come."""
@@ -181,9 +161,6 @@ class LiveRaceRooms:
                 live_race_id, OpeningStatus.FAILED, category, error=race.room_error
             )
         return RoomOpening(live_race_id, OpeningStatus.ALREADY_OPENING, category)
-
-    def _url(self, category: str, slug: str) -> str:
-        return f"{self._client.base_url}/{category}/{slug}"
 
     async def _open(
         self, plan: LiveRacePlan, actor_user_id: int | None, reason: str

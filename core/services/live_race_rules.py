@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.services.match_room_rules import DEFAULT_GOAL, scheduled_text
+from core.services.match_room_rules import DEFAULT_GOAL, race_settings, scheduled_text
 from db.models import (
     AsyncLiveRace,
     AsyncParticipant,
@@ -26,6 +26,8 @@ from db.queries import async_tournaments as queries
 from racetime.client import RaceSettings
 
 LINK_COMMAND = "/link-racetime"
+# Room settings an organizer may choose for a live race (besides ``invitational``).
+CHOOSABLE = {"streaming_required"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,30 +114,14 @@ def room_settings(
     pool: AsyncPool | None,
     category_goals: list[str] | None = None,
 ) -> RaceSettings:
-    """The room's settings: the race's choices (``room_settings``) over these defaults."""
+    """The room's settings: the race's choices (``room_settings``) over the defaults."""
     assert race.id is not None
-    wanted = goal(race, tournament)
-    custom = category_goals is not None and wanted not in category_goals
-    chosen = race.room_settings or {}
-    return RaceSettings(
-        goal=None if custom else wanted,
-        custom_goal=wanted if custom else None,
-        invitational=bool(chosen.get("invitational", True)),
-        unlisted=bool(chosen.get("unlisted", False)),
-        info_user=room_info(race, tournament, pool),
-        info_bot=room_marker(race.id),
-        start_delay=int(chosen.get("start_delay", 15)),
-        time_limit=24,
-        streaming_required=bool(chosen.get("streaming_required", True)),
-        auto_start=bool(chosen.get("auto_start", True)),
-        allow_comments=True,
-        hide_comments=True,
-        allow_prerace_chat=True,
-        allow_midrace_chat=True,
-        allow_non_entrant_chat=False,
-        chat_message_delay=0,
-        team_race=False,
-        require_even_teams=False,
+    chosen = dict(race.room_settings or {})
+    return race_settings(
+        goal(race, tournament), category_goals,
+        invitational=bool(chosen.pop("invitational", True)),
+        info_user=room_info(race, tournament, pool), info_bot=room_marker(race.id),
+        **{key: value for key, value in chosen.items() if key in CHOOSABLE},
     )
 
 

@@ -21,13 +21,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, UserFacingError
 from core.events import (
     EventDispatcher,
@@ -40,27 +37,23 @@ from core.events import (
 )
 from core.identity import SYSTEM_USER_ID
 from core.services import match_room_rules as rules
-from core.services.event_log import DatabaseEventLog
-from core.services.match_room_players import RoomPlayers
 from core.services.match_room_rules import Decision, MatchPlan, Refusal
-from core.services.room_launch import LaunchFailed, OpenRetry, RoomLauncher
+from core.services.room_launch import CLAIM_LEASE as CLAIM_LEASE  # re-exported
+from core.services.room_launch import LaunchFailed, RoomService
+from core.services.room_launch import OpenRetry as OpenRetry  # re-exported
 from db.models import ClaimState, Match, MatchRoomClaim
 from db.models.base import RaceStatus
 from db.queries import bots as bot_queries
 from db.queries import match_rooms as queries
 from db.queries import rooms as room_queries
 from db.types import utcnow
-from racetime.client import RaceSettings, RacetimeClient
+from racetime.client import RaceSettings
 from racetime.connection import CreatedRoom, RoomConnection
-from racetime.manager import RacetimeManager, UnknownCategoryError
-from racetime.ports import RoomStore
+from racetime.manager import UnknownCategoryError
 
 log = logging.getLogger(__name__)
 
 Reason = Literal["scheduled", "manual"]
-# An ``opening`` claim not renewed for this long belongs to a process that stopped. One
-# attempt takes at most a few HTTP timeouts (15 s each), and the claim is renewed before each.
-CLAIM_LEASE = timedelta(minutes=3)
 
 
 class OpeningStatus(StrEnum):
@@ -109,30 +102,7 @@ class RoomPreview:
     existing: RoomOpening | None  # the room the match already has, or is getting
 
 
-class MatchRoomService:
-    def __init__(
-        self,
-        *,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        event_log: DatabaseEventLog,
-        racetime: RacetimeManager,
-        client: RacetimeClient,
-        store: RoomStore,
-        clock: Clock | None = None,
-        retry: OpenRetry | None = None,
-        connect_timeout: float = 10.0,
-        lease: timedelta = CLAIM_LEASE,
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._event_log = event_log
-        self._racetime = racetime
-        self._client = client
-        self._store = store
-        self._clock: Clock = clock or SystemClock()
-        self._launcher = RoomLauncher(racetime, client, self._clock, retry)
-        self._lease = lease
-        self._players = RoomPlayers(sessionmaker, racetime, connect_timeout=connect_timeout)
-
+class MatchRoomService(RoomService):
     def subscribe(self, dispatcher: EventDispatcher) -> None:
         """Reconcile a match room when the bot joins it; accept players' join requests."""
         dispatcher.subscribe(RacetimeBotJoinedRaceEvent, self._on_bot_joined)
@@ -237,9 +207,6 @@ class MatchRoomService:
                 claim.match_id, OpeningStatus.FAILED, claim.category, error=claim.last_error
             )
         return RoomOpening(claim.match_id, OpeningStatus.ALREADY_OPENING, claim.category)
-
-    def _url(self, category: str, slug: str) -> str:
-        return f"{self._client.base_url}/{category}/{slug}"
 
     async def _open(self, plan: MatchPlan, claim: MatchRoomClaim) -> RoomOpening:
         """Find the claim's room on racetime or open it (:class:`RoomLauncher`)."""

@@ -11,20 +11,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.clock import Clock
+from core.clock import Clock, SystemClock
+from core.services.event_log import DatabaseEventLog
+from core.services.match_room_players import RoomPlayers
 from racetime.backoff import Backoff
 from racetime.client import RaceSettings, RacetimeClient, split_race_name
 from racetime.errors import RacetimeAuthError, RacetimeError, RacetimeValidationError
 from racetime.manager import RacetimeManager, UnknownCategoryError
 from racetime.models import CategoryData, race_from_dict
+from racetime.ports import RoomStore
 
 log = logging.getLogger(__name__)
 
 ERROR_MAX = 1000
+# An ``opening`` claim not renewed for this long belongs to a process that stopped. One
+# attempt takes at most a few HTTP timeouts (15 s each), and the claim is renewed before each.
+CLAIM_LEASE = timedelta(minutes=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,4 +154,39 @@ class RoomLauncher:
         return tuple(f"racetime did not apply {name}" for name in missing)
 
 
-__all__ = ["LaunchFailed", "Launched", "OpenRetry", "RoomLauncher", "RoomTarget"]
+class RoomService:
+    """What a service that opens rooms and keeps their players holds (the match rooms', the
+    live races'): the database, the event log, the racetime engine and client, the launcher
+    and the claim's lease."""
+
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        event_log: DatabaseEventLog,
+        racetime: RacetimeManager,
+        client: RacetimeClient,
+        store: RoomStore,
+        clock: Clock | None = None,
+        retry: OpenRetry | None = None,
+        connect_timeout: float = 10.0,
+        lease: timedelta = CLAIM_LEASE,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._event_log = event_log
+        self._racetime = racetime
+        self._client = client
+        self._store = store
+        self._clock: Clock = clock or SystemClock()
+        self._launcher = RoomLauncher(racetime, client, self._clock, retry)
+        self._lease = lease
+        self._players = RoomPlayers(sessionmaker, racetime, connect_timeout=connect_timeout)
+
+    def _url(self, category: str, slug: str) -> str:
+        return f"{self._client.base_url}/{category}/{slug}"
+
+
+__all__ = [
+    "CLAIM_LEASE", "LaunchFailed", "Launched", "OpenRetry", "RoomLauncher", "RoomService",
+    "RoomTarget",
+]
