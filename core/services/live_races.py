@@ -24,7 +24,7 @@ from core.services.audit import AuditService
 from core.services.event_log import DatabaseEventLog
 from core.services.live_race_rooms import LiveRaceRooms
 from core.services.match_rooms import RoomOpening
-from core.services.matches import clean_reason, match_id_from
+from core.services.matches import check_cancellable, clean_reason, match_id_from
 from core.services.time_input import show_time
 from core.services.tournaments import clean_goal
 from db.models import AsyncLiveRace, AsyncPool, AsyncTournament, ClaimState, RaceStatus
@@ -196,13 +196,7 @@ class LiveRaceService:
         async with self._event_log.transaction() as outbox:
             session = outbox.session
             race, tournament = await self._find(session, guild_id, live_race_id, for_update=True)
-            if race.status == RaceStatus.CANCELLED:
-                raise UserFacingError(f"Live race #{live_race_id} is already cancelled.")
-            if race.status == RaceStatus.FINISHED:
-                raise UserFacingError(
-                    f"Live race #{live_race_id} is finished and its runs are recorded; there "
-                    "is nothing to cancel."
-                )
+            check_cancellable(race.status, f"Live race #{live_race_id}", "its runs are recorded")
             race.status, race.cancelled_reason = RaceStatus.CANCELLED.value, reason
             await session.flush()
             actor = await get_or_create_user_by_discord_id(session, actor_discord_id)

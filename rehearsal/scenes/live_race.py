@@ -13,9 +13,9 @@ from core.events import (
     AsyncLiveRaceFinishedEvent,
     AsyncLiveRaceRoomOpenedEvent,
     RacetimeEntrantInvitedEvent,
-    RacetimeRaceStatusChangedEvent,
 )
 from rehearsal.scenes.notifications import NOTICES
+from rehearsal.scenes.tournament import accept_and_ready, countdown
 from rehearsal.stage import Scene, Stage
 
 ASYNC, POOL = "Winter Async", "Pool A"
@@ -86,20 +86,10 @@ async def play(stage: Stage) -> None:
             await stage.expect_sent(f"{name} told the room is open",
                                     told(stage, name, "🚪 Live race room opened"))
 
-    for name in players:
-        async with stage.step(f"{name} accepts the invitation and readies up"):
-            user = cast.racers[name]
-            await stage.racetime_acts(name, "accepts the invitation",
-                                      api.racer(race, user, "accept_invite"))
-            await stage.racetime_acts(name, "readies up", api.racer(race, user, "ready"))
+    await accept_and_ready(stage, race, players)
 
     async with stage.step("the race starts; RacerOne finishes, RacerTwo forfeits"):
-        await stage.expect_event(
-            RacetimeRaceStatusChangedEvent, "the countdown",
-            lambda e: e.room_slug == opened.room_slug and e.new_status == "pending",
-        )
-        await stage.racetime_acts("racetime", "counts down… GO!", api.advance(16))
-        await api.advance(6)
+        await countdown(stage, opened.room_slug)
         await stage.racetime_acts("RacerOne", "finishes",
                                   api.racer(race, cast.racers["RacerOne"], "done"))
         await api.advance(3)
