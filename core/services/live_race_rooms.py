@@ -102,6 +102,8 @@ class LiveRaceRooms(RoomService):
             bot = await bot_queries.get_bot_by_category(session, category)
         if race.status != RaceStatus.SCHEDULED.value:
             return Decision.refuse(Refusal.NOT_SCHEDULED, f"The live race is {race.status}.")
+        if not tournament.is_active:
+            return Decision.refuse(Refusal.NOT_SCHEDULED, f"{tournament.name} is closed.")
         if race.room_state is not None:
             return Decision.refuse(Refusal.ROOM_EXISTS, f"Its room is {race.room_state}.")
         refused = bot_refusal(category, bot, category in self._racetime.bots)
