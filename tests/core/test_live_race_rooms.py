@@ -175,3 +175,22 @@ async def test_an_opening_a_crash_left_behind_is_adopted_not_opened_twice(rig: R
     assert (outcome.status, outcome.slug) == (OpeningStatus.ADOPTED, left.slug)
     assert rooms_on_fake(env) == [left.slug]
     assert (await row(env, race_id)).status == "room_open"
+
+
+async def test_a_closed_tournament_gets_no_room_even_with_a_job_planned(rig: Rig) -> None:
+    env, clock, scheduler = rig.env, rig.clock, rig.scheduler
+    starts = NOW + timedelta(minutes=30)
+    race_id = await add_race(env, starts)
+    await scheduler.start()
+    assert scheduler.planned_at(race_id) == starts - timedelta(minutes=15)
+    async with env.sessionmaker.begin() as session:
+        race = await session.get(AsyncLiveRace, race_id)
+        assert race is not None
+        tournament = await session.get(AsyncTournament, race.tournament_id)
+        assert tournament is not None
+        tournament.is_active = False
+    await move_to(clock, starts - timedelta(minutes=15))
+    decision = await rig.rooms.should_open(race_id)
+    assert not decision and decision.reason == "Async Cup is closed."
+    assert await scheduler.open_room(race_id) is False
+    assert rooms_on_fake(env) == []
