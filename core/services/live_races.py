@@ -24,8 +24,12 @@ from core.services.audit import AuditService
 from core.services.event_log import DatabaseEventLog
 from core.services.live_race_rooms import LiveRaceRooms
 from core.services.match_rooms import RoomOpening
-from core.services.matches import check_cancellable, clean_reason, match_id_from
-from core.services.time_input import show_time
+from core.services.matches import (
+    check_cancellable,
+    check_future,
+    clean_reason,
+    match_id_from,
+)
 from core.services.tournaments import clean_goal
 from db.models import AsyncLiveRace, AsyncPool, AsyncTournament, ClaimState, RaceStatus
 from db.queries import async_tournaments as queries
@@ -147,10 +151,7 @@ class LiveRaceService:
     ) -> LiveRaceInfo:
         """A live race of ``tournament`` (of ``pool``, when given) at ``when``; the eligible
         participants are told."""
-        if when.tzinfo is None:
-            raise ValueError("live race times must be timezone-aware")
-        if when <= self._clock.now():
-            raise UserFacingError(f"{show_time(when)} is in the past. Give a time in the future.")
+        check_future(when, self._clock.now())
         minutes = check_open_minutes(
             OPEN_MINUTES_DEFAULT if open_minutes_before is None else open_minutes_before
         )

@@ -86,6 +86,14 @@ def clean_reason(reason: str) -> str:
     return cleaned
 
 
+def check_future(when: datetime, now: datetime) -> None:
+    """Refuse a time that is not in the future (``when`` must be timezone-aware)."""
+    if when.tzinfo is None:
+        raise ValueError("race times must be timezone-aware")
+    if when <= now:
+        raise UserFacingError(f"{show_time(when)} is in the past. Give a time in the future.")
+
+
 def check_cancellable(status: str, what: str, kept: str) -> None:
     """Refuse to cancel what is already cancelled, or finished (``kept`` says what stays)."""
     if status == RaceStatus.CANCELLED:
@@ -313,12 +321,7 @@ class MatchService:
     # -- helpers -----------------------------------------------------------------------------
 
     def _check_future(self, when: datetime) -> None:
-        if when.tzinfo is None:
-            raise ValueError("match times must be timezone-aware")
-        if when <= self._clock.now():
-            raise UserFacingError(
-                f"{show_time(when)} is in the past. Give a time in the future."
-            )
+        check_future(when, self._clock.now())
 
     async def _find(
         self, session: AsyncSession, guild_id: int, match_id: int, *, for_update: bool = False

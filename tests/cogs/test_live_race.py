@@ -21,7 +21,6 @@ from db.models import AsyncLiveRace, AsyncPoolRun, EventLogEntry, User
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness, running_harness
-from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 from tests.plugins.racetime_engine import eventually
 
 CATEGORY = "alttpr"
@@ -59,24 +58,12 @@ async def scene(
     async with running_harness(
         db_url, secret_box, racetime, deliver_notifications=True
     ) as harness:
-        services = harness.services
-        guild_id = harness.guild.id
-        await services.racetime_admin.add_bot(
-            category=CATEGORY, client_id=ALTTPR_CLIENT_ID, client_secret=ALTTPR_CLIENT_SECRET,
-            display_name="ALttPR", actor_discord_id=1, guild_id=guild_id,
-        )
-        await asyncio.wait_for(services.racetime.bot(CATEGORY).wait_healthy(), 5)
-        await services.tournaments.allow_bot(guild_id, CATEGORY, actor_discord_id=1)
         ada, bob = harness.member(0), harness.member(1)
         boss = await harness.member_with_permissions(2, manage_guild=True)
         users = fake_racetime.seed.users
-        async with services.sessionmaker.begin() as session:
-            session.add_all([
-                User(discord_id=ada.id, racetime_id=users["RacerOne"],
-                     racetime_name="RacerOne#1234"),
-                User(discord_id=bob.id, racetime_id=users["RacerTwo"],
-                     racetime_name="RacerTwo#5678"),
-            ])
+        await harness.run_alttpr_bot({
+            ada: (users["RacerOne"], "RacerOne#1234"), bob: (users["RacerTwo"], "RacerTwo#5678"),
+        })
         created = await harness.slash(
             "async create", member=boss,
             options={"name": ASYNC, "category": CATEGORY, "goal": "All dungeons"},
