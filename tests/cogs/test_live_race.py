@@ -482,3 +482,33 @@ async def test_bad_input_gets_its_message(scene: Scene) -> None:
     assert (answer.first.content or "").startswith("`soon` is not a live race.")
     async with harness.services.sessionmaker() as session:
         assert (await session.execute(select(AsyncLiveRace))).first() is None
+
+
+async def test_a_finish_while_racedesk_is_down_is_recorded_once_it_is_back(
+    scene: Scene,
+) -> None:
+    """The runs are checked against the room's final state after a restart: the engine
+    rejoins the room and reports what it did meanwhile."""
+    engine = scene.harness.services.racetime
+    race_id = await create_race(scene)
+    slug = await open_room(scene, race_id)
+    await under_way(scene, slug)
+    await wait_status(scene, race_id, "in_progress")
+
+    await engine.stop()
+    await scene.fake.racer(slug, scene.racetime_id("RacerTwo")).done()
+    await scene.fake.racer(slug, scene.racetime_id("RacerOne")).done()
+    await eventually(lambda: scene.fake.race(slug).status == "finished")
+    assert await runs(scene, race_id) == {}
+    assert (await race_row(scene, race_id)).status == "in_progress"
+
+    await engine.start()
+    await wait_status(scene, race_id, "finished")
+    assert await runs(scene, race_id) == {
+        "RacerOne#1234": ("done", 2, True),
+        "RacerTwo#5678": ("done", 1, True),
+    }
+    sent = await settled(scene)
+    assert fields(dms(sent, scene.ada)["✅ Live race finished"])["Details"].startswith(
+        "2 of 2 finished: 1. RacerTwo"
+    )
