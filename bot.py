@@ -53,6 +53,7 @@ from core.services.container import Services
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
 from core.services.linking import LinkService, LinkSettings
+from core.services.live_race_wiring import build_live_races
 from core.services.match_results import MatchResults
 from core.services.match_room_readiness import RoomServiceReadiness
 from core.services.match_rooms import MatchRoomService
@@ -227,6 +228,10 @@ def build_services(
     link_service = LinkService(
         sessionmaker, event_log, client, secret_box, audit, linking, clock=clock
     )
+    live_races = build_live_races(
+        sessionmaker, event_log, dispatcher, audit, manager, client, room_store, clock,
+        racetime_url=f"{racetime.scheme}://{racetime.host}", metrics=metrics,
+    )
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -260,7 +265,9 @@ def build_services(
             sessionmaker, open_room, audit, racetime_url=f"{racetime.scheme}://{racetime.host}"
         ),
         metrics=metrics,
+        **live_races,
     )
+
 
 
 def web_server(

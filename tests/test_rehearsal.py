@@ -14,6 +14,7 @@ import aiohttp
 from racetime.fake_server import FakeRacetimeServer
 from rehearsal.scenes import SCENES
 from rehearsal.scenes import api as api_scene
+from rehearsal.scenes import live_race as live_race_scene
 from rehearsal.scenes import metrics as metrics_scene
 from rehearsal.scenes import notifications as notifications_scene
 from rehearsal.scenes import tournament as tournament_scene
@@ -57,6 +58,14 @@ STEPS = [
     "Grace schedules a second match, its room to be opened by hand",
     "Ada previews the room with /open-room: RacerThree has not linked racetime.gg",
     "Ada confirms: the room opens, RacerOne is invited",
+    "Grace creates the async tournament Winter Async and its Pool A",
+    "RacerOne joins Winter Async",
+    "RacerTwo joins Winter Async",
+    "Grace schedules a live race of Pool A: its room falls due 3 s from now; both players "
+    "are told",
+    "the scheduler opens the room 15 minutes ahead and invites both",
+    "the race starts; RacerOne finishes, RacerTwo forfeits",
+    "the runs are recorded and both players get the results",
     "RacerOne asks /about and sees RaceDesk healthy",
     "/metrics is fetched and a few of its series shown",
 ]
@@ -106,6 +115,10 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
     assert "[🚪 Open the race room → http://127.0.0.1:" in out
     metrics = part_of(out, metrics_scene.SCENE)
     assert 'racedesk_racetime_bot_status{category="alttpr",status="connected"} 1' in metrics
+    live_race = part_of(out, live_race_scene.SCENE)
+    for title in ("📅 Live race scheduled", "🚪 Live race room opened", "✅ Live race finished"):
+        assert live_race.count(f"┌ {title}") == 2, title  # RacerOne's DM, RacerTwo's post
+    assert "1 of 2 finished: 1. RacerOne 0:00:" in live_race
     assert f"✓ All {len(SCENES)} scenes played" in out
     assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"
     api = part_of(out, api_scene.SCENE)

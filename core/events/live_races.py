@@ -51,6 +51,7 @@ class AsyncLiveRaceFinishedEvent(AsyncLiveRaceEvent):
     room_url: str
     participant_count: int = 0
     finisher_count: int = 0
+    summary: str = ""  # the results, placed first: ``1. Ada 1:02:03.4 · Bob: forfeit``
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

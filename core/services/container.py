@@ -12,11 +12,14 @@ from core.lifecycle import Lifecycle
 from core.metrics import NO_METRICS, Metrics
 from core.services.announcements import AnnouncementService
 from core.services.api_tokens import ApiTokenService
+from core.services.async_tournaments import AsyncTournamentService
 from core.services.audit import AuditService
 from core.services.bot_status import BotStatusRepository
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
 from core.services.linking import LinkService
+from core.services.live_race_rooms import LiveRaceRooms, LiveRaceScheduler
+from core.services.live_races import LiveRaceService
 from core.services.match_rooms import MatchRoomService
 from core.services.match_scheduler import MatchScheduler
 from core.services.matches import MatchService
@@ -63,6 +66,11 @@ class Services:
     # The HTTP API (issue 12).
     api_tokens: ApiTokenService
     room_api: RoomApiService
+    # Async tournaments and live races (issue 13).
+    async_tournaments: AsyncTournamentService
+    live_races: LiveRaceService
+    live_race_rooms: LiveRaceRooms
+    live_race_scheduler: LiveRaceScheduler
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 
@@ -83,4 +91,8 @@ class Services:
             # Rooms open on time only where the engine runs; stopped before the engine.
             await lifecycle.add(
                 "match room scheduler", self.match_scheduler.start, self.match_scheduler.stop
+            )
+            await lifecycle.add(
+                "live race room scheduler",
+                self.live_race_scheduler.start, self.live_race_scheduler.stop,
             )

@@ -94,7 +94,7 @@ class MatchResults:
         if event.new_status == "finished":
             await self._finished(outbox, match, event)
         elif event.old_status == "finished" and event.new_status == "in_progress":
-            race = await _snapshot(session, event)
+            race = await room_snapshot(session, event)
             await _sync_players(session, event.match_id, race, final=False)
             match.status = RaceStatus.IN_PROGRESS.value
             log.info("Match %s: the race is under way again; its results are undone", match.id)
@@ -107,7 +107,7 @@ class MatchResults:
         self, outbox: Outbox, match: Match, event: RacetimeRaceStatusChangedEvent
     ) -> None:
         session = outbox.session
-        race = await _snapshot(session, event)
+        race = await room_snapshot(session, event)
         if race is None or race.status.value != "finished":
             # The room moved on since (un-finished): the event that says so settles it.
             return
@@ -159,7 +159,9 @@ async def _players(session: AsyncSession, match_id: int) -> list[tuple[MatchPlay
     return [(player, user) for player, user in result.all()]
 
 
-async def _snapshot(session: AsyncSession, event: RacetimeRaceStatusChangedEvent) -> Race | None:
+async def room_snapshot(
+    session: AsyncSession, event: RacetimeRaceStatusChangedEvent
+) -> Race | None:
     """The room's last committed state (at least as new as ``event``)."""
     room = await get_room(session, event.category, event.room_slug)
     return race_from_dict(room.last_race_data) if room and room.last_race_data else None
@@ -195,4 +197,7 @@ async def _sync_players(
     return results
 
 
-__all__ = ["LISTENER", "MatchResults", "PlayerResult", "format_race_time", "summary_of"]
+__all__ = [
+    "FINAL_STATUSES", "LISTENER", "MatchResults", "PlayerResult", "format_race_time",
+    "room_snapshot", "summary_of",
+]

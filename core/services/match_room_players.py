@@ -1,4 +1,5 @@
-"""A match room's players: invited, their join requests accepted, told what the match is.
+"""A room's players (a match's, a live race's): invited, their join requests accepted,
+told what the match is.
 
 Used when a room is opened and every time the bot joins it again. An invite is sent only to
 a linked player racetime shows no entry for, and not twice by this process: racetime's
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.services import match_room_rules as rules
 from core.services.match_room_rules import MatchPlan
+from db.models import User
 from db.queries import match_rooms as queries
 from db.types import utcnow
 from racetime.connection import RoomConnection
@@ -43,7 +45,7 @@ class RoomPlayers:
         """Invite and accept, then post the details and the unlinked warning once per room
         (``details_posted_at`` on the claim). Returns (invited so far, problems)."""
         async with self._locks.setdefault(plan.match_id, asyncio.Lock()):
-            problems = await self._reconcile(plan, connection)
+            problems = await self.reconcile(plan.linked, connection)
             async with self._sessionmaker() as session:
                 claim = await queries.get_claim(session, plan.match_id)
             if claim is not None and claim.details_posted_at is None:
@@ -66,8 +68,9 @@ class RoomPlayers:
                 row.details_posted_at = utcnow()
         return []
 
-    async def _reconcile(self, plan: MatchPlan, connection: RoomConnection) -> list[str]:
-        """Invite linked players who are not entrants; accept those who asked to join."""
+    async def reconcile(self, linked: list[User], connection: RoomConnection) -> list[str]:
+        """Invite ``linked`` players (with a racetime id) who are not entrants; accept those
+        who asked to join. Returns the problems."""
         try:
             async with asyncio.timeout(self._connect_timeout):
                 await connection.wait_connected()
@@ -81,7 +84,7 @@ class RoomPlayers:
         }
         sent = self._invited.setdefault(connection.name, set())
         problems: list[str] = []
-        for player in plan.linked:
+        for player in linked:
             racetime_id = player.racetime_id
             assert racetime_id is not None
             status = statuses.get(racetime_id)
@@ -102,9 +105,11 @@ class RoomPlayers:
             log.warning("Room %s: %s", connection.name, problem)
         return problems
 
-    async def accept_request(self, plan: MatchPlan, room_name: str, racetime_user_id: str) -> None:
-        """Accept a join request if it comes from one of the match's linked players."""
-        if not any(p.racetime_id == racetime_user_id for p in plan.linked):
+    async def accept_request(
+        self, linked: list[User], room_name: str, racetime_user_id: str
+    ) -> None:
+        """Accept a join request if it comes from one of the ``linked`` players."""
+        if not any(p.racetime_id == racetime_user_id for p in linked):
             return
         try:
             connection = await self._racetime.room(room_name)

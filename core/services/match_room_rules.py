@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from db.models import BotStatus, ClaimState, Match, MatchRoomClaim, RacetimeBot, Tournament, User
 from db.models.base import RaceStatus
@@ -139,20 +140,9 @@ def decide(
         )
     if not match_on:
         return Decision.refuse(Refusal.MATCH_AUTO_OFF, "Automatic rooms are off for this match.")
-    category = tournament.racetime_category
-    if bot is None:
-        return Decision.refuse(Refusal.NO_BOT, f"There is no racetime bot for `{category}`.")
-    if not bot.is_active:
-        return Decision.refuse(Refusal.BOT_INACTIVE, f"The `{category}` bot is disabled.")
-    if bot.status != int(BotStatus.CONNECTED):
-        return Decision.refuse(
-            Refusal.BOT_UNHEALTHY,
-            f"The `{category}` bot is not connected ({BotStatus(bot.status).name}).",
-        )
-    if not bot_running:
-        return Decision.refuse(
-            Refusal.BOT_NOT_RUNNING, f"The `{category}` bot is not running in this process."
-        )
+    refused = bot_refusal(tournament.racetime_category, bot, bot_running)
+    if refused is not None:
+        return refused
     opens_at = room_opens_at(match, tournament)
     if opens_at is None:
         return Decision.refuse(Refusal.NO_TIME, "The match has no scheduled time.")
@@ -168,6 +158,24 @@ def decide(
             "tournament requires.",
         )
     return Decision(True)
+
+
+def bot_refusal(category: str, bot: RacetimeBot | None, bot_running: bool) -> Decision | None:
+    """Why the category's bot cannot open a room now (``None``: it can)."""
+    if bot is None:
+        return Decision.refuse(Refusal.NO_BOT, f"There is no racetime bot for `{category}`.")
+    if not bot.is_active:
+        return Decision.refuse(Refusal.BOT_INACTIVE, f"The `{category}` bot is disabled.")
+    if bot.status != int(BotStatus.CONNECTED):
+        return Decision.refuse(
+            Refusal.BOT_UNHEALTHY,
+            f"The `{category}` bot is not connected ({BotStatus(bot.status).name}).",
+        )
+    if not bot_running:
+        return Decision.refuse(
+            Refusal.BOT_NOT_RUNNING, f"The `{category}` bot is not running in this process."
+        )
+    return None
 
 
 def match_goal(match: Match, tournament: Tournament) -> str:
@@ -199,30 +207,42 @@ def is_room_of(summary_info: str | None, info: str, match_id: int) -> bool:
 def room_settings(
     match: Match, tournament: Tournament, info: str, category_goals: list[str] | None = None
 ) -> RaceSettings:
-    """The room's settings (issue 11). A goal the category does not have is sent as a custom
-    goal, since racetime refuses an unknown goal name."""
+    """The room's settings (issue 11)."""
     assert match.id is not None
-    goal = match_goal(match, tournament)
+    return race_settings(
+        match_goal(match, tournament), category_goals,
+        invitational=match.invitational is not False, info_user=info,
+        info_bot=room_marker(match.id),
+    )
+
+
+def race_settings(
+    goal: str,
+    category_goals: list[str] | None,
+    *,
+    invitational: bool,
+    info_user: str,
+    info_bot: str,
+    **chosen: Any,
+) -> RaceSettings:
+    """A RaceDesk room's settings (a match's, a live race's): ``chosen`` over the defaults.
+    A goal the category does not have is sent as a custom goal, since racetime refuses an
+    unknown goal name."""
     custom = category_goals is not None and goal not in category_goals
+    defaults: dict[str, Any] = {
+        "unlisted": False, "start_delay": 15, "time_limit": 24, "streaming_required": True,
+        "auto_start": True, "allow_comments": True, "hide_comments": True,
+        "allow_prerace_chat": True, "allow_midrace_chat": True,
+        "allow_non_entrant_chat": False, "chat_message_delay": 0, "team_race": False,
+        "require_even_teams": False,
+    }
     return RaceSettings(
         goal=None if custom else goal,
         custom_goal=goal if custom else None,
-        invitational=match.invitational is not False,
-        unlisted=False,
-        info_user=info,
-        info_bot=room_marker(match.id),
-        start_delay=15,
-        time_limit=24,
-        streaming_required=True,
-        auto_start=True,
-        allow_comments=True,
-        hide_comments=True,
-        allow_prerace_chat=True,
-        allow_midrace_chat=True,
-        allow_non_entrant_chat=False,
-        chat_message_delay=0,
-        team_race=False,
-        require_even_teams=False,
+        invitational=invitational,
+        info_user=info_user,
+        info_bot=info_bot,
+        **{**defaults, **chosen},
     )
 
 

@@ -20,15 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, UserFacingError
 from core.events import (
     EventDispatcher,
@@ -40,36 +36,24 @@ from core.events import (
     RacetimeRoomOpenedEvent,
 )
 from core.identity import SYSTEM_USER_ID
-from core.metrics import NO_METRICS, Metrics
 from core.services import match_room_rules as rules
-from core.services.event_log import DatabaseEventLog
-from core.services.match_room_players import RoomPlayers
 from core.services.match_room_rules import Decision, MatchPlan, Refusal
+from core.services.room_launch import CLAIM_LEASE as CLAIM_LEASE  # re-exported
+from core.services.room_launch import LaunchFailed, RoomService
+from core.services.room_launch import OpenRetry as OpenRetry  # re-exported
 from db.models import ClaimState, Match, MatchRoomClaim
 from db.models.base import RaceStatus
 from db.queries import bots as bot_queries
 from db.queries import match_rooms as queries
 from db.queries import rooms as room_queries
 from db.types import utcnow
-from racetime.backoff import Backoff
-from racetime.client import RaceSettings, RacetimeClient, split_race_name
+from racetime.client import RaceSettings
 from racetime.connection import CreatedRoom, RoomConnection
-from racetime.errors import (
-    RacetimeAuthError,
-    RacetimeError,
-    RacetimeValidationError,
-)
-from racetime.manager import RacetimeManager, UnknownCategoryError
-from racetime.models import CategoryData, race_from_dict
-from racetime.ports import RoomStore
+from racetime.manager import UnknownCategoryError
 
 log = logging.getLogger(__name__)
 
 Reason = Literal["scheduled", "manual"]
-ERROR_MAX = 1000
-# An ``opening`` claim not renewed for this long belongs to a process that stopped. One
-# attempt takes at most a few HTTP timeouts (15 s each), and the claim is renewed before each.
-CLAIM_LEASE = timedelta(minutes=3)
 
 
 class OpeningStatus(StrEnum):
@@ -118,40 +102,7 @@ class RoomPreview:
     existing: RoomOpening | None  # the room the match already has, or is getting
 
 
-@dataclass(frozen=True, slots=True)
-class OpenRetry:
-    """How often and how patiently ``startrace`` is tried before the opening is failed."""
-
-    attempts: int = 4
-    backoff: Backoff = field(default_factory=lambda: Backoff(base=2.0, cap=30.0))
-
-
-class MatchRoomService:
-    def __init__(
-        self,
-        *,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        event_log: DatabaseEventLog,
-        racetime: RacetimeManager,
-        client: RacetimeClient,
-        store: RoomStore,
-        clock: Clock | None = None,
-        retry: OpenRetry | None = None,
-        connect_timeout: float = 10.0,
-        lease: timedelta = CLAIM_LEASE,
-        metrics: Metrics = NO_METRICS,
-    ) -> None:
-        self._metrics = metrics
-        self._sessionmaker = sessionmaker
-        self._event_log = event_log
-        self._racetime = racetime
-        self._client = client
-        self._store = store
-        self._clock: Clock = clock or SystemClock()
-        self._retry = retry or OpenRetry()
-        self._lease = lease
-        self._players = RoomPlayers(sessionmaker, racetime, connect_timeout=connect_timeout)
-
+class MatchRoomService(RoomService):
     def subscribe(self, dispatcher: EventDispatcher) -> None:
         """Reconcile a match room when the bot joins it; accept players' join requests."""
         dispatcher.subscribe(RacetimeBotJoinedRaceEvent, self._on_bot_joined)
@@ -257,100 +208,33 @@ class MatchRoomService:
             )
         return RoomOpening(claim.match_id, OpeningStatus.ALREADY_OPENING, claim.category)
 
-    def _url(self, category: str, slug: str) -> str:
-        return f"{self._client.base_url}/{category}/{slug}"
-
     async def _open(self, plan: MatchPlan, claim: MatchRoomClaim) -> RoomOpening:
-        """Find the claim's room on racetime or open it, retrying with backoff."""
-        error = "not tried"
-        for attempt in range(self._retry.attempts):
-            if attempt:
-                await self._clock.sleep(self._retry.backoff.delay(attempt - 1))
-                # (Every way in has just committed the claim: the first try needs no renewal.)
-                await self._renew(plan.match_id)
-            try:
-                slug, adopted, settings = await self._find_or_start(plan, claim)
-            except (RacetimeError, UnknownCategoryError) as failure:
-                error = str(failure)[:ERROR_MAX]
-                log.warning(
-                    "Match %d: opening its room failed (attempt %d of %d): %s",
-                    plan.match_id, attempt + 1, self._retry.attempts, error,
-                )
-                await self._note_attempt(plan.match_id, error)
-                if isinstance(failure, RacetimeValidationError | UnknownCategoryError):
-                    break  # no retry cures a refused form or a bot that is not running
-                continue
-            connection = await self._record_opened(plan, claim, slug, settings)
-            opening = await self._set_up(plan, connection)
-            if not adopted:
-                dropped = await self._not_taken(plan.category, slug, settings)
-                opening = replace(opening, problems=opening.problems + dropped)
-            status = OpeningStatus.ADOPTED if adopted else OpeningStatus.OPENED
-            return replace(opening, status=status)
-        await self._record_failed(plan.match_id, error)
-        return RoomOpening(plan.match_id, OpeningStatus.FAILED, plan.category, error=error)
+        """Find the claim's room on racetime or open it (:class:`RoomLauncher`)."""
+        launched = await self._launcher.launch(_MatchTarget(self, plan, claim))
+        if isinstance(launched, LaunchFailed):
+            await self._record_failed(plan.match_id, launched.error)
+            return RoomOpening(
+                plan.match_id, OpeningStatus.FAILED, plan.category, error=launched.error
+            )
+        slug, settings = launched.slug, launched.settings
+        connection = await self._record_opened(plan, claim, slug, settings)
+        opening = await self._set_up(plan, connection)
+        if not launched.adopted:
+            dropped = await self._launcher.not_taken(plan.category, slug, settings)
+            opening = replace(opening, problems=opening.problems + dropped)
+        status = OpeningStatus.ADOPTED if launched.adopted else OpeningStatus.OPENED
+        return replace(opening, status=status)
 
-    async def _find_or_start(
-        self, plan: MatchPlan, claim: MatchRoomClaim
-    ) -> tuple[str, bool, RaceSettings]:
-        """(slug, adopted, settings): the claim's room if racetime has one, else a new one.
-
-        Never posts ``startrace`` without first having seen the category's current rooms.
-        ``startrace`` is posted here rather than through ``RacetimeManager.create_room`` so
-        that the room's row, the claim and the event are committed together *before* the
-        engine watches the room and logs events of its own about it (see the report on
-        out-of-order commits in one partition).
-        """
-        bot = self._racetime.bot(plan.category)
-        token = await bot.token()
-        raw = await self._client.get_category_data(plan.category, token)
-        try:
-            data = msgspec.convert(raw, CategoryData)
-        except msgspec.ValidationError as error:
-            raise RacetimeError(f"racetime.gg sent unreadable category data: {error}") from None
-        settings = rules.room_settings(plan.match, plan.tournament, claim.info, data.goals)
-        slug = await self._our_room(plan, claim, data)
-        if slug is not None:
-            return slug, True, settings
-        try:
-            name = await self._client.start_race(plan.category, token, settings)
-        except RacetimeAuthError:
-            # A bare 403 opens nothing: a token racetime revoked is replaced once.
-            token = await bot.token(stale=token)
-            name = await self._client.start_race(plan.category, token, settings)
-        log.info("Match %d: opened its room %s", plan.match_id, name)
-        return split_race_name(name, plan.category)[1], False, settings
-
-    async def _not_taken(
-        self, category: str, slug: str, settings: RaceSettings
-    ) -> tuple[str, ...]:
-        """Settings racetime silently dropped (read back from the room)."""
-        try:
-            race = race_from_dict(await self._client.get_race_data(category, slug))
-        except RacetimeError as error:
-            log.warning("Room %s/%s: could not read it back: %s", category, slug, error)
-            return ()
-        missing = settings.not_taken_by(race) if race is not None else []
-        return tuple(f"racetime did not apply {name}" for name in missing)
-
-    async def _our_room(
-        self, plan: MatchPlan, claim: MatchRoomClaim, data: CategoryData
-    ) -> str | None:
-        """A current room a bot opened with this claim's info text and the match's marker,
-        not recorded for another match."""
-        for race in data.current_races:
-            if race.opened_by_bot is None or not rules.is_room_of(
-                race.info, claim.info, plan.match_id
-            ):
-                continue
-            category, _, slug = race.name.rpartition("/")
-            async with self._sessionmaker() as session:
-                room = await room_queries.get_room(session, category, slug)
-            if room is None or room.match_id in (None, plan.match_id):
-                log.info("Match %d: found its room %s on racetime; adopting it",
-                         plan.match_id, race.name)
-                return slug
-        return None
+    async def _our_room(self, plan: MatchPlan, claim: MatchRoomClaim, info: str | None,
+                        race_name: str) -> bool:
+        """A room a bot opened with this claim's info text and the match's marker, not
+        recorded for another match."""
+        if not rules.is_room_of(info, claim.info, plan.match_id):
+            return False
+        category, _, slug = race_name.rpartition("/")
+        async with self._sessionmaker() as session:
+            room = await room_queries.get_room(session, category, slug)
+        return room is None or room.match_id in (None, plan.match_id)
 
     async def _renew(self, match_id: int) -> None:
         """Renew the claim's lease before each attempt (see :meth:`reconcile_unfinished`)."""
@@ -479,7 +363,7 @@ class MatchRoomService:
             plan = await self._plan(event.match_id)
         except NotFoundError:
             return
-        await self._players.accept_request(plan, event.room_name, event.racetime_user_id)
+        await self._players.accept_request(plan.linked, event.room_name, event.racetime_user_id)
 
     # -- chat -----------------------------------------------------------------------------------
 
@@ -548,6 +432,37 @@ class MatchRoomService:
             if claim.details_posted_at is None:
                 await self.reconcile_room(claim.match_id)
         return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class _MatchTarget:
+    """A match's room, as :class:`RoomLauncher` opens it."""
+
+    service: MatchRoomService
+    plan: MatchPlan
+    claim: MatchRoomClaim
+
+    @property
+    def category(self) -> str:
+        return self.plan.category
+
+    @property
+    def label(self) -> str:
+        return f"Match {self.plan.match_id}"
+
+    def settings(self, category_goals: list[str]) -> RaceSettings:
+        return rules.room_settings(
+            self.plan.match, self.plan.tournament, self.claim.info, category_goals
+        )
+
+    async def is_ours(self, info: str | None, race_name: str) -> bool:
+        return await self.service._our_room(self.plan, self.claim, info, race_name)
+
+    async def renew(self) -> None:
+        await self.service._renew(self.plan.match_id)
+
+    async def note_attempt(self, error: str) -> None:
+        await self.service._note_attempt(self.plan.match_id, error)
 
 
 def _claim_of_room(plan: MatchPlan, category: str, slug: str) -> MatchRoomClaim:

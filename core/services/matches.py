@@ -86,6 +86,22 @@ def clean_reason(reason: str) -> str:
     return cleaned
 
 
+def check_future(when: datetime, now: datetime) -> None:
+    """Refuse a time that is not in the future (``when`` must be timezone-aware)."""
+    if when.tzinfo is None:
+        raise ValueError("race times must be timezone-aware")
+    if when <= now:
+        raise UserFacingError(f"{show_time(when)} is in the past. Give a time in the future.")
+
+
+def check_cancellable(status: str, what: str, kept: str) -> None:
+    """Refuse to cancel what is already cancelled, or finished (``kept`` says what stays)."""
+    if status == RaceStatus.CANCELLED:
+        raise UserFacingError(f"{what} is already cancelled.")
+    if status == RaceStatus.FINISHED:
+        raise UserFacingError(f"{what} is finished and {kept}; there is nothing to cancel.")
+
+
 def check_players(players: Sequence[int], names: Mapping[int, str]) -> list[int]:
     seen: set[int] = set()
     twice = []
@@ -248,13 +264,7 @@ class MatchService:
         async with self._event_log.transaction() as outbox:
             session = outbox.session
             match, tournament = await self._find(session, guild_id, match_id, for_update=True)
-            if match.status == RaceStatus.CANCELLED:
-                raise UserFacingError(f"Match #{match_id} is already cancelled.")
-            if match.status == RaceStatus.FINISHED:
-                raise UserFacingError(
-                    f"Match #{match_id} is finished and keeps its results; there is nothing "
-                    "to cancel."
-                )
+            check_cancellable(match.status, f"Match #{match_id}", "keeps its results")
             match.status = RaceStatus.CANCELLED.value
             await session.flush()
             actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
@@ -311,12 +321,7 @@ class MatchService:
     # -- helpers -----------------------------------------------------------------------------
 
     def _check_future(self, when: datetime) -> None:
-        if when.tzinfo is None:
-            raise ValueError("match times must be timezone-aware")
-        if when <= self._clock.now():
-            raise UserFacingError(
-                f"{show_time(when)} is in the past. Give a time in the future."
-            )
+        check_future(when, self._clock.now())
 
     async def _find(
         self, session: AsyncSession, guild_id: int, match_id: int, *, for_update: bool = False

@@ -8,7 +8,7 @@ unique per event and recipient), so an event delivered again after a crash adds 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,8 +30,10 @@ from core.events import (
     RoomForMatchEvent,
 )
 from core.services.exactly_once import exactly_once
+from core.services.live_race_rules import eligible_users
 from core.services.notification_types import NotificationType
 from core.services.notifications import NotificationContent, NotificationService
+from db.models import AsyncLiveRace
 from db.queries.recipients import Audience, live_race_audience, match_audience
 
 Content = Callable[[Any, Audience], NotificationContent]
@@ -45,6 +47,12 @@ def _moved(event: MatchRescheduledEvent, audience: Audience) -> NotificationCont
     before = event.old_scheduled_at
     details = f"It was set for <t:{int(before.timestamp())}:F>." if before else None
     return _base(audience, scheduled_at=event.scheduled_at, details=details)
+
+
+def _finished(event: AsyncLiveRaceFinishedEvent, audience: Audience) -> NotificationContent:
+    count = f"{event.finisher_count} of {event.participant_count} finished"
+    details = f"{count}: {event.summary}" if event.summary else count
+    return _base(audience, room_url=event.room_url, details=details)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +82,9 @@ LIVE_RACE_RULES = [
     Rule(AsyncLiveRaceRoomOpenedEvent, NotificationType.LIVE_RACE_ROOM_OPENED,
          lambda e, a: _base(a, scheduled_at=e.scheduled_at, room_url=e.room_url)),
     Rule(AsyncLiveRaceStartedEvent, NotificationType.LIVE_RACE_STARTED,
-         lambda e, a: _base(a, room_url=e.room_url)),
-    Rule(AsyncLiveRaceFinishedEvent, NotificationType.LIVE_RACE_FINISHED,
          lambda e, a: _base(a, room_url=e.room_url,
-                            details=f"{e.finisher_count} of {e.participant_count} finished")),
+                            details=f"{e.participant_count} participant(s) racing")),
+    Rule(AsyncLiveRaceFinishedEvent, NotificationType.LIVE_RACE_FINISHED, _finished),
     Rule(AsyncLiveRaceCancelledEvent, NotificationType.LIVE_RACE_CANCELLED,
          lambda e, a: _base(a, reason=e.reason, scheduled_at=e.scheduled_at)),
 ]
@@ -125,4 +132,10 @@ class NotificationListeners:
     async def _live_race_audience(
         self, session: AsyncSession, event: AsyncLiveRaceEvent
     ) -> Audience | None:
-        return await live_race_audience(session, event.live_race_id)
+        """The participants eligible for the live race (see ``live_race_rules``)."""
+        audience = await live_race_audience(session, event.live_race_id)
+        race = await session.get(AsyncLiveRace, event.live_race_id)
+        if audience is None or race is None:
+            return None
+        eligible = {user.id for user in await eligible_users(session, race)}
+        return replace(audience, user_ids=[u for u in audience.user_ids if u in eligible])

@@ -435,20 +435,25 @@ class TournamentService:
             raise UserFacingError(_duplicate_message(name))
 
     async def _check_category(self, session: AsyncSession, guild_id: int, category: str) -> None:
-        allowed = [bot.category for bot in await list_bots_for_guild(session, guild_id)]
-        if category in allowed:
-            return
-        if not allowed:
-            raise UserFacingError(
-                "No racetime category bot serves this server yet, so there is nothing to open "
-                "rooms with. A bot owner adds one with `/racetime add` and lets this server "
-                "use it with `/tournament allow-bot`."
-            )
-        choices = ", ".join(f"`{c}`" for c in allowed)
+        await check_category(session, guild_id, category)
+
+
+async def check_category(session: AsyncSession, guild_id: int, category: str) -> None:
+    """Refuse a racetime category whose bot does not serve the server (any tournament kind)."""
+    allowed = [bot.category for bot in await list_bots_for_guild(session, guild_id)]
+    if category in allowed:
+        return
+    if not allowed:
         raise UserFacingError(
-            f"`{category}` is not a racetime category bot of this server (or it is stopped). "
-            f"Choose one of: {choices}."
+            "No racetime category bot serves this server yet, so there is nothing to open "
+            "rooms with. A bot owner adds one with `/racetime add` and lets this server "
+            "use it with `/tournament allow-bot`."
         )
+    choices = ", ".join(f"`{c}`" for c in allowed)
+    raise UserFacingError(
+        f"`{category}` is not a racetime category bot of this server (or it is stopped). "
+        f"Choose one of: {choices}."
+    )
 
 
 def _validated(settings: TournamentSettings) -> TournamentSettings:

@@ -3,7 +3,13 @@
 from sqlmodel import SQLModel
 
 from db.models.api_tokens import ApiToken
-from db.models.async_tournaments import AsyncLiveRace, AsyncParticipant, AsyncPool, AsyncTournament
+from db.models.async_tournaments import (
+    AsyncLiveRace,
+    AsyncParticipant,
+    AsyncPool,
+    AsyncPoolRun,
+    AsyncTournament,
+)
 from db.models.audit import AuditLog
 from db.models.base import BotStatus, NotificationStatus, PlayerStatus, RaceStatus
 from db.models.bots import RacetimeBot, RacetimeBotGuild, RacetimeBotStatusHistory
@@ -23,6 +29,7 @@ __all__ = [
     "AsyncLiveRace",
     "AsyncParticipant",
     "AsyncPool",
+    "AsyncPoolRun",
     "AsyncTournament",
     "AuditLog",
     "BotStatus",

@@ -1,8 +1,9 @@
 """Async tournaments: pools of seeds, participants and scheduled live races."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import BigInteger, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, Interval, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.models.base import (
@@ -53,6 +54,10 @@ class AsyncParticipant(SQLModel, table=True):
     tournament_id: int = Field(foreign_key="async_tournaments.id", ondelete="CASCADE")
     user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
     joined_at: datetime = created_at_field()
+    # Leaving keeps the row (and the runs): a participant who comes back is active again.
+    is_active: bool = Field(default=True)
+    # The one pool they play; ``None``: every pool of the tournament.
+    pool_id: int | None = Field(default=None, foreign_key="async_pools.id", ondelete="SET NULL")
 
 
 class AsyncLiveRace(SQLModel, table=True):
@@ -73,5 +78,39 @@ class AsyncLiveRace(SQLModel, table=True):
     racetime_slug: str | None = Field(default=None, max_length=64)
     created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     cancelled_reason: str | None = Field(default=None, max_length=500)
+    goal: str | None = Field(default=None, max_length=200)
+    # Room settings chosen at creation (``invitational``, ``streaming_required``, ...).
+    room_settings: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+    # The claim on the room (``ClaimState`` values; ``None``: not claimed): set by a
+    # conditional update, so one caller in one process opens it. ``room_claimed_at`` is the
+    # claim's lease, renewed before every attempt.
+    room_state: str | None = Field(default=None, max_length=16)
+    room_claimed_at: datetime | None = datetime_field()
+    room_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+class AsyncPoolRun(SQLModel, table=True):
+    """A participant's run of a pool (one per pool and user), as a live race recorded it.
+
+    ``status`` is racetime's final entrant status (``done``, ``dnf``, ``dq``); ``event_id``
+    is the race event that recorded it. A live race without a pool records runs with no pool.
+    """
+
+    __tablename__ = "async_pool_runs"
+    __table_args__ = (UniqueConstraint("pool_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pool_id: int | None = Field(
+        default=None, foreign_key="async_pools.id", ondelete="CASCADE", index=True
+    )
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    live_race_id: int | None = Field(
+        default=None, foreign_key="async_live_races.id", ondelete="SET NULL", index=True
+    )
+    status: str = Field(max_length=16)
+    place: int | None = Field(default=None)
+    finish_time: timedelta | None = Field(default=None, sa_type=Interval)
+    event_id: str = Field(max_length=200)
+    created_at: datetime = created_at_field()

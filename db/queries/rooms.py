@@ -41,6 +41,12 @@ async def get_room_for_match(session: AsyncSession, match_id: int) -> RaceRoom |
     return result.scalar_one_or_none()
 
 
+async def get_room_for_live_race(session: AsyncSession, live_race_id: int) -> RaceRoom | None:
+    """The (at most one) room of a live race."""
+    result = await session.execute(select(RaceRoom).where(RaceRoom.live_race_id == live_race_id))
+    return result.scalar_one_or_none()
+
+
 async def list_active_rooms(
     session: AsyncSession, categories: Iterable[str] | None = None
 ) -> list[RaceRoom]:

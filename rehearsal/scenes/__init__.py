@@ -7,6 +7,7 @@ checks through :class:`rehearsal.stage.Stage`.
 from rehearsal.scenes import (
     about,
     api,
+    live_race,
     metrics,
     notifications,
     race,
@@ -18,5 +19,5 @@ from rehearsal.stage import Scene
 
 SCENES: list[Scene] = [
     racetime_bot.SCENE, race.SCENE, restart.SCENE, notifications.SCENE, tournament.SCENE,
-    api.SCENE, about.SCENE, metrics.SCENE,
+    api.SCENE, live_race.SCENE, about.SCENE, metrics.SCENE,
 ]

@@ -56,6 +56,26 @@ async def link(stage: Stage, name: str, *, dms_open: bool = True) -> None:
     )
 
 
+async def accept_and_ready(stage: Stage, race: str, names: tuple[str, ...]) -> None:
+    """Each of ``names`` accepts their invitation to ``race`` and readies up (a step each)."""
+    for name in names:
+        async with stage.step(f"{name} accepts the invitation and readies up"):
+            user = stage.cast.racers[name]
+            await stage.racetime_acts(name, "accepts the invitation",
+                                      stage.racetime.racer(race, user, "accept_invite"))
+            await stage.racetime_acts(name, "readies up", stage.racetime.racer(race, user, "ready"))
+
+
+async def countdown(stage: Stage, slug: str) -> None:
+    """Everyone is ready: racetime counts down, the race starts and runs a few seconds."""
+    await stage.expect_event(
+        RacetimeRaceStatusChangedEvent, "the countdown",
+        lambda e: e.room_slug == slug and e.new_status == "pending",
+    )
+    await stage.racetime_acts("racetime", "counts down… GO!", stage.racetime.advance(16))
+    await stage.racetime.advance(6)
+
+
 async def play(stage: Stage) -> None:
     cast, api = stage.cast, stage.racetime
     one, two = "RacerOne", "RacerTwo"
@@ -111,20 +131,10 @@ async def play(stage: Stage) -> None:
             lambda sent: bool(posted_in(announcements, sent)),
         )
 
-    for name in (one, two):
-        async with stage.step(f"{name} accepts the invitation and readies up"):
-            user = cast.racers[name]
-            await stage.racetime_acts(name, "accepts the invitation",
-                                      api.racer(race, user, "accept_invite"))
-            await stage.racetime_acts(name, "readies up", api.racer(race, user, "ready"))
+    await accept_and_ready(stage, race, (one, two))
 
     async with stage.step("the race starts and both finish"):
-        await stage.expect_event(
-            RacetimeRaceStatusChangedEvent, "the countdown",
-            lambda e: e.room_slug == created.room_slug and e.new_status == "pending",
-        )
-        await stage.racetime_acts("racetime", "counts down… GO!", api.advance(16))
-        await api.advance(6)
+        await countdown(stage, created.room_slug)
         for name, action in FINISH.items():
             await stage.racetime_acts(name, "finishes", api.racer(race, cast.racers[name], action))
             await api.advance(3)

@@ -339,6 +339,7 @@ async def test_a_live_race_start_is_orange_and_off_until_a_player_turns_it_on(
         for member in (keen, quiet):
             user = await get_or_create_user_by_discord_id(session, member.id)
             assert user.id is not None
+            user.racetime_id = f"rt{member.id}"[-16:]  # eligible: linked to racetime.gg
             session.add(AsyncParticipant(tournament_id=tournament.id, user_id=user.id))
         await session.flush()
         assert race.id is not None

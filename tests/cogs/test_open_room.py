@@ -17,13 +17,12 @@ from sqlmodel import select
 
 from core.config import RacetimeSettings
 from core.events import RacetimeRoomCreatedEvent, RacetimeRoomOpenedEvent, decode_event
-from db.models import EventLogEntry, User
+from db.models import EventLogEntry
 from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
 from rehearsal.slash import BotMessage, SlashResult
 from tests.plugins.discord_bot import DiscordHarness, running_harness
-from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 
 MODERATORS_ONLY = (
     "Only moderators can do this: members with the Manage Server permission, "
@@ -53,25 +52,15 @@ async def scene(
     async with running_harness(db_url, secret_box, racetime) as harness:
         services = harness.services
         guild_id = harness.guild.id
-        await services.racetime_admin.add_bot(
-            category=CATEGORY, client_id=ALTTPR_CLIENT_ID, client_secret=ALTTPR_CLIENT_SECRET,
-            display_name="ALttPR", actor_discord_id=1, guild_id=guild_id,
-        )
-        await asyncio.wait_for(services.racetime.bot(CATEGORY).wait_healthy(), 5)
-        await services.tournaments.allow_bot(guild_id, CATEGORY, actor_discord_id=1)
+        ada, bob = harness.member(0), harness.member(1)
+        users = fake_racetime.seed.users
+        await harness.run_alttpr_bot({
+            ada: (users["RacerOne"], "RacerOne#1234"), bob: (users["RacerTwo"], "RacerTwo#5678"),
+        })
         await services.tournaments.create(
             guild_id, "Winter Cup", category=CATEGORY, actor_discord_id=1,
             default_goal="All dungeons",
         )
-        ada, bob = harness.member(0), harness.member(1)
-        users = fake_racetime.seed.users
-        async with services.sessionmaker.begin() as session:
-            session.add_all([
-                User(discord_id=ada.id, racetime_id=users["RacerOne"],
-                     racetime_name="RacerOne#1234"),
-                User(discord_id=bob.id, racetime_id=users["RacerTwo"],
-                     racetime_name="RacerTwo#5678"),
-            ])
         match = await services.matches.schedule(
             guild_id, "Winter Cup", [ada.id, bob.id, STRANGER],
             datetime.now(UTC).replace(microsecond=0) + timedelta(days=1), "Semi-final",

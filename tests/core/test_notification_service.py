@@ -197,14 +197,22 @@ async def test_an_event_delivered_twice_notifies_each_player_once(env: Env) -> N
     assert room.payload["tournament"] == "Winter Cup" and room.payload["subject"] == "Final"
 
 
-async def test_a_live_race_notifies_the_tournaments_participants(env: Env) -> None:
-    users = [await env.user(3001), await env.user(3002)]
+async def test_a_live_race_notifies_its_eligible_participants_only(env: Env) -> None:
+    linked, unlinked, left = [await env.user(3001), await env.user(3002), await env.user(3003)]
     async with env.sessionmaker.begin() as session:
+        for user_id in (linked, left):
+            user = await session.get(User, user_id)
+            assert user is not None
+            user.racetime_id = f"rt{user_id:014d}"
         tournament = AsyncTournament(guild_id=GUILD, name="Async Cup", racetime_category="alttpr")
         session.add(tournament)
         await session.flush()
         assert tournament.id is not None
-        session.add_all(AsyncParticipant(tournament_id=tournament.id, user_id=u) for u in users)
+        session.add_all([
+            AsyncParticipant(tournament_id=tournament.id, user_id=linked),
+            AsyncParticipant(tournament_id=tournament.id, user_id=unlinked),
+            AsyncParticipant(tournament_id=tournament.id, user_id=left, is_active=False),
+        ])
         race = AsyncLiveRace(tournament_id=tournament.id, scheduled_at=WHEN)
         session.add(race)
         await session.flush()
@@ -213,7 +221,7 @@ async def test_a_live_race_notifies_the_tournaments_participants(env: Env) -> No
     await env.dispatcher.emit(AsyncLiveRaceCreatedEvent(
         live_race_id=race_id, tournament_id=tournament_id, scheduled_at=WHEN))
     await env.dispatcher.drain()
-    assert sorted(r.user_id for r in await env.rows()) == sorted(users)
+    assert [r.user_id for r in await env.rows()] == [linked]
     assert {r.event_type for r in await env.rows()} == {"LIVE_RACE_SCHEDULED"}
 
 

@@ -15,6 +15,7 @@ from db.models import (
     AsyncLiveRace,
     AsyncParticipant,
     AsyncPool,
+    AsyncPoolRun,
     AsyncTournament,
     AuditLog,
     BotStatus,
@@ -163,6 +164,10 @@ async def _insert_one_of_everything(
             last_race_data=RACE_DATA,
         ),
         RaceRoom(category="alttpr", slug="sneaky-zelda-5678", live_race_id=live_race.id),
+        AsyncPoolRun(
+            pool_id=pool.id, user_id=user.id, live_race_id=live_race.id, status="done",
+            place=1, finish_time=timedelta(minutes=95, microseconds=5), event_id="e-1",
+        ),
         MatchRoomClaim(
             match_id=match.id,
             state="opened",

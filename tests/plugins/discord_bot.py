@@ -24,10 +24,11 @@ from core.lifecycle import Lifecycle
 from core.services.container import Services
 from core.services.linking import LinkSettings
 from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
-from db.models import NotificationLog, NotificationStatus
+from db.models import NotificationLog, NotificationStatus, User
 from db.secrets import SecretBox
 from rehearsal.guild import NOBODY, SimulatedGuild, member_intents
 from rehearsal.slash import BotMessage, SlashResult
+from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 from tests.plugins.racetime_engine import FAST_RETRY
 
 SETTLE_SECONDS = 5.0
@@ -90,6 +91,22 @@ class DiscordHarness:
     ) -> list[app_commands.Choice[str]]:
         """What ``/name`` suggests for ``option`` while ``typed`` is typed."""
         return await self.sim.autocomplete(name, option, typed, member=member or self.member(0))
+
+    async def run_alttpr_bot(self, users: Mapping[discord.Member, tuple[str, str]]) -> None:
+        """The fake racetime server's alttpr bot runs and serves this server; ``users``
+        (member -> racetime id and name) have linked their racetime.gg accounts."""
+        services = self.services
+        await services.racetime_admin.add_bot(
+            category="alttpr", client_id=ALTTPR_CLIENT_ID, client_secret=ALTTPR_CLIENT_SECRET,
+            display_name="ALttPR", actor_discord_id=1, guild_id=self.guild.id,
+        )
+        await asyncio.wait_for(services.racetime.bot("alttpr").wait_healthy(), 5)
+        await services.tournaments.allow_bot(self.guild.id, "alttpr", actor_discord_id=1)
+        async with services.sessionmaker.begin() as session:
+            session.add_all(
+                User(discord_id=member.id, racetime_id=racetime_id, racetime_name=name)
+                for member, (racetime_id, name) in users.items()
+            )
 
     async def notifications_settled(self) -> None:
         """Every event is delivered to the listeners, and every notification they queued has

@@ -1,0 +1,201 @@
+"""``/liverace``: organizers schedule, cancel and delete live races of async tournaments;
+moderators open a room by hand; everyone lists them, looks one up and sees who may race.
+
+The rules live in ``core.services.live_races`` (and the room in
+``core.services.live_race_rooms``); this cog parses, checks who asks and renders.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs._shared.async_choices import AsyncTournamentChoices, tournament_choices
+from cogs._shared.live_race_embeds import (
+    created_text,
+    eligible_text,
+    info_embed,
+    list_embed,
+    opening_text,
+)
+from cogs._shared.permissions import (
+    Audience,
+    ModeratorRoles,
+    ServerOnly,
+    for_audience,
+    moderators_only,
+    organizers_only,
+)
+from cogs._shared.replies import reply
+from cogs._shared.time_option import When
+from core.services.async_tournaments import AsyncTournamentService
+from core.services.live_races import (
+    OPEN_MINUTES_DEFAULT,
+    OPEN_MINUTES_MAX,
+    OPEN_MINUTES_MIN,
+    LiveRaceService,
+    live_race_id_from,
+)
+from core.services.time_input import show_time
+from core.services.tournaments import TournamentService
+
+if TYPE_CHECKING:
+    from bot import RaceDeskBot
+
+WHEN_HELP = "When it starts: <t:1796151600:F>, 2026-12-01T19:00+01:00, or 2026-12-01 19:00 (yours)"
+RACE_HELP = "The live race: pick one from the suggestions, or give its number"
+
+
+@app_commands.guild_only()
+class LiveRaceCog(AsyncTournamentChoices, ServerOnly, commands.GroupCog, group_name="liverace"):
+    """Scheduled group races of async tournaments."""
+
+    def __init__(
+        self,
+        races: LiveRaceService,
+        asyncs: AsyncTournamentService,
+        tournaments: TournamentService,
+    ) -> None:
+        self._races = races
+        self.asyncs = asyncs
+        self.organizer_roles: ModeratorRoles = tournaments
+        self.moderator_roles: ModeratorRoles = tournaments
+        super().__init__()
+
+    async def race_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        found = await self._races.suggest(interaction.guild_id, current)
+        return [app_commands.Choice(name=label, value=str(race_id)) for race_id, label in found]
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="create")
+    @app_commands.describe(
+        tournament="The async tournament",
+        when=WHEN_HELP,
+        pool="The pool this race is a run of (default: none)",
+        goal="The racetime goal (default: the tournament's)",
+        invitational="Only invited participants may join the room (default on)",
+        streaming_required="Entrants must stream (default on)",
+        open_minutes_before=(
+            f"Minutes before the start the room opens: {OPEN_MINUTES_MIN} to "
+            f"{OPEN_MINUTES_MAX} (default {OPEN_MINUTES_DEFAULT})"
+        ),
+    )
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        tournament: str,
+        when: When,
+        pool: str | None = None,
+        goal: str | None = None,
+        invitational: bool | None = None,
+        streaming_required: bool | None = None,
+        open_minutes_before: int | None = None,
+    ) -> None:
+        """Schedule a live race of an async tournament; eligible participants are told."""
+        assert interaction.guild_id is not None
+        race = await self._races.create(
+            interaction.guild_id, tournament, when, pool=pool, goal=goal,
+            invitational=invitational, streaming_required=streaming_required,
+            open_minutes_before=open_minutes_before, actor_discord_id=interaction.user.id,
+        )
+        await reply(interaction, created_text(race))
+
+    create.autocomplete("tournament")(tournament_choices)
+
+    @app_commands.command(name="list")
+    @app_commands.describe(tournament="Only this async tournament's live races (default: all)")
+    async def list_(self, interaction: discord.Interaction, tournament: str | None = None) -> None:
+        """List the live races and their status."""
+        assert interaction.guild_id is not None
+        races = await self._races.list_races(interaction.guild_id, tournament)
+        shown = races[0].tournament if tournament and races else tournament
+        await reply(interaction, embed=list_embed(races, shown))
+
+    list_.autocomplete("tournament")(tournament_choices)
+
+    @app_commands.command(name="info")
+    @app_commands.describe(race=RACE_HELP)
+    async def info(self, interaction: discord.Interaction, race: str) -> None:
+        """Show a live race: its status, room and recorded runs."""
+        assert interaction.guild_id is not None
+        shown = await self._races.info(interaction.guild_id, live_race_id_from(race))
+        await reply(interaction, embed=info_embed(shown))
+
+    info.autocomplete("race")(race_choices)
+
+    @app_commands.command(name="eligible")
+    @app_commands.describe(race=RACE_HELP)
+    async def eligible(self, interaction: discord.Interaction, race: str) -> None:
+        """Who can take part in a live race and, for the others, why not."""
+        assert interaction.guild_id is not None
+        shown, people = await self._races.eligibility(
+            interaction.guild_id, live_race_id_from(race)
+        )
+        await reply(interaction, eligible_text(shown, people)[:2000])
+
+    eligible.autocomplete("race")(race_choices)
+
+    @for_audience(Audience.MODERATOR)
+    @moderators_only()
+    @app_commands.command(name="open")
+    @app_commands.describe(race=RACE_HELP)
+    async def open_(self, interaction: discord.Interaction, race: str) -> None:
+        """Open a live race's racetime room now and invite the eligible participants."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        opening = await self._races.open_room(
+            interaction.guild_id, live_race_id_from(race), actor_discord_id=interaction.user.id
+        )
+        await reply(interaction, opening_text(opening))
+
+    open_.autocomplete("race")(race_choices)
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="cancel")
+    @app_commands.describe(race=RACE_HELP, reason="Why it is called off; participants are told")
+    async def cancel(self, interaction: discord.Interaction, race: str, reason: str) -> None:
+        """Cancel a live race; the eligible participants are told why."""
+        assert interaction.guild_id is not None
+        shown = await self._races.cancel(
+            interaction.guild_id, live_race_id_from(race), reason,
+            actor_discord_id=interaction.user.id,
+        )
+        await reply(
+            interaction,
+            f"Cancelled live race **#{shown.id}** of **{shown.tournament}** "
+            f"({show_time(shown.scheduled_at)}). Reason: {shown.cancelled_reason}\n"
+            "The eligible participants are told by DM.",
+        )
+
+    cancel.autocomplete("race")(race_choices)
+
+    @for_audience(Audience.ORGANIZER)
+    @organizers_only()
+    @app_commands.command(name="delete")
+    @app_commands.describe(race=RACE_HELP)
+    async def delete(self, interaction: discord.Interaction, race: str) -> None:
+        """Delete a live race that is scheduled or cancelled."""
+        assert interaction.guild_id is not None
+        race_id = live_race_id_from(race)
+        await self._races.delete(
+            interaction.guild_id, race_id, actor_discord_id=interaction.user.id
+        )
+        await reply(interaction, f"Deleted live race **#{race_id}**.")
+
+    delete.autocomplete("race")(race_choices)
+
+
+async def setup(bot: RaceDeskBot) -> None:
+    services = bot.services
+    await bot.add_cog(
+        LiveRaceCog(services.live_races, services.async_tournaments, services.tournaments)
+    )

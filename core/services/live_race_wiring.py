@@ -1,0 +1,55 @@
+"""Wiring async tournaments and live races (issue 13) for the composition root (``bot.py``):
+their services, built and subscribed in one place so ``bot.py`` only calls this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.clock import Clock
+from core.events import EventDispatcher
+from core.metrics import NO_METRICS, Metrics
+from core.services.async_tournaments import AsyncTournamentService
+from core.services.audit import AuditService
+from core.services.event_log import DatabaseEventLog
+from core.services.live_race_results import LiveRaceResults
+from core.services.live_race_rooms import LiveRaceRooms, LiveRaceScheduler
+from core.services.live_races import LiveRaceService
+from core.services.racetime_store import DatabaseRoomStore
+from racetime.client import RacetimeClient
+from racetime.manager import RacetimeManager
+
+
+def build_live_races(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    event_log: DatabaseEventLog,
+    dispatcher: EventDispatcher,
+    audit: AuditService,
+    manager: RacetimeManager,
+    client: RacetimeClient,
+    room_store: DatabaseRoomStore,
+    clock: Clock,
+    *,
+    racetime_url: str,
+    metrics: Metrics = NO_METRICS,
+) -> dict[str, Any]:
+    """The ``Services`` fields of async tournaments and live races, subscribed."""
+    async_tournaments = AsyncTournamentService(sessionmaker, audit)
+    rooms = LiveRaceRooms(
+        sessionmaker=sessionmaker, event_log=event_log, racetime=manager, client=client,
+        store=room_store, clock=clock, metrics=metrics,
+    )
+    rooms.subscribe(dispatcher)
+    scheduler = LiveRaceScheduler(sessionmaker, event_log, rooms, clock=clock)
+    scheduler.subscribe(dispatcher)
+    LiveRaceResults(event_log, racetime_url=racetime_url).subscribe(dispatcher)
+    return {
+        "async_tournaments": async_tournaments,
+        "live_races": LiveRaceService(
+            sessionmaker, event_log, audit, async_tournaments, clock, rooms=rooms,
+            racetime_url=racetime_url,
+        ),
+        "live_race_rooms": rooms,
+        "live_race_scheduler": scheduler,
+    }

@@ -1,0 +1,260 @@
+"""Async tournaments, their pools, participants, live races and pool runs. Never commit: the
+service owns the transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from db.models import (
+    AsyncLiveRace,
+    AsyncParticipant,
+    AsyncPool,
+    AsyncPoolRun,
+    AsyncTournament,
+    ClaimState,
+    RaceStatus,
+    User,
+)
+from db.queries.tournaments import _like_escape
+
+
+async def tournament_named(
+    session: AsyncSession, guild_id: int, name: str
+) -> AsyncTournament | None:
+    """The server's async tournament called ``name``, ignoring case."""
+    result = await session.execute(
+        select(AsyncTournament).where(
+            AsyncTournament.guild_id == guild_id,
+            func.lower(col(AsyncTournament.name)) == name.lower(),
+        )
+    )
+    return result.scalars().first()
+
+
+async def list_tournaments(
+    session: AsyncSession, guild_id: int, *, include_closed: bool
+) -> list[AsyncTournament]:
+    statement = select(AsyncTournament).where(AsyncTournament.guild_id == guild_id)
+    if not include_closed:
+        statement = statement.where(col(AsyncTournament.is_active).is_(True))
+    result = await session.execute(
+        statement.order_by(
+            col(AsyncTournament.is_active).desc(), func.lower(col(AsyncTournament.name))
+        )
+    )
+    return list(result.scalars())
+
+
+async def search_names(
+    session: AsyncSession, guild_id: int, typed: str, *, limit: int = 25
+) -> list[str]:
+    result = await session.execute(
+        select(AsyncTournament.name)
+        .where(
+            AsyncTournament.guild_id == guild_id,
+            col(AsyncTournament.is_active).is_(True),
+            col(AsyncTournament.name).ilike(f"%{_like_escape(typed)}%", escape="\\"),
+        )
+        .order_by(func.lower(col(AsyncTournament.name)))
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def pools_of(session: AsyncSession, tournament_id: int) -> list[AsyncPool]:
+    result = await session.execute(
+        select(AsyncPool).where(AsyncPool.tournament_id == tournament_id).order_by(
+            col(AsyncPool.id)
+        )
+    )
+    return list(result.scalars())
+
+
+async def pool_named(session: AsyncSession, tournament_id: int, name: str) -> AsyncPool | None:
+    result = await session.execute(
+        select(AsyncPool).where(
+            AsyncPool.tournament_id == tournament_id,
+            func.lower(col(AsyncPool.name)) == name.strip().lower(),
+        )
+    )
+    return result.scalars().first()
+
+
+async def participant(
+    session: AsyncSession, tournament_id: int, user_id: int
+) -> AsyncParticipant | None:
+    result = await session.execute(
+        select(AsyncParticipant).where(
+            AsyncParticipant.tournament_id == tournament_id, AsyncParticipant.user_id == user_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def participants_of(
+    session: AsyncSession, tournament_id: int
+) -> list[tuple[AsyncParticipant, User]]:
+    """Every participant (those who left too), in the order they joined."""
+    result = await session.execute(
+        select(AsyncParticipant, User)
+        .join(User, col(User.id) == col(AsyncParticipant.user_id))
+        .where(AsyncParticipant.tournament_id == tournament_id)
+        .order_by(col(AsyncParticipant.id))
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def runs_of_tournament(session: AsyncSession, tournament_id: int) -> list[AsyncPoolRun]:
+    """Runs of the tournament's pools (and of its pool-less live races)."""
+    result = await session.execute(
+        select(AsyncPoolRun)
+        .outerjoin(AsyncPool, col(AsyncPool.id) == col(AsyncPoolRun.pool_id))
+        .outerjoin(AsyncLiveRace, col(AsyncLiveRace.id) == col(AsyncPoolRun.live_race_id))
+        .where(
+            (col(AsyncPool.tournament_id) == tournament_id)
+            | (col(AsyncLiveRace.tournament_id) == tournament_id)
+        )
+        .order_by(col(AsyncPoolRun.id))
+    )
+    return list(result.scalars())
+
+
+async def runs_of_race(session: AsyncSession, live_race_id: int) -> list[AsyncPoolRun]:
+    result = await session.execute(
+        select(AsyncPoolRun).where(AsyncPoolRun.live_race_id == live_race_id).order_by(
+            col(AsyncPoolRun.place).is_(None), col(AsyncPoolRun.place), col(AsyncPoolRun.id)
+        )
+    )
+    return list(result.scalars())
+
+
+async def delete_runs_of_race(session: AsyncSession, live_race_id: int) -> None:
+    await session.execute(
+        delete(AsyncPoolRun).where(col(AsyncPoolRun.live_race_id) == live_race_id)
+    )
+
+
+async def live_race_in_guild(
+    session: AsyncSession, guild_id: int, live_race_id: int, *, for_update: bool = False
+) -> tuple[AsyncLiveRace, AsyncTournament] | None:
+    statement = (
+        select(AsyncLiveRace, AsyncTournament)
+        .join(AsyncTournament, col(AsyncTournament.id) == col(AsyncLiveRace.tournament_id))
+        .where(AsyncLiveRace.id == live_race_id, AsyncTournament.guild_id == guild_id)
+    )
+    if for_update:
+        statement = statement.with_for_update(of=AsyncLiveRace)  # type: ignore[arg-type]
+    row = (await session.execute(statement)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def live_race(
+    session: AsyncSession, live_race_id: int
+) -> tuple[AsyncLiveRace, AsyncTournament, AsyncPool | None] | None:
+    """A live race with its tournament and pool."""
+    row = (
+        await session.execute(
+            select(AsyncLiveRace, AsyncTournament)
+            .join(AsyncTournament, col(AsyncTournament.id) == col(AsyncLiveRace.tournament_id))
+            .where(AsyncLiveRace.id == live_race_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    race, tournament = row[0], row[1]
+    pool = await session.get(AsyncPool, race.pool_id) if race.pool_id is not None else None
+    return race, tournament, pool
+
+
+async def live_races_of_guild(
+    session: AsyncSession, guild_id: int, *, tournament_id: int | None, limit: int
+) -> list[tuple[AsyncLiveRace, AsyncTournament]]:
+    """The server's live races, latest first."""
+    statement = (
+        select(AsyncLiveRace, AsyncTournament)
+        .join(AsyncTournament, col(AsyncTournament.id) == col(AsyncLiveRace.tournament_id))
+        .where(AsyncTournament.guild_id == guild_id)
+    )
+    if tournament_id is not None:
+        statement = statement.where(AsyncLiveRace.tournament_id == tournament_id)
+    result = await session.execute(
+        statement.order_by(col(AsyncLiveRace.scheduled_at).desc(), col(AsyncLiveRace.id).desc())
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def waiting_for_rooms(
+    session: AsyncSession, live_race_id: int | None = None
+) -> list[AsyncLiveRace]:
+    """Scheduled live races of active tournaments with no claim on a room and nothing wrong."""
+    statement = (
+        select(AsyncLiveRace)
+        .join(AsyncTournament, col(AsyncTournament.id) == col(AsyncLiveRace.tournament_id))
+        .where(
+            AsyncLiveRace.status == RaceStatus.SCHEDULED.value,
+            col(AsyncLiveRace.room_state).is_(None),
+            col(AsyncLiveRace.room_error).is_(None),
+            col(AsyncTournament.is_active).is_(True),
+        )
+    )
+    if live_race_id is not None:
+        statement = statement.where(col(AsyncLiveRace.id) == live_race_id)
+    return list((await session.execute(statement)).scalars())
+
+
+async def claim_room(
+    session: AsyncSession, live_race_id: int, now: datetime, *, retry_failed: bool
+) -> bool:
+    """Claim the live race's room (``opening``): a conditional update, so of two callers (two
+    tasks, two processes) exactly one wins. A ``failed`` claim is taken only when asked."""
+    condition = col(AsyncLiveRace.room_state).is_(None)
+    if retry_failed:
+        condition = condition | (col(AsyncLiveRace.room_state) == ClaimState.FAILED.value)
+    result = await session.execute(
+        update(AsyncLiveRace)
+        .where(
+            col(AsyncLiveRace.id) == live_race_id,
+            col(AsyncLiveRace.status) == RaceStatus.SCHEDULED.value,
+            condition,
+        )
+        .values(room_state=ClaimState.OPENING.value, room_claimed_at=now, room_error=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def renew_claim(session: AsyncSession, live_race_id: int, now: datetime) -> None:
+    await session.execute(
+        update(AsyncLiveRace)
+        .where(col(AsyncLiveRace.id) == live_race_id)
+        .values(room_claimed_at=now)
+    )
+
+
+async def take_over_claim(
+    session: AsyncSession, live_race_id: int, seen: datetime | None, now: datetime
+) -> bool:
+    """Take an ``opening`` claim whose holder stopped renewing it (one winner)."""
+    result = await session.execute(
+        update(AsyncLiveRace)
+        .where(
+            col(AsyncLiveRace.id) == live_race_id,
+            col(AsyncLiveRace.room_state) == ClaimState.OPENING.value,
+            col(AsyncLiveRace.room_claimed_at) == seen,
+        )
+        .values(room_claimed_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def races_in_room_state(session: AsyncSession, state: ClaimState) -> list[AsyncLiveRace]:
+    result = await session.execute(
+        select(AsyncLiveRace).where(AsyncLiveRace.room_state == state.value).order_by(
+            col(AsyncLiveRace.id)
+        )
+    )
+    return list(result.scalars())

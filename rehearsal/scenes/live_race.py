@@ -1,0 +1,114 @@
+"""An async tournament's live race: the organizer sets up a tournament and a pool, two players
+join, a live race is scheduled, its room opens 15 minutes ahead on the scheduler, the
+eligible players are invited and told at every step, the race is run and the runs recorded."""
+
+from __future__ import annotations
+
+import time
+
+import discord
+
+from core.events import (
+    AsyncLiveRaceCreatedEvent,
+    AsyncLiveRaceFinishedEvent,
+    AsyncLiveRaceRoomOpenedEvent,
+    RacetimeEntrantInvitedEvent,
+)
+from rehearsal.scenes.notifications import NOTICES
+from rehearsal.scenes.tournament import accept_and_ready, countdown
+from rehearsal.stage import Scene, Stage
+
+ASYNC, POOL = "Winter Async", "Pool A"
+OPEN_MINUTES = 15  # the default: the room opens 15 minutes before the race
+LEAD_SECONDS, FAST_LEAD_SECONDS = 8, 3  # the room falls due this long after scheduling
+
+
+def told(stage: Stage, name: str, title: str):  # type: ignore[no-untyped-def]
+    """A check: ``name`` got a notification titled ``title``, by DM or, with their DMs
+    closed, in the fallback channel."""
+    member = stage.member(name)
+
+    def check(sent: list[discord.Message]) -> bool:
+        for message in sent:
+            direct = isinstance(message.channel, discord.DMChannel)
+            if direct and message.channel.recipient != member:  # type: ignore[union-attr]
+                continue
+            in_notices = getattr(message.channel, "name", None) == NOTICES
+            posted = in_notices and member in message.mentions
+            if (direct or posted) and message.embeds and message.embeds[0].title == title:
+                return True
+        return False
+
+    return check
+
+
+async def play(stage: Stage) -> None:
+    cast, api = stage.cast, stage.racetime
+    organizer, players = cast.admin, ("RacerOne", "RacerTwo")
+
+    async with stage.step(f"{organizer} creates the async tournament {ASYNC} and its {POOL}"):
+        reply = await stage.slash(organizer, "async create", name=ASYNC, category=cast.category)
+        stage.expect_reply(reply, f"Created the async tournament **{ASYNC}**")
+        reply = await stage.slash(organizer, "async pool add", tournament=ASYNC, name=POOL)
+        stage.expect_reply(reply, f"Added the pool **{POOL}**")
+
+    for name in players:
+        async with stage.step(f"{name} joins {ASYNC}"):
+            reply = await stage.slash(name, "async join", tournament=ASYNC)
+            stage.expect_reply(reply, "now registered")
+
+    lead = FAST_LEAD_SECONDS if stage.fast else LEAD_SECONDS
+    starts = int(time.time()) + OPEN_MINUTES * 60 + lead
+    async with stage.step(f"{organizer} schedules a live race of {POOL}: its room falls due "
+                          f"{lead} s from now; both players are told"):
+        reply = await stage.slash(organizer, "liverace create", tournament=ASYNC, pool=POOL,
+                                  when=f"<t:{starts}:F>")
+        stage.expect_reply(reply, "**Eligible now:** 2 participant(s)")
+        created = await stage.expect_event(AsyncLiveRaceCreatedEvent, "the live race")
+        for name in players:
+            await stage.expect_sent(f"{name} told of the live race",
+                                    told(stage, name, "📅 Live race scheduled"))
+
+    async with stage.step("the scheduler opens the room 15 minutes ahead and invites both"):
+        opened = await stage.expect_event(
+            AsyncLiveRaceRoomOpenedEvent, "the scheduler to open the room",
+            lambda e: e.live_race_id == created.live_race_id, within=lead + 20,
+        )
+        late = time.time() - (starts - OPEN_MINUTES * 60)
+        race = f"{cast.category}/{opened.room_slug}"
+        stage.timeline.line("RaceDesk", f"opened {race} {late:.1f} s after it fell due")
+        for name in players:
+            await stage.expect_event(
+                RacetimeEntrantInvitedEvent, f"{name} to be invited",
+                lambda e, user=cast.racers[name]: e.room_slug == opened.room_slug
+                and e.racetime_user_id == user,
+            )
+            await stage.expect_sent(f"{name} told the room is open",
+                                    told(stage, name, "🚪 Live race room opened"))
+
+    await accept_and_ready(stage, race, players)
+
+    async with stage.step("the race starts; RacerOne finishes, RacerTwo forfeits"):
+        await countdown(stage, opened.room_slug)
+        await stage.racetime_acts("RacerOne", "finishes",
+                                  api.racer(race, cast.racers["RacerOne"], "done"))
+        await api.advance(3)
+        await stage.racetime_acts("RacerTwo", "forfeits",
+                                  api.racer(race, cast.racers["RacerTwo"], "forfeit"))
+
+    async with stage.step("the runs are recorded and both players get the results"):
+        finished = await stage.expect_event(
+            AsyncLiveRaceFinishedEvent, "the live race's results",
+            lambda e: e.live_race_id == created.live_race_id,
+        )
+        if finished.finisher_count != 1 or finished.participant_count != 2:
+            raise stage.fail("1 of 2 finished", finished.summary)
+        for name in players:
+            await stage.expect_sent(f"{name} told the results",
+                                    told(stage, name, "✅ Live race finished"))
+        info = await stage.slash("RacerOne", "liverace info", race=str(created.live_race_id))
+        stage.expect_reply(info, "✅ Completed")
+
+
+SCENE = Scene("An async tournament's live race: scheduled, opened 15 minutes ahead, raced, "
+              "runs recorded", play)
