@@ -6,7 +6,13 @@ from db.models.api_tokens import ApiToken
 from db.models.async_tournaments import AsyncLiveRace, AsyncParticipant, AsyncPool, AsyncTournament
 from db.models.audit import AuditLog
 from db.models.base import BotStatus, NotificationStatus, PlayerStatus, RaceStatus
-from db.models.bots import RacetimeBot, RacetimeBotGuild, RacetimeBotStatusHistory
+from db.models.bots import (
+    RacetimeAlert,
+    RacetimeBot,
+    RacetimeBotGuild,
+    RacetimeBotStatusHistory,
+    RacetimeIncident,
+)
 from db.models.events import EventLogEntry, ListenerReceipt, ParkedDelivery
 from db.models.guilds import GuildSettings
 from db.models.links import LinkState
@@ -41,9 +47,11 @@ __all__ = [
     "PlayerStatus",
     "RaceRoom",
     "RaceStatus",
+    "RacetimeAlert",
     "RacetimeBot",
     "RacetimeBotGuild",
     "RacetimeBotStatusHistory",
+    "RacetimeIncident",
     "Tournament",
     "User",
     "metadata",
