@@ -12,6 +12,7 @@ from core.lifecycle import Lifecycle
 from core.services.announcements import AnnouncementService
 from core.services.api_tokens import ApiTokenService
 from core.services.audit import AuditService
+from core.services.bot_alerts import BotAlertService
 from core.services.bot_status import BotStatusRepository
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
@@ -62,6 +63,8 @@ class Services:
     # The HTTP API (issue 12).
     api_tokens: ApiTokenService
     room_api: RoomApiService
+    # racetime bot administration (issue 14).
+    bot_alerts: BotAlertService
 
     async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
         """Start the services in order under ``lifecycle``, which stops them in reverse.

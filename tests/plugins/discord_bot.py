@@ -17,7 +17,7 @@ from discord import app_commands
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bot import RaceDeskBot, build_services
+from bot import RaceDeskBot, build_services, start_bot_alerts
 from cogs._shared.notification_sender import DiscordNotificationSender
 from core.config import RacetimeSettings
 from core.lifecycle import Lifecycle
@@ -84,6 +84,18 @@ class DiscordHarness:
         """Press the button labelled ``label`` on a reply, through discord.py's view store."""
         return await self.sim.press(message, label, member=member or self.member(0))
 
+    async def submit_modal(
+        self,
+        result: SlashResult,
+        values: Mapping[str, str],
+        *,
+        member: discord.Member | None = None,
+    ) -> SlashResult:
+        """Fill in the modal a command answered with (``values`` by field label) and submit
+        it through discord.py's view store; returns the bot's answers."""
+        [modal] = [m for m in result.messages if m.kind == "modal"]
+        return await self.sim.submit_modal(modal, values, member=member or self.member(0))
+
     async def autocomplete(
         self, name: str, option: str, typed: str, *, member: discord.Member | None = None
     ) -> list[app_commands.Choice[str]]:
@@ -134,6 +146,8 @@ async def running_harness(
     bot = RaceDeskBot(services, intents=member_intents(), owner_ids=[NOBODY])
     sim = SimulatedGuild(bot)
     await sim.start()
+    # racetime bot alerts are delivered as in production, into the simulated server.
+    await start_bot_alerts(services, bot, sweep_seconds=SWEEP_SECONDS)
     delivery = (
         NotificationDelivery(
             services.sessionmaker,
@@ -154,6 +168,7 @@ async def running_harness(
     finally:
         if delivery is not None:
             await delivery.stop()
+        await services.bot_alerts.stop()
         await sim.close()
         await lifecycle.close()
 
