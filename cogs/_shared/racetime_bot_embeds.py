@@ -26,8 +26,11 @@ MAX_ROOMS_SHOWN = 10
 
 
 def status_text(status: BotStatus, message: str | None = None) -> str:
-    """``🔑 **Auth failed**: racetime.gg refused ...``."""
-    return f"{STATUS_ICONS[status]} **{status_name(status)}**" + (f": {message}" if message else "")
+    """``🔑 **Auth failed**: racetime.gg refused ...`` (a message that only repeats the
+    status, like "Connected", is left out)."""
+    name = status_name(status)
+    said = f": {message}" if message and message.lower() != name.lower() else ""
+    return f"{STATUS_ICONS[status]} **{name}**{said}"
 
 
 def when(moment: datetime | None) -> str:

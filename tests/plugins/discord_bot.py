@@ -26,6 +26,7 @@ from core.services.linking import LinkSettings
 from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
 from db.models import NotificationLog, NotificationStatus
 from db.secrets import SecretBox
+from racetime.category_bot import BotTimings
 from rehearsal.guild import NOBODY, SimulatedGuild, member_intents
 from rehearsal.slash import BotMessage, SlashResult
 from tests.plugins.racetime_engine import FAST_RETRY
@@ -131,6 +132,7 @@ async def running_harness(
     *,
     deliver_notifications: bool = False,
     linking: LinkSettings | None = None,
+    bot_timings: BotTimings | None = None,
 ) -> AsyncIterator[DiscordHarness]:
     """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``.
 
@@ -139,7 +141,7 @@ async def running_harness(
     """
     services = build_services(
         database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY,
-        linking=linking,
+        linking=linking, bot_timings=bot_timings,
     )
     lifecycle = Lifecycle()
     await services.start(lifecycle, racetime_engine=False)
