@@ -44,7 +44,7 @@ ORGANIZERS_ONLY = (
     "Only organizers can do this: members with the Manage Server permission "
     "or the server's organizer role."
 )
-WRONG_SECRET = "alttpr-mistyped-secret-789"  # noqa: S105 - the fake racetime refuses it
+WRONG_SECRET = "alttpr-mistyped-secret-789"
 REFUSED = "racetime.gg refused the bot credentials (token): invalid_client."
 
 
@@ -151,7 +151,10 @@ async def test_each_command_checks_its_audience(harness: DiscordHarness) -> None
     for command in ("racetime status", "racetime alerts channel"):
         refused = await harness.slash(command, member=member)
         assert refused.first.ephemeral and refused.first.content == NOT_ALLOWED
-    for command, options in [("racetime bot list", {}), ("racetime bot history", {"category": "x"})]:
+    organizers: list[tuple[str, dict[str, str]]] = [
+        ("racetime bot list", {}), ("racetime bot history", {"category": "x"})
+    ]
+    for command, options in organizers:
         refused = await harness.slash(command, member=member, **options)
         assert refused.first.ephemeral and refused.first.content == ORGANIZERS_ONLY
     assert "No racetime bots yet" in (await harness.slash("racetime status", member=admin)).text
@@ -275,7 +278,9 @@ async def test_wrong_credentials_show_auth_failed_with_racetimes_reason_until_ed
     )
 
     fixed = await edit_bot(harness, owner, ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET)
-    assert fixed == "✅ Updated the credentials of the `alttpr` bot: it is connected to racetime.gg."
+    assert fixed == (
+        "✅ Updated the credentials of the `alttpr` bot: it is connected to racetime.gg."
+    )
     sent = await alerts_sent(harness)
     assert titled(sent, "racetime alert") == []
     [recovered] = titled(sent, "racetime recovered")
