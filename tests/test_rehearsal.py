@@ -51,6 +51,13 @@ STEPS = [
     "Grace schedules a second match, its room to be opened by hand",
     "Ada previews the room with /open-room: RacerThree has not linked racetime.gg",
     "Ada confirms: the room opens, RacerOne is invited",
+    "Grace (a server admin) sends racetime alerts to #racedesk-admin",
+    "Ada adds the smz3 bot with a mistyped secret: racetime.gg refuses it (Auth failed, with "
+    "its reason)",
+    "one alert in #racedesk-admin",
+    "Grace sees it in /racetime bot list",
+    "Ada fixes the credentials with /racetime bot edit",
+    "the recovery is announced in #racedesk-admin, and nothing more",
     "RacerOne asks /about and sees RaceDesk healthy",
 ]
 
@@ -97,7 +104,10 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
     assert "Ada: ✅ Opened the room of match #3: http://127.0.0.1:" in tournament
     assert "[🚪 Open the race room → http://127.0.0.1:" in out
     assert f"✓ All {len(SCENES)} scenes played" in out
-    assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"
+    assert "Client secret:••••••" in out, "a secret is never shown, not even a made-up one"
+    admin = part_of(out, 6)
+    assert admin.count("#racedesk-admin:") == 2, "one alert, one recovery"
+    assert "invalid_client" in admin
     assert os.listdir(tmp_path) == [], "nothing written outside its temporary folder"
 
 

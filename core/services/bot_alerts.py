@@ -147,7 +147,8 @@ class BotAlertService:
         if bot is None:
             return
         if new in UNHEALTHY:
-            reason = f": {event.status_message}" if event.status_message else ""
+            said = (event.status_message or "").rstrip(".")
+            reason = f": {said}" if said else ""
             hint = (
                 " A bot owner can give it new credentials with `/racetime bot edit`."
                 if new == BotStatus.AUTH_FAILED

@@ -4,10 +4,18 @@ A scene is a short module with a ``SCENE = Scene(title, play)``; ``play(stage)``
 checks through :class:`rehearsal.stage.Stage`.
 """
 
-from rehearsal.scenes import about, notifications, race, racetime_bot, restart, tournament
+from rehearsal.scenes import (
+    about,
+    admin,
+    notifications,
+    race,
+    racetime_bot,
+    restart,
+    tournament,
+)
 from rehearsal.stage import Scene
 
 SCENES: list[Scene] = [
     racetime_bot.SCENE, race.SCENE, restart.SCENE, notifications.SCENE, tournament.SCENE,
-    about.SCENE,
+    admin.SCENE, about.SCENE,
 ]
