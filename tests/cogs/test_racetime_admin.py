@@ -273,8 +273,8 @@ async def test_wrong_credentials_show_auth_failed_with_racetimes_reason_until_ed
     [alert] = titled(await alerts_sent(harness), "racetime alert")
     assert alert.channel.id == channel.id
     assert alert.embeds[0].description == (
-        f"🔑 The racetime bot **alttpr** (`alttpr`) is not working: **Auth failed**: {REFUSED}. "
-        "A bot owner can give it new credentials with `/racetime bot edit`."
+        "🔑 The racetime bot **alttpr** (`alttpr`) is not working: **Auth failed**: "
+        f"{REFUSED} A bot owner can give it new credentials with `/racetime bot edit`."
     )
 
     fixed = await edit_bot(harness, owner, ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET)
