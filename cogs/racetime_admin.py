@@ -274,15 +274,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         self, interaction: discord.Interaction, category: str, server_id: str | None = None
     ) -> None:
         """Let a server use a racetime category bot (its organizers see it, get its alerts)."""
-        guild_id = server_of(interaction, server_id)
-        slug = normalise_category(category)
-        changed = await self._admin.assign(slug, guild_id, actor_discord_id=interaction.user.id)
-        where = "this server" if guild_id == interaction.guild_id else f"server {guild_id}"
-        await reply(
-            interaction,
-            f"The `{slug}` bot now serves {where}." if changed
-            else f"The `{slug}` bot already served {where}.",
-        )
+        await self._assignment(interaction, category, server_id, assign=True)
 
     @for_audience(Audience.OWNER)
     @is_owner_check()
@@ -295,17 +287,27 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         self, interaction: discord.Interaction, category: str, server_id: str | None = None
     ) -> None:
         """Stop a racetime category bot serving a server."""
+        await self._assignment(interaction, category, server_id, assign=False)
+
+    async def _assignment(
+        self,
+        interaction: discord.Interaction,
+        category: str,
+        server_id: str | None,
+        *,
+        assign: bool,
+    ) -> None:
         guild_id = server_of(interaction, server_id)
         slug = normalise_category(category)
         changed = await self._admin.assign(
-            slug, guild_id, actor_discord_id=interaction.user.id, assign=False
+            slug, guild_id, actor_discord_id=interaction.user.id, assign=assign
         )
         where = "this server" if guild_id == interaction.guild_id else f"server {guild_id}"
-        await reply(
-            interaction,
-            f"The `{slug}` bot no longer serves {where}." if changed
-            else f"The `{slug}` bot did not serve {where}.",
-        )
+        said = {
+            (True, True): "now serves", (True, False): "already served",
+            (False, True): "no longer serves", (False, False): "did not serve",
+        }[assign, changed]
+        await reply(interaction, f"The `{slug}` bot {said} {where}.")
 
     # -- /racetime bot: organizers -----------------------------------------------------------
 
