@@ -168,7 +168,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         self, interaction: discord.Interaction, category: str, name: str | None = None
     ) -> None:
         """Add a racetime category bot (its credentials go in a form) and start it."""
-        slug = normalise_category(category)
+        slug = await self._admin.check_can_add(category)
 
         async def submit(submitted: discord.Interaction, client_id: str, secret: str) -> None:
             outcome = await self._admin.add_bot(
@@ -189,7 +189,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
     @app_commands.describe(category="The category slug of the bot")
     async def edit(self, interaction: discord.Interaction, category: str) -> None:
         """Give a racetime category bot new credentials (in a form) and restart it."""
-        slug = normalise_category(category)
+        slug = await self._admin.check_exists(category)
 
         async def submit(submitted: discord.Interaction, client_id: str, secret: str) -> None:
             outcome = await self._admin.edit_credentials(

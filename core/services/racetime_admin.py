@@ -23,7 +23,11 @@ from core.services.audit import AuditService
 from core.services.bot_alerts import BotAlertService
 from core.services.bot_status import STOPPED_MANUALLY, BotStatusRepository
 from core.services.event_log import DatabaseEventLog
-from core.services.racetime_bots import RacetimeBotService, no_such_bot_message
+from core.services.racetime_bots import (
+    RacetimeBotService,
+    already_exists_message,
+    no_such_bot_message,
+)
 from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
 from db.queries import bot_guilds
 from db.queries import bots as bot_queries
@@ -129,6 +133,22 @@ class RacetimeAdminService:
         self._connect_wait = connect_wait_seconds
 
     # -- credentials -------------------------------------------------------------------------
+
+    async def check_can_add(self, category: str) -> str:
+        """The category's slug, or why a bot cannot be added for it (before anyone types
+        credentials into a form for nothing)."""
+        slug = normalise_category(category)
+        bot = await self._bots.get(slug)
+        if bot is not None and self._bots.secret_readable(bot):
+            raise UserFacingError(already_exists_message(slug))
+        return slug
+
+    async def check_exists(self, category: str) -> str:
+        """The category's slug; :class:`NotFoundError` when it has no bot."""
+        slug = normalise_category(category)
+        if await self._bots.get(slug) is None:
+            raise NotFoundError(no_such_bot_message(slug))
+        return slug
 
     async def add_bot(
         self,

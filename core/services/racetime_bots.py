@@ -36,6 +36,13 @@ def no_such_bot_message(category: str) -> str:
     )
 
 
+def already_exists_message(category: str) -> str:
+    return (
+        f"A bot for `{category}` already exists; `/racetime bot list` shows it, "
+        "`/racetime bot edit` changes its credentials."
+    )
+
+
 class RacetimeBotService:
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], secret_box: SecretBox
@@ -141,10 +148,7 @@ class RacetimeBotService:
         """
         bot = await bot_queries.get_bot_by_category(session, category)
         if bot is not None and self.secret_readable(bot):
-            raise UserFacingError(
-                f"A bot for `{category}` already exists; `/racetime bot list` shows it, "
-                "`/racetime bot edit` changes its credentials."
-            )
+            raise UserFacingError(already_exists_message(category))
         replaced = bot is not None
         if bot is None:
             bot = RacetimeBot(category=category, display_name=display_name, client_id=client_id)

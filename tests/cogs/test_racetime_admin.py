@@ -244,11 +244,19 @@ async def test_an_owner_adds_a_bot_through_the_modal_and_the_secret_is_never_sho
     assert row.status == BotStatus.CONNECTED
     assert ALTTPR_CLIENT_SECRET.encode() not in row.client_secret_encrypted
 
-    again = await add_bot(harness, owner)
-    assert "A bot for `alttpr` already exists" in again
+    # No form to fill in for nothing: a second bot for the category is refused first.
+    again = await harness.slash("racetime bot add", member=owner, category="alttpr")
+    assert [m.kind for m in again.messages] == ["response"]
+    assert again.text == (
+        "A bot for `alttpr` already exists; `/racetime bot list` shows it, "
+        "`/racetime bot edit` changes its credentials."
+    )
+    missing = await harness.slash("racetime bot edit", member=owner, category="smw")
+    assert [m.kind for m in missing.messages] == ["response"]
+    assert "There is no `smw` bot" in missing.text
     listed = await harness.slash("racetime bot list", member=owner)
     status = await harness.slash("racetime status", member=owner)
-    messages = [opened, submitted, listed, status]
+    messages = [opened, submitted, again, listed, status]
     await harness.services.dispatcher.drain()
     audit = await harness.services.audit.entries("racetime_bot.")
     assert all(ALTTPR_CLIENT_SECRET not in result.text for result in messages)
