@@ -23,7 +23,13 @@ from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
 from core.services.container import Services
 from core.services.racetime_admin import category_errors_as_user_facing
-from db.models import BotStatus, RacetimeAlert, RacetimeBot, RacetimeBotGuild
+from db.models import (
+    BotStatus,
+    RacetimeAlert,
+    RacetimeBot,
+    RacetimeBotGuild,
+    RacetimeBotStatusHistory,
+)
 from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
@@ -385,6 +391,9 @@ async def test_stop_start_restart_and_remove(
     removed = await harness.slash("racetime bot remove", member=owner, category="alttpr")
     assert answer(removed) == "Removed the `alttpr` bot and its credentials."
     assert await bots(harness) == [] and "alttpr" not in manager.bots
+    async with harness.services.sessionmaker() as session:
+        for table in (RacetimeBotStatusHistory, RacetimeBotGuild):
+            assert (await session.execute(select(table))).first() is None, table
 
     await harness.services.dispatcher.drain()
     actions = [e.action for e in await harness.services.audit.entries("racetime_bot.")]
