@@ -47,7 +47,7 @@ def category_errors_as_user_facing() -> Iterator[None]:
         yield
     except UnknownCategoryError as error:
         raise UserFacingError(
-            f"No racetime bot is running for `{error.category}`. `/racetime status` shows "
+            f"No racetime bot is running for `{error.category}`. `/racetime bot list` shows "
             "the bots; a bot owner can add one with `/racetime bot add`."
         ) from None
 

@@ -1,7 +1,7 @@
 """The category bots' credentials: stored encrypted, decrypted only to hand to the engine.
 
 A bot whose secret no configured key decrypts (the key was changed without ``rotate-key``)
-is skipped at start-up and logged; the others start. ``/racetime status`` shows it.
+is skipped at start-up and logged; the others start. ``/racetime bot list`` shows it.
 """
 
 from __future__ import annotations

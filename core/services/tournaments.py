@@ -401,7 +401,7 @@ class TournamentService:
             if bot is None or bot.id is None:
                 raise NotFoundError(
                     f"There is no `{category}` bot. Add it with `/racetime bot add`; "
-                    "`/racetime status` lists them."
+                    "`/racetime bot list` lists them."
                 )
             added = await assign_bot_to_guild(session, bot.id, guild_id)
             if added:

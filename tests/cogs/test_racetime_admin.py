@@ -559,4 +559,4 @@ def test_an_unknown_category_from_the_engine_becomes_a_message_an_admin_can_act_
         raise UnknownCategoryError("smw")
     message = caught.value.message
     assert "`smw`" in message and "`/racetime bot add`" in message
-    assert "`/racetime status`" in message
+    assert "`/racetime bot list`" in message
