@@ -16,6 +16,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot import build_services
+from cogs._shared.tree import APOLOGY
 from core.config import RacetimeSettings
 from core.errors import UserFacingError
 from core.events import RacetimeRaceStatusChangedEvent
@@ -42,6 +43,7 @@ from tests.plugins.fake_racetime import (
     SMZ3_CLIENT_ID,
     SMZ3_CLIENT_SECRET,
 )
+from tests.plugins.faults import DatabaseFaults
 from tests.plugins.racetime_engine import FAST, FAST_RETRY, eventually
 
 NOT_ALLOWED = "You need the Manage Server permission to use this command."
@@ -278,6 +280,28 @@ async def test_an_owner_adds_a_bot_through_the_modal_and_the_secret_is_never_sho
     assert owner_user is not None
     added = (await harness.services.audit.entries("racetime_bot.added"))[0]
     assert added.actor_user_id == owner_user.id and added.guild_id == harness.guild.id
+
+
+async def test_a_failure_after_the_form_is_an_apology_and_a_log_without_the_secret(
+    harness: DiscordHarness, owner: discord.Member, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    faults = DatabaseFaults(harness.services.engine)
+    try:
+        faults.fail(r"INSERT INTO racetime_bots")
+        opened = await harness.slash("racetime bot add", member=owner, category="alttpr")
+        failed = await harness.submit_modal(
+            opened,
+            {"Client ID": ALTTPR_CLIENT_ID, "Client secret": ALTTPR_CLIENT_SECRET},
+            member=owner,
+        )
+    finally:
+        faults.close()
+    assert answer(failed) == APOLOGY
+    [logged] = [r for r in caplog.records if r.getMessage().startswith("Command /? failed")]
+    assert logged.exc_info is not None and "OperationalError" in caplog.text
+    assert ALTTPR_CLIENT_SECRET not in caplog.text
+    assert await bots(harness) == []
 
 
 async def test_wrong_credentials_show_auth_failed_with_racetimes_reason_until_edited(
