@@ -146,8 +146,8 @@ class RacetimeAdminService:
     async def check_exists(self, category: str) -> str:
         """The category's slug; :class:`NotFoundError` when it has no bot."""
         slug = normalise_category(category)
-        if await self._bots.get(slug) is None:
-            raise NotFoundError(no_such_bot_message(slug))
+        async with self._sessionmaker() as session:
+            await self._get(session, slug)
         return slug
 
     async def add_bot(
