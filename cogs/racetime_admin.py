@@ -41,9 +41,15 @@ if TYPE_CHECKING:
 OWNERS_ONLY = "Only the bot's owners can manage racetime bots."
 
 
+def is_bot_owner(interaction: discord.Interaction) -> bool:
+    """One of ``[discord] owner_ids``, and only those: never the Discord application's owner
+    by default, so who manages racetime bots is written in the config."""
+    return interaction.user.id in (getattr(interaction.client, "owner_ids", None) or ())
+
+
 def is_owner_check() -> app_commands.check:  # type: ignore[valid-type]
     async def predicate(interaction: discord.Interaction) -> bool:
-        if await interaction.client.is_owner(interaction.user):  # type: ignore[attr-defined]
+        if is_bot_owner(interaction):
             return True
         raise app_commands.CheckFailure(OWNERS_ONLY)
 
@@ -56,7 +62,7 @@ def admins_only() -> app_commands.check:  # type: ignore[valid-type]
     async def predicate(interaction: discord.Interaction) -> bool:
         if is_guild_admin(interaction.user):
             return True
-        if await interaction.client.is_owner(interaction.user):  # type: ignore[attr-defined]
+        if is_bot_owner(interaction):
             return True
         raise app_commands.MissingPermissions(["manage_guild"])
 
@@ -67,7 +73,7 @@ def organizers_or_owners() -> app_commands.check:  # type: ignore[valid-type]
     """The server's organizers (they see its bots) and bot owners (they see every bot)."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
-        if await interaction.client.is_owner(interaction.user):  # type: ignore[attr-defined]
+        if is_bot_owner(interaction):
             return True
         cog = getattr(interaction.command, "binding", None)
         if await is_organizer(interaction.user, cog.moderator_roles):  # type: ignore[union-attr]
@@ -107,9 +113,6 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         self._profiles = profiles
         self.moderator_roles = moderator_roles
         super().__init__()
-
-    async def _is_owner(self, interaction: discord.Interaction) -> bool:
-        return bool(await interaction.client.is_owner(interaction.user))  # type: ignore[attr-defined]
 
     @for_audience(Audience.MODERATOR)
     @moderators_only()
@@ -316,7 +319,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
     @bots_group.command(name="list")
     async def list_bots(self, interaction: discord.Interaction) -> None:
         """List the racetime bots (this server's; every bot for bot owners) and their health."""
-        everything = await self._is_owner(interaction)
+        everything = is_bot_owner(interaction)
         rows = await self._admin.list_bots(None if everything else interaction.guild_id)
         await interaction.response.send_message(
             embeds=bot_list_embeds(rows, everything=everything), ephemeral=True
@@ -328,7 +331,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
     @app_commands.describe(category="The category slug of the bot")
     async def history(self, interaction: discord.Interaction, category: str) -> None:
         """Show a racetime bot's recent status changes."""
-        everything = await self._is_owner(interaction)
+        everything = is_bot_owner(interaction)
         bot, changes = await self._admin.history(
             category, guild_id=None if everything else interaction.guild_id
         )

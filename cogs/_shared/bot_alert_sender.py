@@ -43,7 +43,5 @@ class DiscordAlertSender:
 
 
 def owner_ids(client: discord.Client) -> set[int]:
-    """The bot's owners: ``[discord] owner_ids``, or the application's owner."""
-    owners = set(getattr(client, "owner_ids", None) or ())
-    owner = getattr(client, "owner_id", None)
-    return owners | ({owner} if owner else set())
+    """The bot owners of ``[discord] owner_ids``: those who manage racetime bots."""
+    return set(getattr(client, "owner_ids", None) or ())

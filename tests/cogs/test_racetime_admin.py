@@ -182,6 +182,11 @@ async def test_each_command_checks_its_audience(harness: DiscordHarness) -> None
         refused = await harness.slash(command, member=member, **options)
         assert refused.first.ephemeral and refused.first.content == ORGANIZERS_ONLY
     assert "No racetime bots yet" in (await harness.slash("racetime status", member=admin)).text
+    # The Discord application's owner is no bot owner unless the config names them.
+    harness.bot.owner_ids, harness.bot.owner_id = None, member.id
+    assert await harness.bot.is_owner(member), "discord.py would have let them"
+    refused = await harness.slash("racetime bot add", member=member, category="alttpr")
+    assert refused.first.content == OWNERS_ONLY
     assert await bots(harness) == []
 
 
