@@ -25,6 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 import cogs
+from cogs._shared.bot_alert_sender import DiscordAlertSender, owner_ids
 from cogs._shared.notification_sender import DiscordNotificationSender
 from cogs._shared.permissions import audience_of
 from cogs._shared.tree import RaceDeskTree
@@ -48,6 +49,7 @@ from core.lifecycle import Lifecycle
 from core.services.announcements import AnnouncementService
 from core.services.api_tokens import ApiTokenService
 from core.services.audit import AuditService
+from core.services.bot_alerts import BotAlertService
 from core.services.bot_status import BotStatusRepository
 from core.services.container import Services
 from core.services.event_log import DatabaseEventLog
@@ -232,6 +234,8 @@ def build_services(
         sessionmaker, event_log, dispatcher, audit, manager, client, room_store, clock,
         racetime_url=f"{racetime.scheme}://{racetime.host}", metrics=metrics,
     )
+    bot_alerts = BotAlertService(sessionmaker, manager, clock)
+    bot_alerts.subscribe(dispatcher)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -246,7 +250,8 @@ def build_services(
         racetime_client=client,
         audit=audit,
         racetime_admin=RacetimeAdminService(
-            sessionmaker, racetime_bots, manager, audit, event_log, dispatcher
+            sessionmaker, racetime_bots, manager, audit, event_log, dispatcher,
+            bot_status=bot_status, alerts=bot_alerts,
         ),
         notifications=notifications,
         # Tournaments and timezones (issue 11).
@@ -266,6 +271,7 @@ def build_services(
         ),
         metrics=metrics,
         **live_races,
+        bot_alerts=bot_alerts,
     )
 
 
@@ -303,6 +309,16 @@ def notification_delivery(services: Services, client: discord.Client) -> Notific
         DiscordNotificationSender(client),
         clock=services.clock,
         metrics=services.metrics,
+    )
+
+
+async def start_bot_alerts(
+    services: Services, client: discord.Client, *, sweep_seconds: float | None = None
+) -> None:
+    """Deliver racetime bot alerts through ``client`` (stop with ``services.bot_alerts.stop``)."""
+    kwargs = {"sweep_seconds": sweep_seconds} if sweep_seconds is not None else {}
+    await services.bot_alerts.start(
+        DiscordAlertSender(client), lambda: owner_ids(client), **kwargs
     )
 
 
@@ -398,7 +414,7 @@ async def rotate_key(config_path: Path) -> int:
         print(f"  {secret}", file=sys.stderr)
     print(
         "Add the key they were encrypted with to [security] old_secret_keys and run rotate-key "
-        "again; a racetime bot can also be added again with /racetime add.",
+        "again; a racetime bot can also be given its credentials again with /racetime bot edit.",
         file=sys.stderr,
     )
     return 1
@@ -435,6 +451,8 @@ async def run_bot(settings: Settings) -> int:
         bot.after_login.append(delivery.start)
         # Stops before the Discord client does, so sends under way can finish.
         await lifecycle.add("notification delivery", None, delivery.stop)
+        bot.after_login.append(lambda: start_bot_alerts(services, bot))
+        await lifecycle.add("racetime alerts", None, services.bot_alerts.stop)
         try:
             await run_until_stopped(
                 bot.start(settings.discord.token.get_secret_value()), lifecycle

@@ -318,7 +318,9 @@ class TournamentCog(ServerOnly, commands.GroupCog, group_name="tournament"):
     @for_audience(Audience.OWNER)
     @_bot_owners_only()
     @app_commands.command(name="allow-bot")
-    @app_commands.describe(category="The racetime category slug of a bot added with /racetime add")
+    @app_commands.describe(
+        category="The racetime category slug of a bot added with /racetime bot add"
+    )
     async def allow_bot(self, interaction: discord.Interaction, category: str) -> None:
         """Let this server's tournaments use a racetime category bot."""
         assert interaction.guild is not None

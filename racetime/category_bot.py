@@ -90,6 +90,7 @@ class CategoryBot:
         self._probe = asyncio.Event()
         self._last_scan = self._clock.monotonic()
         self._status: BotHealth | None = None
+        self._status_recorded = asyncio.Event()  # the first status since start is stored
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -126,6 +127,12 @@ class CategoryBot:
 
     async def wait_healthy(self) -> None:
         await self._healthy.wait()
+
+    async def wait_status(self) -> BotHealth:
+        """The first status this bot recorded (connected, or why not), once it is stored."""
+        await self._status_recorded.wait()
+        assert self._status is not None
+        return self._status
 
     async def _run(self) -> None:
         """Connect, resume the rooms, then scan for new ones; recover from any failure."""
@@ -219,6 +226,8 @@ class CategoryBot:
                 await self._health.record_connection_failure(bot_id, status, message or "")
         except Exception:
             log.exception("racetime bot %s: could not record status %s", self.category, status)
+        if status != BotHealth.DISCONNECTED:
+            self._status_recorded.set()
 
     # -- tokens ------------------------------------------------------------------------------
 

@@ -314,8 +314,12 @@ class RacetimeClient:
     @staticmethod
     def _raise_for(status: int, body: bytes, what: str) -> None:
         if status == 401:
+            # racetime's own reason (``invalid_client``) helps whoever fixes the credentials.
+            answer = _json_or_none(body)
+            code = answer.get("error") if isinstance(answer, dict) else None
+            reason = f": {code}" if isinstance(code, str) and code.isidentifier() else ""
             raise RacetimeAuthError(
-                f"racetime.gg refused the bot credentials ({what}).", status=status
+                f"racetime.gg refused the bot credentials ({what}){reason}.", status=status
             )
         if status == 403:
             raise RacetimeAuthError(

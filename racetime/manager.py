@@ -31,7 +31,7 @@ class UnknownCategoryError(LookupError):
     def __init__(self, category: str) -> None:
         super().__init__(
             f"No racetime bot is running for category '{category}'. "
-            "See /racetime status; a bot owner can add one with /racetime add."
+            "See /racetime status; a bot owner can add one with /racetime bot add."
         )
         self.category = category
 

@@ -44,11 +44,13 @@ _ids = itertools.count(1_400_000_000_000_000_000)
 
 COMPONENT_INTERACTION = 3
 AUTOCOMPLETE_INTERACTION = 4
+MODAL_SUBMIT_INTERACTION = 5
 DEFERRED_UPDATE_MESSAGE = 6
 UPDATE_MESSAGE = 7
 AUTOCOMPLETE_RESULT = 8
 # The names discord.py gives the tasks that run a pressed component's callback.
 COMPONENT_TASKS = ("discord-ui-view-dispatch-", "discord-ui-dynamic-item-")
+MODAL_TASKS = ("discord-ui-modal-dispatch-",)  # the task that runs a modal's on_submit
 # What Discord answers to a DM the recipient does not accept.
 DMS_CLOSED = (403, 50007, "Cannot send messages to this user")
 
@@ -303,6 +305,35 @@ class SimulatedGuild:
         for answer in adapter.messages:
             if answer.kind == "update":  # the same message, as private as it was
                 answer.ephemeral = message.ephemeral
+        return SlashResult(adapter.messages)
+
+    async def submit_modal(
+        self, modal: BotMessage, values: Mapping[str, str], *, member: discord.Member
+    ) -> SlashResult:
+        """``member`` fills in the modal the bot answered with (``values`` by the fields'
+        labels) and submits it; returns the bot's answers.
+
+        Discord sends the values back in an ``INTERACTION_CREATE`` of type 5 (modal submit),
+        which discord.py's view store hands to the waiting modal.
+        """
+        if modal.kind != "modal" or modal.modal_id is None:
+            raise LookupError(f"that message is not a modal but a {modal.kind}")
+        fields = modal.fields
+        unknown = set(values) - set(fields)
+        if unknown:
+            raise LookupError(f"the modal has no field(s) {sorted(unknown)}; it has {list(fields)}")
+        payload = self._interaction_payload(MODAL_SUBMIT_INTERACTION, member)
+        payload["data"] = {
+            "custom_id": modal.modal_id,
+            "components": [
+                {"type": 1, "components": [
+                    {"type": 4, "custom_id": fields[label]["custom_id"], "value": value}
+                ]}
+                for label, value in values.items()
+            ],
+        }
+        adapter = self._adapter(payload)
+        await self._dispatch(payload, adapter, MODAL_TASKS)
         return SlashResult(adapter.messages)
 
     async def autocomplete(

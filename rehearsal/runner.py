@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from cogs._shared.bot_alert_sender import DiscordAlertSender, owner_ids
 from cogs._shared.notification_sender import DiscordNotificationSender
 from core.config import RacetimeSettings, WebSettings
 from core.lifecycle import Lifecycle
@@ -159,6 +160,14 @@ async def _rehearse(
             metrics=services.metrics,
         )
         await lifecycle.add("notification delivery", delivery.start, delivery.stop)
+        # racetime bot alerts, as in production (bot.start_bot_alerts).
+        await lifecycle.add(
+            "racetime alerts",
+            lambda: services.bot_alerts.start(
+                DiscordAlertSender(bot), lambda: owner_ids(bot), sweep_seconds=1.0
+            ),
+            services.bot_alerts.stop,
+        )
         guild.make_owner(guild.member(OWNER))
         await guild.grant(guild.member(ADMIN), manage_guild=True)
         timeline.names.update({member.id: member.name for member in guild.guild.members})

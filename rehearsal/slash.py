@@ -26,6 +26,7 @@ _ids = itertools.count(1_300_000_000_000_000_000)
 
 CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
+MODAL = 9
 EPHEMERAL_FLAG = 64
 INVOKER_TASK = "CommandTree-invoker"  # the name discord.py gives the task running a command
 COMMAND_TIMEOUT_SECONDS = 10.0
@@ -38,8 +39,16 @@ class BotMessage:
     content: str | None
     embeds: list[discord.Embed]
     ephemeral: bool
-    kind: str  # "response", "followup", "edit" or "defer"
+    kind: str  # "response", "followup", "edit", "defer" or "modal"
     components: list[dict[str, Any]] = field(default_factory=list)
+    modal_id: str | None = None  # a modal's custom id (``kind == "modal"``; its title is
+    # ``content``, its text inputs are ``fields``)
+
+    @property
+    def fields(self) -> dict[str, dict[str, Any]]:
+        """A modal's text inputs by label, as Discord received them."""
+        inputs = [item for row in self.components for item in row.get("components", [])]
+        return {item["label"]: item for item in inputs if item.get("type") == 4}
 
     @property
     def buttons(self) -> list[dict[str, Any]]:
@@ -123,6 +132,18 @@ class RecordingWebhookAdapter(AsyncWebhookAdapter):
                 )
             elif kind == CHANNEL_MESSAGE:
                 self._record(data, "response")
+            elif kind == MODAL:
+                self.messages.append(
+                    BotMessage(
+                        data.get("title"), [], True, "modal",
+                        components=data.get("components") or [],
+                        modal_id=data.get("custom_id"),
+                    )
+                )
+                return {
+                    "interaction": {"id": str(route.webhook_id), "type": 2},
+                    "resource": {"type": kind},
+                }
             message = self._message(data)
             return {
                 "interaction": {

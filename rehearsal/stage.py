@@ -138,6 +138,25 @@ class Stage:
         await self._answered(who, result)
         return result
 
+    async def submit(
+        self,
+        who: str,
+        reply: SlashResult,
+        values: dict[str, str],
+        *,
+        secret: Sequence[str] = (),
+    ) -> SlashResult:
+        """``who`` fills in the form (modal) RaceDesk answered with, by the fields' labels, and
+        submits it; fields named in ``secret`` are never shown."""
+        [modal] = [m for m in reply.messages if m.kind == "modal"]
+        shown = " ".join(
+            f"{label}:{MASK if label in secret else value}" for label, value in values.items()
+        )
+        self.timeline.line(who, f"fills in \"{modal.content}\": {shown}")
+        result = await self.guild.submit_modal(modal, values, member=self.member(who))
+        await self._answered(who, result)
+        return result
+
     async def press(self, who: str, reply: SlashResult, label: str) -> SlashResult:
         """``who`` presses the button ``label`` on a reply RaceDesk gave them."""
         message = next(
@@ -150,6 +169,11 @@ class Stage:
 
     async def _answered(self, who: str, result: SlashResult) -> None:
         for message in result.messages:
+            if message.kind == "modal":
+                fields = ", ".join(message.fields)
+                self.timeline.line("RaceDesk", f"→ {who}: a form \"{message.content}\" "
+                                               f"({fields})")
+                continue
             first, more = reply_lines(message)
             if message.kind == "update":
                 first = f"(updates that message) {first}"

@@ -13,6 +13,7 @@ import aiohttp
 
 from racetime.fake_server import FakeRacetimeServer
 from rehearsal.scenes import SCENES
+from rehearsal.scenes import admin as admin_scene
 from rehearsal.scenes import api as api_scene
 from rehearsal.scenes import live_race as live_race_scene
 from rehearsal.scenes import metrics as metrics_scene
@@ -58,6 +59,13 @@ STEPS = [
     "Grace schedules a second match, its room to be opened by hand",
     "Ada previews the room with /open-room: RacerThree has not linked racetime.gg",
     "Ada confirms: the room opens, RacerOne is invited",
+    "Grace (a server admin) sends racetime alerts to #racedesk-admin",
+    "Ada adds the smz3 bot with a mistyped secret: racetime.gg refuses it (Auth failed, with "
+    "its reason)",
+    "one alert in #racedesk-admin",
+    "Grace sees it in /racetime bot list",
+    "Ada fixes the credentials with /racetime bot edit",
+    "the recovery is announced in #racedesk-admin, and nothing more",
     "Grace creates the async tournament Winter Async and its Pool A",
     "RacerOne joins Winter Async",
     "RacerTwo joins Winter Async",
@@ -120,12 +128,15 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
         assert live_race.count(f"┌ {title}") == 2, title  # RacerOne's DM, RacerTwo's post
     assert "1 of 2 finished: 1. RacerOne 0:00:" in live_race
     assert f"✓ All {len(SCENES)} scenes played" in out
-    assert "client_secret:••••••" in out, "a secret is never shown, not even a made-up one"
+    assert "Client secret:••••••" in out, "a secret is never shown, not even a made-up one"
     api = part_of(out, api_scene.SCENE)
     assert "→ sheet: HTTP 401" in api and "→ sheet: HTTP 201" in api
     assert api.count('"room_slug"') == 3, "the second POST and the GET answer the same room"
     assert "rd_••••••" in api, "the token's reply is shown, the token masked"
     assert re.search(r"rd_(?!•)[\w-]{8,}", out) is None, "an API token is never shown"
+    admin = part_of(out, admin_scene.SCENE)
+    assert admin.count("#racedesk-admin:") == 2, "one alert, one recovery"
+    assert "invalid_client" in admin
     assert os.listdir(tmp_path) == [], "nothing written outside its temporary folder"
 
 

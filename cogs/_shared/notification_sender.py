@@ -66,7 +66,7 @@ class DiscordNotificationSender:
         nonce: str,
         dm_channel_id: int | None = None,
     ) -> int:
-        async with _as_delivery_errors("DM"):
+        async with as_delivery_errors("DM"):
             if dm_channel_id is not None and discord_user_id not in self._dm_channels:
                 # The DM channel opened before (a restart ago): no request to open it again.
                 known = self._client.get_partial_messageable(
@@ -87,7 +87,7 @@ class DiscordNotificationSender:
     async def post_in_channel(
         self, channel_id: int, discord_user_id: int, message: OutgoingNotification, *, nonce: str
     ) -> str:
-        async with _as_delivery_errors("fallback post"):
+        async with as_delivery_errors("fallback post"):
             channel = self._client.get_channel(channel_id)
             if channel is None:
                 async with self._pace:
@@ -132,7 +132,7 @@ class DiscordNotificationSender:
 
 
 @contextlib.asynccontextmanager
-async def _as_delivery_errors(what: str) -> AsyncIterator[None]:
+async def as_delivery_errors(what: str) -> AsyncIterator[None]:
     """Discord's and the network's errors, as the delivery understands them."""
     try:
         yield

@@ -36,28 +36,34 @@ def describe_check_failure(error: app_commands.CheckFailure) -> str:
     return str(error) or "You can't use this command here."
 
 
+async def answer_error(interaction: discord.Interaction, error: Exception) -> None:
+    """Tell the user what went wrong: a :class:`UserFacingError`'s message, a check's
+    refusal, or (logged with its traceback) a short apology. Commands and modals alike."""
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    command = interaction.command.qualified_name if interaction.command else "?"
+    if isinstance(original, UserFacingError):
+        message = original.message
+    elif isinstance(original, app_commands.CheckFailure):
+        message = describe_check_failure(original)
+    elif isinstance(original, app_commands.TransformerError):
+        message = str(original)
+    else:
+        log.error(
+            "Command /%s failed for user %s in guild %s",
+            command, interaction.user.id, interaction.guild_id,
+            exc_info=original,
+        )
+        message = APOLOGY
+    try:
+        await reply(interaction, message, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("Could not tell user %s that /%s failed", interaction.user.id, command)
+
+
 class RaceDeskTree(app_commands.CommandTree):
     """Turns every command failure into a short ephemeral reply and a logged traceback."""
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        command = interaction.command.qualified_name if interaction.command else "?"
-        if isinstance(original, UserFacingError):
-            message = original.message
-        elif isinstance(original, app_commands.CheckFailure):
-            message = describe_check_failure(original)
-        elif isinstance(original, app_commands.TransformerError):
-            message = str(original)
-        else:
-            log.error(
-                "Command /%s failed for user %s in guild %s",
-                command, interaction.user.id, interaction.guild_id,
-                exc_info=original,
-            )
-            message = APOLOGY
-        try:
-            await reply(interaction, message, ephemeral=True)
-        except discord.HTTPException:
-            log.warning("Could not tell user %s that /%s failed", interaction.user.id, command)
+        await answer_error(interaction, error)

@@ -31,7 +31,7 @@ UNHEALTHY = (BotStatus.AUTH_FAILED, BotStatus.CONNECTION_ERROR, BotStatus.DISCON
 class BotCounts:
     active: int
     unhealthy: int
-    stopped: int  # stopped by an owner (/racetime stop): not running, on purpose
+    stopped: int  # stopped by an owner (/racetime bot stop): not running, on purpose
 
 
 class BotStatusRepository:

@@ -14,6 +14,7 @@ from core.services.announcements import AnnouncementService
 from core.services.api_tokens import ApiTokenService
 from core.services.async_tournaments import AsyncTournamentService
 from core.services.audit import AuditService
+from core.services.bot_alerts import BotAlertService
 from core.services.bot_status import BotStatusRepository
 from core.services.event_log import DatabaseEventLog
 from core.services.health import HealthService
@@ -71,6 +72,8 @@ class Services:
     live_races: LiveRaceService
     live_race_rooms: LiveRaceRooms
     live_race_scheduler: LiveRaceScheduler
+    # racetime bot administration (issue 14).
+    bot_alerts: BotAlertService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 

@@ -1,24 +1,43 @@
-"""What ``/racetime`` does: add, start and stop category bots, and report their health.
+"""What ``/racetime`` does: manage the category bots, and report their health.
 
-Every change is audited with the Discord user who asked for it. Whether a bot runs is stored
-(``racetime_bots.is_active``): a stopped bot stays stopped after a restart until it is started.
+Every change is audited with the Discord user who asked for it; credentials never are (the
+client id is, the secret never). Whether a bot runs is stored (``racetime_bots.is_active``): a
+stopped bot stays stopped after a restart until it is started. A bot serves the servers it
+is assigned to (``racetime_bot_guilds``): their organizers see it, their tournaments use it,
+their admin channels get its alerts.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.errors import UserFacingError
+from core.errors import NotFoundError, UserFacingError
 from core.events import EventDispatcher
 from core.services.audit import AuditService
+from core.services.bot_alerts import BotAlertService
+from core.services.bot_status import STOPPED_MANUALLY, BotStatusRepository
 from core.services.event_log import DatabaseEventLog
-from core.services.racetime_bots import RacetimeBotService
-from db.models import RacetimeBot
+from core.services.racetime_bots import (
+    RacetimeBotService,
+    already_exists_message,
+    no_such_bot_message,
+)
+from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
+from db.queries import bot_guilds
+from db.queries import bots as bot_queries
+from db.queries.guild_settings import get_guild_settings, update_guild_settings
 from racetime.manager import RacetimeManager, UnknownCategoryError
+
+# How long ``add``/``edit``/``start`` wait for the bot's first answer from racetime before
+# saying it is still connecting (Discord waits 15 minutes for a deferred reply).
+CONNECT_WAIT_SECONDS = 10.0
+HISTORY_LIMIT = 15
 
 
 @contextmanager
@@ -28,8 +47,8 @@ def category_errors_as_user_facing() -> Iterator[None]:
         yield
     except UnknownCategoryError as error:
         raise UserFacingError(
-            f"No racetime bot is running for `{error.category}`. `/racetime status` shows "
-            "the bots; a bot owner can add one with `/racetime add`."
+            f"No racetime bot is running for `{error.category}`. `/racetime bot list` shows "
+            "the bots; a bot owner can add one with `/racetime bot add`."
         ) from None
 
 
@@ -39,6 +58,7 @@ class BotOverview:
     running: bool
     rooms_watched: int
     secret_readable: bool = True
+    guild_ids: tuple[int, ...] = ()
 
     @property
     def stopped_by_owner(self) -> bool:
@@ -47,11 +67,26 @@ class BotOverview:
 
 @dataclass(frozen=True, slots=True)
 class RacetimeOverview:
-    """What ``/racetime status`` shows: every bot, and how event delivery is doing."""
+    """What ``/racetime status`` shows: bots by state, the rooms, event delivery."""
 
     bots: list[BotOverview]
     events_pending: int
     deliveries_parked: int
+    rooms_connected: int = 0
+    rooms_reconnecting: list[str] = field(default_factory=list)
+    rooms_unhandled: list[str] = field(default_factory=list)
+
+    @property
+    def by_status(self) -> Counter[BotStatus]:
+        return Counter(BotStatus(row.bot.status) for row in self.bots)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOutcome:
+    """A bot that was (re)started, and what racetime said (``None``: no answer yet)."""
+
+    bot: RacetimeBot
+    status: BotStatus | None
 
 
 def normalise_category(category: str) -> str:
@@ -59,6 +94,18 @@ def normalise_category(category: str) -> str:
     if not slug or "/" in slug or " " in slug:
         raise UserFacingError("The category is the slug from its URL, e.g. `alttpr`.")
     return slug
+
+
+def check_credentials(client_id: str, client_secret: str) -> tuple[str, str]:
+    """Trimmed credentials; an empty one is refused by name, never echoed."""
+    client_id, client_secret = client_id.strip(), client_secret.strip()
+    if not client_id:
+        raise UserFacingError("The client id is empty.")
+    if not client_secret:
+        raise UserFacingError("The client secret is empty.")
+    if len(client_id) > 255:
+        raise UserFacingError("The client id is longer than racetime.gg's (255 characters).")
+    return client_id, client_secret
 
 
 class RacetimeAdminService:
@@ -70,6 +117,10 @@ class RacetimeAdminService:
         audit: AuditService,
         event_log: DatabaseEventLog,
         dispatcher: EventDispatcher,
+        *,
+        bot_status: BotStatusRepository,
+        alerts: BotAlertService,
+        connect_wait_seconds: float = CONNECT_WAIT_SECONDS,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._bots = bots
@@ -77,6 +128,27 @@ class RacetimeAdminService:
         self._audit = audit
         self._event_log = event_log
         self._dispatcher = dispatcher
+        self._bot_status = bot_status
+        self._alerts = alerts
+        self._connect_wait = connect_wait_seconds
+
+    # -- credentials -------------------------------------------------------------------------
+
+    async def check_can_add(self, category: str) -> str:
+        """The category's slug, or why a bot cannot be added for it (before anyone types
+        credentials into a form for nothing)."""
+        slug = normalise_category(category)
+        bot = await self._bots.get(slug)
+        if bot is not None and self._bots.secret_readable(bot):
+            raise UserFacingError(already_exists_message(slug))
+        return slug
+
+    async def check_exists(self, category: str) -> str:
+        """The category's slug; :class:`NotFoundError` when it has no bot."""
+        slug = normalise_category(category)
+        async with self._sessionmaker() as session:
+            await self._get(session, slug)
+        return slug
 
     async def add_bot(
         self,
@@ -87,21 +159,26 @@ class RacetimeAdminService:
         display_name: str | None,
         actor_discord_id: int,
         guild_id: int | None,
-    ) -> RacetimeBot:
-        """Store the bot (secret encrypted), audit it, and start it.
+    ) -> ConnectOutcome:
+        """Store the bot (secret encrypted), assign it to ``guild_id``, audit, start it, and
+        wait for racetime's first answer.
 
         A bot whose stored secret cannot be decrypted is replaced; any other existing bot
         is refused.
         """
         slug = normalise_category(category)
+        client_id, client_secret = check_credentials(client_id, client_secret)
         async with self._sessionmaker.begin() as session:
             bot, replaced = await self._bots.add_or_replace_bot(
                 session,
                 category=slug,
                 client_id=client_id,
                 client_secret=client_secret,
-                display_name=display_name or slug,
+                display_name=(display_name or "").strip() or slug,
             )
+            assert bot.id is not None
+            if guild_id is not None:
+                await bot_guilds.assign_bot_to_guild(session, bot.id, guild_id)
             details: dict[str, object] = {
                 "category": slug, "client_id": client_id, "bot_id": bot.id
             }
@@ -114,10 +191,53 @@ class RacetimeAdminService:
                 guild_id=guild_id,
                 details=details,
             )
-        credentials = await self._bots.credentials(slug)
-        with category_errors_as_user_facing():
-            await self._manager.restart_bot(credentials)
-        return bot
+        return await self._restart(slug)
+
+    async def edit_credentials(
+        self,
+        category: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        actor_discord_id: int,
+        guild_id: int | None,
+    ) -> ConnectOutcome:
+        """Replace the bot's credentials (secret encrypted), mark it active and restart it."""
+        slug = normalise_category(category)
+        client_id, client_secret = check_credentials(client_id, client_secret)
+        async with self._sessionmaker.begin() as session:
+            bot = await self._get(session, slug)
+            bot.client_id = client_id
+            bot.client_secret_encrypted = self._bots.encrypt(client_secret)
+            bot.is_active = True
+            await session.flush()
+            await self._audit.record(
+                session,
+                "racetime_bot.credentials_changed",
+                actor_discord_id=actor_discord_id,
+                guild_id=guild_id,
+                details={"category": slug, "client_id": client_id, "bot_id": bot.id},
+            )
+        return await self._restart(slug)
+
+    async def remove_bot(
+        self, category: str, *, actor_discord_id: int, guild_id: int | None
+    ) -> None:
+        """Stop the bot and delete it with its credentials, history and assignments."""
+        slug = normalise_category(category)
+        await self._manager.stop_bot(slug, reason="Bot removed")
+        async with self._sessionmaker.begin() as session:
+            bot = await self._get(session, slug)
+            await self._audit.record(
+                session,
+                "racetime_bot.removed",
+                actor_discord_id=actor_discord_id,
+                guild_id=guild_id,
+                details={"category": slug, "client_id": bot.client_id, "bot_id": bot.id},
+            )
+            await session.delete(bot)
+
+    # -- running -----------------------------------------------------------------------------
 
     async def stop_bot(
         self, category: str, *, actor_discord_id: int, guild_id: int | None
@@ -135,22 +255,133 @@ class RacetimeAdminService:
                     session, "racetime_bot.stopped", slug, actor_discord_id, guild_id
                 )
         with category_errors_as_user_facing():
-            stopped = await self._manager.stop_bot(slug)
+            stopped = await self._manager.stop_bot(slug, reason=STOPPED_MANUALLY)
         return was_active or stopped
 
     async def start_bot(
-        self, category: str, *, actor_discord_id: int, guild_id: int | None
-    ) -> RacetimeBot:
+        self,
+        category: str,
+        *,
+        actor_discord_id: int,
+        guild_id: int | None,
+        action: str = "racetime_bot.started",
+    ) -> ConnectOutcome:
         """(Re)start a stored bot and mark it active, so it also starts after a restart."""
         slug = normalise_category(category)
-        credentials = await self._bots.credentials(slug)
+        await self._bots.credentials(slug)  # a missing bot or unreadable secret says so first
         async with self._sessionmaker.begin() as session:
             await self._bots.set_active(session, slug, True)
-            await self._record(session, "racetime_bot.started", slug, actor_discord_id, guild_id)
+            await self._record(session, action, slug, actor_discord_id, guild_id)
+        return await self._restart(slug)
+
+    async def _restart(self, slug: str) -> ConnectOutcome:
+        """Start the bot afresh and wait (a while) for the first status it records."""
+        credentials = await self._bots.credentials(slug)
         with category_errors_as_user_facing():
-            await self._manager.restart_bot(credentials)
+            running = await self._manager.restart_bot(credentials)
+        try:
+            async with asyncio.timeout(self._connect_wait):
+                status: BotStatus | None = BotStatus(await running.wait_status())
+        except TimeoutError:
+            status = None
         bot = await self._bots.get(slug)
         assert bot is not None
+        return ConnectOutcome(bot, status)
+
+    # -- servers -----------------------------------------------------------------------------
+
+    async def assign(
+        self, category: str, guild_id: int, *, actor_discord_id: int, assign: bool = True
+    ) -> bool:
+        """(Un)assign the bot to a server; returns whether anything changed."""
+        slug = normalise_category(category)
+        async with self._sessionmaker.begin() as session:
+            bot = await self._get(session, slug)
+            assert bot.id is not None
+            if assign:
+                changed = await bot_guilds.assign_bot_to_guild(session, bot.id, guild_id)
+            else:
+                changed = await bot_guilds.unassign_bot_from_guild(session, bot.id, guild_id)
+            if changed:
+                await self._audit.record(
+                    session,
+                    "racetime_bot.assigned" if assign else "racetime_bot.unassigned",
+                    actor_discord_id=actor_discord_id,
+                    guild_id=guild_id,
+                    details={"category": slug, "bot_id": bot.id},
+                )
+        return changed
+
+    async def alerts_channel(self, guild_id: int) -> int | None:
+        async with self._sessionmaker() as session:
+            settings = await get_guild_settings(session, guild_id)
+            return settings.admin_channel_id if settings else None
+
+    async def set_alerts_channel(
+        self, guild_id: int, channel_id: int | None, *, actor_discord_id: int
+    ) -> None:
+        """Where this server's racetime alerts go (``None``: to the bot owners by DM)."""
+        async with self._sessionmaker.begin() as session:
+            await update_guild_settings(session, guild_id, admin_channel_id=channel_id)
+            await self._audit.record(
+                session, "racetime_bot.alerts_channel", actor_discord_id=actor_discord_id,
+                guild_id=guild_id, details={"channel_id": channel_id},
+            )
+
+    # -- health ------------------------------------------------------------------------------
+
+    async def list_bots(self, guild_id: int | None = None) -> list[BotOverview]:
+        """Every bot, or (``guild_id``) those assigned to that server."""
+        async with self._sessionmaker() as session:
+            servers = await bot_guilds.guilds_by_bot(session)
+        rows = []
+        for bot in await self._bots.list_bots():
+            assert bot.id is not None
+            assigned = tuple(servers.get(bot.id, ()))
+            if guild_id is not None and guild_id not in assigned:
+                continue
+            running = self._manager.bots.get(bot.category)
+            rows.append(
+                BotOverview(
+                    bot=bot,
+                    running=running is not None,
+                    rooms_watched=len(running.rooms) if running else 0,
+                    secret_readable=self._bots.secret_readable(bot),
+                    guild_ids=assigned,
+                )
+            )
+        return rows
+
+    async def history(
+        self, category: str, *, guild_id: int | None = None, limit: int = HISTORY_LIMIT
+    ) -> tuple[RacetimeBot, list[RacetimeBotStatusHistory]]:
+        """The bot's latest status changes, newest first; ``guild_id``: only if it serves it."""
+        slug = normalise_category(category)
+        visible = {row.bot.category: row.bot for row in await self.list_bots(guild_id)}
+        bot = visible.get(slug)
+        if bot is None or bot.id is None:
+            raise NotFoundError(no_such_bot_message(slug))
+        changes = await self._bot_status.history(bot.id)
+        return bot, list(reversed(changes))[:limit]
+
+    async def overview(self) -> RacetimeOverview:
+        connected, troubles = await self._alerts.room_troubles()
+        return RacetimeOverview(
+            bots=await self.list_bots(),
+            events_pending=self._dispatcher.pending,
+            deliveries_parked=await self._event_log.parked_count(),
+            rooms_connected=connected,
+            rooms_reconnecting=[t.name for t in troubles if t.watched],
+            rooms_unhandled=[t.name for t in troubles if not t.watched],
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _get(session: AsyncSession, slug: str) -> RacetimeBot:
+        bot = await bot_queries.get_bot_by_category(session, slug)
+        if bot is None:
+            raise NotFoundError(no_such_bot_message(slug))
         return bot
 
     async def _record(
@@ -167,22 +398,4 @@ class RacetimeAdminService:
             actor_discord_id=actor_discord_id,
             guild_id=guild_id,
             details={"category": category},
-        )
-
-    async def overview(self) -> RacetimeOverview:
-        rows = []
-        for bot in await self._bots.list_bots():
-            running = self._manager.bots.get(bot.category)
-            rows.append(
-                BotOverview(
-                    bot=bot,
-                    running=running is not None,
-                    rooms_watched=len(running.rooms) if running else 0,
-                    secret_readable=self._bots.secret_readable(bot),
-                )
-            )
-        return RacetimeOverview(
-            bots=rows,
-            events_pending=self._dispatcher.pending,
-            deliveries_parked=await self._event_log.parked_count(),
         )

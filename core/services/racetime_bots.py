@@ -1,7 +1,7 @@
 """The category bots' credentials: stored encrypted, decrypted only to hand to the engine.
 
 A bot whose secret no configured key decrypts (the key was changed without ``rotate-key``)
-is skipped at start-up and logged; the others start. ``/racetime status`` shows it.
+is skipped at start-up and logged; the others start. ``/racetime bot list`` shows it.
 """
 
 from __future__ import annotations
@@ -24,14 +24,22 @@ def unreadable_secret_message(category: str) -> str:
     """What to tell an owner about a bot whose client secret cannot be decrypted."""
     return (
         f"The `{category}` bot's client secret cannot be decrypted: was the secret key "
-        "changed? See `python bot.py rotate-key`, or add the bot again with `/racetime add`."
+        "changed? See `python bot.py rotate-key`, or give it its credentials again with "
+        "`/racetime bot edit`."
     )
 
 
 def no_such_bot_message(category: str) -> str:
     return (
-        f"There is no `{category}` bot. Add it with `/racetime add`; "
-        "`/racetime status` lists them."
+        f"There is no `{category}` bot. A bot owner can add it with `/racetime bot add`; "
+        "`/racetime bot list` lists them."
+    )
+
+
+def already_exists_message(category: str) -> str:
+    return (
+        f"A bot for `{category}` already exists; `/racetime bot list` shows it, "
+        "`/racetime bot edit` changes its credentials."
     )
 
 
@@ -52,6 +60,10 @@ class RacetimeBotService:
             client_secret=self._secret_box.decrypt(bot.client_secret_encrypted),
             display_name=bot.display_name,
         )
+
+    def encrypt(self, client_secret: str) -> bytes:
+        """A client secret as it is stored."""
+        return self._secret_box.encrypt(client_secret)
 
     def secret_readable(self, bot: RacetimeBot) -> bool:
         """Whether a configured key decrypts the bot's client secret."""
@@ -136,9 +148,7 @@ class RacetimeBotService:
         """
         bot = await bot_queries.get_bot_by_category(session, category)
         if bot is not None and self.secret_readable(bot):
-            raise UserFacingError(
-                f"A bot for `{category}` already exists; `/racetime status` shows it."
-            )
+            raise UserFacingError(already_exists_message(category))
         replaced = bot is not None
         if bot is None:
             bot = RacetimeBot(category=category, display_name=display_name, client_id=client_id)

@@ -400,8 +400,8 @@ class TournamentService:
             bot = await get_bot_by_category(session, category)
             if bot is None or bot.id is None:
                 raise NotFoundError(
-                    f"There is no `{category}` bot. Add it with `/racetime add`; "
-                    "`/racetime status` lists them."
+                    f"There is no `{category}` bot. Add it with `/racetime bot add`; "
+                    "`/racetime bot list` lists them."
                 )
             added = await assign_bot_to_guild(session, bot.id, guild_id)
             if added:
@@ -446,7 +446,7 @@ async def check_category(session: AsyncSession, guild_id: int, category: str) ->
     if not allowed:
         raise UserFacingError(
             "No racetime category bot serves this server yet, so there is nothing to open "
-            "rooms with. A bot owner adds one with `/racetime add` and lets this server "
+            "rooms with. A bot owner adds one with `/racetime bot add` and lets this server "
             "use it with `/tournament allow-bot`."
         )
     choices = ", ".join(f"`{c}`" for c in allowed)

@@ -12,7 +12,13 @@ from db.models.async_tournaments import (
 )
 from db.models.audit import AuditLog
 from db.models.base import BotStatus, NotificationStatus, PlayerStatus, RaceStatus
-from db.models.bots import RacetimeBot, RacetimeBotGuild, RacetimeBotStatusHistory
+from db.models.bots import (
+    RacetimeAlert,
+    RacetimeBot,
+    RacetimeBotGuild,
+    RacetimeBotStatusHistory,
+    RacetimeIncident,
+)
 from db.models.events import EventLogEntry, ListenerReceipt, ParkedDelivery
 from db.models.guilds import GuildSettings
 from db.models.links import LinkState
@@ -48,9 +54,11 @@ __all__ = [
     "PlayerStatus",
     "RaceRoom",
     "RaceStatus",
+    "RacetimeAlert",
     "RacetimeBot",
     "RacetimeBotGuild",
     "RacetimeBotStatusHistory",
+    "RacetimeIncident",
     "Tournament",
     "User",
     "metadata",

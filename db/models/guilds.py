@@ -21,6 +21,8 @@ class GuildSettings(SQLModel, table=True):
     announcement_channel_id: int | None = Field(default=None, sa_type=BigInteger)
     results_channel_id: int | None = Field(default=None, sa_type=BigInteger)
     notification_fallback_channel_id: int | None = Field(default=None, sa_type=BigInteger)
+    # Where racetime bot alerts go (``/racetime alerts channel``).
+    admin_channel_id: int | None = Field(default=None, sa_type=BigInteger)
     default_timezone: str = Field(default="UTC", max_length=64)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

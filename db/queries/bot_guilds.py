@@ -3,7 +3,9 @@ transaction."""
 
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from db.models import RacetimeBotGuild
 from db.queries._upsert import dialect_insert
@@ -20,3 +22,26 @@ async def assign_bot_to_guild(session: AsyncSession, bot_id: int, guild_id: int)
     )
     result = await session.execute(statement)
     return result.first() is not None
+
+
+async def unassign_bot_from_guild(session: AsyncSession, bot_id: int, guild_id: int) -> bool:
+    """Stop the bot serving ``guild_id``; returns whether it did."""
+    result = await session.execute(
+        delete(RacetimeBotGuild).where(
+            col(RacetimeBotGuild.bot_id) == bot_id, col(RacetimeBotGuild.guild_id) == guild_id
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def guilds_by_bot(session: AsyncSession) -> dict[int, list[int]]:
+    """Every bot's servers (bot id -> guild ids)."""
+    result = await session.execute(
+        select(RacetimeBotGuild.bot_id, RacetimeBotGuild.guild_id).order_by(
+            col(RacetimeBotGuild.guild_id)
+        )
+    )
+    servers: dict[int, list[int]] = {}
+    for bot_id, guild_id in result.all():
+        servers.setdefault(bot_id, []).append(guild_id)
+    return servers

@@ -6,6 +6,7 @@ checks through :class:`rehearsal.stage.Stage`.
 
 from rehearsal.scenes import (
     about,
+    admin,
     api,
     live_race,
     metrics,
@@ -19,5 +20,5 @@ from rehearsal.stage import Scene
 
 SCENES: list[Scene] = [
     racetime_bot.SCENE, race.SCENE, restart.SCENE, notifications.SCENE, tournament.SCENE,
-    api.SCENE, live_race.SCENE, about.SCENE, metrics.SCENE,
+    admin.SCENE, api.SCENE, live_race.SCENE, about.SCENE, metrics.SCENE,
 ]

@@ -1,7 +1,9 @@
-"""A bot owner adds a racetime category bot; admins see it connected."""
+"""A bot owner adds a racetime category bot (its credentials through a form); admins see it
+connected."""
 
 from __future__ import annotations
 
+from cogs._shared.credentials_modal import CLIENT_ID_LABEL, CLIENT_SECRET_LABEL
 from core.events import RacetimeBotStatusChangedEvent
 from racetime.ports import BotHealth
 from rehearsal.stage import Scene, Stage
@@ -13,14 +15,13 @@ SETTLED = (BotHealth.CONNECTED, BotHealth.AUTH_FAILED)
 async def play(stage: Stage) -> None:
     cast = stage.cast
     async with stage.step(f"{cast.owner} (a bot owner) adds the {cast.category} category bot"):
-        reply = await stage.slash(
-            cast.owner,
-            "racetime add",
-            secret=("client_secret",),
-            category=cast.category,
-            client_id=cast.client_id,
-            client_secret=cast.client_secret,
-            display_name="ALttPR Randomizer",
+        form = await stage.slash(
+            cast.owner, "racetime bot add", category=cast.category, name="ALttPR Randomizer"
+        )
+        reply = await stage.submit(
+            cast.owner, form,
+            {CLIENT_ID_LABEL: cast.client_id, CLIENT_SECRET_LABEL: cast.client_secret},
+            secret=(CLIENT_SECRET_LABEL,),
         )
         stage.expect_reply(reply, f"Added the `{cast.category}` bot")
     async with stage.step("the bot connects to racetime.gg"):
@@ -33,7 +34,7 @@ async def play(stage: Stage) -> None:
             raise stage.fail("the bot's status to become CONNECTED", settled.describe())
     async with stage.step(f"{cast.admin} (a server admin) sees it connected in /racetime status"):
         reply = await stage.slash(cast.admin, "racetime status")
-        stage.expect_reply(reply, "Connected")
+        stage.expect_reply(reply, "Connected: 1")
 
 
 SCENE = Scene("A bot owner adds a racetime category bot", play)

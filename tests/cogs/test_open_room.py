@@ -373,7 +373,7 @@ async def test_without_a_running_bot_confirm_says_what_to_do(scene: Scene) -> No
     answer = final(await harness.press(shown, "Confirm", member=scene.moderator)).content
     assert answer == (
         f"No racetime bot is running for category '{CATEGORY}'. "
-        "See /racetime status; a bot owner can add one with /racetime add."
+        "See /racetime status; a bot owner can add one with /racetime bot add."
     )
     assert rooms_on_fake(scene) == []
     assert await logged_openings(scene) == []

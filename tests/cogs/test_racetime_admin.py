@@ -1,4 +1,8 @@
-"""/racetime through the real CommandTree, with the engine pointed at the fake racetime."""
+"""/racetime through the real CommandTree, with the engine pointed at the fake racetime.
+
+Credentials go through the modal as Discord would send them (a modal-submit interaction into
+discord.py's view store); alerts are delivered by the real sender into the simulated server.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from contextlib import asynccontextmanager
 
 import discord
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot import build_services
+from cogs._shared.tree import APOLOGY
 from core.config import RacetimeSettings
 from core.errors import UserFacingError
 from core.events import RacetimeRaceStatusChangedEvent
@@ -19,7 +24,13 @@ from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
 from core.services.container import Services
 from core.services.racetime_admin import category_errors_as_user_facing
-from db.models import BotStatus, RacetimeBot
+from db.models import (
+    BotStatus,
+    RacetimeAlert,
+    RacetimeBot,
+    RacetimeBotGuild,
+    RacetimeBotStatusHistory,
+)
 from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
@@ -32,10 +43,25 @@ from tests.plugins.fake_racetime import (
     SMZ3_CLIENT_ID,
     SMZ3_CLIENT_SECRET,
 )
-from tests.plugins.racetime_engine import FAST_RETRY, eventually
+from tests.plugins.faults import DatabaseFaults
+from tests.plugins.racetime_engine import FAST, FAST_RETRY, eventually
 
 NOT_ALLOWED = "You need the Manage Server permission to use this command."
 OWNERS_ONLY = "Only the bot's owners can manage racetime bots."
+ORGANIZERS_ONLY = (
+    "Only organizers can do this: members with the Manage Server permission "
+    "or the server's organizer role."
+)
+WRONG_SECRET = "alttpr-mistyped-secret-789"
+REFUSED = "racetime.gg refused the bot credentials (token): invalid_client."
+
+
+@pytest.fixture
+def owner(harness: DiscordHarness) -> discord.Member:
+    """Member 2, one of the bot's owners."""
+    member = harness.member(2)
+    harness.make_owner(member)
+    return member
 
 
 @pytest.fixture
@@ -43,7 +69,7 @@ async def harness(
     db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer
 ) -> AsyncIterator[DiscordHarness]:
     racetime = RacetimeSettings(host=fake_racetime.host, scheme="http")
-    async with running_harness(db_url, secret_box, racetime) as harness:
+    async with running_harness(db_url, secret_box, racetime, bot_timings=FAST) as harness:
         yield harness
 
 
@@ -59,101 +85,363 @@ async def bots(harness: DiscordHarness) -> list[RacetimeBot]:
         return list((await session.execute(select(RacetimeBot))).scalars())
 
 
-async def test_members_without_manage_server_are_refused(harness: DiscordHarness) -> None:
-    status = await harness.slash("racetime status", member=harness.member(1))
-    assert status.first.ephemeral and status.first.content == NOT_ALLOWED
-    stop = await harness.slash("racetime stop", member=harness.member(1), category="alttpr")
-    assert stop.first.ephemeral and stop.first.content == OWNERS_ONLY
-
-
-async def test_admins_see_status_but_only_owners_add_bots(harness: DiscordHarness) -> None:
-    admin = await harness.member_with_permissions(0, manage_guild=True)
-    status = await harness.slash("racetime status", member=admin)
-    assert "No racetime bots yet" in status.text
-    refused = await harness.slash(
-        "racetime add", member=admin, category="alttpr", client_id="x", client_secret="y"
+async def add_bot(
+    harness: DiscordHarness,
+    owner: discord.Member,
+    category: str = "alttpr",
+    client_id: str = ALTTPR_CLIENT_ID,
+    client_secret: str = ALTTPR_CLIENT_SECRET,
+    **options: str,
+) -> str:
+    """``/racetime bot add``, then the credentials through its modal; the final answer."""
+    opened = await harness.slash(
+        "racetime bot add", member=owner, options={"category": category, **options}
     )
-    assert refused.first.content == "Only the bot's owners can manage racetime bots."
+    return await fill_in(harness, owner, opened, client_id, client_secret)
+
+
+async def edit_bot(
+    harness: DiscordHarness, owner: discord.Member, client_id: str, client_secret: str
+) -> str:
+    opened = await harness.slash("racetime bot edit", member=owner, category="alttpr")
+    return await fill_in(harness, owner, opened, client_id, client_secret)
+
+
+async def fill_in(
+    harness: DiscordHarness,
+    owner: discord.Member,
+    opened: SlashResult,
+    client_id: str,
+    client_secret: str,
+) -> str:
+    """The owner fills in the credentials form a command opened; RaceDesk's final answer."""
+    [modal] = opened.messages
+    assert modal.kind == "modal" and list(modal.fields) == ["Client ID", "Client secret"]
+    submitted = await harness.submit_modal(
+        opened, {"Client ID": client_id, "Client secret": client_secret}, member=owner
+    )
+    return answer(submitted)
+
+
+async def alerts_sent(harness: DiscordHarness) -> list[discord.Message]:
+    """Every status change delivered to the listeners and every queued alert sent; the
+    channel posts and DMs RaceDesk sent since the last look."""
+    await harness.services.dispatcher.drain()
+
+    async def unsent() -> int:
+        async with harness.services.sessionmaker() as session:
+            rows = await session.execute(
+                select(RacetimeAlert.id).where(col(RacetimeAlert.sent_at).is_(None))
+            )
+            return len(rows.all())
+
+    async with asyncio.timeout(5):
+        while await unsent():  # noqa: ASYNC110 - sent by the alerts' own task
+            await asyncio.sleep(0.01)
+    return harness.sim.sent()
+
+
+def titled(messages: list[discord.Message], title: str) -> list[discord.Message]:
+    return [m for m in messages if m.embeds and m.embeds[0].title == title]
+
+
+async def alerts_channel(harness: DiscordHarness, admin: discord.Member) -> discord.TextChannel:
+    channel = harness.sim.add_text_channel("racedesk-admin")
+    result = await harness.slash("racetime alerts channel", member=admin, channel=channel)
+    assert "now go to #racedesk-admin" in result.text
+    return channel
+
+
+# -- permissions ------------------------------------------------------------------------------
+
+
+async def test_each_command_checks_its_audience(harness: DiscordHarness) -> None:
+    member = harness.member(1)
+    admin = await harness.member_with_permissions(0, manage_guild=True)
+    for command, options in [
+        ("racetime bot add", {"category": "alttpr"}),
+        ("racetime bot edit", {"category": "alttpr"}),
+        ("racetime bot remove", {"category": "alttpr"}),
+        ("racetime bot start", {"category": "alttpr"}),
+        ("racetime bot stop", {"category": "alttpr"}),
+        ("racetime bot restart", {"category": "alttpr"}),
+        ("racetime bot assign", {"category": "alttpr"}),
+        ("racetime bot unassign", {"category": "alttpr"}),
+    ]:
+        for who in (member, admin):
+            refused = await harness.slash(command, member=who, **options)
+            assert [m.kind for m in refused.messages] == ["response"], command
+            assert refused.first.ephemeral and refused.first.content == OWNERS_ONLY, command
+    for command in ("racetime status", "racetime alerts channel"):
+        refused = await harness.slash(command, member=member)
+        assert refused.first.ephemeral and refused.first.content == NOT_ALLOWED
+    organizers: list[tuple[str, dict[str, str]]] = [
+        ("racetime bot list", {}), ("racetime bot history", {"category": "x"})
+    ]
+    for command, options in organizers:
+        refused = await harness.slash(command, member=member, **options)
+        assert refused.first.ephemeral and refused.first.content == ORGANIZERS_ONLY
+    assert "No racetime bots yet" in (await harness.slash("racetime status", member=admin)).text
+    # The Discord application's owner is no bot owner unless the config names them.
+    harness.bot.owner_ids, harness.bot.owner_id = None, member.id
+    assert await harness.bot.is_owner(member), "discord.py would have let them"
+    refused = await harness.slash("racetime bot add", member=member, category="alttpr")
+    assert refused.first.content == OWNERS_ONLY
     assert await bots(harness) == []
 
 
-async def test_an_owner_adds_a_bot_that_connects_and_can_be_stopped(
-    harness: DiscordHarness,
+async def test_organizers_see_the_bots_of_their_server_and_owners_see_all(
+    harness: DiscordHarness, owner: discord.Member
 ) -> None:
-    owner = harness.member(2)
-    harness.make_owner(owner)
-    added = await harness.slash(
-        "racetime add",
-        member=owner,
-        category="ALTTPR",
-        client_id=ALTTPR_CLIENT_ID,
-        client_secret=ALTTPR_CLIENT_SECRET,
-        display_name="ALttPR Randomizer",
+    assert "✅ Added the `alttpr` bot" in await add_bot(harness, owner, name="ALttPR")
+    assert "✅ Added the `smz3` bot" in await add_bot(
+        harness, owner, "smz3", SMZ3_CLIENT_ID, SMZ3_CLIENT_SECRET
     )
-    assert added.first.ephemeral and "Added the `alttpr` bot" in added.text
-    assert ALTTPR_CLIENT_SECRET not in added.text
+    unassigned = await harness.slash("racetime bot unassign", member=owner, category="smz3")
+    assert unassigned.text == "The `smz3` bot no longer serves this server."
+    again = await harness.slash("racetime bot unassign", member=owner, category="smz3")
+    assert again.text == "The `smz3` bot did not serve this server."
+    elsewhere = await harness.slash(
+        "racetime bot assign", member=owner, category="smz3", server_id="123456789012345678"
+    )
+    assert elsewhere.text == "The `smz3` bot now serves server 123456789012345678."
+
+    organizer = await harness.member_with_permissions(0, manage_guild=True)
+    seen = await harness.slash("racetime bot list", member=organizer)
+    assert [e.title for e in seen.first.embeds] == ["ALttPR (`alttpr`) · Active"]
+    [embed] = seen.first.embeds
+    assert embed.description == "✅ **Connected**"
+    assert embed.colour == discord.Colour.green()
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Last connected"].startswith("<t:") and "Servers" not in fields
+    hidden = await harness.slash("racetime bot history", member=organizer, category="smz3")
+    assert "There is no `smz3` bot" in hidden.text
+
+    everything = await harness.slash("racetime bot list", member=owner)
+    titles = [e.title for e in everything.first.embeds]
+    assert titles == ["ALttPR (`alttpr`) · Active", "smz3 (`smz3`) · Active"]
+    assert {f.name: f.value for f in everything.first.embeds[1].fields}["Servers"] == "1"
+    history = await harness.slash("racetime bot history", member=owner, category="smz3")
+    assert "❔ → ✅ **Connected**" in history.text
+    async with harness.services.sessionmaker() as session:
+        rows = await session.execute(select(RacetimeBotGuild.guild_id))
+        assert sorted(rows.scalars()) == sorted([harness.guild.id, 123456789012345678])
+
+
+# -- credentials ------------------------------------------------------------------------------
+
+
+async def test_an_owner_adds_a_bot_through_the_modal_and_the_secret_is_never_shown(
+    harness: DiscordHarness, owner: discord.Member, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    opened = await harness.slash(
+        "racetime bot add", member=owner,
+        options={"category": "ALTTPR", "name": "ALttPR Randomizer"},
+    )
+    assert [m.kind for m in opened.messages] == ["modal"]
+    assert opened.first.content == "racetime bot alttpr: credentials"
+    # Somebody else cannot submit the owner's form.
+    intruder = await harness.submit_modal(
+        opened, {"Client ID": "x", "Client secret": "y"}, member=harness.member(1)
+    )
+    assert intruder.messages == []
+    submitted = await harness.submit_modal(
+        opened,
+        {"Client ID": ALTTPR_CLIENT_ID, "Client secret": ALTTPR_CLIENT_SECRET},
+        member=owner,
+    )
+    assert answer(submitted) == "✅ Added the `alttpr` bot: it is connected to racetime.gg."
     [row] = await bots(harness)
     assert row.category == "alttpr" and row.display_name == "ALttPR Randomizer"
+    assert row.status == BotStatus.CONNECTED
     assert ALTTPR_CLIENT_SECRET.encode() not in row.client_secret_encrypted
 
-    manager = harness.services.racetime
-    await asyncio.wait_for(manager.bot("alttpr").wait_healthy(), 5)
-    status = await harness.slash("racetime status", member=owner)
-    assert "ALttPR Randomizer (`alttpr`)" in status.text and "Connected" in status.text
-    assert "✅ racetime bots: 1/1 healthy" in (await harness.slash("about")).text
-
-    again = await harness.slash(
-        "racetime add", member=owner, category="alttpr", client_id="a", client_secret="b"
+    # No form to fill in for nothing: a second bot for the category is refused first.
+    again = await harness.slash("racetime bot add", member=owner, category="alttpr")
+    assert [m.kind for m in again.messages] == ["response"]
+    assert again.text == (
+        "A bot for `alttpr` already exists; `/racetime bot list` shows it, "
+        "`/racetime bot edit` changes its credentials."
     )
-    assert "already exists" in again.first.content
-
-    stopped = await harness.slash("racetime stop", member=owner, category="alttpr")
-    assert answer(stopped).startswith("Stopped the `alttpr` bot.")
-    await eventually(lambda: "alttpr" not in manager.bots)
-    [row] = await bots(harness)
-    assert row.status == BotStatus.DISCONNECTED and row.status_message == "Bot stopped manually"
-    assert "Stopped by an owner" in (await harness.slash("racetime status", member=owner)).text
-    assert "✅ racetime bots: 1 stopped by an owner" in (await harness.slash("about")).text
-
-    again_stopped = await harness.slash("racetime stop", member=owner, category="alttpr")
-    assert "The `alttpr` bot is already stopped" in again_stopped.text
-    restarted = await harness.slash("racetime start", member=owner, category="alttpr")
-    assert answer(restarted).startswith("Started the `alttpr` bot.")
-    await asyncio.wait_for(manager.bot("alttpr").wait_healthy(), 5)
-    unknown = await harness.slash("racetime start", member=owner, category="smw")
-    assert "There is no `smw` bot. Add it with `/racetime add`" in unknown.text
-
-    audit = harness.services.audit
+    missing = await harness.slash("racetime bot edit", member=owner, category="smw")
+    assert [m.kind for m in missing.messages] == ["response"]
+    assert "There is no `smw` bot" in missing.text
+    listed = await harness.slash("racetime bot list", member=owner)
+    status = await harness.slash("racetime status", member=owner)
+    messages = [opened, submitted, again, listed, status]
     await harness.services.dispatcher.drain()
-    actions = [(e.action, e.details.get("category")) for e in await audit.entries("racetime_bot.")]
-    assert [a for a in actions if a[0] != "racetime_bot.status_changed"] == [
-        ("racetime_bot.added", "alttpr"),
-        ("racetime_bot.stopped", "alttpr"),
-        ("racetime_bot.started", "alttpr"),
-    ]
+    audit = await harness.services.audit.entries("racetime_bot.")
+    assert all(ALTTPR_CLIENT_SECRET not in result.text for result in messages)
+    assert all(ALTTPR_CLIENT_SECRET not in str(entry.details) for entry in audit)
+    assert all(
+        ALTTPR_CLIENT_SECRET not in f"{m.content} {[e.to_dict() for e in m.embeds]}"
+        for m in harness.sim.sent()
+    )
+    assert ALTTPR_CLIENT_SECRET not in caplog.text
+    assert ALTTPR_CLIENT_ID in str(audit[0].details), "the client id is audited, the secret not"
     async with harness.services.sessionmaker() as session:
         owner_user = await get_user_by_discord_id(session, owner.id)
     assert owner_user is not None
-    added = (await audit.entries("racetime_bot.added"))[0]
+    added = (await harness.services.audit.entries("racetime_bot.added"))[0]
     assert added.actor_user_id == owner_user.id and added.guild_id == harness.guild.id
-    assert ALTTPR_CLIENT_SECRET not in str(added.details)
-    health = await audit.entries("racetime_bot.status_changed")
+
+
+async def test_a_failure_after_the_form_is_an_apology_and_a_log_without_the_secret(
+    harness: DiscordHarness, owner: discord.Member, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    faults = DatabaseFaults(harness.services.engine)
+    try:
+        faults.fail(r"INSERT INTO racetime_bots")
+        opened = await harness.slash("racetime bot add", member=owner, category="alttpr")
+        failed = await harness.submit_modal(
+            opened,
+            {"Client ID": ALTTPR_CLIENT_ID, "Client secret": ALTTPR_CLIENT_SECRET},
+            member=owner,
+        )
+    finally:
+        faults.close()
+    assert answer(failed) == APOLOGY
+    [logged] = [r for r in caplog.records if r.getMessage().startswith("Command /? failed")]
+    assert logged.exc_info is not None and "OperationalError" in caplog.text
+    assert ALTTPR_CLIENT_SECRET not in caplog.text
+    assert await bots(harness) == []
+
+
+async def test_wrong_credentials_show_auth_failed_with_racetimes_reason_until_edited(
+    harness: DiscordHarness, owner: discord.Member, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    admin = await harness.member_with_permissions(0, manage_guild=True)
+    channel = await alerts_channel(harness, admin)
+
+    added = await add_bot(harness, owner, client_secret=WRONG_SECRET)
+    assert added == (
+        f"🔑 Added the `alttpr` bot, but racetime.gg refused its credentials: {REFUSED} "
+        "Check them on racetime.gg and give them again with "
+        "`/racetime bot edit category:alttpr`."
+    )
+    listed = (await harness.slash("racetime bot list", member=admin)).first.embeds[0]
+    assert listed.description == f"🔑 **Auth failed**: {REFUSED}"
+    assert listed.colour == discord.Colour.red()
+    assert {f.name: f.value for f in listed.fields}["Last connected"] == "never"
+    [alert] = titled(await alerts_sent(harness), "racetime alert")
+    assert alert.channel.id == channel.id
+    assert alert.embeds[0].description == (
+        "🔑 The racetime bot **alttpr** (`alttpr`) is not working: **Auth failed**: "
+        f"{REFUSED} A bot owner can give it new credentials with `/racetime bot edit`."
+    )
+
+    fixed = await edit_bot(harness, owner, ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET)
+    assert fixed == (
+        "✅ Updated the credentials of the `alttpr` bot: it is connected to racetime.gg."
+    )
+    sent = await alerts_sent(harness)
+    assert titled(sent, "racetime alert") == []
+    [recovered] = titled(sent, "racetime recovered")
+    assert recovered.channel.id == channel.id
+    assert "is connected again" in (recovered.embeds[0].description or "")
+    history = await harness.slash("racetime bot history", member=admin, category="alttpr")
+    text = history.text
+    assert text.index("☁️ → ✅ **Connected**") < text.index("🔑 → ☁️ **Disconnected**")
+    assert f"❔ → 🔑 **Auth failed**: {REFUSED}" in text
+    assert WRONG_SECRET not in caplog.text and ALTTPR_CLIENT_SECRET not in caplog.text
+    changed = await harness.services.audit.entries("racetime_bot.credentials_changed")
+    assert len(changed) == 1 and WRONG_SECRET not in str(changed[0].details)
+
+
+async def test_an_outage_and_its_recovery_are_one_alert_and_one_recovery_message(
+    harness: DiscordHarness, owner: discord.Member, fake_racetime: FakeRacetimeServer
+) -> None:
+    admin = await harness.member_with_permissions(0, manage_guild=True)
+    await alerts_channel(harness, admin)
+    await add_bot(harness, owner)
+    assert await alerts_sent(harness) == []
+
+    fake_racetime.fail_next(100_000, status=503)
+    bot = harness.services.racetime.bot("alttpr")
+    await eventually(lambda: bot.status == BotStatus.CONNECTION_ERROR)
+    failed_so_far = fake_racetime.request_count("/o/")
+    await eventually(lambda: fake_racetime.request_count("/o/") >= failed_so_far + 3)  # retries
+    fake_racetime.clear_faults()
+    await asyncio.wait_for(bot.wait_healthy(), 5)
+
+    sent = await alerts_sent(harness)
+    [alert] = titled(sent, "racetime alert")
+    assert "**Connection error**: racetime.gg had a server error" in (
+        alert.embeds[0].description or ""
+    )
+    assert len(titled(sent, "racetime recovered")) == 1 and len(sent) == 2
+    status = await harness.slash("racetime status", member=admin)
+    assert "✅ Connected: 1" in status.text
+
+
+async def test_alerts_go_to_the_owners_by_dm_where_no_admin_channel_is_set(
+    harness: DiscordHarness, owner: discord.Member
+) -> None:
+    await add_bot(harness, owner, client_secret=WRONG_SECRET)
+    [dm] = titled(await alerts_sent(harness), "racetime alert")
+    assert isinstance(dm.channel, discord.DMChannel) and dm.channel.recipient == owner
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+async def test_stop_start_restart_and_remove(
+    harness: DiscordHarness, owner: discord.Member
+) -> None:
+    await add_bot(harness, owner)
+    manager = harness.services.racetime
+
+    stopped = await harness.slash("racetime bot stop", member=owner, category="alttpr")
+    assert answer(stopped).startswith("Stopped the `alttpr` bot.")
+    assert "alttpr" not in manager.bots
+    [row] = await bots(harness)
+    assert row.status == BotStatus.DISCONNECTED and row.status_message == "Bot stopped manually"
+    listed = (await harness.slash("racetime bot list", member=owner)).first.embeds[0]
+    assert listed.title == "alttpr (`alttpr`) · Inactive"
+    assert listed.description == "☁️ **Disconnected**: Bot stopped manually"
+    assert listed.colour == discord.Colour.gold()
+    again = await harness.slash("racetime bot stop", member=owner, category="alttpr")
+    assert "The `alttpr` bot is already stopped" in answer(again)
+
+    started = await harness.slash("racetime bot start", member=owner, category="alttpr")
+    assert answer(started) == "✅ Started the `alttpr` bot: it is connected to racetime.gg."
+    restarted = await harness.slash("racetime bot restart", member=owner, category="alttpr")
+    assert answer(restarted) == "✅ Restarted the `alttpr` bot: it is connected to racetime.gg."
+    unknown = await harness.slash("racetime bot start", member=owner, category="smw")
+    assert "There is no `smw` bot. A bot owner can add it with `/racetime bot add`" in answer(
+        unknown
+    )
+    # Stopping a bot on purpose is no incident.
+    assert titled(await alerts_sent(harness), "racetime alert") == []
+
+    removed = await harness.slash("racetime bot remove", member=owner, category="alttpr")
+    assert answer(removed) == "Removed the `alttpr` bot and its credentials."
+    assert await bots(harness) == [] and "alttpr" not in manager.bots
+    async with harness.services.sessionmaker() as session:
+        for table in (RacetimeBotStatusHistory, RacetimeBotGuild):
+            assert (await session.execute(select(table))).first() is None, table
+
+    await harness.services.dispatcher.drain()
+    actions = [e.action for e in await harness.services.audit.entries("racetime_bot.")]
+    assert [a for a in actions if a != "racetime_bot.status_changed"] == [
+        "racetime_bot.added",
+        "racetime_bot.stopped",
+        "racetime_bot.started",
+        "racetime_bot.restarted",
+        "racetime_bot.removed",
+    ]
+    health = await harness.services.audit.entries("racetime_bot.status_changed")
     assert health and all(e.actor_user_id == SYSTEM_USER_ID for e in health)
-    assert (
-        health[0].details["old_status"],
-        health[0].details["new_status"],
-    ) == ("UNKNOWN", "CONNECTED")
 
 
-async def test_a_bad_category_gets_a_clear_message(harness: DiscordHarness) -> None:
-    owner = harness.member(2)
-    harness.make_owner(owner)
+async def test_a_bad_category_gets_a_clear_message(
+    harness: DiscordHarness, owner: discord.Member
+) -> None:
     result = await harness.slash(
-        "racetime add",
-        member=owner,
-        category="alttpr/cool-doge-1234",
-        client_id="a",
-        client_secret="b",
+        "racetime bot add", member=owner, category="alttpr/cool-doge-1234"
     )
     assert result.first.content == "The category is the slug from its URL, e.g. `alttpr`."
 
@@ -183,6 +471,27 @@ async def test_status_shows_deliveries_parked_after_listener_failures(
     assert "Deliveries parked after repeated listener failures: 1" in footer
 
 
+async def test_status_counts_rooms_connected_reconnecting_and_not_handled(
+    harness: DiscordHarness, owner: discord.Member, fake_racetime: FakeRacetimeServer
+) -> None:
+    await add_bot(harness, owner)
+    manager = harness.services.racetime
+    race = fake_racetime.open_race("alttpr", goal="Beat the game")
+    connection = await manager.room(race.name)
+    await asyncio.wait_for(connection.wait_connected(), 5)
+    # A room the database says is active that no connection handles.
+    await harness.services.room_store.record_room("alttpr", "gone-room-0001", opened_by_us=True)
+    status = await harness.slash("racetime status", member=owner)
+    fields = {f.name: f.value for f in status.first.embeds[0].fields}
+    assert fields["Rooms connected"] == "1"
+    assert fields["Rooms reconnecting"] == "0"
+    assert fields["Rooms not handled"] == "1: `alttpr/gone-room-0001`"
+    assert status.first.embeds[0].colour == discord.Colour.red()
+
+
+# -- restarts and unreadable secrets ----------------------------------------------------------
+
+
 @asynccontextmanager
 async def restarted(
     db_url: str, secret_box: SecretBox, fake: FakeRacetimeServer
@@ -199,79 +508,38 @@ async def restarted(
         yield services
 
 
-async def add_alttpr(harness: DiscordHarness, owner: discord.Member) -> None:
-    added = await harness.slash(
-        "racetime add",
-        member=owner,
-        category="alttpr",
-        client_id=ALTTPR_CLIENT_ID,
-        client_secret=ALTTPR_CLIENT_SECRET,
-    )
-    assert "Added the `alttpr` bot" in added.text
-    await asyncio.wait_for(harness.services.racetime.bot("alttpr").wait_healthy(), 5)
-
-
 async def test_a_stopped_bot_stays_stopped_after_a_restart_until_started(
-    harness: DiscordHarness,
+    harness: DiscordHarness, owner: discord.Member,
     db_url: str,
     secret_box: SecretBox,
     fake_racetime: FakeRacetimeServer,
 ) -> None:
-    owner = harness.member(2)
-    harness.make_owner(owner)
-    await add_alttpr(harness, owner)
+    await add_bot(harness, owner)
 
-    stopped = await harness.slash("racetime stop", member=owner, category="alttpr")
+    stopped = await harness.slash("racetime bot stop", member=owner, category="alttpr")
     assert "It stays stopped, also after a restart" in answer(stopped)
     [row] = await bots(harness)
     assert row.is_active is False
     async with restarted(db_url, secret_box, fake_racetime) as services:
         assert services.racetime.bots == {}, "a stopped bot was started again at start-up"
-    status = await harness.slash("racetime status", member=owner)
-    assert "Running: no" in status.text and "Stopped by an owner" in status.text
 
-    started = await harness.slash("racetime start", member=owner, category="alttpr")
-    assert answer(started).startswith("Started the `alttpr` bot.")
+    started = await harness.slash("racetime bot start", member=owner, category="alttpr")
+    assert answer(started).startswith("✅ Started the `alttpr` bot")
     [row] = await bots(harness)
     assert row.is_active is True
     async with restarted(db_url, secret_box, fake_racetime) as services:
         assert list(services.racetime.bots) == ["alttpr"]
         await asyncio.wait_for(services.racetime.bot("alttpr").wait_healthy(), 5)
-    status = await harness.slash("racetime status", member=owner)
-    assert "Stopped by an owner" not in status.text
-
-    await harness.services.dispatcher.drain()
-    actions = [e.action for e in await harness.services.audit.entries("racetime_bot.st")]
-    assert actions.count("racetime_bot.stopped") == 1
-    assert actions.count("racetime_bot.started") == 1
-
-
-async def test_stop_and_start_defer_and_answer_errors_in_the_follow_up(
-    harness: DiscordHarness,
-) -> None:
-    owner = harness.member(2)
-    harness.make_owner(owner)
-    for command in ("racetime stop", "racetime start"):
-        missing = await harness.slash(command, member=owner, category="smw")
-        assert answer(missing) == (
-            "There is no `smw` bot. Add it with `/racetime add`; `/racetime status` lists them."
-        )
-        # A refusal comes before the work and needs no defer.
-        refused = await harness.slash(command, member=harness.member(1), category="smw")
-        assert [m.kind for m in refused.messages] == ["response"]
-        assert refused.first.ephemeral and refused.first.content == OWNERS_ONLY
 
 
 async def test_a_bot_whose_secret_cannot_be_decrypted_does_not_stop_the_others(
-    harness: DiscordHarness,
+    harness: DiscordHarness, owner: discord.Member,
     db_url: str,
     secret_box: SecretBox,
     fake_racetime: FakeRacetimeServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    owner = harness.member(2)
-    harness.make_owner(owner)
-    await add_alttpr(harness, owner)
+    await add_bot(harness, owner)
     other_key = SecretBox.generate_key()
     async with harness.services.sessionmaker.begin() as session:
         session.add(
@@ -291,30 +559,20 @@ async def test_a_bot_whose_secret_cannot_be_decrypted_does_not_stop_the_others(
     assert "cannot be decrypted" in record.getMessage() and "rotate-key" in record.getMessage()
     assert SMZ3_CLIENT_SECRET not in caplog.text and other_key not in caplog.text
 
-    status = (await harness.slash("racetime status", member=owner)).first.embeds[0]
-    fields = {field.name: field.value or "" for field in status.fields}
-    assert "Cannot decrypt its client secret" not in fields["alttpr (`alttpr`)"]
-    assert (
-        "Cannot decrypt its client secret: was the secret key changed? "
-        "See `python bot.py rotate-key`"
-    ) in fields["SMZ3 (`smz3`)"]
+    listed = (await harness.slash("racetime bot list", member=owner)).first.embeds
+    notes = {e.title: {f.name: f.value for f in e.fields} for e in listed}
+    assert "Credentials" not in notes["alttpr (`alttpr`) · Active"]
+    assert (notes["SMZ3 (`smz3`) · Active"]["Credentials"] or "").startswith(
+        "🔒 Cannot decrypt its client secret: was the secret key changed?"
+    )
 
-    start = await harness.slash("racetime start", member=owner, category="smz3")
+    start = await harness.slash("racetime bot start", member=owner, category="smz3")
     assert "The `smz3` bot's client secret cannot be decrypted" in answer(start)
     assert "smz3" not in harness.services.racetime.bots
 
     # With the old key gone for good, adding the bot again replaces its credentials.
-    readded = await harness.slash(
-        "racetime add",
-        member=owner,
-        category="smz3",
-        client_id=SMZ3_CLIENT_ID,
-        client_secret=SMZ3_CLIENT_SECRET,
-    )
-    assert "Added the `smz3` bot" in readded.text
-    await asyncio.wait_for(harness.services.racetime.bot("smz3").wait_healthy(), 5)
-    status = await harness.slash("racetime status", member=owner)
-    assert "Cannot decrypt" not in status.text
+    readded = await add_bot(harness, owner, "smz3", SMZ3_CLIENT_ID, SMZ3_CLIENT_SECRET)
+    assert readded.startswith("✅ Added the `smz3` bot")
     [smz3] = [b for b in await bots(harness) if b.category == "smz3"]
     assert secret_box.decrypt(smz3.client_secret_encrypted) == SMZ3_CLIENT_SECRET
     [audit] = [
@@ -329,5 +587,5 @@ def test_an_unknown_category_from_the_engine_becomes_a_message_an_admin_can_act_
     with pytest.raises(UserFacingError) as caught, category_errors_as_user_facing():
         raise UnknownCategoryError("smw")
     message = caught.value.message
-    assert "`smw`" in message and "`/racetime add`" in message and "`/racetime status`" in message
-    assert "/racetime bot add" not in message
+    assert "`smw`" in message and "`/racetime bot add`" in message
+    assert "`/racetime bot list`" in message

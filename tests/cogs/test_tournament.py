@@ -136,7 +136,7 @@ async def test_only_bot_owners_allow_a_bot(harness: DiscordHarness) -> None:
     ).text
     unknown = await harness.slash("tournament allow-bot", member=boss, category="zelda")
     assert unknown.first.content == (
-        "There is no `zelda` bot. Add it with `/racetime add`; `/racetime status` lists them."
+        "There is no `zelda` bot. Add it with `/racetime bot add`; `/racetime bot list` lists them."
     )
     assert await harness.services.tournaments.categories_for(harness.guild.id) == [
         "alttpr", "smz3",

@@ -30,9 +30,11 @@ from db.models import (
     NotificationSubscription,
     ParkedDelivery,
     RaceRoom,
+    RacetimeAlert,
     RacetimeBot,
     RacetimeBotGuild,
     RacetimeBotStatusHistory,
+    RacetimeIncident,
     Tournament,
     User,
 )
@@ -77,6 +79,7 @@ async def _insert_one_of_everything(
             announcement_channel_id=BIG + 3,
             results_channel_id=BIG + 4,
             notification_fallback_channel_id=BIG + 5,
+            admin_channel_id=BIG + 6,
             default_timezone="Europe/Berlin",
         )
     )
@@ -111,6 +114,19 @@ async def _insert_one_of_everything(
             changed_at=WHEN,
         ),
         RacetimeBotGuild(bot_id=bot.id, guild_id=BIG),
+    )
+    incident = RacetimeIncident(
+        bot_id=bot.id, subject=f"bot:{bot.id}", open_key=f"bot:{bot.id}", detail="refused",
+        opened_at=WHEN,
+    )
+    keep(incident)
+    await session.flush()
+    assert incident.id is not None
+    keep(
+        RacetimeAlert(
+            incident_id=incident.id, kind="opened", text="🔑 not working", sent_at=WHEN,
+            attempts=2, last_error="owner:1: 503",
+        )
     )
     tournament = Tournament(
         guild_id=BIG,

@@ -17,7 +17,7 @@ from discord import app_commands
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bot import RaceDeskBot, build_services, web_server
+from bot import RaceDeskBot, build_services, start_bot_alerts, web_server
 from cogs._shared.notification_sender import DiscordNotificationSender
 from core.config import RacetimeSettings, WebSettings
 from core.lifecycle import Lifecycle
@@ -26,6 +26,7 @@ from core.services.linking import LinkSettings
 from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
 from db.models import NotificationLog, NotificationStatus, User
 from db.secrets import SecretBox
+from racetime.category_bot import BotTimings
 from rehearsal.guild import NOBODY, SimulatedGuild, member_intents
 from rehearsal.slash import BotMessage, SlashResult
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
@@ -86,6 +87,18 @@ class DiscordHarness:
         """Press the button labelled ``label`` on a reply, through discord.py's view store."""
         return await self.sim.press(message, label, member=member or self.member(0))
 
+    async def submit_modal(
+        self,
+        result: SlashResult,
+        values: Mapping[str, str],
+        *,
+        member: discord.Member | None = None,
+    ) -> SlashResult:
+        """Fill in the modal a command answered with (``values`` by field label) and submit
+        it through discord.py's view store; returns the bot's answers."""
+        [modal] = [m for m in result.messages if m.kind == "modal"]
+        return await self.sim.submit_modal(modal, values, member=member or self.member(0))
+
     async def autocomplete(
         self, name: str, option: str, typed: str, *, member: discord.Member | None = None
     ) -> list[app_commands.Choice[str]]:
@@ -138,6 +151,7 @@ async def running_harness(
     deliver_notifications: bool = False,
     linking: LinkSettings | None = None,
     web_port: int | None = None,
+    bot_timings: BotTimings | None = None,
 ) -> AsyncIterator[DiscordHarness]:
     """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``.
 
@@ -148,7 +162,7 @@ async def running_harness(
     """
     services = build_services(
         database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY,
-        linking=linking,
+        linking=linking, bot_timings=bot_timings,
     )
     lifecycle = Lifecycle()
     await services.start(lifecycle, racetime_engine=False)
@@ -160,6 +174,8 @@ async def running_harness(
     bot = RaceDeskBot(services, intents=member_intents(), owner_ids=[NOBODY])
     sim = SimulatedGuild(bot)
     await sim.start()
+    # racetime bot alerts are delivered as in production, into the simulated server.
+    await start_bot_alerts(services, bot, sweep_seconds=SWEEP_SECONDS)
     delivery = (
         NotificationDelivery(
             services.sessionmaker,
@@ -182,6 +198,7 @@ async def running_harness(
     finally:
         if delivery is not None:
             await delivery.stop()
+        await services.bot_alerts.stop()
         await sim.close()
         await lifecycle.close()
 

@@ -98,10 +98,10 @@ async def api_scene(
     )
     async with Lifecycle() as lifecycle:
         await services.start(lifecycle, racetime_engine=False)
-        bot = await services.racetime_admin.add_bot(
+        bot = (await services.racetime_admin.add_bot(
             category=CATEGORY, client_id=ALTTPR_CLIENT_ID, client_secret=ALTTPR_CLIENT_SECRET,
             display_name="ALttPR", actor_discord_id=ORGANIZER, guild_id=GUILD,
-        )
+        )).bot
         await asyncio.wait_for(services.racetime.bot(CATEGORY).wait_healthy(), 5)
         users = fake.seed.users
         async with services.sessionmaker.begin() as session:

@@ -1,0 +1,164 @@
+"""How ``/racetime`` shows the category bots: badges, status icons and colours, history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import discord
+
+from core.services.bot_alerts import STATUS_ICONS, status_name
+from core.services.racetime_admin import BotOverview, ConnectOutcome, RacetimeOverview
+from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
+
+STATUS_COLOURS = {
+    BotStatus.CONNECTED: discord.Colour.green(),
+    BotStatus.AUTH_FAILED: discord.Colour.red(),
+    BotStatus.CONNECTION_ERROR: discord.Colour.red(),
+    BotStatus.DISCONNECTED: discord.Colour.gold(),
+    BotStatus.UNKNOWN: discord.Colour.light_grey(),
+}
+CANNOT_DECRYPT_NOTE = (
+    "🔒 Cannot decrypt its client secret: was the secret key changed? "
+    "See `python bot.py rotate-key`, or give it its credentials again with `/racetime bot edit`."
+)
+MAX_EMBEDS = 10  # Discord's limit per message
+MAX_ROOMS_SHOWN = 10
+
+
+def status_text(status: BotStatus, message: str | None = None) -> str:
+    """``🔑 **Auth failed**: racetime.gg refused ...`` (a message that only repeats the
+    status, like "Connected", is left out)."""
+    name = status_name(status)
+    said = f": {message}" if message and message.lower() != name.lower() else ""
+    return f"{STATUS_ICONS[status]} **{name}**{said}"
+
+
+def when(moment: datetime | None) -> str:
+    return f"<t:{int(moment.timestamp())}:R>" if moment else "never"
+
+
+def bot_embed(row: BotOverview, *, show_servers: bool) -> discord.Embed:
+    """One bot in ``/racetime bot list``: badge, status with its icon and colour, last
+    successful connection."""
+    bot = row.bot
+    status = BotStatus(bot.status)
+    badge = "Active" if bot.is_active else "Inactive"
+    embed = discord.Embed(
+        title=f"{bot.display_name} (`{bot.category}`) · {badge}",
+        description=status_text(status, bot.status_message),
+        colour=STATUS_COLOURS[status],
+    )
+    embed.add_field(name="Last connected", value=when(bot.last_connected_at))
+    embed.add_field(
+        name="Rooms watched", value=str(row.rooms_watched) if row.running else "not running"
+    )
+    if show_servers:
+        embed.add_field(name="Servers", value=str(len(row.guild_ids)))
+    if row.stopped_by_owner:
+        embed.add_field(
+            name="Stopped by an owner",
+            value="Stays stopped, also after a restart, until `/racetime bot start`.",
+            inline=False,
+        )
+    if not row.secret_readable:
+        embed.add_field(name="Credentials", value=CANNOT_DECRYPT_NOTE, inline=False)
+    return embed
+
+
+def bot_list_embeds(rows: list[BotOverview], *, everything: bool) -> list[discord.Embed]:
+    if not rows:
+        where = "yet" if everything else "serves this server yet"
+        return [
+            discord.Embed(
+                title="racetime.gg bots",
+                description=f"No racetime bot {where}. A bot owner can add one: "
+                "`/racetime bot add`.",
+                colour=discord.Colour.light_grey(),
+            )
+        ]
+    embeds = [bot_embed(row, show_servers=everything) for row in rows[:MAX_EMBEDS]]
+    if len(rows) > MAX_EMBEDS:
+        embeds[-1].set_footer(text=f"{len(rows) - MAX_EMBEDS + 1} more not shown")
+    return embeds
+
+
+def history_embed(bot: RacetimeBot, changes: list[RacetimeBotStatusHistory]) -> discord.Embed:
+    lines = [
+        f"<t:{int(change.changed_at.timestamp())}:f> "
+        f"{STATUS_ICONS[BotStatus(change.old_status or 0)]} → "
+        + status_text(BotStatus(change.new_status), change.status_message)
+        for change in changes
+    ]
+    return discord.Embed(
+        title=f"{bot.display_name} (`{bot.category}`): recent status changes",
+        description="\n".join(lines) or "No status changes yet.",
+        colour=STATUS_COLOURS[BotStatus(bot.status)],
+    )
+
+
+def status_embed(overview: RacetimeOverview) -> discord.Embed:
+    """``/racetime status``: bots by state, and how the rooms are doing."""
+    by_status = overview.by_status
+    healthy = not (
+        by_status[BotStatus.AUTH_FAILED] or by_status[BotStatus.CONNECTION_ERROR]
+        or overview.rooms_reconnecting or overview.rooms_unhandled
+    )
+    embed = discord.Embed(
+        title="racetime.gg health",
+        colour=discord.Colour.green() if healthy else discord.Colour.red(),
+    )
+    if not overview.bots:
+        embed.description = "No racetime bots yet. A bot owner can add one: `/racetime bot add`."
+    else:
+        embed.add_field(
+            name="Bots",
+            value="\n".join(
+                f"{STATUS_ICONS[status]} {status_name(status)}: {by_status[status]}"
+                for status in BotStatus
+                if by_status[status]
+            ) + "\n`/racetime bot list` shows each bot.",
+            inline=False,
+        )
+    embed.add_field(name="Rooms connected", value=str(overview.rooms_connected))
+    embed.add_field(name="Rooms reconnecting", value=_rooms(overview.rooms_reconnecting))
+    embed.add_field(
+        name="Rooms not handled", value=_rooms(overview.rooms_unhandled), inline=False
+    )
+    parked = overview.deliveries_parked
+    embed.set_footer(
+        text=f"Events waiting for delivery: {overview.events_pending}. "
+        + (
+            f"Deliveries parked after repeated listener failures: {parked} (see the logs)."
+            if parked
+            else "No parked deliveries."
+        )
+    )
+    return embed
+
+
+def _rooms(names: list[str]) -> str:
+    if not names:
+        return "0"
+    shown = ", ".join(f"`{name}`" for name in names[:MAX_ROOMS_SHOWN])
+    more = f" and {len(names) - MAX_ROOMS_SHOWN} more" if len(names) > MAX_ROOMS_SHOWN else ""
+    return f"{len(names)}: {shown}{more}"
+
+
+def outcome_text(done: str, outcome: ConnectOutcome) -> str:
+    """What ``add``/``edit``/``start``/``restart`` say: whether racetime took the bot."""
+    bot = outcome.bot
+    head = f"{done} the `{bot.category}` bot"
+    if outcome.status == BotStatus.CONNECTED:
+        return f"✅ {head}: it is connected to racetime.gg."
+    if outcome.status == BotStatus.AUTH_FAILED:
+        return (
+            f"🔑 {head}, but racetime.gg refused its credentials: {bot.status_message} "
+            f"Check them on racetime.gg and give them again with "
+            f"`/racetime bot edit category:{bot.category}`."
+        )
+    if outcome.status == BotStatus.CONNECTION_ERROR:
+        return (
+            f"⚠️ {head}, but racetime.gg could not be reached: {bot.status_message} "
+            "RaceDesk keeps retrying; `/racetime bot list` shows when it connects."
+        )
+    return f"{head}. racetime.gg has not answered yet; `/racetime bot list` shows its status."

@@ -1,0 +1,173 @@
+"""racetime alerts: one per incident whatever the bot's status does, durable, and delivered
+once to each recipient; rooms that stay disconnected raise the same kind of alert."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import pytest
+from sqlmodel import col, select
+
+from core.clock import ManualClock, SystemClock
+from core.services.bot_alerts import BotAlertService, OutgoingAlert
+from core.services.notification_delivery import DeliveryFailed
+from db.models import BotStatus, GuildSettings, RacetimeAlert, RacetimeBotGuild, RacetimeIncident
+from tests.plugins.faults import DatabaseFaults
+from tests.plugins.racetime_engine import EngineEnv, eventually
+from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
+
+OWNER = 77
+ADMIN_CHANNEL = 5000
+SERVER_WITH_CHANNEL, SERVER_WITHOUT = 1001, 1002
+
+
+@dataclass
+class RecordingSender:
+    """Discord's side, the outermost edge: keeps what would have been sent, and can fail."""
+
+    sent: list[tuple[str, int, str]] = field(default_factory=list)
+    failing: set[str] = field(default_factory=set)  # "channel" or "dm": a 503 for now
+
+    async def post_alert(self, channel_id: int, alert: OutgoingAlert, *, nonce: str) -> None:
+        if "channel" in self.failing:
+            raise DeliveryFailed("Discord answered 503")
+        self.sent.append(("channel", channel_id, alert.kind))
+
+    async def dm_alert(self, discord_user_id: int, alert: OutgoingAlert, *, nonce: str) -> None:
+        if "dm" in self.failing:
+            raise DeliveryFailed("Discord answered 503")
+        self.sent.append(("dm", discord_user_id, alert.kind))
+
+
+async def alert_kinds(env: EngineEnv) -> list[tuple[str, str]]:
+    async with env.sessionmaker() as session:
+        result = await session.execute(
+            select(RacetimeIncident.subject, RacetimeAlert.kind)
+            .join(RacetimeIncident, col(RacetimeIncident.id) == col(RacetimeAlert.incident_id))
+            .order_by(col(RacetimeAlert.id))
+        )
+        return [(subject, kind) for subject, kind in result.all()]
+
+
+async def watching(env: EngineEnv) -> tuple[BotAlertService, int]:
+    bot = await add_alttpr_bot(env)
+    assert bot.id is not None
+    alerts = BotAlertService(env.sessionmaker, env.new_manager(), SystemClock())
+    alerts.subscribe(env.dispatcher)
+    return alerts, bot.id
+
+
+async def test_one_alert_and_one_recovery_per_incident_however_the_status_flaps(
+    engine_env: EngineEnv,
+) -> None:
+    _, bot_id = await watching(engine_env)
+    statuses = [
+        BotStatus.CONNECTED,
+        BotStatus.CONNECTION_ERROR,  # incident 1 opens
+        BotStatus.AUTH_FAILED,
+        BotStatus.CONNECTION_ERROR,
+        BotStatus.DISCONNECTED,  # e.g. restarted with new credentials
+        BotStatus.CONNECTION_ERROR,
+        BotStatus.CONNECTED,  # incident 1 resolved
+        BotStatus.DISCONNECTED,  # stopped on purpose: no incident
+        BotStatus.CONNECTED,
+        BotStatus.AUTH_FAILED,  # incident 2
+        BotStatus.CONNECTED,
+    ]
+    for status in statuses:
+        await engine_env.bot_status.update_bot_status(bot_id, status, "why")
+    await engine_env.dispatcher.drain()
+    subject = f"bot:{bot_id}"
+    assert await alert_kinds(engine_env) == [
+        (subject, "opened"), (subject, "resolved"), (subject, "opened"), (subject, "resolved")
+    ]
+
+
+async def test_a_status_change_redelivered_after_a_lost_commit_opens_one_incident(
+    engine_env: EngineEnv, db_faults: DatabaseFaults
+) -> None:
+    _, bot_id = await watching(engine_env)
+    lost = db_faults.fail_commit(r"INSERT INTO racetime_alerts")
+    await engine_env.bot_status.update_bot_status(bot_id, BotStatus.AUTH_FAILED, "refused")
+    await engine_env.dispatcher.drain()
+    assert lost.raised == 1, "the first try's transaction was lost, and the event redelivered"
+    assert await alert_kinds(engine_env) == [(f"bot:{bot_id}", "opened")]
+
+
+async def test_each_recipient_gets_an_alert_once_across_failures_and_restarts(
+    engine_env: EngineEnv,
+) -> None:
+    alerts, bot_id = await watching(engine_env)
+    async with engine_env.sessionmaker.begin() as session:
+        for guild_id in (SERVER_WITH_CHANNEL, SERVER_WITHOUT):
+            session.add(RacetimeBotGuild(bot_id=bot_id, guild_id=guild_id))
+        session.add(GuildSettings(guild_id=SERVER_WITH_CHANNEL, admin_channel_id=ADMIN_CHANNEL))
+    await engine_env.bot_status.update_bot_status(bot_id, BotStatus.CONNECTION_ERROR, "503")
+    await engine_env.dispatcher.drain()
+
+    sender = RecordingSender(failing={"dm"})
+    assert await alerts.deliver(sender, [OWNER]) == 0, "the DM failed: not done yet"
+    assert sender.sent == [("channel", ADMIN_CHANNEL, "opened")]
+    sender.failing.clear()
+    # As after a restart: a new service, the same database.
+    again = BotAlertService(engine_env.sessionmaker, engine_env.new_manager(), SystemClock())
+    assert await again.deliver(sender, [OWNER]) == 1
+    assert sender.sent == [("channel", ADMIN_CHANNEL, "opened"), ("dm", OWNER, "opened")]
+    assert await again.deliver(sender, [OWNER]) == 0
+    assert len(sender.sent) == 2
+    async with engine_env.sessionmaker() as session:
+        [row] = (await session.execute(select(RacetimeAlert))).scalars().all()
+    assert row.sent_at is not None and row.attempts == 2
+    assert row.last_error == "owner:77: Discord answered 503"
+
+
+async def test_a_room_disconnected_for_more_than_a_minute_raises_an_alert_once(
+    engine_env: EngineEnv,
+) -> None:
+    fake = engine_env.fake
+    race = fake.open_race(CATEGORY, goal="Beat the game")
+    await add_alttpr_bot(engine_env)
+    manager = await started(engine_env)
+    connection = await manager.room(race.name)
+    await asyncio.wait_for(connection.wait_connected(), 5)
+    clock = ManualClock()
+    alerts = BotAlertService(engine_env.sessionmaker, manager, clock)
+
+    # The room's socket drops and racetime refuses it back; the bot itself stays connected.
+    fake.fail_next(100_000, status=503, path_prefix=f"/ws/o/bot/{race.slug}")
+    await fake.drop_sockets(race.slug)
+    await eventually(lambda: not connection.is_connected)
+    await alerts.check_rooms()
+    await clock.advance(59)
+    await alerts.check_rooms()
+    assert await alert_kinds(engine_env) == [], "not a minute yet"
+    await clock.advance(2)
+    await alerts.check_rooms()
+    await alerts.check_rooms()
+    subject = f"room:{race.name}"
+    assert await alert_kinds(engine_env) == [(subject, "opened")]
+    async with engine_env.sessionmaker() as session:
+        [alert] = (await session.execute(select(RacetimeAlert))).scalars().all()
+    assert f"`{race.name}` should be connected but keeps failing to reconnect" in alert.text
+
+    fake.clear_faults()
+    await asyncio.wait_for(connection.wait_connected(), 5)
+    await alerts.check_rooms()
+    await alerts.check_rooms()
+    assert await alert_kinds(engine_env) == [(subject, "opened"), (subject, "resolved")]
+
+
+@pytest.mark.parametrize("status", [BotStatus.AUTH_FAILED, BotStatus.CONNECTION_ERROR])
+async def test_the_alert_says_what_is_wrong_and_what_to_do(
+    engine_env: EngineEnv, status: BotStatus
+) -> None:
+    _, bot_id = await watching(engine_env)
+    await engine_env.bot_status.update_bot_status(bot_id, status, "racetime said no")
+    await engine_env.dispatcher.drain()
+    async with engine_env.sessionmaker() as session:
+        [alert] = (await session.execute(select(RacetimeAlert))).scalars().all()
+    assert "**ALttPR** (`alttpr`) is not working" in alert.text
+    assert ": racetime said no." in alert.text
+    hint = "/racetime bot edit" if status == BotStatus.AUTH_FAILED else "keeps retrying"
+    assert hint in alert.text
