@@ -4,10 +4,9 @@ RaceDesk's HTTP API with a bearer token an organizer created; opening twice is o
 from __future__ import annotations
 
 import re
-import time
 
-from core.events import MatchScheduledEvent, RacetimeEntrantInvitedEvent, RacetimeRoomOpenedEvent
-from rehearsal.scenes.tournament import TOURNAMENT
+from core.events import RacetimeEntrantInvitedEvent, RacetimeRoomOpenedEvent
+from rehearsal.scenes.tournament import schedule_without_room
 from rehearsal.stage import Scene, Stage
 
 TOOL, TOKEN_NAME, MATCH = "sheet", "scheduling-sheet", "Semi-final 1"
@@ -21,16 +20,7 @@ async def play(stage: Stage) -> None:
 
     async with stage.step(f"{organizer} schedules the {MATCH}: its room is left to the "
                           "scheduling sheet"):
-        starts = int(time.time()) + 3 * 3600
-        players = f"{stage.member(one).mention} {stage.member(two).mention}"
-        reply = await stage.slash(
-            organizer, "match schedule", tournament=TOURNAMENT, players=players,
-            when=f"<t:{starts}:F>", title=MATCH, auto_create=False,
-        )
-        stage.expect_reply(reply, MATCH)
-        scheduled = await stage.expect_event(
-            MatchScheduledEvent, f"the {MATCH}", lambda e: e.scheduled_at.timestamp() == starts
-        )
+        scheduled = await schedule_without_room(stage, organizer, [one, two], MATCH, hours=3)
         path = f"/api/matches/{scheduled.match_id}/racetime-room"
 
     async with stage.step(f"{organizer} creates an API token for the sheet: shown once, "

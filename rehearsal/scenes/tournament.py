@@ -153,6 +153,23 @@ async def play(stage: Stage) -> None:
     await open_by_hand(stage)
 
 
+async def schedule_without_room(
+    stage: Stage, organizer: str, names: list[str], title: str, *, hours: int
+) -> MatchScheduledEvent:
+    """``organizer`` schedules a match of ``names`` in ``hours``, its room left to be opened
+    by hand (or by a tool); returns the match's event."""
+    starts = int(time.time()) + hours * 3600
+    players = " ".join(stage.member(name).mention for name in names)
+    reply = await stage.slash(
+        organizer, "match schedule", tournament=TOURNAMENT, players=players,
+        when=f"<t:{starts}:F>", title=title, auto_create=False,
+    )
+    stage.expect_reply(reply, title)
+    return await stage.expect_event(
+        MatchScheduledEvent, f"the {title}", lambda e: e.scheduled_at.timestamp() == starts
+    )
+
+
 async def open_by_hand(stage: Stage) -> None:
     """A second match without an automatic room: a moderator opens it with /open-room."""
     cast, organizer, moderator = stage.cast, stage.cast.admin, stage.cast.owner
@@ -166,16 +183,7 @@ async def open_by_hand(stage: Stage) -> None:
 
     async with stage.step(f"{organizer} schedules a second match, its room to be opened "
                           "by hand"):
-        starts = int(time.time()) + 2 * 3600
-        players = f"{stage.member(one).mention} {stage.member(three).mention}"
-        reply = await stage.slash(
-            organizer, "match schedule", tournament=TOURNAMENT, players=players,
-            when=f"<t:{starts}:F>", title=SECOND, auto_create=False,
-        )
-        stage.expect_reply(reply, SECOND)
-        match_id = await stage.expect_event(
-            MatchScheduledEvent, "the second match", lambda e: e.scheduled_at.timestamp() == starts
-        )
+        match_id = await schedule_without_room(stage, organizer, [one, three], SECOND, hours=2)
 
     async with stage.step(f"{moderator} previews the room with /open-room: {three} has not "
                           "linked racetime.gg"):
