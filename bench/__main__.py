@@ -56,7 +56,7 @@ def run(benchmark: Benchmark, *, quick: bool) -> Run:
 
 
 def rows(outcome: Run, *, quick: bool) -> list[Row]:
-    name = outcome.benchmark.name
+    name = outcome.benchmark.label(quick=quick)
     if outcome.result is None:
         return [Row(name, "(the benchmark failed)", "", outcome.error or "", "⚠️")]
     found = []

@@ -63,6 +63,12 @@ class Benchmark:
     targets: tuple[Target, ...]
     issue: int  # the issue that set the targets
 
+    def label(self, *, quick: bool) -> str:
+        """The name in the table; a quick run names the small size it ran at."""
+        if not quick:
+            return self.name
+        return " ".join([self.module.removeprefix("bench."), *self.quick_args, "(quick)"])
+
 
 MEMORY_BACK_TO_BASELINE_MB = 20.0
 

@@ -35,7 +35,13 @@ def test_a_missing_figure_is_missed_not_met() -> None:
 def test_a_failed_benchmark_is_one_row_with_its_error() -> None:
     [row] = rows(Run(NOTIFY, None, "exit 1: boom", 1.0), quick=True)
     assert row.failed and "boom" in row.value
-    assert "| notify | `(the benchmark failed)` |  | exit 1: boom | ⚠️ |" in table([row])
+    assert "| notify (quick) | `(the benchmark failed)` |  | exit 1: boom | ⚠️ |" in table([row])
+
+
+def test_a_quick_run_names_the_size_it_ran_at() -> None:
+    rooms = next(b for b in BENCHMARKS if b.module == "bench.rooms")
+    assert rooms.label(quick=False) == "rooms --rooms 1000"
+    assert rooms.label(quick=True) == "rooms --rooms 50 --seconds 3 (quick)"
 
 
 def test_limits_include_their_bound() -> None:
@@ -62,6 +68,6 @@ def test_a_real_benchmark_runs_and_is_judged(capsys: pytest.CaptureFixture[str])
     """race_data is the quickest: a subprocess, its JSON line read back, its target shown."""
     code = main(["--quick", "--only", "race_data"])
     out = capsys.readouterr().out
-    assert "| race_data | `ratio_vs_json_loads` | ≤ 1.5 |" in out
+    assert "| race_data (quick) | `ratio_vs_json_loads` | ≤ 1.5 |" in out
     assert out.rstrip().splitlines()[-1].startswith('{"bench": "race_data"')
     assert code == 0
