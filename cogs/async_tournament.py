@@ -13,7 +13,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.async_choices import AsyncTournamentChoices, tournament_choices
 from cogs._shared.live_race_embeds import (
     participants_text,
     pools_text,
@@ -30,6 +29,7 @@ from cogs._shared.permissions import (
     organizers_only,
 )
 from cogs._shared.replies import reply
+from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from core.errors import PermissionDeniedError
 from core.services.async_tournaments import AsyncTournamentService
 from core.services.tournaments import TournamentService
@@ -41,13 +41,13 @@ TOURNAMENT_HELP = "The async tournament: pick one from the suggestions"
 
 
 @app_commands.guild_only()
-class AsyncCog(AsyncTournamentChoices, ServerOnly, commands.GroupCog, group_name="async"):
+class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="async"):
     """Async tournaments: pools, participants and their runs."""
 
     pool = app_commands.Group(name="pool", description="The pools of an async tournament")
 
     def __init__(self, asyncs: AsyncTournamentService, tournaments: TournamentService) -> None:
-        self.asyncs = asyncs
+        self.asyncs = self.tournament_names = asyncs
         self.organizer_roles: OrganizerRoles = tournaments
         super().__init__()
 

@@ -13,7 +13,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.async_choices import AsyncTournamentChoices, tournament_choices
 from cogs._shared.live_race_embeds import (
     created_text,
     eligible_text,
@@ -31,6 +30,7 @@ from cogs._shared.permissions import (
 )
 from cogs._shared.replies import reply
 from cogs._shared.time_option import When
+from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from core.services.async_tournaments import AsyncTournamentService
 from core.services.live_races import (
     OPEN_MINUTES_DEFAULT,
@@ -50,7 +50,7 @@ RACE_HELP = "The live race: pick one from the suggestions, or give its number"
 
 
 @app_commands.guild_only()
-class LiveRaceCog(AsyncTournamentChoices, ServerOnly, commands.GroupCog, group_name="liverace"):
+class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="liverace"):
     """Scheduled group races of async tournaments."""
 
     def __init__(
@@ -60,7 +60,7 @@ class LiveRaceCog(AsyncTournamentChoices, ServerOnly, commands.GroupCog, group_n
         tournaments: TournamentService,
     ) -> None:
         self._races = races
-        self.asyncs = asyncs
+        self.asyncs = self.tournament_names = asyncs
         self.organizer_roles: ModeratorRoles = tournaments
         self.moderator_roles: ModeratorRoles = tournaments
         super().__init__()

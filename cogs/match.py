@@ -30,6 +30,7 @@ from cogs._shared.permissions import (
 )
 from cogs._shared.replies import reply
 from cogs._shared.time_option import When
+from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from core.services.matches import MatchService, match_id_from
 from core.services.tournaments import TournamentService
 
@@ -41,25 +42,18 @@ MATCH_HELP = "The match: pick one from the suggestions, or give its number"
 
 
 @app_commands.guild_only()
-class MatchCog(ServerOnly, commands.GroupCog, group_name="match"):
+class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="match"):
     """Schedule and follow this server's tournament matches."""
 
     def __init__(self, matches: MatchService, tournaments: TournamentService) -> None:
         self._matches = matches
         self._tournaments = tournaments
         self.organizer_roles: OrganizerRoles = tournaments
+        self.tournament_names = tournaments
         super().__init__()
 
 
     # -- autocomplete ------------------------------------------------------------------------
-
-    async def tournament_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        names = await self._tournaments.suggest_names(interaction.guild_id, current)
-        return [app_commands.Choice(name=name, value=name) for name in names]
 
     async def open_match_choices(
         self, interaction: discord.Interaction, current: str

@@ -23,6 +23,7 @@ from cogs._shared.permissions import (
     organizers_only,
 )
 from cogs._shared.replies import reply
+from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from cogs._shared.tournament_embeds import (
     LABELS,
     list_embed,
@@ -75,24 +76,17 @@ def _server_admins_only() -> Any:
 
 
 @app_commands.guild_only()
-class TournamentCog(ServerOnly, commands.GroupCog, group_name="tournament"):
+class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="tournament"):
     """Create and configure this server's tournaments."""
 
     def __init__(self, tournaments: TournamentService) -> None:
         self._tournaments = tournaments
         self.organizer_roles: OrganizerRoles = tournaments
+        self.tournament_names = tournaments
         super().__init__()
 
 
     # -- autocomplete ------------------------------------------------------------------------
-
-    async def tournament_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        names = await self._tournaments.suggest_names(interaction.guild_id, current)
-        return [app_commands.Choice(name=name, value=name) for name in names]
 
     async def category_choices(
         self, interaction: discord.Interaction, current: str
