@@ -57,6 +57,14 @@ class BotMessage:
         return [item for row in self.components for item in row.get("components", [])]
 
     @property
+    def link_url(self) -> str:
+        """The URL of the message's one button, which must be a link (e.g. /link-racetime's)."""
+        [button] = self.buttons
+        if button.get("style") != discord.ButtonStyle.link.value:
+            raise ValueError(f"the button is not a link: {button}")
+        return str(button["url"])
+
+    @property
     def text(self) -> str:
         """Content and embed text together, for assertions that don't care where it is."""
         parts = [self.content or ""]

@@ -15,7 +15,6 @@ from core.events import (
     RacetimeRoomCreatedEvent,
     RacetimeRoomOpenedEvent,
 )
-from rehearsal.slash import SlashResult
 from rehearsal.stage import Scene, Stage
 
 TOURNAMENT, MATCH, SECOND = "Spring Cup", "Final", "Semi-final 2"
@@ -29,19 +28,14 @@ def posted_in(channel: discord.TextChannel, sent: list[discord.Message]) -> list
     return [m for m in sent if m.channel.id == channel.id]
 
 
-def button_url(reply: SlashResult) -> str:
-    """The URL of the reply's link button (as Discord received it)."""
-    [button] = next(m for m in reply.messages if m.components).buttons
-    return str(button["url"])
-
-
 async def link(stage: Stage, name: str, *, dms_open: bool = True) -> None:
     """``name`` links their racetime.gg account: /link-racetime, the button, racetime's
     authorization page (they are signed in there and approve), back on RaceDesk's page."""
     member = stage.member(name)
     await stage.racetime.authorize_as(stage.cast.racers[name])
     reply = await stage.slash(name, "link-racetime")
-    page = await stage.browse(name, button_url(reply), "the [Link on racetime.gg] button")
+    url = next(m for m in reply.messages if m.components).link_url
+    page = await stage.browse(name, url, "the [Link on racetime.gg] button")
     if "✅ Linked" not in page:
         raise stage.fail("the page saying they are linked", page[:300])
     if not dms_open:

@@ -20,7 +20,7 @@ from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness, running_harness
-from tests.plugins.racetime_linking import button_url, callback_url
+from tests.plugins.racetime_linking import callback_url
 
 
 async def follow(harness: DiscordHarness, url: str) -> dict[str, str]:
@@ -43,7 +43,7 @@ async def test_the_button_links_the_account_and_the_player_gets_one_dm(
     assert result.first.ephemeral
     [embed] = result.first.embeds
     assert embed.title == "🔗 Link your racetime.gg account"
-    url = button_url(result.first)
+    url = result.first.link_url
     assert url.startswith(f"{fake_racetime.base_url}/o/authorize?")
     callback = await follow(harness, url)
     outcome = await harness.services.linking.complete_link(
@@ -87,7 +87,7 @@ async def test_unlink_removes_the_link_and_says_how_to_link_again(
     assert await harness.services.linking.link_of(player.id) is None
 
     reply = await harness.slash("link-racetime", member=player)
-    callback = await follow(harness, button_url(reply.first))
+    callback = await follow(harness, reply.first.link_url)
     assert (await harness.services.linking.complete_link(callback["state"],
                                                          code=callback["code"])).ok
     removed = await harness.slash("unlink-racetime", member=player)
@@ -108,7 +108,7 @@ async def test_without_racetime_oauth_configured_linking_says_so(
 async def link(harness: DiscordHarness, player: discord.Member) -> None:
     """Link ``player`` as the fake racetime's approved user, through the button."""
     started = await harness.slash("link-racetime", member=player)
-    callback = await follow(harness, button_url(started.first))
+    callback = await follow(harness, started.first.link_url)
     outcome = await harness.services.linking.complete_link(callback["state"],
                                                            code=callback["code"])
     assert outcome.ok, outcome.message

@@ -7,21 +7,18 @@ bot with its web server, where racetime sends people back to.
 - ``linking_harness``: the ``discord_harness`` with linking configured against
   ``fake_racetime`` and RaceDesk's web server on a free port (``.web_url``), so the callback
   is served for real; ``callback_url(harness)`` is where racetime sends people back to.
-- ``button_url(message)``: the URL behind ``/link-racetime``'s one link button.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import discord
 import pytest
 
 from core.config import RacetimeSettings
 from core.services.linking import CALLBACK_PATH, LinkSettings
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
-from rehearsal.slash import BotMessage
 from tests.plugins.discord_bot import DiscordHarness, running_harness
 
 APP_ID, APP_SECRET = "racedesk-web", "racedesk-web-secret"
@@ -37,13 +34,6 @@ def link_app(fake: FakeRacetimeServer, redirect_uri: str) -> LinkSettings:
 def callback_url(harness: DiscordHarness) -> str:
     assert harness.web_url is not None, "start the harness with web_port"
     return harness.web_url + CALLBACK_PATH
-
-
-def button_url(message: BotMessage) -> str:
-    """The URL of the reply's one link button (components as Discord received them)."""
-    [button] = message.buttons
-    assert button["style"] == discord.ButtonStyle.link.value
-    return str(button["url"])
 
 
 @pytest.fixture

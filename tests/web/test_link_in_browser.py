@@ -33,7 +33,7 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from racetime.fake_server import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness
-from tests.plugins.racetime_linking import button_url, callback_url
+from tests.plugins.racetime_linking import callback_url
 
 pytestmark = pytest.mark.browser
 
@@ -105,7 +105,7 @@ async def press_link_button(harness: DiscordHarness, chromium: WebDriver) -> Pag
     """The first member runs /link-racetime and opens its button in the browser."""
     reply = await harness.slash("link-racetime", member=harness.member(0))
     callback = callback_url(harness)
-    return await asyncio.to_thread(click_through, chromium, button_url(reply.first), callback)
+    return await asyncio.to_thread(click_through, chromium, reply.first.link_url, callback)
 
 
 async def test_a_person_who_clicks_through_lands_on_the_success_page_and_is_linked(
