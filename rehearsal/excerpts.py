@@ -143,14 +143,22 @@ def rewrite(path: Path, found: dict[tuple[str, str], list[str]]) -> list[str]:
     return unknown
 
 
-def play() -> str:
-    """The timeline of one ``--fast`` rehearsal."""
+def run_fast(
+    cwd: Path = REPO, *, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One ``bot.py --demo --fast`` run from ``cwd``, its output and errors together."""
     # The rehearsal makes its own database; settings meant for the tests must not reach it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("RACEDESK_")}
-    done = subprocess.run(  # noqa: S603 - our own bot.py, with our own interpreter
+    return subprocess.run(  # noqa: S603 - our own bot.py, with our own interpreter
         [sys.executable, str(REPO / "bot.py"), "--demo", "--fast"],
-        capture_output=True, text=True, check=False, cwd=REPO, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+        cwd=cwd, env=env, timeout=timeout,
     )
+
+
+def play() -> str:
+    """The timeline of one ``--fast`` rehearsal."""
+    done = run_fast()
     if done.returncode != 0:
         raise SystemExit(f"the rehearsal failed:\n{done.stdout[-2000:]}")
     return done.stdout

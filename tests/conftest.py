@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.plugins.discord_bot",
     "tests.plugins.racetime_linking",
     "tests.plugins.fake_discord",
+    "tests.plugins.rehearsal",
 ]

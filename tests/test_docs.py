@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from rehearsal.excerpts import DOCS, REPO, Block, blocks, comparable, play, stale, steps
+from rehearsal.excerpts import DOCS, REPO, Block, blocks, comparable, stale, steps
+from tests.plugins.rehearsal import FastRun
 
 GUIDES = sorted(DOCS.glob("*.md"))
 # A path in backticks that names a module or package of the project.
@@ -15,8 +16,12 @@ _PATH = re.compile(r"`((?:bot|core|db|racetime|cogs|web|rehearsal|bench|tests)[\
 
 
 @pytest.fixture(scope="module")
-def rehearsed() -> dict[tuple[str, str], list[str]]:
-    return steps(play())
+def rehearsed(
+    fast_rehearsal: FastRun,
+) -> dict[tuple[str, str], list[str]]:
+    done, _ = fast_rehearsal
+    assert done.returncode == 0, done.stdout
+    return steps(done.stdout)
 
 
 def test_there_are_guides_for_each_audience_and_the_architecture() -> None:

@@ -20,9 +20,9 @@ from rehearsal.scenes import metrics as metrics_scene
 from rehearsal.scenes import notifications as notifications_scene
 from rehearsal.scenes import tournament as tournament_scene
 from rehearsal.stage import Scene
+from tests.plugins.rehearsal import FAST_RUN_SECONDS, FastRun
 
 REPO = Path(__file__).resolve().parents[1]
-FAST_RUN_SECONDS = 60  # generous: the fast rehearsal takes a couple of seconds
 
 # Every step of today's scenes, as the timeline reports it once it happened.
 STEPS = [
@@ -99,8 +99,11 @@ async def demo(*args: str, cwd: Path = REPO) -> tuple[int, str]:
     return process.returncode, out.decode()
 
 
-async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> None:
-    code, out = await demo(cwd=tmp_path)
+def test_the_rehearsal_plays_every_scene_and_exits_0(
+    fast_rehearsal: FastRun,
+) -> None:
+    done, cwd = fast_rehearsal
+    code, out = done.returncode, done.stdout
     assert code == 0, out
     for number, scene in enumerate(SCENES, start=1):
         assert f"== Scene {number}: {scene.title}" in out
@@ -137,7 +140,7 @@ async def test_the_rehearsal_plays_every_scene_and_exits_0(tmp_path: Path) -> No
     admin = part_of(out, admin_scene.SCENE)
     assert admin.count("#racedesk-admin:") == 2, "one alert, one recovery"
     assert "invalid_client" in admin
-    assert os.listdir(tmp_path) == [], "nothing written outside its temporary folder"
+    assert os.listdir(cwd) == [], "nothing written outside its temporary folder"
 
 
 async def test_a_step_that_does_not_happen_stops_the_rehearsal_and_is_named(
