@@ -20,6 +20,10 @@ class RacetimeAccountLinkedEvent(Event):
     racetime_name: str
     replaced_racetime_id: str | None = None
 
+    def headline(self) -> str:
+        again = " (replacing another account)" if self.replaced_racetime_id else ""
+        return f"racetime.gg account {self.racetime_name} linked{again}"
+
     @property
     def partition_key(self) -> str:
         return f"user:{self.discord_user_id}"
@@ -33,6 +37,9 @@ class RacetimeLinkNeedsReauthorizationEvent(Event):
 
     discord_user_id: int
     racetime_id: str
+
+    def headline(self) -> str:
+        return "racetime.gg refused to renew a link's token: the player must link again"
 
     @property
     def partition_key(self) -> str:

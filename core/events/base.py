@@ -25,6 +25,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def written_time(moment: datetime) -> str:
+    """A moment as a person writes it in a log: ``2026-12-05 19:00 UTC``."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
     """Base of every event on the dispatcher.
@@ -78,6 +83,11 @@ class Event:
     def kind(self) -> str:
         return type(self).__name__
 
+    def headline(self) -> str:
+        """What happened, in words, without who did it; subclasses say it in their own."""
+        return self.kind
+
     def describe(self) -> str:
-        """One human line for the log; subclasses say what happened in their own words."""
-        return f"{self.kind} id={self.event_id} by {get_user_id_description(self.user_id)}"
+        """One human line for the log: what happened, who did it, and the event's id."""
+        actor = get_user_id_description(self.user_id)
+        return f"{self.headline()} (by {actor}; event {self.event_id})"

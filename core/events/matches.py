@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from core.events.base import Event, EventPriority
+from core.events.base import Event, EventPriority, written_time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,16 +27,26 @@ class MatchEvent(Event):
 class MatchScheduledEvent(MatchEvent):
     scheduled_at: datetime
 
+    def headline(self) -> str:
+        return f"Match #{self.match_id} scheduled for {written_time(self.scheduled_at)}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MatchRescheduledEvent(MatchEvent):
     old_scheduled_at: datetime | None
     scheduled_at: datetime
 
+    def headline(self) -> str:
+        before = written_time(self.old_scheduled_at) if self.old_scheduled_at else "no time"
+        return f"Match #{self.match_id} moved from {before} to {written_time(self.scheduled_at)}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MatchCancelledEvent(MatchEvent):
     reason: str
+
+    def headline(self) -> str:
+        return f"Match #{self.match_id} cancelled: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +56,10 @@ class MatchResultEvent(MatchEvent):
     summary: str
     room_url: str | None = None
 
+    def headline(self) -> str:
+        standings = " · ".join(line.strip() for line in self.summary.splitlines() if line.strip())
+        return f"Match #{self.match_id} results recorded: {standings}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MatchRoomProblemEvent(MatchEvent):
@@ -53,4 +67,7 @@ class MatchRoomProblemEvent(MatchEvent):
     ``problem`` says why and what a moderator can do."""
 
     problem: str
+
+    def headline(self) -> str:
+        return f"Match #{self.match_id} room problem: {self.problem}"
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 from core.events.base import Event, EventPriority
+from core.race_time import shown_race_time
 
 
 def room_partition(category: str, slug: str) -> str:
@@ -38,8 +39,12 @@ class RacetimeRoomEvent(Event):
     def room_label(self) -> str:
         return f"Race {self.category}/{self.room_slug}"
 
-    def describe(self) -> str:
+    def headline(self) -> str:
         return f"{self.room_label} {self.kind} id={self.event_id}"
+
+    def describe(self) -> str:
+        """The headline alone: one line per room change, logged for every frame."""
+        return self.headline()
 
     def subject(self) -> str:
         """What, within the room, the event is about (an entrant for entrant events)."""
@@ -72,7 +77,7 @@ class RacetimeRaceStatusChangedEvent(RacetimeRoomEvent):
     def change(self) -> str:
         return f"{self.old_status or ''}>{self.new_status}"
 
-    def describe(self) -> str:
+    def headline(self) -> str:
         return f"{self.room_label} status changed: {self.old_status or 'none'} -> {self.new_status}"
 
 
@@ -103,7 +108,7 @@ class RacetimeEntrantStatusChangedEvent(RacetimeEntrantEvent):
         change = f"{self.old_status or ''}>{self.new_status}"
         return f"{change}@{self.finish_time}" if self.finish_time else change
 
-    def describe(self) -> str:
+    def headline(self) -> str:
         line = (
             f"{self.room_label} entrant {self.entrant_label} status changed: "
             f"{self.old_status or 'none'} -> {self.new_status}"
@@ -112,7 +117,7 @@ class RacetimeEntrantStatusChangedEvent(RacetimeEntrantEvent):
         if self.place is not None:
             extras.append(f"place {self.place}")
         if self.finish_time is not None:
-            extras.append(f"time {self.finish_time}")
+            extras.append(f"time {shown_race_time(self.finish_time)}")
         return f"{line} ({', '.join(extras)})" if extras else line
 
 
@@ -123,7 +128,7 @@ class RacetimeEntrantJoinedEvent(RacetimeEntrantEvent):
     def change(self) -> str:
         return self.initial_status
 
-    def describe(self) -> str:
+    def headline(self) -> str:
         return f"{self.room_label} entrant {self.entrant_label} joined as {self.initial_status}"
 
 
@@ -134,13 +139,13 @@ class RacetimeEntrantLeftEvent(RacetimeEntrantEvent):
     def change(self) -> str:
         return self.last_status
 
-    def describe(self) -> str:
+    def headline(self) -> str:
         return f"{self.room_label} entrant {self.entrant_label} left (was {self.last_status})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacetimeEntrantInvitedEvent(RacetimeEntrantEvent):
-    def describe(self) -> str:
+    def headline(self) -> str:
         return f"{self.room_label} entrant {self.entrant_label} invited"
 
 
@@ -152,7 +157,7 @@ class RacetimeBotJoinedRaceEvent(RacetimeRoomEvent):
     entrant_count: int = 0
     bot_action: Literal["join"] = "join"
 
-    def describe(self) -> str:
+    def headline(self) -> str:
         return (
             f"{self.room_label} bot joined: status {self.race_status}, "
             f"{self.entrant_count} entrant(s)"
@@ -167,7 +172,7 @@ class RacetimeBotCreatedRaceEvent(RacetimeRoomEvent):
     invitational: bool = False
     bot_action: Literal["create"] = "create"
 
-    def describe(self) -> str:
+    def headline(self) -> str:
         kind = "invitational" if self.invitational else "open"
         return f"{self.room_label} created by bot ({kind}, goal {self.goal!r})"
 
@@ -196,6 +201,13 @@ class RoomForMatchEvent(Event):
     def stable_key(self) -> str | None:
         return f"{self.kind}:{self.match_id}:{self.category}/{self.room_slug}"
 
+    def headline(self) -> str:
+        how = "on schedule" if isinstance(self, RacetimeRoomCreatedEvent) else "by hand"
+        return (
+            f"Match #{self.match_id}: room {self.category}/{self.room_slug} opened {how}, "
+            f"{self.invited_count} of {self.player_count} player(s) invited"
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RacetimeRoomCreatedEvent(RoomForMatchEvent):
@@ -223,7 +235,7 @@ class RacetimeBotStatusChangedEvent(Event):
     def partition_key(self) -> str:
         return f"bot:{self.bot_id}"
 
-    def describe(self) -> str:
+    def headline(self) -> str:
         old = BOT_STATUS_NAMES.get(self.old_status, str(self.old_status))
         new = BOT_STATUS_NAMES.get(self.new_status, str(self.new_status))
         suffix = f" ({self.status_message})" if self.status_message else ""

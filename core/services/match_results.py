@@ -24,6 +24,8 @@ from core.events import (
     MatchRoomProblemEvent,
     RacetimeRaceStatusChangedEvent,
 )
+from core.identity import SYSTEM_USER_ID
+from core.race_time import format_race_time
 from core.services.event_log import DatabaseEventLog, Outbox
 from core.services.exactly_once import exactly_once_emitting
 from db.models import Match, MatchPlayer, PlayerStatus, RaceStatus, User
@@ -53,15 +55,6 @@ class PlayerResult:
         if self.place is not None and self.finish_time is not None:
             return f"{self.place}. {self.name} {format_race_time(self.finish_time)}"
         return f"{self.name}: {STATUS_WORDS.get(self.status, self.status)}"
-
-
-def format_race_time(value: timedelta) -> str:
-    """``1:02:03.4`` (tenths, as racetime shows them)."""
-    tenths = int(value.total_seconds() * 10)
-    seconds, tenth = divmod(tenths, 10)
-    minutes, second = divmod(seconds, 60)
-    hours, minute = divmod(minutes, 60)
-    return f"{hours}:{minute:02d}:{second:02d}.{tenth}"
 
 
 def summary_of(results: list[PlayerResult]) -> str:
@@ -116,6 +109,7 @@ class MatchResults:
         match.status = RaceStatus.FINISHED.value
         outbox.add(
             MatchResultEvent(
+                user_id=SYSTEM_USER_ID,  # recorded by automation, from racetime's standings
                 match_id=match.id,
                 tournament_id=match.tournament_id,
                 summary=summary_of(results),
@@ -145,7 +139,8 @@ class MatchResults:
         )
         match.room_error = problem
         outbox.add(MatchRoomProblemEvent(
-            match_id=match.id, tournament_id=match.tournament_id, problem=problem,
+            user_id=SYSTEM_USER_ID, match_id=match.id, tournament_id=match.tournament_id,
+            problem=problem,
         ))
         log.info("Match %s: its room %s was cancelled", match.id, event.room_name)
 

@@ -26,6 +26,7 @@ from core.events import (
     MatchRoomProblemEvent,
     MatchScheduledEvent,
 )
+from core.identity import SYSTEM_USER_ID
 from core.services.event_log import DatabaseEventLog
 from core.services.match_room_rules import auto_create, room_opens_at
 from core.services.room_scheduler import (
@@ -150,7 +151,8 @@ class MatchScheduler(RoomScheduler):
             tournament_id = await queries.record_room_missed(outbox.session, subject_id, reason)
             if tournament_id is not None:
                 outbox.add(MatchRoomProblemEvent(
-                    match_id=subject_id, tournament_id=tournament_id, problem=reason
+                    user_id=SYSTEM_USER_ID, match_id=subject_id, tournament_id=tournament_id,
+                    problem=reason,
                 ))
         if tournament_id is not None:
             log.warning("Match %d: %s", subject_id, reason)

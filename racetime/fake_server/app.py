@@ -19,6 +19,8 @@ The ``/_test`` API lets another process drive the fake (JSON bodies and answers;
   broadcast before the last showed it); the next change reuses version + 1. ``{"version"}``.
 - ``POST /_test/races/{slug}/drop``: cut the room's sockets without a close frame.
 - ``POST /_test/advance`` ``{"seconds"}``: move the fake clock and run the racebot.
+- ``POST /_test/clock`` ``{"held": bool}``: hold the clock (it then moves only when advanced)
+  or let it run with real time again; ``{"held", "now"}``.
 - ``POST /_test/adoption-delay`` ``{"seconds"}``: real seconds before the racebot notices
   everyone ready or the last finish.
 - ``POST /_test/tokens/expire`` ``{"client_id"?}``; ``POST /_test/tokens/revoke``
@@ -599,6 +601,16 @@ async def test_advance(request: web.Request) -> web.Response:
     return _json({"ok": True})
 
 
+async def test_clock(request: web.Request) -> web.Response:
+    body = await _body(request)
+    clock = request.app[SERVER].clock
+    if body.get("held"):
+        clock.hold()
+    else:
+        clock.release()
+    return _json({"held": clock.held, "now": clock.now().isoformat()})
+
+
 async def test_drop(request: web.Request) -> web.Response:
     count = await request.app[SERVER].drop_sockets(request.match_info["slug"])
     return _json({"dropped": count})
@@ -678,6 +690,7 @@ def build_app(server: FakeRacetimeServer) -> web.Application:
     app.router.add_post("/_test/races/{slug}/racers/{user}/{action}", test_racer)
     app.router.add_post("/_test/races/{slug}/drop", test_drop)
     app.router.add_post("/_test/advance", test_advance)
+    app.router.add_post("/_test/clock", test_clock)
     app.router.add_post("/_test/tokens/expire", test_expire)
     app.router.add_post("/_test/fail", test_fail)
     app.router.add_post("/_test/lose", test_lose)

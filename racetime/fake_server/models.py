@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import string
 from dataclasses import dataclass, field
@@ -12,9 +13,11 @@ HASHID_ALPHABET = string.ascii_letters + string.digits
 ALL_SCOPES: tuple[str, ...] = ("read", "chat_message", "race_action", "create_race")
 
 
-def new_hashid() -> str:
-    """A 16-character id like racetime's hashids (users, messages)."""
-    return "".join(secrets.choice(HASHID_ALPHABET) for _ in range(16))
+def new_hashid(rng: random.Random | None = None) -> str:
+    """A 16-character id like racetime's hashids (users, messages); ``rng`` makes it
+    repeatable."""
+    choose = (rng or secrets.SystemRandom()).choice
+    return "".join(choose(HASHID_ALPHABET) for _ in range(16))
 
 
 @dataclass

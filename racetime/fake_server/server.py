@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import secrets
 import time
 from collections import deque
@@ -198,6 +199,10 @@ class FakeRacetimeServer:
     ``adoption_delay`` (real seconds, default 0) is how long the racebot takes to notice that
     everyone is ready (``pending``) or that the last runner is done (``finished``); the real
     one took 4.5 s and 3.5 s.
+
+    ``names_seed`` makes room slugs and new users' ids and discriminators the same on every
+    run; ``clock_held`` starts the clock held (it moves only when advanced; see
+    :class:`FakeClock`; ``POST /_test/clock`` holds or releases it).
     """
 
     def __init__(
@@ -211,13 +216,17 @@ class FakeRacetimeServer:
         broadcast_log: bool = False,
         request_log: bool = False,
         adoption_delay: float = 0.0,
+        names_seed: int | None = None,
+        clock_held: bool = False,
     ) -> None:
         self.bind_host = host
         self.bind_port = port
         self.token_lifetime = token_lifetime
         self.tick_interval = tick_interval
         self.auto_tick = auto_tick
-        self.clock = FakeClock()
+        self.clock = FakeClock(held=clock_held)
+        # Room slugs and new users' ids and discriminators; seeded, the same on every run.
+        self.names = random.Random(names_seed) if names_seed is not None else secrets.SystemRandom()
         self.users: dict[str, User] = {}
         self.categories: dict[str, Category] = {}
         self.bots: dict[str, BotApp] = {}
@@ -319,8 +328,8 @@ class FakeRacetimeServer:
         user_id: str | None = None,
     ) -> str:
         """Create a racetime user; returns its 16-character id."""
-        uid = user_id or new_hashid()
-        disc = discriminator if discriminator is not None else f"{secrets.randbelow(9000) + 1000}"
+        uid = user_id or new_hashid(self.names)
+        disc = discriminator if discriminator is not None else f"{self.names.randrange(1000, 10000)}"
         self.users[uid] = User(
             id=uid,
             name=name,
@@ -490,8 +499,8 @@ class FakeRacetimeServer:
 
     def new_slug(self) -> str:
         while True:
-            number = secrets.randbelow(9999) + 1
-            slug = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}-{number:04d}"
+            number = self.names.randrange(1, 10000)
+            slug = f"{self.names.choice(_ADJECTIVES)}-{self.names.choice(_NOUNS)}-{number:04d}"
             if slug not in self.races:
                 return slug
 

@@ -12,6 +12,7 @@ from core.events import (
     RacetimeEntrantStatusChangedEvent,
     RacetimeRaceStatusChangedEvent,
 )
+from core.race_time import shown_race_time
 
 
 def _status(**overrides: object) -> RacetimeRaceStatusChangedEvent:
@@ -120,3 +121,51 @@ def test_bot_status_names_match_the_database_enum() -> None:
     from db.models import BotStatus
 
     assert {int(s): s.name for s in BotStatus} == BOT_STATUS_NAMES
+
+
+def test_every_event_says_what_happened_in_words_not_its_class_name() -> None:
+    """A log line (and the rehearsal's timeline) reads as a sentence: each concrete event
+    class has a headline of its own, never the bare class name or an id."""
+    abstract = {"Event", "MatchEvent", "AsyncLiveRaceEvent", "RacetimeRoomEvent",
+                "RacetimeEntrantEvent", "RoomForMatchEvent"}
+    plain = [
+        name for name, cls in Event.registry.items()
+        if name not in abstract and cls.__module__.startswith("core.events")
+        and getattr(cls, "headline") is Event.headline  # noqa: B009
+    ]
+    assert plain == []
+
+
+def test_a_log_line_names_who_caused_the_event_and_its_id() -> None:
+    result = events.MatchResultEvent(
+        match_id=2, tournament_id=1, user_id=-1,
+        summary="1. RacerOne 0:00:07.0\n2. RacerTwo 0:00:10.0",
+    )
+    assert result.headline() == (
+        "Match #2 results recorded: 1. RacerOne 0:00:07.0 · 2. RacerTwo 0:00:10.0"
+    )
+    assert result.describe() == (
+        f"{result.headline()} (by System/Automation; event {result.event_id})"
+    )
+    when = datetime(2026, 12, 5, 19, 0, tzinfo=UTC)
+    scheduled = events.MatchScheduledEvent(match_id=3, tournament_id=1, scheduled_at=when)
+    assert scheduled.headline() == "Match #3 scheduled for 2026-12-05 19:00 UTC"
+    assert "by Unknown/Unauthenticated" in scheduled.describe()
+
+
+def test_an_entrant_finish_shows_the_race_time_as_racetime_does() -> None:
+    done = RacetimeEntrantStatusChangedEvent(
+        category="alttpr", room_slug="cool-doge-1234", room_name="alttpr/cool-doge-1234",
+        racetime_user_id="u" * 16, racetime_user_name="RacerOne#1234",
+        old_status="in_progress", new_status="done", place=1, finish_time="PT1H2M3.456S",
+    )
+    assert done.describe().endswith("in_progress -> done (place 1, time 1:02:03.4)")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("PT7.010401S", "0:00:07.0"), ("PT1H23M45S", "1:23:45.0"), ("PT26H", "26:00:00.0"),
+     ("PT0S", "0:00:00.0"), ("not a duration", "not a duration"), ("PT", "PT")],
+)
+def test_event_durations_read_as_race_times(text: str, shown: str) -> None:
+    assert shown_race_time(text) == shown

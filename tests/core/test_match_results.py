@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from core.events import MatchResultEvent, MatchRoomProblemEvent, RacetimeRaceStatusChangedEvent
+from core.identity import SYSTEM_USER_ID
 from core.services.match_results import (
     MatchResults,
     PlayerResult,
@@ -112,6 +113,7 @@ async def test_a_finished_race_records_places_times_and_forfeits_once(
     assert result.summary.startswith("1. RacerOne 0:00:")
     assert result.summary.endswith(" · RacerTwo: forfeit")
     assert result.room_url == f"{env.fake.base_url}/{CATEGORY}/{race.slug}"
+    assert result.user_id == SYSTEM_USER_ID, "recorded by automation, not by someone unknown"
 
     # The same status event delivered again (after a crash) changes nothing and emits nothing.
     [finished] = [

@@ -492,7 +492,7 @@ def test_describe_lines() -> None:
         f"{room} entrant RacerOne#8145 status changed: ready -> in_progress",
         f"{room} entrant RacerTwo#6497 status changed: ready -> in_progress",
         f"{room} entrant RacerOne#8145 status changed: in_progress -> done "
-        "(place 1, time PT1H23M45S)",
+        "(place 1, time 1:23:45.0)",
         f"{room} entrant RacerTwo#6497 status changed: in_progress -> dnf",
         f"{room} status changed: in_progress -> finished",
     ]

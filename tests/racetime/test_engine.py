@@ -22,6 +22,7 @@ from core.events import (
     RacetimeRaceStatusChangedEvent,
 )
 from core.identity import SYSTEM_USER_ID
+from core.race_time import shown_race_time
 from db.models import BotStatus, RaceRoom
 from racetime.client import RaceSettings
 from racetime.errors import RacetimeActionError
@@ -104,7 +105,8 @@ async def test_a_full_race_produces_exactly_the_expected_events(
     assert any(
         line.startswith(f"Race alttpr/{slug} entrant RacerOne#")
         and line.endswith(
-            "status changed: in_progress -> done (place 1, time " + done.finish_time + ")"
+            "status changed: in_progress -> done (place 1, time "
+            + shown_race_time(done.finish_time) + ")"
         )
         for line in lines
     )
