@@ -488,20 +488,28 @@ async def run_until_stopped(main: Coroutine[Any, Any, None], lifecycle: Lifecycl
 def rehearse(args: argparse.Namespace) -> int:
     """``--demo``: the rehearsal, with this composition root's services and bot."""
     from rehearsal.runner import RehearsalOptions, run_rehearsal  # only the demo needs dpytest
+    from rehearsal.start_at import StartAtError, parse_start_at, started_at
 
+    try:
+        start_at = parse_start_at(args.start_at) if args.start_at else None
+    except StartAtError as error:
+        print(error, file=sys.stderr)
+        return 2
     options = RehearsalOptions(
         fast=args.fast,
         keep_running=args.keep_running,
         data_dir=args.data_dir,
         fake_racetime_url=args.fake_racetime,
+        start_at=start_at,
     )
     try:
-        return asyncio.run(
-            run_rehearsal(
-                options, build_services=build_services, make_bot=RaceDeskBot,
-                make_web_server=web_server,
+        with started_at(start_at):
+            return asyncio.run(
+                run_rehearsal(
+                    options, build_services=build_services, make_bot=RaceDeskBot,
+                    make_web_server=web_server,
+                )
             )
-        )
     except KeyboardInterrupt:
         return 130
 
@@ -523,6 +531,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     demo.add_argument(
         "--data-dir", type=Path, help="with --demo: keep the database and log in this folder"
+    )
+    demo.add_argument(
+        "--start-at", metavar="INSTANT",
+        help="with --demo: play it as if it were INSTANT, e.g. 2026-03-29T00:30:00Z",
     )
     demo.add_argument(
         "--fake-racetime", metavar="URL",

@@ -17,13 +17,15 @@ if TYPE_CHECKING:
 
 
 def format_uptime(uptime: timedelta) -> str:
-    seconds = int(uptime.total_seconds())
-    days, seconds = divmod(seconds, 86400)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
+    """``2d 3h 4m``, to the minute: how long it has been up, not a stopwatch."""
+    minutes = int(uptime.total_seconds()) // 60
+    if minutes < 1:
+        return "under a minute"
+    days, minutes = divmod(minutes, 1440)
+    hours, minutes = divmod(minutes, 60)
     parts = [f"{days}d"] if days else []
-    parts += [f"{hours}h", f"{minutes}m"] if days or hours else ([f"{minutes}m"] if minutes else [])
-    parts.append(f"{seconds}s")
+    parts += [f"{hours}h"] if days or hours else []
+    parts.append(f"{minutes}m")
     return " ".join(parts)
 
 

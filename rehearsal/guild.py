@@ -187,6 +187,8 @@ class SimulatedGuild:
         state.application_id = bot.user.id
         state._command_tree = bot.tree
         self._http = SimulatedDiscordHttp.install(bot)
+        for member in self.guild.members:
+            member.nick = None  # dpytest makes up "<name>_<n>_nick"; people are their names
         await bot.load_cogs()  # type: ignore[attr-defined]
 
     async def close(self) -> None:
@@ -207,6 +209,17 @@ class SimulatedGuild:
     @property
     def members(self) -> list[discord.Member]:
         return dpytest.get_config().members
+
+    def name_of(self, discord_id: int) -> str | None:
+        """The name a member, role or channel of this server with that id is known by."""
+        guild = self.guild
+        found = (
+            guild.get_member(discord_id) or guild.get_role(discord_id)
+            or guild.get_channel(discord_id)
+        )
+        if isinstance(found, discord.Member):
+            return found.display_name
+        return found.name if found is not None else None
 
     def text_channel(self, name: str) -> discord.TextChannel:
         channel = discord.utils.get(self.guild.text_channels, name=name)

@@ -77,6 +77,10 @@ class FakeRacetimeApi:
         """Move racetime's clock (countdowns, the 5-second rule) and run its race runner."""
         await self._call("POST", "/_test/advance", {"seconds": seconds})
 
+    async def hold_clock(self, held: bool) -> None:
+        """Hold racetime's clock (it then moves only with :meth:`advance`) or let it run."""
+        await self._call("POST", "/_test/clock", {"held": held})
+
     async def race(self, race_name: str) -> dict[str, Any]:
         """The room's public race data."""
         return dict(await self._call("GET", f"/{race_name}/data"))

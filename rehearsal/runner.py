@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -38,7 +39,7 @@ from rehearsal.guild import NOBODY, SimulatedGuild, member_intents
 from rehearsal.racetime_api import FakeRacetimeApi
 from rehearsal.scenes import SCENES
 from rehearsal.stage import Cast, Stage, StepFailed
-from rehearsal.timeline import Timeline
+from rehearsal.timeline import Timeline, full_time
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,18 @@ CHANNEL = "race-control"
 OWNER, ADMIN = "Ada", "Grace"
 
 
+# The fake racetime server's names (room slugs, racers' ids and discriminators) are the same
+# on every run, so that a timeline can be compared with another, byte for byte.
+NAMES_SEED = 2026
+
+
 @dataclass(frozen=True, slots=True)
 class RehearsalOptions:
     fast: bool = False
     keep_running: bool = False
     data_dir: Path | None = None
     fake_racetime_url: str | None = None  # a fake racetime server that is already running
+    start_at: datetime | None = None  # the rehearsal's clock starts here (default: now)
 
 
 BuildServices = Callable[..., Services]
@@ -121,7 +128,9 @@ async def _rehearse(
         lifecycle = await stack.enter_async_context(Lifecycle())
         base_url = options.fake_racetime_url
         if base_url is None:
-            fake = FakeRacetimeServer("127.0.0.1", 0)
+            # racetime's clock moves only when a scene moves it: a race lasts what its script
+            # says, however fast the machine plays it.
+            fake = FakeRacetimeServer("127.0.0.1", 0, names_seed=NAMES_SEED, clock_held=True)
             await lifecycle.add("fake racetime", fake.start, fake.stop)
             base_url = fake.base_url
         api = await stack.enter_async_context(FakeRacetimeApi(base_url))
@@ -170,7 +179,7 @@ async def _rehearse(
         )
         guild.make_owner(guild.member(OWNER))
         await guild.grant(guild.member(ADMIN), manage_guild=True)
-        timeline.names.update({member.id: member.name for member in guild.guild.members})
+        timeline.lookup = guild.name_of
 
         stage = Stage(guild=guild, dispatcher=services.dispatcher, racetime=api,
                       timeline=timeline, cast=cast, pace=0.0 if options.fast else PACE_SECONDS,
@@ -190,7 +199,9 @@ async def _rehearse(
         if not options.keep_running:
             stage.close()
         else:
-            timeline.note(_poke_instructions(base_url))
+            await api.hold_clock(False)  # from now on racetime's time runs by itself
+            token = await _api_token_for_you(services, guild)
+            timeline.note(_poke_instructions(base_url, stage.web_url, cast, token))
             lifecycle.handle_signals()
             await lifecycle.wait_for_stop()
     return True
@@ -217,20 +228,43 @@ async def _cast(api: FakeRacetimeApi) -> Cast:
 
 def _introduction(base_url: str, folder: Path, options: RehearsalOptions) -> str:
     pace = "as fast as it can" if options.fast else "at a pace you can follow"
+    when = f", as if it were {full_time(options.start_at)}" if options.start_at else ""
     return (
         "RaceDesk rehearsal: the whole job, offline, "
-        f"{pace}.\n"
+        f"{pace}{when}.\n"
         f"  racetime.gg is the project's fake server at {base_url}; Discord is a simulated\n"
         f"  server \"{GUILD}\" (#{CHANNEL}) where {OWNER} owns the bot, {ADMIN} is an admin,\n"
         f"  and {', '.join(RACERS)} race. RaceDesk's own log: {folder / 'rehearsal.log'}"
     )
 
 
-def _poke_instructions(base_url: str) -> str:
+async def _api_token_for_you(services: Services, guild: SimulatedGuild) -> str:
+    """An API token of the rehearsal's server, made for whoever keeps it running: the
+    simulated Discord takes no typing, so ``/api-token create`` is not at hand."""
+    created = await services.api_tokens.create(
+        guild.guild.id, "keep-running", actor_discord_id=guild.member(ADMIN).id
+    )
+    return created.plaintext
+
+
+def _poke_instructions(base_url: str, web_url: str, cast: Cast, token: str) -> str:
+    racer, racer_id = next(iter(cast.racers.items()))
+    racers = ", ".join(f"{name} {user}" for name, user in cast.racers.items())
     return (
-        f"\nStill running (Ctrl-C to stop). The fake racetime server is at {base_url}:\n"
-        f"  curl {base_url}/alttpr/data                        the category and its rooms\n"
-        f"  curl -X POST {base_url}/_test/races -d '{{\"category\": \"alttpr\"}}'   open a room\n"
-        f"  curl -X POST {base_url}/_test/races/<slug>/racers/<user id>/join   act as a racer\n"
+        "\nStill running (Ctrl-C to stop). What you can reach from here:\n"
+        f"  RaceDesk's web server is at {web_url}\n"
+        f"    curl {web_url}/healthz                     its health\n"
+        f"    curl {web_url}/metrics                     Prometheus metrics\n"
+        f"    curl -H 'Authorization: Bearer {token}' {web_url}/api/matches/4/racetime-room\n"
+        "      the HTTP API, with a token made for you (it works only in this rehearsal)\n"
+        f"  The fake racetime server is at {base_url}:\n"
+        f"    curl {base_url}/alttpr/data                the category and its rooms\n"
+        f"    curl -X POST {base_url}/_test/races -d '{{\"category\": \"alttpr\"}}'\n"
+        "      open a room (racetime opens rooms that require streaming; the racers here "
+        "stream)\n"
+        f"    curl -X POST {base_url}/_test/races/<slug>/racers/{racer_id}/join\n"
+        f"      {racer} joins it; then ready, done, forfeit, ... (the racers' ids: {racers})\n"
+        f"    curl -X POST {base_url}/_test/advance -d '{{\"seconds\": 16}}'\n"
+        "      move racetime's clock past a countdown\n"
         "  Every /_test route is listed in racetime/fake_server/app.py."
     )

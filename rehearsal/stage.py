@@ -16,12 +16,16 @@ import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import aiohttp
 import discord
 
 from core.events import Event, EventDispatcher
+from db.models import NotificationStatus
+from db.queries import notifications as notification_queries
+from rehearsal.actors import ActorNames
 from rehearsal.guild import SimulatedGuild
 from rehearsal.racetime_api import FakeRacetimeApi, RacetimeActionRefused
 from rehearsal.slash import SlashResult
@@ -31,6 +35,8 @@ E = TypeVar("E", bound=Event)
 _HEADING = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 
 STEP_TIMEOUT_SECONDS = 15.0
+# How long RaceDesk must stay idle for a step to be over (see Stage.settle).
+SETTLE_QUIET_SECONDS = 0.05
 
 
 class StepFailed(Exception):
@@ -82,11 +88,16 @@ class Stage:
         self.services = services
         self._pace = pace
         self._step = "setting the stage"
+        self._dispatcher = dispatcher
         self.events: list[Event] = []
         self.sent: list[discord.Message] = []  # every DM and channel post RaceDesk sent
-        self._step_sent = 0
+        # What an expectation has taken (by position): each message and event answers one
+        # expectation, whenever it arrived, so neither speed nor timing decides what is seen.
+        self._claimed_sent: set[int] = set()
+        self._claimed_events: set[int] = set()
         self._new_event = asyncio.Event()
         self._closed = False
+        self._names = ActorNames(services, guild)
         dispatcher.subscribe(Event, self._on_event)
 
     # -- steps -------------------------------------------------------------------------------
@@ -95,7 +106,6 @@ class Stage:
     async def step(self, title: str) -> AsyncIterator[None]:
         """One checked step of a scene (its title says what should happen)."""
         self._step = title
-        self._step_sent = len(self.sent)
         try:
             yield
         except StepFailed:
@@ -104,11 +114,17 @@ class Stage:
             raise StepFailed(
                 title, "racetime to accept the action", f"racetime said: {error}"
             ) from None
-        self.show_sent()
+        # Whatever RaceDesk does about this step is shown in it, not in the next one.
+        await self.settle()
         self.timeline.line("✓", title)
 
     def fail(self, expected: str, seen: str) -> StepFailed:
         return StepFailed(self._step, expected, seen)
+
+    def now(self) -> datetime:
+        """RaceDesk's clock: what scenes schedule by."""
+        now: datetime = self.services.clock.now()
+        return now
 
     @property
     def fast(self) -> bool:
@@ -130,7 +146,7 @@ class Stage:
     ) -> SlashResult:
         """``who`` types ``/command``; shows what they typed and what RaceDesk answered."""
         shown = " ".join(
-            f"{name}:{MASK if name in secret else value}" for name, value in options.items()
+            f"{name}:{MASK if name in secret else typed(value)}" for name, value in options.items()
         )
         self.timeline.line(who, f"/{command} {shown}".rstrip())
         # ``options=``: an option may be called ``name`` or ``member`` (the harness's own).
@@ -203,29 +219,50 @@ class Stage:
                 for c in row.children
                 if isinstance(c, discord.Button)
             )
-            self.timeline.line("RaceDesk", first, more + buttons)
+            self.timeline.line("RaceDesk", first, more + buttons, at=message.created_at)
             self.sent.append(message)
+
+    def unclaimed_sent(
+        self, match: Callable[[discord.Message], bool]
+    ) -> list[discord.Message]:
+        """The messages RaceDesk sent that ``match`` accepts and no expectation took yet."""
+        self.show_sent()
+        return [
+            message for index, message in enumerate(self.sent)
+            if index not in self._claimed_sent and match(message)
+        ]
 
     async def expect_sent(
         self,
         what: str,
-        match: Callable[[list[discord.Message]], bool],
+        match: Callable[[discord.Message], bool],
         *,
+        count: int = 1,
         within: float = STEP_TIMEOUT_SECONDS,
     ) -> list[discord.Message]:
-        """Wait until the DMs and channel posts RaceDesk sent in this step satisfy ``match``
-        (each is shown as it comes); returns them."""
+        """Wait until ``count`` DMs or channel posts that ``match`` accepts have been sent,
+        whenever they were (each is shown as it comes); takes them, so that no later
+        expectation sees them again, and returns them."""
         try:
             async with asyncio.timeout(within):
                 while True:
                     self.show_sent()
-                    sent = self.sent[self._step_sent:]
-                    if match(sent):
-                        return sent
+                    found = [
+                        index for index, message in enumerate(self.sent)
+                        if index not in self._claimed_sent and match(message)
+                    ][:count]
+                    if len(found) == count:
+                        self._claimed_sent.update(found)
+                        return [self.sent[index] for index in found]
                     await asyncio.sleep(0.02)  # dpytest's queue is drained by show_sent
         except TimeoutError:
-            seen = [message_lines(m)[0] for m in self.sent[self._step_sent:]]
-            raise self.fail(what, f"in {within:.0f} s RaceDesk sent {seen or 'nothing'}") from None
+            seen = [
+                message_lines(m)[0] for i, m in enumerate(self.sent)
+                if i not in self._claimed_sent
+            ]
+            raise self.fail(
+                what, f"in {within:.0f} s RaceDesk sent {seen[-5:] or 'nothing new'}"
+            ) from None
 
     async def wait_until(
         self, what: str, done: Callable[[], Awaitable[bool]], *,
@@ -288,7 +325,7 @@ class Stage:
         if self._closed:
             return  # the rehearsal is over (the shutdown's own events are not part of it)
         self.events.append(event)
-        self.timeline.line("event", event.describe())
+        self.timeline.line("event", await self._names.event_line(event))
         self._new_event.set()
 
     def close(self) -> None:
@@ -302,22 +339,67 @@ class Stage:
         *,
         within: float = STEP_TIMEOUT_SECONDS,
     ) -> E:
-        """The first event of ``kind`` (since the scene began) that ``match`` accepts."""
-        seen = 0
+        """The first event of ``kind`` that ``match`` accepts and no earlier expectation took,
+        whenever it came; takes it."""
         try:
             async with asyncio.timeout(within):
                 while True:
-                    for event in self.events[seen:]:
-                        if isinstance(event, kind) and match(event):
-                            return event
-                    seen = len(self.events)
                     self._new_event.clear()
+                    for index, event in enumerate(self.events):
+                        if (
+                            index not in self._claimed_events
+                            and isinstance(event, kind) and match(event)
+                        ):
+                            self._claimed_events.add(index)
+                            return event
                     await self._new_event.wait()
         except TimeoutError:
-            recent = [e.describe() for e in self.events[-3:]]
+            recent = [e.headline() for e in self.events[-3:]]
             raise self.fail(
                 what, f"no such event in {within:.0f} s; the last ones: {recent or 'none'}"
             ) from None
+
+    async def settle(self, *, within: float = STEP_TIMEOUT_SECONDS) -> None:
+        """Wait until RaceDesk has done what it had to (events delivered, notifications due now
+        sent, replies shown) and nothing new came for a moment; then show what it sent."""
+        quiet = SETTLE_QUIET_SECONDS
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    before = (len(self.events), len(self.sent))
+                    await self._dispatcher.drain()
+                    self.show_sent()
+                    if await self._notifications_due():
+                        await asyncio.sleep(quiet)
+                        continue
+                    await asyncio.sleep(quiet)
+                    self.show_sent()
+                    if (len(self.events), len(self.sent)) == before:
+                        return
+        except TimeoutError:
+            raise self.fail(
+                "RaceDesk to finish what the step started", f"still busy after {within:.0f} s"
+            ) from None
+
+    async def _notifications_due(self) -> bool:
+        """Notifications being sent, or due now and not yet taken."""
+        async with self.services.sessionmaker() as session:
+            depth = await notification_queries.outbox_depth(session)
+            next_due = await notification_queries.next_due_at(session)
+        sending = depth.get(NotificationStatus.SENDING.value, 0)
+        return bool(sending) or (next_due is not None and next_due <= self.services.clock.now())
+
+
+def typed(value: Any) -> str:
+    """An option's value as Discord shows it in the command typed: members and roles as
+    @names, channels as #names."""
+    if isinstance(value, discord.Member | discord.User):
+        return f"@{value.display_name}"
+    if isinstance(value, discord.Role):
+        return f"@{value.name}"
+    if isinstance(value, discord.abc.GuildChannel):
+        return f"#{value.name}"
+    return str(value)
 
 
 def button_line(buttons: Iterable[tuple[str | None, str | None, bool]]) -> list[str]:

@@ -4,13 +4,18 @@ the architecture page names exists."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rehearsal.excerpts import DOCS, REPO, Block, blocks, comparable, stale, steps
+from rehearsal.excerpts import DOCS, REPO, START_AT, Block, blocks, stale, steps
 from tests.plugins.rehearsal import FastRun
 
 GUIDES = sorted(DOCS.glob("*.md"))
+# How the timeline shows a Discord timestamp's day: ``Saturday 5 December 2026``.
+_SHOWN_DATE = re.compile(
+    r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day \d{1,2} [A-Z][a-z]+ \d{4}\b"
+)
 # A path in backticks that names a module or package of the project.
 _PATH = re.compile(r"`((?:bot|core|db|racetime|cogs|web|rehearsal|bench|tests)[\w/.]*)`")
 
@@ -51,11 +56,28 @@ def test_a_changed_reply_makes_an_excerpt_stale(
     assert "has no step" in str(stale(gone, rehearsed))
 
 
-def test_runs_differ_only_in_what_comparison_ignores() -> None:
-    assert comparable("https://racetime.gg/alttpr/odd-wolf-5570 at 13:58") == comparable(
-        "https://racetime.gg/alttpr/clever-link-0041 at 14:02"
-    )
-    assert comparable("/user/WjzzWG5fRezJ6pPZ") == comparable("/user/Abc123")
+def test_an_excerpt_must_show_all_its_step_shows_in_any_order(
+    rehearsed: dict[tuple[str, str], list[str]],
+) -> None:
+    [first, *_] = blocks(GUIDES)
+    lines = first.body.splitlines()
+    reordered = Block(first.path, first.scene, first.step, "\n".join(lines[::-1]) + "\n")
+    assert stale(reordered, rehearsed) is None, "what came at once may come in either order"
+    shortened = Block(first.path, first.scene, first.step, "\n".join(lines[:-1]) + "\n")
+    assert "the guide lacks" in str(stale(shortened, rehearsed))
+
+
+def test_excerpts_show_the_days_around_the_instant_they_are_played_at() -> None:
+    """Excerpts are played as if it were ``START_AT``: every date they show is that day's or
+    a day soon after (a match two days ahead), whichever day the guides were generated on."""
+    start = datetime.fromisoformat(START_AT)
+    shown = "".join(block.body for block in blocks(GUIDES))
+    dates = [
+        datetime.strptime(found, "%A %d %B %Y").replace(tzinfo=UTC)
+        for found in _SHOWN_DATE.findall(shown)
+    ]
+    assert dates, "the guides show dates"
+    assert all(start.date() <= d.date() <= (start + timedelta(days=3)).date() for d in dates)
 
 
 def exists(name: str) -> bool:

@@ -53,27 +53,26 @@ STEPS = [
     "RacerTwo links their racetime.gg account with /link-racetime",
     "Grace schedules the Final: its room falls due 3 s from now",
     "the scheduler opens the room on time and invites both players",
-    "the race starts and both finish",
-    "the results land on the match and in #results",
+    "the race starts; RacerOne finishes",
+    "RacerTwo finishes: the results land on the match and in #results",
     "Grace makes Ada a moderator",
     "Grace schedules a second match, its room to be opened by hand",
     "Ada previews the room with /open-room: RacerThree has not linked racetime.gg",
     "Ada confirms: the room opens, RacerOne is invited",
     "Grace (a server admin) sends racetime alerts to #racedesk-admin",
     "Ada adds the smz3 bot with a mistyped secret: racetime.gg refuses it (Auth failed, with "
-    "its reason)",
-    "one alert in #racedesk-admin",
+    "its reason); one alert in #racedesk-admin",
     "Grace sees it in /racetime bot list",
-    "Ada fixes the credentials with /racetime bot edit",
-    "the recovery is announced in #racedesk-admin, and nothing more",
+    "Ada fixes the credentials with /racetime bot edit: the recovery is announced in "
+    "#racedesk-admin, and nothing more",
     "Grace creates the async tournament Winter Async and its Pool A",
     "RacerOne joins Winter Async",
     "RacerTwo joins Winter Async",
     "Grace schedules a live race of Pool A: its room falls due 3 s from now; both players "
     "are told",
     "the scheduler opens the room 15 minutes ahead and invites both",
-    "the race starts; RacerOne finishes, RacerTwo forfeits",
-    "the runs are recorded and both players get the results",
+    "the race starts; RacerTwo forfeits",
+    "RacerOne finishes: the runs are recorded and both players get the results",
     "RacerOne asks /about and sees RaceDesk healthy",
     "/metrics is fetched and a few of its series shown",
 ]
@@ -118,10 +117,10 @@ def test_the_rehearsal_plays_every_scene_and_exits_0(
     assert notifications.count("#race-notices: @RacerTwo, ") == 2, "RacerTwo's, there"
     tournament = part_of(out, tournament_scene.SCENE)
     assert "/racetime/callback: ✅ Linked" in tournament
-    assert "DM to RacerOne#0003: ✅ Your Discord account is now linked to racetime.gg" in tournament
+    assert "DM to RacerOne: ✅ Your Discord account is now linked to racetime.gg" in tournament
     assert "#announcements: @RacerOne @RacerTwo" in tournament
     assert "🏁 Spring Cup · Final: results" in tournament
-    assert "1. @RacerOne 0:00:" in tournament and "2. @RacerTwo 0:00:" in tournament
+    assert "1. @RacerOne 1:37:21.3" in tournament and "2. @RacerTwo 1:39:44.8" in tournament
     assert "Ada: ✅ Opened the room of match #3: http://127.0.0.1:" in tournament
     assert "[🚪 Open the race room → http://127.0.0.1:" in out
     metrics = part_of(out, metrics_scene.SCENE)
@@ -129,7 +128,7 @@ def test_the_rehearsal_plays_every_scene_and_exits_0(
     live_race = part_of(out, live_race_scene.SCENE)
     for title in ("📅 Live race scheduled", "🚪 Live race room opened", "✅ Live race finished"):
         assert live_race.count(f"┌ {title}") == 2, title  # RacerOne's DM, RacerTwo's post
-    assert "1 of 2 finished: 1. RacerOne 0:00:" in live_race
+    assert "1 of 2 finished: 1. RacerOne 1:36:50.1" in live_race
     assert f"✓ All {len(SCENES)} scenes played" in out
     assert "Client secret:••••••" in out, "a secret is never shown, not even a made-up one"
     api = part_of(out, api_scene.SCENE)
@@ -163,24 +162,44 @@ async def test_data_dir_keeps_the_database_and_the_log(tmp_path: Path) -> None:
     ]
 
 
-async def test_keep_running_leaves_the_fake_racetime_up_until_interrupted(
+async def test_keep_running_stays_up_and_what_it_prints_works_as_written(
     tmp_path: Path,
 ) -> None:
+    """The banner's addresses, token and racer ids are the ones to use: RaceDesk's health and
+    API answer with them, and a room opened as shown takes the racer shown."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RACEDESK_")}
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(REPO / "bot.py"), "--demo", "--fast", "--keep-running",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=tmp_path,
     )
     assert process.stdout is not None
-    url = ""
+    banner: list[str] = []
     async with asyncio.timeout(FAST_RUN_SECONDS):
-        while not url:
+        while not banner or not banner[-1].startswith("  Every /_test route"):
             line = (await process.stdout.readline()).decode()
             assert line, "the rehearsal ended instead of staying up"
-            if line.startswith("Still running"):
-                url = line.rstrip().rstrip(":").rsplit(" ", 1)[-1]
-    async with aiohttp.ClientSession() as session, session.get(f"{url}/alttpr/data") as answer:
-        assert answer.status == 200
-        assert (await answer.json())["slug"] == "alttpr"
+            if line.startswith("Still running") or banner:
+                banner.append(line.rstrip())
+    text = "\n".join(banner)
+    web = re.search(r"RaceDesk's web server is at (http://\S+)", text)
+    racetime = re.search(r"The fake racetime server is at (http://[^\s:]+:\d+)", text)
+    token = re.search(r"Bearer (rd_\S+)'", text)
+    racer = re.search(r"/racers/(\w{16})/join", text)
+    assert web and racetime and token and racer, text
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{web[1]}/healthz") as answer:
+            assert answer.status == 200
+            assert (await answer.json())["status"] == "ok"
+        api = f"{web[1]}/api/matches/4/racetime-room"
+        async with http.get(api, headers={"Authorization": f"Bearer {token[1]}"}) as answer:
+            assert answer.status == 200, await answer.text()
+            assert (await answer.json())["has_room"] is True
+        async with http.post(f"{racetime[1]}/_test/races", json={"category": "alttpr"}) as made:
+            slug = (await made.json())["slug"]
+        joined = f"{racetime[1]}/_test/races/{slug}/racers/{racer[1]}/join"
+        async with http.post(joined, json={}) as answer:
+            assert answer.status < 400, await answer.text()
+        async with http.get(f"{racetime[1]}/alttpr/{slug}/data") as answer:
+            assert [e["user"]["id"] for e in (await answer.json())["entrants"]] == [racer[1]]
     process.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(process.wait(), 30) == 0

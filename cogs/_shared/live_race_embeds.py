@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import discord
 
+from cogs._shared.match_embeds import OVER
 from core.services.async_tournaments import AsyncTournamentInfo, ParticipantInfo, PoolInfo
 from core.services.live_races import Eligibility, LiveRaceInfo, RaceRun
 from core.services.match_results import STATUS_WORDS, format_race_time
 from core.services.match_rooms import OpeningStatus, RoomOpening
-from core.services.time_input import show_time
+from core.services.time_input import discord_timestamp, show_time
 
 FIELDS_MAX = 25  # Discord's limit of fields per embed
 
@@ -80,9 +81,16 @@ def created_text(race: LiveRaceInfo) -> str:
     )
 
 
+def when_text(race: LiveRaceInfo) -> str:
+    """A race that is over at its time, not "in 15 minutes" (it may have run early)."""
+    if race.status in OVER:
+        return discord_timestamp(race.scheduled_at, "F")
+    return show_time(race.scheduled_at)
+
+
 def race_line(race: LiveRaceInfo) -> str:
     pool = race.pool or "no pool"
-    return f"{race.status_text} · {race.tournament} · {pool} · {show_time(race.scheduled_at)}"
+    return f"{race.status_text} · {race.tournament} · {pool} · {when_text(race)}"
 
 
 def list_embed(races: list[LiveRaceInfo], tournament: str | None) -> discord.Embed:
@@ -104,7 +112,7 @@ def info_embed(race: LiveRaceInfo) -> discord.Embed:
     )
     embed.description = race.status_text
     embed.add_field(name="Pool", value=race.pool or "none")
-    embed.add_field(name="When", value=show_time(race.scheduled_at))
+    embed.add_field(name="When", value=when_text(race))
     embed.add_field(name="Goal", value=race.goal)
     embed.add_field(
         name="Room",

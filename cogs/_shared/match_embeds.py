@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import discord
 
+from core.race_time import format_race_time
 from core.services.match_info import MatchInfo, PlayerInfo, RoomStatus
 from core.services.time_input import discord_timestamp, show_time
 from db.models import RaceStatus
@@ -21,8 +22,16 @@ GOAL_FROM = {"match": "", "tournament": " (the tournament's default)", "default"
 RESULT_TEXT = {"dnf": "forfeit", "dq": "disqualified"}
 
 
+# A race that is over is shown at its time, not "in 30 minutes" (it may have run early).
+OVER = (RaceStatus.FINISHED, RaceStatus.CANCELLED)
+
+
 def when_text(match: MatchInfo) -> str:
-    return show_time(match.scheduled_at) if match.scheduled_at else "no time set"
+    if match.scheduled_at is None:
+        return "no time set"
+    if match.status in OVER:
+        return discord_timestamp(match.scheduled_at, "F")
+    return show_time(match.scheduled_at)
 
 
 def room_text(match: MatchInfo) -> str:
@@ -160,14 +169,10 @@ def results_text(players: tuple[PlayerInfo, ...]) -> str:
     lines = []
     for player in ranked:
         if player.place is not None:
-            time = f" · {_duration(player.finish_time)}" if player.finish_time else ""
+            time = f" · {format_race_time(player.finish_time)}" if player.finish_time else ""
             lines.append(f"{player.place}. <@{player.discord_id}>{time}")
         else:
             outcome = RESULT_TEXT.get(player.status, player.status.replace("_", " "))
             lines.append(f"— <@{player.discord_id}> · {outcome}")
     return "\n".join(lines) or "No results recorded."
 
-
-def _duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

@@ -238,8 +238,13 @@ class RacetimeBotStatusChangedEvent(Event):
     def headline(self) -> str:
         old = BOT_STATUS_NAMES.get(self.old_status, str(self.old_status))
         new = BOT_STATUS_NAMES.get(self.new_status, str(self.new_status))
-        suffix = f" ({self.status_message})" if self.status_message else ""
+        said = self.status_message
+        suffix = f" ({said})" if said and said.lower() != new.lower() else ""
         return f"racetime bot {self.category} status: {old} -> {new}{suffix}"
+
+    def describe(self) -> str:
+        """The headline alone: a bot's health changes by itself, nobody causes it."""
+        return self.headline()
 
 
 # The names of ``db.BotStatus`` (core.events may not import db; a test keeps them equal).

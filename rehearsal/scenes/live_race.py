@@ -4,7 +4,7 @@ eligible players are invited and told at every step, the race is run and the run
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 
 import discord
 
@@ -15,7 +15,7 @@ from core.events import (
     RacetimeEntrantInvitedEvent,
 )
 from rehearsal.scenes.notifications import NOTICES
-from rehearsal.scenes.tournament import accept_and_ready, countdown
+from rehearsal.scenes.tournament import accept_and_ready, countdown, on_time
 from rehearsal.stage import Scene, Stage
 
 ASYNC, POOL = "Winter Async", "Pool A"
@@ -23,21 +23,18 @@ OPEN_MINUTES = 15  # the default: the room opens 15 minutes before the race
 LEAD_SECONDS, FAST_LEAD_SECONDS = 8, 3  # the room falls due this long after scheduling
 
 
-def told(stage: Stage, name: str, title: str):  # type: ignore[no-untyped-def]
-    """A check: ``name`` got a notification titled ``title``, by DM or, with their DMs
-    closed, in the fallback channel."""
+def told(stage: Stage, name: str, title: str) -> Callable[[discord.Message], bool]:
+    """A check: the message tells ``name`` something titled ``title``, by DM or, with their
+    DMs closed, in the fallback channel."""
     member = stage.member(name)
 
-    def check(sent: list[discord.Message]) -> bool:
-        for message in sent:
-            direct = isinstance(message.channel, discord.DMChannel)
-            if direct and message.channel.recipient != member:  # type: ignore[union-attr]
-                continue
-            in_notices = getattr(message.channel, "name", None) == NOTICES
-            posted = in_notices and member in message.mentions
-            if (direct or posted) and message.embeds and message.embeds[0].title == title:
-                return True
-        return False
+    def check(message: discord.Message) -> bool:
+        direct = isinstance(message.channel, discord.DMChannel)
+        if direct and message.channel.recipient != member:  # type: ignore[union-attr]
+            return False
+        in_notices = getattr(message.channel, "name", None) == NOTICES
+        posted = in_notices and member in message.mentions
+        return bool((direct or posted) and message.embeds and message.embeds[0].title == title)
 
     return check
 
@@ -58,7 +55,7 @@ async def play(stage: Stage) -> None:
             stage.expect_reply(reply, "now registered")
 
     lead = FAST_LEAD_SECONDS if stage.fast else LEAD_SECONDS
-    starts = int(time.time()) + OPEN_MINUTES * 60 + lead
+    starts = int(stage.now().timestamp()) + OPEN_MINUTES * 60 + lead
     async with stage.step(f"{organizer} schedules a live race of {POOL}: its room falls due "
                           f"{lead} s from now; both players are told"):
         reply = await stage.slash(organizer, "liverace create", tournament=ASYNC, pool=POOL,
@@ -74,9 +71,9 @@ async def play(stage: Stage) -> None:
             AsyncLiveRaceRoomOpenedEvent, "the scheduler to open the room",
             lambda e: e.live_race_id == created.live_race_id, within=lead + 20,
         )
-        late = time.time() - (starts - OPEN_MINUTES * 60)
+        late = stage.now().timestamp() - (starts - OPEN_MINUTES * 60)
         race = f"{cast.category}/{opened.room_slug}"
-        stage.timeline.line("RaceDesk", f"opened {race} {late:.1f} s after it fell due")
+        stage.timeline.line("RaceDesk", f"opened {race} {on_time(late)}")
         for name in players:
             await stage.expect_event(
                 RacetimeEntrantInvitedEvent, f"{name} to be invited",
@@ -88,15 +85,17 @@ async def play(stage: Stage) -> None:
 
     await accept_and_ready(stage, race, players)
 
-    async with stage.step("the race starts; RacerOne finishes, RacerTwo forfeits"):
-        await countdown(stage, opened.room_slug)
-        await stage.racetime_acts("RacerOne", "finishes",
-                                  api.racer(race, cast.racers["RacerOne"], "done"))
-        await api.advance(3)
+    async with stage.step("the race starts; RacerTwo forfeits"):
+        clock = await countdown(stage, opened.room_slug)
+        await clock.to("0:52:10.0")
         await stage.racetime_acts("RacerTwo", "forfeits",
                                   api.racer(race, cast.racers["RacerTwo"], "forfeit"))
 
-    async with stage.step("the runs are recorded and both players get the results"):
+    async with stage.step("RacerOne finishes: the runs are recorded and both players get "
+                          "the results"):
+        await clock.to("1:36:50.1")
+        await stage.racetime_acts("RacerOne", "finishes in 1:36:50.1",
+                                  api.racer(race, cast.racers["RacerOne"], "done"))
         finished = await stage.expect_event(
             AsyncLiveRaceFinishedEvent, "the live race's results",
             lambda e: e.live_race_id == created.live_race_id,

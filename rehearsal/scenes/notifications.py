@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 
 import discord
 
@@ -16,15 +17,12 @@ TOURNAMENT, MATCH = "Winter Cup", "Heat 1"
 NOTICES = "race-notices"
 
 
-def dm_to(who: discord.Member, sent: list[discord.Message]) -> list[discord.Message]:
-    return [
-        m for m in sent
-        if isinstance(m.channel, discord.DMChannel) and m.channel.recipient == who
-    ]
+def dm_to(who: discord.Member) -> Callable[[discord.Message], bool]:
+    return lambda m: isinstance(m.channel, discord.DMChannel) and m.channel.recipient == who
 
 
-def posted_for(who: discord.Member, sent: list[discord.Message]) -> list[discord.Message]:
-    return [m for m in sent if getattr(m.channel, "name", None) == NOTICES and who in m.mentions]
+def posted_for(who: discord.Member) -> Callable[[discord.Message], bool]:
+    return lambda m: getattr(m.channel, "name", None) == NOTICES and who in m.mentions
 
 
 async def play(stage: Stage) -> None:
@@ -58,7 +56,7 @@ async def play(stage: Stage) -> None:
                                   category=stage.cast.category)
         stage.expect_reply(reply, f"Created **{TOURNAMENT}**")
 
-    when = int((datetime.now(UTC) + timedelta(days=2)).replace(
+    when = int((stage.now() + timedelta(days=2)).replace(
         minute=0, second=0, microsecond=0).timestamp())
     async with stage.step(
         f"{organizer} schedules a match for all three: {three.name} gets a DM, "
@@ -72,10 +70,8 @@ async def play(stage: Stage) -> None:
             MatchScheduledEvent, "the match scheduled",
             lambda e: int(e.scheduled_at.timestamp()) == when,
         )
-        await stage.expect_sent(
-            f"a DM to {three.name} and a post for {two.name} in #{NOTICES}",
-            lambda sent: bool(dm_to(three, sent) and posted_for(two, sent)),
-        )
+        await stage.expect_sent(f"a DM to {three.name}", dm_to(three))
+        await stage.expect_sent(f"a post for {two.name} in #{NOTICES}", posted_for(two))
         await stage.services.dispatcher.drain()
         mine = await stage.services.notifications.history(one.id, stage.guild.guild.id)
         if any(d.type is NotificationType.MATCH_SCHEDULED for d in mine):
@@ -91,10 +87,9 @@ async def play(stage: Stage) -> None:
             RacetimeRoomOpenedEvent, "the room opened",
             lambda e: e.match_id == scheduled.match_id,
         )
-        await stage.expect_sent(
-            f"DMs to {one.name} and {three.name}, a post for {two.name}",
-            lambda sent: bool(dm_to(one, sent) and dm_to(three, sent) and posted_for(two, sent)),
-        )
+        for member in (one, three):
+            await stage.expect_sent(f"a DM to {member.name}", dm_to(member))
+        await stage.expect_sent(f"a post for {two.name} in #{NOTICES}", posted_for(two))
 
     async with stage.step(f"{two.name} sees in /notifications history why DMs fell back"):
 

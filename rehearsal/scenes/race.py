@@ -8,10 +8,15 @@ from core.events import (
     RacetimeEntrantStatusChangedEvent,
     RacetimeRaceStatusChangedEvent,
 )
+from rehearsal.scenes.tournament import countdown
 from rehearsal.stage import Scene, Stage
 
-# What each racer does once the race is on, in this order.
-FINISH = {"RacerOne": "done", "RacerTwo": "forfeit", "RacerThree": "done"}
+# What each racer does once the race is on, in this order, and when (race time).
+FINISH = {
+    "RacerOne": ("done", "1:34:12.4"),
+    "RacerTwo": ("forfeit", "1:38:00.0"),
+    "RacerThree": ("done", "1:41:57.9"),
+}
 OUTCOME = {"done": "finishes", "forfeit": "forfeits"}
 
 
@@ -45,23 +50,19 @@ async def play(stage: Stage) -> None:
             )
 
     async with stage.step("everyone is ready: racetime counts down, then the race starts"):
-        await stage.expect_event(
-            RacetimeRaceStatusChangedEvent, "the race to count down (pending)",
-            lambda e: in_room(e) and e.new_status == "pending",
-        )
-        # racetime's clock: past the countdown, then past the 5 seconds no one may finish in.
-        await stage.racetime_acts("racetime", "counts down… GO!", api.advance(16))
+        clock = await countdown(stage, slug)
         await stage.expect_event(
             RacetimeRaceStatusChangedEvent, "the race to start",
             lambda e: in_room(e) and e.new_status == "in_progress",
         )
-        await api.advance(6)
 
-    for name, action in FINISH.items():
+    for name, (action, race_time) in FINISH.items():
         user = racers[name]
         status = "done" if action == "done" else "dnf"
         async with stage.step(f"{name} {OUTCOME[action]}"):
-            await stage.racetime_acts(name, OUTCOME[action], api.racer(race, user, action))
+            await clock.to(race_time)
+            said = f"{OUTCOME[action]} in {race_time}" if action == "done" else OUTCOME[action]
+            await stage.racetime_acts(name, said, api.racer(race, user, action))
             await stage.expect_event(
                 RacetimeEntrantStatusChangedEvent, f"{name} to be {status}",
                 lambda e, user=user, status=status: e.racetime_user_id == user

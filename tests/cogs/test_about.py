@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from discord import app_commands
 
 from cogs._shared.permissions import Audience, for_audience
 from cogs._shared.tree import APOLOGY
+from cogs.about import format_uptime
 from core.errors import UserFacingError
 from tests.plugins.discord_bot import DiscordHarness
 
@@ -23,7 +25,7 @@ async def test_about_answers_with_version_uptime_and_health(
     assert embed.title == "RaceDesk"
     fields = {field.name: field.value for field in embed.fields}
     assert fields["Version"]
-    assert fields["Uptime"].endswith("s")
+    assert fields["Uptime"] == "under a minute"
     assert "✅ Database:" in fields["Health"]
     assert "Events: 0 queued" in fields["Health"]
     assert "✅ racetime bots: none configured" in fields["Health"]
@@ -87,3 +89,12 @@ async def test_options_are_parsed_by_the_tree(discord_harness: DiscordHarness) -
     assert (await discord_harness.slash("echo", text="Hi", times=2)).first.content == "Hi Hi"
     with pytest.raises(TypeError, match="no option"):
         await discord_harness.slash("echo", txt="Hi", times=2)
+
+
+@pytest.mark.parametrize(
+    ("uptime", "shown"),
+    [(timedelta(seconds=59), "under a minute"), (timedelta(minutes=5, seconds=59), "5m"),
+     (timedelta(hours=3, minutes=4), "3h 4m"), (timedelta(days=2, minutes=1), "2d 0h 1m")],
+)
+def test_uptime_reads_to_the_minute(uptime: timedelta, shown: str) -> None:
+    assert format_uptime(uptime) == shown

@@ -370,7 +370,7 @@ async def test_info_of_a_finished_match_shows_the_room_and_results(
     assert fields["Status"] == "finished"
     assert fields["Room"] == "finished: https://racetime.gg/alttpr/odd-ganon-0042"
     assert fields["Results"] == (
-        f"1. <@{harness.member(1).id}> · 1:01:23\n— <@{harness.member(0).id}> · forfeit"
+        f"1. <@{harness.member(1).id}> · 1:01:23.0\n— <@{harness.member(0).id}> · forfeit"
     )
     assert "Why no room yet" not in fields
     listed = await harness.slash("match list", member=harness.member(0))
