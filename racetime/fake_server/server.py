@@ -226,7 +226,10 @@ class FakeRacetimeServer:
         self.auto_tick = auto_tick
         self.clock = FakeClock(held=clock_held)
         # Room slugs and new users' ids and discriminators; seeded, the same on every run.
-        self.names = random.Random(names_seed) if names_seed is not None else secrets.SystemRandom()
+        self.names = (
+            random.Random(names_seed)  # noqa: S311 - names to show, not secrets
+            if names_seed is not None else secrets.SystemRandom()
+        )
         self.users: dict[str, User] = {}
         self.categories: dict[str, Category] = {}
         self.bots: dict[str, BotApp] = {}
@@ -329,7 +332,9 @@ class FakeRacetimeServer:
     ) -> str:
         """Create a racetime user; returns its 16-character id."""
         uid = user_id or new_hashid(self.names)
-        disc = discriminator if discriminator is not None else f"{self.names.randrange(1000, 10000)}"
+        disc = discriminator
+        if disc is None:
+            disc = f"{self.names.randrange(1000, 10000)}"
         self.users[uid] = User(
             id=uid,
             name=name,
