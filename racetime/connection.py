@@ -11,8 +11,11 @@ library's ``RaceHandler`` only for what it does well: formatting the bot actions
 - The socket is reconnected before its connect-time token expires, and at once (with a fresh
   token) when an action is refused with "Permission denied".
 - ``error`` frames never end the connection: they are logged and handed to the caller of the
-  action that caused them (each action is followed by a ``ping``; an ``error`` before the
-  ``pong`` belongs to the action).
+  action that caused them. Each action is followed by a ``ping``, and its outcome is known at
+  that ping's ``pong``: an ``error`` that came before it belongs to the action. racetime
+  sends a refused action's ``error`` and its ``pong`` as two writes, a moment apart; the next
+  action waits for that ``pong``, and pongs are counted per socket, so a late one is never
+  taken as the answer to a later action (see :class:`_PendingAction`).
 - ``cancelled`` and ``partitioned`` end the connection; ``finished`` keeps it open (and the
   room active in the database, so a restart rejoins it) for the un-finish window, then ends it.
 - Every snapshot is saved with the events it produced, in one commit (``RoomStore.save``). The
@@ -68,6 +71,25 @@ REFUSALS_BEFORE_CHECK = 3  # refused handshakes in a row before asking whether t
 _PING = msgspec.json.encode({"action": "ping"}).decode()
 _ENDED = frozenset({"cancelled", "partitioned"})  # nothing can happen in the room any more
 
+
+
+@dataclass(slots=True)
+class _PendingAction:
+    """An action sent and waiting for racetime's answer: the ``pong`` of the ``ping`` sent
+    after it (the socket's ``ping``-th), with the ``error`` frames that came before it."""
+
+    ping: int
+    future: asyncio.Future[None]
+    errors: list[str] = field(default_factory=list)
+
+    def settle(self) -> None:
+        """Its pong came: refused if an error came first, else accepted."""
+        if self.future.done():
+            return
+        if self.errors:
+            self.future.set_exception(RacetimeActionError(list(self.errors)))
+        else:
+            self.future.set_result(None)
 
 class AccessTokenLike(Protocol):
     @property
@@ -167,7 +189,11 @@ class RoomConnection:
         self._ws: ClientConnection | None = None
         self._connected = asyncio.Event()
         self._action_lock = asyncio.Lock()
-        self._pending_action: asyncio.Future[None] | None = None
+        self._pending_action: _PendingAction | None = None
+        # On the current socket: pings sent after actions, and pongs seen. Pongs come in the
+        # order of their pings, so the n-th pong answers the action of the n-th ping.
+        self._pings_sent = 0
+        self._pongs_seen = 0
         self._stale_token: AccessTokenLike | None = None
         self._token_in_use: AccessTokenLike | None = None
         self._reconnect_requested = False
@@ -338,8 +364,8 @@ class RoomConnection:
         self._connected.clear()
         self._stop_watchdog()
         pending = self._pending_action
-        if pending is not None and not pending.done():
-            pending.set_exception(
+        if pending is not None and not pending.future.done():
+            pending.future.set_exception(
                 RoomConnectionClosedError(
                     f"the connection to {self.name} dropped before racetime confirmed the action"
                 )
@@ -347,6 +373,7 @@ class RoomConnection:
 
     async def _read(self, ws: ClientConnection, token: AccessTokenLike) -> None:
         self._ws = ws
+        self._pings_sent = self._pongs_seen = 0  # a new socket: its own pings and pongs
         self._sender.ws = ws
         self._expired = None
         self._renew_at = self._clock.monotonic() + self._renew_in(token)
@@ -431,7 +458,7 @@ class RoomConnection:
     def _awaiting_action(self) -> bool:
         """An action's answer is still due (e.g. the ``pong`` after a ``cancel``)."""
         pending = self._pending_action
-        return pending is not None and not pending.done()
+        return pending is not None and not pending.future.done()
 
     # -- frames ------------------------------------------------------------------------------
 
@@ -445,14 +472,26 @@ class RoomConnection:
         elif type(frame) is ErrorFrame:
             self._on_error(list(frame.errors or []))
         elif type(frame) is PongFrame:
-            pending = self._pending_action
-            if pending is not None and not pending.done():
-                pending.set_result(None)
+            self._on_pong()
+
+    def _answering(self) -> _PendingAction | None:
+        """The action whose ``pong`` comes next, if it is still waited for (not one given up
+        on after a timeout, whose late answers must not count for the next action)."""
+        pending = self._pending_action
+        if pending is None or pending.future.done() or pending.ping != self._pongs_seen + 1:
+            return None
+        return pending
+
+    def _on_pong(self) -> None:
+        pending = self._answering()
+        self._pongs_seen += 1
+        if pending is not None:
+            pending.settle()
 
     def _on_error(self, errors: list[str]) -> None:
-        pending = self._pending_action
-        if pending is not None and not pending.done():
-            pending.set_exception(RacetimeActionError(errors))
+        pending = self._answering()
+        if pending is not None:
+            pending.errors.extend(errors)
         else:
             log.warning("Room %s: racetime error frame: %s", self.name, "; ".join(errors))
 
@@ -590,18 +629,24 @@ class RoomConnection:
                 ) from None
             ws = self._ws
             assert ws is not None
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._pending_action = future
+            pending = _PendingAction(
+                ping=self._pings_sent + 1,
+                future=asyncio.get_running_loop().create_future(),
+            )
+            self._pending_action = pending
             try:
                 await send()
                 await ws.send(_PING)
+                self._pings_sent += 1
                 async with asyncio.timeout(self._timings.action_timeout):
-                    await future
+                    await pending.future
             except ConnectionClosed:
                 raise RoomConnectionClosedError(
                     f"the connection to {self.name} dropped; try again shortly"
                 ) from None
             except TimeoutError:
+                if pending.errors:  # refused, though its pong never came
+                    raise RacetimeActionError(pending.errors) from None
                 raise RoomConnectionClosedError(
                     f"racetime did not answer in time for {self.name}; try again"
                 ) from None

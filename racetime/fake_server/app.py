@@ -23,6 +23,8 @@ The ``/_test`` API lets another process drive the fake (JSON bodies and answers;
   or let it run with real time again; ``{"held", "now"}``.
 - ``POST /_test/adoption-delay`` ``{"seconds"}``: real seconds before the racebot notices
   everyone ready or the last finish.
+- ``POST /_test/error-pong-gap`` ``{"seconds"}``: real seconds between a refused action's
+  ``error`` and the ``pong`` after it (default as racetime-app: half a millisecond).
 - ``POST /_test/tokens/expire`` ``{"client_id"?}``; ``POST /_test/tokens/revoke``
   ``{"client_id"?, "token"?}`` (a bare 403 on ``/o/...``, "Permission denied" for actions on
   open sockets), ``{"revoked"}``; ``POST /_test/tokens/lifetime`` ``{"seconds"}``: the
@@ -359,8 +361,16 @@ async def _race_ws(request: web.Request, kind: str) -> web.StreamResponse:
 
 
 async def _reply(server: FakeRacetimeServer, sock: Socket, kind: str, **payload: Any) -> None:
+    if kind == "pong" and sock.last_error_at is not None:
+        # As racetime does: the pong after a refusal is a write of its own, a moment later.
+        wait = sock.last_error_at + server.error_pong_gap - time.monotonic()
+        sock.last_error_at = None
+        if wait > 0:
+            await asyncio.sleep(wait)
     frame = serialize.envelope(kind, server.clock.now(), **payload)
     await sock.ws.send_str(json.dumps(frame))
+    if kind == "error":
+        sock.last_error_at = time.monotonic()
 
 
 async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: str) -> None:
@@ -569,6 +579,15 @@ async def test_stale_copy(request: web.Request) -> web.Response:
     return _json({"version": version})
 
 
+async def test_error_pong_gap(request: web.Request) -> web.Response:
+    body = await _body(request)
+    try:
+        request.app[SERVER].set_error_pong_gap(float(body.get("seconds", 0)))
+    except ValueError as exc:
+        return _json({"errors": [str(exc)]}, 422)
+    return _json({"ok": True})
+
+
 async def test_adoption_delay(request: web.Request) -> web.Response:
     body = await _body(request)
     try:
@@ -691,6 +710,7 @@ def build_app(server: FakeRacetimeServer) -> web.Application:
     app.router.add_post("/_test/races/{slug}/drop", test_drop)
     app.router.add_post("/_test/advance", test_advance)
     app.router.add_post("/_test/clock", test_clock)
+    app.router.add_post("/_test/error-pong-gap", test_error_pong_gap)
     app.router.add_post("/_test/tokens/expire", test_expire)
     app.router.add_post("/_test/fail", test_fail)
     app.router.add_post("/_test/lose", test_lose)

@@ -59,6 +59,9 @@ _NOUNS = ("wolf", "ramuh", "ness", "link", "zelda", "samus", "kirby", "yoshi", "
 # How long a bot action's broadcast waits for the socket's ``ping`` at most (seconds).
 CHANNEL_LAYER_DELAY = 0.05
 SEND_TIMEOUT_SECONDS = 5.0  # a client that reads nothing for this long is cut off
+# racetime-app sends a refused action's ``error`` and the next ``pong`` as separate writes,
+# 0.07-0.68 ms apart (measured on loopback); the fake does the same by default.
+ERROR_PONG_GAP_SECONDS = 0.0005
 
 Change = Callable[[datetime], None]
 
@@ -69,6 +72,7 @@ class Socket:
     transport: asyncio.BaseTransport | None
     kind: str  # "bot" or "public"
     token: str | None  # the token captured at connect (bot sockets)
+    last_error_at: float | None = None  # time.monotonic() of the last ``error`` sent to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +204,10 @@ class FakeRacetimeServer:
     everyone is ready (``pending``) or that the last runner is done (``finished``); the real
     one took 4.5 s and 3.5 s.
 
+    ``error_pong_gap`` (real seconds) separates a refused action's ``error`` from the ``pong``
+    that follows it: racetime-app (daphne) sends them as two writes 0.07-0.68 ms apart, and a
+    client that takes the first answer for the whole exchange gets the next one wrong.
+
     ``names_seed`` makes room slugs and new users' ids and discriminators the same on every
     run; ``clock_held`` starts the clock held (it moves only when advanced; see
     :class:`FakeClock`; ``POST /_test/clock`` holds or releases it).
@@ -218,6 +226,7 @@ class FakeRacetimeServer:
         adoption_delay: float = 0.0,
         names_seed: int | None = None,
         clock_held: bool = False,
+        error_pong_gap: float = ERROR_PONG_GAP_SECONDS,
     ) -> None:
         self.bind_host = host
         self.bind_port = port
@@ -246,6 +255,8 @@ class FakeRacetimeServer:
         self.request_log: list[RequestRecord] | None = [] if request_log else None
         self.adoption_delay = 0.0
         self.set_adoption_delay(adoption_delay)
+        self.error_pong_gap = 0.0
+        self.set_error_pong_gap(error_pong_gap)
         self.port: int | None = None
         # Free slot for whoever seeded the server (fixtures) to describe what they created.
         self.seed: Any = None
@@ -462,6 +473,12 @@ class FakeRacetimeServer:
         if seconds <= 0:
             raise ValueError("a token lifetime must be positive")
         self.token_lifetime = seconds
+
+    def set_error_pong_gap(self, seconds: float) -> None:
+        """Real seconds between a refused action's ``error`` and the ``pong`` after it."""
+        if seconds < 0:
+            raise ValueError("a gap cannot be negative")
+        self.error_pong_gap = seconds
 
     def set_adoption_delay(self, seconds: float) -> None:
         """Real seconds before the racebot notices an auto-start or a finish (0: at once)."""
