@@ -1,7 +1,7 @@
 """Posts in a tournament's channels: a match's room is open, its results, a room RaceDesk
-could not open. No commands: it listens to the events and posts what
-``core.services.announcements`` says, once per event (a receipt, and a nonce Discord
-dedupes a repeated post by)."""
+could not open, a player racetime would not let in. No commands: it listens to the events
+and posts what ``core.services.announcements`` says, once per event (a receipt, and a nonce
+Discord dedupes a repeated post by)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from core.events import Event, MatchResultEvent, MatchRoomProblemEvent, RoomForMatchEvent
+from core.events import (
+    Event,
+    MatchInviteRefusedEvent,
+    MatchResultEvent,
+    MatchRoomProblemEvent,
+    RoomForMatchEvent,
+)
 from core.services.announcements import Announcement, AnnouncementService, Tone
 from core.services.notification_delivery import nonce_for
 
@@ -27,7 +33,7 @@ COLOURS = {
     Tone.RESULTS: discord.Colour.green(),
     Tone.PROBLEM: discord.Colour.red(),
 }
-EVENTS = (RoomForMatchEvent, MatchResultEvent, MatchRoomProblemEvent)
+EVENTS = (RoomForMatchEvent, MatchResultEvent, MatchRoomProblemEvent, MatchInviteRefusedEvent)
 
 
 def announcement_embed(announcement: Announcement) -> discord.Embed:

@@ -48,7 +48,10 @@ CLEARABLE = {
     "default_goal": "the default goal",
     "announcement_channel_id": "the announcement channel",
     "results_channel_id": "the results channel",
+    "staff_channel_id": "the staff channel",
 }
+STREAMING_HELP = "Rooms let in only players streaming live on Twitch (racetime's rule; default on)"
+STAFF_HELP = "Where organizers are told of room problems (default: the announcement channel)"
 MINUTES_HELP = (
     f"Minutes before a match its room opens: {OPEN_MINUTES_MIN} to {OPEN_MINUTES_MAX} "
     f"(default {OPEN_MINUTES_DEFAULT})"
@@ -115,6 +118,8 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         default_goal="The racetime goal for rooms when a match sets none",
         announcement_channel="Where rooms opening and problems are announced",
         results_channel="Where match results are posted",
+        streaming_required=STREAMING_HELP,
+        staff_channel=STAFF_HELP,
     )
     async def create(
         self,
@@ -127,6 +132,8 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         default_goal: str | None = None,
         announcement_channel: discord.TextChannel | None = None,
         results_channel: discord.TextChannel | None = None,
+        streaming_required: bool | None = None,
+        staff_channel: discord.TextChannel | None = None,
     ) -> None:
         """Create a tournament in this server."""
         assert interaction.guild is not None
@@ -141,6 +148,8 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
             default_goal=default_goal,
             announcement_channel_id=announcement_channel.id if announcement_channel else None,
             results_channel_id=results_channel.id if results_channel else None,
+            streaming_required=streaming_required,
+            staff_channel_id=staff_channel.id if staff_channel else None,
         )
         await reply(
             interaction,
@@ -163,6 +172,8 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         default_goal="The racetime goal for rooms when a match sets none",
         announcement_channel="Where rooms opening and problems are announced",
         results_channel="Where match results are posted",
+        streaming_required=STREAMING_HELP,
+        staff_channel=STAFF_HELP,
         clear="A setting to remove: the default goal or a channel",
     )
     @app_commands.choices(
@@ -179,6 +190,8 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         default_goal: str | None = None,
         announcement_channel: discord.TextChannel | None = None,
         results_channel: discord.TextChannel | None = None,
+        streaming_required: bool | None = None,
+        staff_channel: discord.TextChannel | None = None,
         clear: str | None = None,
     ) -> None:
         """Show a tournament's settings, or change the ones you give."""
@@ -191,6 +204,8 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
             "default_goal": default_goal,
             "announcement_channel_id": announcement_channel.id if announcement_channel else None,
             "results_channel_id": results_channel.id if results_channel else None,
+            "streaming_required": streaming_required,
+            "staff_channel_id": staff_channel.id if staff_channel else None,
         }
         changes = {key: value for key, value in changes.items() if value is not None}
         if clear is not None:

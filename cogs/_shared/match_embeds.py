@@ -8,6 +8,7 @@ import discord
 
 from core.race_time import format_race_time
 from core.services.match_info import MatchInfo, PlayerInfo, RoomStatus
+from core.services.match_room_rules import invite_advice
 from core.services.time_input import discord_timestamp, show_time
 from db.models import RaceStatus
 
@@ -58,6 +59,13 @@ def players_text(players: tuple[PlayerInfo, ...], *, with_links: bool = False) -
         + (f"`{p.racetime_name or p.racetime_id}`" if p.linked else "not linked")
         for p in players
     )
+
+
+def not_invited_text(match: MatchInfo) -> str:
+    """Who racetime refused to invite, in its words, and what to do."""
+    lines = [f"<@{p.discord_id}>: racetime.gg said “{p.invite_error}”" for p in match.not_invited]
+    refusals = " ".join(p.invite_error or "" for p in match.not_invited)
+    return "\n".join([*lines, invite_advice(refusals)])
 
 
 def scheduled_text(match: MatchInfo) -> str:
@@ -149,6 +157,10 @@ def info_embed(match: MatchInfo) -> discord.Embed:
         name="Players", value=players_text(match.players, with_links=True)[:1024], inline=False
     )
     embed.add_field(name="Room", value=room_text(match)[:1024], inline=False)
+    if match.not_invited and not match.is_closed:
+        embed.add_field(
+            name="⚠️ Not let into the room", value=not_invited_text(match)[:1024], inline=False
+        )
     if match.room_reason:
         embed.add_field(name="Why no room yet", value=match.room_reason[:1024], inline=False)
     if match.status is RaceStatus.FINISHED:

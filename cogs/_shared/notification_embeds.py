@@ -27,10 +27,14 @@ def notification_embed(message: OutgoingNotification) -> discord.Embed:
         STYLES[kind.info.style] if kind is not None else ("🔔", discord.Colour.blurple())
     )
     title = kind.info.label if kind is not None else message.event_type
+    if content.problem:  # the thing happened, but not for this recipient: say so first
+        emoji, colour, title = "⚠️", discord.Colour.orange(), f"{title}: you are not in"
     embed = discord.Embed(title=f"{emoji} {title}", colour=colour)
     embed.description = " · ".join(part for part in (content.tournament, content.subject) if part)
     if content.scheduled_at is not None:
         embed.add_field(name="When", value=discord_time(int(content.scheduled_at.timestamp())))
+    if content.problem:
+        embed.add_field(name="What is wrong", value=content.problem[:1024], inline=False)
     if content.room_url:
         embed.add_field(name="Race room", value=content.room_url, inline=False)
     if content.reason:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 
 from core.services.match_info import LINK_COMMAND
+from core.services.match_room_rules import invite_advice
 from core.services.match_rooms import OpeningStatus, RoomOpening
 from core.services.open_room import OpenRoomPreview, closed_message
 from core.services.time_input import show_time
@@ -99,6 +100,11 @@ def opening_text(opening: RoomOpening) -> str:
             lines.append(
                 f"Not invited (not linked): {mentions}; they can link with `{LINK_COMMAND}`."
             )
+        lines += [
+            f"⚠️ racetime.gg would not let `{who}` in: “{why}”" for who, why in opening.refused
+        ]
+        if opening.refused:
+            lines.append(invite_advice(" ".join(why for _, why in opening.refused)))
         lines += [f"⚠️ {problem}" for problem in opening.problems]
         return "\n".join(lines)
     if status is OpeningStatus.ALREADY_OPEN:

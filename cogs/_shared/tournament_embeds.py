@@ -17,6 +17,8 @@ LABELS = {
     "default_goal": "Default goal",
     "announcement_channel_id": "Announcement channel",
     "results_channel_id": "Results channel",
+    "staff_channel_id": "Staff channel",
+    "streaming_required": "Streaming required",
 }
 
 
@@ -27,7 +29,7 @@ def show_setting(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if value is None:
-        return "none"
+        return "the announcement channel" if key == "staff_channel_id" else "none"
     if key.endswith("_channel_id"):
         return f"<#{value}>"
     return f"`{value}`"

@@ -27,6 +27,7 @@ from core.events.log import EventLog, LoggedEvent, MemoryEventLog
 from core.events.matches import (
     MatchCancelledEvent,
     MatchEvent,
+    MatchInviteRefusedEvent,
     MatchRescheduledEvent,
     MatchResultEvent,
     MatchRoomProblemEvent,
@@ -63,6 +64,7 @@ __all__ = [
     "LoggedEvent",
     "MatchCancelledEvent",
     "MatchEvent",
+    "MatchInviteRefusedEvent",
     "MatchRescheduledEvent",
     "MatchResultEvent",
     "MatchRoomProblemEvent",

@@ -34,6 +34,16 @@ def _datetime_fields(cls: type[Event]) -> frozenset[str]:
     return frozenset(names)
 
 
+@cache
+def _tuple_fields(cls: type[Event]) -> frozenset[str]:
+    """Fields holding tuples, which JSON gives back as lists."""
+    hints = typing.get_type_hints(cls)
+    return frozenset(
+        field.name for field in dataclasses.fields(cls)
+        if typing.get_origin(hints.get(field.name)) is tuple
+    )
+
+
 def encode_event(event: Event) -> dict[str, Any]:
     """The event's fields as JSON-ready values (datetimes as ISO strings)."""
     datetimes = _datetime_fields(type(event))
@@ -56,5 +66,8 @@ def decode_event(kind: str, data: dict[str, Any]) -> Event:
         value = values.get(name)
         if isinstance(value, str):
             values[name] = datetime.fromisoformat(value)
+    for name in _tuple_fields(cls):
+        if isinstance(values.get(name), list):
+            values[name] = tuple(values[name])
     known = {field.name for field in dataclasses.fields(cls)}
     return cls(**{name: value for name, value in values.items() if name in known})

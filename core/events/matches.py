@@ -71,3 +71,30 @@ class MatchRoomProblemEvent(MatchEvent):
     def headline(self) -> str:
         return f"Match #{self.match_id} room problem: {self.problem}"
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchInviteRefusedEvent(MatchEvent):
+    """racetime would not let a player of the match into its room: the invite was refused
+    (e.g. the room requires streaming and they have no Twitch connected). Once per room and
+    player; ``reason`` is racetime's words, ``advice`` what the player or an organizer can do.
+    """
+
+    player_user_id: int
+    racetime_user_id: str
+    racetime_name: str | None = None
+    category: str
+    room_slug: str
+    room_url: str
+    reason: str
+    advice: str
+
+    def stable_key(self) -> str | None:
+        return (
+            f"{self.kind}:{self.match_id}:{self.category}/{self.room_slug}:"
+            f"{self.racetime_user_id}"
+        )
+
+    def headline(self) -> str:
+        who = self.racetime_name or self.racetime_user_id
+        return f"Match #{self.match_id}: racetime refused to invite {who}: {self.reason}"
+

@@ -179,7 +179,9 @@ class RacetimeBotCreatedRaceEvent(RacetimeRoomEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoomForMatchEvent(Event):
-    """A room was made for a match: automatically at its time, or by hand."""
+    """A room was made for a match (automatically at its time, or by hand) and its players
+    were invited: ``invited_count`` of ``player_count`` are in (what racetime accepted), and
+    ``not_invited`` are the application user ids of players racetime refused."""
 
     priority: ClassVar[EventPriority] = EventPriority.HIGH
 
@@ -192,6 +194,7 @@ class RoomForMatchEvent(Event):
     invited_count: int = 0
     player_count: int = 0
     scheduled_at: datetime | None = None
+    not_invited: tuple[int, ...] = ()
 
     @property
     def partition_key(self) -> str:

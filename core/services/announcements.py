@@ -1,5 +1,6 @@
 """What a tournament's channels are told: a match's room is open (announcements), its
-results (results channel), a room RaceDesk could not open (announcements).
+results (results channel), and for its organizers (the staff channel, else announcements) a
+room RaceDesk could not open or a player racetime would not let in.
 
 The Discord side posts them (``cogs/announcements.py``); this service decides what to say
 and where, and remembers what was posted so that an event delivered again posts nothing.
@@ -14,7 +15,13 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import NotFoundError
-from core.events import Event, MatchResultEvent, MatchRoomProblemEvent, RoomForMatchEvent
+from core.events import (
+    Event,
+    MatchInviteRefusedEvent,
+    MatchResultEvent,
+    MatchRoomProblemEvent,
+    RoomForMatchEvent,
+)
 from core.services.match_info import MatchInfo
 from core.services.match_results import format_race_time
 from core.services.matches import MatchService
@@ -71,11 +78,23 @@ class AnnouncementService:
             return _room_open(settings.announcement_channel_id, match, event.room_url)
         if isinstance(event, MatchResultEvent) and settings.results_channel_id:
             return _results(settings.results_channel_id, match, event)
-        if isinstance(event, MatchRoomProblemEvent) and settings.announcement_channel_id:
+        trouble = settings.trouble_channel_id
+        if isinstance(event, MatchRoomProblemEvent) and trouble:
             return Announcement(
-                settings.announcement_channel_id, Tone.PROBLEM,
-                f"⚠️ {match.tournament} · {match.title}: no race room",
+                trouble, Tone.PROBLEM, f"⚠️ {match.tournament} · {match.title}: no race room",
                 (event.problem,),
+            )
+        if isinstance(event, MatchInviteRefusedEvent) and trouble:
+            player = next(
+                (p for p in match.players if p.racetime_id == event.racetime_user_id), None
+            )
+            who = f"<@{player.discord_id}>" if player else (event.racetime_name or "a player")
+            return Announcement(
+                trouble, Tone.PROBLEM,
+                f"⚠️ {match.tournament} · {match.title}: a player is not in the room",
+                (f"racetime.gg would not let RaceDesk invite {who}: “{event.reason}”",
+                 event.advice, f"Room: {event.room_url}"),
+                (player.discord_id,) if player else (), event.room_url,
             )
         return None
 
@@ -99,6 +118,9 @@ def _room_open(channel_id: int, match: MatchInfo, url: str) -> Announcement:
     if unlinked:
         names = ", ".join(f"<@{p.discord_id}>" for p in unlinked)
         lines.append(f"Not linked to racetime.gg yet (join by hand, or /link-racetime): {names}")
+    if match.not_invited:
+        names = ", ".join(f"<@{p.discord_id}>" for p in match.not_invited)
+        lines.append(f"racetime.gg would not let these players in (they were told why): {names}")
     return Announcement(
         channel_id, Tone.ROOM_OPEN, f"🚪 {match.tournament} · {match.title}: the room is open",
         tuple(lines), tuple(p.discord_id for p in match.players), url,

@@ -252,7 +252,7 @@ class LiveRaceRooms(RoomService):
 
     async def _set_up(self, plan: LiveRacePlan, connection: RoomConnection) -> list[str]:
         """Invite the eligible participants, then post what the race is."""
-        problems = await self._players.reconcile(plan.eligible, connection)
+        problems = (await self._players.reconcile(plan.eligible, connection)).everything()
         try:
             await connection.send_message(
                 rules.details_message(plan.race, plan.tournament, plan.pool, len(plan.eligible))
@@ -273,7 +273,7 @@ class LiveRaceRooms(RoomService):
         if plan.race.status not in (RaceStatus.ROOM_OPEN.value, RaceStatus.SCHEDULED.value):
             return []
         connection = await self._racetime.room(room.name)
-        return await self._players.reconcile(plan.eligible, connection)
+        return (await self._players.reconcile(plan.eligible, connection)).everything()
 
     async def _on_bot_joined(self, event: RacetimeBotJoinedRaceEvent) -> None:
         if event.live_race_id is not None:

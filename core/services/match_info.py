@@ -43,6 +43,7 @@ class PlayerInfo:
     status: str
     place: int | None = None
     finish_time: timedelta | None = None
+    invite_error: str | None = None  # racetime refused to invite them to the room: why
 
     @property
     def linked(self) -> bool:
@@ -92,6 +93,11 @@ class MatchInfo:
         return tuple(player for player in self.players if not player.linked)
 
     @property
+    def not_invited(self) -> tuple[PlayerInfo, ...]:
+        """Players racetime would not let into the room (see ``invite_error``)."""
+        return tuple(player for player in self.players if player.invite_error)
+
+    @property
     def is_closed(self) -> bool:
         return self.status in (RaceStatus.FINISHED, RaceStatus.CANCELLED)
 
@@ -109,10 +115,12 @@ def default_room_reason(match: MatchInfo, now: datetime) -> str | None:
     """Why the room is not open, from the match's own data (no racetime, no bot health)."""
     if match.is_closed or match.room.status not in (RoomStatus.NONE, RoomStatus.FAILED):
         return None
-    if match.room_error or match.room.error:
+    if match.room_error:  # a whole sentence: what happened and what to do
+        return match.room_error
+    if match.room.error:
         return (
-            f"Opening the room failed: {match.room_error or match.room.error}. "
-            "A moderator can open it by hand with `/open-room`."
+            f"Opening the room failed: {match.room.error.rstrip('.')}. A moderator can try "
+            "again with `/open-room`."
         )
     if not match.tournament_auto_create:
         return (

@@ -135,7 +135,7 @@ class MatchResults:
             match.status = RaceStatus.SCHEDULED.value
         problem = (
             f"The race room {event.room_name} was cancelled on racetime.gg. "
-            "A moderator can open a new one with /open-room."
+            "A moderator can open a new one with `/open-room`."
         )
         match.room_error = problem
         outbox.add(MatchRoomProblemEvent(

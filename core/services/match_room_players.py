@@ -3,13 +3,16 @@ told what the match is.
 
 Used when a room is opened and every time the bot joins it again. An invite is sent only to
 a linked player racetime shows no entry for, and not twice by this process: racetime's
-snapshot shows an invite only after the action's ``pong``.
+snapshot shows an invite only after the action's ``pong``. What comes back says what racetime
+did: who it let in (accepted the invite, or shows in the room) and who it refused, in its own
+words (e.g. a room that requires streaming refuses a player without Twitch connected).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,6 +28,21 @@ from racetime.manager import RacetimeManager
 log = logging.getLogger(__name__)
 
 
+@dataclass(slots=True)
+class InviteResult:
+    """What inviting a room's players came to."""
+
+    invited: tuple[str, ...] = ()  # racetime ids in the room or whose invite racetime took
+    refused: dict[str, str] = field(default_factory=dict)  # racetime id -> racetime's words
+    problems: list[str] = field(default_factory=list)  # what else went wrong, as text
+    names: dict[str, str] = field(default_factory=dict)  # racetime id -> racetime name
+
+    def everything(self) -> list[str]:
+        """Every problem as a line, the refused invites first."""
+        refused = [f"{self.names.get(r, r)}: {why}" for r, why in self.refused.items()]
+        return refused + self.problems
+
+
 class RoomPlayers:
     def __init__(
         self,
@@ -37,20 +55,19 @@ class RoomPlayers:
         self._racetime = racetime
         self._connect_timeout = connect_timeout
         self._locks: dict[int, asyncio.Lock] = {}
-        self._invited: dict[str, set[str]] = {}  # room name -> racetime ids invited
+        self._tried: dict[str, set[str]] = {}  # room name -> racetime ids an invite was sent to
+        self._taken: dict[str, set[str]] = {}  # room name -> racetime ids racetime took in
 
-    async def set_up(
-        self, plan: MatchPlan, connection: RoomConnection
-    ) -> tuple[tuple[str, ...], list[str]]:
+    async def set_up(self, plan: MatchPlan, connection: RoomConnection) -> InviteResult:
         """Invite and accept, then post the details and the unlinked warning once per room
-        (``details_posted_at`` on the claim). Returns (invited so far, problems)."""
+        (``details_posted_at`` on the claim)."""
         async with self._locks.setdefault(plan.match_id, asyncio.Lock()):
-            problems = await self.reconcile(plan.linked, connection)
+            result = await self.reconcile(plan.linked, connection)
             async with self._sessionmaker() as session:
                 claim = await queries.get_claim(session, plan.match_id)
             if claim is not None and claim.details_posted_at is None:
-                problems += await self._post_details(plan, connection)
-        return tuple(sorted(self._invited.get(connection.name, set()))), problems
+                result.problems += await self._post_details(plan, connection)
+        return result
 
     async def _post_details(self, plan: MatchPlan, connection: RoomConnection) -> list[str]:
         unlinked = len(rules.unlinked(plan.players))
@@ -68,22 +85,24 @@ class RoomPlayers:
                 row.details_posted_at = utcnow()
         return []
 
-    async def reconcile(self, linked: list[User], connection: RoomConnection) -> list[str]:
+    async def reconcile(self, linked: list[User], connection: RoomConnection) -> InviteResult:
         """Invite ``linked`` players (with a racetime id) who are not entrants; accept those
-        who asked to join. Returns the problems."""
+        who asked to join."""
         try:
             async with asyncio.timeout(self._connect_timeout):
                 await connection.wait_connected()
         except TimeoutError:
-            return [f"Could not reach {connection.name} to invite the players."]
+            return InviteResult(problems=[f"Could not reach {connection.name} to invite the "
+                                          "players."])
         race = connection.last_race
         statuses = {
             e.user.id: e.status.value
             for e in (race.entrants if race is not None else [])
             if e.user is not None
         }
-        sent = self._invited.setdefault(connection.name, set())
-        problems: list[str] = []
+        tried = self._tried.setdefault(connection.name, set())
+        taken = self._taken.setdefault(connection.name, set())
+        result = InviteResult()
         for player in linked:
             racetime_id = player.racetime_id
             assert racetime_id is not None
@@ -91,19 +110,28 @@ class RoomPlayers:
             try:
                 if status == "requested":
                     await connection.accept_request(racetime_id)
-                elif status is None and racetime_id not in sent:
-                    sent.add(racetime_id)
+                    taken.add(racetime_id)
+                elif status is None and racetime_id not in tried:
+                    tried.add(racetime_id)
                     await self._racetime.invite(
                         connection.name, racetime_id, player.racetime_name
                     )
+                    taken.add(racetime_id)
             except RacetimeActionError as error:
-                problems.append(f"{player.racetime_name or racetime_id}: {error}")
+                result.refused[racetime_id] = "; ".join(error.errors) or str(error)
+                result.names[racetime_id] = player.racetime_name or racetime_id
             except RacetimeError as error:
-                sent.discard(racetime_id)  # not delivered: the next reconcile tries again
-                problems.append(f"{player.racetime_name or racetime_id}: {error}")
-        for problem in problems:
+                tried.discard(racetime_id)  # not delivered: the next reconcile tries again
+                result.problems.append(f"{player.racetime_name or racetime_id}: {error}")
+        linked_ids = {p.racetime_id for p in linked}
+        result.invited = tuple(sorted(
+            racetime_id for racetime_id in linked_ids
+            if racetime_id is not None and racetime_id not in result.refused
+            and (racetime_id in taken or racetime_id in statuses)
+        ))
+        for problem in result.everything():
             log.warning("Room %s: %s", connection.name, problem)
-        return problems
+        return result
 
     async def accept_request(
         self, linked: list[User], room_name: str, racetime_user_id: str

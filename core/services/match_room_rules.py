@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from core.services.tournaments import TournamentSettings
 from db.models import BotStatus, ClaimState, Match, MatchRoomClaim, RacetimeBot, Tournament, User
 from db.models.base import RaceStatus
 from racetime.client import RaceSettings
@@ -207,12 +208,14 @@ def is_room_of(summary_info: str | None, info: str, match_id: int) -> bool:
 def room_settings(
     match: Match, tournament: Tournament, info: str, category_goals: list[str] | None = None
 ) -> RaceSettings:
-    """The room's settings (issue 11)."""
+    """The room's settings: the match's goal and invitational choice, the tournament's
+    streaming rule, RaceDesk's defaults for the rest."""
     assert match.id is not None
     return race_settings(
         match_goal(match, tournament), category_goals,
         invitational=match.invitational is not False, info_user=info,
         info_bot=room_marker(match.id),
+        streaming_required=TournamentSettings.of(tournament).streaming_required,
     )
 
 
@@ -254,6 +257,35 @@ def details_message(match: Match, tournament: Tournament, players: list[User]) -
     return (
         f"{tournament.name} - {match.title}. Scheduled: {scheduled_text(match.scheduled_at)}. "
         f"Goal: {match_goal(match, tournament)}. Players: {', '.join(names) or 'none'}."
+    )
+
+
+def opening_failed(error: str) -> str:
+    """What a match says when every attempt to open its room failed (``room_error``)."""
+    return (
+        f"Opening the room failed: {error.rstrip('.')}. A moderator can try again with "
+        "`/open-room`."
+    )
+
+
+# racetime race statuses in which players may still be invited (the race has not started).
+WAITING_FOR_RACERS = frozenset({"open", "invitational"})
+# racetime's words when a room requires streaming and the player has no live Twitch stream.
+NOT_ALLOWED = "not allowed to join this race"
+
+
+def invite_advice(refusal: str) -> str:
+    """What the player or an organizer can do about an invite racetime refused."""
+    if NOT_ALLOWED in refusal:
+        return (
+            "The room requires streaming: the player can connect Twitch on racetime.gg "
+            "(Settings → Connections) and ask to join the room; or an organizer can turn "
+            "streaming off for the tournament (`/tournament settings streaming_required:False`) "
+            "or give the player a stream override in the room."
+        )
+    return (
+        "The player can ask to join the room on racetime.gg (RaceDesk accepts their request), "
+        "or an organizer can invite them there by hand."
     )
 
 

@@ -8,12 +8,16 @@ category are searched for one whose info text is the claim's: a room whose ``sta
 answer was lost, or that a crashed process opened, is adopted instead of opened twice. At
 start-up, claims still ``opening`` are finished the same way.
 
-The slug is recorded on the claim (``opened``) in the same transaction as
-``RacetimeRoomCreatedEvent`` (the scheduler) or ``RacetimeRoomOpenedEvent`` (a moderator).
-Then the room is set up: linked players are invited, their join requests accepted, the match
-details posted and unlinked players warned about. Each time the bot joins a match room again
-(:meth:`reconcile_room`, also on ``RacetimeBotJoinedRaceEvent``) the players are checked again
-without repeating an invite racetime already shows.
+The slug is recorded on the claim (``opened``), then the room is set up: linked players are
+invited, their join requests accepted, the match details posted and unlinked players warned
+about. Then, once, the room is announced: ``RacetimeRoomCreatedEvent`` (the scheduler) or
+``RacetimeRoomOpenedEvent`` (a moderator), with who racetime let in and who it refused, so that
+the players' DMs and the announcement say what racetime actually did. A refused invite is the
+match's problem: it is recorded on the player (``invite_error``) and announced to the
+organizers (``MatchInviteRefusedEvent``), with what to do. Each time the bot joins a match room
+again (:meth:`reconcile_room`, also on ``RacetimeBotJoinedRaceEvent``), when a player links
+their racetime account while the room waits for the race, and once for every room resumed at
+start-up, the players are checked again without repeating an invite racetime already shows.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from typing import Literal
 from core.errors import NotFoundError, UserFacingError
 from core.events import (
     EventDispatcher,
+    MatchInviteRefusedEvent,
     MatchRoomProblemEvent,
+    RacetimeAccountLinkedEvent,
     RacetimeBotJoinedRaceEvent,
     RacetimeEntrantJoinedEvent,
     RacetimeEntrantStatusChangedEvent,
@@ -37,6 +43,7 @@ from core.events import (
 )
 from core.identity import SYSTEM_USER_ID
 from core.services import match_room_rules as rules
+from core.services.match_room_players import InviteResult
 from core.services.match_room_rules import Decision, MatchPlan, Refusal
 from core.services.room_launch import CLAIM_LEASE as CLAIM_LEASE  # re-exported
 from core.services.room_launch import LaunchFailed, RoomService
@@ -74,10 +81,11 @@ class RoomOpening:
     slug: str | None = None
     url: str | None = None
     error: str | None = None
-    invited: tuple[str, ...] = ()  # racetime ids invited by this call
+    invited: tuple[str, ...] = ()  # racetime ids racetime let in (took the invite, or shows)
     unlinked_user_ids: tuple[int, ...] = ()  # players that could not be invited
     unlinked_discord_ids: tuple[int, ...] = ()  # the same players, to mention them
     problems: tuple[str, ...] = ()  # setting up the room went partly wrong (room is open)
+    refused: tuple[tuple[str, str], ...] = ()  # (racetime name, racetime's words) not let in
 
     @property
     def ok(self) -> bool:
@@ -104,10 +112,12 @@ class RoomPreview:
 
 class MatchRoomService(RoomService):
     def subscribe(self, dispatcher: EventDispatcher) -> None:
-        """Reconcile a match room when the bot joins it; accept players' join requests."""
+        """Reconcile a match room when the bot joins it and when a player links racetime;
+        accept players' join requests."""
         dispatcher.subscribe(RacetimeBotJoinedRaceEvent, self._on_bot_joined)
         dispatcher.subscribe(RacetimeEntrantJoinedEvent, self._on_entrant)
         dispatcher.subscribe(RacetimeEntrantStatusChangedEvent, self._on_entrant)
+        dispatcher.subscribe(RacetimeAccountLinkedEvent, self._on_linked)
 
     # -- the decision --------------------------------------------------------------------------
 
@@ -258,37 +268,21 @@ class MatchRoomService(RoomService):
                 claim.last_error = error
             match = await session.get(Match, match_id)
             if match is not None:
-                match.room_error = error
+                match.room_error = rules.opening_failed(error)
                 outbox.add(MatchRoomProblemEvent(
-                    match_id=match_id, tournament_id=match.tournament_id,
-                    problem=f"The room could not be opened: {error}. "
-                    "A moderator can try again with /open-room.",
+                    user_id=SYSTEM_USER_ID, match_id=match_id,
+                    tournament_id=match.tournament_id, problem=match.room_error,
                 ))
         log.error("Match %d: its room could not be opened: %s", match_id, error)
 
     async def _record_opened(
         self, plan: MatchPlan, claim: MatchRoomClaim, slug: str, settings: RaceSettings
     ) -> RoomConnection:
-        """The claim gets the slug, the room its row (linked to the match), and the event is
-        logged, in one transaction; then the engine watches the room."""
+        """The claim gets the slug and the room its row (linked to the match), in one
+        transaction; then the engine watches the room. It is announced once its players are
+        invited (:meth:`_announce`)."""
         category = plan.category
-        scheduled = claim.reason == "scheduled"
-        event_type = RacetimeRoomCreatedEvent if scheduled else RacetimeRoomOpenedEvent
-        event = event_type(
-            user_id=SYSTEM_USER_ID if scheduled else claim.actor_user_id,
-            entity_id=f"match:{plan.match_id}",
-            match_id=plan.match_id,
-            tournament_id=plan.tournament.id,
-            category=category,
-            room_slug=slug,
-            room_url=self._url(category, slug),
-            goal=rules.match_goal(plan.match, plan.tournament),
-            invited_count=len(plan.linked),
-            player_count=len(plan.players),
-            scheduled_at=plan.match.scheduled_at,
-        )
-        async with self._event_log.transaction() as outbox:
-            session = outbox.session
+        async with self._sessionmaker.begin() as session:
             row = await queries.get_claim(session, plan.match_id)
             assert row is not None
             row.state = ClaimState.OPENED.value
@@ -303,9 +297,8 @@ class MatchRoomService(RoomService):
                 match.room_error = None
                 if match.status == RaceStatus.SCHEDULED.value:
                     match.status = RaceStatus.ROOM_OPEN.value
-            outbox.add(event)
         opens_at = rules.room_opens_at(plan.match, plan.tournament)
-        if scheduled and opens_at is not None:
+        if claim.reason == "scheduled" and opens_at is not None:
             self._metrics.room_opened(category, (self._clock.now() - opens_at).total_seconds())
         record = await self._store.get_room(category, slug)
         assert record is not None
@@ -314,21 +307,73 @@ class MatchRoomService(RoomService):
         )
         return self._racetime.bot(category).watch(record, created=created)
 
+    async def _announce(self, plan: MatchPlan, category: str, slug: str,
+                        result: InviteResult) -> None:
+        """Record what racetime did with the invites, and announce the room once (the
+        claim's ``announced_at``): ``RacetimeRoomCreatedEvent`` (the scheduler) or
+        ``RacetimeRoomOpenedEvent`` (a moderator). Each refusal is announced once (its event
+        id is the room's and the player's)."""
+        by_racetime_id = {p.racetime_id: p for p in plan.linked if p.racetime_id}
+        refused = [(by_racetime_id[r], why) for r, why in result.refused.items()
+                   if r in by_racetime_id]
+        refused_ids = {user.id: why for user, why in refused}
+        invited_ids = {by_racetime_id[r].id for r in result.invited if r in by_racetime_id}
+        async with self._event_log.transaction() as outbox:
+            session = outbox.session
+            for row in await queries.match_player_rows(session, plan.match_id):
+                if row.user_id in refused_ids:
+                    row.invite_error = refused_ids[row.user_id]
+                elif row.user_id in invited_ids:
+                    row.invite_error = None
+            for user, why in refused:
+                assert user.id is not None and user.racetime_id is not None
+                outbox.add(MatchInviteRefusedEvent(
+                    user_id=SYSTEM_USER_ID, match_id=plan.match_id,
+                    tournament_id=plan.tournament.id or 0, player_user_id=user.id,
+                    racetime_user_id=user.racetime_id, racetime_name=user.racetime_name,
+                    category=category, room_slug=slug, room_url=self._url(category, slug),
+                    reason=why, advice=rules.invite_advice(why),
+                ))
+            claim = await queries.get_claim(session, plan.match_id)
+            if claim is None or claim.announced_at is not None or claim.slug != slug:
+                return
+            claim.announced_at = utcnow()
+            scheduled = claim.reason == "scheduled"
+            event_type = RacetimeRoomCreatedEvent if scheduled else RacetimeRoomOpenedEvent
+            outbox.add(event_type(
+                user_id=SYSTEM_USER_ID if scheduled else claim.actor_user_id,
+                entity_id=f"match:{plan.match_id}",
+                match_id=plan.match_id,
+                tournament_id=plan.tournament.id,
+                category=category,
+                room_slug=slug,
+                room_url=self._url(category, slug),
+                goal=rules.match_goal(plan.match, plan.tournament),
+                invited_count=len(invited_ids),
+                player_count=len(plan.players),
+                scheduled_at=plan.match.scheduled_at,
+                not_invited=tuple(sorted(i for i in refused_ids if i is not None)),
+            ))
+
     # -- the room's players ----------------------------------------------------------------------
 
     async def _set_up(self, plan: MatchPlan, connection: RoomConnection) -> RoomOpening:
         record = connection.record
-        invited, problems = await self._players.set_up(plan, connection)
+        result = await self._players.set_up(plan, connection)
+        await self._announce(plan, record.category, record.slug, result)
         return RoomOpening(
             plan.match_id,
             OpeningStatus.OPENED,
             record.category,
             record.slug,
             self._url(record.category, record.slug),
-            invited=invited,
+            invited=result.invited,
             unlinked_user_ids=tuple(p.id for p in rules.unlinked(plan.players) if p.id),
             unlinked_discord_ids=tuple(p.discord_id for p in rules.unlinked(plan.players)),
-            problems=tuple(problems),
+            problems=tuple(result.problems),
+            refused=tuple(
+                (result.names.get(r, r), why) for r, why in sorted(result.refused.items())
+            ),
         )
 
     async def reconcile_room(self, match_id: int) -> list[str]:
@@ -342,12 +387,27 @@ class MatchRoomService(RoomService):
             return []  # whoever holds the claim sets the room up
         plan = await self._plan(match_id)
         connection = await self._racetime.room(room.name)
-        return list((await self._set_up(plan, connection)).problems)
+        race = connection.last_race
+        if race is not None and race.status.value not in rules.WAITING_FOR_RACERS:
+            return []  # under way or over: nobody is invited any more
+        opening = await self._set_up(plan, connection)
+        return [f"{who}: {why}" for who, why in opening.refused] + list(opening.problems)
 
     async def _on_bot_joined(self, event: RacetimeBotJoinedRaceEvent) -> None:
         if event.match_id is not None:
             with contextlib.suppress(NotFoundError):  # the match was deleted meanwhile
                 await self.reconcile_room(event.match_id)
+
+    async def _on_linked(self, event: RacetimeAccountLinkedEvent) -> None:
+        """A player linked racetime after their match's room opened: invite them now, if the
+        race has not started."""
+        if event.user_id is None:
+            return
+        async with self._sessionmaker() as session:
+            waiting = await queries.matches_with_rooms_waiting(session, event.user_id)
+        for match_id in waiting:
+            with contextlib.suppress(NotFoundError):
+                await self.reconcile_room(match_id)
 
     async def _on_entrant(
         self, event: RacetimeEntrantJoinedEvent | RacetimeEntrantStatusChangedEvent
@@ -428,8 +488,12 @@ class MatchRoomService(RoomService):
             log.info("Match %d: its room was being opened when RaceDesk stopped; finishing",
                      claim.match_id)
             outcomes.append(await self._open(await self._plan(claim.match_id), claim))
+        resumed, self._resumed = not self._resumed, True
         for claim in opened:
-            if claim.details_posted_at is None:
+            # Once per process every room (the engine resumes them without a fresh join, so
+            # invites that failed, or rooms opened while it was down, are seen to); then the
+            # ones left half set up.
+            if resumed or claim.details_posted_at is None or claim.announced_at is None:
                 await self.reconcile_room(claim.match_id)
         return outcomes
 

@@ -38,7 +38,7 @@ from core.services.match_info import (
 )
 from core.services.time_input import show_time
 from core.services.tournaments import TournamentService, TournamentSettings, clean_goal
-from db.models import ClaimState, Match, RaceStatus, Tournament, User
+from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
 from db.queries import matches as queries
 from db.queries.match_rooms import delete_failed_claim
 from db.queries.users import get_or_create_user_by_discord_id
@@ -414,7 +414,7 @@ def _id(row: Any) -> int:
     return int(row.id)
 
 
-def _player(player: Any, user: User) -> PlayerInfo:
+def _player(player: MatchPlayer, user: User) -> PlayerInfo:
     return PlayerInfo(
         discord_id=user.discord_id,
         racetime_id=user.racetime_id,
@@ -422,6 +422,7 @@ def _player(player: Any, user: User) -> PlayerInfo:
         status=player.status,
         place=player.place,
         finish_time=player.finish_time,
+        invite_error=player.invite_error,
     )
 
 

@@ -24,6 +24,7 @@ from core.events import (
     EventDispatcher,
     MatchCancelledEvent,
     MatchEvent,
+    MatchInviteRefusedEvent,
     MatchRescheduledEvent,
     MatchResultEvent,
     MatchScheduledEvent,
@@ -37,6 +38,7 @@ from db.models import AsyncLiveRace
 from db.queries.recipients import Audience, live_race_audience, match_audience
 
 Content = Callable[[Any, Audience], NotificationContent]
+Recipients = Callable[[Any, list[int]], list[int]]  # which of the audience a rule tells
 
 
 def _base(audience: Audience, **fields: Any) -> NotificationContent:
@@ -55,13 +57,25 @@ def _finished(event: AsyncLiveRaceFinishedEvent, audience: Audience) -> Notifica
     return _base(audience, room_url=event.room_url, details=details)
 
 
+def _not_invited(event: MatchInviteRefusedEvent, audience: Audience) -> NotificationContent:
+    who = f" ({event.racetime_name})" if event.racetime_name else ""
+    return _base(
+        audience, room_url=event.room_url,
+        problem=(
+            f"racetime.gg would not let RaceDesk invite you{who} to your match's room: "
+            f"“{event.reason}” {event.advice}"
+        ),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One kind of event, the notification it becomes, and what it says."""
+    """One kind of event, the notification it becomes, what it says and to whom."""
 
     event_type: type[Event]
     kind: NotificationType
     content: Content
+    recipients: Recipients = lambda _event, user_ids: user_ids
 
 
 MATCH_RULES = [
@@ -72,9 +86,13 @@ MATCH_RULES = [
          lambda e, a: _base(a, reason=e.reason)),
     Rule(MatchResultEvent, NotificationType.MATCH_RESULT,
          lambda e, a: _base(a, details=e.summary, room_url=e.room_url)),
-    # Made on time by the scheduler, or by hand with /open-room: both are "room opened".
+    # Made on time by the scheduler, or by hand with /open-room: both are "room opened",
+    # except for a player racetime would not let in: they are told why instead (below).
     Rule(RoomForMatchEvent, NotificationType.MATCH_ROOM_OPENED,
-         lambda e, a: _base(a, scheduled_at=e.scheduled_at, room_url=e.room_url)),
+         lambda e, a: _base(a, scheduled_at=e.scheduled_at, room_url=e.room_url),
+         lambda e, users: [u for u in users if u not in e.not_invited]),
+    Rule(MatchInviteRefusedEvent, NotificationType.MATCH_ROOM_OPENED, _not_invited,
+         lambda e, users: [u for u in users if u == e.player_user_id]),
 ]
 LIVE_RACE_RULES = [
     Rule(AsyncLiveRaceCreatedEvent, NotificationType.LIVE_RACE_SCHEDULED,
@@ -111,18 +129,21 @@ class NotificationListeners:
     ) -> None:
         async def record(session: AsyncSession, event: Any) -> None:
             audience = await audience_of(session, event)
-            if audience is None or not audience.user_ids:
+            user_ids = rule.recipients(event, audience.user_ids) if audience else []
+            if audience is None or not user_ids:
                 return
             await self._notifications.queue_notification(
                 session,
                 kind=rule.kind,
                 guild_id=audience.guild_id,
-                user_ids=audience.user_ids,
+                user_ids=user_ids,
                 event_id=event.event_id,
                 content=rule.content(event, audience),
             )
 
         name = f"notifications.{rule.kind.value.lower()}"
+        if rule.event_type is MatchInviteRefusedEvent:
+            name += ".not_invited"  # a receipt of its own: the same kind, another event
         dispatcher.subscribe(rule.event_type, exactly_once(self._sessionmaker, name, record))
 
     async def _match_audience(self, session: AsyncSession, event: Any) -> Audience | None:

@@ -38,6 +38,7 @@ class NotificationContent:
     room_url: str | None = None
     reason: str | None = None  # why it was cancelled
     details: str | None = None  # e.g. the results, or the time it moved from
+    problem: str | None = None  # what went wrong for this recipient, and what to do
 
     def to_payload(self) -> dict[str, Any]:
         data = asdict(self)

@@ -48,7 +48,7 @@ class OpenedRoom:
 
     room_slug: str
     room_url: str
-    invited_players: tuple[str, ...]  # racetime names of the linked players
+    invited_players: tuple[str, ...]  # racetime names of the players racetime let in
     goal: str
     created: bool  # this call opened it (or adopted a room a lost answer left behind)
 
@@ -97,7 +97,9 @@ class RoomApiService:
         opening = await self._open_room.open(
             token.guild_id, match_id, actor_discord_id=token.created_by_discord_id
         )
-        return _answer(opening, shown, goal)
+        async with self._sessionmaker() as session:
+            in_room = await _players_in_room(session, match_id, set(opening.invited))
+        return _answer(opening, shown, goal, in_room)
 
     async def state(self, guild_id: int, match_id: int) -> RoomState:
         """Whether the server's match has a room, and which."""
@@ -106,8 +108,7 @@ class RoomApiService:
                 raise not_found(match_id)
             room = await queries.race_room(session, match_id)
             claim = await queries.room_claim(session, match_id)
-            players = await queries.players_of(session, match_id)
-        linked = sum(1 for _, user in players if user.racetime_id)
+            linked = len(await _players_in_room(session, match_id))
         if room is not None:
             created = claim.opened_at if claim is not None and claim.opened_at else room.created_at
             return RoomState(
@@ -168,12 +169,32 @@ def _check_same(shown: OpenRoomPreview, goal: str | None, invitational: bool | N
         )
 
 
-def _answer(opening: RoomOpening, shown: OpenRoomPreview, goal: str | None) -> OpenedRoom:
+async def _players_in_room(
+    session: AsyncSession, match_id: int, let_in: set[str] | None = None
+) -> tuple[str, ...]:
+    """The racetime names of the match's players racetime shows in its room (the last
+    snapshot), or whose invite racetime just took (``let_in``: racetime ids)."""
+    room = await queries.race_room(session, match_id)
+    shown = {
+        ((entrant.get("user") or {}).get("id"))
+        for entrant in ((room.last_race_data or {}).get("entrants") or [] if room else [])
+        if isinstance(entrant, dict)
+    }
+    return tuple(
+        user.racetime_name or user.racetime_id
+        for _, user in await queries.players_of(session, match_id)
+        if user.racetime_id and user.racetime_id in shown | (let_in or set())
+    )
+
+
+def _answer(
+    opening: RoomOpening, shown: OpenRoomPreview, goal: str | None, in_room: tuple[str, ...]
+) -> OpenedRoom:
     if opening.ok and opening.slug and opening.url:
         return OpenedRoom(
             room_slug=opening.slug,
             room_url=opening.url,
-            invited_players=tuple(invitee.racetime_name for invitee in shown.invited),
+            invited_players=in_room,
             goal=goal or shown.room.goal,
             created=opening.status in (OpeningStatus.OPENED, OpeningStatus.ADOPTED),
         )

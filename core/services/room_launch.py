@@ -184,6 +184,7 @@ class RoomService:
         self._launcher = RoomLauncher(racetime, client, self._clock, retry)
         self._lease = lease
         self._players = RoomPlayers(sessionmaker, racetime, connect_timeout=connect_timeout)
+        self._resumed = False  # the rooms resumed at start-up were checked once
 
     def _url(self, category: str, slug: str) -> str:
         return f"{self._client.base_url}/{category}/{slug}"

@@ -52,6 +52,11 @@ class TournamentSettings:
     default_goal: str | None = None
     announcement_channel_id: int | None = None
     results_channel_id: int | None = None
+    # racetime lets only players with a live stream into such rooms (Twitch connected).
+    streaming_required: bool = True
+    # Where organizers are told of trouble (a room not opened, a player racetime would not
+    # let in); None: the announcement channel.
+    staff_channel_id: int | None = None
 
     @classmethod
     def of(cls, tournament: Tournament) -> TournamentSettings:
@@ -66,7 +71,14 @@ class TournamentSettings:
             default_goal=tournament.racetime_goal,
             announcement_channel_id=_snowflake(stored.get("announcement_channel_id")),
             results_channel_id=_snowflake(stored.get("results_channel_id")),
+            streaming_required=bool(stored.get("streaming_required", True)),
+            staff_channel_id=_snowflake(stored.get("staff_channel_id")),
         )
+
+    @property
+    def trouble_channel_id(self) -> int | None:
+        """Where problems of the tournament's rooms are posted for its organizers."""
+        return self.staff_channel_id or self.announcement_channel_id
 
     def apply_to(self, tournament: Tournament) -> None:
         tournament.racetime_category = self.category
@@ -85,6 +97,8 @@ _JSON_KEYS = (
     "require_racetime_link",
     "announcement_channel_id",
     "results_channel_id",
+    "streaming_required",
+    "staff_channel_id",
 )
 SETTING_NAMES = tuple(f.name for f in fields(TournamentSettings))
 
@@ -242,6 +256,8 @@ class TournamentService:
         default_goal: str | None = None,
         announcement_channel_id: int | None = None,
         results_channel_id: int | None = None,
+        streaming_required: bool | None = None,
+        staff_channel_id: int | None = None,
     ) -> TournamentInfo:
         """A new active tournament; options left out take their defaults."""
         name = clean_name(name)
@@ -253,6 +269,8 @@ class TournamentService:
             "default_goal": default_goal,
             "announcement_channel_id": announcement_channel_id,
             "results_channel_id": results_channel_id,
+            "streaming_required": streaming_required,
+            "staff_channel_id": staff_channel_id,
         }
         chosen = {key: value for key, value in given.items() if value is not None}
         settings = _validated(replace(settings, **chosen))
@@ -291,6 +309,8 @@ class TournamentService:
         default_goal: str | _Unset | None = UNSET,
         announcement_channel_id: int | _Unset | None = UNSET,
         results_channel_id: int | _Unset | None = UNSET,
+        streaming_required: bool | _Unset = UNSET,
+        staff_channel_id: int | _Unset | None = UNSET,
     ) -> SettingsUpdate:
         """Change the given settings of an active tournament (``None`` clears an optional
         one); returns what changed. Nothing given, or nothing different, changes nothing."""
@@ -302,6 +322,8 @@ class TournamentService:
             "default_goal": default_goal,
             "announcement_channel_id": announcement_channel_id,
             "results_channel_id": results_channel_id,
+            "streaming_required": streaming_required,
+            "staff_channel_id": staff_channel_id,
         }
         given = {key: value for key, value in given.items() if value is not UNSET}
         if isinstance(given.get("category"), str):

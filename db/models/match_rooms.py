@@ -40,5 +40,7 @@ class MatchRoomClaim(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
     opened_at: datetime | None = datetime_field()
     details_posted_at: datetime | None = datetime_field()
+    # When the room was announced (RoomForMatchEvent), once its players were invited.
+    announced_at: datetime | None = datetime_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -80,5 +80,7 @@ class MatchPlayer(SQLModel, table=True):
     place: int | None = Field(default=None)
     finish_time: timedelta | None = Field(default=None, sa_type=Interval)
     status: str = Field(default=PlayerStatus.REGISTERED.value, max_length=32)
+    # Why racetime refused to invite them to the match's room (None: invited, or not tried).
+    invite_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -10,7 +10,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from db.models import ClaimState, Match, MatchPlayer, MatchRoomClaim, Tournament, User
+from db.models import ClaimState, Match, MatchPlayer, MatchRoomClaim, RaceRoom, Tournament, User
+from db.models.base import RaceStatus
 from db.queries._upsert import dialect_insert
 
 
@@ -34,6 +35,30 @@ async def match_players(session: AsyncSession, match_id: int) -> list[User]:
         .order_by(col(MatchPlayer.id))
     )
     return list(result.scalars())
+
+
+async def match_player_rows(session: AsyncSession, match_id: int) -> list[MatchPlayer]:
+    """The match's player rows (results, invite problems), in the order they were added."""
+    result = await session.execute(
+        select(MatchPlayer).where(MatchPlayer.match_id == match_id).order_by(col(MatchPlayer.id))
+    )
+    return list(result.scalars())
+
+
+async def matches_with_rooms_waiting(session: AsyncSession, user_id: int) -> list[int]:
+    """The user's matches whose room is open and waiting for the race (not started)."""
+    result = await session.execute(
+        select(Match.id)
+        .join(MatchPlayer, col(MatchPlayer.match_id) == col(Match.id))
+        .join(RaceRoom, col(RaceRoom.match_id) == col(Match.id))
+        .where(
+            MatchPlayer.user_id == user_id,
+            Match.status == RaceStatus.ROOM_OPEN.value,
+            col(RaceRoom.is_active).is_(True),
+        )
+        .order_by(col(Match.id))
+    )
+    return [match_id for match_id in result.scalars() if match_id is not None]
 
 
 async def get_claim(session: AsyncSession, match_id: int) -> MatchRoomClaim | None:

@@ -170,6 +170,8 @@ async def test_create_echoes_every_setting_and_is_audited(harness: DiscordHarnes
         "**Default goal:** `Beat the game`\n"
         f"**Announcement channel:** <#{channel.id}>\n"
         "**Results channel:** none\n"
+        "**Staff channel:** the announcement channel\n"
+        "**Streaming required:** on\n"
         "Change them with `/tournament settings tournament:Winter Cup`."
     )
     [entry] = await harness.services.audit.entries("tournament.create")

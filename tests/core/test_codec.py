@@ -46,6 +46,8 @@ def sample_value(hint: Any, index: int) -> Any:
         return sample_value(options[0], index)
     if origin is Literal:
         return typing.get_args(hint)[0]
+    if origin is tuple:  # ``tuple[X, ...]``: JSON gives a list back, the event a tuple
+        return (sample_value(typing.get_args(hint)[0], index),) * 2
     if hint is bool:
         return True
     if hint is int:

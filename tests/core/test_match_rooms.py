@@ -21,7 +21,7 @@ from core.events import (
     decode_event,
 )
 from core.identity import SYSTEM_USER_ID
-from core.services.match_room_rules import Refusal
+from core.services.match_room_rules import Refusal, opening_failed
 from core.services.match_rooms import CLAIM_LEASE, OpeningStatus
 from db.models import (
     BotStatus,
@@ -248,7 +248,7 @@ async def test_failures_are_retried_a_bounded_number_of_times_then_recorded(
     assert rooms_on_fake(env) == []
     claim = await claim_of(env, setup.match_id)
     assert (claim.state, claim.attempts) == (ClaimState.FAILED, 3)
-    assert (await match_row(env, setup.match_id)).room_error == opening.error
+    assert (await match_row(env, setup.match_id)).room_error == opening_failed(opening.error or "")
     # Announced once, as an event (the announcements post it for the organizers).
     [problem] = await logged(env, MatchRoomProblemEvent)
     assert problem.match_id == setup.match_id and opening.error in problem.problem

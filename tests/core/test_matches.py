@@ -20,6 +20,7 @@ from core.events import (
 from core.services.audit import AuditService
 from core.services.event_log import DatabaseEventLog
 from core.services.match_info import MatchInfo, RoomStatus
+from core.services.match_room_rules import opening_failed
 from core.services.matches import MatchService, match_id_from
 from core.services.time_input import show_time
 from core.services.tournaments import TournamentService
@@ -333,10 +334,21 @@ async def test_info_says_why_there_is_no_room(setup: Setup) -> None:
     async with setup.sessionmaker.begin() as session:
         match = await session.get(Match, info.id)
         assert match is not None
-        match.room_error = "racetime answered 500"
+        match.room_error = (
+            "The race room alttpr/odd-link-0001 was cancelled on racetime.gg. "
+            "A moderator can open a new one with `/open-room`."
+        )
     assert (await setup.matches.info(GUILD, info.id)).room_reason == (
-        "Opening the room failed: racetime answered 500. A moderator can open it by hand "
-        "with `/open-room`."
+        "The race room alttpr/odd-link-0001 was cancelled on racetime.gg. A moderator can "
+        "open a new one with `/open-room`."
+    ), "said once, as it happened: the room did not fail to open"
+    async with setup.sessionmaker.begin() as session:
+        match = await session.get(Match, info.id)
+        assert match is not None
+        match.room_error = opening_failed("racetime answered 500")
+    assert (await setup.matches.info(GUILD, info.id)).room_reason == (
+        "Opening the room failed: racetime answered 500. A moderator can try again with "
+        "`/open-room`."
     )
     await setup.tournaments.update_settings(
         GUILD, "Winter Cup", actor_discord_id=BOSS, auto_create_rooms=False
