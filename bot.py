@@ -558,9 +558,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="action")
 
     def command(
-        parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+        parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
     ) -> argparse.ArgumentParser:
-        added = parent.add_parser(name, help=help, description=help)
+        added = parent.add_parser(name, help=summary, description=summary)
         config_option(added, default=argparse.SUPPRESS)
         return added
 
@@ -586,24 +586,22 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def database_command(action: str, config_path: Path, file: Path | None) -> None:
-    """``db upgrade``, ``db backup FILE`` or ``db restore FILE``: what each did, on stdout."""
-    url = load_database_settings(config_path).url
-    with database_step(url, config_path):
-        if action == "upgrade":
-            await upgrade_to_head(url)
-            print("Database is at the newest schema.")
-        elif action == "backup" and file is not None:
-            saved = await backup(url, file)
-            print(f"Backed up the database (schema revision {saved.revision}) to {file}.")
-        elif action == "restore" and file is not None:
-            restored = await restore(url, file)
+async def database_command(args: argparse.Namespace) -> str:
+    """``db upgrade``, ``db backup FILE`` or ``db restore FILE``; says what it did."""
+    url = load_database_settings(args.config).url
+    with database_step(url, args.config):
+        if args.db_action == "backup":
+            saved = await backup(url, args.file)
+            return f"Backed up the database (schema revision {saved.revision}) to {args.file}."
+        if args.db_action == "restore":
+            restored = await restore(url, args.file)
             then = (
                 "it is at the newest schema." if restored.at_head else
-                "RaceDesk migrates it to the newest schema when it starts "
-                "(or now: python bot.py db upgrade)."
+                "RaceDesk migrates it to the newest schema when it starts (or now: db upgrade)."
             )
-            print(f"Restored {file} (schema revision {restored.revision}); {then}")
+            return f"Restored {args.file} (schema revision {restored.revision}); {then}"
+        await upgrade_to_head(url)
+        return "Database is at the newest schema."
 
 
 def print_commands(args: argparse.Namespace) -> None:
@@ -633,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if action == "rotate-key":
             return asyncio.run(rotate_key(args.config))
         if action == "db":
-            asyncio.run(database_command(args.db_action, args.config, getattr(args, "file", None)))
+            print(asyncio.run(database_command(args)))
             return 0
         return asyncio.run(run_bot(load_settings(args.config), args.config))
     except (ConfigError, SecretKeyError, StartupError, BackupError) as error:

@@ -53,13 +53,13 @@ def write_config(folder: Path, database_url: str, **sections: Mapping[str, Any])
     }
     for section, values in sections.items():
         settings.setdefault(section, {}).update(values)
+    lines = []
+    for section, keys in settings.items():
+        lines.append(f"[{section}]")
+        # JSON's strings, numbers, booleans and lists are TOML's too.
+        lines += [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
     path = folder / "config.toml"
-    path.write_text(
-        "".join(
-            f"[{section}]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in items)
-            for section, items in ((name, keys.items()) for name, keys in settings.items())
-        )
-    )
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 
