@@ -78,6 +78,7 @@ from core.services.tournaments import TournamentService
 from core.startup_errors import (
     StartupError,
     database_step,
+    dev_guild_refused,
     discord_token_refused,
     discord_unreachable,
     explained,
@@ -106,6 +107,14 @@ def cog_module_names() -> list[str]:
         for module in pkgutil.iter_modules(cogs.__path__)
         if not module.name.startswith("_") and not module.ispkg
     )
+
+
+class DevGuildRefusedError(Exception):
+    """Discord refused the slash commands for ``[discord] dev_guild_id``'s server."""
+
+    def __init__(self, guild_id: int) -> None:
+        super().__init__(f"Discord refused slash commands for the server {guild_id}")
+        self.guild_id = guild_id
 
 
 class RaceDeskBot(commands.Bot):
@@ -151,7 +160,10 @@ class RaceDeskBot(commands.Bot):
             if self._dev_guild_id:
                 guild = discord.Object(id=self._dev_guild_id)
                 self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
+                try:
+                    synced = await self.tree.sync(guild=guild)
+                except discord.Forbidden as error:
+                    raise DevGuildRefusedError(self._dev_guild_id) from error
             else:
                 synced = await self.tree.sync()
             log.info("Synced %d slash commands", len(synced))
@@ -485,9 +497,12 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
 
 
 def discord_failure(error: BaseException, config_path: Path) -> str | None:
-    """A refused token or an unreachable Discord, as one line (see core.startup_errors)."""
+    """A refused token or development server, or an unreachable Discord, as one line."""
     if isinstance(error, discord.LoginFailure):
         return discord_token_refused(where_set(("discord", "token"), config_path))
+    if isinstance(error, DevGuildRefusedError):
+        setting = where_set(("discord", "dev_guild_id"), config_path)
+        return dev_guild_refused(error.guild_id, setting)
     if isinstance(error, aiohttp.ClientConnectionError | TimeoutError):
         return discord_unreachable(error)
     return None

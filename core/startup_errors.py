@@ -282,6 +282,15 @@ def discord_token_refused(setting: str) -> str:
     )
 
 
+def dev_guild_refused(guild_id: int, setting: str) -> str:
+    """Discord answered 403 to the slash commands for the development server."""
+    return (
+        f"Discord refused RaceDesk's slash commands for the server {guild_id}: the bot is not "
+        "in it (or was invited without the applications.commands scope). Invite it there, or "
+        f"fix or remove {setting} (without it, commands are registered in every server)."
+    )
+
+
 def discord_unreachable(error: BaseException) -> str:
     """Discord's API could not be reached (a connection error or a timeout)."""
     return (

@@ -388,6 +388,21 @@ async def test_a_token_from_the_environment_is_blamed_on_the_variable(tmp_path: 
     )
 
 
+async def test_a_development_server_the_bot_is_not_in(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, sqlite_url(tmp_path / "racedesk.sqlite3"),
+        discord={"sync_commands": True, "dev_guild_id": 123456789012345678},
+    )
+    async with FakeDiscordApi(token=DISCORD_TOKEN) as discord_api:
+        # What Discord answers for a server the bot is not in: 403, Missing Access.
+        discord_api.fail_next(1, status=403, path="/applications/")
+        done = await run("--config", str(config), home=tmp_path, discord_api=discord_api.api_base)
+    assert_one_line(
+        done, "Discord refused RaceDesk's slash commands for the server 123456789012345678",
+        f"fix or remove [discord] dev_guild_id in {config}",
+    )
+
+
 async def test_discord_out_of_reach(tmp_path: Path, closed_port: int) -> None:
     config = write_config(tmp_path, sqlite_url(tmp_path / "racedesk.sqlite3"))
     done: Finished = await run(
