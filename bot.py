@@ -1,9 +1,11 @@
 """RaceDesk's composition root and command line.
 
-``python bot.py`` runs the bot; ``python bot.py db upgrade`` migrates the database;
+``python bot.py`` runs the bot; ``python bot.py db upgrade`` migrates the database and
+``db backup FILE`` / ``db restore FILE`` save it to one file and bring it back;
 ``python bot.py commands [--json]`` lists every slash command; ``python bot.py generate-key``
 prints a new secret key for ``[security] secret_key``; ``python bot.py rotate-key``
-re-encrypts every stored secret with the current key.
+re-encrypts every stored secret with the current key. ``--config PATH`` goes before or after
+the command. A deployment mistake ends with one line saying what to change, and status 2.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from cogs._shared.tree import RaceDeskTree
 from core.clock import Clock, SystemClock
 from core.config import (
     DEFAULT_CONFIG_PATH,
-    ENV_PREFIX,
     ConfigError,
     RacetimeSettings,
     SecuritySettings,
@@ -42,6 +43,8 @@ from core.config import (
     load_maintenance_settings,
     load_settings,
     setup_logging,
+    startup_warnings,
+    where_set,
 )
 from core.events import EventDispatcher, RetryPolicy
 from core.identity import SYSTEM_USER_ID
@@ -72,7 +75,17 @@ from core.services.racetime_store import DatabaseRoomStore
 from core.services.room_api import RoomApiService
 from core.services.timezones import TimezoneService
 from core.services.tournaments import TournamentService
+from core.startup_errors import (
+    StartupError,
+    database_step,
+    dev_guild_refused,
+    discord_token_refused,
+    discord_unreachable,
+    explained,
+    listen_step,
+)
 from core.version import racedesk_version
+from db.backup import BackupError, backup, restore
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head
 from db.models import metadata
@@ -96,6 +109,14 @@ def cog_module_names() -> list[str]:
     )
 
 
+class DevGuildRefusedError(Exception):
+    """Discord refused the slash commands for ``[discord] dev_guild_id``'s server."""
+
+    def __init__(self, guild_id: int) -> None:
+        super().__init__(f"Discord refused slash commands for the server {guild_id}")
+        self.guild_id = guild_id
+
+
 class RaceDeskBot(commands.Bot):
     """The Discord client; owns nothing but the cogs. Services are started and stopped by the
     application's :class:`~core.lifecycle.Lifecycle`, never by a cog."""
@@ -111,6 +132,9 @@ class RaceDeskBot(commands.Bot):
     ) -> None:
         # No privileged intents: interactions carry the member, and DMs need none.
         intents = intents or discord.Intents.default()
+        # RaceDesk never joins a voice channel: discord.py's warnings that voice is not
+        # supported would only open every start's log with noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -136,7 +160,10 @@ class RaceDeskBot(commands.Bot):
             if self._dev_guild_id:
                 guild = discord.Object(id=self._dev_guild_id)
                 self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
+                try:
+                    synced = await self.tree.sync(guild=guild)
+                except discord.Forbidden as error:
+                    raise DevGuildRefusedError(self._dev_guild_id) from error
             else:
                 synced = await self.tree.sync()
             log.info("Synced %d slash commands", len(synced))
@@ -391,7 +418,8 @@ async def rotate_key(config_path: Path) -> int:
     """Re-encrypt every stored secret with the current key, in one transaction."""
     settings = load_maintenance_settings(config_path)
     box = make_secret_box(settings.security)
-    await upgrade_to_head(settings.database.url)
+    with database_step(settings.database.url, config_path):
+        await upgrade_to_head(settings.database.url)
     engine = create_engine(settings.database.url)
     try:
         async with create_sessionmaker(engine).begin() as session:
@@ -423,11 +451,18 @@ async def rotate_key(config_path: Path) -> int:
 # -- running ----------------------------------------------------------------------------------
 
 
-async def run_bot(settings: Settings) -> int:
-    """Start everything in order, run until Discord ends or a signal comes, stop in reverse."""
+async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -> int:
+    """Start everything in order, run until Discord ends or a signal comes, stop in reverse.
+
+    A deployment mistake met on the way (the database, the web server's port, the Discord
+    login) raises :class:`StartupError` once what had started is stopped again.
+    """
     setup_logging(settings.logging)
+    for warning in startup_warnings(settings, config_path):
+        log.warning(warning)
     secret_box = make_secret_box(settings.security)
-    await upgrade_to_head(settings.database.url)
+    with database_step(settings.database.url, config_path):
+        await upgrade_to_head(settings.database.url)
     services = build_services(
         database_url=settings.database.url,
         secret_box=secret_box,
@@ -446,29 +481,31 @@ async def run_bot(settings: Settings) -> int:
         await lifecycle.add("discord", None, bot.close)
         # Stops before the Discord client: no request is answered by a half-closed bot.
         server = web_server(services, settings.web, lambda: bot.is_ready() and not bot.is_closed())
-        await lifecycle.add("web server", server.start, server.stop)
+        with listen_step(settings.web, config_path):
+            await lifecycle.add("web server", server.start, server.stop)
         delivery = notification_delivery(services, bot)
         bot.after_login.append(delivery.start)
         # Stops before the Discord client does, so sends under way can finish.
         await lifecycle.add("notification delivery", None, delivery.stop)
         bot.after_login.append(lambda: start_bot_alerts(services, bot))
         await lifecycle.add("racetime alerts", None, services.bot_alerts.stop)
-        try:
+        with explained(lambda error: discord_failure(error, config_path)):
             await run_until_stopped(
                 bot.start(settings.discord.token.get_secret_value()), lifecycle
             )
-        except discord.LoginFailure:
-            print(
-                "Discord rejected the bot token. Check [discord] token in your config "
-                f"(or {ENV_PREFIX}DISCORD__TOKEN).",
-                file=sys.stderr,
-            )
-            return 2
-        except (aiohttp.ClientError, OSError) as error:
-            # Let the service manager restart us; a traceback would say nothing more.
-            print(f"Could not reach Discord ({type(error).__name__}): {error}", file=sys.stderr)
-            return 1
     return 0
+
+
+def discord_failure(error: BaseException, config_path: Path) -> str | None:
+    """A refused token or development server, or an unreachable Discord, as one line."""
+    if isinstance(error, discord.LoginFailure):
+        return discord_token_refused(where_set(("discord", "token"), config_path))
+    if isinstance(error, DevGuildRefusedError):
+        setting = where_set(("discord", "dev_guild_id"), config_path)
+        return dev_guild_refused(error.guild_id, setting)
+    if isinstance(error, aiohttp.ClientConnectionError | TimeoutError):
+        return discord_unreachable(error)
+    return None
 
 
 async def run_until_stopped(main: Coroutine[Any, Any, None], lifecycle: Lifecycle) -> None:
@@ -514,12 +551,17 @@ def rehearse(args: argparse.Namespace) -> int:
         return 130
 
 
-def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bot.py", description="RaceDesk Discord bot")
+def config_option(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """``--config``, before the command or after it (a command's copy keeps the first's)."""
     parser.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG_PATH,
+        "--config", type=Path, default=default, metavar="PATH",
         help="path to config.toml (default: ./config.toml)",
     )
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bot.py", description="RaceDesk Discord bot")
+    config_option(parser, default=DEFAULT_CONFIG_PATH)
     demo = parser.add_argument_group(
         "rehearsal", "RaceDesk's whole job offline: a fake racetime.gg, a simulated Discord server"
     )
@@ -541,19 +583,64 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="with --demo: use this running fake racetime server (python -m racetime.fake_server)",
     )
     sub = parser.add_subparsers(dest="action")
-    sub.add_parser("run", help="run the bot (the default)")
-    db = sub.add_parser("db", help="database maintenance")
-    db.add_argument("db_action", choices=["upgrade"], help="upgrade: migrate to the newest schema")
-    listing = sub.add_parser("commands", help="list every slash command")
+
+    def command(
+        parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
+    ) -> argparse.ArgumentParser:
+        added = parent.add_parser(name, help=summary, description=summary)
+        config_option(added, default=argparse.SUPPRESS)
+        return added
+
+    command(sub, "run", "run the bot (the default)")
+    db = command(sub, "db", "database maintenance")
+    db_actions = db.add_subparsers(dest="db_action", required=True, metavar="ACTION")
+    command(db_actions, "upgrade", "migrate the database to the newest schema")
+    command(
+        db_actions, "backup", "save the database to a new FILE (safe while RaceDesk runs)"
+    ).add_argument("file", type=Path, metavar="FILE")
+    command(
+        db_actions, "restore", "restore FILE (from db backup) into a new, empty database"
+    ).add_argument("file", type=Path, metavar="FILE")
+    listing = command(sub, "commands", "list every slash command")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.add_argument("--markdown", action="store_true", help="the README's command table")
-    sub.add_parser("generate-key", help="print a new [security] secret_key")
-    sub.add_parser(
-        "rotate-key",
-        help="re-encrypt every stored secret with [security] secret_key "
+    command(sub, "generate-key", "print a new [security] secret_key")
+    command(
+        sub, "rotate-key",
+        "re-encrypt every stored secret with [security] secret_key "
         "(after moving the former key to old_secret_keys)",
     )
     return parser.parse_args(argv)
+
+
+async def database_command(args: argparse.Namespace) -> str:
+    """``db upgrade``, ``db backup FILE`` or ``db restore FILE``; says what it did."""
+    url = load_database_settings(args.config).url
+    with database_step(url, args.config):
+        if args.db_action == "backup":
+            saved = await backup(url, args.file)
+            return f"Backed up the database (schema revision {saved.revision}) to {args.file}."
+        if args.db_action == "restore":
+            restored = await restore(url, args.file)
+            then = (
+                "it is at the newest schema." if restored.at_head else
+                "RaceDesk migrates it to the newest schema when it starts (or now: db upgrade)."
+            )
+            return f"Restored {args.file} (schema revision {restored.revision}); {then}"
+        await upgrade_to_head(url)
+        return "Database is at the newest schema."
+
+
+def print_commands(args: argparse.Namespace) -> None:
+    rows = asyncio.run(registered_commands())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif args.markdown:
+        print(format_command_table(rows))
+    else:
+        for row in rows:
+            options = ", ".join(o["name"] + ("" if o["required"] else "?") for o in row["options"])
+            print(f"{row['command']:<28} {row['audience']:<14} {options}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -566,31 +653,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(SecretBox.generate_key())
             return 0
         if action == "commands":
-            rows = asyncio.run(registered_commands())
-            if args.json:
-                print(json.dumps(rows, indent=2))
-            elif args.markdown:
-                print(format_command_table(rows))
-            else:
-                for row in rows:
-                    options = ", ".join(
-                        o["name"] + ("" if o["required"] else "?") for o in row["options"]
-                    )
-                    print(f"{row['command']:<28} {row['audience']:<14} {options}")
+            print_commands(args)
             return 0
         if action == "rotate-key":
             return asyncio.run(rotate_key(args.config))
         if action == "db":
-            url = load_database_settings(args.config).url
-            asyncio.run(upgrade_to_head(url))
-            print("Database is at the newest schema.")
+            print(asyncio.run(database_command(args)))
             return 0
-        settings = load_settings(args.config)
-    except (ConfigError, SecretKeyError) as error:
+        return asyncio.run(run_bot(load_settings(args.config), args.config))
+    except (ConfigError, SecretKeyError, StartupError, BackupError) as error:
+        # One line (one per problem in the file) that says what to change; no traceback.
         print(str(error), file=sys.stderr)
         return 2
-    try:
-        return asyncio.run(run_bot(settings))
     except KeyboardInterrupt:
         return 0
 

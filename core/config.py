@@ -96,7 +96,16 @@ class OAuthSettings(_Section):
 
     @property
     def configured(self) -> bool:
-        return bool(self.client_id and self.client_secret.get_secret_value())
+        return bool(self.client_id.strip() and self.client_secret.get_secret_value().strip())
+
+    @property
+    def blank_half(self) -> Literal["client_id", "client_secret"] | None:
+        """The blank one of ``client_id`` and ``client_secret`` when the other is set."""
+        has_id = bool(self.client_id.strip())
+        has_secret = bool(self.client_secret.get_secret_value().strip())
+        if has_id == has_secret:
+            return None
+        return "client_secret" if has_id else "client_id"
 
 
 class WebSettings(_Section):
@@ -219,6 +228,34 @@ def _env_name(location: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + "__".join(str(part).upper() for part in location if isinstance(part, str))
 
 
+def environment_variable(location: tuple[int | str, ...]) -> str | None:
+    """The ``RACEDESK_`` variable, as spelled in the environment, that gave ``location`` its
+    value (the key's own variable, else its section's as JSON); None when the file did."""
+    keys = [part for part in location if isinstance(part, str)]
+    # pydantic-settings matches names without regard to case.
+    present = {name.upper(): name for name in os.environ if name.upper().startswith(ENV_PREFIX)}
+    for length in range(len(keys), 0, -1):
+        name = present.get(_env_name(tuple(keys[:length])))
+        if name is not None:
+            return name
+    return None
+
+
+def file_key(location: tuple[int | str, ...]) -> str:
+    """``[web] bind_port`` for the location ``("web", "bind_port")``, as the file spells it."""
+    section, *field = [str(part) for part in location if isinstance(part, str)] or [""]
+    return f"[{section}] {'.'.join(field)}" if field else f"[{section}]"
+
+
+def where_set(location: tuple[str, ...], config_path: Path) -> str:
+    """Where to change the setting at ``location``: its environment variable when that is
+    where the value came from, otherwise its key in the file."""
+    variable = environment_variable(location)
+    if variable is not None:
+        return f"the environment variable {variable}"
+    return f"{file_key(location)} in {config_path}"
+
+
 def _dotted(location: tuple[int | str, ...]) -> str:
     """``security.old_secret_keys[0]`` for the location ``("security", "old_secret_keys", 0)``."""
     text = ""
@@ -227,19 +264,48 @@ def _dotted(location: tuple[int | str, ...]) -> str:
     return text.lstrip(".")
 
 
+def _reason(error: Mapping[str, Any]) -> str:
+    return str(error.get("msg", "bad value")).removeprefix("Value error, ")
+
+
 def _describe(error: Mapping[str, Any], config_path: Path) -> str:
+    """One line: the key (or the environment variable that set it), what is wrong with it and
+    where to change it."""
     location = tuple(error.get("loc", ()))
     key = _dotted(location) or "(top level)"
-    section = str(location[0]) if location else ""
-    field = _dotted(location[1:])
-    if error.get("type") == "missing":
-        problem = "is missing"
-    elif error.get("type") == "extra_forbidden":
+    variable = environment_variable(location)
+    if error.get("type") == "extra_forbidden":
+        if variable is not None:
+            return (
+                f"{variable} is not a known setting ({key}): check its spelling against "
+                "config.toml.example, or unset it."
+            )
         return f"{key}: is not a known setting; check the spelling against config.toml.example"
-    else:
-        problem = f"is invalid: {error.get('msg', 'bad value')}"
-    where = f"[{section}] {field} in {config_path}" if field else f"[{section}] in {config_path}"
-    return f"{key} {problem}. Set it as {where}, or in the environment as {_env_name(location)}."
+    problem = "is missing" if error.get("type") == "missing" else f"is invalid: {_reason(error)}"
+    if variable is not None:
+        return (
+            f"{variable} ({key}) {problem}. Fix or unset this environment variable: it "
+            f"overrides {file_key(location)} in {config_path}."
+        )
+    return (
+        f"{key} {problem}. Set it as {file_key(location)} in {config_path}, or in the "
+        f"environment as {_env_name(location)}."
+    )
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _no_file(missing: list[tuple[int | str, ...]], config_path: Path) -> str:
+    """One line for required keys missing because there is no file at all."""
+    keys = _and([_dotted(location) for location in missing])
+    verb = "is" if len(missing) == 1 else "are"
+    return (
+        f"{config_path} does not exist, so {keys} {verb} missing: copy config.toml.example to "
+        f"{config_path} and fill in {_and([file_key(location) for location in missing])}, or "
+        f"set {_and([_env_name(location) for location in missing])} in the environment."
+    )
 
 
 def _read_file(config_path: Path) -> dict[str, Any]:
@@ -257,17 +323,19 @@ def _read_file(config_path: Path) -> dict[str, Any]:
 def _config_error(
     error: ValidationError, config_path: Path, prefix: tuple[str, ...] = ()
 ) -> ConfigError:
-    lines = [
-        _describe({**detail, "loc": prefix + tuple(detail.get("loc", ()))}, config_path)
+    """One line per problem; each names the key and where to change it."""
+    details = [
+        {**detail, "loc": prefix + tuple(detail.get("loc", ()))}
         for detail in error.errors(include_input=False)
     ]
-    hint = ""
-    if not config_path.exists():
-        hint = (
-            f"\n{config_path} does not exist: copy config.toml.example to {config_path} "
-            "and fill it in."
-        )
-    return ConfigError("Configuration problem:\n  " + "\n  ".join(lines) + hint)
+    missing = [tuple(d["loc"]) for d in details if d.get("type") == "missing"]
+    if missing and not config_path.exists():
+        details = [d for d in details if d.get("type") != "missing"]
+        lines = [_no_file(missing, config_path)]
+    else:
+        lines = []
+    lines += [_describe(detail, config_path) for detail in details]
+    return ConfigError("\n".join(lines))
 
 
 SettingsT = TypeVar("SettingsT", bound=_EnvOverFile)
@@ -291,7 +359,9 @@ def _load(model: type[SettingsT], config_path: Path) -> SettingsT:
 
 def load_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> Settings:
     """Read the file, merge the environment over it, validate, or raise :class:`ConfigError`."""
-    return _load(Settings, config_path)
+    settings = _load(Settings, config_path)
+    _check_oauth(settings.oauth, config_path)
+    return settings
 
 
 def load_maintenance_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> MaintenanceSettings:
@@ -299,28 +369,58 @@ def load_maintenance_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> Mainte
     return _load(MaintenanceSettings, config_path)
 
 
+def _check_oauth(oauth: OAuthSettings, config_path: Path) -> None:
+    """Half an OAuth application is a typo, not a choice: say which half is blank."""
+    blank = oauth.blank_half
+    if blank is None:
+        return
+    given = "client_secret" if blank == "client_id" else "client_id"
+    raise ConfigError(
+        f"oauth.{blank} is blank but oauth.{given} is set: set {file_key(('oauth', blank))} "
+        f"in {config_path} (or {_env_name(('oauth', blank))}) from your racetime.gg OAuth "
+        "application, or blank both to run without account linking."
+    )
+
+
+def startup_warnings(settings: Settings, config_path: Path) -> list[str]:
+    """What RaceDesk can start without but an admin should hear about, one line each."""
+    warnings = []
+    if not settings.oauth.configured:
+        warnings.append(
+            "Account linking is off: [oauth] client_id and client_secret are blank, so "
+            "/link-racetime will not work until they are set in "
+            f"{config_path} (a racetime.gg OAuth application; see config.toml.example)."
+        )
+    return warnings
+
+
 def _environment_error(model: type[BaseSettings]) -> ConfigError:
     """A variable pydantic-settings could not decode; named, its value never shown."""
     names = _undecodable_variables(model)
-    which = ", ".join(names) if names else f"A {ENV_PREFIX}<SECTION>__<KEY> variable"
+    which = _and(names) if names else f"A {ENV_PREFIX}<SECTION>__<KEY> variable"
+    verb = "are" if len(names) > 1 else "is"
     return ConfigError(
-        f"Configuration problem:\n  {which} is not valid JSON. Lists in the environment are "
-        f"JSON, e.g. {ENV_PREFIX}DISCORD__OWNER_IDS='[123456789012345678]'."
+        f"{which} {verb} not valid JSON: fix or unset it. Lists (and whole sections) in the "
+        f"environment are JSON, e.g. {ENV_PREFIX}DISCORD__OWNER_IDS='[123456789012345678]'."
     )
 
 
 def _undecodable_variables(model: type[BaseSettings]) -> list[str]:
+    """The variables pydantic-settings decodes as JSON (a section, a list) that are not."""
+    present = {name.upper(): name for name in os.environ if name.upper().startswith(ENV_PREFIX)}
     names = []
     for section, section_field in model.model_fields.items():
         section_model = section_field.annotation
         if not (isinstance(section_model, type) and issubclass(section_model, BaseModel)):
             continue
-        for name, field in section_model.model_fields.items():
-            if get_origin(field.annotation) is not list or NoDecode in field.metadata:
-                continue
-            variable = f"{ENV_PREFIX}{section}__{name}".upper()
-            value = os.environ.get(variable)
-            if value is not None and not _is_json(value):
+        decoded = [(section,)] + [
+            (section, name)
+            for name, field in section_model.model_fields.items()
+            if get_origin(field.annotation) is list and NoDecode not in field.metadata
+        ]
+        for location in decoded:
+            variable = present.get(_env_name(location))
+            if variable is not None and not _is_json(os.environ[variable]):
                 names.append(variable)
     return names
 

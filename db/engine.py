@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +74,41 @@ def create_engine(
     if poolclass is not None:
         kwargs["poolclass"] = poolclass
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = _sqlite_file(parsed)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = _create_async_engine(parsed, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return _create_async_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_file(parsed: URL) -> Path | None:
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database).expanduser()
+
+
+def check_sqlite_file(url: str | URL) -> None:
+    """Open a SQLite database once, synchronously, and take its write lock, creating the file
+    and its folder if missing; nothing for PostgreSQL.
+
+    A path RaceDesk cannot use fails here with the plain ``OSError`` or ``sqlite3`` error that
+    says why, before aiosqlite is involved: its worker thread, after a failed connect, can
+    outlive the event loop and print a traceback of its own.
+    """
+    path = _sqlite_file(parse_database_url(url))
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -25,12 +25,13 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.pool import NullPool
 from sqlmodel.sql.sqltypes import AutoString
 
 import db.models
-from db.engine import create_engine, parse_database_url
+from db.engine import check_sqlite_file, create_engine, parse_database_url
 from db.types import UTCDateTime
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -77,6 +78,14 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def is_known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this version's migrations (a newer RaceDesk's is not)."""
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at (``None`` if never migrated).
 
@@ -116,6 +125,7 @@ async def downgrade(url: str | URL, revision: str) -> None:
 
 async def _migrate(url: str | URL, direction: str, revision: str) -> None:
     config = alembic_config(url)
+    check_sqlite_file(url)
     engine = create_engine(url, poolclass=NullPool)
     try:
         async with engine.begin() as connection:

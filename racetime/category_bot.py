@@ -45,6 +45,11 @@ T = TypeVar("T")
 MIN_PROBE_SECONDS = 2.0  # rooms failing together ask for one probe, not one each
 
 
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes} minutes" if minutes > 1 else f"{round(seconds)} seconds"
+
+
 @dataclass(frozen=True, slots=True)
 class BotTimings:
     # A scan is also the health probe: a failing racetime shows as CONNECTION_ERROR within
@@ -151,6 +156,7 @@ class CategoryBot:
             except asyncio.CancelledError:
                 raise
             except RacetimeAuthError as error:
+                self._log_refused(error)
                 await self._unhealthy(BotHealth.AUTH_FAILED, str(error))
                 await self._clock.sleep(self._timings.auth_retry_seconds)
             except RacetimeError as error:
@@ -197,7 +203,7 @@ class CategoryBot:
                 token = await self.token(force_refresh=True)
                 await self._client.get_category_data(self.category, token)
             except RacetimeAuthError as error:
-                log.warning("racetime bot %s: credentials rejected", self.category)
+                self._log_refused(error)
                 await self._set_status(BotHealth.AUTH_FAILED, str(error))
                 await self._clock.sleep(self._timings.auth_retry_seconds)
                 continue
@@ -211,6 +217,17 @@ class CategoryBot:
             await self._set_status(BotHealth.CONNECTED, None)
             self._healthy.set()
             return
+
+    def _log_refused(self, error: RacetimeAuthError) -> None:
+        """One line an admin can act on; RaceDesk and the other bots carry on."""
+        name = self.credentials.display_name or self.category
+        log.warning(
+            "racetime bot %s (%s) is not working: %s RaceDesk runs on without it. A bot owner "
+            "can give it its current client id and secret with /racetime bot edit "
+            "category:%s; on its own it tries again every %s.",
+            name, self.category, str(error).rstrip(".") + ".", self.category,
+            _duration(self._timings.auth_retry_seconds),
+        )
 
     async def _set_status(self, status: BotHealth, message: str | None) -> None:
         if status == self._status and status != BotHealth.CONNECTION_ERROR:

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, load_maintenance_settings, load_settings
+from core.config import (
+    ConfigError,
+    load_maintenance_settings,
+    load_settings,
+    startup_warnings,
+)
 from db.secrets import SecretBox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,15 +72,86 @@ def test_everything_can_come_from_the_environment(
     assert settings.discord.token.get_secret_value() == TOKEN
 
 
-def test_a_missing_token_names_the_key_the_file_and_the_variable(tmp_path: Path) -> None:
+def test_a_missing_token_names_the_key_the_file_and_the_variable(
+    tmp_path: Path, key: str
+) -> None:
+    path = write(tmp_path, f'[security]\nsecret_key = "{key}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value) == (
+        f"discord.token is missing. Set it as [discord] token in {path}, or in the environment "
+        "as RACEDESK_DISCORD__TOKEN."
+    )
+
+
+def test_no_file_at_all_is_one_line_naming_what_to_fill_in(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(tmp_path / "config.toml")
     message = str(caught.value)
-    assert "discord.token is missing" in message
-    assert f"[discord] token in {tmp_path / 'config.toml'}" in message
-    assert "RACEDESK_DISCORD__TOKEN" in message
-    assert "copy config.toml.example" in message
-    assert "security.secret_key is missing" in message
+    assert "\n" not in message
+    assert message.startswith(
+        f"{tmp_path / 'config.toml'} does not exist, so discord.token and security.secret_key "
+        "are missing: copy config.toml.example"
+    )
+    assert "[discord] token and [security] secret_key" in message
+    assert "RACEDESK_DISCORD__TOKEN and RACEDESK_SECURITY__SECRET_KEY" in message
+
+
+def test_a_bad_value_from_the_environment_is_blamed_on_the_variable(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, f'[discord]\ntoken = "{TOKEN}"\n[security]\nsecret_key = "{key}"\n'
+                 "[web]\nbind_port = 8080\n")
+    monkeypatch.setenv("racedesk_web__bind_port", "eighty")  # matched without regard to case
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    message = str(caught.value)
+    assert message.startswith("racedesk_web__bind_port (web.bind_port) is invalid: ")
+    assert f"Fix or unset this environment variable: it overrides [web] bind_port in {path}" in (
+        message
+    )
+    monkeypatch.setenv("RACEDESK_WEB__BINDPORT", "8080")
+    monkeypatch.delenv("racedesk_web__bind_port")
+    with pytest.raises(ConfigError, match=r"^RACEDESK_WEB__BINDPORT is not a known setting"):
+        load_settings(path)
+
+
+def test_a_whole_section_in_the_environment_that_is_not_json_is_named(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, f'[discord]\ntoken = "{TOKEN}"\n[security]\nsecret_key = "{key}"\n')
+    monkeypatch.setenv("RACEDESK_LOGGING", "debug")
+    with pytest.raises(ConfigError, match=r"^RACEDESK_LOGGING is not valid JSON: fix or unset it"):
+        load_settings(path)
+
+
+@pytest.mark.parametrize("blank", ["client_id", "client_secret"])
+def test_half_an_oauth_application_names_the_blank_half(
+    tmp_path: Path, key: str, blank: str
+) -> None:
+    oauth = {"client_id": "racedesk-app", "client_secret": TOKEN, blank: "  "}
+    path = write(
+        tmp_path,
+        f'[discord]\ntoken = "x"\n[security]\nsecret_key = "{key}"\n[oauth]\n'
+        + "".join(f'{name} = "{value}"\n' for name, value in oauth.items()),
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    message = str(caught.value)
+    assert message.startswith(f"oauth.{blank} is blank but oauth.")
+    assert f"set [oauth] {blank} in {path} (or RACEDESK_OAUTH__{blank.upper()})" in message
+    assert TOKEN not in message
+
+
+def test_a_blank_oauth_application_is_a_warning_not_an_error(tmp_path: Path, key: str) -> None:
+    path = write(tmp_path, f'[discord]\ntoken = "x"\n[security]\nsecret_key = "{key}"\n')
+    [warning] = startup_warnings(load_settings(path), path)
+    assert "/link-racetime will not work until they are set" in warning
+    linked = write(
+        tmp_path, f'[discord]\ntoken = "x"\n[security]\nsecret_key = "{key}"\n'
+        '[oauth]\nclient_id = "app"\nclient_secret = "secret"\n',
+    )
+    assert startup_warnings(load_settings(linked), linked) == []
 
 
 def test_a_bad_value_says_what_is_expected_without_echoing_secrets(
@@ -137,7 +213,7 @@ def test_starting_without_a_token_exits_with_a_short_message(tmp_path: Path) -> 
         check=False,
     )
     assert result.returncode == 2
-    assert "discord.token is missing" in result.stderr
+    assert "discord.token and security.secret_key are missing" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
 
