@@ -39,9 +39,12 @@ class FakeRacetimeApi:
                 raise RacetimeActionRefused("; ".join(errors or [f"HTTP {response.status}"]))
             return data
 
-    async def add_user(self, name: str) -> str:
-        """A racetime user who streams (so any room lets them join); returns their id."""
-        body = {"name": name, "stream_live": True, "twitch_channel": name.lower()}
+    async def add_user(self, name: str, *, streams: bool = True) -> str:
+        """A racetime user; one who ``streams`` has Twitch connected and live (so any room
+        lets them join). Returns their id."""
+        body: dict[str, Any] = {"name": name}
+        if streams:
+            body |= {"stream_live": True, "twitch_channel": name.lower()}
         return str((await self._call("POST", "/_test/users", body))["id"])
 
     async def add_bot(self, category: str, client_id: str, client_secret: str) -> None:

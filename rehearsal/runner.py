@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 PACE_SECONDS = 1.2  # between actions, so that a person can follow
 RACERS = ("RacerOne", "RacerTwo", "RacerThree")
+# A newcomer whose racetime.gg account has no Twitch connected (see scenes/not_let_in.py).
+NEWCOMER = "RacerFour"
 GUILD = "RaceDesk Rehearsal"
 CHANNEL = "race-control"
 OWNER, ADMIN = "Ada", "Grace"
@@ -159,7 +161,7 @@ async def _rehearse(
         server = make_web_server(services, WebSettings(bind_port=web_port), lambda: True)
         await lifecycle.add("web server", server.start, server.stop)
         guild = SimulatedGuild(bot, guild=GUILD, channels=[CHANNEL],
-                               members=[OWNER, ADMIN, *RACERS])
+                               members=[OWNER, ADMIN, *RACERS, NEWCOMER])
         await lifecycle.add("simulated Discord server", guild.start, guild.close)
         # As in production (bot.notification_delivery), sending through the Discord client;
         # the short sweep bounds the wait should the loop miss a wake-up.
@@ -234,7 +236,8 @@ def _introduction(base_url: str, folder: Path, options: RehearsalOptions) -> str
         f"{pace}{when}.\n"
         f"  racetime.gg is the project's fake server at {base_url}; Discord is a simulated\n"
         f"  server \"{GUILD}\" (#{CHANNEL}) where {OWNER} owns the bot, {ADMIN} is an admin,\n"
-        f"  and {', '.join(RACERS)} race. RaceDesk's own log: {folder / 'rehearsal.log'}"
+        f"  and {', '.join(RACERS)} race ({NEWCOMER} joins later). RaceDesk's own log:\n"
+        f"  {folder / 'rehearsal.log'}"
     )
 
 

@@ -59,6 +59,12 @@ STEPS = [
     "Grace schedules a second match, its room to be opened by hand",
     "Ada previews the room with /open-room: RacerThree has not linked racetime.gg",
     "Ada confirms: the room opens, RacerOne is invited",
+    "Grace gives Spring Cup's organizers a #staff channel",
+    "RacerFour, new on racetime.gg and with no Twitch connected, links their account",
+    "Grace schedules the Qualifier, RacerOne vs RacerFour",
+    "Ada opens the room: racetime.gg will not let RacerFour in; RacerFour is told why, and so "
+    "is #staff",
+    "RacerFour sees it in /match info",
     "Grace (a server admin) sends racetime alerts to #racedesk-admin",
     "Ada adds the smz3 bot with a mistyped secret: racetime.gg refuses it (Auth failed, with "
     "its reason); one alert in #racedesk-admin",

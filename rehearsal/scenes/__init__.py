@@ -10,6 +10,7 @@ from rehearsal.scenes import (
     api,
     live_race,
     metrics,
+    not_let_in,
     notifications,
     race,
     racetime_bot,
@@ -20,5 +21,5 @@ from rehearsal.stage import Scene
 
 SCENES: list[Scene] = [
     racetime_bot.SCENE, race.SCENE, restart.SCENE, notifications.SCENE, tournament.SCENE,
-    admin.SCENE, api.SCENE, live_race.SCENE, about.SCENE, metrics.SCENE,
+    not_let_in.SCENE, admin.SCENE, api.SCENE, live_race.SCENE, about.SCENE, metrics.SCENE,
 ]
