@@ -271,6 +271,7 @@ class RoomConnection:
         return self._context
 
     async def wait_connected(self) -> None:
+        """Until the socket is up and :attr:`last_race` is what racetime shows now."""
         await self._connected.wait()
 
     async def _supervise(self) -> None:
@@ -497,12 +498,11 @@ class RoomConnection:
 
     async def _on_race(self, raw_race: Race) -> None:
         previous = self._last
-        if not self._connected.is_set():
-            self._connected.set()
         if raw_race.name == self.name:
             self._admitted = True  # racetime is talking about this room: the socket works
         race = admit(previous, raw_race, self.name, self._note)
         if race is None:
+            self._connected.set()  # what we have is the latest the room showed
             return  # another room's, old, repeated or implausible: never a step back
         if previous is None:
             events = self._baseline_events(race)
@@ -512,6 +512,10 @@ class RoomConnection:
             linked = await self._linked_users(race)
             events = diff_race(previous, race, self._context, linked_users=linked)
         self._last = race
+        # Connected means "``last_race`` is what racetime shows now": set once the frame is in,
+        # so that whoever waited for it (a reconcile after a restart) never reads the snapshot
+        # stored before the socket came back.
+        self._connected.set()
         status = race.status.value
         self._store.save(
             self.record.category,

@@ -57,16 +57,23 @@ class RoomPlayers:
         self._locks: dict[int, asyncio.Lock] = {}
         self._tried: dict[str, set[str]] = {}  # room name -> racetime ids an invite was sent to
         self._taken: dict[str, set[str]] = {}  # room name -> racetime ids racetime took in
+        # room name -> racetime id -> racetime's refusal: every later look at the room
+        # reports it too, until racetime shows the player in the room.
+        self._refused: dict[str, dict[str, str]] = {}
+
+    def lock(self, match_id: int) -> asyncio.Lock:
+        """Held while a match room's players are set up and the outcome recorded, so two
+        looks at one room (its opening, the bot joining it) never interleave."""
+        return self._locks.setdefault(match_id, asyncio.Lock())
 
     async def set_up(self, plan: MatchPlan, connection: RoomConnection) -> InviteResult:
         """Invite and accept, then post the details and the unlinked warning once per room
-        (``details_posted_at`` on the claim)."""
-        async with self._locks.setdefault(plan.match_id, asyncio.Lock()):
-            result = await self.reconcile(plan.linked, connection)
-            async with self._sessionmaker() as session:
-                claim = await queries.get_claim(session, plan.match_id)
-            if claim is not None and claim.details_posted_at is None:
-                result.problems += await self._post_details(plan, connection)
+        (``details_posted_at`` on the claim). Call it holding :meth:`lock`."""
+        result = await self.reconcile(plan.linked, connection)
+        async with self._sessionmaker() as session:
+            claim = await queries.get_claim(session, plan.match_id)
+        if claim is not None and claim.details_posted_at is None:
+            result.problems += await self._post_details(plan, connection)
         return result
 
     async def _post_details(self, plan: MatchPlan, connection: RoomConnection) -> list[str]:
@@ -102,6 +109,10 @@ class RoomPlayers:
         }
         tried = self._tried.setdefault(connection.name, set())
         taken = self._taken.setdefault(connection.name, set())
+        refused = self._refused.setdefault(connection.name, {})
+        for racetime_id in list(refused):
+            if racetime_id in statuses:  # in the room after all (a request, an override)
+                del refused[racetime_id]
         result = InviteResult()
         for player in linked:
             racetime_id = player.racetime_id
@@ -118,18 +129,21 @@ class RoomPlayers:
                     )
                     taken.add(racetime_id)
             except RacetimeActionError as error:
-                result.refused[racetime_id] = "; ".join(error.errors) or str(error)
-                result.names[racetime_id] = player.racetime_name or racetime_id
+                refused[racetime_id] = "; ".join(error.errors) or str(error)
             except RacetimeError as error:
                 tried.discard(racetime_id)  # not delivered: the next reconcile tries again
                 result.problems.append(f"{player.racetime_name or racetime_id}: {error}")
         linked_ids = {p.racetime_id for p in linked}
+        for player in linked:
+            if player.racetime_id in refused:
+                result.refused[player.racetime_id] = refused[player.racetime_id]
+                result.names[player.racetime_id] = player.racetime_name or player.racetime_id
         result.invited = tuple(sorted(
             racetime_id for racetime_id in linked_ids
             if racetime_id is not None and racetime_id not in result.refused
             and (racetime_id in taken or racetime_id in statuses)
         ))
-        for problem in result.everything():
+        for problem in result.problems:  # refusals are logged by the connection as they come
             log.warning("Room %s: %s", connection.name, problem)
         return result
 

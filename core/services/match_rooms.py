@@ -359,8 +359,9 @@ class MatchRoomService(RoomService):
 
     async def _set_up(self, plan: MatchPlan, connection: RoomConnection) -> RoomOpening:
         record = connection.record
-        result = await self._players.set_up(plan, connection)
-        await self._announce(plan, record.category, record.slug, result)
+        async with self._players.lock(plan.match_id):
+            result = await self._players.set_up(plan, connection)
+            await self._announce(plan, record.category, record.slug, result)
         return RoomOpening(
             plan.match_id,
             OpeningStatus.OPENED,

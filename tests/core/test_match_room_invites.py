@@ -77,8 +77,9 @@ async def test_a_refused_invite_is_the_matchs_problem_and_never_counted_invited(
     assert (opened.invited_count, opened.player_count) == (1, 2)
     assert opened.not_invited == (refused.player_user_id,)
 
-    # The bot joining again (or any later reconcile) repeats nothing and announces nothing new.
-    assert await service.reconcile_room(setup.match_id) == []
+    # The bot joining again (or any later reconcile) repeats nothing and announces nothing new,
+    # and still reports the player racetime would not let in.
+    assert await service.reconcile_room(setup.match_id) == [f"NoTwitch#1234: {why}"]
     await env.dispatcher.drain()
     assert len(await logged(env, MatchInviteRefusedEvent)) == 1
     assert len(await logged(env, RacetimeRoomOpenedEvent)) == 1
