@@ -325,11 +325,13 @@ class MatchRoomService(RoomService):
                     row.invite_error = refused_ids[row.user_id]
                 elif row.user_id in invited_ids:
                     row.invite_error = None
+            tournament_id = plan.tournament.id
+            assert tournament_id is not None
             for user, why in refused:
                 assert user.id is not None and user.racetime_id is not None
                 outbox.add(MatchInviteRefusedEvent(
                     user_id=SYSTEM_USER_ID, match_id=plan.match_id,
-                    tournament_id=plan.tournament.id or 0, player_user_id=user.id,
+                    tournament_id=tournament_id, player_user_id=user.id,
                     racetime_user_id=user.racetime_id, racetime_name=user.racetime_name,
                     category=category, room_slug=slug, room_url=self._url(category, slug),
                     reason=why, advice=rules.invite_advice(why),
