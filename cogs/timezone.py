@@ -28,7 +28,6 @@ from core.services.time_text import local_text, plain_text
 from core.services.timezones import TimezoneService, suggest_zones
 
 if TYPE_CHECKING:
-
     from bot import RaceDeskBot
 
 
