@@ -253,7 +253,7 @@ def build_services(
         readiness=RoomServiceReadiness(match_rooms),
     )
     open_room = OpenRoomService(sessionmaker, match_rooms, matches, audit)
-    timezones = TimezoneService(sessionmaker, audit)
+    timezones = TimezoneService(sessionmaker, audit, clock)
     link_service = LinkService(
         sessionmaker, event_log, client, secret_box, audit, linking, clock=clock
     )

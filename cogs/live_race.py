@@ -29,7 +29,7 @@ from cogs._shared.permissions import (
     organizers_only,
 )
 from cogs._shared.replies import reply
-from cogs._shared.time_option import When
+from cogs._shared.time_option import WHEN_HELP, When
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from core.services.async_tournaments import AsyncTournamentService
 from core.services.live_races import (
@@ -45,7 +45,6 @@ from core.services.tournaments import TournamentService
 if TYPE_CHECKING:
     from bot import RaceDeskBot
 
-WHEN_HELP = "When it starts: <t:1796151600:F>, 2026-12-01T19:00+01:00, or 2026-12-01 19:00 (yours)"
 RACE_HELP = "The live race: pick one from the suggestions, or give its number"
 
 

@@ -29,7 +29,7 @@ from cogs._shared.permissions import (
     organizers_only,
 )
 from cogs._shared.replies import reply
-from cogs._shared.time_option import When
+from cogs._shared.time_option import WHEN_HELP, When
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from core.services.matches import MatchService, match_id_from
 from core.services.tournaments import TournamentService
@@ -37,7 +37,6 @@ from core.services.tournaments import TournamentService
 if TYPE_CHECKING:
     from bot import RaceDeskBot
 
-WHEN_HELP = "When it starts: <t:1796151600:F>, 2026-12-01T19:00+01:00, or 2026-12-01 19:00 (yours)"
 MATCH_HELP = "The match: pick one from the suggestions, or give its number"
 
 

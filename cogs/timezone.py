@@ -1,5 +1,5 @@
-"""``/timezone``: the zone RaceDesk reads the times you type in (``2026-12-01 19:00``), and the
-server's default for everyone who has not chosen one.
+"""``/timezone``: the zone RaceDesk reads the times you type in (a date and time without a
+zone), and the server's default for everyone who has not chosen one.
 
 Discord timestamps already show every reader their own time; a zone is needed only for
 times typed as a plain date and time. The rules live in ``core.services.timezones``.
@@ -23,19 +23,12 @@ from cogs._shared.permissions import (
 )
 from cogs._shared.replies import reply
 from core.clock import Clock
-from core.services.time_input import discord_timestamp
+from core.services.time_input import discord_timestamp, example_time
+from core.services.time_text import local_text, plain_text
 from core.services.timezones import TimezoneService, suggest_zones
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
     from bot import RaceDeskBot
-
-
-def local_now(zone: ZoneInfo, now: datetime) -> str:
-    """What the clock shows in ``zone`` at ``now``, to check the choice at a glance."""
-    local = now.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M} (UTC{local:%z})"
 
 
 @app_commands.guild_only()
@@ -65,10 +58,12 @@ class TimezoneCog(ServerOnly, commands.GroupCog, group_name="timezone"):
     async def set_(self, interaction: discord.Interaction, zone: str) -> None:
         """Set the timezone your typed times are read in."""
         parsed = await self._timezones.set_user_timezone(interaction.user.id, zone)
+        now = self._now()
         await reply(
             interaction,
-            f"Your timezone is now **{parsed.key}**: it is {local_now(parsed, self._now())} "
-            "there. Times you type as `2026-12-01 19:00` are read in it, in every server.",
+            f"Your timezone is now **{parsed.key}**: it is {local_text(now, parsed)} there. "
+            f"Times you type as `{plain_text(example_time(now, parsed), parsed)}` are read in "
+            "it, in every server.",
         )
 
     set_.autocomplete("zone")(zone_choices)
@@ -88,7 +83,7 @@ class TimezoneCog(ServerOnly, commands.GroupCog, group_name="timezone"):
             f"Your timezone: {mine}\n"
             f"This server's default: **{server}**\n"
             f"Your typed times are read in **{used.key}**, where it is now "
-            f"{local_now(used, now)}; that is {discord_timestamp(now, 'f')} for you.",
+            f"{local_text(now, used)}; that is {discord_timestamp(now, 'f')} for you.",
         )
 
     @for_audience(Audience.ORGANIZER)
@@ -104,7 +99,7 @@ class TimezoneCog(ServerOnly, commands.GroupCog, group_name="timezone"):
         await reply(
             interaction,
             f"{interaction.guild.name}'s default timezone is now **{parsed.key}** (it is "
-            f"{local_now(parsed, self._now())} there). Members who have not run "
+            f"{local_text(self._now(), parsed)} there). Members who have not run "
             "`/timezone set` have their typed times read in it.",
         )
 

@@ -3,6 +3,7 @@ the database, the fake racetime server, the racetime engine wired to both, and t
 harness that drives slash commands through the real CommandTree."""
 
 pytest_plugins = [
+    "tests.plugins.moved_clock",
     "tests.plugins.database",
     "tests.plugins.faults",
     "tests.plugins.fake_racetime",

@@ -1,6 +1,7 @@
 """A slash option for a moment in time, parsed at the boundary: ``when: When`` gives the
 command an aware UTC datetime, read in the invoking member's timezone when it is a plain date
-and time (see ``core.services.time_input`` for the accepted formats)."""
+and time (see ``core.services.time_input`` for the accepted formats). As it is typed, the
+option suggests its reading in that zone, or the next evenings (``time_suggestions``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ import discord
 from discord import app_commands
 
 from core.services.time_input import TimeInputError
+
+# Synced to Discord once, so no date here: the examples are computed per interaction (the
+# suggestions, the error messages). At most 100 characters.
+WHEN_HELP = (
+    "When it starts: a date and time in your timezone (or ending in UTC or +01:00), or <t:…>"
+)
 
 
 class TimeOptionError(app_commands.TransformerError):
@@ -23,21 +30,33 @@ class TimeOptionError(app_commands.TransformerError):
         self.message = message
 
 
+def _services(interaction: discord.Interaction) -> Any:
+    services: Any = getattr(interaction.client, "services", None)
+    if services is None:
+        raise TypeError("When needs a client with .services (RaceDeskBot)")
+    return services
+
+
 class WhenTransformer(app_commands.Transformer):
     """Reads the option with the application's ``TimezoneService`` (``bot.services``): a
     transformer is named in an annotation, before any service exists, so it cannot be
     handed one."""
 
     async def transform(self, interaction: discord.Interaction, value: str) -> datetime:
-        services: Any = getattr(interaction.client, "services", None)
-        if services is None:
-            raise TypeError("When needs a client with .services (RaceDeskBot)")
         try:
-            return await services.timezones.parse_time_for(
+            return await _services(interaction).timezones.parse_time_for(
                 value, interaction.user.id, interaction.guild_id
             )
         except TimeInputError as error:
             raise TimeOptionError(value, self, error.message) from None
+
+    async def autocomplete(  # type: ignore[override]
+        self, interaction: discord.Interaction, value: str, /
+    ) -> list[app_commands.Choice[str]]:
+        found = await _services(interaction).timezones.suggest_times_for(
+            str(value), interaction.user.id, interaction.guild_id
+        )
+        return [app_commands.Choice(name=s.name, value=s.value) for s in found]
 
 
 When = app_commands.Transform[datetime, WhenTransformer]

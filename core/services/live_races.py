@@ -30,6 +30,7 @@ from core.services.matches import (
     clean_reason,
     match_id_from,
 )
+from core.services.time_text import utc_text
 from core.services.tournaments import clean_goal
 from db.models import AsyncLiveRace, AsyncPool, AsyncTournament, ClaimState, RaceStatus
 from db.queries import async_tournaments as queries
@@ -355,7 +356,7 @@ class LiveRaceService:
 
 def _label(race: LiveRaceInfo) -> str:
     parts = [f"#{race.id}", race.tournament, race.pool or "no pool",
-             f"{race.scheduled_at:%Y-%m-%d %H:%M} UTC"]
+             utc_text(race.scheduled_at)]
     label = " · ".join(parts)
     if race.status != RaceStatus.SCHEDULED:
         label += f" ({race.status.value})"

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from core.services.time_text import utc_text
 from core.services.tournaments import TournamentSettings
 from db.models import BotStatus, ClaimState, Match, MatchRoomClaim, RacetimeBot, Tournament, User
 from db.models.base import RaceStatus
@@ -184,7 +185,7 @@ def match_goal(match: Match, tournament: Tournament) -> str:
 
 
 def scheduled_text(when: datetime | None) -> str:
-    return when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else "not set"
+    return utc_text(when) if when is not None else "not set"
 
 
 def room_info(match: Match, tournament: Tournament) -> str:

@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,7 +36,8 @@ from core.services.match_info import (
     RoomReadiness,
     RoomStatus,
 )
-from core.services.time_input import show_time
+from core.services.time_input import example_time, show_time
+from core.services.time_text import utc_text
 from core.services.tournaments import TournamentService, TournamentSettings, clean_goal
 from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
 from db.queries import matches as queries
@@ -91,7 +92,10 @@ def check_future(when: datetime, now: datetime) -> None:
     if when.tzinfo is None:
         raise ValueError("race times must be timezone-aware")
     if when <= now:
-        raise UserFacingError(f"{show_time(when)} is in the past. Give a time in the future.")
+        raise UserFacingError(
+            f"{show_time(when)} is in the past. Give a time in the future, e.g. "
+            f"`{utc_text(example_time(now, UTC))}`."
+        )
 
 
 def check_cancellable(status: str, what: str, kept: str) -> None:
@@ -435,7 +439,7 @@ def _goal(match: Match, settings: TournamentSettings) -> tuple[str, str]:
 
 
 def _label(match: Match, tournament: Tournament) -> str:
-    when = f"{match.scheduled_at:%Y-%m-%d %H:%M} UTC" if match.scheduled_at else "no time"
+    when = utc_text(match.scheduled_at) if match.scheduled_at else "no time"
     label = f"#{match.id} · {tournament.name} · {match.title} · {when}"
     if match.status in (RaceStatus.FINISHED, RaceStatus.CANCELLED):
         label += f" ({match.status})"

@@ -1,23 +1,24 @@
 """Whose clock a typed time is read on: the player's timezone, else the server's, else UTC.
 
-Zones are IANA names (``Europe/Berlin``) from the system's tz database (``zoneinfo``).
+Zones are IANA names (``Europe/Berlin``) from the system's tz database (``zone_names``).
 A player's zone is kept on their user row and follows them to every server; a server's
 default is in ``guild_settings``.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import zoneinfo
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import Clock
 from core.errors import UserFacingError
 from core.services.audit import AuditService
 from core.services.time_input import parse_time
+from core.services.time_suggestions import TimeSuggestion, suggest_times
+from core.services.zone_names import known_zones, zone_called, zone_names
 from db.queries.guild_settings import get_guild_settings, update_guild_settings
 from db.queries.users import get_or_create_user_by_discord_id, get_user_by_discord_id
 
@@ -31,26 +32,10 @@ class UnknownTimezoneError(UserFacingError):
     """A zone name that is not in the tz database."""
 
 
-@functools.cache
-def zone_names() -> tuple[str, ...]:
-    """Every IANA zone name this system knows, sorted."""
-    return tuple(sorted(zoneinfo.available_timezones()))
-
-
-@functools.cache
-def _known() -> frozenset[str]:
-    return frozenset(zone_names())
-
-
-@functools.cache
-def _by_lower() -> dict[str, str]:
-    return {name.lower(): name for name in zone_names()}
-
-
 def parse_zone(text: str) -> ZoneInfo:
     """The zone called ``text`` (any case, spaces for underscores), or a clear refusal."""
     typed = text.strip().replace(" ", "_")
-    name = _by_lower().get(typed.lower())
+    name = zone_called(typed)
     if name is None:
         hint = ""
         close = suggest_zones(typed, limit=3)
@@ -81,10 +66,11 @@ def suggest_zones(typed: str, *, limit: int = MAX_SUGGESTIONS) -> list[str]:
 
 class TimezoneService:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService
+        self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService, clock: Clock
     ) -> None:
         self._sessionmaker = sessionmaker
         self._audit = audit
+        self._clock = clock
 
     async def user_timezone(self, discord_user_id: int) -> str | None:
         """The zone the player chose, if any."""
@@ -128,7 +114,7 @@ class TimezoneService:
             if guild_id is not None:
                 names.append(await self._server_zone(session, guild_id))
         for name in names:
-            if name and name in _known():
+            if name and name in known_zones():
                 return ZoneInfo(name)
             if name:
                 log.warning("Stored timezone %r is unknown to the tz database; ignored", name)
@@ -138,8 +124,17 @@ class TimezoneService:
         self, text: str, discord_user_id: int, guild_id: int | None
     ) -> datetime:
         """What ``discord_user_id`` typed, as aware UTC; a plain date and time is read in
-        :meth:`timezone_for`. Raises :class:`~core.services.time_input.TimeInputError`."""
-        return parse_time(text, await self.timezone_for(discord_user_id, guild_id))
+        :meth:`timezone_for`. Raises :class:`~core.services.time_input.TimeInputError`,
+        whose examples are in that zone."""
+        zone = await self.timezone_for(discord_user_id, guild_id)
+        return parse_time(text, zone, now=self._clock.now())
+
+    async def suggest_times_for(
+        self, typed: str, discord_user_id: int, guild_id: int | None
+    ) -> list[TimeSuggestion]:
+        """What a time option suggests to ``discord_user_id`` while ``typed`` is typed."""
+        zone = await self.timezone_for(discord_user_id, guild_id)
+        return suggest_times(typed, zone, self._clock.now())
 
     @staticmethod
     async def _server_zone(session: AsyncSession, guild_id: int) -> str:

@@ -3,14 +3,17 @@ suggestions, the list and info embeds, and the notifications behind a scheduled 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import discord
 import pytest
 from sqlalchemy import select
 
-from core.services.time_input import show_time
+from core.services.time_input import accepted_formats, example_time, show_time
+from core.services.time_text import utc_text
 from db.models import (
     Match,
     MatchPlayer,
@@ -22,6 +25,7 @@ from db.models import (
     User,
 )
 from db.secrets import SecretBox
+from tests.clock_messages import clock_read_around
 from tests.plugins.discord_bot import DiscordHarness, running_harness
 
 ORGANIZERS_ONLY = (
@@ -150,11 +154,12 @@ async def test_schedule_with_overrides_and_a_plain_time_in_the_members_zone(
 ) -> None:
     boss = await organizer(harness)
     await harness.services.timezones.set_user_timezone(boss.id, "Europe/Berlin")
+    summer = datetime.now(UTC).year + 1  # 1 July of next year: ahead, and in summer time
     answer = await schedule(
-        harness, boss, when="2030-07-01 20:00", goal="100%", invitational=False,
+        harness, boss, when=f"{summer}-07-01 20:00", goal="100%", invitational=False,
         auto_create=False,
     )
-    when = datetime(2030, 7, 1, 18, 0, tzinfo=UTC)  # 20:00 in Berlin's summer time
+    when = datetime(summer, 7, 1, 18, 0, tzinfo=UTC)  # 20:00 in Berlin's summer time
     assert f"**Semi-final**, {show_time(when)}." in answer
     assert "**Goal:** 100%\n" in answer
     assert (
@@ -169,13 +174,6 @@ async def test_schedule_with_overrides_and_a_plain_time_in_the_members_zone(
         ({"tournament": "Autumn Cup"},
          "There is no tournament called `Autumn Cup` in this server. `/tournament list` shows "
          "them; `/tournament create` makes one."),
-        ({"when": "<t:1000000000:F>"},
-         "<t:1000000000:F> (<t:1000000000:R>) is in the past. Give a time in the future."),
-        ({"when": "tomorrow at 8"},
-         "`tomorrow at 8` is not a time RaceDesk can read. Write the time as a Discord "
-         "timestamp (`<t:1796151600:F>`), as ISO 8601 with an offset (`2026-12-01T19:00+01:00` "
-         "or `2026-12-01T18:00Z`), or as a date and time in your timezone (`2026-12-01 19:00`; "
-         "set your timezone with `/timezone set`)."),
         ({"players": f"<@{STRANGER}> <@{{ada}}>"},
          f"<@{STRANGER}> is not a member of this server; every player must be. Invite them "
          "first, or choose someone else."),
@@ -205,6 +203,32 @@ async def test_every_bad_input_gets_its_message(
     assert result.first.ephemeral
     assert result.first.content == message.replace("{ada_name}", ada.display_name)
     assert await harness.services.matches.list_upcoming(harness.guild.id) == []
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        ("<t:1000000000:F>",
+         lambda now: "<t:1000000000:F> (<t:1000000000:R>) is in the past. Give a time in the "
+                     f"future, e.g. `{utc_text(example_time(now, UTC))}`."),
+        ("tomorrow at 8",
+         lambda now: "`tomorrow at 8` is not a time RaceDesk can read. "
+                     + accepted_formats(now, ZoneInfo("Europe/Berlin"))),
+    ],
+)
+async def test_a_past_or_unreadable_time_gets_examples_that_work(
+    harness: DiscordHarness, when: str, message: Callable[[datetime], str]
+) -> None:
+    boss = await organizer(harness)
+    await harness.services.timezones.set_user_timezone(boss.id, "Europe/Berlin")
+    async with clock_read_around() as now:
+        answer = await schedule(harness, boss, when=when)
+    assert answer in now.either(message)
+    examples = re.findall(r"`([^`]*\d{4}[^`]*)`", answer)  # the ones with a year
+    assert examples
+    for written in examples:
+        scheduled = await schedule(harness, boss, when=written)
+        assert scheduled.startswith("Scheduled"), (written, scheduled)
 
 
 async def test_unlinked_players_are_named_when_links_are_required(

@@ -42,6 +42,8 @@ BOSS = 900_000_000_000_000_001
 ADA, BOB, CY = 900_000_000_000_000_011, 900_000_000_000_000_012, 900_000_000_000_000_013
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=2)
+# Its example: a day after NOW, on the next whole hour.
+IN_THE_FUTURE = "Give a time in the future, e.g. `2026-11-27 13:00 UTC`."
 
 
 class Setup:
@@ -154,10 +156,9 @@ async def test_schedule_keeps_the_overrides_given(setup: Setup) -> None:
         ([ADA, BOB], {"tournament": "Autumn Cup"},
          "There is no tournament called `Autumn Cup` in this server. `/tournament list` shows "
          "them; `/tournament create` makes one."),
-        ([ADA, BOB], {"when": NOW}, f"{show_time(NOW)} is in the past. Give a time in the "
-                                    "future."),
+        ([ADA, BOB], {"when": NOW}, f"{show_time(NOW)} is in the past. {IN_THE_FUTURE}"),
         ([ADA, BOB], {"when": NOW - timedelta(hours=1)},
-         f"{show_time(NOW - timedelta(hours=1))} is in the past. Give a time in the future."),
+         f"{show_time(NOW - timedelta(hours=1))} is in the past. {IN_THE_FUTURE}"),
     ],
 )
 async def test_schedule_refusals_write_nothing(
@@ -221,7 +222,7 @@ async def test_reschedule_refusals(setup: Setup) -> None:
     cases = [
         (LATER, f"Match #{info.id} is already set for {show_time(LATER)}; nothing changed."),
         (NOW - timedelta(minutes=1),
-         f"{show_time(NOW - timedelta(minutes=1))} is in the past. Give a time in the future."),
+         f"{show_time(NOW - timedelta(minutes=1))} is in the past. {IN_THE_FUTURE}"),
     ]
     for when, message in cases:
         with pytest.raises(UserFacingError) as refused:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.clock import ManualClock
 from core.errors import NotFoundError, UserFacingError
 from core.services.audit import AuditService
 from core.services.timezones import (
@@ -339,7 +340,7 @@ async def test_roles_are_set_cleared_and_audited(
 def timezones(
     db_sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService
 ) -> TimezoneService:
-    return TimezoneService(db_sessionmaker, audit)
+    return TimezoneService(db_sessionmaker, audit, ManualClock())
 
 
 async def test_a_player_zone_wins_then_the_server_zone_then_utc(
