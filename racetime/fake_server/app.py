@@ -579,22 +579,22 @@ async def test_stale_copy(request: web.Request) -> web.Response:
     return _json({"version": version})
 
 
-async def test_error_pong_gap(request: web.Request) -> web.Response:
+async def _set_seconds(request: web.Request, setter: Callable[[float], None]) -> web.Response:
+    """A ``{"seconds"}`` setting of the server; a value it refuses is a 422."""
     body = await _body(request)
     try:
-        request.app[SERVER].set_error_pong_gap(float(body.get("seconds", 0)))
+        setter(float(body.get("seconds", 0)))
     except ValueError as exc:
         return _json({"errors": [str(exc)]}, 422)
     return _json({"ok": True})
+
+
+async def test_error_pong_gap(request: web.Request) -> web.Response:
+    return await _set_seconds(request, request.app[SERVER].set_error_pong_gap)
 
 
 async def test_adoption_delay(request: web.Request) -> web.Response:
-    body = await _body(request)
-    try:
-        request.app[SERVER].set_adoption_delay(float(body.get("seconds", 0)))
-    except ValueError as exc:
-        return _json({"errors": [str(exc)]}, 422)
-    return _json({"ok": True})
+    return await _set_seconds(request, request.app[SERVER].set_adoption_delay)
 
 
 async def test_revoke(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from core.events import (
 )
 from core.identity import SYSTEM_USER_ID
 from core.services.match_room_rules import invite_advice
-from core.services.match_rooms import OpeningStatus
+from core.services.match_rooms import MatchRoomService, OpeningStatus
 from db.models import MatchPlayer, MatchRoomClaim, User
 from tests.core.match_room_helpers import add_match, room_service
 from tests.core.test_match_rooms import entrants, invited, logged
@@ -44,12 +44,16 @@ async def invite_errors(env: EngineEnv, match_id: int) -> dict[str | None, str |
         return {racetime_id: error for racetime_id, error in rows.all()}
 
 
+async def running_service(env: EngineEnv) -> MatchRoomService:
+    await add_alttpr_bot(env)
+    return room_service(env, await started(env))
+
+
 async def test_a_refused_invite_is_the_matchs_problem_and_never_counted_invited(
     engine_env: EngineEnv,
 ) -> None:
     env = engine_env
-    await add_alttpr_bot(env)
-    service = room_service(env, await started(env))
+    service = await running_service(env)
     no_twitch = without_twitch(env)
     setup = await add_match(env, scheduled_at=WHEN, linked=("RacerOne", "NoTwitch"), unlinked=0)
 
@@ -89,8 +93,7 @@ async def test_a_tournament_without_streaming_opens_rooms_everyone_can_join(
     engine_env: EngineEnv,
 ) -> None:
     env = engine_env
-    await add_alttpr_bot(env)
-    service = room_service(env, await started(env))
+    service = await running_service(env)
     no_twitch = without_twitch(env)
     setup = await add_match(
         env, scheduled_at=WHEN, linked=("RacerOne", "NoTwitch"), unlinked=0,
@@ -112,8 +115,7 @@ async def test_a_player_who_links_while_the_room_waits_is_invited_then(
     engine_env: EngineEnv,
 ) -> None:
     env = engine_env
-    await add_alttpr_bot(env)
-    service = room_service(env, await started(env))
+    service = await running_service(env)
     setup = await add_match(env, scheduled_at=WHEN, linked=("RacerOne",), unlinked=1)
     opening = await service.create_race_room_for_match(
         setup.match_id, actor_user_id=42, reason="manual"
