@@ -12,8 +12,8 @@ nor see them (no name of this server's in any answer or suggestion).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -141,7 +141,6 @@ class Servers:
     their_match: int
     their_race: int
     when: str  # a time in the future, as a Discord timestamp
-    audited: Callable[[], Any] = field(default=lambda: None)
 
     @property
     def guild_id(self) -> int:
@@ -212,7 +211,6 @@ async def servers(
             moderator=await with_role(guild, moderator, "Moderators"),
         )
         other = sim.add_server("Other Server", ["TheirOrganizer", "TheirPlayer"])
-        theirs = other.members[1:] if other.members[0].bot else other.members[:2]
         their_organizer = next(m for m in other.members if m.name == "TheirOrganizer")
         their_player = next(m for m in other.members if m.name == "TheirPlayer")
         role = await with_role(other, their_organizer, "Their organizers")
@@ -233,7 +231,6 @@ async def servers(
         theirs_seeded = await seed(
             harness, other.id, "beta", [their_player.id, their_organizer.id], starts
         )
-        assert theirs
         personas = {
             MEMBER: guild.get_member(member.id) or member,
             MODERATOR: guild.get_member(moderator.id) or moderator,
