@@ -3,6 +3,9 @@ one table declared here (not read from the rules it checks), and the server's ro
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -166,3 +169,24 @@ async def test_the_roles_are_set_cleared_and_audited_by_server_admins_only(
         (GUILD, {"organizer_role_id": str(role), "moderator_role_id": str(role + 7)}),
         (GUILD, {"moderator_role_id": None}),
     ]
+
+
+def test_who_may_do_what_is_decided_without_discord() -> None:
+    """The policy is asked with plain data, so every way in can ask it: nothing under core/,
+    racetime/, web/ or db/ imports discord.py."""
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for folder in ("core", "racetime", "web", "db"):
+        for path in sorted((root / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                else:
+                    continue
+                offenders += [
+                    f"{path.relative_to(root)}: {name}" for name in names
+                    if name.split(".")[0] == "discord"
+                ]
+    assert offenders == []
