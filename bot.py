@@ -17,7 +17,7 @@ import json
 import logging
 import pkgutil
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,15 @@ from discord import app_commands
 from discord.ext import commands
 
 import cogs
-from cogs._shared.bot_alert_sender import DiscordAlertSender, owner_ids
+from cogs._shared.bot_alert_sender import DiscordAlertSender
 from cogs._shared.notification_sender import DiscordNotificationSender
-from cogs._shared.permissions import audience_of
+from cogs._shared.permissions import (
+    apply_default_permissions,
+    audience_of,
+    permission_names,
+)
 from cogs._shared.tree import RaceDeskTree
+from core.access import AccessPolicy
 from core.clock import Clock, SystemClock
 from core.config import (
     DEFAULT_CONFIG_PATH,
@@ -119,13 +124,16 @@ class DevGuildRefusedError(Exception):
 
 class RaceDeskBot(commands.Bot):
     """The Discord client; owns nothing but the cogs. Services are started and stopped by the
-    application's :class:`~core.lifecycle.Lifecycle`, never by a cog."""
+    application's :class:`~core.lifecycle.Lifecycle`, never by a cog.
+
+    Its bot owners are the access policy's (``[discord] owner_ids``): discord.py never fills
+    them from the Discord application's owner or team (:meth:`is_owner` asks the policy).
+    """
 
     def __init__(
         self,
         services: Services,
         *,
-        owner_ids: Sequence[int] = (),
         dev_guild_id: int | None = None,
         sync_commands: bool = False,
         intents: discord.Intents | None = None,
@@ -135,24 +143,39 @@ class RaceDeskBot(commands.Bot):
         # RaceDesk never joins a voice channel: discord.py's warnings that voice is not
         # supported would only open every start's log with noise.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        self.services = services  # before discord.py's __init__, which sets owner_ids
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             tree_cls=RaceDeskTree,
-            owner_ids=set(owner_ids) or None,
+            owner_ids=services.access.owner_ids,
             help_command=None,
         )
-        self.services = services
         self._dev_guild_id = dev_guild_id
         self._sync_commands = sync_commands
         # Started once the client has logged in (they need Discord's HTTP API).
         self.after_login: list[Callable[[], Awaitable[None]]] = []
 
+    @property  # type: ignore[override]
+    def owner_ids(self) -> frozenset[int]:
+        """The access policy's bot owners (the simulated server sets them too)."""
+        return self.services.access.owner_ids
+
+    @owner_ids.setter
+    def owner_ids(self, ids: Collection[int] | None) -> None:
+        self.services.access.owner_ids = ids
+
+    async def is_owner(self, user: discord.abc.User, /) -> bool:
+        """One of ``[discord] owner_ids``, and only those (never the application's team)."""
+        return user.id in self.services.access.owner_ids
+
     async def load_cogs(self) -> None:
-        """Load every cog; one that fails to load fails start-up."""
+        """Load every cog (one that fails to load fails start-up), then hide each top-level
+        command behind the Discord permissions its access rules call for."""
         for name in cog_module_names():
             await self.load_extension(name)
             log.debug("Loaded %s", name)
+        apply_default_permissions(self.tree)
 
     async def setup_hook(self) -> None:
         await self.load_cogs()
@@ -184,8 +207,10 @@ def build_services(
     bot_timings: BotTimings | None = None,
     listener_retry: RetryPolicy | None = None,
     linking: LinkSettings | None = None,
+    owner_ids: Collection[int] = (),
 ) -> Services:
-    """Construct every service without touching the network (tests use this too)."""
+    """Construct every service without touching the network (tests use this too);
+    ``owner_ids`` are the bot owners (``[discord] owner_ids``)."""
     racetime = racetime or RacetimeSettings()
     clock = clock or SystemClock()
     metrics = PrometheusMetrics()
@@ -222,7 +247,8 @@ def build_services(
         metrics=metrics,
     )
     audit = AuditService(sessionmaker)
-    notifications = NotificationService(sessionmaker, audit)
+    access = AccessPolicy(sessionmaker, audit, owner_ids=owner_ids)
+    notifications = NotificationService(sessionmaker, audit, access=access)
     metrics.sample_state_with(RuntimeState(
         racetime=manager, dispatcher=dispatcher, outbox_depth=notifications.outbox_depth,
         bots=racetime_bots.list_bots,
@@ -241,7 +267,7 @@ def build_services(
         metrics=metrics,
     )
     match_rooms.subscribe(dispatcher)
-    tournaments = TournamentService(sessionmaker, audit)
+    tournaments = TournamentService(sessionmaker, audit, access=access)
     match_scheduler = MatchScheduler(
         sessionmaker, event_log, match_rooms, system_user_id=SYSTEM_USER_ID, clock=clock
     )
@@ -249,17 +275,18 @@ def build_services(
     tournaments.on_settings_changed(match_scheduler.on_tournament_changed)
     matches = MatchService(
         sessionmaker, event_log, audit, tournaments, clock,
+        access=access,
         racetime_url=f"{racetime.scheme}://{racetime.host}",
         readiness=RoomServiceReadiness(match_rooms),
     )
-    open_room = OpenRoomService(sessionmaker, match_rooms, matches, audit)
-    timezones = TimezoneService(sessionmaker, audit, clock)
+    open_room = OpenRoomService(sessionmaker, match_rooms, matches, audit, access=access)
+    timezones = TimezoneService(sessionmaker, audit, clock, access=access)
     link_service = LinkService(
         sessionmaker, event_log, client, secret_box, audit, linking, clock=clock
     )
     live_races = build_live_races(
         sessionmaker, event_log, dispatcher, audit, manager, client, room_store, clock,
-        racetime_url=f"{racetime.scheme}://{racetime.host}", metrics=metrics,
+        access=access, racetime_url=f"{racetime.scheme}://{racetime.host}", metrics=metrics,
     )
     bot_alerts = BotAlertService(sessionmaker, manager, clock)
     bot_alerts.subscribe(dispatcher)
@@ -276,9 +303,10 @@ def build_services(
         racetime=manager,
         racetime_client=client,
         audit=audit,
+        access=access,
         racetime_admin=RacetimeAdminService(
             sessionmaker, racetime_bots, manager, audit, event_log, dispatcher,
-            bot_status=bot_status, alerts=bot_alerts,
+            bot_status=bot_status, alerts=bot_alerts, access=access,
         ),
         notifications=notifications,
         # Tournaments and timezones (issue 11).
@@ -290,11 +318,12 @@ def build_services(
         announcements=AnnouncementService(sessionmaker, tournaments, matches),
         open_room=open_room,
         linking=link_service,
-        profiles=ProfileService(link_service, timezones),
+        profiles=ProfileService(link_service, timezones, access=access),
         # The HTTP API (issue 12).
-        api_tokens=ApiTokenService(sessionmaker, audit, clock),
+        api_tokens=ApiTokenService(sessionmaker, audit, clock, access=access),
         room_api=RoomApiService(
-            sessionmaker, open_room, audit, racetime_url=f"{racetime.scheme}://{racetime.host}"
+            sessionmaker, open_room, audit, access=access,
+            racetime_url=f"{racetime.scheme}://{racetime.host}",
         ),
         metrics=metrics,
         **live_races,
@@ -345,7 +374,7 @@ async def start_bot_alerts(
     """Deliver racetime bot alerts through ``client`` (stop with ``services.bot_alerts.stop``)."""
     kwargs = {"sweep_seconds": sweep_seconds} if sweep_seconds is not None else {}
     await services.bot_alerts.start(
-        DiscordAlertSender(client), lambda: owner_ids(client), **kwargs
+        DiscordAlertSender(client), lambda: services.access.owner_ids, **kwargs
     )
 
 
@@ -361,7 +390,12 @@ def describe_commands(tree: app_commands.CommandTree) -> list[dict[str, Any]]:
             {
                 "command": f"/{command.qualified_name}",
                 "description": command.description,
-                "audience": audience_of(command).value,
+                "audience": audience_of(command),
+                # What Discord hides it behind: its top-level command's (Discord applies that
+                # to every subcommand); null: every member sees it.
+                "default_permissions": permission_names(
+                    (command.root_parent or command).default_permissions
+                ),
                 "guild_only": bool(
                     command.guild_only or getattr(command.root_parent, "guild_only", False)
                 ),
@@ -468,13 +502,13 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
         secret_box=secret_box,
         racetime=settings.racetime,
         linking=LinkSettings.from_config(settings.oauth, settings.web),
+        owner_ids=settings.discord.owner_ids,
     )
     async with Lifecycle() as lifecycle:
         lifecycle.handle_signals()
         await services.start(lifecycle)
         bot = RaceDeskBot(
             services,
-            owner_ids=settings.discord.owner_ids,
             dev_guild_id=settings.discord.dev_guild_id,
             sync_commands=settings.discord.sync_commands,
         )
@@ -640,7 +674,7 @@ def print_commands(args: argparse.Namespace) -> None:
     else:
         for row in rows:
             options = ", ".join(o["name"] + ("" if o["required"] else "?") for o in row["options"])
-            print(f"{row['command']:<28} {row['audience']:<14} {options}")
+            print(f"{row['command']:<28} {row['audience']:<26} {options}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

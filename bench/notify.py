@@ -47,6 +47,7 @@ import aiohttp
 from sqlalchemy import func, select
 
 from bench import workdir
+from core.access import AccessPolicy
 from core.services.audit import AuditService
 from core.services.notification_types import NotificationType
 from core.services.notifications import NotificationContent, NotificationService
@@ -89,7 +90,10 @@ async def queue_all(db_url: str, count: int, users: int) -> set[Key]:
     """Queue ``count`` notifications, one event per transaction to (up to) every player."""
     engine = create_engine(db_url)
     sessionmaker = create_sessionmaker(engine)
-    notifications = NotificationService(sessionmaker, AuditService(sessionmaker))
+    audit = AuditService(sessionmaker)
+    notifications = NotificationService(
+        sessionmaker, audit, access=AccessPolicy(sessionmaker, audit)
+    )
     players = [FIRST_USER + index for index in range(users)]
     try:
         for discord_id in players:

@@ -9,7 +9,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.permissions import Audience, for_audience
 from core.services.health import HealthReport, HealthService
 
 if TYPE_CHECKING:
@@ -55,7 +54,6 @@ class AboutCog(commands.Cog, name="About"):
     def __init__(self, health: HealthService) -> None:
         self._health = health
 
-    @for_audience(Audience.EVERYONE)
     @app_commands.command(name="about")
     async def about(self, interaction: discord.Interaction) -> None:
         """Show RaceDesk's version, uptime and health."""

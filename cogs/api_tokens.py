@@ -12,17 +12,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.permissions import (
-    Audience,
-    OrganizerRoles,
-    ServerOnly,
-    for_audience,
-    organizers_only,
-)
+from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
+from core.access import AccessPolicy, Permission
 from core.services.api_tokens import ApiTokenInfo, ApiTokenService
 from core.services.time_input import discord_timestamp
-from core.services.tournaments import TournamentService
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot
@@ -46,9 +40,9 @@ def token_line(token: ApiTokenInfo) -> str:
 class ApiTokenCog(ServerOnly, commands.GroupCog, group_name="api-token"):
     """Tokens for this server's HTTP API."""
 
-    def __init__(self, tokens: ApiTokenService, tournaments: TournamentService) -> None:
+    def __init__(self, tokens: ApiTokenService, access: AccessPolicy) -> None:
         self._tokens = tokens
-        self.organizer_roles: OrganizerRoles = tournaments
+        self.access = access
         super().__init__()
 
 
@@ -57,18 +51,19 @@ class ApiTokenCog(ServerOnly, commands.GroupCog, group_name="api-token"):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        names = await self._tokens.suggest(interaction.guild_id, current)
+        names = await self._tokens.suggest(
+            interaction.guild_id, current, actor=actor_of(interaction)
+        )
         return [app_commands.Choice(name=name, value=name) for name in names][:25]
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_API_TOKENS)
     @app_commands.command(name="create")
     @app_commands.describe(name="Who or what uses the token, e.g. stream-overlay")
     async def create(self, interaction: discord.Interaction, name: str) -> None:
         """Create an API token for this server; it is shown once."""
         assert interaction.guild_id is not None
         created = await self._tokens.create(
-            interaction.guild_id, name, actor_discord_id=interaction.user.id
+            interaction.guild_id, name, actor=actor_of(interaction)
         )
         await reply(
             interaction,
@@ -76,13 +71,12 @@ class ApiTokenCog(ServerOnly, commands.GroupCog, group_name="api-token"):
             f"{SHOWN_ONCE_WARNING}\nUse it as `Authorization: Bearer <token>`.",
         )
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_API_TOKENS)
     @app_commands.command(name="list")
     async def list_tokens(self, interaction: discord.Interaction) -> None:
         """List this server's API tokens (never the tokens themselves)."""
         assert interaction.guild_id is not None
-        tokens = await self._tokens.list_tokens(interaction.guild_id)
+        tokens = await self._tokens.list_tokens(interaction.guild_id, actor=actor_of(interaction))
         if not tokens:
             await reply(
                 interaction, "This server has no API tokens. `/api-token create` makes one."
@@ -93,15 +87,14 @@ class ApiTokenCog(ServerOnly, commands.GroupCog, group_name="api-token"):
         )
         await reply(interaction, embed=embed)
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_API_TOKENS)
     @app_commands.command(name="revoke")
     @app_commands.describe(name="The token to revoke: it stops working at once")
     async def revoke(self, interaction: discord.Interaction, name: str) -> None:
         """Revoke one of this server's API tokens."""
         assert interaction.guild_id is not None
         revoked = await self._tokens.revoke(
-            interaction.guild_id, name, actor_discord_id=interaction.user.id
+            interaction.guild_id, name, actor=actor_of(interaction)
         )
         await reply(
             interaction, f"API token **{revoked.name}** is revoked; it no longer works."
@@ -111,4 +104,4 @@ class ApiTokenCog(ServerOnly, commands.GroupCog, group_name="api-token"):
 
 
 async def setup(bot: RaceDeskBot) -> None:
-    await bot.add_cog(ApiTokenCog(bot.services.api_tokens, bot.services.tournaments))
+    await bot.add_cog(ApiTokenCog(bot.services.api_tokens, bot.services.access))

@@ -19,20 +19,11 @@ from cogs._shared.live_race_embeds import (
     tournament_embed,
     tournaments_list,
 )
-from cogs._shared.permissions import (
-    ORGANIZERS_ONLY,
-    Audience,
-    OrganizerRoles,
-    ServerOnly,
-    for_audience,
-    is_organizer,
-    organizers_only,
-)
+from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
-from core.errors import PermissionDeniedError
+from core.access import AccessPolicy, Permission
 from core.services.async_tournaments import AsyncTournamentService
-from core.services.tournaments import TournamentService
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot
@@ -46,25 +37,14 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
 
     pool = app_commands.Group(name="pool", description="The pools of an async tournament")
 
-    def __init__(self, asyncs: AsyncTournamentService, tournaments: TournamentService) -> None:
+    def __init__(self, asyncs: AsyncTournamentService, access: AccessPolicy) -> None:
         self.asyncs = self.tournament_names = asyncs
-        self.organizer_roles: OrganizerRoles = tournaments
+        self.access = access
         super().__init__()
-
-    async def _member_or_self(
-        self, interaction: discord.Interaction, member: discord.Member | None
-    ) -> int:
-        """Whom a join or leave is for: oneself, or (organizers only) ``member``."""
-        if member is None or member.id == interaction.user.id:
-            return interaction.user.id
-        if not await is_organizer(interaction.user, self.organizer_roles):
-            raise PermissionDeniedError(ORGANIZERS_ONLY)
-        return member.id
 
     # -- tournaments -------------------------------------------------------------------------
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="create")
     @app_commands.describe(
         name="The async tournament's name, e.g. Winter Async 2026",
@@ -78,42 +58,43 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         assert interaction.guild_id is not None
         info = await self.asyncs.create(
             interaction.guild_id, name, category=category, goal=goal,
-            actor_discord_id=interaction.user.id,
+            actor=actor_of(interaction),
         )
         await reply(interaction, f"Created the async tournament **{info.name}**.",
                     embed=tournament_embed(info))
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="info")
     @app_commands.describe(tournament=TOURNAMENT_HELP)
     async def info(self, interaction: discord.Interaction, tournament: str) -> None:
         """Show an async tournament, its pools and how many play it."""
         assert interaction.guild_id is not None
-        info = await self.asyncs.info(interaction.guild_id, tournament)
+        info = await self.asyncs.info(
+            interaction.guild_id, tournament, actor=actor_of(interaction)
+        )
         await reply(interaction, embed=tournament_embed(info))
 
     info.autocomplete("tournament")(tournament_choices)
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="list")
     @app_commands.describe(closed="Also list the closed ones")
     async def list_(self, interaction: discord.Interaction, closed: bool = False) -> None:
         """List this server's async tournaments."""
         assert interaction.guild_id is not None
-        infos = await self.asyncs.list_tournaments(interaction.guild_id, include_closed=closed)
+        infos = await self.asyncs.list_tournaments(
+            interaction.guild_id, actor=actor_of(interaction), include_closed=closed
+        )
         await reply(interaction, tournaments_list(infos))
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="close")
     @app_commands.describe(tournament=TOURNAMENT_HELP)
     async def close(self, interaction: discord.Interaction, tournament: str) -> None:
         """Close an async tournament: nobody joins it and no live race opens a room for it."""
         assert interaction.guild_id is not None
         info = await self.asyncs.close(
-            interaction.guild_id, tournament, actor_discord_id=interaction.user.id
+            interaction.guild_id, tournament, actor=actor_of(interaction)
         )
         await reply(interaction, f"Closed **{info.name}**. Its runs are kept.")
 
@@ -121,8 +102,7 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
 
     # -- pools -------------------------------------------------------------------------------
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @pool.command(name="add")
     @app_commands.describe(
         tournament=TOURNAMENT_HELP,
@@ -137,7 +117,7 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         assert interaction.guild_id is not None
         pool = await self.asyncs.add_pool(
             interaction.guild_id, tournament, name, description=description,
-            actor_discord_id=interaction.user.id,
+            actor=actor_of(interaction),
         )
         await reply(interaction, f"Added the pool **{pool.name}**.")
 
@@ -167,10 +147,9 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
     ) -> None:
         """Join an async tournament (organizers can add a member)."""
         assert interaction.guild_id is not None
-        who = await self._member_or_self(interaction, member)
+        who = member.id if member is not None else interaction.user.id
         joined = await self.asyncs.join(
-            interaction.guild_id, tournament, who, pool=pool,
-            actor_discord_id=interaction.user.id,
+            interaction.guild_id, tournament, who, pool=pool, actor=actor_of(interaction)
         )
         you = "You are" if who == interaction.user.id else f"<@{who}> is"
         where = f", pool **{joined.pool}** only" if joined.pool else ""
@@ -190,9 +169,9 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
     ) -> None:
         """Leave an async tournament (organizers can remove a member); runs are kept."""
         assert interaction.guild_id is not None
-        who = await self._member_or_self(interaction, member)
+        who = member.id if member is not None else interaction.user.id
         left = await self.asyncs.leave(
-            interaction.guild_id, tournament, who, actor_discord_id=interaction.user.id
+            interaction.guild_id, tournament, who, actor=actor_of(interaction)
         )
         you = "You" if who == interaction.user.id else f"<@{who}>"
         text = (
@@ -216,4 +195,4 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
 
 
 async def setup(bot: RaceDeskBot) -> None:
-    await bot.add_cog(AsyncCog(bot.services.async_tournaments, bot.services.tournaments))
+    await bot.add_cog(AsyncCog(bot.services.async_tournaments, bot.services.access))

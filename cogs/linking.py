@@ -14,7 +14,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.permissions import Audience, for_audience
 from cogs._shared.replies import reply
 from core.events import Event, RacetimeAccountLinkedEvent, RacetimeLinkNeedsReauthorizationEvent
 from core.services.linking import LinkService
@@ -67,7 +66,6 @@ class LinkingCog(commands.Cog):
         for unsubscribe in self._unsubscribe:
             unsubscribe()
 
-    @for_audience(Audience.EVERYONE)
     @app_commands.command(name="link-racetime")
     async def link_racetime(self, interaction: discord.Interaction) -> None:
         """Link your racetime.gg account, so RaceDesk can invite you to race rooms."""
@@ -79,7 +77,6 @@ class LinkingCog(commands.Cog):
         )
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
 
-    @for_audience(Audience.EVERYONE)
     @app_commands.command(name="unlink-racetime")
     async def unlink_racetime(self, interaction: discord.Interaction) -> None:
         """Remove the link to your racetime.gg account (and RaceDesk's access to it)."""

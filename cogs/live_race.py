@@ -20,27 +20,20 @@ from cogs._shared.live_race_embeds import (
     list_embed,
     opening_text,
 )
-from cogs._shared.permissions import (
-    Audience,
-    ModeratorRoles,
-    ServerOnly,
-    for_audience,
-    moderators_only,
-    organizers_only,
-)
+from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.time_option import WHEN_HELP, When
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
+from core.access import AccessPolicy, Permission
 from core.services.async_tournaments import AsyncTournamentService
 from core.services.live_races import (
-    OPEN_MINUTES_DEFAULT,
-    OPEN_MINUTES_MAX,
-    OPEN_MINUTES_MIN,
+    LIVE_RACE_ROOM_MINUTES_DEFAULT,
+    LIVE_RACE_ROOM_MINUTES_MAX,
+    LIVE_RACE_ROOM_MINUTES_MIN,
     LiveRaceService,
     live_race_id_from,
 )
 from core.services.time_input import show_time
-from core.services.tournaments import TournamentService
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot
@@ -56,12 +49,11 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
         self,
         races: LiveRaceService,
         asyncs: AsyncTournamentService,
-        tournaments: TournamentService,
+        access: AccessPolicy,
     ) -> None:
         self._races = races
         self.asyncs = self.tournament_names = asyncs
-        self.organizer_roles: ModeratorRoles = tournaments
-        self.moderator_roles: ModeratorRoles = tournaments
+        self.access = access
         super().__init__()
 
     async def race_choices(
@@ -72,8 +64,7 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
         found = await self._races.suggest(interaction.guild_id, current)
         return [app_commands.Choice(name=label, value=str(race_id)) for race_id, label in found]
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="create")
     @app_commands.describe(
         tournament="The async tournament",
@@ -83,8 +74,8 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
         invitational="Only invited participants may join the room (default on)",
         streaming_required="Entrants must stream (default on)",
         open_minutes_before=(
-            f"Minutes before the start the room opens: {OPEN_MINUTES_MIN} to "
-            f"{OPEN_MINUTES_MAX} (default {OPEN_MINUTES_DEFAULT})"
+            f"Minutes before the start the room opens: {LIVE_RACE_ROOM_MINUTES_MIN} to "
+            f"{LIVE_RACE_ROOM_MINUTES_MAX} (default {LIVE_RACE_ROOM_MINUTES_DEFAULT})"
         ),
     )
     async def create(
@@ -103,7 +94,7 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
         race = await self._races.create(
             interaction.guild_id, tournament, when, pool=pool, goal=goal,
             invitational=invitational, streaming_required=streaming_required,
-            open_minutes_before=open_minutes_before, actor_discord_id=interaction.user.id,
+            open_minutes_before=open_minutes_before, actor=actor_of(interaction),
         )
         await reply(interaction, created_text(race))
 
@@ -142,8 +133,7 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
 
     eligible.autocomplete("race")(race_choices)
 
-    @for_audience(Audience.MODERATOR)
-    @moderators_only()
+    @requires(Permission.OPEN_ROOMS)
     @app_commands.command(name="open")
     @app_commands.describe(race=RACE_HELP)
     async def open_(self, interaction: discord.Interaction, race: str) -> None:
@@ -151,22 +141,20 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         opening = await self._races.open_room(
-            interaction.guild_id, live_race_id_from(race), actor_discord_id=interaction.user.id
+            interaction.guild_id, live_race_id_from(race), actor=actor_of(interaction)
         )
         await reply(interaction, opening_text(opening))
 
     open_.autocomplete("race")(race_choices)
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="cancel")
     @app_commands.describe(race=RACE_HELP, reason="Why it is called off; participants are told")
     async def cancel(self, interaction: discord.Interaction, race: str, reason: str) -> None:
         """Cancel a live race; the eligible participants are told why."""
         assert interaction.guild_id is not None
         shown = await self._races.cancel(
-            interaction.guild_id, live_race_id_from(race), reason,
-            actor_discord_id=interaction.user.id,
+            interaction.guild_id, live_race_id_from(race), reason, actor=actor_of(interaction)
         )
         await reply(
             interaction,
@@ -177,17 +165,14 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
 
     cancel.autocomplete("race")(race_choices)
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="delete")
     @app_commands.describe(race=RACE_HELP)
     async def delete(self, interaction: discord.Interaction, race: str) -> None:
         """Delete a live race that is scheduled or cancelled."""
         assert interaction.guild_id is not None
         race_id = live_race_id_from(race)
-        await self._races.delete(
-            interaction.guild_id, race_id, actor_discord_id=interaction.user.id
-        )
+        await self._races.delete(interaction.guild_id, race_id, actor=actor_of(interaction))
         await reply(interaction, f"Deleted live race **#{race_id}**.")
 
     delete.autocomplete("race")(race_choices)
@@ -196,5 +181,5 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
 async def setup(bot: RaceDeskBot) -> None:
     services = bot.services
     await bot.add_cog(
-        LiveRaceCog(services.live_races, services.async_tournaments, services.tournaments)
+        LiveRaceCog(services.live_races, services.async_tournaments, services.access)
     )

@@ -21,16 +21,11 @@ from cogs._shared.match_embeds import (
     scheduled_text,
 )
 from cogs._shared.members import members_of, mentioned_ids
-from cogs._shared.permissions import (
-    Audience,
-    OrganizerRoles,
-    ServerOnly,
-    for_audience,
-    organizers_only,
-)
+from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.time_option import WHEN_HELP, When
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
+from core.access import AccessPolicy, Permission
 from core.services.matches import MatchService, match_id_from
 from core.services.tournaments import TournamentService
 
@@ -44,10 +39,12 @@ MATCH_HELP = "The match: pick one from the suggestions, or give its number"
 class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="match"):
     """Schedule and follow this server's tournament matches."""
 
-    def __init__(self, matches: MatchService, tournaments: TournamentService) -> None:
+    def __init__(
+        self, matches: MatchService, tournaments: TournamentService, access: AccessPolicy
+    ) -> None:
         self._matches = matches
         self._tournaments = tournaments
-        self.organizer_roles: OrganizerRoles = tournaments
+        self.access = access
         self.tournament_names = tournaments
         super().__init__()
 
@@ -75,8 +72,7 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
     # -- commands ----------------------------------------------------------------------------
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="schedule")
     @app_commands.describe(
         tournament="The tournament the match belongs to",
@@ -107,7 +103,7 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
             [member.id for member in members],
             when,
             title,
-            actor_discord_id=interaction.user.id,
+            actor=actor_of(interaction),
             goal=goal,
             invitational=invitational,
             auto_create=auto_create,
@@ -117,30 +113,27 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
     schedule.autocomplete("tournament")(tournament_choices)
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="reschedule")
     @app_commands.describe(match=MATCH_HELP, when=WHEN_HELP)
     async def reschedule(self, interaction: discord.Interaction, match: str, when: When) -> None:
         """Move a match to another time, before its room opens; the players are told."""
         assert interaction.guild is not None
         moved, old = await self._matches.reschedule(
-            interaction.guild.id, match_id_from(match), when, actor_discord_id=interaction.user.id
+            interaction.guild.id, match_id_from(match), when, actor=actor_of(interaction)
         )
         await reply(interaction, rescheduled_text(moved, old))
 
     reschedule.autocomplete("match")(open_match_choices)
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="cancel")
     @app_commands.describe(match=MATCH_HELP, reason="Why it is called off; the players are told")
     async def cancel(self, interaction: discord.Interaction, match: str, reason: str) -> None:
         """Cancel a match; the players are told why."""
         assert interaction.guild is not None
         cancelled = await self._matches.cancel(
-            interaction.guild.id, match_id_from(match), reason,
-            actor_discord_id=interaction.user.id,
+            interaction.guild.id, match_id_from(match), reason, actor=actor_of(interaction)
         )
         await reply(interaction, cancelled_text(cancelled, reason.strip()))
 
@@ -169,4 +162,5 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
 
 async def setup(bot: RaceDeskBot) -> None:
-    await bot.add_cog(MatchCog(bot.services.matches, bot.services.tournaments))
+    services = bot.services
+    await bot.add_cog(MatchCog(services.matches, services.tournaments, services.access))

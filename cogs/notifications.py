@@ -15,17 +15,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.notification_embeds import STYLES, discord_time
-from cogs._shared.permissions import (
-    ORGANIZERS_ONLY,
-    Audience,
-    OrganizerRoles,
-    ServerOnly,
-    for_audience,
-    is_organizer,
-    organizers_only,
-)
+from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tree import APOLOGY
+from core.access import AccessPolicy, Permission
 from core.errors import PermissionDeniedError, UserFacingError
 from core.services.notification_types import NotificationType
 from core.services.notifications import Delivery, NotificationService, Preference
@@ -261,17 +254,16 @@ class NotificationsCog(ServerOnly, commands.GroupCog, group_name="notifications"
     def __init__(
         self,
         notifications: NotificationService,
-        organizer_roles: OrganizerRoles,
+        access: AccessPolicy,
         *,
         settings_timeout: float = SETTINGS_TIMEOUT_SECONDS,
     ) -> None:
         self._notifications = notifications
-        self.organizer_roles = organizer_roles
+        self.access = access
         self.settings_timeout = settings_timeout
         super().__init__()
 
 
-    @for_audience(Audience.EVERYONE)
     @app_commands.command(name="settings")
     @app_commands.describe(
         type="A notification type: its name, label or code, e.g. 417",
@@ -337,7 +329,6 @@ class NotificationsCog(ServerOnly, commands.GroupCog, group_name="notifications"
             or str(kind.info.code).startswith(typed)
         ]
 
-    @for_audience(Audience.EVERYONE)
     @app_commands.command(name="history")
     @app_commands.describe(
         member="Organizers: whose deliveries to show, e.g. to see why their DMs failed"
@@ -356,27 +347,28 @@ class NotificationsCog(ServerOnly, commands.GroupCog, group_name="notifications"
                 f"{whom.display_name} is not a member of {guild.name}, "
                 "so RaceDesk has no notifications for them here."
             )
-        if whom.id != interaction.user.id and not await is_organizer(
-            interaction.user, self.organizer_roles
-        ):
-            raise PermissionDeniedError(
-                f"{ORGANIZERS_ONLY} Leave out `member` to see your own notifications."
+        try:
+            deliveries = await self._notifications.history(
+                whom.id, guild.id, actor=actor_of(interaction)
             )
-        deliveries = await self._notifications.history(whom.id, guild.id)
+        except PermissionDeniedError as refused:
+            raise PermissionDeniedError(
+                f"{refused.message} Leave out `member` to see your own notifications."
+            ) from None
         own = whom.id == interaction.user.id
         await reply(interaction, embed=history_embed(whom, guild, deliveries, own=own))
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.VIEW_MEMBER_NOTIFICATIONS)
     @app_commands.command(name="problems")
     async def problems(self, interaction: discord.Interaction) -> None:
         """List notifications here that failed, fell back to the channel or are retrying."""
         assert interaction.guild is not None
-        deliveries = await self._notifications.troubles(interaction.guild.id)
+        deliveries = await self._notifications.troubles(
+            interaction.guild.id, actor=actor_of(interaction)
+        )
         await reply(interaction, embed=troubles_embed(interaction.guild, deliveries))
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.CONFIGURE_SERVER)
     @app_commands.command(name="channel")
     @app_commands.describe(
         channel="Where notifications go when a player's DMs refuse them; leave out to clear"
@@ -389,7 +381,7 @@ class NotificationsCog(ServerOnly, commands.GroupCog, group_name="notifications"
         await self._notifications.set_fallback_channel(
             interaction.guild.id,
             channel.id if channel is not None else None,
-            actor_discord_id=interaction.user.id,
+            actor=actor_of(interaction),
         )
         if channel is None:
             await reply(
@@ -413,4 +405,4 @@ class NotificationsCog(ServerOnly, commands.GroupCog, group_name="notifications"
 
 
 async def setup(bot: RaceDeskBot) -> None:
-    await bot.add_cog(NotificationsCog(bot.services.notifications, bot.services.tournaments))
+    await bot.add_cog(NotificationsCog(bot.services.notifications, bot.services.access))

@@ -14,15 +14,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.open_room_embeds import opening_text, preview_embed
-from cogs._shared.permissions import (
-    Audience,
-    ModeratorRoles,
-    ServerOnly,
-    for_audience,
-    moderators_only,
-)
+from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tree import APOLOGY
+from core.access import AccessPolicy, Permission
 from core.errors import UserFacingError
 from core.services.matches import match_id_from
 from core.services.open_room import OpenRoomPreview, OpenRoomService
@@ -93,7 +88,7 @@ class OpenRoomView(discord.ui.View):
         )
         try:
             opening = await self._service.open(
-                self._guild_id, match_id, actor_discord_id=interaction.user.id
+                self._guild_id, match_id, actor=actor_of(interaction)
             )
         except UserFacingError as error:
             text = error.message
@@ -140,12 +135,12 @@ class OpenRoomCog(ServerOnly, commands.Cog):
     def __init__(
         self,
         service: OpenRoomService,
-        moderator_roles: ModeratorRoles,
+        access: AccessPolicy,
         *,
         preview_timeout: float = PREVIEW_TIMEOUT_SECONDS,
     ) -> None:
         self._service = service
-        self.moderator_roles = moderator_roles
+        self.access = access
         self.preview_timeout = preview_timeout
 
 
@@ -155,18 +150,21 @@ class OpenRoomCog(ServerOnly, commands.Cog):
         """Matches still to be played that have no room yet."""
         if interaction.guild_id is None:
             return []
-        found = await self._service.suggest(interaction.guild_id, current)
+        found = await self._service.suggest(
+            interaction.guild_id, current, actor=actor_of(interaction)
+        )
         return [app_commands.Choice(name=label, value=str(match_id)) for match_id, label in found]
 
-    @for_audience(Audience.MODERATOR)
-    @moderators_only()
+    @requires(Permission.OPEN_ROOMS)
     @app_commands.command(name="open-room")
     @app_commands.guild_only()
     @app_commands.describe(match=MATCH_HELP)
     async def open_room(self, interaction: discord.Interaction, match: str) -> None:
         """Preview a match's racetime room, then open it with Confirm."""
         assert interaction.guild_id is not None
-        shown = await self._service.preview(interaction.guild_id, match_id_from(match))
+        shown = await self._service.preview(
+            interaction.guild_id, match_id_from(match), actor=actor_of(interaction)
+        )
         view = OpenRoomView(self._service, interaction, shown, timeout=self.preview_timeout)
         await interaction.response.send_message(embed=view.embed(), view=view, ephemeral=True)
 
@@ -174,4 +172,4 @@ class OpenRoomCog(ServerOnly, commands.Cog):
 
 
 async def setup(bot: RaceDeskBot) -> None:
-    await bot.add_cog(OpenRoomCog(bot.services.open_room, bot.services.tournaments))
+    await bot.add_cog(OpenRoomCog(bot.services.open_room, bot.services.access))

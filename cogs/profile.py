@@ -8,7 +8,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.permissions import Audience, for_audience
 from cogs._shared.profile_embed import profile_embed
 from core.services.profiles import ProfileService
 
@@ -20,7 +19,6 @@ class ProfileCog(commands.Cog):
     def __init__(self, profiles: ProfileService) -> None:
         self._profiles = profiles
 
-    @for_audience(Audience.EVERYONE)
     @app_commands.command(name="profile")
     @app_commands.describe(member="Whose profile to show, e.g. an opponent's; yours if left out")
     async def profile(

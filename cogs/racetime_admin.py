@@ -13,16 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.credentials_modal import CredentialsModal
-from cogs._shared.permissions import (
-    ORGANIZERS_ONLY,
-    Audience,
-    ModeratorRoles,
-    ServerOnly,
-    for_audience,
-    is_guild_admin,
-    is_organizer,
-    moderators_only,
-)
+from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.profile_embed import profile_embed
 from cogs._shared.racetime_bot_embeds import (
     bot_list_embeds,
@@ -31,56 +22,16 @@ from cogs._shared.racetime_bot_embeds import (
     status_embed,
 )
 from cogs._shared.replies import reply
+from core.access import AccessPolicy, Permission
 from core.errors import UserFacingError
+from core.services.category_slug import normalise_category
 from core.services.profiles import ProfileService
-from core.services.racetime_admin import RacetimeAdminService, normalise_category
+from core.services.racetime_admin import RacetimeAdminService
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot
 
-OWNERS_ONLY = "Only the bot's owners can manage racetime bots."
-
-
-def is_bot_owner(interaction: discord.Interaction) -> bool:
-    """One of ``[discord] owner_ids``, and only those: never the Discord application's owner
-    by default, so who manages racetime bots is written in the config."""
-    return interaction.user.id in (getattr(interaction.client, "owner_ids", None) or ())
-
-
-def is_owner_check() -> app_commands.check:  # type: ignore[valid-type]
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if is_bot_owner(interaction):
-            return True
-        raise app_commands.CheckFailure(OWNERS_ONLY)
-
-    return app_commands.check(predicate)
-
-
-def admins_only() -> app_commands.check:  # type: ignore[valid-type]
-    """Server admins (Manage Server) and bot owners; enforced here, not only in Discord."""
-
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if is_guild_admin(interaction.user):
-            return True
-        if is_bot_owner(interaction):
-            return True
-        raise app_commands.MissingPermissions(["manage_guild"])
-
-    return app_commands.check(predicate)
-
-
-def organizers_or_owners() -> app_commands.check:  # type: ignore[valid-type]
-    """The server's organizers (they see its bots) and bot owners (they see every bot)."""
-
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if is_bot_owner(interaction):
-            return True
-        cog = getattr(interaction.command, "binding", None)
-        if await is_organizer(interaction.user, cog.moderator_roles):  # type: ignore[union-attr]
-            return True
-        raise app_commands.CheckFailure(ORGANIZERS_ONLY)
-
-    return app_commands.check(predicate)
+EVERY_SERVER_HELP = "Bot owners: every server's bots and rooms, not only this server's"
 
 
 def server_of(interaction: discord.Interaction, server_id: str | None) -> int:
@@ -94,8 +45,8 @@ def server_of(interaction: discord.Interaction, server_id: str | None) -> int:
     return int(server_id.strip())
 
 
-# No default_permissions on the group: Discord would then hide all of it, `whois` included,
-# from moderators without Manage Server. Each command carries its own check instead.
+# Nothing here is for every member, so Discord hides /racetime from members without Manage
+# Server (bot.py derives it from the permissions below); each command still asks the policy.
 @app_commands.guild_only()
 class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
     """Manage the racetime.gg category bots; look up members' racetime.gg links."""
@@ -107,36 +58,40 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         self,
         admin: RacetimeAdminService,
         profiles: ProfileService,
-        moderator_roles: ModeratorRoles,
+        access: AccessPolicy,
     ) -> None:
         self._admin = admin
         self._profiles = profiles
-        self.moderator_roles = moderator_roles
+        self.access = access
         super().__init__()
 
-    @for_audience(Audience.MODERATOR)
-    @moderators_only()
+    @requires(Permission.LOOK_UP_ACCOUNTS)
     @app_commands.command(name="whois")
     @app_commands.describe(member="The member whose racetime.gg account to show")
     async def whois(self, interaction: discord.Interaction, member: discord.Member) -> None:
         """Show which racetime.gg account a member has linked."""
-        found = await self._profiles.profile_of(member.id, interaction.guild_id)
+        assert interaction.guild_id is not None
+        found = await self._profiles.whois(
+            member.id, interaction.guild_id, actor=actor_of(interaction)
+        )
         await interaction.response.send_message(
             embed=profile_embed(member, found, details=True), ephemeral=True
         )
 
-    @for_audience(Audience.ADMIN)
-    @admins_only()
+    @requires(Permission.VIEW_RACETIME_STATUS)
     @app_commands.command(name="status")
-    async def status(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(every_server=EVERY_SERVER_HELP)
+    async def status(self, interaction: discord.Interaction, every_server: bool = False) -> None:
         """Show the racetime health: bots by state, rooms connected and in trouble."""
-        overview = await self._admin.overview()
+        assert interaction.guild_id is not None
+        overview = await self._admin.overview(
+            actor_of(interaction), interaction.guild_id, every_server=every_server
+        )
         await interaction.response.send_message(embed=status_embed(overview), ephemeral=True)
 
     # -- /racetime alerts ------------------------------------------------------------------
 
-    @for_audience(Audience.ADMIN)
-    @admins_only()
+    @requires(Permission.CONFIGURE_ALERTS)
     @alerts_group.command(name="channel")
     @app_commands.describe(
         channel="Where alerts about this server's racetime bots go; leave out to clear"
@@ -149,7 +104,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         await self._admin.set_alerts_channel(
             interaction.guild.id,
             channel.id if channel is not None else None,
-            actor_discord_id=interaction.user.id,
+            actor=actor_of(interaction),
         )
         if channel is None:
             await reply(interaction, "Cleared the alerts channel: racetime alerts about this "
@@ -160,8 +115,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
 
     # -- /racetime bot: owners ---------------------------------------------------------------
 
-    @for_audience(Audience.OWNER)
-    @is_owner_check()
+    @requires(Permission.MANAGE_RACETIME_BOTS)
     @bots_group.command(name="add")
     @app_commands.describe(
         category="The category slug from its racetime.gg URL, e.g. alttpr",
@@ -171,12 +125,12 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         self, interaction: discord.Interaction, category: str, name: str | None = None
     ) -> None:
         """Add a racetime category bot (its credentials go in a form) and start it."""
-        slug = await self._admin.check_can_add(category)
+        slug = await self._admin.check_can_add(category, actor=actor_of(interaction))
 
         async def submit(submitted: discord.Interaction, client_id: str, secret: str) -> None:
             outcome = await self._admin.add_bot(
                 category=slug, client_id=client_id, client_secret=secret, display_name=name,
-                actor_discord_id=submitted.user.id, guild_id=submitted.guild_id,
+                actor=actor_of(submitted), guild_id=submitted.guild_id,
             )
             await reply(submitted, outcome_text("Added", outcome))
 
@@ -186,18 +140,16 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
             )
         )
 
-    @for_audience(Audience.OWNER)
-    @is_owner_check()
+    @requires(Permission.MANAGE_RACETIME_BOTS)
     @bots_group.command(name="edit")
     @app_commands.describe(category="The category slug of the bot")
     async def edit(self, interaction: discord.Interaction, category: str) -> None:
         """Give a racetime category bot new credentials (in a form) and restart it."""
-        slug = await self._admin.check_exists(category)
+        slug = await self._admin.check_exists(category, actor=actor_of(interaction))
 
         async def submit(submitted: discord.Interaction, client_id: str, secret: str) -> None:
             outcome = await self._admin.edit_credentials(
-                slug, client_id=client_id, client_secret=secret,
-                actor_discord_id=submitted.user.id, guild_id=submitted.guild_id,
+                slug, client_id=client_id, client_secret=secret, actor=actor_of(submitted),
             )
             await reply(submitted, outcome_text("Updated the credentials of", outcome))
 
@@ -207,56 +159,45 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
             )
         )
 
-    @for_audience(Audience.OWNER)
-    @is_owner_check()
+    @requires(Permission.MANAGE_RACETIME_BOTS)
     @bots_group.command(name="remove")
     @app_commands.describe(category="The category slug of the bot to remove")
     async def remove(self, interaction: discord.Interaction, category: str) -> None:
         """Stop a racetime category bot and delete it with its credentials."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         slug = normalise_category(category)
-        await self._admin.remove_bot(
-            slug, actor_discord_id=interaction.user.id, guild_id=interaction.guild_id
-        )
+        await self._admin.remove_bot(slug, actor=actor_of(interaction))
         await reply(interaction, f"Removed the `{slug}` bot and its credentials.")
 
-    @for_audience(Audience.OWNER)
-    @is_owner_check()
+    @requires(Permission.MANAGE_RACETIME_BOTS)
     @bots_group.command(name="start")
     @app_commands.describe(category="The category slug of the bot to start")
     async def start(self, interaction: discord.Interaction, category: str) -> None:
         """Start a category bot (it also starts after a restart of RaceDesk from now on)."""
         # Rejoining many rooms can outlast Discord's 3-second deadline for an answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        outcome = await self._admin.start_bot(
-            category, actor_discord_id=interaction.user.id, guild_id=interaction.guild_id
-        )
+        outcome = await self._admin.start_bot(category, actor=actor_of(interaction))
         await reply(interaction, outcome_text("Started", outcome))
 
-    @for_audience(Audience.OWNER)
-    @is_owner_check()
+    @requires(Permission.MANAGE_RACETIME_BOTS)
     @bots_group.command(name="restart")
     @app_commands.describe(category="The category slug of the bot to restart")
     async def restart(self, interaction: discord.Interaction, category: str) -> None:
         """Restart a category bot: a fresh token, every room rejoined."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self._admin.start_bot(
-            category, actor_discord_id=interaction.user.id, guild_id=interaction.guild_id,
-            action="racetime_bot.restarted",
+            category, actor=actor_of(interaction), action="racetime_bot.restarted"
         )
         await reply(interaction, outcome_text("Restarted", outcome))
 
-    @for_audience(Audience.OWNER)
-    @is_owner_check()
+    @requires(Permission.MANAGE_RACETIME_BOTS)
     @bots_group.command(name="stop")
     @app_commands.describe(category="The category slug of the bot to stop")
     async def stop(self, interaction: discord.Interaction, category: str) -> None:
         """Stop a category bot until it is started again."""
         # Closing many rooms can outlast Discord's 3-second deadline for an answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        stopped = await self._admin.stop_bot(
-            category, actor_discord_id=interaction.user.id, guild_id=interaction.guild_id
-        )
+        stopped = await self._admin.stop_bot(category, actor=actor_of(interaction))
         slug = normalise_category(category)
         message = (
             f"Stopped the `{slug}` bot. It stays stopped, also after a restart, "
@@ -266,8 +207,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         )
         await reply(interaction, message)
 
-    @for_audience(Audience.OWNER)
-    @is_owner_check()
+    @requires(Permission.MANAGE_RACETIME_BOTS)
     @bots_group.command(name="assign")
     @app_commands.describe(
         category="The category slug of the bot",
@@ -279,8 +219,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         """Let a server use a racetime category bot (its organizers see it, get its alerts)."""
         await self._assignment(interaction, category, server_id, assign=True)
 
-    @for_audience(Audience.OWNER)
-    @is_owner_check()
+    @requires(Permission.MANAGE_RACETIME_BOTS)
     @bots_group.command(name="unassign")
     @app_commands.describe(
         category="The category slug of the bot",
@@ -303,7 +242,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         guild_id = server_of(interaction, server_id)
         slug = normalise_category(category)
         changed = await self._admin.assign(
-            slug, guild_id, actor_discord_id=interaction.user.id, assign=assign
+            slug, guild_id, actor=actor_of(interaction), assign=assign
         )
         where = "this server" if guild_id == interaction.guild_id else f"server {guild_id}"
         said = {
@@ -314,26 +253,29 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
 
     # -- /racetime bot: organizers -----------------------------------------------------------
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_or_owners()
+    @requires(Permission.VIEW_RACETIME_BOTS)
     @bots_group.command(name="list")
-    async def list_bots(self, interaction: discord.Interaction) -> None:
-        """List the racetime bots (this server's; every bot for bot owners) and their health."""
-        everything = is_bot_owner(interaction)
-        rows = await self._admin.list_bots(None if everything else interaction.guild_id)
+    @app_commands.describe(every_server=EVERY_SERVER_HELP)
+    async def list_bots(
+        self, interaction: discord.Interaction, every_server: bool = False
+    ) -> None:
+        """List this server's racetime bots and their health (bot owners: every bot)."""
+        assert interaction.guild_id is not None
+        rows = await self._admin.bots_for(
+            actor_of(interaction), interaction.guild_id, every_server=every_server
+        )
         await interaction.response.send_message(
-            embeds=bot_list_embeds(rows, everything=everything), ephemeral=True
+            embeds=bot_list_embeds(rows, everything=every_server), ephemeral=True
         )
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_or_owners()
+    @requires(Permission.VIEW_RACETIME_BOTS)
     @bots_group.command(name="history")
     @app_commands.describe(category="The category slug of the bot")
     async def history(self, interaction: discord.Interaction, category: str) -> None:
         """Show a racetime bot's recent status changes."""
-        everything = is_bot_owner(interaction)
+        assert interaction.guild_id is not None
         bot, changes = await self._admin.history(
-            category, guild_id=None if everything else interaction.guild_id
+            category, actor=actor_of(interaction), guild_id=interaction.guild_id
         )
         await interaction.response.send_message(
             embed=history_embed(bot, changes), ephemeral=True
@@ -342,6 +284,4 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
 
 async def setup(bot: RaceDeskBot) -> None:
     services = bot.services
-    await bot.add_cog(
-        RacetimeCog(services.racetime_admin, services.profiles, services.tournaments)
-    )
+    await bot.add_cog(RacetimeCog(services.racetime_admin, services.profiles, services.access))

@@ -14,14 +14,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.permissions import (
-    Audience,
-    OrganizerRoles,
-    ServerOnly,
-    for_audience,
-    organizers_only,
-)
+from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
+from core.access import AccessPolicy, Permission
 from core.clock import Clock
 from core.services.time_input import discord_timestamp, example_time
 from core.services.time_text import local_text, plain_text
@@ -36,10 +31,10 @@ class TimezoneCog(ServerOnly, commands.GroupCog, group_name="timezone"):
     """Which timezone RaceDesk reads your typed times in."""
 
     def __init__(
-        self, timezones: TimezoneService, organizer_roles: OrganizerRoles, clock: Clock
+        self, timezones: TimezoneService, access: AccessPolicy, clock: Clock
     ) -> None:
         self._timezones = timezones
-        self.organizer_roles = organizer_roles
+        self.access = access
         self._clock = clock
         super().__init__()
 
@@ -52,7 +47,6 @@ class TimezoneCog(ServerOnly, commands.GroupCog, group_name="timezone"):
     def _now(self) -> datetime:
         return self._clock.now()
 
-    @for_audience(Audience.EVERYONE)
     @app_commands.command(name="set")
     @app_commands.describe(zone="An IANA timezone such as Europe/Berlin or America/New_York")
     async def set_(self, interaction: discord.Interaction, zone: str) -> None:
@@ -68,7 +62,6 @@ class TimezoneCog(ServerOnly, commands.GroupCog, group_name="timezone"):
 
     set_.autocomplete("zone")(zone_choices)
 
-    @for_audience(Audience.EVERYONE)
     @app_commands.command(name="show")
     async def show(self, interaction: discord.Interaction) -> None:
         """Show the timezone your typed times are read in, and the server's default."""
@@ -86,15 +79,14 @@ class TimezoneCog(ServerOnly, commands.GroupCog, group_name="timezone"):
             f"{local_text(now, used)}; that is {discord_timestamp(now, 'f')} for you.",
         )
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.CONFIGURE_SERVER)
     @app_commands.command(name="server")
     @app_commands.describe(zone="An IANA timezone such as Europe/Berlin; UTC is the default")
     async def server(self, interaction: discord.Interaction, zone: str) -> None:
         """Set the server's default timezone for members who have not set their own."""
         assert interaction.guild is not None
         parsed = await self._timezones.set_server_timezone(
-            interaction.guild.id, zone, actor_discord_id=interaction.user.id
+            interaction.guild.id, zone, actor=actor_of(interaction)
         )
         await reply(
             interaction,
@@ -108,4 +100,4 @@ class TimezoneCog(ServerOnly, commands.GroupCog, group_name="timezone"):
 
 async def setup(bot: RaceDeskBot) -> None:
     services = bot.services
-    await bot.add_cog(TimezoneCog(services.timezones, services.tournaments, services.clock))
+    await bot.add_cog(TimezoneCog(services.timezones, services.access, services.clock))

@@ -14,14 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.permissions import (
-    Audience,
-    OrganizerRoles,
-    ServerOnly,
-    for_audience,
-    is_guild_admin,
-    organizers_only,
-)
+from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from cogs._shared.tournament_embeds import (
@@ -32,11 +25,13 @@ from cogs._shared.tournament_embeds import (
     show_setting,
     tournament_embed,
 )
+from core.access import AccessPolicy, Permission
 from core.errors import UserFacingError
+from core.services.category_slug import normalise_category
 from core.services.tournaments import (
-    OPEN_MINUTES_DEFAULT,
-    OPEN_MINUTES_MAX,
-    OPEN_MINUTES_MIN,
+    MATCH_ROOM_MINUTES_DEFAULT,
+    MATCH_ROOM_MINUTES_MAX,
+    MATCH_ROOM_MINUTES_MIN,
     UNSET,
     TournamentService,
 )
@@ -53,38 +48,18 @@ CLEARABLE = {
 STREAMING_HELP = "Rooms let in only players streaming live on Twitch (racetime's rule; default on)"
 STAFF_HELP = "Where organizers are told of room problems (default: the announcement channel)"
 MINUTES_HELP = (
-    f"Minutes before a match its room opens: {OPEN_MINUTES_MIN} to {OPEN_MINUTES_MAX} "
-    f"(default {OPEN_MINUTES_DEFAULT})"
+    f"Minutes before a match its room opens: {MATCH_ROOM_MINUTES_MIN} to "
+    f"{MATCH_ROOM_MINUTES_MAX} (default {MATCH_ROOM_MINUTES_DEFAULT})"
 )
-
-
-def _bot_owners_only() -> Any:
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if await interaction.client.is_owner(interaction.user):  # type: ignore[attr-defined]
-            return True
-        raise app_commands.CheckFailure(
-            "Only the bot's owners can let a server use a racetime category bot."
-        )
-
-    return app_commands.check(predicate)
-
-
-def _server_admins_only() -> Any:
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if is_guild_admin(interaction.user):
-            return True
-        raise app_commands.MissingPermissions(["manage_guild"])
-
-    return app_commands.check(predicate)
 
 
 @app_commands.guild_only()
 class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="tournament"):
     """Create and configure this server's tournaments."""
 
-    def __init__(self, tournaments: TournamentService) -> None:
+    def __init__(self, tournaments: TournamentService, access: AccessPolicy) -> None:
         self._tournaments = tournaments
-        self.organizer_roles: OrganizerRoles = tournaments
+        self.access = access
         self.tournament_names = tournaments
         super().__init__()
 
@@ -97,7 +72,9 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         if interaction.guild_id is None:
             return []
         typed = current.strip().lower()
-        categories = await self._tournaments.categories_for(interaction.guild_id)
+        categories = await self._tournaments.categories_for(
+            interaction.guild_id, actor=actor_of(interaction)
+        )
         return [
             app_commands.Choice(name=category, value=category)
             for category in categories
@@ -106,8 +83,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
 
     # -- commands ----------------------------------------------------------------------------
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="create")
     @app_commands.describe(
         name="The tournament's name, unique in this server, e.g. Winter Cup 2026",
@@ -141,7 +117,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
             interaction.guild.id,
             name,
             category=category,
-            actor_discord_id=interaction.user.id,
+            actor=actor_of(interaction),
             auto_create_rooms=auto_create_rooms,
             room_open_minutes_before=room_open_minutes_before,
             require_racetime_link=require_racetime_link,
@@ -160,8 +136,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
 
     create.autocomplete("category")(category_choices)
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="settings")
     @app_commands.describe(
         tournament="The tournament to show or change",
@@ -215,11 +190,13 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
                 )
             changes[clear] = None
         if not changes:
-            shown = await self._tournaments.get(interaction.guild.id, tournament)
+            shown = await self._tournaments.info(
+                interaction.guild.id, tournament, actor=actor_of(interaction)
+            )
             await reply(interaction, embed=tournament_embed(shown))
             return
         update = await self._tournaments.update_settings(
-            interaction.guild.id, tournament, actor_discord_id=interaction.user.id,
+            interaction.guild.id, tournament, actor=actor_of(interaction),
             **{key: changes.get(key, UNSET) for key in LABELS},
         )
         name = update.tournament.name
@@ -235,40 +212,39 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
     settings.autocomplete("tournament")(tournament_choices)
     settings.autocomplete("category")(category_choices)
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="info")
     @app_commands.describe(tournament="The tournament to show (archived ones too, by name)")
     async def info(self, interaction: discord.Interaction, tournament: str) -> None:
         """Show a tournament and all its settings."""
         assert interaction.guild is not None
-        shown = await self._tournaments.get(interaction.guild.id, tournament)
+        shown = await self._tournaments.info(
+            interaction.guild.id, tournament, actor=actor_of(interaction)
+        )
         await reply(interaction, embed=tournament_embed(shown))
 
     info.autocomplete("tournament")(tournament_choices)
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="list")
     @app_commands.describe(archived="Include archived tournaments (default: only active ones)")
     async def list_(self, interaction: discord.Interaction, archived: bool = False) -> None:
         """List this server's tournaments."""
         assert interaction.guild is not None
         tournaments = await self._tournaments.list_tournaments(
-            interaction.guild.id, include_archived=archived
+            interaction.guild.id, actor=actor_of(interaction), include_archived=archived
         )
         embed = list_embed(interaction.guild, tournaments, archived=archived)
         await reply(interaction, embed=embed)
 
-    @for_audience(Audience.ORGANIZER)
-    @organizers_only()
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="archive")
     @app_commands.describe(tournament="The tournament to archive; its history is kept")
     async def archive(self, interaction: discord.Interaction, tournament: str) -> None:
         """Archive a tournament: it leaves the lists and can no longer be changed."""
         assert interaction.guild is not None
         archived = await self._tournaments.archive(
-            interaction.guild.id, tournament, actor_discord_id=interaction.user.id
+            interaction.guild.id, tournament, actor=actor_of(interaction)
         )
         await reply(
             interaction,
@@ -278,8 +254,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
 
     archive.autocomplete("tournament")(tournament_choices)
 
-    @for_audience(Audience.ADMIN)
-    @_server_admins_only()
+    @requires(Permission.SET_ROLES)
     @app_commands.command(name="roles")
     @app_commands.describe(
         organizer="The role whose members create and configure tournaments",
@@ -318,14 +293,11 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
                     f"Either set or clear the {which} role, not both in one command."
                 )
             values[f"{which}_role_id"] = None
-        roles = await self._tournaments.set_roles(
-            interaction.guild.id, actor_discord_id=interaction.user.id, **values
-        )
+        roles = await self.access.set_roles(actor_of(interaction), interaction.guild.id, values)
         heading = "Updated the server's roles." if values else "The server's roles:"
         await reply(interaction, f"{heading}\n{roles_text(roles)}")
 
-    @for_audience(Audience.OWNER)
-    @_bot_owners_only()
+    @requires(Permission.MANAGE_RACETIME_BOTS)
     @app_commands.command(name="allow-bot")
     @app_commands.describe(
         category="The racetime category slug of a bot added with /racetime bot add"
@@ -334,9 +306,9 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         """Let this server's tournaments use a racetime category bot."""
         assert interaction.guild is not None
         added = await self._tournaments.allow_bot(
-            interaction.guild.id, category, actor_discord_id=interaction.user.id
+            interaction.guild.id, category, actor=actor_of(interaction)
         )
-        slug = category.strip().lower()
+        slug = normalise_category(category)
         if added:
             message = f"Tournaments in {interaction.guild.name} can now use the `{slug}` bot."
         else:
@@ -345,4 +317,4 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
 
 
 async def setup(bot: RaceDeskBot) -> None:
-    await bot.add_cog(TournamentCog(bot.services.tournaments))
+    await bot.add_cog(TournamentCog(bot.services.tournaments, bot.services.access))

@@ -221,6 +221,25 @@ class SimulatedGuild:
             return found.display_name
         return found.name if found is not None else None
 
+    def channel_of(self, member: discord.abc.User) -> discord.TextChannel:
+        """Where ``member`` acts: this server's channel, or, for a member of another simulated
+        server (:meth:`add_server`), that server's first text channel."""
+        if isinstance(member, discord.Member) and member.guild.id != self.guild.id:
+            return member.guild.text_channels[0]
+        return self.channel
+
+    def add_server(self, name: str, members: Sequence[str]) -> discord.Guild:
+        """A second simulated server with one text channel, the bot and ``members`` in it
+        (their slash commands come from there: :meth:`channel_of`)."""
+        guild = dpytest_backend.make_guild(name)
+        dpytest_backend.make_text_channel("general", guild)
+        state = dpytest_backend.get_state()
+        dpytest_backend.make_member(state.user, guild)
+        for number, member in enumerate(members, start=len(self.members) + 1):
+            user = dpytest_backend.make_user(member, f"{number:04}")
+            dpytest_backend.make_member(user, guild)
+        return guild
+
     def text_channel(self, name: str) -> discord.TextChannel:
         channel = discord.utils.get(self.guild.text_channels, name=name)
         if channel is None:
@@ -285,7 +304,7 @@ class SimulatedGuild:
         Options are keywords; ``options`` also takes those whose names are taken here
         (``/notifications history member:``).
         """
-        channel = None if in_dm else self.channel
+        channel = None if in_dm else self.channel_of(member)
         payload = build_interaction(
             self.bot, name, member=member, channel=channel,
             options={**(options or {}), **more_options},
@@ -354,7 +373,7 @@ class SimulatedGuild:
     ) -> list[app_commands.Choice[str]]:
         """The choices ``/name`` offers while ``member`` types ``typed`` into ``option``."""
         payload = build_interaction(
-            self.bot, name, member=member, channel=self.channel,
+            self.bot, name, member=member, channel=self.channel_of(member),
             options={**options, option: typed},
         )
         payload["type"] = AUTOCOMPLETE_INTERACTION
@@ -371,7 +390,7 @@ class SimulatedGuild:
         ]
 
     def _interaction_payload(self, kind: int, member: discord.Member) -> dict[str, Any]:
-        channel = self.channel
+        channel = self.channel_of(member)
         member_payload = factories.dict_from_member(member)
         member_payload["permissions"] = str(channel.permissions_for(member).value)
         return {

@@ -24,8 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from cogs._shared.bot_alert_sender import DiscordAlertSender, owner_ids
+from cogs._shared.bot_alert_sender import DiscordAlertSender
 from cogs._shared.notification_sender import DiscordNotificationSender
+from core.access import Actor
 from core.config import RacetimeSettings, WebSettings
 from core.lifecycle import Lifecycle
 from core.services.container import Services
@@ -35,7 +36,7 @@ from db.migrate import upgrade_to_head
 from db.secrets import SecretBox
 from racetime.category_bot import BotTimings
 from racetime.fake_server import FakeRacetimeServer
-from rehearsal.guild import NOBODY, SimulatedGuild, member_intents
+from rehearsal.guild import SimulatedGuild, member_intents
 from rehearsal.racetime_api import FakeRacetimeApi
 from rehearsal.scenes import SCENES
 from rehearsal.stage import Cast, Stage, StepFailed
@@ -157,7 +158,7 @@ async def _rehearse(
             linking=oauth,
         )
         await services.start(lifecycle)
-        bot = make_bot(services, intents=member_intents(), owner_ids=[NOBODY])
+        bot = make_bot(services, intents=member_intents())
         server = make_web_server(services, WebSettings(bind_port=web_port), lambda: True)
         await lifecycle.add("web server", server.start, server.stop)
         guild = SimulatedGuild(bot, guild=GUILD, channels=[CHANNEL],
@@ -175,7 +176,7 @@ async def _rehearse(
         await lifecycle.add(
             "racetime alerts",
             lambda: services.bot_alerts.start(
-                DiscordAlertSender(bot), lambda: owner_ids(bot), sweep_seconds=1.0
+                DiscordAlertSender(bot), lambda: services.access.owner_ids, sweep_seconds=1.0
             ),
             services.bot_alerts.stop,
         )
@@ -244,9 +245,8 @@ def _introduction(base_url: str, folder: Path, options: RehearsalOptions) -> str
 async def _api_token_for_you(services: Services, guild: SimulatedGuild) -> str:
     """An API token of the rehearsal's server, made for whoever keeps it running: the
     simulated Discord takes no typing, so ``/api-token create`` is not at hand."""
-    created = await services.api_tokens.create(
-        guild.guild.id, "keep-running", actor_discord_id=guild.member(ADMIN).id
-    )
+    admin = Actor.server_admin(guild.member(ADMIN).id, guild.guild.id)
+    created = await services.api_tokens.create(guild.guild.id, "keep-running", actor=admin)
     return created.plaintext
 
 

@@ -41,7 +41,3 @@ class DiscordAlertSender:
             channel = await self._client.create_dm(discord.Object(id=discord_user_id))
             await channel.send(embed=alert_embed(alert), nonce=nonce, allowed_mentions=NO_MENTIONS)
 
-
-def owner_ids(client: discord.Client) -> set[int]:
-    """The bot owners of ``[discord] owner_ids``: those who manage racetime bots."""
-    return set(getattr(client, "owner_ids", None) or ())

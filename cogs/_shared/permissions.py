@@ -1,148 +1,157 @@
-"""Who may use a command, as a check that runs in the tree and as metadata for listings."""
+"""Commands, autocomplete, buttons and modals ask ``core.access``: this module turns an
+interaction into an :class:`~core.access.Actor` and the policy's refusal into Discord's.
+
+``@requires(Permission.X)`` on a command records the permission (its audience and Discord
+``default_permissions`` are derived from it) and adds a check that asks the policy before the
+command runs; the tree asks the same for the command's autocomplete (:func:`may_complete`).
+The services ask again, so every other way in gets the same answer.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from enum import StrEnum
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 import discord
 from discord import app_commands
 
+from core.access import AccessPolicy, Actor, Permission, ServerRole
+from core.errors import PermissionDeniedError
+
 T = TypeVar("T")
 
-AUDIENCE_KEY = "audience"
+PERMISSION_KEY = "permission"
+# What Discord hides a top-level command behind when nothing under it is for everyone: server
+# admins see it, and can let other roles (the organizers', the moderators') see it in Server
+# Settings → Integrations → RaceDesk. The check in the command still runs either way.
+HIDDEN_BEHIND = discord.Permissions(manage_guild=True)
 
 
-class Audience(StrEnum):
-    """Listed in ``python bot.py commands`` and the README's command table."""
+class HasAccess(Protocol):
+    """A cog whose commands use :func:`requires`: it is given the policy."""
 
-    EVERYONE = "everyone"
-    MODERATOR = "moderators"
-    ORGANIZER = "organizers"
-    ADMIN = "server admins"
-    OWNER = "bot owners"
+    access: AccessPolicy
 
 
-def audience_of(command: app_commands.Command | app_commands.Group) -> Audience:
-    node: Any = command
-    while node is not None:
-        value = node.extras.get(AUDIENCE_KEY)
-        if value is not None:
-            return Audience(value)
-        node = node.parent
-    return Audience.EVERYONE
+class AccessRefused(app_commands.CheckFailure):
+    """The policy said no; the message says who may (the tree replies with it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
-def for_audience(audience: Audience) -> Callable[[T], T]:
-    """Record who a command is for; checks that enforce it are added by the cogs."""
+def actor_of(interaction: discord.Interaction) -> Actor:
+    """Who asks: a member with their server-wide permissions and roles, or (in DMs) a user."""
+    return actor_of_user(interaction.user)
+
+
+def actor_of_user(user: discord.abc.User) -> Actor:
+    if isinstance(user, discord.Member):
+        return Actor.member(
+            user.id,
+            user.guild.id,
+            permissions=user.guild_permissions.value,
+            role_ids=(role.id for role in user.roles),
+        )
+    return Actor.user(user.id)
+
+
+def policy_of(interaction: discord.Interaction) -> AccessPolicy:
+    cog = getattr(interaction.command, "binding", None)
+    access = getattr(cog, "access", None)
+    if not isinstance(access, AccessPolicy):
+        raise TypeError(f"{cog!r} has no access policy for @requires()")
+    return access
+
+
+def requires(permission: Permission) -> Callable[[T], T]:
+    """The command runs only for those the policy gives ``permission`` in this server.
+
+    Put it above ``@app_commands.command``; the cog must have ``access`` (:class:`HasAccess`).
+    """
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        try:
+            await policy_of(interaction).require(
+                actor_of(interaction), permission, interaction.guild_id
+            )
+        except PermissionDeniedError as refused:
+            raise AccessRefused(refused.message) from None
+        return True
 
     def decorator(command: T) -> T:
-        if not isinstance(command, app_commands.Command | app_commands.Group):
-            raise TypeError("put @for_audience above @app_commands.command")
-        command.extras[AUDIENCE_KEY] = audience.value
+        if not isinstance(command, app_commands.Command):
+            raise TypeError("put @requires above @app_commands.command")
+        command.extras[PERMISSION_KEY] = permission
+        command.add_check(predicate)
         return command
 
     return decorator
 
 
-def is_guild_admin(member: discord.abc.User) -> bool:
-    return isinstance(member, discord.Member) and member.guild_permissions.manage_guild
+def permission_of(command: Any) -> Permission | None:
+    """The permission a command asks for (``None``: anyone in the server may run it)."""
+    extras = getattr(command, "extras", None) or {}
+    permission = extras.get(PERMISSION_KEY)
+    return permission if isinstance(permission, Permission) else None
 
 
-# -- organizers --------------------------------------------------------------------------------
-
-ORGANIZERS_ONLY = (
-    "Only organizers can do this: members with the Manage Server permission "
-    "or the server's organizer role."
-)
+def audience_of(command: app_commands.Command | app_commands.Group) -> str:
+    """Who may run it, from its permission: ``everyone``, ``organizers``, ``bot owners``..."""
+    permission = permission_of(command)
+    return permission.audience if permission is not None else Permission.USE.audience
 
 
-class OrganizerRoles(Protocol):
-    """Where a server's organizer role is kept (``TournamentService``)."""
-
-    async def organizer_role(self, guild_id: int) -> int | None: ...
-
-
-class HasOrganizerRoles(Protocol):
-    """A cog whose commands use :func:`organizers_only`."""
-
-    organizer_roles: OrganizerRoles
-
-
-async def is_organizer(member: discord.abc.User, roles: OrganizerRoles) -> bool:
-    """Manage Server, or the server's organizer role (nobody is an organizer in DMs)."""
-    if not isinstance(member, discord.Member):
-        return False
-    if is_guild_admin(member):
+async def may_complete(interaction: discord.Interaction) -> bool:
+    """Whether the actor may see suggestions for the command being typed: only those who may
+    run it (suggestions show the server's data: token names, matches, tournaments)."""
+    permission = permission_of(interaction.command)
+    if permission is None:
         return True
-    role_id = await roles.organizer_role(member.guild.id)
-    return role_id is not None and member.get_role(role_id) is not None
+    return await policy_of(interaction).allows(
+        actor_of(interaction), permission, interaction.guild_id
+    )
 
 
-def organizers_only() -> Callable[[T], T]:
-    """A check for commands of a cog that has ``organizer_roles`` (:class:`HasOrganizerRoles`):
-    the role lives in the database, so the check asks the cog's service, not a constant."""
-
-    async def predicate(interaction: discord.Interaction) -> bool:
-        command = interaction.command
-        cog = getattr(command, "binding", None)
-        roles = getattr(cog, "organizer_roles", None)
-        if roles is None:
-            raise TypeError(f"{cog!r} has no organizer_roles for @organizers_only()")
-        if await is_organizer(interaction.user, roles):
-            return True
-        raise app_commands.CheckFailure(ORGANIZERS_ONLY)
-
-    return app_commands.check(predicate)
+# -- Discord's default permissions ------------------------------------------------------------
 
 
-# -- moderators --------------------------------------------------------------------------------
-
-MODERATORS_ONLY = (
-    "Only moderators can do this: members with the Manage Server permission, "
-    "the server's moderator role or its organizer role."
-)
-
-
-class ModeratorRoles(OrganizerRoles, Protocol):
-    """Where a server's moderator and organizer roles are kept (``TournamentService``)."""
-
-    async def moderator_role(self, guild_id: int) -> int | None: ...
+def _leaves(command: app_commands.Command | app_commands.Group) -> Iterable[app_commands.Command]:
+    if isinstance(command, app_commands.Group):
+        for child in command.commands:
+            yield from _leaves(child)
+    else:
+        yield command
 
 
-class HasModeratorRoles(Protocol):
-    """A cog whose commands use :func:`moderators_only`."""
-
-    moderator_roles: ModeratorRoles
-
-
-async def is_moderator(member: discord.abc.User, roles: ModeratorRoles) -> bool:
-    """Manage Server, the server's moderator role, or (organizers can do what moderators can)
-    the organizer role; nobody is a moderator in DMs."""
-    if not isinstance(member, discord.Member):
-        return False
-    if await is_organizer(member, roles):
-        return True
-    role_id = await roles.moderator_role(member.guild.id)
-    return role_id is not None and member.get_role(role_id) is not None
+def for_everyone(command: app_commands.Command) -> bool:
+    permission = permission_of(command)
+    return permission is None or permission.rule.server_role is ServerRole.MEMBER
 
 
-def moderators_only() -> Callable[[T], T]:
-    """A check for commands of a cog that has ``moderator_roles`` (:class:`HasModeratorRoles`),
-    like :func:`organizers_only`: the roles live in the database."""
+def default_permissions_for(
+    root: app_commands.Command | app_commands.Group,
+) -> discord.Permissions | None:
+    """What Discord hides a top-level command behind (it applies it to every subcommand):
+    nothing when anything under it is for everyone, else :data:`HIDDEN_BEHIND`."""
+    if any(for_everyone(leaf) for leaf in _leaves(root)):
+        return None
+    return HIDDEN_BEHIND
 
-    async def predicate(interaction: discord.Interaction) -> bool:
-        command = interaction.command
-        cog = getattr(command, "binding", None)
-        roles = getattr(cog, "moderator_roles", None)
-        if roles is None:
-            raise TypeError(f"{cog!r} has no moderator_roles for @moderators_only()")
-        if await is_moderator(interaction.user, roles):
-            return True
-        raise app_commands.CheckFailure(MODERATORS_ONLY)
 
-    return app_commands.check(predicate)
+def apply_default_permissions(tree: app_commands.CommandTree) -> None:
+    """Set every top-level command's ``default_permissions`` from its permissions."""
+    for root in tree.get_commands():
+        if isinstance(root, app_commands.Command | app_commands.Group):
+            root.default_permissions = default_permissions_for(root)
+
+
+def permission_names(permissions: discord.Permissions | None) -> list[str] | None:
+    """``["manage_guild"]`` as ``bot.py commands --json`` lists it (``None``: everyone)."""
+    if permissions is None:
+        return None
+    return [name for name, granted in permissions if granted]
 
 
 class ServerOnly:
@@ -153,4 +162,3 @@ class ServerOnly:
         if interaction.guild is None:
             raise app_commands.NoPrivateMessage()
         return True
-

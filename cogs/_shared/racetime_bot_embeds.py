@@ -97,18 +97,23 @@ def history_embed(bot: RacetimeBot, changes: list[RacetimeBotStatusHistory]) -> 
 
 
 def status_embed(overview: RacetimeOverview) -> discord.Embed:
-    """``/racetime status``: bots by state, and how the rooms are doing."""
+    """``/racetime status``: bots by state, and how the rooms are doing (of one server, or of
+    every server for a bot owner who asked)."""
     by_status = overview.by_status
     healthy = not (
         by_status[BotStatus.AUTH_FAILED] or by_status[BotStatus.CONNECTION_ERROR]
         or overview.rooms_reconnecting or overview.rooms_unhandled
     )
+    everywhere = overview.guild_id is None
     embed = discord.Embed(
-        title="racetime.gg health",
+        title="racetime.gg health" + (": every server" if everywhere else ""),
         colour=discord.Colour.green() if healthy else discord.Colour.red(),
     )
     if not overview.bots:
-        embed.description = "No racetime bots yet. A bot owner can add one: `/racetime bot add`."
+        where = "yet" if everywhere else "serves this server yet"
+        embed.description = (
+            f"No racetime bot {where}. A bot owner can add one: `/racetime bot add`."
+        )
     else:
         embed.add_field(
             name="Bots",

@@ -6,8 +6,9 @@ from typing import Any
 
 import discord
 
+from core.access import ServerRoles
 from core.services.time_input import discord_timestamp
-from core.services.tournaments import ServerRoles, TournamentInfo, TournamentSettings
+from core.services.tournaments import TournamentInfo, TournamentSettings
 
 LABELS = {
     "category": "racetime category",
@@ -83,5 +84,7 @@ def roles_text(roles: ServerRoles) -> str:
     return (
         f"**Organizer role:** {organizer} (create and configure tournaments)\n"
         f"**Moderator role:** {moderator} (run matches and open rooms)\n"
-        "Members with Manage Server can always do both."
+        "Members with Manage Server can always do both. Discord shows the organizers' and "
+        "moderators' commands only to them until these roles are allowed in Server Settings → "
+        "Integrations → RaceDesk."
     )

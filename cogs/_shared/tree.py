@@ -7,6 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
+from cogs._shared.permissions import may_complete
 from cogs._shared.replies import reply
 from core.errors import UserFacingError
 
@@ -61,7 +62,16 @@ async def answer_error(interaction: discord.Interaction, error: Exception) -> No
 
 
 class RaceDeskTree(app_commands.CommandTree):
-    """Turns every command failure into a short ephemeral reply and a logged traceback."""
+    """Turns every command failure into a short ephemeral reply and a logged traceback, and
+    offers a command's suggestions only to those the access policy lets run it."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.type is not discord.InteractionType.autocomplete:
+            return True  # a command's own check asks the policy, and says who may
+        if await may_complete(interaction):
+            return True
+        await interaction.response.autocomplete([])
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

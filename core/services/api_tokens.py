@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
+from core.access import AccessPolicy, Actor, Permission
 from core.clock import Clock
 from core.errors import NotFoundError, UserFacingError
 from core.services.audit import AuditService
@@ -41,6 +42,10 @@ class ApiTokenInfo:
     created_by_discord_id: int
     created_at: datetime
     last_used_at: datetime | None
+
+    def as_actor(self) -> Actor:
+        """The token as the access policy sees it: an actor of its server only."""
+        return Actor.api_token(self.id, self.guild_id, created_by=self.created_by_discord_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +91,26 @@ def _info(row: ApiToken) -> ApiTokenInfo:
 
 
 class ApiTokenService:
+    """A server's tokens; organizers (the access policy says who) manage them."""
+
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService, clock: Clock
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        audit: AuditService,
+        clock: Clock,
+        *,
+        access: AccessPolicy,
     ) -> None:
+        self._access = access
         self._sessionmaker = sessionmaker
         self._audit = audit
         self._clock = clock
 
-    async def create(self, guild_id: int, name: str, *, actor_discord_id: int) -> CreatedToken:
+    async def create(self, guild_id: int, name: str, *, actor: Actor) -> CreatedToken:
         """A new token for the server; its name is unique among the server's live tokens."""
+        await self._access.require(actor, Permission.MANAGE_API_TOKENS, guild_id)
         name = clean_name(name)
+        assert actor.discord_id is not None
         plaintext = new_token()
         async with self._sessionmaker.begin() as session:
             live = await self._live(session, guild_id)
@@ -113,32 +128,35 @@ class ApiTokenService:
                 guild_id=guild_id,
                 name=name,
                 token_hash=hash_token(plaintext),
-                created_by_discord_id=actor_discord_id,
+                created_by_discord_id=actor.discord_id,
                 created_at=self._clock.now(),
             )
             session.add(row)
             await session.flush()
             await self._audit.record(
-                session, "api_token.create", actor_discord_id=actor_discord_id,
+                session, "api_token.create", actor_discord_id=actor.discord_id,
                 guild_id=guild_id, details={"token_id": row.id, "name": name},
             )
             info = _info(row)
         log.info("API token %d (%s) created in guild %d", info.id, name, guild_id)
         return CreatedToken(info, plaintext)
 
-    async def list_tokens(self, guild_id: int) -> list[ApiTokenInfo]:
+    async def list_tokens(self, guild_id: int, *, actor: Actor) -> list[ApiTokenInfo]:
         """The server's live tokens, oldest first."""
+        await self._access.require(actor, Permission.MANAGE_API_TOKENS, guild_id)
         async with self._sessionmaker() as session:
             return [_info(row) for row in await self._live(session, guild_id)]
 
-    async def suggest(self, guild_id: int, typed: str) -> list[str]:
-        """Names of the server's live tokens containing ``typed`` (for autocomplete)."""
+    async def suggest(self, guild_id: int, typed: str, *, actor: Actor) -> list[str]:
+        """Names of the server's live tokens containing ``typed`` (for autocomplete): only
+        for those who may list them."""
         needle = typed.strip().lower()
-        tokens = await self.list_tokens(guild_id)
+        tokens = await self.list_tokens(guild_id, actor=actor)
         return [token.name for token in tokens if needle in token.name.lower()]
 
-    async def revoke(self, guild_id: int, name: str, *, actor_discord_id: int) -> ApiTokenInfo:
+    async def revoke(self, guild_id: int, name: str, *, actor: Actor) -> ApiTokenInfo:
         """Revoke the server's live token called ``name``: it stops working at once."""
+        await self._access.require(actor, Permission.MANAGE_API_TOKENS, guild_id)
         async with self._sessionmaker.begin() as session:
             found = [
                 row for row in await self._live(session, guild_id)
@@ -152,7 +170,7 @@ class ApiTokenService:
             row = found[0]
             row.revoked_at = self._clock.now()
             await self._audit.record(
-                session, "api_token.revoke", actor_discord_id=actor_discord_id,
+                session, "api_token.revoke", actor_discord_id=actor.discord_id,
                 guild_id=guild_id, details={"token_id": row.id, "name": row.name},
             )
             info = _info(row)

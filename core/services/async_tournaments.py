@@ -13,9 +13,11 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor, Permission
 from core.errors import NotFoundError, UserFacingError
 from core.services.audit import AuditService
-from core.services.tournaments import check_category, clean_goal, clean_name, normalise_category
+from core.services.category_slug import normalise_category
+from core.services.tournaments import check_category, clean_goal, clean_name
 from db.models import AsyncParticipant, AsyncPool, AsyncPoolRun, AsyncTournament
 from db.queries import async_tournaments as queries
 from db.queries.users import get_or_create_user_by_discord_id
@@ -73,19 +75,28 @@ class Membership:
 
 
 class AsyncTournamentService:
+    """A server's async tournaments; organizers (the access policy says who) run them, and
+    anyone joins or leaves for themselves."""
+
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        audit: AuditService,
+        *,
+        access: AccessPolicy,
     ) -> None:
+        self._access = access
         self._sessionmaker = sessionmaker
         self._audit = audit
 
     # -- tournaments -------------------------------------------------------------------------
 
     async def create(
-        self, guild_id: int, name: str, *, category: str, actor_discord_id: int,
+        self, guild_id: int, name: str, *, category: str, actor: Actor,
         goal: str | None = None,
     ) -> AsyncTournamentInfo:
         """A new async tournament whose live races open rooms in ``category``."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         name, category, goal = clean_name(name), normalise_category(category), clean_goal(goal)
         async with self._sessionmaker.begin() as session:
             if await queries.tournament_named(session, guild_id, name) is not None:
@@ -100,32 +111,33 @@ class AsyncTournamentService:
             session.add(tournament)
             await session.flush()
             await self._audit.record(
-                session, "async.create", actor_discord_id=actor_discord_id, guild_id=guild_id,
+                session, "async.create", actor_discord_id=actor.discord_id, guild_id=guild_id,
                 details={"tournament_id": tournament.id, "name": name, "category": category,
                          "goal": goal},
             )
             return await self._info(session, tournament)
 
-    async def info(self, guild_id: int, name: str) -> AsyncTournamentInfo:
+    async def info(self, guild_id: int, name: str, *, actor: Actor) -> AsyncTournamentInfo:
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         async with self._sessionmaker() as session:
             return await self._info(session, await self.find(session, guild_id, name))
 
     async def list_tournaments(
-        self, guild_id: int, *, include_closed: bool = False
+        self, guild_id: int, *, actor: Actor, include_closed: bool = False
     ) -> list[AsyncTournamentInfo]:
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         async with self._sessionmaker() as session:
             rows = await queries.list_tournaments(session, guild_id, include_closed=include_closed)
             return [await self._info(session, row) for row in rows]
 
-    async def close(
-        self, guild_id: int, name: str, *, actor_discord_id: int
-    ) -> AsyncTournamentInfo:
+    async def close(self, guild_id: int, name: str, *, actor: Actor) -> AsyncTournamentInfo:
         """Close a tournament: no more live races open rooms for it, nobody joins."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         async with self._sessionmaker.begin() as session:
             tournament = await self.find(session, guild_id, name, open_only=True)
             tournament.is_active = False
             await self._audit.record(
-                session, "async.close", actor_discord_id=actor_discord_id, guild_id=guild_id,
+                session, "async.close", actor_discord_id=actor.discord_id, guild_id=guild_id,
                 details={"tournament_id": tournament.id},
             )
             return await self._info(session, tournament)
@@ -137,9 +149,10 @@ class AsyncTournamentService:
     # -- pools -------------------------------------------------------------------------------
 
     async def add_pool(
-        self, guild_id: int, tournament: str, name: str, *, actor_discord_id: int,
+        self, guild_id: int, tournament: str, name: str, *, actor: Actor,
         description: str | None = None,
     ) -> PoolInfo:
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         name = clean_name(name)
         description = (description or "").strip() or None
         if description is not None and len(description) > DESCRIPTION_MAX:
@@ -155,7 +168,7 @@ class AsyncTournamentService:
             session.add(pool)
             await session.flush()
             await self._audit.record(
-                session, "async.pool.add", actor_discord_id=actor_discord_id, guild_id=guild_id,
+                session, "async.pool.add", actor_discord_id=actor.discord_id, guild_id=guild_id,
                 details={"tournament_id": found.id, "pool_id": pool.id, "name": name},
             )
             return _pool_info(pool, [])
@@ -168,10 +181,12 @@ class AsyncTournamentService:
     # -- participants ------------------------------------------------------------------------
 
     async def join(
-        self, guild_id: int, tournament: str, discord_id: int, *, actor_discord_id: int,
+        self, guild_id: int, tournament: str, discord_id: int, *, actor: Actor,
         pool: str | None = None,
     ) -> Membership:
-        """Register ``discord_id`` (again, if they left), for one pool when ``pool`` is given."""
+        """Register ``discord_id`` (again, if they left), for one pool when ``pool`` is given:
+        anyone themselves, organizers anyone."""
+        await self._check_for_whom(actor, guild_id, discord_id)
         async with self._sessionmaker.begin() as session:
             found = await self.find(session, guild_id, tournament, open_only=True)
             assert found.id is not None
@@ -187,15 +202,17 @@ class AsyncTournamentService:
                 session.add(row)
             row.is_active, row.pool_id = True, pool_id
             await self._audit.record(
-                session, "async.join", actor_discord_id=actor_discord_id, guild_id=guild_id,
+                session, "async.join", actor_discord_id=actor.discord_id, guild_id=guild_id,
                 details={"tournament_id": found.id, "discord_id": str(discord_id),
                          "pool_id": pool_id},
             )
             return Membership(found.name, discord_id, True, _name(pool_row))
 
     async def leave(
-        self, guild_id: int, tournament: str, discord_id: int, *, actor_discord_id: int
+        self, guild_id: int, tournament: str, discord_id: int, *, actor: Actor
     ) -> Membership:
+        """Unregister ``discord_id`` (their runs stay): anyone themselves, organizers anyone."""
+        await self._check_for_whom(actor, guild_id, discord_id)
         async with self._sessionmaker.begin() as session:
             found = await self.find(session, guild_id, tournament)
             assert found.id is not None
@@ -206,7 +223,7 @@ class AsyncTournamentService:
                 return Membership(found.name, discord_id, False)
             row.is_active = False
             await self._audit.record(
-                session, "async.leave", actor_discord_id=actor_discord_id, guild_id=guild_id,
+                session, "async.leave", actor_discord_id=actor.discord_id, guild_id=guild_id,
                 details={"tournament_id": found.id, "discord_id": str(discord_id)},
             )
             return Membership(found.name, discord_id, True)
@@ -237,6 +254,12 @@ class AsyncTournamentService:
         return found.name, sorted(shown, key=lambda p: not p.active)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    async def _check_for_whom(self, actor: Actor, guild_id: int, discord_id: int) -> None:
+        """Oneself (as a member of the server), or anyone (organizers)."""
+        own = actor.is_person and actor.discord_id == discord_id
+        permission = Permission.USE if own else Permission.MANAGE_TOURNAMENTS
+        await self._access.require(actor, permission, guild_id)
 
     async def find(
         self, session: AsyncSession, guild_id: int, name: str, *, open_only: bool = False

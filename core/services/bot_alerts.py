@@ -14,9 +14,11 @@ sends each queued alert to its recipients through an :class:`AlertSender` (Disco
 ``cogs/_shared``) with a receipt per recipient (:class:`SentOnce`), so a restart neither loses
 an alert nor sends one twice.
 
-Recipients: the admin channel (``/racetime alerts channel``) of every server the bot is
-assigned to; the bot owners by DM when one of those servers has no admin channel, or when the
-bot serves no server at all.
+Recipients of an alert about a bot: the admin channel (``/racetime alerts channel``) of every
+server the bot is assigned to; the bot owners by DM when one of those servers has no admin
+channel, or when the bot serves no server at all. An alert about a room goes to the room's own
+server only (the server of its match or live race; another server the bot serves never hears
+of it), or to the owners when that server has no admin channel or the room is no server's.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from db.models import (
     RacetimeBotGuild,
     RacetimeIncident,
 )
+from db.queries.server_rooms import room_servers
 from racetime.manager import RacetimeManager
 from racetime.ports import BotHealth
 
@@ -205,8 +208,9 @@ class BotAlertService:
 
     # -- rooms -------------------------------------------------------------------------------
 
-    async def room_troubles(self) -> tuple[int, list[RoomTrouble]]:
-        """How many active rooms are connected, and the others (reconnecting or unhandled).
+    async def room_troubles(self) -> tuple[list[str], list[RoomTrouble]]:
+        """The active rooms that are connected (their names), and the others (reconnecting
+        or unhandled).
 
         Only rooms of active bots count: a bot an owner stopped leaves its rooms on purpose.
         """
@@ -218,13 +222,13 @@ class BotAlertService:
                 .order_by(col(RaceRoom.id))
             )
             rows = list(result.all())
-        connected = 0
+        connected: list[str] = []
         troubles = []
         for category, slug, bot_id in rows:
             running = self._manager.bots.get(category)
             connection = running.rooms.get(slug) if running is not None else None
             if connection is not None and connection.is_connected:
-                connected += 1
+                connected.append(f"{category}/{slug}")
             elif connection is None or not connection.finished:
                 troubles.append(
                     RoomTrouble(
@@ -279,18 +283,18 @@ class BotAlertService:
         """Send every queued alert to its recipients; returns how many were completed."""
         async with self._sessionmaker() as session:
             result = await session.execute(
-                select(RacetimeAlert, RacetimeIncident.bot_id)
+                select(RacetimeAlert, RacetimeIncident.bot_id, RacetimeIncident.subject)
                 .join(RacetimeIncident, col(RacetimeIncident.id) == col(RacetimeAlert.incident_id))
                 .where(col(RacetimeAlert.sent_at).is_(None))
                 .order_by(col(RacetimeAlert.id))
             )
             pending = list(result.all())
         done = 0
-        for alert, bot_id in pending:
+        for alert, bot_id, subject in pending:
             assert alert.id is not None
             outgoing = OutgoingAlert(alert.id, alert.kind, alert.text)
             errors = []
-            for recipient in await self._recipients(bot_id, owner_ids):
+            for recipient in await self._recipients(bot_id, subject, owner_ids):
                 error = await self._send_once(sender, outgoing, recipient)
                 if error is not None:
                     errors.append(error)
@@ -338,18 +342,24 @@ class BotAlertService:
                 update(RacetimeAlert).where(col(RacetimeAlert.id) == alert.id).values(**values)
             )
 
-    async def _recipients(self, bot_id: int, owner_ids: Collection[int]) -> list[Recipient]:
+    async def _recipients(
+        self, bot_id: int, subject: str, owner_ids: Collection[int]
+    ) -> list[Recipient]:
         async with self._sessionmaker() as session:
-            result = await session.execute(
-                select(RacetimeBotGuild.guild_id, GuildSettings.admin_channel_id)
-                .outerjoin(
-                    GuildSettings,
-                    col(GuildSettings.guild_id) == col(RacetimeBotGuild.guild_id),
+            if subject.startswith("room:"):
+                room = subject.removeprefix("room:")
+                guild_ids = list((await room_servers(session, [room])).values())
+            else:
+                result = await session.execute(
+                    select(RacetimeBotGuild.guild_id).where(RacetimeBotGuild.bot_id == bot_id)
                 )
-                .where(RacetimeBotGuild.bot_id == bot_id)
-                .order_by(col(RacetimeBotGuild.guild_id))
+                guild_ids = list(result.scalars())
+            result = await session.execute(
+                select(GuildSettings.guild_id, GuildSettings.admin_channel_id)
+                .where(col(GuildSettings.guild_id).in_(guild_ids))
             )
-            servers = list(result.all())
+            admin_channels: dict[int, int | None] = {g: c for g, c in result.all()}
+        servers = [(guild_id, admin_channels.get(guild_id)) for guild_id in sorted(guild_ids)]
         channels = [channel for _, channel in servers if channel is not None]
         recipients = [Recipient(f"channel:{c}", channel_id=c) for c in channels]
         if len(channels) < len(servers) or not servers:

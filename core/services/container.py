@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy
 from core.clock import Clock
 from core.events import EventDispatcher
 from core.lifecycle import Lifecycle
@@ -51,6 +52,8 @@ class Services:
     racetime: RacetimeManager
     racetime_client: RacetimeClient
     audit: AuditService
+    # Who may do what (issue 22): every service below asks it.
+    access: AccessPolicy
     racetime_admin: RacetimeAdminService
     notifications: NotificationService
     # Tournaments and timezones (issue 11).

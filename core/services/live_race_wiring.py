@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy
 from core.clock import Clock
 from core.events import EventDispatcher
 from core.metrics import NO_METRICS, Metrics
@@ -31,11 +32,12 @@ def build_live_races(
     room_store: DatabaseRoomStore,
     clock: Clock,
     *,
+    access: AccessPolicy,
     racetime_url: str,
     metrics: Metrics = NO_METRICS,
 ) -> dict[str, Any]:
     """The ``Services`` fields of async tournaments and live races, subscribed."""
-    async_tournaments = AsyncTournamentService(sessionmaker, audit)
+    async_tournaments = AsyncTournamentService(sessionmaker, audit, access=access)
     rooms = LiveRaceRooms(
         sessionmaker=sessionmaker, event_log=event_log, racetime=manager, client=client,
         store=room_store, clock=clock, metrics=metrics,
@@ -47,8 +49,8 @@ def build_live_races(
     return {
         "async_tournaments": async_tournaments,
         "live_races": LiveRaceService(
-            sessionmaker, event_log, audit, async_tournaments, clock, rooms=rooms,
-            racetime_url=racetime_url,
+            sessionmaker, event_log, audit, async_tournaments, clock, access=access,
+            rooms=rooms, racetime_url=racetime_url,
         ),
         "live_race_rooms": rooms,
         "live_race_scheduler": scheduler,

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor, Permission
 from core.clock import Clock
 from core.errors import NotFoundError, UserFacingError
 from core.events import AsyncLiveRaceCancelledEvent, AsyncLiveRaceCreatedEvent
@@ -32,13 +33,14 @@ from core.services.matches import (
 )
 from core.services.time_text import utc_text
 from core.services.tournaments import clean_goal
-from db.models import AsyncLiveRace, AsyncPool, AsyncTournament, ClaimState, RaceStatus
+from db.models import AsyncLiveRace, AsyncPool, AsyncTournament, ClaimState, RaceStatus, User
 from db.queries import async_tournaments as queries
 from db.queries.users import get_or_create_user_by_discord_id
 
 log = logging.getLogger(__name__)
 
-OPEN_MINUTES_MIN, OPEN_MINUTES_MAX, OPEN_MINUTES_DEFAULT = 1, 120, 15
+# How long before a live race its room opens (set per race), in minutes.
+LIVE_RACE_ROOM_MINUTES_MIN, LIVE_RACE_ROOM_MINUTES_MAX, LIVE_RACE_ROOM_MINUTES_DEFAULT = 1, 120, 15
 STATUS_EMOJI = {
     RaceStatus.SCHEDULED: "🗓️ Scheduled",
     RaceStatus.ROOM_OPEN: "🚪 Room Open",
@@ -106,11 +108,12 @@ def live_race_id_from(text: str) -> int:
         ) from None
 
 
-def check_open_minutes(minutes: int) -> int:
-    if not OPEN_MINUTES_MIN <= minutes <= OPEN_MINUTES_MAX:
+def check_live_race_room_minutes(minutes: int) -> int:
+    """How long before a live race its room opens: 1 to 120 minutes."""
+    if not LIVE_RACE_ROOM_MINUTES_MIN <= minutes <= LIVE_RACE_ROOM_MINUTES_MAX:
         raise UserFacingError(
-            f"The room opens {OPEN_MINUTES_MIN} to {OPEN_MINUTES_MAX} minutes before the race; "
-            f"{minutes} is outside that."
+            f"The room opens {LIVE_RACE_ROOM_MINUTES_MIN} to {LIVE_RACE_ROOM_MINUTES_MAX} "
+            f"minutes before the race; {minutes} is outside that."
         )
     return minutes
 
@@ -124,9 +127,11 @@ class LiveRaceService:
         tournaments: AsyncTournamentService,
         clock: Clock,
         *,
+        access: AccessPolicy,
         rooms: LiveRaceRooms | None = None,
         racetime_url: str = "https://racetime.gg",
     ) -> None:
+        self._access = access
         self._rooms = rooms
         self._sessionmaker = sessionmaker
         self._event_log = event_log
@@ -143,7 +148,7 @@ class LiveRaceService:
         tournament: str,
         when: datetime,
         *,
-        actor_discord_id: int,
+        actor: Actor,
         pool: str | None = None,
         goal: str | None = None,
         invitational: bool | None = None,
@@ -152,9 +157,11 @@ class LiveRaceService:
     ) -> LiveRaceInfo:
         """A live race of ``tournament`` (of ``pool``, when given) at ``when``; the eligible
         participants are told."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         check_future(when, self._clock.now())
-        minutes = check_open_minutes(
-            OPEN_MINUTES_DEFAULT if open_minutes_before is None else open_minutes_before
+        minutes = check_live_race_room_minutes(
+            LIVE_RACE_ROOM_MINUTES_DEFAULT if open_minutes_before is None
+            else open_minutes_before
         )
         goal = clean_goal(goal)
         chosen = {"invitational": invitational, "streaming_required": streaming_required}
@@ -162,7 +169,7 @@ class LiveRaceService:
             session = outbox.session
             found = await self._tournaments.find(session, guild_id, tournament, open_only=True)
             pool_row = await self._tournaments.find_pool(session, found, pool) if pool else None
-            actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
+            creator = await _user(session, actor)
             race = AsyncLiveRace(
                 tournament_id=found.id,  # type: ignore[arg-type]
                 pool_id=pool_row.id if pool_row is not None else None,
@@ -170,14 +177,14 @@ class LiveRaceService:
                 room_open_minutes_before=minutes,
                 goal=goal,
                 room_settings={k: v for k, v in chosen.items() if v is not None},
-                created_by=actor.id,
+                created_by=creator.id,
             )
             session.add(race)
             await session.flush()
             assert race.id is not None
             info = await self._info(session, race, found, pool_row)
             await self._audit.record(
-                session, "liverace.create", actor_discord_id=actor_discord_id, guild_id=guild_id,
+                session, "liverace.create", actor_discord_id=actor.discord_id, guild_id=guild_id,
                 details={"live_race_id": race.id, "tournament_id": found.id,
                          "pool_id": race.pool_id, "scheduled_at": when.isoformat(),
                          "goal": goal, "open_minutes_before": minutes, **race.room_settings},
@@ -185,15 +192,16 @@ class LiveRaceService:
             outbox.add(AsyncLiveRaceCreatedEvent(
                 live_race_id=race.id, tournament_id=info.tournament_id, pool_id=race.pool_id,
                 scheduled_at=when, participant_count=info.eligible,
-                user_id=actor.id, occurred_at=self._clock.now(),
+                user_id=creator.id, occurred_at=self._clock.now(),
             ))
             return info
 
     async def cancel(
-        self, guild_id: int, live_race_id: int, reason: str, *, actor_discord_id: int
+        self, guild_id: int, live_race_id: int, reason: str, *, actor: Actor
     ) -> LiveRaceInfo:
         """Call a live race off; the eligible participants are told ``reason``. An open room
         stays open on racetime, but its results no longer count."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         reason = clean_reason(reason)
         async with self._event_log.transaction() as outbox:
             session = outbox.session
@@ -201,9 +209,9 @@ class LiveRaceService:
             check_cancellable(race.status, f"Live race #{live_race_id}", "its runs are recorded")
             race.status, race.cancelled_reason = RaceStatus.CANCELLED.value, reason
             await session.flush()
-            actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
+            canceller = await _user(session, actor)
             await self._audit.record(
-                session, "liverace.cancel", actor_discord_id=actor_discord_id,
+                session, "liverace.cancel", actor_discord_id=actor.discord_id,
                 guild_id=guild_id, details={"live_race_id": live_race_id, "reason": reason},
             )
             info = await self._info(session, race, tournament)
@@ -211,12 +219,13 @@ class LiveRaceService:
                 live_race_id=live_race_id, tournament_id=info.tournament_id,
                 pool_id=race.pool_id, scheduled_at=race.scheduled_at, reason=reason,
                 room_slug=race.racetime_slug, room_url=info.room_url,
-                user_id=actor.id, occurred_at=self._clock.now(),
+                user_id=canceller.id, occurred_at=self._clock.now(),
             ))
             return info
 
-    async def delete(self, guild_id: int, live_race_id: int, *, actor_discord_id: int) -> None:
+    async def delete(self, guild_id: int, live_race_id: int, *, actor: Actor) -> None:
         """Remove a live race that is scheduled (its room not being opened) or cancelled."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         async with self._sessionmaker.begin() as session:
             race, _ = await self._find(session, guild_id, live_race_id, for_update=True)
             status = RaceStatus(race.status)
@@ -231,24 +240,25 @@ class LiveRaceService:
                     "cannot be deleted: only scheduled or cancelled live races can." + hint
                 )
             await self._audit.record(
-                session, "liverace.delete", actor_discord_id=actor_discord_id,
+                session, "liverace.delete", actor_discord_id=actor.discord_id,
                 guild_id=guild_id, details={"live_race_id": live_race_id},
             )
             await session.delete(race)
 
     async def open_room(
-        self, guild_id: int, live_race_id: int, *, actor_discord_id: int
+        self, guild_id: int, live_race_id: int, *, actor: Actor
     ) -> RoomOpening:
         """A moderator opens the live race's room now (or retries a failed opening)."""
+        await self._access.require(actor, Permission.OPEN_ROOMS, guild_id)
         assert self._rooms is not None, "LiveRaceService was built without its rooms"
         async with self._sessionmaker.begin() as session:
             await self._find(session, guild_id, live_race_id)
-            actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
+            opener = await _user(session, actor)
             await self._audit.record(
-                session, "liverace.open", actor_discord_id=actor_discord_id,
+                session, "liverace.open", actor_discord_id=actor.discord_id,
                 guild_id=guild_id, details={"live_race_id": live_race_id},
             )
-        return await self._rooms.open_room(live_race_id, actor_user_id=actor.id, reason="manual")
+        return await self._rooms.open_room(live_race_id, actor_user_id=opener.id, reason="manual")
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -352,6 +362,12 @@ class LiveRaceService:
             eligible=sum(1 for c in candidates if c.eligible),
             runs=runs,
         )
+
+
+async def _user(session: AsyncSession, actor: Actor) -> User:
+    """The application user of a person the policy let act."""
+    assert actor.discord_id is not None
+    return await get_or_create_user_by_discord_id(session, actor.discord_id)
 
 
 def _label(race: LiveRaceInfo) -> str:

@@ -11,13 +11,12 @@ from enum import StrEnum
 from typing import Any
 
 from core.services.time_text import utc_text
-from core.services.tournaments import TournamentSettings
+from core.services.tournaments import MATCH_ROOM_MINUTES_DEFAULT, TournamentSettings
 from db.models import BotStatus, ClaimState, Match, MatchRoomClaim, RacetimeBot, Tournament, User
 from db.models.base import RaceStatus
 from racetime.client import RaceSettings
 
 DEFAULT_GOAL = "Beat the game"
-DEFAULT_OPEN_MINUTES_BEFORE = 60
 
 
 class Refusal(StrEnum):
@@ -85,7 +84,7 @@ def open_minutes_before(tournament: Tournament) -> int:
     organizers edit (``/tournament settings``, 30 to 120).
     """
     value = (tournament.settings or {}).get("room_open_minutes_before")
-    return int(value) if isinstance(value, int | float) else DEFAULT_OPEN_MINUTES_BEFORE
+    return int(value) if isinstance(value, int | float) else MATCH_ROOM_MINUTES_DEFAULT
 
 
 def room_opens_at(match: Match, tournament: Tournament) -> datetime | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor, Permission
 from core.clock import Clock
 from core.errors import NotFoundError, UserFacingError
 from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchScheduledEvent
@@ -140,9 +141,11 @@ class MatchService:
         tournaments: TournamentService,
         clock: Clock,
         *,
+        access: AccessPolicy,
         racetime_url: str = "https://racetime.gg",
         readiness: RoomReadiness | None = None,
     ) -> None:
+        self._access = access
         self._sessionmaker = sessionmaker
         self._event_log = event_log
         self._audit = audit
@@ -165,7 +168,7 @@ class MatchService:
         when: datetime,
         title: str,
         *,
-        actor_discord_id: int,
+        actor: Actor,
         goal: str | None = None,
         invitational: bool | None = None,
         auto_create: bool | None = None,
@@ -174,6 +177,7 @@ class MatchService:
         """A new match of the server's active tournament ``tournament`` between ``players``
         (Discord user ids; ``display_names`` name them in refusals). ``None`` options keep
         their defaults: the tournament's goal, invitational on, auto-create on."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         names = display_names or {}
         player_ids = check_players(players, names)
         title = clean_title(title)
@@ -189,7 +193,7 @@ class MatchService:
                 if unlinked:
                     raise UserFacingError(_unlinked_message(found.name, unlinked, names))
             users = [await get_or_create_user_by_discord_id(session, p) for p in player_ids]
-            actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
+            creator = await _user(session, actor)
             match = Match(
                 tournament_id=found.id,
                 title=title,
@@ -198,12 +202,12 @@ class MatchService:
                 goal=goal,
                 invitational=invitational,
                 auto_create_room=auto_create,
-                created_by=actor.id,
+                created_by=creator.id,
             )
             await queries.add_match(session, match, [_id(user) for user in users])
             match_id = _id(match)
             await self._audit.record(
-                session, "match.schedule", actor_discord_id=actor_discord_id,
+                session, "match.schedule", actor_discord_id=actor.discord_id,
                 guild_id=guild_id,
                 details={
                     "match_id": match_id, "tournament_id": found.id, "title": title,
@@ -215,7 +219,7 @@ class MatchService:
             outbox.add(
                 MatchScheduledEvent(
                     match_id=match_id, tournament_id=found.id, scheduled_at=when,
-                    user_id=actor.id, occurred_at=self._clock.now(),
+                    user_id=creator.id, occurred_at=self._clock.now(),
                 )
             )
             tournament_row = await session.get(Tournament, found.id)
@@ -223,9 +227,10 @@ class MatchService:
             return await self._info(session, match, tournament_row)
 
     async def reschedule(
-        self, guild_id: int, match_id: int, when: datetime, *, actor_discord_id: int
+        self, guild_id: int, match_id: int, when: datetime, *, actor: Actor
     ) -> tuple[MatchInfo, datetime | None]:
         """Move a match whose room is not open yet; returns it and its old time."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         self._check_future(when)
         async with self._event_log.transaction() as outbox:
             session = outbox.session
@@ -241,9 +246,9 @@ class MatchService:
             await delete_failed_claim(session, match_id)
             match.room_error = None
             await session.flush()
-            actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
+            mover = await _user(session, actor)
             await self._audit.record(
-                session, "match.reschedule", actor_discord_id=actor_discord_id,
+                session, "match.reschedule", actor_discord_id=actor.discord_id,
                 guild_id=guild_id,
                 details={
                     "match_id": match_id,
@@ -254,16 +259,17 @@ class MatchService:
                 MatchRescheduledEvent(
                     match_id=match_id, tournament_id=tournament.id or 0,
                     old_scheduled_at=old, scheduled_at=when,
-                    user_id=actor.id, occurred_at=self._clock.now(),
+                    user_id=mover.id, occurred_at=self._clock.now(),
                 )
             )
             return await self._info(session, match, tournament), old
 
     async def cancel(
-        self, guild_id: int, match_id: int, reason: str, *, actor_discord_id: int
+        self, guild_id: int, match_id: int, reason: str, *, actor: Actor
     ) -> MatchInfo:
         """Call a match off; the players are told ``reason``. A finished match keeps its
         results and cannot be cancelled; an open room stays open on racetime."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         reason = clean_reason(reason)
         async with self._event_log.transaction() as outbox:
             session = outbox.session
@@ -271,15 +277,15 @@ class MatchService:
             check_cancellable(match.status, f"Match #{match_id}", "keeps its results")
             match.status = RaceStatus.CANCELLED.value
             await session.flush()
-            actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
+            canceller = await _user(session, actor)
             await self._audit.record(
-                session, "match.cancel", actor_discord_id=actor_discord_id,
+                session, "match.cancel", actor_discord_id=actor.discord_id,
                 guild_id=guild_id, details={"match_id": match_id, "reason": reason},
             )
             outbox.add(
                 MatchCancelledEvent(
                     match_id=match_id, tournament_id=tournament.id or 0, reason=reason,
-                    user_id=actor.id, occurred_at=self._clock.now(),
+                    user_id=canceller.id, occurred_at=self._clock.now(),
                 )
             )
             return await self._info(session, match, tournament)
@@ -407,6 +413,12 @@ class MatchService:
             room=await self._room(session, match),
             room_error=match.room_error,
         )
+
+
+async def _user(session: AsyncSession, actor: Actor) -> User:
+    """The application user of a person the policy let change a match."""
+    assert actor.discord_id is not None
+    return await get_or_create_user_by_discord_id(session, actor.discord_id)
 
 
 def _with_reason(info: MatchInfo, reason: str | None) -> MatchInfo:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor, Permission
 from core.services.audit import AuditService
 from core.services.notification_types import NotificationType
 from db.models import NotificationLog, NotificationStatus
@@ -103,8 +104,13 @@ def _state(row: NotificationLog) -> str:
 
 class NotificationService:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        audit: AuditService,
+        *,
+        access: AccessPolicy,
     ) -> None:
+        self._access = access
         self._sessionmaker = sessionmaker
         self._audit = audit
         self._queued: list[Callable[[], None]] = []
@@ -183,8 +189,12 @@ class NotificationService:
     # -- history and the fallback channel ----------------------------------------------------
 
     async def history(
-        self, discord_user_id: int, guild_id: int, limit: int = HISTORY_LIMIT
+        self, discord_user_id: int, guild_id: int, *, actor: Actor, limit: int = HISTORY_LIMIT
     ) -> list[Delivery]:
+        """A member's last deliveries in the server: anyone's own, organizers' anyone's."""
+        own = actor.is_person and actor.discord_id == discord_user_id
+        permission = Permission.USE if own else Permission.VIEW_MEMBER_NOTIFICATIONS
+        await self._access.require(actor, permission, guild_id)
         async with self._sessionmaker() as session:
             user = await get_user_by_discord_id(session, discord_user_id)
             if user is None or user.id is None:
@@ -197,8 +207,11 @@ class NotificationService:
         async with self._sessionmaker() as session:
             return await queries.outbox_depth(session)
 
-    async def troubles(self, guild_id: int, limit: int = HISTORY_LIMIT) -> list[Delivery]:
+    async def troubles(
+        self, guild_id: int, *, actor: Actor, limit: int = HISTORY_LIMIT
+    ) -> list[Delivery]:
         """The server's last deliveries that did not simply arrive by DM (for organizers)."""
+        await self._access.require(actor, Permission.VIEW_MEMBER_NOTIFICATIONS, guild_id)
         async with self._sessionmaker() as session:
             rows = await queries.troubles(session, guild_id, limit)
         return [Delivery.of(row, discord_id) for row, discord_id in rows]
@@ -209,12 +222,13 @@ class NotificationService:
             return settings.notification_fallback_channel_id if settings else None
 
     async def set_fallback_channel(
-        self, guild_id: int, channel_id: int | None, *, actor_discord_id: int
+        self, guild_id: int, channel_id: int | None, *, actor: Actor
     ) -> None:
         """Where DMs a player refuses go instead (``None``: nowhere), audited."""
+        await self._access.require(actor, Permission.CONFIGURE_SERVER, guild_id)
         async with self._sessionmaker.begin() as session:
             await queries.set_fallback_channel(session, guild_id, channel_id)
             await self._audit.record(
-                session, "notifications.fallback_channel", actor_discord_id=actor_discord_id,
+                session, "notifications.fallback_channel", actor_discord_id=actor.discord_id,
                 guild_id=guild_id, details={"channel_id": channel_id},
             )

@@ -1,8 +1,11 @@
-"""``/open-room``: a moderator looks at the room a match would get, then opens it by hand.
+"""``/open-room``: a moderator looks at the room a match would get, then opens it by hand;
+the HTTP API opens it the same way for an API token of the server.
 
-Every match is found through the asking server (one server never previews or opens another's
-match); the room itself is opened by :class:`MatchRoomService`, exactly once whoever asks,
-with the moderator's application user id on ``RacetimeRoomOpenedEvent``.
+Whoever asks, the access policy decides first (:data:`Permission.OPEN_ROOMS`: the server's
+moderators, its API tokens, RaceDesk's automation). Every match is found through the asking
+server (one server never previews or opens another's match); the room itself is opened by
+:class:`MatchRoomService`, exactly once whoever asks, with the moderator's application user id
+on ``RacetimeRoomOpenedEvent`` (a token's: the organizer who created it).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor, Permission
 from core.errors import NotFoundError, UserFacingError
+from core.identity import SYSTEM_USER_ID
 from core.services.audit import AuditService
 from core.services.match_rooms import (
     MatchRoomService,
@@ -81,19 +86,24 @@ class OpenRoomService:
         rooms: MatchRoomService,
         matches: MatchService,
         audit: AuditService,
+        *,
+        access: AccessPolicy,
     ) -> None:
+        self._access = access
         self._sessionmaker = sessionmaker
         self._rooms = rooms
         self._matches = matches
         self._audit = audit
 
-    async def suggest(self, guild_id: int, typed: str) -> list[tuple[int, str]]:
+    async def suggest(self, guild_id: int, typed: str, *, actor: Actor) -> list[tuple[int, str]]:
         """(id, label) pairs for autocomplete: this server's matches still to be played that
         have no room yet."""
+        await self._access.require(actor, Permission.OPEN_ROOMS, guild_id)
         return await self._matches.suggest(guild_id, typed, open_only=True, without_room=True)
 
-    async def preview(self, guild_id: int, match_id: int) -> OpenRoomPreview:
+    async def preview(self, guild_id: int, match_id: int, *, actor: Actor) -> OpenRoomPreview:
         """The room the server's match ``match_id`` would get, and who would be invited."""
+        await self._access.require(actor, Permission.OPEN_ROOMS, guild_id)
         async with self._sessionmaker() as session:
             match = await self._find(session, guild_id, match_id)
             players = await queries.players_of(session, match_id)
@@ -105,29 +115,29 @@ class OpenRoomService:
         room = await self._rooms.preview_room(match_id)
         return OpenRoomPreview(room, RaceStatus(match.status), invited)
 
-    async def open(self, guild_id: int, match_id: int, *, actor_discord_id: int) -> RoomOpening:
-        """Open the server's match's room for a moderator (``RacetimeRoomOpenedEvent`` carries
+    async def open(self, guild_id: int, match_id: int, *, actor: Actor) -> RoomOpening:
+        """Open the server's match's room for ``actor`` (``RacetimeRoomOpenedEvent`` carries
         their application user id); its existing room if it has one.
 
         A room this call opened is in the audit log (``match.open_room``). Raises
         :class:`UserFacingError` for a match that is cancelled or finished, or whose racetime
-        bot is not running here.
+        bot is not running here, and :class:`PermissionDeniedError` for whoever may not.
         """
+        await self._access.require(actor, Permission.OPEN_ROOMS, guild_id)
         async with self._sessionmaker.begin() as session:
             match = await self._find(session, guild_id, match_id)
             status = RaceStatus(match.status)
             if status in CLOSED_STATUSES:
                 raise UserFacingError(closed_message(match_id, status))
-            actor = await get_or_create_user_by_discord_id(session, actor_discord_id)
-            assert actor.id is not None
-            actor_user_id = actor.id
+            actor_user_id = await _application_user(session, actor)
         opening = await self._rooms.create_race_room_for_match(
             match_id, actor_user_id=actor_user_id, reason="manual"
         )
         if opening.status in (OpeningStatus.OPENED, OpeningStatus.ADOPTED):
             async with self._sessionmaker.begin() as session:
                 await self._audit.record(
-                    session, "match.open_room", actor_discord_id=actor_discord_id,
+                    session, "match.open_room",
+                    actor_discord_id=None if actor.is_system else actor.discord_id,
                     guild_id=guild_id,
                     details={"match_id": match_id, "room": f"{opening.category}/{opening.slug}"},
                 )
@@ -138,3 +148,14 @@ class OpenRoomService:
         if found is None:
             raise not_found(match_id)
         return found[0]
+
+
+async def _application_user(session: AsyncSession, actor: Actor) -> int:
+    """The user id an opening is recorded under: the person's (a token's creator's), or the
+    system's."""
+    if actor.is_system:
+        return SYSTEM_USER_ID
+    assert actor.discord_id is not None
+    user = await get_or_create_user_by_discord_id(session, actor.discord_id)
+    assert user.id is not None
+    return user.id

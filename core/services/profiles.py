@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.access import AccessPolicy, Actor, Permission
 from core.services.linking import LinkInfo, LinkService
 from core.services.timezones import TimezoneService
 
@@ -22,9 +23,17 @@ class PlayerProfile:
 
 
 class ProfileService:
-    def __init__(self, linking: LinkService, timezones: TimezoneService) -> None:
+    def __init__(
+        self, linking: LinkService, timezones: TimezoneService, *, access: AccessPolicy
+    ) -> None:
+        self._access = access
         self._linking = linking
         self._timezones = timezones
+
+    async def whois(self, discord_user_id: int, guild_id: int, *, actor: Actor) -> PlayerProfile:
+        """A member's profile for a moderator checking their link (its details shown)."""
+        await self._access.require(actor, Permission.LOOK_UP_ACCOUNTS, guild_id)
+        return await self.profile_of(discord_user_id, guild_id)
 
     async def profile_of(self, discord_user_id: int, guild_id: int | None) -> PlayerProfile:
         zone = await self._timezones.timezone_for(discord_user_id, guild_id)

@@ -5,23 +5,29 @@ client id is, the secret never). Whether a bot runs is stored (``racetime_bots.i
 stopped bot stays stopped after a restart until it is started. A bot serves the servers it
 is assigned to (``racetime_bot_guilds``): their organizers see it, their tournaments use it,
 their admin channels get its alerts.
+
+Who may do what is the access policy's: bot owners manage the bots; a server's organizers see
+its bots, its admins its health. Every view is of one server (its bots, its rooms) unless a
+bot owner asks for every server's.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor, Permission
 from core.errors import NotFoundError, UserFacingError
 from core.events import EventDispatcher
 from core.services.audit import AuditService
 from core.services.bot_alerts import BotAlertService
 from core.services.bot_status import STOPPED_MANUALLY, BotStatusRepository
+from core.services.category_slug import normalise_category
 from core.services.event_log import DatabaseEventLog
 from core.services.racetime_bots import (
     RacetimeBotService,
@@ -32,6 +38,7 @@ from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
 from db.queries import bot_guilds
 from db.queries import bots as bot_queries
 from db.queries.guild_settings import get_guild_settings, update_guild_settings
+from db.queries.server_rooms import room_servers
 from racetime.manager import RacetimeManager, UnknownCategoryError
 
 # How long ``add``/``edit``/``start`` wait for the bot's first answer from racetime before
@@ -67,7 +74,11 @@ class BotOverview:
 
 @dataclass(frozen=True, slots=True)
 class RacetimeOverview:
-    """What ``/racetime status`` shows: bots by state, the rooms, event delivery."""
+    """What ``/racetime status`` shows: bots by state, the rooms, event delivery.
+
+    ``guild_id``: the server it is about (its bots and its rooms only); ``None``: every
+    server's, for a bot owner who asked.
+    """
 
     bots: list[BotOverview]
     events_pending: int
@@ -75,6 +86,7 @@ class RacetimeOverview:
     rooms_connected: int = 0
     rooms_reconnecting: list[str] = field(default_factory=list)
     rooms_unhandled: list[str] = field(default_factory=list)
+    guild_id: int | None = None
 
     @property
     def by_status(self) -> Counter[BotStatus]:
@@ -89,11 +101,8 @@ class ConnectOutcome:
     status: BotStatus | None
 
 
-def normalise_category(category: str) -> str:
-    slug = category.strip().lower()
-    if not slug or "/" in slug or " " in slug:
-        raise UserFacingError("The category is the slug from its URL, e.g. `alttpr`.")
-    return slug
+def _flat(lists: Iterable[list[str]]) -> list[str]:
+    return [item for items in lists for item in items]
 
 
 def check_credentials(client_id: str, client_secret: str) -> tuple[str, str]:
@@ -120,8 +129,10 @@ class RacetimeAdminService:
         *,
         bot_status: BotStatusRepository,
         alerts: BotAlertService,
+        access: AccessPolicy,
         connect_wait_seconds: float = CONNECT_WAIT_SECONDS,
     ) -> None:
+        self._access = access
         self._sessionmaker = sessionmaker
         self._bots = bots
         self._manager = manager
@@ -134,17 +145,19 @@ class RacetimeAdminService:
 
     # -- credentials -------------------------------------------------------------------------
 
-    async def check_can_add(self, category: str) -> str:
+    async def check_can_add(self, category: str, *, actor: Actor) -> str:
         """The category's slug, or why a bot cannot be added for it (before anyone types
         credentials into a form for nothing)."""
+        await self._owners_only(actor)
         slug = normalise_category(category)
         bot = await self._bots.get(slug)
         if bot is not None and self._bots.secret_readable(bot):
             raise UserFacingError(already_exists_message(slug))
         return slug
 
-    async def check_exists(self, category: str) -> str:
+    async def check_exists(self, category: str, *, actor: Actor) -> str:
         """The category's slug; :class:`NotFoundError` when it has no bot."""
+        await self._owners_only(actor)
         slug = normalise_category(category)
         async with self._sessionmaker() as session:
             await self._get(session, slug)
@@ -157,7 +170,7 @@ class RacetimeAdminService:
         client_id: str,
         client_secret: str,
         display_name: str | None,
-        actor_discord_id: int,
+        actor: Actor,
         guild_id: int | None,
     ) -> ConnectOutcome:
         """Store the bot (secret encrypted), assign it to ``guild_id``, audit, start it, and
@@ -166,6 +179,7 @@ class RacetimeAdminService:
         A bot whose stored secret cannot be decrypted is replaced; any other existing bot
         is refused.
         """
+        await self._owners_only(actor)
         slug = normalise_category(category)
         client_id, client_secret = check_credentials(client_id, client_secret)
         async with self._sessionmaker.begin() as session:
@@ -187,7 +201,7 @@ class RacetimeAdminService:
             await self._audit.record(
                 session,
                 "racetime_bot.added",
-                actor_discord_id=actor_discord_id,
+                actor_discord_id=actor.discord_id,
                 guild_id=guild_id,
                 details=details,
             )
@@ -199,10 +213,10 @@ class RacetimeAdminService:
         *,
         client_id: str,
         client_secret: str,
-        actor_discord_id: int,
-        guild_id: int | None,
+        actor: Actor,
     ) -> ConnectOutcome:
         """Replace the bot's credentials (secret encrypted), mark it active and restart it."""
+        await self._owners_only(actor)
         slug = normalise_category(category)
         client_id, client_secret = check_credentials(client_id, client_secret)
         async with self._sessionmaker.begin() as session:
@@ -214,16 +228,15 @@ class RacetimeAdminService:
             await self._audit.record(
                 session,
                 "racetime_bot.credentials_changed",
-                actor_discord_id=actor_discord_id,
-                guild_id=guild_id,
+                actor_discord_id=actor.discord_id,
+                guild_id=actor.guild_id,
                 details={"category": slug, "client_id": client_id, "bot_id": bot.id},
             )
         return await self._restart(slug)
 
-    async def remove_bot(
-        self, category: str, *, actor_discord_id: int, guild_id: int | None
-    ) -> None:
+    async def remove_bot(self, category: str, *, actor: Actor) -> None:
         """Stop the bot and delete it with its credentials, history and assignments."""
+        await self._owners_only(actor)
         slug = normalise_category(category)
         await self._manager.stop_bot(slug, reason="Bot removed")
         async with self._sessionmaker.begin() as session:
@@ -231,29 +244,26 @@ class RacetimeAdminService:
             await self._audit.record(
                 session,
                 "racetime_bot.removed",
-                actor_discord_id=actor_discord_id,
-                guild_id=guild_id,
+                actor_discord_id=actor.discord_id,
+                guild_id=actor.guild_id,
                 details={"category": slug, "client_id": bot.client_id, "bot_id": bot.id},
             )
             await session.delete(bot)
 
     # -- running -----------------------------------------------------------------------------
 
-    async def stop_bot(
-        self, category: str, *, actor_discord_id: int, guild_id: int | None
-    ) -> bool:
+    async def stop_bot(self, category: str, *, actor: Actor) -> bool:
         """Stop the bot and mark it inactive, so it stays stopped after a restart.
 
         False when it was stopped already.
         """
+        await self._owners_only(actor)
         slug = normalise_category(category)
         async with self._sessionmaker.begin() as session:
             was_active = await self._bots.set_active(session, slug, False)
             running = slug in self._manager.bots
             if was_active or running:
-                await self._record(
-                    session, "racetime_bot.stopped", slug, actor_discord_id, guild_id
-                )
+                await self._record(session, "racetime_bot.stopped", slug, actor)
         with category_errors_as_user_facing():
             stopped = await self._manager.stop_bot(slug, reason=STOPPED_MANUALLY)
         return was_active or stopped
@@ -262,16 +272,16 @@ class RacetimeAdminService:
         self,
         category: str,
         *,
-        actor_discord_id: int,
-        guild_id: int | None,
+        actor: Actor,
         action: str = "racetime_bot.started",
     ) -> ConnectOutcome:
         """(Re)start a stored bot and mark it active, so it also starts after a restart."""
+        await self._owners_only(actor)
         slug = normalise_category(category)
         await self._bots.credentials(slug)  # a missing bot or unreadable secret says so first
         async with self._sessionmaker.begin() as session:
             await self._bots.set_active(session, slug, True)
-            await self._record(session, action, slug, actor_discord_id, guild_id)
+            await self._record(session, action, slug, actor)
         return await self._restart(slug)
 
     async def _restart(self, slug: str) -> ConnectOutcome:
@@ -291,9 +301,11 @@ class RacetimeAdminService:
     # -- servers -----------------------------------------------------------------------------
 
     async def assign(
-        self, category: str, guild_id: int, *, actor_discord_id: int, assign: bool = True
+        self, category: str, guild_id: int, *, actor: Actor, assign: bool = True
     ) -> bool:
-        """(Un)assign the bot to a server; returns whether anything changed."""
+        """(Un)assign the bot to a server (any server: bot owners decide); returns whether
+        anything changed."""
+        await self._owners_only(actor)
         slug = normalise_category(category)
         async with self._sessionmaker.begin() as session:
             bot = await self._get(session, slug)
@@ -306,7 +318,7 @@ class RacetimeAdminService:
                 await self._audit.record(
                     session,
                     "racetime_bot.assigned" if assign else "racetime_bot.unassigned",
-                    actor_discord_id=actor_discord_id,
+                    actor_discord_id=actor.discord_id,
                     guild_id=guild_id,
                     details={"category": slug, "bot_id": bot.id},
                 )
@@ -318,22 +330,38 @@ class RacetimeAdminService:
             return settings.admin_channel_id if settings else None
 
     async def set_alerts_channel(
-        self, guild_id: int, channel_id: int | None, *, actor_discord_id: int
+        self, guild_id: int, channel_id: int | None, *, actor: Actor
     ) -> None:
         """Where this server's racetime alerts go (``None``: to the bot owners by DM)."""
+        await self._access.require(actor, Permission.CONFIGURE_ALERTS, guild_id)
         async with self._sessionmaker.begin() as session:
             await update_guild_settings(session, guild_id, admin_channel_id=channel_id)
             await self._audit.record(
-                session, "racetime_bot.alerts_channel", actor_discord_id=actor_discord_id,
+                session, "racetime_bot.alerts_channel", actor_discord_id=actor.discord_id,
                 guild_id=guild_id, details={"channel_id": channel_id},
             )
 
     # -- health ------------------------------------------------------------------------------
 
+    async def bots_for(
+        self, actor: Actor, guild_id: int, *, every_server: bool = False
+    ) -> list[BotOverview]:
+        """The bots serving ``guild_id`` (every bot: a bot owner's explicit choice), with the
+        rooms each watches there."""
+        await self._access.require(actor, Permission.VIEW_RACETIME_BOTS, guild_id)
+        everywhere = await self._access.sees_every_server(actor, every_server)
+        return await self.list_bots(None if everywhere else guild_id)
+
     async def list_bots(self, guild_id: int | None = None) -> list[BotOverview]:
-        """Every bot, or (``guild_id``) those assigned to that server."""
+        """Every bot, or (``guild_id``) those assigned to that server, counting only the
+        rooms it watches for that server."""
+        watching = {
+            category: [f"{category}/{slug}" for slug in running.rooms]
+            for category, running in self._manager.bots.items()
+        }
         async with self._sessionmaker() as session:
             servers = await bot_guilds.guilds_by_bot(session)
+            ours = await self._rooms_of(session, guild_id, _flat(watching.values()))
         rows = []
         for bot in await self._bots.list_bots():
             assert bot.id is not None
@@ -341,39 +369,65 @@ class RacetimeAdminService:
             if guild_id is not None and guild_id not in assigned:
                 continue
             running = self._manager.bots.get(bot.category)
+            watched = watching.get(bot.category, [])
             rows.append(
                 BotOverview(
                     bot=bot,
                     running=running is not None,
-                    rooms_watched=len(running.rooms) if running else 0,
+                    rooms_watched=len([r for r in watched if ours is None or r in ours]),
                     secret_readable=self._bots.secret_readable(bot),
-                    guild_ids=assigned,
+                    guild_ids=assigned if guild_id is None else (guild_id,),
                 )
             )
         return rows
 
     async def history(
-        self, category: str, *, guild_id: int | None = None, limit: int = HISTORY_LIMIT
+        self, category: str, *, actor: Actor, guild_id: int, limit: int = HISTORY_LIMIT
     ) -> tuple[RacetimeBot, list[RacetimeBotStatusHistory]]:
-        """The bot's latest status changes, newest first; ``guild_id``: only if it serves it."""
+        """The bot's latest status changes, newest first: a bot serving ``guild_id``, or (for
+        a bot owner, who names it) any bot."""
+        await self._access.require(actor, Permission.VIEW_RACETIME_BOTS, guild_id)
         slug = normalise_category(category)
-        visible = {row.bot.category: row.bot for row in await self.list_bots(guild_id)}
+        scope = None if self._access.is_owner(actor) else guild_id
+        visible = {row.bot.category: row.bot for row in await self.list_bots(scope)}
         bot = visible.get(slug)
         if bot is None or bot.id is None:
             raise NotFoundError(no_such_bot_message(slug))
         changes = await self._bot_status.history(bot.id)
         return bot, list(reversed(changes))[:limit]
 
-    async def overview(self) -> RacetimeOverview:
+    async def overview(
+        self, actor: Actor, guild_id: int, *, every_server: bool = False
+    ) -> RacetimeOverview:
+        """``/racetime status``: the server's bots and rooms (every server's: a bot owner's
+        explicit choice)."""
+        await self._access.require(actor, Permission.VIEW_RACETIME_STATUS, guild_id)
+        scope = None if await self._access.sees_every_server(actor, every_server) else guild_id
         connected, troubles = await self._alerts.room_troubles()
+        async with self._sessionmaker() as session:
+            ours = await self._rooms_of(session, scope, [*connected, *(t.name for t in troubles)])
+        if ours is not None:
+            connected = [name for name in connected if name in ours]
+            troubles = [t for t in troubles if t.name in ours]
         return RacetimeOverview(
-            bots=await self.list_bots(),
+            bots=await self.list_bots(scope),
             events_pending=self._dispatcher.pending,
             deliveries_parked=await self._event_log.parked_count(),
-            rooms_connected=connected,
+            rooms_connected=len(connected),
             rooms_reconnecting=[t.name for t in troubles if t.watched],
             rooms_unhandled=[t.name for t in troubles if not t.watched],
+            guild_id=scope,
         )
+
+    @staticmethod
+    async def _rooms_of(
+        session: AsyncSession, guild_id: int | None, names: Iterable[str]
+    ) -> set[str] | None:
+        """Those of the rooms ``names`` that are ``guild_id``'s (``None``: no filter)."""
+        if guild_id is None:
+            return None
+        servers = await room_servers(session, names)
+        return {name for name, server in servers.items() if server == guild_id}
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -384,18 +438,16 @@ class RacetimeAdminService:
             raise NotFoundError(no_such_bot_message(slug))
         return bot
 
+    async def _owners_only(self, actor: Actor) -> None:
+        await self._access.require(actor, Permission.MANAGE_RACETIME_BOTS, actor.guild_id)
+
     async def _record(
-        self,
-        session: AsyncSession,
-        action: str,
-        category: str,
-        actor_discord_id: int,
-        guild_id: int | None,
+        self, session: AsyncSession, action: str, category: str, actor: Actor
     ) -> None:
         await self._audit.record(
             session,
             action,
-            actor_discord_id=actor_discord_id,
-            guild_id=guild_id,
+            actor_discord_id=actor.discord_id,
+            guild_id=actor.guild_id,
             details={"category": category},
         )

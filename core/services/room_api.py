@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Permission
 from core.errors import UserFacingError
 from core.services.api_tokens import ApiTokenInfo
 from core.services.audit import AuditService
@@ -71,8 +72,10 @@ class RoomApiService:
         open_room: OpenRoomService,
         audit: AuditService,
         *,
+        access: AccessPolicy,
         racetime_url: str,
     ) -> None:
+        self._access = access
         self._sessionmaker = sessionmaker
         self._open_room = open_room
         self._audit = audit
@@ -87,22 +90,24 @@ class RoomApiService:
         invitational: bool | None = None,
     ) -> OpenedRoom:
         """Open the token's server's match's room (or answer the one it has)."""
+        actor = token.as_actor()
+        await self._access.require(actor, Permission.OPEN_ROOMS, token.guild_id)
         goal = clean_goal(goal)
-        shown = await self._open_room.preview(token.guild_id, match_id)
+        shown = await self._open_room.preview(token.guild_id, match_id, actor=actor)
         existing = shown.room.existing
         if existing is not None and existing.status is not OpeningStatus.FAILED:
             _check_same(shown, goal, invitational)
         else:
             await self._apply_options(token, match_id, shown, goal, invitational)
-        opening = await self._open_room.open(
-            token.guild_id, match_id, actor_discord_id=token.created_by_discord_id
-        )
+        opening = await self._open_room.open(token.guild_id, match_id, actor=actor)
         async with self._sessionmaker() as session:
             in_room = await _players_in_room(session, match_id, set(opening.invited))
         return _answer(opening, shown, goal, in_room)
 
-    async def state(self, guild_id: int, match_id: int) -> RoomState:
-        """Whether the server's match has a room, and which."""
+    async def state(self, token: ApiTokenInfo, match_id: int) -> RoomState:
+        """Whether the token's server's match has a room, and which."""
+        guild_id = token.guild_id
+        await self._access.require(token.as_actor(), Permission.VIEW_MATCH_ROOMS, guild_id)
         async with self._sessionmaker() as session:
             if await queries.match_in_guild(session, guild_id, match_id) is None:
                 raise not_found(match_id)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor, Permission
 from core.clock import Clock
 from core.errors import UserFacingError
 from core.services.audit import AuditService
@@ -66,8 +67,14 @@ def suggest_zones(typed: str, *, limit: int = MAX_SUGGESTIONS) -> list[str]:
 
 class TimezoneService:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService, clock: Clock
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        audit: AuditService,
+        clock: Clock,
+        *,
+        access: AccessPolicy,
     ) -> None:
+        self._access = access
         self._sessionmaker = sessionmaker
         self._audit = audit
         self._clock = clock
@@ -92,15 +99,16 @@ class TimezoneService:
             return await self._server_zone(session, guild_id)
 
     async def set_server_timezone(
-        self, guild_id: int, zone: str, *, actor_discord_id: int
+        self, guild_id: int, zone: str, *, actor: Actor
     ) -> ZoneInfo:
         """The zone plain times are read in for players without one of their own, audited."""
+        await self._access.require(actor, Permission.CONFIGURE_SERVER, guild_id)
         parsed = parse_zone(zone)
         async with self._sessionmaker.begin() as session:
             old = await self._server_zone(session, guild_id)
             await update_guild_settings(session, guild_id, default_timezone=parsed.key)
             await self._audit.record(
-                session, "timezone.server", actor_discord_id=actor_discord_id,
+                session, "timezone.server", actor_discord_id=actor.discord_id,
                 guild_id=guild_id, details={"old": old, "new": parsed.key},
             )
         return parsed

@@ -17,20 +17,22 @@ from typing import Any, Final
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor, Permission
 from core.errors import NotFoundError, UserFacingError
 from core.services.audit import AuditService
+from core.services.category_slug import normalise_category
 from db.models import Tournament
 from db.queries import tournaments as queries
 from db.queries.bot_guilds import assign_bot_to_guild
 from db.queries.bots import get_bot_by_category, list_bots_for_guild
-from db.queries.guild_settings import get_guild_settings, update_guild_settings
 from db.queries.users import get_or_create_user_by_discord_id
 
 log = logging.getLogger(__name__)
 
 NAME_MAX = 100
 GOAL_MAX = 200
-OPEN_MINUTES_MIN, OPEN_MINUTES_MAX, OPEN_MINUTES_DEFAULT = 30, 120, 60
+# How long before a match its room opens (a tournament setting), in minutes.
+MATCH_ROOM_MINUTES_MIN, MATCH_ROOM_MINUTES_MAX, MATCH_ROOM_MINUTES_DEFAULT = 30, 120, 60
 
 
 class _Unset(Enum):
@@ -47,7 +49,7 @@ class TournamentSettings:
 
     category: str  # the racetime category whose bot opens the rooms
     auto_create_rooms: bool = False
-    room_open_minutes_before: int = OPEN_MINUTES_DEFAULT
+    room_open_minutes_before: int = MATCH_ROOM_MINUTES_DEFAULT
     require_racetime_link: bool = False
     default_goal: str | None = None
     announcement_channel_id: int | None = None
@@ -65,7 +67,7 @@ class TournamentSettings:
             category=tournament.racetime_category,
             auto_create_rooms=bool(stored.get("auto_create_rooms", False)),
             room_open_minutes_before=int(
-                stored.get("room_open_minutes_before", OPEN_MINUTES_DEFAULT)
+                stored.get("room_open_minutes_before", MATCH_ROOM_MINUTES_DEFAULT)
             ),
             require_racetime_link=bool(stored.get("require_racetime_link", False)),
             default_goal=tournament.racetime_goal,
@@ -137,12 +139,6 @@ class SettingsUpdate:
     changed: dict[str, tuple[Any, Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class ServerRoles:
-    organizer_role_id: int | None
-    moderator_role_id: int | None
-
-
 # -- validation --------------------------------------------------------------------------------
 
 
@@ -158,11 +154,13 @@ def clean_name(name: str) -> str:
     return cleaned
 
 
-def check_open_minutes(minutes: int) -> int:
-    if not OPEN_MINUTES_MIN <= minutes <= OPEN_MINUTES_MAX:
+def check_match_room_minutes(minutes: int) -> int:
+    """How long before a match its room opens: 30 to 120 minutes."""
+    if not MATCH_ROOM_MINUTES_MIN <= minutes <= MATCH_ROOM_MINUTES_MAX:
         raise UserFacingError(
-            f"Rooms can open {OPEN_MINUTES_MIN} to {OPEN_MINUTES_MAX} minutes before a match "
-            f"(default {OPEN_MINUTES_DEFAULT}); {minutes} is outside that range."
+            f"Rooms can open {MATCH_ROOM_MINUTES_MIN} to {MATCH_ROOM_MINUTES_MAX} minutes "
+            f"before a match (default {MATCH_ROOM_MINUTES_DEFAULT}); {minutes} is outside "
+            "that range."
         )
     return minutes
 
@@ -180,19 +178,22 @@ def clean_goal(goal: str | None) -> str | None:
     return cleaned
 
 
-def normalise_category(category: str) -> str:
-    return category.strip().strip("/").lower()
-
-
 # -- the service -------------------------------------------------------------------------------
 
 
 class TournamentService:
+    """A server's tournaments; every change and the organizers' views ask ``access``."""
+
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        audit: AuditService,
+        *,
+        access: AccessPolicy,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._audit = audit
+        self._access = access
         self._changed: list[Callable[[int], None]] = []
 
     def on_settings_changed(self, callback: Callable[[int], None]) -> None:
@@ -216,15 +217,21 @@ class TournamentService:
             tournament = await self._find(session, guild_id, name, include_archived)
             return TournamentInfo.of(tournament)
 
+    async def info(self, guild_id: int, name: str, *, actor: Actor) -> TournamentInfo:
+        """:meth:`get` for an organizer (``/tournament info``): archived ones too."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
+        return await self.get(guild_id, name)
+
     async def get_by_id(self, tournament_id: int) -> TournamentInfo | None:
         async with self._sessionmaker() as session:
             tournament = await queries.get_tournament(session, tournament_id)
             return TournamentInfo.of(tournament) if tournament is not None else None
 
     async def list_tournaments(
-        self, guild_id: int, *, include_archived: bool = False
+        self, guild_id: int, *, actor: Actor, include_archived: bool = False
     ) -> list[TournamentInfo]:
         """Active tournaments (and archived ones when asked), active first, by name."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         async with self._sessionmaker() as session:
             rows = await queries.list_tournaments(
                 session, guild_id, include_archived=include_archived
@@ -236,8 +243,9 @@ class TournamentService:
         async with self._sessionmaker() as session:
             return await queries.search_tournament_names(session, guild_id, typed.strip())
 
-    async def categories_for(self, guild_id: int) -> list[str]:
+    async def categories_for(self, guild_id: int, *, actor: Actor) -> list[str]:
         """The racetime categories whose (active) bot this server's tournaments may use."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         async with self._sessionmaker() as session:
             return [bot.category for bot in await list_bots_for_guild(session, guild_id)]
 
@@ -249,7 +257,7 @@ class TournamentService:
         name: str,
         *,
         category: str,
-        actor_discord_id: int,
+        actor: Actor,
         auto_create_rooms: bool | None = None,
         room_open_minutes_before: int | None = None,
         require_racetime_link: bool | None = None,
@@ -260,6 +268,7 @@ class TournamentService:
         staff_channel_id: int | None = None,
     ) -> TournamentInfo:
         """A new active tournament; options left out take their defaults."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         name = clean_name(name)
         settings = TournamentSettings(category=normalise_category(category))
         given = {
@@ -278,7 +287,7 @@ class TournamentService:
             async with self._sessionmaker.begin() as session:
                 await self._check_category(session, guild_id, settings.category)
                 await self._check_name_free(session, guild_id, name)
-                creator = await get_or_create_user_by_discord_id(session, actor_discord_id)
+                creator = await get_or_create_user_by_discord_id(session, _person(actor))
                 tournament = Tournament(
                     guild_id=guild_id, name=name, racetime_category=settings.category,
                     created_by=creator.id,
@@ -286,7 +295,7 @@ class TournamentService:
                 settings.apply_to(tournament)
                 await queries.add_tournament(session, tournament)
                 await self._audit.record(
-                    session, "tournament.create", actor_discord_id=actor_discord_id,
+                    session, "tournament.create", actor_discord_id=actor.discord_id,
                     guild_id=guild_id,
                     details={"tournament_id": tournament.id, "name": name,
                              "settings": _audit_view(settings)},
@@ -301,7 +310,7 @@ class TournamentService:
         guild_id: int,
         name: str,
         *,
-        actor_discord_id: int,
+        actor: Actor,
         category: str | _Unset = UNSET,
         auto_create_rooms: bool | _Unset = UNSET,
         room_open_minutes_before: int | _Unset = UNSET,
@@ -314,6 +323,7 @@ class TournamentService:
     ) -> SettingsUpdate:
         """Change the given settings of an active tournament (``None`` clears an optional
         one); returns what changed. Nothing given, or nothing different, changes nothing."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         given: dict[str, Any] = {
             "category": category,
             "auto_create_rooms": auto_create_rooms,
@@ -343,7 +353,7 @@ class TournamentService:
                 new.apply_to(tournament)
                 await session.flush()
                 await self._audit.record(
-                    session, "tournament.settings", actor_discord_id=actor_discord_id,
+                    session, "tournament.settings", actor_discord_id=actor.discord_id,
                     guild_id=guild_id,
                     details={"tournament_id": tournament.id, "name": tournament.name,
                              "changed": {k: [_plain(o), _plain(n)]
@@ -354,8 +364,9 @@ class TournamentService:
             self._settings_changed(tournament.id)
         return update
 
-    async def archive(self, guild_id: int, name: str, *, actor_discord_id: int) -> TournamentInfo:
+    async def archive(self, guild_id: int, name: str, *, actor: Actor) -> TournamentInfo:
         """Retire a tournament: it leaves the lists and autocomplete, and keeps its history."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         async with self._sessionmaker.begin() as session:
             tournament = await self._find(session, guild_id, name, include_archived=True)
             if not tournament.is_active:
@@ -363,7 +374,7 @@ class TournamentService:
             tournament.is_active = False
             await session.flush()
             await self._audit.record(
-                session, "tournament.archive", actor_discord_id=actor_discord_id,
+                session, "tournament.archive", actor_discord_id=actor.discord_id,
                 guild_id=guild_id,
                 details={"tournament_id": tournament.id, "name": tournament.name},
             )
@@ -371,52 +382,12 @@ class TournamentService:
         self._settings_changed(tournament.id)
         return archived
 
-    # -- the server's roles and bots ---------------------------------------------------------
+    # -- the server's bots -------------------------------------------------------------------
 
-    async def roles(self, guild_id: int) -> ServerRoles:
-        async with self._sessionmaker() as session:
-            settings = await get_guild_settings(session, guild_id)
-        if settings is None:
-            return ServerRoles(None, None)
-        return ServerRoles(settings.organizer_role_id, settings.moderator_role_id)
-
-    async def organizer_role(self, guild_id: int) -> int | None:
-        """The role whose members organize tournaments here (besides Manage Server)."""
-        return (await self.roles(guild_id)).organizer_role_id
-
-    async def moderator_role(self, guild_id: int) -> int | None:
-        """The role whose members run matches (open rooms) here (besides Manage Server)."""
-        return (await self.roles(guild_id)).moderator_role_id
-
-    async def set_roles(
-        self,
-        guild_id: int,
-        *,
-        actor_discord_id: int,
-        organizer_role_id: int | _Unset | None = UNSET,
-        moderator_role_id: int | _Unset | None = UNSET,
-    ) -> ServerRoles:
-        """Set (or with ``None`` clear) the given roles, audited; returns both roles."""
-        values = {
-            key: value
-            for key, value in (
-                ("organizer_role_id", organizer_role_id),
-                ("moderator_role_id", moderator_role_id),
-            )
-            if value is not UNSET
-        }
-        if values:
-            async with self._sessionmaker.begin() as session:
-                await update_guild_settings(session, guild_id, **values)
-                await self._audit.record(
-                    session, "tournament.roles", actor_discord_id=actor_discord_id,
-                    guild_id=guild_id, details={k: _plain(v) for k, v in values.items()},
-                )
-        return await self.roles(guild_id)
-
-    async def allow_bot(self, guild_id: int, category: str, *, actor_discord_id: int) -> bool:
+    async def allow_bot(self, guild_id: int, category: str, *, actor: Actor) -> bool:
         """Let this server's tournaments use the category's bot (bot owners decide); returns
         whether it was new."""
+        await self._access.require(actor, Permission.MANAGE_RACETIME_BOTS, guild_id)
         category = normalise_category(category)
         async with self._sessionmaker.begin() as session:
             bot = await get_bot_by_category(session, category)
@@ -428,7 +399,7 @@ class TournamentService:
             added = await assign_bot_to_guild(session, bot.id, guild_id)
             if added:
                 await self._audit.record(
-                    session, "tournament.bot_allowed", actor_discord_id=actor_discord_id,
+                    session, "tournament.bot_allowed", actor_discord_id=actor.discord_id,
                     guild_id=guild_id, details={"category": category, "bot_id": bot.id},
                 )
             return added
@@ -478,12 +449,16 @@ async def check_category(session: AsyncSession, guild_id: int, category: str) ->
     )
 
 
+def _person(actor: Actor) -> int:
+    """The Discord id of a person who may change tournaments (the policy let them)."""
+    assert actor.discord_id is not None
+    return actor.discord_id
+
+
 def _validated(settings: TournamentSettings) -> TournamentSettings:
-    if not settings.category:
-        raise UserFacingError("Name the racetime category, e.g. `alttpr`.")
     return replace(
         settings,
-        room_open_minutes_before=check_open_minutes(settings.room_open_minutes_before),
+        room_open_minutes_before=check_match_room_minutes(settings.room_open_minutes_before),
         default_goal=clean_goal(settings.default_goal),
     )
 

@@ -14,12 +14,13 @@ from core.events import (
     AsyncLiveRaceRoomOpenedEvent,
     RacetimeEntrantInvitedEvent,
 )
+from core.services.live_races import LIVE_RACE_ROOM_MINUTES_DEFAULT
 from rehearsal.scenes.notifications import NOTICES
 from rehearsal.scenes.tournament import accept_and_ready, countdown, on_time
 from rehearsal.stage import Scene, Stage
 
 ASYNC, POOL = "Winter Async", "Pool A"
-OPEN_MINUTES = 15  # the default: the room opens 15 minutes before the race
+OPEN_MINUTES = LIVE_RACE_ROOM_MINUTES_DEFAULT  # the room opens 15 minutes before the race
 LEAD_SECONDS, FAST_LEAD_SECONDS = 8, 3  # the room falls due this long after scheduling
 
 

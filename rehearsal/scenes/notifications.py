@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import discord
 
+from cogs._shared.permissions import actor_of_user
 from core.events import MatchScheduledEvent, RacetimeRoomOpenedEvent
 from core.services.notification_types import NotificationType
 from rehearsal.stage import Scene, Stage
@@ -73,7 +74,9 @@ async def play(stage: Stage) -> None:
         await stage.expect_sent(f"a DM to {three.name}", dm_to(three))
         await stage.expect_sent(f"a post for {two.name} in #{NOTICES}", posted_for(two))
         await stage.services.dispatcher.drain()
-        mine = await stage.services.notifications.history(one.id, stage.guild.guild.id)
+        mine = await stage.services.notifications.history(
+            one.id, stage.guild.guild.id, actor=actor_of_user(one)
+        )
         if any(d.type is NotificationType.MATCH_SCHEDULED for d in mine):
             raise stage.fail(f"nothing for {one.name}", f"{one.name}'s history: {mine}")
 
@@ -94,7 +97,9 @@ async def play(stage: Stage) -> None:
     async with stage.step(f"{two.name} sees in /notifications history why DMs fell back"):
 
         async def both_fell_back() -> bool:
-            mine = await stage.services.notifications.history(two.id, stage.guild.guild.id)
+            mine = await stage.services.notifications.history(
+                two.id, stage.guild.guild.id, actor=actor_of_user(two)
+            )
             return [d.state for d in mine] == [FELL_BACK, FELL_BACK]
 
         # The post in the channel goes out a moment before its outcome is recorded.

@@ -15,11 +15,12 @@ from core.events import (
     RacetimeRoomCreatedEvent,
     RacetimeRoomOpenedEvent,
 )
+from core.services.tournaments import MATCH_ROOM_MINUTES_MIN
 from rehearsal.racetime_api import FakeRacetimeApi
 from rehearsal.stage import Scene, Stage
 
 TOURNAMENT, MATCH, SECOND = "Spring Cup", "Final", "Semi-final 2"
-OPEN_MINUTES = 30  # the shortest "room open minutes before" a tournament may have
+OPEN_MINUTES = MATCH_ROOM_MINUTES_MIN  # the soonest a tournament's rooms may open
 # The room falls due this long after the match is scheduled (--fast: sooner).
 LEAD_SECONDS, FAST_LEAD_SECONDS = 8, 3
 FINISH = {"RacerOne": ("done", "1:37:21.3"), "RacerTwo": ("done", "1:39:44.8")}

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from discord import app_commands
 
-from cogs._shared.permissions import Audience, for_audience
 from cogs._shared.tree import APOLOGY
 from cogs.about import format_uptime
 from core.errors import UserFacingError
@@ -39,7 +38,6 @@ async def test_about_works_in_dms(discord_harness: DiscordHarness) -> None:
 async def test_user_facing_errors_become_short_ephemeral_replies(
     discord_harness: DiscordHarness,
 ) -> None:
-    @for_audience(Audience.EVERYONE)
     @app_commands.command(name="explode-politely", description="test")
     async def polite(interaction) -> None:  # type: ignore[no-untyped-def]
         raise UserFacingError("That match does not exist. Check the id with /match list.")

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import discord
 import pytest
 
-from cogs._shared.permissions import ORGANIZERS_ONLY
+from core.access.rules import ORGANIZERS_ONLY
 from db.secrets import SecretBox
 from tests.plugins.discord_bot import DiscordHarness, running_harness
 
@@ -82,7 +82,8 @@ async def test_a_player_is_refused(harness: DiscordHarness) -> None:
         refused = await harness.slash(command, member=player, options=options)
         assert refused.first.ephemeral
         assert refused.first.content == ORGANIZERS_ONLY, command
-    assert await harness.services.api_tokens.list_tokens(harness.guild.id) == []
+    tokens = harness.services.api_tokens
+    assert await tokens.list_tokens(harness.guild.id, actor=harness.set_up) == []
 
 
 async def test_an_empty_list_says_how_to_make_one(harness: DiscordHarness) -> None:

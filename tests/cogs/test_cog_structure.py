@@ -52,10 +52,19 @@ def test_commands_lists_every_command_as_json() -> None:
         check=True,
         cwd=REPO,
     )
-    rows = json.loads(result.stdout)
-    about = next(row for row in rows if row["command"] == "/about")
+    rows = {row["command"]: row for row in json.loads(result.stdout)}
+    about = rows["/about"]
     assert about["audience"] == "everyone"
     assert about["options"] == []
+    # What Discord hides each command behind (null: every member sees it). A top-level
+    # command's applies to its subcommands: /match lists its everyone's subcommands too.
+    assert about["default_permissions"] is None
+    assert rows["/tournament create"]["default_permissions"] == ["manage_guild"]
+    assert rows["/racetime whois"]["default_permissions"] == ["manage_guild"]
+    assert rows["/open-room"]["default_permissions"] == ["manage_guild"]
+    assert rows["/match schedule"]["default_permissions"] is None
+    hidden = {name for name, row in rows.items() if row["default_permissions"]}
+    assert all(rows[name]["audience"] != "everyone" for name in hidden)
 
 
 @pytest.mark.parametrize(

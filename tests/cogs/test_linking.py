@@ -161,9 +161,7 @@ async def test_whois_is_for_moderators_and_shows_the_links_details(
 
     role = dpytest_backend.make_role("Race mods", harness.guild)
     await dpytest.add_role(someone, role)
-    await harness.services.tournaments.set_roles(
-        harness.guild.id, actor_discord_id=1, moderator_role_id=role.id
-    )
+    await harness.set_roles(moderator=role)
     moderator = harness.guild.get_member(someone.id)
     shown = await harness.slash("racetime whois", member=moderator, options={"member": player})
     assert shown.first.ephemeral

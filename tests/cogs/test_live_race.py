@@ -15,6 +15,7 @@ import discord
 import pytest
 from sqlmodel import select
 
+from cogs._shared.permissions import actor_of_user
 from core.config import RacetimeSettings
 from core.events import RacetimeRaceStatusChangedEvent, decode_event
 from core.services.time_input import example_time
@@ -293,7 +294,7 @@ async def test_eligibility_rule_by_rule(scene: Scene) -> None:
         session.add(User(discord_id=STRANGER, racetime_id=users["RacerThree"],
                          racetime_name="RacerThree#0001"))
     await services.async_tournaments.join(
-        harness.guild.id, ASYNC, STRANGER, actor_discord_id=boss.id
+        harness.guild.id, ASYNC, STRANGER, actor=actor_of_user(boss)
     )
     earlier = await create_race(scene, pool="Pool B")
     async with services.sessionmaker.begin() as session:

@@ -46,7 +46,7 @@ async def harness(db_url: str, secret_box: SecretBox) -> AsyncIterator[DiscordHa
             assert bot.id is not None
             session.add(RacetimeBotGuild(bot_id=bot.id, guild_id=harness.guild.id))
         await harness.services.tournaments.create(
-            harness.guild.id, "Winter Cup", category="alttpr", actor_discord_id=1,
+            harness.guild.id, "Winter Cup", category="alttpr", actor=harness.set_up,
             auto_create_rooms=True, default_goal="All dungeons",
         )
         yield harness
@@ -236,7 +236,7 @@ async def test_unlinked_players_are_named_when_links_are_required(
 ) -> None:
     boss = await organizer(harness)
     await harness.services.tournaments.update_settings(
-        harness.guild.id, "Winter Cup", actor_discord_id=boss.id, require_racetime_link=True
+        harness.guild.id, "Winter Cup", actor=harness.set_up, require_racetime_link=True
     )
     ada, bob = harness.member(0), harness.member(1)
     async with harness.services.sessionmaker.begin() as session:

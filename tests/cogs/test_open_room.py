@@ -15,6 +15,8 @@ import discord.ext.test.backend as dpytest_backend
 import pytest
 from sqlmodel import select
 
+from cogs._shared.permissions import actor_of_user
+from core.access import Actor
 from core.config import RacetimeSettings
 from core.events import RacetimeRoomCreatedEvent, RacetimeRoomOpenedEvent, decode_event
 from db.models import EventLogEntry
@@ -22,7 +24,7 @@ from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
 from rehearsal.slash import BotMessage, SlashResult
-from tests.plugins.discord_bot import DiscordHarness, running_harness
+from tests.plugins.discord_bot import SET_UP_BY, DiscordHarness, running_harness
 
 MODERATORS_ONLY = (
     "Only moderators can do this: members with the Manage Server permission, "
@@ -58,19 +60,17 @@ async def scene(
             ada: (users["RacerOne"], "RacerOne#1234"), bob: (users["RacerTwo"], "RacerTwo#5678"),
         })
         await services.tournaments.create(
-            guild_id, "Winter Cup", category=CATEGORY, actor_discord_id=1,
+            guild_id, "Winter Cup", category=CATEGORY, actor=harness.set_up,
             default_goal="All dungeons",
         )
         match = await services.matches.schedule(
             guild_id, "Winter Cup", [ada.id, bob.id, STRANGER],
             datetime.now(UTC).replace(microsecond=0) + timedelta(days=1), "Semi-final",
-            actor_discord_id=1,
+            actor=harness.set_up,
         )
         role = dpytest_backend.make_role("Race mods", harness.guild)
         await dpytest.add_role(harness.member(2), role)
-        await services.tournaments.set_roles(
-            guild_id, actor_discord_id=1, moderator_role_id=role.id
-        )
+        await harness.set_roles(moderator=role)
         moderator = harness.guild.get_member(harness.member(2).id)
         assert moderator is not None
         yield Scene(harness, fake_racetime, match.id, ada, bob, moderator)
@@ -140,9 +140,7 @@ async def test_the_organizer_role_may_open_rooms_too(scene: Scene) -> None:
     harness = scene.harness
     role = dpytest_backend.make_role("Organizers", harness.guild)
     await dpytest.add_role(scene.bob, role)
-    await harness.services.tournaments.set_roles(
-        harness.guild.id, actor_discord_id=1, organizer_role_id=role.id
-    )
+    await harness.set_roles(organizer=role)
     organizer = harness.guild.get_member(scene.bob.id)
     assert organizer is not None
     shown = await preview(scene, member=organizer)
@@ -177,7 +175,7 @@ async def test_autocomplete_offers_only_matches_without_a_room(scene: Scene) -> 
     choices = await harness.autocomplete("open-room", "match", "", member=scene.moderator)
     assert [c.value for c in choices] == [str(scene.match_id)]
     await harness.services.open_room.open(
-        harness.guild.id, scene.match_id, actor_discord_id=scene.moderator.id
+        harness.guild.id, scene.match_id, actor=actor_of_user(scene.moderator)
     )
     assert await harness.autocomplete("open-room", "match", "", member=scene.moderator) == []
 
@@ -292,15 +290,16 @@ async def test_someone_else_cannot_press_the_buttons(scene: Scene) -> None:
 
 async def test_an_unknown_or_another_servers_match_gets_a_clear_message(scene: Scene) -> None:
     services = scene.harness.services
-    await services.tournaments.allow_bot(987654321987654321, CATEGORY, actor_discord_id=1)
+    there = Actor.server_admin(SET_UP_BY, 987654321987654321)
+    await services.tournaments.allow_bot(987654321987654321, CATEGORY, actor=there)
     other = await services.tournaments.create(
-        987654321987654321, "Other Cup", category=CATEGORY, actor_discord_id=1
+        987654321987654321, "Other Cup", category=CATEGORY, actor=there
     )
     assert other.name == "Other Cup"
     elsewhere = await services.matches.schedule(
         987654321987654321, "Other Cup", [scene.ada.id, scene.bob.id],
         datetime.now(UTC).replace(microsecond=0) + timedelta(days=1), "Their final",
-        actor_discord_id=1,
+        actor=there,
     )
     for match_id in (elsewhere.id, 999_999):
         refused = await preview(scene, match=str(match_id))
@@ -324,7 +323,7 @@ async def test_a_cancelled_match_is_refused_with_its_message(scene: Scene) -> No
     )
     shown = (await preview(scene)).first  # before the cancellation
     await harness.services.matches.cancel(
-        harness.guild.id, scene.match_id, "Venue lost", actor_discord_id=1
+        harness.guild.id, scene.match_id, "Venue lost", actor=harness.set_up
     )
     assert final(await harness.press(shown, "Confirm", member=scene.moderator)).content == (
         expected

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import discord
 import discord.ext.test.backend as dpytest_backend
 
+from cogs._shared.permissions import actor_of_user
 from core.config import RacetimeSettings
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
@@ -42,7 +43,7 @@ async def test_a_refused_invite_is_told_to_the_player_the_organizers_and_match_i
         match = await services.matches.schedule(
             guild.id, "Winter Cup", [ada.id, bob.id],
             datetime.now(UTC).replace(microsecond=0) + timedelta(days=1), "Final",
-            actor_discord_id=organizer.id,
+            actor=actor_of_user(organizer),
         )
         await harness.notifications_settled()
         harness.sim.sent()  # the "match scheduled" DMs

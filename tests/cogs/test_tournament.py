@@ -10,9 +10,11 @@ import discord.ext.test as dpytest
 import discord.ext.test.backend as dpytest_backend
 import pytest
 
+from core.access import Actor
+from core.services.tournaments import TournamentInfo
 from db.models import GuildSettings, RacetimeBot, RacetimeBotGuild
 from db.secrets import SecretBox
-from tests.plugins.discord_bot import DiscordHarness, running_harness
+from tests.plugins.discord_bot import SET_UP_BY, DiscordHarness, running_harness
 
 ORGANIZERS_ONLY = (
     "Only organizers can do this: members with the Manage Server permission "
@@ -35,6 +37,20 @@ async def harness(db_url: str, secret_box: SecretBox) -> AsyncIterator[DiscordHa
                 if category == "alttpr":
                     session.add(RacetimeBotGuild(bot_id=bot.id, guild_id=harness.guild.id))
         yield harness
+
+
+async def listed(harness: DiscordHarness) -> list[TournamentInfo]:
+    """The server's active tournaments, as its admin lists them."""
+    return await harness.services.tournaments.list_tournaments(
+        harness.guild.id, actor=harness.set_up
+    )
+
+
+async def categories(harness: DiscordHarness) -> list[str]:
+    """The racetime categories the server's tournaments may use."""
+    return await harness.services.tournaments.categories_for(
+        harness.guild.id, actor=harness.set_up
+    )
 
 
 async def organizer(harness: DiscordHarness, index: int = 2) -> discord.Member:
@@ -67,7 +83,7 @@ async def test_a_player_cannot_use_the_organizer_commands(harness: DiscordHarnes
         refused = await harness.slash(name, member=player, options=options)
         assert refused.first.ephemeral
         assert refused.first.content == ORGANIZERS_ONLY, name
-    tournaments = await harness.services.tournaments.list_tournaments(harness.guild.id)
+    tournaments = await listed(harness)
     assert [(t.name, t.settings.auto_create_rooms) for t in tournaments] == [("Winter Cup", False)]
 
 
@@ -81,7 +97,7 @@ async def test_manage_server_and_the_organizer_role_may_create(harness: DiscordH
     await dpytest.add_role(member, role)
     member = harness.guild.get_member(member.id) or member
     assert (await create(harness, member, "Spring Cup")).startswith("Created **Spring Cup**.")
-    names = [t.name for t in await harness.services.tournaments.list_tournaments(harness.guild.id)]
+    names = [t.name for t in await listed(harness)]
     assert names == ["Spring Cup", "Winter Cup"]
 
 
@@ -95,7 +111,9 @@ async def test_only_manage_server_sets_the_roles_and_it_is_audited(
     await dpytest.add_role(member, organizers)
     member = harness.guild.get_member(member.id) or member
     refused = await harness.slash("tournament roles", member=member, moderator=moderators)
-    assert refused.first.content == "You need the Manage Server permission to use this command."
+    assert refused.first.content == (
+        "Only server admins can do this: members with the Manage Server permission."
+    )
 
     boss = await organizer(harness)
     shown = await harness.slash("tournament roles", member=boss, moderator=moderators)
@@ -103,9 +121,13 @@ async def test_only_manage_server_sets_the_roles_and_it_is_audited(
         "Updated the server's roles.\n"
         f"**Organizer role:** <@&{organizers.id}> (create and configure tournaments)\n"
         f"**Moderator role:** <@&{moderators.id}> (run matches and open rooms)\n"
-        "Members with Manage Server can always do both."
+        "Members with Manage Server can always do both. Discord shows the organizers' and "
+        "moderators' commands only to them until these roles are allowed in Server Settings → "
+        "Integrations → RaceDesk."
     )
-    assert await harness.services.tournaments.moderator_role(harness.guild.id) == moderators.id
+    assert (await harness.services.access.roles(harness.guild.id)).moderator_role_id == (
+        moderators.id
+    )
     cleared = await harness.slash("tournament roles", member=boss, clear="moderator")
     assert "**Moderator role:** none" in (cleared.first.content or "")
     both = await harness.slash("tournament roles", member=boss, organizer=organizers,
@@ -122,10 +144,8 @@ async def test_only_manage_server_sets_the_roles_and_it_is_audited(
 async def test_only_bot_owners_allow_a_bot(harness: DiscordHarness) -> None:
     boss = await organizer(harness)
     refused = await harness.slash("tournament allow-bot", member=boss, category="smz3")
-    assert refused.first.content == (
-        "Only the bot's owners can let a server use a racetime category bot."
-    )
-    assert await harness.services.tournaments.categories_for(harness.guild.id) == ["alttpr"]
+    assert refused.first.content == "Only the bot's owners can manage racetime bots."
+    assert await categories(harness) == ["alttpr"]
     harness.make_owner(boss)
     allowed = await harness.slash("tournament allow-bot", member=boss, category="smz3")
     assert allowed.first.content == (
@@ -138,7 +158,7 @@ async def test_only_bot_owners_allow_a_bot(harness: DiscordHarness) -> None:
     assert unknown.first.content == (
         "There is no `zelda` bot. Add it with `/racetime bot add`; `/racetime bot list` lists them."
     )
-    assert await harness.services.tournaments.categories_for(harness.guild.id) == [
+    assert await categories(harness) == [
         "alttpr", "smz3",
     ]
     assert len(await harness.services.audit.entries("tournament.bot_allowed")) == 1
@@ -188,7 +208,7 @@ async def test_open_minutes_out_of_range_are_refused_with_the_range(
         "Rooms can open 30 to 120 minutes before a match (default 60); "
         f"{minutes} is outside that range."
     )
-    assert await harness.services.tournaments.list_tournaments(harness.guild.id) == []
+    assert await listed(harness) == []
 
 
 async def test_a_duplicate_name_is_refused(harness: DiscordHarness) -> None:
@@ -342,8 +362,9 @@ async def test_another_servers_tournaments_are_not_suggested(harness: DiscordHar
     other = harness.guild.id + 1
     async with harness.services.sessionmaker.begin() as session:
         session.add(GuildSettings(guild_id=other))
-    await service.allow_bot(other, "alttpr", actor_discord_id=1)
-    await service.create(other, "Elsewhere Cup", category="alttpr", actor_discord_id=1)
+    there = Actor.server_admin(SET_UP_BY, other)
+    await service.allow_bot(other, "alttpr", actor=there)
+    await service.create(other, "Elsewhere Cup", category="alttpr", actor=there)
     choices = await harness.autocomplete(
         "tournament info", "tournament", "", member=await organizer(harness)
     )

@@ -12,7 +12,16 @@ from sqlmodel import col, select
 from core.clock import ManualClock, SystemClock
 from core.services.bot_alerts import BotAlertService, OutgoingAlert
 from core.services.notification_delivery import DeliveryFailed
-from db.models import BotStatus, GuildSettings, RacetimeAlert, RacetimeBotGuild, RacetimeIncident
+from db.models import (
+    BotStatus,
+    GuildSettings,
+    Match,
+    RaceRoom,
+    RacetimeAlert,
+    RacetimeBotGuild,
+    RacetimeIncident,
+    Tournament,
+)
 from tests.plugins.faults import DatabaseFaults
 from tests.plugins.racetime_engine import EngineEnv, eventually
 from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
@@ -171,3 +180,40 @@ async def test_the_alert_says_what_is_wrong_and_what_to_do(
     assert ": racetime said no." in alert.text
     hint = "/racetime bot edit" if status == BotStatus.AUTH_FAILED else "keeps retrying"
     assert hint in alert.text
+
+
+async def test_an_alert_about_a_room_goes_to_the_rooms_server_only(
+    engine_env: EngineEnv,
+) -> None:
+    """A bot serving two servers: the trouble of one server's room is not the other's news
+    (issue 22). A room of no server's match or live race goes to the bot owners."""
+    alerts, bot_id = await watching(engine_env)
+    theirs_channel = ADMIN_CHANNEL + 1
+    async with engine_env.sessionmaker.begin() as session:
+        for guild_id, channel in ((SERVER_WITH_CHANNEL, ADMIN_CHANNEL),
+                                  (SERVER_WITHOUT, theirs_channel)):
+            session.add(RacetimeBotGuild(bot_id=bot_id, guild_id=guild_id))
+            session.add(GuildSettings(guild_id=guild_id, admin_channel_id=channel))
+        tournament = Tournament(
+            guild_id=SERVER_WITH_CHANNEL, name="Cup", racetime_category=CATEGORY
+        )
+        session.add(tournament)
+        await session.flush()
+        match = Match(tournament_id=tournament.id or 0, title="Final")
+        session.add(match)
+        await session.flush()
+        session.add(RaceRoom(category=CATEGORY, slug="ours-room-0001", match_id=match.id))
+        session.add(RaceRoom(category=CATEGORY, slug="stray-room-0002"))
+        for number, slug in enumerate(("ours-room-0001", "stray-room-0002")):
+            incident = RacetimeIncident(
+                bot_id=bot_id, subject=f"room:{CATEGORY}/{slug}",
+                open_key=f"room:{CATEGORY}/{slug}",
+            )
+            session.add(incident)
+            await session.flush()
+            session.add(RacetimeAlert(
+                id=100 + number, incident_id=incident.id or 0, kind="opened", text=slug,
+            ))
+    sender = RecordingSender()
+    assert await alerts.deliver(sender, [OWNER]) == 2
+    assert sender.sent == [("channel", ADMIN_CHANNEL, "opened"), ("dm", OWNER, "opened")]

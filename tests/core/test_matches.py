@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor
 from core.clock import ManualClock
 from core.errors import NotFoundError, UserFacingError
 from core.events import (
@@ -39,6 +40,8 @@ from db.models import (
 
 GUILD, OTHER_GUILD = 111_111_111_111_111_111, 222_222_222_222_222_222
 BOSS = 900_000_000_000_000_001
+BY_BOSS = Actor.server_admin(BOSS, GUILD)  # the server's admin, as the services see them
+BY_BOSS_THERE = Actor.server_admin(BOSS, OTHER_GUILD)
 ADA, BOB, CY = 900_000_000_000_000_011, 900_000_000_000_000_012, 900_000_000_000_000_013
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=2)
@@ -51,13 +54,14 @@ class Setup:
         self.sessionmaker = sessionmaker
         self.clock = ManualClock(NOW)
         self.audit = AuditService(sessionmaker)
-        self.tournaments = TournamentService(sessionmaker, self.audit)
+        self.access = AccessPolicy(sessionmaker, self.audit)
+        self.tournaments = TournamentService(sessionmaker, self.audit, access=self.access)
         self.event_log = DatabaseEventLog(sessionmaker, clock=self.clock)
         self.delivered: list[LoggedEvent] = []
         self.event_log.connect(self.delivered.extend)
         self.matches = MatchService(
             sessionmaker, self.event_log, self.audit, self.tournaments, self.clock,
-            racetime_url="https://racetime.example",
+            access=self.access, racetime_url="https://racetime.example",
         )
 
     @property
@@ -68,7 +72,7 @@ class Setup:
         return await self.matches.schedule(
             GUILD, str(options.pop("tournament", "Winter Cup")), players or [ADA, BOB],
             options.pop("when", LATER), str(options.pop("title", "Semi-final")),  # type: ignore[arg-type]
-            actor_discord_id=BOSS, **options,  # type: ignore[arg-type]
+            actor=BY_BOSS, **options,  # type: ignore[arg-type]
         )
 
     async def count(self, table: type) -> int:
@@ -100,7 +104,7 @@ async def setup(db_sessionmaker: async_sessionmaker[AsyncSession]) -> Setup:
         session.add(RacetimeBotGuild(bot_id=bot.id, guild_id=GUILD))
     result = Setup(db_sessionmaker)
     await result.tournaments.create(
-        GUILD, "Winter Cup", category="alttpr", actor_discord_id=BOSS,
+        GUILD, "Winter Cup", category="alttpr", actor=BY_BOSS,
         room_open_minutes_before=90, auto_create_rooms=True, default_goal="All dungeons",
     )
     return result
@@ -172,7 +176,7 @@ async def test_schedule_refusals_write_nothing(
 
 
 async def test_an_archived_tournament_takes_no_matches(setup: Setup) -> None:
-    await setup.tournaments.archive(GUILD, "Winter Cup", actor_discord_id=BOSS)
+    await setup.tournaments.archive(GUILD, "Winter Cup", actor=BY_BOSS)
     with pytest.raises(UserFacingError, match="archived"):
         await setup.schedule()
     assert await setup.count(Match) == 0
@@ -180,7 +184,7 @@ async def test_an_archived_tournament_takes_no_matches(setup: Setup) -> None:
 
 async def test_unlinked_players_are_named_when_links_are_required(setup: Setup) -> None:
     await setup.tournaments.update_settings(
-        GUILD, "Winter Cup", actor_discord_id=BOSS, require_racetime_link=True
+        GUILD, "Winter Cup", actor=BY_BOSS, require_racetime_link=True
     )
     await setup.link(ADA, "ada")
     with pytest.raises(UserFacingError) as refused:
@@ -203,7 +207,7 @@ async def test_unlinked_players_are_named_when_links_are_required(setup: Setup) 
 async def test_reschedule_emits_the_old_and_new_time(setup: Setup) -> None:
     info = await setup.schedule()
     moved_to = LATER + timedelta(hours=3)
-    moved, old = await setup.matches.reschedule(GUILD, info.id, moved_to, actor_discord_id=BOSS)
+    moved, old = await setup.matches.reschedule(GUILD, info.id, moved_to, actor=BY_BOSS)
     assert (old, moved.scheduled_at) == (LATER, moved_to)
     event = setup.events[-1]
     assert isinstance(event, MatchRescheduledEvent)
@@ -226,15 +230,15 @@ async def test_reschedule_refusals(setup: Setup) -> None:
     ]
     for when, message in cases:
         with pytest.raises(UserFacingError) as refused:
-            await setup.matches.reschedule(GUILD, info.id, when, actor_discord_id=BOSS)
+            await setup.matches.reschedule(GUILD, info.id, when, actor=BY_BOSS)
         assert refused.value.message == message
     with pytest.raises(NotFoundError):
         await setup.matches.reschedule(OTHER_GUILD, info.id, LATER + timedelta(1),
-                                       actor_discord_id=BOSS)
-    await setup.matches.cancel(GUILD, info.id, "Bob is ill", actor_discord_id=BOSS)
+                                       actor=BY_BOSS_THERE)
+    await setup.matches.cancel(GUILD, info.id, "Bob is ill", actor=BY_BOSS)
     with pytest.raises(UserFacingError) as refused:
         await setup.matches.reschedule(GUILD, info.id, LATER + timedelta(1),
-                                       actor_discord_id=BOSS)
+                                       actor=BY_BOSS)
     assert refused.value.message == (
         f"Match #{info.id} is cancelled, so it cannot be rescheduled. Schedule a new one with "
         "`/match schedule`."
@@ -256,7 +260,7 @@ async def test_no_reschedule_once_the_room_is_claimed(
                                    slug=slug, info="Winter Cup - Semi-final", reason="manual"))
     with pytest.raises(UserFacingError) as refused:
         await setup.matches.reschedule(GUILD, info.id, LATER + timedelta(hours=1),
-                                       actor_discord_id=BOSS)
+                                       actor=BY_BOSS)
     assert refused.value.message == (
         f"Match #{info.id}'s room is already {shown}, so its time can no longer change. "
         "Cancel the match with `/match cancel` and schedule a new one if it must move."
@@ -277,7 +281,7 @@ async def test_a_reschedule_forgets_a_failed_opening_so_the_room_is_tried_again(
         match.room_error = "The room could not be opened: racetime.gg answered 503."
 
     moved, _ = await setup.matches.reschedule(GUILD, info.id, LATER + timedelta(hours=1),
-                                              actor_discord_id=BOSS)
+                                              actor=BY_BOSS)
 
     assert moved.room_error is None and moved.room.status is RoomStatus.NONE
     assert await setup.count(MatchRoomClaim) == 0
@@ -285,17 +289,17 @@ async def test_a_reschedule_forgets_a_failed_opening_so_the_room_is_tried_again(
 
 async def test_cancel_emits_once_and_refuses_twice(setup: Setup) -> None:
     info = await setup.schedule()
-    cancelled = await setup.matches.cancel(GUILD, info.id, " Bob is ill ", actor_discord_id=BOSS)
+    cancelled = await setup.matches.cancel(GUILD, info.id, " Bob is ill ", actor=BY_BOSS)
     assert cancelled.status is RaceStatus.CANCELLED
     assert cancelled.room.status is RoomStatus.CANCELLED
     event = setup.events[-1]
     assert isinstance(event, MatchCancelledEvent)
     assert (event.match_id, event.reason) == (info.id, "Bob is ill")
     with pytest.raises(UserFacingError) as refused:
-        await setup.matches.cancel(GUILD, info.id, "again", actor_discord_id=BOSS)
+        await setup.matches.cancel(GUILD, info.id, "again", actor=BY_BOSS)
     assert refused.value.message == f"Match #{info.id} is already cancelled."
     with pytest.raises(UserFacingError, match="Give a reason"):
-        await setup.matches.cancel(GUILD, info.id, "  ", actor_discord_id=BOSS)
+        await setup.matches.cancel(GUILD, info.id, "  ", actor=BY_BOSS)
     assert len(setup.events) == 2
     assert [e.details for e in await setup.audit.entries("match.cancel")] == [
         {"match_id": info.id, "reason": "Bob is ill"},
@@ -309,10 +313,10 @@ async def test_a_finished_match_cannot_be_cancelled_or_moved(setup: Setup) -> No
         assert match is not None
         match.status = RaceStatus.FINISHED.value
     with pytest.raises(UserFacingError, match="finished and keeps its results"):
-        await setup.matches.cancel(GUILD, info.id, "late", actor_discord_id=BOSS)
+        await setup.matches.cancel(GUILD, info.id, "late", actor=BY_BOSS)
     with pytest.raises(UserFacingError, match="is finished, so it cannot be rescheduled"):
         await setup.matches.reschedule(GUILD, info.id, LATER + timedelta(1),
-                                       actor_discord_id=BOSS)
+                                       actor=BY_BOSS)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -352,7 +356,7 @@ async def test_info_says_why_there_is_no_room(setup: Setup) -> None:
         "`/open-room`."
     )
     await setup.tournaments.update_settings(
-        GUILD, "Winter Cup", actor_discord_id=BOSS, auto_create_rooms=False
+        GUILD, "Winter Cup", actor=BY_BOSS, auto_create_rooms=False
     )
     assert (await setup.matches.info(GUILD, off.id)).room_reason == (
         "Auto-create is off for Winter Cup: a moderator opens the room with `/open-room` "
@@ -407,7 +411,7 @@ async def test_list_upcoming_is_soonest_first_without_closed_matches(setup: Setu
     late = await setup.schedule(title="Final", when=LATER + timedelta(days=1))
     soon = await setup.schedule(title="Semi-final")
     gone = await setup.schedule(title="Quarter-final", when=LATER - timedelta(days=1))
-    await setup.matches.cancel(GUILD, gone.id, "bye", actor_discord_id=BOSS)
+    await setup.matches.cancel(GUILD, gone.id, "bye", actor=BY_BOSS)
     listed = await setup.matches.list_upcoming(GUILD)
     assert [m.id for m in listed] == [soon.id, late.id]
     assert [m.id for m in await setup.matches.list_upcoming(GUILD, "winter cup")] == [
@@ -421,7 +425,7 @@ async def test_list_upcoming_is_soonest_first_without_closed_matches(setup: Setu
 async def test_suggestions_are_labelled_and_searchable(setup: Setup) -> None:
     final = await setup.schedule(title="Final")
     semi = await setup.schedule(title="Semi-final", when=LATER - timedelta(hours=5))
-    await setup.matches.cancel(GUILD, final.id, "bye", actor_discord_id=BOSS)
+    await setup.matches.cancel(GUILD, final.id, "bye", actor=BY_BOSS)
     when = LATER - timedelta(hours=5)
     assert await setup.matches.suggest(GUILD, "") == [
         (semi.id, f"#{semi.id} · Winter Cup · Semi-final · {when:%Y-%m-%d %H:%M} UTC"),

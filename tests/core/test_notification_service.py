@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor
 from core.events import (
     AsyncLiveRaceCreatedEvent,
     EventDispatcher,
@@ -109,7 +110,10 @@ class Env:
 async def env(db_sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[Env]:
     event_log = DatabaseEventLog(db_sessionmaker, ack_delay=0.01)
     dispatcher = EventDispatcher(event_log)
-    notifications = NotificationService(db_sessionmaker, AuditService(db_sessionmaker))
+    audit = AuditService(db_sessionmaker)
+    notifications = NotificationService(
+        db_sessionmaker, audit, access=AccessPolicy(db_sessionmaker, audit)
+    )
     NotificationListeners(db_sessionmaker, notifications).subscribe(dispatcher)
     sender = RecordingSender()
     delivery = NotificationDelivery(db_sessionmaker, notifications, sender, timings=FAST)
@@ -229,7 +233,7 @@ async def test_delivery_sends_falls_back_retries_and_gives_up(env: Env) -> None:
     sender, notifications = env.sender, env.notifications
     ok, closed, closed_elsewhere, flaky = [await env.user(4000 + n) for n in range(4)]
     sender.refuse |= {4001, 4002}
-    await notifications.set_fallback_channel(GUILD, 555, actor_discord_id=1)
+    await notifications.set_fallback_channel(GUILD, 555, actor=Actor.server_admin(1, GUILD))
     await env.queue(NotificationType.MATCH_SCHEDULED, [ok, closed], "e-ok")
     await env.queue(NotificationType.MATCH_SCHEDULED, [closed_elsewhere], "e-nowhere",
                     guild=OTHER_GUILD)
@@ -245,7 +249,7 @@ async def test_delivery_sends_falls_back_retries_and_gives_up(env: Env) -> None:
     assert states[closed_elsewhere][0] == "failed"
     assert "no fallback channel" in states[closed_elsewhere][2]
     assert states[flaky][:2] == ("sent", 2)
-    history = await notifications.history(4001, GUILD)
+    history = await notifications.history(4001, GUILD, actor=Actor.member(4001, GUILD))
     assert history[0].state == "fell back to channel"
 
 

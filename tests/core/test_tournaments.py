@@ -1,4 +1,4 @@
-"""Tournaments, their settings, the server's roles and timezones, on the real database."""
+"""Tournaments, their settings and the servers' timezones, on the real database."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor
 from core.clock import ManualClock
 from core.errors import NotFoundError, UserFacingError
 from core.services.audit import AuditService
@@ -24,6 +25,12 @@ from db.models import GuildSettings, RacetimeBot, RacetimeBotGuild, Tournament, 
 GUILD, OTHER_GUILD = 111_111_111_111_111_111, 222_222_222_222_222_222
 ADA, BOB = 900_000_000_000_000_001, 900_000_000_000_000_002
 CHANNEL = 333_333_333_333_333_333  # past 2**53: a JSON double would round it
+# Ada and Bob are server admins of both servers, as the services see them; Ada is also one of
+# the bot owners.
+BY_ADA = Actor.server_admin(ADA, GUILD)
+BY_ADA_THERE = Actor.server_admin(ADA, OTHER_GUILD)
+BY_BOB = Actor.server_admin(BOB, GUILD)
+BY_BOB_THERE = Actor.server_admin(BOB, OTHER_GUILD)
 
 
 @pytest.fixture
@@ -32,8 +39,15 @@ def audit(db_sessionmaker: async_sessionmaker[AsyncSession]) -> AuditService:
 
 
 @pytest.fixture
-async def service(
+def access(
     db_sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService
+) -> AccessPolicy:
+    return AccessPolicy(db_sessionmaker, audit, owner_ids=[ADA])
+
+
+@pytest.fixture
+async def service(
+    db_sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService, access: AccessPolicy
 ) -> TournamentService:
     async with db_sessionmaker.begin() as session:
         for category, active in (("alttpr", True), ("smz3", True), ("ootr", False)):
@@ -49,12 +63,12 @@ async def service(
             RacetimeBot(category="sm", display_name="sm", client_id="id",
                         client_secret_encrypted=b"sealed")
         )
-    return TournamentService(db_sessionmaker, audit)
+    return TournamentService(db_sessionmaker, audit, access=access)
 
 
 async def create(service: TournamentService, name: str = "Winter Cup", **options: object):
     return await service.create(
-        GUILD, name, category=options.pop("category", "alttpr"), actor_discord_id=ADA,
+        GUILD, name, category=options.pop("category", "alttpr"), actor=BY_ADA,
         **options,  # type: ignore[arg-type]
     )
 
@@ -115,7 +129,7 @@ async def test_room_open_minutes_outside_30_to_120_are_refused(
         "Rooms can open 30 to 120 minutes before a match (default 60); "
         f"{minutes} is outside that range."
     )
-    assert await service.list_tournaments(GUILD) == []
+    assert await service.list_tournaments(GUILD, actor=BY_ADA) == []
 
 
 @pytest.mark.parametrize("minutes", [30, 120])
@@ -128,7 +142,7 @@ async def test_a_duplicate_name_is_refused_ignoring_case(service: TournamentServ
     await create(service)
     with pytest.raises(UserFacingError, match=r"already has a tournament called \*\*WINTER CUP"):
         await create(service, "WINTER CUP")
-    await service.archive(GUILD, "Winter Cup", actor_discord_id=ADA)
+    await service.archive(GUILD, "Winter Cup", actor=BY_ADA)
     with pytest.raises(UserFacingError, match="archived tournaments keep theirs"):
         await create(service, "Winter Cup")
 
@@ -137,12 +151,13 @@ async def test_the_same_name_in_another_server_is_fine(
     service: TournamentService, db_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     await create(service)
-    await service.allow_bot(OTHER_GUILD, "alttpr", actor_discord_id=ADA)
+    await service.allow_bot(OTHER_GUILD, "alttpr", actor=BY_ADA_THERE)
     other = await service.create(
-        OTHER_GUILD, "Winter Cup", category="alttpr", actor_discord_id=BOB
+        OTHER_GUILD, "Winter Cup", category="alttpr", actor=BY_BOB_THERE
     )
     assert other.guild_id == OTHER_GUILD
-    assert [t.name for t in await service.list_tournaments(OTHER_GUILD)] == ["Winter Cup"]
+    listed = await service.list_tournaments(OTHER_GUILD, actor=BY_BOB_THERE)
+    assert [t.name for t in listed] == ["Winter Cup"]
 
 
 @pytest.mark.parametrize(
@@ -165,7 +180,7 @@ async def test_a_goal_longer_than_200_characters_is_refused(service: TournamentS
 async def test_only_active_bots_assigned_to_the_server_are_allowed(
     service: TournamentService,
 ) -> None:
-    assert await service.categories_for(GUILD) == ["alttpr", "smz3"]
+    assert await service.categories_for(GUILD, actor=BY_ADA) == ["alttpr", "smz3"]
     for category in ("ootr", "sm", "nope"):  # stopped, not assigned, unknown
         with pytest.raises(UserFacingError) as caught:
             await create(service, category=category)
@@ -177,18 +192,18 @@ async def test_only_active_bots_assigned_to_the_server_are_allowed(
 
 async def test_a_server_without_bots_is_told_how_to_get_one(service: TournamentService) -> None:
     with pytest.raises(UserFacingError, match="No racetime category bot serves this server yet"):
-        await service.create(OTHER_GUILD, "Cup", category="alttpr", actor_discord_id=ADA)
+        await service.create(OTHER_GUILD, "Cup", category="alttpr", actor=BY_ADA_THERE)
 
 
 async def test_allowing_a_bot_is_audited_once_and_needs_a_real_bot(
     service: TournamentService, audit: AuditService
 ) -> None:
-    assert await service.allow_bot(GUILD, "sm", actor_discord_id=ADA) is True
-    assert await service.allow_bot(GUILD, "SM", actor_discord_id=ADA) is False
-    assert await service.categories_for(GUILD) == ["alttpr", "sm", "smz3"]
+    assert await service.allow_bot(GUILD, "sm", actor=BY_ADA) is True
+    assert await service.allow_bot(GUILD, "SM", actor=BY_ADA) is False
+    assert await service.categories_for(GUILD, actor=BY_ADA) == ["alttpr", "sm", "smz3"]
     assert [e.action for e in await audit.entries("tournament.")] == ["tournament.bot_allowed"]
     with pytest.raises(NotFoundError, match="There is no `zelda` bot"):
-        await service.allow_bot(GUILD, "zelda", actor_discord_id=ADA)
+        await service.allow_bot(GUILD, "zelda", actor=BY_ADA)
 
 
 # -- settings ----------------------------------------------------------------------------------
@@ -199,7 +214,7 @@ async def test_settings_change_only_what_was_given_and_report_it(
 ) -> None:
     await create(service, default_goal="Beat the game")
     update = await service.update_settings(
-        GUILD, "winter cup", actor_discord_id=BOB, room_open_minutes_before=90,
+        GUILD, "winter cup", actor=BY_BOB, room_open_minutes_before=90,
         auto_create_rooms=True, announcement_channel_id=CHANNEL, category="smz3",
     )
     assert update.changed == {
@@ -219,7 +234,7 @@ async def test_settings_change_only_what_was_given_and_report_it(
 async def test_none_clears_an_optional_setting(service: TournamentService) -> None:
     await create(service, default_goal="Beat the game", results_channel_id=CHANNEL)
     update = await service.update_settings(
-        GUILD, "Winter Cup", actor_discord_id=ADA, default_goal=None, results_channel_id=None
+        GUILD, "Winter Cup", actor=BY_ADA, default_goal=None, results_channel_id=None
     )
     assert update.changed == {
         "default_goal": ("Beat the game", None), "results_channel_id": (CHANNEL, None)
@@ -233,7 +248,7 @@ async def test_no_change_is_not_audited(
 ) -> None:
     await create(service)
     update = await service.update_settings(
-        GUILD, "Winter Cup", actor_discord_id=ADA, room_open_minutes_before=60
+        GUILD, "Winter Cup", actor=BY_ADA, room_open_minutes_before=60
     )
     assert update.changed == {}
     assert [e.action for e in await audit.entries("tournament.")] == ["tournament.create"]
@@ -243,31 +258,31 @@ async def test_bad_settings_change_nothing(service: TournamentService) -> None:
     await create(service)
     with pytest.raises(UserFacingError, match="30 to 120 minutes"):
         await service.update_settings(
-            GUILD, "Winter Cup", actor_discord_id=ADA, room_open_minutes_before=200,
+            GUILD, "Winter Cup", actor=BY_ADA, room_open_minutes_before=200,
             auto_create_rooms=True,
         )
     with pytest.raises(UserFacingError, match="`ootr` is not a racetime category bot"):
         await service.update_settings(
-            GUILD, "Winter Cup", actor_discord_id=ADA, category="ootr", auto_create_rooms=True
+            GUILD, "Winter Cup", actor=BY_ADA, category="ootr", auto_create_rooms=True
         )
     assert (await service.get(GUILD, "Winter Cup")).settings.auto_create_rooms is False
 
 
 async def test_unknown_and_archived_tournaments_are_refused(service: TournamentService) -> None:
     with pytest.raises(NotFoundError, match="There is no tournament called `Spring` in this"):
-        await service.update_settings(GUILD, "Spring", actor_discord_id=ADA)
+        await service.update_settings(GUILD, "Spring", actor=BY_ADA)
     with pytest.raises(NotFoundError):
         await service.get(GUILD, "Spring")
     await create(service)
     with pytest.raises(NotFoundError):
         await service.get(OTHER_GUILD, "Winter Cup")
-    await service.archive(GUILD, "Winter Cup", actor_discord_id=ADA)
+    await service.archive(GUILD, "Winter Cup", actor=BY_ADA)
     with pytest.raises(UserFacingError, match=r"\*\*Winter Cup\*\* is archived"):
         await service.update_settings(
-            GUILD, "Winter Cup", actor_discord_id=ADA, auto_create_rooms=True
+            GUILD, "Winter Cup", actor=BY_ADA, auto_create_rooms=True
         )
     with pytest.raises(UserFacingError, match="already archived"):
-        await service.archive(GUILD, "Winter Cup", actor_discord_id=ADA)
+        await service.archive(GUILD, "Winter Cup", actor=BY_ADA)
 
 
 # -- list, archive, autocomplete ---------------------------------------------------------------
@@ -278,11 +293,11 @@ async def test_archived_tournaments_leave_the_list_and_suggestions(
 ) -> None:
     for name in ("Winter Cup", "Spring Cup", "Summer League"):
         await create(service, name)
-    archived = await service.archive(GUILD, "spring cup", actor_discord_id=BOB)
+    archived = await service.archive(GUILD, "spring cup", actor=BY_BOB)
     assert not archived.active
-    active = await service.list_tournaments(GUILD)
+    active = await service.list_tournaments(GUILD, actor=BY_ADA)
     assert [t.name for t in active] == ["Summer League", "Winter Cup"]
-    everything = await service.list_tournaments(GUILD, include_archived=True)
+    everything = await service.list_tournaments(GUILD, actor=BY_ADA, include_archived=True)
     assert [(t.name, t.active) for t in everything] == [
         ("Summer League", True), ("Winter Cup", True), ("Spring Cup", False),
     ]
@@ -305,49 +320,21 @@ async def test_suggestions_match_substrings_literally_and_stop_at_25(
     assert await service.suggest_names(GUILD, "gue 2") == [f"League 2{i}" for i in range(10)]
 
 
-# -- roles -------------------------------------------------------------------------------------
-
-
-async def test_roles_are_set_cleared_and_audited(
-    service: TournamentService, audit: AuditService,
-    db_sessionmaker: async_sessionmaker[AsyncSession],
-) -> None:
-    assert await service.organizer_role(GUILD) is None
-    roles = await service.set_roles(
-        GUILD, actor_discord_id=ADA, organizer_role_id=CHANNEL, moderator_role_id=CHANNEL + 7
-    )
-    assert (roles.organizer_role_id, roles.moderator_role_id) == (CHANNEL, CHANNEL + 7)
-    assert await service.organizer_role(GUILD) == CHANNEL
-    assert await service.moderator_role(GUILD) == CHANNEL + 7
-    await service.set_roles(GUILD, actor_discord_id=ADA, moderator_role_id=None)
-    assert await service.organizer_role(GUILD) == CHANNEL
-    assert await service.moderator_role(GUILD) is None
-    assert await service.moderator_role(OTHER_GUILD) is None
-    entries = await audit.entries("tournament.roles")
-    assert [e.details for e in entries] == [
-        {"organizer_role_id": str(CHANNEL), "moderator_role_id": str(CHANNEL + 7)},
-        {"moderator_role_id": None},
-    ]
-    async with db_sessionmaker() as session:
-        row = await session.get(GuildSettings, GUILD)
-        assert row is not None and row.default_timezone == "UTC"
-
-
 # -- timezones ---------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def timezones(
-    db_sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService
+    db_sessionmaker: async_sessionmaker[AsyncSession], audit: AuditService, access: AccessPolicy
 ) -> TimezoneService:
-    return TimezoneService(db_sessionmaker, audit, ManualClock())
+    return TimezoneService(db_sessionmaker, audit, ManualClock(), access=access)
 
 
 async def test_a_player_zone_wins_then_the_server_zone_then_utc(
     timezones: TimezoneService, audit: AuditService
 ) -> None:
     assert await timezones.timezone_for(ADA, GUILD) == ZoneInfo("UTC")
-    await timezones.set_server_timezone(GUILD, "america/new_york", actor_discord_id=BOB)
+    await timezones.set_server_timezone(GUILD, "america/new_york", actor=BY_BOB)
     assert await timezones.server_timezone(GUILD) == "America/New_York"
     assert await timezones.timezone_for(ADA, GUILD) == ZoneInfo("America/New_York")
     assert await timezones.timezone_for(ADA, OTHER_GUILD) == ZoneInfo("UTC")
@@ -416,4 +403,4 @@ async def test_two_creates_of_one_name_at_once_make_one_tournament(
     assert len(created) == 1
     assert all(isinstance(r, UserFacingError) for r in refused), refused
     assert all("already has a tournament called **Race Cup**" in r.message for r in refused)
-    assert [t.name for t in await service.list_tournaments(GUILD)] == ["Race Cup"]
+    assert [t.name for t in await service.list_tournaments(GUILD, actor=BY_ADA)] == ["Race Cup"]

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from cogs._shared.notification_sender import DiscordNotificationSender
+from core.access import AccessPolicy, Actor
 from core.events import RetryPolicy
 from core.services.audit import AuditService
 from core.services.notification_delivery import (
@@ -111,7 +112,10 @@ async def wait_until(check: Callable[[], Awaitable[bool]]) -> None:
 def outbox(
     db_sessionmaker: async_sessionmaker[AsyncSession], fake_discord: FakeDiscordApi
 ) -> Outbox:
-    notifications = NotificationService(db_sessionmaker, AuditService(db_sessionmaker))
+    audit = AuditService(db_sessionmaker)
+    notifications = NotificationService(
+        db_sessionmaker, audit, access=AccessPolicy(db_sessionmaker, audit)
+    )
     return Outbox(db_sessionmaker, notifications, fake_discord)
 
 
@@ -279,7 +283,9 @@ async def test_a_refused_dm_falls_back_to_the_channel_mentioning_the_player(
 ) -> None:
     player = await outbox.player(refuses_dms=True)
     channel = fake_discord.add_text_channel(GUILD, "race-alerts")
-    await outbox.notifications.set_fallback_channel(GUILD, channel, actor_discord_id=ORGANIZER)
+    await outbox.notifications.set_fallback_channel(
+        GUILD, channel, actor=Actor.server_admin(ORGANIZER, GUILD)
+    )
     await outbox.queue("match:2:room", [player])
 
     async with running(outbox.delivery(await discord_clients.login())):
@@ -292,7 +298,7 @@ async def test_a_refused_dm_falls_back_to_the_channel_mentioning_the_player(
     assert posted.content.startswith(f"<@{player}>")
     assert posted.embed_title == TITLE
     assert (row.status, row.attempts) == ("fallback", 1)
-    [entry] = await outbox.notifications.history(player, GUILD)
+    [entry] = await outbox.notifications.history(player, GUILD, actor=Actor.member(player, GUILD))
     assert entry.state == "fell back to channel"
     assert entry.error is not None
     assert "does not accept DMs" in entry.error and "posted in #race-alerts" in entry.error
@@ -311,7 +317,7 @@ async def test_a_refused_dm_without_a_fallback_channel_fails_and_says_why(
     assert fake_discord.messages == []
     assert message_posts(fake_discord) == [403]  # refused is final: never tried again
     assert (row.status, row.attempts) == ("failed", 1)
-    [entry] = await outbox.notifications.history(player, GUILD)
+    [entry] = await outbox.notifications.history(player, GUILD, actor=Actor.member(player, GUILD))
     assert entry.state == "failed"
     assert entry.error is not None
     assert "does not accept DMs" in entry.error and NO_FALLBACK in entry.error
@@ -368,7 +374,7 @@ async def test_a_5xx_that_lasts_fails_after_the_retry_limit_and_says_why(
 
     assert (row.status, row.attempts) == ("failed", TIMINGS.retry.attempts)
     assert message_posts(fake_discord) == [503] * TIMINGS.retry.attempts
-    [entry] = await outbox.notifications.history(player, GUILD)
+    [entry] = await outbox.notifications.history(player, GUILD, actor=Actor.member(player, GUILD))
     assert entry.state == "failed"
     assert entry.error is not None
     assert "503" in entry.error

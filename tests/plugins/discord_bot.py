@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from bot import RaceDeskBot, build_services, start_bot_alerts, web_server
 from cogs._shared.notification_sender import DiscordNotificationSender
+from core.access import Actor
 from core.config import RacetimeSettings, WebSettings
 from core.lifecycle import Lifecycle
 from core.services.container import Services
@@ -32,6 +33,8 @@ from rehearsal.slash import BotMessage, SlashResult
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 from tests.plugins.racetime_engine import FAST_RETRY
 
+# The bot owner who sets the harness up (racetime bots): no simulated member has this id.
+SET_UP_BY = NOBODY
 SETTLE_SECONDS = 5.0
 SWEEP_SECONDS = 0.2
 
@@ -58,6 +61,22 @@ class DiscordHarness:
 
     def member(self, index: int = 0) -> discord.Member:
         return self.sim.member(index)
+
+    @property
+    def set_up(self) -> Actor:
+        """Who sets a test up through the services: an admin of this server who is also a bot
+        owner (``SET_UP_BY``, no simulated member)."""
+        return Actor.server_admin(SET_UP_BY, self.guild.id)
+
+    async def set_roles(
+        self, *, organizer: discord.Role | None = None, moderator: discord.Role | None = None
+    ) -> None:
+        """The server's organizer and/or moderator role, as a server admin sets them."""
+        roles = {"organizer_role_id": organizer, "moderator_role_id": moderator}
+        await self.services.access.set_roles(
+            self.set_up, self.guild.id,
+            {key: role.id for key, role in roles.items() if role is not None},
+        )
 
     async def member_with_permissions(self, index: int, **permissions: bool) -> discord.Member:
         """Member ``index`` with a new role granting ``permissions`` (e.g. manage_guild=True)."""
@@ -109,12 +128,13 @@ class DiscordHarness:
         """The fake racetime server's alttpr bot runs and serves this server; ``users``
         (member -> racetime id and name) have linked their racetime.gg accounts."""
         services = self.services
+        owner = Actor.user(SET_UP_BY)
         await services.racetime_admin.add_bot(
             category="alttpr", client_id=ALTTPR_CLIENT_ID, client_secret=ALTTPR_CLIENT_SECRET,
-            display_name="ALttPR", actor_discord_id=1, guild_id=self.guild.id,
+            display_name="ALttPR", actor=owner, guild_id=self.guild.id,
         )
         await asyncio.wait_for(services.racetime.bot("alttpr").wait_healthy(), 5)
-        await services.tournaments.allow_bot(self.guild.id, "alttpr", actor_discord_id=1)
+        await services.tournaments.allow_bot(self.guild.id, "alttpr", actor=owner)
         async with services.sessionmaker.begin() as session:
             session.add_all(
                 User(discord_id=member.id, racetime_id=racetime_id, racetime_name=name)
@@ -162,7 +182,7 @@ async def running_harness(
     """
     services = build_services(
         database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY,
-        linking=linking, bot_timings=bot_timings,
+        linking=linking, bot_timings=bot_timings, owner_ids=[SET_UP_BY],
     )
     lifecycle = Lifecycle()
     await services.start(lifecycle, racetime_engine=False)
@@ -171,7 +191,7 @@ async def running_harness(
         server = web_server(services, WebSettings(bind_port=web_port), lambda: True)
         await lifecycle.add("web server", server.start, server.stop)
         web_url = f"http://127.0.0.1:{web_port}"
-    bot = RaceDeskBot(services, intents=member_intents(), owner_ids=[NOBODY])
+    bot = RaceDeskBot(services, intents=member_intents())
     sim = SimulatedGuild(bot)
     await sim.start()
     # racetime bot alerts are delivered as in production, into the simulated server.

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from bot import build_services, web_server
+from core.access import Actor
 from core.config import RacetimeSettings, WebSettings
 from core.lifecycle import Lifecycle
 from core.services.container import Services
@@ -27,7 +28,10 @@ from web.app import WebServer
 CATEGORY = "alttpr"
 GUILD = 111_111_111_111_111_111
 OTHER_GUILD = 222_222_222_222_222_222
-ORGANIZER = 333_333_333_333_333_333
+ORGANIZER = 333_333_333_333_333_333  # an admin of both servers
+OWNER = 555_555_555_555_555_555  # one of the bot owners
+BY_ORGANIZER = Actor.server_admin(ORGANIZER, GUILD)
+BY_OWNER = Actor.user(OWNER)
 ADA, BOB, STRANGER = 444_444_444_444_444_441, 444_444_444_444_444_442, 444_444_444_444_444_443
 
 
@@ -71,15 +75,15 @@ class ApiScene:
 
 
 async def _schedule(services: Services, guild_id: int, players: list[int]) -> int:
-    await services.tournaments.allow_bot(guild_id, CATEGORY, actor_discord_id=ORGANIZER)
+    organizer = Actor.server_admin(ORGANIZER, guild_id)
+    await services.tournaments.allow_bot(guild_id, CATEGORY, actor=BY_OWNER)
     await services.tournaments.create(
-        guild_id, "Winter Cup", category=CATEGORY, actor_discord_id=ORGANIZER,
-        default_goal="All dungeons",
+        guild_id, "Winter Cup", category=CATEGORY, actor=organizer, default_goal="All dungeons",
     )
     match = await services.matches.schedule(
         guild_id, "Winter Cup", players,
         datetime.now(UTC).replace(microsecond=0) + timedelta(days=1), "Semi-final",
-        actor_discord_id=ORGANIZER,
+        actor=organizer,
     )
     return match.id
 
@@ -95,12 +99,13 @@ async def api_scene(
     services = build_services(
         database_url=db_url, secret_box=secret_box,
         racetime=RacetimeSettings(host=fake.host, scheme="http"), listener_retry=FAST_RETRY,
+        owner_ids=[OWNER],
     )
     async with Lifecycle() as lifecycle:
         await services.start(lifecycle, racetime_engine=False)
         bot = (await services.racetime_admin.add_bot(
             category=CATEGORY, client_id=ALTTPR_CLIENT_ID, client_secret=ALTTPR_CLIENT_SECRET,
-            display_name="ALttPR", actor_discord_id=ORGANIZER, guild_id=GUILD,
+            display_name="ALttPR", actor=BY_OWNER, guild_id=GUILD,
         )).bot
         await asyncio.wait_for(services.racetime.bot(CATEGORY).wait_healthy(), 5)
         users = fake.seed.users
@@ -111,9 +116,7 @@ async def api_scene(
             ])
         match_id = await _schedule(services, GUILD, [ADA, BOB, STRANGER])
         other_match_id = await _schedule(services, OTHER_GUILD, [ADA, BOB])
-        created = await services.api_tokens.create(
-            GUILD, "stream-overlay", actor_discord_id=ORGANIZER
-        )
+        created = await services.api_tokens.create(GUILD, "stream-overlay", actor=BY_ORGANIZER)
         discord_up = [True]
         connected: Callable[[], bool] = lambda: discord_up[0]  # noqa: E731
         settings = WebSettings(bind_port=0, api_requests_per_minute=requests_per_minute)

@@ -10,7 +10,7 @@ import pytest
 from db.models import BotStatus
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
-from tests.web.scene import GUILD, ORGANIZER, ApiScene, api_scene
+from tests.web.scene import BY_ORGANIZER, GUILD, ApiScene, api_scene
 
 LIMIT = 3
 
@@ -68,7 +68,7 @@ async def test_over_the_limit_is_429_with_retry_after_per_token(scene: ApiScene)
     assert 1 <= int(headers["Retry-After"]) <= 60
     assert scene.rooms_on_fake() == []
     # Another token of the server has its own allowance; refused calls are not audited.
-    other = await scene.services.api_tokens.create(GUILD, "other", actor_discord_id=ORGANIZER)
+    other = await scene.services.api_tokens.create(GUILD, "other", actor=BY_ORGANIZER)
     status, _, _ = await scene.call("GET", scene.room_path(), token=other.plaintext)
     assert status == 200
     audited = await scene.services.audit.entries("api.")

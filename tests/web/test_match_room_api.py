@@ -11,7 +11,8 @@ from datetime import datetime
 import pytest
 from aiohttp import web
 
-from tests.web.scene import GUILD, ORGANIZER, OTHER_GUILD, ApiScene
+from core.access import Actor
+from tests.web.scene import BY_ORGANIZER, GUILD, ORGANIZER, OTHER_GUILD, ApiScene
 from web.app import ROUTES, WebDependencies, WebServer, create_app
 from web.rate_limit import RateLimiter
 
@@ -107,7 +108,7 @@ async def test_a_missing_wrong_or_revoked_token_is_401(scene: ApiScene) -> None:
         "GET", scene.room_path(), headers={"Authorization": f"Basic {scene.token}"}
     )
     assert status == 401
-    await scene.services.api_tokens.revoke(GUILD, "stream-overlay", actor_discord_id=ORGANIZER)
+    await scene.services.api_tokens.revoke(GUILD, "stream-overlay", actor=BY_ORGANIZER)
     status, body, _ = await scene.call("POST", scene.room_path())
     assert status == 401 and "revoked" in body["message"]
     assert scene.rooms_on_fake() == []
@@ -119,7 +120,7 @@ async def test_another_servers_match_or_an_unknown_one_is_404(scene: ApiScene) -
             status, body, _ = await scene.call(method, scene.room_path(match))
             assert (status, body["error"]) == (404, "not_found"), (method, match, body)
     other = await scene.services.api_tokens.create(
-        OTHER_GUILD, "their-bot", actor_discord_id=ORGANIZER
+        OTHER_GUILD, "their-bot", actor=Actor.server_admin(ORGANIZER, OTHER_GUILD)
     )
     status, _, _ = await scene.call("POST", scene.room_path(), token=other.plaintext)
     assert status == 404
@@ -177,7 +178,7 @@ async def test_every_authenticated_call_is_audited_as_the_token(scene: ApiScene)
         ("api.match_room.open", 201, GUILD),
         ("api.match_room.get", 404, GUILD),
     ]
-    token = (await scene.services.api_tokens.list_tokens(GUILD))[0]
+    token = (await scene.services.api_tokens.list_tokens(GUILD, actor=BY_ORGANIZER))[0]
     assert {(e.details["token_id"], e.details["token_name"]) for e in entries} == {
         (token.id, "stream-overlay")
     }
@@ -190,7 +191,7 @@ async def test_the_token_is_never_logged_or_stored(
     scene: ApiScene, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    created = await scene.services.api_tokens.create(GUILD, "ci", actor_discord_id=ORGANIZER)
+    created = await scene.services.api_tokens.create(GUILD, "ci", actor=BY_ORGANIZER)
     assert created.plaintext.startswith("rd_") and len(created.plaintext) > 40
     assert created.plaintext not in repr(created)
     await scene.call("POST", scene.room_path(), token=created.plaintext)
@@ -206,7 +207,7 @@ async def test_the_token_is_never_logged_or_stored(
 
 async def test_a_cancelled_match_is_409_and_gets_no_room(scene: ApiScene) -> None:
     await scene.services.matches.cancel(
-        GUILD, scene.match_id, "Rained out", actor_discord_id=ORGANIZER
+        GUILD, scene.match_id, "Rained out", actor=BY_ORGANIZER
     )
     status, body, _ = await scene.call("POST", scene.room_path())
     assert (status, body["error"]) == (409, "refused")

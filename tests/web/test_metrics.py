@@ -24,7 +24,7 @@ from core.services.notification_delivery import NotificationDelivery, OutgoingNo
 from tests.core.sample_events import status
 from tests.plugins.faults import DatabaseFaults
 from tests.plugins.racetime_engine import FAST_RETRY, eventually
-from tests.web.scene import ADA, BOB, CATEGORY, GUILD, ORGANIZER, STRANGER, ApiScene
+from tests.web.scene import ADA, BOB, BY_ORGANIZER, CATEGORY, GUILD, STRANGER, ApiScene
 from web.metrics import PrometheusMetrics
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -244,7 +244,7 @@ async def test_a_scheduled_room_records_how_late_it_opened(scene: ApiScene) -> N
     # The room of a match in 5 minutes was due 55 minutes ago (rooms open 60 minutes before).
     starts = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
     match = await scene.services.matches.schedule(
-        GUILD, "Winter Cup", [ADA, BOB], starts, "Final", actor_discord_id=ORGANIZER
+        GUILD, "Winter Cup", [ADA, BOB], starts, "Final", actor=BY_ORGANIZER
     )
     before = await scrape(scene)
     opening = await scene.services.match_rooms.create_race_room_for_match(

@@ -77,7 +77,7 @@ async def open_room(request: web.Request, token: ApiTokenInfo) -> web.Response:
 
 @api_endpoint("api.match_room.get")
 async def get_room(request: web.Request, token: ApiTokenInfo) -> web.Response:
-    state = await request.app[ROOM_API].state(token.guild_id, match_id_of(request))
+    state = await request.app[ROOM_API].state(token, match_id_of(request))
     return web.json_response(
         {
             "has_room": state.has_room,

@@ -1,0 +1,130 @@
+"""The access policy: the answer to "may this actor do this, in this server?".
+
+Every refusal is a :class:`PermissionDeniedError` whose message says who may. The rules are
+``core.access.rules``; what a person is in a server is decided here, once:
+
+- a **bot owner** is a person whose Discord id is in ``[discord] owner_ids`` (never the
+  Discord application's owner or team unless listed there);
+- a **server admin** has Manage Server or Administrator in that server;
+- an **organizer** is a server admin or has the server's organizer role;
+- a **moderator** is an organizer or has the server's moderator role.
+
+Roles count only in the server the person acts from: an organizer of another server is a
+stranger here. The system actor holds what its rules grant it anywhere; an API token only in
+its own server; an unknown actor holds nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.access.actor import ADMINISTRATOR, MANAGE_GUILD, Actor
+from core.access.rules import Permission, ServerRole
+from core.access.server_roles import ServerRoles, read_roles, write_roles
+from core.errors import PermissionDeniedError
+from core.services.audit import AuditService
+
+
+class AccessPolicy:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        audit: AuditService | None = None,
+        *,
+        owner_ids: Iterable[int] = (),
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._audit = audit or AuditService(sessionmaker)
+        self._owner_ids = frozenset(owner_ids)
+
+    # -- the bot's owners --------------------------------------------------------------------
+
+    @property
+    def owner_ids(self) -> frozenset[int]:
+        """``[discord] owner_ids``: those who manage the racetime bots and get their alerts."""
+        return self._owner_ids
+
+    @owner_ids.setter
+    def owner_ids(self, ids: Iterable[int] | None) -> None:
+        self._owner_ids = frozenset(ids or ())
+
+    def is_owner(self, actor: Actor) -> bool:
+        return actor.is_person and actor.discord_id in self._owner_ids
+
+    # -- what a person is in a server --------------------------------------------------------
+
+    async def server_role(self, actor: Actor, guild_id: int | None) -> ServerRole | None:
+        """The actor's role in ``guild_id``; ``None`` when it is not a person of that server."""
+        if not actor.is_person or guild_id is None or actor.guild_id != guild_id:
+            return None
+        if actor.permissions & (MANAGE_GUILD | ADMINISTRATOR):
+            return ServerRole.ADMIN
+        roles = await self.roles(guild_id)
+        if roles.organizer_role_id is not None and roles.organizer_role_id in actor.role_ids:
+            return ServerRole.ORGANIZER
+        if roles.moderator_role_id is not None and roles.moderator_role_id in actor.role_ids:
+            return ServerRole.MODERATOR
+        return ServerRole.MEMBER
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    async def allows(self, actor: Actor, permission: Permission, guild_id: int | None) -> bool:
+        """Whether ``actor`` holds ``permission`` in the server ``guild_id``."""
+        rule = permission.rule
+        if actor.is_unknown:
+            return False
+        if actor.is_system:
+            return rule.system
+        if actor.is_api_token:
+            return rule.api_token and guild_id is not None and actor.guild_id == guild_id
+        if rule.owners and self.is_owner(actor):
+            return True
+        if rule.server_role is None:
+            return False
+        if rule.server_role is ServerRole.MEMBER:
+            # No role to look up: being a person of that server is enough.
+            return guild_id is not None and actor.guild_id == guild_id
+        role = await self.server_role(actor, guild_id)
+        return role is not None and role >= rule.server_role
+
+    async def require(self, actor: Actor, permission: Permission, guild_id: int | None) -> None:
+        """Return if ``actor`` holds ``permission`` in ``guild_id``; else raise
+        :class:`PermissionDeniedError` saying who may."""
+        if not await self.allows(actor, permission, guild_id):
+            raise PermissionDeniedError(permission.refusal)
+
+    async def sees_every_server(self, actor: Actor, every_server: bool) -> bool:
+        """Whether a view spans every server: only when asked for, and only for bot owners
+        (a refusal otherwise)."""
+        if not every_server:
+            return False
+        await self.require(actor, Permission.VIEW_EVERY_SERVER, actor.guild_id)
+        return True
+
+    # -- the server's roles ------------------------------------------------------------------
+
+    async def roles(self, guild_id: int) -> ServerRoles:
+        async with self._sessionmaker() as session:
+            return await read_roles(session, guild_id)
+
+    async def set_roles(
+        self, actor: Actor, guild_id: int, values: dict[str, int | None]
+    ) -> ServerRoles:
+        """Set (or with ``None`` clear) the given roles (``organizer_role_id``,
+        ``moderator_role_id``), audited; returns both. Server admins only."""
+        await self.require(actor, Permission.SET_ROLES, guild_id)
+        if values:
+            async with self._sessionmaker.begin() as session:
+                await write_roles(session, guild_id, values)
+                await self._audit.record(
+                    session, "tournament.roles", actor_discord_id=actor.discord_id,
+                    guild_id=guild_id, details={k: _text(v) for k, v in values.items()},
+                )
+        return await self.roles(guild_id)
+
+
+def _text(value: int | None) -> str | None:
+    """A snowflake as text in the audit's JSON, so no reader rounds it."""
+    return str(value) if value is not None else None
