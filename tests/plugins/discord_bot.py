@@ -195,6 +195,7 @@ async def running_harness(
         yield DiscordHarness(
             bot=bot, services=services, sim=sim, delivery=delivery, web_url=web_url
         )
+        sim.check_refusals()  # a post or DM Discord would have refused fails the test
     finally:
         if delivery is not None:
             await delivery.stop()
