@@ -12,6 +12,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
+from cogs._shared.discord_limits import EMBED_DESCRIPTION_MAX
+from cogs._shared.fitting import fit_lines
 from cogs._shared.permissions import (
     Audience,
     OrganizerRoles,
@@ -58,7 +61,7 @@ class ApiTokenCog(ServerOnly, commands.GroupCog, group_name="api-token"):
         if interaction.guild_id is None:
             return []
         names = await self._tokens.suggest(interaction.guild_id, current)
-        return [app_commands.Choice(name=name, value=name) for name in names][:25]
+        return choices((name, name) for name in names)
 
     @for_audience(Audience.ORGANIZER)
     @organizers_only()
@@ -89,7 +92,8 @@ class ApiTokenCog(ServerOnly, commands.GroupCog, group_name="api-token"):
             )
             return
         embed = discord.Embed(
-            title="API tokens", description="\n".join(token_line(token) for token in tokens)
+            title="API tokens",
+            description=fit_lines([token_line(token) for token in tokens], EMBED_DESCRIPTION_MAX),
         )
         await reply(interaction, embed=embed)
 

@@ -14,11 +14,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.live_race_embeds import (
-    participants_text,
-    pools_text,
+    participants_pages,
+    pools_pages,
     tournament_embed,
-    tournaments_list,
+    tournaments_pages,
 )
+from cogs._shared.pages import send_pages, text_pages
 from cogs._shared.permissions import (
     ORGANIZERS_ONLY,
     Audience,
@@ -103,7 +104,7 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         """List this server's async tournaments."""
         assert interaction.guild_id is not None
         infos = await self.asyncs.list_tournaments(interaction.guild_id, include_closed=closed)
-        await reply(interaction, tournaments_list(infos))
+        await send_pages(interaction, text_pages(tournaments_pages(infos)))
 
     @for_audience(Audience.ORGANIZER)
     @organizers_only()
@@ -149,7 +150,7 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         """List an async tournament's pools and how many runs each has."""
         assert interaction.guild_id is not None
         name, pools = await self.asyncs.pools(interaction.guild_id, tournament)
-        await reply(interaction, f"**{name}**\n{pools_text(pools)}")
+        await send_pages(interaction, text_pages(pools_pages(name, pools)))
 
     pool_list.autocomplete("tournament")(tournament_choices)
 
@@ -210,7 +211,7 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         """List an async tournament's participants and their runs."""
         assert interaction.guild_id is not None
         name, people = await self.asyncs.participants(interaction.guild_id, tournament)
-        await reply(interaction, participants_text(name, people)[:2000])
+        await send_pages(interaction, text_pages(participants_pages(name, people)))
 
     participants.autocomplete("tournament")(tournament_choices)
 

@@ -13,13 +13,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
 from cogs._shared.live_race_embeds import (
     created_text,
-    eligible_text,
+    eligible_pages,
     info_embed,
-    list_embed,
+    list_pages,
     opening_text,
 )
+from cogs._shared.pages import embed_pages_of, send_pages, text_pages
 from cogs._shared.permissions import (
     Audience,
     ModeratorRoles,
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from bot import RaceDeskBot
 
 RACE_HELP = "The live race: pick one from the suggestions, or give its number"
+LIST_MAX = 25  # the latest live races /liverace list shows
 
 
 @app_commands.guild_only()
@@ -70,7 +73,7 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
         if interaction.guild_id is None:
             return []
         found = await self._races.suggest(interaction.guild_id, current)
-        return [app_commands.Choice(name=label, value=str(race_id)) for race_id, label in found]
+        return choices((label, str(race_id)) for race_id, label in found)
 
     @for_audience(Audience.ORGANIZER)
     @organizers_only()
@@ -114,9 +117,11 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
     async def list_(self, interaction: discord.Interaction, tournament: str | None = None) -> None:
         """List the live races and their status."""
         assert interaction.guild_id is not None
-        races = await self._races.list_races(interaction.guild_id, tournament)
+        races = await self._races.list_races(interaction.guild_id, tournament, limit=LIST_MAX + 1)
+        more = LIST_MAX if len(races) > LIST_MAX else None
+        races = races[:LIST_MAX]
         shown = races[0].tournament if tournament and races else tournament
-        await reply(interaction, embed=list_embed(races, shown))
+        await send_pages(interaction, embed_pages_of(list_pages(races, shown, more_after=more)))
 
     list_.autocomplete("tournament")(tournament_choices)
 
@@ -138,7 +143,7 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
         shown, people = await self._races.eligibility(
             interaction.guild_id, live_race_id_from(race)
         )
-        await reply(interaction, eligible_text(shown, people)[:2000])
+        await send_pages(interaction, text_pages(eligible_pages(shown, people)))
 
     eligible.autocomplete("race")(race_choices)
 

@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
 from cogs._shared.open_room_embeds import opening_text, preview_embed
 from cogs._shared.permissions import (
     Audience,
@@ -156,7 +157,7 @@ class OpenRoomCog(ServerOnly, commands.Cog):
         if interaction.guild_id is None:
             return []
         found = await self._service.suggest(interaction.guild_id, current)
-        return [app_commands.Choice(name=label, value=str(match_id)) for match_id, label in found]
+        return choices((label, str(match_id)) for match_id, label in found)
 
     @for_audience(Audience.MODERATOR)
     @moderators_only()

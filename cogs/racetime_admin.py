@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.credentials_modal import CredentialsModal
+from cogs._shared.pages import Page, send_pages
 from cogs._shared.permissions import (
     ORGANIZERS_ONLY,
     Audience,
@@ -25,7 +26,7 @@ from cogs._shared.permissions import (
 )
 from cogs._shared.profile_embed import profile_embed
 from cogs._shared.racetime_bot_embeds import (
-    bot_list_embeds,
+    bot_list_pages,
     history_embed,
     outcome_text,
     status_embed,
@@ -321,9 +322,8 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         """List the racetime bots (this server's; every bot for bot owners) and their health."""
         everything = is_bot_owner(interaction)
         rows = await self._admin.list_bots(None if everything else interaction.guild_id)
-        await interaction.response.send_message(
-            embeds=bot_list_embeds(rows, everything=everything), ephemeral=True
-        )
+        pages = bot_list_pages(rows, everything=everything)
+        await send_pages(interaction, [Page(embeds=tuple(embeds)) for embeds in pages])
 
     @for_audience(Audience.ORGANIZER)
     @organizers_or_owners()

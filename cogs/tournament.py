@@ -14,6 +14,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
+from cogs._shared.pages import embed_pages_of, send_pages
 from cogs._shared.permissions import (
     Audience,
     OrganizerRoles,
@@ -26,7 +28,7 @@ from cogs._shared.replies import reply
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from cogs._shared.tournament_embeds import (
     LABELS,
-    list_embed,
+    list_pages,
     roles_text,
     settings_lines,
     show_setting,
@@ -98,11 +100,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
             return []
         typed = current.strip().lower()
         categories = await self._tournaments.categories_for(interaction.guild_id)
-        return [
-            app_commands.Choice(name=category, value=category)
-            for category in categories
-            if typed in category
-        ][:25]
+        return choices((category, category) for category in categories if typed in category)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -257,8 +255,8 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         tournaments = await self._tournaments.list_tournaments(
             interaction.guild.id, include_archived=archived
         )
-        embed = list_embed(interaction.guild, tournaments, archived=archived)
-        await reply(interaction, embed=embed)
+        pages = list_pages(interaction.guild, tournaments, archived=archived)
+        await send_pages(interaction, embed_pages_of(pages))
 
     @for_audience(Audience.ORGANIZER)
     @organizers_only()

@@ -105,6 +105,14 @@ class SlashResult:
         return self.messages[0]
 
     @property
+    def answer(self) -> BotMessage:
+        """What the user reads as the answer: the first message, or after a defer ("thinking…")
+        the follow-up that takes its place."""
+        said = [message for message in self.messages if message.kind != "defer"]
+        assert said, f"the command did not answer: {self.messages}"
+        return said[0]
+
+    @property
     def text(self) -> str:
         return "\n".join(m.text for m in self.messages)
 

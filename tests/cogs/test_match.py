@@ -76,7 +76,7 @@ async def schedule(harness: DiscordHarness, member: discord.Member, **options: o
     options.setdefault("when", stamp(future()))
     options.setdefault("title", "Semi-final")
     result = await harness.slash("match schedule", member=member, **options)
-    return result.first.content or ""
+    return result.answer.content or ""
 
 
 # -- permissions -------------------------------------------------------------------------------
@@ -200,8 +200,8 @@ async def test_every_bad_input_gets_its_message(
         **{"tournament": "Winter Cup", "players": players_option(harness),
            "when": stamp(future()), "title": "Semi-final", **options},
     )
-    assert result.first.ephemeral
-    assert result.first.content == message.replace("{ada_name}", ada.display_name)
+    assert result.answer.ephemeral
+    assert result.answer.content == message.replace("{ada_name}", ada.display_name)
     assert await harness.services.matches.list_upcoming(harness.guild.id) == []
 
 
