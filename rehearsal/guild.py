@@ -249,6 +249,12 @@ class SimulatedGuild:
                 return member
         raise LookupError(f"no simulated member called {key!r}")
 
+    async def add_member(self, name: str) -> discord.Member:
+        """A new member of the server called ``name``."""
+        member = await dpytest.member_join(self.guild, name=name, discrim=len(self.members) + 1)
+        member.nick = None
+        return member
+
     async def grant(self, member: discord.Member, **permissions: bool) -> discord.Member:
         """Give ``member`` a new role with ``permissions`` (e.g. ``manage_guild=True``)."""
         value = discord.Permissions(**permissions).value
