@@ -10,7 +10,7 @@ last line that says how many more there are and where to see them, never a line 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 
 import discord
@@ -18,13 +18,7 @@ import pytest
 
 from cogs._shared import discord_limits as limits
 from cogs._shared import pages as pages_module
-from db.models import (
-    NotificationLog,
-    RacetimeBot,
-    RacetimeBotGuild,
-    RacetimeBotStatusHistory,
-    User,
-)
+from db.models import NotificationLog, RacetimeBot, RacetimeBotStatusHistory, User
 from db.secrets import SecretBox
 from rehearsal.slash import BotMessage, SlashResult
 from tests.plugins.discord_bot import DiscordHarness, running_harness
@@ -35,6 +29,7 @@ assert len(LONG_NAME) == 100  # the longest name a tournament may have
 # Numbered "07 " in front, the longest title a match may have (200 characters).
 LONG_TITLE = ("Grand Final of the season, best of five, deciding game, " * 4)[:197]
 NEXT, PREVIOUS = "Next ▶", "◀ Previous"
+Create = Callable[..., Awaitable[object]]
 PLAYER_IDS = [1_300_000_000_000_000_000 + n for n in range(200)]
 
 
@@ -42,18 +37,23 @@ PLAYER_IDS = [1_300_000_000_000_000_000 + n for n in range(200)]
 async def harness(db_url: str, secret_box: SecretBox) -> AsyncIterator[DiscordHarness]:
     """The alttpr bot serves this server; a tournament with the longest name exists."""
     async with running_harness(db_url, secret_box) as harness:
-        async with harness.services.sessionmaker.begin() as session:
-            bot = RacetimeBot(category="alttpr", display_name="alttpr", client_id="id",
-                              client_secret_encrypted=secret_box.encrypt("secret"))
-            session.add(bot)
-            await session.flush()
-            assert bot.id is not None
-            session.add(RacetimeBotGuild(bot_id=bot.id, guild_id=harness.guild.id))
+        await harness.assign_bot("alttpr", secret_box)
         await harness.services.tournaments.create(
             harness.guild.id, LONG_NAME, category="alttpr", actor_discord_id=1,
             auto_create_rooms=True,
         )
         yield harness
+
+
+def numbered(count: int) -> list[str]:
+    """``count`` different names of the longest length a tournament may have."""
+    return [f"{n:02}{LONG_NAME[2:]}" for n in range(count)]
+
+
+async def create_all(create: Create, names: list[str], harness: DiscordHarness) -> None:
+    """Each of ``names`` made with ``create`` (a tournament service's) in this server."""
+    for name in names:
+        await create(harness.guild.id, name, category="alttpr", actor_discord_id=1)
 
 
 async def organizer(harness: DiscordHarness) -> discord.Member:
@@ -197,11 +197,8 @@ async def test_match_suggestions_fit_discords_choices(harness: DiscordHarness) -
 
 async def test_tournament_list_pages_every_tournament(harness: DiscordHarness) -> None:
     boss = await organizer(harness)
-    names = [f"{n:02}{LONG_NAME[3:]}" for n in range(40)]
-    for name in names:
-        await harness.services.tournaments.create(
-            harness.guild.id, name, category="alttpr", actor_discord_id=boss.id
-        )
+    names = numbered(40)
+    await create_all(harness.services.tournaments.create, names, harness)
     pages = await every_page(harness, await harness.slash("tournament list", member=boss), boss)
     assert len(pages) == 3
     assert sorted(field_names(pages)) == sorted([LONG_NAME, *names])
@@ -258,11 +255,7 @@ async def test_async_list_and_participants_are_paged(
     harness: DiscordHarness, big_async: str
 ) -> None:
     boss = await organizer(harness)
-    for number in range(40):
-        await harness.services.async_tournaments.create(
-            harness.guild.id, f"{number:02}{LONG_NAME[3:]}", category="alttpr",
-            actor_discord_id=boss.id,
-        )
+    await create_all(harness.services.async_tournaments.create, numbered(40), harness)
     listed = await every_page(harness, await harness.slash("async list", member=boss), boss)
     assert len(listed) > 1
     assert sum(len((p.content or "").splitlines()) for p in listed) == 41
@@ -390,11 +383,7 @@ async def test_page_buttons_are_the_askers_and_stop_after_a_while(
     harness: DiscordHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     boss = await organizer(harness)
-    for number in range(45):
-        await harness.services.tournaments.create(
-            harness.guild.id, f"{number:02}{LONG_NAME[3:]}", category="alttpr",
-            actor_discord_id=boss.id,
-        )
+    await create_all(harness.services.tournaments.create, numbered(45), harness)
     listed = await harness.slash("tournament list", member=boss)
     other = harness.member(1)
     refused = await harness.press(listed.answer, NEXT, member=other)

@@ -24,7 +24,7 @@ from core.lifecycle import Lifecycle
 from core.services.container import Services
 from core.services.linking import LinkSettings
 from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
-from db.models import NotificationLog, NotificationStatus, User
+from db.models import NotificationLog, NotificationStatus, RacetimeBot, RacetimeBotGuild, User
 from db.secrets import SecretBox
 from racetime.category_bot import BotTimings
 from rehearsal.guild import NOBODY, SimulatedGuild, member_intents
@@ -120,6 +120,17 @@ class DiscordHarness:
                 User(discord_id=member.id, racetime_id=racetime_id, racetime_name=name)
                 for member, (racetime_id, name) in users.items()
             )
+
+    async def assign_bot(self, category: str, secret_box: SecretBox) -> None:
+        """A racetime bot of ``category`` (not running) serves this server, so its
+        tournaments may use the category."""
+        async with self.services.sessionmaker.begin() as session:
+            bot = RacetimeBot(category=category, display_name=category, client_id="id",
+                              client_secret_encrypted=secret_box.encrypt("secret"))
+            session.add(bot)
+            await session.flush()
+            assert bot.id is not None
+            session.add(RacetimeBotGuild(bot_id=bot.id, guild_id=self.guild.id))
 
     async def notifications_settled(self) -> None:
         """Every event is delivered to the listeners, and every notification they queued has
