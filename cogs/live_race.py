@@ -117,6 +117,8 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
     async def list_(self, interaction: discord.Interaction, tournament: str | None = None) -> None:
         """List the live races and their status."""
         assert interaction.guild_id is not None
+        # Each race is looked up in full; many of them can outlast Discord's 3 seconds.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         races = await self._races.list_races(interaction.guild_id, tournament, limit=LIST_MAX + 1)
         more = LIST_MAX if len(races) > LIST_MAX else None
         races = races[:LIST_MAX]

@@ -157,6 +157,8 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
     async def list_(self, interaction: discord.Interaction, tournament: str | None = None) -> None:
         """List the upcoming matches and their rooms."""
         assert interaction.guild is not None
+        # Each match is looked up in full; many of them can outlast Discord's 3 seconds.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         upcoming = await self._matches.list_upcoming(
             interaction.guild.id, tournament, limit=LIST_MAX + 1
         )
