@@ -11,6 +11,12 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
+from cogs._shared.discord_limits import (
+    EMBED_DESCRIPTION_MAX,
+    EMBED_TITLE_MAX,
+    MESSAGE_CONTENT_MAX,
+)
+from cogs._shared.fitting import clip, fit_lines
 from core.events import (
     Event,
     MatchInviteRefusedEvent,
@@ -37,13 +43,18 @@ EVENTS = (RoomForMatchEvent, MatchResultEvent, MatchRoomProblemEvent, MatchInvit
 
 
 def announcement_embed(announcement: Announcement) -> discord.Embed:
-    embed = discord.Embed(
-        title=announcement.title[:256],
-        description="\n".join(announcement.lines)[:4096],
+    return discord.Embed(
+        title=clip(announcement.title, EMBED_TITLE_MAX),
+        description=fit_lines(announcement.lines, EMBED_DESCRIPTION_MAX),
         colour=COLOURS[announcement.tone],
         url=announcement.url,
     )
-    return embed
+
+
+def mentions_text(announcement: Announcement) -> str | None:
+    """The players it concerns, mentioned (notified) above the embed."""
+    mentions = [f"<@{user}>" for user in announcement.mentions]
+    return fit_lines(mentions, MESSAGE_CONTENT_MAX, sep=" ") or None
 
 
 class AnnouncementsCog(commands.Cog):
@@ -80,10 +91,9 @@ class AnnouncementsCog(commands.Cog):
             log.warning("Announcement channel %s is not a text channel", announcement.channel_id)
             await self._announcements.mark_posted(event.event_id)
             return
-        mentions = " ".join(f"<@{user}>" for user in announcement.mentions) or None
         try:
             await channel.send(
-                content=mentions, embed=announcement_embed(announcement),
+                content=mentions_text(announcement), embed=announcement_embed(announcement),
                 nonce=nonce_for(f"announce:{event.event_id}"),
                 allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
             )

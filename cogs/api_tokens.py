@@ -12,6 +12,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
+from cogs._shared.discord_limits import EMBED_DESCRIPTION_MAX
+from cogs._shared.fitting import fit_lines
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from core.access import AccessPolicy, Permission
@@ -54,7 +57,7 @@ class ApiTokenCog(ServerOnly, commands.GroupCog, group_name="api-token"):
         names = await self._tokens.suggest(
             interaction.guild_id, current, actor=actor_of(interaction)
         )
-        return [app_commands.Choice(name=name, value=name) for name in names][:25]
+        return choices((name, name) for name in names)
 
     @requires(Permission.MANAGE_API_TOKENS)
     @app_commands.command(name="create")
@@ -83,7 +86,8 @@ class ApiTokenCog(ServerOnly, commands.GroupCog, group_name="api-token"):
             )
             return
         embed = discord.Embed(
-            title="API tokens", description="\n".join(token_line(token) for token in tokens)
+            title="API tokens",
+            description=fit_lines([token_line(token) for token in tokens], EMBED_DESCRIPTION_MAX),
         )
         await reply(interaction, embed=embed)
 

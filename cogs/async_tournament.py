@@ -14,11 +14,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.live_race_embeds import (
-    participants_text,
-    pools_text,
+    participants_pages,
+    pools_pages,
     tournament_embed,
-    tournaments_list,
+    tournaments_pages,
 )
+from cogs._shared.pages import send_pages, text_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
@@ -85,7 +86,7 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         infos = await self.asyncs.list_tournaments(
             interaction.guild_id, actor=actor_of(interaction), include_closed=closed
         )
-        await reply(interaction, tournaments_list(infos))
+        await send_pages(interaction, text_pages(tournaments_pages(infos)))
 
     @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="close")
@@ -129,7 +130,7 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         """List an async tournament's pools and how many runs each has."""
         assert interaction.guild_id is not None
         name, pools = await self.asyncs.pools(interaction.guild_id, tournament)
-        await reply(interaction, f"**{name}**\n{pools_text(pools)}")
+        await send_pages(interaction, text_pages(pools_pages(name, pools)))
 
     pool_list.autocomplete("tournament")(tournament_choices)
 
@@ -189,7 +190,7 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         """List an async tournament's participants and their runs."""
         assert interaction.guild_id is not None
         name, people = await self.asyncs.participants(interaction.guild_id, tournament)
-        await reply(interaction, participants_text(name, people)[:2000])
+        await send_pages(interaction, text_pages(participants_pages(name, people)))
 
     participants.autocomplete("tournament")(tournament_choices)
 

@@ -13,13 +13,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
 from cogs._shared.live_race_embeds import (
     created_text,
-    eligible_text,
+    eligible_pages,
     info_embed,
-    list_embed,
+    list_pages,
     opening_text,
 )
+from cogs._shared.pages import embed_pages_of, send_pages, text_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.time_option import WHEN_HELP, When
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from bot import RaceDeskBot
 
 RACE_HELP = "The live race: pick one from the suggestions, or give its number"
+LIST_MAX = 25  # the latest live races /liverace list shows
 
 
 @app_commands.guild_only()
@@ -62,7 +65,7 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
         if interaction.guild_id is None:
             return []
         found = await self._races.suggest(interaction.guild_id, current)
-        return [app_commands.Choice(name=label, value=str(race_id)) for race_id, label in found]
+        return choices((label, str(race_id)) for race_id, label in found)
 
     @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="create")
@@ -105,9 +108,13 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
     async def list_(self, interaction: discord.Interaction, tournament: str | None = None) -> None:
         """List the live races and their status."""
         assert interaction.guild_id is not None
-        races = await self._races.list_races(interaction.guild_id, tournament)
+        # Each race is looked up in full; many of them can outlast Discord's 3 seconds.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        races = await self._races.list_races(interaction.guild_id, tournament, limit=LIST_MAX + 1)
+        more = LIST_MAX if len(races) > LIST_MAX else None
+        races = races[:LIST_MAX]
         shown = races[0].tournament if tournament and races else tournament
-        await reply(interaction, embed=list_embed(races, shown))
+        await send_pages(interaction, embed_pages_of(list_pages(races, shown, more_after=more)))
 
     list_.autocomplete("tournament")(tournament_choices)
 
@@ -129,7 +136,7 @@ class LiveRaceCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="
         shown, people = await self._races.eligibility(
             interaction.guild_id, live_race_id_from(race)
         )
-        await reply(interaction, eligible_text(shown, people)[:2000])
+        await send_pages(interaction, text_pages(eligible_pages(shown, people)))
 
     eligible.autocomplete("race")(race_choices)
 

@@ -13,14 +13,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
 from cogs._shared.match_embeds import (
     cancelled_text,
     info_embed,
-    list_embed,
+    list_pages,
     rescheduled_text,
     scheduled_text,
 )
 from cogs._shared.members import members_of, mentioned_ids
+from cogs._shared.pages import embed_pages_of, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.time_option import WHEN_HELP, When
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from bot import RaceDeskBot
 
 MATCH_HELP = "The match: pick one from the suggestions, or give its number"
+LIST_MAX = 25  # the soonest matches /match list shows
 
 
 @app_commands.guild_only()
@@ -68,7 +71,7 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
         if interaction.guild_id is None:
             return []
         found = await self._matches.suggest(interaction.guild_id, current, open_only=open_only)
-        return [app_commands.Choice(name=label, value=str(match_id)) for match_id, label in found]
+        return choices((label, str(match_id)) for match_id, label in found)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -96,6 +99,9 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
     ) -> None:
         """Schedule a match of a tournament; the players are told by DM."""
         assert interaction.guild is not None
+        # Each player may be asked of Discord, one by one: answer within Discord's 3 seconds
+        # first, and say what happened when it is done.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         members = await members_of(interaction.guild, mentioned_ids(players))
         scheduled = await self._matches.schedule(
             interaction.guild.id,
@@ -144,9 +150,16 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
     async def list_(self, interaction: discord.Interaction, tournament: str | None = None) -> None:
         """List the upcoming matches and their rooms."""
         assert interaction.guild is not None
-        upcoming = await self._matches.list_upcoming(interaction.guild.id, tournament)
+        # Each match is looked up in full; many of them can outlast Discord's 3 seconds.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        upcoming = await self._matches.list_upcoming(
+            interaction.guild.id, tournament, limit=LIST_MAX + 1
+        )
+        more = LIST_MAX if len(upcoming) > LIST_MAX else None
+        upcoming = upcoming[:LIST_MAX]
         shown = upcoming[0].tournament if tournament and upcoming else tournament
-        await reply(interaction, embed=list_embed(interaction.guild, upcoming, shown))
+        pages = list_pages(interaction.guild, upcoming, shown, more_after=more)
+        await send_pages(interaction, embed_pages_of(pages))
 
     list_.autocomplete("tournament")(tournament_choices)
 

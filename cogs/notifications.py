@@ -14,7 +14,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
+from cogs._shared.discord_limits import BUTTONS_PER_ROW_MAX, EMBED_TITLE_MAX
+from cogs._shared.fitting import Field, clip, embed_pages
 from cogs._shared.notification_embeds import STYLES, discord_time
+from cogs._shared.pages import embed_pages_of, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tree import APOLOGY
@@ -38,7 +42,6 @@ STATE_ICONS = {
     "waiting": "⏳",
     "sending": "📤",
 }
-FIELD_LIMIT = 1024
 
 
 def parse_type(text: str) -> NotificationType:
@@ -118,7 +121,7 @@ class SettingsPanel(discord.ui.View):
         self._guild = opened.guild
         self._buttons: dict[NotificationType, ToggleButton] = {}
         for index, kind in enumerate(NotificationType):
-            button = ToggleButton(kind, row=index // 5)
+            button = ToggleButton(kind, row=index // BUTTONS_PER_ROW_MAX)
             self._buttons[kind] = button
             self.add_item(button)
         self._preferences = preferences
@@ -186,7 +189,7 @@ class SettingsPanel(discord.ui.View):
 # -- history -----------------------------------------------------------------------------------
 
 
-def delivery_field(delivery: Delivery, *, with_recipient: bool = False) -> tuple[str, str]:
+def delivery_field(delivery: Delivery, *, with_recipient: bool = False) -> Field:
     """One delivery as an embed field: what it was, then what became of it and when."""
     kind = delivery.type
     emoji = STYLES[kind.info.style][0] if kind is not None else "🔔"
@@ -203,45 +206,46 @@ def delivery_field(delivery: Delivery, *, with_recipient: bool = False) -> tuple
         value += f"\n{delivery.error}"
     if with_recipient and delivery.discord_user_id is not None:
         value = f"To <@{delivery.discord_user_id}>: {value}"
-    if len(value) > FIELD_LIMIT:
-        value = value[: FIELD_LIMIT - 1] + "…"
-    return name[:256], value
+    return Field.of(name, value)
 
 
-def history_embed(
+def history_pages(
     member: discord.abc.User, guild: discord.Guild, deliveries: list[Delivery], *, own: bool
-) -> discord.Embed:
-    embed = discord.Embed(
-        title=f"🔔 Notifications for {member.display_name} in {guild.name}",
-        colour=discord.Colour.blurple(),
-    )
-    if not deliveries:
-        whom = "you" if own else member.display_name
-        embed.description = f"Nothing yet: RaceDesk has not notified {whom} in this server."
-    for delivery in deliveries:
-        name, value = delivery_field(delivery)
-        embed.add_field(name=name, value=value, inline=False)
-    if deliveries:
-        embed.set_footer(text=f"The last {len(deliveries)}, newest first.")
-    return embed
-
-
-def troubles_embed(guild: discord.Guild, deliveries: list[Delivery]) -> discord.Embed:
-    embed = discord.Embed(
-        title=f"🔔 Notifications that did not arrive by DM in {guild.name}",
-        colour=discord.Colour.orange() if deliveries else discord.Colour.green(),
-    )
-    if not deliveries:
-        embed.description = "None: every notification here was delivered by DM."
-    for delivery in deliveries:
-        name, value = delivery_field(delivery, with_recipient=True)
-        embed.add_field(name=name, value=value[:FIELD_LIMIT], inline=False)
-    if deliveries:
-        embed.set_footer(
-            text=f"The last {len(deliveries)}, newest first. "
-            "/notifications history member: shows one player's."
+) -> list[discord.Embed]:
+    def page() -> discord.Embed:
+        embed = discord.Embed(
+            title=clip(f"🔔 Notifications for {member.display_name} in {guild.name}",
+                       EMBED_TITLE_MAX),
+            colour=discord.Colour.blurple(),
         )
-    return embed
+        if not deliveries:
+            whom = "you" if own else member.display_name
+            embed.description = f"Nothing yet: RaceDesk has not notified {whom} in this server."
+        else:
+            embed.set_footer(text=f"The last {len(deliveries)}, newest first.")
+        return embed
+
+    return embed_pages(page, [delivery_field(delivery) for delivery in deliveries])
+
+
+def troubles_pages(guild: discord.Guild, deliveries: list[Delivery]) -> list[discord.Embed]:
+    def page() -> discord.Embed:
+        embed = discord.Embed(
+            title=clip(f"🔔 Notifications that did not arrive by DM in {guild.name}",
+                       EMBED_TITLE_MAX),
+            colour=discord.Colour.orange() if deliveries else discord.Colour.green(),
+        )
+        if not deliveries:
+            embed.description = "None: every notification here was delivered by DM."
+        else:
+            embed.set_footer(
+                text=f"The last {len(deliveries)}, newest first. "
+                "/notifications history member: shows one player's."
+            )
+        return embed
+
+    fields = [delivery_field(delivery, with_recipient=True) for delivery in deliveries]
+    return embed_pages(page, fields)
 
 
 # -- the cog -----------------------------------------------------------------------------------
@@ -320,14 +324,14 @@ class NotificationsCog(ServerOnly, commands.GroupCog, group_name="notifications"
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         typed = current.strip().lower()
-        return [
-            app_commands.Choice(name=f"{kind.info.label} ({kind.info.code})", value=kind.value)
+        return choices(
+            (f"{kind.info.label} ({kind.info.code})", kind.value)
             for kind in NotificationType
             if not typed
             or typed in kind.info.label.lower()
             or typed in kind.value.lower()
             or str(kind.info.code).startswith(typed)
-        ]
+        )
 
     @app_commands.command(name="history")
     @app_commands.describe(
@@ -356,7 +360,8 @@ class NotificationsCog(ServerOnly, commands.GroupCog, group_name="notifications"
                 f"{refused.message} Leave out `member` to see your own notifications."
             ) from None
         own = whom.id == interaction.user.id
-        await reply(interaction, embed=history_embed(whom, guild, deliveries, own=own))
+        pages = history_pages(whom, guild, deliveries, own=own)
+        await send_pages(interaction, embed_pages_of(pages))
 
     @requires(Permission.VIEW_MEMBER_NOTIFICATIONS)
     @app_commands.command(name="problems")
@@ -366,7 +371,7 @@ class NotificationsCog(ServerOnly, commands.GroupCog, group_name="notifications"
         deliveries = await self._notifications.troubles(
             interaction.guild.id, actor=actor_of(interaction)
         )
-        await reply(interaction, embed=troubles_embed(interaction.guild, deliveries))
+        await send_pages(interaction, embed_pages_of(troubles_pages(interaction.guild, deliveries)))
 
     @requires(Permission.CONFIGURE_SERVER)
     @app_commands.command(name="channel")

@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
 from cogs._shared.open_room_embeds import opening_text, preview_embed
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
@@ -153,7 +154,7 @@ class OpenRoomCog(ServerOnly, commands.Cog):
         found = await self._service.suggest(
             interaction.guild_id, current, actor=actor_of(interaction)
         )
-        return [app_commands.Choice(name=label, value=str(match_id)) for match_id, label in found]
+        return choices((label, str(match_id)) for match_id, label in found)
 
     @requires(Permission.OPEN_ROOMS)
     @app_commands.command(name="open-room")

@@ -13,10 +13,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.credentials_modal import CredentialsModal
+from cogs._shared.pages import Page, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.profile_embed import profile_embed
 from cogs._shared.racetime_bot_embeds import (
-    bot_list_embeds,
+    bot_list_pages,
     history_embed,
     outcome_text,
     status_embed,
@@ -264,9 +265,8 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         rows = await self._admin.bots_for(
             actor_of(interaction), interaction.guild_id, every_server=every_server
         )
-        await interaction.response.send_message(
-            embeds=bot_list_embeds(rows, everything=every_server), ephemeral=True
-        )
+        pages = bot_list_pages(rows, everything=every_server)
+        await send_pages(interaction, [Page(embeds=tuple(embeds)) for embeds in pages])
 
     @requires(Permission.VIEW_RACETIME_BOTS)
     @bots_group.command(name="history")

@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from core.access import AccessPolicy, Permission
@@ -42,7 +43,7 @@ class TimezoneCog(ServerOnly, commands.GroupCog, group_name="timezone"):
     async def zone_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=name, value=name) for name in suggest_zones(current)]
+        return choices((name, name) for name in suggest_zones(current))
 
     def _now(self) -> datetime:
         return self._clock.now()

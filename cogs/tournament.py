@@ -14,12 +14,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.choices import choices
+from cogs._shared.pages import embed_pages_of, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from cogs._shared.tournament_embeds import (
     LABELS,
-    list_embed,
+    list_pages,
     roles_text,
     settings_lines,
     show_setting,
@@ -75,11 +77,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         categories = await self._tournaments.categories_for(
             interaction.guild_id, actor=actor_of(interaction)
         )
-        return [
-            app_commands.Choice(name=category, value=category)
-            for category in categories
-            if typed in category
-        ][:25]
+        return choices((category, category) for category in categories if typed in category)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -234,8 +232,8 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         tournaments = await self._tournaments.list_tournaments(
             interaction.guild.id, actor=actor_of(interaction), include_archived=archived
         )
-        embed = list_embed(interaction.guild, tournaments, archived=archived)
-        await reply(interaction, embed=embed)
+        pages = list_pages(interaction.guild, tournaments, archived=archived)
+        await send_pages(interaction, embed_pages_of(pages))
 
     @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="archive")

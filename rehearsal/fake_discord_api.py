@@ -9,7 +9,8 @@ is what gets exercised. Routes under ``/api/v10``, with Discord's shapes (ids as
 - ``POST /users/@me/channels`` ``{"recipient_id"}``: the user's DM channel, the same one
   every time;
 - ``GET /channels/{id}``: a DM channel, or a guild text channel the test configured;
-- ``POST /channels/{id}/messages``: stores the message. With ``nonce`` and
+- ``POST /channels/{id}/messages``: stores the message; one beyond Discord's limits (or
+  empty) is refused as Discord refuses it (``rehearsal.discord_rules``). With ``nonce`` and
   ``enforce_nonce``, a second message with the same nonce in the same channel within
   ``nonce_ttl`` seconds gets the first message back and is not stored again. A user who
   refuses DMs makes it 403 ``{"message": "Cannot send messages to this user",
@@ -54,6 +55,8 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+
+from rehearsal.discord_rules import check_message
 
 log = logging.getLogger(__name__)
 
@@ -522,10 +525,11 @@ class FakeDiscordApi:
 
     def _refusal(self, channel_id: int, payload: dict[str, Any]) -> web.Response | None:
         """Discord's answer when this message cannot be sent, else ``None``."""
-        if not (payload.get("content") or payload.get("embeds") or payload.get("components")):
-            return _error(400, "Cannot send an empty message", 50006)
         if len(str(payload.get("nonce") or "")) > NONCE_MAX_LENGTH:
             return _error(400, "Invalid Form Body", 50035)
+        refused = check_message(payload, f"message in channel {channel_id}")
+        if refused is not None:
+            return _json(refused.body(), refused.status)
         if self._recipient_of.get(channel_id) in self._refusing:
             self.stats.dm_refused += 1
             return _error(403, "Cannot send messages to this user", 50007)

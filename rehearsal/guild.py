@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import discord
@@ -25,14 +26,17 @@ from discord.ext.test import runner as dpytest_runner
 from discord.http import MultipartParameters
 from discord.webhook.async_ import async_context
 
+from rehearsal.discord_rules import Refusal, RefusedByDiscord, check_message
 from rehearsal.slash import (
     COMMAND_TIMEOUT_SECONDS,
     EPHEMERAL_FLAG,
     INVOKER_TASK,
     BotMessage,
-    RecordingWebhookAdapter,
+    InteractionEndpoint,
     SlashResult,
     build_interaction,
+    current_endpoint,
+    spend_discord_time,
 )
 
 # An owner id no member has: with owner ids set, discord.py never asks Discord who the
@@ -45,14 +49,14 @@ _ids = itertools.count(1_400_000_000_000_000_000)
 COMPONENT_INTERACTION = 3
 AUTOCOMPLETE_INTERACTION = 4
 MODAL_SUBMIT_INTERACTION = 5
-DEFERRED_UPDATE_MESSAGE = 6
-UPDATE_MESSAGE = 7
-AUTOCOMPLETE_RESULT = 8
 # The names discord.py gives the tasks that run a pressed component's callback.
 COMPONENT_TASKS = ("discord-ui-view-dispatch-", "discord-ui-dynamic-item-")
 MODAL_TASKS = ("discord-ui-modal-dispatch-",)  # the task that runs a modal's on_submit
 # What Discord answers to a DM the recipient does not accept.
 DMS_CLOSED = (403, 50007, "Cannot send messages to this user")
+# What one request to the simulated Discord's API costs the interaction that makes it, on
+# the simulated clock: about a round trip to Discord from a well-placed server.
+ROUND_TRIP_SECONDS = 0.1
 
 
 def member_intents() -> discord.Intents:
@@ -64,24 +68,39 @@ def member_intents() -> discord.Intents:
 
 class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
     """dpytest's fake Discord HTTP API, answering a DM as Discord would when its recipient
-    does not take it (403, code 50007), and keeping the components (buttons) of what the
-    bot sends, which dpytest drops."""
+    does not take it (403, code 50007), refusing a message beyond Discord's limits as Discord
+    does (400, code 50035, :mod:`rehearsal.discord_rules`), and keeping the components
+    (buttons) of what the bot sends, which dpytest drops.
+
+    Each request made while an interaction is being handled costs it
+    :data:`ROUND_TRIP_SECONDS` on the simulated clock (no real waiting): a command that makes
+    many requests to Discord before it answers misses the 3-second deadline here as it would
+    on Discord, whatever the machine's speed.
+    """
 
     dm_answers: dict[int, tuple[int, int, str]]  # recipient -> (status, code, message)
+    refusals: list[Refusal]  # the simulated Discord's, shared with its interactions
+    round_trip_seconds: float
 
     @classmethod
-    def install(cls, client: discord.Client) -> SimulatedDiscordHttp:
+    def install(cls, client: discord.Client, refusals: list[Refusal]) -> SimulatedDiscordHttp:
         """Take over ``client``'s fake HTTP client (and its state) in place."""
         http = client.http
         assert isinstance(http, dpytest_backend.FakeHttp), "configure dpytest first"
         http.__class__ = cls  # the same object, so dpytest's state keeps pointing at it
         assert isinstance(http, cls)
         http.dm_answers = {}
+        http.refusals = refusals
+        http.round_trip_seconds = ROUND_TRIP_SECONDS
         return http
+
+    def _round_trip(self) -> None:
+        spend_discord_time(self.round_trip_seconds)
 
     async def start_private_message(self, user_id: int) -> dict[str, Any]:
         """Open a DM as Discord does for ``Client.create_dm``: by the user's id alone
         (dpytest's own reads the user from its caller, which only ``User.create_dm`` is)."""
+        self._round_trip()
         user = self.state.get_user(user_id)
         if user is None:
             raise discord.HTTPException(
@@ -93,6 +112,7 @@ class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
     async def get_member(self, guild_id: int, member_id: int) -> dict[str, Any]:
         """A member as Discord answers ``Guild.fetch_member``: 404 Unknown Member (10007) for
         someone who is not one (dpytest's own fails on that)."""
+        self._round_trip()
         guild = self.state._get_guild(guild_id)
         member = guild.get_member(member_id) if guild is not None else None
         if member is None:
@@ -107,7 +127,17 @@ class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
     ) -> dict[str, Any]:
         # dpytest reads the channel from its caller's frame: this one, so the local's name
         # matters.
+        self._round_trip()
         channel = self.state.get_channel(channel_id)
+        where = f"#{channel.name}" if isinstance(channel, discord.TextChannel) else "a DM"
+        refused = check_message(params.payload or {}, f"message in {where}")
+        if refused is not None:
+            endpoint = current_endpoint()
+            if endpoint is not None:
+                endpoint.note(refused)
+            else:
+                self.refusals.append(refused)
+            raise refused.exception()
         if isinstance(channel, discord.DMChannel) and channel.recipient is not None:
             answer = self.dm_answers.get(channel.recipient.id)
             if answer is not None:
@@ -129,31 +159,6 @@ class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
         return data
 
 
-class InteractionAdapter(RecordingWebhookAdapter):
-    """Also records what :class:`RecordingWebhookAdapter` leaves out: a pressed component's
-    answer (the message updated in place) and autocomplete's choices."""
-
-    def __init__(self, bot_user: dict[str, Any], channel_id: int) -> None:
-        super().__init__(bot_user, channel_id)
-        self.choices: list[dict[str, Any]] | None = None
-
-    async def request(self, route: Any, session: Any, *, payload: Any = None, **kw: Any) -> Any:
-        kind = (payload or {}).get("type")
-        if route.path.endswith("/callback") and kind in (
-            UPDATE_MESSAGE, DEFERRED_UPDATE_MESSAGE, AUTOCOMPLETE_RESULT,
-        ):
-            data = payload.get("data") or {}
-            if kind == UPDATE_MESSAGE:
-                self._record(data, "update")
-            elif kind == AUTOCOMPLETE_RESULT:
-                self.choices = data.get("choices") or []
-            return {
-                "interaction": {"id": str(route.webhook_id), "type": 3},
-                "resource": {"type": kind},
-            }
-        return await super().request(route, session, payload=payload, **kw)
-
-
 class SimulatedGuild:
     """One simulated server around ``bot``: ``await start()``, then act, then ``close()``."""
 
@@ -169,6 +174,11 @@ class SimulatedGuild:
         self._guild_name = guild
         self._channels = list(channels) if not isinstance(channels, int) else channels
         self._members = list(members) if not isinstance(members, int) else members
+        # Every request the simulated Discord refused and no interaction has reported yet
+        # (see check_refusals); an interaction reports its own (RefusedByDiscord).
+        self.refusals: list[Refusal] = []
+        # The simulated Discord's clock, in seconds (the deadline of an answer is on it).
+        self.clock: Callable[[], float] = time.monotonic
 
     async def start(self) -> None:
         """Configure the fake Discord state and load every cog (a failing cog fails here)."""
@@ -186,7 +196,7 @@ class SimulatedGuild:
         assert bot.user is not None
         state.application_id = bot.user.id
         state._command_tree = bot.tree
-        self._http = SimulatedDiscordHttp.install(bot)
+        self._http = SimulatedDiscordHttp.install(bot, self.refusals)
         for member in self.guild.members:
             member.nick = None  # dpytest makes up "<name>_<n>_nick"; people are their names
         await bot.load_cogs()  # type: ignore[attr-defined]
@@ -258,6 +268,12 @@ class SimulatedGuild:
                 return member
         raise LookupError(f"no simulated member called {key!r}")
 
+    async def add_member(self, name: str) -> discord.Member:
+        """A new member of the server called ``name``."""
+        member = await dpytest.member_join(self.guild, name=name, discrim=len(self.members) + 1)
+        member.nick = None
+        return member
+
     async def grant(self, member: discord.Member, **permissions: bool) -> discord.Member:
         """Give ``member`` a new role with ``permissions`` (e.g. ``manage_guild=True``)."""
         value = discord.Permissions(**permissions).value
@@ -288,6 +304,27 @@ class SimulatedGuild:
         else:
             self._http.dm_answers[member.id] = answer
 
+    # -- what Discord refused ----------------------------------------------------------------
+
+    def take_refusals(self) -> list[Refusal]:
+        """What the simulated Discord refused outside interactions (posts and DMs) since the
+        last call, e.g. to see that a test's oversized message was refused."""
+        taken = list(self.refusals)
+        self.refusals.clear()
+        return taken
+
+    def check_refusals(self) -> None:
+        """:class:`RefusedByDiscord` if Discord refused anything nobody has looked at: a
+        post or DM beyond Discord's limits fails the test (or rehearsal step) that sent it."""
+        refused = self.take_refusals()
+        if refused:
+            raise RefusedByDiscord(refused)
+
+    def spend(self, seconds: float) -> None:
+        """The interaction being handled takes ``seconds`` longer on the simulated clock
+        (called from within the bot, e.g. by a test's deliberately slow step)."""
+        spend_discord_time(seconds)
+
     # -- acting ------------------------------------------------------------------------------
 
     async def slash(
@@ -309,9 +346,9 @@ class SimulatedGuild:
             self.bot, name, member=member, channel=channel,
             options={**(options or {}), **more_options},
         )
-        adapter = self._adapter(payload)
-        await self._dispatch(payload, adapter, (INVOKER_TASK,))
-        return SlashResult(adapter.messages)
+        endpoint = self._endpoint(payload, f"/{name}")
+        await self._dispatch(payload, endpoint, (INVOKER_TASK,))
+        return self._result(endpoint)
 
     async def press(
         self, message: BotMessage, label: str, *, member: discord.Member
@@ -324,8 +361,8 @@ class SimulatedGuild:
         button = _find_button(message, label)
         payload = self._interaction_payload(COMPONENT_INTERACTION, member)
         payload["data"] = {"custom_id": button["custom_id"], "component_type": button["type"]}
-        adapter = self._adapter(payload)
-        payload["message"] = adapter._message(
+        endpoint = self._endpoint(payload, f"button {label!r}")
+        payload["message"] = endpoint._message(
             {
                 "content": message.content,
                 "embeds": [embed.to_dict() for embed in message.embeds],
@@ -333,11 +370,11 @@ class SimulatedGuild:
                 "flags": EPHEMERAL_FLAG if message.ephemeral else 0,
             }
         ) | {"id": str(self._message_showing(button["custom_id"]) or next(_ids))}
-        await self._dispatch(payload, adapter, COMPONENT_TASKS)
-        for answer in adapter.messages:
+        await self._dispatch(payload, endpoint, COMPONENT_TASKS)
+        for answer in endpoint.messages:
             if answer.kind == "update":  # the same message, as private as it was
                 answer.ephemeral = message.ephemeral
-        return SlashResult(adapter.messages)
+        return self._result(endpoint)
 
     async def submit_modal(
         self, modal: BotMessage, values: Mapping[str, str], *, member: discord.Member
@@ -364,9 +401,9 @@ class SimulatedGuild:
                 for label, value in values.items()
             ],
         }
-        adapter = self._adapter(payload)
-        await self._dispatch(payload, adapter, MODAL_TASKS)
-        return SlashResult(adapter.messages)
+        endpoint = self._endpoint(payload, f"modal {modal.content!r}")
+        await self._dispatch(payload, endpoint, MODAL_TASKS)
+        return self._result(endpoint)
 
     async def autocomplete(
         self, name: str, option: str, typed: str, *, member: discord.Member, **options: Any
@@ -382,11 +419,12 @@ class SimulatedGuild:
             leaves = leaves[0]["options"]
         for leaf in leaves:
             leaf["focused"] = leaf["name"] == option
-        adapter = self._adapter(payload)
-        await self._dispatch(payload, adapter, (INVOKER_TASK,))
+        endpoint = self._endpoint(payload, f"/{name} {option}: autocomplete")
+        await self._dispatch(payload, endpoint, (INVOKER_TASK,))
+        self._result(endpoint)
         return [
             app_commands.Choice(name=choice["name"], value=choice["value"])
-            for choice in adapter.choices or []
+            for choice in endpoint.choices or []
         ]
 
     def _interaction_payload(self, kind: int, member: discord.Member) -> dict[str, Any]:
@@ -412,14 +450,26 @@ class SimulatedGuild:
             "context": 0,
         }
 
-    def _adapter(self, payload: dict[str, Any]) -> InteractionAdapter:
+    def _endpoint(self, payload: dict[str, Any], what: str) -> InteractionEndpoint:
         assert self.bot.user is not None
-        return InteractionAdapter(
-            factories.dict_from_user(self.bot.user), int(payload["channel_id"])
+        return InteractionEndpoint(
+            factories.dict_from_user(self.bot.user), int(payload["channel_id"]),
+            what=what, refusals=self.refusals, clock=self.clock,
         )
 
+    def _result(self, endpoint: InteractionEndpoint) -> SlashResult:
+        """What the bot answered; :class:`RefusedByDiscord` if Discord refused any of it,
+        even when the bot caught the error (and apologised)."""
+        result = SlashResult(endpoint.messages)
+        if endpoint.refused:
+            self.refusals[:] = [
+                r for r in self.refusals if not any(r is mine for mine in endpoint.refused)
+            ]
+            raise RefusedByDiscord(endpoint.refused, result)
+        return result
+
     async def _dispatch(
-        self, payload: dict[str, Any], adapter: InteractionAdapter, tasks: Sequence[str]
+        self, payload: dict[str, Any], adapter: InteractionEndpoint, tasks: Sequence[str]
     ) -> None:
         """Feed ``payload`` to the client as Discord would; wait for the tasks it starts."""
 
@@ -438,7 +488,7 @@ class SimulatedGuild:
     def _message_showing(self, custom_id: str) -> int | None:
         """The message whose live view has this component (``None``: no view is waiting).
 
-        The recording adapter keeps no message ids; discord.py's view store knows which
+        The interaction endpoint keeps no message ids; discord.py's view store knows which
         message each view it still listens to was sent as.
         """
         views = self.bot._connection._view_store._views

@@ -5,14 +5,14 @@ Used by the rehearsal (``python bot.py --demo``) and by the tests alike.
 An ``INTERACTION_CREATE`` payload is built from the command's own definition and fed to the
 client's connection state (``parse_interaction_create``), so option parsing, transformers,
 checks and the tree's error handler all run. Only the last hop — the HTTP request that
-answers the interaction — is replaced, by :class:`RecordingWebhookAdapter`, which keeps
-what the bot said.
+answers the interaction — is replaced, by :class:`InteractionEndpoint`, which keeps what the
+bot said and refuses what Discord would refuse.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,11 +22,32 @@ from discord import app_commands
 from discord.ext.test import factories
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
+from cogs._shared.discord_limits import INTERACTION_TOKEN_SECONDS, RESPONSE_DEADLINE_SECONDS
+from rehearsal.discord_rules import (
+    ACKNOWLEDGED,
+    LATE,
+    TOKEN_EXPIRED,
+    UNKNOWN_WEBHOOK,
+    Refusal,
+    check_choices,
+    check_message,
+    check_modal,
+    refusal,
+)
+
 _ids = itertools.count(1_300_000_000_000_000_000)
 
 CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
+DEFERRED_UPDATE_MESSAGE = 6
+UPDATE_MESSAGE = 7
+AUTOCOMPLETE_RESULT = 8
 MODAL = 9
+ANSWER_NAMES = {
+    CHANNEL_MESSAGE: "response", DEFERRED_CHANNEL_MESSAGE: "defer",
+    DEFERRED_UPDATE_MESSAGE: "deferred update", UPDATE_MESSAGE: "update",
+    AUTOCOMPLETE_RESULT: "autocomplete choices", MODAL: "modal",
+}
 EPHEMERAL_FLAG = 64
 INVOKER_TASK = "CommandTree-invoker"  # the name discord.py gives the task running a command
 COMMAND_TIMEOUT_SECONDS = 10.0
@@ -84,18 +105,64 @@ class SlashResult:
         return self.messages[0]
 
     @property
+    def answer(self) -> BotMessage:
+        """What the user reads as the answer: the first message, or after a defer ("thinking…")
+        the follow-up that takes its place."""
+        said = [message for message in self.messages if message.kind != "defer"]
+        assert said, f"the command did not answer: {self.messages}"
+        return said[0]
+
+    @property
     def text(self) -> str:
         return "\n".join(m.text for m in self.messages)
 
 
-class RecordingWebhookAdapter(AsyncWebhookAdapter):
-    """Answers discord.py's interaction HTTP calls locally and records their payloads."""
+class InteractionEndpoint(AsyncWebhookAdapter):
+    """Discord's side of one interaction, as strict as Discord: it answers discord.py's HTTP
+    calls for the interaction (its answer, follow-ups, edits) and records what the bot said.
 
-    def __init__(self, bot_user: dict[str, Any], channel_id: int) -> None:
+    It refuses what Discord refuses (:mod:`rehearsal.discord_rules`): a message, autocomplete
+    answer or modal beyond Discord's limits; a second answer; a first answer (or defer) more
+    than :data:`RESPONSE_DEADLINE_SECONDS` after the interaction arrived; a follow-up before
+    any answer, or after the token's 15 minutes. Each refusal is raised in the bot as
+    discord.py would raise it and kept in ``refusals``.
+
+    The deadline is measured on the simulated Discord's clock: the time that really passed
+    since the interaction arrived (``clock``), plus what the simulated Discord's own API
+    requests made while handling it cost (:meth:`spend`; see ``rehearsal.guild``). A normal
+    command answers in milliseconds, far from 3 s, so no test depends on the machine's speed.
+    """
+
+    def __init__(
+        self,
+        bot_user: dict[str, Any],
+        channel_id: int,
+        *,
+        what: str,
+        refusals: list[Refusal],
+        clock: Callable[[], float],
+    ) -> None:
         super().__init__()
         self.bot_user = bot_user
         self.channel_id = channel_id
+        self.what = what  # e.g. "/match list", for the refusals' messages
+        self.refusals = refusals  # shared: every refusal of the simulated Discord
+        self.refused: list[Refusal] = []  # this interaction's
         self.messages: list[BotMessage] = []
+        self.choices: list[dict[str, Any]] | None = None  # autocomplete's answer
+        self.acknowledged = False
+        self._clock = clock
+        self._arrived_at = clock()
+        self._spent = 0.0
+
+    def spend(self, seconds: float) -> None:
+        """Handling the interaction took ``seconds`` more on the simulated clock."""
+        self._spent += seconds
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the interaction arrived, on the simulated Discord's clock."""
+        return self._clock() - self._arrived_at + self._spent
 
     def _message(self, payload: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -128,50 +195,93 @@ class RecordingWebhookAdapter(AsyncWebhookAdapter):
             )
         )
 
+    def note(self, found: Refusal) -> None:
+        """Discord refused ``found`` while handling this interaction."""
+        self.refused.append(found)
+        self.refusals.append(found)
+
+    def _refuse(self, found: Refusal | None) -> None:
+        if found is not None:
+            self.note(found)
+            raise found.exception()
+
     async def request(self, route: Any, session: Any, *, payload: Any = None, **_: Any) -> Any:
-        path: str = route.path
         payload = payload or {}
-        if path.endswith("/callback"):
-            kind = payload.get("type")
-            data = payload.get("data") or {}
-            if kind == DEFERRED_CHANNEL_MESSAGE:
-                self.messages.append(
-                    BotMessage(None, [], bool(data.get("flags", 0) & EPHEMERAL_FLAG), "defer")
-                )
-            elif kind == CHANNEL_MESSAGE:
-                self._record(data, "response")
-            elif kind == MODAL:
-                self.messages.append(
-                    BotMessage(
-                        data.get("title"), [], True, "modal",
-                        components=data.get("components") or [],
-                        modal_id=data.get("custom_id"),
-                    )
-                )
-                return {
-                    "interaction": {"id": str(route.webhook_id), "type": 2},
-                    "resource": {"type": kind},
-                }
-            message = self._message(data)
-            return {
-                "interaction": {
-                    "id": str(route.webhook_id),
-                    "type": 2,
-                    "response_message_id": message["id"],
-                    "response_message_loading": kind == DEFERRED_CHANNEL_MESSAGE,
-                    "response_message_ephemeral": bool(data.get("flags", 0) & EPHEMERAL_FLAG),
-                },
-                "resource": {"type": kind, "message": message},
-            }
+        if route.path.endswith("/callback"):
+            return self._answer(route, payload)
+        what = f"{self.what}: {'edit' if route.method == 'PATCH' else 'follow-up'}"
+        if not self.acknowledged:
+            self._refuse(refusal(what, UNKNOWN_WEBHOOK))
+        if self.elapsed > INTERACTION_TOKEN_SECONDS:
+            self._refuse(refusal(what, TOKEN_EXPIRED))
         if route.method == "PATCH":
+            self._refuse(check_message(payload, what, new=False))
             self._record(payload, "edit")
             return self._message(payload)
         if route.method == "POST":
+            self._refuse(check_message(payload, what))
             self._record(payload, "followup")
             return self._message(payload)
         if route.method == "GET":
             return self._message({})
         return None
+
+    def _answer(self, route: Any, payload: dict[str, Any]) -> dict[str, Any]:
+        """The interaction's one answer (``POST .../callback``)."""
+        kind = payload.get("type")
+        data = payload.get("data") or {}
+        what = f"{self.what}: {ANSWER_NAMES.get(kind, kind)}"
+        if self.acknowledged:
+            self._refuse(refusal(what, ACKNOWLEDGED))
+        if self.elapsed > RESPONSE_DEADLINE_SECONDS:
+            self._refuse(refusal(what, LATE))
+        if kind == DEFERRED_CHANNEL_MESSAGE:
+            self.messages.append(
+                BotMessage(None, [], bool(data.get("flags", 0) & EPHEMERAL_FLAG), "defer")
+            )
+        elif kind == CHANNEL_MESSAGE:
+            self._refuse(check_message(data, what, at=("data",)))
+            self._record(data, "response")
+        elif kind == UPDATE_MESSAGE:
+            self._refuse(check_message(data, what, at=("data",), new=False))
+            self._record(data, "update")
+        elif kind == AUTOCOMPLETE_RESULT:
+            self._refuse(check_choices(data, what))
+            self.choices = data.get("choices") or []
+        elif kind == MODAL:
+            self._refuse(check_modal(data, what))
+            self.messages.append(
+                BotMessage(
+                    data.get("title"), [], True, "modal",
+                    components=data.get("components") or [],
+                    modal_id=data.get("custom_id"),
+                )
+            )
+        self.acknowledged = True
+        answer: dict[str, Any] = {"id": str(route.webhook_id), "type": 2}
+        if kind not in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE):
+            return {"interaction": answer, "resource": {"type": kind}}
+        message = self._message(data)
+        answer.update(
+            response_message_id=message["id"],
+            response_message_loading=kind == DEFERRED_CHANNEL_MESSAGE,
+            response_message_ephemeral=bool(data.get("flags", 0) & EPHEMERAL_FLAG),
+        )
+        return {"interaction": answer, "resource": {"type": kind, "message": message}}
+
+
+def current_endpoint() -> InteractionEndpoint | None:
+    """The interaction being handled in this task, if any (its tasks copy the context)."""
+    endpoint = async_context.get()
+    return endpoint if isinstance(endpoint, InteractionEndpoint) else None
+
+
+def spend_discord_time(seconds: float) -> None:
+    """The interaction being handled here (if any) takes ``seconds`` longer on the simulated
+    Discord's clock: a test's way to make a step slow without waiting for it."""
+    endpoint = current_endpoint()
+    if endpoint is not None:
+        endpoint.spend(seconds)
 
 
 def _option_payload(
@@ -278,32 +388,3 @@ def build_interaction(
             context=1,
         )
     return payload
-
-
-async def invoke_slash(
-    client: discord.Client,
-    name: str,
-    *,
-    member: discord.Member | discord.User,
-    channel: discord.abc.GuildChannel | None = None,
-    **options: Any,
-) -> SlashResult:
-    """Run ``/name`` as ``member`` (in ``channel``, or in DMs) and return what the bot replied."""
-    assert client.user is not None
-    payload = build_interaction(client, name, member=member, channel=channel, options=options)
-    adapter = RecordingWebhookAdapter(
-        factories.dict_from_user(client.user), int(payload["channel_id"])
-    )
-    # The invoker task copies the current context, so it answers through our adapter.
-    token = async_context.set(adapter)
-    try:
-        before = {t for t in asyncio.all_tasks() if t.get_name() == INVOKER_TASK}
-        client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
-        invokers = [
-            t for t in asyncio.all_tasks() if t.get_name() == INVOKER_TASK and t not in before
-        ]
-        async with asyncio.timeout(COMMAND_TIMEOUT_SECONDS):
-            await asyncio.gather(*invokers)
-    finally:
-        async_context.reset(token)
-    return SlashResult(adapter.messages)

@@ -26,6 +26,7 @@ from core.events import Event, EventDispatcher
 from db.models import NotificationStatus
 from db.queries import notifications as notification_queries
 from rehearsal.actors import ActorNames
+from rehearsal.discord_rules import RefusedByDiscord
 from rehearsal.guild import SimulatedGuild
 from rehearsal.racetime_api import FakeRacetimeApi, RacetimeActionRefused
 from rehearsal.slash import SlashResult
@@ -35,6 +36,7 @@ E = TypeVar("E", bound=Event)
 _HEADING = re.compile(r"<h1[^>]*>(.*?)</h1>", re.S)
 
 STEP_TIMEOUT_SECONDS = 15.0
+DISCORD_ACCEPTS = "Discord to accept every message RaceDesk sent"
 # How long RaceDesk must stay idle for a step to be over (see Stage.settle).
 SETTLE_QUIET_SECONDS = 0.05
 
@@ -114,8 +116,14 @@ class Stage:
             raise StepFailed(
                 title, "racetime to accept the action", f"racetime said: {error}"
             ) from None
+        except RefusedByDiscord as error:
+            raise StepFailed(title, DISCORD_ACCEPTS, str(error)) from None
         # Whatever RaceDesk does about this step is shown in it, not in the next one.
         await self.settle()
+        try:
+            self.guild.check_refusals()  # the posts and DMs the step made
+        except RefusedByDiscord as error:
+            raise StepFailed(title, DISCORD_ACCEPTS, str(error)) from None
         self.timeline.line("✓", title)
 
     def fail(self, expected: str, seen: str) -> StepFailed:

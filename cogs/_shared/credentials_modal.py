@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
+from cogs._shared.discord_limits import MODAL_TITLE_MAX
+from cogs._shared.fitting import clip
 from cogs._shared.tree import answer_error
 
 Submit = Callable[[discord.Interaction, str, str], Awaitable[None]]
@@ -29,7 +31,7 @@ class CredentialsModal(discord.ui.Modal):
     )
 
     def __init__(self, title: str, submit: Submit, *, user_id: int) -> None:
-        super().__init__(title=title[:45], timeout=TIMEOUT_SECONDS)
+        super().__init__(title=clip(title, MODAL_TITLE_MAX), timeout=TIMEOUT_SECONDS)
         self._submit = submit
         self._user_id = user_id
 

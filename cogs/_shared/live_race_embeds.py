@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import discord
 
+from cogs._shared.discord_limits import (
+    EMBED_FIELD_VALUE_MAX,
+    EMBED_TITLE_MAX,
+    MESSAGE_CONTENT_MAX,
+)
+from cogs._shared.fitting import Field, and_more, clip, embed_pages, fit_lines, page_lines
 from cogs._shared.match_embeds import OVER
 from core.services.async_tournaments import AsyncTournamentInfo, ParticipantInfo, PoolInfo
 from core.services.live_races import Eligibility, LiveRaceInfo, RaceRun
@@ -11,7 +17,13 @@ from core.services.match_results import STATUS_WORDS, format_race_time
 from core.services.match_rooms import OpeningStatus, RoomOpening
 from core.services.time_input import discord_timestamp, show_time
 
-FIELDS_MAX = 25  # Discord's limit of fields per embed
+NO_POOLS = "No pools yet: `/async pool add` adds one."
+
+
+def headed_pages(heading: str, lines: list[str]) -> list[str]:
+    """``lines`` on as many messages as they need, each under ``heading``."""
+    room = MESSAGE_CONTENT_MAX - len(heading) - 1
+    return [f"{heading}\n{page}" for page in page_lines(lines, room)]
 
 
 def tournament_embed(info: AsyncTournamentInfo) -> discord.Embed:
@@ -20,33 +32,48 @@ def tournament_embed(info: AsyncTournamentInfo) -> discord.Embed:
     embed.add_field(name="Category", value=f"`{info.category}`")
     embed.add_field(name="Goal", value=info.goal or "the live race's, or Beat the game")
     embed.add_field(name="Participants", value=str(info.participants))
-    embed.add_field(name="Pools", value=pools_text(list(info.pools)), inline=False)
+    pools = fit_lines(
+        pool_lines(list(info.pools)), EMBED_FIELD_VALUE_MAX,
+        more=and_more(f"`/async pool list tournament:{info.name}` lists them all"),
+    )
+    embed.add_field(name="Pools", value=pools or NO_POOLS, inline=False)
     return embed
 
 
-def pools_text(pools: list[PoolInfo]) -> str:
-    if not pools:
-        return "No pools yet: `/async pool add` adds one."
-    return "\n".join(
+def pool_lines(pools: list[PoolInfo]) -> list[str]:
+    return [
         f"**{p.name}**: {p.runs} run(s)" + (f" · {p.description}" if p.description else "")
         for p in pools
-    )
+    ]
 
 
-def tournaments_list(infos: list[AsyncTournamentInfo]) -> str:
+def pools_pages(tournament: str, pools: list[PoolInfo]) -> list[str]:
+    """``/async pool list``: the tournament's pools, page by page."""
+    if not pools:
+        return [f"**{tournament}**\n{NO_POOLS}"]
+    return headed_pages(f"**{tournament}**", pool_lines(pools))
+
+
+def tournaments_pages(infos: list[AsyncTournamentInfo]) -> list[str]:
+    """``/async list``, page by page."""
     if not infos:
-        return "No async tournaments here yet: `/async create` makes one."
-    return "\n".join(
-        f"**{i.name}** · `{i.category}` · {len(i.pools)} pool(s) · {i.participants} "
-        f"participant(s){'' if i.active else ' · closed'}"
-        for i in infos
+        return ["No async tournaments here yet: `/async create` makes one."]
+    return page_lines(
+        [
+            f"**{i.name}** · `{i.category}` · {len(i.pools)} pool(s) · {i.participants} "
+            f"participant(s){'' if i.active else ' · closed'}"
+            for i in infos
+        ],
+        MESSAGE_CONTENT_MAX,
     )
 
 
-def participants_text(tournament: str, people: list[ParticipantInfo]) -> str:
+def participants_pages(tournament: str, people: list[ParticipantInfo]) -> list[str]:
+    """``/async participants``: one line per participant, page by page."""
     if not people:
-        return f"**{tournament}** has no participants yet: players join with `/async join`."
-    lines = [f"**{tournament}**: {sum(p.active for p in people)} participant(s)"]
+        return [f"**{tournament}** has no participants yet: players join with `/async join`."]
+    heading = f"**{tournament}**: {sum(p.active for p in people)} participant(s)"
+    lines = []
     for person in people:
         line = f"<@{person.discord_id}>"
         line += f" ({person.racetime_name})" if person.racetime_name else " (not linked)"
@@ -60,7 +87,7 @@ def participants_text(tournament: str, people: list[ParticipantInfo]) -> str:
         if not person.active:
             line += " · left"
         lines.append(line)
-    return "\n".join(lines)
+    return headed_pages(heading, lines)
 
 
 def run_text(status: str, finish_time: object) -> str:
@@ -93,27 +120,43 @@ def race_line(race: LiveRaceInfo) -> str:
     return f"{race.status_text} · {race.tournament} · {pool} · {when_text(race)}"
 
 
-def list_embed(races: list[LiveRaceInfo], tournament: str | None) -> discord.Embed:
-    title = f"Live races of {tournament}" if tournament else "Live races"
-    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
-    if not races:
-        embed.description = "No live races yet: `/liverace create` schedules one."
-    for race in races[:FIELDS_MAX]:
-        value = race_line(race)
-        if race.room_url:
-            value += f"\n{race.room_url}"
-        embed.add_field(name=f"#{race.id}", value=value, inline=False)
-    return embed
+RACES_PER_PAGE = 10
+
+
+def list_pages(
+    races: list[LiveRaceInfo], tournament: str | None, *, more_after: int | None = None
+) -> list[discord.Embed]:
+    """``/liverace list``, a few races to a page. ``more_after``: there are more races than
+    these latest ones."""
+    title = clip(f"Live races of {tournament}" if tournament else "Live races", EMBED_TITLE_MAX)
+
+    def page() -> discord.Embed:
+        embed = discord.Embed(title=title, colour=discord.Colour.blurple())
+        if not races:
+            embed.description = "No live races yet: `/liverace create` schedules one."
+        if more_after is not None:
+            embed.set_footer(
+                text=f"The latest {more_after}; name a tournament to see its own, or find any "
+                "race with /liverace info."
+            )
+        return embed
+
+    fields = [
+        Field.of(f"#{race.id}", race_line(race) + (f"\n{race.room_url}" if race.room_url else ""))
+        for race in races
+    ]
+    return embed_pages(page, fields, fields_per_page=RACES_PER_PAGE)
 
 
 def info_embed(race: LiveRaceInfo) -> discord.Embed:
     embed = discord.Embed(
-        title=f"Live race #{race.id} · {race.tournament}", colour=discord.Colour.blurple()
+        title=clip(f"Live race #{race.id} · {race.tournament}", EMBED_TITLE_MAX),
+        colour=discord.Colour.blurple(),
     )
     embed.description = race.status_text
     embed.add_field(name="Pool", value=race.pool or "none")
     embed.add_field(name="When", value=when_text(race))
-    embed.add_field(name="Goal", value=race.goal)
+    embed.add_field(name="Goal", value=clip(race.goal, EMBED_FIELD_VALUE_MAX))
     embed.add_field(
         name="Room",
         value=race.room_url or (
@@ -124,34 +167,45 @@ def info_embed(race: LiveRaceInfo) -> discord.Embed:
     )
     embed.add_field(name="Eligible", value=f"{race.eligible} participant(s)")
     if race.room_error:
-        embed.add_field(name="Room problem", value=race.room_error[:1000], inline=False)
+        embed.add_field(name="Room problem", value=clip(race.room_error, EMBED_FIELD_VALUE_MAX),
+                        inline=False)
     if race.cancelled_reason:
-        embed.add_field(name="Cancelled", value=race.cancelled_reason, inline=False)
+        embed.add_field(name="Cancelled", value=clip(race.cancelled_reason, EMBED_FIELD_VALUE_MAX),
+                        inline=False)
     if race.runs:
         embed.add_field(name="Runs recorded", value=runs_text(race.runs), inline=False)
     return embed
 
 
 def runs_text(runs: tuple[RaceRun, ...]) -> str:
-    return "\n".join(
-        f"{run.place}. {run.name} {run_text(run.status, run.finish_time)}"
-        if run.place is not None else f"{run.name}: {run_text(run.status, run.finish_time)}"
-        for run in runs
-    )[:1024]
+    return fit_lines(
+        [
+            f"{run.place}. {run.name} {run_text(run.status, run.finish_time)}"
+            if run.place is not None else f"{run.name}: {run_text(run.status, run.finish_time)}"
+            for run in runs
+        ],
+        EMBED_FIELD_VALUE_MAX,
+    )
 
 
-def eligible_text(race: LiveRaceInfo, people: list[Eligibility]) -> str:
-    lines = [f"**Live race #{race.id}** of **{race.tournament}**"
-             + (f", pool **{race.pool}**" if race.pool else "")]
-    yes = [p for p in people if p.reason is None]
+MENTIONS_PER_LINE = 10
+
+
+def eligible_pages(race: LiveRaceInfo, people: list[Eligibility]) -> list[str]:
+    """``/liverace eligible``: who may race, then who may not and why, page by page."""
+    heading = (f"**Live race #{race.id}** of **{race.tournament}**"
+               + (f", pool **{race.pool}**" if race.pool else ""))
+    yes = [f"<@{p.discord_id}>" for p in people if p.reason is None]
     no = [p for p in people if p.reason is not None]
-    lines.append(f"**Eligible ({len(yes)}):** " + (
-        ", ".join(f"<@{p.discord_id}>" for p in yes) or "nobody yet"
-    ))
+    chunks = [
+        ", ".join(yes[start:start + MENTIONS_PER_LINE])
+        for start in range(0, len(yes), MENTIONS_PER_LINE)
+    ] or ["nobody yet"]
+    lines = [f"**Eligible ({len(yes)}):** {chunks[0]}", *chunks[1:]]
     if no:
         lines.append(f"**Not eligible ({len(no)}):**")
         lines += [f"<@{p.discord_id}>: {p.reason}" for p in no]
-    return "\n".join(lines)
+    return headed_pages(heading, lines)
 
 
 def opening_text(opening: RoomOpening) -> str:
@@ -160,7 +214,8 @@ def opening_text(opening: RoomOpening) -> str:
     if status in (OpeningStatus.OPENED, OpeningStatus.ADOPTED):
         lines = [f"✅ Opened the room of live race #{race_id}: {opening.url}",
                  f"Invited on racetime.gg: {len(opening.invited)} eligible participant(s)."]
-        return "\n".join(lines + [f"⚠️ {problem}" for problem in opening.problems])
+        return fit_lines(lines + [f"⚠️ {problem}" for problem in opening.problems],
+                         MESSAGE_CONTENT_MAX)
     if status is OpeningStatus.ALREADY_OPEN:
         return f"Live race #{race_id} already has a room: {opening.url}"
     if status is OpeningStatus.ALREADY_OPENING:

@@ -6,6 +6,12 @@ from datetime import datetime
 
 import discord
 
+from cogs._shared.discord_limits import (
+    EMBED_FIELD_VALUE_MAX,
+    EMBED_TITLE_MAX,
+    MESSAGE_CONTENT_MAX,
+)
+from cogs._shared.fitting import Field, clip, embed_pages, fit_lines
 from core.race_time import format_race_time
 from core.services.match_info import MatchInfo, PlayerInfo, RoomStatus
 from core.services.match_room_rules import invite_advice
@@ -46,18 +52,31 @@ def room_text(match: MatchInfo) -> str:
     return f"{text}: {room.url}" if room.url else text
 
 
-def mentions(players: tuple[PlayerInfo, ...]) -> str:
-    """``@a, @b``: a list of players (not opponents)."""
-    return ", ".join(f"<@{p.discord_id}>" for p in players)
+# The room a message gives each list of players in it (a match can have many), so that the
+# message stays within Discord's 2,000 characters with its other lines at their longest.
+PLAYERS_ROOM = 400
 
 
-def players_text(players: tuple[PlayerInfo, ...], *, with_links: bool = False) -> str:
+def mentions(players: tuple[PlayerInfo, ...], limit: int = PLAYERS_ROOM) -> str:
+    """``@a, @b``: a list of players (not opponents), at most ``limit`` characters."""
+    return fit_lines([f"<@{p.discord_id}>" for p in players], limit, sep=", ")
+
+
+def players_text(
+    players: tuple[PlayerInfo, ...], *, with_links: bool = False,
+    limit: int = EMBED_FIELD_VALUE_MAX,
+) -> str:
+    """``@a vs @b``, or one line per player with their racetime account (``with_links``);
+    at most ``limit`` characters, the players left out counted on the last line."""
     if not with_links:
-        return " vs ".join(f"<@{p.discord_id}>" for p in players)
-    return "\n".join(
-        f"<@{p.discord_id}> · racetime: "
-        + (f"`{p.racetime_name or p.racetime_id}`" if p.linked else "not linked")
-        for p in players
+        return fit_lines([f"<@{p.discord_id}>" for p in players], limit, sep=" vs ")
+    return fit_lines(
+        [
+            f"<@{p.discord_id}> · racetime: "
+            + (f"`{p.racetime_name or p.racetime_id}`" if p.linked else "not linked")
+            for p in players
+        ],
+        limit,
     )
 
 
@@ -65,14 +84,15 @@ def not_invited_text(match: MatchInfo) -> str:
     """Who racetime refused to invite, in its words, and what to do."""
     lines = [f"<@{p.discord_id}>: racetime.gg said “{p.invite_error}”" for p in match.not_invited]
     refusals = " ".join(p.invite_error or "" for p in match.not_invited)
-    return "\n".join([*lines, invite_advice(refusals)])
+    advice = invite_advice(refusals)
+    return fit_lines(lines, EMBED_FIELD_VALUE_MAX - len(advice) - 1) + "\n" + advice
 
 
 def scheduled_text(match: MatchInfo) -> str:
     lines = [
         f"Scheduled match **#{match.id}** of **{match.tournament}**: **{match.title}**, "
         f"{when_text(match)}.",
-        f"**Players:** {players_text(match.players)}",
+        f"**Players:** {players_text(match.players, limit=PLAYERS_ROOM)}",
         f"**Goal:** {match.goal}{GOAL_FROM[match.goal_from]}",
         f"**Room:** {_room_plan(match)}",
     ]
@@ -82,7 +102,7 @@ def scheduled_text(match: MatchInfo) -> str:
             "with `/link-racetime` to be invited to the room."
         )
     lines.append("The players are told by DM.")
-    return "\n".join(lines)
+    return fit_lines(lines, MESSAGE_CONTENT_MAX)
 
 
 def rescheduled_text(match: MatchInfo, old: datetime | None) -> str:
@@ -114,32 +134,51 @@ def _room_plan(match: MatchInfo) -> str:
     return f"{invitational}; auto-create is off for {whose}, a moderator opens it with `/open-room`"
 
 
-def list_embed(
-    guild: discord.Guild, matches: list[MatchInfo], tournament: str | None
-) -> discord.Embed:
-    where = tournament or guild.name
-    embed = discord.Embed(title=f"📅 Upcoming matches in {where}", colour=discord.Colour.blurple())
-    if not matches:
-        embed.description = "None scheduled. Organizers schedule one with `/match schedule`."
-        return embed
-    for match in matches:
-        embed.add_field(
-            name=f"#{match.id} · {match.title}"[:256],
-            value=(
-                f"{match.tournament} · {when_text(match)}\n"
-                f"{players_text(match.players)}\n"
-                f"**Room:** {room_text(match)}"
-            )[:1024],
-            inline=False,
+MATCHES_PER_PAGE = 10
+
+
+def list_pages(
+    guild: discord.Guild, matches: list[MatchInfo], tournament: str | None, *,
+    more_after: int | None = None,
+) -> list[discord.Embed]:
+    """``/match list``: the matches, a few to a page. ``more_after``: there are more upcoming
+    matches than these first ones."""
+    where = clip(tournament or guild.name, 100)
+    footer = "Everything about one match: /match info"
+    if more_after is not None:
+        footer = (
+            f"The {more_after} soonest; name a tournament to see its own, or find any match "
+            "with /match info."
         )
-    embed.set_footer(text="Everything about one match: /match info")
-    return embed
+
+    def page() -> discord.Embed:
+        embed = discord.Embed(
+            title=f"📅 Upcoming matches in {where}", colour=discord.Colour.blurple()
+        )
+        if not matches:
+            embed.description = "None scheduled. Organizers schedule one with `/match schedule`."
+        else:
+            embed.set_footer(text=footer)
+        return embed
+
+    return embed_pages(page, [_list_field(match) for match in matches],
+                       fields_per_page=MATCHES_PER_PAGE)
+
+
+def _list_field(match: MatchInfo) -> Field:
+    head = f"{match.tournament} · {when_text(match)}"
+    room = f"**Room:** {room_text(match)}"
+    room_left = EMBED_FIELD_VALUE_MAX - len(head) - len(room) - 2
+    return Field.of(
+        f"#{match.id} · {match.title}",
+        f"{head}\n{players_text(match.players, limit=room_left)}\n{room}",
+    )
 
 
 def info_embed(match: MatchInfo) -> discord.Embed:
     colour = discord.Colour.light_grey() if match.is_closed else discord.Colour.blurple()
     embed = discord.Embed(
-        title=f"#{match.id} · {match.title}"[:256],
+        title=clip(f"#{match.id} · {match.title}", EMBED_TITLE_MAX),
         description=f"**{match.tournament}** · {when_text(match)}",
         colour=colour,
     )
@@ -150,21 +189,24 @@ def info_embed(match: MatchInfo) -> discord.Embed:
             value=f"{discord_timestamp(match.opens_at, 'F')} "
             f"({match.room_open_minutes_before} min before)",
         )
-    embed.add_field(name="Goal", value=f"{match.goal}{GOAL_FROM[match.goal_from]}"[:1024])
+    embed.add_field(name="Goal", value=clip(f"{match.goal}{GOAL_FROM[match.goal_from]}",
+                                            EMBED_FIELD_VALUE_MAX))
     embed.add_field(name="Invitational", value="yes" if match.invitational else "no")
     embed.add_field(name="Auto-create room", value=_auto_create(match))
     embed.add_field(
-        name="Players", value=players_text(match.players, with_links=True)[:1024], inline=False
+        name="Players", value=players_text(match.players, with_links=True), inline=False
     )
-    embed.add_field(name="Room", value=room_text(match)[:1024], inline=False)
+    embed.add_field(name="Room", value=clip(room_text(match), EMBED_FIELD_VALUE_MAX),
+                    inline=False)
     if match.not_invited and not match.is_closed:
         embed.add_field(
-            name="⚠️ Not let into the room", value=not_invited_text(match)[:1024], inline=False
+            name="⚠️ Not let into the room", value=not_invited_text(match), inline=False
         )
     if match.room_reason:
-        embed.add_field(name="Why no room yet", value=match.room_reason[:1024], inline=False)
+        embed.add_field(name="Why no room yet",
+                        value=clip(match.room_reason, EMBED_FIELD_VALUE_MAX), inline=False)
     if match.status is RaceStatus.FINISHED:
-        embed.add_field(name="Results", value=results_text(match.players)[:1024], inline=False)
+        embed.add_field(name="Results", value=results_text(match.players), inline=False)
     return embed
 
 
@@ -186,5 +228,5 @@ def results_text(players: tuple[PlayerInfo, ...]) -> str:
         else:
             outcome = RESULT_TEXT.get(player.status, player.status.replace("_", " "))
             lines.append(f"— <@{player.discord_id}> · {outcome}")
-    return "\n".join(lines) or "No results recorded."
+    return fit_lines(lines, EMBED_FIELD_VALUE_MAX) or "No results recorded."
 

@@ -12,11 +12,13 @@ import re
 
 import discord
 
+from cogs._shared.fitting import fit_lines
 from core.errors import UserFacingError
 
 _MENTION = re.compile(r"<@!?(\d{15,20})>")
 _ROLE = re.compile(r"<@&\d+>")
 _HOW = "Mention each player with @, e.g. `@Ada @Bob`."
+LISTED_ROOM = 1500  # the members an error names, leaving its sentence room in one message
 
 
 def mentioned_ids(text: str) -> list[int]:
@@ -54,13 +56,13 @@ async def members_of(guild: discord.Guild, ids: list[int]) -> list[discord.Membe
         else:
             members.append(member)
     if missing:
-        listed = ", ".join(f"<@{user_id}>" for user_id in missing)
+        listed = fit_lines([f"<@{user_id}>" for user_id in missing], LISTED_ROOM, sep=", ")
         raise UserFacingError(
             f"{listed} {'is' if len(missing) == 1 else 'are'} not a member of this server; "
             "every player must be. Invite them first, or choose someone else."
         )
     bots = [member for member in members if member.bot]
     if bots:
-        listed = ", ".join(member.display_name for member in bots)
+        listed = fit_lines([member.display_name for member in bots], LISTED_ROOM, sep=", ")
         raise UserFacingError(f"{listed} is a bot and cannot race. Mention the players.")
     return members

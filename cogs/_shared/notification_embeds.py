@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import discord
 
+from cogs._shared.discord_limits import EMBED_FIELD_VALUE_MAX, EMBED_TITLE_MAX
+from cogs._shared.fitting import Field, add_fields, clip, fit_lines
 from core.services.notification_delivery import OutgoingNotification
 from core.services.notification_types import NotificationStyle
 
@@ -14,6 +16,9 @@ STYLES: dict[NotificationStyle, tuple[str, discord.Colour]] = {
     NotificationStyle.FINISHED: ("✅", discord.Colour.green()),
     NotificationStyle.CANCELLED: ("❌", discord.Colour.red()),
 }
+
+
+SEPARATOR = " · "
 
 
 def discord_time(moment_unix: int) -> str:
@@ -29,19 +34,21 @@ def notification_embed(message: OutgoingNotification) -> discord.Embed:
     title = kind.info.label if kind is not None else message.event_type
     if content.problem:  # the thing happened, but not for this recipient: say so first
         emoji, colour, title = "⚠️", discord.Colour.orange(), f"{title}: you are not in"
-    embed = discord.Embed(title=f"{emoji} {title}", colour=colour)
-    embed.description = " · ".join(part for part in (content.tournament, content.subject) if part)
+    embed = discord.Embed(title=clip(f"{emoji} {title}", EMBED_TITLE_MAX), colour=colour)
+    embed.description = SEPARATOR.join(
+        part for part in (content.tournament, content.subject) if part
+    )
     if content.scheduled_at is not None:
         embed.add_field(name="When", value=discord_time(int(content.scheduled_at.timestamp())))
-    if content.problem:
-        embed.add_field(name="What is wrong", value=content.problem[:1024], inline=False)
-    if content.room_url:
-        embed.add_field(name="Race room", value=content.room_url, inline=False)
-    if content.reason:
-        embed.add_field(name="Reason", value=content.reason, inline=False)
-    if content.details:
-        embed.add_field(name="Details", value=content.details, inline=False)
-    return embed
+    fields = [
+        Field.of("What is wrong", content.problem or ""),
+        Field.of("Race room", content.room_url or ""),
+        Field.of("Reason", content.reason or ""),
+        # Results are a list of players, " · " between them.
+        Field("Details", fit_lines((content.details or "").split(SEPARATOR),
+                                   EMBED_FIELD_VALUE_MAX, sep=SEPARATOR)),
+    ]
+    return add_fields(embed, [field for field in fields if field.value])
 
 
 def room_button(message: OutgoingNotification) -> discord.ui.View | None:

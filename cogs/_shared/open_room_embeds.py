@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import discord
 
+from cogs._shared.discord_limits import EMBED_FIELD_VALUE_MAX, MESSAGE_CONTENT_MAX
+from cogs._shared.fitting import clip, fit_lines
 from core.services.match_info import LINK_COMMAND
 from core.services.match_room_rules import invite_advice
 from core.services.match_rooms import OpeningStatus, RoomOpening
 from core.services.open_room import OpenRoomPreview, closed_message
 from core.services.time_input import show_time
 
-FIELD_LIMIT = 1024
+# What Confirm's answer gives the mentions of players not invited, and each problem.
+UNLINKED_ROOM, PROBLEM_ROOM = 500, 300
 
 
 def _on(value: bool) -> str:
@@ -18,7 +21,7 @@ def _on(value: bool) -> str:
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= FIELD_LIMIT else text[: FIELD_LIMIT - 1] + "…"
+    return clip(text, EMBED_FIELD_VALUE_MAX)
 
 
 def settings_text(shown: OpenRoomPreview) -> str:
@@ -65,20 +68,22 @@ def preview_embed(shown: OpenRoomPreview, *, footer: str) -> discord.Embed:
     )
     embed.add_field(name="Goal", value=_clip(room.goal), inline=False)
     embed.add_field(name="Room settings", value=settings_text(shown), inline=False)
-    invited = "\n".join(f"<@{p.discord_id}> as `{p.racetime_name}`" for p in shown.invited)
+    invited = fit_lines(
+        [f"<@{p.discord_id}> as `{p.racetime_name}`" for p in shown.invited],
+        EMBED_FIELD_VALUE_MAX,
+    )
     embed.add_field(
         name=f"Invited ({len(shown.invited)})",
-        value=_clip(invited or "Nobody: no player of this match has linked racetime.gg."),
+        value=invited or "Nobody: no player of this match has linked racetime.gg.",
         inline=False,
     )
     if room.unlinked_discord_ids:
-        mentions = ", ".join(f"<@{d}>" for d in room.unlinked_discord_ids)
+        how = f": each can link their racetime.gg account with `{LINK_COMMAND}`, then be invited."
+        mentions = fit_lines([f"<@{d}>" for d in room.unlinked_discord_ids],
+                             EMBED_FIELD_VALUE_MAX - len(how), sep=", ")
         embed.add_field(
             name=f"Not linked, not invited ({len(room.unlinked_discord_ids)})",
-            value=_clip(
-                f"{mentions}: each can link their racetime.gg account with `{LINK_COMMAND}`, "
-                "then be invited."
-            ),
+            value=mentions + how,
             inline=False,
         )
     warning = warning_text(shown)
@@ -96,17 +101,21 @@ def opening_text(opening: RoomOpening) -> str:
         lines = [f"✅ Opened the room of match #{match_id}: {opening.url}"]
         lines.append(f"Invited on racetime.gg: {len(opening.invited)} player(s).")
         if opening.unlinked_discord_ids:
-            mentions = ", ".join(f"<@{d}>" for d in opening.unlinked_discord_ids)
+            mentions = fit_lines([f"<@{d}>" for d in opening.unlinked_discord_ids],
+                                 UNLINKED_ROOM, sep=", ")
             lines.append(
                 f"Not invited (not linked): {mentions}; they can link with `{LINK_COMMAND}`."
             )
-        lines += [
+        refused = [
             f"⚠️ racetime.gg would not let `{who}` in: “{why}”" for who, why in opening.refused
         ]
+        after = [f"⚠️ {clip(problem, PROBLEM_ROOM)}" for problem in opening.problems]
         if opening.refused:
-            lines.append(invite_advice(" ".join(why for _, why in opening.refused)))
-        lines += [f"⚠️ {problem}" for problem in opening.problems]
-        return "\n".join(lines)
+            after.insert(0, invite_advice(" ".join(why for _, why in opening.refused)))
+        if refused:  # one line per player: the part that can grow
+            room = MESSAGE_CONTENT_MAX - sum(len(line) + 1 for line in [*lines, *after])
+            lines.append(fit_lines(refused, room))
+        return "\n".join([*lines, *after])
     if status is OpeningStatus.ALREADY_OPEN:
         return f"Match #{match_id} already has a room, so nothing new was opened: {opening.url}"
     if status is OpeningStatus.ALREADY_OPENING:

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import discord
 
+from cogs._shared.discord_limits import EMBED_DESCRIPTION_MAX, EMBED_TITLE_MAX
+from cogs._shared.fitting import clip, embed_groups, fit_lines
 from core.services.bot_alerts import STATUS_ICONS, status_name
 from core.services.racetime_admin import BotOverview, ConnectOutcome, RacetimeOverview
 from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
@@ -21,7 +23,6 @@ CANNOT_DECRYPT_NOTE = (
     "🔒 Cannot decrypt its client secret: was the secret key changed? "
     "See `python bot.py rotate-key`, or give it its credentials again with `/racetime bot edit`."
 )
-MAX_EMBEDS = 10  # Discord's limit per message
 MAX_ROOMS_SHOWN = 10
 
 
@@ -44,8 +45,8 @@ def bot_embed(row: BotOverview, *, show_servers: bool) -> discord.Embed:
     status = BotStatus(bot.status)
     badge = "Active" if bot.is_active else "Inactive"
     embed = discord.Embed(
-        title=f"{bot.display_name} (`{bot.category}`) · {badge}",
-        description=status_text(status, bot.status_message),
+        title=clip(f"{bot.display_name} (`{bot.category}`) · {badge}", EMBED_TITLE_MAX),
+        description=clip(status_text(status, bot.status_message), EMBED_DESCRIPTION_MAX),
         colour=STATUS_COLOURS[status],
     )
     embed.add_field(name="Last connected", value=when(bot.last_connected_at))
@@ -65,21 +66,19 @@ def bot_embed(row: BotOverview, *, show_servers: bool) -> discord.Embed:
     return embed
 
 
-def bot_list_embeds(rows: list[BotOverview], *, everything: bool) -> list[discord.Embed]:
+def bot_list_pages(rows: list[BotOverview], *, everything: bool) -> list[list[discord.Embed]]:
+    """``/racetime bot list``: an embed per bot, as many to a page as Discord takes."""
     if not rows:
         where = "yet" if everything else "serves this server yet"
-        return [
+        return [[
             discord.Embed(
                 title="racetime.gg bots",
                 description=f"No racetime bot {where}. A bot owner can add one: "
                 "`/racetime bot add`.",
                 colour=discord.Colour.light_grey(),
             )
-        ]
-    embeds = [bot_embed(row, show_servers=everything) for row in rows[:MAX_EMBEDS]]
-    if len(rows) > MAX_EMBEDS:
-        embeds[-1].set_footer(text=f"{len(rows) - MAX_EMBEDS + 1} more not shown")
-    return embeds
+        ]]
+    return embed_groups([bot_embed(row, show_servers=everything) for row in rows])
 
 
 def history_embed(bot: RacetimeBot, changes: list[RacetimeBotStatusHistory]) -> discord.Embed:
@@ -90,8 +89,9 @@ def history_embed(bot: RacetimeBot, changes: list[RacetimeBotStatusHistory]) -> 
         for change in changes
     ]
     return discord.Embed(
-        title=f"{bot.display_name} (`{bot.category}`): recent status changes",
-        description="\n".join(lines) or "No status changes yet.",
+        title=clip(f"{bot.display_name} (`{bot.category}`): recent status changes",
+                   EMBED_TITLE_MAX),
+        description=fit_lines(lines, EMBED_DESCRIPTION_MAX) or "No status changes yet.",
         colour=STATUS_COLOURS[BotStatus(bot.status)],
     )
 

@@ -11,6 +11,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from cogs._shared.choices import choices
 from core.services.time_input import TimeInputError
 
 # Synced to Discord once, so no date here: the examples are computed per interaction (the
@@ -56,7 +57,7 @@ class WhenTransformer(app_commands.Transformer):
         found = await _services(interaction).timezones.suggest_times_for(
             str(value), interaction.user.id, interaction.guild_id
         )
-        return [app_commands.Choice(name=s.name, value=s.value) for s in found]
+        return choices((s.name, s.value) for s in found)
 
 
 When = app_commands.Transform[datetime, WhenTransformer]

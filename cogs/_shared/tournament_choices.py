@@ -8,6 +8,8 @@ from typing import Protocol
 import discord
 from discord import app_commands
 
+from cogs._shared.choices import choices
+
 
 class TournamentNames(Protocol):
     """A service that suggests a server's tournament names (regular or async)."""
@@ -27,7 +29,7 @@ class TournamentChoices:
         if interaction.guild_id is None:
             return []
         names = await self.tournament_names.suggest_names(interaction.guild_id, current)
-        return [app_commands.Choice(name=name, value=name) for name in names]
+        return choices((name, name) for name in names)
 
 
 tournament_choices = TournamentChoices.tournament_choices

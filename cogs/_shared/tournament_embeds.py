@@ -6,6 +6,7 @@ from typing import Any
 
 import discord
 
+from cogs._shared.fitting import Field, embed_pages
 from core.access import ServerRoles
 from core.services.time_input import discord_timestamp
 from core.services.tournaments import TournamentInfo, TournamentSettings
@@ -56,26 +57,34 @@ def tournament_embed(tournament: TournamentInfo) -> discord.Embed:
     return embed
 
 
-def list_embed(
+TOURNAMENTS_PER_PAGE = 15
+
+
+def list_pages(
     guild: discord.Guild, tournaments: list[TournamentInfo], *, archived: bool
-) -> discord.Embed:
-    embed = discord.Embed(title=f"🏆 Tournaments in {guild.name}", colour=discord.Colour.gold())
-    if not tournaments:
-        embed.description = (
-            "None yet. Create one with `/tournament create`."
-            if not archived else "None, active or archived. Create one with `/tournament create`."
-        )
-    for tournament in tournaments[:25]:
+) -> list[discord.Embed]:
+    """``/tournament list``, page by page."""
+
+    def page() -> discord.Embed:
+        embed = discord.Embed(title=f"🏆 Tournaments in {guild.name}", colour=discord.Colour.gold())
+        if not tournaments:
+            embed.description = (
+                "None yet. Create one with `/tournament create`."
+                if not archived
+                else "None, active or archived. Create one with `/tournament create`."
+            )
+        return embed
+
+    fields = []
+    for tournament in tournaments:
         settings = tournament.settings
         rooms = (
             f"rooms open {settings.room_open_minutes_before} min before"
             if settings.auto_create_rooms else "rooms opened by hand"
         )
         name = tournament.name + ("" if tournament.active else " (archived)")
-        embed.add_field(name=name, value=f"`{settings.category}` · {rooms}", inline=False)
-    if len(tournaments) > 25:
-        embed.set_footer(text=f"The first 25 of {len(tournaments)}.")
-    return embed
+        fields.append(Field.of(name, f"`{settings.category}` · {rooms}"))
+    return embed_pages(page, fields, fields_per_page=TOURNAMENTS_PER_PAGE)
 
 
 def roles_text(roles: ServerRoles) -> str:

@@ -7,6 +7,8 @@ import logging
 import discord
 from discord import app_commands
 
+from cogs._shared.discord_limits import MESSAGE_CONTENT_MAX
+from cogs._shared.fitting import fit_lines
 from cogs._shared.permissions import may_complete
 from cogs._shared.replies import reply
 from core.errors import UserFacingError
@@ -56,7 +58,8 @@ async def answer_error(interaction: discord.Interaction, error: Exception) -> No
         )
         message = APOLOGY
     try:
-        await reply(interaction, message, ephemeral=True)
+        await reply(interaction, fit_lines(message.splitlines(), MESSAGE_CONTENT_MAX),
+                    ephemeral=True)
     except discord.HTTPException:
         log.warning("Could not tell user %s that /%s failed", interaction.user.id, command)
 

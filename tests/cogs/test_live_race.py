@@ -369,7 +369,7 @@ async def test_a_room_cancelled_on_racetime_cancels_the_live_race(scene: Scene) 
         reason = fields(dms(sent, member)["❌ Live race cancelled"])["Reason"]
         assert reason == "The race room was cancelled on racetime.gg."
     listed = await scene.harness.slash("liverace list", member=scene.ada)
-    [field] = listed.first.embeds[0].fields
+    [field] = listed.answer.embeds[0].fields
     assert field.name == f"#{race_id}" and (field.value or "").startswith("❌ Cancelled · ")
 
 

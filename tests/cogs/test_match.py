@@ -76,7 +76,7 @@ async def schedule(harness: DiscordHarness, member: discord.Member, **options: o
     options.setdefault("when", stamp(future()))
     options.setdefault("title", "Semi-final")
     result = await harness.slash("match schedule", member=member, **options)
-    return result.first.content or ""
+    return result.answer.content or ""
 
 
 # -- permissions -------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ async def test_everyone_can_list_and_look_up_matches(harness: DiscordHarness) ->
     [match] = await harness.services.matches.list_upcoming(harness.guild.id)
     player = harness.member(0)
     listed = await harness.slash("match list", member=player)
-    assert [f.name for f in listed.first.embeds[0].fields] == [f"#{match.id} · Semi-final"]
+    assert [f.name for f in listed.answer.embeds[0].fields] == [f"#{match.id} · Semi-final"]
     info = await harness.slash("match info", member=player, match=str(match.id))
     assert info.first.embeds[0].title == f"#{match.id} · Semi-final"
 
@@ -200,8 +200,8 @@ async def test_every_bad_input_gets_its_message(
         **{"tournament": "Winter Cup", "players": players_option(harness),
            "when": stamp(future()), "title": "Semi-final", **options},
     )
-    assert result.first.ephemeral
-    assert result.first.content == message.replace("{ada_name}", ada.display_name)
+    assert result.answer.ephemeral
+    assert result.answer.content == message.replace("{ada_name}", ada.display_name)
     assert await harness.services.matches.list_upcoming(harness.guild.id) == []
 
 
@@ -281,7 +281,7 @@ async def test_reschedule_echoes_both_times_and_refuses_a_cancelled_match(
         "`/match schedule`."
     )
     unknown = await harness.slash("match info", member=boss, match="Final")
-    assert unknown.first.content == (
+    assert unknown.answer.content == (
         "`Final` is not a match. Pick one from the suggestions, or give its number "
         "(`/match list` shows them)."
     )
@@ -321,14 +321,14 @@ async def test_tournaments_and_matches_are_suggested(harness: DiscordHarness) ->
 async def test_list_shows_each_match_with_its_room(harness: DiscordHarness) -> None:
     boss = await organizer(harness)
     empty = await harness.slash("match list", member=boss)
-    assert empty.first.embeds[0].description == (
+    assert empty.answer.embeds[0].description == (
         "None scheduled. Organizers schedule one with `/match schedule`."
     )
     when = future()
     await schedule(harness, boss, when=stamp(when))
     await schedule(harness, boss, when=stamp(future(5)), title="Final", auto_create=False)
     listed = await harness.slash("match list", member=boss, tournament="winter cup")
-    embed = listed.first.embeds[0]
+    embed = listed.answer.embeds[0]
     assert embed.title == "📅 Upcoming matches in Winter Cup"
     ada, bob = harness.member(0), harness.member(1)
     opens = int((when - timedelta(minutes=60)).timestamp())
@@ -339,7 +339,7 @@ async def test_list_shows_each_match_with_its_room(harness: DiscordHarness) -> N
     )
     assert (second.value or "").endswith("**Room:** no room yet (opened by a moderator)")
     unknown = await harness.slash("match list", member=boss, tournament="Autumn Cup")
-    assert (unknown.first.content or "").startswith("There is no tournament called `Autumn Cup`")
+    assert (unknown.answer.content or "").startswith("There is no tournament called `Autumn Cup`")
 
 
 async def test_info_shows_everything_and_why_there_is_no_room(harness: DiscordHarness) -> None:
@@ -398,7 +398,7 @@ async def test_info_of_a_finished_match_shows_the_room_and_results(
     )
     assert "Why no room yet" not in fields
     listed = await harness.slash("match list", member=harness.member(0))
-    assert listed.first.embeds[0].fields == []  # finished: no longer upcoming
+    assert listed.answer.embeds[0].fields == []  # finished: no longer upcoming
 
 
 async def test_cancelling_a_match_whose_room_is_open_points_at_the_room(
@@ -411,7 +411,7 @@ async def test_cancelling_a_match_whose_room_is_open_points_at_the_room(
         session.add(RaceRoom(category="alttpr", slug="odd-ganon-0042", match_id=match.id,
                              last_status="open"))
     listed = await harness.slash("match list", member=boss)
-    assert (listed.first.embeds[0].fields[0].value or "").endswith(
+    assert (listed.answer.embeds[0].fields[0].value or "").endswith(
         "**Room:** open: https://racetime.gg/alttpr/odd-ganon-0042"
     )
     moved = await harness.slash("match reschedule", member=boss, match=str(match.id),

@@ -25,7 +25,7 @@ from core.lifecycle import Lifecycle
 from core.services.container import Services
 from core.services.linking import LinkSettings
 from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
-from db.models import NotificationLog, NotificationStatus, User
+from db.models import NotificationLog, NotificationStatus, RacetimeBot, RacetimeBotGuild, User
 from db.secrets import SecretBox
 from racetime.category_bot import BotTimings
 from rehearsal.guild import NOBODY, SimulatedGuild, member_intents
@@ -141,6 +141,17 @@ class DiscordHarness:
                 for member, (racetime_id, name) in users.items()
             )
 
+    async def assign_bot(self, category: str, secret_box: SecretBox) -> None:
+        """A racetime bot of ``category`` (not running) serves this server, so its
+        tournaments may use the category."""
+        async with self.services.sessionmaker.begin() as session:
+            bot = RacetimeBot(category=category, display_name=category, client_id="id",
+                              client_secret_encrypted=secret_box.encrypt("secret"))
+            session.add(bot)
+            await session.flush()
+            assert bot.id is not None
+            session.add(RacetimeBotGuild(bot_id=bot.id, guild_id=self.guild.id))
+
     async def notifications_settled(self) -> None:
         """Every event is delivered to the listeners, and every notification they queued has
         had its first attempt (sent, fell back, failed, or waiting for a retry)."""
@@ -215,6 +226,7 @@ async def running_harness(
         yield DiscordHarness(
             bot=bot, services=services, sim=sim, delivery=delivery, web_url=web_url
         )
+        sim.check_refusals()  # a post or DM Discord would have refused fails the test
     finally:
         if delivery is not None:
             await delivery.stop()
