@@ -18,6 +18,7 @@ import pytest
 
 from cogs._shared import discord_limits as limits
 from cogs._shared import pages as pages_module
+from cogs._shared.permissions import actor_of_user
 from db.models import NotificationLog, RacetimeBot, RacetimeBotStatusHistory, User
 from db.secrets import SecretBox
 from rehearsal.slash import BotMessage, SlashResult
@@ -39,7 +40,7 @@ async def harness(db_url: str, secret_box: SecretBox) -> AsyncIterator[DiscordHa
     async with running_harness(db_url, secret_box) as harness:
         await harness.assign_bot("alttpr", secret_box)
         await harness.services.tournaments.create(
-            harness.guild.id, LONG_NAME, category="alttpr", actor_discord_id=1,
+            harness.guild.id, LONG_NAME, category="alttpr", actor=harness.set_up,
             auto_create_rooms=True,
         )
         yield harness
@@ -53,7 +54,7 @@ def numbered(count: int) -> list[str]:
 async def create_all(create: Create, names: list[str], harness: DiscordHarness) -> None:
     """Each of ``names`` made with ``create`` (a tournament service's) in this server."""
     for name in names:
-        await create(harness.guild.id, name, category="alttpr", actor_discord_id=1)
+        await create(harness.guild.id, name, category="alttpr", actor=harness.set_up)
 
 
 async def organizer(harness: DiscordHarness) -> discord.Member:
@@ -103,7 +104,7 @@ async def test_match_list_pages_what_one_embed_cannot_hold(harness: DiscordHarne
     for number in range(27):
         await matches.schedule(
             harness.guild.id, LONG_NAME, PLAYER_IDS[number * 5:number * 5 + 5],
-            later(harness, number), f"{number:02} {LONG_TITLE}", actor_discord_id=boss.id,
+            later(harness, number), f"{number:02} {LONG_TITLE}", actor=actor_of_user(boss),
         )
     result = await harness.slash("match list", member=boss)
     pages = await every_page(harness, result, boss)
@@ -184,7 +185,7 @@ async def test_match_suggestions_fit_discords_choices(harness: DiscordHarness) -
     for number in range(30):
         await harness.services.matches.schedule(
             harness.guild.id, LONG_NAME, PLAYER_IDS[:2], later(harness, number),
-            f"{number:02} {LONG_TITLE}", actor_discord_id=boss.id,
+            f"{number:02} {LONG_TITLE}", actor=actor_of_user(boss),
         )
     for name in ("match info", "match cancel", "open-room"):
         offered = await harness.autocomplete(name, "match", "", member=boss)
@@ -215,10 +216,10 @@ async def big_async(harness: DiscordHarness) -> str:
     participants (a few of them linked to racetime.gg)."""
     boss = await organizer(harness)
     asyncs = harness.services.async_tournaments
-    await asyncs.create(harness.guild.id, LONG_NAME, category="alttpr", actor_discord_id=boss.id)
+    await asyncs.create(harness.guild.id, LONG_NAME, category="alttpr", actor=actor_of_user(boss))
     for number in range(30):
         await asyncs.add_pool(
-            harness.guild.id, LONG_NAME, f"Pool {number:02}", actor_discord_id=boss.id,
+            harness.guild.id, LONG_NAME, f"Pool {number:02}", actor=actor_of_user(boss),
             description="Seeds rolled with the tournament's settings. " * 10,
         )
     async with harness.services.sessionmaker.begin() as session:
@@ -227,7 +228,7 @@ async def big_async(harness: DiscordHarness) -> str:
             for n, user_id in enumerate(PLAYER_IDS[:60])
         )
     for user_id in PLAYER_IDS[:150]:
-        await asyncs.join(harness.guild.id, LONG_NAME, user_id, actor_discord_id=boss.id)
+        await asyncs.join(harness.guild.id, LONG_NAME, user_id, actor=actor_of_user(boss))
     return LONG_NAME
 
 
@@ -277,7 +278,7 @@ async def test_liverace_eligible_and_list_are_paged(
     races = harness.services.live_races
     for number in range(27):
         await races.create(harness.guild.id, big_async, later(harness, number),
-                           pool=f"Pool {number:02}", actor_discord_id=boss.id)
+                           pool=f"Pool {number:02}", actor=actor_of_user(boss))
     listed = await every_page(harness, await harness.slash("liverace list", member=boss), boss)
     assert len(listed) > 1
     assert len(field_names(listed)) == 25
@@ -338,7 +339,7 @@ async def test_racetime_bot_list_and_history_fit(
                                      status_message="refused: " + "because " * 100)
             for _ in range(15)
         )
-    result = await harness.slash("racetime bot list", member=owner)
+    result = await harness.slash("racetime bot list", member=owner, every_server=True)
     pages = await every_page(harness, result, owner)
     assert sum(len(page.embeds) for page in pages) == 15  # with the alttpr bot
     for page in pages:
@@ -354,7 +355,7 @@ async def test_api_token_list_fits_the_most_tokens_a_server_may_have(
     boss = await organizer(harness)
     for number in range(25):
         await harness.services.api_tokens.create(
-            harness.guild.id, f"{number:02}-" + "overlay" * 8 + "-x", actor_discord_id=boss.id
+            harness.guild.id, f"{number:02}-" + "overlay" * 8 + "-x", actor=actor_of_user(boss)
         )
     listed = await harness.slash("api-token list", member=boss)
     assert len((listed.answer.embeds[0].description or "").splitlines()) == 25
@@ -370,7 +371,7 @@ async def test_open_room_preview_bounds_the_players_invited(harness: DiscordHarn
         )
     match = await harness.services.matches.schedule(
         harness.guild.id, LONG_NAME, PLAYER_IDS[:100], later(harness, 1), LONG_TITLE,
-        actor_discord_id=boss.id,
+        actor=actor_of_user(boss),
     )
     preview = await harness.slash("open-room", member=boss, match=str(match.id))
     fields = {f.name: f.value or "" for f in preview.answer.embeds[0].fields}
