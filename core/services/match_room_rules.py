@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from core.access.policy import BotNotAssignedError
 from core.services.time_text import utc_text
 from core.services.tournaments import MATCH_ROOM_MINUTES_DEFAULT, TournamentSettings
 from db.models import BotStatus, ClaimState, Match, MatchRoomClaim, RacetimeBot, Tournament, User
@@ -31,6 +32,7 @@ class Refusal(StrEnum):
     BOT_INACTIVE = "bot_inactive"
     BOT_UNHEALTHY = "bot_unhealthy"
     BOT_NOT_RUNNING = "bot_not_running"
+    BOT_NOT_ASSIGNED = "bot_not_assigned"
     TOO_EARLY = "too_early"
     ROOM_EXISTS = "room_exists"
     OPENING = "opening"
@@ -120,6 +122,7 @@ def decide(
     bot_running: bool,
     claim: MatchRoomClaim | None,
     has_room: bool,
+    bot_assigned: bool = True,
 ) -> Decision:
     """The scheduler's rule, refusals in a fixed order (the first that applies is given)."""
     if match.status != RaceStatus.SCHEDULED.value:
@@ -141,7 +144,9 @@ def decide(
         )
     if not match_on:
         return Decision.refuse(Refusal.MATCH_AUTO_OFF, "Automatic rooms are off for this match.")
-    refused = bot_refusal(tournament.racetime_category, bot, bot_running)
+    refused = bot_refusal(
+        tournament.racetime_category, bot, bot_running, bot_assigned, CHANGE_MATCH_CATEGORY
+    )
     if refused is not None:
         return refused
     opens_at = room_opens_at(match, tournament)
@@ -161,10 +166,25 @@ def decide(
     return Decision(True)
 
 
-def bot_refusal(category: str, bot: RacetimeBot | None, bot_running: bool) -> Decision | None:
+# How organizers choose another category, for the refusal of a bot no longer assigned.
+CHANGE_MATCH_CATEGORY = "`/tournament settings category:`"
+CHANGE_LIVE_RACE_CATEGORY = "the async tournament's category"
+
+
+def bot_refusal(
+    category: str,
+    bot: RacetimeBot | None,
+    bot_running: bool,
+    bot_assigned: bool = True,
+    change: str = CHANGE_MATCH_CATEGORY,
+) -> Decision | None:
     """Why the category's bot cannot open a room now (``None``: it can)."""
     if bot is None:
         return Decision.refuse(Refusal.NO_BOT, f"There is no racetime bot for `{category}`.")
+    if not bot_assigned:
+        return Decision.refuse(
+            Refusal.BOT_NOT_ASSIGNED, BotNotAssignedError(category, change).message
+        )
     if not bot.is_active:
         return Decision.refuse(Refusal.BOT_INACTIVE, f"The `{category}` bot is disabled.")
     if bot.status != int(BotStatus.CONNECTED):

@@ -131,7 +131,7 @@ class OpenRoomService:
                 raise UserFacingError(closed_message(match_id, status))
             actor_user_id = await _application_user(session, actor)
         opening = await self._rooms.create_race_room_for_match(
-            match_id, actor_user_id=actor_user_id, reason="manual"
+            match_id, actor_user_id=actor_user_id, reason="manual", actor=actor
         )
         if opening.status in (OpeningStatus.OPENED, OpeningStatus.ADOPTED):
             async with self._sessionmaker.begin() as session:

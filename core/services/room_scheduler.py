@@ -104,6 +104,9 @@ class RoomScheduler:
     async def _report_missed(self, subject_id: int, starts_at: datetime) -> None:
         raise NotImplementedError
 
+    async def _not_opened(self, subject_id: int, verdict: Verdict) -> None:
+        """The room service said no: record what organizers must fix (default: nothing)."""
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -183,6 +186,7 @@ class RoomScheduler:
             decision = await self._decide(subject_id, self._clock.now())
             if not decision:
                 log.info("%s %d: room not opened: %s", self.noun, subject_id, decision.reason)
+                await self._not_opened(subject_id, decision)
                 return False
             return (await self._create(subject_id)).ok
         finally:

@@ -20,6 +20,8 @@ from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchRoomPro
 from core.identity import SYSTEM_USER_ID
 from core.services.match_scheduler import MatchScheduler, SchedulerTimings
 from db.models import Match, MatchRoomClaim, Tournament
+from db.queries.bot_guilds import assign_bot_to_guild, unassign_bot_from_guild
+from db.queries.bots import get_bot_by_category
 from tests.core.match_room_helpers import add_match, room_service
 from tests.plugins.racetime_engine import EngineEnv, eventually
 from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
@@ -202,3 +204,35 @@ async def test_the_sweep_catches_up_after_downtime_and_reports_hopeless_matches(
     assert (await match_row(env, missed.match_id)).room_error == reported
     await env.dispatcher.drain()
     assert len(env.of(MatchRoomProblemEvent)) == 1
+
+
+async def test_a_bot_unassigned_from_the_server_opens_nothing_and_is_reported_once(
+    rig: Rig,
+) -> None:
+    """The scheduler asks the access policy (as the system actor) each time: the match gets
+    a room problem (``/match info``, the staff channel) instead of a room or a crash, and
+    opens once the bot is assigned again."""
+    env, scheduler = rig.env, rig.scheduler
+    setup = await add_match(env, scheduled_at=NOW + timedelta(minutes=10))
+    async with env.sessionmaker.begin() as session:
+        tournament = await session.get(Tournament, setup.tournament_id)
+        assert tournament is not None
+        bot = await get_bot_by_category(session, CATEGORY)
+        assert bot is not None and bot.id is not None
+        assert await unassign_bot_from_guild(session, bot.id, tournament.guild_id)
+
+    assert await scheduler.sweep() == 0
+    assert await scheduler.sweep() == 0
+    assert rooms_on_fake(env) == []
+    assert await claim(env, setup.match_id) is None
+    problem = (await match_row(env, setup.match_id)).room_error
+    assert problem is not None and "no longer assigned to this server" in problem
+    await env.dispatcher.drain()
+    assert [e.problem for e in env.of(MatchRoomProblemEvent)] == [problem]
+
+    async with env.sessionmaker.begin() as session:
+        await assign_bot_to_guild(session, bot.id, tournament.guild_id)
+    assert await scheduler.sweep() == 1
+    assert len(rooms_on_fake(env)) == 1
+    assert (await match_row(env, setup.match_id)).room_error is None
+
