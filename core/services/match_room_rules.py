@@ -25,6 +25,7 @@ class Refusal(StrEnum):
 
     MATCH_NOT_FOUND = "match_not_found"
     NOT_SCHEDULED = "not_scheduled"
+    ARCHIVED = "tournament_archived"
     NO_TIME = "no_time"
     TOURNAMENT_AUTO_OFF = "tournament_auto_create_off"
     MATCH_AUTO_OFF = "match_auto_create_off"
@@ -127,6 +128,8 @@ def decide(
     """The scheduler's rule, refusals in a fixed order (the first that applies is given)."""
     if match.status != RaceStatus.SCHEDULED.value:
         return Decision.refuse(Refusal.NOT_SCHEDULED, f"The match is {match.status}.")
+    if not tournament.is_active:
+        return Decision.refuse(Refusal.ARCHIVED, archived_message(tournament))
     if has_room or (claim is not None and claim.state == ClaimState.OPENED.value):
         return Decision.refuse(Refusal.ROOM_EXISTS, "The match already has a room.")
     if claim is not None and claim.state == ClaimState.OPENING.value:
@@ -197,6 +200,14 @@ def bot_refusal(
             Refusal.BOT_NOT_RUNNING, f"The `{category}` bot is not running in this process."
         )
     return None
+
+
+def archived_message(tournament: Tournament) -> str:
+    """Why a match of an archived tournament gets no room, and what to do instead."""
+    return (
+        f"**{tournament.name}** is archived, so its matches get no room. Schedule the match "
+        "in an active tournament (`/match schedule`) if it is still to be played."
+    )
 
 
 def match_goal(match: Match, tournament: Tournament) -> str:

@@ -174,6 +174,8 @@ class MatchRoomService(RoomService):
         plan = await self._plan(match_id)
         if plan.match.status in (RaceStatus.CANCELLED.value, RaceStatus.FINISHED.value):
             raise UserFacingError(f"The match is {plan.match.status}: it gets no room.")
+        if not plan.tournament.is_active:
+            raise UserFacingError(rules.archived_message(plan.tournament))
         if plan.category not in self._racetime.bots:
             raise UserFacingError(str(UnknownCategoryError(plan.category)))
         try:
