@@ -455,6 +455,9 @@ class LiveRaceScheduler(RoomScheduler):
             subject_id, actor_user_id=SYSTEM_USER_ID, reason="scheduled", actor=Actor.system()
         )
 
+    async def _record_problem(self, subject_id: int, problem: str) -> None:
+        await self._rooms.record_problem(subject_id, problem)
+
     async def _not_opened(self, subject_id: int, verdict: Verdict) -> None:
         """A bot no longer assigned to the server is recorded on the race, once."""
         if getattr(verdict, "code", None) is Refusal.BOT_NOT_ASSIGNED:

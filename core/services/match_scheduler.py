@@ -146,6 +146,9 @@ class MatchScheduler(RoomScheduler):
             actor=Actor.system(),
         )
 
+    async def _record_problem(self, subject_id: int, problem: str) -> None:
+        await self._opener.record_problem(subject_id, problem)
+
     async def _not_opened(self, subject_id: int, verdict: Verdict) -> None:
         """A bot no longer assigned to the server is the organizers' to fix: recorded on the
         match (``/match info``) and told to the staff channel, once; asked again each sweep."""

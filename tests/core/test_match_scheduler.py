@@ -236,3 +236,43 @@ async def test_a_bot_unassigned_from_the_server_opens_nothing_and_is_reported_on
     assert len(rooms_on_fake(env)) == 1
     assert (await match_row(env, setup.match_id)).room_error is None
 
+
+class _FailsFor:
+    """The room service, except that asking about one match raises (a bug, a lost database
+    connection): what the sweep must survive."""
+
+    def __init__(self, service: object, match_id: int) -> None:
+        self._service = service
+        self._match_id = match_id
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._service, name)
+
+    async def should_create_room_for_match(self, match_id: int, now: datetime | None = None):  # type: ignore[no-untyped-def]
+        if match_id == self._match_id:
+            raise RuntimeError("boom")
+        return await self._service.should_create_room_for_match(match_id, now)  # type: ignore[attr-defined]
+
+
+async def test_one_failing_match_does_not_hold_up_the_rest_of_the_sweep(rig: Rig) -> None:
+    env = rig.env
+    failing = await add_match(env, scheduled_at=NOW + timedelta(minutes=5), linked=(),
+                              unlinked=2, tournament_name="Cup A")
+    later = await add_match(env, scheduled_at=NOW + timedelta(minutes=10),
+                            tournament_name="Cup B")
+    service = rig.scheduler._opener  # type: ignore[attr-defined]
+    scheduler = MatchScheduler(
+        env.sessionmaker, env.event_log, _FailsFor(service, failing.match_id),  # type: ignore[arg-type]
+        system_user_id=SYSTEM_USER_ID, clock=rig.clock,
+        timings=SchedulerTimings(sweep_seconds=3600.0),
+    )
+    try:
+        assert await scheduler.sweep() == 1
+    finally:
+        await scheduler.stop()
+    assert len(rooms_on_fake(env)) == 1
+    assert await claim(env, later.match_id) is not None
+    problem = (await match_row(env, failing.match_id)).room_error
+    assert problem is not None and "RuntimeError" in problem and "/open-room" in problem
+    await env.dispatcher.drain()
+    assert [e.match_id for e in env.of(MatchRoomProblemEvent)] == [failing.match_id]
