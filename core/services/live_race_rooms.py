@@ -147,6 +147,11 @@ class LiveRaceRooms(RoomService):
             raise UserFacingError(
                 f"Live race #{live_race_id} is {plan.race.status}: its room cannot be opened."
             )
+        if not plan.tournament.is_active:
+            raise UserFacingError(
+                f"**{plan.tournament.name}** is closed, so its live races get no room. Schedule "
+                "the race in an open async tournament if it is still to be run."
+            )
         if plan.category not in self._racetime.bots:
             raise UserFacingError(str(UnknownCategoryError(plan.category)))
         try:
