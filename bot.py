@@ -156,7 +156,7 @@ class RaceDeskBot(commands.Bot):
         # Started once the client has logged in (they need Discord's HTTP API).
         self.after_login: list[Callable[[], Awaitable[None]]] = []
 
-    @property  # type: ignore[override]
+    @property
     def owner_ids(self) -> frozenset[int]:
         """The access policy's bot owners (the simulated server sets them too)."""
         return self.services.access.owner_ids
