@@ -72,6 +72,8 @@ LIVE_RACE = "a live race is scheduled, opens, starts and finishes"
 LIVE_ROOM_CANCELLED = "a live race's room is cancelled on racetime"
 BOT = "a racetime bot fails and recovers"
 LINK = "a player links racetime, then must link again"
+# In test_racetime_listeners.py: the fake racetime server, a live race's room.
+STRANGER = "a stranger asks to join a live race's room"
 
 
 def _notifications(kind: str, event: str, scenario: str) -> tuple[str, Listener]:
@@ -133,16 +135,15 @@ LISTENERS: dict[str, Listener] = {
     "LiveRaceRooms._on_entrant": Listener(
         _kinds("RacetimeEntrantJoinedEvent", "RacetimeEntrantStatusChangedEvent"),
         "a racetime chat message telling a non-participant their result will not count; "
-        "accepts an eligible participant's join request (racetime ignores a repeat). NOT "
-        "redelivered here: it needs a connected racetime room (left for later)",
+        "accepts an eligible participant's join request (racetime ignores a repeat)",
         "receipt after the message (SentOnce 'live-race-entrants')",
-        None,
+        STRANGER,
     ),
     "LiveRaceRooms._on_bot_joined": Listener(
         _kinds("RacetimeBotJoinedRaceEvent"),
         "nothing durable: invites the eligible participants racetime does not show yet",
         "reads racetime's entrants first: an invite racetime shows is not repeated",
-        None,
+        STRANGER,
     ),
     "MatchRoomService._on_bot_joined": Listener(
         _kinds("RacetimeBotJoinedRaceEvent"),
@@ -210,7 +211,7 @@ async def test_every_wired_listener_is_in_the_table(discord_harness: DiscordHarn
 
 
 def test_every_listener_that_records_or_emits_has_a_scenario() -> None:
-    names = {scenario.name for scenario in SCENARIOS}
+    names = {scenario.name for scenario in SCENARIOS} | {STRANGER}
     for name, listener in LISTENERS.items():
         if listener.scenario is not None:
             assert listener.scenario in names, name
