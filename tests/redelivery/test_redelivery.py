@@ -6,7 +6,8 @@ delivered again, with the same ``event_id``. Every listener the real wiring subs
 repeat do nothing; a listener added to the wiring without an entry fails
 :func:`test_every_wired_listener_is_in_the_table`.
 
-Each scenario (``scenarios.py``) runs through ``bot.py``'s services and every cog on a real
+Each scenario (``scenarios.py``; the two that need the fake racetime server are in
+``test_racetime_listeners.py``) runs through ``bot.py``'s services and every cog on a real
 database, three ways:
 
 * every event in the log delivered a second time by the dispatcher (same seq, same id);
@@ -59,7 +60,7 @@ class Listener:
     events: frozenset[str]  # the event kinds it is subscribed to
     effect: str  # what it records or emits ("nothing durable: ..." when it does not)
     guard: str  # what makes a repeat do nothing
-    scenario: str | None  # the scenario that delivers its event again (None: see ``effect``)
+    scenario: str  # the scenario that delivers its event again
 
 
 def _kinds(*names: str) -> frozenset[str]:
@@ -74,6 +75,7 @@ BOT = "a racetime bot fails and recovers"
 LINK = "a player links racetime, then must link again"
 # In test_racetime_listeners.py: the fake racetime server, a live race's room.
 STRANGER = "a stranger asks to join a live race's room"
+MATCH_ROOM = "a match room opens with a player racetime refuses"
 
 
 def _notifications(kind: str, event: str, scenario: str) -> tuple[str, Listener]:
@@ -148,35 +150,35 @@ LISTENERS: dict[str, Listener] = {
     "MatchRoomService._on_bot_joined": Listener(
         _kinds("RacetimeBotJoinedRaceEvent"),
         "invites the linked players racetime does not show yet; player invite_error; emits "
-        "MatchInviteRefusedEvent (stable id) and the room's opened event once. NOT redelivered "
-        "here: it needs a connected racetime room (left for later)",
-        "the claim's announced_at; MatchInviteRefusedEvent's stable id (the log skips a repeat)",
-        None,
+        "MatchInviteRefusedEvent and the room's opened event",
+        "the claim's announced_at and the opened event's stable id; MatchInviteRefusedEvent's "
+        "stable id (the log skips a repeat); racetime's entrants read before inviting",
+        MATCH_ROOM,
     ),
     "MatchRoomService._on_entrant": Listener(
         _kinds("RacetimeEntrantJoinedEvent", "RacetimeEntrantStatusChangedEvent"),
         "nothing durable: accepts a linked player's join request on racetime",
         "racetime refuses to accept a request twice (the entrant is no longer 'requested')",
-        None,
+        MATCH_ROOM,
     ),
     "MatchRoomService._on_linked": Listener(
         _kinds("RacetimeAccountLinkedEvent"),
         "nothing durable of its own: reconciles the player's waiting match rooms (see "
-        "MatchRoomService._on_bot_joined); runs in the link scenario with no room waiting",
+        "MatchRoomService._on_bot_joined); in the link scenario no room waits",
         "as MatchRoomService._on_bot_joined",
-        None,
+        LINK,
     ),
     "MatchScheduler._on_match_event": Listener(
         _kinds("MatchScheduledEvent", "MatchRescheduledEvent", "MatchCancelledEvent"),
         "nothing durable: re-plans the match's in-memory room job (replaced by id)",
         "the job id is the match's: a repeat replaces the same job",
-        None,
+        MATCH_LIFE,
     ),
     "LiveRaceScheduler._on_live_race_event": Listener(
         _kinds("AsyncLiveRaceCreatedEvent", "AsyncLiveRaceCancelledEvent"),
         "nothing durable: re-plans the live race's in-memory room job (replaced by id)",
         "the job id is the live race's: a repeat replaces the same job",
-        None,
+        LIVE_RACE,
     ),
 }
 
@@ -210,16 +212,10 @@ async def test_every_wired_listener_is_in_the_table(discord_harness: DiscordHarn
         assert set(listener.events) == wired[name], name
 
 
-def test_every_listener_that_records_or_emits_has_a_scenario() -> None:
-    names = {scenario.name for scenario in SCENARIOS} | {STRANGER}
+def test_every_listener_has_a_scenario_that_delivers_its_events_again() -> None:
+    names = {scenario.name for scenario in SCENARIOS} | {STRANGER, MATCH_ROOM}
     for name, listener in LISTENERS.items():
-        if listener.scenario is not None:
-            assert listener.scenario in names, name
-        else:
-            left_for_later = "NOT redelivered here" in listener.effect
-            assert listener.effect.startswith("nothing durable") or left_for_later, (
-                f"{name} records or emits: give it a scenario"
-            )
+        assert listener.scenario in names, name
 
 
 # -- delivering twice ------------------------------------------------------------------------
