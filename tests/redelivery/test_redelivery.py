@@ -183,16 +183,16 @@ LISTENERS: dict[str, Listener] = {
 }
 
 
-def _event_types(base: type[Event] = Event) -> Iterator[type[Event]]:
+def all_event_types(base: type[Event] = Event) -> Iterator[type[Event]]:
     for sub in base.__subclasses__():
         yield sub
-        yield from _event_types(sub)
+        yield from all_event_types(sub)
 
 
 def wired_listeners(harness: DiscordHarness) -> dict[str, set[str]]:
     """Every subscription of the running bot (services and cogs): name -> event kinds."""
     wired: dict[str, set[str]] = {}
-    for event_type in set(_event_types()):
+    for event_type in set(all_event_types()):
         for group in harness.services.dispatcher.listeners_for(event_type):
             for subscription in group:
                 wired.setdefault(subscription.name, set()).add(subscription.event_type.__name__)
