@@ -29,6 +29,8 @@ from cogs._shared.permissions import (
     apply_default_permissions,
 )
 from cogs._shared.tree import RaceDeskTree
+from cogs.announcements import EVENTS as ANNOUNCED_EVENTS
+from cogs.linking import EVENTS as LINK_DM_EVENTS
 from core.access import AccessPolicy
 from core.clock import Clock, SystemClock
 from core.config import (
@@ -367,6 +369,36 @@ async def start_bot_alerts(
 # -- running ----------------------------------------------------------------------------------
 
 
+# What the cogs' listeners hear (posts and DMs): held until they subscribe, after the login.
+DISCORD_SIDE_EVENTS = (*ANNOUNCED_EVENTS, *LINK_DM_EVENTS)
+
+
+async def start_with_discord(
+    services: Services, bot: RaceDeskBot, lifecycle: Lifecycle, *, racetime_engine: bool = True
+) -> None:
+    """Start the services under ``lifecycle`` for ``bot``.
+
+    The cogs subscribe their listeners once the bot has logged in, and Discord's ``close``
+    unsubscribes them; event delivery runs before and after (what a crash left unacknowledged
+    is delivered at once, the racetime engine reports what rooms did meanwhile). Events for
+    those listeners wait for them (:meth:`EventDispatcher.reserve`), or for the next start,
+    instead of being acknowledged without them and never posted.
+    """
+    dispatcher = services.dispatcher
+
+    async def listening() -> None:
+        ready()
+
+    async def not_listening() -> None:
+        dispatcher.reserve(*DISCORD_SIDE_EVENTS)
+
+    ready = dispatcher.reserve(*DISCORD_SIDE_EVENTS)
+    bot.after_login.insert(0, listening)  # setup_hook: the cogs are loaded by then
+    await services.start(lifecycle, racetime_engine=racetime_engine)
+    await lifecycle.add("discord", None, bot.close)
+    await lifecycle.add("discord listeners", None, not_listening)  # stopped before the bot
+
+
 async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -> int:
     """Start everything in order, run until Discord ends or a signal comes, stop in reverse.
 
@@ -390,13 +422,12 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
     )
     async with Lifecycle() as lifecycle:
         lifecycle.handle_signals()
-        await services.start(lifecycle)
         bot = RaceDeskBot(
             services,
             dev_guild_id=settings.discord.dev_guild_id,
             sync_commands=settings.discord.sync_commands,
         )
-        await lifecycle.add("discord", None, bot.close)
+        await start_with_discord(services, bot, lifecycle)
         # Stops before the Discord client: no request is answered by a half-closed bot.
         server = web_server(services, settings.web, lambda: bot.is_ready() and not bot.is_closed())
         with listen_step(settings.web, config_path):
