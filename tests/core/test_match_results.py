@@ -9,7 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
-from core.events import MatchResultEvent, MatchRoomProblemEvent, RacetimeRaceStatusChangedEvent
+from core.events import (
+    LoggedEvent,
+    MatchResultEvent,
+    MatchRoomProblemEvent,
+    RacetimeRaceStatusChangedEvent,
+)
 from core.identity import SYSTEM_USER_ID
 from core.services.match_results import (
     MatchResults,
@@ -18,7 +23,7 @@ from core.services.match_results import (
     summary_of,
 )
 from core.services.match_rooms import OpeningStatus
-from db.models import Match, MatchPlayer, Tournament, User
+from db.models import EventLogEntry, Match, MatchPlayer, Tournament, User
 from db.queries.rooms import get_room
 from tests.core.match_room_helpers import add_match, room_service
 from tests.plugins.racetime_engine import EngineEnv, eventually
@@ -115,14 +120,23 @@ async def test_a_finished_race_records_places_times_and_forfeits_once(
     assert result.room_url == f"{env.fake.base_url}/{CATEGORY}/{race.slug}"
     assert result.user_id == SYSTEM_USER_ID, "recorded by automation, not by someone unknown"
 
-    # The same status event delivered again (after a crash) changes nothing and emits nothing.
+    # The same status event delivered again (after a crash: same seq, same event_id) changes
+    # nothing and emits nothing. Delivered, not emitted: the log ignores an id it holds.
     [finished] = [
         e for e in env.events
         if isinstance(e, RacetimeRaceStatusChangedEvent) and e.new_status == "finished"
     ]
-    await env.dispatcher.emit(finished)
+    async with env.sessionmaker() as session:
+        seq = (await session.execute(
+            select(EventLogEntry.seq).where(col(EventLogEntry.event_id) == finished.event_id)
+        )).scalar_one()
+    env.dispatcher.publish([LoggedEvent(seq, finished)])
     await env.dispatcher.drain()
     assert len(results_of(env, match_id)) == 1
+    assert await players(env, match_id) == {
+        "RacerOne": ("done", 1, True),
+        "RacerTwo": ("dnf", None, False),
+    }
 
 
 async def test_an_unfinish_undoes_the_results_until_the_race_finishes_again(
