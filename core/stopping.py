@@ -8,25 +8,88 @@ teardown) must end, and the log must say what did not stop and where it was wait
 from __future__ import annotations
 
 import asyncio
+import gc
+import inspect
+import linecache
 import logging
-import traceback
+import os
+from types import FrameType
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 10.0
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 
 
-def where_it_waits(task: asyncio.Task[object]) -> str:
+def where_it_waits(task: asyncio.Task[Any]) -> str:
     """The innermost line the task is suspended at (``file:line in function``)."""
-    frames = task.get_stack()
+    frames = await_frames(task.get_coro())
     if not frames:
         return "nowhere (not started or finished)"
-    summary = traceback.extract_stack(frames[-1], limit=1)[-1]
-    return f"{summary.filename}:{summary.lineno} in {summary.name}"
+    ours = [f for f in frames if not f.f_code.co_filename.startswith(_ASYNCIO_DIR)] or frames
+    frame = ours[-1]
+    where = f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_qualname}"
+    if frames[-1] is not frame:  # it awaits asyncio itself: say what (Event.wait, Queue.get)
+        where += f", awaiting {frames[-1].f_code.co_qualname}"
+    return where
+
+
+def await_frames(awaitable: object) -> list[FrameType]:
+    """The frames of each coroutine (or async generator) a suspended coroutine awaits,
+    outermost first. ``Task.get_stack`` gives only the outermost one."""
+    return [frame for frame, _ in _await_chain(awaitable) if frame is not None]
+
+
+def await_chain(awaitable: object) -> str:
+    """:func:`await_frames` as text, like a traceback, down to the future at the bottom."""
+    lines = []
+    for frame, bottom in _await_chain(awaitable):
+        if frame is not None:
+            code = frame.f_code
+            source = linecache.getline(code.co_filename, frame.f_lineno).strip()
+            lines.append(
+                f'  File "{code.co_filename}", line {frame.f_lineno}, in {code.co_qualname}\n'
+                f"    {source}"
+            )
+        else:
+            lines.append(f"  waiting on {bottom!r}")
+    return "\n".join(lines) + "\n"
+
+
+def _await_chain(awaitable: object) -> list[tuple[FrameType | None, object]]:
+    chain: list[tuple[FrameType | None, object]] = []
+    seen: set[int] = set()
+    current: object | None = awaitable
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frame = _first_attribute(current, "cr_frame", "ag_frame", "gi_frame")
+        following = _first_attribute(current, "cr_await", "ag_await", "gi_yieldfrom")
+        if following is None and type(current).__name__ == "async_generator_asend":
+            # ``await agen.__anext__()``: the generator is what the asend object refers to.
+            following = next((r for r in gc.get_referents(current) if inspect.isasyncgen(r)),
+                             None)
+        if frame is not None:
+            chain.append((frame, current))
+        elif following is None:
+            # ``await future`` goes through the future's iterator: name the future itself.
+            future = next((r for r in gc.get_referents(current) if asyncio.isfuture(r)),
+                          current)
+            chain.append((None, future))
+        current = following
+    return chain
+
+
+def _first_attribute(obj: object, *names: str) -> Any:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
 
 
 async def wait_or_cancel(
-    task: asyncio.Task[object], what: str, *, grace: float = STOP_GRACE_SECONDS
+    task: asyncio.Task[Any], what: str, *, grace: float = STOP_GRACE_SECONDS
 ) -> bool:
     """Wait up to ``grace`` seconds for ``task`` to end by itself, then cancel it and wait up
     to ``grace`` again. True when it ended; False (logged) when it ignored both.
@@ -37,20 +100,20 @@ async def wait_or_cancel(
     if await _ended_within(task, grace):
         return True
     log.warning(
-        "%s did not stop within %.0f s (waiting at %s); cancelling it",
+        "%s did not stop within %g s (waiting at %s); cancelling it",
         what, grace, where_it_waits(task),
     )
     task.cancel()
     if await _ended_within(task, grace):
         return True
     log.error(
-        "%s ignored its cancellation for %.0f s (waiting at %s); going on without it",
+        "%s ignored its cancellation for %g s (waiting at %s); going on without it",
         what, grace, where_it_waits(task),
     )
     return False
 
 
-async def _ended_within(task: asyncio.Task[object], seconds: float) -> bool:
+async def _ended_within(task: asyncio.Task[Any], seconds: float) -> bool:
     # asyncio.wait never cancels or raises for the task it waits on.
     await asyncio.wait({task}, timeout=seconds)
     if not task.done():

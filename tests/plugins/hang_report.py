@@ -21,9 +21,7 @@ import asyncio
 import collections
 import faulthandler
 import gc
-import inspect
 import io
-import linecache
 import logging
 import os
 import sys
@@ -32,6 +30,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from core.stopping import await_chain
 
 LOG_LINES_KEPT = 40
 _timer_key = pytest.StashKey[threading.Timer]()
@@ -155,52 +155,6 @@ def timeout_report(item: pytest.Item, timeout: float) -> str:
             except Exception as error:  # the loop thread may change it under us
                 out.write(f"  (stack unavailable: {error!r})\n")
     return out.getvalue()
-
-
-def await_chain(awaitable: object) -> str:
-    """Where a suspended coroutine waits: each coroutine (or async generator) it awaits, down
-    to the future at the bottom. ``Task.print_stack`` shows only the outermost coroutine."""
-    lines = []
-    seen: set[int] = set()
-    current: object | None = awaitable
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        frame = next(
-            (
-                getattr(current, name)
-                for name in ("cr_frame", "ag_frame", "gi_frame")
-                if getattr(current, name, None) is not None
-            ),
-            None,
-        )
-        if frame is not None:
-            code = frame.f_code
-            source = linecache.getline(code.co_filename, frame.f_lineno).strip()
-            lines.append(
-                f'  File "{code.co_filename}", line {frame.f_lineno}, in {code.co_qualname}\n'
-                f"    {source}"
-            )
-        following = next(
-            (
-                getattr(current, name)
-                for name in ("cr_await", "ag_await", "gi_yieldfrom")
-                if getattr(current, name, None) is not None
-            ),
-            None,
-        )
-        if following is None and type(current).__name__ == "async_generator_asend":
-            # ``await agen.__anext__()``: the generator is what the asend object refers to.
-            following = next(
-                (r for r in gc.get_referents(current) if inspect.isasyncgen(r)), None
-            )
-        elif following is None and frame is None:
-            # ``await future`` goes through the future's iterator: name the future itself.
-            future = next(
-                (r for r in gc.get_referents(current) if asyncio.isfuture(r)), current
-            )
-            lines.append(f"  waiting on {future!r}")
-        current = following
-    return "\n".join(lines) + "\n"
 
 
 def open_event_loops() -> list[asyncio.AbstractEventLoop]:
