@@ -13,6 +13,7 @@ import inspect
 import linecache
 import logging
 import os
+from collections.abc import Iterable
 from types import FrameType
 from typing import Any
 
@@ -97,6 +98,23 @@ async def wait_or_cancel(
     The task's own exception is not raised here: the caller asked it to stop, and a task that
     failed has stopped. ``what`` names it in the log ("racetime alerts").
     """
+    try:
+        return await _wait_or_cancel(task, what, grace)
+    except asyncio.CancelledError:
+        task.cancel()  # the one who stops is cancelled: what it stops goes with it
+        raise
+
+
+async def wait_all_or_cancel(
+    tasks: Iterable[asyncio.Task[Any]], what: str, *, grace: float = STOP_GRACE_SECONDS
+) -> None:
+    """:func:`wait_or_cancel` for several tasks at once, each named ``what`` and its name."""
+    await asyncio.gather(
+        *(wait_or_cancel(task, f"{what} {task.get_name()}", grace=grace) for task in tasks)
+    )
+
+
+async def _wait_or_cancel(task: asyncio.Task[Any], what: str, grace: float) -> bool:
     if await _ended_within(task, grace):
         return True
     log.warning(
