@@ -3,7 +3,8 @@
 ``bot.py`` (the composition root) declares the order: database, event log, dispatcher,
 racetime engine, then whatever front ends run (the Discord client, later the web server and
 the scheduler). A component that fails to start stops the ones already started; a component
-that fails to stop is logged and the others still stop. SIGTERM and SIGINT request the same
+that fails to stop, or does not stop within a grace, is logged (naming it and where it waited)
+and the others still stop: stopping never waits for ever. SIGTERM and SIGINT request the same
 orderly stop, which delivers every pending event before the process exits.
 """
 
@@ -17,13 +18,20 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
+from core.stopping import wait_or_cancel
+
 log = logging.getLogger(__name__)
 
 Step = Callable[[], Awaitable[None]]
 
 
+# A component's stop may deliver a backlog of events: give it a while, but never for ever.
+STOP_GRACE_SECONDS = 60.0
+
+
 class Lifecycle:
-    def __init__(self) -> None:
+    def __init__(self, *, stop_grace: float = STOP_GRACE_SECONDS) -> None:
+        self._stop_grace = stop_grace
         self._stack = contextlib.AsyncExitStack()
         self._stop_requested = asyncio.Event()
         self._signals: list[signal.Signals] = []
@@ -50,12 +58,19 @@ class Lifecycle:
         log.debug("Started %s", name)
 
     async def _stop_one(self, name: str, stop: Step) -> None:
-        try:
-            await stop()
-        except Exception:
-            log.exception("Could not stop %s cleanly", name)
-        else:
-            log.debug("Stopped %s", name)
+        """Stop one component; one that does not stop within the grace (then again once
+        cancelled) is logged with where it waited, and the others still stop."""
+
+        async def run() -> None:
+            try:
+                await stop()
+            except Exception:
+                log.exception("Could not stop %s cleanly", name)
+            else:
+                log.debug("Stopped %s", name)
+
+        task = asyncio.get_running_loop().create_task(run(), name=f"stop {name}")
+        await wait_or_cancel(task, f"Stopping {name}", grace=self._stop_grace)
 
     async def close(self) -> None:
         """Stop every started component, newest first (idempotent)."""

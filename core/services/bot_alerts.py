@@ -41,6 +41,7 @@ from core.events import EventDispatcher, RacetimeBotStatusChangedEvent
 from core.services.exactly_once import exactly_once
 from core.services.notification_delivery import NONCE_LENGTH, DeliveryFailed, DeliveryRefused
 from core.services.sent_once import SentOnce
+from core.stopping import wait_or_cancel
 from db.models import (
     BotStatus,
     GuildSettings,
@@ -129,6 +130,7 @@ class BotAlertService:
         self._room_trouble_since: dict[str, datetime] = {}
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def subscribe(self, dispatcher: EventDispatcher) -> None:
         record = exactly_once(self._sessionmaker, LISTENER, self._on_status_changed)
@@ -383,11 +385,16 @@ class BotAlertService:
             )
 
     async def stop(self) -> None:
+        """Let the round under way finish (a round cancelled mid-query leaves its database
+        connection to be torn down behind our back), then end the loop; never waits for ever."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._stopping = True
+            self.wake.set()
+            try:
+                await wait_or_cancel(task, "racetime alerts")
+            finally:
+                self._stopping = False
 
     async def run(
         self,
@@ -396,13 +403,16 @@ class BotAlertService:
         *,
         sweep_seconds: float,
     ) -> None:
-        """Deliver and check rooms, then wait for news or ``sweep_seconds``; until cancelled."""
-        while True:
+        """Deliver and check rooms, then wait for news or ``sweep_seconds``; until stopped."""
+        while not self._stopping:
             self.wake.clear()
             try:
                 await self.check_rooms()
                 await self.deliver(sender, owner_ids())
             except Exception:
                 log.exception("racetime alerts: a round failed; trying again later")
+            # Not ``asyncio.wait_for``: on Python 3.11 it loses a cancellation that lands as
+            # the wake-up finishes, and the loop then went on for ever (issue 20).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), sweep_seconds)
+                async with asyncio.timeout(sweep_seconds):
+                    await self.wake.wait()

@@ -195,6 +195,8 @@ class DatabaseEventLog:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._writer = self._pruner = None
+        async with self._flushed:
+            self._flushed.notify_all()  # whoever still waits for the writer: it is gone
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -248,7 +250,13 @@ class DatabaseEventLog:
             return
         self._wakeup.set()
         async with self._flushed:
-            await self._flushed.wait_for(lambda: self._committed >= target)
+            await self._flushed.wait_for(
+                lambda: self._committed >= target or self._writer is None
+            )
+        if self._committed < target:
+            # The log closed meanwhile and its writer is gone (its close gave up on a commit
+            # that hung): commit in place, as before start, rather than wait for ever.
+            await self._write_batch()
 
     async def pending_partitions(self) -> list[str]:
         async with self._sessionmaker() as session:

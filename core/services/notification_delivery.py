@@ -34,6 +34,7 @@ from core.events import RetryPolicy
 from core.metrics import NO_METRICS, Metrics
 from core.services.notification_types import NotificationType
 from core.services.notifications import NotificationContent, NotificationService
+from core.stopping import wait_all_or_cancel, wait_or_cancel
 from db.models import NotificationStatus
 from db.queries import notifications as queries
 from db.queries.notifications import DueNotification
@@ -174,12 +175,10 @@ class NotificationDelivery:
         self._wakeup.set()
         task, self._task = self._task, None
         if task is not None:
-            try:
-                await task
-            except Exception:
-                log.exception("The notification delivery task had failed")
+            await wait_or_cancel(task, "Notification delivery")
         if self._in_flight:
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            # A send that hangs (no answer from Discord) must not hold the shutdown for ever.
+            await wait_all_or_cancel(list(self._in_flight), "Notification send")
 
     # -- the loop ----------------------------------------------------------------------------
 

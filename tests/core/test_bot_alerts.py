@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pytest
 from sqlmodel import col, select
@@ -217,3 +218,32 @@ async def test_an_alert_about_a_room_goes_to_the_rooms_server_only(
     sender = RecordingSender()
     assert await alerts.deliver(sender, [OWNER]) == 2
     assert sender.sent == [("channel", ADMIN_CHANNEL, "opened"), ("dm", OWNER, "opened")]
+
+
+class WatchedWake(asyncio.Event):
+    """The alerts loop's wake-up event, telling the test when the loop waits on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = asyncio.Event()
+
+    async def wait(self) -> Literal[True]:
+        self.waiting.set()
+        return await super().wait()
+
+
+async def test_stop_ends_the_loop_even_when_news_arrives_in_the_same_moment(
+    engine_env: EngineEnv,
+) -> None:
+    """Found hunting a hang of the test suite's teardown (issue 20): a wake-up and the stop's
+    cancellation landing together. Under ``asyncio.wait_for`` (Python 3.11) the finished
+    wake-up won and the cancellation was lost: the loop went on and ``stop()`` waited for
+    ever. The loop now ends at a stop flag; a cancellation is only the last resort."""
+    alerts, _ = await watching(engine_env)
+    wake = alerts.wake = WatchedWake()
+    await alerts.start(RecordingSender(), lambda: [OWNER], sweep_seconds=3600)
+    await wake.waiting.wait()  # the loop has done its round and waits for news
+    wake.set()  # news: the loop's wait is done, its task not yet resumed...
+    stopping = asyncio.ensure_future(alerts.stop())  # ...and the stop cancels it right then
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    assert done, "stop() is still waiting for the alerts loop"

@@ -706,3 +706,28 @@ async def test_a_room_discovered_while_its_opener_records_it_stays_ours(
     async with db_sessionmaker() as session:
         room = await real_get_room(session, "alttpr", slug)
     assert room is not None and room.opened_by_us
+
+
+async def test_a_flush_waiting_when_the_log_closes_does_not_wait_for_ever(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Issue 20 (teardowns that hang): a commit that never ends makes ``close`` give up and
+    cancel the writer; a flush that was waiting for that writer used to wait for ever."""
+    log = DatabaseEventLog(db_sessionmaker, close_timeout=0.01)
+    held, never = asyncio.Event(), asyncio.Event()
+
+    async def stuck_state_writer(session: AsyncSession, states: list[Any]) -> None:
+        if "hold" in states:
+            held.set()
+            await never.wait()
+
+    log.register_state_writer(stuck_state_writer)
+    await log.start()
+    log.submit([status("room-0")], state="hold")
+    await settle(held.wait())
+    later = status("room-1")
+    log.submit([later])
+    flushing = asyncio.ensure_future(log.flush())  # waits for the stuck writer
+    await log.close()
+    await settle(flushing)
+    assert [row.event_id for row in await logged_rows(db_sessionmaker)] == [later.event_id]

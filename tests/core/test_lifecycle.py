@@ -211,3 +211,24 @@ async def test_sigterm_delivers_pending_events_before_exit(
     assert safety_net == []
     # Delivered and acknowledged: a restart would deliver nothing again.
     assert await DatabaseEventLog(db_sessionmaker).pending_partitions() == []
+
+
+async def test_a_component_that_never_stops_is_named_and_the_others_still_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stopping never waits for ever (issue 20): a stop that awaits something that never comes
+    is given the grace, then cancelled; the log says which component and where it waited."""
+    journal = Journal()
+    never = asyncio.Event()
+
+    async def wait_for_a_queue_that_never_drains() -> None:
+        await never.wait()
+
+    async with Lifecycle(stop_grace=0.01) as lifecycle:
+        await journal.add(lifecycle, "database")
+        await lifecycle.add("stuck dispatcher", None, wait_for_a_queue_that_never_drains)
+        await journal.add(lifecycle, "engine")
+    assert journal.entries[2:] == ["stop engine", "stop database"]
+    [warning] = [r for r in caplog.records if "did not stop" in r.getMessage()]
+    assert warning.getMessage().startswith("Stopping stuck dispatcher did not stop within")
+    assert "wait_for_a_queue_that_never_drains, awaiting Event.wait" in warning.getMessage()
