@@ -207,7 +207,7 @@ class SeasonWorld:
         async def attempt(step: object) -> None:
             try:
                 await asyncio.wait_for(step, STOP_SECONDS)  # type: ignore[arg-type]
-            except BaseException as error:  # noqa: BLE001 - every step runs; raised below
+            except BaseException as error:
                 errors.append(error)
 
         if self.running:
