@@ -120,7 +120,7 @@ def opens_at(match: Match) -> datetime | None:
 
 async def settled(world: SeasonWorld) -> None:
     """RaceDesk has caught up: every event delivered, no room half opened, every room it
-    watches at racetime's status, every notification tried once."""
+    watches at racetime's status, every notification that is due tried once."""
     services = world.services
     await services.dispatcher.drain()
 
@@ -149,6 +149,9 @@ async def settled(world: SeasonWorld) -> None:
                 select(func.count()).select_from(NotificationLog).where(
                     col(NotificationLog.status).in_(NotificationStatus.open()),
                     NotificationLog.last_error.is_(None),  # type: ignore[union-attr]
+                    # reminders wait for their time on the season's clock
+                    col(NotificationLog.next_attempt_at).is_(None)
+                    | (col(NotificationLog.next_attempt_at) <= world.clock.now()),
                 )
             )
         return not count

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import (
@@ -44,6 +44,7 @@ from tests.season.world import CATEGORIES, SeasonClock, SeasonWorld
 T = TypeVar("T")
 
 EXAMPLES_ENV = "RACEDESK_SEASON_EXAMPLES"
+NO_SHRINK_ENV = "RACEDESK_SEASON_NO_SHRINK"  # 1: report the first failing season as found
 BOUNDED_EXAMPLES, BOUNDED_STEPS = 4, 16  # make test: about a minute
 CI_STEPS = 30
 STEP_SECONDS = 90.0  # one step (with its checks) that takes longer is a hang
@@ -64,6 +65,7 @@ def season_settings() -> settings:
         database=DirectoryBasedExampleDatabase(EXAMPLES_DIR),
         derandomize=False,
         print_blob=True,
+        phases=[p for p in Phase if p is not Phase.shrink or not os.environ.get(NO_SHRINK_ENV)],
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
 
