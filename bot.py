@@ -265,6 +265,7 @@ def build_services(
         store=room_store,
         clock=clock,
         metrics=metrics,
+        access=access,
     )
     match_rooms.subscribe(dispatcher)
     tournaments = TournamentService(sessionmaker, audit, access=access)

@@ -15,15 +15,17 @@ May use: ``core`` (identity, errors, audit) and ``db``; never ``discord``.
 """
 
 from core.access.actor import ADMINISTRATOR, MANAGE_GUILD, Actor
-from core.access.policy import AccessPolicy
+from core.access.policy import NOT_ASSIGNED_LIKE, AccessPolicy, BotNotAssignedError
 from core.access.rules import Permission, Rule, ServerRole
 from core.access.server_roles import ServerRoles
 
 __all__ = [
     "ADMINISTRATOR",
     "MANAGE_GUILD",
+    "NOT_ASSIGNED_LIKE",
     "AccessPolicy",
     "Actor",
+    "BotNotAssignedError",
     "Permission",
     "Rule",
     "ServerRole",

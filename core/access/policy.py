@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.access.actor import ADMINISTRATOR, MANAGE_GUILD, Actor
 from core.access.rules import Permission, ServerRole
 from core.access.server_roles import ServerRoles, read_roles, write_roles
-from core.errors import PermissionDeniedError
+from core.errors import PermissionDeniedError, UserFacingError
 from core.services.audit import AuditService
+from db.queries.bot_guilds import bot_serves_guild
 
 
 class AccessPolicy:
@@ -95,6 +96,25 @@ class AccessPolicy:
         if not await self.allows(actor, permission, guild_id):
             raise PermissionDeniedError(permission.refusal)
 
+    async def bot_serves(self, guild_id: int, category: str) -> bool:
+        """Whether the ``category`` bot is assigned to the server ``guild_id`` (``/racetime bot
+        assign``): only then may the server's tournaments open rooms with it."""
+        async with self._sessionmaker() as session:
+            return await bot_serves_guild(session, category, guild_id)
+
+    async def require_room_opening(
+        self, actor: Actor, guild_id: int, category: str, *, change: str
+    ) -> None:
+        """Return if ``actor`` may open a room in ``guild_id`` with the ``category`` bot: it
+        holds :data:`Permission.OPEN_ROOMS` there (the scheduler's system actor does) and the
+        bot serves that server *now* (a bot unassigned since the tournament was set up opens
+        nothing). Asked by every way a room is opened; ``change`` says how the organizers
+        choose another category. Raises :class:`PermissionDeniedError` or
+        :class:`BotNotAssignedError`."""
+        await self.require(actor, Permission.OPEN_ROOMS, guild_id)
+        if not await self.bot_serves(guild_id, category):
+            raise BotNotAssignedError(category, change)
+
     async def sees_every_server(self, actor: Actor, every_server: bool) -> bool:
         """Whether a view spans every server: only when asked for, and only for bot owners
         (a refusal otherwise)."""
@@ -123,6 +143,23 @@ class AccessPolicy:
                     guild_id=guild_id, details={k: _text(v) for k, v in values.items()},
                 )
         return await self.roles(guild_id)
+
+
+NOT_ASSIGNED = "is no longer assigned to this server"
+# A room error saying so, for the schedulers: they keep asking (the owner may assign it again).
+NOT_ASSIGNED_LIKE = f"%{NOT_ASSIGNED}%"
+
+
+class BotNotAssignedError(UserFacingError):
+    """The racetime bot of a category no longer serves the server: no room is opened."""
+
+    def __init__(self, category: str, change: str) -> None:
+        super().__init__(
+            f"The racetime bot for `{category}` {NOT_ASSIGNED}, so no "
+            f"room can be opened with it here. Ask the bot's owner to `/racetime bot assign` "
+            f"it to this server, or change the category ({change})."
+        )
+        self.category = category
 
 
 def _text(value: int | None) -> str | None:

@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import NOT_ASSIGNED_LIKE, Actor, BotNotAssignedError
+from core.access.policy import NOT_ASSIGNED
 from core.clock import Clock
 from core.errors import NotFoundError, UserFacingError
 from core.events import (
@@ -38,13 +40,19 @@ from core.events import (
 from core.identity import SYSTEM_USER_ID
 from core.services import live_race_rules as rules
 from core.services.event_log import DatabaseEventLog
-from core.services.match_room_rules import Decision, Refusal, bot_refusal
+from core.services.match_room_rules import (
+    CHANGE_LIVE_RACE_CATEGORY,
+    Decision,
+    Refusal,
+    bot_refusal,
+)
 from core.services.match_rooms import OpeningStatus, Reason, RoomOpening
 from core.services.room_launch import LaunchFailed, RoomService
 from core.services.room_scheduler import Due, Opening, RoomScheduler, SchedulerTimings, Verdict
 from core.services.sent_once import SentOnce
 from db.models import AsyncLiveRace, AsyncPool, AsyncTournament, ClaimState, RaceStatus, User
 from db.queries import async_tournaments as queries
+from db.queries import bot_guilds
 from db.queries import bots as bot_queries
 from db.queries import rooms as room_queries
 from racetime.client import RaceSettings
@@ -100,13 +108,16 @@ class LiveRaceRooms(RoomService):
             race, tournament, _ = found
             category = tournament.racetime_category
             bot = await bot_queries.get_bot_by_category(session, category)
+            assigned = await bot_guilds.bot_serves_guild(session, category, tournament.guild_id)
         if race.status != RaceStatus.SCHEDULED.value:
             return Decision.refuse(Refusal.NOT_SCHEDULED, f"The live race is {race.status}.")
         if not tournament.is_active:
             return Decision.refuse(Refusal.NOT_SCHEDULED, f"{tournament.name} is closed.")
         if race.room_state is not None:
             return Decision.refuse(Refusal.ROOM_EXISTS, f"Its room is {race.room_state}.")
-        refused = bot_refusal(category, bot, category in self._racetime.bots)
+        refused = bot_refusal(
+            category, bot, category in self._racetime.bots, assigned, CHANGE_LIVE_RACE_CATEGORY
+        )
         if refused is not None:
             return refused
         opens_at = rules.opens_at(race)
@@ -119,10 +130,19 @@ class LiveRaceRooms(RoomService):
     # -- opening -------------------------------------------------------------------------------
 
     async def open_room(
-        self, live_race_id: int, *, actor_user_id: int | None, reason: Reason
+        self,
+        live_race_id: int,
+        *,
+        actor_user_id: int | None,
+        reason: Reason,
+        actor: Actor | None = None,
     ) -> RoomOpening:
         """Open the live race's room unless it has one; exactly once across processes.
-        A moderator (``manual``) may retry a failed opening; the scheduler may not."""
+        A moderator (``manual``) may retry a failed opening; the scheduler may not.
+
+        The access policy is asked first, every time (see
+        :meth:`MatchRoomService.create_race_room_for_match`): a bot no longer assigned to the
+        server opens nothing; the scheduler records that on the race and asks again later."""
         plan = await self._plan(live_race_id)
         if plan.race.status in (RaceStatus.CANCELLED.value, RaceStatus.FINISHED.value):
             raise UserFacingError(
@@ -130,6 +150,17 @@ class LiveRaceRooms(RoomService):
             )
         if plan.category not in self._racetime.bots:
             raise UserFacingError(str(UnknownCategoryError(plan.category)))
+        try:
+            await self._may_open(
+                actor, plan.tournament.guild_id, plan.category, CHANGE_LIVE_RACE_CATEGORY
+            )
+        except BotNotAssignedError as refused:
+            if reason != "scheduled":
+                raise
+            await self.record_problem(live_race_id, refused.message)
+            return RoomOpening(
+                live_race_id, OpeningStatus.FAILED, plan.category, error=refused.message
+            )
         async with self._sessionmaker.begin() as session:
             won = await queries.claim_room(
                 session, live_race_id, self._clock.now(), retry_failed=reason == "manual"
@@ -204,6 +235,16 @@ class LiveRaceRooms(RoomService):
             race = await session.get(AsyncLiveRace, live_race_id)
             if race is not None:
                 race.room_error = error
+
+    async def record_problem(self, live_race_id: int, problem: str) -> bool:
+        """Record why the live race's room was not opened (its info shows it), once."""
+        async with self._sessionmaker.begin() as session:
+            race = await session.get(AsyncLiveRace, live_race_id)
+            if race is None or race.room_error == problem:
+                return False
+            race.room_error = problem
+        log.warning("Live race %d: room not opened: %s", live_race_id, problem)
+        return True
 
     async def _record_failed(self, live_race_id: int, error: str) -> None:
         async with self._sessionmaker.begin() as session:
@@ -334,7 +375,15 @@ class LiveRaceRooms(RoomService):
                 continue
             log.info("Live race %d: its room was being opened when RaceDesk stopped; finishing",
                      race.id)
-            outcomes.append(await self._open(await self._plan(race.id), None, "scheduled"))
+            plan = await self._plan(race.id)
+            try:
+                await self._may_open(
+                    None, plan.tournament.guild_id, plan.category, CHANGE_LIVE_RACE_CATEGORY
+                )
+            except BotNotAssignedError as refused:
+                await self._record_failed(race.id, refused.message)
+                continue
+            outcomes.append(await self._open(plan, None, "scheduled"))
         return outcomes
 
 
@@ -394,16 +443,25 @@ class LiveRaceScheduler(RoomScheduler):
         await self.replan(event.live_race_id)
 
     async def _waiting(self, session: AsyncSession, subject_id: int | None = None) -> list[Due]:
-        races = await queries.waiting_for_rooms(session, subject_id)
+        races = await queries.waiting_for_rooms(session, subject_id, retrying=NOT_ASSIGNED_LIKE)
         return [Due(r.id, rules.opens_at(r), r.scheduled_at) for r in races if r.id is not None]
 
     async def _decide(self, subject_id: int, now: datetime) -> Verdict:
         return await self._rooms.should_open(subject_id, now)
 
     async def _create(self, subject_id: int) -> Opening:
+        # The scheduler asks the access policy as RaceDesk's own automation.
         return await self._rooms.open_room(
-            subject_id, actor_user_id=SYSTEM_USER_ID, reason="scheduled"
+            subject_id, actor_user_id=SYSTEM_USER_ID, reason="scheduled", actor=Actor.system()
         )
+
+    async def _record_problem(self, subject_id: int, problem: str) -> None:
+        await self._rooms.record_problem(subject_id, problem)
+
+    async def _not_opened(self, subject_id: int, verdict: Verdict) -> None:
+        """A bot no longer assigned to the server is recorded on the race, once."""
+        if getattr(verdict, "code", None) is Refusal.BOT_NOT_ASSIGNED:
+            await self._rooms.record_problem(subject_id, verdict.reason)
 
     async def _reconcile(self) -> None:
         await self._rooms.reconcile_unfinished()
@@ -416,7 +474,8 @@ class LiveRaceScheduler(RoomScheduler):
         )
         async with self._sessionmaker.begin() as session:
             race = await session.get(AsyncLiveRace, subject_id)
-            if race is None or race.room_error is not None:
+            error = race.room_error if race is not None else None
+            if race is None or (error is not None and NOT_ASSIGNED not in error):
                 return
             race.room_error = reason
         log.warning("Live race %d: %s", subject_id, reason)

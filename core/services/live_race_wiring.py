@@ -40,7 +40,7 @@ def build_live_races(
     async_tournaments = AsyncTournamentService(sessionmaker, audit, access=access)
     rooms = LiveRaceRooms(
         sessionmaker=sessionmaker, event_log=event_log, racetime=manager, client=client,
-        store=room_store, clock=clock, metrics=metrics,
+        store=room_store, clock=clock, metrics=metrics, access=access,
     )
     rooms.subscribe(dispatcher)
     scheduler = LiveRaceScheduler(sessionmaker, event_log, rooms, clock=clock)

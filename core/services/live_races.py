@@ -258,7 +258,9 @@ class LiveRaceService:
                 session, "liverace.open", actor_discord_id=actor.discord_id,
                 guild_id=guild_id, details={"live_race_id": live_race_id},
             )
-        return await self._rooms.open_room(live_race_id, actor_user_id=opener.id, reason="manual")
+        return await self._rooms.open_room(
+            live_race_id, actor_user_id=opener.id, reason="manual", actor=actor
+        )
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -4,7 +4,9 @@ The results are read from the room's final state (the snapshot the engine commit
 event that reported it), not pieced together from entrant events: whatever order events are
 delivered in, and however often, the match ends up with what racetime shows. A race that
 goes back to in progress (an entrant un-finishes) has its results undone until it finishes
-again. A room cancelled on racetime lets go of its match, which can then get a new room.
+again. A room cancelled on racetime lets go of its match, which can then get a new room. A
+match cancelled in RaceDesk ignores its room from then on (as live races do): it stays
+cancelled and gets no results.
 Each status change is handled once per ``event_id``; the match's result event is emitted in
 the same transaction.
 """
@@ -82,7 +84,9 @@ class MatchResults:
             return
         session = outbox.session
         match = await session.get(Match, event.match_id, with_for_update=True)
-        if match is None:
+        if match is None or match.status == RaceStatus.CANCELLED.value:
+            # Called off (its room may rightly stay open): whatever the room does no longer
+            # counts, so no status change, no results, no result event (no DMs, no post).
             return
         if event.new_status == "finished":
             await self._finished(outbox, match, event)
@@ -131,8 +135,7 @@ class MatchResults:
         assert match.id is not None
         await delete_claim(session, match.id)
         await _sync_players(session, match.id, None, final=False)
-        if match.status != RaceStatus.CANCELLED.value:
-            match.status = RaceStatus.SCHEDULED.value
+        match.status = RaceStatus.SCHEDULED.value
         problem = (
             f"The race room {event.room_name} was cancelled on racetime.gg. "
             "A moderator can open a new one with `/open-room`."

@@ -14,13 +14,16 @@ from core.services.match_room_rules import Decision, Refusal
 
 # Refusals only the room service can see; the others read better from the match's data.
 _ROOM_SERVICE_KNOWS = {
-    Refusal.NO_BOT, Refusal.BOT_INACTIVE, Refusal.BOT_UNHEALTHY, Refusal.BOT_NOT_RUNNING,
+    Refusal.ARCHIVED,
+    Refusal.BOT_NOT_ASSIGNED, Refusal.NO_BOT, Refusal.BOT_INACTIVE, Refusal.BOT_UNHEALTHY,
+    Refusal.BOT_NOT_RUNNING,
     Refusal.OPENING, Refusal.ROOM_EXISTS,
 }
 
 
 _BOT_TROUBLE = {
-    Refusal.NO_BOT, Refusal.BOT_INACTIVE, Refusal.BOT_UNHEALTHY, Refusal.BOT_NOT_RUNNING,
+    Refusal.BOT_NOT_ASSIGNED, Refusal.NO_BOT, Refusal.BOT_INACTIVE, Refusal.BOT_UNHEALTHY,
+    Refusal.BOT_NOT_RUNNING,
 }
 
 

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from core.access.policy import BotNotAssignedError
 from core.services.time_text import utc_text
 from core.services.tournaments import MATCH_ROOM_MINUTES_DEFAULT, TournamentSettings
 from db.models import BotStatus, ClaimState, Match, MatchRoomClaim, RacetimeBot, Tournament, User
@@ -24,6 +25,7 @@ class Refusal(StrEnum):
 
     MATCH_NOT_FOUND = "match_not_found"
     NOT_SCHEDULED = "not_scheduled"
+    ARCHIVED = "tournament_archived"
     NO_TIME = "no_time"
     TOURNAMENT_AUTO_OFF = "tournament_auto_create_off"
     MATCH_AUTO_OFF = "match_auto_create_off"
@@ -31,6 +33,7 @@ class Refusal(StrEnum):
     BOT_INACTIVE = "bot_inactive"
     BOT_UNHEALTHY = "bot_unhealthy"
     BOT_NOT_RUNNING = "bot_not_running"
+    BOT_NOT_ASSIGNED = "bot_not_assigned"
     TOO_EARLY = "too_early"
     ROOM_EXISTS = "room_exists"
     OPENING = "opening"
@@ -120,10 +123,13 @@ def decide(
     bot_running: bool,
     claim: MatchRoomClaim | None,
     has_room: bool,
+    bot_assigned: bool = True,
 ) -> Decision:
     """The scheduler's rule, refusals in a fixed order (the first that applies is given)."""
     if match.status != RaceStatus.SCHEDULED.value:
         return Decision.refuse(Refusal.NOT_SCHEDULED, f"The match is {match.status}.")
+    if not tournament.is_active:
+        return Decision.refuse(Refusal.ARCHIVED, archived_message(tournament))
     if has_room or (claim is not None and claim.state == ClaimState.OPENED.value):
         return Decision.refuse(Refusal.ROOM_EXISTS, "The match already has a room.")
     if claim is not None and claim.state == ClaimState.OPENING.value:
@@ -141,7 +147,9 @@ def decide(
         )
     if not match_on:
         return Decision.refuse(Refusal.MATCH_AUTO_OFF, "Automatic rooms are off for this match.")
-    refused = bot_refusal(tournament.racetime_category, bot, bot_running)
+    refused = bot_refusal(
+        tournament.racetime_category, bot, bot_running, bot_assigned, CHANGE_MATCH_CATEGORY
+    )
     if refused is not None:
         return refused
     opens_at = room_opens_at(match, tournament)
@@ -161,10 +169,25 @@ def decide(
     return Decision(True)
 
 
-def bot_refusal(category: str, bot: RacetimeBot | None, bot_running: bool) -> Decision | None:
+# How organizers choose another category, for the refusal of a bot no longer assigned.
+CHANGE_MATCH_CATEGORY = "`/tournament settings category:`"
+CHANGE_LIVE_RACE_CATEGORY = "the async tournament's category"
+
+
+def bot_refusal(
+    category: str,
+    bot: RacetimeBot | None,
+    bot_running: bool,
+    bot_assigned: bool = True,
+    change: str = CHANGE_MATCH_CATEGORY,
+) -> Decision | None:
     """Why the category's bot cannot open a room now (``None``: it can)."""
     if bot is None:
         return Decision.refuse(Refusal.NO_BOT, f"There is no racetime bot for `{category}`.")
+    if not bot_assigned:
+        return Decision.refuse(
+            Refusal.BOT_NOT_ASSIGNED, BotNotAssignedError(category, change).message
+        )
     if not bot.is_active:
         return Decision.refuse(Refusal.BOT_INACTIVE, f"The `{category}` bot is disabled.")
     if bot.status != int(BotStatus.CONNECTED):
@@ -177,6 +200,14 @@ def bot_refusal(category: str, bot: RacetimeBot | None, bot_running: bool) -> De
             Refusal.BOT_NOT_RUNNING, f"The `{category}` bot is not running in this process."
         )
     return None
+
+
+def archived_message(tournament: Tournament) -> str:
+    """Why a match of an archived tournament gets no room, and what to do instead."""
+    return (
+        f"**{tournament.name}** is archived, so its matches get no room. Schedule the match "
+        "in an active tournament (`/match schedule`) if it is still to be played."
+    )
 
 
 def match_goal(match: Match, tournament: Tournament) -> str:

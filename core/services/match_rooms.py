@@ -29,6 +29,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from core.access import Actor, BotNotAssignedError
 from core.errors import NotFoundError, UserFacingError
 from core.events import (
     EventDispatcher,
@@ -50,6 +51,7 @@ from core.services.room_launch import LaunchFailed, RoomService
 from core.services.room_launch import OpenRetry as OpenRetry  # re-exported
 from db.models import ClaimState, Match, MatchRoomClaim
 from db.models.base import RaceStatus
+from db.queries import bot_guilds
 from db.queries import bots as bot_queries
 from db.queries import match_rooms as queries
 from db.queries import rooms as room_queries
@@ -142,6 +144,9 @@ class MatchRoomService(RoomService):
                 bot_running=category in self._racetime.bots,
                 claim=await queries.get_claim(session, match_id),
                 has_room=await room_queries.get_room_for_match(session, match_id) is not None,
+                bot_assigned=await bot_guilds.bot_serves_guild(
+                    session, category, tournament.guild_id
+                ),
             )
         if not decision:
             log.info("Match %d: no room yet: %s", match_id, decision.reason)
@@ -150,18 +155,40 @@ class MatchRoomService(RoomService):
     # -- opening -------------------------------------------------------------------------------
 
     async def create_race_room_for_match(
-        self, match_id: int, *, actor_user_id: int | None, reason: Reason
+        self,
+        match_id: int,
+        *,
+        actor_user_id: int | None,
+        reason: Reason,
+        actor: Actor | None = None,
     ) -> RoomOpening:
         """Open the match's room unless it has one; exactly once across tasks and processes.
 
-        Raises :class:`UserFacingError` (nothing claimed) for a match that is cancelled or
-        finished, or whose category has no bot running here.
+        The access policy is asked first, every time: ``actor`` must be allowed to open rooms
+        (``None``: the caller asked already) and the category's bot must serve the match's
+        server now. Raises :class:`UserFacingError` (nothing claimed) for a match that is
+        cancelled or finished, whose category has no bot running here, or whose bot is no
+        longer assigned to the server; the scheduler (``reason="scheduled"``) gets the last
+        as a recorded room problem and a ``FAILED`` outcome instead, and tries again later.
         """
         plan = await self._plan(match_id)
         if plan.match.status in (RaceStatus.CANCELLED.value, RaceStatus.FINISHED.value):
             raise UserFacingError(f"The match is {plan.match.status}: it gets no room.")
+        if not plan.tournament.is_active:
+            raise UserFacingError(rules.archived_message(plan.tournament))
         if plan.category not in self._racetime.bots:
             raise UserFacingError(str(UnknownCategoryError(plan.category)))
+        try:
+            await self._may_open(
+                actor, plan.tournament.guild_id, plan.category, rules.CHANGE_MATCH_CATEGORY
+            )
+        except BotNotAssignedError as refused:
+            if reason != "scheduled":
+                raise
+            await self.record_problem(match_id, refused.message)
+            return RoomOpening(
+                match_id, OpeningStatus.FAILED, plan.category, error=refused.message
+            )
         claim, won = await self._claim(plan, actor_user_id, reason)
         if not won:
             return self._outcome_of(claim)
@@ -257,6 +284,22 @@ class MatchRoomService(RoomService):
             if claim is not None:
                 claim.attempts += 1
                 claim.last_error = error
+
+    async def record_problem(self, match_id: int, problem: str) -> bool:
+        """Record why the match's room was not opened (``/match info`` shows it) and tell the
+        staff channel (``MatchRoomProblemEvent``), once per distinct problem: the scheduler
+        asks again every sweep. Returns whether it was new."""
+        async with self._event_log.transaction() as outbox:
+            match = await outbox.session.get(Match, match_id)
+            if match is None or match.room_error == problem:
+                return False
+            match.room_error = problem
+            outbox.add(MatchRoomProblemEvent(
+                user_id=SYSTEM_USER_ID, match_id=match_id,
+                tournament_id=match.tournament_id, problem=problem,
+            ))
+        log.warning("Match %d: room not opened: %s", match_id, problem)
+        return True
 
     async def _record_failed(self, match_id: int, error: str) -> None:
         """The claim is failed and the match says why, for others to announce."""
@@ -490,7 +533,15 @@ class MatchRoomService(RoomService):
                 continue
             log.info("Match %d: its room was being opened when RaceDesk stopped; finishing",
                      claim.match_id)
-            outcomes.append(await self._open(await self._plan(claim.match_id), claim))
+            plan = await self._plan(claim.match_id)
+            try:
+                await self._may_open(
+                    None, plan.tournament.guild_id, plan.category, rules.CHANGE_MATCH_CATEGORY
+                )
+            except BotNotAssignedError as refused:
+                await self._record_failed(claim.match_id, refused.message)
+                continue
+            outcomes.append(await self._open(plan, claim))
         resumed, self._resumed = not self._resumed, True
         for claim in opened:
             # Once per process every room (the engine resumes them without a fresh join, so

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import NOT_ASSIGNED_LIKE, Actor
 from core.clock import Clock
 from core.events import (
     EventDispatcher,
@@ -28,7 +29,7 @@ from core.events import (
 )
 from core.identity import SYSTEM_USER_ID
 from core.services.event_log import DatabaseEventLog
-from core.services.match_room_rules import auto_create, room_opens_at
+from core.services.match_room_rules import Refusal, auto_create, room_opens_at
 from core.services.room_scheduler import (
     Due,
     Opening,
@@ -51,8 +52,12 @@ class RoomOpener(Protocol):
     ) -> Verdict: ...
 
     async def create_race_room_for_match(
-        self, match_id: int, *, actor_user_id: int | None, reason: str
+        self, match_id: int, *, actor_user_id: int | None, reason: str, actor: Actor | None
     ) -> Opening: ...
+
+    async def record_problem(self, match_id: int, problem: str) -> bool:
+        """Record (once per distinct problem) why the match's room was not opened."""
+        ...
 
     async def reconcile_unfinished(self) -> Sequence[object]:
         """Finish openings a stopped process left half done (look on racetime first)."""
@@ -128,16 +133,27 @@ class MatchScheduler(RoomScheduler):
     # -- the room scheduler's questions --------------------------------------------------------
 
     async def _waiting(self, session: AsyncSession, subject_id: int | None = None) -> list[Due]:
-        rows = await queries.waiting_for_rooms(session, subject_id)
+        rows = await queries.waiting_for_rooms(session, subject_id, retrying=NOT_ASSIGNED_LIKE)
         return [Due(r.match_id, r.opens_at, r.starts_at) for r in rooms_due(rows, until=None)]
 
     async def _decide(self, subject_id: int, now: datetime) -> Verdict:
         return await self._opener.should_create_room_for_match(subject_id, now)
 
     async def _create(self, subject_id: int) -> Opening:
+        # The scheduler asks the access policy as RaceDesk's own automation.
         return await self._opener.create_race_room_for_match(
-            subject_id, actor_user_id=self._system_user_id, reason="scheduled"
+            subject_id, actor_user_id=self._system_user_id, reason="scheduled",
+            actor=Actor.system(),
         )
+
+    async def _record_problem(self, subject_id: int, problem: str) -> None:
+        await self._opener.record_problem(subject_id, problem)
+
+    async def _not_opened(self, subject_id: int, verdict: Verdict) -> None:
+        """A bot no longer assigned to the server is the organizers' to fix: recorded on the
+        match (``/match info``) and told to the staff channel, once; asked again each sweep."""
+        if getattr(verdict, "code", None) is Refusal.BOT_NOT_ASSIGNED:
+            await self._opener.record_problem(subject_id, verdict.reason)
 
     async def _reconcile(self) -> None:
         await self._opener.reconcile_unfinished()
@@ -148,7 +164,9 @@ class MatchScheduler(RoomScheduler):
             "and RaceDesk could not open it in time. A moderator can open it with /open-room."
         )
         async with self._event_log.transaction() as outbox:
-            tournament_id = await queries.record_room_missed(outbox.session, subject_id, reason)
+            tournament_id = await queries.record_room_missed(
+                outbox.session, subject_id, reason, retrying=NOT_ASSIGNED_LIKE
+            )
             if tournament_id is not None:
                 outbox.add(MatchRoomProblemEvent(
                     user_id=SYSTEM_USER_ID, match_id=subject_id, tournament_id=tournament_id,

@@ -314,14 +314,17 @@ class MatchService:
             return [await self._info(session, match, found) for match, found in rows]
 
     async def suggest(
-        self, guild_id: int, typed: str, *, open_only: bool = False, without_room: bool = False
+        self, guild_id: int, typed: str, *, open_only: bool = False, without_room: bool = False,
+        active_only: bool = False,
     ) -> list[tuple[int, str]]:
         """(id, label) pairs for autocomplete, e.g. ``#12 · Spring Cup · Semi-final ·
         2026-12-01 19:00 UTC``; ``open_only`` leaves out finished and cancelled matches,
-        ``without_room`` those with a room (or one being opened)."""
+        ``without_room`` those with a room (or one being opened), ``active_only`` those of
+        archived tournaments."""
         async with self._sessionmaker() as session:
             rows = await queries.search_matches(
-                session, guild_id, typed, open_only=open_only, without_room=without_room
+                session, guild_id, typed, open_only=open_only, without_room=without_room,
+                active_only=active_only,
             )
         return [(_id(match), _label(match, tournament)) for match, tournament in rows]
 

@@ -18,6 +18,7 @@ from core.access import AccessPolicy, Actor, Permission
 from core.errors import NotFoundError, UserFacingError
 from core.identity import SYSTEM_USER_ID
 from core.services.audit import AuditService
+from core.services.match_room_rules import archived_message
 from core.services.match_rooms import (
     MatchRoomService,
     OpeningStatus,
@@ -25,7 +26,7 @@ from core.services.match_rooms import (
     RoomPreview,
 )
 from core.services.matches import MatchService
-from db.models import Match, RaceStatus
+from db.models import Match, RaceStatus, Tournament
 from db.queries import matches as queries
 from db.queries.users import get_or_create_user_by_discord_id
 
@@ -97,15 +98,18 @@ class OpenRoomService:
 
     async def suggest(self, guild_id: int, typed: str, *, actor: Actor) -> list[tuple[int, str]]:
         """(id, label) pairs for autocomplete: this server's matches still to be played that
-        have no room yet."""
+        have no room yet, of tournaments not archived."""
         await self._access.require(actor, Permission.OPEN_ROOMS, guild_id)
-        return await self._matches.suggest(guild_id, typed, open_only=True, without_room=True)
+        return await self._matches.suggest(
+            guild_id, typed, open_only=True, without_room=True, active_only=True
+        )
 
     async def preview(self, guild_id: int, match_id: int, *, actor: Actor) -> OpenRoomPreview:
         """The room the server's match ``match_id`` would get, and who would be invited."""
         await self._access.require(actor, Permission.OPEN_ROOMS, guild_id)
         async with self._sessionmaker() as session:
             match = await self._find(session, guild_id, match_id)
+            await _check_active(session, match)
             players = await queries.players_of(session, match_id)
         invited = tuple(
             Invitee(user.discord_id, user.racetime_name or user.racetime_id or "")
@@ -129,9 +133,10 @@ class OpenRoomService:
             status = RaceStatus(match.status)
             if status in CLOSED_STATUSES:
                 raise UserFacingError(closed_message(match_id, status))
+            await _check_active(session, match)
             actor_user_id = await _application_user(session, actor)
         opening = await self._rooms.create_race_room_for_match(
-            match_id, actor_user_id=actor_user_id, reason="manual"
+            match_id, actor_user_id=actor_user_id, reason="manual", actor=actor
         )
         if opening.status in (OpeningStatus.OPENED, OpeningStatus.ADOPTED):
             async with self._sessionmaker.begin() as session:
@@ -148,6 +153,13 @@ class OpenRoomService:
         if found is None:
             raise not_found(match_id)
         return found[0]
+
+
+async def _check_active(session: AsyncSession, match: Match) -> None:
+    """Refuse a match of an archived tournament: it gets no room, whoever asks."""
+    tournament = await session.get(Tournament, match.tournament_id)
+    if tournament is not None and not tournament.is_active:
+        raise UserFacingError(archived_message(tournament))
 
 
 async def _application_user(session: AsyncSession, actor: Actor) -> int:

@@ -17,6 +17,7 @@ from typing import Protocol
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.access import AccessPolicy, Actor, BotNotAssignedError
 from core.clock import Clock, SystemClock
 from core.metrics import NO_METRICS, Metrics
 from core.services.event_log import DatabaseEventLog
@@ -173,8 +174,12 @@ class RoomService:
         connect_timeout: float = 10.0,
         lease: timedelta = CLAIM_LEASE,
         metrics: Metrics = NO_METRICS,
+        access: AccessPolicy | None = None,
     ) -> None:
         self._metrics = metrics
+        # Asked before every opening: may the actor open rooms, and does the bot serve the
+        # server now (the assignment alone needs no owners, so a bare policy will do).
+        self._access = access or AccessPolicy(sessionmaker)
         self._sessionmaker = sessionmaker
         self._event_log = event_log
         self._racetime = racetime
@@ -188,6 +193,16 @@ class RoomService:
 
     def _url(self, category: str, slug: str) -> str:
         return f"{self._client.base_url}/{category}/{slug}"
+
+    async def _may_open(
+        self, actor: Actor | None, guild_id: int, category: str, change: str
+    ) -> None:
+        """Ask the access policy before a room is opened: the bot must serve the server now,
+        and ``actor`` (when the caller has not asked for it already) may open rooms there."""
+        if actor is not None:
+            await self._access.require_room_opening(actor, guild_id, category, change=change)
+        elif not await self._access.bot_serves(guild_id, category):
+            raise BotNotAssignedError(category, change)
 
 
 __all__ = [

@@ -104,6 +104,13 @@ class RoomScheduler:
     async def _report_missed(self, subject_id: int, starts_at: datetime) -> None:
         raise NotImplementedError
 
+    async def _not_opened(self, subject_id: int, verdict: Verdict) -> None:
+        """The room service said no: record what organizers must fix (default: nothing)."""
+
+    async def _record_problem(self, subject_id: int, problem: str) -> None:
+        """Record why the subject's room was not opened (its readers and staff see it)."""
+        raise NotImplementedError
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -183,6 +190,7 @@ class RoomScheduler:
             decision = await self._decide(subject_id, self._clock.now())
             if not decision:
                 log.info("%s %d: room not opened: %s", self.noun, subject_id, decision.reason)
+                await self._not_opened(subject_id, decision)
                 return False
             return (await self._create(subject_id)).ok
         finally:
@@ -198,12 +206,31 @@ class RoomScheduler:
         now = self._clock.now()
         opened = 0
         for item in await self.due(until=now):
-            if item.starts_at + self._timings.grace < now:
-                await self._report_missed(item.subject_id, item.starts_at)
-                self._unplan(item.subject_id)
-                continue
-            opened += await self.open_room(item.subject_id)
+            # Each subject on its own: one that fails is logged and recorded, and the sweep
+            # goes on to the next (rather than leaving them all to the next sweep).
+            try:
+                if item.starts_at + self._timings.grace < now:
+                    await self._report_missed(item.subject_id, item.starts_at)
+                    self._unplan(item.subject_id)
+                    continue
+                opened += await self.open_room(item.subject_id)
+            except Exception as error:
+                log.exception("%s %d: the sweep could not open its room", self.noun,
+                              item.subject_id)
+                await self._record_failure(item.subject_id, error)
         return opened
+
+    async def _record_failure(self, subject_id: int, error: Exception) -> None:
+        """Record an unexpected failure on the subject (its type only: the traceback is in
+        the log), so organizers see it; never raises."""
+        problem = (
+            f"Opening the room failed: an unexpected error ({type(error).__name__}). "
+            "A moderator can try again with `/open-room`."
+        )
+        try:
+            await self._record_problem(subject_id, problem)
+        except Exception:
+            log.exception("%s %d: could not record its room problem", self.noun, subject_id)
 
     def _tracked(
         self, job: Callable[..., Awaitable[object]]

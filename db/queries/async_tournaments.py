@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -189,16 +189,19 @@ async def live_races_of_guild(
 
 
 async def waiting_for_rooms(
-    session: AsyncSession, live_race_id: int | None = None
+    session: AsyncSession, live_race_id: int | None = None, *, retrying: str | None = None
 ) -> list[AsyncLiveRace]:
-    """Scheduled live races of active tournaments with no claim on a room and nothing wrong."""
+    """Scheduled live races of active tournaments with no claim on a room and nothing wrong
+    (but a room error the scheduler asks about again: ``retrying``, a LIKE pattern)."""
+    error = col(AsyncLiveRace.room_error)
+    no_error = error.is_(None) if retrying is None else or_(error.is_(None), error.like(retrying))
     statement = (
         select(AsyncLiveRace)
         .join(AsyncTournament, col(AsyncTournament.id) == col(AsyncLiveRace.tournament_id))
         .where(
             AsyncLiveRace.status == RaceStatus.SCHEDULED.value,
             col(AsyncLiveRace.room_state).is_(None),
-            col(AsyncLiveRace.room_error).is_(None),
+            no_error,
             col(AsyncTournament.is_active).is_(True),
         )
     )

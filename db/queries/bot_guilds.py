@@ -7,7 +7,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from db.models import RacetimeBotGuild
+from db.models import RacetimeBot, RacetimeBotGuild
 from db.queries._upsert import dialect_insert
 from db.types import utcnow
 
@@ -45,3 +45,14 @@ async def guilds_by_bot(session: AsyncSession) -> dict[int, list[int]]:
     for bot_id, guild_id in result.all():
         servers.setdefault(bot_id, []).append(guild_id)
     return servers
+
+
+async def bot_serves_guild(session: AsyncSession, category: str, guild_id: int) -> bool:
+    """Whether the ``category`` bot is assigned to ``guild_id``."""
+    result = await session.execute(
+        select(RacetimeBotGuild.id)
+        .join(RacetimeBot, col(RacetimeBot.id) == col(RacetimeBotGuild.bot_id))
+        .where(col(RacetimeBot.category) == category, col(RacetimeBotGuild.guild_id) == guild_id)
+        .limit(1)
+    )
+    return result.first() is not None

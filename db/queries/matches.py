@@ -116,17 +116,21 @@ async def search_matches(
     *,
     open_only: bool,
     without_room: bool = False,
+    active_only: bool = False,
     limit: int = 25,
 ) -> list[tuple[Match, Tournament]]:
     """The server's matches whose id, title or tournament name contains ``typed``: those
     still to be played soonest first, then (unless ``open_only``) the latest others.
     ``without_room`` leaves out matches that have a room or are getting one (a failed
-    opening counts as no room: it may be tried again)."""
+    opening counts as no room: it may be tried again); ``active_only`` those of archived
+    tournaments."""
     statement = (
         select(Match, Tournament)
         .join(Tournament, col(Tournament.id) == col(Match.tournament_id))
         .where(Tournament.guild_id == guild_id)
     )
+    if active_only:
+        statement = statement.where(col(Tournament.is_active).is_(True))
     if without_room:
         has_room = select(RaceRoom.id).where(col(RaceRoom.match_id) == col(Match.id))
         has_claim = select(MatchRoomClaim.id).where(

@@ -180,6 +180,21 @@ async def test_autocomplete_offers_only_matches_without_a_room(scene: Scene) -> 
     assert await harness.autocomplete("open-room", "match", "", member=scene.moderator) == []
 
 
+async def test_a_match_of_an_archived_tournament_is_neither_offered_nor_opened(
+    scene: Scene,
+) -> None:
+    harness = scene.harness
+    await harness.services.tournaments.archive(harness.guild.id, "Winter Cup", actor=harness.set_up)
+    assert await harness.autocomplete("open-room", "match", "", member=scene.moderator) == []
+    refused = await preview(scene)
+    assert refused.first.ephemeral
+    assert refused.first.content.startswith(
+        "**Winter Cup** is archived, so its matches get no room."
+    )
+    assert refused.first.components == []
+    assert rooms_on_fake(scene) == []
+
+
 # -- confirm and cancel ----------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
 from core.clock import Clock, SystemClock
@@ -19,6 +20,8 @@ from core.services.racetime_bots import RacetimeBotService
 from core.services.racetime_store import DatabaseRoomStore
 from db.engine import create_engine, create_sessionmaker
 from db.models import Match, MatchPlayer, Tournament, User
+from db.queries.bot_guilds import assign_bot_to_guild
+from db.queries.bots import get_bot_by_category
 from db.secrets import SecretBox
 from racetime.backoff import Backoff
 from racetime.client import RacetimeClient
@@ -63,6 +66,7 @@ async def add_match(
         session.add(tournament)
         await session.flush()
         assert tournament.id is not None
+        await assign_bot(session, tournament.racetime_category, tournament.guild_id)
         match = Match(
             tournament_id=tournament.id, title=title, scheduled_at=scheduled_at, **match_fields
         )
@@ -85,6 +89,14 @@ async def add_match(
         linked=[users[name] for name in linked],
         unlinked_user_ids=[p.id for p in players[len(linked):] if p.id is not None],
     )
+
+
+async def assign_bot(session: AsyncSession, category: str, guild_id: int) -> None:
+    """Let the server use the category's bot (as ``/racetime bot assign`` does), if the bot
+    exists yet: rooms are opened only with a bot assigned to the match's server."""
+    bot = await get_bot_by_category(session, category)
+    if bot is not None and bot.id is not None:
+        await assign_bot_to_guild(session, bot.id, guild_id)
 
 
 def room_service(

@@ -19,7 +19,7 @@ from core.services.live_race_rules import room_marker
 from core.services.match_rooms import OpeningStatus
 from core.services.room_scheduler import SchedulerTimings
 from db.models import AsyncLiveRace, AsyncParticipant, AsyncTournament, ClaimState, User
-from tests.core.match_room_helpers import NO_WAIT
+from tests.core.match_room_helpers import NO_WAIT, assign_bot
 from tests.plugins.racetime_engine import EngineEnv
 from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
 
@@ -66,6 +66,7 @@ async def add_race(env: EngineEnv, starts: datetime, *, name: str = "Async Cup")
         session.add(tournament)
         await session.flush()
         assert tournament.id is not None
+        await assign_bot(session, CATEGORY, tournament.guild_id)
         user = User(discord_id=900_000_000_000_000_077, racetime_id=env.fake.seed.users["RacerOne"],
                     racetime_name="RacerOne#1234") if name == "Async Cup" else None
         if user is not None:

@@ -217,3 +217,28 @@ async def test_a_room_cancelled_on_racetime_lets_the_match_get_a_new_room(
     )
     assert again.status == OpeningStatus.OPENED and again.slug != first.slug
     assert (await match_row(env, setup.match_id)).room_error is None
+
+
+async def test_a_match_cancelled_while_its_room_is_open_gets_no_results(
+    env_with_results: EngineEnv,
+) -> None:
+    """The room rightly stays open, and the race may still start and finish in it; the
+    cancelled match stays cancelled: no places, no MatchResultEvent (so no DMs and no #results
+    post)."""
+    env = env_with_results
+    one, two = env.fake.seed.users["RacerOne"], env.fake.seed.users["RacerTwo"]
+    manager, race, _ = await watched_race(env)
+    match_id = await a_match(env, {"RacerOne": one, "RacerTwo": two})
+    await manager.attach(race.name, match_id=match_id)
+    async with env.sessionmaker.begin() as session:
+        match = await session.get(Match, match_id)
+        assert match is not None
+        match.status = "cancelled"
+
+    await race_finished(env, race.slug, one, two)
+    await reported(env, race.slug, ("race", "in_progress", "finished"))
+    await env.dispatcher.drain()
+
+    assert await match_status(env, match_id) == "cancelled"
+    assert results_of(env, match_id) == []
+    assert {place for _, place, _ in (await players(env, match_id)).values()} == {None}

@@ -34,7 +34,7 @@ from db.models import (
     Tournament,
 )
 from db.secrets import SecretBox
-from tests.core.match_room_helpers import add_match, room_service, second_process
+from tests.core.match_room_helpers import add_match, assign_bot, room_service, second_process
 from tests.plugins.racetime_engine import EngineEnv, eventually
 from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
 
@@ -484,6 +484,9 @@ async def test_should_create_room_for_match_gives_each_refusal(engine_env: Engin
         smz3 = (await session.execute(select(RacetimeBot).where(
             RacetimeBot.category == "smz3"))).scalar_one()
         smz3.status = int(BotStatus.CONNECTED)
+    assert await code(match_id) == Refusal.BOT_NOT_ASSIGNED  # not this server's bot (yet)
+    async with env.sessionmaker.begin() as session:
+        await assign_bot(session, "smz3", 111111111111111111)
     assert await code(match_id) == Refusal.BOT_NOT_RUNNING
     await change(Tournament, setup.tournament_id, racetime_category=CATEGORY)
     await change(RacetimeBot, bot.id, is_active=True, status=int(BotStatus.CONNECTED))

@@ -20,6 +20,8 @@ from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchRoomPro
 from core.identity import SYSTEM_USER_ID
 from core.services.match_scheduler import MatchScheduler, SchedulerTimings
 from db.models import Match, MatchRoomClaim, Tournament
+from db.queries.bot_guilds import assign_bot_to_guild, unassign_bot_from_guild
+from db.queries.bots import get_bot_by_category
 from tests.core.match_room_helpers import add_match, room_service
 from tests.plugins.racetime_engine import EngineEnv, eventually
 from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
@@ -202,3 +204,75 @@ async def test_the_sweep_catches_up_after_downtime_and_reports_hopeless_matches(
     assert (await match_row(env, missed.match_id)).room_error == reported
     await env.dispatcher.drain()
     assert len(env.of(MatchRoomProblemEvent)) == 1
+
+
+async def test_a_bot_unassigned_from_the_server_opens_nothing_and_is_reported_once(
+    rig: Rig,
+) -> None:
+    """The scheduler asks the access policy (as the system actor) each time: the match gets
+    a room problem (``/match info``, the staff channel) instead of a room or a crash, and
+    opens once the bot is assigned again."""
+    env, scheduler = rig.env, rig.scheduler
+    setup = await add_match(env, scheduled_at=NOW + timedelta(minutes=10))
+    async with env.sessionmaker.begin() as session:
+        tournament = await session.get(Tournament, setup.tournament_id)
+        assert tournament is not None
+        bot = await get_bot_by_category(session, CATEGORY)
+        assert bot is not None and bot.id is not None
+        assert await unassign_bot_from_guild(session, bot.id, tournament.guild_id)
+
+    assert await scheduler.sweep() == 0
+    assert await scheduler.sweep() == 0
+    assert rooms_on_fake(env) == []
+    assert await claim(env, setup.match_id) is None
+    problem = (await match_row(env, setup.match_id)).room_error
+    assert problem is not None and "no longer assigned to this server" in problem
+    await env.dispatcher.drain()
+    assert [e.problem for e in env.of(MatchRoomProblemEvent)] == [problem]
+
+    async with env.sessionmaker.begin() as session:
+        await assign_bot_to_guild(session, bot.id, tournament.guild_id)
+    assert await scheduler.sweep() == 1
+    assert len(rooms_on_fake(env)) == 1
+    assert (await match_row(env, setup.match_id)).room_error is None
+
+
+class _FailsFor:
+    """The room service, except that asking about one match raises (a bug, a lost database
+    connection): what the sweep must survive."""
+
+    def __init__(self, service: object, match_id: int) -> None:
+        self._service = service
+        self._match_id = match_id
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._service, name)
+
+    async def should_create_room_for_match(self, match_id: int, now: datetime | None = None):  # type: ignore[no-untyped-def]
+        if match_id == self._match_id:
+            raise RuntimeError("boom")
+        return await self._service.should_create_room_for_match(match_id, now)  # type: ignore[attr-defined]
+
+
+async def test_one_failing_match_does_not_hold_up_the_rest_of_the_sweep(rig: Rig) -> None:
+    env = rig.env
+    failing = await add_match(env, scheduled_at=NOW + timedelta(minutes=5), linked=(),
+                              unlinked=2, tournament_name="Cup A")
+    later = await add_match(env, scheduled_at=NOW + timedelta(minutes=10),
+                            tournament_name="Cup B")
+    service = rig.scheduler._opener  # type: ignore[attr-defined]
+    scheduler = MatchScheduler(
+        env.sessionmaker, env.event_log, _FailsFor(service, failing.match_id),  # type: ignore[arg-type]
+        system_user_id=SYSTEM_USER_ID, clock=rig.clock,
+        timings=SchedulerTimings(sweep_seconds=3600.0),
+    )
+    try:
+        assert await scheduler.sweep() == 1
+    finally:
+        await scheduler.stop()
+    assert len(rooms_on_fake(env)) == 1
+    assert await claim(env, later.match_id) is not None
+    problem = (await match_row(env, failing.match_id)).room_error
+    assert problem is not None and "RuntimeError" in problem and "/open-room" in problem
+    await env.dispatcher.drain()
+    assert [e.match_id for e in env.of(MatchRoomProblemEvent)] == [failing.match_id]
