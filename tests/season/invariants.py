@@ -51,7 +51,7 @@ async def check_rooms(world: SeasonWorld, model: SeasonModel) -> None:
         assert room.category == tournament.category, (room, tournament)
         claim = claims.get(room.match_id)
         if claim is not None and claim.reason == "scheduled":
-            due = reads.opens_at(rows[room.match_id])
+            due = await reads.opens_at(world, rows[room.match_id])
             assert due is not None and due <= world.clock.now(), (
                 f"the scheduler opened match {room.match_id}'s room at {world.clock.now()}, "
                 f"before it was due ({due})"

@@ -7,12 +7,13 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlmodel import col
 
 from core.events import MatchResultEvent, decode_event
+from core.services.match_room_rules import room_opens_at
 from db.models import (
     EventLogEntry,
     Match,
@@ -112,10 +113,13 @@ async def results_recorded(world: SeasonWorld) -> Counter[int]:
     return Counter(e.match_id for e in events if isinstance(e, MatchResultEvent))
 
 
-def opens_at(match: Match) -> datetime | None:
-    if match.scheduled_at is None:
-        return None
-    return match.scheduled_at - timedelta(minutes=match.room_open_minutes_before)
+async def opens_at(world: SeasonWorld, match: Match) -> datetime | None:
+    """When the match's room is due: its time less its tournament's "room open minutes
+    before" as the tournament says now (the scheduler re-plans when that changes)."""
+    async with world.services.sessionmaker() as session:
+        tournament = await session.get(Tournament, match.tournament_id)
+    assert tournament is not None
+    return room_opens_at(match, tournament)
 
 
 async def settled(world: SeasonWorld) -> None:

@@ -5,12 +5,14 @@ clock moved by the machine. Each step updates the model from what the database t
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import discord
+from hypothesis import event
 
 from cogs._shared.tree import APOLOGY
 from core.errors import UserFacingError
@@ -21,6 +23,15 @@ from tests.season.model import MatchModel, SeasonModel, TournamentModel
 from tests.season.world import SeasonWorld, Server
 
 log = logging.getLogger(__name__)
+
+# What the seasons of this process got to (printed by the test, for ``pytest -s``): a season
+# that never finishes a race or restarts RaceDesk checks little.
+COVERED: Counter[str] = Counter()
+
+
+def covered(what: str) -> None:
+    event(what)
+    COVERED[what] += 1
 
 
 async def slash(
@@ -137,6 +148,7 @@ async def open_room(world: SeasonWorld, match: MatchModel) -> None:
 async def advance(world: SeasonWorld, model: SeasonModel, minutes: int) -> None:
     """Time passes: each match job that falls due runs (as APScheduler runs it, at its time
     on the season's clock), then the catch-up sweep."""
+    opened_before = len(reads.rooms_on_racetime(world))
     await world.clock.advance(minutes * 60)
     scheduler = world.services.match_scheduler
     now = world.clock.now()
@@ -149,6 +161,8 @@ async def advance(world: SeasonWorld, model: SeasonModel, minutes: int) -> None:
                 log.info("Match %d: job refused: %s", match_id, refused)
     await scheduler.sweep()
     await reads.settled(world)
+    if len(reads.rooms_on_racetime(world)) > opened_before:
+        covered("time passing opened a room")
 
 
 # -- bots --------------------------------------------------------------------------------------
@@ -221,6 +235,7 @@ async def start_race(world: SeasonWorld, match: MatchModel) -> None:
     if fake.race(room.slug).status == "pending":
         await fake.advance_to_start(room.slug)
         await fake.advance(6)  # past racetime's 5 s in which a start can be undone
+        covered("a race started")
     await reads.settled(world)
 
 
@@ -234,6 +249,7 @@ async def _finish(world: SeasonWorld, match: MatchModel, slug: str, forfeit: boo
     await fake.tick()
     if fake.race(slug).status == "finished":
         match.finishes += 1
+        covered("a race finished" + (" (its match cancelled)" if match.cancelled else ""))
 
 
 async def finish_race(world: SeasonWorld, match: MatchModel, *, forfeit: bool) -> None:
@@ -252,8 +268,8 @@ async def unfinish_race(world: SeasonWorld, match: MatchModel) -> None:
     fake = world.fake
     done = [e["user"]["id"] for e in fake.race_data(room.slug)["entrants"]
             if e["status"]["value"] in ("done", "dnf")]
-    if done:
-        await _try(fake.racer(room.slug, done[-1]).undone())
+    if done and await _try(fake.racer(room.slug, done[-1]).undone()):
+        covered("a finish was taken back")
     await reads.settled(world)
 
 
@@ -266,4 +282,5 @@ async def finish_while_down(world: SeasonWorld, match: MatchModel, *, forfeit: b
     await world.down()
     await _finish(world, match, room.slug, forfeit)
     await world.up()
+    covered("RaceDesk restarted")
     await reads.settled(world)

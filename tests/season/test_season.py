@@ -259,6 +259,10 @@ class SeasonMachine(RuleBasedStateMachine):
 def test_a_season_across_two_servers(
     fresh_db_url: Callable[[], Coroutine[Any, Any, str]], secret_box: SecretBox
 ) -> None:
-    run_state_machine_as_test(
-        lambda: SeasonMachine(fresh_db_url, secret_box), settings=season_settings()
-    )
+    steps.COVERED.clear()
+    try:
+        run_state_machine_as_test(
+            lambda: SeasonMachine(fresh_db_url, secret_box), settings=season_settings()
+        )
+    finally:
+        print("What the seasons got to:", dict(sorted(steps.COVERED.items())))

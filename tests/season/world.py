@@ -175,6 +175,7 @@ class SeasonWorld:
         await self._stop_delivery()
         for name in list(self.bot.cogs):  # nobody's command reaches a stopped RaceDesk
             await self.bot.remove_cog(name)
+        self.bot.tree.clear_commands(guild=None)  # commands some cogs add to the tree
         assert self._lifecycle is not None
         lifecycle, self._lifecycle = self._lifecycle, None
         await asyncio.wait_for(lifecycle.close(), STOP_SECONDS)
