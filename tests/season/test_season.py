@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 EXAMPLES_ENV = "RACEDESK_SEASON_EXAMPLES"
 NO_SHRINK_ENV = "RACEDESK_SEASON_NO_SHRINK"  # 1: report the first failing season as found
-BOUNDED_EXAMPLES, BOUNDED_STEPS = 4, 16  # make test: about a minute
+BOUNDED_EXAMPLES, BOUNDED_STEPS = 8, 20  # make test: about a minute
 CI_STEPS = 30
 STEP_SECONDS = 90.0  # one step (with its checks) that takes longer is a hang
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / ".pytest_cache" / "hypothesis-season"
@@ -150,16 +150,28 @@ class SeasonMachine(RuleBasedStateMachine):
     # -- tournaments ---------------------------------------------------------------------
 
     @initialize(category=st.sampled_from(CATEGORIES), auto_rooms=st.booleans(),
-                minutes=OPEN_MINUTES)
-    def first_tournament_of_a(self, category: str, auto_rooms: bool, minutes: int) -> None:
-        self.run(steps.create_tournament(self.w, self.model, self.w.servers[0], category,
+                minutes=OPEN_MINUTES, minutes_ahead=MINUTES_AHEAD)
+    def first_match_of_a(
+        self, category: str, auto_rooms: bool, minutes: int, minutes_ahead: int
+    ) -> None:
+        """Each server starts with a tournament and a match (of its first two players)."""
+        server = self.w.servers[0]
+        self.run(steps.create_tournament(self.w, self.model, server, category,
                                          auto_rooms=auto_rooms, minutes=minutes))
+        [tournament] = [t for t in self.tournaments() if t.guild_id == server.id]
+        self.run(steps.schedule_match(self.w, self.model, tournament, (0, 1), minutes_ahead))
 
     @initialize(category=st.sampled_from(CATEGORIES), auto_rooms=st.booleans(),
-                minutes=OPEN_MINUTES)
-    def first_tournament_of_b(self, category: str, auto_rooms: bool, minutes: int) -> None:
-        self.run(steps.create_tournament(self.w, self.model, self.w.servers[1], category,
+                minutes=OPEN_MINUTES, minutes_ahead=MINUTES_AHEAD)
+    def first_match_of_b(
+        self, category: str, auto_rooms: bool, minutes: int, minutes_ahead: int
+    ) -> None:
+        """Each server starts with a tournament and a match (of its first two players)."""
+        server = self.w.servers[1]
+        self.run(steps.create_tournament(self.w, self.model, server, category,
                                          auto_rooms=auto_rooms, minutes=minutes))
+        [tournament] = [t for t in self.tournaments() if t.guild_id == server.id]
+        self.run(steps.schedule_match(self.w, self.model, tournament, (0, 1), minutes_ahead))
 
     @rule(server=st.integers(0, 1), category=st.sampled_from(CATEGORIES),
           auto_rooms=st.booleans(), minutes=OPEN_MINUTES)
