@@ -113,9 +113,8 @@ async def check_views(world: SeasonWorld, model: SeasonModel) -> None:
             (await slash(world, "match list", server.organizer)).text,
             (await slash(world, "tournament list", server.organizer, archived=True)).text,
         ]
-        for command in ("open-room", "match info"):
-            choices = await world.sim.autocomplete(command, "match", "", member=server.organizer)
-            seen += [choice.name for choice in choices]
+        choices = await world.sim.autocomplete("open-room", "match", "", member=server.organizer)
+        seen += [choice.name for choice in choices]
         theirs = [m for m in model.matches.values() if m.guild_id != server.id]
         if theirs:
             info = await slash(world, "match info", server.organizer, match=str(theirs[-1].id))

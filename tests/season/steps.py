@@ -181,7 +181,9 @@ async def assign_bot(
 # -- players -----------------------------------------------------------------------------------
 
 
-async def link(world: SeasonWorld, model: SeasonModel, player: discord.Member) -> None:
+async def link(
+    world: SeasonWorld, model: SeasonModel, player: discord.Member, *, settle: bool = True
+) -> None:
     """/link-racetime, racetime's authorization followed as a browser would, the callback."""
     result = await slash(world, "link-racetime", player)
     world.fake.authorize_as(world.racetime_ids[player.id])
@@ -193,7 +195,8 @@ async def link(world: SeasonWorld, model: SeasonModel, player: discord.Member) -
     outcome = await world.services.linking.complete_link(query["state"], code=query.get("code"))
     assert outcome.ok, outcome
     model.linked.add(player.id)
-    await reads.settled(world)
+    if settle:
+        await reads.settled(world)
 
 
 async def unlink(world: SeasonWorld, model: SeasonModel, player: discord.Member) -> None:

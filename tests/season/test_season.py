@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 EXAMPLES_ENV = "RACEDESK_SEASON_EXAMPLES"
 NO_SHRINK_ENV = "RACEDESK_SEASON_NO_SHRINK"  # 1: report the first failing season as found
-BOUNDED_EXAMPLES, BOUNDED_STEPS = 8, 20  # make test: about a minute
+BOUNDED_EXAMPLES, BOUNDED_STEPS = 6, 20  # make test: about a minute
 CI_STEPS = 30
 STEP_SECONDS = 90.0  # one step (with its checks) that takes longer is a hang
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / ".pytest_cache" / "hypothesis-season"
@@ -92,8 +92,9 @@ class SeasonMachine(RuleBasedStateMachine):
             self.world = SeasonWorld(url, secret_box, SeasonClock(start))
             self.run(self.world.start())
             self.model.assigned = self.run(reads.assigned(self.world))
-            for player in self.all_players:
-                self.run(steps.link(self.world, self.model, player))
+            for player in self.all_players:  # everyone starts linked; steps unlink some
+                self.run(steps.link(self.world, self.model, player, settle=False))
+            self.run(reads.settled(self.world))
         except BaseException:
             self.teardown()
             raise
@@ -227,14 +228,13 @@ class SeasonMachine(RuleBasedStateMachine):
                                   assign=assign))
 
     @rule(player=st.integers(0, 5))
-    def link(self, player: int) -> None:
-        self.run(steps.link(self.w, self.model, self.all_players[player]))
-
-    @precondition(lambda self: self.model.linked)
-    @rule(player=st.integers(0, 5))
-    def unlink(self, player: int) -> None:
-        linked = [p for p in self.all_players if p.id in self.model.linked]
-        self.run(steps.unlink(self.w, self.model, pick(linked, player)))
+    def link_or_unlink(self, player: int) -> None:
+        """The player links their racetime account, or unlinks it if it is linked."""
+        member = self.all_players[player]
+        if member.id in self.model.linked:
+            self.run(steps.unlink(self.w, self.model, member))
+        else:
+            self.run(steps.link(self.w, self.model, member))
 
     # -- races ---------------------------------------------------------------------------
     # Enabled by the model alone: a precondition that read racetime's state could change
@@ -246,22 +246,22 @@ class SeasonMachine(RuleBasedStateMachine):
         return pick(found, index) if found else None
 
     @precondition(lambda self: self.matches())
-    @rule(index=PICK)
-    def start_race(self, index: int) -> None:
-        if (match := self._room(index, "open", "invitational")) is not None:
-            self.run(steps.start_race(self.w, match))
-
-    @precondition(lambda self: self.matches())
-    @rule(index=PICK, forfeit=st.booleans())
-    def finish_race(self, index: int, forfeit: bool) -> None:
-        if (match := self._room(index, "in_progress")) is not None:
+    @rule(index=PICK, forfeit=st.booleans(), take_back=st.booleans())
+    def race_moves_on(self, index: int, forfeit: bool, take_back: bool) -> None:
+        """A room's race moves on a stage: its players start it, or finish it (the last one
+        forfeiting), or (``take_back``) a finisher takes their finish back."""
+        stages = ("open", "invitational", "in_progress") + (("finished",) if take_back else ())
+        match = self._room(index, *stages)
+        if match is None:
+            return
+        room = steps.room_of(self.w, match)
+        assert room is not None
+        if room.status == "in_progress":
             self.run(steps.finish_race(self.w, match, forfeit=forfeit))
-
-    @precondition(lambda self: self.matches())
-    @rule(index=PICK)
-    def unfinish_race(self, index: int) -> None:
-        if (match := self._room(index, "finished")) is not None:
+        elif room.status == "finished":
             self.run(steps.unfinish_race(self.w, match))
+        else:
+            self.run(steps.start_race(self.w, match))
 
     @precondition(lambda self: self.matches())
     @rule(index=PICK, forfeit=st.booleans())
