@@ -81,13 +81,17 @@ async def check_results(world: SeasonWorld, model: SeasonModel) -> None:
 
 
 def check_messages(world: SeasonWorld, model: SeasonModel, sent: list[discord.Message]) -> None:
-    """What the bot posted in a server names nothing of the other; no results are posted for
-    a cancelled match."""
+    """What the bot posted in a server, or sent a player by DM, names nothing of the other
+    server; no results are posted for a cancelled match."""
+    players = {p.id: server for server in world.servers for p in server.players}
     for message in sent:
         guild = message.guild
-        if guild is None:
-            continue
         text = message_text(message)
+        if guild is None:  # a DM: a player hears of their own server only
+            recipient = getattr(message.channel, "recipient", None)
+            if recipient is not None and recipient.id in players:
+                _nothing_of_others(world, players[recipient.id], text, "a DM")
+            continue
         _nothing_of_others(world, world.server_of(guild.id), text, f"#{message.channel}")
         server = world.server_of(guild.id)
         if message.channel.id == server.results.id:

@@ -86,6 +86,7 @@ class SeasonMachine(RuleBasedStateMachine):
         asyncio.set_event_loop(self.loop)
         self.model = SeasonModel()
         self.world: SeasonWorld | None = None
+        steps.COVERED["seasons"] += 1
         try:
             url = self.run(fresh_db_url())
             start = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -275,6 +276,7 @@ class SeasonMachine(RuleBasedStateMachine):
     def season_holds(self) -> None:
         if self.world is not None:
             self.run(check_all(self.w, self.model))
+            steps.COVERED["steps checked"] += 1
 
 
 def test_a_season_across_two_servers(
