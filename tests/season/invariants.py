@@ -30,33 +30,41 @@ def names(title: str) -> re.Pattern[str]:
 
 
 async def check_rooms(world: SeasonWorld, model: SeasonModel) -> None:
-    """Each match at most one room; no room opened for a match that, when the step began,
-    was cancelled, of an archived tournament or of a bot no longer serving its server; a
-    room the scheduler opened only once it was due."""
+    """Each match at most one room; no room decided on (its claim taken) for a match that,
+    when the step began, was cancelled, of an archived tournament or of a bot no longer
+    serving its server; a room the scheduler opened only once it was due.
+
+    A room is judged when its claim is taken, not when racetime shows it: one decided just
+    before an archive may appear on racetime a moment after it."""
     rooms = reads.rooms_on_racetime(world)
     per_match = Counter(r.match_id for r in rooms if r.status != "cancelled")
     twice = {match: count for match, count in per_match.items() if count > 1}
     assert not twice, f"matches with more than one room (match: rooms): {twice}"
-    new = [r for r in rooms if r.slug not in model.seen_rooms]
-    if not new:
-        return
     claims = await reads.claims(world)
-    rows = await reads.matches(world)
-    for room in new:
-        why = model.forbidden_at_step_start.get(room.match_id)
-        assert why is None, (
-            f"room {room.category}/{room.slug} opened for match {room.match_id}, but {why}"
-        )
-        tournament = model.tournaments[model.matches[room.match_id].tournament_id]
-        assert room.category == tournament.category, (room, tournament)
-        claim = claims.get(room.match_id)
-        if claim is not None and claim.reason == "scheduled":
-            due = await reads.opens_at(world, rows[room.match_id])
+    decided = [
+        claim for match_id, claim in claims.items()
+        if claim.state != "failed"
+        and (claim.id, claim.state) != model.claims_seen.get(match_id)
+        and model.claims_seen.get(match_id, (None, "failed"))[1] == "failed"
+    ]
+    new_rooms = [r for r in rooms if r.slug not in model.seen_rooms]
+    unclaimed = [r.match_id for r in new_rooms if r.match_id not in claims]
+    rows = await reads.matches(world) if decided else {}
+    for match_id in [c.match_id for c in decided] + unclaimed:
+        why = model.forbidden_at_step_start.get(match_id)
+        assert why is None, f"match {match_id} was given a room, but {why}"
+    for claim in decided:
+        if claim.reason == "scheduled":
+            due = await reads.opens_at(world, rows[claim.match_id])
             assert due is not None and due <= world.clock.now(), (
-                f"the scheduler opened match {room.match_id}'s room at {world.clock.now()}, "
+                f"the scheduler opened match {claim.match_id}'s room at {world.clock.now()}, "
                 f"before it was due ({due})"
             )
+    for room in new_rooms:
+        tournament = model.tournaments[model.matches[room.match_id].tournament_id]
+        assert room.category == tournament.category, (room, tournament)
         model.seen_rooms.add(room.slug)
+    model.claims_seen = {match_id: (c.id, c.state) for match_id, c in claims.items()}
 
 
 async def check_results(world: SeasonWorld, model: SeasonModel) -> None:

@@ -33,9 +33,11 @@ class SeasonModel:
     matches: dict[int, MatchModel] = field(default_factory=dict)
     assigned: set[tuple[str, int]] = field(default_factory=set)  # (category, guild id)
     linked: set[int] = field(default_factory=set)  # Discord ids with a racetime link
-    # Rooms already checked (slug), and the matches that could not get a room when the
-    # step began (cancelled, their tournament archived, or their bot unassigned).
+    # Rooms and room claims already checked (slug; match -> claim id and state), and the
+    # matches that could not get a room when the step began (cancelled, their tournament
+    # archived, or their bot unassigned).
     seen_rooms: set[str] = field(default_factory=set)
+    claims_seen: dict[int, tuple[int | None, str]] = field(default_factory=dict)  # (id, state)
     forbidden_at_step_start: dict[int, str] = field(default_factory=dict)
     cancelled_titles: dict[str, int] = field(default_factory=dict)  # title -> guild id
     counter: int = 0
