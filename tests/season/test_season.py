@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import discord
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
@@ -109,7 +110,7 @@ class SeasonMachine(RuleBasedStateMachine):
         return self.world
 
     @property
-    def all_players(self) -> list[Any]:
+    def all_players(self) -> list[discord.Member]:
         return [p for server in self.w.servers for p in server.players]
 
     def teardown(self) -> None:
