@@ -52,7 +52,6 @@ from core.services.room_scheduler import Due, Opening, RoomScheduler, SchedulerT
 from core.services.sent_once import SentOnce
 from db.models import AsyncLiveRace, AsyncPool, AsyncTournament, ClaimState, RaceStatus, User
 from db.queries import async_tournaments as queries
-from db.queries import bot_guilds
 from db.queries import bots as bot_queries
 from db.queries import rooms as room_queries
 from racetime.client import RaceSettings
@@ -108,7 +107,7 @@ class LiveRaceRooms(RoomService):
             race, tournament, _ = found
             category = tournament.racetime_category
             bot = await bot_queries.get_bot_by_category(session, category)
-            assigned = await bot_guilds.bot_serves_guild(session, category, tournament.guild_id)
+        assigned = await self._access.bot_serves(tournament.guild_id, category)
         if race.status != RaceStatus.SCHEDULED.value:
             return Decision.refuse(Refusal.NOT_SCHEDULED, f"The live race is {race.status}.")
         if not tournament.is_active:
@@ -147,6 +146,11 @@ class LiveRaceRooms(RoomService):
         if plan.race.status in (RaceStatus.CANCELLED.value, RaceStatus.FINISHED.value):
             raise UserFacingError(
                 f"Live race #{live_race_id} is {plan.race.status}: its room cannot be opened."
+            )
+        if not plan.tournament.is_active:
+            raise UserFacingError(
+                f"**{plan.tournament.name}** is closed, so its live races get no room. Schedule "
+                "the race in an open async tournament if it is still to be run."
             )
         if plan.category not in self._racetime.bots:
             raise UserFacingError(str(UnknownCategoryError(plan.category)))

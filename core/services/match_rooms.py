@@ -51,7 +51,6 @@ from core.services.room_launch import LaunchFailed, RoomService
 from core.services.room_launch import OpenRetry as OpenRetry  # re-exported
 from db.models import ClaimState, Match, MatchRoomClaim
 from db.models.base import RaceStatus
-from db.queries import bot_guilds
 from db.queries import bots as bot_queries
 from db.queries import match_rooms as queries
 from db.queries import rooms as room_queries
@@ -144,9 +143,7 @@ class MatchRoomService(RoomService):
                 bot_running=category in self._racetime.bots,
                 claim=await queries.get_claim(session, match_id),
                 has_room=await room_queries.get_room_for_match(session, match_id) is not None,
-                bot_assigned=await bot_guilds.bot_serves_guild(
-                    session, category, tournament.guild_id
-                ),
+                bot_assigned=await self._access.bot_serves(tournament.guild_id, category),
             )
         if not decision:
             log.info("Match %d: no room yet: %s", match_id, decision.reason)

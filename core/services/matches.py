@@ -37,7 +37,7 @@ from core.services.match_info import (
     RoomReadiness,
     RoomStatus,
 )
-from core.services.time_input import example_time, show_time
+from core.services.time_input import check_in_range, example_time, show_time
 from core.services.time_text import utc_text
 from core.services.tournaments import TournamentService, TournamentSettings, clean_goal
 from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
@@ -89,7 +89,8 @@ def clean_reason(reason: str) -> str:
 
 
 def check_future(when: datetime, now: datetime) -> None:
-    """Refuse a time that is not in the future (``when`` must be timezone-aware)."""
+    """Refuse a time that is not in the future, or more than a few years ahead (``when``
+    must be timezone-aware)."""
     if when.tzinfo is None:
         raise ValueError("race times must be timezone-aware")
     if when <= now:
@@ -97,6 +98,7 @@ def check_future(when: datetime, now: datetime) -> None:
             f"{show_time(when)} is in the past. Give a time in the future, e.g. "
             f"`{utc_text(example_time(now, UTC))}`."
         )
+    check_in_range(when, now)
 
 
 def check_cancellable(status: str, what: str, kept: str) -> None:

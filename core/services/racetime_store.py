@@ -96,7 +96,8 @@ class DatabaseRoomStore:
                     fields["match_id"] = match_id
                 if live_race_id is not None:
                     fields["live_race_id"] = live_race_id
-                room = await room_queries.upsert_room(session, category, slug, **fields)
+                # Not an upsert: the room service may have recorded it (as ours) meanwhile.
+                room = await room_queries.insert_room_if_absent(session, category, slug, **fields)
             return await self._record(session, room)
 
     async def attach_room(

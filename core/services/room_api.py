@@ -4,9 +4,10 @@ The room is opened by :class:`OpenRoomService`, the service behind ``/open-room`
 token's server: a match of another server is "not found", and asking twice answers the room
 the first call opened (the room service opens at most one room per match).
 
-A ``goal`` or ``invitational`` in the request becomes the match's own setting (as
-``/match schedule`` would set it) *before* the room opens, and is in the audit log
-(``match.room_options``). Once the match has a room, a request for a different goal or
+A closed match, or one whose racetime bot no longer serves the server, is refused before
+anything changes. A ``goal`` or ``invitational`` in the request becomes the match's own
+setting (as ``/match schedule`` would set it) *before* the room opens, and is in the audit
+log (``match.room_options``). Once the match has a room, a request for a different goal or
 invitational setting is refused (:class:`RoomConflictError`); the same values, or none,
 answer the existing room. ``RacetimeRoomOpenedEvent`` carries the user id of the organizer
 who created the token.
@@ -20,11 +21,12 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.access import AccessPolicy, Permission
-from core.errors import UserFacingError
+from core.errors import NotFoundError, UserFacingError
 from core.services.api_tokens import ApiTokenInfo
 from core.services.audit import AuditService
+from core.services.match_room_rules import CHANGE_MATCH_CATEGORY
 from core.services.match_rooms import OpeningStatus, RoomOpening
-from core.services.open_room import OpenRoomPreview, OpenRoomService, not_found
+from core.services.open_room import OpenRoomPreview, OpenRoomService, closed_message
 from core.services.tournaments import clean_goal
 from db.models import ClaimState
 from db.queries import matches as queries
@@ -93,7 +95,17 @@ class RoomApiService:
         actor = token.as_actor()
         await self._access.require(actor, Permission.OPEN_ROOMS, token.guild_id)
         goal = clean_goal(goal)
-        shown = await self._open_room.preview(token.guild_id, match_id, actor=actor)
+        try:
+            shown = await self._open_room.preview(token.guild_id, match_id, actor=actor)
+        except NotFoundError:
+            raise api_not_found(match_id) from None
+        # Refuse first, change nothing: a closed match, or a bot no longer serving the
+        # server, keeps its settings.
+        if shown.closed:
+            raise UserFacingError(closed_message(match_id, shown.status))
+        await self._access.require_room_opening(
+            actor, token.guild_id, shown.room.category, change=CHANGE_MATCH_CATEGORY
+        )
         existing = shown.room.existing
         if existing is not None and existing.status is not OpeningStatus.FAILED:
             _check_same(shown, goal, invitational)
@@ -110,7 +122,7 @@ class RoomApiService:
         await self._access.require(token.as_actor(), Permission.VIEW_MATCH_ROOMS, guild_id)
         async with self._sessionmaker() as session:
             if await queries.match_in_guild(session, guild_id, match_id) is None:
-                raise not_found(match_id)
+                raise api_not_found(match_id)
             room = await queries.race_room(session, match_id)
             claim = await queries.room_claim(session, match_id)
             linked = len(await _players_in_room(session, match_id))
@@ -148,7 +160,7 @@ class RoomApiService:
                 session, token.guild_id, match_id, for_update=True
             )
             if found is None:
-                raise not_found(match_id)
+                raise api_not_found(match_id)
             match = found[0]
             for field, value in changes.items():
                 setattr(match, field, value)
@@ -157,6 +169,14 @@ class RoomApiService:
                 guild_id=token.guild_id,
                 details={"match_id": match_id, "token_id": token.id, **changes},
             )
+
+
+def api_not_found(match_id: int) -> NotFoundError:
+    """The API's "no such match": no suggestions or slash commands to point to over HTTP."""
+    return NotFoundError(
+        f"There is no match #{match_id} in the server of this API token; use the id of one "
+        "of its matches."
+    )
 
 
 def _check_same(shown: OpenRoomPreview, goal: str | None, invitational: bool | None) -> None:

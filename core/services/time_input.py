@@ -51,6 +51,10 @@ _OFFSET = re.compile(
 )
 # Discord accepts timestamps from 1970 to about 275,000 years on; Python stops at year 9999.
 _MAX_UNIX = 253_402_300_799
+# How far ahead a race may be set: far enough for any season, near enough that a mistyped
+# year ("9999", "2226") is caught, and every zone's local time stays within Python's years.
+MAX_YEARS_AHEAD = 3
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # Discord timestamps start here
 
 
 class TimeInputError(UserFacingError, ValueError):
@@ -95,6 +99,33 @@ def accepted_formats(now: datetime, zone: tzinfo) -> str:
         f"`{iso_with_offset(when, zone)}`; or a Discord timestamp, e.g. "
         f"`{discord_timestamp(when)}`."
     )
+
+
+class TimeOutOfRangeError(TimeInputError):
+    """A time read fine but before 1970 or more than :data:`MAX_YEARS_AHEAD` years ahead."""
+
+
+def latest_time(now: datetime) -> datetime:
+    """The latest time a race may be set to: the same moment :data:`MAX_YEARS_AHEAD` years
+    after ``now`` (the 28th for a 29 February)."""
+    try:
+        return now.replace(year=now.year + MAX_YEARS_AHEAD)
+    except ValueError:
+        return now.replace(year=now.year + MAX_YEARS_AHEAD, day=28)
+
+
+def check_in_range(when: datetime, now: datetime, typed: str | None = None) -> datetime:
+    """``when``, if it is from 1970 to :func:`latest_time`; else a
+    :class:`TimeOutOfRangeError` saying so (``typed``: the text as the user wrote it)."""
+    shown = f"`{typed}`" if typed is not None else utc_text(when)
+    if when > latest_time(now):
+        raise TimeOutOfRangeError(
+            f"{shown} is more than {MAX_YEARS_AHEAD} years ahead; RaceDesk takes times up to "
+            f"{utc_text(latest_time(now))}. Check the year."
+        )
+    if when < EARLIEST:
+        raise TimeOutOfRangeError(f"{shown} is before 1970, which is not a usable date.")
+    return when
 
 
 def parse_time(text: str, zone: tzinfo, *, now: datetime) -> datetime:

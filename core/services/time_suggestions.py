@@ -12,7 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
-from core.services.time_input import TimeInputError, happening_once, parse_time
+from core.services.time_input import (
+    TimeInputError,
+    TimeOutOfRangeError,
+    check_in_range,
+    happening_once,
+    parse_time,
+)
 from core.services.time_text import plain_text, weekday_text
 
 LIMIT = 100  # Discord's limit for a choice's name and its value
@@ -33,7 +39,10 @@ def suggest_times(typed: str, zone: tzinfo, now: datetime) -> list[TimeSuggestio
     if not text:
         return [reading(when, zone, now) for when in upcoming(now, zone)]
     try:
-        when = parse_time(text, zone, now=now)
+        when = check_in_range(parse_time(text, zone, now=now), now, " ".join(text.split()))
+    except TimeOutOfRangeError as error:
+        # Said as the only suggestion (showing the time itself may not even fit the calendar).
+        return [TimeSuggestion(_fit(error.message.replace("`", "")), _fit(text))]
     except TimeInputError as error:
         if error.choices:
             exact = len(error.choices) > 1

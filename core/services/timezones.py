@@ -17,7 +17,7 @@ from core.access import AccessPolicy, Actor, Permission
 from core.clock import Clock
 from core.errors import UserFacingError
 from core.services.audit import AuditService
-from core.services.time_input import parse_time
+from core.services.time_input import check_in_range, parse_time
 from core.services.time_suggestions import TimeSuggestion, suggest_times
 from core.services.zone_names import known_zones, zone_called, zone_names
 from db.queries.guild_settings import get_guild_settings, update_guild_settings
@@ -133,9 +133,11 @@ class TimezoneService:
     ) -> datetime:
         """What ``discord_user_id`` typed, as aware UTC; a plain date and time is read in
         :meth:`timezone_for`. Raises :class:`~core.services.time_input.TimeInputError`,
-        whose examples are in that zone."""
+        whose examples are in that zone, also for a time before 1970 or more than a few years
+        ahead."""
         zone = await self.timezone_for(discord_user_id, guild_id)
-        return parse_time(text, zone, now=self._clock.now())
+        now = self._clock.now()
+        return check_in_range(parse_time(text, zone, now=now), now, " ".join(text.split()))
 
     async def suggest_times_for(
         self, typed: str, discord_user_id: int, guild_id: int | None

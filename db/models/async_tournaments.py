@@ -13,17 +13,22 @@ from db.models.base import (
     status_check,
     updated_at_field,
 )
+from db.name_key import KEY_MAX, keep_name_key
 
 
 class AsyncTournament(SQLModel, table=True):
     """An async tournament in one guild (its own table: its rules differ from live ones)."""
 
     __tablename__ = "async_tournaments"
-    __table_args__ = (UniqueConstraint("guild_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("guild_id", "name"),
+        UniqueConstraint("guild_id", "name_key"),  # one name whatever its case
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     guild_id: int = Field(sa_type=BigInteger, index=True)
     name: str = Field(max_length=100)
+    name_key: str = Field(default="", max_length=KEY_MAX)  # set from ``name`` on every write
     racetime_category: str = Field(max_length=64)
     goal: str | None = Field(default=None, max_length=200)
     is_active: bool = Field(default=True)
@@ -35,13 +40,21 @@ class AsyncPool(SQLModel, table=True):
     """A named pool of an async tournament."""
 
     __tablename__ = "async_pools"
-    __table_args__ = (UniqueConstraint("tournament_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("tournament_id", "name"),
+        UniqueConstraint("tournament_id", "name_key"),  # one name whatever its case
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     tournament_id: int = Field(foreign_key="async_tournaments.id", ondelete="CASCADE")
     name: str = Field(max_length=100)
+    name_key: str = Field(default="", max_length=KEY_MAX)  # set from ``name`` on every write
     description: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = created_at_field()
+
+
+keep_name_key(AsyncTournament)
+keep_name_key(AsyncPool)
 
 
 class AsyncParticipant(SQLModel, table=True):

@@ -14,17 +14,23 @@ from db.models.base import (
     status_check,
     updated_at_field,
 )
+from db.name_key import KEY_MAX, keep_name_key
 
 
 class Tournament(SQLModel, table=True):
     """A tournament in one guild; ``settings`` holds racetime room defaults (JSON object)."""
 
     __tablename__ = "tournaments"
-    __table_args__ = (UniqueConstraint("guild_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("guild_id", "name"),
+        # Names are one name whatever their case (``db.name_key``): unique by their key.
+        UniqueConstraint("guild_id", "name_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     guild_id: int = Field(sa_type=BigInteger, index=True)
     name: str = Field(max_length=100)
+    name_key: str = Field(default="", max_length=KEY_MAX)  # set from ``name`` on every write
     racetime_category: str = Field(max_length=64)
     racetime_goal: str | None = Field(default=None, max_length=200)
     is_async: bool = Field(default=False)
@@ -33,6 +39,9 @@ class Tournament(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+keep_name_key(Tournament)
 
 
 class Match(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -19,6 +19,7 @@ from db.models import (
     RaceStatus,
     User,
 )
+from db.name_key import name_key
 from db.queries.tournaments import _like_escape
 
 
@@ -29,7 +30,7 @@ async def tournament_named(
     result = await session.execute(
         select(AsyncTournament).where(
             AsyncTournament.guild_id == guild_id,
-            func.lower(col(AsyncTournament.name)) == name.lower(),
+            col(AsyncTournament.name_key) == name_key(name),
         )
     )
     return result.scalars().first()
@@ -43,7 +44,7 @@ async def list_tournaments(
         statement = statement.where(col(AsyncTournament.is_active).is_(True))
     result = await session.execute(
         statement.order_by(
-            col(AsyncTournament.is_active).desc(), func.lower(col(AsyncTournament.name))
+            col(AsyncTournament.is_active).desc(), col(AsyncTournament.name_key)
         )
     )
     return list(result.scalars())
@@ -57,9 +58,11 @@ async def search_names(
         .where(
             AsyncTournament.guild_id == guild_id,
             col(AsyncTournament.is_active).is_(True),
-            col(AsyncTournament.name).ilike(f"%{_like_escape(typed)}%", escape="\\"),
+            col(AsyncTournament.name_key).like(
+                f"%{_like_escape(name_key(typed))}%", escape="\\"
+            ),
         )
-        .order_by(func.lower(col(AsyncTournament.name)))
+        .order_by(col(AsyncTournament.name_key))
         .limit(limit)
     )
     return list(result.scalars())
@@ -78,7 +81,7 @@ async def pool_named(session: AsyncSession, tournament_id: int, name: str) -> As
     result = await session.execute(
         select(AsyncPool).where(
             AsyncPool.tournament_id == tournament_id,
-            func.lower(col(AsyncPool.name)) == name.strip().lower(),
+            col(AsyncPool.name_key) == name_key(name),
         )
     )
     return result.scalars().first()

@@ -18,6 +18,7 @@ from db.models import (
     Tournament,
     User,
 )
+from db.name_key import name_key
 
 OPEN_STATUSES = (
     RaceStatus.SCHEDULED.value,
@@ -145,7 +146,9 @@ async def search_matches(
             or_(
                 cast(col(Match.id), String).like(pattern, escape="\\"),
                 func.lower(col(Match.title)).like(pattern, escape="\\"),
-                func.lower(col(Tournament.name)).like(pattern, escape="\\"),
+                col(Tournament.name_key).like(
+                    f"%{_like_escape(name_key(typed.strip().lstrip('#')))}%", escape="\\"
+                ),
             )
         )
     still_open = col(Match.status).in_(OPEN_STATUSES)

@@ -82,6 +82,28 @@ async def upsert_room(session: AsyncSession, category: str, slug: str, **fields:
     return result.scalar_one()
 
 
+async def insert_room_if_absent(
+    session: AsyncSession, category: str, slug: str, **fields: Any
+) -> RaceRoom:
+    """The room ``category/slug``: inserted with ``fields`` if it is not there, else the row
+    as it is (``INSERT ... ON CONFLICT DO NOTHING``): whoever recorded it first keeps what
+    they said, e.g. that RaceDesk opened it."""
+    unknown = fields.keys() - _UPSERTABLE
+    if unknown:
+        raise TypeError(f"insert_room_if_absent got unknown fields: {', '.join(sorted(unknown))}")
+    now = utcnow()
+    await session.execute(
+        dialect_insert(session, RaceRoom)
+        .values(category=category, slug=slug, created_at=now, updated_at=now, **fields)
+        .on_conflict_do_nothing(index_elements=["category", "slug"])
+    )
+    result = await session.execute(
+        select(RaceRoom).where(RaceRoom.category == category, RaceRoom.slug == slug),
+        execution_options={"populate_existing": True},
+    )
+    return result.scalar_one()
+
+
 async def save_room_states(session: AsyncSession, states: list[dict[str, Any]]) -> None:
     """Write many rooms' snapshots and activity at once (one statement per shape).
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from db.models import Tournament
+from db.name_key import name_key
 
 
 def _like_escape(text: str) -> str:
@@ -18,11 +18,12 @@ async def get_tournament(session: AsyncSession, tournament_id: int) -> Tournamen
 
 
 async def tournaments_named(session: AsyncSession, guild_id: int, name: str) -> list[Tournament]:
-    """The server's tournaments whose name is ``name`` ignoring case (exact match first)."""
+    """The server's tournaments whose name is ``name`` ignoring case and spacing (by its
+    casefolded key, ``db.name_key``; exact match first)."""
     result = await session.execute(
         select(Tournament).where(
             Tournament.guild_id == guild_id,
-            func.lower(col(Tournament.name)) == name.lower(),
+            col(Tournament.name_key) == name_key(name),
         )
     )
     rows = list(result.scalars())
@@ -37,7 +38,7 @@ async def list_tournaments(
     if not include_archived:
         statement = statement.where(col(Tournament.is_active).is_(True))
     result = await session.execute(
-        statement.order_by(col(Tournament.is_active).desc(), func.lower(col(Tournament.name)))
+        statement.order_by(col(Tournament.is_active).desc(), col(Tournament.name_key))
     )
     return list(result.scalars())
 
@@ -50,13 +51,9 @@ async def search_tournament_names(
         Tournament.guild_id == guild_id, col(Tournament.is_active).is_(True)
     )
     if typed:
-        pattern = f"%{_like_escape(typed.lower())}%"
-        statement = statement.where(
-            func.lower(col(Tournament.name)).like(pattern, escape="\\")
-        )
-    result = await session.execute(
-        statement.order_by(func.lower(col(Tournament.name))).limit(limit)
-    )
+        pattern = f"%{_like_escape(name_key(typed))}%"
+        statement = statement.where(col(Tournament.name_key).like(pattern, escape="\\"))
+    result = await session.execute(statement.order_by(col(Tournament.name_key)).limit(limit))
     return list(result.scalars())
 
 

@@ -428,3 +428,27 @@ async def test_cancelling_a_match_whose_room_is_open_points_at_the_room(
         "why by DM: Both withdrew\n"
         "Its racetime room stays open: https://racetime.gg/alttpr/odd-ganon-0042"
     )
+
+
+@pytest.mark.parametrize(
+    ("when", "zone", "says"),
+    [
+        ("9999-12-31 23:59", "Europe/Berlin", "is more than 3 years ahead"),
+        ("9999-12-31 23:59 UTC", "Asia/Tokyo", "is more than 3 years ahead"),
+        ("<t:253402300799:F>", "Asia/Tokyo", "is more than 3 years ahead"),
+        ("0001-01-01 00:00 UTC", "America/New_York", "is before 1970"),
+    ],
+)
+async def test_an_extreme_date_is_refused_with_a_clear_message(
+    harness: DiscordHarness, when: str, zone: str, says: str
+) -> None:
+    """Not discord.py's "Failed to convert … to When", and year 9999 is no longer taken."""
+    boss = await organizer(harness)
+    await harness.services.timezones.set_user_timezone(boss.id, zone)
+    answer = await schedule(harness, boss, when=when)
+    assert says in answer, answer
+    assert "Failed to convert" not in answer
+    suggestions = await harness.autocomplete("match schedule", "when", when, member=boss)
+    assert says in suggestions[0].name
+    async with harness.services.sessionmaker() as session:
+        assert (await session.execute(select(Match))).first() is None

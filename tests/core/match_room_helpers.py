@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
+from core.access import AccessPolicy
 from core.clock import Clock, SystemClock
 from core.events import EventDispatcher
 from core.services.bot_status import BotStatusRepository
@@ -100,9 +101,13 @@ async def assign_bot(session: AsyncSession, category: str, guild_id: int) -> Non
 
 
 def room_service(
-    env: EngineEnv, manager: RacetimeManager, clock: Clock | None = None
+    env: EngineEnv,
+    manager: RacetimeManager,
+    clock: Clock | None = None,
+    access: AccessPolicy | None = None,
 ) -> MatchRoomService:
     service = MatchRoomService(
+        access=access,
         sessionmaker=env.sessionmaker,
         event_log=env.event_log,
         racetime=manager,

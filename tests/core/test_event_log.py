@@ -676,3 +676,33 @@ async def test_the_room_store_commits_snapshots_and_events_for_the_dispatcher(
     store.save("alttpr", slug, [status(slug, "open")], race=race(2, "open", slug))
     await settle(bus.drain())
     assert seen == ["open@2"]
+
+
+async def test_a_room_discovered_while_its_opener_records_it_stays_ours(
+    event_log: DatabaseEventLog,
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bot's room scan saw a room it had just opened before the room service recorded it
+    (``opened_by_us``): the scan's "record it if unknown" must not turn it into a stranger's
+    room (it did, now and then, on PostgreSQL)."""
+    from core.services import racetime_store
+    from db.queries.rooms import upsert_room
+
+    store = DatabaseRoomStore(db_sessionmaker, event_log)
+    slug = "clever-kirby-7036"
+    real_get_room = racetime_store.room_queries.get_room
+
+    async def opened_meanwhile(session: AsyncSession, category: str, found: str) -> Any:
+        # The scan looked (nothing yet); the room service commits its row right then.
+        async with db_sessionmaker.begin() as other:
+            await upsert_room(other, category, found, opened_by_us=True, is_active=True)
+        return None
+
+    monkeypatch.setattr(racetime_store.room_queries, "get_room", opened_meanwhile)
+    record = await store.record_room("alttpr", slug, opened_by_us=False)
+    monkeypatch.setattr(racetime_store.room_queries, "get_room", real_get_room)
+    assert record.opened_by_us
+    async with db_sessionmaker() as session:
+        room = await real_get_room(session, "alttpr", slug)
+    assert room is not None and room.opened_by_us

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.access import Actor
 from core.clock import ManualClock
 from core.events import AsyncLiveRaceRoomOpenedEvent
 from core.identity import SYSTEM_USER_ID
@@ -196,3 +197,23 @@ async def test_a_closed_tournament_gets_no_room_even_with_a_job_planned(rig: Rig
     assert not decision and decision.reason == "Async Cup is closed."
     assert await scheduler.open_room(race_id) is False
     assert rooms_on_fake(env) == []
+
+
+async def test_the_scheduler_asks_the_access_policy_as_the_system(rig: Rig) -> None:
+    """The same policy the moderators' /liverace open asks: the system actor, the race's
+    server, its category (its bot must still serve that server)."""
+    env, clock = rig.env, rig.clock
+    asked: list[tuple[Actor, int, str]] = []
+    policy = rig.rooms._access
+    real = policy.require_room_opening
+
+    async def noted(actor: Actor, guild_id: int, category: str, *, change: str) -> None:
+        asked.append((actor, guild_id, category))
+        await real(actor, guild_id, category, change=change)
+
+    policy.require_room_opening = noted  # type: ignore[method-assign]
+    starts = NOW + timedelta(hours=1)
+    race_id = await add_race(env, starts)
+    await move_to(clock, starts - timedelta(minutes=15))
+    assert await rig.scheduler.open_room(race_id) is True
+    assert asked == [(Actor.system(), 1, CATEGORY)]

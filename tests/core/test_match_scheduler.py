@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from core.access import AccessPolicy, Actor
 from core.clock import ManualClock
 from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchRoomProblemEvent
 from core.identity import SYSTEM_USER_ID
@@ -276,3 +277,38 @@ async def test_one_failing_match_does_not_hold_up_the_rest_of_the_sweep(rig: Rig
     assert problem is not None and "RuntimeError" in problem and "/open-room" in problem
     await env.dispatcher.drain()
     assert [e.match_id for e in env.of(MatchRoomProblemEvent)] == [failing.match_id]
+
+
+class _AskedPolicy(AccessPolicy):
+    """The real access policy, noting who asked it about each opening."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.asked: list[tuple[Actor, int, str]] = []
+
+    async def require_room_opening(
+        self, actor: Actor, guild_id: int, category: str, *, change: str
+    ) -> None:
+        self.asked.append((actor, guild_id, category))
+        await super().require_room_opening(actor, guild_id, category, change=change)
+
+
+async def test_the_scheduler_asks_the_access_policy_as_the_system(engine_env: EngineEnv) -> None:
+    env = engine_env
+    clock = ManualClock(NOW)
+    await add_alttpr_bot(env)
+    policy = _AskedPolicy(env.sessionmaker)
+    service = room_service(env, await started(env), clock, access=policy)
+    scheduler = MatchScheduler(
+        env.sessionmaker, env.event_log, service, system_user_id=SYSTEM_USER_ID, clock=clock,
+        timings=SchedulerTimings(sweep_seconds=3600.0),
+    )
+    setup = await add_match(env, scheduled_at=NOW + timedelta(minutes=10))
+    try:
+        assert await scheduler.sweep() == 1
+    finally:
+        await scheduler.stop()
+    [(actor, guild_id, category)] = policy.asked
+    assert actor.is_system and actor == Actor.system()
+    assert (guild_id, category) == (111111111111111111, CATEGORY)
+    assert await claim(env, setup.match_id) is not None

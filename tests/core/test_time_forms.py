@@ -18,6 +18,7 @@ from core.services.time_input import (
     TimeInputError,
     discord_timestamp,
     example_time,
+    latest_time,
     parse_time,
     show_time,
 )
@@ -149,7 +150,12 @@ def test_a_suggestions_name_reads_back_as_its_value(
     now: datetime, when: datetime, zone: tzinfo
 ) -> None:
     typed = plain_text(when, zone)
-    for suggestion in suggest_times(typed, zone, now) + suggest_times("", zone, now):
+    read = suggest_times(typed, zone, now)
+    if when > latest_time(now):  # only said, as a hint: RaceDesk takes no such time
+        [hint] = read
+        assert "years ahead" in hint.name and len(hint.name) <= 100
+        read = []
+    for suggestion in read + suggest_times("", zone, now):
         assert len(suggestion.name) <= 100 and len(suggestion.value) <= 100
         name = suggestion.name.removesuffix(" is in the past")
         value = datetime.fromisoformat(suggestion.value)

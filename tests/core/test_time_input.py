@@ -255,3 +255,33 @@ def test_a_refused_clock_change_hour_carries_its_readings() -> None:
     assert repeated.value.choices == (
         datetime(2026, 11, 1, 5, 30, tzinfo=UTC), datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
     )
+
+
+# -- extreme dates -------------------------------------------------------------------------------
+
+
+def test_a_time_more_than_a_few_years_ahead_is_refused_by_the_services() -> None:
+    from core.services.matches import check_future
+
+    with pytest.raises(UserFacingError, match="more than 3 years ahead"):
+        check_future(datetime(9999, 12, 31, 23, 59, tzinfo=UTC), NOW)
+    with pytest.raises(UserFacingError, match="more than 3 years ahead"):
+        check_future(NOW.replace(year=NOW.year + 3, day=NOW.day + 2), NOW)
+    check_future(NOW.replace(year=NOW.year + 3) - (NOW - NOW.replace(hour=0)), NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("9999-12-31 23:59 UTC", ZoneInfo("Asia/Tokyo")),  # a year past 9999 in Tokyo
+        ("0001-01-01 00:00 UTC", NEW_YORK),  # a year before 1 in New York
+        ("<t:253402300799:F>", ZoneInfo("Asia/Tokyo")),
+        ("9999-12-31 23:59", PARIS),
+    ],
+)
+def test_autocomplete_of_an_extreme_date_says_what_is_wrong(text: str, zone: ZoneInfo) -> None:
+    from core.services.time_suggestions import suggest_times
+
+    found = suggest_times(text, zone, NOW)
+    assert found, text
+    assert "years ahead" in found[0].name or "before 1970" in found[0].name, found[0]

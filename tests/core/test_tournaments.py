@@ -404,3 +404,37 @@ async def test_two_creates_of_one_name_at_once_make_one_tournament(
     assert all(isinstance(r, UserFacingError) for r in refused), refused
     assert all("already has a tournament called **Race Cup**" in r.message for r in refused)
     assert [t.name for t in await service.list_tournaments(GUILD, actor=BY_ADA)] == ["Race Cup"]
+
+
+# -- names beyond ASCII ------------------------------------------------------------------------
+
+
+async def test_a_name_beyond_ascii_is_found_in_any_case_and_not_taken_twice(
+    service: TournamentService, db_sessionmaker: async_sessionmaker[AsyncSession],
+    access: AccessPolicy, audit: AuditService,
+) -> None:
+    """SQLite's lower() folds ASCII only: the names are compared by a stored casefolded key,
+    on both backends alike."""
+    await create(service, "Ärger Cup")
+    assert await service.suggest_names(GUILD, "ärg") == ["Ärger Cup"]
+    assert await service.suggest_names(GUILD, "ÄRGER") == ["Ärger Cup"]
+    for typed in ("Ärger Cup", "ärger cup", "ÄRGER CUP", "ärger  cup"):
+        assert (await service.info(GUILD, typed, actor=BY_ADA)).name == "Ärger Cup"
+    with pytest.raises(UserFacingError, match="already has a tournament called"):
+        await create(service, "ÄRGER CUP")
+    await create(service, "Straße Cup")
+    with pytest.raises(UserFacingError, match="already has a tournament called"):
+        await create(service, "STRASSE CUP")  # casefolded, ß is ss
+
+    # The async tournaments and their pools compare names the same way.
+    from core.services.async_tournaments import AsyncTournamentService
+
+    asyncs = AsyncTournamentService(db_sessionmaker, audit, access=access)
+    await asyncs.create(GUILD, "Öl Async", category="alttpr", actor=BY_ADA)
+    assert (await asyncs.info(GUILD, "öl async", actor=BY_ADA)).name == "Öl Async"
+    assert await asyncs.suggest_names(GUILD, "öl") == ["Öl Async"]
+    with pytest.raises(UserFacingError, match="already has an async tournament"):
+        await asyncs.create(GUILD, "ÖL ASYNC", category="alttpr", actor=BY_ADA)
+    await asyncs.add_pool(GUILD, "öl async", "Übung", actor=BY_ADA)
+    with pytest.raises(UserFacingError, match="already has a pool called"):
+        await asyncs.add_pool(GUILD, "Öl Async", "ÜBUNG", actor=BY_ADA)

@@ -14,6 +14,7 @@ from db.migrate import (
     get_schema_diff,
     head_revision,
     schema_diff,
+    upgrade,
     upgrade_to_head,
 )
 
@@ -79,3 +80,33 @@ async def test_datetime_columns_are_timestamptz_on_postgres(db_engine: AsyncEngi
     assert types, "expected timestamp columns"
     assert set(types.values()) == {"timestamp with time zone"}
     assert types[("matches", "scheduled_at")] == "timestamp with time zone"
+
+
+async def test_name_keys_are_filled_in_and_names_alike_but_for_case_kept_apart(
+    empty_db_url: str,
+) -> None:
+    """0012 fills ``name_key`` for the rows already there; two names that differ only in
+    case (SQLite accepted "Ärger Cup" beside "ÄRGER CUP") both stay reachable."""
+    await upgrade(empty_db_url, "0011")
+    engine = create_engine(empty_db_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            for row_id, name in ((1, "Ärger Cup"), (2, "ÄRGER CUP"), (3, "Straße")):
+                await connection.execute(text(
+                    "INSERT INTO tournaments (id, guild_id, name, racetime_category, is_async,"
+                    " is_active, settings, created_at, updated_at) VALUES (:id, 7, :name,"
+                    " 'alttpr', false, true, '{}', '2026-01-01', '2026-01-01')"
+                ), {"id": row_id, "name": name})
+        await upgrade_to_head(empty_db_url)
+        async with engine.connect() as connection:
+            rows = (await connection.execute(
+                text("SELECT id, name, name_key FROM tournaments ORDER BY id")
+            )).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        (1, "Ärger Cup", "ärger cup"),
+        (2, "ÄRGER CUP (2)", "ärger cup (2)"),
+        (3, "Straße", "strasse"),
+    ]
+    assert await get_schema_diff(empty_db_url) == []

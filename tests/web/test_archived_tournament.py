@@ -60,3 +60,22 @@ async def test_the_scheduler_skips_it(due: ApiScene) -> None:
     assert await due.services.match_scheduler.due() == []
     assert await due.services.match_scheduler.sweep() == 0
     assert due.rooms_on_fake() == []
+
+
+async def test_a_live_race_of_a_closed_async_tournament_gets_no_room(scene: ApiScene) -> None:
+    """The scheduler skipped it already; /liverace open opened it anyway."""
+    from datetime import UTC, datetime
+
+    services = scene.services
+    await services.async_tournaments.create(
+        GUILD, "Async Cup", category="alttpr", actor=BY_ORGANIZER
+    )
+    race = await services.live_races.create(
+        GUILD, "Async Cup", datetime.now(UTC).replace(microsecond=0) + timedelta(days=1),
+        actor=BY_ORGANIZER,
+    )
+    await services.async_tournaments.close(GUILD, "Async Cup", actor=BY_ORGANIZER)
+    with pytest.raises(UserFacingError) as refused:
+        await services.live_races.open_room(GUILD, race.id, actor=BY_ORGANIZER)
+    assert refused.value.message.startswith("**Async Cup** is closed, so its live races get no")
+    assert scene.rooms_on_fake() == []

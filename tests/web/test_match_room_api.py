@@ -244,3 +244,44 @@ async def test_an_unexpected_error_is_a_bare_500_and_logged(
         await server.stop()
     assert body == {"error": "internal_error", "message": "Something went wrong on our side."}
     assert "secret internals" in caplog.text  # in the log, with its traceback; not to the client
+
+
+# -- edges -------------------------------------------------------------------------------------
+
+
+async def test_ids_out_of_the_databases_range_or_not_plain_digits_are_404(
+    scene: ApiScene,
+) -> None:
+    """Match ids are 32-bit on PostgreSQL: a larger one was a 500 there (a DataError)."""
+    for match in (2**31, 2**31 - 1, 2**63 - 1, 2**64, "²", "١٢"):
+        for method in ("GET", "POST"):
+            status, body, _ = await scene.call(method, scene.room_path(match))
+            assert (status, body["error"]) == (404, "not_found"), (method, match, body)
+
+
+async def test_the_404_speaks_to_an_http_client(scene: ApiScene) -> None:
+    """Not "pick one from the suggestions": there are none over HTTP."""
+    for match in (scene.other_match_id, 987654):
+        for method in ("GET", "POST"):
+            status, body, _ = await scene.call(method, scene.room_path(match))
+            assert status == 404
+            assert "suggestions" not in body["message"] and "/match" not in body["message"]
+            assert body["message"] == (
+                f"There is no match #{match} in the server of this API token; use the id "
+                "of one of its matches."
+            )
+
+
+async def test_a_cancelled_match_is_refused_before_anything_changes(scene: ApiScene) -> None:
+    services = scene.services
+    before = await services.matches.info(GUILD, scene.match_id)
+    await services.matches.cancel(GUILD, scene.match_id, "Rained out", actor=BY_ORGANIZER)
+    status, body, _ = await scene.call(
+        "POST", scene.room_path(), json={"goal": "Reverse boss order", "invitational": False}
+    )
+    assert (status, body["error"]) == (409, "refused")
+    assert "cancelled" in body["message"]
+    after = await services.matches.info(GUILD, scene.match_id)
+    assert (after.goal, after.invitational) == (before.goal, before.invitational)
+    assert await services.audit.entries("match.room_options") == []
+    assert scene.rooms_on_fake() == []

@@ -20,7 +20,9 @@ from web.auth import api_endpoint
 from web.errors import ApiError
 from web.keys import ROOM_API
 
-MATCH_ID_MAX = 2**63 - 1
+# Match ids are INTEGER columns (32 bits on PostgreSQL): a larger id is no match, not a
+# database error.
+MATCH_ID_MAX = 2**31 - 1
 
 
 class OpenRoomBody(BaseModel):
@@ -34,7 +36,8 @@ class OpenRoomBody(BaseModel):
 
 def match_id_of(request: web.Request) -> int:
     text = request.match_info["match_id"]
-    if not text.isdigit() or not 0 < int(text) <= MATCH_ID_MAX:
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "١٢".
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MATCH_ID_MAX:
         raise ApiError(404, "not_found", f"There is no match {text!r}.")
     return int(text)
 
