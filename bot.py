@@ -1,29 +1,25 @@
-"""RaceDesk's composition root and command line.
+"""RaceDesk's composition root: every service built and wired (:func:`build_services`), the
+Discord client (:class:`RaceDeskBot`), the web server, and :func:`run_bot`, which starts them
+in order and stops them in reverse.
 
-``python bot.py`` runs the bot; ``python bot.py db upgrade`` migrates the database and
-``db backup FILE`` / ``db restore FILE`` save it to one file and bring it back;
-``python bot.py commands [--json]`` lists every slash command; ``python bot.py generate-key``
-prints a new secret key for ``[security] secret_key``; ``python bot.py rotate-key``
-re-encrypts every stored secret with the current key. ``--config PATH`` goes before or after
-the command. A deployment mistake ends with one line saying what to change, and status 2.
+``python bot.py`` runs the command line (``cli/``): the bot by default, ``--demo`` the
+rehearsal, and the maintenance commands (``db``, ``commands``, ``generate-key``,
+``rotate-key``); ``python bot.py --help`` lists them.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import pkgutil
 import sys
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import discord
-from discord import app_commands
 from discord.ext import commands
 
 import cogs
@@ -31,22 +27,17 @@ from cogs._shared.bot_alert_sender import DiscordAlertSender
 from cogs._shared.notification_sender import DiscordNotificationSender
 from cogs._shared.permissions import (
     apply_default_permissions,
-    audience_of,
-    permission_names,
 )
 from cogs._shared.tree import RaceDeskTree
+from cogs.announcements import EVENTS as ANNOUNCED_EVENTS
+from cogs.linking import EVENTS as LINK_DM_EVENTS
 from core.access import AccessPolicy
 from core.clock import Clock, SystemClock
 from core.config import (
     DEFAULT_CONFIG_PATH,
-    ConfigError,
     RacetimeSettings,
-    SecuritySettings,
     Settings,
     WebSettings,
-    load_database_settings,
-    load_maintenance_settings,
-    load_settings,
     setup_logging,
     startup_warnings,
     where_set,
@@ -81,7 +72,6 @@ from core.services.room_api import RoomApiService
 from core.services.timezones import TimezoneService
 from core.services.tournaments import TournamentService
 from core.startup_errors import (
-    StartupError,
     database_step,
     dev_guild_refused,
     discord_token_refused,
@@ -90,11 +80,9 @@ from core.startup_errors import (
     listen_step,
 )
 from core.version import racedesk_version
-from db.backup import BackupError, backup, restore
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head
-from db.models import metadata
-from db.secrets import SecretBox, SecretKeyError, reencrypt_stored_secrets
+from db.secrets import SecretBox
 from racetime.category_bot import BotTimings
 from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
@@ -156,7 +144,7 @@ class RaceDeskBot(commands.Bot):
         # Started once the client has logged in (they need Discord's HTTP API).
         self.after_login: list[Callable[[], Awaitable[None]]] = []
 
-    @property  # type: ignore[override]
+    @property
     def owner_ids(self) -> frozenset[int]:
         """The access policy's bot owners (the simulated server sets them too)."""
         return self.services.access.owner_ids
@@ -379,111 +367,37 @@ async def start_bot_alerts(
     )
 
 
-# -- commands listing -------------------------------------------------------------------------
-
-
-def describe_commands(tree: app_commands.CommandTree) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for command in tree.walk_commands():
-        if isinstance(command, app_commands.Group):
-            continue
-        rows.append(
-            {
-                "command": f"/{command.qualified_name}",
-                "description": command.description,
-                "audience": audience_of(command),
-                # What Discord hides it behind: its top-level command's (Discord applies that
-                # to every subcommand); null: every member sees it.
-                "default_permissions": permission_names(
-                    (command.root_parent or command).default_permissions
-                ),
-                "guild_only": bool(
-                    command.guild_only or getattr(command.root_parent, "guild_only", False)
-                ),
-                "options": [
-                    {
-                        "name": parameter.name,
-                        "type": parameter.type.name,
-                        "required": parameter.required,
-                        "description": parameter.description,
-                    }
-                    for parameter in command.parameters
-                ],
-            }
-        )
-    return sorted(rows, key=lambda row: row["command"])
-
-
-def format_command_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| Command | Options | Who | What it does |", "| --- | --- | --- | --- |"]
-    for row in rows:
-        options = " ".join(
-            f"`{o['name']}`" if o["required"] else f"`[{o['name']}]`" for o in row["options"]
-        )
-        lines.append(
-            f"| `{row['command']}` | {options or '—'} | {row['audience']} | {row['description']} |"
-        )
-    return "\n".join(lines)
-
-
-async def registered_commands() -> list[dict[str, Any]]:
-    services = build_services(
-        database_url="sqlite+aiosqlite:///:memory:", secret_box=SecretBox(SecretBox.generate_key())
-    )
-    async with Lifecycle() as lifecycle:
-        await lifecycle.add("database", None, services.engine.dispose)
-        bot = RaceDeskBot(services)
-        await lifecycle.add("discord", bot.load_cogs, bot.close)
-        return describe_commands(bot.tree)
-
-
-# -- secrets ----------------------------------------------------------------------------------
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def make_secret_box(security: SecuritySettings) -> SecretBox:
-    """Encrypts with ``secret_key``; decrypts with it or any of ``old_secret_keys``."""
-    return SecretBox(security.secret_key, old_keys=security.old_secret_keys)
-
-
-async def rotate_key(config_path: Path) -> int:
-    """Re-encrypt every stored secret with the current key, in one transaction."""
-    settings = load_maintenance_settings(config_path)
-    box = make_secret_box(settings.security)
-    with database_step(settings.database.url, config_path):
-        await upgrade_to_head(settings.database.url)
-    engine = create_engine(settings.database.url)
-    try:
-        async with create_sessionmaker(engine).begin() as session:
-            report = await reencrypt_stored_secrets(session, box, metadata)
-    finally:
-        await engine.dispose()
-    print(
-        f"Re-encrypted {plural(report.rows_rewritten, 'row')} "
-        "with the current [security] secret_key."
-    )
-    if not report.undecryptable:
-        print("Every stored secret is readable: old_secret_keys can be removed now.")
-        return 0
-    print(
-        f"Could not decrypt {plural(len(report.undecryptable), 'stored secret')} "
-        "(left unchanged):",
-        file=sys.stderr,
-    )
-    for secret in report.undecryptable:
-        print(f"  {secret}", file=sys.stderr)
-    print(
-        "Add the key they were encrypted with to [security] old_secret_keys and run rotate-key "
-        "again; a racetime bot can also be given its credentials again with /racetime bot edit.",
-        file=sys.stderr,
-    )
-    return 1
-
-
 # -- running ----------------------------------------------------------------------------------
+
+
+# What the cogs' listeners hear (posts and DMs): held until they subscribe, after the login.
+DISCORD_SIDE_EVENTS = (*ANNOUNCED_EVENTS, *LINK_DM_EVENTS)
+
+
+async def start_with_discord(
+    services: Services, bot: RaceDeskBot, lifecycle: Lifecycle, *, racetime_engine: bool = True
+) -> None:
+    """Start the services under ``lifecycle`` for ``bot``.
+
+    The cogs subscribe their listeners once the bot has logged in, and Discord's ``close``
+    unsubscribes them; event delivery runs before and after (what a crash left unacknowledged
+    is delivered at once, the racetime engine reports what rooms did meanwhile). Events for
+    those listeners wait for them (:meth:`EventDispatcher.reserve`), or for the next start,
+    instead of being acknowledged without them and never posted.
+    """
+    dispatcher = services.dispatcher
+
+    async def listening() -> None:
+        ready()
+
+    async def not_listening() -> None:
+        dispatcher.reserve(*DISCORD_SIDE_EVENTS)
+
+    ready = dispatcher.reserve(*DISCORD_SIDE_EVENTS)
+    bot.after_login.insert(0, listening)  # setup_hook: the cogs are loaded by then
+    await services.start(lifecycle, racetime_engine=racetime_engine)
+    await lifecycle.add("discord", None, bot.close)
+    await lifecycle.add("discord listeners", None, not_listening)  # stopped before the bot
 
 
 async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -> int:
@@ -495,7 +409,9 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
     setup_logging(settings.logging)
     for warning in startup_warnings(settings, config_path):
         log.warning(warning)
-    secret_box = make_secret_box(settings.security)
+    security = settings.security
+    # Encrypts with secret_key; decrypts with it or any of old_secret_keys.
+    secret_box = SecretBox(security.secret_key, old_keys=security.old_secret_keys)
     with database_step(settings.database.url, config_path):
         await upgrade_to_head(settings.database.url)
     services = build_services(
@@ -507,13 +423,12 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
     )
     async with Lifecycle() as lifecycle:
         lifecycle.handle_signals()
-        await services.start(lifecycle)
         bot = RaceDeskBot(
             services,
             dev_guild_id=settings.discord.dev_guild_id,
             sync_commands=settings.discord.sync_commands,
         )
-        await lifecycle.add("discord", None, bot.close)
+        await start_with_discord(services, bot, lifecycle)
         # Stops before the Discord client: no request is answered by a half-closed bot.
         server = web_server(services, settings.web, lambda: bot.is_ready() and not bot.is_closed())
         with listen_step(settings.web, config_path):
@@ -557,152 +472,7 @@ async def run_until_stopped(main: Coroutine[Any, Any, None], lifecycle: Lifecycl
             await task
 
 
-def rehearse(args: argparse.Namespace) -> int:
-    """``--demo``: the rehearsal, with this composition root's services and bot."""
-    from rehearsal.runner import RehearsalOptions, run_rehearsal  # only the demo needs dpytest
-    from rehearsal.start_at import StartAtError, parse_start_at, started_at
-
-    try:
-        start_at = parse_start_at(args.start_at) if args.start_at else None
-    except StartAtError as error:
-        print(error, file=sys.stderr)
-        return 2
-    options = RehearsalOptions(
-        fast=args.fast,
-        keep_running=args.keep_running,
-        data_dir=args.data_dir,
-        fake_racetime_url=args.fake_racetime,
-        start_at=start_at,
-    )
-    try:
-        with started_at(start_at):
-            return asyncio.run(
-                run_rehearsal(
-                    options, build_services=build_services, make_bot=RaceDeskBot,
-                    make_web_server=web_server,
-                )
-            )
-    except KeyboardInterrupt:
-        return 130
-
-
-def config_option(parser: argparse.ArgumentParser, *, default: Any) -> None:
-    """``--config``, before the command or after it (a command's copy keeps the first's)."""
-    parser.add_argument(
-        "--config", type=Path, default=default, metavar="PATH",
-        help="path to config.toml (default: ./config.toml)",
-    )
-
-
-def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bot.py", description="RaceDesk Discord bot")
-    config_option(parser, default=DEFAULT_CONFIG_PATH)
-    demo = parser.add_argument_group(
-        "rehearsal", "RaceDesk's whole job offline: a fake racetime.gg, a simulated Discord server"
-    )
-    demo.add_argument("--demo", action="store_true", help="play the rehearsal and exit")
-    demo.add_argument("--fast", action="store_true", help="with --demo: as fast as it can")
-    demo.add_argument(
-        "--keep-running", action="store_true",
-        help="with --demo: leave the fake racetime server and the simulated server up",
-    )
-    demo.add_argument(
-        "--data-dir", type=Path, help="with --demo: keep the database and log in this folder"
-    )
-    demo.add_argument(
-        "--start-at", metavar="INSTANT",
-        help="with --demo: play it as if it were INSTANT, e.g. 2026-03-29T00:30:00Z",
-    )
-    demo.add_argument(
-        "--fake-racetime", metavar="URL",
-        help="with --demo: use this running fake racetime server (python -m racetime.fake_server)",
-    )
-    sub = parser.add_subparsers(dest="action")
-
-    def command(
-        parent: argparse._SubParsersAction[argparse.ArgumentParser], name: str, summary: str
-    ) -> argparse.ArgumentParser:
-        added = parent.add_parser(name, help=summary, description=summary)
-        config_option(added, default=argparse.SUPPRESS)
-        return added
-
-    command(sub, "run", "run the bot (the default)")
-    db = command(sub, "db", "database maintenance")
-    db_actions = db.add_subparsers(dest="db_action", required=True, metavar="ACTION")
-    command(db_actions, "upgrade", "migrate the database to the newest schema")
-    command(
-        db_actions, "backup", "save the database to a new FILE (safe while RaceDesk runs)"
-    ).add_argument("file", type=Path, metavar="FILE")
-    command(
-        db_actions, "restore", "restore FILE (from db backup) into a new, empty database"
-    ).add_argument("file", type=Path, metavar="FILE")
-    listing = command(sub, "commands", "list every slash command")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.add_argument("--markdown", action="store_true", help="the README's command table")
-    command(sub, "generate-key", "print a new [security] secret_key")
-    command(
-        sub, "rotate-key",
-        "re-encrypt every stored secret with [security] secret_key "
-        "(after moving the former key to old_secret_keys)",
-    )
-    return parser.parse_args(argv)
-
-
-async def database_command(args: argparse.Namespace) -> str:
-    """``db upgrade``, ``db backup FILE`` or ``db restore FILE``; says what it did."""
-    url = load_database_settings(args.config).url
-    with database_step(url, args.config):
-        if args.db_action == "backup":
-            saved = await backup(url, args.file)
-            return f"Backed up the database (schema revision {saved.revision}) to {args.file}."
-        if args.db_action == "restore":
-            restored = await restore(url, args.file)
-            then = (
-                "it is at the newest schema." if restored.at_head else
-                "RaceDesk migrates it to the newest schema when it starts (or now: db upgrade)."
-            )
-            return f"Restored {args.file} (schema revision {restored.revision}); {then}"
-        await upgrade_to_head(url)
-        return "Database is at the newest schema."
-
-
-def print_commands(args: argparse.Namespace) -> None:
-    rows = asyncio.run(registered_commands())
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    elif args.markdown:
-        print(format_command_table(rows))
-    else:
-        for row in rows:
-            options = ", ".join(o["name"] + ("" if o["required"] else "?") for o in row["options"])
-            print(f"{row['command']:<28} {row['audience']:<26} {options}")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.demo:
-        return rehearse(args)
-    action = args.action or "run"
-    try:
-        if action == "generate-key":
-            print(SecretBox.generate_key())
-            return 0
-        if action == "commands":
-            print_commands(args)
-            return 0
-        if action == "rotate-key":
-            return asyncio.run(rotate_key(args.config))
-        if action == "db":
-            print(asyncio.run(database_command(args)))
-            return 0
-        return asyncio.run(run_bot(load_settings(args.config), args.config))
-    except (ConfigError, SecretKeyError, StartupError, BackupError) as error:
-        # One line (one per problem in the file) that says what to change; no traceback.
-        print(str(error), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 0
-
-
 if __name__ == "__main__":
+    from cli.main import main
+
     sys.exit(main())

@@ -45,6 +45,8 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bench import workdir
 from core.access import AccessPolicy
@@ -86,6 +88,13 @@ def subject(event: int) -> str:
     return f"notification {event}"
 
 
+async def _user_id(session: AsyncSession, discord_id: int) -> int:
+    user = await get_user_by_discord_id(session, discord_id)
+    if user is None or user.id is None:
+        raise RuntimeError(f"the benchmark's user {discord_id} was not created")
+    return user.id
+
+
 async def queue_all(db_url: str, count: int, users: int) -> set[Key]:
     """Queue ``count`` notifications, one event per transaction to (up to) every player."""
     engine = create_engine(db_url)
@@ -99,14 +108,14 @@ async def queue_all(db_url: str, count: int, users: int) -> set[Key]:
         for discord_id in players:
             await notifications.set_preference(discord_id, GUILD, KIND, True)
         async with sessionmaker() as session:
-            ids = {did: (await get_user_by_discord_id(session, did)).id for did in players}
+            ids = {did: await _user_id(session, did) for did in players}
         expected: set[Key] = set()
         for event in range(math.ceil(count / users)):
             recipients = players[: min(users, count - event * users)]
             async with sessionmaker.begin() as session:
                 await notifications.queue_notification(
                     session, kind=KIND, guild_id=GUILD, event_id=f"bench:{event}",
-                    user_ids=[ids[did] for did in recipients],  # type: ignore[misc]
+                    user_ids=[ids[did] for did in recipients],
                     content=NotificationContent(tournament=TOURNAMENT, subject=subject(event)),
                 )
             expected.update((did, f"{TOURNAMENT} · {subject(event)}") for did in recipients)
@@ -121,10 +130,14 @@ async def statuses(db_url: str) -> dict[str, Any]:
     try:
         async with create_sessionmaker(engine)() as session:
             rows = await session.execute(
-                select(NotificationLog.status, func.count()).group_by(NotificationLog.status)
+                select(col(NotificationLog.status), func.count()).group_by(
+                    col(NotificationLog.status)
+                )
             )
             attempts = await session.execute(
-                select(NotificationLog.attempts, func.count()).group_by(NotificationLog.attempts)
+                select(col(NotificationLog.attempts), func.count()).group_by(
+                    col(NotificationLog.attempts)
+                )
             )
             return {
                 "rows": {status: n for status, n in rows.all()},

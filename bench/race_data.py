@@ -25,7 +25,7 @@ import logging
 import platform
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from racetime_bot import RaceHandler
@@ -186,7 +186,7 @@ async def by_race_size(
     return result
 
 
-def print_line(main: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+def print_line(main: Callable[[], Coroutine[Any, Any, dict[str, Any]]]) -> None:
     """Run ``main`` and print its fields and its wall time as one JSON line."""
     started = time.perf_counter()
     output = asyncio.run(main())

@@ -127,11 +127,11 @@ def outcome(
     unmatched = 0
     for record in startraces:
         location = (record.get("location") or "").lstrip("/")
-        match_id = room_of.get(location)
-        if match_id is None:
+        opened = room_of.get(location)
+        if opened is None:
             unmatched += 1
             continue
-        arrivals[match_id] = min(arrivals.get(match_id, record["at"]), record["at"])
+        arrivals[opened] = min(arrivals.get(opened, record["at"]), record["at"])
     return Outcome(
         lateness={m: at - due[m] for m, at in arrivals.items() if m in due},
         rooms={m: counts[m] for m in due},
@@ -233,7 +233,7 @@ async def claims(db_url: str) -> dict[str, int]:
     try:
         async with create_sessionmaker(engine)() as session:
             rows = await session.execute(
-                select(MatchRoomClaim.state, func.count()).group_by(col(MatchRoomClaim.state))
+                select(col(MatchRoomClaim.state), func.count()).group_by(col(MatchRoomClaim.state))
             )
             return {state: n for state, n in rows.all()}
     finally:

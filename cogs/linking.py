@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RECEIPT = "link-dms"
+EVENTS = (RacetimeAccountLinkedEvent, RacetimeLinkNeedsReauthorizationEvent)
 
 
 def link_prompt(url: str, expires_at: int, current: str | None) -> tuple[discord.Embed,
@@ -57,10 +58,7 @@ class LinkingCog(commands.Cog):
 
     async def cog_load(self) -> None:
         dispatcher = self._bot.services.dispatcher
-        self._unsubscribe = [
-            dispatcher.subscribe(kind, self.tell)
-            for kind in (RacetimeAccountLinkedEvent, RacetimeLinkNeedsReauthorizationEvent)
-        ]
+        self._unsubscribe = [dispatcher.subscribe(kind, self.tell) for kind in EVENTS]
 
     async def cog_unload(self) -> None:
         for unsubscribe in self._unsubscribe:

@@ -100,7 +100,8 @@ def schema_diff(connection: Connection) -> list[Any]:
     Synchronous, for ``await conn.run_sync(schema_diff)``.
     """
     context = MigrationContext.configure(connection, opts=context_options())
-    return compare_metadata(context, db.models.metadata)
+    differences: list[Any] = compare_metadata(context, db.models.metadata)
+    return differences
 
 
 def _run(connection: Connection, config: Config, direction: str, revision: str) -> None:

@@ -38,17 +38,18 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise NaiveDatetimeError(
                 "naive datetime rejected: use an aware UTC datetime, e.g. datetime.now(UTC)"
             )
-        value = value.astimezone(UTC)
+        utc = value.astimezone(UTC)
         if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
+            return utc.replace(tzinfo=None)
+        return utc
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        stored: datetime = value  # the DateTime column gives datetimes
+        if stored.tzinfo is None:
+            return stored.replace(tzinfo=UTC)
+        return stored.astimezone(UTC)
 
 
 def utcnow() -> datetime:

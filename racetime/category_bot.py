@@ -20,6 +20,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 import msgspec
@@ -346,14 +347,14 @@ class CategoryBot:
             store=self._store,
             timings=self._timings.connection,
             created=created,
-            room_exists=lambda slug=record.slug: self._room_exists(slug),
+            room_exists=partial(self._room_exists, record.slug),
             clock=self._clock,
             on_trouble=self.request_probe,
             metrics=self._metrics,
         )
         self._rooms[record.slug] = connection
         task = connection.start()
-        task.add_done_callback(lambda _t, c=connection: self._forget(c))
+        task.add_done_callback(partial(self._forget, connection))
         return connection
 
     async def _room_exists(self, slug: str) -> bool | None:
@@ -366,7 +367,8 @@ class CategoryBot:
             return None
         return True
 
-    def _forget(self, connection: RoomConnection) -> None:
+    def _forget(self, connection: RoomConnection, _ended: asyncio.Task[None]) -> None:
+        """When a room's task ends, its connection is let go (unless replaced already)."""
         if self._rooms.get(connection.record.slug) is connection:
             del self._rooms[connection.record.slug]
 

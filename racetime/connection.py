@@ -135,10 +135,11 @@ def frame_type(frame: object) -> str:
     ``invalid`` (not a frame)."""
     if frame is None:
         return "invalid"
-    return getattr(type(frame).__struct_config__, "tag", None) or "unknown"
+    config = getattr(type(frame), "__struct_config__", None)
+    return getattr(config, "tag", None) or "unknown"
 
 
-class _ActionSender(RaceHandler):
+class _ActionSender(RaceHandler):  # type: ignore[misc]  # racetime-bot has no type hints
     """racetime-bot's action formatting, without its reader loop or its raising ``error``."""
 
     def __init__(self, room_name: str) -> None:

@@ -155,7 +155,7 @@ class _Model(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Base of the decoded models: immutable snapshots, unknown keys ignored."""
 
 
-class Status(_Model, kw_only=True):
+class Status(_Model, frozen=True, kw_only=True):
     """A race or entrant status: ``{"value", "verbose_value", "help_text"}``."""
 
     value: str
@@ -163,7 +163,7 @@ class Status(_Model, kw_only=True):
     help_text: str | None = None
 
 
-class User(_Model, kw_only=True):
+class User(_Model, frozen=True, kw_only=True):
     """A user summary (racetime ``User.api_dict_summary``)."""
 
     id: str
@@ -185,12 +185,12 @@ class User(_Model, kw_only=True):
         return self.full_name or self.name or self.id
 
 
-class Goal(_Model, kw_only=True):
+class Goal(_Model, frozen=True, kw_only=True):
     name: str | None = None
     custom: bool = False
 
 
-class CategorySummary(_Model, kw_only=True):
+class CategorySummary(_Model, frozen=True, kw_only=True):
     """The ``category`` object inside race data."""
 
     name: str | None = None
@@ -201,7 +201,7 @@ class CategorySummary(_Model, kw_only=True):
     image: str | None = None
 
 
-class Team(_Model, kw_only=True):
+class Team(_Model, frozen=True, kw_only=True):
     name: str | None = None
     slug: str | None = None
     formal: bool = False
@@ -210,7 +210,7 @@ class Team(_Model, kw_only=True):
     avatar: str | None = None
 
 
-class Entrant(_Model, kw_only=True):
+class Entrant(_Model, frozen=True, kw_only=True):
     """One entrant of a race. ``user`` is ``None`` when the account was deleted."""
 
     user: User | None = None
@@ -243,7 +243,7 @@ class Entrant(_Model, kw_only=True):
         return parse_racetime_datetime(self.finished_at)
 
 
-class Race(_Model, kw_only=True):
+class Race(_Model, frozen=True, kw_only=True):
     """Race data (``Race.as_dict``): the HTTP ``/data`` body and ``race`` of ``race.data``."""
 
     version: Version = 0
@@ -323,7 +323,7 @@ class Race(_Model, kw_only=True):
         return parse_racetime_datetime(self.cancelled_at)
 
 
-class RaceSummary(_Model, kw_only=True):
+class RaceSummary(_Model, frozen=True, kw_only=True):
     """A race in a category's ``current_races`` (no entrants, no ``websocket_bot_url``)."""
 
     name: str
@@ -349,7 +349,7 @@ class RaceSummary(_Model, kw_only=True):
         return self.name.rpartition("/")[2]
 
 
-class CategoryData(_Model, kw_only=True):
+class CategoryData(_Model, frozen=True, kw_only=True):
     """``GET /<category>/data`` (or ``/o/<category>/data``)."""
 
     name: str | None = None
@@ -367,7 +367,7 @@ class CategoryData(_Model, kw_only=True):
     emotes: dict[str, Any] = {}
 
 
-class ChatMessage(_Model, kw_only=True):
+class ChatMessage(_Model, frozen=True, kw_only=True):
     """A chat message dict. ``user`` and ``bot`` are null for system messages."""
 
     id: str | None = None
@@ -403,61 +403,61 @@ class Frame(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="type
         return parse_racetime_datetime(self.date)
 
 
-class RaceDataFrame(Frame, tag="race.data", kw_only=True):
+class RaceDataFrame(Frame, tag="race.data", frozen=True, kw_only=True):
     race: Race
     version: Version | None = None
 
 
-class RaceRendersFrame(Frame, tag="race.renders", kw_only=True):
+class RaceRendersFrame(Frame, tag="race.renders", frozen=True, kw_only=True):
     """Only the version is kept; the HTML ``renders`` are skipped by the decoder."""
 
     version: int | None = None
 
 
-class ChatMessageFrame(Frame, tag="chat.message", kw_only=True):
+class ChatMessageFrame(Frame, tag="chat.message", frozen=True, kw_only=True):
     message: ChatMessage
 
 
-class ChatHistoryFrame(Frame, tag="chat.history", kw_only=True):
+class ChatHistoryFrame(Frame, tag="chat.history", frozen=True, kw_only=True):
     messages: list[ChatMessage] = []
 
 
-class ChatDmFrame(Frame, tag="chat.dm", kw_only=True):
+class ChatDmFrame(Frame, tag="chat.dm", frozen=True, kw_only=True):
     message: str | None = None
     from_user: User | None = None
     from_bot: str | None = None
     to: User | None = None
 
 
-class ChatPinFrame(Frame, tag="chat.pin", kw_only=True):
+class ChatPinFrame(Frame, tag="chat.pin", frozen=True, kw_only=True):
     message: ChatMessage
 
 
-class ChatUnpinFrame(Frame, tag="chat.unpin", kw_only=True):
+class ChatUnpinFrame(Frame, tag="chat.unpin", frozen=True, kw_only=True):
     message: ChatMessage
 
 
-class ChatDeleteFrame(Frame, tag="chat.delete", kw_only=True):
+class ChatDeleteFrame(Frame, tag="chat.delete", frozen=True, kw_only=True):
     delete: dict[str, Any] = {}
 
 
-class ChatPurgeFrame(Frame, tag="chat.purge", kw_only=True):
+class ChatPurgeFrame(Frame, tag="chat.purge", frozen=True, kw_only=True):
     purge: dict[str, Any] = {}
 
 
-class RaceSplitFrame(Frame, tag="race.split", kw_only=True):
+class RaceSplitFrame(Frame, tag="race.split", frozen=True, kw_only=True):
     split: dict[str, Any] = {}
 
 
-class ErrorFrame(Frame, tag="error", kw_only=True):
+class ErrorFrame(Frame, tag="error", frozen=True, kw_only=True):
     errors: list[Any] = []
 
 
-class PongFrame(Frame, tag="pong", kw_only=True):
+class PongFrame(Frame, tag="pong", frozen=True, kw_only=True):
     pass
 
 
-class AuthenticatedFrame(Frame, tag="authenticated", kw_only=True):
+class AuthenticatedFrame(Frame, tag="authenticated", frozen=True, kw_only=True):
     user: User | None = None
 
 

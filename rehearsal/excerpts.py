@@ -72,7 +72,8 @@ def steps(timeline: str) -> dict[tuple[str, str], list[str]]:
     """
     racetime = _FAKE_RACETIME.search(timeline)
     found: dict[tuple[str, str], list[str]] = {}
-    scene, lines, hidden = "", [], False
+    lines: list[str] = []
+    scene, hidden = "", False
     for raw in timeline.splitlines():
         stamped = _STAMP.match(raw)
         text = raw[stamped.end():] if stamped else raw

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import parse_args
+from cli.arguments import parse_args
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from core.errors import UserFacingError
 from core.services.api_tokens import ApiTokenInfo
@@ -48,10 +49,10 @@ async def authenticate(request: web.Request) -> ApiTokenInfo:
     return found
 
 
-def api_endpoint(action: str) -> Callable[[AuthedHandler], web.Handler]:
+def api_endpoint(action: str) -> Callable[[AuthedHandler], Handler]:
     """Authenticate, rate-limit and audit (as ``action``) every call of the handler."""
 
-    def decorator(handler: AuthedHandler) -> web.Handler:
+    def decorator(handler: AuthedHandler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             token = await authenticate(request)
             wait = request.app[RATE_LIMITER].hit(token.id)

@@ -15,7 +15,7 @@ from web.rate_limit import RateLimiter
 
 HEALTH = web.AppKey("health", HealthService)
 # Whether the Discord client is connected (the composition root's answer; no discord here).
-DISCORD_CONNECTED = web.AppKey("discord_connected", Callable[[], bool])
+DISCORD_CONNECTED: web.AppKey[Callable[[], bool]] = web.AppKey("discord_connected")
 API_TOKENS = web.AppKey("api_tokens", ApiTokenService)
 ROOM_API = web.AppKey("room_api", RoomApiService)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from core.events.base import Event
@@ -21,7 +21,22 @@ class UnknownEventKindError(LookupError):
     """A stored event names a class this program does not have (removed or not imported)."""
 
 
-@cache
+def _memoised(
+    fields_of: Callable[[type[Event]], frozenset[str]],
+) -> Callable[[type[Event]], frozenset[str]]:
+    """``functools.cache`` for a function of an event class (typed: an event class is a
+    key, though its instances are not hashable)."""
+    known: dict[type[Event], frozenset[str]] = {}
+
+    def memoised(cls: type[Event]) -> frozenset[str]:
+        if cls not in known:
+            known[cls] = fields_of(cls)
+        return known[cls]
+
+    return memoised
+
+
+@_memoised
 def _datetime_fields(cls: type[Event]) -> frozenset[str]:
     hints = typing.get_type_hints(cls)
     names = set()
@@ -34,7 +49,7 @@ def _datetime_fields(cls: type[Event]) -> frozenset[str]:
     return frozenset(names)
 
 
-@cache
+@_memoised
 def _tuple_fields(cls: type[Event]) -> frozenset[str]:
     """Fields holding tuples, which JSON gives back as lists."""
     hints = typing.get_type_hints(cls)

@@ -153,6 +153,8 @@ class EventDispatcher:
         self._closed = False
         self._stopping = False
         self._stop_requested = asyncio.Event()
+        # Event types whose listeners subscribe later (see ``reserve``), each with its gate.
+        self._reserved: list[tuple[tuple[type[Event], ...], asyncio.Event]] = []
         self.parked = 0
         self.delivered = 0
 
@@ -190,6 +192,36 @@ class EventDispatcher:
                 self._resolved.clear()
 
         return unsubscribe
+
+    def reserve(self, *event_types: type[Event]) -> Callable[[], None]:
+        """Listeners of ``event_types`` subscribe later than delivery starts (the Discord side's
+        subscribe once logged in): until the returned ``ready()`` is called, an event of those
+        types (or subclasses) waits, and the rest of its partition with it, instead of being
+        acknowledged without them. At shutdown a waiting event is left for the next start.
+        """
+        gate = (tuple(event_types), asyncio.Event())
+        self._reserved.append(gate)
+
+        def ready() -> None:
+            gate[1].set()
+            if gate in self._reserved:
+                self._reserved.remove(gate)
+
+        return ready
+
+    async def _wait_for_reserved(self, event: Event) -> None:
+        for types, ready in list(self._reserved):
+            if ready.is_set() or not isinstance(event, types):
+                continue
+            waiting = asyncio.ensure_future(ready.wait())
+            stop = asyncio.ensure_future(self._stop_requested.wait())
+            try:
+                await asyncio.wait({waiting, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+                stop.cancel()
+            if not ready.is_set():
+                raise _Abandoned
 
     def on(
         self,
@@ -353,6 +385,7 @@ class EventDispatcher:
 
     async def _deliver(self, entry: LoggedEvent) -> None:
         event = entry.event
+        await self._wait_for_reserved(event)
         self._metrics.event_dispatched(
             event.kind, (utc_now() - event.occurred_at).total_seconds()
         )

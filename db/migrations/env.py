@@ -14,11 +14,11 @@ config = context.config
 target_metadata = db.models.metadata
 
 
-def _url() -> object:
+def _url() -> str:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("no database URL: use db.migrate, which sets it")
-    return url
+    return str(url)
 
 
 def run_migrations_offline() -> None:
@@ -40,7 +40,7 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = create_engine(_url(), poolclass=NullPool)  # type: ignore[arg-type]
+    engine = create_engine(_url(), poolclass=NullPool)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(do_run_migrations)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import ColumnElement, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -20,6 +20,7 @@ from db.models import (
     User,
 )
 from db.name_key import name_key
+from db.queries._tables import affected_rows
 from db.queries.tournaments import _like_escape
 
 
@@ -29,7 +30,7 @@ async def tournament_named(
     """The server's async tournament called ``name``, ignoring case."""
     result = await session.execute(
         select(AsyncTournament).where(
-            AsyncTournament.guild_id == guild_id,
+            col(AsyncTournament.guild_id) == guild_id,
             col(AsyncTournament.name_key) == name_key(name),
         )
     )
@@ -39,7 +40,7 @@ async def tournament_named(
 async def list_tournaments(
     session: AsyncSession, guild_id: int, *, include_closed: bool
 ) -> list[AsyncTournament]:
-    statement = select(AsyncTournament).where(AsyncTournament.guild_id == guild_id)
+    statement = select(AsyncTournament).where(col(AsyncTournament.guild_id) == guild_id)
     if not include_closed:
         statement = statement.where(col(AsyncTournament.is_active).is_(True))
     result = await session.execute(
@@ -54,9 +55,9 @@ async def search_names(
     session: AsyncSession, guild_id: int, typed: str, *, limit: int = 25
 ) -> list[str]:
     result = await session.execute(
-        select(AsyncTournament.name)
+        select(col(AsyncTournament.name))
         .where(
-            AsyncTournament.guild_id == guild_id,
+            col(AsyncTournament.guild_id) == guild_id,
             col(AsyncTournament.is_active).is_(True),
             col(AsyncTournament.name_key).like(
                 f"%{_like_escape(name_key(typed))}%", escape="\\"
@@ -70,7 +71,7 @@ async def search_names(
 
 async def pools_of(session: AsyncSession, tournament_id: int) -> list[AsyncPool]:
     result = await session.execute(
-        select(AsyncPool).where(AsyncPool.tournament_id == tournament_id).order_by(
+        select(AsyncPool).where(col(AsyncPool.tournament_id) == tournament_id).order_by(
             col(AsyncPool.id)
         )
     )
@@ -80,7 +81,7 @@ async def pools_of(session: AsyncSession, tournament_id: int) -> list[AsyncPool]
 async def pool_named(session: AsyncSession, tournament_id: int, name: str) -> AsyncPool | None:
     result = await session.execute(
         select(AsyncPool).where(
-            AsyncPool.tournament_id == tournament_id,
+            col(AsyncPool.tournament_id) == tournament_id,
             col(AsyncPool.name_key) == name_key(name),
         )
     )
@@ -92,7 +93,8 @@ async def participant(
 ) -> AsyncParticipant | None:
     result = await session.execute(
         select(AsyncParticipant).where(
-            AsyncParticipant.tournament_id == tournament_id, AsyncParticipant.user_id == user_id
+            col(AsyncParticipant.tournament_id) == tournament_id,
+            col(AsyncParticipant.user_id) == user_id,
         )
     )
     return result.scalar_one_or_none()
@@ -105,7 +107,7 @@ async def participants_of(
     result = await session.execute(
         select(AsyncParticipant, User)
         .join(User, col(User.id) == col(AsyncParticipant.user_id))
-        .where(AsyncParticipant.tournament_id == tournament_id)
+        .where(col(AsyncParticipant.tournament_id) == tournament_id)
         .order_by(col(AsyncParticipant.id))
     )
     return [(row[0], row[1]) for row in result.all()]
@@ -128,7 +130,7 @@ async def runs_of_tournament(session: AsyncSession, tournament_id: int) -> list[
 
 async def runs_of_race(session: AsyncSession, live_race_id: int) -> list[AsyncPoolRun]:
     result = await session.execute(
-        select(AsyncPoolRun).where(AsyncPoolRun.live_race_id == live_race_id).order_by(
+        select(AsyncPoolRun).where(col(AsyncPoolRun.live_race_id) == live_race_id).order_by(
             col(AsyncPoolRun.place).is_(None), col(AsyncPoolRun.place), col(AsyncPoolRun.id)
         )
     )
@@ -147,10 +149,10 @@ async def live_race_in_guild(
     statement = (
         select(AsyncLiveRace, AsyncTournament)
         .join(AsyncTournament, col(AsyncTournament.id) == col(AsyncLiveRace.tournament_id))
-        .where(AsyncLiveRace.id == live_race_id, AsyncTournament.guild_id == guild_id)
+        .where(col(AsyncLiveRace.id) == live_race_id, col(AsyncTournament.guild_id) == guild_id)
     )
     if for_update:
-        statement = statement.with_for_update(of=AsyncLiveRace)  # type: ignore[arg-type]
+        statement = statement.with_for_update(of=AsyncLiveRace)
     row = (await session.execute(statement)).first()
     return (row[0], row[1]) if row is not None else None
 
@@ -163,7 +165,7 @@ async def live_race(
         await session.execute(
             select(AsyncLiveRace, AsyncTournament)
             .join(AsyncTournament, col(AsyncTournament.id) == col(AsyncLiveRace.tournament_id))
-            .where(AsyncLiveRace.id == live_race_id)
+            .where(col(AsyncLiveRace.id) == live_race_id)
         )
     ).first()
     if row is None:
@@ -180,10 +182,10 @@ async def live_races_of_guild(
     statement = (
         select(AsyncLiveRace, AsyncTournament)
         .join(AsyncTournament, col(AsyncTournament.id) == col(AsyncLiveRace.tournament_id))
-        .where(AsyncTournament.guild_id == guild_id)
+        .where(col(AsyncTournament.guild_id) == guild_id)
     )
     if tournament_id is not None:
-        statement = statement.where(AsyncLiveRace.tournament_id == tournament_id)
+        statement = statement.where(col(AsyncLiveRace.tournament_id) == tournament_id)
     result = await session.execute(
         statement.order_by(col(AsyncLiveRace.scheduled_at).desc(), col(AsyncLiveRace.id).desc())
         .limit(limit)
@@ -202,7 +204,7 @@ async def waiting_for_rooms(
         select(AsyncLiveRace)
         .join(AsyncTournament, col(AsyncTournament.id) == col(AsyncLiveRace.tournament_id))
         .where(
-            AsyncLiveRace.status == RaceStatus.SCHEDULED.value,
+            col(AsyncLiveRace.status) == RaceStatus.SCHEDULED.value,
             col(AsyncLiveRace.room_state).is_(None),
             no_error,
             col(AsyncTournament.is_active).is_(True),
@@ -218,7 +220,7 @@ async def claim_room(
 ) -> bool:
     """Claim the live race's room (``opening``): a conditional update, so of two callers (two
     tasks, two processes) exactly one wins. A ``failed`` claim is taken only when asked."""
-    condition = col(AsyncLiveRace.room_state).is_(None)
+    condition: ColumnElement[bool] = col(AsyncLiveRace.room_state).is_(None)
     if retry_failed:
         condition = condition | (col(AsyncLiveRace.room_state) == ClaimState.FAILED.value)
     result = await session.execute(
@@ -230,7 +232,7 @@ async def claim_room(
         )
         .values(room_state=ClaimState.OPENING.value, room_claimed_at=now, room_error=None)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(affected_rows(result))
 
 
 async def renew_claim(session: AsyncSession, live_race_id: int, now: datetime) -> None:
@@ -254,12 +256,12 @@ async def take_over_claim(
         )
         .values(room_claimed_at=now)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(affected_rows(result))
 
 
 async def races_in_room_state(session: AsyncSession, state: ClaimState) -> list[AsyncLiveRace]:
     result = await session.execute(
-        select(AsyncLiveRace).where(AsyncLiveRace.room_state == state.value).order_by(
+        select(AsyncLiveRace).where(col(AsyncLiveRace.room_state) == state.value).order_by(
             col(AsyncLiveRace.id)
         )
     )

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from db.models import RacetimeBot, RacetimeBotGuild
+from db.queries._tables import affected_rows, table_of
 from db.queries._upsert import dialect_insert
 from db.types import utcnow
 
@@ -18,7 +19,7 @@ async def assign_bot_to_guild(session: AsyncSession, bot_id: int, guild_id: int)
         dialect_insert(session, RacetimeBotGuild)
         .values(bot_id=bot_id, guild_id=guild_id, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["bot_id", "guild_id"])
-        .returning(RacetimeBotGuild.__table__.c.id)
+        .returning(table_of(RacetimeBotGuild).c.id)
     )
     result = await session.execute(statement)
     return result.first() is not None
@@ -31,13 +32,13 @@ async def unassign_bot_from_guild(session: AsyncSession, bot_id: int, guild_id: 
             col(RacetimeBotGuild.bot_id) == bot_id, col(RacetimeBotGuild.guild_id) == guild_id
         )
     )
-    return bool(getattr(result, "rowcount", 0))
+    return bool(affected_rows(result))
 
 
 async def guilds_by_bot(session: AsyncSession) -> dict[int, list[int]]:
     """Every bot's servers (bot id -> guild ids)."""
     result = await session.execute(
-        select(RacetimeBotGuild.bot_id, RacetimeBotGuild.guild_id).order_by(
+        select(col(RacetimeBotGuild.bot_id), col(RacetimeBotGuild.guild_id)).order_by(
             col(RacetimeBotGuild.guild_id)
         )
     )
@@ -50,7 +51,7 @@ async def guilds_by_bot(session: AsyncSession) -> dict[int, list[int]]:
 async def bot_serves_guild(session: AsyncSession, category: str, guild_id: int) -> bool:
     """Whether the ``category`` bot is assigned to ``guild_id``."""
     result = await session.execute(
-        select(RacetimeBotGuild.id)
+        select(col(RacetimeBotGuild.id))
         .join(RacetimeBot, col(RacetimeBot.id) == col(RacetimeBotGuild.bot_id))
         .where(col(RacetimeBot.category) == category, col(RacetimeBotGuild.guild_id) == guild_id)
         .limit(1)

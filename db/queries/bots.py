@@ -23,7 +23,7 @@ async def get_bot(session: AsyncSession, bot_id: int) -> RacetimeBot | None:
 
 async def get_bot_by_category(session: AsyncSession, category: str) -> RacetimeBot | None:
     """The bot for a racetime category slug."""
-    result = await session.execute(select(RacetimeBot).where(RacetimeBot.category == category))
+    result = await session.execute(select(RacetimeBot).where(col(RacetimeBot.category) == category))
     return result.scalar_one_or_none()
 
 
@@ -32,7 +32,7 @@ async def list_bots_for_guild(session: AsyncSession, guild_id: int) -> list[Race
     result = await session.execute(
         select(RacetimeBot)
         .join(RacetimeBotGuild, col(RacetimeBotGuild.bot_id) == col(RacetimeBot.id))
-        .where(RacetimeBotGuild.guild_id == guild_id, col(RacetimeBot.is_active).is_(True))
+        .where(col(RacetimeBotGuild.guild_id) == guild_id, col(RacetimeBot.is_active).is_(True))
         .order_by(col(RacetimeBot.category))
     )
     return list(result.scalars())

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from db.models import EventLogEntry, ListenerReceipt, ParkedDelivery
+from db.queries._tables import affected_rows, table_of
 from db.queries._upsert import dialect_insert, dialect_name, insert_for
 from db.types import utcnow
 
@@ -36,7 +37,7 @@ async def append_events(
 
 @cache
 def _append_statement(dialect: str) -> Any:
-    table = EventLogEntry.__table__
+    table = table_of(EventLogEntry)
     return (
         insert_for(dialect, table)
         .on_conflict_do_nothing(index_elements=["event_id"])
@@ -46,7 +47,7 @@ def _append_statement(dialect: str) -> Any:
 
 async def undelivered_partitions(session: AsyncSession) -> list[str]:
     result = await session.execute(
-        select(EventLogEntry.partition_key)
+        select(col(EventLogEntry.partition_key))
         .where(col(EventLogEntry.delivered_at).is_(None))
         .distinct()
     )
@@ -59,7 +60,7 @@ async def undelivered_events(
     result = await session.execute(
         select(EventLogEntry)
         .where(
-            EventLogEntry.partition_key == partition,
+            col(EventLogEntry.partition_key) == partition,
             col(EventLogEntry.delivered_at).is_(None),
             col(EventLogEntry.seq) > after,
         )
@@ -75,8 +76,8 @@ _IN_CHUNK = 1000
 
 
 _MARK_DELIVERED = (
-    update(EventLogEntry.__table__)
-    .where(EventLogEntry.__table__.c.seq.in_(bindparam("seqs", expanding=True)))
+    update(table_of(EventLogEntry))
+    .where(table_of(EventLogEntry).c.seq.in_(bindparam("seqs", expanding=True)))
     .values(delivered_at=bindparam("at"))
 )
 
@@ -147,18 +148,20 @@ async def prune_delivered(session: AsyncSession, before: datetime) -> int:
     A receipt of an event that is still undelivered stays however old it is: that event
     will be delivered again, and without its receipt a listener would record it twice.
     """
-    parked = select(ParkedDelivery.seq)
+    parked = select(col(ParkedDelivery.seq))
     result = await session.execute(
         delete(EventLogEntry).where(
             col(EventLogEntry.delivered_at) < before,
             col(EventLogEntry.seq).not_in(parked),
         )
     )
-    undelivered = select(EventLogEntry.event_id).where(col(EventLogEntry.delivered_at).is_(None))
+    undelivered = select(col(EventLogEntry.event_id)).where(
+        col(EventLogEntry.delivered_at).is_(None)
+    )
     await session.execute(
         delete(ListenerReceipt).where(
             col(ListenerReceipt.recorded_at) < before,
             col(ListenerReceipt.event_id).not_in(undelivered),
         )
     )
-    return int(result.rowcount or 0)
+    return affected_rows(result)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from db.models import LinkState
+from db.queries._tables import affected_rows
 
 
 async def add_link_state(
@@ -49,4 +50,4 @@ async def delete_stale_link_states(session: AsyncSession, before: datetime) -> i
             or_(col(LinkState.expires_at) < before, col(LinkState.used_at) < before)
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return affected_rows(result)

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from db.models import ClaimState, Match, MatchPlayer, MatchRoomClaim, RaceRoom, Tournament, User
 from db.models.base import RaceStatus
+from db.queries._tables import affected_rows
 from db.queries._upsert import dialect_insert
 
 
@@ -99,7 +100,7 @@ async def reclaim_failed(
         )
         .values(state=ClaimState.OPENING.value, updated_at=now, **fields)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(affected_rows(result))
 
 
 async def touch_claim(session: AsyncSession, match_id: int, now: datetime) -> None:
@@ -123,7 +124,7 @@ async def take_over(session: AsyncSession, claim: MatchRoomClaim, now: datetime)
         )
         .values(updated_at=now)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(affected_rows(result))
 
 
 async def claims_in_state(session: AsyncSession, state: ClaimState) -> list[MatchRoomClaim]:

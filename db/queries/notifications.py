@@ -19,6 +19,7 @@ from db.models import (
     NotificationSubscription,
     User,
 )
+from db.queries._tables import affected_rows, table_of
 from db.queries._upsert import dialect_insert
 from db.types import utcnow
 
@@ -28,9 +29,11 @@ _ALL_TOURNAMENTS = text("tournament_id IS NULL")
 async def preferences(session: AsyncSession, user_id: int, guild_id: int) -> dict[str, bool]:
     """The user's explicit choices in one server (every tournament): type name -> on/off."""
     result = await session.execute(
-        select(NotificationSubscription.event_type, NotificationSubscription.enabled).where(
-            NotificationSubscription.user_id == user_id,
-            NotificationSubscription.guild_id == guild_id,
+        select(
+            col(NotificationSubscription.event_type), col(NotificationSubscription.enabled)
+        ).where(
+            col(NotificationSubscription.user_id) == user_id,
+            col(NotificationSubscription.guild_id) == guild_id,
             col(NotificationSubscription.tournament_id).is_(None),
         )
     )
@@ -60,9 +63,9 @@ async def choices_for(
     if not wanted:
         return {}
     result = await session.execute(
-        select(NotificationSubscription.user_id, NotificationSubscription.enabled).where(
-            NotificationSubscription.guild_id == guild_id,
-            NotificationSubscription.event_type == event_type,
+        select(col(NotificationSubscription.user_id), col(NotificationSubscription.enabled)).where(
+            col(NotificationSubscription.guild_id) == guild_id,
+            col(NotificationSubscription.event_type) == event_type,
             col(NotificationSubscription.tournament_id).is_(None),
             col(NotificationSubscription.user_id).in_(wanted),
         )
@@ -78,7 +81,7 @@ async def add_notifications(session: AsyncSession, rows: Sequence[dict[str, Any]
     if not rows:
         return 0
     now = utcnow()
-    table = NotificationLog.__table__
+    table = table_of(NotificationLog)
     statement = (
         dialect_insert(session, table)
         .on_conflict_do_nothing(index_elements=["event_id", "user_id"])
@@ -119,7 +122,7 @@ async def take_due(
     (a send that hung, or a process that died without a restart of this one noticing).
     """
     result = await session.execute(
-        select(NotificationLog, User.discord_id, User.discord_dm_channel_id)
+        select(NotificationLog, col(User.discord_id), col(User.discord_dm_channel_id))
         .join(User, col(User.id) == col(NotificationLog.user_id), isouter=True)
         .where(
             col(NotificationLog.status).in_(NotificationStatus.open()),
@@ -150,15 +153,15 @@ async def release_leases(session: AsyncSession, now: datetime) -> int:
     """
     result = await session.execute(
         update(NotificationLog)
-        .where(NotificationLog.status == NotificationStatus.SENDING.value)
+        .where(col(NotificationLog.status) == NotificationStatus.SENDING.value)
         .values(status=NotificationStatus.PENDING.value, next_attempt_at=now)
     )
-    return int(result.rowcount or 0)
+    return affected_rows(result)
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
     result = await session.execute(
-        select(func.min(NotificationLog.next_attempt_at)).where(
+        select(func.min(col(NotificationLog.next_attempt_at))).where(
             col(NotificationLog.status).in_(NotificationStatus.open())
         )
     )
@@ -168,7 +171,7 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
 async def outbox_depth(session: AsyncSession) -> dict[str, int]:
     """Rows the delivery has still to finish, by status (every open status, 0 included)."""
     result = await session.execute(
-        select(NotificationLog.status, func.count())
+        select(col(NotificationLog.status), func.count())
         .where(col(NotificationLog.status).in_(NotificationStatus.open()))
         .group_by(col(NotificationLog.status))
     )
@@ -193,7 +196,7 @@ async def finish(
     """
     values: dict[str, Any] = {"status": status.value, "last_error": error}
     if not counted:
-        values["attempts"] = NotificationLog.attempts - 1
+        values["attempts"] = col(NotificationLog.attempts) - 1
     if status in (NotificationStatus.SENT, NotificationStatus.FALLBACK):
         values["sent_at"] = at
     values["next_attempt_at"] = retry_at
@@ -214,7 +217,7 @@ async def history(
 ) -> list[NotificationLog]:
     result = await session.execute(
         select(NotificationLog)
-        .where(NotificationLog.user_id == user_id, NotificationLog.guild_id == guild_id)
+        .where(col(NotificationLog.user_id) == user_id, col(NotificationLog.guild_id) == guild_id)
         .order_by(col(NotificationLog.id).desc())
         .limit(limit)
     )
@@ -227,10 +230,10 @@ async def troubles(
     """A server's deliveries that did not go as DMs (failed, fell back, retrying), newest first,
     with the recipient's Discord id."""
     result = await session.execute(
-        select(NotificationLog, User.discord_id)
+        select(NotificationLog, col(User.discord_id))
         .join(User, col(User.id) == col(NotificationLog.user_id), isouter=True)
         .where(
-            NotificationLog.guild_id == guild_id,
+            col(NotificationLog.guild_id) == guild_id,
             col(NotificationLog.last_error).is_not(None),
         )
         .order_by(col(NotificationLog.id).desc())

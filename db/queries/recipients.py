@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from db.models import (
     AsyncLiveRace,
@@ -37,7 +38,7 @@ async def match_audience(session: AsyncSession, match_id: int) -> Audience | Non
     if tournament is None:
         return None
     players = await session.execute(
-        select(MatchPlayer.user_id).where(MatchPlayer.match_id == match_id)
+        select(col(MatchPlayer.user_id)).where(col(MatchPlayer.match_id) == match_id)
     )
     return Audience(tournament.guild_id, tournament.name, match.title, list(players.scalars()))
 
@@ -53,7 +54,9 @@ async def live_race_audience(session: AsyncSession, live_race_id: int) -> Audien
         return None
     pool = await session.get(AsyncPool, race.pool_id) if race.pool_id is not None else None
     participants = await session.execute(
-        select(AsyncParticipant.user_id).where(AsyncParticipant.tournament_id == tournament.id)
+        select(col(AsyncParticipant.user_id)).where(
+            col(AsyncParticipant.tournament_id) == tournament.id
+        )
     )
     return Audience(
         tournament.guild_id,

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from db.models import RaceRoom
+from db.queries._tables import table_of
 from db.queries._upsert import dialect_insert, dialect_name, insert_for
 from db.types import utcnow
 
@@ -30,20 +31,22 @@ _NEW_ROOM: dict[str, Any] = {"opened_by_us": False, "is_active": True, "last_ver
 async def get_room(session: AsyncSession, category: str, slug: str) -> RaceRoom | None:
     """The room ``category/slug``, if RaceDesk knows it."""
     result = await session.execute(
-        select(RaceRoom).where(RaceRoom.category == category, RaceRoom.slug == slug)
+        select(RaceRoom).where(col(RaceRoom.category) == category, col(RaceRoom.slug) == slug)
     )
     return result.scalar_one_or_none()
 
 
 async def get_room_for_match(session: AsyncSession, match_id: int) -> RaceRoom | None:
     """The (at most one) room of a match."""
-    result = await session.execute(select(RaceRoom).where(RaceRoom.match_id == match_id))
+    result = await session.execute(select(RaceRoom).where(col(RaceRoom.match_id) == match_id))
     return result.scalar_one_or_none()
 
 
 async def get_room_for_live_race(session: AsyncSession, live_race_id: int) -> RaceRoom | None:
     """The (at most one) room of a live race."""
-    result = await session.execute(select(RaceRoom).where(RaceRoom.live_race_id == live_race_id))
+    result = await session.execute(
+        select(RaceRoom).where(col(RaceRoom.live_race_id) == live_race_id)
+    )
     return result.scalar_one_or_none()
 
 
@@ -79,7 +82,8 @@ async def upsert_room(session: AsyncSession, category: str, slug: str, **fields:
         index_elements=["category", "slug"], set_={**fields, "updated_at": now}
     ).returning(RaceRoom)
     result = await session.execute(statement, execution_options={"populate_existing": True})
-    return result.scalar_one()
+    room: RaceRoom = result.scalar_one()
+    return room
 
 
 async def insert_room_if_absent(
@@ -126,7 +130,7 @@ async def save_room_states(session: AsyncSession, states: list[dict[str, Any]]) 
 
 @cache
 def _room_state_upsert(dialect: str, fields: frozenset[str]) -> Any:
-    table = RaceRoom.__table__
+    table = table_of(RaceRoom)
     insert = insert_for(dialect, table)
     return insert.on_conflict_do_update(
         index_elements=["category", "slug"],

@@ -19,13 +19,13 @@ async def room_servers(session: AsyncSession, names: Iterable[str]) -> dict[str,
         return {}
     slugs = {name.partition("/")[2] for name in wanted}
     of_matches = (
-        select(RaceRoom.category, RaceRoom.slug, Tournament.guild_id)
+        select(col(RaceRoom.category), col(RaceRoom.slug), col(Tournament.guild_id))
         .join(Match, col(Match.id) == col(RaceRoom.match_id))
         .join(Tournament, col(Tournament.id) == col(Match.tournament_id))
         .where(col(RaceRoom.slug).in_(slugs))
     )
     of_live_races = (
-        select(RaceRoom.category, RaceRoom.slug, AsyncTournament.guild_id)
+        select(col(RaceRoom.category), col(RaceRoom.slug), col(AsyncTournament.guild_id))
         .join(AsyncLiveRace, col(AsyncLiveRace.id) == col(RaceRoom.live_race_id))
         .join(AsyncTournament, col(AsyncTournament.id) == col(AsyncLiveRace.tournament_id))
         .where(col(RaceRoom.slug).in_(slugs))

@@ -17,7 +17,7 @@ async def get_user(session: AsyncSession, user_id: int) -> User | None:
 
 async def get_user_by_discord_id(session: AsyncSession, discord_id: int) -> User | None:
     """The user for a Discord account, if known."""
-    result = await session.execute(select(User).where(User.discord_id == discord_id))
+    result = await session.execute(select(User).where(col(User.discord_id) == discord_id))
     return result.scalar_one_or_none()
 
 
@@ -44,7 +44,7 @@ async def get_or_create_user_by_discord_id(session: AsyncSession, discord_id: in
 
 async def get_user_by_racetime_id(session: AsyncSession, racetime_id: str) -> User | None:
     """The user who linked the racetime account ``racetime_id``."""
-    result = await session.execute(select(User).where(User.racetime_id == racetime_id))
+    result = await session.execute(select(User).where(col(User.racetime_id) == racetime_id))
     return result.scalar_one_or_none()
 
 
@@ -56,4 +56,7 @@ async def linked_user_ids(session: AsyncSession, racetime_ids: Iterable[str]) ->
     result = await session.execute(
         select(col(User.racetime_id), col(User.id)).where(col(User.racetime_id).in_(wanted))
     )
-    return {racetime_id: user_id for racetime_id, user_id in result.all()}
+    return {
+        racetime_id: user_id for racetime_id, user_id in result.all()
+        if racetime_id is not None and user_id is not None  # always so: for the type checker
+    }

@@ -121,14 +121,14 @@ async def _faulty(
                     server.delay_rules.remove(rule)
             await asyncio.sleep(rule.seconds)
             break
-    for rule in list(server.fail_rules):
-        if path.startswith(rule.path_prefix):
-            rule.remaining -= 1
-            if rule.remaining <= 0:
-                server.fail_rules.remove(rule)
+    for failing in list(server.fail_rules):
+        if path.startswith(failing.path_prefix):
+            failing.remaining -= 1
+            if failing.remaining <= 0:
+                server.fail_rules.remove(failing)
             return web.Response(
-                status=rule.status,
-                text=f"<h1>Server Error ({rule.status})</h1>",
+                status=failing.status,
+                text=f"<h1>Server Error ({failing.status})</h1>",
                 content_type="text/html",
             )
     response = await handler(request)
@@ -567,11 +567,12 @@ async def test_stale_copy(request: web.Request) -> web.Response:
     if slug not in server.races:
         return _json({"errors": ["unknown race"]}, 404)
     body = await _body(request)
-    change = None
+    change: Callable[[Any], None] | None = None
     if "set" in body:
-        change = _field_setter(server.races[slug], body["set"])
-        if isinstance(change, str):
-            return _json({"errors": [change]}, 422)
+        setter = _field_setter(server.races[slug], body["set"])
+        if isinstance(setter, str):
+            return _json({"errors": [setter]}, 422)
+        change = setter
     try:
         version = await server.save_stale_copy(slug, change)
     except RaceActionError as exc:

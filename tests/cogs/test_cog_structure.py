@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from discord import app_commands
 
-from bot import describe_commands, format_command_table
+from cli.command_table import describe_commands, format_command_table
 from tests.plugins.discord_bot import DiscordHarness
 
 REPO = Path(__file__).resolve().parents[2]

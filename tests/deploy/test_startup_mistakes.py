@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import parse_args
+from cli.arguments import parse_args
 from db.migrate import upgrade_to_head
 from rehearsal.fake_discord_api import FakeDiscordApi
 from tests.deploy.racedesk_process import (

@@ -55,7 +55,9 @@ def hashid(seed: str) -> str:
     return "".join(_HASHID_CHARS[b % len(_HASHID_CHARS)] for b in digest[:16])
 
 
-def user(index: int, *, name: str | None = None, discriminator: str | None = None) -> dict:
+def user(
+    index: int, *, name: str | None = None, discriminator: str | None = None
+) -> dict[str, Any]:
     name = name or f"Racer{index}"
     discriminator = discriminator if discriminator is not None else f"{1000 + index * 37 % 9000}"
     uid = hashid(f"user-{index}-{name}")

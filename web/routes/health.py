@@ -4,6 +4,8 @@ it says nothing a load balancer should not know."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from web.keys import DISCORD_CONNECTED, HEALTH
@@ -12,7 +14,7 @@ from web.keys import DISCORD_CONNECTED, HEALTH
 async def healthz(request: web.Request) -> web.Response:
     report = await request.app[HEALTH].report()
     discord_ok = request.app[DISCORD_CONNECTED]()
-    checks = [
+    checks: list[dict[str, Any]] = [
         {"name": "Discord", "ok": discord_ok, "detail": "connected" if discord_ok else "down"},
         *({"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks),
     ]
