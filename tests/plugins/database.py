@@ -6,6 +6,7 @@ session (through the real Alembic migrations); every test starts with empty tabl
 Fixtures:
     db_backend       "sqlite" or "postgres"
     db_url           URL of a migrated database whose tables are empty
+    fresh_db_url     ``await fresh_db_url()``: such a URL again, each call (many examples)
     db_engine        an AsyncEngine on db_url (NullPool), disposed after the test
     db_sessionmaker  async_sessionmaker over db_engine (expire_on_commit=False)
     empty_db_url     URL of a fresh, never migrated database (dropped after the test)
@@ -130,6 +131,17 @@ async def _empty_all_tables(url: str) -> None:
         await engine.dispose()
 
 
+async def fresh_database(backend: str, migrated: str, directory: Path) -> str:
+    """URL of a migrated database with every table empty (and ids restarted): on PostgreSQL
+    the session's database emptied, on SQLite a new copy of the template in ``directory``."""
+    if backend == "postgres":
+        await _empty_all_tables(migrated)
+        return migrated
+    path = directory / f"racedesk-{uuid.uuid4().hex[:8]}.sqlite3"
+    shutil.copyfile(migrated, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
 @pytest.fixture
 async def db_url(db_backend: str, _migrated_database: str, tmp_path: Path) -> str:
     """URL of a migrated database with every table empty (and ids restarted)."""
@@ -139,6 +151,15 @@ async def db_url(db_backend: str, _migrated_database: str, tmp_path: Path) -> st
     path = tmp_path / "racedesk.sqlite3"
     shutil.copyfile(_migrated_database, path)
     return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+def fresh_db_url(
+    db_backend: str, _migrated_database: str, tmp_path: Path
+) -> Callable[[], Coroutine[Any, Any, str]]:
+    """``await fresh_db_url()``: a new empty database each call, for tests that run many
+    examples in one test (a Hypothesis state machine); the caller's loop does the work."""
+    return lambda: fresh_database(db_backend, _migrated_database, tmp_path)
 
 
 @pytest.fixture
