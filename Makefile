@@ -25,6 +25,7 @@ run: $(STAMP)
 # asyncio debug mode: never-awaited coroutines, slow callbacks and leaked tasks are reported.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	PYTHONASYNCIODEBUG=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's chromium and chromium-driver for tests/web/test_link_in_browser.py (run as root).
@@ -39,6 +40,7 @@ browser:
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 # Every benchmark, then one table of figures against their targets (bench/suite.py);
 # ARGS=--quick runs each small, as CI does.

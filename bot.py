@@ -32,6 +32,11 @@ from cogs._shared.tree import RaceDeskTree
 from cogs.announcements import EVENTS as ANNOUNCED_EVENTS
 from cogs.linking import EVENTS as LINK_DM_EVENTS
 from core.access import AccessPolicy
+from core.accounts.api_tokens import ApiTokenService
+from core.accounts.linking import LinkService, LinkSettings
+from core.accounts.profiles import ProfileService
+from core.accounts.timezones import TimezoneService
+from core.audit import AuditService
 from core.clock import Clock, SystemClock
 from core.config import (
     DEFAULT_CONFIG_PATH,
@@ -42,35 +47,26 @@ from core.config import (
     startup_warnings,
     where_set,
 )
+from core.container import Services
+from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher, RetryPolicy
+from core.health import HealthService
 from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
-from core.services.announcements import AnnouncementService
-from core.services.api_tokens import ApiTokenService
-from core.services.audit import AuditService
-from core.services.bot_alerts import BotAlertService
-from core.services.bot_status import BotStatusRepository
-from core.services.container import Services
-from core.services.event_log import DatabaseEventLog
-from core.services.health import HealthService
-from core.services.linking import LinkService, LinkSettings
-from core.services.live_race_wiring import build_live_races
-from core.services.match_results import MatchResults
-from core.services.match_room_readiness import RoomServiceReadiness
-from core.services.match_rooms import MatchRoomService
-from core.services.match_scheduler import MatchScheduler
-from core.services.matches import MatchService
-from core.services.notification_delivery import NotificationDelivery
-from core.services.notification_listeners import NotificationListeners
-from core.services.notifications import NotificationService
-from core.services.open_room import OpenRoomService
-from core.services.profiles import ProfileService
-from core.services.racetime_admin import RacetimeAdminService
-from core.services.racetime_bots import RacetimeBotService
-from core.services.racetime_store import DatabaseRoomStore
-from core.services.room_api import RoomApiService
-from core.services.timezones import TimezoneService
-from core.services.tournaments import TournamentService
+from core.live_races.wiring import build_live_races
+from core.notifications.delivery import NotificationDelivery
+from core.notifications.listeners import NotificationListeners
+from core.notifications.service import NotificationService
+from core.racetime_bots.admin import RacetimeAdminService
+from core.racetime_bots.alerts import BotAlertService
+from core.racetime_bots.bots import RacetimeBotService
+from core.racetime_bots.room_store import DatabaseRoomStore
+from core.racetime_bots.status import BotStatusRepository
+from core.rooms.api import RoomApiService
+from core.rooms.match_rooms import MatchRoomService
+from core.rooms.match_scheduler import MatchScheduler
+from core.rooms.open_room import OpenRoomService
+from core.rooms.readiness import RoomServiceReadiness
 from core.startup_errors import (
     database_step,
     dev_guild_refused,
@@ -79,6 +75,10 @@ from core.startup_errors import (
     explained,
     listen_step,
 )
+from core.tournaments.announcements import AnnouncementService
+from core.tournaments.match_results import MatchResults
+from core.tournaments.matches import MatchService
+from core.tournaments.tournaments import TournamentService
 from core.version import racedesk_version
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head

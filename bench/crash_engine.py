@@ -41,6 +41,8 @@ from sqlalchemy.orm import Session
 
 from bot import build_services
 from core.config import RacetimeSettings
+from core.container import Services
+from core.event_store.exactly_once import exactly_once
 from core.events import (
     RacetimeBotJoinedRaceEvent,
     RacetimeEntrantJoinedEvent,
@@ -50,8 +52,6 @@ from core.events import (
     RacetimeRoomEvent,
 )
 from core.lifecycle import Lifecycle
-from core.services.container import Services
-from core.services.exactly_once import exactly_once
 from db.engine import create_engine
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox

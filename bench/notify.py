@@ -50,9 +50,9 @@ from sqlmodel import col
 
 from bench import workdir
 from core.access import AccessPolicy
-from core.services.audit import AuditService
-from core.services.notification_types import NotificationType
-from core.services.notifications import NotificationContent, NotificationService
+from core.audit import AuditService
+from core.notifications.kinds import NotificationType
+from core.notifications.service import NotificationContent, NotificationService
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head
 from db.models import NotificationLog

@@ -21,9 +21,9 @@ from sqlmodel import col
 
 from bot import build_services
 from cogs._shared.notification_sender import DiscordNotificationSender
+from core.container import Services
 from core.events import RetryPolicy
-from core.services.container import Services
-from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
+from core.notifications.delivery import DeliveryTimings, NotificationDelivery
 from db.models import NotificationLog, NotificationStatus
 from db.secrets import SecretBox
 

@@ -57,8 +57,8 @@ from sqlmodel import col
 from bench import workdir
 from bench.room_open_server import CATEGORY, DISCRIMINATOR
 from bench.room_open_worker import KEY_ENV
-from core.services.match_room_rules import is_room_of, room_info, room_opens_at
-from core.services.racetime_bots import RacetimeBotService
+from core.racetime_bots.bots import RacetimeBotService
+from core.rooms.rules import is_room_of, room_info, room_opens_at
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head
 from db.models import Match, MatchPlayer, MatchRoomClaim, Tournament, User

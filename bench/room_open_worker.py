@@ -27,8 +27,8 @@ import time
 
 from bot import build_services
 from core.config import RacetimeSettings
+from core.container import Services
 from core.lifecycle import Lifecycle
-from core.services.container import Services
 from db.models import BotStatus
 from db.queries.bots import get_bot_by_category
 from db.secrets import SecretBox

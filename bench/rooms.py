@@ -27,11 +27,11 @@ import time
 from pathlib import Path
 
 from core.clock import SystemClock
+from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher, RacetimeEntrantStatusChangedEvent
-from core.services.bot_status import BotStatusRepository
-from core.services.event_log import DatabaseEventLog
-from core.services.racetime_bots import RacetimeBotService
-from core.services.racetime_store import DatabaseRoomStore
+from core.racetime_bots.bots import RacetimeBotService
+from core.racetime_bots.room_store import DatabaseRoomStore
+from core.racetime_bots.status import BotStatusRepository
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox

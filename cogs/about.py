@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from core.services.health import HealthReport, HealthService
+from core.health import HealthReport, HealthService
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot

@@ -1,6 +1,6 @@
 """Posts in a tournament's channels: a match's room is open, its results, a room RaceDesk
 could not open, a player racetime would not let in. No commands: it listens to the events
-and posts what ``core.services.announcements`` says, once per event (a receipt, and a nonce
+and posts what ``core.tournaments.announcements`` says, once per event (a receipt, and a nonce
 Discord dedupes a repeated post by)."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from core.events import (
     MatchRoomProblemEvent,
     RoomForMatchEvent,
 )
-from core.services.announcements import Announcement, AnnouncementService, Tone
-from core.services.notification_delivery import nonce_for
+from core.sending import nonce_for
+from core.tournaments.announcements import Announcement, AnnouncementService, Tone
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,6 +1,6 @@
 """``/api-token``: organizers create, list and revoke their server's HTTP API tokens.
 
-Hashing, naming rules and the audit live in ``core.services.api_tokens``; this cog checks
+Hashing, naming rules and the audit live in ``core.accounts.api_tokens``; this cog checks
 who asks and renders. Every reply is ephemeral, and a token is shown once, at creation.
 """
 
@@ -18,8 +18,8 @@ from cogs._shared.fitting import fit_lines
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from core.access import AccessPolicy, Permission
-from core.services.api_tokens import ApiTokenInfo, ApiTokenService
-from core.services.time_input import discord_timestamp
+from core.accounts.api_tokens import ApiTokenInfo, ApiTokenService
+from core.times.parsing import discord_timestamp
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot

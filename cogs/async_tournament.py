@@ -1,7 +1,7 @@
 """``/async``: organizers create, close and look at async tournaments and add their pools;
 players join and leave (an organizer can add or remove anyone); everyone sees who plays.
 
-The rules live in ``core.services.async_tournaments``; this cog parses, checks who asks and
+The rules live in ``core.live_races.async_tournaments``; this cog parses, checks who asks and
 renders.
 """
 
@@ -24,7 +24,7 @@ from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from core.access import AccessPolicy, Permission
-from core.services.async_tournaments import AsyncTournamentService
+from core.live_races.async_tournaments import AsyncTournamentService
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot

@@ -1,7 +1,7 @@
 """``/link-racetime`` and ``/unlink-racetime``: a player's racetime.gg account, and the DMs
 that confirm a link or ask for it again.
 
-The flow is ``core.services.linking``'s: this cog hands out the authorization button and
+The flow is ``core.accounts.linking``'s: this cog hands out the authorization button and
 turns the link events into DMs, once per event (a receipt, and a nonce Discord dedupes by).
 """
 
@@ -15,10 +15,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.replies import reply
+from core.accounts.linking import LinkService
+from core.event_store.sent_once import SentOnce
 from core.events import Event, RacetimeAccountLinkedEvent, RacetimeLinkNeedsReauthorizationEvent
-from core.services.linking import LinkService
-from core.services.notification_delivery import nonce_for
-from core.services.sent_once import SentOnce
+from core.sending import nonce_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,8 +1,8 @@
 """``/liverace``: organizers schedule, cancel and delete live races of async tournaments;
 moderators open a room by hand; everyone lists them, looks one up and sees who may race.
 
-The rules live in ``core.services.live_races`` (and the room in
-``core.services.live_race_rooms``); this cog parses, checks who asks and renders.
+The rules live in ``core.live_races.live_races`` (and the room in
+``core.live_races.rooms``); this cog parses, checks who asks and renders.
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from cogs._shared.replies import reply
 from cogs._shared.time_option import WHEN_HELP, When
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from core.access import AccessPolicy, Permission
-from core.services.async_tournaments import AsyncTournamentService
-from core.services.live_races import (
+from core.live_races.async_tournaments import AsyncTournamentService
+from core.live_races.live_races import (
     LIVE_RACE_ROOM_MINUTES_DEFAULT,
     LIVE_RACE_ROOM_MINUTES_MAX,
     LIVE_RACE_ROOM_MINUTES_MIN,
     LiveRaceService,
     live_race_id_from,
 )
-from core.services.time_input import show_time
+from core.times.parsing import show_time
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot

@@ -2,7 +2,7 @@
 them and look one up (including why its room has not opened yet).
 
 The rules (past times, linked players, what can still change) live in
-``core.services.matches``; this cog reads the options, checks who asks and renders.
+``core.tournaments.matches``; this cog reads the options, checks who asks and renders.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from cogs._shared.replies import reply
 from cogs._shared.time_option import WHEN_HELP, When
 from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from core.access import AccessPolicy, Permission
-from core.services.matches import MatchService, match_id_from
-from core.services.tournaments import TournamentService
+from core.tournaments.matches import MatchService, match_id_from
+from core.tournaments.tournaments import TournamentService
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot

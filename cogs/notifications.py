@@ -1,7 +1,7 @@
 """``/notifications``: players choose what RaceDesk DMs them and see what it delivered;
 organizers choose where refused DMs go.
 
-The rules (defaults, the outbox, delivery) live in ``core.services.notifications``; this cog
+The rules (defaults, the outbox, delivery) live in ``core.notifications.service``; this cog
 parses, checks and renders.
 """
 
@@ -24,8 +24,8 @@ from cogs._shared.replies import reply
 from cogs._shared.tree import APOLOGY
 from core.access import AccessPolicy, Permission
 from core.errors import PermissionDeniedError, UserFacingError
-from core.services.notification_types import NotificationType
-from core.services.notifications import Delivery, NotificationService, Preference
+from core.notifications.kinds import NotificationType
+from core.notifications.service import Delivery, NotificationService, Preference
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot

@@ -1,7 +1,7 @@
 """``/open-room``: a moderator previews a match's racetime room and opens it with Confirm.
 
 Finding the match in the server, the moderator's user id and opening the room exactly once
-live in ``core.services.open_room``; this cog checks who asks, renders and owns the buttons.
+live in ``core.rooms.open_room``; this cog checks who asks, renders and owns the buttons.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from cogs._shared.replies import reply
 from cogs._shared.tree import APOLOGY
 from core.access import AccessPolicy, Permission
 from core.errors import UserFacingError
-from core.services.matches import match_id_from
-from core.services.open_room import OpenRoomPreview, OpenRoomService
+from core.rooms.open_room import OpenRoomPreview, OpenRoomService
+from core.tournaments.matches import match_id_from
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.profile_embed import profile_embed
-from core.services.profiles import ProfileService
+from core.accounts.profiles import ProfileService
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot

@@ -24,10 +24,10 @@ from cogs._shared.racetime_bot_embeds import (
 )
 from cogs._shared.replies import reply
 from core.access import AccessPolicy, Permission
+from core.accounts.profiles import ProfileService
 from core.errors import UserFacingError
-from core.services.category_slug import normalise_category
-from core.services.profiles import ProfileService
-from core.services.racetime_admin import RacetimeAdminService
+from core.racetime_bots.admin import RacetimeAdminService
+from core.racetime_bots.category_slug import normalise_category
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot

@@ -2,7 +2,7 @@
 zone), and the server's default for everyone who has not chosen one.
 
 Discord timestamps already show every reader their own time; a zone is needed only for
-times typed as a plain date and time. The rules live in ``core.services.timezones``.
+times typed as a plain date and time. The rules live in ``core.accounts.timezones``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from cogs._shared.choices import choices
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from core.access import AccessPolicy, Permission
+from core.accounts.timezones import TimezoneService, suggest_zones
 from core.clock import Clock
-from core.services.time_input import discord_timestamp, example_time
-from core.services.time_text import local_text, plain_text
-from core.services.timezones import TimezoneService, suggest_zones
+from core.times.formatting import local_text, plain_text
+from core.times.parsing import discord_timestamp, example_time
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot

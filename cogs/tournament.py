@@ -3,7 +3,7 @@ them; server admins choose the organizer and moderator roles; bot owners let a s
 racetime category bot.
 
 The rules (defaults, ranges, unique names, which bots) live in
-``core.services.tournaments``; this cog parses, checks who asks and renders.
+``core.tournaments.tournaments``; this cog parses, checks who asks and renders.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from cogs._shared.tournament_embeds import (
 )
 from core.access import AccessPolicy, Permission
 from core.errors import UserFacingError
-from core.services.category_slug import normalise_category
-from core.services.tournaments import (
+from core.racetime_bots.category_slug import normalise_category
+from core.tournaments.tournaments import (
     MATCH_ROOM_MINUTES_DEFAULT,
     MATCH_ROOM_MINUTES_MAX,
     MATCH_ROOM_MINUTES_MIN,

@@ -1,7 +1,7 @@
 """What the racetime engine needs from the rest of the application.
 
-``racetime/`` may not import ``db`` or ``core.services``; those implement these protocols
-(``core/services/racetime_store.py``, ``core/services/bot_status.py``) and ``bot.py`` hands
+``racetime/`` may not import ``db`` or the rest of ``core``; those implement these protocols
+(``core/racetime_bots/room_store.py``, ``core/racetime_bots/status.py``) and ``bot.py`` hands
 them to the manager. Tests can pass small in-memory versions that satisfy the same protocol.
 """
 

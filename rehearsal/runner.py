@@ -27,11 +27,11 @@ from typing import Any, TextIO
 from cogs._shared.bot_alert_sender import DiscordAlertSender
 from cogs._shared.notification_sender import DiscordNotificationSender
 from core.access import Actor
+from core.accounts.linking import CALLBACK_PATH, LinkSettings
 from core.config import RacetimeSettings, WebSettings
+from core.container import Services
 from core.lifecycle import Lifecycle
-from core.services.container import Services
-from core.services.linking import CALLBACK_PATH, LinkSettings
-from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
+from core.notifications.delivery import DeliveryTimings, NotificationDelivery
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox
 from racetime.category_bot import BotTimings

@@ -16,7 +16,7 @@ from typing import TextIO
 
 import discord
 
-from core.services.api_tokens import TOKEN_PREFIX
+from core.accounts.api_tokens import TOKEN_PREFIX
 from rehearsal.slash import BotMessage
 
 WHO_WIDTH = 10

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from core.services.api_tokens import ApiTokenService
-from core.services.health import HealthService
-from core.services.linking import LinkService
-from core.services.room_api import RoomApiService
+from core.accounts.api_tokens import ApiTokenService
+from core.accounts.linking import LinkService
+from core.health import HealthService
+from core.rooms.api import RoomApiService
 from web.errors import json_errors
 from web.keys import (
     API_TOKENS,

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from core.accounts.api_tokens import ApiTokenInfo
 from core.errors import UserFacingError
-from core.services.api_tokens import ApiTokenInfo
 from web.errors import ApiError, from_service_error
 from web.keys import API_TOKENS, RATE_LIMITER
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from core.errors import NotFoundError, PermissionDeniedError, UserFacingError
-from core.services.room_api import RoomConflictError, RoomNotOpenedError
+from core.rooms.api import RoomConflictError, RoomNotOpenedError
 
 log = logging.getLogger(__name__)
 

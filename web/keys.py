@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from core.services.api_tokens import ApiTokenService
-from core.services.health import HealthService
-from core.services.linking import LinkService
-from core.services.room_api import RoomApiService
+from core.accounts.api_tokens import ApiTokenService
+from core.accounts.linking import LinkService
+from core.health import HealthService
+from core.rooms.api import RoomApiService
 from web.metrics import PrometheusMetrics
 from web.rate_limit import RateLimiter
 

@@ -1,4 +1,4 @@
-"""Sends racetime bot alerts through Discord (implements ``core.services.bot_alerts.AlertSender``).
+"""Sends racetime bot alerts through Discord (implements ``core.racetime_bots.alerts.AlertSender``).
 
 Posts in a server's admin channel, or DMs a bot owner. Discord's errors become the delivery's
 terms exactly as for notifications (:func:`as_delivery_errors`).
@@ -9,8 +9,8 @@ from __future__ import annotations
 import discord
 
 from cogs._shared.notification_sender import as_delivery_errors
-from core.services.bot_alerts import OutgoingAlert
-from core.services.notification_delivery import DeliveryFailed
+from core.racetime_bots.alerts import OutgoingAlert
+from core.sending import DeliveryFailed
 
 NO_MENTIONS = discord.AllowedMentions.none()
 

@@ -11,11 +11,11 @@ from cogs._shared.discord_limits import (
 )
 from cogs._shared.fitting import Field, and_more, clip, embed_pages, fit_lines, page_lines
 from cogs._shared.match_embeds import OVER
-from core.services.async_tournaments import AsyncTournamentInfo, ParticipantInfo, PoolInfo
-from core.services.live_races import Eligibility, LiveRaceInfo, RaceRun
-from core.services.match_results import STATUS_WORDS, format_race_time
-from core.services.match_rooms import OpeningStatus, RoomOpening
-from core.services.time_input import discord_timestamp, show_time
+from core.live_races.async_tournaments import AsyncTournamentInfo, ParticipantInfo, PoolInfo
+from core.live_races.live_races import Eligibility, LiveRaceInfo, RaceRun
+from core.rooms.match_rooms import OpeningStatus, RoomOpening
+from core.times.parsing import discord_timestamp, show_time
+from core.tournaments.match_results import STATUS_WORDS, format_race_time
 
 NO_POOLS = "No pools yet: `/async pool add` adds one."
 

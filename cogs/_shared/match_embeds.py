@@ -13,9 +13,9 @@ from cogs._shared.discord_limits import (
 )
 from cogs._shared.fitting import Field, clip, embed_pages, fit_lines
 from core.race_time import format_race_time
-from core.services.match_info import MatchInfo, PlayerInfo, RoomStatus
-from core.services.match_room_rules import invite_advice
-from core.services.time_input import discord_timestamp, show_time
+from core.rooms.rules import invite_advice
+from core.times.parsing import discord_timestamp, show_time
+from core.tournaments.match_info import MatchInfo, PlayerInfo, RoomStatus
 from db.models import RaceStatus
 
 STATUS_TEXT = {

@@ -6,8 +6,8 @@ import discord
 
 from cogs._shared.discord_limits import EMBED_FIELD_VALUE_MAX, EMBED_TITLE_MAX
 from cogs._shared.fitting import Field, add_fields, clip, fit_lines
-from core.services.notification_delivery import OutgoingNotification
-from core.services.notification_types import NotificationStyle
+from core.notifications.delivery import OutgoingNotification
+from core.notifications.kinds import NotificationStyle
 
 STYLES: dict[NotificationStyle, tuple[str, discord.Colour]] = {
     NotificationStyle.SCHEDULED: ("📅", discord.Colour.green()),

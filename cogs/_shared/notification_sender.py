@@ -19,11 +19,8 @@ import discord
 
 from cogs._shared.notification_embeds import notification_embed, room_button
 from cogs._shared.pacer import Pacer
-from core.services.notification_delivery import (
-    DeliveryFailed,
-    DeliveryRefused,
-    OutgoingNotification,
-)
+from core.notifications.delivery import OutgoingNotification
+from core.sending import DeliveryFailed, DeliveryRefused
 
 log = logging.getLogger(__name__)
 

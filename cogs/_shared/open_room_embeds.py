@@ -6,11 +6,11 @@ import discord
 
 from cogs._shared.discord_limits import EMBED_FIELD_VALUE_MAX, MESSAGE_CONTENT_MAX
 from cogs._shared.fitting import clip, fit_lines
-from core.services.match_info import LINK_COMMAND
-from core.services.match_room_rules import invite_advice
-from core.services.match_rooms import OpeningStatus, RoomOpening
-from core.services.open_room import OpenRoomPreview, closed_message
-from core.services.time_input import show_time
+from core.rooms.match_rooms import OpeningStatus, RoomOpening
+from core.rooms.open_room import OpenRoomPreview, closed_message
+from core.rooms.rules import invite_advice
+from core.times.parsing import show_time
+from core.tournaments.match_info import LINK_COMMAND
 
 # What Confirm's answer gives the mentions of players not invited, and each problem.
 UNLINKED_ROOM, PROBLEM_ROOM = 500, 300

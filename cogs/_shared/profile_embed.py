@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from core.services.profiles import PlayerProfile
+from core.accounts.profiles import PlayerProfile
 
 NOT_LINKED = "Not linked. `/link-racetime` links a racetime.gg account."
 NEEDS_REAUTHORIZATION = (

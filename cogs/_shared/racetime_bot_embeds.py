@@ -8,8 +8,8 @@ import discord
 
 from cogs._shared.discord_limits import EMBED_DESCRIPTION_MAX, EMBED_TITLE_MAX
 from cogs._shared.fitting import clip, embed_groups, fit_lines
-from core.services.bot_alerts import STATUS_ICONS, status_name
-from core.services.racetime_admin import BotOverview, ConnectOutcome, RacetimeOverview
+from core.racetime_bots.admin import BotOverview, ConnectOutcome, RacetimeOverview
+from core.racetime_bots.alerts import STATUS_ICONS, status_name
 from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
 
 STATUS_COLOURS = {

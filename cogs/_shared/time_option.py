@@ -1,6 +1,6 @@
 """A slash option for a moment in time, parsed at the boundary: ``when: When`` gives the
 command an aware UTC datetime, read in the invoking member's timezone when it is a plain date
-and time (see ``core.services.time_input`` for the accepted formats). As it is typed, the
+and time (see ``core.times.parsing`` for the accepted formats). As it is typed, the
 option suggests its reading in that zone, or the next evenings (``time_suggestions``)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 
 from cogs._shared.choices import choices
-from core.services.time_input import TimeInputError
+from core.times.parsing import TimeInputError
 
 # Synced to Discord once, so no date here: the examples are computed per interaction (the
 # suggestions, the error messages). At most 100 characters.

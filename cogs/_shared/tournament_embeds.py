@@ -8,8 +8,8 @@ import discord
 
 from cogs._shared.fitting import Field, embed_pages
 from core.access import ServerRoles
-from core.services.time_input import discord_timestamp
-from core.services.tournaments import TournamentInfo, TournamentSettings
+from core.times.parsing import discord_timestamp
+from core.tournaments.tournaments import TournamentInfo, TournamentSettings
 
 LABELS = {
     "category": "racetime category",

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.access.actor import ADMINISTRATOR, MANAGE_GUILD, Actor
 from core.access.rules import Permission, ServerRole
 from core.access.server_roles import ServerRoles, read_roles, write_roles
+from core.audit import AuditService
 from core.errors import PermissionDeniedError, UserFacingError
-from core.services.audit import AuditService
 from db.queries.bot_guilds import bot_serves_guild
 
 

@@ -4,7 +4,7 @@ Every event is committed to the event log before a listener sees it, and is deli
 least once: after a crash, what was not acknowledged comes again with the same ``event_id``.
 **The rule for listeners:** a listener that records anything durable (a result, a
 notification, a status) does it in its own transaction keyed by ``event_id``, so that a
-repeat changes nothing; ``core.services.exactly_once.exactly_once`` does exactly that. See
+repeat changes nothing; ``core.event_store.exactly_once.exactly_once`` does exactly that. See
 ``core.events.dispatcher`` for ordering, retries and parking.
 """
 

@@ -16,7 +16,7 @@ delivered again after the restart, with the same ``event_id``.
 
 **Exactly once.** Delivery is at least once, so a listener that records something durable (a
 result, a notification, a status) must do it in its own transaction keyed by ``event_id``:
-then a repeat changes nothing. ``core.services.exactly_once.exactly_once`` does that for a
+then a repeat changes nothing. ``core.event_store.exactly_once.exactly_once`` does that for a
 listener.
 
 Memory is bounded: a partition keeps at most ``max_queued`` events in memory; beyond that it

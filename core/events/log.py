@@ -3,7 +3,7 @@
 Every event is appended to the log (committed) before any listener sees it; the log hands
 each committed batch to the dispatcher, which acknowledges an event once every listener has
 finished with it. After a crash, whatever was not acknowledged is delivered again, with the
-same ``event_id``. The database implementation is ``core.services.event_log``;
+same ``event_id``. The database implementation is ``core.event_store.event_log``;
 :class:`MemoryEventLog` is for tests of the dispatcher itself and for tools that need no
 durability.
 

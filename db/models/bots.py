@@ -59,7 +59,7 @@ class RacetimeBotGuild(SQLModel, table=True):
 
 class RacetimeIncident(SQLModel, table=True):
     """A stretch of trouble of one bot or one of its rooms, alerted once when it opens and
-    once when it is resolved (``core.services.bot_alerts``).
+    once when it is resolved (``core.racetime_bots.alerts``).
 
     ``open_key`` is the subject (``bot:3``, ``room:alttpr/cool-doge-1234``) while the incident
     is open and NULL once resolved: its unique constraint keeps one open incident per subject,

@@ -58,7 +58,7 @@ class ParkedDelivery(SQLModel, table=True):
 
 
 class ListenerReceipt(SQLModel, table=True):
-    """A durable listener recorded its effect of one event (``core.services.exactly_once``)."""
+    """A durable listener recorded its effect of one event (``core.event_store.exactly_once``)."""
 
     __tablename__ = "listener_receipts"
     __table_args__ = (UniqueConstraint("listener", "event_id"),)

@@ -20,7 +20,7 @@ _NO_USER = text("user_id IS NULL")
 class NotificationSubscription(SQLModel, table=True):
     """A user's choice for one notification type in one server: on or off.
 
-    No row means the type's default (see ``core.services.notification_types``).
+    No row means the type's default (see ``core.notifications.kinds``).
     ``tournament_id`` narrows a choice to one tournament; ``NULL`` is every tournament of the
     server. SQL treats NULLs as distinct in unique constraints, so the "every tournament" row
     gets its own partial unique index.

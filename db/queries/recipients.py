@@ -45,7 +45,7 @@ async def match_audience(session: AsyncSession, match_id: int) -> Audience | Non
 
 async def live_race_audience(session: AsyncSession, live_race_id: int) -> Audience | None:
     """The async tournament's participants (``None`` when the live race is gone); who of them
-    is told is the caller's rule (``core.services.live_race_rules``)."""
+    is told is the caller's rule (``core.live_races.rules``)."""
     race = await session.get(AsyncLiveRace, live_race_id)
     if race is None:
         return None

@@ -14,7 +14,7 @@ from core.events import (
     AsyncLiveRaceRoomOpenedEvent,
     RacetimeEntrantInvitedEvent,
 )
-from core.services.live_races import LIVE_RACE_ROOM_MINUTES_DEFAULT
+from core.live_races.live_races import LIVE_RACE_ROOM_MINUTES_DEFAULT
 from rehearsal.scenes.notifications import NOTICES
 from rehearsal.scenes.tournament import accept_and_ready, countdown, on_time
 from rehearsal.stage import Scene, Stage

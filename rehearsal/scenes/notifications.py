@@ -9,7 +9,7 @@ import discord
 
 from cogs._shared.permissions import actor_of_user
 from core.events import MatchScheduledEvent, RacetimeRoomOpenedEvent
-from core.services.notification_types import NotificationType
+from core.notifications.kinds import NotificationType
 from rehearsal.stage import Scene, Stage
 
 FELL_BACK = "fell back to channel"

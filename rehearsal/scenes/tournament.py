@@ -15,7 +15,7 @@ from core.events import (
     RacetimeRoomCreatedEvent,
     RacetimeRoomOpenedEvent,
 )
-from core.services.tournaments import MATCH_ROOM_MINUTES_MIN
+from core.tournaments.tournaments import MATCH_ROOM_MINUTES_MIN
 from rehearsal.racetime_api import FakeRacetimeApi
 from rehearsal.stage import Scene, Stage
 

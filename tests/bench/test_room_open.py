@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.room_open import Outcome, Room, due_times, outcome, parse, percentile, summary
-from core.services.match_room_rules import room_marker
+from core.rooms.rules import room_marker
 
 INFO_1 = "Bench Open - A vs B - Scheduled: 2026-11-26 12:30 UTC"
 INFO_2 = "Bench Open - C vs D - Scheduled: 2026-11-26 12:30 UTC"

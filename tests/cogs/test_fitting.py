@@ -18,11 +18,11 @@ from cogs._shared.fitting import page_lines as pages_of
 from cogs._shared.live_race_embeds import info_embed
 from cogs._shared.notification_embeds import notification_embed
 from cogs.announcements import announcement_embed, mentions_text
-from core.services.announcements import Announcement, Tone
-from core.services.live_races import LiveRaceInfo, RaceRun
-from core.services.notification_delivery import OutgoingNotification
-from core.services.notification_types import NotificationType
-from core.services.notifications import NotificationContent
+from core.live_races.live_races import LiveRaceInfo, RaceRun
+from core.notifications.delivery import OutgoingNotification
+from core.notifications.kinds import NotificationType
+from core.notifications.service import NotificationContent
+from core.tournaments.announcements import Announcement, Tone
 from db.models import RaceStatus
 from rehearsal.discord_rules import check_message
 

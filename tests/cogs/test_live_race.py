@@ -18,8 +18,8 @@ from sqlmodel import select
 from cogs._shared.permissions import actor_of_user
 from core.config import RacetimeSettings
 from core.events import RacetimeRaceStatusChangedEvent, decode_event
-from core.services.time_input import example_time
-from core.services.time_text import utc_text
+from core.times.formatting import utc_text
+from core.times.parsing import example_time
 from db.models import AsyncLiveRace, AsyncPoolRun, EventLogEntry, User
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer

@@ -12,8 +12,8 @@ import discord
 import pytest
 from sqlalchemy import select
 
-from core.services.time_input import accepted_formats, example_time, show_time
-from core.services.time_text import utc_text
+from core.times.formatting import utc_text
+from core.times.parsing import accepted_formats, example_time, show_time
 from db.models import (
     Match,
     MatchPlayer,

@@ -22,7 +22,7 @@ from core.events import (
     MatchScheduledEvent,
     RacetimeRoomOpenedEvent,
 )
-from core.services.notification_types import NotificationType
+from core.notifications.kinds import NotificationType
 from db.models import (
     AsyncLiveRace,
     AsyncParticipant,

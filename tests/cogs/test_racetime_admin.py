@@ -18,12 +18,12 @@ from sqlmodel import col, select
 from bot import build_services
 from cogs._shared.tree import APOLOGY
 from core.config import RacetimeSettings
+from core.container import Services
 from core.errors import UserFacingError
 from core.events import RacetimeRaceStatusChangedEvent
 from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
-from core.services.container import Services
-from core.services.racetime_admin import category_errors_as_user_facing
+from core.racetime_bots.admin import category_errors_as_user_facing
 from db.models import (
     BotStatus,
     RacetimeAlert,
@@ -566,7 +566,7 @@ async def test_a_bot_whose_secret_cannot_be_decrypted_does_not_stop_the_others(
             )
         )
 
-    with caplog.at_level(logging.ERROR, logger="core.services.racetime_bots"):
+    with caplog.at_level(logging.ERROR, logger="core.racetime_bots.bots"):
         async with restarted(db_url, secret_box, fake_racetime) as services:
             assert list(services.racetime.bots) == ["alttpr"]
             await asyncio.wait_for(services.racetime.bot("alttpr").wait_healthy(), 5)

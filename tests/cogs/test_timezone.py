@@ -10,9 +10,9 @@ import discord
 from discord import app_commands
 
 from cogs._shared.time_option import When
-from core.services.time_input import accepted_formats, example_time, parse_time, show_time
-from core.services.time_suggestions import upcoming
-from core.services.time_text import local_text, plain_text, weekday_text
+from core.times.formatting import local_text, plain_text, weekday_text
+from core.times.parsing import accepted_formats, example_time, parse_time, show_time
+from core.times.suggestions import upcoming
 from tests.clock_messages import clock_read_around
 from tests.plugins.discord_bot import DiscordHarness
 

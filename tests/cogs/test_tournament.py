@@ -11,7 +11,7 @@ import discord.ext.test.backend as dpytest_backend
 import pytest
 
 from core.access import Actor
-from core.services.tournaments import TournamentInfo
+from core.tournaments.tournaments import TournamentInfo
 from db.models import GuildSettings, RacetimeBot, RacetimeBotGuild
 from db.secrets import SecretBox
 from tests.plugins.discord_bot import SET_UP_BY, DiscordHarness, running_harness

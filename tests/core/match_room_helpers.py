@@ -13,12 +13,12 @@ from sqlalchemy.pool import NullPool
 
 from core.access import AccessPolicy
 from core.clock import Clock, SystemClock
+from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
-from core.services.bot_status import BotStatusRepository
-from core.services.event_log import DatabaseEventLog
-from core.services.match_rooms import MatchRoomService, OpenRetry
-from core.services.racetime_bots import RacetimeBotService
-from core.services.racetime_store import DatabaseRoomStore
+from core.racetime_bots.bots import RacetimeBotService
+from core.racetime_bots.room_store import DatabaseRoomStore
+from core.racetime_bots.status import BotStatusRepository
+from core.rooms.match_rooms import MatchRoomService, OpenRetry
 from db.engine import create_engine, create_sessionmaker
 from db.models import Match, MatchPlayer, Tournament, User
 from db.queries.bot_guilds import assign_bot_to_guild

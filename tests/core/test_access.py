@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.access import ADMINISTRATOR, MANAGE_GUILD, AccessPolicy, Actor, Permission
 from core.access.rules import RULES, ServerRole
+from core.audit import AuditService
 from core.errors import PermissionDeniedError
 from core.identity import SYSTEM_USER_ID
-from core.services.audit import AuditService
 
 GUILD, OTHER = 111_111_111_111_111_111, 222_222_222_222_222_222
 ORGANIZERS, MODERATORS = 301, 302  # GUILD's roles

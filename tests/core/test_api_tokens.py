@@ -7,14 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import select
 
 from core.access import AccessPolicy, Actor
-from core.clock import ManualClock
-from core.errors import NotFoundError, UserFacingError
-from core.services.api_tokens import (
+from core.accounts.api_tokens import (
     TOKENS_PER_GUILD_MAX,
     ApiTokenService,
     hash_token,
 )
-from core.services.audit import AuditService
+from core.audit import AuditService
+from core.clock import ManualClock
+from core.errors import NotFoundError, UserFacingError
 from db.models import ApiToken
 
 GUILD, OTHER, ORGANIZER = 1, 2, 99

@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import col, select
 
 from core.clock import ManualClock, SystemClock
-from core.services.bot_alerts import BotAlertService, OutgoingAlert
-from core.services.notification_delivery import DeliveryFailed
+from core.racetime_bots.alerts import BotAlertService, OutgoingAlert
+from core.sending import DeliveryFailed
 from db.models import (
     BotStatus,
     GuildSettings,

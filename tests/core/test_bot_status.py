@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import ManualClock
+from core.event_store.event_log import DatabaseEventLog
 from core.events import (
     Event,
     EventDispatcher,
@@ -22,9 +23,8 @@ from core.events import (
     decode_event,
 )
 from core.identity import SYSTEM_USER_ID
-from core.services.bot_status import BotStatusRepository
-from core.services.event_log import DatabaseEventLog
-from core.services.racetime_bots import RacetimeBotService
+from core.racetime_bots.bots import RacetimeBotService
+from core.racetime_bots.status import BotStatusRepository
 from db.models import AuditLog, BotStatus, EventLogEntry, RacetimeBot, RacetimeBotStatusHistory
 from db.secrets import SecretBox
 from tests.core.sample_events import SETTLE_SECONDS

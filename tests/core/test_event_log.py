@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import ManualClock
+from core.event_store.event_log import DatabaseEventLog
 from core.events import (
     Event,
     EventDispatcher,
@@ -24,8 +25,7 @@ from core.events import (
     room_partition,
 )
 from core.identity import SYSTEM_USER_ID
-from core.services.event_log import DatabaseEventLog
-from core.services.racetime_store import DatabaseRoomStore
+from core.racetime_bots.room_store import DatabaseRoomStore
 from db.models import AuditLog, EventLogEntry, ListenerReceipt, ParkedDelivery, RaceRoom
 from db.queries.audit import add_audit_entry
 from db.queries.events import claim_receipt
@@ -686,7 +686,7 @@ async def test_a_room_discovered_while_its_opener_records_it_stays_ours(
     """The bot's room scan saw a room it had just opened before the room service recorded it
     (``opened_by_us``): the scan's "record it if unknown" must not turn it into a stranger's
     room (it did, now and then, on PostgreSQL)."""
-    from core.services import racetime_store
+    from core.racetime_bots import room_store as racetime_store
     from db.queries.rooms import upsert_room
 
     store = DatabaseRoomStore(db_sessionmaker, event_log)

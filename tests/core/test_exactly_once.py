@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.event_store.event_log import DatabaseEventLog
+from core.event_store.exactly_once import exactly_once
 from core.events import (
     Event,
     EventDispatcher,
@@ -17,8 +19,6 @@ from core.events import (
     RacetimeRaceStatusChangedEvent,
 )
 from core.identity import SYSTEM_USER_ID
-from core.services.event_log import DatabaseEventLog
-from core.services.exactly_once import exactly_once
 from db.models import AuditLog, ListenerReceipt
 from db.queries.audit import add_audit_entry
 from tests.core.sample_events import NO_WAIT, SETTLE_SECONDS, status

@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.events import EventDispatcher
-from core.services.bot_status import BotCounts
-from core.services.health import HealthService
+from core.health import HealthService
+from core.racetime_bots.status import BotCounts
 
 
 class FixedClock:

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher, RacetimeRaceStatusChangedEvent, RetryPolicy
 from core.lifecycle import Lifecycle, Step
-from core.services.event_log import DatabaseEventLog
 from tests.core.sample_events import SETTLE_SECONDS
 
 

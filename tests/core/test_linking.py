@@ -15,11 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import select
 
-from core.clock import ManualClock
-from core.errors import UserFacingError
-from core.services.audit import AuditService
-from core.services.event_log import DatabaseEventLog
-from core.services.linking import (
+from core.accounts.linking import (
     CALLBACK_PATH,
     STATE_LIFETIME,
     LinkFailure,
@@ -28,6 +24,10 @@ from core.services.linking import (
     LinkSettings,
     LinkUnavailableError,
 )
+from core.audit import AuditService
+from core.clock import ManualClock
+from core.errors import UserFacingError
+from core.event_store.event_log import DatabaseEventLog
 from db.models import AuditLog, EventLogEntry, LinkState, User
 from db.secrets import SecretBox
 from racetime.client import RacetimeClient

@@ -15,10 +15,10 @@ from core.access import Actor
 from core.clock import ManualClock
 from core.events import AsyncLiveRaceRoomOpenedEvent
 from core.identity import SYSTEM_USER_ID
-from core.services.live_race_rooms import LiveRaceRooms, LiveRaceScheduler
-from core.services.live_race_rules import room_marker
-from core.services.match_rooms import OpeningStatus
-from core.services.room_scheduler import SchedulerTimings
+from core.live_races.rooms import LiveRaceRooms, LiveRaceScheduler
+from core.live_races.rules import room_marker
+from core.rooms.match_rooms import OpeningStatus
+from core.rooms.scheduler import SchedulerTimings
 from db.models import AsyncLiveRace, AsyncParticipant, AsyncTournament, ClaimState, User
 from tests.core.match_room_helpers import NO_WAIT, assign_bot
 from tests.plugins.racetime_engine import EngineEnv

@@ -16,13 +16,13 @@ from core.events import (
     RacetimeRaceStatusChangedEvent,
 )
 from core.identity import SYSTEM_USER_ID
-from core.services.match_results import (
+from core.rooms.match_rooms import OpeningStatus
+from core.tournaments.match_results import (
     MatchResults,
     PlayerResult,
     format_race_time,
     summary_of,
 )
-from core.services.match_rooms import OpeningStatus
 from db.models import EventLogEntry, Match, MatchPlayer, Tournament, User
 from db.queries.rooms import get_room
 from tests.core.match_room_helpers import add_match, room_service

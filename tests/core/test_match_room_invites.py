@@ -16,8 +16,8 @@ from core.events import (
     RacetimeRoomOpenedEvent,
 )
 from core.identity import SYSTEM_USER_ID
-from core.services.match_room_rules import invite_advice
-from core.services.match_rooms import MatchRoomService, OpeningStatus
+from core.rooms.match_rooms import MatchRoomService, OpeningStatus
+from core.rooms.rules import invite_advice
 from db.models import MatchPlayer, MatchRoomClaim, User
 from tests.core.match_room_helpers import add_match, room_service
 from tests.core.test_match_rooms import entrants, invited, logged

@@ -21,8 +21,8 @@ from core.events import (
     decode_event,
 )
 from core.identity import SYSTEM_USER_ID
-from core.services.match_room_rules import Refusal, opening_failed
-from core.services.match_rooms import CLAIM_LEASE, OpeningStatus
+from core.rooms.match_rooms import CLAIM_LEASE, OpeningStatus
+from core.rooms.rules import Refusal, opening_failed
 from db.models import (
     BotStatus,
     ClaimState,

@@ -19,7 +19,7 @@ from core.access import AccessPolicy, Actor
 from core.clock import ManualClock
 from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchRoomProblemEvent
 from core.identity import SYSTEM_USER_ID
-from core.services.match_scheduler import MatchScheduler, SchedulerTimings
+from core.rooms.match_scheduler import MatchScheduler, SchedulerTimings
 from db.models import Match, MatchRoomClaim, Tournament
 from db.queries.bot_guilds import assign_bot_to_guild, unassign_bot_from_guild
 from db.queries.bots import get_bot_by_category

@@ -10,21 +10,21 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.access import AccessPolicy, Actor
+from core.audit import AuditService
 from core.clock import ManualClock
 from core.errors import NotFoundError, UserFacingError
+from core.event_store.event_log import DatabaseEventLog
 from core.events import (
     LoggedEvent,
     MatchCancelledEvent,
     MatchRescheduledEvent,
     MatchScheduledEvent,
 )
-from core.services.audit import AuditService
-from core.services.event_log import DatabaseEventLog
-from core.services.match_info import MatchInfo, RoomStatus
-from core.services.match_room_rules import opening_failed
-from core.services.matches import MatchService, match_id_from
-from core.services.time_input import show_time
-from core.services.tournaments import TournamentService
+from core.rooms.rules import opening_failed
+from core.times.parsing import show_time
+from core.tournaments.match_info import MatchInfo, RoomStatus
+from core.tournaments.matches import MatchService, match_id_from
+from core.tournaments.tournaments import TournamentService
 from db.models import (
     ClaimState,
     EventLogEntry,

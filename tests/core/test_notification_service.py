@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.access import AccessPolicy, Actor
+from core.audit import AuditService
+from core.event_store.event_log import DatabaseEventLog
 from core.events import (
     AsyncLiveRaceCreatedEvent,
     EventDispatcher,
@@ -20,19 +22,15 @@ from core.events import (
     RacetimeRoomOpenedEvent,
     RetryPolicy,
 )
-from core.services.audit import AuditService
-from core.services.event_log import DatabaseEventLog
-from core.services.notification_delivery import (
-    DeliveryFailed,
-    DeliveryRefused,
+from core.notifications.delivery import (
     DeliveryTimings,
     NotificationDelivery,
     OutgoingNotification,
-    nonce_for,
 )
-from core.services.notification_listeners import NotificationListeners
-from core.services.notification_types import NotificationType
-from core.services.notifications import NotificationContent, NotificationService
+from core.notifications.kinds import NotificationType
+from core.notifications.listeners import NotificationListeners
+from core.notifications.service import NotificationContent, NotificationService
+from core.sending import DeliveryFailed, DeliveryRefused, nonce_for
 from db.models import (
     AsyncLiveRace,
     AsyncParticipant,

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from core.errors import UserFacingError
-from core.services.category_slug import NOT_A_SLUG, normalise_category
-from core.services.live_races import (
+from core.live_races.live_races import (
     LIVE_RACE_ROOM_MINUTES_MAX,
     LIVE_RACE_ROOM_MINUTES_MIN,
     check_live_race_room_minutes,
 )
-from core.services.racetime_admin import RacetimeAdminService
-from core.services.tournaments import (
+from core.racetime_bots.admin import RacetimeAdminService
+from core.racetime_bots.category_slug import NOT_A_SLUG, normalise_category
+from core.tournaments.tournaments import (
     MATCH_ROOM_MINUTES_MAX,
     MATCH_ROOM_MINUTES_MIN,
     check_match_room_minutes,

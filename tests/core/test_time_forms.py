@@ -14,16 +14,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from core.services.time_input import (
-    TimeInputError,
-    discord_timestamp,
-    example_time,
-    latest_time,
-    parse_time,
-    show_time,
-)
-from core.services.time_suggestions import suggest_times
-from core.services.time_text import (
+from core.times.formatting import (
     MONTHS,
     WEEKDAYS,
     iso_with_offset,
@@ -32,7 +23,16 @@ from core.services.time_text import (
     utc_text,
     weekday_text,
 )
-from core.services.zone_names import zone_names
+from core.times.parsing import (
+    TimeInputError,
+    discord_timestamp,
+    example_time,
+    latest_time,
+    parse_time,
+    show_time,
+)
+from core.times.suggestions import suggest_times
+from core.times.zone_names import zone_names
 from rehearsal.timeline import as_seen
 
 # From 1973: Liberia's offset had seconds in it until 1972, and a form with minutes cannot

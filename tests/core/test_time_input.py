@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.errors import UserFacingError
-from core.services.time_input import (
+from core.times.parsing import (
     TimeInputError,
     accepted_formats,
     discord_timestamp,
@@ -261,7 +261,7 @@ def test_a_refused_clock_change_hour_carries_its_readings() -> None:
 
 
 def test_a_time_more_than_a_few_years_ahead_is_refused_by_the_services() -> None:
-    from core.services.matches import check_future
+    from core.tournaments.matches import check_future
 
     with pytest.raises(UserFacingError, match="more than 3 years ahead"):
         check_future(datetime(9999, 12, 31, 23, 59, tzinfo=UTC), NOW)
@@ -280,7 +280,7 @@ def test_a_time_more_than_a_few_years_ahead_is_refused_by_the_services() -> None
     ],
 )
 def test_autocomplete_of_an_extreme_date_says_what_is_wrong(text: str, zone: ZoneInfo) -> None:
-    from core.services.time_suggestions import suggest_times
+    from core.times.suggestions import suggest_times
 
     found = suggest_times(text, zone, NOW)
     assert found, text

@@ -10,16 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.access import AccessPolicy, Actor
-from core.clock import ManualClock
-from core.errors import NotFoundError, UserFacingError
-from core.services.audit import AuditService
-from core.services.timezones import (
+from core.accounts.timezones import (
     TimezoneService,
     UnknownTimezoneError,
     parse_zone,
     suggest_zones,
 )
-from core.services.tournaments import TournamentService, TournamentSettings
+from core.audit import AuditService
+from core.clock import ManualClock
+from core.errors import NotFoundError, UserFacingError
+from core.tournaments.tournaments import TournamentService, TournamentSettings
 from db.models import GuildSettings, RacetimeBot, RacetimeBotGuild, Tournament, User
 
 GUILD, OTHER_GUILD = 111_111_111_111_111_111, 222_222_222_222_222_222
@@ -427,7 +427,7 @@ async def test_a_name_beyond_ascii_is_found_in_any_case_and_not_taken_twice(
         await create(service, "STRASSE CUP")  # casefolded, ß is ss
 
     # The async tournaments and their pools compare names the same way.
-    from core.services.async_tournaments import AsyncTournamentService
+    from core.live_races.async_tournaments import AsyncTournamentService
 
     asyncs = AsyncTournamentService(db_sessionmaker, audit, access=access)
     await asyncs.create(GUILD, "Öl Async", category="alttpr", actor=BY_ADA)

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import select
 
-from core.services.racetime_bots import RacetimeBotService
+from core.racetime_bots.bots import RacetimeBotService
 from db.models import BotStatus, RacetimeBot
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer

@@ -22,15 +22,15 @@ from sqlmodel import col
 
 from cogs._shared.notification_sender import DiscordNotificationSender
 from core.access import AccessPolicy, Actor
+from core.audit import AuditService
 from core.events import RetryPolicy
-from core.services.audit import AuditService
-from core.services.notification_delivery import (
+from core.notifications.delivery import (
     NO_FALLBACK,
     DeliveryTimings,
     NotificationDelivery,
 )
-from core.services.notification_types import NotificationType
-from core.services.notifications import NotificationContent, NotificationService
+from core.notifications.kinds import NotificationType
+from core.notifications.service import NotificationContent, NotificationService
 from db.models import NotificationLog, NotificationStatus
 from db.queries.users import get_user_by_discord_id
 from rehearsal.fake_discord_api import MESSAGE_ROUTE, FakeDiscordApi, Limit, RequestRecord
@@ -432,7 +432,7 @@ async def test_a_restart_mid_batch_delivers_each_notification_exactly_once(
     fake_discord.release_messages()
     assert len(fake_discord.messages) == 6
 
-    with caplog.at_level("INFO", logger="core.services.notification_delivery"):
+    with caplog.at_level("INFO", logger="core.notifications.delivery"):
         async with running(outbox.delivery(await discord_clients.login())):
             rows = await outbox.settled()
 

@@ -20,11 +20,11 @@ from sqlmodel import col
 from bot import RaceDeskBot, build_services, start_bot_alerts, web_server
 from cogs._shared.notification_sender import DiscordNotificationSender
 from core.access import Actor
+from core.accounts.linking import LinkSettings
 from core.config import RacetimeSettings, WebSettings
+from core.container import Services
 from core.lifecycle import Lifecycle
-from core.services.container import Services
-from core.services.linking import LinkSettings
-from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
+from core.notifications.delivery import DeliveryTimings, NotificationDelivery
 from db.models import NotificationLog, NotificationStatus, RacetimeBot, RacetimeBotGuild, User
 from db.secrets import SecretBox
 from racetime.category_bot import BotTimings

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
+from core.event_store.event_log import DatabaseEventLog
 from core.events import Event, EventDispatcher, RetryPolicy
-from core.services.bot_status import BotStatusRepository
-from core.services.event_log import DatabaseEventLog
-from core.services.racetime_bots import RacetimeBotService
-from core.services.racetime_store import DatabaseRoomStore
+from core.racetime_bots.bots import RacetimeBotService
+from core.racetime_bots.room_store import DatabaseRoomStore
+from core.racetime_bots.status import BotStatusRepository
 from db.models import User
 from db.secrets import SecretBox
 from racetime.backoff import Backoff

@@ -15,8 +15,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from core.accounts.linking import CALLBACK_PATH, LinkSettings
 from core.config import RacetimeSettings
-from core.services.linking import CALLBACK_PATH, LinkSettings
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness, running_harness

@@ -39,14 +39,14 @@ class Mutation:
 
 
 EMITTING = Edit(
-    "core/services/exactly_once.py",
+    "core/event_store/exactly_once.py",
     "            if await claim_receipt(outbox.session, name, event.event_id):\n"
     "                await record(outbox, event)",
     "            await claim_receipt(outbox.session, name, event.event_id)\n"
     "            await record(outbox, event)",
 )
 PLAIN = Edit(
-    "core/services/exactly_once.py",
+    "core/event_store/exactly_once.py",
     "            if await claim_receipt(session, name, event.event_id):\n"
     "                await record(session, event)",
     "            await claim_receipt(session, name, event.event_id)\n"
@@ -58,14 +58,14 @@ ROWS_UNIQUE = Edit(
     "",
 )
 OPEN_KEY = Edit(
-    "core/services/bot_alerts.py",
+    "core/racetime_bots/alerts.py",
     "        open_now = await self._open_incident(session, subject)\n"
     "        if open_now is not None:\n"
     "            return False\n",
     "",
 )
 DERIVED_IDS = Edit(
-    "core/services/live_race_results.py",
+    "core/live_races/results.py",
     "    digest = hashlib.sha256(source_event_id.encode()).hexdigest()[:32]",
     "    import uuid\n    digest = uuid.uuid4().hex",
 )
@@ -77,7 +77,7 @@ REFUSED_KEY = Edit(
     '            f"{self.kind}:{self.match_id}:{self.category}/{self.room_slug}:"',
 )
 ANNOUNCED_AT = Edit(
-    "core/services/match_rooms.py",
+    "core/rooms/match_rooms.py",
     "if claim is None or claim.announced_at is not None or claim.slug != slug:",
     "if claim is None or claim.slug != slug:",
 )
@@ -97,7 +97,7 @@ MUTATIONS = [
         "        if isinstance(event, RacetimeAccountLinkedEvent):",
     ),)),
     Mutation("live-race-entrants", "LiveRaceRooms._on_entrant's SentOnce check", (Edit(
-        "core/services/live_race_rooms.py",
+        "core/live_races/rooms.py",
         "        if await self._told.done(event.event_id):\n            return\n",
         "",
     ),)),

@@ -38,8 +38,8 @@ from core.events import (
     RacetimeRoomOpenedEvent,
 )
 from core.identity import SYSTEM_USER_ID
-from core.services.bot_alerts import RECEIPTS
-from core.services.notification_types import NotificationType
+from core.notifications.kinds import NotificationType
+from core.racetime_bots.alerts import RECEIPTS
 from db.models import (
     AsyncLiveRace,
     AsyncParticipant,

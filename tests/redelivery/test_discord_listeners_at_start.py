@@ -16,6 +16,7 @@ import asyncio
 from discord.ext import commands
 
 from bot import DISCORD_SIDE_EVENTS, RaceDeskBot, build_services, start_with_discord
+from core.event_store.event_log import DatabaseEventLog
 from core.events import (
     EventDispatcher,
     MatchResultEvent,
@@ -23,7 +24,6 @@ from core.events import (
     RacetimeRaceStatusChangedEvent,
 )
 from core.lifecycle import Lifecycle
-from core.services.event_log import DatabaseEventLog
 from db.secrets import SecretBox
 from rehearsal.guild import SimulatedGuild, member_intents
 from tests.core.sample_events import NO_WAIT, status

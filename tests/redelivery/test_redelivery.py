@@ -33,12 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot import build_services
+from core.event_store import exactly_once as exactly_once_module
+from core.event_store.sent_once import SentOnce
 from core.events import Event, LoggedEvent
 from core.events.codec import decode_event
 from core.lifecycle import Lifecycle
-from core.services import exactly_once as exactly_once_module
-from core.services import live_race_results
-from core.services.sent_once import SentOnce
+from core.live_races import results as live_race_results
 from db.models import EventLogEntry
 from db.secrets import SecretBox
 from tests.plugins.discord_bot import DiscordHarness

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from core.events import MatchResultEvent, decode_event
-from core.services.match_room_rules import room_opens_at
+from core.rooms.rules import room_opens_at
 from db.models import (
     EventLogEntry,
     Match,

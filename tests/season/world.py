@@ -17,12 +17,12 @@ from bot import RaceDeskBot, build_services, cog_module_names, start_bot_alerts
 from cogs._shared.notification_sender import DiscordNotificationSender
 from cogs._shared.permissions import apply_default_permissions
 from core.access import Actor
+from core.accounts.linking import CALLBACK_PATH
 from core.clock import ManualClock
 from core.config import RacetimeSettings
+from core.container import Services
 from core.lifecycle import Lifecycle
-from core.services.container import Services
-from core.services.linking import CALLBACK_PATH
-from core.services.notification_delivery import DeliveryTimings, NotificationDelivery
+from core.notifications.delivery import DeliveryTimings, NotificationDelivery
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer
 from rehearsal.guild import SimulatedGuild, member_intents

@@ -16,8 +16,8 @@ import aiohttp
 from bot import build_services, web_server
 from core.access import Actor
 from core.config import RacetimeSettings, WebSettings
+from core.container import Services
 from core.lifecycle import Lifecycle
-from core.services.container import Services
 from db.models import User
 from db.secrets import SecretBox
 from racetime.fake_server import FakeRacetimeServer

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from core.errors import UserFacingError
-from core.services.match_room_rules import Refusal
+from core.rooms.rules import Refusal
 from tests.web.scene import BY_ORGANIZER, GUILD, ApiScene
 
 ARCHIVED = "**Winter Cup** is archived, so its matches get no room"

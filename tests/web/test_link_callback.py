@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from core.services.container import Services
-from core.services.linking import CALLBACK_PATH
+from core.accounts.linking import CALLBACK_PATH
+from core.container import Services
 from racetime.fake_server import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness
 from tests.plugins.racetime_linking import callback_url

@@ -20,7 +20,7 @@ from core.config import WebSettings
 from core.events import RacetimeRaceStatusChangedEvent
 from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
-from core.services.notification_delivery import NotificationDelivery, OutgoingNotification
+from core.notifications.delivery import NotificationDelivery, OutgoingNotification
 from tests.core.sample_events import status
 from tests.plugins.faults import DatabaseFaults
 from tests.plugins.racetime_engine import FAST_RETRY, eventually

@@ -11,8 +11,8 @@ import pytest
 from core.access import Actor
 from core.errors import UserFacingError
 from core.events import MatchRoomProblemEvent, decode_event
-from core.services.match_room_rules import Refusal
-from core.services.match_rooms import OpeningStatus
+from core.rooms.match_rooms import OpeningStatus
+from core.rooms.rules import Refusal
 from db.models import EventLogEntry, Match
 from tests.web.scene import BY_ORGANIZER, BY_OWNER, CATEGORY, GUILD, ApiScene
 

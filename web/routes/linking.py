@@ -11,7 +11,7 @@ import html
 
 from aiohttp import web
 
-from core.services.linking import CALLBACK_PATH, LinkOutcome
+from core.accounts.linking import CALLBACK_PATH, LinkOutcome
 from web.keys import LINKING
 
 PAGE = """<!doctype html>

@@ -14,8 +14,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.services.api_tokens import ApiTokenInfo
-from core.services.tournaments import GOAL_MAX
+from core.accounts.api_tokens import ApiTokenInfo
+from core.tournaments.tournaments import GOAL_MAX
 from web.auth import api_endpoint
 from web.errors import ApiError
 from web.keys import ROOM_API

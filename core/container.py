@@ -1,0 +1,104 @@
+"""The services the application is made of; built once by ``bot.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.access import AccessPolicy
+from core.accounts.api_tokens import ApiTokenService
+from core.accounts.linking import LinkService
+from core.accounts.profiles import ProfileService
+from core.accounts.timezones import TimezoneService
+from core.audit import AuditService
+from core.clock import Clock
+from core.event_store.event_log import DatabaseEventLog
+from core.events import EventDispatcher
+from core.health import HealthService
+from core.lifecycle import Lifecycle
+from core.live_races.async_tournaments import AsyncTournamentService
+from core.live_races.live_races import LiveRaceService
+from core.live_races.rooms import LiveRaceRooms, LiveRaceScheduler
+from core.metrics import NO_METRICS, Metrics
+from core.notifications.service import NotificationService
+from core.racetime_bots.admin import RacetimeAdminService
+from core.racetime_bots.alerts import BotAlertService
+from core.racetime_bots.bots import RacetimeBotService
+from core.racetime_bots.room_store import DatabaseRoomStore
+from core.racetime_bots.status import BotStatusRepository
+from core.rooms.api import RoomApiService
+from core.rooms.match_rooms import MatchRoomService
+from core.rooms.match_scheduler import MatchScheduler
+from core.rooms.open_room import OpenRoomService
+from core.tournaments.announcements import AnnouncementService
+from core.tournaments.matches import MatchService
+from core.tournaments.tournaments import TournamentService
+from racetime.client import RacetimeClient
+from racetime.manager import RacetimeManager
+
+
+@dataclass(slots=True)
+class Services:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    event_log: DatabaseEventLog
+    dispatcher: EventDispatcher
+    clock: Clock
+    health: HealthService
+    bot_status: BotStatusRepository
+    racetime_bots: RacetimeBotService
+    room_store: DatabaseRoomStore
+    racetime: RacetimeManager
+    racetime_client: RacetimeClient
+    audit: AuditService
+    # Who may do what (issue 22): every service below asks it.
+    access: AccessPolicy
+    racetime_admin: RacetimeAdminService
+    notifications: NotificationService
+    # Tournaments and timezones (issue 11).
+    tournaments: TournamentService
+    timezones: TimezoneService
+    match_rooms: MatchRoomService
+    matches: MatchService
+    match_scheduler: MatchScheduler
+    announcements: AnnouncementService
+    open_room: OpenRoomService
+    # racetime account linking (issue 12).
+    linking: LinkService
+    profiles: ProfileService
+    # The HTTP API (issue 12).
+    api_tokens: ApiTokenService
+    room_api: RoomApiService
+    # Async tournaments and live races (issue 13).
+    async_tournaments: AsyncTournamentService
+    live_races: LiveRaceService
+    live_race_rooms: LiveRaceRooms
+    live_race_scheduler: LiveRaceScheduler
+    # racetime bot administration (issue 14).
+    bot_alerts: BotAlertService
+    # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
+    metrics: Metrics = field(default=NO_METRICS)
+
+    async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
+        """Start the services in order under ``lifecycle``, which stops them in reverse.
+
+        Stopping delivers every pending event: the engine stops first (its rooms' last
+        snapshots are queued), then the dispatcher drains, then the log commits what is left.
+        """
+        await lifecycle.add("database", None, self.engine.dispose)
+        await lifecycle.add("event log", self.event_log.start, self.event_log.close)
+        await lifecycle.add("event delivery", self.dispatcher.start, self.dispatcher.close)
+        await lifecycle.add("racetime client", None, self.racetime_client.close)
+        # Stopped at shutdown even when not started here: an admin may start bots at run time.
+        start = self.racetime.start if racetime_engine else None
+        await lifecycle.add("racetime engine", start, self.racetime.stop)
+        if racetime_engine:
+            # Rooms open on time only where the engine runs; stopped before the engine.
+            await lifecycle.add(
+                "match room scheduler", self.match_scheduler.start, self.match_scheduler.stop
+            )
+            await lifecycle.add(
+                "live race room scheduler",
+                self.live_race_scheduler.start, self.live_race_scheduler.stop,
+            )

@@ -1,0 +1,68 @@
+"""Exactly-once effects for listeners, on top of at-least-once delivery.
+
+The dispatcher may deliver an event again (after a crash, with the same ``event_id``). A
+listener that records something durable wraps its work with :func:`exactly_once`: the work
+runs in a transaction of its own that also stores a receipt ``(listener, event_id)``; a
+repeat finds the receipt and does nothing, and work that fails leaves no receipt, so the
+retry runs it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.event_store.event_log import DatabaseEventLog, Outbox
+from core.events import Event
+from db.queries.events import claim_receipt
+
+E = TypeVar("E", bound=Event)
+
+Recorder = Callable[[AsyncSession, E], Awaitable[None]]
+EmittingRecorder = Callable[[Outbox, E], Awaitable[None]]
+
+RECEIPT_NAME_MAX = 100  # ``listener_receipts.listener``
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > RECEIPT_NAME_MAX:
+        # Caught here, at wiring, rather than by the database at the first event.
+        raise ValueError(f"a listener name has 1 to {RECEIPT_NAME_MAX} characters: {name!r}")
+
+
+def exactly_once(
+    sessionmaker: async_sessionmaker[AsyncSession], name: str, record: Recorder[E]
+) -> Callable[[E], Awaitable[None]]:
+    """A listener that runs ``record(session, event)`` once per ``event_id``.
+
+    ``name`` identifies the listener in the receipts; keep it stable across releases (a
+    renamed listener would handle redelivered events again).
+    """
+    _check_name(name)
+
+    async def listener(event: E) -> None:
+        async with sessionmaker.begin() as session:
+            if await claim_receipt(session, name, event.event_id):
+                await record(session, event)
+
+    listener.__qualname__ = listener.__name__ = f"exactly_once[{name}]"
+    return listener
+
+
+def exactly_once_emitting(
+    event_log: DatabaseEventLog, name: str, record: EmittingRecorder[E]
+) -> Callable[[E], Awaitable[None]]:
+    """:func:`exactly_once` for a listener that also emits events: ``record(outbox, event)``
+    changes rows through ``outbox.session`` and adds events to ``outbox``; the rows, the
+    receipt and the events commit together, so a repeat emits nothing either."""
+    _check_name(name)
+
+    async def listener(event: E) -> None:
+        async with event_log.transaction() as outbox:
+            if await claim_receipt(outbox.session, name, event.event_id):
+                await record(outbox, event)
+
+    listener.__qualname__ = listener.__name__ = f"exactly_once[{name}]"
+    return listener

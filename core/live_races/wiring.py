@@ -1,0 +1,57 @@
+"""Wiring async tournaments and live races (issue 13) for the composition root (``bot.py``):
+their services, built and subscribed in one place so ``bot.py`` only calls this."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.access import AccessPolicy
+from core.audit import AuditService
+from core.clock import Clock
+from core.event_store.event_log import DatabaseEventLog
+from core.events import EventDispatcher
+from core.live_races.async_tournaments import AsyncTournamentService
+from core.live_races.live_races import LiveRaceService
+from core.live_races.results import LiveRaceResults
+from core.live_races.rooms import LiveRaceRooms, LiveRaceScheduler
+from core.metrics import NO_METRICS, Metrics
+from core.racetime_bots.room_store import DatabaseRoomStore
+from racetime.client import RacetimeClient
+from racetime.manager import RacetimeManager
+
+
+def build_live_races(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    event_log: DatabaseEventLog,
+    dispatcher: EventDispatcher,
+    audit: AuditService,
+    manager: RacetimeManager,
+    client: RacetimeClient,
+    room_store: DatabaseRoomStore,
+    clock: Clock,
+    *,
+    access: AccessPolicy,
+    racetime_url: str,
+    metrics: Metrics = NO_METRICS,
+) -> dict[str, Any]:
+    """The ``Services`` fields of async tournaments and live races, subscribed."""
+    async_tournaments = AsyncTournamentService(sessionmaker, audit, access=access)
+    rooms = LiveRaceRooms(
+        sessionmaker=sessionmaker, event_log=event_log, racetime=manager, client=client,
+        store=room_store, clock=clock, metrics=metrics, access=access,
+    )
+    rooms.subscribe(dispatcher)
+    scheduler = LiveRaceScheduler(sessionmaker, event_log, rooms, clock=clock)
+    scheduler.subscribe(dispatcher)
+    LiveRaceResults(event_log, racetime_url=racetime_url).subscribe(dispatcher)
+    return {
+        "async_tournaments": async_tournaments,
+        "live_races": LiveRaceService(
+            sessionmaker, event_log, audit, async_tournaments, clock, access=access,
+            rooms=rooms, racetime_url=racetime_url,
+        ),
+        "live_race_rooms": rooms,
+        "live_race_scheduler": scheduler,
+    }

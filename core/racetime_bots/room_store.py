@@ -1,0 +1,167 @@
+"""The racetime engine's view of the database (implements ``racetime.ports.RoomStore``).
+
+A room's new snapshot and the events it produced are committed together, through the event
+log's group commit (``core.event_store.event_log``): the stored snapshot never says "already
+reported" for an event that is not in the log, and an event is never in the log without the
+snapshot that produced it. Saving never blocks the websocket reader.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import select
+
+from core.event_store.event_log import DatabaseEventLog
+from core.events import Event
+from db.models import AsyncLiveRace, Match, RaceRoom
+from db.queries import rooms as room_queries
+from db.queries import users as user_queries
+from racetime.models import Race, race_from_dict
+from racetime.ports import RoomRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomState:
+    """What one save changes on a room's row: its snapshot, whether it is still watched."""
+
+    category: str
+    slug: str
+    race: Race | None = None
+    active: bool | None = None
+
+
+class DatabaseRoomStore:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], event_log: DatabaseEventLog
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._log = event_log
+        # Rooms whose snapshot could not be stored at all (a value no column takes): their
+        # later saves are skipped, so one such room never costs the others a commit.
+        self._set_aside: set[tuple[str, str]] = set()
+        event_log.register_state_writer(self._write_states, on_dropped=self._set_room_aside)
+
+    async def _record(self, session: AsyncSession, room: RaceRoom) -> RoomRecord:
+        tournament_id = None
+        if room.match_id is not None:
+            match = await session.get(Match, room.match_id)
+            tournament_id = match.tournament_id if match else None
+        elif room.live_race_id is not None:
+            live_race = await session.get(AsyncLiveRace, room.live_race_id)
+            tournament_id = live_race.tournament_id if live_race else None
+        return RoomRecord(
+            category=room.category,
+            slug=room.slug,
+            opened_by_us=room.opened_by_us,
+            match_id=room.match_id,
+            tournament_id=tournament_id,
+            live_race_id=room.live_race_id,
+            last_race=race_from_dict(room.last_race_data) if room.last_race_data else None,
+        )
+
+    async def active_rooms(self, category: str) -> list[RoomRecord]:
+        await self._log.flush()  # the baseline must include every save queued so far
+        async with self._sessionmaker() as session:
+            rooms = await room_queries.list_active_rooms(session, [category])
+            return [await self._record(session, room) for room in rooms]
+
+    async def get_room(self, category: str, slug: str) -> RoomRecord | None:
+        await self._log.flush()
+        async with self._sessionmaker() as session:
+            room = await room_queries.get_room(session, category, slug)
+            return await self._record(session, room) if room is not None else None
+
+    async def record_room(
+        self,
+        category: str,
+        slug: str,
+        *,
+        opened_by_us: bool,
+        match_id: int | None = None,
+        live_race_id: int | None = None,
+    ) -> RoomRecord:
+        async with self._sessionmaker.begin() as session:
+            room = await room_queries.get_room(session, category, slug)
+            if room is None:
+                fields: dict[str, object] = {"opened_by_us": opened_by_us, "is_active": True}
+                if match_id is not None:
+                    fields["match_id"] = match_id
+                if live_race_id is not None:
+                    fields["live_race_id"] = live_race_id
+                # Not an upsert: the room service may have recorded it (as ours) meanwhile.
+                room = await room_queries.insert_room_if_absent(session, category, slug, **fields)
+            return await self._record(session, room)
+
+    async def attach_room(
+        self,
+        category: str,
+        slug: str,
+        *,
+        match_id: int | None = None,
+        live_race_id: int | None = None,
+    ) -> RoomRecord:
+        fields: dict[str, object] = {}
+        if match_id is not None:
+            fields["match_id"] = match_id
+        if live_race_id is not None:
+            fields["live_race_id"] = live_race_id
+        async with self._sessionmaker.begin() as session:
+            room = await room_queries.upsert_room(session, category, slug, **fields)
+            return await self._record(session, room)
+
+    def save(
+        self,
+        category: str,
+        slug: str,
+        events: Sequence[Event] = (),
+        *,
+        race: Race | None = None,
+        active: bool | None = None,
+    ) -> None:
+        if (category, slug) in self._set_aside:
+            return
+        state = RoomState(category, slug, race, active)
+        self._log.submit(events, state if race is not None or active is not None else None)
+
+    def _set_room_aside(self, state: Any) -> None:
+        assert isinstance(state, RoomState)
+        if (state.category, state.slug) in self._set_aside:
+            return  # a save queued before the first failure, failing the same way
+        log.error(
+            "Room %s/%s: its snapshot cannot be stored; it is set aside (no more saves) and "
+            "every other room goes on", state.category, state.slug,
+        )
+        self._set_aside.add((state.category, state.slug))
+
+    async def _write_states(self, session: AsyncSession, states: list[Any]) -> None:
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for state in states:
+            assert isinstance(state, RoomState)
+            row = merged.setdefault((state.category, state.slug), {})
+            if state.race is not None:
+                row["last_status"] = state.race.status.value
+                row["last_version"] = state.race.version
+                row["last_race_data"] = msgspec.to_builtins(state.race)
+            if state.active is not None:
+                row["is_active"] = state.active
+        await room_queries.save_room_states(
+            session,
+            [{"category": c, "slug": s, **fields} for (c, s), fields in merged.items()],
+        )
+
+    async def linked_user_ids(self, racetime_ids: Iterable[str]) -> dict[str, int]:
+        async with self._sessionmaker() as session:
+            return await user_queries.linked_user_ids(session, racetime_ids)
+
+    async def room_rows(self) -> list[RaceRoom]:
+        """Every room row (for admin views and tests)."""
+        async with self._sessionmaker() as session:
+            return list((await session.execute(select(RaceRoom))).scalars())

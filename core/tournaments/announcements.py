@@ -1,0 +1,147 @@
+"""What a tournament's channels are told: a match's room is open (announcements), its
+results (results channel), and for its organizers (the staff channel, else announcements) a
+room RaceDesk could not open or a player racetime would not let in.
+
+The Discord side posts them (``cogs/announcements.py``); this service decides what to say
+and where, and remembers what was posted so that an event delivered again posts nothing.
+Each post is made once per event (:class:`core.event_store.sent_once.SentOnce`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import NotFoundError
+from core.event_store.sent_once import SentOnce
+from core.events import (
+    Event,
+    MatchInviteRefusedEvent,
+    MatchResultEvent,
+    MatchRoomProblemEvent,
+    RoomForMatchEvent,
+)
+from core.tournaments.match_info import MatchInfo
+from core.tournaments.match_results import format_race_time
+from core.tournaments.matches import MatchService
+from core.tournaments.tournaments import TournamentService
+
+RECEIPT = "announcements"
+
+
+class Tone(StrEnum):
+    ROOM_OPEN = "room_open"
+    RESULTS = "results"
+    PROBLEM = "problem"
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """One post in a tournament channel: plain data the Discord side renders."""
+
+    channel_id: int
+    tone: Tone
+    title: str
+    lines: tuple[str, ...]
+    mentions: tuple[int, ...] = ()  # Discord ids of the players it concerns
+    url: str | None = None
+
+
+class AnnouncementService:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tournaments: TournamentService,
+        matches: MatchService,
+    ) -> None:
+        self._receipts = SentOnce(sessionmaker, RECEIPT)
+        self._tournaments = tournaments
+        self._matches = matches
+
+    async def for_event(self, event: Event) -> Announcement | None:
+        """The post ``event`` calls for, or ``None`` (no such channel, not a match event)."""
+        match_id = getattr(event, "match_id", None)
+        tournament_id = getattr(event, "tournament_id", None)
+        if match_id is None or tournament_id is None:
+            return None
+        tournament = await self._tournaments.get_by_id(tournament_id)
+        if tournament is None:
+            return None
+        settings = tournament.settings
+        try:
+            match = await self._matches.info(tournament.guild_id, match_id)
+        except NotFoundError:
+            return None  # deleted since: nothing to announce
+        if isinstance(event, RoomForMatchEvent) and settings.announcement_channel_id:
+            return _room_open(settings.announcement_channel_id, match, event.room_url)
+        if isinstance(event, MatchResultEvent) and settings.results_channel_id:
+            return _results(settings.results_channel_id, match, event)
+        trouble = settings.trouble_channel_id
+        if isinstance(event, MatchRoomProblemEvent) and trouble:
+            return Announcement(
+                trouble, Tone.PROBLEM, f"⚠️ {match.tournament} · {match.title}: no race room",
+                (event.problem,),
+            )
+        if isinstance(event, MatchInviteRefusedEvent) and trouble:
+            player = next(
+                (p for p in match.players if p.racetime_id == event.racetime_user_id), None
+            )
+            who = f"<@{player.discord_id}>" if player else (event.racetime_name or "a player")
+            return Announcement(
+                trouble, Tone.PROBLEM,
+                f"⚠️ {match.tournament} · {match.title}: a player is not in the room",
+                (f"racetime.gg would not let RaceDesk invite {who}: “{event.reason}”",
+                 event.advice, f"Room: {event.room_url}"),
+                (player.discord_id,) if player else (), event.room_url,
+            )
+        return None
+
+    async def posted(self, event_id: str) -> bool:
+        return await self._receipts.done(event_id)
+
+    async def mark_posted(self, event_id: str) -> None:
+        await self._receipts.record(event_id)
+
+
+def _when(match: MatchInfo) -> str:
+    if match.scheduled_at is None:
+        return "No time set"
+    stamp = int(match.scheduled_at.timestamp())
+    return f"Starts <t:{stamp}:F> (<t:{stamp}:R>)"
+
+
+def _room_open(channel_id: int, match: MatchInfo, url: str) -> Announcement:
+    unlinked = match.unlinked
+    lines = [_when(match), f"Goal: {match.goal}", f"Room: {url}"]
+    if unlinked:
+        names = ", ".join(f"<@{p.discord_id}>" for p in unlinked)
+        lines.append(f"Not linked to racetime.gg yet (join by hand, or /link-racetime): {names}")
+    if match.not_invited:
+        names = ", ".join(f"<@{p.discord_id}>" for p in match.not_invited)
+        lines.append(f"racetime.gg would not let these players in (they were told why): {names}")
+    return Announcement(
+        channel_id, Tone.ROOM_OPEN, f"🚪 {match.tournament} · {match.title}: the room is open",
+        tuple(lines), tuple(p.discord_id for p in match.players), url,
+    )
+
+
+def _results(channel_id: int, match: MatchInfo, event: MatchResultEvent) -> Announcement:
+    placed = sorted((p for p in match.players if p.place is not None), key=lambda p: p.place or 0)
+    lines = [
+        f"{p.place}. <@{p.discord_id}> {format_race_time(p.finish_time)}"
+        if p.finish_time is not None else f"{p.place}. <@{p.discord_id}>"
+        for p in placed
+    ]
+    words = {"dnf": "forfeit", "dq": "disqualified"}
+    lines += [
+        f"<@{p.discord_id}>: {words[p.status]}" for p in match.players if p.status in words
+    ]
+    return Announcement(
+        channel_id, Tone.RESULTS, f"🏁 {match.tournament} · {match.title}: results",
+        tuple(lines) or (event.summary,), (), event.room_url,
+    )
+
+
+__all__ = ["Announcement", "AnnouncementService", "Tone"]

@@ -1,0 +1,475 @@
+"""Matches of a tournament: scheduling, moving and cancelling them, and what they look like.
+
+Every change writes its rows, its audit entry and its event (which the notification
+listeners turn into player DMs) in one transaction (``DatabaseEventLog.transaction``):
+either all of it happened or none of it did.
+
+Why a match has no room yet is asked of a ``RoomReadiness`` (``core.tournaments.match_info``);
+until the room service provides one (``RacetimeRoomService.should_create_room_for_match``),
+``default_room_reason`` answers from the match's own data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.access import AccessPolicy, Actor, Permission
+from core.audit import AuditService
+from core.clock import Clock
+from core.errors import NotFoundError, UserFacingError
+from core.event_store.event_log import DatabaseEventLog
+from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchScheduledEvent
+from core.times.formatting import utc_text
+from core.times.parsing import check_in_range, example_time, show_time
+from core.tournaments.match_info import (
+    DEFAULT_GOAL,
+    LINK_COMMAND,
+    RACETIME_ROOM_STATUS,
+    DefaultReadiness,
+    MatchInfo,
+    PlayerInfo,
+    RoomInfo,
+    RoomReadiness,
+    RoomStatus,
+)
+from core.tournaments.tournaments import TournamentService, TournamentSettings, clean_goal
+from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
+from db.queries import matches as queries
+from db.queries.match_rooms import delete_failed_claim
+from db.queries.users import get_or_create_user_by_discord_id
+
+log = logging.getLogger(__name__)
+
+TITLE_MAX = 200
+REASON_MAX = 500
+MIN_PLAYERS = 2  # a match is a race between players; a lone run is an async's business
+
+
+# -- input checks ------------------------------------------------------------------------------
+
+
+def match_id_from(text: str) -> int:
+    """The match id in ``12``, ``#12`` or a suggestion's label ``#12 · …``."""
+    found = re.match(r"\s*#?\s*(\d{1,18})\b", text)
+    if found is None:
+        raise UserFacingError(
+            f"`{text.strip()}` is not a match. Pick one from the suggestions, or give its "
+            "number (`/match list` shows them)."
+        )
+    return int(found[1])
+
+
+def clean_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise UserFacingError("Give the match a title, e.g. `Semi-final 1`.")
+    if len(cleaned) > TITLE_MAX:
+        raise UserFacingError(
+            f"A match title can be at most {TITLE_MAX} characters; this one has {len(cleaned)}."
+        )
+    return cleaned
+
+
+def clean_reason(reason: str) -> str:
+    cleaned = reason.strip()
+    if not cleaned:
+        raise UserFacingError("Give a reason for cancelling: the players are told it.")
+    if len(cleaned) > REASON_MAX:
+        raise UserFacingError(
+            f"A reason can be at most {REASON_MAX} characters; this one has {len(cleaned)}."
+        )
+    return cleaned
+
+
+def check_future(when: datetime, now: datetime) -> None:
+    """Refuse a time that is not in the future, or more than a few years ahead (``when``
+    must be timezone-aware)."""
+    if when.tzinfo is None:
+        raise ValueError("race times must be timezone-aware")
+    if when <= now:
+        raise UserFacingError(
+            f"{show_time(when)} is in the past. Give a time in the future, e.g. "
+            f"`{utc_text(example_time(now, UTC))}`."
+        )
+    check_in_range(when, now)
+
+
+def check_cancellable(status: str, what: str, kept: str) -> None:
+    """Refuse to cancel what is already cancelled, or finished (``kept`` says what stays)."""
+    if status == RaceStatus.CANCELLED:
+        raise UserFacingError(f"{what} is already cancelled.")
+    if status == RaceStatus.FINISHED:
+        raise UserFacingError(f"{what} is finished and {kept}; there is nothing to cancel.")
+
+
+def check_players(players: Sequence[int], names: Mapping[int, str]) -> list[int]:
+    seen: set[int] = set()
+    twice = []
+    for player in players:
+        if player in seen and player not in twice:
+            twice.append(player)
+        seen.add(player)
+    if twice:
+        listed = ", ".join(_name(player, names) for player in twice)
+        raise UserFacingError(f"Each player can be in a match once; {listed} is listed twice.")
+    if len(players) < MIN_PLAYERS:
+        raise UserFacingError(
+            f"A match needs at least {MIN_PLAYERS} players; {len(players)} given. "
+            "Mention every player, e.g. `@Ada @Bob`."
+        )
+    return list(players)
+
+
+def _name(discord_id: int, names: Mapping[int, str]) -> str:
+    return names.get(discord_id) or f"<@{discord_id}>"
+
+
+# -- the service -------------------------------------------------------------------------------
+
+
+class MatchService:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        event_log: DatabaseEventLog,
+        audit: AuditService,
+        tournaments: TournamentService,
+        clock: Clock,
+        *,
+        access: AccessPolicy,
+        racetime_url: str = "https://racetime.gg",
+        readiness: RoomReadiness | None = None,
+    ) -> None:
+        self._access = access
+        self._sessionmaker = sessionmaker
+        self._event_log = event_log
+        self._audit = audit
+        self._tournaments = tournaments
+        self._clock = clock
+        self._racetime_url = racetime_url.rstrip("/")
+        self._readiness: RoomReadiness = readiness or DefaultReadiness()
+
+    def use_readiness(self, readiness: RoomReadiness) -> None:
+        """Ask ``readiness`` (the room service) why rooms are not open, from now on."""
+        self._readiness = readiness
+
+    # -- changing ----------------------------------------------------------------------------
+
+    async def schedule(
+        self,
+        guild_id: int,
+        tournament: str,
+        players: Sequence[int],
+        when: datetime,
+        title: str,
+        *,
+        actor: Actor,
+        goal: str | None = None,
+        invitational: bool | None = None,
+        auto_create: bool | None = None,
+        display_names: Mapping[int, str] | None = None,
+    ) -> MatchInfo:
+        """A new match of the server's active tournament ``tournament`` between ``players``
+        (Discord user ids; ``display_names`` name them in refusals). ``None`` options keep
+        their defaults: the tournament's goal, invitational on, auto-create on."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
+        names = display_names or {}
+        player_ids = check_players(players, names)
+        title = clean_title(title)
+        goal = clean_goal(goal)
+        self._check_future(when)
+        found = await self._tournaments.get(guild_id, tournament, include_archived=False)
+        settings = found.settings
+        async with self._event_log.transaction() as outbox:
+            session = outbox.session
+            known = await queries.users_by_discord_id(session, player_ids)
+            if settings.require_racetime_link:
+                unlinked = [p for p in player_ids if p not in known or not known[p].racetime_id]
+                if unlinked:
+                    raise UserFacingError(_unlinked_message(found.name, unlinked, names))
+            users = [await get_or_create_user_by_discord_id(session, p) for p in player_ids]
+            creator = await _user(session, actor)
+            match = Match(
+                tournament_id=found.id,
+                title=title,
+                scheduled_at=when,
+                room_open_minutes_before=settings.room_open_minutes_before,
+                goal=goal,
+                invitational=invitational,
+                auto_create_room=auto_create,
+                created_by=creator.id,
+            )
+            await queries.add_match(session, match, [_id(user) for user in users])
+            match_id = _id(match)
+            await self._audit.record(
+                session, "match.schedule", actor_discord_id=actor.discord_id,
+                guild_id=guild_id,
+                details={
+                    "match_id": match_id, "tournament_id": found.id, "title": title,
+                    "scheduled_at": when.isoformat(),
+                    "players": [str(p) for p in player_ids],
+                    "goal": goal, "invitational": invitational, "auto_create": auto_create,
+                },
+            )
+            outbox.add(
+                MatchScheduledEvent(
+                    match_id=match_id, tournament_id=found.id, scheduled_at=when,
+                    user_id=creator.id, occurred_at=self._clock.now(),
+                )
+            )
+            tournament_row = await session.get(Tournament, found.id)
+            assert tournament_row is not None
+            return await self._info(session, match, tournament_row)
+
+    async def reschedule(
+        self, guild_id: int, match_id: int, when: datetime, *, actor: Actor
+    ) -> tuple[MatchInfo, datetime | None]:
+        """Move a match whose room is not open yet; returns it and its old time."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
+        self._check_future(when)
+        async with self._event_log.transaction() as outbox:
+            session = outbox.session
+            match, tournament = await self._find(session, guild_id, match_id, for_update=True)
+            await self._check_movable(session, match)
+            old = match.scheduled_at
+            if old == when:
+                raise UserFacingError(
+                    f"Match #{match_id} is already set for {show_time(when)}; nothing changed."
+                )
+            match.scheduled_at = when
+            # A room that could not be opened (or was missed) is tried afresh at the new time.
+            await delete_failed_claim(session, match_id)
+            match.room_error = None
+            await session.flush()
+            mover = await _user(session, actor)
+            await self._audit.record(
+                session, "match.reschedule", actor_discord_id=actor.discord_id,
+                guild_id=guild_id,
+                details={
+                    "match_id": match_id,
+                    "old": old.isoformat() if old else None, "new": when.isoformat(),
+                },
+            )
+            outbox.add(
+                MatchRescheduledEvent(
+                    match_id=match_id, tournament_id=tournament.id or 0,
+                    old_scheduled_at=old, scheduled_at=when,
+                    user_id=mover.id, occurred_at=self._clock.now(),
+                )
+            )
+            return await self._info(session, match, tournament), old
+
+    async def cancel(
+        self, guild_id: int, match_id: int, reason: str, *, actor: Actor
+    ) -> MatchInfo:
+        """Call a match off; the players are told ``reason``. A finished match keeps its
+        results and cannot be cancelled; an open room stays open on racetime."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
+        reason = clean_reason(reason)
+        async with self._event_log.transaction() as outbox:
+            session = outbox.session
+            match, tournament = await self._find(session, guild_id, match_id, for_update=True)
+            check_cancellable(match.status, f"Match #{match_id}", "keeps its results")
+            match.status = RaceStatus.CANCELLED.value
+            await session.flush()
+            canceller = await _user(session, actor)
+            await self._audit.record(
+                session, "match.cancel", actor_discord_id=actor.discord_id,
+                guild_id=guild_id, details={"match_id": match_id, "reason": reason},
+            )
+            outbox.add(
+                MatchCancelledEvent(
+                    match_id=match_id, tournament_id=tournament.id or 0, reason=reason,
+                    user_id=canceller.id, occurred_at=self._clock.now(),
+                )
+            )
+            return await self._info(session, match, tournament)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def info(self, guild_id: int, match_id: int) -> MatchInfo:
+        """Everything about one match of this server, including why it has no room yet."""
+        async with self._sessionmaker() as session:
+            match, tournament = await self._find(session, guild_id, match_id)
+            info = await self._info(session, match, tournament)
+        reason = await self._readiness.why_no_room(info, self._clock.now())
+        return _with_reason(info, reason)
+
+    async def list_upcoming(
+        self, guild_id: int, tournament: str | None = None, *, limit: int = 25
+    ) -> list[MatchInfo]:
+        """Matches still to be played (of one tournament, when named), soonest first."""
+        tournament_id = None
+        if tournament is not None:
+            tournament_id = (await self._tournaments.get(guild_id, tournament)).id
+        async with self._sessionmaker() as session:
+            rows = await queries.upcoming_matches(
+                session, guild_id, tournament_id=tournament_id, limit=limit
+            )
+            return [await self._info(session, match, found) for match, found in rows]
+
+    async def suggest(
+        self, guild_id: int, typed: str, *, open_only: bool = False, without_room: bool = False,
+        active_only: bool = False,
+    ) -> list[tuple[int, str]]:
+        """(id, label) pairs for autocomplete, e.g. ``#12 · Spring Cup · Semi-final ·
+        2026-12-01 19:00 UTC``; ``open_only`` leaves out finished and cancelled matches,
+        ``without_room`` those with a room (or one being opened), ``active_only`` those of
+        archived tournaments."""
+        async with self._sessionmaker() as session:
+            rows = await queries.search_matches(
+                session, guild_id, typed, open_only=open_only, without_room=without_room,
+                active_only=active_only,
+            )
+        return [(_id(match), _label(match, tournament)) for match, tournament in rows]
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _check_future(self, when: datetime) -> None:
+        check_future(when, self._clock.now())
+
+    async def _find(
+        self, session: AsyncSession, guild_id: int, match_id: int, *, for_update: bool = False
+    ) -> tuple[Match, Tournament]:
+        found = await queries.match_in_guild(session, guild_id, match_id, for_update=for_update)
+        if found is None:
+            raise NotFoundError(
+                f"There is no match #{match_id} in this server. `/match list` shows the "
+                "upcoming ones."
+            )
+        return found
+
+    async def _check_movable(self, session: AsyncSession, match: Match) -> None:
+        if match.status == RaceStatus.CANCELLED:
+            raise UserFacingError(
+                f"Match #{match.id} is cancelled, so it cannot be rescheduled. Schedule a new "
+                "one with `/match schedule`."
+            )
+        if match.status == RaceStatus.FINISHED:
+            raise UserFacingError(f"Match #{match.id} is finished, so it cannot be rescheduled.")
+        room = await self._room(session, match)
+        opened = match.status != RaceStatus.SCHEDULED or room.status not in (
+            RoomStatus.NONE, RoomStatus.FAILED,
+        )
+        if opened:
+            where = f" ({room.url})" if room.url else ""
+            raise UserFacingError(
+                f"Match #{match.id}'s room is already {room.status.value}{where}, so its time "
+                "can no longer change. Cancel the match with `/match cancel` and schedule a "
+                "new one if it must move."
+            )
+
+    async def _room(self, session: AsyncSession, match: Match) -> RoomInfo:
+        match_id = _id(match)
+        room = await queries.race_room(session, match_id)
+        if room is not None:
+            status = RACETIME_ROOM_STATUS.get(room.last_status or "open", RoomStatus.OPEN)
+            return RoomInfo(status, f"{self._racetime_url}/{room.category}/{room.slug}")
+        claim = await queries.room_claim(session, match_id)
+        if claim is not None:
+            url = f"{self._racetime_url}/{claim.category}/{claim.slug}" if claim.slug else None
+            if claim.state == ClaimState.FAILED:
+                return RoomInfo(RoomStatus.FAILED, url, claim.last_error)
+            if claim.state == ClaimState.OPENED:
+                return RoomInfo(RoomStatus.OPEN, url)
+            return RoomInfo(RoomStatus.OPENING, url)
+        if match.status == RaceStatus.FINISHED:
+            return RoomInfo(RoomStatus.FINISHED)
+        if match.status == RaceStatus.CANCELLED:
+            return RoomInfo(RoomStatus.CANCELLED)
+        return RoomInfo(RoomStatus.NONE)
+
+    async def _info(self, session: AsyncSession, match: Match, tournament: Tournament) -> MatchInfo:
+        settings = TournamentSettings.of(tournament)
+        players = tuple(
+            _player(player, user) for player, user in await queries.players_of(session, _id(match))
+        )
+        goal, goal_from = _goal(match, settings)
+        auto_match = match.auto_create_room
+        return MatchInfo(
+            id=_id(match),
+            guild_id=tournament.guild_id,
+            tournament_id=_id(tournament),
+            tournament=tournament.name,
+            title=match.title,
+            status=RaceStatus(match.status),
+            scheduled_at=match.scheduled_at,
+            # The tournament's current setting, as the room scheduler uses it: a change to it
+            # moves every match's room (the column keeps the value at scheduling time).
+            room_open_minutes_before=settings.room_open_minutes_before,
+            goal=goal,
+            goal_from=goal_from,
+            invitational=match.invitational is not False,
+            auto_create=settings.auto_create_rooms and auto_match is not False,
+            auto_create_match=auto_match,
+            tournament_auto_create=settings.auto_create_rooms,
+            require_racetime_link=settings.require_racetime_link,
+            players=players,
+            room=await self._room(session, match),
+            room_error=match.room_error,
+        )
+
+
+async def _user(session: AsyncSession, actor: Actor) -> User:
+    """The application user of a person the policy let change a match."""
+    assert actor.discord_id is not None
+    return await get_or_create_user_by_discord_id(session, actor.discord_id)
+
+
+def _with_reason(info: MatchInfo, reason: str | None) -> MatchInfo:
+    return replace(info, room_reason=reason)
+
+
+def _id(row: Any) -> int:
+    assert row.id is not None
+    return int(row.id)
+
+
+def _player(player: MatchPlayer, user: User) -> PlayerInfo:
+    return PlayerInfo(
+        discord_id=user.discord_id,
+        racetime_id=user.racetime_id,
+        racetime_name=user.racetime_name,
+        status=player.status,
+        place=player.place,
+        finish_time=player.finish_time,
+        invite_error=player.invite_error,
+    )
+
+
+def _goal(match: Match, settings: TournamentSettings) -> tuple[str, str]:
+    if match.goal:
+        return match.goal, "match"
+    if settings.default_goal:
+        return settings.default_goal, "tournament"
+    return DEFAULT_GOAL, "default"
+
+
+def _label(match: Match, tournament: Tournament) -> str:
+    when = utc_text(match.scheduled_at) if match.scheduled_at else "no time"
+    label = f"#{match.id} · {tournament.name} · {match.title} · {when}"
+    if match.status in (RaceStatus.FINISHED, RaceStatus.CANCELLED):
+        label += f" ({match.status})"
+    if len(label) <= 100:  # Discord's limit for a choice's name
+        return label
+    return label[:99] + "…"
+
+
+def _unlinked_message(tournament: str, unlinked: list[int], names: Mapping[int, str]) -> str:
+    listed = ", ".join(_name(player, names) for player in unlinked)
+    verb = "has" if len(unlinked) == 1 else "have"
+    return (
+        f"**{tournament}** requires every player to link their racetime.gg account, and "
+        f"{listed} {verb} not. Each of them can link with `{LINK_COMMAND}`; then schedule "
+        "the match again."
+    )
