@@ -23,11 +23,11 @@ import discord
 from discord.ext import commands
 
 import cogs
-from cogs._shared.bot_alert_sender import DiscordAlertSender
-from cogs._shared.notification_sender import DiscordNotificationSender
+from cogs._shared.notifications.sender import DiscordNotificationSender
 from cogs._shared.permissions import (
     apply_default_permissions,
 )
+from cogs._shared.racetime_bots.alert_sender import DiscordAlertSender
 from cogs._shared.tree import RaceDeskTree
 from cogs.announcements import EVENTS as ANNOUNCED_EVENTS
 from cogs.linking import EVENTS as LINK_DM_EVENTS

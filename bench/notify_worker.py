@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot import build_services
-from cogs._shared.notification_sender import DiscordNotificationSender
+from cogs._shared.notifications.sender import DiscordNotificationSender
 from core.container import Services
 from core.events import RetryPolicy
 from core.notifications.delivery import DeliveryTimings, NotificationDelivery

@@ -13,7 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.live_race_embeds import (
+from cogs._shared.live_races.embeds import (
     participants_pages,
     pools_pages,
     tournament_embed,
@@ -22,7 +22,7 @@ from cogs._shared.live_race_embeds import (
 from cogs._shared.pages import send_pages, text_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
-from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
+from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
 from core.access import AccessPolicy, Permission
 from core.live_races.async_tournaments import AsyncTournamentService
 

@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.choices import choices
-from cogs._shared.live_race_embeds import (
+from cogs._shared.live_races.embeds import (
     created_text,
     eligible_pages,
     info_embed,
@@ -25,7 +25,7 @@ from cogs._shared.pages import embed_pages_of, send_pages, text_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.time_option import WHEN_HELP, When
-from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
+from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
 from core.access import AccessPolicy, Permission
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.live_races import (

@@ -14,19 +14,19 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.choices import choices
-from cogs._shared.match_embeds import (
+from cogs._shared.members import members_of, mentioned_ids
+from cogs._shared.pages import embed_pages_of, send_pages
+from cogs._shared.permissions import ServerOnly, actor_of, requires
+from cogs._shared.replies import reply
+from cogs._shared.time_option import WHEN_HELP, When
+from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
+from cogs._shared.tournaments.match_embeds import (
     cancelled_text,
     info_embed,
     list_pages,
     rescheduled_text,
     scheduled_text,
 )
-from cogs._shared.members import members_of, mentioned_ids
-from cogs._shared.pages import embed_pages_of, send_pages
-from cogs._shared.permissions import ServerOnly, actor_of, requires
-from cogs._shared.replies import reply
-from cogs._shared.time_option import WHEN_HELP, When
-from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
 from core.access import AccessPolicy, Permission
 from core.tournaments.matches import MatchService, match_id_from
 from core.tournaments.tournaments import TournamentService

@@ -17,7 +17,7 @@ from discord.ext import commands
 from cogs._shared.choices import choices
 from cogs._shared.discord_limits import BUTTONS_PER_ROW_MAX, EMBED_TITLE_MAX
 from cogs._shared.fitting import Field, clip, embed_pages
-from cogs._shared.notification_embeds import STYLES, discord_time
+from cogs._shared.notifications.embeds import STYLES, discord_time
 from cogs._shared.pages import embed_pages_of, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply

@@ -14,9 +14,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.choices import choices
-from cogs._shared.open_room_embeds import opening_text, preview_embed
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
+from cogs._shared.rooms.open_room_embeds import opening_text, preview_embed
 from cogs._shared.tree import APOLOGY
 from core.access import AccessPolicy, Permission
 from core.errors import UserFacingError

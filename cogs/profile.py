@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.profile_embed import profile_embed
+from cogs._shared.accounts.profile_embed import profile_embed
 from core.accounts.profiles import ProfileService
 
 if TYPE_CHECKING:

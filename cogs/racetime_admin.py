@@ -12,11 +12,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.credentials_modal import CredentialsModal
+from cogs._shared.accounts.profile_embed import profile_embed
 from cogs._shared.pages import Page, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
-from cogs._shared.profile_embed import profile_embed
-from cogs._shared.racetime_bot_embeds import (
+from cogs._shared.racetime_bots.credentials_modal import CredentialsModal
+from cogs._shared.racetime_bots.embeds import (
     bot_list_pages,
     history_embed,
     outcome_text,

@@ -18,8 +18,8 @@ from cogs._shared.choices import choices
 from cogs._shared.pages import embed_pages_of, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
-from cogs._shared.tournament_choices import TournamentChoices, tournament_choices
-from cogs._shared.tournament_embeds import (
+from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
+from cogs._shared.tournaments.tournament_embeds import (
     LABELS,
     list_pages,
     roles_text,

@@ -24,8 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from cogs._shared.bot_alert_sender import DiscordAlertSender
-from cogs._shared.notification_sender import DiscordNotificationSender
+from cogs._shared.notifications.sender import DiscordNotificationSender
+from cogs._shared.racetime_bots.alert_sender import DiscordAlertSender
 from core.access import Actor
 from core.accounts.linking import CALLBACK_PATH, LinkSettings
 from core.config import RacetimeSettings, WebSettings

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from core.services.time_input import show_time
+from core.times.parsing import show_time
 from db.models import RaceStatus
 
 DEFAULT_GOAL = "Beat the game"

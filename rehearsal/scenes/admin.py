@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import discord
 
-from cogs._shared.credentials_modal import CLIENT_ID_LABEL, CLIENT_SECRET_LABEL
+from cogs._shared.racetime_bots.credentials_modal import CLIENT_ID_LABEL, CLIENT_SECRET_LABEL
 from rehearsal.stage import Scene, Stage
 
 CATEGORY = "smz3"

@@ -3,7 +3,7 @@ connected."""
 
 from __future__ import annotations
 
-from cogs._shared.credentials_modal import CLIENT_ID_LABEL, CLIENT_SECRET_LABEL
+from cogs._shared.racetime_bots.credentials_modal import CLIENT_ID_LABEL, CLIENT_SECRET_LABEL
 from core.events import RacetimeBotStatusChangedEvent
 from racetime.ports import BotHealth
 from rehearsal.stage import Scene, Stage

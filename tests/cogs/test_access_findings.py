@@ -14,7 +14,7 @@ import discord.ext.test.backend as dpytest_backend
 import pytest
 from sqlmodel import select
 
-from cogs._shared.credentials_modal import CLIENT_ID_LABEL, CLIENT_SECRET_LABEL
+from cogs._shared.racetime_bots.credentials_modal import CLIENT_ID_LABEL, CLIENT_SECRET_LABEL
 from core.access import Actor
 from core.config import RacetimeSettings
 from core.errors import PermissionDeniedError

@@ -15,8 +15,8 @@ from cogs._shared import discord_limits as limits
 from cogs._shared.choices import choices
 from cogs._shared.fitting import Field, and_more, clip, embed_groups, embed_pages, fit_lines
 from cogs._shared.fitting import page_lines as pages_of
-from cogs._shared.live_race_embeds import info_embed
-from cogs._shared.notification_embeds import notification_embed
+from cogs._shared.live_races.embeds import info_embed
+from cogs._shared.notifications.embeds import notification_embed
 from cogs.announcements import announcement_embed, mentions_text
 from core.live_races.live_races import LiveRaceInfo, RaceRun
 from core.notifications.delivery import OutgoingNotification

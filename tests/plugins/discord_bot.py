@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot import RaceDeskBot, build_services, start_bot_alerts, web_server
-from cogs._shared.notification_sender import DiscordNotificationSender
+from cogs._shared.notifications.sender import DiscordNotificationSender
 from core.access import Actor
 from core.accounts.linking import LinkSettings
 from core.config import RacetimeSettings, WebSettings

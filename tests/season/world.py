@@ -14,7 +14,7 @@ import discord.ext.test as dpytest
 import discord.ext.test.backend as dpytest_backend
 
 from bot import RaceDeskBot, build_services, cog_module_names, start_bot_alerts
-from cogs._shared.notification_sender import DiscordNotificationSender
+from cogs._shared.notifications.sender import DiscordNotificationSender
 from cogs._shared.permissions import apply_default_permissions
 from core.access import Actor
 from core.accounts.linking import CALLBACK_PATH

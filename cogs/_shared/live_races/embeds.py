@@ -10,7 +10,7 @@ from cogs._shared.discord_limits import (
     MESSAGE_CONTENT_MAX,
 )
 from cogs._shared.fitting import Field, and_more, clip, embed_pages, fit_lines, page_lines
-from cogs._shared.match_embeds import OVER
+from cogs._shared.tournaments.match_embeds import OVER
 from core.live_races.async_tournaments import AsyncTournamentInfo, ParticipantInfo, PoolInfo
 from core.live_races.live_races import Eligibility, LiveRaceInfo, RaceRun
 from core.rooms.match_rooms import OpeningStatus, RoomOpening

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import discord
 
-from cogs._shared.notification_sender import as_delivery_errors
+from cogs._shared.notifications.sender import as_delivery_errors
 from core.racetime_bots.alerts import OutgoingAlert
 from core.sending import DeliveryFailed
 

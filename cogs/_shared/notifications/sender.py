@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import discord
 
-from cogs._shared.notification_embeds import notification_embed, room_button
+from cogs._shared.notifications.embeds import notification_embed, room_button
 from cogs._shared.pacer import Pacer
 from core.notifications.delivery import OutgoingNotification
 from core.sending import DeliveryFailed, DeliveryRefused

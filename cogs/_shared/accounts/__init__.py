@@ -1,0 +1,2 @@
+"""The Discord side of accounts: the profile embed (``core.accounts``).
+"""

@@ -1,0 +1,2 @@
+"""The Discord side of match rooms: ``/open-room``'s preview and answers (``core.rooms``).
+"""
