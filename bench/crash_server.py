@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sys
 
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 
 
 async def serve(port: int) -> None:

@@ -1,6 +1,6 @@
 """``python -m bench.hostile``: what hostile frames cost a room, and that it recovers.
 
-The fake racetime server runs in its own process (``python -m racetime.fake_server``);
+The fake racetime server runs in its own process (``python -m fake_racetime``);
 RaceDesk's engine, built as the application builds it, watches one room. A third process
 (so that only the engine's memory is measured) has the server send, through its ``/_test``
 API: frames listing 10,000 invented entrants, frames for
@@ -79,7 +79,7 @@ async def hostile_frames(api: aiohttp.ClientSession, slug: str, other: str) -> i
 
 async def run() -> dict[str, object]:
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
-        [sys.executable, "-m", "racetime.fake_server", "--port", "0", "--seed",
+        [sys.executable, "-m", "fake_racetime", "--port", "0", "--seed",
          "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET],
         stdout=subprocess.PIPE, text=True,
     )

@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 
 CATEGORY = "alttpr"
 CLIENT_ID = "bench-room-open"

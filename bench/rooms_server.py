@@ -15,7 +15,7 @@ import json
 import sys
 import time
 
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 
 CLIENT_ID = "bench-client"
 CLIENT_SECRET = "bench-secret"  # a throw-away credential of a local fake

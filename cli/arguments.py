@@ -40,7 +40,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     demo.add_argument(
         "--fake-racetime", metavar="URL",
-        help="with --demo: use this running fake racetime server (python -m racetime.fake_server)",
+        help="with --demo: use this running fake racetime server (python -m fake_racetime)",
     )
     sub = parser.add_subparsers(dest="action")
 

@@ -34,8 +34,8 @@ from core.lifecycle import Lifecycle
 from core.notifications.delivery import DeliveryTimings, NotificationDelivery
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox
+from fake_racetime import FakeRacetimeServer
 from racetime.category_bot import BotTimings
-from racetime.fake_server import FakeRacetimeServer
 from rehearsal.guild import SimulatedGuild, member_intents
 from rehearsal.racetime_api import FakeRacetimeApi
 from rehearsal.scenes import SCENES
@@ -269,5 +269,5 @@ def _poke_instructions(base_url: str, web_url: str, cast: Cast, token: str) -> s
         f"      {racer} joins it; then ready, done, forfeit, ... (the racers' ids: {racers})\n"
         f"    curl -X POST {base_url}/_test/advance -d '{{\"seconds\": 16}}'\n"
         "      move racetime's clock past a countdown\n"
-        "  Every /_test route is listed in racetime/fake_server/app.py."
+        "  Every /_test route is listed in fake_racetime/app.py."
     )

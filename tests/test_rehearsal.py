@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from rehearsal.scenes import SCENES
 from rehearsal.scenes import admin as admin_scene
 from rehearsal.scenes import api as api_scene

@@ -20,7 +20,7 @@ from core.config import RacetimeSettings
 from core.errors import PermissionDeniedError
 from db.models import RacetimeBot
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from rehearsal.slash import SlashResult
 from tests.plugins.discord_bot import SET_UP_BY, DiscordHarness, running_harness
 from tests.plugins.fake_racetime import SMZ3_CLIENT_ID, SMZ3_CLIENT_SECRET

@@ -18,7 +18,7 @@ from core.events import decode_event
 from db.models import EventLogEntry
 from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness, running_harness
 from tests.plugins.racetime_linking import callback_url
 

@@ -22,7 +22,7 @@ from core.times.formatting import utc_text
 from core.times.parsing import example_time
 from db.models import AsyncLiveRace, AsyncPoolRun, EventLogEntry, User
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.clock_messages import clock_read_around
 from tests.plugins.discord_bot import DiscordHarness, running_harness
 from tests.plugins.racetime_engine import eventually

@@ -22,7 +22,7 @@ from core.events import RacetimeRoomCreatedEvent, RacetimeRoomOpenedEvent, decod
 from db.models import EventLogEntry
 from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from rehearsal.slash import BotMessage, SlashResult
 from tests.plugins.discord_bot import SET_UP_BY, DiscordHarness, running_harness
 

@@ -27,7 +27,7 @@ from cogs._shared.permissions import HIDDEN_BEHIND, audience_of
 from core.access import Actor, Permission
 from core.config import RacetimeSettings
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from rehearsal.slash import SlashResult
 from tests.plugins.discord_bot import SET_UP_BY, DiscordHarness, running_harness
 from tests.plugins.racetime_engine import FAST

@@ -33,7 +33,7 @@ from db.models import (
 )
 from db.queries.users import get_user_by_discord_id
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from racetime.manager import UnknownCategoryError
 from rehearsal.slash import SlashResult
 from tests.plugins.discord_bot import DiscordHarness, running_harness

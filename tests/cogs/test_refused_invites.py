@@ -13,7 +13,7 @@ import discord.ext.test.backend as dpytest_backend
 from cogs._shared.permissions import actor_of_user
 from core.config import RacetimeSettings
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.plugins.discord_bot import running_harness
 
 

@@ -30,8 +30,8 @@ from core.errors import UserFacingError
 from core.event_store.event_log import DatabaseEventLog
 from db.models import AuditLog, EventLogEntry, LinkState, User
 from db.secrets import SecretBox
+from fake_racetime import FakeRacetimeServer
 from racetime.client import RacetimeClient
-from racetime.fake_server import FakeRacetimeServer
 
 APP_ID, APP_SECRET = "racedesk-link-app", "link-app-very-secret-789"
 REDIRECT = "http://127.0.0.1:9" + CALLBACK_PATH

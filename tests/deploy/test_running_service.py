@@ -15,7 +15,7 @@ from sqlmodel import select
 from core.racetime_bots.bots import RacetimeBotService
 from db.models import BotStatus, RacetimeBot
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.deploy.racedesk_process import (
     PROCESS_LIMIT_SECONDS,
     SECRET_KEY,

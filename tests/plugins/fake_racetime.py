@@ -33,13 +33,13 @@ with its own bot, and three users whose streams are live. Its API, in short:
   ``.authorize_as(user_id)`` (``/o/authorize`` approves as that user), ``.deny_authorization()``
   (``error=access_denied``), ``.revoke_refresh_tokens(user_id=None)``; ``/o/token`` also
   takes ``authorization_code`` and ``refresh_token`` (rotating), and ``/o/userinfo`` answers
-  a person's token (see ``racetime/fake_server/oauth.py``)
+  a person's token (see ``fake_racetime/oauth.py``)
 
 Behaviour to expect (it is the real server's): a bot action's frames arrive after the
 ``pong`` of the ``ping`` that follows it (errors come inline, before it); ``undone`` /
 ``unforfeit`` in a finished race are two ``race.data`` (the entrant first, with the race still
 ``finished``; then ``in_progress``) and ``undone`` sends a ``race.split`` first. Each hook is
-also under ``/_test`` for other processes (``racetime/fake_server/app.py`` lists them).
+also under ``/_test`` for other processes (``fake_racetime/app.py`` lists them).
 
 ``connect_ws`` opens a websocket to a room and collects frames (``BotSocket``).
 """
@@ -56,8 +56,8 @@ from typing import Any, TypeVar
 import pytest
 import websockets
 
+from fake_racetime import FakeRacetimeServer
 from racetime.client import AccessToken, RacetimeClient
-from racetime.fake_server import FakeRacetimeServer
 
 T = TypeVar("T")
 

@@ -18,11 +18,11 @@ from core.racetime_bots.room_store import DatabaseRoomStore
 from core.racetime_bots.status import BotStatusRepository
 from db.models import User
 from db.secrets import SecretBox
+from fake_racetime import FakeRacetimeServer
 from racetime.backoff import Backoff
 from racetime.category_bot import BotTimings
 from racetime.client import RacetimeClient
 from racetime.connection import ConnectionTimings
-from racetime.fake_server import FakeRacetimeServer
 from racetime.manager import RacetimeManager
 
 E = TypeVar("E", bound=Event)

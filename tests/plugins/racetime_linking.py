@@ -18,7 +18,7 @@ import pytest
 from core.accounts.linking import CALLBACK_PATH, LinkSettings
 from core.config import RacetimeSettings
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness, running_harness
 
 APP_ID, APP_SECRET = "racedesk-web", "racedesk-web-secret"

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # The fake server holds racetime's status texts and entrant order; reuse them.
-from racetime.fake_server.serialize import ENTRANT_ORDER, ENTRANT_STATUS_TEXT
-from racetime.fake_server.state import RACE_STATUS as RACE_STATUS_TEXT
+from fake_racetime.serialize import ENTRANT_ORDER, ENTRANT_STATUS_TEXT
+from fake_racetime.state import RACE_STATUS as RACE_STATUS_TEXT
 
 ENTRANT_ACTIONS: dict[str, list[str]] = {
     "requested": [],

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.metrics import NoMetrics
+from fake_racetime import FakeRacetimeServer
 from racetime.client import (
     AccessToken,
     RaceSettings,
@@ -23,7 +24,6 @@ from racetime.errors import (
     RacetimeServerError,
     RacetimeValidationError,
 )
-from racetime.fake_server import FakeRacetimeServer
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 
 

@@ -29,8 +29,8 @@ from bench.crash import (
     compare,
     redeliveries,
 )
-from racetime.fake_server import FakeRacetimeServer
-from racetime.fake_server.server import Broadcast
+from fake_racetime import FakeRacetimeServer
+from fake_racetime.server import Broadcast
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 
 CATEGORY = "alttpr"

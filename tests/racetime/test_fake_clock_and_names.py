@@ -7,7 +7,7 @@ import asyncio
 
 import aiohttp
 
-from racetime.fake_server import FakeClock, FakeRacetimeServer
+from fake_racetime import FakeClock, FakeRacetimeServer
 
 
 async def test_a_held_clock_moves_only_when_advanced() -> None:

@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 import websockets
 
-from racetime.fake_server import FakeRacetimeServer, RaceActionError
-from racetime.fake_server.server import CHANNEL_LAYER_DELAY
+from fake_racetime import FakeRacetimeServer, RaceActionError
+from fake_racetime.server import CHANNEL_LAYER_DELAY
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, BotSocket, seed_fake
 from tests.racetime.test_fake_server import get_json, post, running_race, token_for
 
@@ -369,7 +369,7 @@ async def test_no_adoption_delay_by_default(fake_racetime: FakeRacetimeServer) -
 def test_adoption_delay_from_the_command_line() -> None:
     """``--adoption-delay``: a race another process readies starts only that much later."""
     with subprocess.Popen(
-        [sys.executable, "-m", "racetime.fake_server", "--port", "0", "--seed",
+        [sys.executable, "-m", "fake_racetime", "--port", "0", "--seed",
          "--adoption-delay", "0.5"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

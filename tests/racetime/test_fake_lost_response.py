@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from fake_racetime import FakeRacetimeServer
 from racetime.client import AccessToken, RaceSettings, RacetimeClient
 from racetime.errors import RacetimeConnectionError, RacetimeServerError
-from racetime.fake_server import FakeRacetimeServer
 
 
 def open_rooms(fake: FakeRacetimeServer) -> list[str]:

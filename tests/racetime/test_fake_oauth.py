@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
+from fake_racetime import FakeRacetimeServer
+from fake_racetime.oauth import AUTHORIZATION_CODE_SECONDS
 from racetime.client import RacetimeClient
 from racetime.errors import (
     RacetimeAuthError,
@@ -18,8 +20,6 @@ from racetime.errors import (
     RacetimeGrantError,
     RacetimeServerError,
 )
-from racetime.fake_server import FakeRacetimeServer
-from racetime.fake_server.oauth import AUTHORIZATION_CODE_SECONDS
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 
 APP_ID, APP_SECRET = "racedesk-link-app", "link-app-very-secret-789"

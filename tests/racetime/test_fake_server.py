@@ -17,7 +17,7 @@ import pytest
 import websockets
 from racetime_bot import Bot, RaceHandler
 
-from racetime.fake_server import FakeRacetimeServer, RaceActionError
+from fake_racetime import FakeRacetimeServer, RaceActionError
 from tests.plugins.fake_racetime import (
     ALTTPR_CLIENT_ID,
     ALTTPR_CLIENT_SECRET,

@@ -1,4 +1,4 @@
-"""``python -m racetime.fake_server`` runs on its own and speaks HTTP."""
+"""``python -m fake_racetime`` runs on its own and speaks HTTP."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import urllib.request
 
 def test_the_fake_server_runs_as_a_program_and_serves_its_seed() -> None:
     with subprocess.Popen(
-        [sys.executable, "-m", "racetime.fake_server", "--port", "0", "--seed"],
+        [sys.executable, "-m", "fake_racetime", "--port", "0", "--seed"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

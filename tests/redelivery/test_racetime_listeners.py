@@ -28,7 +28,7 @@ from cogs._shared.permissions import actor_of_user
 from core.config import RacetimeSettings
 from db.queries.rooms import get_room_for_match
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.cogs.test_live_race import (  # the scene fixture and its steps
     Scene,
     create_race,

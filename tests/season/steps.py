@@ -16,7 +16,7 @@ from hypothesis import event
 
 from cogs._shared.tree import APOLOGY
 from core.errors import UserFacingError
-from racetime.fake_server.state import RaceActionError
+from fake_racetime.state import RaceActionError
 from rehearsal.slash import SlashResult
 from tests.season import reads
 from tests.season.model import MatchModel, SeasonModel, TournamentModel

@@ -24,7 +24,7 @@ from core.container import Services
 from core.lifecycle import Lifecycle
 from core.notifications.delivery import DeliveryTimings, NotificationDelivery
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from rehearsal.guild import SimulatedGuild, member_intents
 from tests.plugins.discord_bot import SET_UP_BY, SWEEP_SECONDS
 from tests.plugins.fake_racetime import (

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.web.scene import ApiScene, api_scene
 
 

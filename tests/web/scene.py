@@ -20,7 +20,7 @@ from core.container import Services
 from core.lifecycle import Lifecycle
 from db.models import User
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 from tests.plugins.racetime_engine import FAST_RETRY
 from web.app import WebServer

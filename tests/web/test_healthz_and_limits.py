@@ -9,7 +9,7 @@ import pytest
 
 from db.models import BotStatus
 from db.secrets import SecretBox
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.web.scene import BY_ORGANIZER, GUILD, ApiScene, api_scene
 
 LIMIT = 3

@@ -12,7 +12,7 @@ import pytest
 
 from core.accounts.linking import CALLBACK_PATH
 from core.container import Services
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness
 from tests.plugins.racetime_linking import callback_url
 

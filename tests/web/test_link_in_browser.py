@@ -31,7 +31,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from racetime.fake_server import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness
 from tests.plugins.racetime_linking import callback_url
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from racetime.fake_server.models import ChatMessage, User, new_hashid
-from racetime.fake_server.state import Race, RaceActionError
+from fake_racetime.models import ChatMessage, User, new_hashid
+from fake_racetime.state import Race, RaceActionError
 
 if TYPE_CHECKING:
-    from racetime.fake_server.server import FakeRacetimeServer
+    from fake_racetime.server import FakeRacetimeServer
 
 GUID_RE = re.compile(r"^[0-9a-z\-]+$")
 GUID_TTL = timedelta(seconds=300)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from racetime.fake_server.models import Category, ChatMessage, User, new_hashid
+from fake_racetime.models import Category, ChatMessage, User, new_hashid
 
 MAX_MONITORS = 5
 UNFINALIZED_WINDOW = timedelta(minutes=10)

@@ -1,4 +1,4 @@
-"""Run the fake racetime server: ``python -m racetime.fake_server --port 8765 --seed``."""
+"""Run the fake racetime server: ``python -m fake_racetime --port 8765 --seed``."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import asyncio
 import logging
 import sys
 
-from racetime.fake_server.server import FakeRacetimeServer
+from fake_racetime.server import FakeRacetimeServer
 
 logger = logging.getLogger(__name__)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m racetime.fake_server")
+    parser = argparse.ArgumentParser(prog="python -m fake_racetime")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--token-lifetime", type=int, default=36000, help="expires_in, seconds")

@@ -52,13 +52,13 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from racetime.fake_server import forms, oauth_views, serialize
-from racetime.fake_server.bot_actions import ACTIONS, BotContext
-from racetime.fake_server.keys import SERVER
-from racetime.fake_server.models import ALL_SCOPES, Token
-from racetime.fake_server.racer import RACER_ACTIONS
-from racetime.fake_server.server import FakeRacetimeServer, RequestRecord, Socket
-from racetime.fake_server.state import RACE_STATUS, Race, RaceActionError
+from fake_racetime import forms, oauth_views, serialize
+from fake_racetime.bot_actions import ACTIONS, BotContext
+from fake_racetime.keys import SERVER
+from fake_racetime.models import ALL_SCOPES, Token
+from fake_racetime.racer import RACER_ACTIONS
+from fake_racetime.server import FakeRacetimeServer, RequestRecord, Socket
+from fake_racetime.state import RACE_STATUS, Race, RaceActionError
 
 logger = logging.getLogger(__name__)
 

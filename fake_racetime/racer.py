@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from racetime.fake_server.models import ChatMessage, User, new_hashid
-from racetime.fake_server.state import Race, RaceActionError
+from fake_racetime.models import ChatMessage, User, new_hashid
+from fake_racetime.state import Race, RaceActionError
 
 if TYPE_CHECKING:
-    from racetime.fake_server.server import FakeRacetimeServer
+    from fake_racetime.server import FakeRacetimeServer
 
 # Names accepted by ``Racer.do`` (and the ``/_test`` HTTP API).
 RACER_ACTIONS = (

@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from racetime.fake_server import serialize
-from racetime.fake_server.keys import SERVER
-from racetime.fake_server.oauth import USER_SCOPES, OAuthApp
-from racetime.fake_server.server import FakeRacetimeServer
+from fake_racetime import serialize
+from fake_racetime.keys import SERVER
+from fake_racetime.oauth import USER_SCOPES, OAuthApp
+from fake_racetime.server import FakeRacetimeServer
 
 
 def _json(data: Any, status: int = 200) -> web.Response:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from racetime.fake_server.models import Category
+from fake_racetime.models import Category
 
 BOOL_FIELDS = (
     "team_race",

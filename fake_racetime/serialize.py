@@ -6,8 +6,8 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from racetime.fake_server.models import Category, ChatMessage, User
-from racetime.fake_server.state import RACE_STATUS, Entrant, Race, ordinal
+from fake_racetime.models import Category, ChatMessage, User
+from fake_racetime.state import RACE_STATUS, Entrant, Race, ordinal
 
 _MARKUP = re.compile(r"##(\w+?)##(.*?)##")
 

@@ -7,6 +7,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from racetime.fake_server.server import FakeRacetimeServer
+    from fake_racetime.server import FakeRacetimeServer
 
 SERVER: web.AppKey[FakeRacetimeServer] = web.AppKey("fake_racetime_server")

@@ -36,9 +36,9 @@ from typing import Any
 
 from aiohttp import web
 
-from racetime.fake_server import serialize
-from racetime.fake_server.clock import FakeClock
-from racetime.fake_server.models import (
+from fake_racetime import serialize
+from fake_racetime.clock import FakeClock
+from fake_racetime.models import (
     ALL_SCOPES,
     BotApp,
     Category,
@@ -47,9 +47,9 @@ from racetime.fake_server.models import (
     User,
     new_hashid,
 )
-from racetime.fake_server.oauth import OAuthApp, OAuthProvider
-from racetime.fake_server.racer import Racer
-from racetime.fake_server.state import Race, RaceActionError
+from fake_racetime.oauth import OAuthApp, OAuthProvider
+from fake_racetime.racer import Racer
+from fake_racetime.state import Race, RaceActionError
 
 logger = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ class FakeRacetimeServer:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> FakeRacetimeServer:
-        from racetime.fake_server.app import build_app
+        from fake_racetime.app import build_app
 
         self._runner = web.AppRunner(
             build_app(self), handle_signals=False, access_log=None, shutdown_timeout=0.5
