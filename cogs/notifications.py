@@ -8,7 +8,7 @@ parses, checks and renders.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -170,7 +170,7 @@ class SettingsPanel(discord.ui.View):
             log.debug("Could not close the notification settings panel of %s", self._owner.id)
 
     async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item, /
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
     ) -> None:
         if isinstance(error, UserFacingError):
             message = error.message

@@ -7,7 +7,7 @@ live in ``core.rooms.open_room``; this cog checks who asks, renders and owns the
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -81,7 +81,9 @@ class OpenRoomView(discord.ui.View):
         return False
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success)
-    async def confirm(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+    async def confirm(
+        self, interaction: discord.Interaction, _: discord.ui.Button[OpenRoomView]
+    ) -> None:
         self._close()  # before any await: a second press finds no view to answer it
         match_id = self._shown.room.match_id
         await interaction.response.edit_message(
@@ -98,7 +100,9 @@ class OpenRoomView(discord.ui.View):
         await interaction.edit_original_response(content=text)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
-    async def cancel(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+    async def cancel(
+        self, interaction: discord.Interaction, _: discord.ui.Button[OpenRoomView]
+    ) -> None:
         self._close()
         await interaction.response.edit_message(
             content=f"Nothing opened: match #{self._shown.room.match_id} keeps no room for now. "
@@ -115,7 +119,7 @@ class OpenRoomView(discord.ui.View):
             log.debug("Could not close the /open-room preview of %s", self._owner.id)
 
     async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item, /
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any], /
     ) -> None:
         log.error(
             "/open-room button failed for user %s in guild %s",

@@ -324,7 +324,7 @@ def _config_error(
     error: ValidationError, config_path: Path, prefix: tuple[str, ...] = ()
 ) -> ConfigError:
     """One line per problem; each names the key and where to change it."""
-    details = [
+    details: list[dict[str, Any]] = [
         {**detail, "loc": prefix + tuple(detail.get("loc", ()))}
         for detail in error.errors(include_input=False)
     ]

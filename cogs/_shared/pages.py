@@ -75,15 +75,21 @@ class Pager(discord.ui.View):
         )
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary)
-    async def previous(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+    async def previous(
+        self, interaction: discord.Interaction, _: discord.ui.Button[Pager]
+    ) -> None:
         await self._turn(interaction, -1)
 
     @discord.ui.button(label="Page", style=discord.ButtonStyle.secondary, disabled=True)
-    async def position(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+    async def position(
+        self, interaction: discord.Interaction, _: discord.ui.Button[Pager]
+    ) -> None:
         """Shows where the reader is; never pressed."""
 
     @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.secondary)
-    async def next(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+    async def next(
+        self, interaction: discord.Interaction, _: discord.ui.Button[Pager]
+    ) -> None:
         await self._turn(interaction, 1)
 
     async def on_timeout(self) -> None:

@@ -20,6 +20,8 @@ from core.errors import PermissionDeniedError
 
 T = TypeVar("T")
 
+# A command of any cog, with any parameters and return type.
+AnyCommand = app_commands.Command[Any, ..., Any]
 PERMISSION_KEY = "permission"
 # What Discord hides a top-level command behind when nothing under it is for everyone: server
 # admins see it, and can let other roles (the organizers', the moderators') see it in Server
@@ -97,7 +99,7 @@ def permission_of(command: Any) -> Permission | None:
     return permission if isinstance(permission, Permission) else None
 
 
-def audience_of(command: app_commands.Command | app_commands.Group) -> str:
+def audience_of(command: AnyCommand | app_commands.Group) -> str:
     """Who may run it, from its permission: ``everyone``, ``organizers``, ``bot owners``..."""
     permission = permission_of(command)
     return permission.audience if permission is not None else Permission.USE.audience
@@ -117,7 +119,7 @@ async def may_complete(interaction: discord.Interaction) -> bool:
 # -- Discord's default permissions ------------------------------------------------------------
 
 
-def _leaves(command: app_commands.Command | app_commands.Group) -> Iterable[app_commands.Command]:
+def _leaves(command: AnyCommand | app_commands.Group) -> Iterable[AnyCommand]:
     if isinstance(command, app_commands.Group):
         for child in command.commands:
             yield from _leaves(child)
@@ -125,13 +127,13 @@ def _leaves(command: app_commands.Command | app_commands.Group) -> Iterable[app_
         yield command
 
 
-def for_everyone(command: app_commands.Command) -> bool:
+def for_everyone(command: AnyCommand) -> bool:
     permission = permission_of(command)
     return permission is None or permission.rule.server_role is ServerRole.MEMBER
 
 
 def default_permissions_for(
-    root: app_commands.Command | app_commands.Group,
+    root: AnyCommand | app_commands.Group,
 ) -> discord.Permissions | None:
     """What Discord hides a top-level command behind (it applies it to every subcommand):
     nothing when anything under it is for everyone, else :data:`HIDDEN_BEHIND`."""

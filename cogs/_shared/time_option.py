@@ -6,12 +6,13 @@ option suggests its reading in that zone, or the next evenings (``time_suggestio
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 import discord
 from discord import app_commands
 
 from cogs._shared.choices import choices
+from core.container import Services
 from core.times.parsing import TimeInputError
 
 # Synced to Discord once, so no date here: the examples are computed per interaction (the
@@ -31,11 +32,11 @@ class TimeOptionError(app_commands.TransformerError):
         self.message = message
 
 
-def _services(interaction: discord.Interaction) -> Any:
-    services: Any = getattr(interaction.client, "services", None)
+def _services(interaction: discord.Interaction) -> Services:
+    services = getattr(interaction.client, "services", None)
     if services is None:
         raise TypeError("When needs a client with .services (RaceDeskBot)")
-    return services
+    return cast(Services, services)
 
 
 class WhenTransformer(app_commands.Transformer):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from db.models import ListenerReceipt
 from db.queries.events import claim_receipt
@@ -22,8 +23,9 @@ class SentOnce:
     async def done(self, event_id: str) -> bool:
         async with self._sessionmaker() as session:
             result = await session.execute(
-                select(ListenerReceipt.id).where(
-                    ListenerReceipt.listener == self.name, ListenerReceipt.event_id == event_id
+                select(col(ListenerReceipt.id)).where(
+                    col(ListenerReceipt.listener) == self.name,
+                    col(ListenerReceipt.event_id) == event_id,
                 )
             )
             return result.first() is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Any
 
 from core.event_store.event_log import DatabaseEventLog, Outbox
 from core.event_store.exactly_once import exactly_once_emitting
@@ -67,7 +68,7 @@ class LiveRaceResults:
         if race is None or race.status == RaceStatus.CANCELLED.value:
             return  # called off: whatever the room does no longer counts
         url = f"{self._racetime_url}/{event.category}/{event.room_slug}"
-        common = {
+        common: dict[str, Any] = {
             "live_race_id": event.live_race_id, "tournament_id": race.tournament_id,
             "pool_id": race.pool_id, "scheduled_at": race.scheduled_at,
             "user_id": SYSTEM_USER_ID,

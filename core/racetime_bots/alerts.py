@@ -353,14 +353,15 @@ class BotAlertService:
                 guild_ids = list((await room_servers(session, [room])).values())
             else:
                 result = await session.execute(
-                    select(RacetimeBotGuild.guild_id).where(RacetimeBotGuild.bot_id == bot_id)
+                    select(col(RacetimeBotGuild.guild_id))
+                    .where(col(RacetimeBotGuild.bot_id) == bot_id)
                 )
                 guild_ids = list(result.scalars())
-            result = await session.execute(
-                select(GuildSettings.guild_id, GuildSettings.admin_channel_id)
+            settings = await session.execute(
+                select(col(GuildSettings.guild_id), col(GuildSettings.admin_channel_id))
                 .where(col(GuildSettings.guild_id).in_(guild_ids))
             )
-            admin_channels: dict[int, int | None] = {g: c for g, c in result.all()}
+            admin_channels: dict[int, int | None] = {g: c for g, c in settings.all()}
         servers = [(guild_id, admin_channels.get(guild_id)) for guild_id in sorted(guild_ids)]
         channels = [channel for _, channel in servers if channel is not None]
         recipients = [Recipient(f"channel:{c}", channel_id=c) for c in channels]

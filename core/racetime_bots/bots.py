@@ -150,11 +150,15 @@ class RacetimeBotService:
         if bot is not None and self.secret_readable(bot):
             raise UserFacingError(already_exists_message(category))
         replaced = bot is not None
+        secret = self._secret_box.encrypt(client_secret)
         if bot is None:
-            bot = RacetimeBot(category=category, display_name=display_name, client_id=client_id)
+            bot = RacetimeBot(
+                category=category, display_name=display_name, client_id=client_id,
+                client_secret_encrypted=secret,
+            )
         bot.display_name = display_name
         bot.client_id = client_id
-        bot.client_secret_encrypted = self._secret_box.encrypt(client_secret)
+        bot.client_secret_encrypted = secret
         bot.is_active = True
         session.add(bot)
         await session.flush()

@@ -29,6 +29,7 @@ from core.events import (
     MatchScheduledEvent,
 )
 from core.identity import SYSTEM_USER_ID
+from core.rooms.match_rooms import Reason
 from core.rooms.rules import Refusal, auto_create, room_opens_at
 from core.rooms.scheduler import (
     Due,
@@ -52,7 +53,7 @@ class RoomOpener(Protocol):
     ) -> Verdict: ...
 
     async def create_race_room_for_match(
-        self, match_id: int, *, actor_user_id: int | None, reason: str, actor: Actor | None
+        self, match_id: int, *, actor_user_id: int | None, reason: Reason, actor: Actor | None
     ) -> Opening: ...
 
     async def record_problem(self, match_id: int, problem: str) -> bool:

@@ -110,9 +110,9 @@ class RoomPlayers:
         tried = self._tried.setdefault(connection.name, set())
         taken = self._taken.setdefault(connection.name, set())
         refused = self._refused.setdefault(connection.name, {})
-        for racetime_id in list(refused):
-            if racetime_id in statuses:  # in the room after all (a request, an override)
-                del refused[racetime_id]
+        for was_refused in list(refused):
+            if was_refused in statuses:  # in the room after all (a request, an override)
+                del refused[was_refused]
         result = InviteResult()
         for player in linked:
             racetime_id = player.racetime_id

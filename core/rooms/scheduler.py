@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 class Verdict(Protocol):
     """What a room service answers when asked whether to open now: truthy to open."""
 
-    reason: str
+    @property
+    def reason(self) -> str: ...
 
     def __bool__(self) -> bool: ...
 
@@ -173,9 +174,9 @@ class RoomScheduler:
         with contextlib.suppress(JobLookupError):
             self._scheduler.remove_job(f"{self.job_prefix}{subject_id}")
 
-    def _in_background(self, work: Awaitable[object]) -> None:
+    def _in_background(self, work: Coroutine[Any, Any, object]) -> None:
         """Run ``work`` as a task kept until it ends (and awaited at stop)."""
-        task = asyncio.get_running_loop().create_task(work)  # type: ignore[arg-type]
+        task = asyncio.get_running_loop().create_task(work)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
@@ -240,7 +241,7 @@ class RoomScheduler:
         async def run(*args: object) -> object:
             task = asyncio.current_task()
             if task is not None:
-                self._running.add(task)  # type: ignore[arg-type]
+                self._running.add(task)
             try:
                 return await job(*args)
             except Exception:
@@ -248,7 +249,7 @@ class RoomScheduler:
                 return None
             finally:
                 if task is not None:
-                    self._running.discard(task)  # type: ignore[arg-type]
+                    self._running.discard(task)
 
         run.__name__ = job.__name__
         return run

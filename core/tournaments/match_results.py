@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from core.event_store.event_log import DatabaseEventLog, Outbox
 from core.event_store.exactly_once import exactly_once_emitting
@@ -151,8 +152,8 @@ class MatchResults:
 async def _players(session: AsyncSession, match_id: int) -> list[tuple[MatchPlayer, User]]:
     result = await session.execute(
         select(MatchPlayer, User)
-        .join(User, User.id == MatchPlayer.user_id)  # type: ignore[arg-type]
-        .where(MatchPlayer.match_id == match_id)
+        .join(User, col(User.id) == col(MatchPlayer.user_id))
+        .where(col(MatchPlayer.match_id) == match_id)
     )
     return [(player, user) for player, user in result.all()]
 

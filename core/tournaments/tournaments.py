@@ -271,7 +271,7 @@ class TournamentService:
         await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         name = clean_name(name)
         settings = TournamentSettings(category=normalise_category(category))
-        given = {
+        given: dict[str, Any] = {
             "auto_create_rooms": auto_create_rooms,
             "room_open_minutes_before": room_open_minutes_before,
             "require_racetime_link": require_racetime_link,

@@ -3,14 +3,14 @@ recording a room it missed. Never commit: the service owns the transaction."""
 
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from db.models import Match, MatchRoomClaim, RaceRoom, RaceStatus, Tournament
 
 
-def _error_allows_retry(retrying: str | None):  # type: ignore[no-untyped-def]
+def _error_allows_retry(retrying: str | None) -> ColumnElement[bool]:
     """No room error recorded, or one the scheduler asks about again (``retrying``: a LIKE
     pattern, e.g. a bot no longer assigned, which its owner may assign again)."""
     if retrying is None:
@@ -18,13 +18,13 @@ def _error_allows_retry(retrying: str | None):  # type: ignore[no-untyped-def]
     return or_(col(Match.room_error).is_(None), col(Match.room_error).like(retrying))
 
 
-def _waiting_for_a_room(retrying: str | None):  # type: ignore[no-untyped-def]
+def _waiting_for_a_room(retrying: str | None) -> Select[Match, Tournament]:
     """Scheduled, timed, nothing wrong recorded (but ``retrying``), and no room nor claim."""
     return (
         select(Match, Tournament)
         .join(Tournament, col(Tournament.id) == col(Match.tournament_id))
         .where(
-            Match.status == RaceStatus.SCHEDULED.value,
+            col(Match.status) == RaceStatus.SCHEDULED.value,
             col(Match.scheduled_at).is_not(None),
             _error_allows_retry(retrying),
             col(Tournament.is_active).is_(True),
@@ -45,12 +45,12 @@ async def waiting_for_rooms(
     return [(match, tournament) for match, tournament in result.all()]
 async def tournament_match_ids(session: AsyncSession, tournament_id: int) -> list[int]:
     result = await session.execute(
-        select(Match.id).where(
-            Match.tournament_id == tournament_id,
-            Match.status == RaceStatus.SCHEDULED.value,
+        select(col(Match.id)).where(
+            col(Match.tournament_id) == tournament_id,
+            col(Match.status) == RaceStatus.SCHEDULED.value,
         )
     )
-    return [int(match_id) for match_id in result.scalars()]
+    return [match_id for match_id in result.scalars() if match_id is not None]
 
 
 async def record_room_missed(

@@ -13,6 +13,7 @@ import collections
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import discord
@@ -117,14 +118,15 @@ class DiscordNotificationSender:
         content: str | None = None,
     ) -> None:
         view = room_button(message)
-        kwargs = {"view": view} if view is not None else {}
+        # discord.py's overloads of send take a View, not None: left out when there is none.
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
         async with self._pace:
             await channel.send(
                 content=content,
                 embed=notification_embed(message),
                 nonce=nonce,
                 allowed_mentions=discord.AllowedMentions(users=True, roles=False, everyone=False),
-                **kwargs,
+                **extra,
             )
 
 

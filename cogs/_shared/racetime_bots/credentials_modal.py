@@ -44,5 +44,8 @@ class CredentialsModal(discord.ui.Modal):
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self._submit(interaction, self.client_id.value, self.client_secret.value)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+    # discord.py's own Modal.on_error drops the item argument its BaseView declares.
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction, error: Exception
+    ) -> None:
         await answer_error(interaction, error)
