@@ -26,6 +26,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	PYTHONASYNCIODEBUG=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's chromium and chromium-driver for tests/web/test_link_in_browser.py (run as root).
@@ -41,6 +42,7 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 # Every benchmark, then one table of figures against their targets (bench/suite.py);
 # ARGS=--quick runs each small, as CI does.

@@ -209,6 +209,7 @@ async def seed_matches(
             session.add_all(matches)
             await session.flush()
             session.add_all(
+                # (ignored below: flushed: the match has its id)
                 MatchPlayer(match_id=match.id, user_id=user_ids[2 * i + side])  # type: ignore[arg-type]
                 for i, match in enumerate(matches)
                 for side in (0, 1)

@@ -22,7 +22,7 @@ from core.stopping import wait_or_cancel
 
 log = logging.getLogger(__name__)
 
-Step = Callable[[], Awaitable[None]]
+Step = Callable[[], Awaitable[object]]  # what a start returns is not used
 
 
 # A component's stop may deliver a backlog of events: give it a while, but never for ever.

@@ -26,6 +26,7 @@ def keep_name_key(model: type) -> None:
     through the ORM, so no writer can forget it."""
 
     def set_key(_mapper: object, _connection: object, target: object) -> None:
+        # (ignored below: any model with name and name_key)
         target.name_key = name_key(target.name)  # type: ignore[attr-defined]
 
     event.listen(model, "before_insert", set_key)

@@ -595,6 +595,7 @@ class FakeRacetimeServer:
         socks = self.sockets.pop(self.race(slug).slug, [])
         for sock in socks:
             if sock.transport is not None:
+                # (ignored below: aiohttp's transport is a TCP one)
                 sock.transport.abort()  # type: ignore[attr-defined]
         await asyncio.sleep(0)
         return len(socks)
@@ -891,6 +892,7 @@ class FakeRacetimeServer:
         except TimeoutError:
             logger.info("fake racetime: a client stopped reading; closing its socket")
             if sock.transport is not None:
+                # (ignored below: aiohttp's transport is a TCP one)
                 sock.transport.abort()  # type: ignore[attr-defined]
             return False
         except (ConnectionError, RuntimeError) as exc:

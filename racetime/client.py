@@ -187,6 +187,7 @@ _READ_BACK_FLAGS = (
 def _token_lifetime(raw: object) -> int:
     """``expires_in`` as seconds within sane bounds (logged when it had to be corrected)."""
     try:
+        # (ignored below: racetime's JSON: a number or a numeric string)
         seconds = int(raw) if raw is not None else TOKEN_LIFETIME_DEFAULT_SECONDS  # type: ignore[call-overload]
     except (TypeError, ValueError):
         logger.warning("racetime sent an unreadable token lifetime %r; assuming 10 hours", raw)

@@ -59,6 +59,7 @@ class Refusal:
             self.status, discord.HTTPException
         )
         reason = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}.get(self.status, "")
+        # (ignored below: dpytest's request stands in for aiohttp's)
         return kind(FakeRequest(self.status, reason), self.body())  # type: ignore[arg-type]
 
     def __str__(self) -> str:

@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import discord
 import discord.ext.test as dpytest
@@ -97,19 +97,20 @@ class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
     def _round_trip(self) -> None:
         spend_discord_time(self.round_trip_seconds)
 
-    async def start_private_message(self, user_id: int) -> dict[str, Any]:
+    async def start_private_message(self, user_id: int) -> dict[str, Any]:  # type: ignore[override]  # the raw payload, as dpytest's FakeHttp answers
         """Open a DM as Discord does for ``Client.create_dm``: by the user's id alone
         (dpytest's own reads the user from its caller, which only ``User.create_dm`` is)."""
         self._round_trip()
         user = self.state.get_user(user_id)
         if user is None:
             raise discord.HTTPException(
+                # (ignored below: dpytest's request stands in for aiohttp's)
                 dpytest_backend.FakeRequest(400, "Bad Request"),  # type: ignore[arg-type]
                 {"code": 50033, "message": "Invalid Recipient(s)"},
             )
         return factories.make_dm_channel_dict(user)
 
-    async def get_member(self, guild_id: int, member_id: int) -> dict[str, Any]:
+    async def get_member(self, guild_id: int, member_id: int) -> dict[str, Any]:  # type: ignore[override]  # the raw payload, as dpytest's FakeHttp answers
         """A member as Discord answers ``Guild.fetch_member``: 404 Unknown Member (10007) for
         someone who is not one (dpytest's own fails on that)."""
         self._round_trip()
@@ -117,12 +118,13 @@ class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
         member = guild.get_member(member_id) if guild is not None else None
         if member is None:
             raise discord.NotFound(
+                # (ignored below: dpytest's request stands in for aiohttp's)
                 dpytest_backend.FakeRequest(404, "Not Found"),  # type: ignore[arg-type]
                 {"code": 10007, "message": "Unknown Member"},
             )
         return factories.dict_from_member(member)
 
-    async def send_message(
+    async def send_message(  # type: ignore[override]  # the raw payload, as dpytest's FakeHttp answers
         self, channel_id: int, *, params: MultipartParameters
     ) -> dict[str, Any]:
         # dpytest reads the channel from its caller's frame: this one, so the local's name
@@ -146,11 +148,12 @@ class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
                     discord.DiscordServerError if status >= 500 else discord.HTTPException
                 )
                 raise error(
+                    # (ignored below: dpytest's request stands in for aiohttp's)
                     dpytest_backend.FakeRequest(status, text),  # type: ignore[arg-type]
                     {"code": code, "message": text},
                 )
         data = await super().send_message(channel_id, params=params)
-        message = self.state._get_message(int(data["id"]))  # what dpytest queued as sent
+        message = self.state._get_message(int(str(data["id"])))  # what dpytest queued as sent
         if message is not None:
             if channel is not None:
                 message.channel = channel  # type: ignore[assignment]  # with its recipient
@@ -199,6 +202,7 @@ class SimulatedGuild:
         self._http = SimulatedDiscordHttp.install(bot, self.refusals)
         for member in self.guild.members:
             member.nick = None  # dpytest makes up "<name>_<n>_nick"; people are their names
+        # (ignored below: the composition root's bot, not typed here)
         await bot.load_cogs()  # type: ignore[attr-defined]
 
     async def close(self) -> None:
@@ -214,6 +218,7 @@ class SimulatedGuild:
 
     @property
     def channel(self) -> discord.TextChannel:
+        # (ignored below: dpytest's config keeps text channels)
         return dpytest.get_config().channels[0]  # type: ignore[return-value]
 
     @property
@@ -244,6 +249,7 @@ class SimulatedGuild:
         guild = dpytest_backend.make_guild(name)
         dpytest_backend.make_text_channel("general", guild)
         state = dpytest_backend.get_state()
+        assert state.user is not None, "dpytest's bot user is set up before any server"
         dpytest_backend.make_member(state.user, guild)
         for number, member in enumerate(members, start=len(self.members) + 1):
             user = dpytest_backend.make_user(member, f"{number:04}")
@@ -453,7 +459,7 @@ class SimulatedGuild:
     def _endpoint(self, payload: dict[str, Any], what: str) -> InteractionEndpoint:
         assert self.bot.user is not None
         return InteractionEndpoint(
-            factories.dict_from_user(self.bot.user), int(payload["channel_id"]),
+            factories.dict_from_user(cast(discord.User, self.bot.user)), int(payload["channel_id"]),
             what=what, refusals=self.refusals, clock=self.clock,
         )
 
@@ -479,6 +485,7 @@ class SimulatedGuild:
         token = async_context.set(adapter)  # the tasks copy the context: they answer here
         try:
             before = started()
+            # (ignored below: the payload Discord's gateway would send)
             self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
             async with asyncio.timeout(COMMAND_TIMEOUT_SECONDS):
                 await asyncio.gather(*(started() - before))

@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import discord
 from discord import app_commands
@@ -142,7 +142,7 @@ class InteractionEndpoint(AsyncWebhookAdapter):
         refusals: list[Refusal],
         clock: Callable[[], float],
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # discord.py leaves it unannotated
         self.bot_user = bot_user
         self.channel_id = channel_id
         self.what = what  # e.g. "/match list", for the refusals' messages
@@ -230,7 +230,8 @@ class InteractionEndpoint(AsyncWebhookAdapter):
         """The interaction's one answer (``POST .../callback``)."""
         kind = payload.get("type")
         data = payload.get("data") or {}
-        what = f"{self.what}: {ANSWER_NAMES.get(kind, kind)}"
+        name = ANSWER_NAMES.get(kind, str(kind)) if isinstance(kind, int) else str(kind)
+        what = f"{self.what}: {name}"
         if self.acknowledged:
             self._refuse(refusal(what, ACKNOWLEDGED))
         if self.elapsed > RESPONSE_DEADLINE_SECONDS:
@@ -297,7 +298,8 @@ def _option_payload(
             resolved.setdefault("users", {})[str(value.id)] = user
             resolved.setdefault("members", {})[str(value.id)] = member
         elif isinstance(value, discord.abc.User):
-            resolved.setdefault("users", {})[str(value.id)] = factories.dict_from_user(value)
+            user_payload = factories.dict_from_user(cast(discord.User, value))
+            resolved.setdefault("users", {})[str(value.id)] = user_payload
         option["value"] = str(value.id)
     elif kind is discord.AppCommandOptionType.role:
         resolved.setdefault("roles", {})[str(value.id)] = factories.dict_from_role(value)
@@ -336,8 +338,9 @@ def build_interaction(
     channel: discord.abc.GuildChannel | None,
     options: dict[str, Any],
 ) -> dict[str, Any]:
+    # (ignored below: dpytest's tree helper, not typed)
     path = _command_path(client.tree, name)  # type: ignore[attr-defined]
-    command: app_commands.Command = path[-1]
+    command: app_commands.Command[Any, ..., Any] = path[-1]
     resolved: dict[str, dict[str, Any]] = {}
     known = {p.name: p for p in command.parameters}
     unknown = set(options) - set(known)
@@ -382,6 +385,7 @@ def build_interaction(
         )
     else:
         payload.update(
+            # (ignored below: a member serves as the user)
             user=factories.dict_from_user(member),  # type: ignore[arg-type]
             channel_id=str(next(_ids)),
             channel={"id": str(next(_ids)), "type": 1},

@@ -52,6 +52,7 @@ class WhenTransformer(app_commands.Transformer):
         except TimeInputError as error:
             raise TimeOptionError(value, self, error.message) from None
 
+    # (ignored below: discord.py types it for choices of any value)
     async def autocomplete(  # type: ignore[override]
         self, interaction: discord.Interaction, value: str, /
     ) -> list[app_commands.Choice[str]]:

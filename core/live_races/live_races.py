@@ -171,7 +171,7 @@ class LiveRaceService:
             pool_row = await self._tournaments.find_pool(session, found, pool) if pool else None
             creator = await _user(session, actor)
             race = AsyncLiveRace(
-                tournament_id=found.id,  # type: ignore[arg-type]
+                tournament_id=found.id,  # type: ignore[arg-type]  # a stored tournament has its id
                 pool_id=pool_row.id if pool_row is not None else None,
                 scheduled_at=when,
                 room_open_minutes_before=minutes,

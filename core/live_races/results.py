@@ -132,6 +132,7 @@ class LiveRaceResults:
         race.status = RaceStatus.FINISHED.value
         summary = summary_of(results)
         outbox.add(AsyncLiveRaceFinishedEvent(
+            # (ignored below: common holds the race's own fields)
             **common, room_slug=event.room_slug, room_url=url,  # type: ignore[arg-type]
             participant_count=len(results),
             finisher_count=sum(1 for r in results if r.status == PlayerStatus.DONE.value),

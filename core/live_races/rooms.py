@@ -333,6 +333,7 @@ class LiveRaceRooms(RoomService):
         if event.live_race_id is None:
             return
         joined = isinstance(event, RacetimeEntrantJoinedEvent)
+        # (ignored below: only a status change reaches the else)
         status = event.initial_status if joined else event.new_status  # type: ignore[union-attr]
         if not joined and status != "requested":
             return

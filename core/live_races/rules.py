@@ -74,6 +74,7 @@ async def candidates(session: AsyncSession, race: AsyncLiveRace) -> list[Candida
     pools = {pool.id: pool for pool in await queries.pools_of(session, race.tournament_id)}
     runs = await queries.runs_of_tournament(session, race.tournament_id)
     return [
+        # (ignored below: stored pools have their ids)
         Candidate(user, participant, why_not(race, participant, user, runs, pools))  # type: ignore[arg-type]
         for participant, user in await queries.participants_of(session, race.tournament_id)
     ]

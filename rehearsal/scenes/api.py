@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from core.events import RacetimeEntrantInvitedEvent, RacetimeRoomOpenedEvent
+from rehearsal.matchers import entrant
 from rehearsal.scenes.tournament import schedule_without_room
 from rehearsal.stage import Scene, Stage
 
@@ -49,8 +50,7 @@ async def play(stage: Stage) -> None:
         for name in (one, two):
             await stage.expect_event(
                 RacetimeEntrantInvitedEvent, f"{name} to be invited",
-                lambda e, user=stage.cast.racers[name]: e.room_slug == room["room_slug"]
-                and e.racetime_user_id == user,
+                entrant(stage.cast.racers[name], room=room["room_slug"]),
             )
 
     async with stage.step(f"the {TOOL} asks again: the same room, not a second one"):

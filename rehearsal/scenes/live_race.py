@@ -15,6 +15,7 @@ from core.events import (
     RacetimeEntrantInvitedEvent,
 )
 from core.live_races.live_races import LIVE_RACE_ROOM_MINUTES_DEFAULT
+from rehearsal.matchers import entrant
 from rehearsal.scenes.notifications import NOTICES
 from rehearsal.scenes.tournament import accept_and_ready, countdown, on_time
 from rehearsal.stage import Scene, Stage
@@ -31,6 +32,7 @@ def told(stage: Stage, name: str, title: str) -> Callable[[discord.Message], boo
 
     def check(message: discord.Message) -> bool:
         direct = isinstance(message.channel, discord.DMChannel)
+        # (ignored below: a DM channel has a recipient)
         if direct and message.channel.recipient != member:  # type: ignore[union-attr]
             return False
         in_notices = getattr(message.channel, "name", None) == NOTICES
@@ -78,8 +80,7 @@ async def play(stage: Stage) -> None:
         for name in players:
             await stage.expect_event(
                 RacetimeEntrantInvitedEvent, f"{name} to be invited",
-                lambda e, user=cast.racers[name]: e.room_slug == opened.room_slug
-                and e.racetime_user_id == user,
+                entrant(cast.racers[name], room=opened.room_slug),
             )
             await stage.expect_sent(f"{name} told the room is open",
                                     told(stage, name, "🚪 Live race room opened"))

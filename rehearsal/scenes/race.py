@@ -8,6 +8,7 @@ from core.events import (
     RacetimeEntrantStatusChangedEvent,
     RacetimeRaceStatusChangedEvent,
 )
+from rehearsal.matchers import entrant
 from rehearsal.scenes.tournament import countdown
 from rehearsal.stage import Scene, Stage
 
@@ -23,7 +24,7 @@ OUTCOME = {"done": "finishes", "forfeit": "forfeits"}
 async def play(stage: Stage) -> None:
     cast, api = stage.cast, stage.racetime
     racers = cast.racers
-    race = await stage.racetime_acts(
+    race: str = await stage.racetime_acts(
         "someone", f"opens a race room in {cast.category}", api.open_race(cast.category)
     )
     slug = race.rsplit("/", 1)[-1]
@@ -39,14 +40,14 @@ async def play(stage: Stage) -> None:
             await stage.racetime_acts(name, "joins the race", api.racer(race, user, "join"))
             await stage.expect_event(
                 RacetimeEntrantJoinedEvent, f"{name} joining",
-                lambda e, user=user: e.room_slug == slug and e.racetime_user_id == user,
+                entrant(user, room=slug),
             )
     for name, user in racers.items():
         async with stage.step(f"{name} readies up"):
             await stage.racetime_acts(name, "readies up", api.racer(race, user, "ready"))
             await stage.expect_event(
                 RacetimeEntrantStatusChangedEvent, f"{name} ready",
-                lambda e, user=user: e.racetime_user_id == user and e.new_status == "ready",
+                entrant(user, status="ready"),
             )
 
     async with stage.step("everyone is ready: racetime counts down, then the race starts"):
@@ -65,8 +66,7 @@ async def play(stage: Stage) -> None:
             await stage.racetime_acts(name, said, api.racer(race, user, action))
             await stage.expect_event(
                 RacetimeEntrantStatusChangedEvent, f"{name} to be {status}",
-                lambda e, user=user, status=status: e.racetime_user_id == user
-                and e.new_status == status,
+                entrant(user, status=status),
             )
 
     async with stage.step("the race finishes"):

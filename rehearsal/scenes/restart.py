@@ -12,6 +12,7 @@ from core.events import (
     RacetimeEntrantStatusChangedEvent,
     RacetimeRaceStatusChangedEvent,
 )
+from rehearsal.matchers import entrant
 from rehearsal.scenes.tournament import countdown
 from rehearsal.stage import Scene, Stage
 
@@ -53,7 +54,7 @@ async def play(stage: Stage) -> None:
         for name, user in (one, two):
             await stage.expect_event(
                 RacetimeEntrantStatusChangedEvent, f"{name}'s result",
-                lambda e, user=user: e.racetime_user_id == user and e.new_status == "done",
+                entrant(user, status="done"),
             )
         await stage.expect_event(
             RacetimeRaceStatusChangedEvent, "the race to be reported finished",

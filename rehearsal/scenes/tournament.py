@@ -16,6 +16,7 @@ from core.events import (
     RacetimeRoomOpenedEvent,
 )
 from core.tournaments.tournaments import MATCH_ROOM_MINUTES_MIN
+from rehearsal.matchers import entrant
 from rehearsal.racetime_api import FakeRacetimeApi
 from rehearsal.stage import Scene, Stage
 
@@ -143,8 +144,7 @@ async def play(stage: Stage) -> None:
         for name in (one, two):
             await stage.expect_event(
                 RacetimeEntrantInvitedEvent, f"{name} to be invited",
-                lambda e, user=cast.racers[name]: e.room_slug == created.room_slug
-                and e.racetime_user_id == user,
+                entrant(cast.racers[name], room=created.room_slug),
             )
         await stage.expect_sent("the room announced in #announcements", posted_in(announcements))
 

@@ -92,6 +92,7 @@ def participants_pages(tournament: str, people: list[ParticipantInfo]) -> list[s
 
 def run_text(status: str, finish_time: object) -> str:
     if finish_time is not None:
+        # (ignored below: a run's stored finish time (a timedelta))
         return format_race_time(finish_time)  # type: ignore[arg-type]
     return STATUS_WORDS.get(status, status)
 
