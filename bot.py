@@ -289,7 +289,7 @@ def build_services(
         bot_status=bot_status,
         racetime_bots=racetime_bots,
         room_store=room_store,
-        racetime=manager,
+        racetime_engine=manager,
         racetime_client=client,
         audit=audit,
         access=access,
@@ -315,7 +315,10 @@ def build_services(
             racetime_url=f"{racetime.scheme}://{racetime.host}",
         ),
         metrics=metrics,
-        **live_races,
+        async_tournaments=live_races.async_tournaments,
+        live_races=live_races.live_races,
+        live_race_rooms=live_races.rooms,
+        live_race_scheduler=live_races.scheduler,
         bot_alerts=bot_alerts,
     )
 

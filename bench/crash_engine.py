@@ -271,7 +271,7 @@ async def run(args: argparse.Namespace) -> int:
         lifecycle.handle_signals()
         await services.start(lifecycle)
         marker(f"READY {time.monotonic():.6f} {code_fingerprint()}")
-        joins = asyncio.create_task(report_joins(services.racetime), name="bench-joins")
+        joins = asyncio.create_task(report_joins(services.racetime_engine), name="bench-joins")
         try:
             await lifecycle.wait_for_stop()
         finally:

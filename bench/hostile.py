@@ -118,10 +118,10 @@ async def run() -> dict[str, object]:
             opened = await (await api.post("/_test/races", json=room_settings)).json()
             other = await (await api.post("/_test/races", json={"category": "alttpr"})).json()
             watched = opened["slug"]
-            while "alttpr" not in services.racetime.bots:  # noqa: ASYNC110 - start-up
+            while "alttpr" not in services.racetime_engine.bots:  # noqa: ASYNC110 - start-up
                 await asyncio.sleep(0.05)
-            await services.racetime.bot("alttpr").wait_healthy()
-            room = await services.racetime.room(opened["name"])
+            await services.racetime_engine.bot("alttpr").wait_healthy()
+            room = await services.racetime_engine.room(opened["name"])
             await room.wait_connected()
             await services.dispatcher.drain()
             gc.collect()

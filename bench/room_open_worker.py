@@ -43,7 +43,7 @@ def marker(*words: object) -> None:
 
 
 async def bot_connected(services: Services, category: str) -> bool:
-    if category not in services.racetime.bots:
+    if category not in services.racetime_engine.bots:
         return False
     async with services.sessionmaker() as session:
         bot = await get_bot_by_category(session, category)

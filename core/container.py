@@ -49,7 +49,7 @@ class Services:
     bot_status: BotStatusRepository
     racetime_bots: RacetimeBotService
     room_store: DatabaseRoomStore
-    racetime: RacetimeManager
+    racetime_engine: RacetimeManager  # the category bots and their rooms' connections
     racetime_client: RacetimeClient
     audit: AuditService
     # Who may do what (issue 22): every service below asks it.
@@ -91,8 +91,8 @@ class Services:
         await lifecycle.add("event delivery", self.dispatcher.start, self.dispatcher.close)
         await lifecycle.add("racetime client", None, self.racetime_client.close)
         # Stopped at shutdown even when not started here: an admin may start bots at run time.
-        start = self.racetime.start if racetime_engine else None
-        await lifecycle.add("racetime engine", start, self.racetime.stop)
+        start = self.racetime_engine.start if racetime_engine else None
+        await lifecycle.add("racetime engine", start, self.racetime_engine.stop)
         if racetime_engine:
             # Rooms open on time only where the engine runs; stopped before the engine.
             await lifecycle.add(

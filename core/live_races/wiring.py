@@ -3,7 +3,7 @@ their services, built and subscribed in one place so ``bot.py`` only calls this.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +22,16 @@ from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
 
 
+@dataclass(frozen=True, slots=True)
+class LiveRaceServices:
+    """What :func:`build_live_races` makes: the services ``Services`` holds."""
+
+    async_tournaments: AsyncTournamentService
+    live_races: LiveRaceService
+    rooms: LiveRaceRooms
+    scheduler: LiveRaceScheduler
+
+
 def build_live_races(
     sessionmaker: async_sessionmaker[AsyncSession],
     event_log: DatabaseEventLog,
@@ -35,8 +45,8 @@ def build_live_races(
     access: AccessPolicy,
     racetime_url: str,
     metrics: Metrics = NO_METRICS,
-) -> dict[str, Any]:
-    """The ``Services`` fields of async tournaments and live races, subscribed."""
+) -> LiveRaceServices:
+    """The services of async tournaments and live races, subscribed."""
     async_tournaments = AsyncTournamentService(sessionmaker, audit, access=access)
     rooms = LiveRaceRooms(
         sessionmaker=sessionmaker, event_log=event_log, racetime=manager, client=client,
@@ -46,12 +56,12 @@ def build_live_races(
     scheduler = LiveRaceScheduler(sessionmaker, event_log, rooms, clock=clock)
     scheduler.subscribe(dispatcher)
     LiveRaceResults(event_log, racetime_url=racetime_url).subscribe(dispatcher)
-    return {
-        "async_tournaments": async_tournaments,
-        "live_races": LiveRaceService(
+    return LiveRaceServices(
+        async_tournaments=async_tournaments,
+        live_races=LiveRaceService(
             sessionmaker, event_log, audit, async_tournaments, clock, access=access,
             rooms=rooms, racetime_url=racetime_url,
         ),
-        "live_race_rooms": rooms,
-        "live_race_scheduler": scheduler,
-    }
+        rooms=rooms,
+        scheduler=scheduler,
+    )

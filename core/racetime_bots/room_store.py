@@ -57,21 +57,13 @@ class DatabaseRoomStore:
         elif room.live_race_id is not None:
             live_race = await session.get(AsyncLiveRace, room.live_race_id)
             tournament_id = live_race.tournament_id if live_race else None
-        return RoomRecord(
-            category=room.category,
-            slug=room.slug,
-            opened_by_us=room.opened_by_us,
-            match_id=room.match_id,
-            tournament_id=tournament_id,
-            live_race_id=room.live_race_id,
-            last_race=race_from_dict(room.last_race_data) if room.last_race_data else None,
-        )
+        return _as_record(room, tournament_id)
 
     async def active_rooms(self, category: str) -> list[RoomRecord]:
         await self._log.flush()  # the baseline must include every save queued so far
         async with self._sessionmaker() as session:
-            rooms = await room_queries.list_active_rooms(session, [category])
-            return [await self._record(session, room) for room in rooms]
+            rooms = await room_queries.list_active_rooms_with_tournament(session, category)
+        return [_as_record(room, tournament_id) for room, tournament_id in rooms]
 
     async def get_room(self, category: str, slug: str) -> RoomRecord | None:
         await self._log.flush()
@@ -165,3 +157,15 @@ class DatabaseRoomStore:
         """Every room row (for admin views and tests)."""
         async with self._sessionmaker() as session:
             return list((await session.execute(select(RaceRoom))).scalars())
+
+
+def _as_record(room: RaceRoom, tournament_id: int | None) -> RoomRecord:
+    return RoomRecord(
+        category=room.category,
+        slug=room.slug,
+        opened_by_us=room.opened_by_us,
+        match_id=room.match_id,
+        tournament_id=tournament_id,
+        live_race_id=room.live_race_id,
+        last_race=race_from_dict(room.last_race_data) if room.last_race_data else None,
+    )

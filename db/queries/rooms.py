@@ -5,9 +5,9 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
-from db.models import RaceRoom
+from db.models import AsyncLiveRace, Match, RaceRoom
 from db.queries._tables import table_of
 from db.queries._upsert import dialect_insert, dialect_name, insert_for
 from db.types import utcnow
@@ -62,6 +62,22 @@ async def list_active_rooms(
         statement = statement.where(col(RaceRoom.category).in_(wanted))
     result = await session.execute(statement.order_by(col(RaceRoom.id)))
     return list(result.scalars())
+
+
+async def list_active_rooms_with_tournament(
+    session: AsyncSession, category: str
+) -> list[tuple[RaceRoom, int | None]]:
+    """``category``'s active rooms, oldest first, each with the tournament of its match or
+    live race (None for a room of neither), in one query."""
+    statement = (
+        select(RaceRoom, func.coalesce(col(Match.tournament_id), col(AsyncLiveRace.tournament_id)))
+        .outerjoin(Match, col(Match.id) == col(RaceRoom.match_id))
+        .outerjoin(AsyncLiveRace, col(AsyncLiveRace.id) == col(RaceRoom.live_race_id))
+        .where(col(RaceRoom.is_active).is_(True), col(RaceRoom.category) == category)
+        .order_by(col(RaceRoom.id))
+    )
+    result = await session.execute(statement)
+    return [(room, tournament_id) for room, tournament_id in result.all()]
 
 
 async def upsert_room(session: AsyncSession, category: str, slug: str, **fields: Any) -> RaceRoom:

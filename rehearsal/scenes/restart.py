@@ -42,7 +42,7 @@ async def play(stage: Stage) -> None:
 
     async with stage.step("RaceDesk's racetime engine stops (a crash, a deploy)"):
         stage.timeline.line("RaceDesk", "stops watching racetime (every room's socket closes)")
-        await stage.services.racetime.stop()
+        await stage.services.racetime_engine.stop()
     async with stage.step("the racers finish while RaceDesk is away"):
         for (name, user), race_time in zip((one, two), FINISHES, strict=True):
             await clock.to(race_time)
@@ -50,7 +50,7 @@ async def play(stage: Stage) -> None:
                                       api.racer(race, user, "done"))
     async with stage.step("RaceDesk is back and reports both results and the finish, once"):
         stage.timeline.line("RaceDesk", "starts again and rejoins the rooms it was watching")
-        await stage.services.racetime.start()
+        await stage.services.racetime_engine.start()
         for name, user in (one, two):
             await stage.expect_event(
                 RacetimeEntrantStatusChangedEvent, f"{name}'s result",

@@ -151,11 +151,11 @@ async def test_racetime_status_shows_this_servers_bots_and_rooms_only(two: TwoSe
     )
     assert opening.ok, opening
     room = f"alttpr/{opening.slug}"
-    await eventually(lambda: harness.services.racetime.bot("alttpr").rooms.get(opening.slug)
+    await eventually(lambda: harness.services.racetime_engine.bot("alttpr").rooms.get(opening.slug)
                      is not None)
     two.fake.fail_next(100_000, status=503, path_prefix=f"/ws/o/bot/{opening.slug}")
     await two.fake.drop_sockets(opening.slug or "")
-    connection = harness.services.racetime.bot("alttpr").rooms[opening.slug or ""]
+    connection = harness.services.racetime_engine.bot("alttpr").rooms[opening.slug or ""]
     await eventually(lambda: not connection.is_connected)
 
     ours = await harness.slash("racetime status", member=admin)
@@ -184,7 +184,7 @@ async def test_a_shared_bots_rooms_are_counted_for_their_own_server(two: TwoServ
         harness.guild.id, two.match_id, actor=harness.set_up
     )
     assert opening.ok
-    await eventually(lambda: harness.services.racetime.bot("alttpr").rooms.get(opening.slug)
+    await eventually(lambda: harness.services.racetime_engine.bot("alttpr").rooms.get(opening.slug)
                      is not None)
 
     def watched(result: SlashResult) -> str:

@@ -494,7 +494,7 @@ async def test_a_finish_while_racedesk_is_down_is_recorded_once_it_is_back(
 ) -> None:
     """The runs are checked against the room's final state after a restart: the engine
     rejoins the room and reports what it did meanwhile."""
-    engine = scene.harness.services.racetime
+    engine = scene.harness.services.racetime_engine
     race_id = await create_race(scene)
     slug = await open_room(scene, race_id)
     await under_way(scene, slug)

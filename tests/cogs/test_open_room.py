@@ -383,7 +383,7 @@ async def test_a_refused_opening_says_why_and_confirm_tries_again(scene: Scene) 
 async def test_without_a_running_bot_confirm_says_what_to_do(scene: Scene) -> None:
     harness = scene.harness
     shown = (await preview(scene)).first
-    await harness.services.racetime.stop_bot(CATEGORY)
+    await harness.services.racetime_engine.stop_bot(CATEGORY)
     answer = final(await harness.press(shown, "Confirm", member=scene.moderator)).content
     assert answer == (
         f"No racetime bot is running for category '{CATEGORY}'. "

@@ -371,7 +371,7 @@ async def test_an_outage_and_its_recovery_are_one_alert_and_one_recovery_message
     assert await alerts_sent(harness) == []
 
     fake_racetime.fail_next(100_000, status=503)
-    bot = harness.services.racetime.bot("alttpr")
+    bot = harness.services.racetime_engine.bot("alttpr")
     await eventually(lambda: bot.status == BotStatus.CONNECTION_ERROR)
     failed_so_far = fake_racetime.request_count("/o/")
     await eventually(lambda: fake_racetime.request_count("/o/") >= failed_so_far + 3)  # retries
@@ -403,7 +403,7 @@ async def test_stop_start_restart_and_remove(
     harness: DiscordHarness, owner: discord.Member
 ) -> None:
     await add_bot(harness, owner)
-    manager = harness.services.racetime
+    manager = harness.services.racetime_engine
 
     stopped = await harness.slash("racetime bot stop", member=owner, category="alttpr")
     assert answer(stopped).startswith("Stopped the `alttpr` bot.")
@@ -488,7 +488,7 @@ async def test_status_counts_rooms_connected_reconnecting_and_not_handled(
     harness: DiscordHarness, owner: discord.Member, fake_racetime: FakeRacetimeServer
 ) -> None:
     await add_bot(harness, owner)
-    manager = harness.services.racetime
+    manager = harness.services.racetime_engine
     race = fake_racetime.open_race("alttpr", goal="Beat the game")
     connection = await manager.room(race.name)
     await asyncio.wait_for(connection.wait_connected(), 5)
@@ -536,15 +536,15 @@ async def test_a_stopped_bot_stays_stopped_after_a_restart_until_started(
     [row] = await bots(harness)
     assert row.is_active is False
     async with restarted(db_url, secret_box, fake_racetime) as services:
-        assert services.racetime.bots == {}, "a stopped bot was started again at start-up"
+        assert services.racetime_engine.bots == {}, "a stopped bot was started again at start-up"
 
     started = await harness.slash("racetime bot start", member=owner, category="alttpr")
     assert answer(started).startswith("✅ Started the `alttpr` bot")
     [row] = await bots(harness)
     assert row.is_active is True
     async with restarted(db_url, secret_box, fake_racetime) as services:
-        assert list(services.racetime.bots) == ["alttpr"]
-        await asyncio.wait_for(services.racetime.bot("alttpr").wait_healthy(), 5)
+        assert list(services.racetime_engine.bots) == ["alttpr"]
+        await asyncio.wait_for(services.racetime_engine.bot("alttpr").wait_healthy(), 5)
 
 
 async def test_a_bot_whose_secret_cannot_be_decrypted_does_not_stop_the_others(
@@ -568,8 +568,8 @@ async def test_a_bot_whose_secret_cannot_be_decrypted_does_not_stop_the_others(
 
     with caplog.at_level(logging.ERROR, logger="core.racetime_bots.bots"):
         async with restarted(db_url, secret_box, fake_racetime) as services:
-            assert list(services.racetime.bots) == ["alttpr"]
-            await asyncio.wait_for(services.racetime.bot("alttpr").wait_healthy(), 5)
+            assert list(services.racetime_engine.bots) == ["alttpr"]
+            await asyncio.wait_for(services.racetime_engine.bot("alttpr").wait_healthy(), 5)
     [record] = [r for r in caplog.records if "smz3" in r.getMessage()]
     assert "cannot be decrypted" in record.getMessage() and "rotate-key" in record.getMessage()
     assert SMZ3_CLIENT_SECRET not in caplog.text and other_key not in caplog.text
@@ -585,7 +585,7 @@ async def test_a_bot_whose_secret_cannot_be_decrypted_does_not_stop_the_others(
 
     start = await harness.slash("racetime bot start", member=owner, category="smz3")
     assert "The `smz3` bot's client secret cannot be decrypted" in answer(start)
-    assert "smz3" not in harness.services.racetime.bots
+    assert "smz3" not in harness.services.racetime_engine.bots
 
     # With the old key gone for good, adding the bot again replaces its credentials.
     readded = await add_bot(harness, owner, "smz3", SMZ3_CLIENT_ID, SMZ3_CLIENT_SECRET)

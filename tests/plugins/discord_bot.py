@@ -133,7 +133,7 @@ class DiscordHarness:
             category="alttpr", client_id=ALTTPR_CLIENT_ID, client_secret=ALTTPR_CLIENT_SECRET,
             display_name="ALttPR", actor=owner, guild_id=self.guild.id,
         )
-        await asyncio.wait_for(services.racetime.bot("alttpr").wait_healthy(), 5)
+        await asyncio.wait_for(services.racetime_engine.bot("alttpr").wait_healthy(), 5)
         await services.tournaments.allow_bot(self.guild.id, "alttpr", actor=owner)
         async with services.sessionmaker.begin() as session:
             session.add_all(

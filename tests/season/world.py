@@ -164,7 +164,7 @@ class SeasonWorld:
                 category=category, client_id=client_id, client_secret=secret,
                 display_name=category.upper(), actor=owner, guild_id=self.servers[0].id,
             )
-            await asyncio.wait_for(self.services.racetime.bot(category).wait_healthy(), 5)
+            await asyncio.wait_for(self.services.racetime_engine.bot(category).wait_healthy(), 5)
             await admin.assign(category, self.servers[1].id, actor=owner)
 
     async def down(self) -> None:
@@ -193,7 +193,7 @@ class SeasonWorld:
         self.running = True
         await self._start_delivery()
         for category in CATEGORIES:
-            await asyncio.wait_for(self.services.racetime.bot(category).wait_healthy(), 5)
+            await asyncio.wait_for(self.services.racetime_engine.bot(category).wait_healthy(), 5)
 
     async def _stop_delivery(self) -> None:
         if self._delivery is not None:

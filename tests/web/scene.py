@@ -107,7 +107,7 @@ async def api_scene(
             category=CATEGORY, client_id=ALTTPR_CLIENT_ID, client_secret=ALTTPR_CLIENT_SECRET,
             display_name="ALttPR", actor=BY_OWNER, guild_id=GUILD,
         )).bot
-        await asyncio.wait_for(services.racetime.bot(CATEGORY).wait_healthy(), 5)
+        await asyncio.wait_for(services.racetime_engine.bot(CATEGORY).wait_healthy(), 5)
         users = fake.seed.users
         async with services.sessionmaker.begin() as session:
             session.add_all([

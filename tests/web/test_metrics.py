@@ -65,7 +65,7 @@ async def open_room(scene: ApiScene) -> str:
     status, body, _ = await scene.call("POST", scene.room_path())
     assert status == 201, body
     slug = body["room_slug"]
-    connection = scene.services.racetime.bot(CATEGORY).rooms[slug]
+    connection = scene.services.racetime_engine.bot(CATEGORY).rooms[slug]
     await asyncio.wait_for(connection.wait_connected(), 5)
     await scene.services.dispatcher.drain()
     return str(slug)
@@ -116,7 +116,7 @@ async def test_a_dropped_room_socket_counts_a_reconnect_and_the_room_comes_back(
 ) -> None:
     slug = await open_room(scene)
     before = await scrape(scene)
-    connection = scene.services.racetime.bot(CATEGORY).rooms[slug]
+    connection = scene.services.racetime_engine.bot(CATEGORY).rooms[slug]
     connects = connection.connect_count
 
     assert await scene.fake.drop_sockets(slug) == 1
