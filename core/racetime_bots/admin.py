@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -60,8 +61,47 @@ def category_errors_as_user_facing() -> Iterator[None]:
 
 
 @dataclass(frozen=True, slots=True)
+class BotInfo:
+    """A category bot as ``/racetime bot list`` and ``history`` show it (never its secret)."""
+
+    id: int
+    category: str
+    display_name: str
+    is_active: bool
+    status: BotStatus
+    status_message: str | None
+    last_connected_at: datetime | None
+
+    @classmethod
+    def of(cls, row: RacetimeBot) -> BotInfo:
+        assert row.id is not None
+        return cls(
+            id=row.id, category=row.category, display_name=row.display_name,
+            is_active=row.is_active, status=BotStatus(row.status),
+            status_message=row.status_message, last_connected_at=row.last_connected_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One change of a bot's status, for ``/racetime bot history``."""
+
+    changed_at: datetime
+    old_status: BotStatus
+    new_status: BotStatus
+    message: str | None
+
+    @classmethod
+    def of(cls, row: RacetimeBotStatusHistory) -> StatusChange:
+        return cls(
+            changed_at=row.changed_at, old_status=BotStatus(row.old_status or 0),
+            new_status=BotStatus(row.new_status), message=row.status_message,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class BotOverview:
-    bot: RacetimeBot
+    bot: BotInfo
     running: bool
     rooms_watched: int
     secret_readable: bool = True
@@ -372,7 +412,7 @@ class RacetimeAdminService:
             watched = watching.get(bot.category, [])
             rows.append(
                 BotOverview(
-                    bot=bot,
+                    bot=BotInfo.of(bot),
                     running=running is not None,
                     rooms_watched=len([r for r in watched if ours is None or r in ours]),
                     secret_readable=self._bots.secret_readable(bot),
@@ -383,7 +423,7 @@ class RacetimeAdminService:
 
     async def history(
         self, category: str, *, actor: Actor, guild_id: int, limit: int = HISTORY_LIMIT
-    ) -> tuple[RacetimeBot, list[RacetimeBotStatusHistory]]:
+    ) -> tuple[BotInfo, list[StatusChange]]:
         """The bot's latest status changes, newest first: a bot serving ``guild_id``, or (for
         a bot owner, who names it) any bot."""
         await self._access.require(actor, Permission.VIEW_RACETIME_BOTS, guild_id)
@@ -391,10 +431,10 @@ class RacetimeAdminService:
         scope = None if self._access.is_owner(actor) else guild_id
         visible = {row.bot.category: row.bot for row in await self.list_bots(scope)}
         bot = visible.get(slug)
-        if bot is None or bot.id is None:
+        if bot is None:
             raise NotFoundError(no_such_bot_message(slug))
         changes = await self._bot_status.history(bot.id)
-        return bot, list(reversed(changes))[:limit]
+        return bot, [StatusChange.of(change) for change in reversed(changes)][:limit]
 
     async def overview(
         self, actor: Actor, guild_id: int, *, every_server: bool = False
@@ -451,3 +491,12 @@ class RacetimeAdminService:
             guild_id=actor.guild_id,
             details={"category": category},
         )
+
+
+__all__ = [
+    "CONNECT_WAIT_SECONDS", "HISTORY_LIMIT", "BotInfo", "BotOverview",
+    # The stored statuses the views carry: the Discord layer reads no database model.
+    "BotStatus",
+    "ConnectOutcome", "RacetimeAdminService", "RacetimeOverview", "StatusChange",
+    "category_errors_as_user_facing", "check_credentials",
+]

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from core.times.parsing import show_time
-from db.models import RaceStatus
+from db.models import RaceStatus as RaceStatus  # re-exported: cogs read no db model
 
 DEFAULT_GOAL = "Beat the game"
 LINK_COMMAND = "/link-racetime"

@@ -8,9 +8,15 @@ import discord
 
 from cogs._shared.discord_limits import EMBED_DESCRIPTION_MAX, EMBED_TITLE_MAX
 from cogs._shared.fitting import clip, embed_groups, fit_lines
-from core.racetime_bots.admin import BotOverview, ConnectOutcome, RacetimeOverview
+from core.racetime_bots.admin import (
+    BotInfo,
+    BotOverview,
+    BotStatus,
+    ConnectOutcome,
+    RacetimeOverview,
+    StatusChange,
+)
 from core.racetime_bots.alerts import STATUS_ICONS, status_name
-from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
 
 STATUS_COLOURS = {
     BotStatus.CONNECTED: discord.Colour.green(),
@@ -42,7 +48,7 @@ def bot_embed(row: BotOverview, *, show_servers: bool) -> discord.Embed:
     """One bot in ``/racetime bot list``: badge, status with its icon and colour, last
     successful connection."""
     bot = row.bot
-    status = BotStatus(bot.status)
+    status = bot.status
     badge = "Active" if bot.is_active else "Inactive"
     embed = discord.Embed(
         title=clip(f"{bot.display_name} (`{bot.category}`) · {badge}", EMBED_TITLE_MAX),
@@ -81,18 +87,17 @@ def bot_list_pages(rows: list[BotOverview], *, everything: bool) -> list[list[di
     return embed_groups([bot_embed(row, show_servers=everything) for row in rows])
 
 
-def history_embed(bot: RacetimeBot, changes: list[RacetimeBotStatusHistory]) -> discord.Embed:
+def history_embed(bot: BotInfo, changes: list[StatusChange]) -> discord.Embed:
     lines = [
         f"<t:{int(change.changed_at.timestamp())}:f> "
-        f"{STATUS_ICONS[BotStatus(change.old_status or 0)]} → "
-        + status_text(BotStatus(change.new_status), change.status_message)
+        f"{STATUS_ICONS[change.old_status]} → " + status_text(change.new_status, change.message)
         for change in changes
     ]
     return discord.Embed(
         title=clip(f"{bot.display_name} (`{bot.category}`): recent status changes",
                    EMBED_TITLE_MAX),
         description=fit_lines(lines, EMBED_DESCRIPTION_MAX) or "No status changes yet.",
-        colour=STATUS_COLOURS[BotStatus(bot.status)],
+        colour=STATUS_COLOURS[bot.status],
     )
 
 

@@ -15,8 +15,7 @@ from cogs._shared.fitting import Field, clip, embed_pages, fit_lines
 from core.race_time import format_race_time
 from core.rooms.rules import invite_advice
 from core.times.parsing import discord_timestamp, show_time
-from core.tournaments.match_info import MatchInfo, PlayerInfo, RoomStatus
-from db.models import RaceStatus
+from core.tournaments.match_info import MatchInfo, PlayerInfo, RaceStatus, RoomStatus
 
 STATUS_TEXT = {
     RaceStatus.SCHEDULED: "scheduled",
