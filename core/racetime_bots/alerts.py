@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -52,7 +52,6 @@ from db.models import (
     RacetimeIncident,
 )
 from db.queries.server_rooms import room_servers
-from racetime.manager import RacetimeManager
 from racetime.ports import BotHealth
 
 log = logging.getLogger(__name__)
@@ -113,11 +112,38 @@ class RoomTrouble:
     bot_connected: bool  # False: the bot itself is down, and its own alert says so
 
 
+class WatchedRoom(Protocol):
+    """A room connection, as far as alerts look at it."""
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    @property
+    def finished(self) -> bool: ...
+
+
+class RunningBot(Protocol):
+    """A running category bot, as far as alerts look at it."""
+
+    @property
+    def status(self) -> BotHealth | None: ...
+
+    @property
+    def rooms(self) -> Mapping[str, WatchedRoom]: ...
+
+
+class RunningBots(Protocol):
+    """What alerts need of the racetime engine: which bots run, and their rooms."""
+
+    @property
+    def bots(self) -> Mapping[str, RunningBot]: ...
+
+
 class BotAlertService:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        manager: RacetimeManager,
+        manager: RunningBots,
         clock: Clock,
         *,
         room_grace: timedelta = ROOM_GRACE,

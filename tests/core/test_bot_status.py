@@ -238,3 +238,13 @@ async def test_the_same_change_reported_at_once_is_recorded_once(env: Env) -> No
     assert sorted(results) == [False, False, False, False, True]
     assert len(await env.rows(RacetimeBotStatusHistory)) == 1
     assert len(env.delivered) == 1
+
+
+def test_the_engines_health_and_the_stored_status_are_the_same_scale() -> None:
+    """Two enums by design: ``racetime/`` may not import ``db`` (nor ``db`` the engine), and
+    the repository stores what the engine reports as the number it is. They must agree name
+    for name and number for number, or a stored status would mean another."""
+    from db.models import BotStatus
+    from racetime.ports import BotHealth
+
+    assert [(s.name, s.value) for s in BotHealth] == [(s.name, s.value) for s in BotStatus]
