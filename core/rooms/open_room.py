@@ -24,7 +24,7 @@ from core.rooms.match_rooms import (
     RoomOpening,
     RoomPreview,
 )
-from core.rooms.rules import archived_message
+from core.rooms.rules import CHANGE_MATCH_CATEGORY, archived_message
 from core.tournaments.matches import MatchService
 from db.models import Match, RaceStatus, Tournament
 from db.queries import matches as queries
@@ -117,7 +117,12 @@ class OpenRoomService:
             if user.racetime_id
         )
         room = await self._rooms.preview_room(match_id)
-        return OpenRoomPreview(room, RaceStatus(match.status), invited)
+        shown = OpenRoomPreview(room, RaceStatus(match.status), invited)
+        if shown.can_open:  # refused now, not once the moderator has confirmed
+            await self._access.require_room_opening(
+                actor, guild_id, room.category, change=CHANGE_MATCH_CATEGORY
+            )
+        return shown
 
     async def open(self, guild_id: int, match_id: int, *, actor: Actor) -> RoomOpening:
         """Open the server's match's room for ``actor`` (``RacetimeRoomOpenedEvent`` carries

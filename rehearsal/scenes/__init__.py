@@ -6,6 +6,7 @@ checks through :class:`rehearsal.stage.Stage`.
 
 from rehearsal.scenes import (
     about,
+    access,
     admin,
     api,
     live_race,
@@ -21,5 +22,6 @@ from rehearsal.stage import Scene
 
 SCENES: list[Scene] = [
     racetime_bot.SCENE, race.SCENE, restart.SCENE, notifications.SCENE, tournament.SCENE,
-    not_let_in.SCENE, admin.SCENE, api.SCENE, live_race.SCENE, about.SCENE, metrics.SCENE,
+    not_let_in.SCENE, access.SCENE, admin.SCENE, api.SCENE, live_race.SCENE, about.SCENE,
+    metrics.SCENE,
 ]
