@@ -51,6 +51,18 @@ async def test_open_room_is_refused_with_what_to_do(scene: ApiScene) -> None:
     assert scene.rooms_on_fake() == []
 
 
+async def test_the_open_room_preview_refuses_before_anyone_confirms(scene: ApiScene) -> None:
+    """The moderator learns it from the preview, not after pressing Confirm."""
+    moderator = Actor.server_admin(BY_ORGANIZER.discord_id or 0, GUILD)
+    shown = await scene.services.open_room.preview(GUILD, scene.match_id, actor=moderator)
+    assert shown.can_open
+    await unassign(scene)
+    with pytest.raises(UserFacingError) as refused:
+        await scene.services.open_room.preview(GUILD, scene.match_id, actor=moderator)
+    assert refused.value.message.startswith(UNASSIGNED)
+    assert scene.rooms_on_fake() == []
+
+
 async def test_the_api_refuses_with_409_and_what_to_do(scene: ApiScene) -> None:
     await unassign(scene)
     status, body, _ = await scene.call("POST", scene.room_path())
