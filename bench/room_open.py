@@ -62,6 +62,7 @@ from core.rooms.rules import is_room_of, room_info, room_opens_at
 from db.engine import create_engine, create_sessionmaker
 from db.migrate import upgrade_to_head
 from db.models import Match, MatchPlayer, MatchRoomClaim, Tournament, User
+from db.queries.bot_guilds import assign_bot_to_guild
 from db.secrets import SecretBox
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -165,10 +166,13 @@ async def seed_base(db_url: str, key: str, fake: dict[str, Any]) -> list[int]:
     sessionmaker = create_sessionmaker(engine)
     try:
         async with sessionmaker.begin() as session:
-            await RacetimeBotService(sessionmaker, SecretBox(key)).add_bot(
+            bot = await RacetimeBotService(sessionmaker, SecretBox(key)).add_bot(
                 session, category=CATEGORY, client_id=fake["client_id"],
                 client_secret=fake["client_secret"], display_name="Bench",
             )
+            assert bot.id is not None
+            # Rooms open only with a bot that serves the match's server (/racetime bot assign).
+            await assign_bot_to_guild(session, bot.id, GUILD)
             session.add(Tournament(
                 guild_id=GUILD, name=TOURNAMENT, racetime_category=CATEGORY,
                 racetime_goal="Any% NMG",
