@@ -62,7 +62,7 @@ class DatabaseRoomStore:
     async def active_rooms(self, category: str) -> list[RoomRecord]:
         await self._log.flush()  # the baseline must include every save queued so far
         async with self._sessionmaker() as session:
-            rooms = await room_queries.list_active_rooms_with_tournament(session, category)
+            rooms = await room_queries.list_active_rooms(session, [category])
         return [_as_record(room, tournament_id) for room, tournament_id in rooms]
 
     async def get_room(self, category: str, slug: str) -> RoomRecord | None:

@@ -52,31 +52,22 @@ async def get_room_for_live_race(session: AsyncSession, live_race_id: int) -> Ra
 
 async def list_active_rooms(
     session: AsyncSession, categories: Iterable[str] | None = None
-) -> list[RaceRoom]:
-    """Active rooms (those to reconnect), optionally only in ``categories``, oldest first."""
-    statement = select(RaceRoom).where(col(RaceRoom.is_active).is_(True))
+) -> list[tuple[RaceRoom, int | None]]:
+    """Active rooms (those to reconnect), optionally only in ``categories``, oldest first,
+    each with the tournament of its match or live race (None for a room of neither), in one
+    query."""
+    statement = (
+        select(RaceRoom, func.coalesce(col(Match.tournament_id), col(AsyncLiveRace.tournament_id)))
+        .outerjoin(Match, col(Match.id) == col(RaceRoom.match_id))
+        .outerjoin(AsyncLiveRace, col(AsyncLiveRace.id) == col(RaceRoom.live_race_id))
+        .where(col(RaceRoom.is_active).is_(True))
+    )
     if categories is not None:
         wanted = set(categories)
         if not wanted:
             return []
         statement = statement.where(col(RaceRoom.category).in_(wanted))
     result = await session.execute(statement.order_by(col(RaceRoom.id)))
-    return list(result.scalars())
-
-
-async def list_active_rooms_with_tournament(
-    session: AsyncSession, category: str
-) -> list[tuple[RaceRoom, int | None]]:
-    """``category``'s active rooms, oldest first, each with the tournament of its match or
-    live race (None for a room of neither), in one query."""
-    statement = (
-        select(RaceRoom, func.coalesce(col(Match.tournament_id), col(AsyncLiveRace.tournament_id)))
-        .outerjoin(Match, col(Match.id) == col(RaceRoom.match_id))
-        .outerjoin(AsyncLiveRace, col(AsyncLiveRace.id) == col(RaceRoom.live_race_id))
-        .where(col(RaceRoom.is_active).is_(True), col(RaceRoom.category) == category)
-        .order_by(col(RaceRoom.id))
-    )
-    result = await session.execute(statement)
     return [(room, tournament_id) for room, tournament_id in result.all()]
 
 

@@ -189,10 +189,32 @@ async def test_list_active_rooms(db_sessionmaker: Sessions) -> None:
         await upsert_room(session, "ootr", "d-0004")
     async with db_sessionmaker() as session:
         everything = await list_active_rooms(session)
-        assert [room.name for room in everything] == ["alttpr/a-0001", "smr/b-0002", "ootr/d-0004"]
+        assert [room.name for room, _ in everything] == [
+            "alttpr/a-0001", "smr/b-0002", "ootr/d-0004"
+        ]
         some = await list_active_rooms(session, ["alttpr", "smr"])
-        assert [room.name for room in some] == ["alttpr/a-0001", "smr/b-0002"]
+        assert [room.name for room, _ in some] == ["alttpr/a-0001", "smr/b-0002"]
         assert await list_active_rooms(session, []) == []
+        # Rooms of neither a match nor a live race belong to no tournament.
+        assert {tournament_id for _, tournament_id in everything} == {None}
+
+
+async def test_an_active_room_comes_with_its_matchs_tournament(db_sessionmaker: Sessions) -> None:
+    async with db_sessionmaker.begin() as session:
+        tournament = Tournament(guild_id=BIG, name="Cup", racetime_category="alttpr")
+        session.add(tournament)
+        await session.flush()
+        assert tournament.id is not None
+        match = Match(tournament_id=tournament.id, title="A vs B")
+        session.add(match)
+        await session.flush()
+        await upsert_room(session, "alttpr", "room-0001", match_id=match.id)
+        await upsert_room(session, "alttpr", "room-0002")
+    async with db_sessionmaker() as session:
+        rooms = await list_active_rooms(session, ["alttpr"])
+    assert [(room.slug, of) for room, of in rooms] == [
+        ("room-0001", tournament.id), ("room-0002", None)
+    ]
 
 
 async def test_add_audit_entry(db_sessionmaker: Sessions) -> None:
