@@ -22,6 +22,7 @@ from core.access import AccessPolicy, Actor, Permission
 from core.audit import AuditService
 from core.clock import Clock
 from core.errors import NotFoundError, UserFacingError
+from core.labels import clean_label
 from db.models import ApiToken
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,10 @@ def new_token() -> str:
 
 
 def clean_name(name: str) -> str:
-    cleaned = " ".join(name.split())
-    if not cleaned:
-        raise UserFacingError("Give the token a name that says who uses it, e.g. `stream-overlay`.")
-    if len(cleaned) > NAME_MAX:
-        raise UserFacingError(
-            f"A token name can be at most {NAME_MAX} characters; this one has {len(cleaned)}."
-        )
-    return cleaned
+    return clean_label(
+        name, noun="token name", limit=NAME_MAX,
+        when_blank="Give the token a name that says who uses it, e.g. `stream-overlay`.",
+    )
 
 
 def _info(row: ApiToken) -> ApiTokenInfo:

@@ -26,6 +26,7 @@ from core.clock import Clock
 from core.errors import NotFoundError, UserFacingError
 from core.event_store.event_log import DatabaseEventLog
 from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchScheduledEvent
+from core.labels import clean_label
 from core.times.formatting import utc_text
 from core.times.parsing import check_in_range, example_time, show_time
 from core.tournaments.match_info import (
@@ -67,14 +68,10 @@ def match_id_from(text: str) -> int:
 
 
 def clean_title(title: str) -> str:
-    cleaned = " ".join(title.split())
-    if not cleaned:
-        raise UserFacingError("Give the match a title, e.g. `Semi-final 1`.")
-    if len(cleaned) > TITLE_MAX:
-        raise UserFacingError(
-            f"A match title can be at most {TITLE_MAX} characters; this one has {len(cleaned)}."
-        )
-    return cleaned
+    return clean_label(
+        title, noun="match title", limit=TITLE_MAX,
+        when_blank="Give the match a title, e.g. `Semi-final 1`.",
+    )
 
 
 def clean_reason(reason: str) -> str:

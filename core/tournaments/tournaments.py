@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.access import AccessPolicy, Actor, Permission
 from core.audit import AuditService
 from core.errors import NotFoundError, UserFacingError
+from core.labels import clean_label
 from core.racetime_bots.category_slug import normalise_category
 from db.models import Tournament
 from db.queries import tournaments as queries
@@ -143,15 +144,10 @@ class SettingsUpdate:
 
 
 def clean_name(name: str) -> str:
-    cleaned = " ".join(name.split())
-    if not cleaned:
-        raise UserFacingError("Give the tournament a name, e.g. `Winter Cup 2026`.")
-    if len(cleaned) > NAME_MAX:
-        raise UserFacingError(
-            f"A tournament name can be at most {NAME_MAX} characters; "
-            f"this one has {len(cleaned)}."
-        )
-    return cleaned
+    return clean_label(
+        name, noun="tournament name", limit=NAME_MAX,
+        when_blank="Give the tournament a name, e.g. `Winter Cup 2026`.",
+    )
 
 
 def check_match_room_minutes(minutes: int) -> int:
