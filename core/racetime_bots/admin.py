@@ -130,7 +130,7 @@ class RacetimeOverview:
 
     @property
     def by_status(self) -> Counter[BotStatus]:
-        return Counter(BotStatus(row.bot.status) for row in self.bots)
+        return Counter(row.bot.status for row in self.bots)
 
 
 @dataclass(frozen=True, slots=True)
