@@ -38,15 +38,19 @@ def suggest_times(typed: str, zone: tzinfo, now: datetime) -> list[TimeSuggestio
     text = typed.strip()
     if not text:
         return [reading(when, zone, now) for when in upcoming(now, zone)]
+    shown = " ".join(text.split())
     try:
-        when = check_in_range(parse_time(text, zone, now=now), now, " ".join(text.split()))
+        try:
+            readings = [parse_time(text, zone, now=now)]
+        except TimeInputError as error:
+            if not error.choices:
+                raise
+            readings = list(error.choices)  # both readings of a repeated hour
+        readings = [check_in_range(when, now, shown) for when in readings]
     except TimeOutOfRangeError as error:
         # Said as the only suggestion (showing the time itself may not even fit the calendar).
         return [TimeSuggestion(_fit(error.message.replace("`", "")), _fit(text))]
-    except TimeInputError as error:
-        if error.choices:
-            exact = len(error.choices) > 1
-            return [reading(choice, zone, now, offset=exact) for choice in error.choices]
+    except TimeInputError:
         evenings = upcoming(now, zone)
         hint = TimeSuggestion(
             _fit(
@@ -56,7 +60,8 @@ def suggest_times(typed: str, zone: tzinfo, now: datetime) -> list[TimeSuggestio
             _fit(text),
         )
         return [hint, *(reading(when, zone, now) for when in evenings)]
-    return [reading(when, zone, now)]
+    exact = len(readings) > 1
+    return [reading(when, zone, now, offset=exact) for when in readings]
 
 
 def reading(

@@ -146,6 +146,11 @@ def test_the_example_is_a_day_ahead_on_the_hour_and_reads_back(
 @given(now=instants, when=instants, zone=zones)
 @example(NOW, *REPEATED[0])
 @example(NOW, *REPEATED[2])
+# An hour the clocks repeat, past the latest time RaceDesk takes: one hint, not two readings.
+@example(
+    datetime(2000, 1, 1, tzinfo=UTC), datetime(2162, 11, 7, 7, tzinfo=UTC),
+    ZoneInfo("America/Boise"),
+)
 def test_a_suggestions_name_reads_back_as_its_value(
     now: datetime, when: datetime, zone: tzinfo
 ) -> None:
