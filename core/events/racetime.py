@@ -178,6 +178,40 @@ class RacetimeBotCreatedRaceEvent(RacetimeRoomEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RacetimeChatCommandEvent(RacetimeRoomEvent):
+    """A person typed a command in the room's chat: a message whose first word starts with
+    ``!`` (or clicked a message action that posts one).
+
+    ``user_id`` is the sender's RaceDesk user id through their linked racetime account, or
+    ``None`` (unknown: not linked); the system never types. ``command`` is the first word,
+    lowercased, without the ``!``; ``text`` is the whole message as racetime's
+    ``message_plain`` has it. ``from_history`` says it was found with ``gethistory`` after a
+    (re)connect rather than seen as it was posted. The id is racetime's message id: a message
+    seen live and again in the history is one event.
+    """
+
+    priority: ClassVar[EventPriority] = EventPriority.HIGH
+
+    message_id: str
+    racetime_user_id: str
+    racetime_user_name: str | None = None
+    command: str
+    text: str
+    posted_at: datetime | None = None
+    from_history: bool = False
+
+    def stable_key(self) -> str | None:
+        return f"{self.category}/{self.room_slug}:chat:{self.message_id}"
+
+    def subject(self) -> str:
+        return self.racetime_user_id
+
+    def headline(self) -> str:
+        who = self.racetime_user_name or self.racetime_user_id
+        return f"{self.room_label} chat command !{self.command} by {who}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoomForMatchEvent(Event):
     """A room was made for a match (automatically at its time, or by hand) and its players
     were invited: ``invited_count`` of ``player_count`` are in (what racetime accepted), and
