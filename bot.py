@@ -23,6 +23,7 @@ import discord
 from discord.ext import commands
 
 import cogs
+from cogs._shared.member_directory import DiscordMembers
 from cogs._shared.notifications.sender import DiscordNotificationSender
 from cogs._shared.permissions import (
     apply_default_permissions,
@@ -141,6 +142,8 @@ class RaceDeskBot(commands.Bot):
         )
         self._dev_guild_id = dev_guild_id
         self._sync_commands = sync_commands
+        # Racetime chat commands ask what their senders are in the tournament's server.
+        services.access.members = DiscordMembers(self)
         # Started once the client has logged in (they need Discord's HTTP API).
         self.after_login: list[Callable[[], Awaitable[None]]] = []
 

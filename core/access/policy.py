@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.access.actor import ADMINISTRATOR, MANAGE_GUILD, Actor
+from core.access.members import MemberDirectory, NoMembers, actor_in_server
 from core.access.rules import Permission, ServerRole
 from core.access.server_roles import ServerRoles, read_roles, write_roles
 from core.audit import AuditService
@@ -39,6 +40,9 @@ class AccessPolicy:
         self._sessionmaker = sessionmaker
         self._audit = audit or AuditService(sessionmaker)
         self._owner_ids = frozenset(owner_ids)
+        # What people are in a server when they act from outside Discord (racetime chat);
+        # the Discord side sets it once it is connected.
+        self.members: MemberDirectory = NoMembers()
 
     # -- the bot's owners --------------------------------------------------------------------
 
@@ -69,10 +73,23 @@ class AccessPolicy:
             return ServerRole.MODERATOR
         return ServerRole.MEMBER
 
+    async def person_in_server(self, discord_id: int | None, guild_id: int | None) -> Actor:
+        """The actor for a person RaceDesk knows only by Discord id (a racetime account's
+        link): with their roles in ``guild_id`` if they are a member; unknown for ``None``."""
+        return await actor_in_server(self.members, discord_id, guild_id)
+
     # -- decisions ---------------------------------------------------------------------------
 
-    async def allows(self, actor: Actor, permission: Permission, guild_id: int | None) -> bool:
-        """Whether ``actor`` holds ``permission`` in the server ``guild_id``."""
+    async def allows(
+        self,
+        actor: Actor,
+        permission: Permission,
+        guild_id: int | None,
+        *,
+        entrant: bool = False,
+    ) -> bool:
+        """Whether ``actor`` holds ``permission`` in the server ``guild_id``; ``entrant``: in
+        a race room, the actor is one of its entrants (by their linked racetime account)."""
         rule = permission.rule
         if actor.is_unknown:
             return False
@@ -80,6 +97,8 @@ class AccessPolicy:
             return rule.system
         if actor.is_api_token:
             return rule.api_token and guild_id is not None and actor.guild_id == guild_id
+        if rule.anyone or (rule.entrants and entrant):
+            return True
         if rule.owners and self.is_owner(actor):
             return True
         if rule.server_role is None:
@@ -90,10 +109,17 @@ class AccessPolicy:
         role = await self.server_role(actor, guild_id)
         return role is not None and role >= rule.server_role
 
-    async def require(self, actor: Actor, permission: Permission, guild_id: int | None) -> None:
+    async def require(
+        self,
+        actor: Actor,
+        permission: Permission,
+        guild_id: int | None,
+        *,
+        entrant: bool = False,
+    ) -> None:
         """Return if ``actor`` holds ``permission`` in ``guild_id``; else raise
         :class:`PermissionDeniedError` saying who may."""
-        if not await self.allows(actor, permission, guild_id):
+        if not await self.allows(actor, permission, guild_id, entrant=entrant):
             raise PermissionDeniedError(permission.refusal)
 
     async def bot_serves(self, guild_id: int, category: str) -> bool:

@@ -36,6 +36,10 @@ ORGANIZERS_ONLY = (
     "or the server's organizer role."
 )
 ADMINS_ONLY = "Only server admins can do this: members with the Manage Server permission."
+LINK_FIRST = (
+    "Link your racetime.gg account to RaceDesk first: /link-racetime in the tournament's "
+    "Discord server."
+)
 ADMINS_AND_OWNERS_ONLY = (
     "Only server admins (members with the Manage Server permission) and the bot's owners "
     "can do this."
@@ -51,6 +55,10 @@ class Rule:
     owners: bool = False  # bot owners ([discord] owner_ids), in any server
     system: bool = False  # RaceDesk's automation
     api_token: bool = False  # an API token of the server acted on
+    # In a race room: the room's entrants (by their linked account), and any person RaceDesk
+    # knows (a linked account), whatever their server.
+    entrants: bool = False
+    anyone: bool = False
     refusal: str = ""  # what a refused person is told; "" derives it from the roles
 
     @property
@@ -70,7 +78,11 @@ class Rule:
     @property
     def audience(self) -> str:
         """Who may, as the command listing and the README say it (people only)."""
+        if self.anyone:
+            return "anyone with a linked racetime.gg account"
         parts = [ROLE_AUDIENCE[self.server_role]] if self.server_role is not None else []
+        if self.entrants:
+            parts.insert(0, "the race's entrants")
         if self.owners and self.server_role is not ServerRole.MEMBER:
             parts.append("bot owners")
         return ", ".join(parts) or "nobody"
@@ -93,6 +105,12 @@ class Permission(StrEnum):
     SET_ROLES = "set roles"
     MANAGE_RACETIME_BOTS = "manage racetime bots"
     VIEW_EVERY_SERVER = "view every server"
+    # Race-room chat commands (issue 24): asked with ``entrant=`` for the room's entrants.
+    VIEW_RACE_ROOM = "see a race room's match"
+    ROLL_SEEDS = "roll seeds"
+    LOCK_SEEDS = "lock seeds"
+    CALL_FPA = "call the fair-play agreement"
+    SET_BREAKS = "set breaks"
 
     @property
     def rule(self) -> Rule:
@@ -142,4 +160,21 @@ RULES: dict[Permission, Rule] = {
         None, owners=True,
         refusal="Only the bot's owners can see every server's racetime bots and rooms.",
     ),
+    # !help and !match in a match's or live race's room: anyone RaceDesk knows.
+    Permission.VIEW_RACE_ROOM: Rule(None, anyone=True, refusal=LINK_FIRST),
+    # !seed (and the room's "Roll seed" button; /match seed from Discord): the race's
+    # entrants before the start, and the tournament's organizers.
+    Permission.ROLL_SEEDS: Rule(
+        ServerRole.ORGANIZER, entrants=True,
+        refusal="Only the race's entrants and the tournament's organizers can roll the seed.",
+    ),
+    # !lock / !unlock: whether the seed may be rolled (again).
+    Permission.LOCK_SEEDS: Rule(ServerRole.ORGANIZER),
+    # !fpa: an entrant invokes the fair-play agreement during the race.
+    Permission.CALL_FPA: Rule(
+        None, entrants=True,
+        refusal="Only the race's entrants can call the fair-play agreement.",
+    ),
+    # !breaks: scheduled breaks announced in the room.
+    Permission.SET_BREAKS: Rule(ServerRole.ORGANIZER),
 }

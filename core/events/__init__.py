@@ -50,6 +50,7 @@ from core.events.racetime import (
     RoomForMatchEvent,
     room_partition,
 )
+from core.events.room_commands import FpaCalledEvent, RoomCommandEvent, RoomSeedRolledEvent
 
 __all__ = [
     "AsyncLiveRaceCancelledEvent",
@@ -62,6 +63,7 @@ __all__ = [
     "EventDispatcher",
     "EventLog",
     "EventPriority",
+    "FpaCalledEvent",
     "LoggedEvent",
     "MatchCancelledEvent",
     "MatchEvent",
@@ -87,7 +89,9 @@ __all__ = [
     "RacetimeRoomEvent",
     "RacetimeRoomOpenedEvent",
     "RetryPolicy",
+    "RoomCommandEvent",
     "RoomForMatchEvent",
+    "RoomSeedRolledEvent",
     "Subscription",
     "UnknownEventKindError",
     "by_priority",

@@ -40,6 +40,7 @@ class NotificationType(StrEnum):
     LIVE_RACE_STARTED = "LIVE_RACE_STARTED"
     LIVE_RACE_FINISHED = "LIVE_RACE_FINISHED"
     LIVE_RACE_CANCELLED = "LIVE_RACE_CANCELLED"
+    MATCH_SEED = "MATCH_SEED"
 
     @property
     def info(self) -> TypeInfo:
@@ -80,4 +81,6 @@ _INFO: dict[NotificationType, TypeInfo] = {
         418, "Live race finished", _S.FINISHED, True, "a live race you were in finishes"),
     NotificationType.LIVE_RACE_CANCELLED: TypeInfo(
         419, "Live race cancelled", _S.CANCELLED, True, "a live race you could join is off"),
+    NotificationType.MATCH_SEED: TypeInfo(
+        420, "Match seed", _S.ROOM_OPENED, True, "your match's seed is rolled"),
 }

@@ -30,6 +30,7 @@ from core.events import (
     MatchResultEvent,
     MatchScheduledEvent,
     RoomForMatchEvent,
+    RoomSeedRolledEvent,
 )
 from core.live_races.rules import eligible_users
 from core.notifications.kinds import NotificationType
@@ -68,6 +69,11 @@ def _not_invited(event: MatchInviteRefusedEvent, audience: Audience) -> Notifica
     )
 
 
+def _seed(event: RoomSeedRolledEvent, audience: Audience) -> NotificationContent:
+    again = " (a re-roll: this one replaces the earlier seed)" if event.rolls > 1 else ""
+    return _base(audience, room_url=event.room_url, details=f"Seed: {event.seed_text}{again}")
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One kind of event, the notification it becomes, what it says and to whom."""
@@ -93,6 +99,7 @@ MATCH_RULES = [
          lambda e, users: [u for u in users if u not in e.not_invited]),
     Rule(MatchInviteRefusedEvent, NotificationType.MATCH_ROOM_OPENED, _not_invited,
          lambda e, users: [u for u in users if u == e.player_user_id]),
+    Rule(RoomSeedRolledEvent, NotificationType.MATCH_SEED, _seed),
 ]
 LIVE_RACE_RULES = [
     Rule(AsyncLiveRaceCreatedEvent, NotificationType.LIVE_RACE_SCHEDULED,
@@ -147,7 +154,11 @@ class NotificationListeners:
         dispatcher.subscribe(rule.event_type, exactly_once(self._sessionmaker, name, record))
 
     async def _match_audience(self, session: AsyncSession, event: Any) -> Audience | None:
-        match_id = event.match_id if isinstance(event, MatchEvent | RoomForMatchEvent) else None
+        match_id = (
+            event.match_id
+            if isinstance(event, MatchEvent | RoomForMatchEvent | RoomSeedRolledEvent)
+            else None
+        )
         return await match_audience(session, match_id) if match_id is not None else None
 
     async def _live_race_audience(

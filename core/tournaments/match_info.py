@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from core.times.parsing import show_time
+from db.models import FpaCall
 from db.models import RaceStatus as RaceStatus  # re-exported: cogs read no db model
 
 DEFAULT_GOAL = "Beat the game"
@@ -58,6 +59,37 @@ class RoomInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class FpaNote:
+    """A fair-play call in the match's room (``!fpa``), as ``/match info`` and the results
+    post show it; the match is under review until an organizer clears it."""
+
+    caller: str  # the entrant's racetime name
+    race_time: str | None  # the race clock when it was called
+    reason: str | None
+    cleared: bool
+
+    def line(self) -> str:
+        when = f" at {self.race_time}" if self.race_time else ""
+        why = f": {self.reason}" if self.reason else ""
+        return f"FPA by {self.caller}{when}{why} ({'cleared' if self.cleared else 'under review'})"
+
+
+def race_clock(seconds: float | None) -> str | None:
+    """``1:02:03`` (the race clock) from seconds since the start."""
+    if seconds is None:
+        return None
+    whole = max(int(seconds), 0)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def fpa_note(call: FpaCall) -> FpaNote:
+    return FpaNote(
+        call.racetime_user_name or call.racetime_user_id, race_clock(call.race_time_seconds),
+        call.reason, call.cleared_at is not None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class MatchInfo:
     """A match with everything ``/match info`` shows; ``goal``, ``invitational`` and
     ``auto_create`` are the values that apply (the match's, else the defaults)."""
@@ -81,6 +113,13 @@ class MatchInfo:
     room: RoomInfo
     room_error: str | None
     room_reason: str | None = None  # why there is no room yet, when that is the question
+    seed: str | None = None  # the seed rolled in its room (!seed, /match seed)
+    fpa: tuple[FpaNote, ...] = ()
+
+    @property
+    def under_review(self) -> bool:
+        """An entrant called the fair-play agreement and no organizer has cleared it yet."""
+        return any(not call.cleared for call in self.fpa)
 
     @property
     def opens_at(self) -> datetime | None:

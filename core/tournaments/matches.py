@@ -39,11 +39,13 @@ from core.tournaments.match_info import (
     RoomInfo,
     RoomReadiness,
     RoomStatus,
+    fpa_note,
 )
 from core.tournaments.tournaments import TournamentService, TournamentSettings, clean_goal
 from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
 from db.queries import matches as queries
 from db.queries.match_rooms import delete_failed_claim
+from db.queries.room_commands import fpa_calls_of_match, seed_of_match
 from db.queries.users import get_or_create_user_by_discord_id
 
 log = logging.getLogger(__name__)
@@ -393,6 +395,7 @@ class MatchService:
         )
         goal, goal_from = _goal(match, settings)
         auto_match = match.auto_create_room
+        seed = await seed_of_match(session, _id(match))
         return MatchInfo(
             id=_id(match),
             guild_id=tournament.guild_id,
@@ -414,6 +417,8 @@ class MatchService:
             players=players,
             room=await self._room(session, match),
             room_error=match.room_error,
+            seed=seed.text if seed is not None else None,
+            fpa=tuple(fpa_note(call) for call in await fpa_calls_of_match(session, _id(match))),
         )
 
 
