@@ -10,6 +10,15 @@ The ``/_test`` API lets another process drive the fake (JSON bodies and answers;
 - ``POST /_test/races`` ``{"category", <settings>}``: open a room, ``{"name", "slug"}``.
 - ``POST /_test/races/{slug}/racers/{user}/{action}``: act as a racer (``join``, ``ready``,
   ``done``, ``undone``, ...; ``split`` takes ``{"split", "time"?, "is_finish"?}``).
+- ``POST /_test/races/{slug}/racers/{user}/say`` ``{"text"}``: type a chat message as that
+  user, refused as racetime refuses it (``{"errors"}``, 422); ``{"id"}`` of the message, 201.
+- ``POST /_test/races/{slug}/racers/{user}/click`` ``{"message", "label", "values"?}``:
+  click the action ``label`` of the bot message ``message`` as that user: the site posts the
+  action's ``message`` with the survey's ``${name}`` filled from ``values`` (question name ->
+  answer; defaults otherwise); ``{"id", "message"}`` of the posted message, 201.
+- ``GET /_test/races/{slug}/received``: every websocket action the room's sockets sent
+  (``[{"slug", "socket", "action", "data"}]``, oldest first), e.g. ``gethistory`` and its
+  ``last_message``.
 - ``POST /_test/races/{slug}/frame``: send a raw frame to the room's sockets. The body is
   ``{"frame": <any JSON>}``, ``{"text": "<sent as is>"}``, ``{"race_of": "<slug>"}`` (that
   room's ``race.data``, e.g. another room's); any other body (a frame, not JSON, huge: up to
@@ -56,8 +65,8 @@ from fake_racetime import forms, oauth_views, serialize
 from fake_racetime.bot_actions import ACTIONS, BotContext
 from fake_racetime.keys import SERVER
 from fake_racetime.models import ALL_SCOPES, Token
-from fake_racetime.racer import RACER_ACTIONS
-from fake_racetime.server import FakeRacetimeServer, RequestRecord, Socket
+from fake_racetime.racer import RACER_ACTIONS, Racer
+from fake_racetime.server import FakeRacetimeServer, Received, RequestRecord, Socket
 from fake_racetime.state import RACE_STATUS, Race, RaceActionError
 
 logger = logging.getLogger(__name__)
@@ -384,6 +393,7 @@ async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: s
         return
     action = content.get("action")
     data = content.get("data")
+    server.received.append(Received(race.slug, sock.kind, action, data))
     if action == "ping":
         await _reply(server, sock, "pong")
         await server.release_after_pong(race.slug, sock)
@@ -392,7 +402,7 @@ async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: s
         await server.send_state(race, sock, "getrace")
         return
     if action == "gethistory":
-        await _reply(server, sock, "chat.history", messages=_history(race, data))
+        await _reply(server, sock, "chat.history", messages=_history(server, race, data))
         return
     if sock.kind != "bot":
         return  # the public socket is read-only
@@ -415,15 +425,19 @@ async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: s
         await _reply(server, sock, "error", errors=[str(a) for a in exc.args])
 
 
-def _history(race: Race, data: Any) -> list[dict[str, Any]]:
-    public = [m for m in race.messages if not m.is_dm]
+def _history(server: FakeRacetimeServer, race: Race, data: Any) -> list[dict[str, Any]]:
+    """racetime-app's ``get_chat_history`` for a bot's socket (no user: no DMs).
+
+    The messages after ``last_message`` (by their key: racetime decodes the hashid, so a
+    deleted or another room's message still counts; an id it cannot decode means from the
+    start), then the last 100 of those not pinned and every pinned one, ordered by
+    ``(pinned, posted_at)``: pinned messages come last.
+    """
     last = data.get("last_message") if isinstance(data, dict) else None
-    if last:
-        ids = [m.id for m in public]
-        if last in ids:
-            public = public[ids.index(last) + 1 :]
-    recent = public[-100:]
-    pinned = [m for m in public if m.pinned and m not in recent]
+    after = server.message_seq(last) if isinstance(last, str) and last else None
+    messages = [m for m in race.messages if not m.is_dm and (after is None or m.seq > after)]
+    recent = [m for m in messages if not m.pinned][-100:]
+    pinned = [m for m in messages if m.pinned]
     return [serialize.chat_message_dict(m, race) for m in recent + pinned]
 
 
@@ -493,6 +507,50 @@ async def test_racer(request: web.Request) -> web.Response:
     except KeyError:
         return _json({"errors": ["unknown race or user"]}, 404)
     return _json({"ok": True})
+
+
+async def test_say(request: web.Request) -> web.Response:
+    body = await _body(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        return _json({"errors": ["text: a string is required"]}, 422)
+    try:
+        racer = server_racer(request)
+        message = await racer.say(text)
+    except RaceActionError as exc:
+        return _json({"errors": list(exc.args)}, 422)
+    except KeyError:
+        return _json({"errors": ["unknown race or user"]}, 404)
+    return _json({"id": message.id}, 201)
+
+
+async def test_click(request: web.Request) -> web.Response:
+    body = await _body(request)
+    message_id, label, values = body.get("message"), body.get("label"), body.get("values")
+    if not isinstance(message_id, str) or not isinstance(label, str):
+        return _json({"errors": ["message and label: strings are required"]}, 422)
+    if values is not None and not isinstance(values, dict):
+        return _json({"errors": ["values: an object is required"]}, 422)
+    try:
+        racer = server_racer(request)
+        message = await racer.click(message_id, label, values)
+    except RaceActionError as exc:
+        return _json({"errors": list(exc.args)}, 422)
+    except KeyError:
+        return _json({"errors": ["unknown race or user"]}, 404)
+    return _json({"id": message.id, "message": message.message}, 201)
+
+
+def server_racer(request: web.Request) -> Racer:
+    """The racer of the route's ``slug`` and ``user`` (``KeyError`` when either is unknown)."""
+    server = request.app[SERVER]
+    return server.racer(request.match_info["slug"], request.match_info["user"])
+
+
+async def test_received(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    slug = request.match_info["slug"]
+    return _json([r.as_dict() for r in server.received if r.slug == slug])
 
 
 async def test_delete_user(request: web.Request) -> web.Response:
@@ -707,7 +765,10 @@ def build_app(server: FakeRacetimeServer) -> web.Application:
     app.router.add_post("/_test/tokens/lifetime", test_token_lifetime)
     app.router.add_post("/_test/bots", test_add_bot)
     app.router.add_post("/_test/races", test_open_race)
+    app.router.add_post("/_test/races/{slug}/racers/{user}/say", test_say)
+    app.router.add_post("/_test/races/{slug}/racers/{user}/click", test_click)
     app.router.add_post("/_test/races/{slug}/racers/{user}/{action}", test_racer)
+    app.router.add_get("/_test/races/{slug}/received", test_received)
     app.router.add_post("/_test/races/{slug}/drop", test_drop)
     app.router.add_post("/_test/advance", test_advance)
     app.router.add_post("/_test/clock", test_clock)

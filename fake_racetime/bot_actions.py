@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from fake_racetime import chat
+from fake_racetime.chat import CHAT_CLOSED
 from fake_racetime.models import ChatMessage, User, new_hashid
 from fake_racetime.state import Race, RaceActionError
 
 if TYPE_CHECKING:
     from fake_racetime.server import FakeRacetimeServer
 
-GUID_RE = re.compile(r"^[0-9a-z\-]+$")
-GUID_TTL = timedelta(seconds=300)
-MAX_MESSAGE = 1000
 MAX_ACTIONS = 4
 MAX_META = 2048
 MAX_INFO = 1000
 
-NO_GUID = (
-    "Bad request, no GUID supplied. A unique string is required to prevent duplicate messaging."
-)
-CHAT_CLOSED = "This race chat is now closed. No new messages may be added."
 
 
 @dataclass
@@ -51,41 +45,33 @@ def _data(payload: Any) -> dict[str, Any]:
 
 
 def do_message(ctx: BotContext, data: dict[str, Any]) -> None:
+    """``BotMessage``: the guid first (a repeat within 300 s is dropped silently, even one
+    whose first sending was refused), then ``ChatBotForm``, then a closed chat."""
     race = ctx.race
-    guid = str(data.get("guid") or "")
-    if not GUID_RE.match(guid):
-        raise RaceActionError(NO_GUID)
-    seen = ctx.server.guids.get(guid)
-    if seen is not None and ctx.now - seen < GUID_TTL:
-        return  # a duplicate within 300 s is dropped silently
-    ctx.server.guids[guid] = ctx.now
-    text = data.get("message")
-    if not isinstance(text, str) or not text:
-        raise RaceActionError("message: This field is required.")
-    if len(text) > MAX_MESSAGE:
-        raise RaceActionError(
-            f"message: Ensure this value has at most {MAX_MESSAGE} characters (it has {len(text)})."
-        )
-    if race.chat_closed(ctx.now):
-        raise RaceActionError(CHAT_CLOSED)
+    if not chat.guid_is_new(ctx.server.guids, str(data.get("guid") or ""), ctx.now):
+        return
+    text = chat.check_text(data.get("message"))
     direct_to = None
     if data.get("direct_to"):
         direct_to = ctx.server.users.get(str(data["direct_to"]))
-        if direct_to is None:
-            raise RaceActionError("direct_to: Select a valid choice.")
+        if direct_to is None or direct_to.deleted:
+            raise RaceActionError("direct_to: Unrecognised user")
     actions = data.get("actions") or {}
+    if direct_to is not None:
+        actions = {}  # ChatBotForm.clean_actions: none on a DM
     if not isinstance(actions, dict):
         raise RaceActionError("actions: Enter a valid JSON.")
     if len(actions) > MAX_ACTIONS:
-        # Exact text not captured from a real server; the limit is racetime's.
-        raise RaceActionError(f"actions: You cannot add more than {MAX_ACTIONS} actions.")
+        raise RaceActionError(f"actions: A message may only have up to {MAX_ACTIONS} actions.")
+    if race.chat_closed(ctx.now):
+        raise RaceActionError(CHAT_CLOSED)
     msg = ChatMessage(
         id=new_hashid(),
         posted_at=ctx.now,
         message=text,
         bot=ctx.bot_name,
         direct_to=direct_to,
-        actions={} if direct_to else dict(actions),
+        actions=dict(actions),
         pinned=False if direct_to else bool(data.get("pinned")),
     )
     race.messages.append(msg)
@@ -101,10 +87,12 @@ def _find_message(race: Race, data: dict[str, Any]) -> ChatMessage:
 
 
 def do_pin(ctx: BotContext, data: dict[str, Any], pinned: bool) -> None:
+    """``BotPinMessage``/``BotUnpinMessage`` and ``Message.set_pin``: nothing is sent when
+    the message already is (or is not) pinned, or is a DM."""
     if ctx.race.chat_closed(ctx.now):
-        raise RaceActionError(CHAT_CLOSED)
+        raise RaceActionError("This race chat is now closed.")
     msg = _find_message(ctx.race, data)
-    if msg.is_dm:
+    if msg.is_dm or msg.pinned == pinned:
         return
     msg.pinned = pinned
     ctx.race.outbox.append(("pin" if pinned else "unpin", msg))

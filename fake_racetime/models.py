@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import secrets
 import string
@@ -88,8 +89,16 @@ class Token:
         return not self.revoked and now < self.expires_at
 
 
+# racetime's message ids are hashids of one table's auto-increment key: ``gethistory`` sends
+# the messages with a greater key than ``last_message``'s. ``seq`` is that key.
+_message_seq = itertools.count(1)
+
+
 @dataclass
 class ChatMessage:
+    """A chat message. ``is_monitor`` and ``delay`` are not stored: racetime computes them
+    whenever it sends the message (``serialize.chat_message_dict``)."""
+
     id: str
     posted_at: datetime
     message: str
@@ -100,8 +109,7 @@ class ChatMessage:
     pinned: bool = False
     highlight: bool = False
     is_system: bool = False
-    is_monitor: bool | None = None
-    delay: int = 0
+    seq: int = field(default_factory=lambda: next(_message_seq))
 
     @property
     def is_dm(self) -> bool:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from fake_racetime import chat
 from fake_racetime.models import ChatMessage, User, new_hashid
 from fake_racetime.state import Race, RaceActionError
 
@@ -130,23 +131,40 @@ class Racer:
         await self.server.apply(self.race, change)
 
     async def say(self, text: str) -> ChatMessage:
-        """Post a chat message as this user (a single ``chat.message`` frame)."""
+        """Post a chat message as this user (a single ``chat.message`` frame), refused as
+        racetime refuses it (``fake_racetime.chat``)."""
+        posted = await self.post(text, guid=chat.site_guid())
+        assert posted is not None  # a fresh guid
+        return posted
+
+    async def post(self, text: str, *, guid: str) -> ChatMessage | None:
+        """racetime's message view: ``None`` when ``guid`` was seen in the last 300 s (the
+        message is dropped silently), else the message posted."""
         posted: list[ChatMessage] = []
 
         def change(now: datetime) -> None:
-            msg = ChatMessage(
-                id=new_hashid(),
-                posted_at=now,
-                message=text,
-                user=self.user,
-                is_monitor=self.race.can_monitor(self.user),
-            )
+            if not chat.guid_is_new(self.server.guids, guid, now):
+                return
+            checked = chat.check_text(text)
+            chat.assert_can_chat(self.race, self.user, now)
+            msg = ChatMessage(id=new_hashid(), posted_at=now, message=checked, user=self.user)
             self.race.messages.append(msg)
             self.race.outbox.append(("chat", msg))
             posted.append(msg)
 
         await self.server.apply(self.race, change)
-        return posted[0]
+        return posted[0] if posted else None
+
+    async def click(
+        self, message_id: str, label: str, values: Mapping[str, Any] | None = None
+    ) -> ChatMessage:
+        """Click the action ``label`` of the bot message ``message_id``, as the site does:
+        it posts the action's message (its survey's ``values`` filled in) as this user, with
+        a guid of its own."""
+        message = next((m for m in self.race.messages if m.id == message_id), None)
+        if message is None:
+            raise RaceActionError("Could not find a message with that ID.")
+        return await self.say(chat.clicked_text(message, label, values))
 
     async def do(self, action: str, **data: Any) -> None:
         """Run a racer action by name; ``data`` are its arguments (only ``split`` takes any)."""

@@ -296,6 +296,15 @@ def category_dict(category: Category, races: list[Race]) -> dict[str, Any]:
 
 
 def chat_message_dict(msg: ChatMessage, race: Race) -> dict[str, Any]:
+    """racetime-app's ``Message.as_dict``. ``is_monitor`` is whether the sender can monitor
+    the race now (null without a sender); ``delay`` is the race's ``chat_message_delay`` in
+    seconds for a person who is not a monitor, else 0. racetime sends the message to every
+    socket at once: the delay is for the site's page, which hides it from everyone but its
+    sender and the monitors until then (racetime-app ``race.js``)."""
+    is_monitor = race.can_monitor(msg.user) if msg.user is not None else None
+    delay = 0
+    if msg.bot is None and not msg.is_system and not is_monitor:
+        delay = race.chat_message_delay.seconds  # racetime reads ``.seconds`` too
     return {
         "id": msg.id,
         "user": user_summary(msg.user, race.category),
@@ -307,10 +316,10 @@ def chat_message_dict(msg: ChatMessage, race: Race) -> dict[str, Any]:
         "highlight": msg.highlight,
         "is_dm": msg.is_dm,
         "is_bot": msg.bot is not None,
-        "is_monitor": msg.is_monitor,
+        "is_monitor": is_monitor,
         "is_system": msg.is_system,
         "is_pinned": msg.pinned,
-        "delay": msg.delay,
+        "delay": delay,
         "actions": dict(msg.actions),
     }
 

@@ -58,6 +58,7 @@ _NOUNS = ("wolf", "ramuh", "ness", "link", "zelda", "samus", "kirby", "yoshi", "
 
 # How long a bot action's broadcast waits for the socket's ``ping`` at most (seconds).
 CHANNEL_LAYER_DELAY = 0.05
+RECEIVED_KEPT = 10_000
 SEND_TIMEOUT_SECONDS = 5.0  # a client that reads nothing for this long is cut off
 # racetime-app sends a refused action's ``error`` and the next ``pong`` as separate writes,
 # 0.07-0.68 ms apart (measured on loopback); the fake does the same by default.
@@ -121,6 +122,19 @@ class Broadcast:
             "bot_sockets": self.bot_sockets,
             "reason": self.reason,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A websocket action a room's socket sent (``action`` and ``data`` as sent)."""
+
+    slug: str
+    socket: str  # "bot" or "public"
+    action: Any
+    data: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"slug": self.slug, "socket": self.socket, "action": self.action, "data": self.data}
 
 
 @dataclass(slots=True)
@@ -248,6 +262,8 @@ class FakeRacetimeServer:
         self.guids: dict[str, datetime] = {}
         self.sockets: dict[str, list[Socket]] = {}
         self.requests: list[tuple[str, str]] = []
+        # Websocket actions received (the last RECEIVED_KEPT), for tests.
+        self.received: deque[Received] = deque(maxlen=RECEIVED_KEPT)
         self.fail_rules: list[FailRule] = []
         self.delay_rules: list[DelayRule] = []
         self.lose_rules: list[LoseRule] = []
@@ -518,6 +534,21 @@ class FakeRacetimeServer:
         race.outbox.clear()
         self._remember(race)
         return race
+
+    def message_seq(self, message_id: str) -> int | None:
+        """The key of the message with hashid ``message_id`` in any room (racetime decodes
+        the hashid), or ``None`` when it is not one."""
+        for race in self.races.values():
+            for message in race.messages:
+                if message.id == message_id:
+                    return message.seq
+        return None
+
+    def received_actions(self, slug: str, action: str | None = None) -> list[Received]:
+        """The websocket actions room ``slug``'s sockets sent (only ``action`` ones if given)."""
+        return [
+            r for r in self.received if r.slug == slug and (action is None or r.action == action)
+        ]
 
     def new_slug(self) -> str:
         while True:

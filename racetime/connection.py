@@ -23,6 +23,21 @@ library's ``RaceHandler`` only for what it does well: formatting the bot actions
   :class:`RacetimeBotJoinedRaceEvent` (and :class:`RacetimeBotCreatedRaceEvent` for rooms we
   opened). After a restart the stored snapshot is the baseline, so the first diff reports every
   net change made while we were away, under the version it was seen at.
+- Chat is heard (racetime replays nothing on connect). After the first ``race.data`` of every
+  socket the room sends ``gethistory`` with ``last_message``: the id of the last message it
+  handled (none yet: no ``data``). Live ``chat.message`` frames that come before the
+  ``chat.history`` answer wait; then the history is handled oldest first, then the waiting
+  ones. A message seen twice (in the history and live) is handled once: skipped here by id,
+  and its event's id (``<category>/<slug>:chat:<message id>``) is one row in the event log.
+  A command (see :mod:`racetime.chat`) becomes a :class:`RacetimeChatCommandEvent` with the
+  sender's linked user id or ``None``; every message, command or not, moves the position, and
+  the events and the new position are saved together (``RoomStore.save(..., last_message=)``).
+- **The first time.** With no position stored, a room we opened has every message of its
+  history handled (they were all posted in our room). In a room someone else opened, history
+  messages posted before RaceDesk started watching it (``RoomRecord.watching_since``, when its
+  row was made) are not RaceDesk's to answer: they only move the position. The same holds if
+  racetime does not know the stored id (it then sends the whole history). racetime's history
+  holds the last 100 messages (and the pinned ones): more posted while we were away are lost.
 - Waiting (backoff, token renewal, the un-finish window) runs on the injected ``Clock``.
 """
 
@@ -31,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -42,8 +57,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from core.clock import Clock, SystemClock
-from core.events import Event
+from core.events import Event, RacetimeChatCommandEvent
 from core.metrics import NO_METRICS, Metrics
+from racetime import chat
 from racetime.backoff import Backoff
 from racetime.diff import (
     RoomContext,
@@ -52,7 +68,16 @@ from racetime.diff import (
     diff_race,
 )
 from racetime.errors import RacetimeActionError, RacetimeError, RoomConnectionClosedError
-from racetime.models import ErrorFrame, PongFrame, Race, RaceDataFrame, decode_frame
+from racetime.models import (
+    ChatHistoryFrame,
+    ChatMessage,
+    ChatMessageFrame,
+    ErrorFrame,
+    PongFrame,
+    Race,
+    RaceDataFrame,
+    decode_frame,
+)
 from racetime.ports import RoomRecord, RoomStore
 from racetime.validation import admit
 
@@ -69,6 +94,8 @@ MESSAGE_TOO_BIG = 1009  # the websocket close code for a frame over max_size
 MAX_NOTES = 100  # distinct frame problems remembered per room (a hostile server sends many)
 REFUSALS_BEFORE_CHECK = 3  # refused handshakes in a row before asking whether the room exists
 _PING = msgspec.json.encode({"action": "ping"}).decode()
+# Live chat messages kept while the history is awaited (far more than a room posts meanwhile).
+MAX_WAITING_MESSAGES = 1000
 _ENDED = frozenset({"cancelled", "partitioned"})  # nothing can happen in the room any more
 
 
@@ -207,6 +234,15 @@ class RoomConnection:
         self._failures = 0  # consecutive failed connections (the backoff's step)
         self._admitted = False  # this connection brought at least one acceptable frame
         self._noted: set[str] = set()  # problems with this room's frames, logged once each
+        # Chat: the id of the last message handled (asked from on every reconnect), the ids
+        # handled lately, and per socket whether the history was asked for ("asked", at
+        # ``_history_asked_at``) and answered ("done"), with the live messages that came
+        # before the answer.
+        self._chat_position: str | None = record.last_chat_message_id
+        self._chat_seen = chat.RecentIds()
+        self._history = "none"
+        self._history_asked_at = 0.0
+        self._chat_waiting: list[ChatMessage] = []
         self.connect_count = 0
         # Settings racetime dropped when we opened the room (see CategoryBot.create_room).
         self.settings_not_taken: tuple[str, ...] = ()
@@ -376,6 +412,8 @@ class RoomConnection:
     async def _read(self, ws: ClientConnection, token: AccessTokenLike) -> None:
         self._ws = ws
         self._pings_sent = self._pongs_seen = 0  # a new socket: its own pings and pongs
+        self._history = "none"  # and its own chat history to ask for
+        self._chat_waiting = []
         self._sender.ws = ws
         self._expired = None
         self._renew_at = self._clock.monotonic() + self._renew_in(token)
@@ -471,6 +509,12 @@ class RoomConnection:
             return
         if type(frame) is RaceDataFrame:
             await self._on_race(frame.race)
+            if self._history == "none":
+                await self._ask_history()
+        elif type(frame) is ChatMessageFrame:
+            await self._on_chat(frame.message)
+        elif type(frame) is ChatHistoryFrame:
+            await self._on_history(frame)
         elif type(frame) is ErrorFrame:
             self._on_error(list(frame.errors or []))
         elif type(frame) is PongFrame:
@@ -599,6 +643,111 @@ class RoomConnection:
             self._linked[racetime_user_id] = found.get(racetime_user_id)
         return self._linked[racetime_user_id]
 
+    # -- chat --------------------------------------------------------------------------------
+
+    async def _ask_history(self) -> None:
+        """Ask for the messages after the last one handled (all of them without one)."""
+        ws = self._ws
+        if ws is None:
+            return
+        action: dict[str, object] = {"action": "gethistory"}
+        if self._chat_position is not None:
+            action["data"] = {"last_message": self._chat_position}
+        self._history = "asked"
+        self._history_asked_at = self._clock.monotonic()
+        await ws.send(msgspec.json.encode(action).decode())
+
+    async def _on_chat(self, message: ChatMessage) -> None:
+        if self._history == "done":
+            await self._handle_chat([(message, False)])
+            return
+        if len(self._chat_waiting) >= MAX_WAITING_MESSAGES:
+            self._note("chat-waiting", "too many chat messages before the history; some dropped")
+        else:
+            self._chat_waiting.append(message)
+        if (
+            self._history == "asked"
+            and self._clock.monotonic() - self._history_asked_at > self._timings.action_timeout
+        ):
+            # racetime answers gethistory at once; a request lost on its way is asked again.
+            self._note("history-late", "racetime did not answer gethistory in time; asking again")
+            await self._ask_history()
+
+    async def _on_history(self, frame: ChatHistoryFrame) -> None:
+        """The answer to ``gethistory``: the history oldest first, then the live messages
+        that came while it was awaited."""
+        if self._history != "asked":
+            self._note("history-unasked", "a chat.history nobody asked for was ignored")
+            return
+        waiting, self._chat_waiting = self._chat_waiting, []
+        self._history = "done"
+        batch = [(m, True) for m in chat.chronological(frame.chat_messages())]
+        batch.extend((m, False) for m in waiting)
+        await self._handle_chat(batch)
+
+    async def _handle_chat(self, batch: list[tuple[ChatMessage, bool]]) -> None:
+        """Turn the commands among ``batch`` (message, from the history) into events, saved
+        with the new position: the id of the last message of the batch."""
+        events: list[Event] = []
+        last: str | None = None
+        for message, from_history in batch:
+            message_id = chat.message_id(message)
+            if message_id is None:
+                self._note("chat-id", "a chat message without a racetime id was ignored")
+                continue
+            if message_id in self._chat_seen:
+                continue  # in the history and live too: handled once
+            self._chat_seen.add(message_id)
+            last = message_id
+            if from_history and self._before_watching(message):
+                continue
+            command = chat.command_in(message)
+            if command is not None:
+                events.append(await self._command_event(command, from_history))
+        if last is None:
+            return
+        self._chat_position = last
+        self._store.save(self.record.category, self.record.slug, events, last_message=last)
+
+    def _before_watching(self, message: ChatMessage) -> bool:
+        """Posted before RaceDesk watched a room it did not open: not RaceDesk's to answer."""
+        since = self.record.watching_since
+        if self.record.opened_by_us or since is None:
+            return False
+        posted = chat.posted_at(message)
+        return posted is None or posted < since
+
+    async def _command_event(
+        self, command: chat.ChatCommand, from_history: bool
+    ) -> RacetimeChatCommandEvent:
+        context = self._context
+        return RacetimeChatCommandEvent(
+            category=context.category,
+            room_slug=context.room_slug,
+            room_name=context.room_name,
+            match_id=context.match_id,
+            tournament_id=context.tournament_id,
+            live_race_id=context.live_race_id,
+            racetime_version=self._last.version if self._last is not None else None,
+            entity_id=context.room_name,
+            user_id=await self._sender_user_id(command.racetime_user_id),
+            occurred_at=command.posted_at or self._clock.now(),
+            message_id=command.message_id,
+            racetime_user_id=command.racetime_user_id,
+            racetime_user_name=command.racetime_user_name,
+            command=command.command,
+            text=command.text,
+            posted_at=command.posted_at,
+            from_history=from_history,
+        )
+
+    async def _sender_user_id(self, racetime_user_id: str) -> int | None:
+        """The sender's linked user id, or None. Looked up again while unknown: someone told
+        to link their account first may have done so since their last command."""
+        if self._linked.get(racetime_user_id) is None:
+            self._linked.pop(racetime_user_id, None)
+        return await self.linked_user_id(racetime_user_id)
+
     # -- actions -----------------------------------------------------------------------------
 
     async def _act(self, send: Callable[[], Awaitable[None]], what: str) -> None:
@@ -666,8 +815,37 @@ class RoomConnection:
         if ws is not None:
             await ws.close()
 
-    async def send_message(self, message: str, *, pinned: bool = False) -> None:
-        await self._act(lambda: self._sender.send_message(message, pinned=pinned), "message")
+    async def _send(self, text: str) -> None:
+        ws = self._ws
+        assert ws is not None  # the action lock waited for the socket
+        await ws.send(text)
+
+    async def send_message(
+        self,
+        message: str,
+        *,
+        pinned: bool = False,
+        actions: Mapping[str, Mapping[str, Any]] | None = None,
+        direct_to: str | None = None,
+        guid: str | None = None,
+    ) -> None:
+        """Post ``message`` in the room (or to one racetime user, ``direct_to``).
+
+        ``actions`` are the message's buttons, label -> ``{"message", "submit"?, "survey"?,
+        "help"?}`` or ``{"url", "help"?}``, at most four; not on a DM, nor ``pinned``
+        (``ValueError``). ``guid`` defaults to a new one; pass a fixed one (``[0-9a-z-]``) to
+        make a resend after a crash harmless: racetime drops a guid it saw in the last 300 s.
+        """
+        frame = chat.message_action(
+            message, pinned=pinned, actions=actions, direct_to=direct_to, guid=guid
+        )
+        await self._act(lambda: self._send(frame), "message")
+
+    async def pin_message(self, message_id: str) -> None:
+        await self._act(lambda: self._sender.pin_message(message_id), "pin_message")
+
+    async def unpin_message(self, message_id: str) -> None:
+        await self._act(lambda: self._sender.unpin_message(message_id), "unpin_message")
 
     async def invite(self, racetime_user_id: str) -> None:
         await self._act(lambda: self._sender.invite_user(racetime_user_id), "invite")

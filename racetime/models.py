@@ -7,6 +7,9 @@ are ``msgspec`` Structs decoded in one pass by a C decoder:
   straight into :class:`RaceDataFrame` (race included) in a single pass; other known frame types
   (``race.renders``, ``chat.message``, ``error``, ``pong``, ...) declare only the keys we use, so
   the rest (for example the HTML ``renders``) is skipped without building Python objects.
+* ``chat.history`` keeps its ``messages`` undecoded until :meth:`ChatHistoryFrame.chat_messages`
+  turns them into :class:`ChatMessage` one by one: one odd message costs only itself, and the
+  frame (the answer to ``gethistory`` a room waits for) is never lost.
 * A frame whose ``type`` is not known yet decodes (through a second, light pass that reads only
   ``type`` and ``date``) to :class:`UnknownFrame`, so a new server message type is never an error.
 * Unknown keys are ignored everywhere, optional keys may be missing, and ``null`` is accepted
@@ -419,7 +422,28 @@ class ChatMessageFrame(Frame, tag="chat.message", frozen=True, kw_only=True):
 
 
 class ChatHistoryFrame(Frame, tag="chat.history", frozen=True, kw_only=True):
-    messages: list[ChatMessage] = []
+    """``messages`` as sent: decoded one by one by :meth:`chat_messages`, so one odd message
+    (or a ``messages`` that is not a list) never hides the frame or the other messages."""
+
+    messages: Any = None
+
+    def chat_messages(self) -> list[ChatMessage]:
+        """The messages that have a chat message's shape, in the order sent; others left out
+        (logged)."""
+        if not isinstance(self.messages, list):
+            if self.messages is not None:
+                log.warning("Ignoring a chat.history whose messages are not a list")
+            return []
+        result: list[ChatMessage] = []
+        bad = 0
+        for item in self.messages:
+            try:
+                result.append(msgspec.convert(item, ChatMessage))
+            except Exception:
+                bad += 1
+        if bad:
+            log.warning("Ignoring %d malformed messages of a chat.history", bad)
+        return result
 
 
 class ChatDmFrame(Frame, tag="chat.dm", frozen=True, kw_only=True):

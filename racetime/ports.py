@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import IntEnum
 from typing import Protocol
 
@@ -48,6 +49,12 @@ class RoomRecord:
     tournament_id: int | None = None
     live_race_id: int | None = None
     last_race: Race | None = None
+    # The id of the last chat message handled: after a (re)connect, ``gethistory`` asks for
+    # the messages after it. None: none handled yet.
+    last_chat_message_id: str | None = None
+    # When RaceDesk started watching the room (its row was made). In a room someone else
+    # opened, history messages posted before it are not RaceDesk's to answer.
+    watching_since: datetime | None = None
 
     @property
     def name(self) -> str:
@@ -93,9 +100,11 @@ class RoomStore(Protocol):
         *,
         race: Race | None = None,
         active: bool | None = None,
+        last_message: str | None = None,
     ) -> None:
-        """Queue the room's new snapshot (and whether it is still watched) with the events it
-        produced: they are committed together, then delivered. Never blocks."""
+        """Queue the room's new snapshot (and whether it is still watched, and the id of the
+        last chat message handled) with the events it produced: they are committed together,
+        then delivered. Never blocks."""
         ...
 
     async def linked_user_ids(self, racetime_ids: Iterable[str]) -> dict[str, int]:

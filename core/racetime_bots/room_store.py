@@ -30,12 +30,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RoomState:
-    """What one save changes on a room's row: its snapshot, whether it is still watched."""
+    """What one save changes on a room's row: its snapshot, whether it is still watched, the
+    last chat message handled."""
 
     category: str
     slug: str
     race: Race | None = None
     active: bool | None = None
+    last_message: str | None = None
 
 
 class DatabaseRoomStore:
@@ -117,11 +119,13 @@ class DatabaseRoomStore:
         *,
         race: Race | None = None,
         active: bool | None = None,
+        last_message: str | None = None,
     ) -> None:
         if (category, slug) in self._set_aside:
             return
-        state = RoomState(category, slug, race, active)
-        self._log.submit(events, state if race is not None or active is not None else None)
+        state = RoomState(category, slug, race, active, last_message)
+        changes = race is not None or active is not None or last_message is not None
+        self._log.submit(events, state if changes else None)
 
     def _set_room_aside(self, state: Any) -> None:
         assert isinstance(state, RoomState)
@@ -144,6 +148,8 @@ class DatabaseRoomStore:
                 row["last_race_data"] = msgspec.to_builtins(state.race)
             if state.active is not None:
                 row["is_active"] = state.active
+            if state.last_message is not None:
+                row["last_chat_message_id"] = state.last_message
         await room_queries.save_room_states(
             session,
             [{"category": c, "slug": s, **fields} for (c, s), fields in merged.items()],
@@ -168,4 +174,6 @@ def _as_record(room: RaceRoom, tournament_id: int | None) -> RoomRecord:
         tournament_id=tournament_id,
         live_race_id=room.live_race_id,
         last_race=race_from_dict(room.last_race_data) if room.last_race_data else None,
+        last_chat_message_id=room.last_chat_message_id,
+        watching_since=room.created_at,
     )

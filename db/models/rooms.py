@@ -14,7 +14,8 @@ class RaceRoom(SQLModel, table=True):
 
     ``is_active`` is derivable from ``last_status`` but stored (and indexed) so that the
     "rooms to reconnect after a restart" query is one index scan. ``last_race_data`` is the
-    last full race snapshot, so change detection survives a restart.
+    last full race snapshot, so change detection survives a restart; ``last_chat_message_id``
+    is where its chat was read up to, committed with the commands it held.
     """
 
     __tablename__ = "race_rooms"
@@ -39,6 +40,9 @@ class RaceRoom(SQLModel, table=True):
     opened_by_us: bool = Field(default=False)
     is_active: bool = Field(default=True)
     last_race_data: dict[str, Any] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    # The id (a racetime hashid) of the last chat message handled: after a reconnect the
+    # room asks racetime for the messages after it (``gethistory``).
+    last_chat_message_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 

@@ -21,6 +21,7 @@ _UPSERTABLE = frozenset(
         "opened_by_us",
         "is_active",
         "last_race_data",
+        "last_chat_message_id",
     }
 )
 
@@ -119,7 +120,8 @@ async def save_room_states(session: AsyncSession, states: list[dict[str, Any]]) 
     """Write many rooms' snapshots and activity at once (one statement per shape).
 
     Each dict has ``category`` and ``slug`` and any of ``last_status``, ``last_version``,
-    ``last_race_data`` and ``is_active``; rows that do not exist yet are created.
+    ``last_race_data``, ``is_active`` and ``last_chat_message_id``; rows that do not exist yet
+    are created.
     """
     now = utcnow()
     by_shape: dict[frozenset[str], list[dict[str, Any]]] = {}
