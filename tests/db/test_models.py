@@ -20,6 +20,7 @@ from db.models import (
     AuditLog,
     BotStatus,
     EventLogEntry,
+    FpaCall,
     GuildSettings,
     LinkState,
     ListenerReceipt,
@@ -35,6 +36,8 @@ from db.models import (
     RacetimeBotGuild,
     RacetimeBotStatusHistory,
     RacetimeIncident,
+    RoomBreaks,
+    RoomSeed,
     Tournament,
     User,
 )
@@ -232,6 +235,23 @@ async def _insert_one_of_everything(
         ApiToken(
             guild_id=BIG, name="stream-overlay", token_hash="ab" * 32,
             created_by_discord_id=BIG, last_used_at=WHEN, revoked_at=WHEN,
+        ),
+        RoomSeed(
+            category="alttpr", slug="clever-link-1234", match_id=match.id, preset="open",
+            url="https://alttpr.com/h/abc", text="https://alttpr.com/h/abc (code: Bow/Bow)",
+            code="Bow/Bow", rolls=2, locked=True, rolling_request="alttpr/x:chat:k1",
+            rolled_by_discord_id=BIG, rolled_at=WHEN,
+        ),
+        FpaCall(
+            request_id="alttpr/clever-link-1234:chat:k2", category="alttpr",
+            slug="clever-link-1234", match_id=match.id, racetime_user_id="4BlRneEk9jxN6Qka",
+            racetime_user_name="RacerOne", caller_discord_id=BIG, reason="game crashed",
+            race_time_seconds=4925.5, called_at=WHEN, cleared_at=WHEN,
+            cleared_by_discord_id=BIG,
+        ),
+        RoomBreaks(
+            category="alttpr", slug="clever-link-1234", duration_seconds=300,
+            every_seconds=9000, announced=4, set_by_discord_id=BIG,
         ),
     )
     await session.flush()
