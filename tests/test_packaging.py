@@ -1,5 +1,5 @@
-"""The installed package is RaceDesk alone: the developer tools (the fake racetime server, the fake alttpr.com, the
-rehearsal, the benchmarks, the tests) stay in the repository."""
+"""The installed package is RaceDesk alone: the developer tools (the fake racetime server, the
+fake alttpr.com, the rehearsal, the benchmarks, the tests) stay in the repository."""
 
 from __future__ import annotations
 
