@@ -118,6 +118,20 @@ class WebSettings(_Section):
     metrics: bool = True
 
 
+class SeedServiceSettings(_Section):
+    """``[seeds]``: where ALTTPR seeds are rolled and how long a roll may take."""
+
+    # The randomizer's site; tests and the rehearsal point it at the fake (fake_alttpr/).
+    alttpr_url: AnyHttpUrl = AnyHttpUrl("https://alttpr.com")
+    # Seconds one roll may take, retries included, before the racer is told to try again.
+    timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
+    @property
+    def alttpr_base_url(self) -> str:
+        """``alttpr_url`` without its trailing slash (pyz3r appends paths to it)."""
+        return str(self.alttpr_url).rstrip("/")
+
+
 def _is_fernet_key(value: SecretStr) -> bool:
     try:
         raw = base64.urlsafe_b64decode(value.get_secret_value().encode())
@@ -212,6 +226,7 @@ class Settings(_EnvOverFile):
     web: WebSettings = WebSettings()
     security: SecuritySettings
     logging: LoggingSettings = LoggingSettings()
+    seeds: SeedServiceSettings = SeedServiceSettings()
 
 
 class MaintenanceSettings(_EnvOverFile):

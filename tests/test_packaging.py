@@ -1,5 +1,5 @@
 """The installed package is RaceDesk alone: the developer tools (the fake racetime server, the
-rehearsal, the benchmarks, the tests) stay in the repository."""
+fake alttpr.com, the rehearsal, the benchmarks, the tests) stay in the repository."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from setuptools import find_namespace_packages, find_packages
 
 REPO = Path(__file__).resolve().parent.parent
-DEVELOPER_TOOLS = ("fake_racetime", "rehearsal", "bench", "tests")
+DEVELOPER_TOOLS = ("fake_racetime", "fake_alttpr", "rehearsal", "bench", "tests")
 
 
 def installed_packages() -> list[str]:
