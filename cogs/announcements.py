@@ -19,6 +19,7 @@ from cogs._shared.discord_limits import (
 from cogs._shared.fitting import clip, fit_lines
 from core.events import (
     Event,
+    FpaCalledEvent,
     MatchInviteRefusedEvent,
     MatchResultEvent,
     MatchRoomProblemEvent,
@@ -39,7 +40,10 @@ COLOURS = {
     Tone.RESULTS: discord.Colour.green(),
     Tone.PROBLEM: discord.Colour.red(),
 }
-EVENTS = (RoomForMatchEvent, MatchResultEvent, MatchRoomProblemEvent, MatchInviteRefusedEvent)
+EVENTS = (
+    RoomForMatchEvent, MatchResultEvent, MatchRoomProblemEvent, MatchInviteRefusedEvent,
+    FpaCalledEvent,
+)
 
 
 def announcement_embed(announcement: Announcement) -> discord.Embed:

@@ -27,9 +27,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.access import AccessPolicy, Actor
+from core.access import AccessPolicy, Actor, Permission
 from core.access.rules import LINK_FIRST
-from core.errors import PermissionDeniedError, UserFacingError
+from core.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from core.event_store.sent_once import SentOnce
 from core.events import EventDispatcher, RacetimeChatCommandEvent
 from core.room_commands import breaks as break_rules
@@ -37,9 +37,10 @@ from core.room_commands.breaks import Breaks
 from core.room_commands.catalog import CATALOG, Command, CommandSpec, command_named
 from core.room_commands.fpa import FairPlay, FpaRoom
 from core.room_commands.parsing import arguments, rest_of
-from core.room_commands.seeds import RoomSeeds, SeedRoom
+from core.room_commands.seeds import RoomSeedInfo, RoomSeeds, SeedRoom
 from core.sending import nonce_for
 from db.queries import room_commands as queries
+from db.queries import rooms as room_queries
 from db.queries.room_commands import RoomOwner
 from racetime.models import Race, parse_racetime_datetime, parse_racetime_duration
 
@@ -190,6 +191,56 @@ class RoomCommands:
         except UserFacingError as refused:
             return refused.message
 
+    # -- from Discord ----------------------------------------------------------------------------
+
+    async def roll_from_discord(
+        self,
+        actor: Actor,
+        guild_id: int,
+        match_id: int,
+        *,
+        preset: str | None,
+        reroll: bool,
+        request_id: str,
+    ) -> RoomSeedInfo:
+        """``/match seed``: an organizer rolls (or with ``reroll``, replaces) the seed of a
+        match's open room; the room shows it, and the players get it by DM."""
+        await self._access.require(actor, Permission.ROLL_SEEDS, guild_id)
+        if reroll:
+            await self._access.require(actor, Permission.LOCK_SEEDS, guild_id)
+        async with self._sessionmaker() as session:
+            owner = await queries.room_owner(session, match_id=match_id, live_race_id=None)
+            row = await room_queries.get_room_for_match(session, match_id)
+        if owner is None or owner.guild_id != guild_id:
+            raise NotFoundError(f"No match #{match_id} in this server.")
+        if row is None or not row.is_active:
+            raise UserFacingError(
+                f"Match #{match_id} has no open race room: its seed is rolled in the room. "
+                "Open it with /open-room, or roll the seed once it is open."
+            )
+        room = await self._rooms(row.name)
+        race = room.last_race
+        url = race.url if race is not None and race.url else f"/{row.name}"
+        result = await self._seeds.roll(
+            SeedRoom(row.category, row.slug, self._absolute(url), owner.tournament_id, guild_id,
+                     match_id),
+            preset=preset.lower() if preset else None,
+            race_status=race.status.value if race is not None else row.last_status,
+            request_id=request_id, actor_discord_id=actor.discord_id, reroll=reroll,
+        )
+        seed = result.seed
+        await room.set_bot_info(_fit(f"Seed ({seed.preset}): {seed.text}"))
+        what = "a new seed (re-rolled)" if seed.rolls > 1 else "the seed"
+        await room.send_message(
+            _fit(f"An organizer rolled {what} ({seed.preset}): {seed.text}"),
+            guid=nonce_for(f"seed:{request_id}"),
+        )
+        return seed
+
+    async def clear_fpa(self, actor: Actor, guild_id: int, match_id: int) -> int:
+        """``/match fpa-clear``: how many open fair-play calls were cleared."""
+        return len(await self._fair_play.clear(actor, guild_id, match_id))
+
     # -- the commands --------------------------------------------------------------------------
 
     async def _help(self, asked: Asked) -> str:
@@ -290,7 +341,9 @@ class RoomCommands:
                 "from the race's start.")
 
     def _url(self, asked: Asked) -> str:
-        url = asked.room_url
+        return self._absolute(asked.room_url)
+
+    def _absolute(self, url: str) -> str:
         return url if url.startswith("http") else f"{self._racetime_url}{url}"
 
 

@@ -18,6 +18,7 @@ from core.errors import NotFoundError
 from core.event_store.sent_once import SentOnce
 from core.events import (
     Event,
+    FpaCalledEvent,
     MatchInviteRefusedEvent,
     MatchResultEvent,
     MatchRoomProblemEvent,
@@ -84,6 +85,8 @@ class AnnouncementService:
                 trouble, Tone.PROBLEM, f"⚠️ {match.tournament} · {match.title}: no race room",
                 (event.problem,),
             )
+        if isinstance(event, FpaCalledEvent) and trouble:
+            return _fpa_called(trouble, match, event)
         if isinstance(event, MatchInviteRefusedEvent) and trouble:
             player = next(
                 (p for p in match.players if p.racetime_id == event.racetime_user_id), None
@@ -127,6 +130,23 @@ def _room_open(channel_id: int, match: MatchInfo, url: str) -> Announcement:
     )
 
 
+def _fpa_called(channel_id: int, match: MatchInfo, event: FpaCalledEvent) -> Announcement:
+    who = f"<@{event.caller_discord_id}>" if event.caller_discord_id else ""
+    caller = f"{event.racetime_user_name} {who}".strip()
+    when = f" at {event.race_time} of race time" if event.race_time else ""
+    lines = [
+        f"{caller} invoked the fair-play agreement{when}.",
+        f"Reason: {event.reason}" if event.reason else "No reason given.",
+        f"Room: {event.room_url}",
+        f"The match is under review: its results are recorded but flagged. Clear it with "
+        f"`/match fpa-clear match:{match.id}`.",
+    ]
+    return Announcement(
+        channel_id, Tone.PROBLEM, f"⚖️ {match.tournament} · {match.title}: fair-play call",
+        tuple(lines), (), event.room_url,
+    )
+
+
 def _results(channel_id: int, match: MatchInfo, event: MatchResultEvent) -> Announcement:
     placed = sorted((p for p in match.players if p.place is not None), key=lambda p: p.place or 0)
     lines = [
@@ -138,9 +158,14 @@ def _results(channel_id: int, match: MatchInfo, event: MatchResultEvent) -> Anno
     lines += [
         f"<@{p.discord_id}>: {words[p.status]}" for p in match.players if p.status in words
     ]
+    lines = lines or [event.summary]
+    if match.seed:
+        lines.append(f"Seed: {match.seed}")
+    if match.under_review:
+        lines.append("⚖️ Under review: " + "; ".join(call.line() for call in match.fpa))
     return Announcement(
         channel_id, Tone.RESULTS, f"🏁 {match.tournament} · {match.title}: results",
-        tuple(lines) or (event.summary,), (), event.room_url,
+        tuple(lines), (), event.room_url,
     )
 
 

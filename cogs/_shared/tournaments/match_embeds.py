@@ -204,6 +204,15 @@ def info_embed(match: MatchInfo) -> discord.Embed:
     if match.room_reason:
         embed.add_field(name="Why no room yet",
                         value=clip(match.room_reason, EMBED_FIELD_VALUE_MAX), inline=False)
+    if match.seed:
+        embed.add_field(name="Seed", value=clip(match.seed, EMBED_FIELD_VALUE_MAX), inline=False)
+    if match.fpa:
+        embed.add_field(
+            name="⚖️ Under review (fair-play agreement)" if match.under_review
+            else "Fair-play calls (cleared)",
+            value=fit_lines([call.line() for call in match.fpa], EMBED_FIELD_VALUE_MAX),
+            inline=False,
+        )
     if match.status is RaceStatus.FINISHED:
         embed.add_field(name="Results", value=results_text(match.players), inline=False)
     return embed
