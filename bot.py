@@ -42,6 +42,7 @@ from core.clock import Clock, SystemClock
 from core.config import (
     DEFAULT_CONFIG_PATH,
     RacetimeSettings,
+    SeedServiceSettings,
     Settings,
     WebSettings,
     setup_logging,
@@ -63,11 +64,13 @@ from core.racetime_bots.alerts import BotAlertService
 from core.racetime_bots.bots import RacetimeBotService
 from core.racetime_bots.room_store import DatabaseRoomStore
 from core.racetime_bots.status import BotStatusRepository
+from core.room_commands.wiring import build_room_commands
 from core.rooms.api import RoomApiService
 from core.rooms.match_rooms import MatchRoomService
 from core.rooms.match_scheduler import MatchScheduler
 from core.rooms.open_room import OpenRoomService
 from core.rooms.readiness import RoomServiceReadiness
+from core.seeds.service import SeedService
 from core.startup_errors import (
     database_step,
     dev_guild_refused,
@@ -199,6 +202,7 @@ def build_services(
     listener_retry: RetryPolicy | None = None,
     linking: LinkSettings | None = None,
     owner_ids: Collection[int] = (),
+    seeds: SeedServiceSettings | None = None,
 ) -> Services:
     """Construct every service without touching the network (tests use this too);
     ``owner_ids`` are the bot owners (``[discord] owner_ids``)."""
@@ -282,6 +286,11 @@ def build_services(
     )
     bot_alerts = BotAlertService(sessionmaker, manager, clock)
     bot_alerts.subscribe(dispatcher)
+    seed_service = SeedService(sessionmaker, access, audit, seeds or SeedServiceSettings(), clock)
+    room_commands = build_room_commands(
+        sessionmaker, event_log, dispatcher, audit, access, clock, manager, seed_service,
+        matches, live_races.live_races, racetime_url=f"{racetime.scheme}://{racetime.host}",
+    )
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -323,6 +332,8 @@ def build_services(
         live_race_rooms=live_races.rooms,
         live_race_scheduler=live_races.scheduler,
         bot_alerts=bot_alerts,
+        seeds=seed_service,
+        room_commands=room_commands,
     )
 
 
@@ -426,6 +437,7 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
         racetime=settings.racetime,
         linking=LinkSettings.from_config(settings.oauth, settings.web),
         owner_ids=settings.discord.owner_ids,
+        seeds=settings.seeds,
     )
     async with Lifecycle() as lifecycle:
         lifecycle.handle_signals()

@@ -28,6 +28,7 @@ from cogs._shared.tournaments.match_embeds import (
     scheduled_text,
 )
 from core.access import AccessPolicy, Permission
+from core.room_commands.service import RoomCommands
 from core.tournaments.matches import MatchService, match_id_from
 from core.tournaments.tournaments import TournamentService
 
@@ -43,9 +44,14 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
     """Schedule and follow this server's tournament matches."""
 
     def __init__(
-        self, matches: MatchService, tournaments: TournamentService, access: AccessPolicy
+        self,
+        matches: MatchService,
+        tournaments: TournamentService,
+        access: AccessPolicy,
+        room_commands: RoomCommands,
     ) -> None:
         self._matches = matches
+        self._room_commands = room_commands
         self._tournaments = tournaments
         self.access = access
         self.tournament_names = tournaments
@@ -173,7 +179,55 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
     info.autocomplete("match")(any_match_choices)
 
+    @requires(Permission.ROLL_SEEDS)
+    @app_commands.command(name="seed")
+    @app_commands.describe(
+        match=MATCH_HELP,
+        preset="The seed preset (default: the tournament's)",
+        reroll="Replace a seed already rolled (the players get the new one)",
+    )
+    async def seed(
+        self,
+        interaction: discord.Interaction,
+        match: str,
+        preset: str | None = None,
+        reroll: bool = False,
+    ) -> None:
+        """Roll the seed of a match's open room, before the start; the room and players get it."""
+        assert interaction.guild is not None
+        # A seed service may take seconds: answer Discord first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        rolled = await self._room_commands.roll_from_discord(
+            actor_of(interaction), interaction.guild.id, match_id_from(match),
+            preset=preset, reroll=reroll, request_id=f"discord:{interaction.id}",
+        )
+        await reply(
+            interaction,
+            f"Rolled ({rolled.preset}): {rolled.text}\nIt is posted in the room and set as the "
+            "room's info; the players get it by DM.",
+        )
+
+    seed.autocomplete("match")(open_match_choices)
+
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @app_commands.command(name="fpa-clear")
+    @app_commands.describe(match=MATCH_HELP)
+    async def fpa_clear(self, interaction: discord.Interaction, match: str) -> None:
+        """Clear a match's fair-play calls once reviewed: it is no longer under review."""
+        assert interaction.guild is not None
+        match_id = match_id_from(match)
+        cleared = await self._room_commands.clear_fpa(
+            actor_of(interaction), interaction.guild.id, match_id
+        )
+        calls = "call" if cleared == 1 else "calls"
+        await reply(interaction, f"Cleared {cleared} fair-play {calls} of match #{match_id}.")
+
+    fpa_clear.autocomplete("match")(any_match_choices)
+
 
 async def setup(bot: RaceDeskBot) -> None:
     services = bot.services
-    await bot.add_cog(MatchCog(services.matches, services.tournaments, services.access))
+    await bot.add_cog(MatchCog(
+        services.matches, services.tournaments, services.access,
+        services.room_commands.commands,
+    ))

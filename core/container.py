@@ -27,10 +27,12 @@ from core.racetime_bots.alerts import BotAlertService
 from core.racetime_bots.bots import RacetimeBotService
 from core.racetime_bots.room_store import DatabaseRoomStore
 from core.racetime_bots.status import BotStatusRepository
+from core.room_commands.wiring import RoomCommandServices
 from core.rooms.api import RoomApiService
 from core.rooms.match_rooms import MatchRoomService
 from core.rooms.match_scheduler import MatchScheduler
 from core.rooms.open_room import OpenRoomService
+from core.seeds.service import SeedService
 from core.tournaments.announcements import AnnouncementService
 from core.tournaments.matches import MatchService
 from core.tournaments.tournaments import TournamentService
@@ -77,6 +79,9 @@ class Services:
     live_race_scheduler: LiveRaceScheduler
     # racetime bot administration (issue 14).
     bot_alerts: BotAlertService
+    # Race-room chat commands and seeds (issue 24).
+    seeds: SeedService
+    room_commands: RoomCommandServices
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 
@@ -102,3 +107,6 @@ class Services:
                 "live race room scheduler",
                 self.live_race_scheduler.start, self.live_race_scheduler.stop,
             )
+            # Breaks are announced in rooms the engine watches.
+            breaks = self.room_commands.breaks
+            await lifecycle.add("room break announcements", breaks.start, breaks.stop)

@@ -101,7 +101,9 @@ class Asked:
 
     @property
     def sender(self) -> str:
-        return self.event.racetime_user_name or "racer"
+        """The sender as the room's chat names them (without racetime's ``#1234``)."""
+        name = self.event.racetime_user_name or "racer"
+        return name.split("#", 1)[0] or name
 
 
 class RoomCommands:

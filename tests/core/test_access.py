@@ -46,6 +46,10 @@ ADMINS = {"server admin", "administrator"}
 ORGANIZERS_HERE = ADMINS | {"organizer"}
 MODERATORS_HERE = ORGANIZERS_HERE | {"moderator"}
 OWNERS = {"bot owner", "bot owner in DMs"}
+# Any person RaceDesk knows, in any server or none (not the system, a token or the unknown).
+EVERY_PERSON = PERSONS_HERE | OWNERS | {
+    "organizer of another server", "admin of another server", "member in DMs",
+}
 
 # Who holds each permission in GUILD.
 MAY: dict[Permission, set[str]] = {
@@ -63,7 +67,15 @@ MAY: dict[Permission, set[str]] = {
     Permission.SET_ROLES: ADMINS,
     Permission.MANAGE_RACETIME_BOTS: OWNERS,
     Permission.VIEW_EVERY_SERVER: OWNERS,
+    # In a race room, asked for someone who is not one of its entrants (see below).
+    Permission.VIEW_RACE_ROOM: EVERY_PERSON,
+    Permission.ROLL_SEEDS: ORGANIZERS_HERE,
+    Permission.LOCK_SEEDS: ORGANIZERS_HERE,
+    Permission.CALL_FPA: set(),
+    Permission.SET_BREAKS: ORGANIZERS_HERE,
 }
+# What the room's entrants hold besides (by their linked account, whatever their server).
+ENTRANTS_MAY = {Permission.ROLL_SEEDS, Permission.CALL_FPA}
 
 
 @pytest.fixture
@@ -99,11 +111,24 @@ async def test_who_holds_each_permission(policy: AccessPolicy, permission: Permi
 
 
 @pytest.mark.parametrize("permission", list(Permission), ids=lambda p: p.value)
+async def test_an_entrant_of_the_room_holds_what_entrants_may(
+    policy: AccessPolicy, permission: Permission
+) -> None:
+    """Being an entrant adds the entrants' permissions to a person, never to anyone else."""
+    for name, actor in ACTORS.items():
+        as_entrant = await policy.allows(actor, permission, GUILD, entrant=True)
+        person = actor.is_person
+        expected = name in MAY[permission] or (person and permission in ENTRANTS_MAY)
+        assert as_entrant == expected, (name, permission)
+
+
+@pytest.mark.parametrize("permission", list(Permission), ids=lambda p: p.value)
 async def test_an_unknown_actor_is_refused_wherever_the_system_passes(
     policy: AccessPolicy, permission: Permission
 ) -> None:
     for guild_id in (GUILD, OTHER, None):
         assert not await policy.allows(Actor.unknown(), permission, guild_id)
+        assert not await policy.allows(Actor.unknown(), permission, guild_id, entrant=True)
         # Unknown is None, never the system's id, whatever else it carries.
         assert not await policy.allows(Actor(None, GUILD, MANAGE_GUILD), permission, guild_id)
     assert Actor.system().discord_id == SYSTEM_USER_ID and Actor.unknown().discord_id is None

@@ -21,7 +21,7 @@ from bot import RaceDeskBot, build_services, start_bot_alerts, web_server
 from cogs._shared.notifications.sender import DiscordNotificationSender
 from core.access import Actor
 from core.accounts.linking import LinkSettings
-from core.config import RacetimeSettings, WebSettings
+from core.config import RacetimeSettings, SeedServiceSettings, WebSettings
 from core.container import Services
 from core.lifecycle import Lifecycle
 from core.notifications.delivery import DeliveryTimings, NotificationDelivery
@@ -183,6 +183,7 @@ async def running_harness(
     linking: LinkSettings | None = None,
     web_port: int | None = None,
     bot_timings: BotTimings | None = None,
+    seeds: SeedServiceSettings | None = None,
 ) -> AsyncIterator[DiscordHarness]:
     """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``.
 
@@ -193,7 +194,7 @@ async def running_harness(
     """
     services = build_services(
         database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY,
-        linking=linking, bot_timings=bot_timings, owner_ids=[SET_UP_BY],
+        linking=linking, bot_timings=bot_timings, owner_ids=[SET_UP_BY], seeds=seeds,
     )
     lifecycle = Lifecycle()
     await services.start(lifecycle, racetime_engine=False)
