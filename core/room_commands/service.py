@@ -231,7 +231,7 @@ class RoomCommands:
             request_id=request_id, actor_discord_id=actor.discord_id, reroll=reroll,
         )
         seed = result.seed
-        await room.set_bot_info(_fit(f"Seed ({seed.preset}): {seed.text}"))
+        await room.set_bot_info(with_seed(room.last_race, seed))
         what = "a new seed (re-rolled)" if seed.rolls > 1 else "the seed"
         await room.send_message(
             _fit(f"An organizer rolled {what} ({seed.preset}): {seed.text}"),
@@ -289,7 +289,7 @@ class RoomCommands:
         )
         seed = result.seed
         room = await self._rooms(asked.event.room_name)
-        await room.set_bot_info(_fit(f"Seed ({seed.preset}): {seed.text}"))
+        await room.set_bot_info(with_seed(room.last_race, seed))
         players = "; each player also gets it by DM"
         return f"here is the seed ({seed.preset}): {seed.text}{players}."
 
@@ -357,6 +357,19 @@ def _is_entrant(race: Race | None, racetime_user_id: str) -> bool:
         and entrant.status.value in IN_THE_RACE
         for entrant in race.entrants
     )
+
+
+SEED_LINE = "Seed ("
+
+
+def with_seed(race: Race | None, seed: RoomSeedInfo) -> str:
+    """The room's bot info with the seed: RaceDesk's own lines (the match's marker, which
+    recognises the room) stay, an earlier seed's line is replaced."""
+    kept = [
+        line for line in ((race.info_bot if race is not None else None) or "").splitlines()
+        if line.strip() and not line.startswith(SEED_LINE)
+    ]
+    return _fit("\n".join([*kept, f"{SEED_LINE}{seed.preset}): {seed.text}"]))
 
 
 def _fit(text: str) -> str:

@@ -57,7 +57,9 @@ async def test_a_seed_is_rolled_once_locked_and_re_rolled_after_an_unlock(
         rolled = await scene.say("RacerOne", "!seed hard")
         assert rolled.startswith("RacerOne: here is the seed (hard): https://seeds.example.org/hard/")
         seed_text = rolled.split(": ", 2)[2].split(";")[0]
-        assert fake_racetime.race(scene.slug).info_bot == f"Seed (hard): {seed_text}"
+        info_bot = fake_racetime.race(scene.slug).info_bot
+        # The match's marker stays (it recognises the room); the seed comes under it.
+        assert info_bot == f"RaceDesk match #{scene.match_id}\nSeed (hard): {seed_text}"
 
         again = await scene.say("RacerTwo", "!seed")
         assert f"The seed is already rolled: {seed_text}. An organizer can type !unlock" in again
