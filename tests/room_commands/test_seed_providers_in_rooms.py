@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from pydantic import AnyHttpUrl
@@ -26,6 +27,7 @@ async def alttpr() -> AsyncIterator[FakeAlttpr]:
         yield fake
 
 
+@asynccontextmanager
 async def alttpr_room(
     db_url: str, secret_box: SecretBox, fake: FakeRacetimeServer, alttpr: FakeAlttpr
 ) -> AsyncIterator[RoomScene]:
@@ -42,7 +44,7 @@ async def alttpr_room(
 async def test_a_failing_service_is_told_in_the_room_and_the_room_stays_unlocked(
     db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer, alttpr: FakeAlttpr
 ) -> None:
-    async for scene in alttpr_room(db_url, secret_box, fake_racetime, alttpr):
+    async with alttpr_room(db_url, secret_box, fake_racetime, alttpr) as scene:
         alttpr.fail_next(1, 500)
         failed = await scene.say("RacerOne", "!seed")
         assert failed.startswith("RacerOne: ") and "nothing was rolled" in failed.lower()
@@ -61,7 +63,7 @@ async def test_a_failing_service_is_told_in_the_room_and_the_room_stays_unlocked
 async def test_a_room_asked_twice_at_once_rolls_once(
     db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer, alttpr: FakeAlttpr
 ) -> None:
-    async for scene in alttpr_room(db_url, secret_box, fake_racetime, alttpr):
+    async with alttpr_room(db_url, secret_box, fake_racetime, alttpr) as scene:
         harness = scene.harness
         alttpr.delay(0.4)
         before = len(scene.bot_messages())
