@@ -45,6 +45,16 @@ async def test_match_describes_the_room_s_match(
             in said
         assert "Goal: " in said and "Seed: not rolled yet" in said
 
+        assert "Only organizers can do this" in await scene.say("RacerOne", "!breaks off")
+        assert "is not a duration" in await scene.say("RacerThree", "!breaks 5 every 2h")
+        set_ = await scene.say("RacerThree", "!breaks 5m every 2h30")
+        assert set_ == (
+            "RacerThree: breaks set: 5m break every 2h30 of race time, announced here with a "
+            "5-minute warning, from the race's start."
+        )
+        assert "Breaks: 5m break every 2h30 of race time" in await scene.say("Walt", "!match")
+        assert "breaks are off." in await scene.say("RacerThree", "!breaks off")
+
 
 async def test_a_seed_is_rolled_once_locked_and_re_rolled_after_an_unlock(
     db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer
