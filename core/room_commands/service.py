@@ -31,7 +31,7 @@ from core.access import AccessPolicy, Actor, Permission
 from core.access.rules import LINK_FIRST
 from core.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from core.event_store.sent_once import SentOnce
-from core.events import EventDispatcher, RacetimeChatCommandEvent
+from core.events import EventDispatcher, RacetimeChatCommandEvent, RoomForMatchEvent
 from core.room_commands import breaks as break_rules
 from core.room_commands.breaks import Breaks
 from core.room_commands.catalog import CATALOG, Command, CommandSpec, command_named
@@ -130,6 +130,7 @@ class RoomCommands:
         self._describe_live_race = describe_live_race
         self._racetime_url = racetime_url.rstrip("/")
         self._receipts = SentOnce(sessionmaker, RECEIPT)
+        self._button_receipts = SentOnce(sessionmaker, f"{RECEIPT}.seed_button")
         self._handlers: dict[Command, Callable[[Asked], Awaitable[str]]] = {
             Command.HELP: self._help,
             Command.MATCH: self._match,
@@ -142,6 +143,26 @@ class RoomCommands:
 
     def subscribe(self, dispatcher: EventDispatcher) -> None:
         dispatcher.subscribe(RacetimeChatCommandEvent, self.handle)
+        dispatcher.subscribe(RoomForMatchEvent, self.pin_seed_button)
+
+    async def pin_seed_button(self, event: RoomForMatchEvent) -> None:
+        """Once a match's room is open, pin a "Roll seed" button with the tournament's presets
+        (racetime posts ``!seed <preset>`` as the one who clicks, so it is ``!seed``)."""
+        if event.match_id is None or event.tournament_id is None:
+            return
+        if await self._button_receipts.done(event.event_id):
+            return
+        setup = await self._seeds.setup(event.tournament_id)
+        if setup is not None:
+            room = await self._rooms(f"{event.category}/{event.room_slug}")
+            if not room.finished:
+                await room.send_message(
+                    "Roll the seed here when you are ready (entrants and organizers), or type "
+                    "!seed [preset]. !help lists every command.",
+                    pinned=True, actions=seed_button(setup.presets, setup.default_preset),
+                    guid=nonce_for(f"seed-button:{event.event_id}"),
+                )
+        await self._button_receipts.record(event.event_id)
 
     async def handle(self, event: RacetimeChatCommandEvent) -> None:
         """Answer one command, once (see the module docstring)."""
@@ -360,6 +381,21 @@ def _is_entrant(race: Race | None, racetime_user_id: str) -> bool:
 
 
 SEED_LINE = "Seed ("
+
+
+def seed_button(presets: tuple[str, ...], default: str) -> dict[str, dict[str, Any]]:
+    """The room's "Roll seed" message action: a choice of preset, then ``!seed <preset>``."""
+    return {
+        "Roll seed": {
+            "message": "!seed ${preset}",
+            "submit": "Roll",
+            "help": "Roll the tournament's seed (once, before the start)",
+            "survey": [{
+                "name": "preset", "label": "Preset", "type": "select",
+                "options": {name: name for name in presets}, "default": default,
+            }],
+        }
+    }
 
 
 def with_seed(race: Race | None, seed: RoomSeedInfo) -> str:

@@ -67,8 +67,8 @@ def test_bad_plans_say_what_to_write(typed: str, says: str) -> None:
 
 def test_the_room_s_own_time_limit_counts() -> None:
     with pytest.raises(UserFacingError, match=r"time limit \(2h\)"):
-        parse_plan("5m every 2h".split(), timedelta(hours=2))
-    assert parse_plan("5m every 1h".split(), timedelta(hours=2)) is not None
+        parse_plan(["5m", "every", "2h"], timedelta(hours=2))
+    assert parse_plan(["5m", "every", "1h"], timedelta(hours=2)) is not None
 
 
 async def test_announcements_follow_the_race_s_start_once_each(
@@ -77,7 +77,7 @@ async def test_announcements_follow_the_race_s_start_once_each(
     clock, room = ManualClock(T0), Room()
     announcer = breaks(db_sessionmaker, clock, room)
     room.limit = timedelta(hours=1, minutes=10)
-    plan = parse_plan("5m every 30m".split(), room.limit)
+    plan = parse_plan(["5m", "every", "30m"], room.limit)
     assert await announcer.set_plan("alttpr", "lucky-link-0001", plan, actor_discord_id=1)
 
     assert await announcer.announce_due() == 60  # not started: look again within a minute
@@ -116,7 +116,7 @@ async def test_announcements_missed_while_away_are_skipped_for_the_current_one(
     clock, room = ManualClock(T0), Room()
     announcer = breaks(db_sessionmaker, clock, room)
     await announcer.set_plan("alttpr", "lucky-link-0001",
-                             parse_plan("5m every 30m".split(), None), actor_discord_id=1)
+                             parse_plan(["5m", "every", "30m"], None), actor_discord_id=1)
     room.status, room.started_at = "in_progress", STARTED
     await clock.advance((STARTED + timedelta(minutes=32) - clock.now()).total_seconds())
     nap = await announcer.announce_due()
@@ -131,7 +131,7 @@ async def test_a_finished_race_ends_its_plan_and_off_turns_it_off(
 ) -> None:
     clock, room = ManualClock(T0), Room()
     announcer = breaks(db_sessionmaker, clock, room)
-    plan = parse_plan("5m every 30m".split(), None)
+    plan = parse_plan(["5m", "every", "30m"], None)
     await announcer.set_plan("alttpr", "lucky-link-0001", plan, actor_discord_id=1)
     room.status = "finished"
     await announcer.announce_due()
@@ -151,7 +151,7 @@ async def test_the_announcer_wakes_for_a_new_plan(
     await announcer.start()
     try:
         await announcer.set_plan("alttpr", "lucky-link-0001",
-                                 parse_plan("5m every 30m".split(), None), actor_discord_id=1)
+                                 parse_plan(["5m", "every", "30m"], None), actor_discord_id=1)
         async with asyncio.timeout(5):
             while not room.posted:  # noqa: ASYNC110 - posted by the announcer's task
                 await asyncio.sleep(0.01)

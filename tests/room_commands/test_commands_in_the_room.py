@@ -146,3 +146,18 @@ async def test_fpa_tells_the_staff_and_flags_the_match_until_cleared(
         info = await harness.slash("match info", member=scene.olga, match=str(scene.match_id))
         names = [f.name for f in info.first.embeds[0].fields]
         assert "Fair-play calls (cleared)" in names
+
+
+async def test_the_pinned_roll_seed_button_rolls_like_seed(
+    db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer
+) -> None:
+    async with match_room(db_url, secret_box, fake_racetime) as scene:
+        [button] = [m for m in scene.bot_messages() if m.actions]
+        assert button.pinned and list(button.actions) == ["Roll seed"]
+        before = len(scene.bot_messages())
+        racer = fake_racetime.racer(scene.slug, scene.racetime_id("RacerTwo"))
+        clicked = await racer.click(button.id, "Roll seed", {"preset": "hard"})
+        assert clicked.message == "!seed hard"
+        await settle(scene, lambda: len(scene.bot_messages()) > before)
+        said = scene.bot_messages()[before].message
+        assert said.startswith("RacerTwo: here is the seed (hard): https://seeds.example.org/hard/")
