@@ -14,8 +14,8 @@ from sqlmodel import select
 from core.events import RacetimeChatCommandEvent
 from db.models import EventLogEntry, RaceRoom
 from fake_racetime.server import Received
-from racetime.connection import RoomConnection
 from fake_racetime.state import RaceActionError
+from racetime.connection import RoomConnection
 from racetime.errors import RacetimeActionError
 from tests.plugins.racetime_engine import EngineEnv, eventually
 from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started, watched_race
