@@ -354,6 +354,8 @@ async def test_send_message_reaches_racetime_as_it_stores_it(engine_env: EngineE
     assert messages[0].pinned is True
     with pytest.raises(RacetimeActionError, match="Could not find a message"):
         await room.pin_message("nosuchmessage000")
+    with pytest.raises(RacetimeActionError, match="at most 1000 characters"):
+        await room.send_message("x" * 1001)  # the text is racetime's to refuse, as before
 
 
 @pytest.mark.parametrize(

@@ -115,8 +115,8 @@ def test_the_message_action() -> None:
         message_action("roll", actions={"Roll": {"message": "!seed ${p}", "survey": survey}})
     )["data"]
     assert data["actions"] == {"Roll": {"message": "!seed ${p}", "survey": [survey[0]]}}
-    with pytest.raises(ValueError, match="needs text"):
-        message_action("")
+    with pytest.raises(ValueError, match="guid"):
+        message_action("hi", guid="")
 
 
 def test_a_history_frame_keeps_its_good_messages() -> None:
