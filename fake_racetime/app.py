@@ -32,6 +32,8 @@ The ``/_test`` API lets another process drive the fake (JSON bodies and answers;
   or let it run with real time again; ``{"held", "now"}``.
 - ``POST /_test/adoption-delay`` ``{"seconds"}``: real seconds before the racebot notices
   everyone ready or the last finish.
+- ``POST /_test/history-delay`` ``{"seconds"}``: real seconds before ``gethistory`` is
+  answered (the history read at the end: what is posted meanwhile is sent live first).
 - ``POST /_test/error-pong-gap`` ``{"seconds"}``: real seconds between a refused action's
   ``error`` and the ``pong`` after it (default as racetime-app: half a millisecond).
 - ``POST /_test/tokens/expire`` ``{"client_id"?}``; ``POST /_test/tokens/revoke``
@@ -402,6 +404,8 @@ async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: s
         await server.send_state(race, sock, "getrace")
         return
     if action == "gethistory":
+        if server.history_delay:
+            await asyncio.sleep(server.history_delay)
         await _reply(server, sock, "chat.history", messages=_history(server, race, data))
         return
     if sock.kind != "bot":
@@ -652,6 +656,10 @@ async def test_error_pong_gap(request: web.Request) -> web.Response:
     return await _set_seconds(request, request.app[SERVER].set_error_pong_gap)
 
 
+async def test_history_delay(request: web.Request) -> web.Response:
+    return await _set_seconds(request, request.app[SERVER].set_history_delay)
+
+
 async def test_adoption_delay(request: web.Request) -> web.Response:
     return await _set_seconds(request, request.app[SERVER].set_adoption_delay)
 
@@ -761,6 +769,7 @@ def build_app(server: FakeRacetimeServer) -> web.Application:
     app.router.add_post("/_test/races/{slug}/frame", test_frame)
     app.router.add_post("/_test/races/{slug}/stale-copy", test_stale_copy)
     app.router.add_post("/_test/adoption-delay", test_adoption_delay)
+    app.router.add_post("/_test/history-delay", test_history_delay)
     app.router.add_post("/_test/tokens/revoke", test_revoke)
     app.router.add_post("/_test/tokens/lifetime", test_token_lifetime)
     app.router.add_post("/_test/bots", test_add_bot)

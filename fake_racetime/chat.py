@@ -50,6 +50,9 @@ def guid_is_new(guids: dict[str, datetime], guid: str, now: datetime) -> bool:
 
 
 def check_text(text: object) -> str:
+    """The ``message`` field of racetime's chat forms: Django strips it, then requires it."""
+    if isinstance(text, str):
+        text = text.strip()
     if not isinstance(text, str) or not text:
         raise RaceActionError("message: This field is required.")
     if len(text) > MAX_MESSAGE:

@@ -15,7 +15,9 @@ Behaviour of the real server (racetime-protocol.md section 6) that the fake repr
 Test hooks beyond seeding (each also under ``/_test``, see ``app``): ``inject_frame``,
 ``race_data_frame``, ``revoke_tokens``, ``expire_tokens``, ``set_token_lifetime``,
 ``delete_user``, ``set_adoption_delay``, ``save_stale_copy``, ``drop_sockets``,
-``fail_next``, ``delay``, the broadcast log, the request log. People's OAuth (``oauth``):
+``fail_next``, ``delay``, ``set_history_delay``, the broadcast log, the request log, the
+websocket actions received (``received_actions``). Chat: ``racer(slug, user).say(text)``,
+``.click(message_id, label, values)`` (see ``fake_racetime.chat``). People's OAuth (``oauth``):
 ``register_oauth_app``, ``authorize_as``, ``deny_authorization``, ``revoke_refresh_tokens``.
 """
 
@@ -272,6 +274,7 @@ class FakeRacetimeServer:
         self.adoption_delay = 0.0
         self.set_adoption_delay(adoption_delay)
         self.error_pong_gap = 0.0
+        self.history_delay = 0.0
         self.set_error_pong_gap(error_pong_gap)
         self.port: int | None = None
         # Free slot for whoever seeded the server (fixtures) to describe what they created.
@@ -495,6 +498,14 @@ class FakeRacetimeServer:
         if seconds < 0:
             raise ValueError("a gap cannot be negative")
         self.error_pong_gap = seconds
+
+    def set_history_delay(self, seconds: float) -> None:
+        """Real seconds before ``gethistory`` is answered (the history is read at the end,
+        so what is posted meanwhile reaches the socket live first and is in the history too,
+        as when racetime is slow to read it)."""
+        if seconds < 0:
+            raise ValueError("a delay cannot be negative")
+        self.history_delay = seconds
 
     def set_adoption_delay(self, seconds: float) -> None:
         """Real seconds before the racebot notices an auto-start or a finish (0: at once)."""

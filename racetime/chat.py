@@ -145,14 +145,16 @@ def message_action(
     direct_to: str | None = None,
     guid: str | None = None,
 ) -> str:
-    """The ``message`` action frame (JSON text), or ``ValueError`` for what racetime refuses.
+    """The ``message`` action frame (JSON text), or ``ValueError`` for a guid or actions
+    racetime would refuse (the text itself, empty or too long, is left for racetime to refuse:
+    callers handle its refusal as any other).
 
     ``actions`` maps a button's label to ``{"message", "submit"?, "survey"?, "help"?}`` (a
     button that posts ``message`` as the person who clicks it, after filling ``${name}`` from
     the survey's answers) or ``{"url", "help"?}`` (a link).
     """
-    if not isinstance(message, str) or not message:
-        raise ValueError("a chat message needs text")
+    if not isinstance(message, str):
+        raise ValueError("a chat message is text")
     guid = new_guid() if guid is None else guid
     if not isinstance(guid, str) or not _GUID.match(guid):
         raise ValueError("a message guid is made of lowercase letters, digits and '-'")

@@ -299,6 +299,16 @@ class RoomConnection:
         return self._connected.is_set()
 
     @property
+    def chat_position(self) -> str | None:
+        """The id of the last chat message handled (``None``: none yet)."""
+        return self._chat_position
+
+    @property
+    def chat_caught_up(self) -> bool:
+        """This socket's chat history has been read: new messages are handled as they come."""
+        return self._history == "done"
+
+    @property
     def last_race(self) -> Race | None:
         return self._last
 

@@ -29,6 +29,12 @@ with its own bot, and three users whose streams are live. Its API, in short:
   seconds before the racebot notices everyone ready (``pending``) or the last finish
   (``finished``); 0 by default, racetime.gg took 3.5-4.5 s
 - ``await .racer(slug, user_id).split(name, time, is_finish)``: a ``race.split`` frame
+- chat: ``await .racer(slug, user_id).say(text)`` (a ``ChatMessage``, refused as racetime
+  refuses a person's message), ``.click(message_id, label, values)`` (a bot message's action,
+  posted as the site posts it), ``.received_actions(slug, action=None)`` (the websocket
+  actions the room's sockets sent, e.g. ``gethistory`` and its ``last_message``),
+  ``.set_history_delay(seconds)`` (``gethistory`` answered late, read at the end); a message's
+  ``delay`` is the room's ``chat_message_delay`` as racetime sets it (sent at once)
 - people's OAuth (account linking): ``.register_oauth_app(client_id, secret, [redirect_uri])``,
   ``.authorize_as(user_id)`` (``/o/authorize`` approves as that user), ``.deny_authorization()``
   (``error=access_denied``), ``.revoke_refresh_tokens(user_id=None)``; ``/o/token`` also
