@@ -41,6 +41,7 @@ from core.clock import Clock, SystemClock
 from core.config import (
     DEFAULT_CONFIG_PATH,
     RacetimeSettings,
+    SeedServiceSettings,
     Settings,
     WebSettings,
     setup_logging,
@@ -67,6 +68,7 @@ from core.rooms.match_rooms import MatchRoomService
 from core.rooms.match_scheduler import MatchScheduler
 from core.rooms.open_room import OpenRoomService
 from core.rooms.readiness import RoomServiceReadiness
+from core.seeds import SeedService
 from core.startup_errors import (
     database_step,
     dev_guild_refused,
@@ -196,9 +198,10 @@ def build_services(
     listener_retry: RetryPolicy | None = None,
     linking: LinkSettings | None = None,
     owner_ids: Collection[int] = (),
+    seeds: SeedServiceSettings | None = None,
 ) -> Services:
     """Construct every service without touching the network (tests use this too);
-    ``owner_ids`` are the bot owners (``[discord] owner_ids``)."""
+    ``owner_ids`` are the bot owners (``[discord] owner_ids``); ``seeds`` is ``[seeds]``."""
     racetime = racetime or RacetimeSettings()
     clock = clock or SystemClock()
     metrics = PrometheusMetrics()
@@ -320,6 +323,7 @@ def build_services(
         live_race_rooms=live_races.rooms,
         live_race_scheduler=live_races.scheduler,
         bot_alerts=bot_alerts,
+        seeds=SeedService(sessionmaker, access, audit, seeds or SeedServiceSettings(), clock),
     )
 
 
@@ -423,6 +427,7 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
         racetime=settings.racetime,
         linking=LinkSettings.from_config(settings.oauth, settings.web),
         owner_ids=settings.discord.owner_ids,
+        seeds=settings.seeds,
     )
     async with Lifecycle() as lifecycle:
         lifecycle.handle_signals()

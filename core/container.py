@@ -31,6 +31,7 @@ from core.rooms.api import RoomApiService
 from core.rooms.match_rooms import MatchRoomService
 from core.rooms.match_scheduler import MatchScheduler
 from core.rooms.open_room import OpenRoomService
+from core.seeds import SeedService
 from core.tournaments.announcements import AnnouncementService
 from core.tournaments.matches import MatchService
 from core.tournaments.tournaments import TournamentService
@@ -77,6 +78,8 @@ class Services:
     live_race_scheduler: LiveRaceScheduler
     # racetime bot administration (issue 14).
     bot_alerts: BotAlertService
+    # Tournaments' seeds: their settings and rolling (issue 24).
+    seeds: SeedService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 
