@@ -205,7 +205,7 @@ def build_services(
     seeds: SeedServiceSettings | None = None,
 ) -> Services:
     """Construct every service without touching the network (tests use this too);
-    ``owner_ids`` are the bot owners (``[discord] owner_ids``)."""
+    ``owner_ids`` are the bot owners (``[discord] owner_ids``); ``seeds`` is ``[seeds]``."""
     racetime = racetime or RacetimeSettings()
     clock = clock or SystemClock()
     metrics = PrometheusMetrics()

@@ -1,9 +1,10 @@
-"""``/tournament``: organizers create tournaments, choose their settings, list and archive
-them; server admins choose the organizer and moderator roles; bot owners let a server use a
-racetime category bot.
+"""``/tournament``: organizers create tournaments, choose their settings and seeds, list and
+archive them; server admins choose the organizer and moderator roles; bot owners let a server
+use a racetime category bot.
 
 The rules (defaults, ranges, unique names, which bots) live in
-``core.tournaments.tournaments``; this cog parses, checks who asks and renders.
+``core.tournaments.tournaments``, the seeds' in ``core.seeds``; this cog parses, checks who
+asks and renders.
 """
 
 from __future__ import annotations
@@ -21,15 +22,22 @@ from cogs._shared.replies import reply
 from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
 from cogs._shared.tournaments.tournament_embeds import (
     LABELS,
+    SEED_LABELS,
+    SEED_PROVIDER_CHOICES,
+    SPOILER_CHOICES,
     list_pages,
     roles_text,
+    seeds_text,
     settings_lines,
+    show_seed_setting,
     show_setting,
     tournament_embed,
 )
 from core.access import AccessPolicy, Permission
 from core.errors import UserFacingError
 from core.racetime_bots.category_slug import normalise_category
+from core.seeds import SeedService
+from core.seeds.alttpr_presets import ALTTPR_PRESETS
 from core.tournaments.tournaments import (
     MATCH_ROOM_MINUTES_DEFAULT,
     MATCH_ROOM_MINUTES_MAX,
@@ -59,8 +67,11 @@ MINUTES_HELP = (
 class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="tournament"):
     """Create and configure this server's tournaments."""
 
-    def __init__(self, tournaments: TournamentService, access: AccessPolicy) -> None:
+    def __init__(
+        self, tournaments: TournamentService, access: AccessPolicy, seeds: SeedService
+    ) -> None:
         self._tournaments = tournaments
+        self._seeds = seeds
         self.access = access
         self.tournament_names = tournaments
         super().__init__()
@@ -188,10 +199,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
                 )
             changes[clear] = None
         if not changes:
-            shown = await self._tournaments.info(
-                interaction.guild.id, tournament, actor=actor_of(interaction)
-            )
-            await reply(interaction, embed=tournament_embed(shown))
+            await self._show(interaction, tournament)
             return
         update = await self._tournaments.update_settings(
             interaction.guild.id, tournament, actor=actor_of(interaction),
@@ -215,13 +223,98 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
     @app_commands.describe(tournament="The tournament to show (archived ones too, by name)")
     async def info(self, interaction: discord.Interaction, tournament: str) -> None:
         """Show a tournament and all its settings."""
-        assert interaction.guild is not None
-        shown = await self._tournaments.info(
-            interaction.guild.id, tournament, actor=actor_of(interaction)
-        )
-        await reply(interaction, embed=tournament_embed(shown))
+        await self._show(interaction, tournament)
 
     info.autocomplete("tournament")(tournament_choices)
+
+    async def _show(self, interaction: discord.Interaction, tournament: str) -> None:
+        assert interaction.guild is not None
+        actor = actor_of(interaction)
+        shown = await self._tournaments.info(interaction.guild.id, tournament, actor=actor)
+        seeds = await self._seeds.view(actor, interaction.guild.id, shown.name)
+        await reply(interaction, embed=tournament_embed(shown, seeds.settings))
+
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @app_commands.command(name="seeds")
+    @app_commands.describe(
+        tournament="The tournament whose seeds to show or change",
+        provider="Who rolls the seeds when a racer types !seed in a room",
+        presets="The presets racers may ask for, e.g. open, standard",
+        default_preset="The preset !seed alone rolls (default: the first preset)",
+        template="Template seeds: the text or URL players get; {preset} and {seed} are filled in",
+        spoiler="ALTTPR: the spoiler log (default off)",
+        race="ALTTPR race mode: the seed's page hides the spoiler log and settings (default on)",
+    )
+    @app_commands.choices(
+        provider=[app_commands.Choice(name=text, value=key)
+                  for key, text in SEED_PROVIDER_CHOICES.items()],
+        spoiler=[app_commands.Choice(name=text, value=key)
+                 for key, text in SPOILER_CHOICES.items()],
+    )
+    async def seeds(
+        self,
+        interaction: discord.Interaction,
+        tournament: str,
+        provider: str | None = None,
+        presets: str | None = None,
+        default_preset: str | None = None,
+        template: str | None = None,
+        spoiler: str | None = None,
+        race: bool | None = None,
+    ) -> None:
+        """Show a tournament's seed settings, or change the ones you give."""
+        assert interaction.guild is not None
+        actor = actor_of(interaction)
+        changes: dict[str, Any] = {
+            "presets": presets, "default_preset": default_preset, "template": template,
+            "spoiler": spoiler, "race": race,
+        }
+        changes = {key: value for key, value in changes.items() if value is not None}
+        if provider is not None:
+            changes["provider"] = None if provider == "none" else provider
+        if not changes:
+            shown = await self._seeds.view(actor, interaction.guild.id, tournament)
+            await reply(
+                interaction,
+                f"Seeds of **{shown.tournament_name}**:\n{seeds_text(shown.settings)}\n"
+                f"Change them with `/tournament seeds tournament:{shown.tournament_name}`.",
+            )
+            return
+        change = await self._seeds.configure(actor, interaction.guild.id, tournament, **changes)
+        name = change.tournament_name
+        if not change.changed:
+            await reply(interaction, f"Nothing changed: **{name}** already had those seeds.")
+            return
+        lines = [
+            f"**{SEED_LABELS[key]}:** {show_seed_setting(key, old)} → "
+            f"{show_seed_setting(key, new)}"
+            for key, (old, new) in change.changed.items()
+        ]
+        await reply(interaction, f"Updated the seeds of **{name}**:\n" + "\n".join(lines))
+
+    seeds.autocomplete("tournament")(tournament_choices)
+
+    @seeds.autocomplete("default_preset")
+    async def preset_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The tournament's presets (ALTTPR's when ALTTPR is being chosen)."""
+        if interaction.guild_id is None:
+            return []
+        namespace = interaction.namespace
+        names: list[str] = []
+        if getattr(namespace, "provider", None) == "alttpr":
+            names = list(ALTTPR_PRESETS)
+        elif isinstance(getattr(namespace, "tournament", None), str):
+            try:
+                shown = await self._seeds.view(
+                    actor_of(interaction), interaction.guild_id, namespace.tournament
+                )
+            except UserFacingError:
+                return []
+            names = list(shown.settings.presets)
+        typed = current.strip().lower()
+        return choices((name, name) for name in names if typed in name)
 
     @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="list")
@@ -315,4 +408,5 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
 
 
 async def setup(bot: RaceDeskBot) -> None:
-    await bot.add_cog(TournamentCog(bot.services.tournaments, bot.services.access))
+    services = bot.services
+    await bot.add_cog(TournamentCog(services.tournaments, services.access, services.seeds))

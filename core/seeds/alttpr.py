@@ -99,10 +99,13 @@ class AlttprProvider:
                 async with aiohttp.ClientSession(
                     headers={"User-Agent": f"RaceDesk/{racedesk_version()}"}
                 ) as session:
-                    game = await _Game.generate(
-                        settings, ENDPOINT, baseurl=self._base_url,
-                        generator=lambda body, endpoint: self._post(session, body, endpoint),
-                    )
+                    try:
+                        game = await _Game.generate(
+                            settings, ENDPOINT, baseurl=self._base_url,
+                            generator=lambda body, endpoint: self._post(session, body, endpoint),
+                        )
+                    except (KeyError, TypeError):  # pyz3r reads the answer's "hash"
+                        game = None
                     return self._rolled(preset, game)
         except TimeoutError:
             log.warning("ALTTPR roll of %s: no answer from %s in %gs", preset, self._site,

@@ -107,15 +107,15 @@ class SeedService:
         return SeedSetup(settings.provider, settings.presets, default)
 
     async def roll(self, tournament_id: int, preset: str | None) -> RolledSeed:
-        """Roll ``preset`` (any case; ``None``: the default) for the tournament, or raise
+        """Roll ``preset`` (any case; ``None`` or blank: the default) for the tournament, or raise
         :class:`SeedProviderError` with what the racer is told."""
         settings = await self._settings_of(tournament_id)
         if settings is None or not settings.rolls:
             raise SeedProviderError(NO_SEEDS)
-        chosen = settings.effective_default if preset is None else preset.strip().lower()
-        if chosen not in settings.presets:
-            raise SeedProviderError(unknown_preset(preset or "", settings.presets))
-        assert chosen is not None
+        typed = (preset or "").strip().lower()
+        chosen = typed or settings.effective_default
+        if chosen is None or chosen not in settings.presets:
+            raise SeedProviderError(unknown_preset(typed, settings.presets))
         return await self.provider_for(settings).roll(chosen)
 
     def provider_for(self, settings: SeedSettings) -> SeedProvider:

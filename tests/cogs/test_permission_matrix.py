@@ -107,6 +107,7 @@ MAY: dict[str, frozenset[str]] = {
     "tournament info": ORGANIZERS,
     "tournament list": ORGANIZERS,
     "tournament roles": ADMINS,
+    "tournament seeds": ORGANIZERS,
     "tournament settings": ORGANIZERS,
     "unlink-racetime": EVERYONE,
 }
@@ -314,6 +315,7 @@ def options_for(servers: Servers) -> dict[str, dict[str, Any]]:
         "tournament info": {"tournament": "Alpha Cup"},
         "tournament list": {},
         "tournament roles": {},
+        "tournament seeds": {"tournament": "Alpha Cup"},
         "tournament settings": {"tournament": "Alpha Cup"},
         "unlink-racetime": {},
     }

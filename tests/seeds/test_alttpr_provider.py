@@ -170,13 +170,29 @@ async def test_an_unreachable_service_is_a_readable_error() -> None:
     assert "could not roll a seed (the connection failed, 2 tries)" in refused.value.message
 
 
-async def test_an_answer_without_a_seed_is_a_readable_error(fake_alttpr: FakeAlttpr) -> None:
-    fake_alttpr.fail_next(1, status=200, body={"hash": "not a hash!", "patch": []})
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"hash": "not a hash!", "patch": [{"1": [0]}, {str(CODE_OFFSET): [1, 2, 3, 4, 5]}]},
+        {"patch": []},  # no hash
+        {"hash": "AbC123", "patch": [{str(CODE_OFFSET): [1, 2, 3, 4, 5]}]},  # no earlier patch
+        {"hash": "AbC123", "patch": [{"1": [0]}, {str(CODE_OFFSET): [1, 2, 99, 4, 5]}]},
+        {"hash": "AbC123"},  # no patch
+    ],
+)
+async def test_an_answer_without_a_seed_is_a_readable_error(
+    fake_alttpr: FakeAlttpr, answer: dict[str, object]
+) -> None:
+    fake_alttpr.fail_next(1, status=200, body=answer)
 
     with pytest.raises(SeedProviderError) as refused:
         await provider(fake_alttpr).roll("open")
 
-    assert "answered with something RaceDesk could not read" in refused.value.message
+    site = fake_alttpr.base_url.removeprefix("http://")
+    assert refused.value.message == (
+        f"{site} answered with something RaceDesk could not read; nothing was rolled. "
+        "Try !seed again later."
+    )
 
 
 async def test_an_unknown_preset_names_the_presets(fake_alttpr: FakeAlttpr) -> None:

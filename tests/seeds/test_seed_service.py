@@ -191,6 +191,7 @@ async def test_a_template_tournament_defaults_to_one_preset(
                             template="Seed {seed}")
     assert await service.setup(tournament_id) == SeedSetup("template", ("default",), "default")
     assert (await service.roll(tournament_id, None)).text.startswith("Seed ")
+    assert (await service.roll(tournament_id, "  ")).preset == "default"  # "!seed " alone
 
 
 # -- configuring -------------------------------------------------------------------------------
