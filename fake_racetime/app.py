@@ -16,6 +16,8 @@ The ``/_test`` API lets another process drive the fake (JSON bodies and answers;
   click the action ``label`` of the bot message ``message`` as that user: the site posts the
   action's ``message`` with the survey's ``${name}`` filled from ``values`` (question name ->
   answer; defaults otherwise); ``{"id", "message"}`` of the posted message, 201.
+- ``GET /_test/races/{slug}/chat``: every message of the room's chat, DMs included, as
+  racetime's message dicts (oldest first): what people (and bots) posted, as the site shows it.
 - ``GET /_test/races/{slug}/received``: every websocket action the room's sockets sent
   (``[{"slug", "socket", "action", "data"}]``, oldest first), e.g. ``gethistory`` and its
   ``last_message``.
@@ -551,6 +553,15 @@ def server_racer(request: web.Request) -> Racer:
     return server.racer(request.match_info["slug"], request.match_info["user"])
 
 
+async def test_chat(request: web.Request) -> web.Response:
+    server = request.app[SERVER]
+    try:
+        race = server.race(request.match_info["slug"])
+    except KeyError:
+        return _json({"errors": ["unknown race"]}, 404)
+    return _json([serialize.chat_message_dict(m, race) for m in race.messages])
+
+
 async def test_received(request: web.Request) -> web.Response:
     server = request.app[SERVER]
     slug = request.match_info["slug"]
@@ -778,6 +789,7 @@ def build_app(server: FakeRacetimeServer) -> web.Application:
     app.router.add_post("/_test/races/{slug}/racers/{user}/click", test_click)
     app.router.add_post("/_test/races/{slug}/racers/{user}/{action}", test_racer)
     app.router.add_get("/_test/races/{slug}/received", test_received)
+    app.router.add_get("/_test/races/{slug}/chat", test_chat)
     app.router.add_post("/_test/races/{slug}/drop", test_drop)
     app.router.add_post("/_test/advance", test_advance)
     app.router.add_post("/_test/clock", test_clock)

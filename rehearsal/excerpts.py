@@ -46,6 +46,8 @@ _STAMP = re.compile(r"^\[\d\d:\d\d\.\d\] ")
 _HEADING = re.compile(r"^== Scene \d+: (.*)$")
 _DONE = re.compile(r"^✓ +(.*)$")
 _FAKE_RACETIME = re.compile(r"racetime\.gg is the project's fake server at (http://[\d.:]+)")
+_FAKE_ALTTPR = re.compile(r"alttpr\.com \(seeds\) is the project's fake at (http://[\d.:]+)")
+ALTTPR_URL = "https://alttpr.com"
 _LOOPBACK = re.compile(r"http://127\.0\.0\.1:\d+")
 _BLOCK = re.compile(
     r"(?P<open><!-- rehearsal: (?P<scene>.+?)\s*\|\s*(?P<step>.+?) -->\n)"
@@ -71,6 +73,9 @@ def steps(timeline: str) -> dict[tuple[str, str], list[str]]:
     are left out; the step's own ✓ line closes it and is not part of it.
     """
     racetime = _FAKE_RACETIME.search(timeline)
+    alttpr = _FAKE_ALTTPR.search(timeline)
+    fakes = [(m.group(1), url) for m, url in ((racetime, RACETIME_URL), (alttpr, ALTTPR_URL))
+             if m is not None]
     found: dict[tuple[str, str], list[str]] = {}
     lines: list[str] = []
     scene, hidden = "", False
@@ -89,13 +94,15 @@ def steps(timeline: str) -> dict[tuple[str, str], list[str]]:
         elif not raw.startswith(" ") or not scene:
             continue  # the introduction and the closing notes
         if not hidden:
-            lines.append(_readable(text if stamped else raw[len("[00:00.0] "):], racetime))
+            lines.append(_readable(text if stamped else raw[len("[00:00.0] "):], fakes))
     return found
 
 
-def _readable(line: str, racetime: re.Match[str] | None) -> str:
-    if racetime is not None:
-        line = line.replace(racetime.group(1), RACETIME_URL)
+def _readable(line: str, fakes: list[tuple[str, str]]) -> str:
+    """The line as the real sites would show it: each fake's loopback address becomes the
+    real site's, and any other loopback address is RaceDesk's own web server."""
+    for fake_url, real_url in fakes:
+        line = line.replace(fake_url, real_url)
     return _LOOPBACK.sub(WEB_URL, line).rstrip()
 
 

@@ -76,6 +76,18 @@ class FakeRacetimeApi:
         slug = race_name.rsplit("/", 1)[-1]
         await self._call("POST", f"/_test/races/{slug}/racers/{user_id}/{action}", {})
 
+    async def say(self, race_name: str, user_id: str, text: str) -> str:
+        """``user_id`` types ``text`` in the room's chat; returns the message's id."""
+        slug = race_name.rsplit("/", 1)[-1]
+        answer = await self._call("POST", f"/_test/races/{slug}/racers/{user_id}/say",
+                                  {"text": text})
+        return str(answer["id"])
+
+    async def chat(self, race_name: str) -> list[dict[str, Any]]:
+        """Every message of the room's chat, oldest first (racetime's message dicts)."""
+        slug = race_name.rsplit("/", 1)[-1]
+        return list(await self._call("GET", f"/_test/races/{slug}/chat"))
+
     async def advance(self, seconds: float) -> None:
         """Move racetime's clock (countdowns, the 5-second rule) and run its race runner."""
         await self._call("POST", "/_test/advance", {"seconds": seconds})

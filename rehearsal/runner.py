@@ -24,16 +24,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import AnyHttpUrl
+
 from cogs._shared.notifications.sender import DiscordNotificationSender
 from cogs._shared.racetime_bots.alert_sender import DiscordAlertSender
 from core.access import Actor
 from core.accounts.linking import CALLBACK_PATH, LinkSettings
-from core.config import RacetimeSettings, WebSettings
+from core.config import RacetimeSettings, SeedServiceSettings, WebSettings
 from core.container import Services
 from core.lifecycle import Lifecycle
 from core.notifications.delivery import DeliveryTimings, NotificationDelivery
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox
+from fake_alttpr import FakeAlttpr
 from fake_racetime import FakeRacetimeServer
 from racetime.category_bot import BotTimings
 from rehearsal.guild import SimulatedGuild, member_intents
@@ -138,7 +141,10 @@ async def _rehearse(
             base_url = fake.base_url
         api = await stack.enter_async_context(FakeRacetimeApi(base_url))
         cast = await _cast(api)
-        timeline.note(_introduction(base_url, folder, options))
+        # alttpr.com, where ALTTPR seeds are rolled (through pyz3r): its fake, seeded too.
+        alttpr = FakeAlttpr(seed=NAMES_SEED)
+        await lifecycle.add("fake alttpr.com", alttpr.start, alttpr.stop)
+        timeline.note(_introduction(base_url, alttpr.base_url, folder, options))
 
         # RaceDesk's web server (the racetime OAuth callback): its address is known up front,
         # since racetime must know where to send people back to.
@@ -156,6 +162,7 @@ async def _rehearse(
             # Rooms opened on racetime are found within a second, not the usual 8.
             bot_timings=BotTimings(scan_interval=1.0),
             linking=oauth,
+            seeds=SeedServiceSettings(alttpr_url=AnyHttpUrl(alttpr.base_url)),
         )
         await services.start(lifecycle)
         bot = make_bot(services, intents=member_intents())
@@ -229,13 +236,16 @@ async def _cast(api: FakeRacetimeApi) -> Cast:
     return cast
 
 
-def _introduction(base_url: str, folder: Path, options: RehearsalOptions) -> str:
+def _introduction(
+    base_url: str, alttpr_url: str, folder: Path, options: RehearsalOptions
+) -> str:
     pace = "as fast as it can" if options.fast else "at a pace you can follow"
     when = f", as if it were {full_time(options.start_at)}" if options.start_at else ""
     return (
         "RaceDesk rehearsal: the whole job, offline, "
         f"{pace}{when}.\n"
-        f"  racetime.gg is the project's fake server at {base_url}; Discord is a simulated\n"
+        f"  racetime.gg is the project's fake server at {base_url};\n"
+        f"  alttpr.com (seeds) is the project's fake at {alttpr_url}; Discord is a simulated\n"
         f"  server \"{GUILD}\" (#{CHANNEL}) where {OWNER} owns the bot, {ADMIN} is an admin,\n"
         f"  and {', '.join(RACERS)} race ({NEWCOMER} joins later). RaceDesk's own log:\n"
         f"  {folder / 'rehearsal.log'}"

@@ -318,8 +318,10 @@ class RoomCommands:
         changed = await self._seeds.set_locked(
             self._seed_room(asked), True, actor_discord_id=asked.actor.discord_id
         )
-        return "the seed is locked: nobody can roll it until an organizer types !unlock." \
-            if changed else "the seed was already locked."
+        if changed:
+            return "the seed is locked: nobody can roll it until an organizer types !unlock."
+        return ("the seed is locked already (a rolled seed locks it): nobody can roll it "
+                "again until an organizer types !unlock.")
 
     async def _unlock(self, asked: Asked) -> str:
         changed = await self._seeds.set_locked(

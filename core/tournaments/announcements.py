@@ -131,8 +131,9 @@ def _room_open(channel_id: int, match: MatchInfo, url: str) -> Announcement:
 
 
 def _fpa_called(channel_id: int, match: MatchInfo, event: FpaCalledEvent) -> Announcement:
-    who = f"<@{event.caller_discord_id}>" if event.caller_discord_id else ""
-    caller = f"{event.racetime_user_name} {who}".strip()
+    caller = event.racetime_user_name.split("#", 1)[0] or event.racetime_user_name
+    if event.caller_discord_id:
+        caller += f" (<@{event.caller_discord_id}>)"
     when = f" at {event.race_time} of race time" if event.race_time else ""
     lines = [
         f"{caller} invoked the fair-play agreement{when}.",

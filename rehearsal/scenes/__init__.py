@@ -16,12 +16,13 @@ from rehearsal.scenes import (
     race,
     racetime_bot,
     restart,
+    room_commands,
     tournament,
 )
 from rehearsal.stage import Scene
 
 SCENES: list[Scene] = [
     racetime_bot.SCENE, race.SCENE, restart.SCENE, notifications.SCENE, tournament.SCENE,
-    not_let_in.SCENE, access.SCENE, admin.SCENE, api.SCENE, live_race.SCENE, about.SCENE,
-    metrics.SCENE,
+    not_let_in.SCENE, room_commands.SCENE, access.SCENE, admin.SCENE, api.SCENE,
+    live_race.SCENE, about.SCENE, metrics.SCENE,
 ]

@@ -40,11 +40,14 @@ def on_time(late: float) -> str:
     return f"{late:.0f} s after it fell due"
 
 
-async def link(stage: Stage, name: str, *, dms_open: bool = True) -> None:
-    """``name`` links their racetime.gg account: /link-racetime, the button, racetime's
-    authorization page (they are signed in there and approve), back on RaceDesk's page."""
+async def link(
+    stage: Stage, name: str, *, dms_open: bool = True, racetime_id: str | None = None
+) -> None:
+    """``name`` links their racetime.gg account (a racer's, or ``racetime_id``): /link-racetime,
+    the button, racetime's authorization page (they are signed in there and approve), back on
+    RaceDesk's page."""
     member = stage.member(name)
-    await stage.racetime.authorize_as(stage.cast.racers[name])
+    await stage.racetime.authorize_as(racetime_id or stage.cast.racers[name])
     reply = await stage.slash(name, "link-racetime")
     url = next(m for m in reply.messages if m.components).link_url
     page = await stage.browse(name, url, "the [Link on racetime.gg] button")

@@ -85,7 +85,7 @@ async def test_a_seed_is_rolled_once_locked_and_re_rolled_after_an_unlock(
         rerolled = await scene.say("RacerTwo", "!seed")
         assert "here is the seed (standard): https://seeds.example.org/standard/" in rerolled
         # A roll locks the room again; an organizer can lock it before anyone rolls too.
-        assert "the seed was already locked" in await scene.say("RacerThree", "!lock")
+        assert "the seed is locked already" in await scene.say("RacerThree", "!lock")
         assert "the seed is unlocked" in await scene.say("RacerThree", "!unlock")
         assert "the seed is locked: nobody can roll it" in await scene.say("RacerThree", "!lock")
         assert "The organizers locked this room's seed" not in await scene.say("RacerOne", "!help")
