@@ -179,7 +179,8 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
     info.autocomplete("match")(any_match_choices)
 
-    @requires(Permission.ROLL_SEEDS)
+    # Organizers (the service asks ROLL_SEEDS: in Discord nobody is the room's entrant).
+    @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="seed")
     @app_commands.describe(
         match=MATCH_HELP,

@@ -298,14 +298,14 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
     async def preset_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """The tournament's presets (ALTTPR's when ALTTPR is being chosen)."""
+        """The tournament's presets; ALTTPR's when ALTTPR is being chosen, or before a
+        tournament is (the only provider with presets of its own)."""
         if interaction.guild_id is None:
             return []
         namespace = interaction.namespace
-        names: list[str] = []
-        if getattr(namespace, "provider", None) == "alttpr":
-            names = list(ALTTPR_PRESETS)
-        elif isinstance(getattr(namespace, "tournament", None), str):
+        names: list[str] = list(ALTTPR_PRESETS)
+        tournament = getattr(namespace, "tournament", None)
+        if getattr(namespace, "provider", None) != "alttpr" and isinstance(tournament, str):
             try:
                 shown = await self._seeds.view(
                     actor_of(interaction), interaction.guild_id, namespace.tournament

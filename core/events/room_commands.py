@@ -25,6 +25,9 @@ class RoomCommandEvent(Event):
     def partition_key(self) -> str:
         return room_partition(self.category, self.room_slug)
 
+    def headline(self) -> str:
+        return f"Race {self.category}/{self.room_slug}: a room command's outcome"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoomSeedRolledEvent(RoomCommandEvent):

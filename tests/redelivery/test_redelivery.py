@@ -76,6 +76,8 @@ LINK = "a player links racetime, then must link again"
 # In test_racetime_listeners.py: the fake racetime server, a live race's room.
 STRANGER = "a stranger asks to join a live race's room"
 MATCH_ROOM = "a match room opens with a player racetime refuses"
+# In tests/room_commands/test_exactly_once.py: commands typed in a match's room.
+ROOM_COMMANDS = "racers type !help, !seed and !fpa in a match room"
 
 
 def _notifications(kind: str, event: str, scenario: str) -> tuple[str, Listener]:
@@ -114,7 +116,22 @@ LISTENERS: dict[str, Listener] = {
         _notifications("live_race_finished", "AsyncLiveRaceFinishedEvent", LIVE_RACE),
         _notifications("live_race_cancelled", "AsyncLiveRaceCancelledEvent",
                        LIVE_ROOM_CANCELLED),
+        _notifications("match_seed", "RoomSeedRolledEvent", ROOM_COMMANDS),
     ]),
+    "RoomCommands.handle": Listener(
+        _kinds("RacetimeChatCommandEvent"),
+        "an answer in the room's chat; what the command does: a room_seeds row rolled (emits "
+        "RoomSeedRolledEvent), a fpa_calls row (emits FpaCalledEvent), a room_breaks row",
+        "receipt after the answer (SentOnce 'room_commands'); the answer's guid, which "
+        "racetime drops when repeated; a seed's request id and a call's unique request_id",
+        ROOM_COMMANDS,
+    ),
+    "RoomCommands.pin_seed_button": Listener(
+        _kinds("RoomForMatchEvent"),
+        "a pinned 'Roll seed' message in the room's chat",
+        "receipt after the message (SentOnce 'room_commands.seed_button'); its guid",
+        ROOM_COMMANDS,
+    ),
     "BotAlertService.subscribe.<locals>.listener": Listener(
         _kinds("RacetimeBotStatusChangedEvent"),
         "racetime_incidents opened or resolved, racetime_alerts queued",
@@ -123,7 +140,7 @@ LISTENERS: dict[str, Listener] = {
     ),
     "AnnouncementsCog.announce": Listener(
         _kinds("RoomForMatchEvent", "MatchResultEvent", "MatchRoomProblemEvent",
-               "MatchInviteRefusedEvent"),
+               "MatchInviteRefusedEvent", "FpaCalledEvent"),
         "a post in the tournament's announcement, results or staff channel",
         "receipt after the post (SentOnce 'announcements'); a nonce Discord dedupes by",
         MATCH_RESULT,  # and MATCH_LIFE
@@ -213,7 +230,7 @@ async def test_every_wired_listener_is_in_the_table(discord_harness: DiscordHarn
 
 
 def test_every_listener_has_a_scenario_that_delivers_its_events_again() -> None:
-    names = {scenario.name for scenario in SCENARIOS} | {STRANGER, MATCH_ROOM}
+    names = {scenario.name for scenario in SCENARIOS} | {STRANGER, MATCH_ROOM, ROOM_COMMANDS}
     for name, listener in LISTENERS.items():
         assert listener.scenario in names, name
 

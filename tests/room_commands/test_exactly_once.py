@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import delete, select
 
 from core.events import RacetimeChatCommandEvent
@@ -14,6 +15,8 @@ from core.events.codec import decode_event
 from db.models import EventLogEntry, ListenerReceipt, RoomSeed
 from db.secrets import SecretBox
 from fake_racetime import FakeRacetimeServer
+from tests.redelivery.scenarios import durable_state, undelivered
+from tests.redelivery.test_redelivery import logged_events
 from tests.room_commands.scene import RoomScene, match_room, settle
 
 
@@ -94,3 +97,54 @@ async def test_a_command_typed_while_racedesk_was_away_is_answered_when_it_is_ba
         assert [(e.command, e.from_history) for e in events] == [
             ("match", False), ("help", True),
         ]
+
+
+def _told(scene: RoomScene) -> list[tuple[str, str]]:
+    """What RaceDesk sent on Discord since the last call: (where, title or text)."""
+    return sorted(
+        (getattr(m.channel, "name", None) or "DM",
+         (m.embeds[0].title if m.embeds else m.content) or "")
+        for m in scene.harness.sim.sent()
+    )
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["delivered twice", "crash before acks"])
+async def test_every_event_of_a_room_s_commands_again_says_rolls_and_tells_once(
+    db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer, crash: bool
+) -> None:
+    """The redelivery scenario of issue 22's table for the room commands' listeners
+    (``tests/redelivery/test_redelivery.py``, ``ROOM_COMMANDS``)."""
+    async with match_room(db_url, secret_box, fake_racetime) as scene:
+        harness = scene.harness
+        services = harness.services
+        with pytest.MonkeyPatch.context() as dying:
+            if crash:
+                dying.setattr(services.event_log, "acknowledge", lambda _seq: None)
+            await scene.say("RacerOne", "!help")
+            await scene.say("RacerTwo", "!seed hard")
+            await scene.under_way()
+            await scene.say("RacerOne", "!fpa lag")
+            await harness.notifications_settled()
+        told = _told(scene)
+        assert ("staff", "⚖️ Winter Cup · Final: fair-play call") in told
+        assert told.count(("DM", "🚪 Match seed")) == 2
+        said = [m.message for m in scene.bot_messages()]
+        state = await durable_state(services.sessionmaker)
+        if crash:
+            assert await undelivered(services.sessionmaker) > 0
+
+        if crash:
+            await services.dispatcher.start()  # what a start does with unacknowledged events
+        else:
+            services.dispatcher.publish(await logged_events(services.sessionmaker))
+        await harness.notifications_settled()
+        await asyncio.sleep(0.2)
+
+        assert _told(scene) == [], "no DM or post again"
+        assert [m.message for m in scene.bot_messages()] == said, "nothing said again"
+        assert await durable_state(services.sessionmaker) == state
+        async with services.sessionmaker() as session:
+            [seed] = (await session.execute(select(RoomSeed))).scalars().all()
+        assert seed.rolls == 1
+        assert await undelivered(services.sessionmaker) == 0
+        assert services.dispatcher.parked == 0
