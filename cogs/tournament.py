@@ -298,21 +298,24 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
     async def preset_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """The tournament's presets; ALTTPR's when ALTTPR is being chosen, or before a
-        tournament is (the only provider with presets of its own)."""
-        if interaction.guild_id is None:
+        """To organizers: the typed tournament's presets, else (and while ALTTPR is being
+        chosen) RaceDesk's ALTTPR presets."""
+        actor = actor_of(interaction)
+        guild_id = interaction.guild_id
+        if guild_id is None or not await self.access.allows(
+            actor, Permission.MANAGE_TOURNAMENTS, guild_id
+        ):
             return []
         namespace = interaction.namespace
         names: list[str] = list(ALTTPR_PRESETS)
-        tournament = getattr(namespace, "tournament", None)
-        if getattr(namespace, "provider", None) != "alttpr" and isinstance(tournament, str):
+        typed_tournament = getattr(namespace, "tournament", None)
+        if getattr(namespace, "provider", None) != "alttpr" and isinstance(typed_tournament, str):
             try:
-                shown = await self._seeds.view(
-                    actor_of(interaction), interaction.guild_id, namespace.tournament
-                )
+                shown = await self._seeds.view(actor, guild_id, typed_tournament)
             except UserFacingError:
-                return []
-            names = list(shown.settings.presets)
+                shown = None
+            if shown is not None and shown.settings.presets:
+                names = list(shown.settings.presets)
         typed = current.strip().lower()
         return choices((name, name) for name in names if typed in name)
 

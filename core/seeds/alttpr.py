@@ -153,7 +153,7 @@ class AlttprProvider:
                         problem = "an answer that is not a seed"
                     elif response.status < 500 and response.status not in (408, 429):
                         body = await response.content.read(_ERROR_BODY_MAX)
-                        reason = _reason(body) or f"HTTP {response.status}"
+                        reason = _reason(body).rstrip(".") or f"HTTP {response.status}"
                         log.warning("ALTTPR roll refused by %s: HTTP %d %s", self._site,
                                     response.status, reason)
                         raise SeedProviderError(
@@ -162,7 +162,7 @@ class AlttprProvider:
                         )
                     else:
                         problem = f"HTTP {response.status}"
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
+            except aiohttp.ClientError as error:
                 problem = "the connection failed"
                 log.warning("ALTTPR roll: %s: %s", self._site, type(error).__name__)
             except ValueError:  # not JSON

@@ -119,8 +119,11 @@ async def test_a_refusal_is_reported_in_alttprs_words_and_not_retried(
     with pytest.raises(SeedProviderError) as refused:
         await provider(fake_alttpr).roll("open")
 
-    assert "refused the settings: This action is unauthorized." in refused.value.message
-    assert "Nothing was rolled" in refused.value.message
+    site = fake_alttpr.base_url.removeprefix("http://")
+    assert refused.value.message == (
+        f"{site} refused the settings: This action is unauthorized. Nothing was rolled; "
+        "organizers can check the preset with /tournament seeds."
+    )
     assert len(fake_alttpr.generate_calls) == 1
 
 
@@ -129,7 +132,7 @@ async def test_settings_alttpr_rejects_name_the_fields(fake_alttpr: FakeAlttpr) 
     with pytest.raises(SeedProviderError) as refused:
         await provider(fake_alttpr, spoiler="sometimes").roll("open")
 
-    assert "refused the settings: spoilers: The selected spoilers is invalid." in (
+    assert "refused the settings: spoilers: The selected spoilers is invalid. Nothing" in (
         refused.value.message
     )
     assert len(fake_alttpr.generate_calls) == 1

@@ -139,7 +139,7 @@ async def test_a_failing_roll_is_the_providers_message(
 
     with pytest.raises(SeedProviderError) as refused:
         await service.roll(tournament_id, None)
-    assert "refused the settings: mode: The mode is invalid." in refused.value.message
+    assert "refused the settings: mode: The mode is invalid. Nothing" in refused.value.message
 
 
 async def test_two_rooms_rolling_at_once_get_two_seeds(

@@ -203,7 +203,9 @@ async def test_default_presets_are_suggested(harness: DiscordHarness) -> None:
     assert await suggested("", tournament="Winter Cup", provider="alttpr") == [
         "open", "standard", "inverted", "keysanity",
     ]
-    assert await suggested("", tournament="Nope Cup") == []
+    everything = ["open", "standard", "inverted", "keysanity"]
+    assert await suggested("", tournament="Nope Cup") == everything  # RaceDesk's presets
+    assert await suggested("") == everything
     refused = await harness.sim.autocomplete(
         "tournament seeds", "default_preset", "", member=harness.member(0),
         tournament="Winter Cup",
