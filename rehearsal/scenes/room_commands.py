@@ -5,6 +5,10 @@ and clears it from Discord."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import discord
+
 from core.events import FpaCalledEvent, MatchResultEvent, RacetimeRoomOpenedEvent
 from rehearsal.scenes.not_let_in import STAFF
 from rehearsal.scenes.tournament import (
@@ -38,6 +42,19 @@ async def say(stage: Stage, race: str, who: str, racetime_id: str, text: str) ->
     await stage.wait_until(f"RaceDesk's answer to “{text}” in the room", answered)
     stage.timeline.line("RaceDesk", f"in the room's chat: {answers[0]}")
     return answers[0]
+
+
+def seed_for(member: discord.Member) -> Callable[[discord.Message], bool]:
+    """The seed's notification for ``member``: by DM, or in the fallback channel."""
+
+    def matches(message: discord.Message) -> bool:
+        return (
+            bool(message.embeds) and message.embeds[0].title == SEED_DM
+            and (getattr(message.channel, "recipient", None) == member
+                 or member.mention in (message.content or ""))
+        )
+
+    return matches
 
 
 def expect(stage: Stage, answer: str, text: str) -> None:
@@ -95,14 +112,8 @@ async def play(stage: Stage) -> None:
         answer = await say(stage, race, two, cast.racers[two], "!seed")
         expect(stage, answer, "here is the seed (open): http")
         for name in (one, two):
-            member = stage.member(name)
             # RacerTwo's DMs are closed (scene 4): theirs comes in #race-notices.
-            await stage.expect_sent(
-                f"the seed for {name}",
-                lambda m, member=member: bool(m.embeds) and m.embeds[0].title == SEED_DM
-                and (getattr(m.channel, "recipient", None) == member
-                     or member.mention in (m.content or "")),
-            )
+            await stage.expect_sent(f"the seed for {name}", seed_for(stage.member(name)))
 
     async with stage.step(f"{organizer} types !lock; {one}'s !seed is refused: one seed per "
                           "room"):
