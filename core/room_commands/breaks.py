@@ -186,7 +186,14 @@ class Breaks:
             rows = await queries.active_breaks(session)
         nap = LONGEST_NAP
         for row in rows:
-            wait = await self._announce_room(row)
+            try:
+                wait = await self._announce_room(row)
+            except Exception as error:
+                # One room out of reach (its bot stopped, racetime refusing) never holds up
+                # the others; it is tried again within a minute.
+                log.warning("Room %s/%s: breaks not announced now: %s",
+                            row.category, row.slug, error)
+                continue
             if wait is not None:
                 nap = min(nap, wait)
         return max(nap, 0.0)

@@ -42,6 +42,7 @@ from core.sending import nonce_for
 from db.queries import room_commands as queries
 from db.queries import rooms as room_queries
 from db.queries.room_commands import RoomOwner
+from racetime.errors import RacetimeActionError
 from racetime.models import Race, parse_racetime_datetime, parse_racetime_duration
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ log = logging.getLogger(__name__)
 RECEIPT = "room_commands"
 MESSAGE_MAX = 1000  # racetime's limit for one chat message
 IN_THE_RACE = frozenset({"not_ready", "ready", "in_progress", "done", "dnf", "dq"})
-CHAT_CLOSED = frozenset({"finished", "cancelled", "partitioned"})
+# Rooms RaceDesk no longer answers in: nothing can happen in them any more. A finished race's
+# chat stays open (racetime closes it later): !match and !help are still answered there.
+CHAT_CLOSED = frozenset({"cancelled", "partitioned"})
 
 
 class ChatRoom(Protocol):
@@ -192,9 +195,13 @@ class RoomCommands:
             _is_entrant(race, event.racetime_user_id), race,
         )
         answer = await self.answer(asked, CATALOG[command])
-        await room.send_message(
-            _fit(f"{asked.sender}: {answer}"), guid=nonce_for(f"answer:{event.event_id}")
-        )
+        try:
+            await room.send_message(
+                _fit(f"{asked.sender}: {answer}"), guid=nonce_for(f"answer:{event.event_id}")
+            )
+        except RacetimeActionError as refused:
+            # racetime will not take it (its chat closed meanwhile): trying again cannot help.
+            log.warning("%s: racetime refused the answer: %s", event.headline(), refused)
         await self._receipts.record(event.event_id)
 
     async def answer(self, asked: Asked, spec: CommandSpec) -> str:
