@@ -23,6 +23,7 @@ from core.clock import Clock
 from core.errors import UserFacingError
 from core.room_commands.parsing import duration
 from core.sending import nonce_for
+from core.times.formatting import breaks_text, short_duration
 from db.models import RoomBreaks
 from db.queries import room_commands as queries
 
@@ -41,7 +42,7 @@ class BreakPlan:
     every: timedelta
 
     def describe(self) -> str:
-        return f"{_clock(self.duration)} break every {_clock(self.every)} of race time"
+        return breaks_text(self.duration, self.every)
 
     def announcement(self, index: int, started_at: datetime) -> tuple[datetime, str]:
         """The ``index``-th announcement: when, and what it says."""
@@ -49,12 +50,12 @@ class BreakPlan:
         begins = started_at + self.every * number
         if kind == 0:
             return begins - WARNING, (
-                f"Break {number} in 5 minutes: {_clock(self.duration)} at "
-                f"{_clock(self.every * number)} of race time."
+                f"Break {number} in 5 minutes: {short_duration(self.duration)} at "
+                f"{short_duration(self.every * number)} of race time."
             )
         if kind == 1:
             return begins, (
-                f"Break {number} starts now: {_clock(self.duration)}. The race clock keeps "
+                f"Break {number} starts now: {short_duration(self.duration)}. The race clock keeps "
                 "running."
             )
         return begins + self.duration, f"Break {number} is over. Race on!"
@@ -65,14 +66,6 @@ class BreakPlan:
         while self.every * (breaks + 1) < limit:
             breaks += 1
         return breaks * _KINDS
-
-
-def _clock(value: timedelta) -> str:
-    minutes = int(value.total_seconds()) // 60
-    hours, minutes = divmod(minutes, 60)
-    if hours and minutes:
-        return f"{hours}h{minutes:02d}"
-    return f"{hours}h" if hours else f"{minutes}m"
 
 
 def parse_plan(words: list[str], time_limit: timedelta | None) -> BreakPlan | None:
@@ -94,7 +87,7 @@ def parse_plan(words: list[str], time_limit: timedelta | None) -> BreakPlan | No
     limit = min(time_limit or RACETIME_LIMIT, RACETIME_LIMIT)
     if plan.every >= limit:
         raise UserFacingError(
-            f"No break would come before the race's time limit ({_clock(limit)}). " + usage
+            f"No break would come before the race's time limit ({short_duration(limit)}). " + usage
         )
     return plan
 

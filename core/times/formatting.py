@@ -57,3 +57,17 @@ def offset_text(offset: timedelta | None) -> str:
     sign = "-" if offset < timedelta() else "+"
     minutes = abs(int(offset.total_seconds())) // 60
     return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def short_duration(value: timedelta) -> str:
+    """``5m``, ``2h``, ``2h30``: a duration in whole minutes, as people type it in chat."""
+    minutes = int(value.total_seconds()) // 60
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"{hours}h{minutes:02d}"
+    return f"{hours}h" if hours else f"{minutes}m"
+
+
+def breaks_text(duration: timedelta, every: timedelta) -> str:
+    """A room's scheduled breaks, e.g. ``5m break every 2h30 of race time``."""
+    return f"{short_duration(duration)} break every {short_duration(every)} of race time"

@@ -115,6 +115,7 @@ class MatchInfo:
     room_reason: str | None = None  # why there is no room yet, when that is the question
     seed: str | None = None  # the seed rolled in its room (!seed, /match seed)
     fpa: tuple[FpaNote, ...] = ()
+    breaks: str | None = None  # its room's scheduled breaks (!breaks), in words
 
     @property
     def under_review(self) -> bool:

@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +27,7 @@ from core.errors import NotFoundError, UserFacingError
 from core.event_store.event_log import DatabaseEventLog
 from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchScheduledEvent
 from core.labels import clean_label
-from core.times.formatting import utc_text
+from core.times.formatting import breaks_text, utc_text
 from core.times.parsing import check_in_range, example_time, show_time
 from core.tournaments.match_info import (
     DEFAULT_GOAL,
@@ -45,7 +45,7 @@ from core.tournaments.tournaments import TournamentService, TournamentSettings, 
 from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
 from db.queries import matches as queries
 from db.queries.match_rooms import delete_failed_claim
-from db.queries.room_commands import fpa_calls_of_match, seed_of_match
+from db.queries.room_commands import breaks_of_match, fpa_calls_of_match, seed_of_match
 from db.queries.users import get_or_create_user_by_discord_id
 
 log = logging.getLogger(__name__)
@@ -418,6 +418,7 @@ class MatchService:
             room=await self._room(session, match),
             room_error=match.room_error,
             seed=seed.text if seed is not None else None,
+            breaks=await _breaks_of(session, _id(match)),
             fpa=tuple(fpa_note(call) for call in await fpa_calls_of_match(session, _id(match))),
         )
 
@@ -426,6 +427,15 @@ async def _user(session: AsyncSession, actor: Actor) -> User:
     """The application user of a person the policy let change a match."""
     assert actor.discord_id is not None
     return await get_or_create_user_by_discord_id(session, actor.discord_id)
+
+
+async def _breaks_of(session: AsyncSession, match_id: int) -> str | None:
+    plan = await breaks_of_match(session, match_id)
+    if plan is None:
+        return None
+    return breaks_text(
+        timedelta(seconds=plan.duration_seconds), timedelta(seconds=plan.every_seconds)
+    )
 
 
 def _with_reason(info: MatchInfo, reason: str | None) -> MatchInfo:

@@ -14,6 +14,7 @@ from db.models import (
     AsyncTournament,
     FpaCall,
     Match,
+    RaceRoom,
     RoomBreaks,
     RoomSeed,
     Tournament,
@@ -105,6 +106,17 @@ async def room_breaks(
 ) -> RoomBreaks | None:
     found = await session.execute(
         select(RoomBreaks).where(RoomBreaks.category == category, RoomBreaks.slug == slug)
+    )
+    return found.scalars().first()
+
+
+async def breaks_of_match(session: AsyncSession, match_id: int) -> RoomBreaks | None:
+    """The active breaks of the match's room, if it has a room and breaks."""
+    found = await session.execute(
+        select(RoomBreaks)
+        .join(RaceRoom, (col(RaceRoom.category) == col(RoomBreaks.category))
+              & (col(RaceRoom.slug) == col(RoomBreaks.slug)))
+        .where(RaceRoom.match_id == match_id, col(RoomBreaks.active).is_(True))
     )
     return found.scalars().first()
 

@@ -53,6 +53,10 @@ async def test_match_describes_the_room_s_match(
             "5-minute warning, from the race's start."
         )
         assert "Breaks: 5m break every 2h30 of race time" in await scene.say("Walt", "!match")
+        info = await scene.harness.slash("match info", member=scene.ada,
+                                         match=str(scene.match_id))
+        fields = {f.name: f.value for f in info.first.embeds[0].fields}
+        assert fields["Breaks"] == "5m break every 2h30 of race time"
         assert "breaks are off." in await scene.say("RacerThree", "!breaks off")
 
 

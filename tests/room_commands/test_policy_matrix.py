@@ -1,4 +1,4 @@
-"""Every room command × every kind of sender, against the access policy: who is answered with
+"""Every room command by every kind of sender, against the access policy: who is answered with
 the command's result and who with a refusal (bot and system messages never become commands:
 ``tests/racetime/test_chat.py``)."""
 

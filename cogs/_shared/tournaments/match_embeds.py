@@ -206,6 +206,8 @@ def info_embed(match: MatchInfo) -> discord.Embed:
                         value=clip(match.room_reason, EMBED_FIELD_VALUE_MAX), inline=False)
     if match.seed:
         embed.add_field(name="Seed", value=clip(match.seed, EMBED_FIELD_VALUE_MAX), inline=False)
+    if match.breaks:
+        embed.add_field(name="Breaks", value=clip(match.breaks, EMBED_FIELD_VALUE_MAX))
     if match.fpa:
         embed.add_field(
             name="⚖️ Under review (fair-play agreement)" if match.under_review
