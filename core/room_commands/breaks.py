@@ -122,9 +122,9 @@ class Breaks:
         async with self._sessionmaker.begin() as session:
             row = await queries.room_breaks(session, category, slug)
             if plan is None:
-                if row is None or not row.active:
+                if row is None:
                     return False
-                row.active = False
+                await session.delete(row)  # off: no plan (a finished race keeps its own)
             else:
                 if row is None:
                     row = RoomBreaks(category=category, slug=slug, duration_seconds=0,

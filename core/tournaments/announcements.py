@@ -162,6 +162,8 @@ def _results(channel_id: int, match: MatchInfo, event: MatchResultEvent) -> Anno
     lines = lines or [event.summary]
     if match.seed:
         lines.append(f"Seed: {match.seed}")
+    if match.breaks:
+        lines.append(f"Breaks: {match.breaks}")
     if match.under_review:
         lines.append("⚖️ Under review: " + "; ".join(call.line() for call in match.fpa))
     return Announcement(

@@ -111,12 +111,12 @@ async def room_breaks(
 
 
 async def breaks_of_match(session: AsyncSession, match_id: int) -> RoomBreaks | None:
-    """The active breaks of the match's room, if it has a room and breaks."""
+    """The breaks of the match's room (announced, or done with once the race ended)."""
     found = await session.execute(
         select(RoomBreaks)
         .join(RaceRoom, (col(RaceRoom.category) == col(RoomBreaks.category))
               & (col(RaceRoom.slug) == col(RoomBreaks.slug)))
-        .where(RaceRoom.match_id == match_id, col(RoomBreaks.active).is_(True))
+        .where(RaceRoom.match_id == match_id)
     )
     return found.scalars().first()
 
