@@ -176,12 +176,7 @@ class RoomSeeds:
     # -- the three steps ---------------------------------------------------------------------
 
     async def _row(self, session: AsyncSession, room: SeedRoom) -> RoomSeed:
-        row = await queries.room_seed(session, room.category, room.slug, for_update=True)
-        if row is None:
-            row = RoomSeed(category=room.category, slug=room.slug, match_id=room.match_id)
-            session.add(row)
-            await session.flush()
-        return row
+        return await queries.room_seed_row(session, room.category, room.slug, room.match_id)
 
     async def _claim(
         self, room: SeedRoom, request_id: str, *, reroll: bool

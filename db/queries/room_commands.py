@@ -20,6 +20,8 @@ from db.models import (
     Tournament,
     User,
 )
+from db.queries._upsert import dialect_insert
+from db.types import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,26 @@ async def room_owner(
 async def discord_id_of(session: AsyncSession, user_id: int) -> int | None:
     user = await session.get(User, user_id)
     return user.discord_id if user is not None else None
+
+
+async def room_seed_row(
+    session: AsyncSession, category: str, slug: str, match_id: int | None
+) -> RoomSeed:
+    """The room's seed row, made if missing (``ON CONFLICT DO NOTHING``: two first rolls at
+    once make one row) and locked for the caller's transaction."""
+    now = utcnow()
+    await session.execute(
+        dialect_insert(session, RoomSeed)
+        .values(category=category, slug=slug, match_id=match_id, rolls=0, locked=False,
+                created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["category", "slug"])
+    )
+    found = await session.execute(
+        select(RoomSeed).where(RoomSeed.category == category, RoomSeed.slug == slug)
+        .with_for_update(),
+        execution_options={"populate_existing": True},
+    )
+    return found.scalar_one()
 
 
 async def room_seed(
