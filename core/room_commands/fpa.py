@@ -32,6 +32,12 @@ class FpaRoom:
     live_race_id: int | None = None
 
 
+def _plain(reason: str) -> str:
+    """A racer's reason as the staff channel shows it: one line, bounded, and no mention that
+    would ping anyone (``@`` followed by a zero-width space)."""
+    return " ".join(reason.split())[:REASON_MAX].replace("@", "@\u200b")
+
+
 class FairPlay:
     def __init__(
         self,
@@ -70,7 +76,7 @@ class FairPlay:
                 request_id=request_id, category=room.category, slug=room.slug,
                 match_id=room.match_id, live_race_id=room.live_race_id,
                 racetime_user_id=racetime_user_id, racetime_user_name=racetime_user_name,
-                caller_discord_id=caller_discord_id, reason=reason[:REASON_MAX] or None,
+                caller_discord_id=caller_discord_id, reason=_plain(reason) or None,
                 race_time_seconds=race_seconds, called_at=self._clock.now(),
             )
             session.add(row)

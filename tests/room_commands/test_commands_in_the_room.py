@@ -165,3 +165,22 @@ async def test_the_pinned_roll_seed_button_rolls_like_seed(
         await settle(scene, lambda: len(scene.bot_messages()) > before)
         said = scene.bot_messages()[before].message
         assert said.startswith("RacerTwo: here is the seed (hard): https://seeds.example.org/hard/")
+
+
+async def test_an_fpa_reason_pings_nobody_in_the_staff_channel(
+    db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer
+) -> None:
+    async with match_room(db_url, secret_box, fake_racetime) as scene:
+        harness = scene.harness
+        await scene.under_way()
+        await scene.say("RacerOne", f"!fpa   @everyone   <@{scene.olga.id}>\tlook")
+        seen: list[discord.Message] = []
+
+        def posted() -> bool:
+            seen.extend(harness.sim.sent())
+            return any(m.channel == scene.staff for m in seen)
+
+        await settle(scene, posted)
+        [post] = [m for m in seen if m.channel == scene.staff]
+        text = post.embeds[0].description or ""
+        assert f"Reason: @\u200beveryone <@\u200b{scene.olga.id}> look" in text
