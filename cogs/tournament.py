@@ -42,6 +42,10 @@ from core.tournaments.tournaments import (
     MATCH_ROOM_MINUTES_DEFAULT,
     MATCH_ROOM_MINUTES_MAX,
     MATCH_ROOM_MINUTES_MIN,
+    REMINDER_MINUTES_DEFAULT,
+    REMINDER_MINUTES_MAX,
+    REMINDER_MINUTES_MIN,
+    SCHEDULING_MODES,
     UNSET,
     TournamentService,
 )
@@ -54,9 +58,14 @@ CLEARABLE = {
     "announcement_channel_id": "the announcement channel",
     "results_channel_id": "the results channel",
     "staff_channel_id": "the staff channel",
+    "reminder_channel_id": "the reminder channel",
 }
 STREAMING_HELP = "Rooms let in only players streaming live on Twitch (racetime's rule; default on)"
 STAFF_HELP = "Where organizers are told of room problems (default: the announcement channel)"
+REMINDER_HELP = (
+    f"Minutes before a match its players are reminded: {REMINDER_MINUTES_MIN} to "
+    f"{REMINDER_MINUTES_MAX} (default {REMINDER_MINUTES_DEFAULT})"
+)
 MINUTES_HELP = (
     f"Minutes before a match its room opens: {MATCH_ROOM_MINUTES_MIN} to "
     f"{MATCH_ROOM_MINUTES_MAX} (default {MATCH_ROOM_MINUTES_DEFAULT})"
@@ -158,10 +167,16 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         results_channel="Where match results are posted",
         streaming_required=STREAMING_HELP,
         staff_channel=STAFF_HELP,
+        scheduling="Who sets a match's time (default: organizers only)",
+        reminder_minutes=REMINDER_HELP,
+        reminder_channel="Where reminders are posted too (default: DMs only)",
+        discord_events="Show each scheduled match as a Discord event in this server",
         clear="A setting to remove: the default goal or a channel",
     )
     @app_commands.choices(
-        clear=[app_commands.Choice(name=text, value=key) for key, text in CLEARABLE.items()]
+        clear=[app_commands.Choice(name=text, value=key) for key, text in CLEARABLE.items()],
+        scheduling=[app_commands.Choice(name=text, value=key)
+                    for key, text in SCHEDULING_MODES.items()],
     )
     async def settings(
         self,
@@ -176,6 +191,10 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         results_channel: discord.TextChannel | None = None,
         streaming_required: bool | None = None,
         staff_channel: discord.TextChannel | None = None,
+        scheduling: str | None = None,
+        reminder_minutes: int | None = None,
+        reminder_channel: discord.TextChannel | None = None,
+        discord_events: bool | None = None,
         clear: str | None = None,
     ) -> None:
         """Show a tournament's settings, or change the ones you give."""
@@ -190,6 +209,10 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
             "results_channel_id": results_channel.id if results_channel else None,
             "streaming_required": streaming_required,
             "staff_channel_id": staff_channel.id if staff_channel else None,
+            "scheduling": scheduling,
+            "reminder_minutes": reminder_minutes,
+            "reminder_channel_id": reminder_channel.id if reminder_channel else None,
+            "discord_events": discord_events,
         }
         changes = {key: value for key, value in changes.items() if value is not None}
         if clear is not None:

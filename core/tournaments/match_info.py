@@ -116,6 +116,7 @@ class MatchInfo:
     seed: str | None = None  # the seed rolled in its room (!seed, /match seed)
     fpa: tuple[FpaNote, ...] = ()
     breaks: str | None = None  # its room's scheduled breaks (!breaks), in words
+    round: str | None = None  # "Round 1", "Top 8": deadlines and imports go by it
 
     @property
     def under_review(self) -> bool:

@@ -419,6 +419,7 @@ class MatchService:
             room_error=match.room_error,
             seed=seed.text if seed is not None else None,
             breaks=await _breaks_of(session, _id(match)),
+            round=match.round,
             fpa=tuple(fpa_note(call) for call in await fpa_calls_of_match(session, _id(match))),
         )
 

@@ -34,6 +34,15 @@ NAME_MAX = 100
 GOAL_MAX = 200
 # How long before a match its room opens (a tournament setting), in minutes.
 MATCH_ROOM_MINUTES_MIN, MATCH_ROOM_MINUTES_MAX, MATCH_ROOM_MINUTES_DEFAULT = 30, 120, 60
+# Who sets a match's time: organizers only; players propose, organizers approve; players agree.
+SCHEDULING_MODES = {
+    "organizers": "organizers only",
+    "approval": "players propose, organizers approve",
+    "players": "players agree and it stands",
+}
+SCHEDULING_DEFAULT = "organizers"
+# How long before a match its players are reminded, in minutes.
+REMINDER_MINUTES_MIN, REMINDER_MINUTES_MAX, REMINDER_MINUTES_DEFAULT = 5, 24 * 60, 30
 
 
 class _Unset(Enum):
@@ -60,6 +69,14 @@ class TournamentSettings:
     # Where organizers are told of trouble (a room not opened, a player racetime would not
     # let in); None: the announcement channel.
     staff_channel_id: int | None = None
+    # Who sets a match's time (issue 25): "organizers" only, players "propose" and organizers
+    # approve, or players "agree" and it stands.
+    scheduling: str = SCHEDULING_DEFAULT
+    # Minutes before a match its players are reminded (DM, and a post in the reminder channel).
+    reminder_minutes: int = REMINDER_MINUTES_DEFAULT
+    reminder_channel_id: int | None = None
+    # Each scheduled match is a Discord scheduled event in the server.
+    discord_events: bool = False
 
     @classmethod
     def of(cls, tournament: Tournament) -> TournamentSettings:
@@ -76,6 +93,10 @@ class TournamentSettings:
             results_channel_id=_snowflake(stored.get("results_channel_id")),
             streaming_required=bool(stored.get("streaming_required", True)),
             staff_channel_id=_snowflake(stored.get("staff_channel_id")),
+            scheduling=str(stored.get("scheduling", SCHEDULING_DEFAULT)),
+            reminder_minutes=int(stored.get("reminder_minutes", REMINDER_MINUTES_DEFAULT)),
+            reminder_channel_id=_snowflake(stored.get("reminder_channel_id")),
+            discord_events=bool(stored.get("discord_events", False)),
         )
 
     @property
@@ -102,6 +123,10 @@ _JSON_KEYS = (
     "results_channel_id",
     "streaming_required",
     "staff_channel_id",
+    "scheduling",
+    "reminder_minutes",
+    "reminder_channel_id",
+    "discord_events",
 )
 SETTING_NAMES = tuple(f.name for f in fields(TournamentSettings))
 
@@ -316,6 +341,10 @@ class TournamentService:
         results_channel_id: int | _Unset | None = UNSET,
         streaming_required: bool | _Unset = UNSET,
         staff_channel_id: int | _Unset | None = UNSET,
+        scheduling: str | _Unset = UNSET,
+        reminder_minutes: int | _Unset = UNSET,
+        reminder_channel_id: int | _Unset | None = UNSET,
+        discord_events: bool | _Unset = UNSET,
     ) -> SettingsUpdate:
         """Change the given settings of an active tournament (``None`` clears an optional
         one); returns what changed. Nothing given, or nothing different, changes nothing."""
@@ -330,6 +359,10 @@ class TournamentService:
             "results_channel_id": results_channel_id,
             "streaming_required": streaming_required,
             "staff_channel_id": staff_channel_id,
+            "scheduling": scheduling,
+            "reminder_minutes": reminder_minutes,
+            "reminder_channel_id": reminder_channel_id,
+            "discord_events": discord_events,
         }
         given = {key: value for key, value in given.items() if value is not UNSET}
         if isinstance(given.get("category"), str):
@@ -451,9 +484,28 @@ def _person(actor: Actor) -> int:
     return actor.discord_id
 
 
+def check_scheduling(mode: str) -> str:
+    if mode not in SCHEDULING_MODES:
+        choices = ", ".join(f"`{key}` ({text})" for key, text in SCHEDULING_MODES.items())
+        raise UserFacingError(f"Scheduling is one of {choices}; `{mode}` is not.")
+    return mode
+
+
+def check_reminder_minutes(minutes: int) -> int:
+    """How long before a match its players are reminded: 5 minutes to a day."""
+    if not REMINDER_MINUTES_MIN <= minutes <= REMINDER_MINUTES_MAX:
+        raise UserFacingError(
+            f"Reminders come {REMINDER_MINUTES_MIN} to {REMINDER_MINUTES_MAX} minutes before a "
+            f"match (default {REMINDER_MINUTES_DEFAULT}); {minutes} is outside that range."
+        )
+    return minutes
+
+
 def _validated(settings: TournamentSettings) -> TournamentSettings:
     return replace(
         settings,
+        scheduling=check_scheduling(settings.scheduling),
+        reminder_minutes=check_reminder_minutes(settings.reminder_minutes),
         room_open_minutes_before=check_match_room_minutes(settings.room_open_minutes_before),
         default_goal=clean_goal(settings.default_goal),
     )

@@ -57,6 +57,8 @@ class Match(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     tournament_id: int = Field(foreign_key="tournaments.id", ondelete="CASCADE", index=True)
     title: str = Field(max_length=200)
+    # The round it belongs to ("Round 1", "Top 8"): deadlines and imports go by it.
+    round: str | None = Field(default=None, max_length=100)
     scheduled_at: datetime | None = datetime_field()
     status: str = Field(default=RaceStatus.SCHEDULED.value, max_length=16)
     room_open_minutes_before: int = Field(default=30)

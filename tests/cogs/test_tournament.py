@@ -192,6 +192,10 @@ async def test_create_echoes_every_setting_and_is_audited(harness: DiscordHarnes
         "**Results channel:** none\n"
         "**Staff channel:** the announcement channel\n"
         "**Streaming required:** on\n"
+        "**Who schedules matches:** organizers only\n"
+        "**Reminders:** 30 minutes before the match\n"
+        "**Reminder channel:** none\n"
+        "**Discord events:** off\n"
         "Change them with `/tournament settings tournament:Winter Cup`."
     )
     [entry] = await harness.services.audit.entries("tournament.create")
@@ -376,3 +380,26 @@ async def test_categories_are_suggested_from_the_servers_bots(harness: DiscordHa
     choices = await harness.autocomplete("tournament create", "category", "", member=boss)
     assert [c.value for c in choices] == ["alttpr"]
     assert await harness.autocomplete("tournament create", "category", "sm", member=boss) == []
+
+
+async def test_scheduling_reminders_and_discord_events_are_settings(
+    harness: DiscordHarness,
+) -> None:
+    boss = await organizer(harness)
+    await create(harness, boss)
+    changed = await harness.slash(
+        "tournament settings", member=boss, tournament="Winter Cup", scheduling="approval",
+        reminder_minutes=15, reminder_channel=harness.channel, discord_events=True,
+    )
+    assert changed.first.content == (
+        "Updated **Winter Cup**:\n"
+        "**Who schedules matches:** organizers only → players propose, organizers approve\n"
+        "**Reminders:** 30 minutes before the match → 15 minutes before the match\n"
+        f"**Reminder channel:** none → <#{harness.channel.id}>\n"
+        "**Discord events:** off → on"
+    )
+    refused = await harness.slash("tournament settings", member=boss, tournament="Winter Cup",
+                                  reminder_minutes=2)
+    assert refused.first.content == (
+        "Reminders come 5 to 1440 minutes before a match (default 30); 2 is outside that range."
+    )

@@ -11,7 +11,7 @@ from cogs._shared.fitting import Field, clip, embed_pages, fit_lines
 from core.access import ServerRoles
 from core.seeds import SeedSettings
 from core.times.parsing import discord_timestamp
-from core.tournaments.tournaments import TournamentInfo, TournamentSettings
+from core.tournaments.tournaments import SCHEDULING_MODES, TournamentInfo, TournamentSettings
 
 LABELS = {
     "category": "racetime category",
@@ -23,6 +23,10 @@ LABELS = {
     "results_channel_id": "Results channel",
     "staff_channel_id": "Staff channel",
     "streaming_required": "Streaming required",
+    "scheduling": "Who schedules matches",
+    "reminder_minutes": "Reminders",
+    "reminder_channel_id": "Reminder channel",
+    "discord_events": "Discord events",
 }
 
 
@@ -30,6 +34,10 @@ def show_setting(key: str, value: Any) -> str:
     """One setting's value as organizers read it."""
     if key == "room_open_minutes_before":
         return f"{value} minutes before the match"
+    if key == "reminder_minutes":
+        return f"{value} minutes before the match"
+    if key == "scheduling":
+        return SCHEDULING_MODES.get(str(value), str(value))
     if isinstance(value, bool):
         return "on" if value else "off"
     if value is None:
