@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.audit import AuditService
 from core.clock import Clock
 from core.errors import UserFacingError
 from core.room_commands.parsing import duration
@@ -107,8 +108,10 @@ class Breaks:
         clock: Clock,
         send: RoomSender,
         race_of: RaceClock,
+        audit: AuditService | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._audit = audit or AuditService(sessionmaker)
         self._clock = clock
         self._send = send
         self._race_of = race_of
@@ -116,9 +119,29 @@ class Breaks:
         self._task: asyncio.Task[None] | None = None
 
     async def set_plan(
-        self, category: str, slug: str, plan: BreakPlan | None, *, actor_discord_id: int | None
+        self,
+        category: str,
+        slug: str,
+        plan: BreakPlan | None,
+        *,
+        actor_discord_id: int | None,
+        guild_id: int | None = None,
     ) -> bool:
-        """Set (or with ``None`` turn off) the room's breaks; returns whether it changed."""
+        """Set (or with ``None`` turn off) the room's breaks, audited; returns whether it
+        changed."""
+        changed = await self._write_plan(category, slug, plan, actor_discord_id, guild_id)
+        if changed:
+            self._wake.set()
+        return changed
+
+    async def _write_plan(
+        self,
+        category: str,
+        slug: str,
+        plan: BreakPlan | None,
+        actor_discord_id: int | None,
+        guild_id: int | None,
+    ) -> bool:
         async with self._sessionmaker.begin() as session:
             row = await queries.room_breaks(session, category, slug)
             if plan is None:
@@ -134,7 +157,11 @@ class Breaks:
                 row.every_seconds = int(plan.every.total_seconds())
                 row.active, row.announced = True, 0
                 row.set_by_discord_id = actor_discord_id
-        self._wake.set()
+            await self._audit.record(
+                session, "room.breaks", actor_discord_id=actor_discord_id, guild_id=guild_id,
+                details={"room": f"{category}/{slug}",
+                         "breaks": plan.describe() if plan is not None else "off"},
+            )
         return True
 
     async def plan_of(self, category: str, slug: str) -> BreakPlan | None:

@@ -365,7 +365,7 @@ class RoomCommands:
         plan = break_rules.parse_plan(arguments(asked.event.text), limit)
         changed = await self._breaks.set_plan(
             asked.event.category, asked.event.room_slug, plan,
-            actor_discord_id=asked.actor.discord_id,
+            actor_discord_id=asked.actor.discord_id, guild_id=asked.owner.guild_id,
         )
         if plan is None:
             return "breaks are off." if changed else "there were no breaks to turn off."

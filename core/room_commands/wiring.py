@@ -63,7 +63,7 @@ def build_room_commands(
 
     seeds = RoomSeeds(sessionmaker, event_log, seed_source, audit, clock)
     fair_play = FairPlay(sessionmaker, event_log, audit, clock, access)
-    breaks = Breaks(sessionmaker, clock, send, race_of)
+    breaks = Breaks(sessionmaker, clock, send, race_of, audit)
     describer = Describer(matches, live_races)
     commands = RoomCommands(
         sessionmaker, access, engine.room, seeds, fair_play, breaks,

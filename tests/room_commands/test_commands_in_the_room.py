@@ -58,6 +58,12 @@ async def test_match_describes_the_room_s_match(
         fields = {f.name: f.value for f in info.first.embeds[0].fields}
         assert fields["Breaks"] == "5m break every 2h30 of race time"
         assert "breaks are off." in await scene.say("RacerThree", "!breaks off")
+        audit = scene.harness.services.audit
+        entries = await audit.entries("room.breaks")
+        assert [e.details["breaks"] for e in entries] == [
+            "5m break every 2h30 of race time", "off",
+        ]
+        assert {e.guild_id for e in entries} == {scene.harness.guild.id}
 
 
 async def test_a_seed_is_rolled_once_locked_and_re_rolled_after_an_unlock(
