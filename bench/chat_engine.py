@@ -4,8 +4,8 @@ The services are built as ``bot.py`` builds them (``bot.build_services``, the fa
 ``RacetimeSettings``) on a SQLite file that the driver set up (``bench.chat_setup``: migrated,
 the bot's credentials encrypted with the key in ``$RACEDESK_CHAT_ENGINE_KEY``, a tournament
 with template seeds, a match), and run under a :class:`~core.lifecycle.Lifecycle` with the
-racetime engine, without Discord. ``--open-match ID`` opens the match's room first, as
-``/open-room`` does (the system asks); later runs find it among the rooms to resume.
+racetime engine, without Discord. ``--open-match ID`` (repeatable) opens the match's room
+first, as ``/open-room`` does (the system asks); later runs find it among the rooms to resume.
 
 The kill points are hooks wrapped around three methods, in this process only (installed
 before the services are built, since the dispatcher keeps the bound listener):
@@ -20,7 +20,7 @@ before the services are built, since the dispatcher keeps the bound listener):
 - ``RoomSeeds.roll``: ``--die-after-roll N`` SIGKILLs it once the N-th seed of this run is
   rolled and stored (its ``RoomSeedRolledEvent`` with it), before the answer is sent.
 
-Markers on stdout, one line each: ``ROOM <slug>`` (the match's room is open),
+Markers on stdout, one line each: ``ROOM <match_id> <slug>`` (the match's room is open),
 ``READY <t>`` (services started), ``ANSWERED <event_id>``, ``ROLLED <event_id>``,
 ``DYING <t> <where> <event_id>`` and ``STOPPED`` (orderly shutdown done). ``<t>`` is
 ``time.monotonic()``.
@@ -131,12 +131,13 @@ class KillHooks:
         return roll
 
 
-async def open_match_room(services: Services, args: argparse.Namespace) -> None:
-    """Open the match's room through the services, as the system (``/open-room``'s path)."""
+async def open_match_rooms(services: Services, args: argparse.Namespace) -> None:
+    """Open the matches' rooms through the services, as the system (``/open-room``'s path)."""
     async with asyncio.timeout(START_TIMEOUT):
         await services.racetime_engine.bot(args.category).wait_healthy()
-    opening = await services.open_room.open(args.guild_id, args.open_match, actor=Actor.system())
-    marker(f"ROOM {opening.slug}")
+    for match_id in args.open_match:
+        opening = await services.open_room.open(args.guild_id, match_id, actor=Actor.system())
+        marker(f"ROOM {match_id} {opening.slug}")
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -155,7 +156,7 @@ async def run(args: argparse.Namespace) -> int:
         lifecycle.handle_signals()
         await services.start(lifecycle)
         if args.open_match:
-            await open_match_room(services, args)
+            await open_match_rooms(services, args)
         marker(f"READY {time.monotonic():.6f}")
         await lifecycle.wait_for_stop()
     marker("STOPPED")
@@ -168,7 +169,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host", required=True, help="the fake racetime server, host:port")
     parser.add_argument("--category", default="alttpr")
     parser.add_argument("--guild-id", type=int, default=0)
-    parser.add_argument("--open-match", type=int, default=0, metavar="MATCH_ID")
+    parser.add_argument("--open-match", type=int, action="append", default=[],
+                        metavar="MATCH_ID", help="open this match's room first (repeatable)")
     parser.add_argument("--scan-interval", type=float, default=5.0)
     parser.add_argument("--die-before-answer", type=int, default=0, metavar="N")
     parser.add_argument("--die-after-answer", type=int, default=0, metavar="N")

@@ -12,6 +12,7 @@ Waiting is on conditions (stdout markers, the fake's room, rows), never on time 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from bench.chat_setup import KEY_ENV, TOURNAMENT, ChatDb, ChatMatch, Player, set_up_match
+from bench.chat_setup import KEY_ENV, TOURNAMENT, ChatDb, ChatSetup, Player, set_up_matches
 from bench.crash import EngineProcess
 from core.clock import SystemClock
 from db.secrets import SecretBox
@@ -61,6 +62,7 @@ async def until(check: Callable[[], bool | Awaitable[bool]], within: float = WIT
 
 @dataclass(frozen=True, slots=True)
 class Said:
+    room: str  # slug
     racer: str
     command: str
     event_id: str
@@ -77,7 +79,7 @@ class Verdict:
 
 @dataclass
 class ChatRig:
-    """Engines on one SQLite file in ``workdir``, answering in one match room of ``fake``."""
+    """Engines on one SQLite file in ``workdir``, answering in match rooms of ``fake``."""
 
     fake: FakeRacetimeServer
     workdir: Path
@@ -88,8 +90,8 @@ class ChatRig:
     log_level: str = "WARNING"
     db: ChatDb = field(init=False)
     key: str = field(init=False, default_factory=SecretBox.generate_key)
-    match: ChatMatch | None = None
-    slug: str = ""
+    setup: ChatSetup | None = None
+    slugs: list[str] = field(default_factory=list)  # the matches' rooms, in match order
     engines: list[EngineProcess] = field(default_factory=list)
     said: list[Said] = field(default_factory=list)
 
@@ -99,15 +101,16 @@ class ChatRig:
     def user_id(self, name: str) -> str:
         return next(user.id for user in self.fake.users.values() if user.name == name)
 
-    async def set_up(self) -> ChatMatch:
+    async def set_up(self, matches: int = 1) -> ChatSetup:
         players = [Player(self.user_id(name), f"{name}#1234") for name in self.racers]
-        self.match = await set_up_match(
+        self.setup = await set_up_matches(
             f"sqlite+aiosqlite:///{self.db.path}", SecretBox(self.key),
             category=self.category, client_id=self.client_id,
             client_secret=self.client_secret, players=players,
             scheduled_at=SystemClock().now().replace(microsecond=0) + timedelta(days=1),
+            matches=matches,
         )
-        return self.match
+        return self.setup
 
     # -- engines ---------------------------------------------------------------------------
 
@@ -131,27 +134,31 @@ class ChatRig:
             raise RuntimeError(f"the engine did not start:\n{self.log_tail()}")
         return engine
 
-    async def open_room(self, *options: str) -> EngineProcess:
-        """The first engine: it opens the match's room; the players accept its invites."""
-        assert self.match is not None, "set_up first"
-        engine = await self.start(
-            "--guild-id", str(self.match.guild_id), "--open-match", str(self.match.match_id),
-            *options,
-        )
-        [[self.slug]] = engine.markers("ROOM")
-        race = self.fake.race(self.slug)
+    async def open_rooms(self, *options: str) -> EngineProcess:
+        """The first engine: it opens the matches' rooms; the players accept its invites."""
+        assert self.setup is not None, "set_up first"
+        opening = [
+            word for match_id in self.setup.match_ids
+            for word in ("--open-match", str(match_id))
+        ]
+        engine = await self.start("--guild-id", str(self.setup.guild_id), *opening, *options)
+        self.slugs = [slug for _match_id, slug in engine.markers("ROOM")]
+        if len(self.slugs) != len(self.setup.match_ids):
+            raise RuntimeError(f"the engine opened {self.slugs}:\n{self.log_tail()}")
         users = [self.fake.users[self.user_id(name)] for name in self.racers]
-
-        def invited() -> bool:
-            return all(
-                (entrant := race.entrant(user)) is not None and entrant.state == "invited"
-                for user in users
-            )
-
-        await until(invited)
-        for user in users:
-            await self.fake.racer(self.slug, user.id).accept_invite()
+        for slug in self.slugs:
+            await until(functools.partial(self._all_invited, slug))
+            for user in users:
+                await self.fake.racer(slug, user.id).accept_invite()
         return engine
+
+    def _all_invited(self, slug: str) -> bool:
+        race = self.fake.race(slug)
+        return all(
+            (entrant := race.entrant(self.fake.users[self.user_id(name)])) is not None
+            and entrant.state == "invited"
+            for name in self.racers
+        )
 
     async def died(self, engine: EngineProcess) -> list[str]:
         """Wait for an engine that kills itself to do so; its ``DYING`` marker's words."""
@@ -181,27 +188,30 @@ class ChatRig:
 
     # -- the room --------------------------------------------------------------------------
 
-    async def say(self, racer: str, text: str) -> Said:
-        """``racer`` types ``text`` (a command of :data:`ANSWER_KINDS`) in the room."""
-        message = await self.fake.racer(self.slug, self.user_id(racer)).say(text)
-        said = Said(racer, text.split()[0].lstrip("!"), f"{self.category}/{self.slug}:chat:"
-                    f"{message.id}")
+    async def say(self, racer: str, text: str, room: int = 0) -> Said:
+        """``racer`` types ``text`` (a command of :data:`ANSWER_KINDS`) in the ``room``-th
+        match's room."""
+        slug = self.slugs[room]
+        message = await self.fake.racer(slug, self.user_id(racer)).say(text)
+        said = Said(slug, racer, text.split()[0].lstrip("!"),
+                    f"{self.category}/{slug}:chat:{message.id}")
         self.said.append(said)
         return said
 
-    def answers(self) -> list[tuple[str, str]]:
-        """RaceDesk's answers in the room so far: (racer, command answered)."""
+    def answers(self) -> list[tuple[str, str, str]]:
+        """RaceDesk's answers in the rooms so far: (room, racer, command answered)."""
         found = []
-        for message in self.fake.race(self.slug).messages:
-            if not message.bot or message.is_system:
-                continue
-            racer, sep, text = message.message.partition(": ")
-            if sep and racer in self.racers:
-                found.append((racer, answer_kind(text)))
+        for slug in self.slugs:
+            for message in self.fake.race(slug).messages:
+                if not message.bot or message.is_system:
+                    continue
+                racer, sep, text = message.message.partition(": ")
+                if sep and racer in self.racers:
+                    found.append((slug, racer, answer_kind(text)))
         return found
 
     def verdict(self) -> Verdict:
-        typed = Counter((s.racer, s.command) for s in self.said)
+        typed = Counter((s.room, s.racer, s.command) for s in self.said)
         answered = Counter(self.answers())
         return Verdict(
             commands=len(self.said),
@@ -213,6 +223,11 @@ class ChatRig:
             ),
             unknown=sum(count for key, count in answered.items() if key not in typed),
         )
+
+    async def unrecorded(self) -> int:
+        """Commands typed whose answer's receipt is not recorded yet: the next engine sends
+        each of them an answer (racetime drops the ones it had already) before any other."""
+        return sum((Counter(s.event_id for s in self.said) - await self.db.receipts()).values())
 
     def all_answered(self) -> bool:
         verdict = self.verdict()

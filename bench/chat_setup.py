@@ -1,11 +1,11 @@
 """A match room's database for ``bench.chat_engine``, and reading back what the engine did.
 
-:func:`set_up_match` runs in the driver (the test or ``bench.chat_crash``) on the engine's
+:func:`set_up_matches` runs in the driver (the test or ``bench.chat_crash``) on the engine's
 SQLite file before the engine starts: the migrations, the category's bot (its secret
 encrypted with the key the engine is given) serving one Discord server, a tournament there
-whose seeds come from a *template* provider (no network), and one match whose two players
-have linked their racetime accounts. The engine opens the match's room itself
-(``--open-match``), through the services, as ``/open-room`` does.
+whose seeds come from a *template* provider (no network), and matches whose players have
+linked their racetime accounts. The engine opens the matches' rooms itself (``--open-match``),
+through the services, as ``/open-room`` does.
 
 :class:`ChatDb` reads the file from the driver's process (``sqlite3``, WAL: never in the
 engine's way): the logged commands, the receipts, the seed, the seed DMs queued, parked and
@@ -46,10 +46,10 @@ class Player:
 
 
 @dataclass(frozen=True, slots=True)
-class ChatMatch:
+class ChatSetup:
     guild_id: int
     tournament_id: int
-    match_id: int
+    match_ids: tuple[int, ...]
 
 
 def seed_settings() -> dict[str, object]:
@@ -60,7 +60,7 @@ def seed_settings() -> dict[str, object]:
     ).stored_in({})
 
 
-async def set_up_match(
+async def set_up_matches(
     url: str,
     secret_box: SecretBox,
     *,
@@ -69,8 +69,10 @@ async def set_up_match(
     client_secret: str,
     players: Sequence[Player],
     scheduled_at: datetime,
-) -> ChatMatch:
-    """Migrate the database at ``url`` and add the bot, tournament, match and players."""
+    matches: int = 1,
+) -> ChatSetup:
+    """Migrate the database at ``url`` and add the bot, the tournament, its ``matches``
+    matches (each its own room, and its own seed) and their players."""
     await upgrade_to_head(url)
     engine = create_engine(url)
     sessionmaker = create_sessionmaker(engine)
@@ -89,26 +91,24 @@ async def set_up_match(
             session.add(tournament)
             await session.flush()
             assert tournament.id is not None
-            match = Match(
-                tournament_id=tournament.id, title=" vs ".join(
-                    p.racetime_name.split("#")[0] for p in players
-                ),
-                scheduled_at=scheduled_at, auto_create_room=False,
-            )
             users = [
                 User(discord_id=next(_discord_ids), racetime_id=p.racetime_id,
                      racetime_name=p.racetime_name)
                 for p in players
             ]
-            session.add(match)
-            session.add_all(users)
+            title = " vs ".join(p.racetime_name.split("#")[0] for p in players)
+            rows = [
+                Match(tournament_id=tournament.id, title=f"{title} ({n + 1})",
+                      scheduled_at=scheduled_at, auto_create_room=False)
+                for n in range(matches)
+            ]
+            session.add_all([*users, *rows])
             await session.flush()
-            assert match.id is not None
             session.add_all(
                 MatchPlayer(match_id=match.id, user_id=user.id)  # type: ignore[arg-type]  # flushed
-                for user in users
+                for match in rows for user in users
             )
-            return ChatMatch(GUILD_ID, tournament.id, match.id)
+            return ChatSetup(GUILD_ID, tournament.id, tuple(m.id for m in rows if m.id))
     finally:
         await engine.dispose()
 
@@ -130,16 +130,18 @@ class ChatDb(EngineDb):
         )
         return Counter(event_id for (event_id,) in rows)
 
-    async def seed_rolls(self) -> list[int]:
-        """``rolls`` of each room's seed row."""
-        return [int(rolls) for (rolls,) in await self.query("SELECT rolls FROM room_seeds")]
+    async def seed_rolls(self) -> dict[str, int]:
+        """Each room's seed: how many times it was rolled, by room slug."""
+        rows = await self.query("SELECT slug, rolls FROM room_seeds")
+        return {slug: int(rolls) for slug, rolls in rows}
 
-    async def seed_dms(self) -> Counter[int]:
-        """The seed DMs queued (notification outbox rows), by recipient."""
+    async def seed_dms(self) -> Counter[str]:
+        """The seed DMs queued (notification outbox rows, one per player and seed event),
+        counted by the seed event's id."""
         rows = await self.query(
-            "SELECT user_id FROM notification_log WHERE event_type = 'MATCH_SEED'"
+            "SELECT event_id FROM notification_log WHERE event_type = 'MATCH_SEED'"
         )
-        return Counter(int(user_id) for (user_id,) in rows)
+        return Counter(event_id for (event_id,) in rows)
 
     async def parked(self) -> int:
         return await self.count("event_deliveries_parked")

@@ -51,7 +51,7 @@ async def test_sigkill_around_the_answer_loses_nothing_and_says_nothing_twice(
     await rig.set_up()
 
     # 1. Killed before answering: the command is in the log, its answer never left.
-    engine = await rig.open_room("--die-before-answer", "1")
+    engine = await rig.open_rooms("--die-before-answer", "1")
     first = await rig.say("RacerOne", "!help")
     assert await rig.died(engine) == ["before-answer", first.event_id]
     assert rig.answered_by(engine) == [] and rig.answers() == []
@@ -63,7 +63,7 @@ async def test_sigkill_around_the_answer_loses_nothing_and_says_nothing_twice(
     assert sorted(rig.answered_by(engine)) == sorted([first.event_id, away[0].event_id])
     second = await rig.say("RacerOne", "!match")
     assert await rig.died(engine) == ["after-answer", second.event_id]
-    assert ("RacerOne", "match") in rig.answers()
+    assert (rig.slugs[0], "RacerOne", "match") in rig.answers()
     away.append(await rig.say("RacerTwo", "!help"))
 
     # 3. Killed once the seed is rolled and stored, before it is posted. The answer of (2)
@@ -88,17 +88,16 @@ async def test_sigkill_around_the_answer_loses_nothing_and_says_nothing_twice(
     assert (verdict.commands, verdict.lost, verdict.answered_twice, verdict.unknown) == (
         6, 0, 0, 0
     ), rig.answers()
-    assert Counter(rig.answers()) == Counter((s.racer, s.command) for s in rig.said)
+    assert Counter(rig.answers()) == Counter((s.room, s.racer, s.command) for s in rig.said)
     ids = [s.event_id for s in rig.said]
     assert await rig.db.command_ids() == Counter(ids), "each command logged once"
     assert await rig.db.receipts() == Counter(ids), "each answer recorded once"
     for said in away:
         assert await from_history(rig, said.event_id), "typed while dead: found by gethistory"
-    assert await rig.db.seed_rolls() == [1]
-    dms = await rig.db.seed_dms()
-    assert len(dms) == 2 and set(dms.values()) == {1}, "one seed DM queued per player"
+    assert await rig.db.seed_rolls() == {rig.slugs[0]: 1}
+    assert list((await rig.db.seed_dms()).values()) == [2], "one seed event, a DM per player"
     seed_answers = [
-        m.message for m in rig.fake.race(rig.slug).messages
+        m.message for m in rig.fake.race(rig.slugs[0]).messages
         if m.bot and m.message.startswith("RacerOne: here is the seed")
     ]
     assert len(seed_answers) == 1
