@@ -4,14 +4,15 @@ twice, no seed rolled twice.
 
 The fake racetime server runs in this process; RaceDesk runs as ``bench.chat_engine`` (the
 application's services, on its own SQLite file). The first engine opens the matches' rooms
-and the players accept its invites. Then each round starts an engine with one kill point
-drawn at random (each of the three once first): *before-answer* (the command is in the event log, its answer not sent),
-*after-answer* (racetime has the answer, its receipt is not recorded) or *after-roll* (a
-room's seed is rolled and stored, not posted; once per room, so there is a room per such
-kill). The engine first answers what the last one left (the rig counts it: the commands
-without a recorded receipt), then a racer types the round's command, the engine kills
-itself at that point, and 1 or 2 more commands are typed while it is dead (found by the
-next engine with ``gethistory``). A last engine answers everything and stops with SIGTERM.
+and the players accept its invites. Then each round starts an engine with one kill point,
+each of the three once first, then drawn at random: *before-answer* (the command is in the
+event log, its answer not sent), *after-answer* (racetime has the answer, its receipt is
+not recorded) or *after-roll* (a room's seed is rolled and stored, not posted; once per
+room, so there is a room per such kill). The engine first answers what the last one left
+(the rig counts it: the commands without a recorded receipt), then a racer types the
+round's command, the engine kills itself at that point, and 1 or 2 more commands are typed
+while it is dead (found by the next engine with ``gethistory``). A last engine answers
+everything and stops with SIGTERM.
 
 Every command typed must have exactly one answer in its room (``lost``,
 ``answered_twice``); each rolled room's seed has ``rolls`` 1 and one seed event whose DM is

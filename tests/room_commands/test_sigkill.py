@@ -2,8 +2,9 @@
 twice, the seed rolled once.
 
 Real parts only: ``bench.chat_engine`` (the application's services built by
-``bot.build_services``) runs as a subprocess on its own SQLite file (on both test backends,
-as ``tests/racetime/test_crash.py``), against the fake racetime server in the test's loop.
+``bot.build_services``) runs as a subprocess on its own SQLite file (whichever backend the
+suite runs on, as in ``tests/racetime/test_crash.py``), against the fake racetime server in
+the test's loop.
 It kills itself with SIGKILL at the points its flags name: before an answer is sent (the
 command is in the event log), after it was sent (racetime has it) but before its receipt is
 recorded, and after a seed was rolled and stored but before it was posted. Each time a
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.chat_rig import ChatRig, until
+from bench.chat_rig import WITHIN, ChatRig, until
 from fake_racetime import FakeRacetimeServer
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 
@@ -59,7 +60,7 @@ async def test_sigkill_around_the_answer_loses_nothing_and_says_nothing_twice(
 
     # 2. Killed after answering, before the receipt: racetime has the answer.
     engine = await rig.start("--die-after-answer", "3")
-    await engine.wait_marker("ANSWERED", 2, within=30)
+    assert await engine.wait_marker("ANSWERED", 2, within=WITHIN), rig.log_tail()
     assert sorted(rig.answered_by(engine)) == sorted([first.event_id, away[0].event_id])
     second = await rig.say("RacerOne", "!match")
     assert await rig.died(engine) == ["after-answer", second.event_id]
@@ -69,7 +70,7 @@ async def test_sigkill_around_the_answer_loses_nothing_and_says_nothing_twice(
     # 3. Killed once the seed is rolled and stored, before it is posted. The answer of (2)
     # is sent again with the same guid, which racetime drops.
     engine = await rig.start("--die-after-roll", "1")
-    await engine.wait_marker("ANSWERED", 2, within=30)
+    assert await engine.wait_marker("ANSWERED", 2, within=WITHIN), rig.log_tail()
     assert sorted(rig.answered_by(engine)) == sorted([second.event_id, away[1].event_id])
     seed = await rig.say("RacerOne", "!seed")
     assert await rig.died(engine) == ["after-roll", seed.event_id]
@@ -79,7 +80,7 @@ async def test_sigkill_around_the_answer_loses_nothing_and_says_nothing_twice(
     # 4. The last engine answers the seed (rolled already: not again) and what came meanwhile.
     engine = await rig.start()
     await until(rig.settled)
-    assert await engine.terminate(within=30) == 0, rig.log_tail()
+    assert await engine.terminate(within=WITHIN) == 0, rig.log_tail()
     assert engine.markers("STOPPED")
     assert engine.markers("ROLLED") == [], "the stored seed is answered, not rolled again"
     assert sorted(rig.answered_by(engine)) == sorted([seed.event_id, away[2].event_id])
