@@ -39,6 +39,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import signal
@@ -47,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -423,11 +424,22 @@ def _log_file(path: Path) -> IO[bytes]:
 
 
 class EngineProcess:
-    """One run of ``bench.crash_engine``; its stdout markers are collected as they come."""
+    """One run of ``bench.crash_engine`` (or another engine ``module``, e.g.
+    ``bench.chat_engine``, with ``env`` added to this process's environment); its stdout
+    markers are collected as they come."""
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        log_path: Path,
+        *,
+        module: str = "bench.crash_engine",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self._args = args
         self._log_path = log_path
+        self._module = module
+        self._env = {**os.environ, **env} if env else None
         self.proc: asyncio.subprocess.Process | None = None
         self.lines: list[str] = []
         self._changed = asyncio.Event()
@@ -443,8 +455,8 @@ class EngineProcess:
         self.started_at = time.monotonic()
         with _log_file(self._log_path) as stderr:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.crash_engine", *self._args, *extra,
-                stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=PROJECT_ROOT,
+                sys.executable, "-m", self._module, *self._args, *extra,
+                stdout=asyncio.subprocess.PIPE, stderr=stderr, cwd=PROJECT_ROOT, env=self._env,
             )
         self._reader = asyncio.create_task(self._read(), name="bench-engine-stdout")
 

@@ -136,4 +136,14 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         )
         for extra_name, extra in (("", ()), (" --processes 2", ("--processes", "2")))
     ),
+    Benchmark(
+        # Race-room commands: RaceDesk SIGKILLed between a command's receipt and its answer.
+        "chat_crash --kills 12", "bench.chat_crash", ("--kills", "12"), ("--quick",),
+        tuple(
+            equal(key, 0)
+            for key in ("lost", "answered_twice", "rolled_twice", "seed_dms_missing",
+                        "parked", "misfired")
+        ),
+        issue=24,
+    ),
 )
