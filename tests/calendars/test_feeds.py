@@ -158,7 +158,7 @@ async def test_matches_without_a_time_are_left_out(setup: Setup) -> None:
     kept = await setup.schedule("Kept", [ADA, BOB])
     undated = await setup.schedule("Undated", [ADA, BOB])
     async with setup.sessionmaker.begin() as session:
-        from db.models import Match  # noqa: PLC0415 - only this test writes a match by hand
+        from db.models import Match
 
         row = await session.get(Match, undated.id)
         assert row is not None
@@ -207,8 +207,8 @@ async def test_the_room_url_appears_once_the_room_is_open(setup: Setup) -> None:
     match = await setup.schedule("Final", [ADA, BOB])
     link = await setup.feeds.tournament_feed(GUILD, "Winter Cup", actor=BY_BOSS)
     async with setup.sessionmaker.begin() as session:  # being opened: no room yet
-        session.add(MatchRoomClaim(match_id=match.id, category="alttpr", info="Final", reason="manual",
-                                   state=ClaimState.OPENING.value))
+        session.add(MatchRoomClaim(match_id=match.id, category="alttpr", info="Final",
+                                   reason="manual", state=ClaimState.OPENING.value))
     assert "URL" not in events_of(await setup.fetch(link.url) or b"")[uid(match.id)]
     async with setup.sessionmaker.begin() as session:  # as the room service records it
         session.add(RaceRoom(category="alttpr", slug="clever-cat-1234", match_id=match.id,
