@@ -38,7 +38,8 @@ class FeedMatch:
     players: tuple[str, ...]  # racetime names ("" for a player who has not linked)
     room_url: str | None  # once the room is open
     round: str | None = None
-    room_open_minutes_before: int = 30
+    # Minutes before the start its room opens by itself; None: an organizer opens it.
+    room_opens_minutes_before: int | None = None
 
     @property
     def summary(self) -> str:
@@ -55,11 +56,15 @@ class FeedMatch:
             lines.append("Cancelled.")
         elif self.room_url:
             lines.append(f"Race room: {self.room_url}")
-        elif not self.finished:
+        elif self.finished:
+            lines.append("Finished.")
+        elif self.room_opens_minutes_before is not None:
             lines.append(
-                f"Race room: opens on racetime.gg {self.room_open_minutes_before} minutes "
+                f"Race room: opens on racetime.gg {self.room_opens_minutes_before} minutes "
                 "before the start; this event will link it."
             )
+        else:
+            lines.append("Race room: not open yet; this event will link it once it is.")
         return "\n".join(lines)
 
     def fingerprint(self, duration: timedelta) -> str:

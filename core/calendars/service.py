@@ -217,7 +217,11 @@ class CalendarFeedService:
                 players=tuple(user.racetime_name or "" for user in players.get(_id(match), [])),
                 room_url=f"{self._racetime_url}/{room[0]}/{room[1]}" if room else None,
                 round=match.round,
-                room_open_minutes_before=settings.room_open_minutes_before,
+                room_opens_minutes_before=(
+                    settings.room_open_minutes_before
+                    if settings.auto_create_rooms and match.auto_create_room is not False
+                    else None
+                ),
             ))
         return found
 

@@ -102,7 +102,7 @@ async def setup(
     result = Setup(db_sessionmaker, secret_box)
     await result.tournaments.create(
         GUILD, "Winter Cup", category="alttpr", actor=BY_BOSS, default_goal="All dungeons",
-        room_open_minutes_before=45,
+        room_open_minutes_before=45, auto_create_rooms=True,
     )
     await result.tournaments.create(
         OTHER_GUILD, "Their Cup", category="alttpr", actor=BY_BOSS_THERE
@@ -151,6 +151,13 @@ async def test_a_tournament_feed_lists_its_matches_with_times_players_and_goal(
     assert "opens on racetime.gg 45 minutes before the start" in description
     assert "URL" not in event and "LOCATION" not in event  # no room yet
     assert "Goal: Any% NMG" in str(events[uid(semi.id)]["DESCRIPTION"])
+    # In a tournament whose rooms an organizer opens, the feed promises no time.
+    there = await setup.schedule("Elsewhere too", [ADA, BOB], guild=OTHER_GUILD,
+                                 tournament="Their Cup")
+    theirs = await setup.feeds.tournament_feed(OTHER_GUILD, "Their Cup", actor=BY_BOSS_THERE)
+    description = str(events_of(await setup.fetch(theirs.url) or b"")[uid(there.id)]
+                      ["DESCRIPTION"])
+    assert "Race room: not open yet; this event will link it once it is." in description
     assert b"DTSTART:20261128T150000Z" in body  # UTC, as RFC 5545's form 2
 
 
