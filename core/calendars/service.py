@@ -11,9 +11,11 @@ answers the same: no feed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -54,10 +56,13 @@ class FeedLink:
 
 @dataclass(frozen=True, slots=True)
 class RenderedFeed:
-    """A feed's body (``text/calendar``) and its name."""
+    """A feed's body (``text/calendar``) and its name; ``etag`` changes exactly when an
+    event does (not with ``DTSTAMP``), ``last_modified`` is its latest change (None: empty)."""
 
     name: str
     body: bytes
+    etag: str
+    last_modified: datetime | None
 
 
 class CalendarFeedService:
@@ -189,11 +194,14 @@ class CalendarFeedService:
             matches = await self._feed_matches(session, rows)
             revisions = await self._revisions(session, matches)
         now = self._clock.now()
+        shown = [(match, revisions[match.id]) for match in matches]
         body = build_calendar(
-            name, [(match, revisions[match.id]) for match in matches],
-            host=self.settings.host, now=now, duration=self.settings.duration,
+            name, shown, host=self.settings.host, now=now, duration=self.settings.duration
         )
-        return RenderedFeed(name, body)
+        versions = "|".join(f"{match.id}:{revision.sequence}" for match, revision in shown)
+        etag = hashlib.sha256(f"{name}|{self.settings.duration}|{versions}".encode()).hexdigest()
+        last = max((revision.changed_at for _, revision in shown), default=None)
+        return RenderedFeed(name, body, etag[:32], last)
 
     async def _feed_matches(
         self, session: AsyncSession, rows: Sequence[tuple[Match, Tournament]]

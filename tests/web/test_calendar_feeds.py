@@ -49,12 +49,23 @@ async def test_a_feed_is_served_as_a_calendar_and_gains_the_room_once_it_opens(
     assert set(events) == {match_uid(scene.match_id), match_uid(scene.other_match_id)}
     assert "URL" not in events[match_uid(scene.match_id)]
 
+    etag = response.headers["ETag"]
+    async with scene.http.get(
+        scene.url(urlsplit(link.url).path), headers={"If-None-Match": etag}
+    ) as unchanged:
+        assert unchanged.status == 304  # nothing changed: the calendar keeps its copy
+
     status, opened, _ = await scene.call("POST", scene.room_path())
     assert status == 201
     event = (await feed_events(scene, link.url))[match_uid(scene.match_id)]
     assert str(event["URL"]) == opened["room_url"]
     assert f"Race room: {opened['room_url']}" in str(event["DESCRIPTION"])
     assert event["SEQUENCE"] == 1
+    async with scene.http.get(
+        scene.url(urlsplit(link.url).path), headers={"If-None-Match": etag}
+    ) as changed:
+        assert changed.status == 200 and changed.headers["ETag"] != etag
+        assert "Last-Modified" in changed.headers
 
 
 async def test_a_reset_url_is_a_404_like_any_unknown_one(scene: ApiScene) -> None:
