@@ -38,6 +38,7 @@ from core.accounts.linking import LinkService, LinkSettings
 from core.accounts.profiles import ProfileService
 from core.accounts.timezones import TimezoneService
 from core.audit import AuditService
+from core.calendars import CalendarFeedService, CalendarSettings
 from core.clock import Clock, SystemClock
 from core.config import (
     DEFAULT_CONFIG_PATH,
@@ -203,9 +204,11 @@ def build_services(
     linking: LinkSettings | None = None,
     owner_ids: Collection[int] = (),
     seeds: SeedServiceSettings | None = None,
+    calendars: CalendarSettings | None = None,
 ) -> Services:
     """Construct every service without touching the network (tests use this too);
-    ``owner_ids`` are the bot owners (``[discord] owner_ids``); ``seeds`` is ``[seeds]``."""
+    ``owner_ids`` are the bot owners (``[discord] owner_ids``); ``seeds`` is ``[seeds]``;
+    ``calendars`` the feeds' public URL and event length (from ``[web]``)."""
     racetime = racetime or RacetimeSettings()
     clock = clock or SystemClock()
     metrics = PrometheusMetrics()
@@ -334,6 +337,10 @@ def build_services(
         bot_alerts=bot_alerts,
         seeds=seed_service,
         room_commands=room_commands,
+        calendars=CalendarFeedService(
+            sessionmaker, audit, clock, secret_box, tournaments, access=access,
+            settings=calendars, racetime_url=f"{racetime.scheme}://{racetime.host}",
+        ),
     )
 
 
@@ -350,6 +357,7 @@ def web_server(
             room_api=services.room_api,
             rate_limiter=RateLimiter(settings.api_requests_per_minute, clock=services.clock),
             linking=services.linking,
+            calendars=services.calendars,
             metrics=exported_metrics(services, settings),
         )
     )
@@ -438,6 +446,7 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
         linking=LinkSettings.from_config(settings.oauth, settings.web),
         owner_ids=settings.discord.owner_ids,
         seeds=settings.seeds,
+        calendars=CalendarSettings.from_config(settings.web),
     )
     async with Lifecycle() as lifecycle:
         lifecycle.handle_signals()

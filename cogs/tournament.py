@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.calendars.feed_reply import feed_reply
 from cogs._shared.choices import choices
 from cogs._shared.pages import embed_pages_of, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
@@ -34,6 +35,7 @@ from cogs._shared.tournaments.tournament_embeds import (
     tournament_embed,
 )
 from core.access import AccessPolicy, Permission
+from core.calendars import CalendarFeedService
 from core.errors import UserFacingError
 from core.racetime_bots.category_slug import normalise_category
 from core.seeds import SeedService
@@ -77,10 +79,15 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
     """Create and configure this server's tournaments."""
 
     def __init__(
-        self, tournaments: TournamentService, access: AccessPolicy, seeds: SeedService
+        self,
+        tournaments: TournamentService,
+        access: AccessPolicy,
+        seeds: SeedService,
+        calendars: CalendarFeedService,
     ) -> None:
         self._tournaments = tournaments
         self._seeds = seeds
+        self._calendars = calendars
         self.access = access
         self.tournament_names = tournaments
         super().__init__()
@@ -371,6 +378,25 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
 
     archive.autocomplete("tournament")(tournament_choices)
 
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @app_commands.command(name="calendar")
+    @app_commands.describe(
+        tournament="The tournament whose matches the feed lists",
+        reset="Replace the feed's address (the old one stops working), e.g. if it leaked",
+    )
+    async def calendar(
+        self, interaction: discord.Interaction, tournament: str, reset: bool = False
+    ) -> None:
+        """Get a tournament's private calendar feed (iCal) of all its matches."""
+        assert interaction.guild is not None
+        link = await self._calendars.tournament_feed(
+            interaction.guild.id, tournament, actor=actor_of(interaction), reset=reset
+        )
+        command = f"/tournament calendar tournament:{link.name} reset:True"
+        await reply(interaction, feed_reply(link, what="all its matches", reset_command=command))
+
+    calendar.autocomplete("tournament")(tournament_choices)
+
     @requires(Permission.SET_ROLES)
     @app_commands.command(name="roles")
     @app_commands.describe(
@@ -435,4 +461,6 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
 
 async def setup(bot: RaceDeskBot) -> None:
     services = bot.services
-    await bot.add_cog(TournamentCog(services.tournaments, services.access, services.seeds))
+    await bot.add_cog(
+        TournamentCog(services.tournaments, services.access, services.seeds, services.calendars)
+    )

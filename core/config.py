@@ -116,6 +116,8 @@ class WebSettings(_Section):
     api_requests_per_minute: int = Field(default=30, ge=1, le=10_000)
     # GET /metrics (Prometheus) on this server; no token, no secrets, no per-user labels.
     metrics: bool = True
+    # A match's nominal length in the calendar feeds (a race has no end time until it ends).
+    calendar_event_minutes: int = Field(default=120, ge=15, le=24 * 60)
 
 
 class SeedServiceSettings(_Section):

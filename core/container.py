@@ -12,6 +12,7 @@ from core.accounts.linking import LinkService
 from core.accounts.profiles import ProfileService
 from core.accounts.timezones import TimezoneService
 from core.audit import AuditService
+from core.calendars import CalendarFeedService
 from core.clock import Clock
 from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
@@ -82,6 +83,8 @@ class Services:
     # Race-room chat commands and seeds (issue 24).
     seeds: SeedService
     room_commands: RoomCommandServices
+    # Calendar feeds (issue 25): secret iCal URLs per tournament and per player.
+    calendars: CalendarFeedService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 

@@ -15,11 +15,13 @@ from aiohttp import web
 
 from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService
+from core.calendars import CalendarFeedService
 from core.health import HealthService
 from core.rooms.api import RoomApiService
 from web.errors import json_errors
 from web.keys import (
     API_TOKENS,
+    CALENDARS,
     DISCORD_CONNECTED,
     HEALTH,
     LINKING,
@@ -29,13 +31,13 @@ from web.keys import (
 )
 from web.metrics import PrometheusMetrics
 from web.rate_limit import RateLimiter
-from web.routes import health, linking, matches, metrics
+from web.routes import calendars, health, linking, matches, metrics
 
 log = logging.getLogger(__name__)
 
 RouteInstaller = Callable[[web.Application], None]
 ROUTES: tuple[RouteInstaller, ...] = (
-    health.install, matches.install, linking.install, metrics.install
+    health.install, matches.install, linking.install, metrics.install, calendars.install
 )
 CLIENT_MAX_SIZE = 64 * 1024  # request bodies are a few fields of JSON
 
@@ -50,6 +52,7 @@ class WebDependencies:
     room_api: RoomApiService
     rate_limiter: RateLimiter
     linking: LinkService
+    calendars: CalendarFeedService | None = None  # None: no calendar feeds
     metrics: PrometheusMetrics | None = None  # None: no /metrics
 
 
@@ -63,6 +66,8 @@ def create_app(
     app[ROOM_API] = dependencies.room_api
     app[RATE_LIMITER] = dependencies.rate_limiter
     app[LINKING] = dependencies.linking
+    if dependencies.calendars is not None:
+        app[CALENDARS] = dependencies.calendars
     if dependencies.metrics is not None:
         app[METRICS] = dependencies.metrics
     for install in routes:

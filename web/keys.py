@@ -8,6 +8,7 @@ from aiohttp import web
 
 from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService
+from core.calendars import CalendarFeedService
 from core.health import HealthService
 from core.rooms.api import RoomApiService
 from web.metrics import PrometheusMetrics
@@ -21,3 +22,4 @@ ROOM_API = web.AppKey("room_api", RoomApiService)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 LINKING = web.AppKey("linking", LinkService)
 METRICS = web.AppKey("metrics", PrometheusMetrics)
+CALENDARS = web.AppKey("calendars", CalendarFeedService)

@@ -19,6 +19,7 @@ from db.models.bots import (
     RacetimeBotStatusHistory,
     RacetimeIncident,
 )
+from db.models.calendars import CalendarFeed, CalendarFeedKind, CalendarMatchRevision
 from db.models.events import EventLogEntry, ListenerReceipt, ParkedDelivery
 from db.models.guilds import GuildSettings
 from db.models.links import LinkState
@@ -40,6 +41,9 @@ __all__ = [
     "AsyncTournament",
     "AuditLog",
     "BotStatus",
+    "CalendarFeed",
+    "CalendarFeedKind",
+    "CalendarMatchRevision",
     "ClaimState",
     "EventLogEntry",
     "FpaCall",

@@ -121,8 +121,8 @@ async def play(stage: Stage) -> None:
         async with stage.step(f"{name} links their racetime.gg account with /link-racetime"):
             await link(stage, name, dms_open=name != two)
 
-    async with stage.step(f"{two} looks up their opponent's racetime.gg account with /profile"):
-        reply = await stage.slash(two, "profile", member=stage.member(one))
+    async with stage.step(f"{two} looks up their opponent's racetime.gg account (/profile show)"):
+        reply = await stage.slash(two, "profile show", member=stage.member(one))
         stage.expect_reply(reply, f"{one}#")
 
     lead = FAST_LEAD_SECONDS if stage.fast else LEAD_SECONDS

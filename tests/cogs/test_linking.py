@@ -125,7 +125,7 @@ async def test_profile_shows_the_link_and_the_timezone_to_anyone(
 
     for asker in (player, opponent):
         shown = await harness.slash(
-            "profile", member=asker, options=None if asker is player else {"member": player}
+            "profile show", member=asker, options=None if asker is player else {"member": player}
         )
         assert shown.first.ephemeral
         [embed] = shown.first.embeds
@@ -136,11 +136,11 @@ async def test_profile_shows_the_link_and_the_timezone_to_anyone(
         assert fields["Timezone"] == "`UTC` (the server's; `/timezone set` chooses one)"
 
     await harness.slash("timezone set", member=player, zone="Europe/Berlin")
-    own = await harness.slash("profile", member=player)
+    own = await harness.slash("profile show", member=player)
     assert {f.name: f.value for f in own.first.embeds[0].fields}["Timezone"] == (
         "`Europe/Berlin`"
     )
-    unlinked = await harness.slash("profile", member=player, options={"member": opponent})
+    unlinked = await harness.slash("profile show", member=player, options={"member": opponent})
     assert {f.name: f.value for f in unlinked.first.embeds[0].fields}["racetime.gg"] == (
         "Not linked. `/link-racetime` links a racetime.gg account."
     )

@@ -19,6 +19,8 @@ from db.models import (
     AsyncTournament,
     AuditLog,
     BotStatus,
+    CalendarFeed,
+    CalendarMatchRevision,
     EventLogEntry,
     FpaCall,
     GuildSettings,
@@ -61,6 +63,8 @@ def _pk(row: SQLModel) -> Any:
         return row.guild_id
     if isinstance(row, EventLogEntry):
         return row.seq
+    if isinstance(row, CalendarMatchRevision):
+        return row.match_id
     return row.id  # type: ignore[attr-defined]
 
 
@@ -253,6 +257,17 @@ async def _insert_one_of_everything(
             category="alttpr", slug="clever-link-1234", duration_seconds=300,
             every_seconds=9000, announced=4, set_by_discord_id=BIG,
         ),
+        CalendarFeed(
+            kind="tournament", guild_id=BIG, tournament_id=tournament.id,
+            token_hash="cd" * 32, token_encrypted=box.encrypt("cal_secret"),
+            created_by_discord_id=BIG, revoked_at=WHEN,
+        ),
+        CalendarFeed(
+            kind="player", user_id=user.id, token_hash="ef" * 32,
+            token_encrypted=box.encrypt("cal_other"), created_by_discord_id=BIG,
+        ),
+        CalendarMatchRevision(match_id=match.id, fingerprint="ab" * 32, sequence=3,
+                              changed_at=WHEN),
     )
     await session.flush()
     return rows

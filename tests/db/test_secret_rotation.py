@@ -42,6 +42,7 @@ def test_every_encrypted_column_is_found_by_its_name() -> None:
         for column in columns
     }
     assert found == {
+        ("calendar_feeds", "token_encrypted"),
         ("racetime_bots", "client_secret_encrypted"),
         ("users", "access_token_encrypted"),
         ("users", "refresh_token_encrypted"),

@@ -21,6 +21,7 @@ from bot import RaceDeskBot, build_services, start_bot_alerts, web_server
 from cogs._shared.notifications.sender import DiscordNotificationSender
 from core.access import Actor
 from core.accounts.linking import LinkSettings
+from core.calendars import CalendarSettings
 from core.config import RacetimeSettings, SeedServiceSettings, WebSettings
 from core.container import Services
 from core.lifecycle import Lifecycle
@@ -190,11 +191,14 @@ async def running_harness(
     ``deliver_notifications``: the notification outbox is delivered as in production (the
     real ``DiscordNotificationSender``, here into the simulated server).
     ``web_port``: RaceDesk's web server (the API, ``/healthz``, racetime's OAuth callback)
-    listens on 127.0.0.1 at that port, over the same services.
+    listens on 127.0.0.1 at that port, over the same services (and is the calendar feeds'
+    public address).
     """
+    public = None if web_port is None else CalendarSettings(f"http://127.0.0.1:{web_port}")
     services = build_services(
         database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY,
         linking=linking, bot_timings=bot_timings, owner_ids=[SET_UP_BY], seeds=seeds,
+        calendars=public,
     )
     lifecycle = Lifecycle()
     await services.start(lifecycle, racetime_engine=False)
