@@ -149,9 +149,10 @@ class PlannedLine:
 
     @property
     def action(self) -> tuple[object, ...]:
-        """What it would do: two plans that agree on this for every line apply the same."""
+        """What it would do, and to what (``why`` says what a match is now): two plans that
+        agree on this for every line apply the same."""
         return (
-            self.line, self.outcome, self.match_id, self.key, self.when, self.title,
+            self.line, self.outcome, self.why, self.match_id, self.key, self.when, self.title,
             self.goal, self.round, self.player_ids,
         )
 
@@ -216,7 +217,7 @@ def read_csv(data: bytes) -> list[ScheduleLine]:
             f"The file has {len(body)} matches; an import takes at most {MAX_LINES}. Split "
             "the schedule into several files."
         )
-    player_sep = "|" if delimiter == ";" else "[|;]"
+    player_sep = r"\|" if delimiter == ";" else "[|;]"
     lines = []
     for number, row in body:
         cells = {name: row[index] if index < len(row) else "" for index, name in enumerate(header)}
