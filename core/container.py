@@ -34,6 +34,8 @@ from core.rooms.match_scheduler import MatchScheduler
 from core.rooms.open_room import OpenRoomService
 from core.seeds.service import SeedService
 from core.tournaments.announcements import AnnouncementService
+from core.tournaments.imports import ScheduleImports
+from core.tournaments.match_api import MatchApiService
 from core.tournaments.matches import MatchService
 from core.tournaments.tournaments import TournamentService
 from racetime.client import RacetimeClient
@@ -82,6 +84,9 @@ class Services:
     # Race-room chat commands and seeds (issue 24).
     seeds: SeedService
     room_commands: RoomCommandServices
+    # Schedules imported from a file or pushed through the API (issue 25).
+    schedule_imports: ScheduleImports
+    match_api: MatchApiService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 

@@ -17,25 +17,27 @@ from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService
 from core.health import HealthService
 from core.rooms.api import RoomApiService
+from core.tournaments.match_api import MatchApiService
 from web.errors import json_errors
 from web.keys import (
     API_TOKENS,
     DISCORD_CONNECTED,
     HEALTH,
     LINKING,
+    MATCH_API,
     METRICS,
     RATE_LIMITER,
     ROOM_API,
 )
 from web.metrics import PrometheusMetrics
 from web.rate_limit import RateLimiter
-from web.routes import health, linking, matches, metrics
+from web.routes import health, linking, matches, metrics, schedule
 
 log = logging.getLogger(__name__)
 
 RouteInstaller = Callable[[web.Application], None]
 ROUTES: tuple[RouteInstaller, ...] = (
-    health.install, matches.install, linking.install, metrics.install
+    health.install, matches.install, linking.install, metrics.install, schedule.install
 )
 CLIENT_MAX_SIZE = 64 * 1024  # request bodies are a few fields of JSON
 
@@ -51,6 +53,8 @@ class WebDependencies:
     rate_limiter: RateLimiter
     linking: LinkService
     metrics: PrometheusMetrics | None = None  # None: no /metrics
+    # Creating, changing and cancelling matches (issue 25); None: those routes answer 404.
+    match_api: MatchApiService | None = None
 
 
 def create_app(
@@ -65,6 +69,8 @@ def create_app(
     app[LINKING] = dependencies.linking
     if dependencies.metrics is not None:
         app[METRICS] = dependencies.metrics
+    if dependencies.match_api is not None:
+        app[MATCH_API] = dependencies.match_api
     for install in routes:
         install(app)
     return app

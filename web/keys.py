@@ -10,6 +10,7 @@ from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService
 from core.health import HealthService
 from core.rooms.api import RoomApiService
+from core.tournaments.match_api import MatchApiService
 from web.metrics import PrometheusMetrics
 from web.rate_limit import RateLimiter
 
@@ -21,3 +22,4 @@ ROOM_API = web.AppKey("room_api", RoomApiService)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 LINKING = web.AppKey("linking", LinkService)
 METRICS = web.AppKey("metrics", PrometheusMetrics)
+MATCH_API = web.AppKey("match_api", MatchApiService)

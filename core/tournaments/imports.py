@@ -254,7 +254,7 @@ def import_key(line: ScheduleLine, round_: str, player_ids: Iterable[int]) -> st
     return f"players:{digest}"
 
 
-def _read_time(text: str, now: datetime) -> datetime:
+def read_time(text: str, now: datetime) -> datetime:
     """``text`` as a time; refused when it names no zone (it would read differently in two
     zones), in the past, or too far ahead."""
     if not text:
@@ -416,7 +416,7 @@ class _Planner:
             check_players(ids, names)
             if len(ids) > PLAYERS_MAX:
                 raise UserFacingError(f"A match can have at most {PLAYERS_MAX} players.")
-            when = _read_time(line.when, self._now)
+            when = read_time(line.when, self._now)
             title = clean_title(line.title) if line.title else None
             goal = clean_goal(line.goal)
             if line.key and len(line.key) > KEY_MAX:

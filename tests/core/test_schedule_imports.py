@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.access import Actor
 from core.errors import PermissionDeniedError, UserFacingError
@@ -25,7 +24,7 @@ from core.tournaments.imports import (
 )
 from db.models import AuditLog, Match
 from tests.core.test_matches import ADA, BOB, BY_BOSS, CY, GUILD, NOW, Setup
-from tests.core.test_matches import setup as setup  # noqa: F401 (the fixture)
+from tests.core.test_matches import setup as setup
 
 DAN = 900_000_000_000_000_014
 MEMBERS = {ADA: "Ada", BOB: "Bob", CY: "Cy", DAN: "Dan"}
