@@ -299,6 +299,13 @@ class ScheduleImports:
         """What importing ``lines`` into the server's tournament (``tournament``, unless a
         line names its own) would do, line by line; writes nothing."""
         await self._access.require(actor, Permission.SCHEDULE_MATCHES, guild_id)
+        if tournament is not None:
+            await self.find(guild_id, tournament)  # a wrong name is one answer, not one a line
+        elif any(line.tournament is None for line in lines):
+            raise UserFacingError(
+                "Choose the tournament these matches belong to (or name it in a `tournament` "
+                "column)."
+            )
         planner = _Planner(self, guild_id, tournament, members or NoMemberNames())
         return await planner.plan(lines)
 
@@ -397,6 +404,7 @@ class _Planner:
         self._tournament = tournament
         self._members = members
         self._tournaments: dict[str, TournamentInfo | UserFacingError] = {}
+        self._players_by_text: dict[str, tuple[int, str] | UserFacingError] = {}
         self._now = imports.now()
 
     async def plan(self, lines: Sequence[ScheduleLine]) -> ImportPlan:
@@ -465,7 +473,15 @@ class _Planner:
         ids: list[int] = []
         names: dict[int, str] = {}
         for text in written:
-            player, name = await self._player(text)
+            if text not in self._players_by_text:
+                try:
+                    self._players_by_text[text] = await self._player(text)
+                except UserFacingError as error:
+                    self._players_by_text[text] = error
+            found = self._players_by_text[text]
+            if isinstance(found, UserFacingError):
+                raise found
+            player, name = found
             ids.append(player)
             names.setdefault(player, name)
         return ids, names

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from core.access import Actor
-from core.errors import PermissionDeniedError, UserFacingError
+from core.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from core.events import MatchRescheduledEvent, MatchScheduledEvent
 from core.tournaments.imports import (
     MAX_BYTES,
@@ -226,3 +226,21 @@ def test_a_derived_key_ignores_the_players_order_and_the_rounds_case() -> None:
     line = read_csv(b"round,players,when\nR1,a;b,x\n")[0]
     assert import_key(line, "Round 1", [2, 1]) == import_key(line, "round 1", [1, 2])
     assert import_key(line, "Round 1", [1, 2]) != import_key(line, "Round 2", [1, 2])
+
+
+async def test_the_tournament_is_checked_once_for_the_whole_file(
+    imports: ScheduleImports,
+) -> None:
+    lines = read_csv(GOOD.encode())
+    with pytest.raises(UserFacingError, match="Choose the tournament"):
+        await imports.plan(GUILD, lines, actor=BY_BOSS, members=Members())
+    with pytest.raises(NotFoundError):
+        await imports.plan(GUILD, lines, actor=BY_BOSS, tournament="Spring Cup")
+    # A `tournament` column names each line's own; an unknown one refuses that line only.
+    named = read_csv(
+        b"tournament,round,players,when\n"
+        b"Winter Cup,R1,Ada;Bob,2026-12-19 19:00 UTC\n"
+        b"Spring Cup,R1,Cy;Dan,2026-12-19 19:00 UTC\n"
+    )
+    result = await imports.plan(GUILD, named, actor=BY_BOSS, members=Members())
+    assert [line.outcome for line in result.lines] == [Outcome.CREATE, Outcome.REFUSED]
