@@ -90,7 +90,7 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
     # -- commands ----------------------------------------------------------------------------
 
-    @requires(Permission.MANAGE_TOURNAMENTS)
+    @requires(Permission.SCHEDULE_MATCHES)
     @app_commands.command(name="schedule")
     @app_commands.describe(
         tournament="The tournament the match belongs to",
@@ -134,7 +134,7 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
     schedule.autocomplete("tournament")(tournament_choices)
 
-    @requires(Permission.MANAGE_TOURNAMENTS)
+    @requires(Permission.SCHEDULE_MATCHES)
     @app_commands.command(name="reschedule")
     @app_commands.describe(match=MATCH_HELP, when=WHEN_HELP)
     async def reschedule(self, interaction: discord.Interaction, match: str, when: When) -> None:
@@ -147,7 +147,7 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
     reschedule.autocomplete("match")(open_match_choices)
 
-    @requires(Permission.MANAGE_TOURNAMENTS)
+    @requires(Permission.SCHEDULE_MATCHES)
     @app_commands.command(name="cancel")
     @app_commands.describe(match=MATCH_HELP, reason="Why it is called off; the players are told")
     async def cancel(self, interaction: discord.Interaction, match: str, reason: str) -> None:
