@@ -174,3 +174,24 @@ async def test_not_json_and_unknown_ids(scene: ApiScene) -> None:
     assert status == 404
     status, answer, _ = await scene.call("POST", "/api/matches/abc/cancel", json={"reason": "x"})
     assert status == 404
+
+
+async def test_once_the_room_is_open_the_time_no_longer_changes(scene: ApiScene) -> None:
+    status, created, _ = await scene.call("POST", "/api/matches", json=new_match())
+    assert status == 201, created
+    match_id = created["match"]["id"]
+    opened, room, _ = await scene.call("POST", scene.room_path(match_id))
+    assert opened == 201, room
+
+    later = at(SOON + timedelta(hours=1))
+    pushed_status, pushed, _ = await scene.call("POST", "/api/matches", json=new_match(when=later))
+    assert pushed_status == 409 and "room is already open" in pushed["message"]
+    patched_status, patched, _ = await scene.call(
+        "PATCH", f"/api/matches/{match_id}", json={"when": later}
+    )
+    assert patched_status == 409 and "can no longer change" in patched["message"]
+    # What does not move the race still may.
+    titled, answer, _ = await scene.call(
+        "PATCH", f"/api/matches/{match_id}", json={"title": "Quarter-final 1 (restream)"}
+    )
+    assert (titled, answer["changed"]) == (200, ["title"])
