@@ -76,8 +76,9 @@ REQUIRED = ("round", "players", "when")
 OPTIONAL = ("title", "goal", "key", "tournament")
 _MENTION = re.compile(r"<@!?(\d{15,20})>")
 _SNOWFLAKE = re.compile(r"\d{15,20}")
-# Two zones a time without its own cannot be read the same in (see ``_read_time``).
-_PROBES = (timezone(timedelta(hours=-5)), timezone(timedelta(hours=7)))
+# Two zones a time without its own cannot be read the same in (see ``read_time``); the first
+# is the one the examples in a "cannot read this" message are given in.
+_PROBES = (UTC, timezone(timedelta(hours=7)))
 
 
 class Outcome(StrEnum):
