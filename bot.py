@@ -81,6 +81,8 @@ from core.startup_errors import (
     listen_step,
 )
 from core.tournaments.announcements import AnnouncementService
+from core.tournaments.imports import ScheduleImports
+from core.tournaments.match_api import MatchApiService
 from core.tournaments.match_results import MatchResults
 from core.tournaments.matches import MatchService
 from core.tournaments.tournaments import TournamentService
@@ -294,6 +296,7 @@ def build_services(
         sessionmaker, event_log, dispatcher, audit, access, clock, manager, seed_service,
         matches, live_races.live_races, racetime_url=f"{racetime.scheme}://{racetime.host}",
     )
+    schedule_imports = ScheduleImports(sessionmaker, matches, tournaments, access=access)
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -341,6 +344,8 @@ def build_services(
             sessionmaker, audit, clock, secret_box, tournaments, access=access,
             settings=calendars, racetime_url=f"{racetime.scheme}://{racetime.host}",
         ),
+        schedule_imports=schedule_imports,
+        match_api=MatchApiService(matches, schedule_imports),
     )
 
 
@@ -355,6 +360,7 @@ def web_server(
             discord_connected=discord_connected,
             api_tokens=services.api_tokens,
             room_api=services.room_api,
+            match_api=services.match_api,
             rate_limiter=RateLimiter(settings.api_requests_per_minute, clock=services.clock),
             linking=services.linking,
             calendars=services.calendars,

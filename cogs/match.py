@@ -1,5 +1,6 @@
-"""``/match``: organizers schedule, move and cancel a tournament's matches; everyone can list
-them and look one up (including why its room has not opened yet).
+"""``/match``: organizers schedule, move and cancel a tournament's matches (or import them
+from a CSV file); everyone can list them and look one up (including why its room has not
+opened yet).
 
 The rules (past times, linked players, what can still change) live in
 ``core.tournaments.matches``; this cog reads the options, checks who asks and renders.
@@ -14,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.choices import choices
-from cogs._shared.members import members_of, mentioned_ids
+from cogs._shared.members import GuildMemberNames, members_of, mentioned_ids
 from cogs._shared.pages import embed_pages_of, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
@@ -27,8 +28,11 @@ from cogs._shared.tournaments.match_embeds import (
     rescheduled_text,
     scheduled_text,
 )
+from cogs._shared.tournaments.schedule_import import PREVIEW_TIMEOUT_SECONDS, ImportView
 from core.access import AccessPolicy, Permission
+from core.errors import UserFacingError
 from core.room_commands.service import RoomCommands
+from core.tournaments.imports import MAX_BYTES, ScheduleImports, read_csv
 from core.tournaments.matches import MatchService, match_id_from
 from core.tournaments.tournaments import TournamentService
 
@@ -49,8 +53,13 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
         tournaments: TournamentService,
         access: AccessPolicy,
         room_commands: RoomCommands,
+        imports: ScheduleImports,
+        *,
+        import_timeout: float = PREVIEW_TIMEOUT_SECONDS,
     ) -> None:
         self._matches = matches
+        self._imports = imports
+        self.import_timeout = import_timeout
         self._room_commands = room_commands
         self._tournaments = tournaments
         self.access = access
@@ -81,7 +90,7 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
     # -- commands ----------------------------------------------------------------------------
 
-    @requires(Permission.MANAGE_TOURNAMENTS)
+    @requires(Permission.SCHEDULE_MATCHES)
     @app_commands.command(name="schedule")
     @app_commands.describe(
         tournament="The tournament the match belongs to",
@@ -125,7 +134,7 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
     schedule.autocomplete("tournament")(tournament_choices)
 
-    @requires(Permission.MANAGE_TOURNAMENTS)
+    @requires(Permission.SCHEDULE_MATCHES)
     @app_commands.command(name="reschedule")
     @app_commands.describe(match=MATCH_HELP, when=WHEN_HELP)
     async def reschedule(self, interaction: discord.Interaction, match: str, when: When) -> None:
@@ -138,7 +147,7 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
 
     reschedule.autocomplete("match")(open_match_choices)
 
-    @requires(Permission.MANAGE_TOURNAMENTS)
+    @requires(Permission.SCHEDULE_MATCHES)
     @app_commands.command(name="cancel")
     @app_commands.describe(match=MATCH_HELP, reason="Why it is called off; the players are told")
     async def cancel(self, interaction: discord.Interaction, match: str, reason: str) -> None:
@@ -150,6 +159,41 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
         await reply(interaction, cancelled_text(cancelled, reason.strip()))
 
     cancel.autocomplete("match")(open_match_choices)
+
+    @requires(Permission.SCHEDULE_MATCHES)
+    @app_commands.command(name="import")
+    @app_commands.describe(
+        file="A CSV file: round, players, when (with its zone); optionally title, goal, key",
+        tournament="The tournament of its matches (a `tournament` column can name others)",
+    )
+    async def import_(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment,
+        tournament: str | None = None,
+    ) -> None:
+        """Import matches from a CSV file: preview what it creates, updates or refuses."""
+        assert interaction.guild is not None
+        # Reading the file and every player can outlast Discord's 3 seconds: answer first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if file.size > MAX_BYTES:
+            raise UserFacingError(
+                f"{file.filename} is {file.size // 1024} KB; an import takes at most "
+                f"{MAX_BYTES // 1024} KB. Split the schedule into several files."
+            )
+        lines = read_csv(await file.read())
+        members = GuildMemberNames(interaction.guild)
+        plan = await self._imports.plan(
+            interaction.guild.id, lines, actor=actor_of(interaction), tournament=tournament,
+            members=members,
+        )
+        view = ImportView(
+            self._imports, interaction, lines, plan, tournament=tournament, members=members,
+            filename=file.filename, timeout=self.import_timeout,
+        )
+        await interaction.edit_original_response(embed=view.embed(), view=view)
+
+    import_.autocomplete("tournament")(tournament_choices)
 
     @app_commands.command(name="list")
     @app_commands.describe(tournament="Only this tournament's matches (default: all)")
@@ -230,5 +274,5 @@ async def setup(bot: RaceDeskBot) -> None:
     services = bot.services
     await bot.add_cog(MatchCog(
         services.matches, services.tournaments, services.access,
-        services.room_commands.commands,
+        services.room_commands.commands, services.schedule_imports,
     ))

@@ -35,6 +35,8 @@ from core.rooms.match_scheduler import MatchScheduler
 from core.rooms.open_room import OpenRoomService
 from core.seeds.service import SeedService
 from core.tournaments.announcements import AnnouncementService
+from core.tournaments.imports import ScheduleImports
+from core.tournaments.match_api import MatchApiService
 from core.tournaments.matches import MatchService
 from core.tournaments.tournaments import TournamentService
 from racetime.client import RacetimeClient
@@ -85,6 +87,9 @@ class Services:
     room_commands: RoomCommandServices
     # Calendar feeds (issue 25): secret iCal URLs per tournament and per player.
     calendars: CalendarFeedService
+    # Schedules imported from a file or pushed through the API (issue 25).
+    schedule_imports: ScheduleImports
+    match_api: MatchApiService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 

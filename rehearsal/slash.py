@@ -15,6 +15,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import discord
@@ -304,6 +305,11 @@ def _option_payload(
     elif kind is discord.AppCommandOptionType.role:
         resolved.setdefault("roles", {})[str(value.id)] = factories.dict_from_role(value)
         option["value"] = str(value.id)
+    elif kind is discord.AppCommandOptionType.attachment:
+        # A file on disk: dpytest's HTTP reads an attachment's file:// URL back.
+        attachment = _attachment(Path(value))
+        resolved.setdefault("attachments", {})[attachment["id"]] = attachment
+        option["value"] = attachment["id"]
     elif kind is discord.AppCommandOptionType.channel:
         channel = factories.dict_from_channel(value)
         channel["permissions"] = str(discord.Permissions.all().value)
@@ -312,6 +318,15 @@ def _option_payload(
     else:
         option["value"] = value
     return option
+
+
+def _attachment(path: Path) -> dict[str, Any]:
+    """What Discord sends of an uploaded file (``path``) in a slash command's options."""
+    uri = path.absolute().as_uri()
+    return {
+        "id": str(next(_ids)), "filename": path.name, "size": path.stat().st_size,
+        "url": uri, "proxy_url": uri, "content_type": "text/csv; charset=utf-8",
+    }
 
 
 def _command_path(tree: app_commands.CommandTree, name: str) -> list[Any]:

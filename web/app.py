@@ -18,6 +18,7 @@ from core.accounts.linking import LinkService
 from core.calendars import CalendarFeedService
 from core.health import HealthService
 from core.rooms.api import RoomApiService
+from core.tournaments.match_api import MatchApiService
 from web.errors import json_errors
 from web.keys import (
     API_TOKENS,
@@ -25,19 +26,21 @@ from web.keys import (
     DISCORD_CONNECTED,
     HEALTH,
     LINKING,
+    MATCH_API,
     METRICS,
     RATE_LIMITER,
     ROOM_API,
 )
 from web.metrics import PrometheusMetrics
 from web.rate_limit import RateLimiter
-from web.routes import calendars, health, linking, matches, metrics
+from web.routes import calendars, health, linking, matches, metrics, schedule
 
 log = logging.getLogger(__name__)
 
 RouteInstaller = Callable[[web.Application], None]
 ROUTES: tuple[RouteInstaller, ...] = (
-    health.install, matches.install, linking.install, metrics.install, calendars.install
+    health.install, matches.install, linking.install, metrics.install, schedule.install,
+    calendars.install,
 )
 CLIENT_MAX_SIZE = 64 * 1024  # request bodies are a few fields of JSON
 
@@ -54,6 +57,8 @@ class WebDependencies:
     linking: LinkService
     calendars: CalendarFeedService | None = None  # None: no calendar feeds
     metrics: PrometheusMetrics | None = None  # None: no /metrics
+    # Creating, changing and cancelling matches (issue 25); None: those routes answer 404.
+    match_api: MatchApiService | None = None
 
 
 def create_app(
@@ -70,6 +75,8 @@ def create_app(
         app[CALENDARS] = dependencies.calendars
     if dependencies.metrics is not None:
         app[METRICS] = dependencies.metrics
+    if dependencies.match_api is not None:
+        app[MATCH_API] = dependencies.match_api
     for install in routes:
         install(app)
     return app

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Handler
 
 from core.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from core.rooms.api import RoomConflictError, RoomNotOpenedError
+from core.tournaments.match_api import BadRequestError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class ApiError(Exception):
 
 def from_service_error(error: UserFacingError) -> ApiError:
     """The HTTP form of a service's refusal."""
+    if isinstance(error, BadRequestError):
+        return ApiError(400, "invalid_field" if error.field else "invalid", error.message,
+                        field=error.field)
     if isinstance(error, NotFoundError):
         return ApiError(404, "not_found", error.message)
     if isinstance(error, PermissionDeniedError):

@@ -11,6 +11,7 @@ from core.accounts.linking import LinkService
 from core.calendars import CalendarFeedService
 from core.health import HealthService
 from core.rooms.api import RoomApiService
+from core.tournaments.match_api import MatchApiService
 from web.metrics import PrometheusMetrics
 from web.rate_limit import RateLimiter
 
@@ -23,3 +24,4 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 LINKING = web.AppKey("linking", LinkService)
 METRICS = web.AppKey("metrics", PrometheusMetrics)
 CALENDARS = web.AppKey("calendars", CalendarFeedService)
+MATCH_API = web.AppKey("match_api", MatchApiService)

@@ -66,3 +66,33 @@ async def members_of(guild: discord.Guild, ids: list[int]) -> list[discord.Membe
         listed = fit_lines([member.display_name for member in bots], LISTED_ROOM, sep=", ")
         raise UserFacingError(f"{listed} is a bot and cannot race. Mention the players.")
     return members
+
+
+class GuildMemberNames:
+    """The server's members by name, for an imported schedule (``core.tournaments.imports``):
+    a username, display name or global name, any case. Names are looked up among the members
+    Discord has sent (the members intent keeps them all); ids are asked of Discord when not."""
+
+    def __init__(self, guild: discord.Guild) -> None:
+        self._guild = guild
+
+    async def named(self, name: str) -> list[tuple[int, str]]:
+        wanted = name.casefold().removeprefix("@")
+        return [
+            (member.id, member.display_name) for member in self._guild.members
+            if not member.bot and wanted in {
+                (member.name or "").casefold(), member.display_name.casefold(),
+                (member.global_name or "").casefold(),
+            }
+        ]
+
+    async def display_name(self, discord_id: int) -> str | None:
+        member = self._guild.get_member(discord_id)
+        if member is None and not self._guild.chunked:
+            try:
+                member = await self._guild.fetch_member(discord_id)
+            except discord.NotFound:
+                member = None
+        if member is None or member.bot:
+            return None
+        return member.display_name

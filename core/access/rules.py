@@ -96,6 +96,7 @@ class Permission(StrEnum):
     OPEN_ROOMS = "open rooms"
     LOOK_UP_ACCOUNTS = "look up accounts"
     MANAGE_TOURNAMENTS = "manage tournaments"
+    SCHEDULE_MATCHES = "schedule matches"
     CONFIGURE_SERVER = "configure the server"
     VIEW_MEMBER_NOTIFICATIONS = "view members' notifications"
     MANAGE_API_TOKENS = "manage API tokens"
@@ -137,6 +138,9 @@ RULES: dict[Permission, Rule] = {
     # Tournaments, their matches, async tournaments and pools, live races, and adding or
     # removing another member of an async tournament.
     Permission.MANAGE_TOURNAMENTS: Rule(ServerRole.ORGANIZER),
+    # Schedule, change and cancel a tournament's matches: by hand, by importing a schedule,
+    # or through the API (a scheduling sheet or bracket tool pushing its schedule).
+    Permission.SCHEDULE_MATCHES: Rule(ServerRole.ORGANIZER, api_token=True),
     # The server's defaults: its timezone, and where refused DMs go.
     Permission.CONFIGURE_SERVER: Rule(ServerRole.ORGANIZER),
     # Other members' notifications, and the ones that did not arrive.

@@ -41,7 +41,13 @@ from core.tournaments.match_info import (
     RoomStatus,
     fpa_note,
 )
-from core.tournaments.tournaments import TournamentService, TournamentSettings, clean_goal
+from core.tournaments.tournaments import (
+    UNSET,
+    TournamentService,
+    TournamentSettings,
+    _Unset,
+    clean_goal,
+)
 from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
 from db.queries import matches as queries
 from db.queries.match_rooms import delete_failed_claim
@@ -52,6 +58,7 @@ log = logging.getLogger(__name__)
 
 TITLE_MAX = 200
 REASON_MAX = 500
+ROUND_MAX = 100
 MIN_PLAYERS = 2  # a match is a race between players; a lone run is an async's business
 
 
@@ -106,6 +113,23 @@ def check_cancellable(status: str, what: str, kept: str) -> None:
         raise UserFacingError(f"{what} is already cancelled.")
     if status == RaceStatus.FINISHED:
         raise UserFacingError(f"{what} is finished and {kept}; there is nothing to cancel.")
+
+
+def clean_round(round_: str | None) -> str | None:
+    """A round's name on one line (``None`` or blank: no round)."""
+    if round_ is None or not round_.strip():
+        return None
+    return clean_label(round_, noun="round", limit=ROUND_MAX, when_blank="")
+
+
+def check_changeable(status: str, what: str) -> None:
+    """Refuse to change a match that is cancelled or finished."""
+    if status == RaceStatus.CANCELLED:
+        raise UserFacingError(
+            f"{what} is cancelled, so it cannot change. Schedule a new one instead."
+        )
+    if status == RaceStatus.FINISHED:
+        raise UserFacingError(f"{what} is finished, so it cannot change.")
 
 
 def check_players(players: Sequence[int], names: Mapping[int, str]) -> list[int]:
@@ -174,15 +198,19 @@ class MatchService:
         invitational: bool | None = None,
         auto_create: bool | None = None,
         display_names: Mapping[int, str] | None = None,
+        round: str | None = None,
+        import_key: str | None = None,
     ) -> MatchInfo:
         """A new match of the server's active tournament ``tournament`` between ``players``
         (Discord user ids; ``display_names`` name them in refusals). ``None`` options keep
-        their defaults: the tournament's goal, invitational on, auto-create on."""
-        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
+        their defaults: the tournament's goal, invitational on, auto-create on.
+        ``import_key``: the schedule line that made it (``core.tournaments.imports``)."""
+        await self._access.require(actor, Permission.SCHEDULE_MATCHES, guild_id)
         names = display_names or {}
         player_ids = check_players(players, names)
         title = clean_title(title)
         goal = clean_goal(goal)
+        round = clean_round(round)
         self._check_future(when)
         found = await self._tournaments.get(guild_id, tournament, include_archived=False)
         settings = found.settings
@@ -204,6 +232,8 @@ class MatchService:
                 invitational=invitational,
                 auto_create_room=auto_create,
                 created_by=creator.id,
+                round=round,
+                import_key=import_key,
             )
             await queries.add_match(session, match, [_id(user) for user in users])
             match_id = _id(match)
@@ -215,6 +245,8 @@ class MatchService:
                     "scheduled_at": when.isoformat(),
                     "players": [str(p) for p in player_ids],
                     "goal": goal, "invitational": invitational, "auto_create": auto_create,
+                    **({"round": round} if round else {}),
+                    **({"import_key": import_key} if import_key else {}),
                 },
             )
             outbox.add(
@@ -231,7 +263,7 @@ class MatchService:
         self, guild_id: int, match_id: int, when: datetime, *, actor: Actor
     ) -> tuple[MatchInfo, datetime | None]:
         """Move a match whose room is not open yet; returns it and its old time."""
-        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
+        await self._access.require(actor, Permission.SCHEDULE_MATCHES, guild_id)
         self._check_future(when)
         async with self._event_log.transaction() as outbox:
             session = outbox.session
@@ -265,12 +297,82 @@ class MatchService:
             )
             return await self._info(session, match, tournament), old
 
+    async def update(
+        self,
+        guild_id: int,
+        match_id: int,
+        *,
+        actor: Actor,
+        when: datetime | None = None,
+        title: str | None = None,
+        goal: str | _Unset | None = UNSET,
+        round: str | _Unset | None = UNSET,
+    ) -> tuple[MatchInfo, tuple[str, ...]]:
+        """Change what is given of a match still to be played (a new time only before its
+        room opens, as :meth:`reschedule`); ``None`` keeps the time and title, ``UNSET``
+        the goal and round (``None`` clears those: the tournament's goal, no round).
+        Returns the match and the names of the fields that changed (none: nothing written).
+        A new time is a ``MatchRescheduledEvent``, so the players are told."""
+        await self._access.require(actor, Permission.SCHEDULE_MATCHES, guild_id)
+        wanted: dict[str, Any] = {}
+        if when is not None:
+            self._check_future(when)
+            wanted["scheduled_at"] = when
+        if title is not None:
+            wanted["title"] = clean_title(title)
+        if not isinstance(goal, _Unset):
+            wanted["goal"] = clean_goal(goal)
+        if not isinstance(round, _Unset):
+            wanted["round"] = clean_round(round)
+        async with self._event_log.transaction() as outbox:
+            session = outbox.session
+            match, tournament = await self._find(session, guild_id, match_id, for_update=True)
+            changes = {
+                field: value for field, value in wanted.items()
+                if getattr(match, field) != value
+            }
+            if changes:
+                check_changeable(match.status, f"Match #{match_id}")
+            old = match.scheduled_at
+            if "scheduled_at" in changes:
+                await self._check_movable(session, match)
+                await delete_failed_claim(session, match_id)
+                match.room_error = None
+            for field, value in changes.items():
+                setattr(match, field, value)
+            if not changes:
+                return await self._info(session, match, tournament), ()
+            await session.flush()
+            changer = await _user(session, actor)
+            await self._audit.record(
+                session, "match.update", actor_discord_id=actor.discord_id,
+                guild_id=guild_id,
+                details={
+                    "match_id": match_id,
+                    **{
+                        field: value.isoformat() if isinstance(value, datetime) else value
+                        for field, value in changes.items()
+                    },
+                    **({"old_scheduled_at": old.isoformat() if old else None}
+                       if "scheduled_at" in changes else {}),
+                },
+            )
+            if "scheduled_at" in changes:
+                outbox.add(
+                    MatchRescheduledEvent(
+                        match_id=match_id, tournament_id=tournament.id or 0,
+                        old_scheduled_at=old, scheduled_at=changes["scheduled_at"],
+                        user_id=changer.id, occurred_at=self._clock.now(),
+                    )
+                )
+            return await self._info(session, match, tournament), tuple(changes)
+
     async def cancel(
         self, guild_id: int, match_id: int, reason: str, *, actor: Actor
     ) -> MatchInfo:
         """Call a match off; the players are told ``reason``. A finished match keeps its
         results and cannot be cancelled; an open room stays open on racetime."""
-        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
+        await self._access.require(actor, Permission.SCHEDULE_MATCHES, guild_id)
         reason = clean_reason(reason)
         async with self._event_log.transaction() as outbox:
             session = outbox.session

@@ -50,6 +50,8 @@ class Match(SQLModel, table=True):
     __tablename__ = "matches"
     __table_args__ = (
         status_check("status", RaceStatus),
+        # One match per line of an imported schedule (``core.tournaments.imports``).
+        UniqueConstraint("tournament_id", "import_key"),
         # The scheduler's "rooms due to open" query.
         Index("ix_matches_status_scheduled_at", "status", "scheduled_at"),
     )
@@ -59,6 +61,9 @@ class Match(SQLModel, table=True):
     title: str = Field(max_length=200)
     # The round it belongs to ("Round 1", "Top 8"): deadlines and imports go by it.
     round: str | None = Field(default=None, max_length=100)
+    # Which line of an imported schedule (CSV or HTTP API) made it: ``key:…`` (the file's
+    # key column) or ``players:…`` (its round and players); None when scheduled by hand.
+    import_key: str | None = Field(default=None, max_length=200)
     scheduled_at: datetime | None = datetime_field()
     status: str = Field(default=RaceStatus.SCHEDULED.value, max_length=16)
     room_open_minutes_before: int = Field(default=30)

@@ -164,3 +164,38 @@ async def search_matches(
         )
         rows += [(match, tournament) for match, tournament in rest.all()]
     return rows
+
+
+async def matches_by_import_key(
+    session: AsyncSession, tournament_id: int, keys: Iterable[str]
+) -> dict[str, Match]:
+    """The tournament's matches made by these import keys (``core.tournaments.imports``)."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    result = await session.execute(
+        select(Match).where(
+            Match.tournament_id == tournament_id, col(Match.import_key).in_(wanted)
+        )
+    )
+    return {match.import_key: match for match in result.scalars() if match.import_key}
+
+
+async def users_by_racetime_name(session: AsyncSession, names: Iterable[str]) -> list[User]:
+    """Linked users whose racetime name (``Ada#1234``, or ``Ada`` for any discriminator)
+    is one of ``names``, any case."""
+    wanted = {name.casefold() for name in names}
+    if not wanted:
+        return []
+    bare = {name.split("#", 1)[0] for name in wanted}
+    result = await session.execute(
+        select(User).where(
+            col(User.racetime_id).is_not(None), col(User.racetime_name).is_not(None),
+            or_(
+                func.lower(col(User.racetime_name)).in_(wanted),
+                *(func.lower(col(User.racetime_name)).like(
+                    _like_escape(name) + "#%", escape="\\") for name in bare),
+            ),
+        )
+    )
+    return list(result.scalars())

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -73,6 +74,7 @@ MAY: dict[str, frozenset[str]] = {
     "liverace open": MODERATORS,
     "match cancel": ORGANIZERS,
     "match fpa-clear": ORGANIZERS,
+    "match import": ORGANIZERS,
     "match info": EVERYONE,
     "match list": EVERYONE,
     "match reschedule": ORGANIZERS,
@@ -146,6 +148,7 @@ class Servers:
     their_match: int
     their_race: int
     when: str  # a time in the future, as a Discord timestamp
+    schedule_file: Path  # a CSV schedule of this server's members, for /match import
 
     @property
     def guild_id(self) -> int:
@@ -201,7 +204,7 @@ async def seed(harness: DiscordHarness, guild_id: int, prefix: str, players: lis
 
 @pytest.fixture
 async def servers(
-    db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer
+    db_url: str, secret_box: SecretBox, fake_racetime: FakeRacetimeServer, tmp_path: Path
 ) -> AsyncIterator[Servers]:
     racetime = RacetimeSettings(host=fake_racetime.host, scheme="http")
     async with running_harness(db_url, secret_box, racetime, bot_timings=FAST) as harness:
@@ -242,10 +245,17 @@ async def servers(
             ORGANIZER: guild.get_member(organizer.id) or organizer,
             ADMIN: admin, OWNER: owner, OTHER_ORGANIZER: their_organizer,
         }
+        schedule_file = tmp_path / "schedule.csv"
+        at = int((starts + timedelta(hours=7)).timestamp())
+        schedule_file.write_text(
+            f"round,players,when\nMatrix,{member.id};{moderator.id},<t:{at}>\n",
+            encoding="utf-8",
+        )
         yield Servers(
             harness, personas, player, other, ours["match"], ours["spare"], ours["races"][0],
             (ours["races"][1], ours["races"][2]), theirs_seeded["match"],
             theirs_seeded["races"][0], f"<t:{int((starts + timedelta(hours=5)).timestamp())}:F>",
+            schedule_file,
         )
 
 
@@ -282,6 +292,7 @@ def options_for(servers: Servers) -> dict[str, dict[str, Any]]:
         "liverace open": {"race": race},
         "match cancel": {"match": str(servers.spare_match), "reason": "Matrix"},
         "match fpa-clear": {"match": match},
+        "match import": {"tournament": "Alpha Cup", "file": servers.schedule_file},
         "match info": {"match": match},
         "match list": {},
         "match reschedule": {"match": match, "when": servers.when},

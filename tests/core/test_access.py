@@ -58,6 +58,7 @@ MAY: dict[Permission, set[str]] = {
     Permission.OPEN_ROOMS: MODERATORS_HERE | {"system", "API token"},
     Permission.LOOK_UP_ACCOUNTS: MODERATORS_HERE,
     Permission.MANAGE_TOURNAMENTS: ORGANIZERS_HERE,
+    Permission.SCHEDULE_MATCHES: ORGANIZERS_HERE | {"API token"},
     Permission.CONFIGURE_SERVER: ORGANIZERS_HERE,
     Permission.VIEW_MEMBER_NOTIFICATIONS: ORGANIZERS_HERE,
     Permission.MANAGE_API_TOKENS: ORGANIZERS_HERE,
