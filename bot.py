@@ -80,6 +80,8 @@ from core.startup_errors import (
     listen_step,
 )
 from core.tournaments.announcements import AnnouncementService
+from core.tournaments.discord_events import EVENTS as DISCORD_EVENT_EVENTS
+from core.tournaments.discord_events import DiscordEventService
 from core.tournaments.match_results import MatchResults
 from core.tournaments.matches import MatchService
 from core.tournaments.tournaments import TournamentService
@@ -334,6 +336,7 @@ def build_services(
         bot_alerts=bot_alerts,
         seeds=seed_service,
         room_commands=room_commands,
+        discord_events=DiscordEventService(sessionmaker, tournaments, matches, clock),
     )
 
 
@@ -388,7 +391,10 @@ async def start_bot_alerts(
 
 
 # What the cogs' listeners hear (posts and DMs): held until they subscribe, after the login.
-DISCORD_SIDE_EVENTS = (*ANNOUNCED_EVENTS, *LINK_DM_EVENTS)
+# Discord scheduled events (cogs/discord_events.py) hear the match events too.
+DISCORD_SIDE_EVENTS = tuple(dict.fromkeys((
+    *ANNOUNCED_EVENTS, *LINK_DM_EVENTS, *DISCORD_EVENT_EVENTS,
+)))
 
 
 async def start_with_discord(

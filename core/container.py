@@ -34,6 +34,7 @@ from core.rooms.match_scheduler import MatchScheduler
 from core.rooms.open_room import OpenRoomService
 from core.seeds.service import SeedService
 from core.tournaments.announcements import AnnouncementService
+from core.tournaments.discord_events import DiscordEventService
 from core.tournaments.matches import MatchService
 from core.tournaments.tournaments import TournamentService
 from racetime.client import RacetimeClient
@@ -82,6 +83,8 @@ class Services:
     # Race-room chat commands and seeds (issue 24).
     seeds: SeedService
     room_commands: RoomCommandServices
+    # Scheduling (issue 25): matches as Discord scheduled events.
+    discord_events: DiscordEventService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 

@@ -19,6 +19,7 @@ from db.models.bots import (
     RacetimeBotStatusHistory,
     RacetimeIncident,
 )
+from db.models.discord_events import DiscordEventPhase, MatchDiscordEvent
 from db.models.events import EventLogEntry, ListenerReceipt, ParkedDelivery
 from db.models.guilds import GuildSettings
 from db.models.links import LinkState
@@ -41,12 +42,14 @@ __all__ = [
     "AuditLog",
     "BotStatus",
     "ClaimState",
+    "DiscordEventPhase",
     "EventLogEntry",
     "FpaCall",
     "GuildSettings",
     "LinkState",
     "ListenerReceipt",
     "Match",
+    "MatchDiscordEvent",
     "MatchPlayer",
     "MatchRoomClaim",
     "NotificationLog",
