@@ -59,7 +59,7 @@ class ScheduledEvents:
         event_id = next(_ids)
         event: dict[str, Any] = {
             "id": str(event_id), "guild_id": str(guild_id), "channel_id": None,
-            "creator_id": creator["id"], "creator": creator, "description": None,
+            "creator_id": str(creator["id"]), "creator": creator, "description": None,
             "scheduled_end_time": None, "entity_id": None, "entity_metadata": None,
             "user_count": 0, "image": None, "recurrence_rule": None, "status": SCHEDULED,
         }
