@@ -18,8 +18,13 @@ from discord.ext import commands
 
 from core.events import Event
 from core.sending import nonce_for
-from core.tournaments.discord_events import EVENTS, DiscordEventService, EventPlan, Step
-from db.models import DiscordEventPhase
+from core.tournaments.discord_events import (
+    EVENTS,
+    DiscordEventPhase,
+    DiscordEventService,
+    EventPlan,
+    Step,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable

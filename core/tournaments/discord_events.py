@@ -33,7 +33,7 @@ from core.events import (
 from core.tournaments.match_info import MatchInfo, RaceStatus
 from core.tournaments.matches import MatchService
 from core.tournaments.tournaments import TournamentService
-from db.models import DiscordEventPhase
+from db.models import DiscordEventPhase as DiscordEventPhase  # re-exported: cogs read no db
 from db.queries.discord_events import get_match_discord_event, upsert_match_discord_event
 
 log = logging.getLogger(__name__)
@@ -211,6 +211,7 @@ __all__ = [
     "SCHEDULED_EVENT_LOCATION_MAX",
     "SCHEDULED_EVENT_NAME_MAX",
     "DesiredEvent",
+    "DiscordEventPhase",
     "DiscordEventService",
     "EventPlan",
     "Step",
