@@ -18,13 +18,21 @@ from sqlalchemy import delete, update
 from cogs._shared.permissions import actor_of_user
 from cogs.discord_events import DiscordEventsCog
 from core.event_store.sent_once import SentOnce
-from core.events import MatchResultEvent, MatchScheduledEvent, RacetimeRoomCreatedEvent
+from core.events import (
+    MatchScheduledEvent,
+    RacetimeRaceStatusChangedEvent,
+    RacetimeRoomCreatedEvent,
+)
+from core.identity import SYSTEM_USER_ID
 from core.tournaments.discord_events import EVENT_DURATION
 from core.tournaments.match_info import MatchInfo
-from db.models import Match, MatchDiscordEvent, RaceStatus
+from db.models import Match, MatchDiscordEvent, RaceRoom, RaceStatus, User
 from db.secrets import SecretBox
 from rehearsal.discord_rules import ACTIVE, CANCELED, COMPLETED, EXTERNAL, GUILD_ONLY, SCHEDULED
 from tests.plugins.discord_bot import DiscordHarness, running_harness
+from tests.racetime import frames
+
+CATEGORY = str(frames.CATEGORY["slug"])
 
 ROOM = "https://racetime.gg/alttpr/clever-link-1234"
 
@@ -77,12 +85,31 @@ def start_of(event: dict[str, Any]) -> datetime:
 
 
 async def finish(harness: DiscordHarness, match: MatchInfo) -> None:
-    """The match's race finished (as the match results listener records it)."""
+    """The match's race finished on racetime: its room's final snapshot and the status change
+    the engine reports, which the match results listener turns into the match's results."""
+    slug = "clever-link-1234"
+    racers = (frames.user(1, name="Ada"), frames.user(2, name="Bob"))
+    started = frames.BASE_TIME + timedelta(minutes=5)
+    final = frames.race(
+        version=9, status_value="finished", slug=slug, started_at=started,
+        ended_at=started + timedelta(hours=2),
+        entrants=[frames.entrant(racers[0], "done", place=1, started_at=started,
+                                 finish_time=timedelta(hours=1, seconds=7)),
+                  frames.entrant(racers[1], "dnf")],
+    )
     async with harness.services.sessionmaker.begin() as session:
+        for member, racer in zip((harness.member(0), harness.member(1)), racers, strict=True):
+            await session.execute(update(User).where(User.discord_id == member.id)  # type: ignore[arg-type]
+                                  .values(racetime_id=racer["id"], racetime_name=racer["name"]))
         await session.execute(update(Match).where(Match.id == match.id)  # type: ignore[arg-type]
-                              .values(status=RaceStatus.FINISHED.value))
-    await harness.services.dispatcher.emit(MatchResultEvent(
-        match_id=match.id, tournament_id=match.tournament_id, summary="1. Ada", room_url=ROOM,
+                              .values(status=RaceStatus.IN_PROGRESS.value))
+        session.add(RaceRoom(category=CATEGORY, slug=slug, match_id=match.id,
+                             last_status="finished", last_version=9, is_active=False,
+                             last_race_data=final))
+    await harness.services.dispatcher.emit(RacetimeRaceStatusChangedEvent(
+        category=CATEGORY, room_slug=slug, room_name=f"{CATEGORY}/{slug}",
+        old_status="in_progress", new_status="finished", racetime_version=9,
+        user_id=SYSTEM_USER_ID, match_id=match.id,
     ))
     await harness.services.dispatcher.drain()
 
@@ -238,3 +265,17 @@ async def test_an_event_under_way_is_ended_when_cancelled(harness: DiscordHarnes
     await harness.services.dispatcher.drain()
 
     assert the_event(harness)["status"] == COMPLETED
+
+
+async def test_after_a_restart_the_same_event_is_moved(harness: DiscordHarness) -> None:
+    """The Discord side keeps nothing in memory: a new cog (a restart) edits the event it made."""
+    member = await opt_in(harness)
+    when = future()
+    match = await schedule(harness, member, when)
+    await harness.bot.reload_extension("cogs.discord_events")
+
+    await harness.services.matches.reschedule(harness.guild.id, match.id, when + timedelta(days=1),
+                                              actor=actor_of_user(member))
+    await harness.services.dispatcher.drain()
+
+    assert start_of(the_event(harness)) == when + timedelta(days=1)
