@@ -14,7 +14,9 @@ import pytest
 
 from cogs._shared import discord_limits as limits
 from rehearsal.discord_rules import RefusedByDiscord
+from rehearsal.fake_discord_api import FakeDiscordApi
 from tests.plugins.discord_bot import DiscordHarness
+from tests.plugins.fake_discord import DiscordClients
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 START = NOW + timedelta(days=1)
@@ -160,3 +162,29 @@ async def test_a_refusal_the_bot_catches_still_fails_the_test(harness: DiscordHa
         await create(harness, name="x" * 101)
     with pytest.raises(RefusedByDiscord):
         harness.sim.check_refusals()
+
+
+async def test_the_fake_discord_api_keeps_and_refuses_scheduled_events_over_http(
+    fake_discord: FakeDiscordApi, discord_clients: DiscordClients
+) -> None:
+    fake_discord.scheduled_events.now = lambda: NOW
+    client = await discord_clients.login()
+    payload = {
+        "name": "Winter Cup · Final", "scheduled_start_time": START.isoformat(),
+        "scheduled_end_time": (START + timedelta(hours=3)).isoformat(),
+        "entity_type": discord.EntityType.external.value,
+        "privacy_level": discord.PrivacyLevel.guild_only.value,
+        "entity_metadata": {"location": "Winter Cup"},
+    }
+    made = await client.http.create_guild_scheduled_event(1, **payload)
+    fetched = await client.http.get_scheduled_event(1, made["id"], False)
+    assert fetched["name"] == "Winter Cup · Final"
+
+    with pytest.raises(discord.HTTPException) as caught:
+        await client.http.edit_scheduled_event(1, made["id"], name="x" * 101)
+    assert caught.value.status == 400 and caught.value.code == 50035
+    assert "In name: Must be between 1 and 100 in length." in str(caught.value)
+    [refusal] = fake_discord.refusals
+    assert refusal.what == "edit a scheduled event"
+    await client.http.delete_scheduled_event(1, made["id"])
+    assert await client.http.get_scheduled_events(1, False) == []
