@@ -81,6 +81,8 @@ from core.startup_errors import (
     listen_step,
 )
 from core.tournaments.announcements import AnnouncementService
+from core.tournaments.discord_events import EVENTS as DISCORD_EVENT_EVENTS
+from core.tournaments.discord_events import DiscordEventService
 from core.tournaments.imports import ScheduleImports
 from core.tournaments.match_api import MatchApiService
 from core.tournaments.match_results import MatchResults
@@ -346,6 +348,7 @@ def build_services(
         ),
         schedule_imports=schedule_imports,
         match_api=MatchApiService(matches, schedule_imports),
+        discord_events=DiscordEventService(sessionmaker, tournaments, matches, clock),
     )
 
 
@@ -402,7 +405,10 @@ async def start_bot_alerts(
 
 
 # What the cogs' listeners hear (posts and DMs): held until they subscribe, after the login.
-DISCORD_SIDE_EVENTS = (*ANNOUNCED_EVENTS, *LINK_DM_EVENTS)
+# Discord scheduled events (cogs/discord_events.py) hear the match events too.
+DISCORD_SIDE_EVENTS = tuple(dict.fromkeys((
+    *ANNOUNCED_EVENTS, *LINK_DM_EVENTS, *DISCORD_EVENT_EVENTS,
+)))
 
 
 async def start_with_discord(

@@ -35,6 +35,7 @@ from core.rooms.match_scheduler import MatchScheduler
 from core.rooms.open_room import OpenRoomService
 from core.seeds.service import SeedService
 from core.tournaments.announcements import AnnouncementService
+from core.tournaments.discord_events import DiscordEventService
 from core.tournaments.imports import ScheduleImports
 from core.tournaments.match_api import MatchApiService
 from core.tournaments.matches import MatchService
@@ -90,6 +91,8 @@ class Services:
     # Schedules imported from a file or pushed through the API (issue 25).
     schedule_imports: ScheduleImports
     match_api: MatchApiService
+    # Scheduling (issue 25): matches as Discord scheduled events.
+    discord_events: DiscordEventService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 

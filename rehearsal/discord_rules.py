@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import discord
@@ -206,3 +207,100 @@ def check_modal(data: Mapping[str, Any], what: str) -> Refusal | None:
                 errors.length(("data", "components", index, "components", position, "label"),
                               item.get("label"), limits.TEXT_INPUT_LABEL_MAX, required=True)
     return errors.refusal(what)
+
+
+# -- guild scheduled events ------------------------------------------------------------------
+# Discord's "Guild Scheduled Event" resource: entity types, statuses and what may follow what.
+
+STAGE_INSTANCE, VOICE, EXTERNAL = 1, 2, 3
+GUILD_ONLY = 2  # the only privacy level Discord takes
+SCHEDULED, ACTIVE, COMPLETED, CANCELED = 1, 2, 3, 4
+STATUS_CHANGES = {SCHEDULED: {ACTIVE, CANCELED}, ACTIVE: {COMPLETED}}
+MISSING_PERMISSIONS = (403, 50013, "Missing Permissions")  # no Manage Events
+UNKNOWN_SCHEDULED_EVENT = (404, 10070, "Unknown Guild Scheduled Event")
+FINISHED_EVENT = (400, 180000, "Cannot update a finished event")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def check_scheduled_event(
+    payload: Mapping[str, Any],
+    what: str,
+    *,
+    now: datetime,
+    existing: Mapping[str, Any] | None = None,
+) -> Refusal | None:
+    """Discord's answer to creating a scheduled event (``existing`` ``None``) or editing
+    ``existing`` with ``payload``, ``None`` when it takes it.
+
+    Creating needs ``name``, ``privacy_level`` (2, guild only), ``scheduled_start_time`` in the
+    future and ``entity_type``; an external event (3) needs ``entity_metadata.location`` (1-100
+    characters) and a ``scheduled_end_time`` after the start, and no channel. ``name`` has 1-100
+    characters, ``description`` at most 1,000. A status moves scheduled -> active -> completed,
+    or scheduled -> canceled; a completed or canceled event is not edited at all.
+    """
+    if existing is not None and existing["status"] in (COMPLETED, CANCELED):
+        return refusal(what, FINISHED_EVENT)
+    merged = {**(existing or {}), **payload}
+    errors = FormErrors()
+    if existing is None or "name" in payload:
+        _bad_length(errors, ("name",), payload.get("name"), 1, limits.SCHEDULED_EVENT_NAME_MAX)
+    errors.length(("description",), payload.get("description"),
+                  limits.SCHEDULED_EVENT_DESCRIPTION_MAX)
+    if existing is None and payload.get("privacy_level") is None:
+        errors.add(("privacy_level",), "BASE_TYPE_REQUIRED", "This field is required")
+    elif "privacy_level" in payload and payload["privacy_level"] != GUILD_ONLY:
+        errors.add(("privacy_level",), "BASE_TYPE_CHOICES",
+                   f"Value must be one of {{{GUILD_ONLY}}}.")
+    entity_type = merged.get("entity_type")
+    if entity_type is None:
+        errors.add(("entity_type",), "BASE_TYPE_REQUIRED", "This field is required")
+    elif entity_type not in (STAGE_INSTANCE, VOICE, EXTERNAL):
+        errors.add(("entity_type",), "BASE_TYPE_CHOICES", "Value must be one of {1, 2, 3}.")
+    start = _parse_time(merged.get("scheduled_start_time"))
+    end = _parse_time(merged.get("scheduled_end_time"))
+    if start is None:
+        errors.add(("scheduled_start_time",), "BASE_TYPE_REQUIRED", "This field is required")
+    elif "scheduled_start_time" in payload and start <= now and (
+        existing is None or existing["status"] == SCHEDULED
+    ):
+        errors.add(("scheduled_start_time",), "GUILD_SCHEDULED_EVENT_SCHEDULE_PAST",
+                   "Cannot schedule event in the past.")
+    if entity_type == EXTERNAL:
+        location = (merged.get("entity_metadata") or {}).get("location")
+        _bad_length(errors, ("entity_metadata", "location"), location, 1,
+                    limits.SCHEDULED_EVENT_LOCATION_MAX)
+        if end is None:
+            errors.add(("scheduled_end_time",), "BASE_TYPE_REQUIRED", "This field is required")
+        if merged.get("channel_id") is not None:
+            errors.add(("channel_id",), "CHANNEL_ID_NOT_ALLOWED",
+                       "An external event has no channel.")
+    if start is not None and end is not None and end <= start:
+        errors.add(("scheduled_end_time",), "GUILD_SCHEDULED_EVENT_END_BEFORE_START",
+                   "Cannot schedule event to end before starting.")
+    if "status" in payload:
+        status = payload["status"]
+        before = existing["status"] if existing is not None else None
+        if (before is None and status != SCHEDULED) or (
+            before is not None and status != before
+            and status not in STATUS_CHANGES.get(before, set())
+        ):
+            errors.add(("status",), "GUILD_SCHEDULED_EVENT_INVALID_STATUS_TRANSITION",
+                       "Invalid Guild Scheduled Event Status Transition")
+    return errors.refusal(what)
+
+
+def _bad_length(errors: FormErrors, path: Path, value: Any, least: int, most: int) -> None:
+    size = len(value) if isinstance(value, str) else 0
+    if value is None:
+        errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
+    elif not least <= size <= most:
+        errors.add(path, "BASE_TYPE_BAD_LENGTH", f"Must be between {least} and {most} in length.")

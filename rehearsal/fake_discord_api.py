@@ -9,6 +9,9 @@ is what gets exercised. Routes under ``/api/v10``, with Discord's shapes (ids as
 - ``POST /users/@me/channels`` ``{"recipient_id"}``: the user's DM channel, the same one
   every time;
 - ``GET /channels/{id}``: a DM channel, or a guild text channel the test configured;
+- ``GET``/``POST /guilds/{id}/scheduled-events`` and ``GET``/``PATCH``/``DELETE
+  /guilds/{id}/scheduled-events/{event_id}``: scheduled events, kept and refused as Discord
+  does (``rehearsal.scheduled_events``; a refusal of what was sent is also in ``refusals``);
 - ``POST /channels/{id}/messages``: stores the message; one beyond Discord's limits (or
   empty) is refused as Discord refuses it (``rehearsal.discord_rules``). With ``nonce`` and
   ``enforce_nonce``, a second message with the same nonce in the same channel within
@@ -56,7 +59,8 @@ from typing import Any
 
 from aiohttp import web
 
-from rehearsal.discord_rules import check_message
+from rehearsal.discord_rules import Refusal, check_message
+from rehearsal.scheduled_events import RefusedRequest, ScheduledEvents
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +211,11 @@ def _error(status: int, message: str, code: int = 0) -> web.Response:
     return _json({"message": message, "code": code}, status)
 
 
+def _event_ids(request: web.Request) -> tuple[int, int]:
+    """The guild's and the scheduled event's ids in a scheduled event's path."""
+    return int(request.match_info["guild_id"]), int(request.match_info["event_id"])
+
+
 def _ceil_ms(seconds: float) -> float:
     return math.ceil(max(seconds, 0.001) * 1000) / 1000
 
@@ -249,6 +258,8 @@ class FakeDiscordApi:
         self._gate = asyncio.Event()
         self.held = 0
         self._runner: web.AppRunner | None = None
+        self.scheduled_events = ScheduledEvents(lambda: datetime.now(UTC))
+        self.refusals: list[Refusal] = []  # scheduled-event requests refused with a 400
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -370,6 +381,13 @@ class FakeDiscordApi:
         app.router.add_get(api + r"/users/{user_id:\d+}", self._get_user)
         app.router.add_get(api + r"/channels/{channel_id:\d+}", self._get_channel)
         app.router.add_post(api + r"/channels/{channel_id:\d+}/messages", self._create_message)
+        events = api + r"/guilds/{guild_id:\d+}/scheduled-events"
+        app.router.add_get(events, self._list_events)
+        app.router.add_post(events, self._create_event)
+        one = events + r"/{event_id:\d+}"
+        app.router.add_get(one, self._get_event)
+        app.router.add_patch(one, self._edit_event)
+        app.router.add_delete(one, self._delete_event)
         app.router.add_get("/_test/stats", self._test_stats)
         app.router.add_get("/_test/messages", self._test_messages)
         app.router.add_get("/_test/requests", self._test_requests)
@@ -499,6 +517,40 @@ class FakeDiscordApi:
                 "recipients": [self._users[user_id]],
             }
         return _json(self._channels[channel_id])
+
+    def _events_answer(self, act: Callable[[], Any]) -> web.Response:
+        try:
+            result = act()
+        except RefusedRequest as refused:
+            if refused.refusal.status == 400:
+                self.refusals.append(refused.refusal)
+            return _json(refused.refusal.body(), refused.refusal.status)
+        return _json(result) if result is not None else web.Response(status=204)
+
+    async def _list_events(self, request: web.Request) -> web.Response:
+        guild_id = int(request.match_info["guild_id"])
+        return self._events_answer(lambda: self.scheduled_events.of(guild_id))
+
+    async def _create_event(self, request: web.Request) -> web.Response:
+        guild_id, payload = int(request.match_info["guild_id"]), await request.json()
+        return self._events_answer(
+            lambda: self.scheduled_events.create(guild_id, payload, self.bot_user)
+        )
+
+    async def _get_event(self, request: web.Request) -> web.Response:
+        guild_id, event_id = _event_ids(request)
+        return self._events_answer(lambda: self.scheduled_events.get(guild_id, event_id))
+
+    async def _edit_event(self, request: web.Request) -> web.Response:
+        guild_id, event_id = _event_ids(request)
+        payload = await request.json()
+        return self._events_answer(
+            lambda: self.scheduled_events.edit(guild_id, event_id, payload)
+        )
+
+    async def _delete_event(self, request: web.Request) -> web.Response:
+        guild_id, event_id = _event_ids(request)
+        return self._events_answer(lambda: self.scheduled_events.delete(guild_id, event_id))
 
     async def _get_channel(self, request: web.Request) -> web.Response:
         channel = self._channels.get(int(request.match_info["channel_id"]))

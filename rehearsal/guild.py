@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import discord
@@ -27,6 +29,7 @@ from discord.http import MultipartParameters
 from discord.webhook.async_ import async_context
 
 from rehearsal.discord_rules import Refusal, RefusedByDiscord, check_message
+from rehearsal.scheduled_events import RefusedRequest, ScheduledEvents
 from rehearsal.slash import (
     COMMAND_TIMEOUT_SECONDS,
     EPHEMERAL_FLAG,
@@ -81,6 +84,7 @@ class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
     dm_answers: dict[int, tuple[int, int, str]]  # recipient -> (status, code, message)
     refusals: list[Refusal]  # the simulated Discord's, shared with its interactions
     round_trip_seconds: float
+    scheduled_events: ScheduledEvents  # every simulated server's
 
     @classmethod
     def install(cls, client: discord.Client, refusals: list[Refusal]) -> SimulatedDiscordHttp:
@@ -92,6 +96,7 @@ class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
         http.dm_answers = {}
         http.refusals = refusals
         http.round_trip_seconds = ROUND_TRIP_SECONDS
+        http.scheduled_events = ScheduledEvents(lambda: datetime.now(UTC))
         return http
 
     def _round_trip(self) -> None:
@@ -123,6 +128,61 @@ class SimulatedDiscordHttp(dpytest_backend.FakeHttp):
                 {"code": 10007, "message": "Unknown Member"},
             )
         return factories.dict_from_member(member)
+
+    # -- scheduled events: the routes discord.py calls, as Discord answers them ----------------
+
+    @contextmanager
+    def _answered(self) -> Iterator[None]:
+        """A refusal of the store raised as discord.py raises Discord's answer; one of what
+        RaceDesk sent (400) is also kept, so the test that sent it fails. A 403 (no Manage
+        Events) or 404 (deleted in Discord) is the server's doing, not RaceDesk's."""
+        self._round_trip()
+        try:
+            yield
+        except RefusedRequest as refused:
+            found = refused.refusal
+            if found.status == 400:
+                endpoint = current_endpoint()
+                if endpoint is not None:
+                    endpoint.note(found)
+                else:
+                    self.refusals.append(found)
+            raise found.exception() from None
+
+    async def get_scheduled_events(  # type: ignore[override]  # the raw payload
+        self, guild_id: int, with_user_count: bool
+    ) -> list[dict[str, Any]]:
+        with self._answered():
+            return self.scheduled_events.of(int(guild_id))
+
+    async def create_guild_scheduled_event(  # type: ignore[override]  # the raw payload
+        self, guild_id: int, *, reason: str | None = None, **payload: Any
+    ) -> dict[str, Any]:
+        assert self.state.user is not None
+        creator = factories.dict_from_user(cast(discord.User, self.state.user))
+        with self._answered():
+            return self.scheduled_events.create(int(guild_id), payload, dict(creator))
+
+    async def get_scheduled_event(  # type: ignore[override]  # the raw payload
+        self, guild_id: int, guild_scheduled_event_id: int, with_user_count: bool
+    ) -> dict[str, Any]:
+        with self._answered():
+            return self.scheduled_events.get(int(guild_id), int(guild_scheduled_event_id))
+
+    async def edit_scheduled_event(  # type: ignore[override]  # the raw payload
+        self, guild_id: int, guild_scheduled_event_id: int, *, reason: str | None = None,
+        **payload: Any,
+    ) -> dict[str, Any]:
+        with self._answered():
+            return self.scheduled_events.edit(
+                int(guild_id), int(guild_scheduled_event_id), payload
+            )
+
+    async def delete_scheduled_event(  # type: ignore[override]  # the raw payload
+        self, guild_id: int, guild_scheduled_event_id: int, *, reason: str | None = None
+    ) -> None:
+        with self._answered():
+            self.scheduled_events.delete(int(guild_id), int(guild_scheduled_event_id))
 
     async def send_message(  # type: ignore[override]  # the raw payload, as dpytest's FakeHttp answers
         self, channel_id: int, *, params: MultipartParameters
@@ -309,6 +369,26 @@ class SimulatedGuild:
             self._http.dm_answers.pop(member.id, None)
         else:
             self._http.dm_answers[member.id] = answer
+
+    # -- scheduled events --------------------------------------------------------------------
+
+    @property
+    def scheduled_events(self) -> ScheduledEvents:
+        """The servers' scheduled events, as Discord keeps them (``now`` is Discord's clock,
+        which a start time must be after: set it to the services' clock)."""
+        return self._http.scheduled_events
+
+    def events_of(self, guild: discord.Guild | None = None) -> list[dict[str, Any]]:
+        """This server's (or ``guild``'s) scheduled events, Discord's JSON, oldest first."""
+        return self._http.scheduled_events.of((guild or self.guild).id)
+
+    def allow_manage_events(self, allowed: bool = True) -> None:
+        """Whether the bot has Manage Events here (without it: 403, code 50013)."""
+        blocked = self._http.scheduled_events.without_manage_events
+        if allowed:
+            blocked.discard(self.guild.id)
+        else:
+            blocked.add(self.guild.id)
 
     # -- what Discord refused ----------------------------------------------------------------
 

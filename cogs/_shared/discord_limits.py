@@ -12,6 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.tournaments.discord_events import (  # the match's event is planned in core
+    SCHEDULED_EVENT_DESCRIPTION_MAX as SCHEDULED_EVENT_DESCRIPTION_MAX,
+)
+from core.tournaments.discord_events import (
+    SCHEDULED_EVENT_LOCATION_MAX as SCHEDULED_EVENT_LOCATION_MAX,
+)
+from core.tournaments.discord_events import SCHEDULED_EVENT_NAME_MAX as SCHEDULED_EVENT_NAME_MAX
+
 MESSAGE_CONTENT_MAX = 2000
 EMBEDS_PER_MESSAGE_MAX = 10
 # The title, description, field names and values, footer text and author name of every embed

@@ -20,6 +20,7 @@ from db.models.bots import (
     RacetimeIncident,
 )
 from db.models.calendars import CalendarFeed, CalendarFeedKind, CalendarMatchRevision
+from db.models.discord_events import DiscordEventPhase, MatchDiscordEvent
 from db.models.events import EventLogEntry, ListenerReceipt, ParkedDelivery
 from db.models.guilds import GuildSettings
 from db.models.links import LinkState
@@ -45,12 +46,14 @@ __all__ = [
     "CalendarFeedKind",
     "CalendarMatchRevision",
     "ClaimState",
+    "DiscordEventPhase",
     "EventLogEntry",
     "FpaCall",
     "GuildSettings",
     "LinkState",
     "ListenerReceipt",
     "Match",
+    "MatchDiscordEvent",
     "MatchPlayer",
     "MatchRoomClaim",
     "NotificationLog",

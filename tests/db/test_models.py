@@ -27,6 +27,7 @@ from db.models import (
     LinkState,
     ListenerReceipt,
     Match,
+    MatchDiscordEvent,
     MatchPlayer,
     MatchRoomClaim,
     NotificationLog,
@@ -253,6 +254,8 @@ async def _insert_one_of_everything(
             race_time_seconds=4925.5, called_at=WHEN, cleared_at=WHEN,
             cleared_by_discord_id=BIG,
         ),
+        MatchDiscordEvent(match_id=match.id, guild_id=BIG, discord_event_id=BIG + 1,
+                          phase="ended"),
         RoomBreaks(
             category="alttpr", slug="clever-link-1234", duration_seconds=300,
             every_seconds=9000, announced=4, set_by_discord_id=BIG,

@@ -210,6 +210,7 @@ async def running_harness(
     bot = RaceDeskBot(services, intents=member_intents())
     sim = SimulatedGuild(bot)
     await sim.start()
+    sim.scheduled_events.now = services.clock.now  # Discord's "now" is the services' clock
     # racetime bot alerts are delivered as in production, into the simulated server.
     await start_bot_alerts(services, bot, sweep_seconds=SWEEP_SECONDS)
     delivery = (

@@ -49,6 +49,7 @@ from db.models import (
     EventLogEntry,
     ListenerReceipt,
     Match,
+    MatchDiscordEvent,
     MatchPlayer,
     NotificationLog,
     NotificationSubscription,
@@ -92,6 +93,8 @@ class DurableState:
     incidents: tuple[tuple[int, str, bool], ...]  # (row id, subject, resolved)
     alerts: tuple[tuple[int, int, str], ...]  # (row id, incident, kind)
     receipts: Counter[tuple[str, str]]  # (listener, event id)
+    # (match, Discord event id, phase): a second Discord event for a match changes the id
+    discord_events: tuple[tuple[int, int, str], ...] = ()
 
     def kinds(self) -> Counter[str]:
         return Counter(kind for kind, _ in self.events.elements())
@@ -124,6 +127,10 @@ async def durable_state(sessionmaker: async_sessionmaker[AsyncSession]) -> Durab
         receipts = (await session.execute(
             select(ListenerReceipt.listener, ListenerReceipt.event_id)
         )).all()
+        discord_events = (await session.execute(select(
+            MatchDiscordEvent.match_id, MatchDiscordEvent.discord_event_id,
+            MatchDiscordEvent.phase,
+        ).order_by(col(MatchDiscordEvent.match_id)))).all()
     return DurableState(
         events=Counter((kind, event_id) for kind, event_id in events),
         notifications=Counter((t, e, u) for t, e, u in notifications),
@@ -134,6 +141,7 @@ async def durable_state(sessionmaker: async_sessionmaker[AsyncSession]) -> Durab
         receipts=Counter(
             (listener, e) for listener, e in receipts if listener not in NOT_LISTENERS
         ),
+        discord_events=tuple((m, d, p) for m, d, p in discord_events),
     )
 
 
@@ -269,6 +277,31 @@ def _expect_match_life(state: DurableState) -> None:
     })
 
 
+async def _match_on_discord(
+    sessionmaker: async_sessionmaker[AsyncSession], place: Place
+) -> list[Event]:
+    slug = "cal-wolf-5005"
+    moved = WHEN + timedelta(hours=1)
+    async with sessionmaker.begin() as session:
+        tournament, match, _ = await _match(session, place, title="Calendar")
+        assert tournament.id is not None and match.id is not None
+        tournament.settings = {"discord_events": True}
+        match.scheduled_at = moved  # where the reschedule left it
+        ids = {"match_id": match.id, "tournament_id": tournament.id}
+    url = f"https://racetime.gg/{CATEGORY}/{slug}"
+    return [
+        MatchScheduledEvent(**ids, scheduled_at=WHEN, user_id=SYSTEM_USER_ID),
+        MatchRescheduledEvent(**ids, old_scheduled_at=WHEN, scheduled_at=moved,
+                              user_id=SYSTEM_USER_ID),
+        RacetimeRoomOpenedEvent(**ids, category=CATEGORY, room_slug=slug, room_url=url,
+                                invited_count=2, player_count=2, user_id=SYSTEM_USER_ID),
+    ]
+
+
+def _expect_match_on_discord(state: DurableState) -> None:
+    assert [phase for _, _, phase in state.discord_events] == ["scheduled"], "one event"
+
+
 async def _live_race(
     session: AsyncSession, place: Place, name: str, slug: str, race_data: dict[str, object]
 ) -> AsyncLiveRace:
@@ -397,6 +430,10 @@ SCENARIOS = [
             "notifications.match_room_opened", "notifications.match_room_opened.not_invited",
             "notifications.match_cancelled", "announcements",
         }),
+    ),
+    Scenario(
+        "a match is a Discord event: scheduled, moved, its room opens", _match_on_discord,
+        _expect_match_on_discord, discord=True, receipts=frozenset({"discord-events"}),
     ),
     Scenario(
         "a live race is scheduled, opens, starts and finishes", _live_race_runs,

@@ -73,6 +73,7 @@ LIVE_RACE = "a live race is scheduled, opens, starts and finishes"
 LIVE_ROOM_CANCELLED = "a live race's room is cancelled on racetime"
 BOT = "a racetime bot fails and recovers"
 LINK = "a player links racetime, then must link again"
+ON_DISCORD = "a match is a Discord event: scheduled, moved, its room opens"
 # In test_racetime_listeners.py: the fake racetime server, a live race's room.
 STRANGER = "a stranger asks to join a live race's room"
 MATCH_ROOM = "a match room opens with a player racetime refuses"
@@ -144,6 +145,15 @@ LISTENERS: dict[str, Listener] = {
         "a post in the tournament's announcement, results or staff channel",
         "receipt after the post (SentOnce 'announcements'); a nonce Discord dedupes by",
         MATCH_RESULT,  # and MATCH_LIFE
+    ),
+    "DiscordEventsCog.on_match_event": Listener(
+        _kinds("MatchScheduledEvent", "MatchRescheduledEvent", "MatchCancelledEvent",
+               "RoomForMatchEvent", "MatchResultEvent"),
+        "the match's Discord scheduled event (created, edited, cancelled or ended); its id "
+        "and phase in match_discord_events",
+        "receipt after the change (SentOnce 'discord-events'); the Discord event's id kept "
+        "per match (a repeat edits it); one made before a crash found by its description",
+        ON_DISCORD,
     ),
     "LinkingCog.tell": Listener(
         _kinds("RacetimeAccountLinkedEvent", "RacetimeLinkNeedsReauthorizationEvent"),
