@@ -58,6 +58,7 @@ from core.lifecycle import Lifecycle
 from core.live_races.wiring import build_live_races
 from core.notifications.delivery import NotificationDelivery
 from core.notifications.listeners import NotificationListeners
+from core.notifications.reminders import ReminderScheduler
 from core.notifications.service import NotificationService
 from core.racetime_bots.admin import RacetimeAdminService
 from core.racetime_bots.alerts import BotAlertService
@@ -269,6 +270,12 @@ def build_services(
     )
     match_scheduler.subscribe(dispatcher)
     tournaments.on_settings_changed(match_scheduler.on_tournament_changed)
+    # Issue 25: players reminded before their match (DMs, the tournament's reminder channel).
+    match_reminders = ReminderScheduler(
+        sessionmaker, event_log, racetime_url=f"{racetime.scheme}://{racetime.host}", clock=clock
+    )
+    match_reminders.subscribe(dispatcher)
+    tournaments.on_settings_changed(match_reminders.on_tournament_changed)
     matches = MatchService(
         sessionmaker, event_log, audit, tournaments, clock,
         access=access,
@@ -334,6 +341,7 @@ def build_services(
         bot_alerts=bot_alerts,
         seeds=seed_service,
         room_commands=room_commands,
+        match_reminders=match_reminders,
     )
 
 
