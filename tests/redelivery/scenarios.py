@@ -28,6 +28,7 @@ from core.events import (
     Event,
     MatchCancelledEvent,
     MatchInviteRefusedEvent,
+    MatchReminderEvent,
     MatchRescheduledEvent,
     MatchRoomProblemEvent,
     MatchScheduledEvent,
@@ -269,6 +270,23 @@ def _expect_match_life(state: DurableState) -> None:
     })
 
 
+async def _match_reminded(
+    sessionmaker: async_sessionmaker[AsyncSession], place: Place
+) -> list[Event]:
+    async with sessionmaker.begin() as session:
+        tournament, match, _ = await _match(session, place, title="Quarter")
+        tournament.settings = {**(tournament.settings or {}),
+                               "reminder_channel_id": str(place.channel_id)}
+        assert tournament.id is not None and match.id is not None
+        ids = {"match_id": match.id, "tournament_id": tournament.id}
+    # As the reminder scheduler emits it at the tournament's minute.
+    return [MatchReminderEvent(**ids, scheduled_at=WHEN, minutes=30, user_id=SYSTEM_USER_ID)]
+
+
+def _expect_match_reminded(state: DurableState) -> None:
+    assert state.notified() == Counter({"MATCH_REMINDER": 2}), "each player reminded once"
+
+
 async def _live_race(
     session: AsyncSession, place: Place, name: str, slug: str, race_data: dict[str, object]
 ) -> AsyncLiveRace:
@@ -397,6 +415,11 @@ SCENARIOS = [
             "notifications.match_room_opened", "notifications.match_room_opened.not_invited",
             "notifications.match_cancelled", "announcements",
         }),
+    ),
+    Scenario(
+        "a match's players are reminded before it starts", _match_reminded,
+        _expect_match_reminded, posts=1,
+        receipts=frozenset({"notifications.match_reminder", "announcements"}),
     ),
     Scenario(
         "a live race is scheduled, opens, starts and finishes", _live_race_runs,
