@@ -11,6 +11,7 @@ starts at the same instant).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -366,3 +367,25 @@ async def test_a_reminder_whose_match_started_while_racedesk_was_down_is_skipped
         await rig.sweep()
         assert not await services.match_reminders.remind(match_id)
         assert await rig.reminders() == []
+
+
+async def test_two_processes_reminding_at_once_remind_once(rig: Rig) -> None:
+    """Two RaceDesk processes on one database (a mistake, or a handover): each asks at the
+    same minute, and the reminder is one event, one DM per player."""
+    async with rig.running() as services:
+        match_id = await rig.schedule()
+        other = build_services(database_url=rig.db_url, secret_box=rig.secret_box,
+                               clock=rig.clock, listener_retry=FAST_RETRY)
+        try:
+            await move_to(rig.clock, STARTS - timedelta(minutes=30))
+            verdicts = await asyncio.gather(
+                services.match_reminders.remind(match_id),
+                other.match_reminders.remind(match_id),
+            )
+            await rig.settled()
+        finally:
+            await other.racetime_client.close()
+            await other.engine.dispose()
+        assert len(await rig.reminders()) == 1
+        assert await rig.reminded() == both(match_id, STARTS)
+        assert sum(map(bool, verdicts)) >= 1
