@@ -27,7 +27,7 @@ from core.access import Actor
 from core.clock import ManualClock
 from core.container import Services
 from core.events import MatchReminderEvent, reminder_event_id
-from core.events.codec import decode_event
+from core.events.codec import decode_event, encode_event
 from core.lifecycle import Lifecycle
 from core.notifications.delivery import NotificationDelivery
 from core.notifications.kinds import NotificationType
@@ -389,3 +389,14 @@ async def test_two_processes_reminding_at_once_remind_once(rig: Rig) -> None:
         assert len(await rig.reminders()) == 1
         assert await rig.reminded() == both(match_id, STARTS)
         assert sum(map(bool, verdicts)) >= 1
+
+
+def test_a_reminder_is_one_event_per_match_and_time() -> None:
+    first = MatchReminderEvent(match_id=7, tournament_id=2, scheduled_at=STARTS, minutes=30)
+    again = MatchReminderEvent(match_id=7, tournament_id=2, scheduled_at=STARTS, minutes=30)
+    moved = MatchReminderEvent(match_id=7, tournament_id=2, minutes=30,
+                               scheduled_at=STARTS + timedelta(minutes=15))
+    assert first.event_id == again.event_id == reminder_event_id(7, STARTS)
+    assert moved.event_id != first.event_id
+    assert decode_event(first.kind, encode_event(first)) == first
+    assert first.headline().startswith("Match #7 reminder: it starts at ")
