@@ -59,6 +59,7 @@ from core.lifecycle import Lifecycle
 from core.live_races.wiring import build_live_races
 from core.notifications.delivery import NotificationDelivery
 from core.notifications.listeners import NotificationListeners
+from core.notifications.reminders import ReminderScheduler
 from core.notifications.service import NotificationService
 from core.racetime_bots.admin import RacetimeAdminService
 from core.racetime_bots.alerts import BotAlertService
@@ -276,6 +277,12 @@ def build_services(
     )
     match_scheduler.subscribe(dispatcher)
     tournaments.on_settings_changed(match_scheduler.on_tournament_changed)
+    # Issue 25: players reminded before their match (DMs, the tournament's reminder channel).
+    match_reminders = ReminderScheduler(
+        sessionmaker, event_log, racetime_url=f"{racetime.scheme}://{racetime.host}", clock=clock
+    )
+    match_reminders.subscribe(dispatcher)
+    tournaments.on_settings_changed(match_reminders.on_tournament_changed)
     matches = MatchService(
         sessionmaker, event_log, audit, tournaments, clock,
         access=access,
@@ -349,6 +356,7 @@ def build_services(
         schedule_imports=schedule_imports,
         match_api=MatchApiService(matches, schedule_imports),
         discord_events=DiscordEventService(sessionmaker, tournaments, matches, clock),
+        match_reminders=match_reminders,
     )
 
 

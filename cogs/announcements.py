@@ -1,7 +1,7 @@
-"""Posts in a tournament's channels: a match's room is open, its results, a room RaceDesk
-could not open, a player racetime would not let in. No commands: it listens to the events
-and posts what ``core.tournaments.announcements`` says, once per event (a receipt, and a nonce
-Discord dedupes a repeated post by)."""
+"""Posts in a tournament's channels: a match's room is open, its results, a reminder before
+it starts, a room RaceDesk could not open, a player racetime would not let in. No commands:
+it listens to the events and posts what ``core.tournaments.announcements`` says, once per
+event (a receipt, and a nonce Discord dedupes a repeated post by)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from core.events import (
     Event,
     FpaCalledEvent,
     MatchInviteRefusedEvent,
+    MatchReminderEvent,
     MatchResultEvent,
     MatchRoomProblemEvent,
     RoomForMatchEvent,
@@ -39,10 +40,11 @@ COLOURS = {
     Tone.ROOM_OPEN: discord.Colour.blue(),
     Tone.RESULTS: discord.Colour.green(),
     Tone.PROBLEM: discord.Colour.red(),
+    Tone.REMINDER: discord.Colour.gold(),
 }
 EVENTS = (
     RoomForMatchEvent, MatchResultEvent, MatchRoomProblemEvent, MatchInviteRefusedEvent,
-    FpaCalledEvent,
+    FpaCalledEvent, MatchReminderEvent,
 )
 
 

@@ -22,6 +22,7 @@ from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.live_races import LiveRaceService
 from core.live_races.rooms import LiveRaceRooms, LiveRaceScheduler
 from core.metrics import NO_METRICS, Metrics
+from core.notifications.reminders import ReminderScheduler
 from core.notifications.service import NotificationService
 from core.racetime_bots.admin import RacetimeAdminService
 from core.racetime_bots.alerts import BotAlertService
@@ -93,6 +94,8 @@ class Services:
     match_api: MatchApiService
     # Scheduling (issue 25): matches as Discord scheduled events.
     discord_events: DiscordEventService
+    # Match reminders (issue 25).
+    match_reminders: ReminderScheduler
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 
@@ -117,6 +120,10 @@ class Services:
             await lifecycle.add(
                 "live race room scheduler",
                 self.live_race_scheduler.start, self.live_race_scheduler.stop,
+            )
+            # Reminders go out where rooms are opened on time: one process sends them.
+            await lifecycle.add(
+                "match reminders", self.match_reminders.start, self.match_reminders.stop
             )
             # Breaks are announced in rooms the engine watches.
             breaks = self.room_commands.breaks

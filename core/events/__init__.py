@@ -28,10 +28,12 @@ from core.events.matches import (
     MatchCancelledEvent,
     MatchEvent,
     MatchInviteRefusedEvent,
+    MatchReminderEvent,
     MatchRescheduledEvent,
     MatchResultEvent,
     MatchRoomProblemEvent,
     MatchScheduledEvent,
+    reminder_event_id,
 )
 from core.events.racetime import (
     RacetimeBotCreatedRaceEvent,
@@ -68,6 +70,7 @@ __all__ = [
     "MatchCancelledEvent",
     "MatchEvent",
     "MatchInviteRefusedEvent",
+    "MatchReminderEvent",
     "MatchRescheduledEvent",
     "MatchResultEvent",
     "MatchRoomProblemEvent",
@@ -97,6 +100,7 @@ __all__ = [
     "by_priority",
     "decode_event",
     "encode_event",
+    "reminder_event_id",
     "room_partition",
     "utc_now",
 ]

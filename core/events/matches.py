@@ -98,3 +98,28 @@ class MatchInviteRefusedEvent(MatchEvent):
         who = self.racetime_name or self.racetime_user_id
         return f"Match #{self.match_id}: racetime refused to invite {who}: {self.reason}"
 
+
+
+def reminder_event_id(match_id: int, scheduled_at: datetime) -> str:
+    """The id of the reminder of a match at ``scheduled_at``: one per match and time, so a
+    repeat is the same event (the log skips it) and a reschedule makes a new one."""
+    return f"MatchReminderEvent:{match_id}:{int(scheduled_at.timestamp())}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchReminderEvent(MatchEvent):
+    """The match at ``scheduled_at`` is near: its players are reminded (DMs) and the
+    tournament's reminder channel is told, ``minutes`` before (the tournament's setting)."""
+
+    scheduled_at: datetime
+    minutes: int
+    room_url: str | None = None
+
+    def stable_key(self) -> str | None:
+        return reminder_event_id(self.match_id, self.scheduled_at)
+
+    def headline(self) -> str:
+        return (
+            f"Match #{self.match_id} reminder: it starts at {written_time(self.scheduled_at)} "
+            f"(reminders {self.minutes} minutes before)"
+        )

@@ -18,6 +18,7 @@ class NotificationStyle(StrEnum):
     STARTED = "started"
     FINISHED = "finished"
     CANCELLED = "cancelled"
+    REMINDER = "reminder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class NotificationType(StrEnum):
     LIVE_RACE_FINISHED = "LIVE_RACE_FINISHED"
     LIVE_RACE_CANCELLED = "LIVE_RACE_CANCELLED"
     MATCH_SEED = "MATCH_SEED"
+    MATCH_REMINDER = "MATCH_REMINDER"
 
     @property
     def info(self) -> TypeInfo:
@@ -83,4 +85,6 @@ _INFO: dict[NotificationType, TypeInfo] = {
         419, "Live race cancelled", _S.CANCELLED, True, "a live race you could join is off"),
     NotificationType.MATCH_SEED: TypeInfo(
         420, "Match seed", _S.ROOM_OPENED, True, "your match's seed is rolled"),
+    NotificationType.MATCH_REMINDER: TypeInfo(
+        421, "Match reminder", _S.REMINDER, True, "a match of yours is about to start"),
 }

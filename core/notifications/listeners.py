@@ -26,6 +26,7 @@ from core.events import (
     MatchCancelledEvent,
     MatchEvent,
     MatchInviteRefusedEvent,
+    MatchReminderEvent,
     MatchRescheduledEvent,
     MatchResultEvent,
     MatchScheduledEvent,
@@ -36,10 +37,12 @@ from core.live_races.rules import eligible_users
 from core.notifications.kinds import NotificationType
 from core.notifications.service import NotificationContent, NotificationService
 from db.models import AsyncLiveRace
+from db.queries.match_reminders import remindable_match
 from db.queries.recipients import Audience, live_race_audience, match_audience
 
 Content = Callable[[Any, Audience], NotificationContent]
 Recipients = Callable[[Any, list[int]], list[int]]  # which of the audience a rule tells
+Holds = Callable[[AsyncSession, Any], Awaitable[bool]]  # whether the event still holds
 
 
 def _base(audience: Audience, **fields: Any) -> NotificationContent:
@@ -69,6 +72,13 @@ def _not_invited(event: MatchInviteRefusedEvent, audience: Audience) -> Notifica
     )
 
 
+async def _reminder_holds(session: AsyncSession, event: MatchReminderEvent) -> bool:
+    """The match is still at the reminded time and has not started (nor been called off):
+    a reminder delivered late, after a reschedule, tells no one of a time that is gone."""
+    found = await remindable_match(session, event.match_id)
+    return found is not None and found[0].scheduled_at == event.scheduled_at
+
+
 def _seed(event: RoomSeedRolledEvent, audience: Audience) -> NotificationContent:
     again = " (a re-roll: this one replaces the earlier seed)" if event.rolls > 1 else ""
     return _base(audience, room_url=event.room_url, details=f"Seed: {event.seed_text}{again}")
@@ -82,6 +92,7 @@ class Rule:
     kind: NotificationType
     content: Content
     recipients: Recipients = lambda _event, user_ids: user_ids
+    holds: Holds | None = None
 
 
 MATCH_RULES = [
@@ -100,6 +111,9 @@ MATCH_RULES = [
     Rule(MatchInviteRefusedEvent, NotificationType.MATCH_ROOM_OPENED, _not_invited,
          lambda e, users: [u for u in users if u == e.player_user_id]),
     Rule(RoomSeedRolledEvent, NotificationType.MATCH_SEED, _seed),
+    Rule(MatchReminderEvent, NotificationType.MATCH_REMINDER,
+         lambda e, a: _base(a, scheduled_at=e.scheduled_at, room_url=e.room_url),
+         holds=_reminder_holds),
 ]
 LIVE_RACE_RULES = [
     Rule(AsyncLiveRaceCreatedEvent, NotificationType.LIVE_RACE_SCHEDULED,
@@ -135,6 +149,8 @@ class NotificationListeners:
         audience_of: Callable[[AsyncSession, Any], Awaitable[Audience | None]],
     ) -> None:
         async def record(session: AsyncSession, event: Any) -> None:
+            if rule.holds is not None and not await rule.holds(session, event):
+                return
             audience = await audience_of(session, event)
             user_ids = rule.recipients(event, audience.user_ids) if audience else []
             if audience is None or not user_ids:

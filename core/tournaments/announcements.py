@@ -1,6 +1,7 @@
 """What a tournament's channels are told: a match's room is open (announcements), its
-results (results channel), and for its organizers (the staff channel, else announcements) a
-room RaceDesk could not open or a player racetime would not let in.
+results (results channel), a match is about to start (reminder channel), and for its
+organizers (the staff channel, else announcements) a room RaceDesk could not open or a player
+racetime would not let in.
 
 The Discord side posts them (``cogs/announcements.py``); this service decides what to say
 and where, and remembers what was posted so that an event delivered again posts nothing.
@@ -20,11 +21,12 @@ from core.events import (
     Event,
     FpaCalledEvent,
     MatchInviteRefusedEvent,
+    MatchReminderEvent,
     MatchResultEvent,
     MatchRoomProblemEvent,
     RoomForMatchEvent,
 )
-from core.tournaments.match_info import MatchInfo
+from core.tournaments.match_info import MatchInfo, RaceStatus, RoomStatus
 from core.tournaments.match_results import format_race_time
 from core.tournaments.matches import MatchService
 from core.tournaments.tournaments import TournamentService
@@ -36,6 +38,7 @@ class Tone(StrEnum):
     ROOM_OPEN = "room_open"
     RESULTS = "results"
     PROBLEM = "problem"
+    REMINDER = "reminder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,10 @@ class AnnouncementService:
             return None  # deleted since: nothing to announce
         if isinstance(event, RoomForMatchEvent) and settings.announcement_channel_id:
             return _room_open(settings.announcement_channel_id, match, event.room_url)
+        if isinstance(event, MatchReminderEvent) and settings.reminder_channel_id:
+            if not _reminder_holds(match, event):
+                return None  # moved, started or called off since: that time is gone
+            return _reminder(settings.reminder_channel_id, match, event)
         if isinstance(event, MatchResultEvent) and settings.results_channel_id:
             return _results(settings.results_channel_id, match, event)
         trouble = settings.trouble_channel_id
@@ -126,6 +133,24 @@ def _room_open(channel_id: int, match: MatchInfo, url: str) -> Announcement:
         lines.append(f"racetime.gg would not let these players in (they were told why): {names}")
     return Announcement(
         channel_id, Tone.ROOM_OPEN, f"🚪 {match.tournament} · {match.title}: the room is open",
+        tuple(lines), tuple(p.discord_id for p in match.players), url,
+    )
+
+
+def _reminder_holds(match: MatchInfo, event: MatchReminderEvent) -> bool:
+    return (
+        match.status in (RaceStatus.SCHEDULED, RaceStatus.ROOM_OPEN)
+        and match.scheduled_at == event.scheduled_at
+        and match.room.status not in (RoomStatus.IN_PROGRESS, RoomStatus.FINISHED)
+    )
+
+
+def _reminder(channel_id: int, match: MatchInfo, event: MatchReminderEvent) -> Announcement:
+    url = match.room.url if match.room.status is RoomStatus.OPEN else event.room_url
+    lines = [_when(match), f"Goal: {match.goal}"]
+    lines.append(f"Room: {url}" if url else "The race room is not open yet.")
+    return Announcement(
+        channel_id, Tone.REMINDER, f"⏰ {match.tournament} · {match.title}: starting soon",
         tuple(lines), tuple(p.discord_id for p in match.players), url,
     )
 

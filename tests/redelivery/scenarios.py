@@ -28,6 +28,7 @@ from core.events import (
     Event,
     MatchCancelledEvent,
     MatchInviteRefusedEvent,
+    MatchReminderEvent,
     MatchRescheduledEvent,
     MatchRoomProblemEvent,
     MatchScheduledEvent,
@@ -302,6 +303,23 @@ def _expect_match_on_discord(state: DurableState) -> None:
     assert [phase for _, _, phase in state.discord_events] == ["scheduled"], "one event"
 
 
+async def _match_reminded(
+    sessionmaker: async_sessionmaker[AsyncSession], place: Place
+) -> list[Event]:
+    async with sessionmaker.begin() as session:
+        tournament, match, _ = await _match(session, place, title="Quarter")
+        tournament.settings = {**(tournament.settings or {}),
+                               "reminder_channel_id": str(place.channel_id)}
+        assert tournament.id is not None and match.id is not None
+        ids = {"match_id": match.id, "tournament_id": tournament.id}
+    # As the reminder scheduler emits it at the tournament's minute.
+    return [MatchReminderEvent(**ids, scheduled_at=WHEN, minutes=30, user_id=SYSTEM_USER_ID)]
+
+
+def _expect_match_reminded(state: DurableState) -> None:
+    assert state.notified() == Counter({"MATCH_REMINDER": 2}), "each player reminded once"
+
+
 async def _live_race(
     session: AsyncSession, place: Place, name: str, slug: str, race_data: dict[str, object]
 ) -> AsyncLiveRace:
@@ -434,6 +452,11 @@ SCENARIOS = [
     Scenario(
         "a match is a Discord event: scheduled, moved, its room opens", _match_on_discord,
         _expect_match_on_discord, discord=True, receipts=frozenset({"discord-events"}),
+    ),
+    Scenario(
+        "a match's players are reminded before it starts", _match_reminded,
+        _expect_match_reminded, posts=1,
+        receipts=frozenset({"notifications.match_reminder", "announcements"}),
     ),
     Scenario(
         "a live race is scheduled, opens, starts and finishes", _live_race_runs,

@@ -74,6 +74,7 @@ LIVE_ROOM_CANCELLED = "a live race's room is cancelled on racetime"
 BOT = "a racetime bot fails and recovers"
 LINK = "a player links racetime, then must link again"
 ON_DISCORD = "a match is a Discord event: scheduled, moved, its room opens"
+MATCH_REMINDED = "a match's players are reminded before it starts"
 # In test_racetime_listeners.py: the fake racetime server, a live race's room.
 STRANGER = "a stranger asks to join a live race's room"
 MATCH_ROOM = "a match room opens with a player racetime refuses"
@@ -118,6 +119,7 @@ LISTENERS: dict[str, Listener] = {
         _notifications("live_race_cancelled", "AsyncLiveRaceCancelledEvent",
                        LIVE_ROOM_CANCELLED),
         _notifications("match_seed", "RoomSeedRolledEvent", ROOM_COMMANDS),
+        _notifications("match_reminder", "MatchReminderEvent", MATCH_REMINDED),
     ]),
     "RoomCommands.handle": Listener(
         _kinds("RacetimeChatCommandEvent"),
@@ -141,8 +143,8 @@ LISTENERS: dict[str, Listener] = {
     ),
     "AnnouncementsCog.announce": Listener(
         _kinds("RoomForMatchEvent", "MatchResultEvent", "MatchRoomProblemEvent",
-               "MatchInviteRefusedEvent", "FpaCalledEvent"),
-        "a post in the tournament's announcement, results or staff channel",
+               "MatchInviteRefusedEvent", "FpaCalledEvent", "MatchReminderEvent"),
+        "a post in the tournament's announcement, results, staff or reminder channel",
         "receipt after the post (SentOnce 'announcements'); a nonce Discord dedupes by",
         MATCH_RESULT,  # and MATCH_LIFE
     ),
@@ -198,6 +200,13 @@ LISTENERS: dict[str, Listener] = {
     "MatchScheduler._on_match_event": Listener(
         _kinds("MatchScheduledEvent", "MatchRescheduledEvent", "MatchCancelledEvent"),
         "nothing durable: re-plans the match's in-memory room job (replaced by id)",
+        "the job id is the match's: a repeat replaces the same job",
+        MATCH_LIFE,
+    ),
+    "ReminderScheduler._on_match_event": Listener(
+        _kinds("MatchScheduledEvent", "MatchRescheduledEvent", "MatchCancelledEvent"),
+        "nothing durable: re-plans the match's in-memory reminder job (replaced by id); the "
+        "reminder itself is MatchReminderEvent, whose id is the match and its time",
         "the job id is the match's: a repeat replaces the same job",
         MATCH_LIFE,
     ),

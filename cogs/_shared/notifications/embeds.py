@@ -15,6 +15,7 @@ STYLES: dict[NotificationStyle, tuple[str, discord.Colour]] = {
     NotificationStyle.STARTED: ("🏁", discord.Colour.orange()),
     NotificationStyle.FINISHED: ("✅", discord.Colour.green()),
     NotificationStyle.CANCELLED: ("❌", discord.Colour.red()),
+    NotificationStyle.REMINDER: ("⏰", discord.Colour.gold()),
 }
 
 
