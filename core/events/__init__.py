@@ -33,6 +33,15 @@ from core.events.matches import (
     MatchRoomProblemEvent,
     MatchScheduledEvent,
 )
+from core.events.proposals import (
+    MatchProposalAcceptedEvent,
+    MatchProposalApprovedEvent,
+    MatchProposalDeclinedEvent,
+    MatchProposalEvent,
+    MatchProposalRejectedEvent,
+    MatchProposalWithdrawnEvent,
+    MatchTimeProposedEvent,
+)
 from core.events.racetime import (
     RacetimeBotCreatedRaceEvent,
     RacetimeBotJoinedRaceEvent,
@@ -68,10 +77,17 @@ __all__ = [
     "MatchCancelledEvent",
     "MatchEvent",
     "MatchInviteRefusedEvent",
+    "MatchProposalAcceptedEvent",
+    "MatchProposalApprovedEvent",
+    "MatchProposalDeclinedEvent",
+    "MatchProposalEvent",
+    "MatchProposalRejectedEvent",
+    "MatchProposalWithdrawnEvent",
     "MatchRescheduledEvent",
     "MatchResultEvent",
     "MatchRoomProblemEvent",
     "MatchScheduledEvent",
+    "MatchTimeProposedEvent",
     "MemoryEventLog",
     "RacetimeAccountLinkedEvent",
     "RacetimeBotCreatedRaceEvent",

@@ -24,7 +24,7 @@ from core.access import AccessPolicy, Actor, Permission
 from core.audit import AuditService
 from core.clock import Clock
 from core.errors import NotFoundError, UserFacingError
-from core.event_store.event_log import DatabaseEventLog
+from core.event_store.event_log import DatabaseEventLog, Outbox
 from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchScheduledEvent
 from core.labels import clean_label
 from core.times.formatting import breaks_text, utc_text
@@ -41,7 +41,12 @@ from core.tournaments.match_info import (
     RoomStatus,
     fpa_note,
 )
-from core.tournaments.tournaments import TournamentService, TournamentSettings, clean_goal
+from core.tournaments.tournaments import (
+    SCHEDULING_DEFAULT,
+    TournamentService,
+    TournamentSettings,
+    clean_goal,
+)
 from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
 from db.queries import matches as queries
 from db.queries.match_rooms import delete_failed_claim
@@ -74,6 +79,21 @@ def clean_title(title: str) -> str:
         title, noun="match title", limit=TITLE_MAX,
         when_blank="Give the match a title, e.g. `Semi-final 1`.",
     )
+
+
+ROUND_MAX = 100
+
+
+def clean_round(round_: str | None) -> str | None:
+    """A match's round as typed ("Round 1", "Top 8"), or ``None`` when blank."""
+    if round_ is None or not round_.strip():
+        return None
+    cleaned = " ".join(round_.split())
+    if len(cleaned) > ROUND_MAX:
+        raise UserFacingError(
+            f"A round's name can be at most {ROUND_MAX} characters; this one has {len(cleaned)}."
+        )
+    return cleaned
 
 
 def clean_reason(reason: str) -> str:
@@ -166,7 +186,7 @@ class MatchService:
         guild_id: int,
         tournament: str,
         players: Sequence[int],
-        when: datetime,
+        when: datetime | None,
         title: str,
         *,
         actor: Actor,
@@ -174,18 +194,31 @@ class MatchService:
         invitational: bool | None = None,
         auto_create: bool | None = None,
         display_names: Mapping[int, str] | None = None,
+        round_: str | None = None,
     ) -> MatchInfo:
         """A new match of the server's active tournament ``tournament`` between ``players``
         (Discord user ids; ``display_names`` name them in refusals). ``None`` options keep
-        their defaults: the tournament's goal, invitational on, auto-create on."""
+        their defaults: the tournament's goal, invitational on, auto-create on.
+
+        ``when`` may be ``None`` only where players schedule their own matches (the
+        tournament's ``scheduling`` is not "organizers"): the match waits, with no room and no
+        reminder, until they agree on a time (``core.tournaments.proposals``)."""
         await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         names = display_names or {}
         player_ids = check_players(players, names)
         title = clean_title(title)
         goal = clean_goal(goal)
-        self._check_future(when)
+        round_ = clean_round(round_)
+        if when is not None:
+            self._check_future(when)
         found = await self._tournaments.get(guild_id, tournament, include_archived=False)
         settings = found.settings
+        if when is None and settings.scheduling == SCHEDULING_DEFAULT:
+            raise UserFacingError(
+                f"Give the match a time (`when`): in **{found.name}** organizers set every "
+                "match's time. To let the players agree on one, change the tournament's "
+                "`scheduling` with `/tournament settings`."
+            )
         async with self._event_log.transaction() as outbox:
             session = outbox.session
             known = await queries.users_by_discord_id(session, player_ids)
@@ -199,6 +232,7 @@ class MatchService:
                 tournament_id=found.id,
                 title=title,
                 scheduled_at=when,
+                round=round_,
                 room_open_minutes_before=settings.room_open_minutes_before,
                 goal=goal,
                 invitational=invitational,
@@ -212,7 +246,7 @@ class MatchService:
                 guild_id=guild_id,
                 details={
                     "match_id": match_id, "tournament_id": found.id, "title": title,
-                    "scheduled_at": when.isoformat(),
+                    "scheduled_at": when.isoformat() if when else None, "round": round_,
                     "players": [str(p) for p in player_ids],
                     "goal": goal, "invitational": invitational, "auto_create": auto_create,
                 },
@@ -234,36 +268,60 @@ class MatchService:
         await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
         self._check_future(when)
         async with self._event_log.transaction() as outbox:
-            session = outbox.session
-            match, tournament = await self._find(session, guild_id, match_id, for_update=True)
-            await self._check_movable(session, match)
-            old = match.scheduled_at
-            if old == when:
-                raise UserFacingError(
-                    f"Match #{match_id} is already set for {show_time(when)}; nothing changed."
-                )
-            match.scheduled_at = when
-            # A room that could not be opened (or was missed) is tried afresh at the new time.
-            await delete_failed_claim(session, match_id)
-            match.room_error = None
-            await session.flush()
-            mover = await _user(session, actor)
-            await self._audit.record(
-                session, "match.reschedule", actor_discord_id=actor.discord_id,
-                guild_id=guild_id,
-                details={
-                    "match_id": match_id,
-                    "old": old.isoformat() if old else None, "new": when.isoformat(),
-                },
+            match, tournament = await self._find(
+                outbox.session, guild_id, match_id, for_update=True
             )
-            outbox.add(
-                MatchRescheduledEvent(
-                    match_id=match_id, tournament_id=tournament.id or 0,
-                    old_scheduled_at=old, scheduled_at=when,
-                    user_id=mover.id, occurred_at=self._clock.now(),
-                )
+            return await self.set_time(outbox, match, tournament, when, actor=actor)
+
+    async def set_time(
+        self,
+        outbox: Outbox,
+        match: Match,
+        tournament: Tournament,
+        when: datetime,
+        *,
+        actor: Actor,
+        by_player: bool = False,
+        details: Mapping[str, Any] | None = None,
+    ) -> tuple[MatchInfo, datetime | None]:
+        """Give ``match`` (locked by the caller's transaction ``outbox``) the time ``when``:
+        checked, audited ("match.reschedule", with ``details``) and announced with a
+        :class:`MatchRescheduledEvent` (from no time, too), so the players' DMs and the room
+        scheduler follow. The one way a match's time changes: organizers through
+        :meth:`reschedule`, players' agreed proposals through ``core.tournaments.proposals``
+        (``by_player``: refusals say what a player can do). The caller checked who may."""
+        self._check_future(when)
+        session = outbox.session
+        match_id = _id(match)
+        await self._check_movable(session, match, by_player=by_player)
+        old = match.scheduled_at
+        if old == when:
+            raise UserFacingError(
+                f"Match #{match_id} is already set for {show_time(when)}; nothing changed."
             )
-            return await self._info(session, match, tournament), old
+        match.scheduled_at = when
+        # A room that could not be opened (or was missed) is tried afresh at the new time.
+        await delete_failed_claim(session, match_id)
+        match.room_error = None
+        await session.flush()
+        mover = await _user(session, actor)
+        await self._audit.record(
+            session, "match.reschedule", actor_discord_id=actor.discord_id,
+            guild_id=tournament.guild_id,
+            details={
+                "match_id": match_id,
+                "old": old.isoformat() if old else None, "new": when.isoformat(),
+                **(details or {}),
+            },
+        )
+        outbox.add(
+            MatchRescheduledEvent(
+                match_id=match_id, tournament_id=tournament.id or 0,
+                old_scheduled_at=old, scheduled_at=when,
+                user_id=mover.id, occurred_at=self._clock.now(),
+            )
+        )
+        return await self._info(session, match, tournament), old
 
     async def cancel(
         self, guild_id: int, match_id: int, reason: str, *, actor: Actor
@@ -348,25 +406,42 @@ class MatchService:
             )
         return found
 
-    async def _check_movable(self, session: AsyncSession, match: Match) -> None:
+    async def _check_movable(
+        self, session: AsyncSession, match: Match, *, by_player: bool = False
+    ) -> None:
         if match.status == RaceStatus.CANCELLED:
+            then = (
+                "Ask an organizer if it is to be played after all."
+                if by_player else "Schedule a new one with `/match schedule`."
+            )
             raise UserFacingError(
-                f"Match #{match.id} is cancelled, so it cannot be rescheduled. Schedule a new "
-                "one with `/match schedule`."
+                f"Match #{match.id} is cancelled, so it cannot be rescheduled. {then}"
             )
         if match.status == RaceStatus.FINISHED:
             raise UserFacingError(f"Match #{match.id} is finished, so it cannot be rescheduled.")
+        await self.check_room_not_open(session, match, by_player=by_player)
+
+    async def check_room_not_open(
+        self, session: AsyncSession, match: Match, *, by_player: bool = False
+    ) -> None:
+        """Refuse to move a match whose room is open (or being opened), saying what to do
+        instead: organizers cancel and schedule anew, players ask an organizer."""
         room = await self._room(session, match)
         opened = match.status != RaceStatus.SCHEDULED or room.status not in (
             RoomStatus.NONE, RoomStatus.FAILED,
         )
-        if opened:
-            where = f" ({room.url})" if room.url else ""
-            raise UserFacingError(
-                f"Match #{match.id}'s room is already {room.status.value}{where}, so its time "
-                "can no longer change. Cancel the match with `/match cancel` and schedule a "
-                "new one if it must move."
-            )
+        if not opened:
+            return
+        where = f" ({room.url})" if room.url else ""
+        instead = (
+            "Race at the set time in the open room, or ask an organizer if it must move."
+            if by_player else
+            "Cancel the match with `/match cancel` and schedule a new one if it must move."
+        )
+        raise UserFacingError(
+            f"Match #{match.id}'s room is already {room.status.value}{where}, so its time "
+            f"can no longer change. {instead}"
+        )
 
     async def _room(self, session: AsyncSession, match: Match) -> RoomInfo:
         match_id = _id(match)
