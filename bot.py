@@ -82,6 +82,7 @@ from core.startup_errors import (
 from core.tournaments.announcements import AnnouncementService
 from core.tournaments.match_results import MatchResults
 from core.tournaments.matches import MatchService
+from core.tournaments.proposals import ProposalService
 from core.tournaments.tournaments import TournamentService
 from core.version import racedesk_version
 from db.engine import create_engine, create_sessionmaker
@@ -333,6 +334,9 @@ def build_services(
         live_race_scheduler=live_races.scheduler,
         bot_alerts=bot_alerts,
         seeds=seed_service,
+        proposals=ProposalService(
+            sessionmaker, event_log, audit, matches, tournaments, clock, access=access
+        ),
         room_commands=room_commands,
     )
 

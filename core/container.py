@@ -35,6 +35,7 @@ from core.rooms.open_room import OpenRoomService
 from core.seeds.service import SeedService
 from core.tournaments.announcements import AnnouncementService
 from core.tournaments.matches import MatchService
+from core.tournaments.proposals import ProposalService
 from core.tournaments.tournaments import TournamentService
 from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
@@ -82,6 +83,8 @@ class Services:
     # Race-room chat commands and seeds (issue 24).
     seeds: SeedService
     room_commands: RoomCommandServices
+    # Players schedule their own match (issue 25).
+    proposals: ProposalService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 

@@ -293,7 +293,7 @@ class MatchService:
         self._check_future(when)
         session = outbox.session
         match_id = _id(match)
-        await self._check_movable(session, match, by_player=by_player)
+        await self.check_movable(session, match, by_player=by_player)
         old = match.scheduled_at
         if old == when:
             raise UserFacingError(
@@ -395,6 +395,10 @@ class MatchService:
     def _check_future(self, when: datetime) -> None:
         check_future(when, self._clock.now())
 
+    def check_time(self, when: datetime) -> None:
+        """Refuse a time in the past (or years ahead), as scheduling a match does."""
+        self._check_future(when)
+
     async def _find(
         self, session: AsyncSession, guild_id: int, match_id: int, *, for_update: bool = False
     ) -> tuple[Match, Tournament]:
@@ -406,7 +410,7 @@ class MatchService:
             )
         return found
 
-    async def _check_movable(
+    async def check_movable(
         self, session: AsyncSession, match: Match, *, by_player: bool = False
     ) -> None:
         if match.status == RaceStatus.CANCELLED:

@@ -20,7 +20,7 @@ async def proposal_with_match(
         .where(col(MatchProposal.id) == proposal_id)
     )
     if for_update:
-        statement = statement.with_for_update(of=[Match, MatchProposal])  # type: ignore[list-item]
+        statement = statement.with_for_update(of=[Match, MatchProposal])
     row = (await session.execute(statement)).first()
     return (row[0], row[1], row[2]) if row is not None else None
 
