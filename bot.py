@@ -32,6 +32,7 @@ from cogs._shared.racetime_bots.alert_sender import DiscordAlertSender
 from cogs._shared.tree import RaceDeskTree
 from cogs.announcements import EVENTS as ANNOUNCED_EVENTS
 from cogs.linking import EVENTS as LINK_DM_EVENTS
+from cogs.schedule import EVENTS as PROPOSAL_DM_EVENTS
 from core.access import AccessPolicy
 from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService, LinkSettings
@@ -392,7 +393,7 @@ async def start_bot_alerts(
 
 
 # What the cogs' listeners hear (posts and DMs): held until they subscribe, after the login.
-DISCORD_SIDE_EVENTS = (*ANNOUNCED_EVENTS, *LINK_DM_EVENTS)
+DISCORD_SIDE_EVENTS = (*ANNOUNCED_EVENTS, *LINK_DM_EVENTS, *PROPOSAL_DM_EVENTS)
 
 
 async def start_with_discord(

@@ -67,6 +67,7 @@ class ProposalInfo:
     accepted_by: tuple[int, ...]
     replaced_by: int | None = None
     reason: str | None = None
+    decided_by: int | None = None  # who declined, withdrew, approved or rejected it
 
     @property
     def asked(self) -> tuple[int, ...]:
@@ -562,6 +563,7 @@ def _info(
         accepted_by=tuple(int(player) for player in proposal.accepted_by),
         replaced_by=proposal.replaced_by,
         reason=proposal.reason,
+        decided_by=proposal.decided_by_discord_id,
     )
 
 
@@ -580,5 +582,5 @@ def _id(row: Any) -> int:
 
 
 __all__ = [
-    "Answered", "Deadline", "Overdue", "ProposalInfo", "ProposalService",
+    "Answered", "Deadline", "Overdue", "ProposalInfo", "ProposalService", "ProposalState",
 ]
