@@ -154,12 +154,12 @@ class ProposalService:
         async with self._event_log.transaction() as outbox:
             session = outbox.session
             match, tournament = await self._match(session, guild_id, match_id)
+            _check_players_schedule(tournament)  # first: the same answer for everyone
             players = await _players(session, match_id)
             await self._access.require(
                 actor, Permission.PROPOSE_MATCH_TIMES, guild_id,
                 entrant=actor.discord_id in players,
             )
-            _check_players_schedule(tournament)
             await self._check_proposable(session, match, tournament, when)
             proposer = _person(actor)
             old = await queries.live_proposal(session, match_id)
@@ -260,10 +260,7 @@ class ProposalService:
             session = outbox.session
             match, tournament = await self._match(session, guild_id, match_id)
             players = await _players(session, match_id)
-            await self._access.require(
-                actor, Permission.PROPOSE_MATCH_TIMES, guild_id,
-                entrant=actor.discord_id in players,
-            )
+            # Only its proposer (a player when they proposed) may: no one else's to take back.
             proposal = await queries.live_proposal(session, match_id)
             if proposal is None or proposal.proposer_discord_id != actor.discord_id:
                 raise UserFacingError(

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-from core.events import MatchTimeProposedEvent
+from core.events import LoggedEvent, MatchTimeProposedEvent
+from core.events.codec import decode_event
 from core.times.parsing import show_time
 from db.models import (
     AuditLog,
@@ -534,13 +535,12 @@ async def test_a_redelivered_proposal_is_not_sent_twice(harness: DiscordHarness)
         row = (await session.execute(
             select(EventLogEntry).where(col(EventLogEntry.kind) == "MatchTimeProposedEvent")
         )).scalar_one()
-    event = harness.services.dispatcher  # the same event, id and all, delivered again
-    from core.events.codec import decode_event
-
+    # The same event, id and all, delivered again.
     again = decode_event(row.kind, row.payload)  # type: ignore[arg-type]
     assert isinstance(again, MatchTimeProposedEvent)
-    await event.emit(again)
-    await event.drain()
+    dispatcher = harness.services.dispatcher
+    dispatcher.publish([LoggedEvent(row.seq, again)])
+    await dispatcher.drain()
     assert harness.sim.sent() == []
 
 
