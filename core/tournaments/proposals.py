@@ -106,21 +106,25 @@ class Deadline:
     when: datetime | None  # None: removed
 
 
-# What a player is told about a proposal that is no longer open, by its state.
-def _closed_text(proposal: ProposalInfo) -> str:
-    what = f"This proposal ({show_time(proposal.proposed_at)} for match #{proposal.match_id})"
+# What became of a proposal that is no longer open, by its state ("... was withdrawn ...").
+def _fate(proposal: ProposalInfo) -> str:
     if proposal.state is ProposalState.REPLACED:
         newer = f" (#{proposal.replaced_by})" if proposal.replaced_by else ""
-        return f"{what} was replaced by a newer one{newer}: answer that one instead."
+        return f"was replaced by a newer one{newer}: answer that one instead."
     if proposal.state is ProposalState.WITHDRAWN:
-        return f"{what} was withdrawn by <@{proposal.proposer}>; nothing to answer."
+        return f"was withdrawn by <@{proposal.proposer}>; nothing to answer."
     if proposal.state is ProposalState.DECLINED:
-        return f"{what} was declined; the proposer can propose another time."
+        return "was declined; the proposer can propose another time."
     if proposal.state is ProposalState.REJECTED:
-        return f"{what} was rejected by an organizer; propose another time."
+        return "was rejected by an organizer; propose another time."
     if proposal.awaiting_approval:
-        return f"{what} was accepted by every player and waits for an organizer's approval."
-    return f"{what} was agreed; the match is set for that time."
+        return "was accepted by every player and waits for an organizer's approval."
+    return "was agreed; the match is set for that time."
+
+
+def _closed_text(proposal: ProposalInfo) -> str:
+    what = f"This proposal ({show_time(proposal.proposed_at)} for match #{proposal.match_id})"
+    return f"{what} {_fate(proposal)}"
 
 
 class ProposalService:
@@ -472,12 +476,13 @@ class ProposalService:
         players = await _players(session, match.id or 0)
         info = _info(proposal, match, tournament, players)
         if not (info.awaiting_approval and proposal.live_match_id is not None):
+            why = (
+                f"it still waits for {_mentions(info.waiting_for)} to accept it."
+                if info.state is ProposalState.OPEN else f"it {_fate(info)}"
+            )
             raise UserFacingError(
-                f"Proposal #{proposal_id} does not wait for approval: "
-                + _closed_text(info).removeprefix("This proposal ")
-                if info.state is not ProposalState.OPEN
-                else f"Proposal #{proposal_id} still waits for {_mentions(info.waiting_for)} "
-                "to accept it."
+                f"Proposal #{proposal_id} ({show_time(info.proposed_at)} for match "
+                f"#{info.match_id}) does not wait for approval: {why}"
             )
         return proposal, match, tournament, players
 

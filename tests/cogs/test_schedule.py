@@ -457,8 +457,8 @@ async def test_in_approval_mode_an_organizer_approves_or_rejects(
     assert await match_time(harness, second_match) is None
     again = await harness.slash("schedule approve", member=boss, proposal=2)
     assert again.first.content == (
-        f"Proposal #2 does not wait for approval: ({show_time(when)} for match "
-        f"#{second_match}) was rejected by an organizer; propose another time."
+        f"Proposal #2 ({show_time(when)} for match #{second_match}) does not wait for "
+        "approval: it was rejected by an organizer; propose another time."
     )
     assert await proposals(harness) == [(1, "approved", False), (2, "rejected", False)]
     empty = await harness.slash("schedule pending", member=boss)
