@@ -23,6 +23,12 @@ class MatchProposalEvent(MatchEvent):
     def stable_key(self) -> str | None:
         return f"{self.kind}:{self.proposal_id}"
 
+    def headline(self) -> str:
+        return (
+            f"Match #{self.match_id}: proposal #{self.proposal_id} of "
+            f"{written_time(self.proposed_at)} changed"
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MatchTimeProposedEvent(MatchProposalEvent):
