@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from core.events import LoggedEvent, MatchTimeProposedEvent
 from core.events.codec import decode_event
+from core.notifications.listeners import NO_TIME_YET
 from core.times.parsing import show_time
 from db.models import (
     AuditLog,
@@ -175,6 +176,14 @@ async def test_a_match_without_a_time_is_listed_unscheduled_and_gets_no_room(
     embed = info.first.embeds[0]
     assert embed.description == f"**{CUP}** · no time yet"
     assert "Room opens" not in [f.name for f in embed.fields]
+    # The players' DM says there is no time yet, and how to set one.
+    async with harness.services.sessionmaker() as session:
+        payloads = (await session.execute(
+            select(col(NotificationLog.payload))
+            .where(col(NotificationLog.event_type) == "MATCH_SCHEDULED")
+        )).scalars().all()
+    assert len(payloads) == 2
+    assert all(NO_TIME_YET in str(payload) for payload in payloads)
     # The room scheduler plans nothing for it.
     assert await harness.services.match_scheduler.replan(match_id) is None
     assert await harness.services.match_scheduler.due() == []
@@ -567,3 +576,18 @@ async def test_a_refused_dm_goes_to_the_fallback_channel_or_the_proposer_is_told
     # Its buttons work there too.
     await press(harness, post, "Accept", bob)
     assert await match_time(harness, match_id) == second
+
+
+async def test_an_organizer_can_still_set_the_time_of_a_match_without_one(
+    harness: DiscordHarness,
+) -> None:
+    match_id = await a_match(harness)
+    when = later(harness)
+    moved = await harness.slash("match reschedule", member=await organizer(harness),
+                                match=str(match_id), when=stamp(when))
+    assert moved.first.content == (
+        f"Moved match **#{match_id}** (**Quarter-final**, {CUP}) to {show_time(when)}. The "
+        "players are told by DM."
+    )
+    assert await match_time(harness, match_id) == when
+    assert await harness.services.match_scheduler.replan(match_id) == when - timedelta(hours=1)
