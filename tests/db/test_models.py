@@ -26,6 +26,7 @@ from db.models import (
     ListenerReceipt,
     Match,
     MatchPlayer,
+    MatchProposal,
     MatchRoomClaim,
     NotificationLog,
     NotificationSubscription,
@@ -252,6 +253,11 @@ async def _insert_one_of_everything(
         RoomBreaks(
             category="alttpr", slug="clever-link-1234", duration_seconds=300,
             every_seconds=9000, announced=4, set_by_discord_id=BIG,
+        ),
+        MatchProposal(
+            match_id=match.id, live_match_id=match.id, proposer_discord_id=BIG,
+            proposed_at=WHEN, state="accepted", needs_approval=True, accepted_by=[str(BIG)],
+            decided_by_discord_id=BIG, reason="restream", replaced_by=7,
         ),
     )
     await session.flush()
