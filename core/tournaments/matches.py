@@ -50,6 +50,7 @@ from core.tournaments.tournaments import (
 from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
 from db.queries import matches as queries
 from db.queries.match_rooms import delete_failed_claim
+from db.queries.proposals import overtake_live_proposal
 from db.queries.room_commands import breaks_of_match, fpa_calls_of_match, seed_of_match
 from db.queries.users import get_or_create_user_by_discord_id
 
@@ -58,6 +59,9 @@ log = logging.getLogger(__name__)
 TITLE_MAX = 200
 REASON_MAX = 500
 MIN_PLAYERS = 2  # a match is a race between players; a lone run is an async's business
+# Why a time players proposed no longer counts (their buttons say so).
+OVERTAKEN_BY_TIME = "the match's time was set meanwhile"
+OVERTAKEN_BY_CANCEL = "the match was cancelled"
 
 
 # -- input checks ------------------------------------------------------------------------------
@@ -304,6 +308,8 @@ class MatchService:
         await delete_failed_claim(session, match_id)
         match.room_error = None
         await session.flush()
+        # A time players were still agreeing on no longer counts: this one was set.
+        overtaken = await overtake_live_proposal(session, match_id, OVERTAKEN_BY_TIME)
         mover = await _user(session, actor)
         await self._audit.record(
             session, "match.reschedule", actor_discord_id=actor.discord_id,
@@ -311,6 +317,7 @@ class MatchService:
             details={
                 "match_id": match_id,
                 "old": old.isoformat() if old else None, "new": when.isoformat(),
+                **({"proposal_overtaken": overtaken} if overtaken else {}),
                 **(details or {}),
             },
         )
@@ -336,10 +343,13 @@ class MatchService:
             check_cancellable(match.status, f"Match #{match_id}", "keeps its results")
             match.status = RaceStatus.CANCELLED.value
             await session.flush()
+            overtaken = await overtake_live_proposal(session, match_id, OVERTAKEN_BY_CANCEL)
             canceller = await _user(session, actor)
             await self._audit.record(
                 session, "match.cancel", actor_discord_id=actor.discord_id,
-                guild_id=guild_id, details={"match_id": match_id, "reason": reason},
+                guild_id=guild_id,
+                details={"match_id": match_id, "reason": reason,
+                         **({"proposal_overtaken": overtaken} if overtaken else {})},
             )
             outbox.add(
                 MatchCancelledEvent(

@@ -106,11 +106,13 @@ class Deadline:
     when: datetime | None  # None: removed
 
 
-# What became of a proposal that is no longer open, by its state ("... was withdrawn ...").
+# What became of a proposal that is no longer open, by its state ("... was withdrawn ...");
+# replaced without a newer one: the match's time was set, or the match cancelled, meanwhile.
 def _fate(proposal: ProposalInfo) -> str:
+    if proposal.state is ProposalState.REPLACED and proposal.replaced_by is None:
+        return f"no longer counts: {proposal.reason or 'the match changed'}."
     if proposal.state is ProposalState.REPLACED:
-        newer = f" (#{proposal.replaced_by})" if proposal.replaced_by else ""
-        return f"was replaced by a newer one{newer}: answer that one instead."
+        return f"was replaced by a newer one (#{proposal.replaced_by}): answer that one instead."
     if proposal.state is ProposalState.WITHDRAWN:
         return f"was withdrawn by <@{proposal.proposer}>; nothing to answer."
     if proposal.state is ProposalState.DECLINED:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from db.models import Match, MatchProposal, ProposalState, RaceStatus, Tournament
+from db.types import utcnow
 
 
 async def proposal_with_match(
@@ -67,3 +69,18 @@ async def unscheduled_matches(session: AsyncSession, tournament_id: int) -> list
         .order_by(col(Match.id))
     )
     return list(result.scalars())
+
+
+async def overtake_live_proposal(
+    session: AsyncSession, match_id: int, reason: str
+) -> int | None:
+    """End the match's proposal still in play, if any, because something else decided its
+    time (``reason``); returns its id."""
+    result = await session.execute(
+        update(MatchProposal)
+        .where(col(MatchProposal.live_match_id) == match_id)
+        .values(state=ProposalState.REPLACED.value, live_match_id=None, reason=reason,
+                updated_at=utcnow())
+        .returning(col(MatchProposal.id))
+    )
+    return result.scalar_one_or_none()

@@ -591,3 +591,30 @@ async def test_an_organizer_can_still_set_the_time_of_a_match_without_one(
     )
     assert await match_time(harness, match_id) == when
     assert await harness.services.match_scheduler.replan(match_id) == when - timedelta(hours=1)
+
+
+async def test_a_time_set_or_a_match_cancelled_meanwhile_ends_the_proposal(
+    harness: DiscordHarness,
+) -> None:
+    ada, bob, boss = harness.member(0), harness.member(1), await organizer(harness)
+    moved_match, cancelled_match = await a_match(harness), await a_match(harness)
+    proposed, set_time = later(harness), later(harness, days=4)
+    for match_id in (moved_match, cancelled_match):
+        await propose(harness, ada, match_id, stamp(proposed))
+    first_dm, second_dm = dms_to(harness.sim.sent(), bob)
+    await harness.slash("match reschedule", member=boss, match=str(moved_match),
+                        when=stamp(set_time))
+    await harness.slash("match cancel", member=boss, match=str(cancelled_match),
+                        reason="No-show")
+    late = await press(harness, first_dm, "Accept", bob)
+    assert late.content == (
+        f"This proposal ({show_time(proposed)} for match #{moved_match}) no longer counts: "
+        "the match's time was set meanwhile."
+    )
+    gone = await press(harness, second_dm, "Accept", bob)
+    assert gone.content == (
+        f"This proposal ({show_time(proposed)} for match #{cancelled_match}) no longer "
+        "counts: the match was cancelled."
+    )
+    assert await match_time(harness, moved_match) == set_time
+    assert await proposals(harness) == [(1, "replaced", False), (2, "replaced", False)]
