@@ -32,6 +32,7 @@ from cogs._shared.racetime_bots.alert_sender import DiscordAlertSender
 from cogs._shared.tree import RaceDeskTree
 from cogs.announcements import EVENTS as ANNOUNCED_EVENTS
 from cogs.linking import EVENTS as LINK_DM_EVENTS
+from cogs.schedule import EVENTS as PROPOSAL_DM_EVENTS
 from core.access import AccessPolicy
 from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService, LinkSettings
@@ -88,6 +89,7 @@ from core.tournaments.imports import ScheduleImports
 from core.tournaments.match_api import MatchApiService
 from core.tournaments.match_results import MatchResults
 from core.tournaments.matches import MatchService
+from core.tournaments.proposals import ProposalService
 from core.tournaments.tournaments import TournamentService
 from core.version import racedesk_version
 from db.engine import create_engine, create_sessionmaker
@@ -348,6 +350,9 @@ def build_services(
         live_race_scheduler=live_races.scheduler,
         bot_alerts=bot_alerts,
         seeds=seed_service,
+        proposals=ProposalService(
+            sessionmaker, event_log, audit, matches, tournaments, clock, access=access
+        ),
         room_commands=room_commands,
         calendars=CalendarFeedService(
             sessionmaker, audit, clock, secret_box, tournaments, access=access,
@@ -415,7 +420,7 @@ async def start_bot_alerts(
 # What the cogs' listeners hear (posts and DMs): held until they subscribe, after the login.
 # Discord scheduled events (cogs/discord_events.py) hear the match events too.
 DISCORD_SIDE_EVENTS = tuple(dict.fromkeys((
-    *ANNOUNCED_EVENTS, *LINK_DM_EVENTS, *DISCORD_EVENT_EVENTS,
+    *ANNOUNCED_EVENTS, *LINK_DM_EVENTS, *DISCORD_EVENT_EVENTS, *PROPOSAL_DM_EVENTS,
 )))
 
 

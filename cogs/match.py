@@ -95,22 +95,24 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
     @app_commands.describe(
         tournament="The tournament the match belongs to",
         players="Every player, mentioned with @, e.g. @Ada @Bob",
-        when=WHEN_HELP,
+        when="When it starts, in your timezone (or with UTC/+01:00); leave out: players agree",
         title="What the match is called, e.g. Semi-final 1",
         goal="The racetime goal for this match (default: the tournament's)",
         invitational="Only invited players may join the room (default on)",
         auto_create="Open the room automatically before the match (default on)",
+        round="The round it belongs to, e.g. Round 1 (scheduling deadlines go by it)",
     )
     async def schedule(
         self,
         interaction: discord.Interaction,
         tournament: str,
         players: str,
-        when: When,
         title: str,
+        when: When | None = None,
         goal: str | None = None,
         invitational: bool | None = None,
         auto_create: bool | None = None,
+        round: str | None = None,
     ) -> None:
         """Schedule a match of a tournament; the players are told by DM."""
         assert interaction.guild is not None
@@ -129,6 +131,7 @@ class MatchCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="mat
             invitational=invitational,
             auto_create=auto_create,
             display_names={member.id: member.display_name for member in members},
+            round=round,
         )
         await reply(interaction, scheduled_text(scheduled))
 

@@ -20,6 +20,7 @@ from cogs._shared.choices import choices
 from cogs._shared.pages import embed_pages_of, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
+from cogs._shared.time_option import When
 from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
 from cogs._shared.tournaments.tournament_embeds import (
     LABELS,
@@ -40,6 +41,8 @@ from core.errors import UserFacingError
 from core.racetime_bots.category_slug import normalise_category
 from core.seeds import SeedService
 from core.seeds.alttpr_presets import ALTTPR_PRESETS
+from core.times.parsing import show_time
+from core.tournaments.proposals import ProposalService
 from core.tournaments.tournaments import (
     MATCH_ROOM_MINUTES_DEFAULT,
     MATCH_ROOM_MINUTES_MAX,
@@ -84,10 +87,12 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         access: AccessPolicy,
         seeds: SeedService,
         calendars: CalendarFeedService,
+        proposals: ProposalService,
     ) -> None:
         self._tournaments = tournaments
         self._seeds = seeds
         self._calendars = calendars
+        self._proposals = proposals
         self.access = access
         self.tournament_names = tournaments
         super().__init__()
@@ -247,6 +252,38 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
 
     settings.autocomplete("tournament")(tournament_choices)
     settings.autocomplete("category")(category_choices)
+
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @app_commands.command(name="deadline")
+    @app_commands.describe(
+        tournament="The tournament the round belongs to",
+        round="The round, as its matches have it, e.g. Round 1",
+        when="By when its players must agree on a time, in your timezone (or with UTC)",
+        remove="Remove the round's deadline instead",
+    )
+    async def deadline(
+        self, interaction: discord.Interaction, tournament: str,
+        round: str,
+        when: When | None = None, remove: bool = False,
+    ) -> None:
+        """Set by when a round's players must agree on their match times (or remove it)."""
+        assert interaction.guild_id is not None
+        if (when is None) != remove:
+            raise UserFacingError("Give either `when` (the deadline) or `remove:True`.")
+        set_ = await self._proposals.set_deadline(
+            interaction.guild_id, tournament, round, when, actor=actor_of(interaction)
+        )
+        if set_.when is None:
+            text = f"**{set_.tournament}**: {set_.round} has no scheduling deadline now."
+        else:
+            text = (
+                f"**{set_.tournament}**: {set_.round} matches must have a time by "
+                f"{show_time(set_.when)}. After it players can no longer propose one, and "
+                "`/schedule overdue` lists the matches still without a time."
+            )
+        await reply(interaction, text)
+
+    deadline.autocomplete("tournament")(tournament_choices)
 
     @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="info")
@@ -461,6 +498,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
 
 async def setup(bot: RaceDeskBot) -> None:
     services = bot.services
-    await bot.add_cog(
-        TournamentCog(services.tournaments, services.access, services.seeds, services.calendars)
-    )
+    await bot.add_cog(TournamentCog(
+        services.tournaments, services.access, services.seeds, services.calendars,
+        services.proposals,
+    ))

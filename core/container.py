@@ -40,6 +40,7 @@ from core.tournaments.discord_events import DiscordEventService
 from core.tournaments.imports import ScheduleImports
 from core.tournaments.match_api import MatchApiService
 from core.tournaments.matches import MatchService
+from core.tournaments.proposals import ProposalService
 from core.tournaments.tournaments import TournamentService
 from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
@@ -96,6 +97,8 @@ class Services:
     discord_events: DiscordEventService
     # Match reminders (issue 25).
     match_reminders: ReminderScheduler
+    # Players schedule their own match (issue 25).
+    proposals: ProposalService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 

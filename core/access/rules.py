@@ -112,6 +112,8 @@ class Permission(StrEnum):
     LOCK_SEEDS = "lock seeds"
     CALL_FPA = "call the fair-play agreement"
     SET_BREAKS = "set breaks"
+    # Players schedule their own match (issue 25): asked with ``entrant=`` for its players.
+    PROPOSE_MATCH_TIMES = "propose and answer match times"
 
     @property
     def rule(self) -> Rule:
@@ -181,4 +183,11 @@ RULES: dict[Permission, Rule] = {
     ),
     # !breaks: scheduled breaks announced in the room.
     Permission.SET_BREAKS: Rule(ServerRole.ORGANIZER),
+    # /schedule propose and withdraw, the Accept / Decline buttons of a proposal: the match's
+    # players (asked with ``entrant=``: a player of that match; to answer, one the proposal
+    # asks). Not a server role: the proposal service decides who the players are.
+    Permission.PROPOSE_MATCH_TIMES: Rule(
+        None, entrants=True,
+        refusal="Only the match's players can propose its time or answer a proposal for it.",
+    ),
 }

@@ -25,9 +25,14 @@ class MatchEvent(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MatchScheduledEvent(MatchEvent):
-    scheduled_at: datetime
+    """A new match; ``scheduled_at`` is ``None`` when its players are to agree on a time (it
+    gets one with a :class:`MatchRescheduledEvent` from no time)."""
+
+    scheduled_at: datetime | None
 
     def headline(self) -> str:
+        if self.scheduled_at is None:
+            return f"Match #{self.match_id} created without a time (the players agree on one)"
         return f"Match #{self.match_id} scheduled for {written_time(self.scheduled_at)}"
 
 

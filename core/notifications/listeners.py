@@ -95,9 +95,14 @@ class Rule:
     holds: Holds | None = None
 
 
+# A match the players schedule themselves (issue 25): what its DM says instead of a time.
+NO_TIME_YET = "No time yet: agree on one with your opponent, then /schedule propose it"
+
+
 MATCH_RULES = [
     Rule(MatchScheduledEvent, NotificationType.MATCH_SCHEDULED,
-         lambda e, a: _base(a, scheduled_at=e.scheduled_at)),
+         lambda e, a: _base(a, scheduled_at=e.scheduled_at,
+                            details=None if e.scheduled_at else NO_TIME_YET)),
     Rule(MatchRescheduledEvent, NotificationType.MATCH_RESCHEDULED, _moved),
     Rule(MatchCancelledEvent, NotificationType.MATCH_CANCELLED,
          lambda e, a: _base(a, reason=e.reason)),

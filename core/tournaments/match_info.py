@@ -179,7 +179,10 @@ def default_room_reason(match: MatchInfo, now: datetime) -> str | None:
         )
     opens_at = match.opens_at
     if opens_at is None:
-        return "The match has no time yet; set one with `/match reschedule`."
+        return (
+            "The match has no time yet: its players agree on one (`/schedule propose`), or "
+            "an organizer sets it with `/match reschedule`."
+        )
     if now < opens_at:
         return f"The room opens at {show_time(opens_at)}."
     return f"The room was due to open at {show_time(opens_at)} and has not opened yet."

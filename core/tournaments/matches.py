@@ -24,7 +24,7 @@ from core.access import AccessPolicy, Actor, Permission
 from core.audit import AuditService
 from core.clock import Clock
 from core.errors import NotFoundError, UserFacingError
-from core.event_store.event_log import DatabaseEventLog
+from core.event_store.event_log import DatabaseEventLog, Outbox
 from core.events import MatchCancelledEvent, MatchRescheduledEvent, MatchScheduledEvent
 from core.labels import clean_label
 from core.times.formatting import breaks_text, utc_text
@@ -42,6 +42,7 @@ from core.tournaments.match_info import (
     fpa_note,
 )
 from core.tournaments.tournaments import (
+    SCHEDULING_DEFAULT,
     UNSET,
     TournamentService,
     TournamentSettings,
@@ -51,6 +52,7 @@ from core.tournaments.tournaments import (
 from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
 from db.queries import matches as queries
 from db.queries.match_rooms import delete_failed_claim
+from db.queries.proposals import overtake_live_proposal
 from db.queries.room_commands import breaks_of_match, fpa_calls_of_match, seed_of_match
 from db.queries.users import get_or_create_user_by_discord_id
 
@@ -60,6 +62,9 @@ TITLE_MAX = 200
 REASON_MAX = 500
 ROUND_MAX = 100
 MIN_PLAYERS = 2  # a match is a race between players; a lone run is an async's business
+# Why a time players proposed no longer counts (their buttons say so).
+OVERTAKEN_BY_TIME = "the match's time was set meanwhile"
+OVERTAKEN_BY_CANCEL = "the match was cancelled"
 
 
 # -- input checks ------------------------------------------------------------------------------
@@ -190,7 +195,7 @@ class MatchService:
         guild_id: int,
         tournament: str,
         players: Sequence[int],
-        when: datetime,
+        when: datetime | None,
         title: str,
         *,
         actor: Actor,
@@ -204,16 +209,27 @@ class MatchService:
         """A new match of the server's active tournament ``tournament`` between ``players``
         (Discord user ids; ``display_names`` name them in refusals). ``None`` options keep
         their defaults: the tournament's goal, invitational on, auto-create on.
-        ``import_key``: the schedule line that made it (``core.tournaments.imports``)."""
+        ``import_key``: the schedule line that made it (``core.tournaments.imports``).
+
+        ``when`` may be ``None`` only where players schedule their own matches (the
+        tournament's ``scheduling`` is not "organizers"): the match waits, with no room and no
+        reminder, until they agree on a time (``core.tournaments.proposals``)."""
         await self._access.require(actor, Permission.SCHEDULE_MATCHES, guild_id)
         names = display_names or {}
         player_ids = check_players(players, names)
         title = clean_title(title)
         goal = clean_goal(goal)
         round = clean_round(round)
-        self._check_future(when)
+        if when is not None:
+            self._check_future(when)
         found = await self._tournaments.get(guild_id, tournament, include_archived=False)
         settings = found.settings
+        if when is None and settings.scheduling == SCHEDULING_DEFAULT:
+            raise UserFacingError(
+                f"Give the match a time (`when`): in **{found.name}** organizers set every "
+                "match's time. To let the players agree on one, change the tournament's "
+                "`scheduling` with `/tournament settings`."
+            )
         async with self._event_log.transaction() as outbox:
             session = outbox.session
             known = await queries.users_by_discord_id(session, player_ids)
@@ -242,7 +258,7 @@ class MatchService:
                 guild_id=guild_id,
                 details={
                     "match_id": match_id, "tournament_id": found.id, "title": title,
-                    "scheduled_at": when.isoformat(),
+                    "scheduled_at": when.isoformat() if when else None,
                     "players": [str(p) for p in player_ids],
                     "goal": goal, "invitational": invitational, "auto_create": auto_create,
                     **({"round": round} if round else {}),
@@ -266,36 +282,63 @@ class MatchService:
         await self._access.require(actor, Permission.SCHEDULE_MATCHES, guild_id)
         self._check_future(when)
         async with self._event_log.transaction() as outbox:
-            session = outbox.session
-            match, tournament = await self._find(session, guild_id, match_id, for_update=True)
-            await self._check_movable(session, match)
-            old = match.scheduled_at
-            if old == when:
-                raise UserFacingError(
-                    f"Match #{match_id} is already set for {show_time(when)}; nothing changed."
-                )
-            match.scheduled_at = when
-            # A room that could not be opened (or was missed) is tried afresh at the new time.
-            await delete_failed_claim(session, match_id)
-            match.room_error = None
-            await session.flush()
-            mover = await _user(session, actor)
-            await self._audit.record(
-                session, "match.reschedule", actor_discord_id=actor.discord_id,
-                guild_id=guild_id,
-                details={
-                    "match_id": match_id,
-                    "old": old.isoformat() if old else None, "new": when.isoformat(),
-                },
+            match, tournament = await self._find(
+                outbox.session, guild_id, match_id, for_update=True
             )
-            outbox.add(
-                MatchRescheduledEvent(
-                    match_id=match_id, tournament_id=tournament.id or 0,
-                    old_scheduled_at=old, scheduled_at=when,
-                    user_id=mover.id, occurred_at=self._clock.now(),
-                )
+            return await self.set_time(outbox, match, tournament, when, actor=actor)
+
+    async def set_time(
+        self,
+        outbox: Outbox,
+        match: Match,
+        tournament: Tournament,
+        when: datetime,
+        *,
+        actor: Actor,
+        by_player: bool = False,
+        details: Mapping[str, Any] | None = None,
+    ) -> tuple[MatchInfo, datetime | None]:
+        """Give ``match`` (locked by the caller's transaction ``outbox``) the time ``when``:
+        checked, audited ("match.reschedule", with ``details``) and announced with a
+        :class:`MatchRescheduledEvent` (from no time, too), so the players' DMs and the room
+        scheduler follow. The one way a match's time changes: organizers through
+        :meth:`reschedule`, players' agreed proposals through ``core.tournaments.proposals``
+        (``by_player``: refusals say what a player can do). The caller checked who may."""
+        self._check_future(when)
+        session = outbox.session
+        match_id = _id(match)
+        await self.check_movable(session, match, by_player=by_player)
+        old = match.scheduled_at
+        if old == when:
+            raise UserFacingError(
+                f"Match #{match_id} is already set for {show_time(when)}; nothing changed."
             )
-            return await self._info(session, match, tournament), old
+        match.scheduled_at = when
+        # A room that could not be opened (or was missed) is tried afresh at the new time.
+        await delete_failed_claim(session, match_id)
+        match.room_error = None
+        await session.flush()
+        # A time players were still agreeing on no longer counts: this one was set.
+        overtaken = await overtake_live_proposal(session, match_id, OVERTAKEN_BY_TIME)
+        mover = await _user(session, actor)
+        await self._audit.record(
+            session, "match.reschedule", actor_discord_id=actor.discord_id,
+            guild_id=tournament.guild_id,
+            details={
+                "match_id": match_id,
+                "old": old.isoformat() if old else None, "new": when.isoformat(),
+                **({"proposal_overtaken": overtaken} if overtaken else {}),
+                **(details or {}),
+            },
+        )
+        outbox.add(
+            MatchRescheduledEvent(
+                match_id=match_id, tournament_id=tournament.id or 0,
+                old_scheduled_at=old, scheduled_at=when,
+                user_id=mover.id, occurred_at=self._clock.now(),
+            )
+        )
+        return await self._info(session, match, tournament), old
 
     async def update(
         self,
@@ -335,9 +378,11 @@ class MatchService:
                 check_changeable(match.status, f"Match #{match_id}")
             old = match.scheduled_at
             if "scheduled_at" in changes:
-                await self._check_movable(session, match)
+                await self.check_movable(session, match)
                 await delete_failed_claim(session, match_id)
                 match.room_error = None
+                # A time players were still agreeing on no longer counts: this one was set.
+                await overtake_live_proposal(session, match_id, OVERTAKEN_BY_TIME)
             for field, value in changes.items():
                 setattr(match, field, value)
             if not changes:
@@ -380,10 +425,13 @@ class MatchService:
             check_cancellable(match.status, f"Match #{match_id}", "keeps its results")
             match.status = RaceStatus.CANCELLED.value
             await session.flush()
+            overtaken = await overtake_live_proposal(session, match_id, OVERTAKEN_BY_CANCEL)
             canceller = await _user(session, actor)
             await self._audit.record(
                 session, "match.cancel", actor_discord_id=actor.discord_id,
-                guild_id=guild_id, details={"match_id": match_id, "reason": reason},
+                guild_id=guild_id,
+                details={"match_id": match_id, "reason": reason,
+                         **({"proposal_overtaken": overtaken} if overtaken else {})},
             )
             outbox.add(
                 MatchCancelledEvent(
@@ -439,6 +487,10 @@ class MatchService:
     def _check_future(self, when: datetime) -> None:
         check_future(when, self._clock.now())
 
+    def check_time(self, when: datetime) -> None:
+        """Refuse a time in the past (or years ahead), as scheduling a match does."""
+        self._check_future(when)
+
     async def _find(
         self, session: AsyncSession, guild_id: int, match_id: int, *, for_update: bool = False
     ) -> tuple[Match, Tournament]:
@@ -450,25 +502,42 @@ class MatchService:
             )
         return found
 
-    async def _check_movable(self, session: AsyncSession, match: Match) -> None:
+    async def check_movable(
+        self, session: AsyncSession, match: Match, *, by_player: bool = False
+    ) -> None:
         if match.status == RaceStatus.CANCELLED:
+            then = (
+                "Ask an organizer if it is to be played after all."
+                if by_player else "Schedule a new one with `/match schedule`."
+            )
             raise UserFacingError(
-                f"Match #{match.id} is cancelled, so it cannot be rescheduled. Schedule a new "
-                "one with `/match schedule`."
+                f"Match #{match.id} is cancelled, so it cannot be rescheduled. {then}"
             )
         if match.status == RaceStatus.FINISHED:
             raise UserFacingError(f"Match #{match.id} is finished, so it cannot be rescheduled.")
+        await self.check_room_not_open(session, match, by_player=by_player)
+
+    async def check_room_not_open(
+        self, session: AsyncSession, match: Match, *, by_player: bool = False
+    ) -> None:
+        """Refuse to move a match whose room is open (or being opened), saying what to do
+        instead: organizers cancel and schedule anew, players ask an organizer."""
         room = await self._room(session, match)
         opened = match.status != RaceStatus.SCHEDULED or room.status not in (
             RoomStatus.NONE, RoomStatus.FAILED,
         )
-        if opened:
-            where = f" ({room.url})" if room.url else ""
-            raise UserFacingError(
-                f"Match #{match.id}'s room is already {room.status.value}{where}, so its time "
-                "can no longer change. Cancel the match with `/match cancel` and schedule a "
-                "new one if it must move."
-            )
+        if not opened:
+            return
+        where = f" ({room.url})" if room.url else ""
+        instead = (
+            "Race at the set time in the open room, or ask an organizer if it must move."
+            if by_player else
+            "Cancel the match with `/match cancel` and schedule a new one if it must move."
+        )
+        raise UserFacingError(
+            f"Match #{match.id}'s room is already {room.status.value}{where}, so its time "
+            f"can no longer change. {instead}"
+        )
 
     async def _room(self, session: AsyncSession, match: Match) -> RoomInfo:
         match_id = _id(match)

@@ -26,6 +26,7 @@ from db.models.guilds import GuildSettings
 from db.models.links import LinkState
 from db.models.match_rooms import ClaimState, MatchRoomClaim
 from db.models.notifications import NotificationLog, NotificationSubscription
+from db.models.proposals import MatchProposal, ProposalState
 from db.models.room_commands import FpaCall, RoomBreaks, RoomSeed
 from db.models.rooms import RaceRoom
 from db.models.tournaments import Match, MatchPlayer, Tournament
@@ -55,12 +56,14 @@ __all__ = [
     "Match",
     "MatchDiscordEvent",
     "MatchPlayer",
+    "MatchProposal",
     "MatchRoomClaim",
     "NotificationLog",
     "NotificationStatus",
     "NotificationSubscription",
     "ParkedDelivery",
     "PlayerStatus",
+    "ProposalState",
     "RaceRoom",
     "RaceStatus",
     "RacetimeAlert",

@@ -105,7 +105,11 @@ async def upcoming_matches(
     if tournament_id is not None:
         statement = statement.where(Match.tournament_id == tournament_id)
     result = await session.execute(
-        statement.order_by(col(Match.scheduled_at), col(Match.id)).limit(limit)
+        # Matches without a time (their players agree on one) after the timed ones, on
+        # either database (SQLite sorts NULL first, PostgreSQL last).
+        statement.order_by(
+            col(Match.scheduled_at).is_(None), col(Match.scheduled_at), col(Match.id)
+        ).limit(limit)
     )
     return [(match, tournament) for match, tournament in result.all()]
 

@@ -69,7 +69,7 @@ async def play(stage: Stage) -> None:
         stage.expect_reply(reply, f"<t:{when}:F>")
         scheduled = await stage.expect_event(
             MatchScheduledEvent, "the match scheduled",
-            lambda e: int(e.scheduled_at.timestamp()) == when,
+            lambda e: e.scheduled_at is not None and int(e.scheduled_at.timestamp()) == when,
         )
         await stage.expect_sent(f"a DM to {three.name}", dm_to(three))
         await stage.expect_sent(f"a post for {two.name} in #{NOTICES}", posted_for(two))

@@ -188,7 +188,8 @@ async def schedule_without_room(
     )
     stage.expect_reply(reply, title)
     return await stage.expect_event(
-        MatchScheduledEvent, f"the {title}", lambda e: e.scheduled_at.timestamp() == starts
+        MatchScheduledEvent, f"the {title}",
+        lambda e: e.scheduled_at is not None and e.scheduled_at.timestamp() == starts,
     )
 
 

@@ -74,9 +74,11 @@ MAY: dict[Permission, set[str]] = {
     Permission.LOCK_SEEDS: ORGANIZERS_HERE,
     Permission.CALL_FPA: set(),
     Permission.SET_BREAKS: ORGANIZERS_HERE,
+    # A match's players only (asked with entrant=: the service knows who they are).
+    Permission.PROPOSE_MATCH_TIMES: set(),
 }
 # What the room's entrants hold besides (by their linked account, whatever their server).
-ENTRANTS_MAY = {Permission.ROLL_SEEDS, Permission.CALL_FPA}
+ENTRANTS_MAY = {Permission.ROLL_SEEDS, Permission.CALL_FPA, Permission.PROPOSE_MATCH_TIMES}
 
 
 @pytest.fixture

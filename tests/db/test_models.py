@@ -29,6 +29,7 @@ from db.models import (
     Match,
     MatchDiscordEvent,
     MatchPlayer,
+    MatchProposal,
     MatchRoomClaim,
     NotificationLog,
     NotificationSubscription,
@@ -271,6 +272,11 @@ async def _insert_one_of_everything(
         ),
         CalendarMatchRevision(match_id=match.id, fingerprint="ab" * 32, sequence=3,
                               changed_at=WHEN),
+        MatchProposal(
+            match_id=match.id, live_match_id=match.id, proposer_discord_id=BIG,
+            proposed_at=WHEN, state="accepted", needs_approval=True, accepted_by=[str(BIG)],
+            decided_by_discord_id=BIG, reason="restream", replaced_by=7,
+        ),
     )
     await session.flush()
     return rows

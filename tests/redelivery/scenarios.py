@@ -28,10 +28,12 @@ from core.events import (
     Event,
     MatchCancelledEvent,
     MatchInviteRefusedEvent,
+    MatchProposalDeclinedEvent,
     MatchReminderEvent,
     MatchRescheduledEvent,
     MatchRoomProblemEvent,
     MatchScheduledEvent,
+    MatchTimeProposedEvent,
     RacetimeAccountLinkedEvent,
     RacetimeBotStatusChangedEvent,
     RacetimeLinkNeedsReauthorizationEvent,
@@ -52,6 +54,7 @@ from db.models import (
     Match,
     MatchDiscordEvent,
     MatchPlayer,
+    MatchProposal,
     NotificationLog,
     NotificationSubscription,
     RaceRoom,
@@ -431,6 +434,40 @@ async def _player_links(
     ]
 
 
+async def _time_proposed_and_declined(
+    sessionmaker: async_sessionmaker[AsyncSession], place: Place
+) -> list[Event]:
+    async with sessionmaker.begin() as session:
+        tournament, match, users = await _match(session, place, title="Proposed")
+        tournament.settings = {**tournament.settings, "scheduling": "players"}
+        match.scheduled_at = None
+        await session.flush()
+        assert match.id is not None
+        proposal = MatchProposal(match_id=match.id, live_match_id=match.id,
+                                 proposer_discord_id=place.discord_ids[0], proposed_at=WHEN)
+        session.add(proposal)
+        await session.flush()
+        assert proposal.id is not None
+        fields = {"match_id": match.id, "tournament_id": tournament.id or 0,
+                  "proposal_id": proposal.id, "proposed_at": WHEN}
+        ada, bob = place.discord_ids
+        user_ids = [user.id for user in users]
+    return [
+        MatchTimeProposedEvent(**fields, actor_discord_id=ada, ask=(bob,), user_id=user_ids[0]),
+        MatchProposalDeclinedEvent(**fields, actor_discord_id=bob, proposer_discord_id=ada,
+                                   user_id=user_ids[1]),
+    ]
+
+
+def _expect_proposal_dms(state: DurableState) -> None:
+    assert not state.notifications
+    assert state.kinds() == Counter({"MatchTimeProposedEvent": 1,
+                                     "MatchProposalDeclinedEvent": 1})
+    assert Counter(name for name, _ in state.receipts.elements()) == Counter(
+        {"proposal-dms": 2}
+    ), "one receipt per event and player told"
+
+
 def _expect_nothing_in_the_database(state: DurableState) -> None:
     assert not state.notifications and not state.results
 
@@ -480,5 +517,10 @@ SCENARIOS = [
         "a player links racetime, then must link again", _player_links,
         _expect_nothing_in_the_database, posts=2, discord=True,
         receipts=frozenset({"link-dms"}),
+    ),
+    Scenario(
+        "a player proposes a time, the other declines", _time_proposed_and_declined,
+        _expect_proposal_dms, posts=2, discord=True,
+        receipts=frozenset({"proposal-dms"}),
     ),
 ]

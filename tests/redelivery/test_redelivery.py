@@ -75,6 +75,7 @@ BOT = "a racetime bot fails and recovers"
 LINK = "a player links racetime, then must link again"
 ON_DISCORD = "a match is a Discord event: scheduled, moved, its room opens"
 MATCH_REMINDED = "a match's players are reminded before it starts"
+PROPOSAL = "a player proposes a time, the other declines"
 # In test_racetime_listeners.py: the fake racetime server, a live race's room.
 STRANGER = "a stranger asks to join a live race's room"
 MATCH_ROOM = "a match room opens with a player racetime refuses"
@@ -162,6 +163,15 @@ LISTENERS: dict[str, Listener] = {
         "a DM to the player",
         "receipt after the DM (SentOnce 'link-dms'); a nonce Discord dedupes by",
         LINK,
+    ),
+    "ScheduleCog.tell": Listener(
+        _kinds("MatchTimeProposedEvent", "MatchProposalDeclinedEvent",
+               "MatchProposalRejectedEvent"),
+        "a DM to each player a proposal asks (Accept / Decline buttons), or a post in the "
+        "fallback channel; a DM to the proposer when declined or rejected",
+        "receipt per event and player after the DM (SentOnce 'proposal-dms'); a nonce Discord "
+        "dedupes by",
+        PROPOSAL,
     ),
     "LiveRaceRooms._on_entrant": Listener(
         _kinds("RacetimeEntrantJoinedEvent", "RacetimeEntrantStatusChangedEvent"),
@@ -424,7 +434,7 @@ async def _never_done(_self: SentOnce, _event_id: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("name", [MATCH_RESULT, LINK])
+@pytest.mark.parametrize("name", [MATCH_RESULT, LINK, PROPOSAL])
 async def test_without_the_sent_receipt_a_repeat_posts_again(
     discord_harness: DiscordHarness, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:

@@ -28,13 +28,16 @@ GOAL_FROM = {"match": "", "tournament": " (the tournament's default)", "default"
 RESULT_TEXT = {"dnf": "forfeit", "dq": "disqualified"}
 
 
+# A match whose players agree on a time (issue 25) has none until they do.
+NO_TIME_YET = "no time yet"
+
 # A race that is over is shown at its time, not "in 30 minutes" (it may have run early).
 OVER = (RaceStatus.FINISHED, RaceStatus.CANCELLED)
 
 
 def when_text(match: MatchInfo) -> str:
     if match.scheduled_at is None:
-        return "no time set"
+        return NO_TIME_YET
     if match.status in OVER:
         return discord_timestamp(match.scheduled_at, "F")
     return show_time(match.scheduled_at)
@@ -46,6 +49,8 @@ def room_text(match: MatchInfo) -> str:
     if room.status is RoomStatus.NONE:
         if match.auto_create and match.opens_at is not None:
             return f"no room yet (opens {discord_timestamp(match.opens_at, 'R')})"
+        if match.scheduled_at is None:
+            return "no room until the match has a time"
         return "no room yet (opened by a moderator)"
     text = room.status.value
     return f"{text}: {room.url}" if room.url else text
@@ -124,6 +129,10 @@ def cancelled_text(match: MatchInfo, reason: str) -> str:
 
 def _room_plan(match: MatchInfo) -> str:
     invitational = "invitational" if match.invitational else "open to anyone"
+    if match.scheduled_at is None:
+        return (
+            f"{invitational}; none until the players agree on a time (`/schedule propose`)"
+        )
     if match.auto_create and match.opens_at is not None:
         return (
             f"{invitational}, opens {match.room_open_minutes_before} minutes before, "
