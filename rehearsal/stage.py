@@ -221,7 +221,8 @@ class Stage:
         for message in self.guild.sent():
             first, more = message_lines(message)
             buttons = button_line(
-                (str(c.emoji) if c.emoji else None, f"{c.label} → {c.url}", c.disabled)
+                (str(c.emoji) if c.emoji else None,
+                 f"{c.label} → {c.url}" if c.url else c.label, c.disabled)
                 for row in message.components
                 if isinstance(row, discord.ActionRow)
                 for c in row.children

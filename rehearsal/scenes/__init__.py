@@ -17,12 +17,14 @@ from rehearsal.scenes import (
     racetime_bot,
     restart,
     room_commands,
+    scheduling,
     tournament,
 )
 from rehearsal.stage import Scene
 
 SCENES: list[Scene] = [
     racetime_bot.SCENE, race.SCENE, restart.SCENE, notifications.SCENE, tournament.SCENE,
-    not_let_in.SCENE, room_commands.SCENE, access.SCENE, admin.SCENE, api.SCENE,
+    not_let_in.SCENE, room_commands.SCENE, scheduling.SCENE, access.SCENE, admin.SCENE,
+    api.SCENE,
     live_race.SCENE, about.SCENE, metrics.SCENE,
 ]
