@@ -285,7 +285,10 @@ async def _match_on_discord(
     sessionmaker: async_sessionmaker[AsyncSession], place: Place
 ) -> list[Event]:
     slug = "cal-wolf-5005"
-    moved = WHEN + timedelta(hours=1)
+    # Discord takes events that start in the future only: a time ahead of whatever today is
+    # (CI moves the clock to 2040), not the scenarios' fixed WHEN.
+    first = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    moved = first + timedelta(hours=1)
     async with sessionmaker.begin() as session:
         tournament, match, _ = await _match(session, place, title="Calendar")
         assert tournament.id is not None and match.id is not None
@@ -294,8 +297,8 @@ async def _match_on_discord(
         ids = {"match_id": match.id, "tournament_id": tournament.id}
     url = f"https://racetime.gg/{CATEGORY}/{slug}"
     return [
-        MatchScheduledEvent(**ids, scheduled_at=WHEN, user_id=SYSTEM_USER_ID),
-        MatchRescheduledEvent(**ids, old_scheduled_at=WHEN, scheduled_at=moved,
+        MatchScheduledEvent(**ids, scheduled_at=first, user_id=SYSTEM_USER_ID),
+        MatchRescheduledEvent(**ids, old_scheduled_at=first, scheduled_at=moved,
                               user_id=SYSTEM_USER_ID),
         RacetimeRoomOpenedEvent(**ids, category=CATEGORY, room_slug=slug, room_url=url,
                                 invited_count=2, player_count=2, user_id=SYSTEM_USER_ID),
