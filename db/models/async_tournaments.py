@@ -1,9 +1,8 @@
 """Async tournaments: pools of seeds, participants and scheduled live races."""
 
 from datetime import datetime, timedelta
-from typing import Any
-
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, Interval, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
