@@ -271,6 +271,8 @@ class AsyncRunService:
     ) -> StartPreview:
         """The player's next seed of the pool, refused with the reason when there is none."""
         await self._access.require(actor, Permission.USE, guild_id)
+        with contextlib.suppress(_TooLate):  # a run past its limit ends: the next may start
+            await self._check_in_time(guild_id, tournament, actor, self._clock.now())
         async with self._sessionmaker() as session:
             found, pool_row = await self._pool(session, guild_id, tournament, pool, open_only=True)
             user = await self._participant(session, found, pool_row, actor)
@@ -334,16 +336,7 @@ class AsyncRunService:
         if comment is not None and len(comment) > COMMENT_MAX:
             raise UserFacingError(f"A comment can be at most {COMMENT_MAX} characters.")
         now = self._clock.now()
-        too_late: _TooLate | None = None
-        async with self._event_log.transaction() as outbox:
-            session = outbox.session
-            found, run, seed, user = await self._running(session, guild_id, tournament, actor)
-            if run.deadline_at <= now:
-                # The forfeit commits; the player is told after.
-                await self._time_out(session, outbox, run, found, seed, user, now)
-                too_late = _TooLate(found.name, found.run_limit_hours)
-        if too_late is not None:
-            raise too_late
+        await self._check_in_time(guild_id, tournament, actor, now)
         async with self._event_log.transaction() as outbox:
             session = outbox.session
             found, run, seed, user = await self._running(session, guild_id, tournament, actor)
@@ -372,6 +365,7 @@ class AsyncRunService:
         """Give up the player's run in progress."""
         await self._access.require(actor, Permission.USE, guild_id)
         now = self._clock.now()
+        await self._check_in_time(guild_id, tournament, actor, now)
         async with self._event_log.transaction() as outbox:
             session = outbox.session
             found, run, seed, user = await self._running(session, guild_id, tournament, actor)
@@ -409,6 +403,27 @@ class AsyncRunService:
         return done
 
     # -- helpers -----------------------------------------------------------------------------
+
+    async def _check_in_time(
+        self, guild_id: int, tournament: str, actor: Actor, now: datetime
+    ) -> None:
+        """The player's run in progress, if past its limit, becomes a forfeit now (it commits)
+        and they are told, without waiting for the sweep."""
+        assert actor.discord_id is not None
+        too_late: _TooLate | None = None
+        async with self._event_log.transaction() as outbox:
+            session = outbox.session
+            found = await self._tournaments.find(session, guild_id, tournament)
+            user = await get_or_create_user_by_discord_id(session, actor.discord_id)
+            run = await queries.running_run(session, _id(found), _id(user))
+            if run is None or run.deadline_at > now:
+                return
+            seed = await session.get(AsyncPoolSeed, run.seed_id)
+            assert seed is not None
+            if await self._time_out(session, outbox, run, found, seed, user, now):
+                too_late = _TooLate(found.name, found.run_limit_hours)
+        if too_late is not None:
+            raise too_late
 
     async def _time_out(
         self, session: AsyncSession, outbox: Outbox, run: AsyncRun, found: AsyncTournament,

@@ -333,3 +333,23 @@ async def test_a_submission_past_the_limit_is_a_forfeit(scene: Scene) -> None:
     assert (run.status, run.forfeit_reason) == ("forfeit", "timeout")
     assert await scene.harness.services.async_runs.sweep() == 0
     assert await event_kinds(scene) == ["AsyncRunStartedEvent", "AsyncRunTimedOutEvent"]
+
+
+async def test_past_the_limit_a_forfeit_is_the_timeout_and_the_next_seed_can_start(
+    scene: Scene,
+) -> None:
+    await start(scene, scene.ada)
+    await start(scene, scene.bob)
+    await scene.clock.advance(12 * 3600)
+    assert await scene.slash("async forfeit", scene.ada, tournament=ASYNC) == (
+        f"Your run of **{ASYNC}** was not submitted within 12 hours, so it is a forfeit."
+    )
+    shown = await preview(scene, scene.bob)  # no sweep ran: the start ends the old run first
+    assert shown.content is not None and "seed 2 of 2" in shown.content
+    assert [(r.status, r.forfeit_reason) for r in await runs(scene)] == [
+        ("forfeit", "timeout"), ("forfeit", "timeout"),
+    ]
+    assert await event_kinds(scene) == [
+        "AsyncRunStartedEvent", "AsyncRunStartedEvent", "AsyncRunTimedOutEvent",
+        "AsyncRunTimedOutEvent",
+    ]
