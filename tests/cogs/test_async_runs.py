@@ -161,7 +161,7 @@ async def test_start_asks_then_records_dms_the_seed_once_and_answers(scene: Scen
     assert await runs(scene) == []
     refused = await scene.harness.press(shown, "Start", member=scene.bob)
     assert refused.first.content == (
-        f"This is {scene.ada.display_name}'s run. `/async start` starts your own."
+        f"This preview is {scene.ada.display_name}'s. `/async start` shows your own next seed."
     )
     answer = final(await scene.harness.press(shown, "Start", member=scene.ada))
     assert SEED_1 in answer and "Par time: 1:30:00" in answer

@@ -87,7 +87,8 @@ class StartRunView(discord.ui.View):
         if interaction.user.id == self._owner.id:
             return True
         await interaction.response.send_message(
-            f"This is {self._owner.display_name}'s run. `/async start` starts your own.",
+            f"This preview is {self._owner.display_name}'s. `/async start` shows your own "
+            "next seed.",
             ephemeral=True,
         )
         return False
