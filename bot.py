@@ -348,6 +348,8 @@ def build_services(
         live_races=live_races.live_races,
         live_race_rooms=live_races.rooms,
         live_race_scheduler=live_races.scheduler,
+        async_runs=live_races.async_runs,
+        async_run_sweeper=live_races.async_run_sweeper,
         bot_alerts=bot_alerts,
         seeds=seed_service,
         proposals=ProposalService(

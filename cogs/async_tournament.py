@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs._shared.live_races.async_runs import StartRunView, preview_text, seeds_pages
 from cogs._shared.live_races.embeds import (
     participants_pages,
     pools_pages,
@@ -24,12 +25,14 @@ from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
 from core.access import AccessPolicy, Permission
+from core.live_races.async_runs import AsyncRunService, written_duration
 from core.live_races.async_tournaments import AsyncTournamentService
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot
 
 TOURNAMENT_HELP = "The async tournament: pick one from the suggestions"
+POOL_HELP = "The pool's name, e.g. Pool A"
 
 
 @app_commands.guild_only()
@@ -37,9 +40,13 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
     """Async tournaments: pools, participants and their runs."""
 
     pool = app_commands.Group(name="pool", description="The pools of an async tournament")
+    seed = app_commands.Group(name="seed", description="The seeds of an async tournament's pools")
 
-    def __init__(self, asyncs: AsyncTournamentService, access: AccessPolicy) -> None:
+    def __init__(
+        self, asyncs: AsyncTournamentService, runs: AsyncRunService, access: AccessPolicy
+    ) -> None:
         self.asyncs = self.tournament_names = asyncs
+        self.runs = runs
         self.access = access
         super().__init__()
 
@@ -195,5 +202,156 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
     participants.autocomplete("tournament")(tournament_choices)
 
 
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @app_commands.command(name="run-limit")
+    @app_commands.describe(
+        tournament=TOURNAMENT_HELP,
+        hours="Hours a player has to submit a run they start (default 12)",
+    )
+    async def run_limit(
+        self, interaction: discord.Interaction, tournament: str,
+        hours: app_commands.Range[int, 1, 336],
+    ) -> None:
+        """Set how long players have to submit a run they start; later, it is a forfeit."""
+        assert interaction.guild_id is not None
+        name = await self.runs.set_run_limit(
+            interaction.guild_id, tournament, hours, actor=actor_of(interaction)
+        )
+        await reply(interaction, f"Runs of **{name}** started from now on have {hours} "
+                    "hour(s) to be submitted.")
+
+    run_limit.autocomplete("tournament")(tournament_choices)
+
+    # -- seeds -------------------------------------------------------------------------------
+
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @seed.command(name="add")
+    @app_commands.describe(
+        tournament=TOURNAMENT_HELP, pool=POOL_HELP,
+        seed="The seed: its permalink, or text telling how to get it",
+        par="The par time, e.g. 1:30:00",
+    )
+    async def seed_add(
+        self, interaction: discord.Interaction, tournament: str, pool: str, seed: str,
+        par: str | None = None,
+    ) -> None:
+        """Add a seed at the end of a pool (players play them in order)."""
+        assert interaction.guild_id is not None
+        name, added = await self.runs.add_seed(
+            interaction.guild_id, tournament, pool, seed, par=par, actor=actor_of(interaction)
+        )
+        par_text = f" (par {written_duration(added.par_time)})" if added.par_time else ""
+        await reply(interaction, f"Added seed {added.position} to **{name}**{par_text}.")
+
+    seed_add.autocomplete("tournament")(tournament_choices)
+
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @seed.command(name="list")
+    @app_commands.describe(tournament=TOURNAMENT_HELP, pool=POOL_HELP)
+    async def seed_list(
+        self, interaction: discord.Interaction, tournament: str, pool: str
+    ) -> None:
+        """List a pool's seeds, their par times and runs (only you see them)."""
+        assert interaction.guild_id is not None
+        name, pool_name, seeds = await self.runs.seeds(
+            interaction.guild_id, tournament, pool, actor=actor_of(interaction)
+        )
+        await send_pages(interaction, text_pages(seeds_pages(name, pool_name, seeds)))
+
+    seed_list.autocomplete("tournament")(tournament_choices)
+
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @seed.command(name="remove")
+    @app_commands.describe(
+        tournament=TOURNAMENT_HELP, pool=POOL_HELP,
+        number="The seed's number, as /async seed list shows it",
+    )
+    async def seed_remove(
+        self, interaction: discord.Interaction, tournament: str, pool: str,
+        number: app_commands.Range[int, 1],
+    ) -> None:
+        """Remove a seed nobody has played from a pool."""
+        assert interaction.guild_id is not None
+        name = await self.runs.remove_seed(
+            interaction.guild_id, tournament, pool, number, actor=actor_of(interaction)
+        )
+        await reply(interaction, f"Removed seed {number} from **{name}**.")
+
+    seed_remove.autocomplete("tournament")(tournament_choices)
+
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @app_commands.command(name="reattempt")
+    @app_commands.describe(
+        tournament=TOURNAMENT_HELP, member="The player who may play the seed again",
+        pool=POOL_HELP, number="The seed's number, as /async seed list shows it",
+    )
+    async def reattempt(
+        self, interaction: discord.Interaction, tournament: str, member: discord.Member,
+        pool: str, number: app_commands.Range[int, 1],
+    ) -> None:
+        """Let a player play a seed of a pool again."""
+        assert interaction.guild_id is not None
+        name = await self.runs.allow_reattempt(
+            interaction.guild_id, tournament, member.id, pool, number,
+            actor=actor_of(interaction),
+        )
+        await reply(interaction, f"<@{member.id}> may play seed {number} of **{name}** again: "
+                    "their next `/async start` picks it.")
+
+    reattempt.autocomplete("tournament")(tournament_choices)
+
+    # -- players' runs -----------------------------------------------------------------------
+
+    @app_commands.command(name="start")
+    @app_commands.describe(tournament=TOURNAMENT_HELP, pool=POOL_HELP)
+    async def start(self, interaction: discord.Interaction, tournament: str, pool: str) -> None:
+        """Start a run of your next seed of a pool, on your own time (asks first)."""
+        assert interaction.guild_id is not None
+        shown = await self.runs.preview(
+            interaction.guild_id, tournament, pool, actor=actor_of(interaction)
+        )
+        view = StartRunView(self.runs, interaction, shown)
+        await interaction.response.send_message(preview_text(shown), view=view, ephemeral=True)
+
+    start.autocomplete("tournament")(tournament_choices)
+
+    @app_commands.command(name="submit")
+    @app_commands.describe(
+        tournament=TOURNAMENT_HELP, time="Your final time, H:MM:SS or MM:SS, e.g. 1:23:45",
+        vod="A link to the VOD of your run (https://...)", comment="Anything for the reviewers",
+    )
+    async def submit(
+        self, interaction: discord.Interaction, tournament: str, time: str, vod: str,
+        comment: str | None = None,
+    ) -> None:
+        """Submit your run in progress: its time and VOD."""
+        assert interaction.guild_id is not None
+        run = await self.runs.submit(
+            interaction.guild_id, tournament, time, vod, comment=comment,
+            actor=actor_of(interaction),
+        )
+        assert run.finish_time is not None
+        await reply(interaction, f"Submitted seed {run.position} of **{run.tournament}** · "
+                    f"**{run.pool}** in {written_duration(run.finish_time)}. It waits for "
+                    "review.")
+
+    submit.autocomplete("tournament")(tournament_choices)
+
+    @app_commands.command(name="forfeit")
+    @app_commands.describe(tournament=TOURNAMENT_HELP)
+    async def forfeit(self, interaction: discord.Interaction, tournament: str) -> None:
+        """Give up your run in progress."""
+        assert interaction.guild_id is not None
+        run = await self.runs.forfeit(
+            interaction.guild_id, tournament, actor=actor_of(interaction)
+        )
+        await reply(interaction, f"Forfeit seed {run.position} of **{run.tournament}** · "
+                    f"**{run.pool}**.")
+
+    forfeit.autocomplete("tournament")(tournament_choices)
+
+
 async def setup(bot: RaceDeskBot) -> None:
-    await bot.add_cog(AsyncCog(bot.services.async_tournaments, bot.services.access))
+    await bot.add_cog(AsyncCog(
+        bot.services.async_tournaments, bot.services.async_runs, bot.services.access
+    ))

@@ -18,6 +18,7 @@ from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
 from core.health import HealthService
 from core.lifecycle import Lifecycle
+from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.live_races import LiveRaceService
 from core.live_races.rooms import LiveRaceRooms, LiveRaceScheduler
@@ -83,6 +84,9 @@ class Services:
     live_races: LiveRaceService
     live_race_rooms: LiveRaceRooms
     live_race_scheduler: LiveRaceScheduler
+    # Players' own runs of pool seeds, and the sweep forfeiting overdue ones (issue 26).
+    async_runs: AsyncRunService
+    async_run_sweeper: AsyncRunSweeper
     # racetime bot administration (issue 14).
     bot_alerts: BotAlertService
     # Race-room chat commands and seeds (issue 24).
@@ -123,6 +127,10 @@ class Services:
             await lifecycle.add(
                 "live race room scheduler",
                 self.live_race_scheduler.start, self.live_race_scheduler.stop,
+            )
+            # Runs past their tournament's limit become forfeits where rooms open on time.
+            await lifecycle.add(
+                "async run sweep", self.async_run_sweeper.start, self.async_run_sweeper.stop
             )
             # Reminders go out where rooms are opened on time: one process sends them.
             await lifecycle.add(

@@ -12,6 +12,13 @@ from core.events.accounts import (
     RacetimeAccountLinkedEvent,
     RacetimeLinkNeedsReauthorizationEvent,
 )
+from core.events.async_runs import (
+    AsyncRunEvent,
+    AsyncRunForfeitedEvent,
+    AsyncRunStartedEvent,
+    AsyncRunSubmittedEvent,
+    AsyncRunTimedOutEvent,
+)
 from core.events.base import Event, EventPriority, utc_now
 from core.events.codec import UnknownEventKindError, decode_event, encode_event
 from core.events.dispatcher import EventDispatcher, RetryPolicy, Subscription, by_priority
@@ -70,6 +77,11 @@ __all__ = [
     "AsyncLiveRaceFinishedEvent",
     "AsyncLiveRaceRoomOpenedEvent",
     "AsyncLiveRaceStartedEvent",
+    "AsyncRunEvent",
+    "AsyncRunForfeitedEvent",
+    "AsyncRunStartedEvent",
+    "AsyncRunSubmittedEvent",
+    "AsyncRunTimedOutEvent",
     "Event",
     "EventDispatcher",
     "EventLog",

@@ -12,6 +12,7 @@ from core.audit import AuditService
 from core.clock import Clock
 from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
+from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.live_races import LiveRaceService
 from core.live_races.results import LiveRaceResults
@@ -30,6 +31,8 @@ class LiveRaceServices:
     live_races: LiveRaceService
     rooms: LiveRaceRooms
     scheduler: LiveRaceScheduler
+    async_runs: AsyncRunService
+    async_run_sweeper: AsyncRunSweeper
 
 
 def build_live_races(
@@ -56,6 +59,9 @@ def build_live_races(
     scheduler = LiveRaceScheduler(sessionmaker, event_log, rooms, clock=clock)
     scheduler.subscribe(dispatcher)
     LiveRaceResults(event_log, racetime_url=racetime_url).subscribe(dispatcher)
+    async_runs = AsyncRunService(
+        sessionmaker, event_log, audit, async_tournaments, clock, access=access
+    )
     return LiveRaceServices(
         async_tournaments=async_tournaments,
         live_races=LiveRaceService(
@@ -64,4 +70,6 @@ def build_live_races(
         ),
         rooms=rooms,
         scheduler=scheduler,
+        async_runs=async_runs,
+        async_run_sweeper=AsyncRunSweeper(async_runs, clock),
     )

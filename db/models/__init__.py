@@ -8,6 +8,9 @@ from db.models.async_tournaments import (
     AsyncParticipant,
     AsyncPool,
     AsyncPoolRun,
+    AsyncPoolSeed,
+    AsyncRun,
+    AsyncRunStatus,
     AsyncTournament,
 )
 from db.models.audit import AuditLog
@@ -40,6 +43,9 @@ __all__ = [
     "AsyncParticipant",
     "AsyncPool",
     "AsyncPoolRun",
+    "AsyncPoolSeed",
+    "AsyncRun",
+    "AsyncRunStatus",
     "AsyncTournament",
     "AuditLog",
     "BotStatus",

@@ -1,6 +1,7 @@
 """Async tournaments: pools of seeds, participants and scheduled live races."""
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, Interval, Text, UniqueConstraint
@@ -32,6 +33,8 @@ class AsyncTournament(SQLModel, table=True):
     racetime_category: str = Field(max_length=64)
     goal: str | None = Field(default=None, max_length=200)
     is_active: bool = Field(default=True)
+    # How long a player has to submit a run they started; later, it is a forfeit (issue 26).
+    run_limit_hours: int = Field(default=12)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -127,3 +130,70 @@ class AsyncPoolRun(SQLModel, table=True):
     finish_time: timedelta | None = Field(default=None, sa_type=Interval)
     event_id: str = Field(max_length=200)
     created_at: datetime = created_at_field()
+
+
+class AsyncPoolSeed(SQLModel, table=True):
+    """A seed of a pool, given by an organizer (a permalink or text), played in ``position``
+    order; ``par_time`` is what a good run takes (a leaderboard's score comes from it)."""
+
+    __tablename__ = "async_pool_seeds"
+    __table_args__ = (UniqueConstraint("pool_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pool_id: int = Field(foreign_key="async_pools.id", ondelete="CASCADE", index=True)
+    position: int
+    seed: str = Field(sa_type=Text)
+    par_time: timedelta | None = Field(default=None, sa_type=Interval)
+    added_by_discord_id: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = created_at_field()
+
+
+class AsyncRunStatus(StrEnum):
+    """Where a player's own run of a seed is: ``started`` until submitted or forfeit (by the
+    player, or by the tournament's run limit); review turns a submitted run ``approved`` or
+    ``rejected``."""
+
+    STARTED = "started"
+    SUBMITTED = "submitted"
+    FORFEIT = "forfeit"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class AsyncRun(SQLModel, table=True):
+    """A player's run of a pool seed on their own time (issue 26).
+
+    Not an :class:`AsyncPoolRun`: those are live races' results, one per pool and player with
+    racetime's statuses; these are one per seed and attempt, timed by the player, and go on to
+    review. ``running_tournament_id`` is the tournament while the run is ``started`` and
+    ``None`` after: unique with the player, so a player has one run in progress per
+    tournament (NULLs never collide). ``reattempt_allowed``: an organizer lets the player
+    play this seed again (a new run, ``attempt`` + 1).
+    """
+
+    __tablename__ = "async_runs"
+    __table_args__ = (
+        status_check("status", AsyncRunStatus),
+        UniqueConstraint("seed_id", "user_id", "attempt"),
+        UniqueConstraint("user_id", "running_tournament_id"),
+        Index("ix_async_runs_status_deadline_at", "status", "deadline_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tournament_id: int = Field(foreign_key="async_tournaments.id", ondelete="CASCADE", index=True)
+    pool_id: int = Field(foreign_key="async_pools.id", ondelete="CASCADE")
+    seed_id: int = Field(foreign_key="async_pool_seeds.id", ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    attempt: int = Field(default=1)
+    status: str = Field(default=AsyncRunStatus.STARTED.value, max_length=16)
+    running_tournament_id: int | None = Field(default=None)
+    started_at: datetime = datetime_field(nullable=False)
+    deadline_at: datetime = datetime_field(nullable=False)
+    ended_at: datetime | None = datetime_field()  # submitted or forfeit
+    finish_time: timedelta | None = Field(default=None, sa_type=Interval)
+    vod_url: str | None = Field(default=None, max_length=500)
+    comment: str | None = Field(default=None, max_length=500)
+    forfeit_reason: str | None = Field(default=None, max_length=16)  # "player" | "timeout"
+    reattempt_allowed: bool = Field(default=False)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = updated_at_field()

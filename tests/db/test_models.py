@@ -16,6 +16,8 @@ from db.models import (
     AsyncParticipant,
     AsyncPool,
     AsyncPoolRun,
+    AsyncPoolSeed,
+    AsyncRun,
     AsyncTournament,
     AuditLog,
     BotStatus,
@@ -272,10 +274,26 @@ async def _insert_one_of_everything(
         ),
         CalendarMatchRevision(match_id=match.id, fingerprint="ab" * 32, sequence=3,
                               changed_at=WHEN),
+        AsyncPoolSeed(
+            pool_id=pool.id, position=1, seed="https://alttpr.com/h/abc",
+            par_time=timedelta(hours=1, minutes=30), added_by_discord_id=BIG,
+        ),
         MatchProposal(
             match_id=match.id, live_match_id=match.id, proposer_discord_id=BIG,
             proposed_at=WHEN, state="accepted", needs_approval=True, accepted_by=[str(BIG)],
             decided_by_discord_id=BIG, reason="restream", replaced_by=7,
+        ),
+    )
+    await session.flush()
+    seed = rows["async_pool_seeds"][0]
+    assert isinstance(seed, AsyncPoolSeed) and seed.id is not None
+    keep(
+        AsyncRun(
+            tournament_id=async_tournament.id, pool_id=pool.id, seed_id=seed.id,
+            user_id=user.id, attempt=2, status="submitted", running_tournament_id=None,
+            started_at=WHEN, deadline_at=WHEN + timedelta(hours=12), ended_at=WHEN,
+            finish_time=timedelta(hours=1, minutes=2, seconds=3), vod_url="https://v.example/1",
+            comment="gg", forfeit_reason=None, reattempt_allowed=True,
         ),
     )
     await session.flush()

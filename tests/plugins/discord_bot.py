@@ -22,6 +22,7 @@ from cogs._shared.notifications.sender import DiscordNotificationSender
 from core.access import Actor
 from core.accounts.linking import LinkSettings
 from core.calendars import CalendarSettings
+from core.clock import Clock
 from core.config import RacetimeSettings, SeedServiceSettings, WebSettings
 from core.container import Services
 from core.lifecycle import Lifecycle
@@ -185,6 +186,7 @@ async def running_harness(
     web_port: int | None = None,
     bot_timings: BotTimings | None = None,
     seeds: SeedServiceSettings | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[DiscordHarness]:
     """A bot under dpytest on ``db_url``; the racetime engine (not started) uses ``racetime``.
 
@@ -198,7 +200,7 @@ async def running_harness(
     services = build_services(
         database_url=db_url, secret_box=secret_box, racetime=racetime, listener_retry=FAST_RETRY,
         linking=linking, bot_timings=bot_timings, owner_ids=[SET_UP_BY], seeds=seeds,
-        calendars=public,
+        calendars=public, clock=clock,
     )
     lifecycle = Lifecycle()
     await services.start(lifecycle, racetime_engine=False)
