@@ -183,6 +183,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         reminder_minutes=REMINDER_HELP,
         reminder_channel="Where reminders are posted too (default: DMs only)",
         discord_events="Show each scheduled match as a Discord event in this server",
+        public="Anyone may read the tournament's page on the web (matches, results; default off)",
         clear="A setting to remove: the default goal or a channel",
     )
     @app_commands.choices(
@@ -207,6 +208,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         reminder_minutes: int | None = None,
         reminder_channel: discord.TextChannel | None = None,
         discord_events: bool | None = None,
+        public: bool | None = None,
         clear: str | None = None,
     ) -> None:
         """Show a tournament's settings, or change the ones you give."""
@@ -225,6 +227,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
             "reminder_minutes": reminder_minutes,
             "reminder_channel_id": reminder_channel.id if reminder_channel else None,
             "discord_events": discord_events,
+            "public": public,
         }
         changes = {key: value for key, value in changes.items() if value is not None}
         if clear is not None:

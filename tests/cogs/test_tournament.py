@@ -196,6 +196,7 @@ async def test_create_echoes_every_setting_and_is_audited(harness: DiscordHarnes
         "**Reminders:** 30 minutes before the match\n"
         "**Reminder channel:** none\n"
         "**Discord events:** off\n"
+        "**Public page:** off\n"
         "Change them with `/tournament settings tournament:Winter Cup`."
     )
     [entry] = await harness.services.audit.entries("tournament.create")

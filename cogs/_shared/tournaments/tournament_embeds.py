@@ -27,6 +27,7 @@ LABELS = {
     "reminder_minutes": "Reminders",
     "reminder_channel_id": "Reminder channel",
     "discord_events": "Discord events",
+    "public": "Public page",
 }
 
 
