@@ -46,7 +46,14 @@ async def tournament(request: web.Request) -> web.Response:
     return html(tournament_html(found)) if found is not None else not_found()
 
 
+async def nothing_here(request: web.Request) -> web.Response:
+    return not_found()
+
+
 def install(app: web.Application) -> None:
     if PAGES in app:  # an app built without public pages (a test's) serves none
         app.router.add_get(f"/t/{GUILD}", index)
         app.router.add_get(f"/t/{GUILD}/{{tournament}}", tournament)
+        # Any other address under /t (a name with a slash, a mistyped server): the same 404
+        # page, not the API's JSON.
+        app.router.add_get("/t/{rest:.*}", nothing_here)
