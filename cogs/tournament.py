@@ -38,6 +38,7 @@ from cogs._shared.tournaments.tournament_embeds import (
 from core.access import AccessPolicy, Permission
 from core.calendars import CalendarFeedService
 from core.errors import UserFacingError
+from core.pages import PublicPageService
 from core.racetime_bots.category_slug import normalise_category
 from core.seeds import SeedService
 from core.seeds.alttpr_presets import ALTTPR_PRESETS
@@ -88,8 +89,10 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         seeds: SeedService,
         calendars: CalendarFeedService,
         proposals: ProposalService,
+        pages: PublicPageService,
     ) -> None:
         self._tournaments = tournaments
+        self._pages = pages
         self._seeds = seeds
         self._calendars = calendars
         self._proposals = proposals
@@ -251,6 +254,9 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
             f"**{LABELS[key]}:** {show_setting(key, old)} → {show_setting(key, new)}"
             for key, (old, new) in update.changed.items()
         ]
+        if update.changed.get("public", (False, False))[1]:
+            page = self._pages.page_url(interaction.guild.id, update.tournament.id)
+            lines.append(f"Its page, for anyone: {page}")
         await reply(interaction, f"Updated **{name}**:\n" + "\n".join(lines))
 
     settings.autocomplete("tournament")(tournament_choices)
@@ -302,7 +308,11 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         actor = actor_of(interaction)
         shown = await self._tournaments.info(interaction.guild.id, tournament, actor=actor)
         seeds = await self._seeds.view(actor, interaction.guild.id, shown.name)
-        await reply(interaction, embed=tournament_embed(shown, seeds.settings))
+        page = (
+            self._pages.page_url(interaction.guild.id, shown.id)
+            if shown.settings.public else None
+        )
+        await reply(interaction, embed=tournament_embed(shown, seeds.settings, page_url=page))
 
     @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="seeds")
@@ -503,5 +513,5 @@ async def setup(bot: RaceDeskBot) -> None:
     services = bot.services
     await bot.add_cog(TournamentCog(
         services.tournaments, services.access, services.seeds, services.calendars,
-        services.proposals,
+        services.proposals, services.pages,
     ))
