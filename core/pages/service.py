@@ -38,6 +38,9 @@ from db.queries import pages as queries
 from db.queries import tournaments as tournament_queries
 from db.queries.calendars import rooms_of_matches
 
+# Ids beyond what the columns hold (a mistyped address) are no tournament and no server;
+# PostgreSQL would refuse to compare them.
+TOURNAMENT_ID_MAX, GUILD_ID_MAX = 2**31 - 1, 2**63 - 1
 # A page stays one readable page: each list shows at most this many matches and says how
 # many more there are.
 SECTION_MAX = 100
@@ -79,6 +82,8 @@ class PublicPageService:
     async def index(self, guild_id: int) -> ServerIndex | None:
         """The server's public tournaments; None when it has none (a 404, like a server
         RaceDesk does not know)."""
+        if not 0 < guild_id <= GUILD_ID_MAX:
+            return None
         entries = []
         async with self._sessionmaker() as session:
             for tournament in await self._public_of(session, guild_id):
@@ -155,8 +160,12 @@ class PublicPageService:
     async def _find(
         self, session: AsyncSession, guild_id: int, segment: str
     ) -> Tournament | None:
+        if not 0 < guild_id <= GUILD_ID_MAX:
+            return None
         wanted = id_in(segment)
         if wanted is not None:
+            if wanted > TOURNAMENT_ID_MAX:
+                return None
             found = await tournament_queries.get_tournament(session, wanted)
             if found is None or found.guild_id != guild_id:
                 return None

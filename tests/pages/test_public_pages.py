@@ -93,6 +93,7 @@ async def test_private_unknown_and_other_servers_tournaments_have_no_page(scene:
         (GUILD, str(scene.private_id)), (GUILD, "secret-cup"), (GUILD, "999999"),
         (GUILD, "no-such-cup"), (GUILD, ""), (GUILD, str(their.id)),  # another server's
         (OTHER_GUILD, str(scene.cup_id)),
+        (GUILD, "99999999999"), (GUILD, "9" * 18), (10**20, str(scene.cup_id)), (0, "1"),
     ]:
         assert await scene.pages.page(guild, segment) is None, (guild, segment)
 
@@ -119,6 +120,7 @@ async def test_the_index_lists_only_the_servers_public_tournaments(scene: Scene)
     ]
     assert index.tournaments[0].next_match_at == scene.clock.now() + timedelta(hours=24)
     assert await scene.pages.index(333) is None
+    assert await scene.pages.index(10**20) is None
 
 
 def test_slugs_and_ids() -> None:

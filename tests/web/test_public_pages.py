@@ -81,6 +81,7 @@ async def test_private_unknown_and_others_tournaments_are_the_same_404(served: S
     for path in (
         f"/t/{GUILD}/{scene.private_id}", f"/t/{GUILD}/secret-cup", f"/t/{GUILD}/424242",
         f"/t/{OTHER_GUILD}/{scene.cup_id}", "/t/333", f"/t/{GUILD}/{MARKUP}",
+        f"/t/{GUILD}/99999999999", f"/t/{10**19}", f"/t/{10**19}/1", "/t/", "/t/x/y/z",
     ):
         status, body, headers = await served.get(path)
         assert status == 404, path
