@@ -1,6 +1,8 @@
 """Public tournament pages over real HTTP, then in a real headless browser: the page is
-opened, its content checked, and screenshots saved for a person to look at (on a phone's
-screen and a desktop's, in ``tests.web.browser.SCREENSHOTS``; ``.ci/run`` lists them).
+opened, its content checked, and screenshots saved for a person to look at
+(``public-page-phone.png``, ``public-page-desktop.png`` with scripts off,
+``public-index-phone.png``, in ``tests.web.browser.SCREENSHOTS``: ``data/screenshots/`` unless
+``$RACEDESK_SCREENSHOTS`` says otherwise; ``.ci/run`` lists them).
 
 The server is RaceDesk's own (``bot.build_services`` and ``bot.web_server``, as in
 production) on a free port, over the database the pages' scene fills (tests/pages/scene.py).
@@ -173,3 +175,22 @@ async def test_a_private_tournament_is_not_found_in_the_browser(
     assert title == "Not found · RaceDesk"
     assert "There is no public tournament at this address" in text
     assert "Hidden match" not in text and "Secret Cup" not in text
+
+
+@pytest.mark.browser
+async def test_the_servers_index_in_a_browser_links_its_public_tournaments(
+    chromium: WebDriver, served: Served
+) -> None:
+    def open_index() -> tuple[list[str], str]:
+        chromium.set_window_size(390, 844)
+        chromium.get(f"{served.url}/t/{GUILD}")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        assert chromium.save_screenshot(str(SCREENSHOTS / "public-index-phone.png"))
+        links = chromium.find_elements(By.CSS_SELECTOR, "#tournaments a")
+        names = [link.text for link in links]
+        links[0].click()
+        return names, chromium.find_element(By.ID, "name").text
+
+    names, landed = await asyncio.to_thread(open_index)
+    assert names == ["Winter Cup"] and landed == "Winter Cup"
+
