@@ -5,7 +5,9 @@ and a server's index show, and that nothing private is reachable; then the HTML 
 from __future__ import annotations
 
 import re
+import tomllib
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -176,3 +178,16 @@ async def test_times_read_in_utc_without_a_script_and_results_show_places(
 def test_the_not_found_page_and_race_times() -> None:
     assert "There is no public tournament at this address" in not_found_html()
     assert race_time(timedelta(hours=12, seconds=5.9)) == "12:00:05"
+
+
+def test_the_templates_are_shipped_with_the_package() -> None:
+    """web/pages.py loads its templates as package resources: each is package data."""
+    repo = Path(__file__).resolve().parent.parent.parent
+    shipped = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["web"]
+    templates = sorted((repo / "web" / "templates").iterdir())
+    assert {t.suffix for t in templates} == {".html", ".js"}
+    for template in templates:
+        relative = template.relative_to(repo / "web")
+        assert any(relative.match(pattern) for pattern in shipped), relative
