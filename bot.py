@@ -62,6 +62,7 @@ from core.notifications.delivery import NotificationDelivery
 from core.notifications.listeners import NotificationListeners
 from core.notifications.reminders import ReminderScheduler
 from core.notifications.service import NotificationService
+from core.pages import PublicPageService
 from core.racetime_bots.admin import RacetimeAdminService
 from core.racetime_bots.alerts import BotAlertService
 from core.racetime_bots.bots import RacetimeBotService
@@ -308,6 +309,10 @@ def build_services(
         matches, live_races.live_races, racetime_url=f"{racetime.scheme}://{racetime.host}",
     )
     schedule_imports = ScheduleImports(sessionmaker, matches, tournaments, access=access)
+    calendar_feeds = CalendarFeedService(
+        sessionmaker, audit, clock, secret_box, tournaments, access=access,
+        settings=calendars, racetime_url=f"{racetime.scheme}://{racetime.host}",
+    )
     return Services(
         engine=engine,
         sessionmaker=sessionmaker,
@@ -356,9 +361,11 @@ def build_services(
             sessionmaker, event_log, audit, matches, tournaments, clock, access=access
         ),
         room_commands=room_commands,
-        calendars=CalendarFeedService(
-            sessionmaker, audit, clock, secret_box, tournaments, access=access,
-            settings=calendars, racetime_url=f"{racetime.scheme}://{racetime.host}",
+        calendars=calendar_feeds,
+        pages=PublicPageService(
+            sessionmaker, clock, calendars=calendar_feeds,
+            public_url=calendar_feeds.settings.public_url,
+            racetime_url=f"{racetime.scheme}://{racetime.host}",
         ),
         schedule_imports=schedule_imports,
         match_api=MatchApiService(matches, schedule_imports),
@@ -382,6 +389,7 @@ def web_server(
             rate_limiter=RateLimiter(settings.api_requests_per_minute, clock=services.clock),
             linking=services.linking,
             calendars=services.calendars,
+            pages=services.pages,
             metrics=exported_metrics(services, settings),
         )
     )

@@ -38,6 +38,7 @@ from cogs._shared.tournaments.tournament_embeds import (
 from core.access import AccessPolicy, Permission
 from core.calendars import CalendarFeedService
 from core.errors import UserFacingError
+from core.pages import PublicPageService
 from core.racetime_bots.category_slug import normalise_category
 from core.seeds import SeedService
 from core.seeds.alttpr_presets import ALTTPR_PRESETS
@@ -88,8 +89,10 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         seeds: SeedService,
         calendars: CalendarFeedService,
         proposals: ProposalService,
+        pages: PublicPageService,
     ) -> None:
         self._tournaments = tournaments
+        self._pages = pages
         self._seeds = seeds
         self._calendars = calendars
         self._proposals = proposals
@@ -183,6 +186,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         reminder_minutes=REMINDER_HELP,
         reminder_channel="Where reminders are posted too (default: DMs only)",
         discord_events="Show each scheduled match as a Discord event in this server",
+        public="Anyone may read the tournament's page on the web (matches, results; default off)",
         clear="A setting to remove: the default goal or a channel",
     )
     @app_commands.choices(
@@ -207,6 +211,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         reminder_minutes: int | None = None,
         reminder_channel: discord.TextChannel | None = None,
         discord_events: bool | None = None,
+        public: bool | None = None,
         clear: str | None = None,
     ) -> None:
         """Show a tournament's settings, or change the ones you give."""
@@ -225,6 +230,7 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
             "reminder_minutes": reminder_minutes,
             "reminder_channel_id": reminder_channel.id if reminder_channel else None,
             "discord_events": discord_events,
+            "public": public,
         }
         changes = {key: value for key, value in changes.items() if value is not None}
         if clear is not None:
@@ -248,6 +254,9 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
             f"**{LABELS[key]}:** {show_setting(key, old)} → {show_setting(key, new)}"
             for key, (old, new) in update.changed.items()
         ]
+        if update.changed.get("public", (False, False))[1]:
+            page = self._pages.page_url(interaction.guild.id, update.tournament.id)
+            lines.append(f"Its page, for anyone: {page}")
         await reply(interaction, f"Updated **{name}**:\n" + "\n".join(lines))
 
     settings.autocomplete("tournament")(tournament_choices)
@@ -299,7 +308,11 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         actor = actor_of(interaction)
         shown = await self._tournaments.info(interaction.guild.id, tournament, actor=actor)
         seeds = await self._seeds.view(actor, interaction.guild.id, shown.name)
-        await reply(interaction, embed=tournament_embed(shown, seeds.settings))
+        page = (
+            self._pages.page_url(interaction.guild.id, shown.id)
+            if shown.settings.public else None
+        )
+        await reply(interaction, embed=tournament_embed(shown, seeds.settings, page_url=page))
 
     @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="seeds")
@@ -500,5 +513,5 @@ async def setup(bot: RaceDeskBot) -> None:
     services = bot.services
     await bot.add_cog(TournamentCog(
         services.tournaments, services.access, services.seeds, services.calendars,
-        services.proposals,
+        services.proposals, services.pages,
     ))

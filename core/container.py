@@ -25,6 +25,7 @@ from core.live_races.rooms import LiveRaceRooms, LiveRaceScheduler
 from core.metrics import NO_METRICS, Metrics
 from core.notifications.reminders import ReminderScheduler
 from core.notifications.service import NotificationService
+from core.pages import PublicPageService
 from core.racetime_bots.admin import RacetimeAdminService
 from core.racetime_bots.alerts import BotAlertService
 from core.racetime_bots.bots import RacetimeBotService
@@ -103,6 +104,8 @@ class Services:
     match_reminders: ReminderScheduler
     # Players schedule their own match (issue 25).
     proposals: ProposalService
+    # Public tournament pages (issue 26).
+    pages: PublicPageService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
 

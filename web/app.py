@@ -17,6 +17,7 @@ from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService
 from core.calendars import CalendarFeedService
 from core.health import HealthService
+from core.pages import PublicPageService
 from core.rooms.api import RoomApiService
 from core.tournaments.match_api import MatchApiService
 from web.errors import json_errors
@@ -28,19 +29,20 @@ from web.keys import (
     LINKING,
     MATCH_API,
     METRICS,
+    PAGES,
     RATE_LIMITER,
     ROOM_API,
 )
 from web.metrics import PrometheusMetrics
 from web.rate_limit import RateLimiter
-from web.routes import calendars, health, linking, matches, metrics, schedule
+from web.routes import calendars, health, linking, matches, metrics, pages, schedule
 
 log = logging.getLogger(__name__)
 
 RouteInstaller = Callable[[web.Application], None]
 ROUTES: tuple[RouteInstaller, ...] = (
     health.install, matches.install, linking.install, metrics.install, schedule.install,
-    calendars.install,
+    calendars.install, pages.install,
 )
 CLIENT_MAX_SIZE = 64 * 1024  # request bodies are a few fields of JSON
 
@@ -59,6 +61,8 @@ class WebDependencies:
     metrics: PrometheusMetrics | None = None  # None: no /metrics
     # Creating, changing and cancelling matches (issue 25); None: those routes answer 404.
     match_api: MatchApiService | None = None
+    # Public tournament pages (issue 26); None: /t/... answers 404.
+    pages: PublicPageService | None = None
 
 
 def create_app(
@@ -77,6 +81,8 @@ def create_app(
         app[METRICS] = dependencies.metrics
     if dependencies.match_api is not None:
         app[MATCH_API] = dependencies.match_api
+    if dependencies.pages is not None:
+        app[PAGES] = dependencies.pages
     for install in routes:
         install(app)
     return app

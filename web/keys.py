@@ -10,6 +10,7 @@ from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService
 from core.calendars import CalendarFeedService
 from core.health import HealthService
+from core.pages import PublicPageService
 from core.rooms.api import RoomApiService
 from core.tournaments.match_api import MatchApiService
 from web.metrics import PrometheusMetrics
@@ -25,3 +26,4 @@ LINKING = web.AppKey("linking", LinkService)
 METRICS = web.AppKey("metrics", PrometheusMetrics)
 CALENDARS = web.AppKey("calendars", CalendarFeedService)
 MATCH_API = web.AppKey("match_api", MatchApiService)
+PAGES = web.AppKey("pages", PublicPageService)

@@ -127,6 +127,16 @@ class CalendarFeedService:
                     raise
         raise AssertionError("unreachable")
 
+    async def published_tournament_feed(self, tournament_id: int) -> str | None:
+        """The tournament's live feed URL, if its organizers made one; never makes one and
+        asks no one: only for a tournament its organizers made public (``core.pages``)."""
+        async with self._sessionmaker() as session:
+            live = await queries.live_feed_of(session, tournament_id=tournament_id, lock=False)
+            if live is None:
+                return None
+            token = self._box.decrypt(live.token_encrypted)
+        return self.settings.feed_url(CalendarFeedKind.TOURNAMENT.value, token)
+
     async def _link(
         self,
         session: AsyncSession,

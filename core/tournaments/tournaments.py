@@ -77,6 +77,8 @@ class TournamentSettings:
     reminder_channel_id: int | None = None
     # Each scheduled match is a Discord scheduled event in the server.
     discord_events: bool = False
+    # Anyone may read the tournament's page on the web server (issue 26, ``core.pages``).
+    public: bool = False
 
     @classmethod
     def of(cls, tournament: Tournament) -> TournamentSettings:
@@ -97,6 +99,7 @@ class TournamentSettings:
             reminder_minutes=int(stored.get("reminder_minutes", REMINDER_MINUTES_DEFAULT)),
             reminder_channel_id=_snowflake(stored.get("reminder_channel_id")),
             discord_events=bool(stored.get("discord_events", False)),
+            public=bool(stored.get("public", False)),
         )
 
     @property
@@ -127,6 +130,7 @@ _JSON_KEYS = (
     "reminder_minutes",
     "reminder_channel_id",
     "discord_events",
+    "public",
 )
 SETTING_NAMES = tuple(f.name for f in fields(TournamentSettings))
 
@@ -345,6 +349,7 @@ class TournamentService:
         reminder_minutes: int | _Unset = UNSET,
         reminder_channel_id: int | _Unset | None = UNSET,
         discord_events: bool | _Unset = UNSET,
+        public: bool | _Unset = UNSET,
     ) -> SettingsUpdate:
         """Change the given settings of an active tournament (``None`` clears an optional
         one); returns what changed. Nothing given, or nothing different, changes nothing."""
@@ -363,6 +368,7 @@ class TournamentService:
             "reminder_minutes": reminder_minutes,
             "reminder_channel_id": reminder_channel_id,
             "discord_events": discord_events,
+            "public": public,
         }
         given = {key: value for key, value in given.items() if value is not UNSET}
         if isinstance(given.get("category"), str):

@@ -35,15 +35,22 @@ async def live_feed_by_hash(session: AsyncSession, token_hash: str) -> CalendarF
 
 
 async def live_feed_of(
-    session: AsyncSession, *, tournament_id: int | None = None, user_id: int | None = None
+    session: AsyncSession,
+    *,
+    tournament_id: int | None = None,
+    user_id: int | None = None,
+    lock: bool = True,
 ) -> CalendarFeed | None:
-    """The live feed of a tournament or of a user (exactly one of the two is given)."""
+    """The live feed of a tournament or of a user (exactly one of the two is given); ``lock``:
+    the row is locked for a change (a reader passes False)."""
     statement = select(CalendarFeed).where(col(CalendarFeed.revoked_at).is_(None))
     if tournament_id is not None:
         statement = statement.where(CalendarFeed.tournament_id == tournament_id)
     else:
         statement = statement.where(CalendarFeed.user_id == user_id)
-    return (await session.execute(statement.with_for_update())).scalar_one_or_none()
+    if lock:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def revoke_feed(session: AsyncSession, feed_id: int, when: datetime) -> None:

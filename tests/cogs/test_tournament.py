@@ -196,6 +196,7 @@ async def test_create_echoes_every_setting_and_is_audited(harness: DiscordHarnes
         "**Reminders:** 30 minutes before the match\n"
         "**Reminder channel:** none\n"
         "**Discord events:** off\n"
+        "**Public page:** off\n"
         "Change them with `/tournament settings tournament:Winter Cup`."
     )
     [entry] = await harness.services.audit.entries("tournament.create")
@@ -403,3 +404,32 @@ async def test_scheduling_reminders_and_discord_events_are_settings(
     assert refused.first.content == (
         "Reminders come 5 to 1440 minutes before a match (default 30); 2 is outside that range."
     )
+
+
+async def test_a_public_tournament_shows_organizers_its_page(harness: DiscordHarness) -> None:
+    boss = await organizer(harness)
+    await create(harness, boss)
+    info = await harness.slash("tournament info", member=boss, tournament="Winter Cup")
+    assert "**Public page:** off" in (info.first.embeds[0].description or "")
+    assert "Public page" not in [f.name for f in info.first.embeds[0].fields]
+
+    changed = await harness.slash(
+        "tournament settings", member=boss, tournament="Winter Cup", public=True
+    )
+    tournament = (await listed(harness))[0]
+    page = harness.services.pages.page_url(harness.guild.id, tournament.id)
+    assert page.endswith(f"/t/{harness.guild.id}/{tournament.id}")
+    assert changed.first.content == (
+        "Updated **Winter Cup**:\n**Public page:** off → on\n"
+        f"Its page, for anyone: {page}"
+    )
+    info = await harness.slash("tournament info", member=boss, tournament="Winter Cup")
+    fields = {f.name: f.value for f in info.first.embeds[0].fields}
+    assert fields["Public page"] == page
+    assert await harness.services.pages.page(harness.guild.id, str(tournament.id)) is not None
+
+    hidden = await harness.slash(
+        "tournament settings", member=boss, tournament="Winter Cup", public=False
+    )
+    assert hidden.first.content == "Updated **Winter Cup**:\n**Public page:** on → off"
+    assert await harness.services.pages.page(harness.guild.id, str(tournament.id)) is None

@@ -9,6 +9,7 @@ import pytest
 
 from db.secrets import SecretBox
 from fake_racetime import FakeRacetimeServer
+from tests.web.browser import chromium  # noqa: F401 (the fixture, for the browser tests)
 from tests.web.scene import ApiScene, api_scene
 
 

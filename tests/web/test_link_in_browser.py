@@ -17,15 +17,9 @@ browser, the test skips and says which; it never downloads a browser of its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -34,13 +28,9 @@ from selenium.webdriver.support.wait import WebDriverWait
 from fake_racetime import FakeRacetimeServer
 from tests.plugins.discord_bot import DiscordHarness
 from tests.plugins.racetime_linking import callback_url
+from tests.web.browser import PAGE_SECONDS
 
-pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-PAGE_SECONDS = 15.0
-
+pytestmark = pytest.mark.browser  # the browser: ``chromium`` (tests/web/browser.py)
 
 @dataclass(frozen=True)
 class Page:
@@ -50,37 +40,6 @@ class Page:
     title: str
     heading: str
     message: str
-
-
-def start_chromium() -> WebDriver:
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    # A driver path of our own: selenium then skips Selenium Manager (no download).
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(PAGE_SECONDS)
-    return driver
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[WebDriver]:
-    """Headless Chromium (asked for first in the tests, so a skip starts nothing else)."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    if missing:
-        pytest.skip(
-            f"no browser to drive: {' and '.join(missing)} missing "
-            "(`make browser` installs Debian's chromium and chromium-driver)"
-        )
-    try:
-        driver = await asyncio.to_thread(start_chromium)
-    except WebDriverException as error:
-        pytest.skip(f"selenium could not start {CHROMIUM}: {error.msg or error}")
-    try:
-        yield driver
-    finally:
-        await asyncio.to_thread(driver.quit)
 
 
 def click_through(driver: WebDriver, url: str, landing: str) -> Page:

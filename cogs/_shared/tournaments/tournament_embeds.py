@@ -27,6 +27,7 @@ LABELS = {
     "reminder_minutes": "Reminders",
     "reminder_channel_id": "Reminder channel",
     "discord_events": "Discord events",
+    "public": "Public page",
 }
 
 
@@ -52,8 +53,9 @@ def settings_lines(settings: TournamentSettings) -> list[str]:
 
 
 def tournament_embed(
-    tournament: TournamentInfo, seeds: SeedSettings | None = None
+    tournament: TournamentInfo, seeds: SeedSettings | None = None, *, page_url: str | None = None
 ) -> discord.Embed:
+    """``/tournament info``; ``page_url``: its public page, when it is public."""
     embed = discord.Embed(
         title=f"🏆 {tournament.name}",
         colour=discord.Colour.gold() if tournament.active else discord.Colour.light_grey(),
@@ -64,6 +66,9 @@ def tournament_embed(
     embed.add_field(name="Created", value=discord_timestamp(tournament.created_at, "f"))
     if seeds is not None:
         embed.add_field(name="Seeds", value=seeds_text(seeds), inline=False)
+    if page_url is not None:
+        embed.add_field(name="Public page", value=clip(page_url, EMBED_FIELD_VALUE_MAX),
+                        inline=False)
     if tournament.active:
         embed.set_footer(
             text=f"Change a setting: /tournament settings tournament:{tournament.name}"

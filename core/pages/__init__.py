@@ -1,0 +1,28 @@
+"""Public pages (issue 26): what anyone may read of a tournament its organizers made public
+(``TournamentSettings.public``), without logging in.
+
+Owns: which tournaments are public and at which address (``slugs``), the plain-data view of a
+public tournament (its live, upcoming, finished and cancelled matches, its calendar feed) and
+of a server's index of them (``service.PublicPageService``). Uses: ``core.tournaments``
+(settings), ``core.calendars`` (the tournament's feed URL), ``db``. The web server renders
+them (``web/routes/pages.py``, Jinja2 templates in ``web/templates/``); ``/tournament info``
+shows organizers the address.
+"""
+
+from core.pages.service import PublicPageService
+from core.pages.view import (
+    IndexEntry,
+    PageMatch,
+    PagePlayer,
+    ServerIndex,
+    TournamentPage,
+)
+
+__all__ = [
+    "IndexEntry",
+    "PageMatch",
+    "PagePlayer",
+    "PublicPageService",
+    "ServerIndex",
+    "TournamentPage",
+]
