@@ -355,6 +355,7 @@ def build_services(
         live_race_scheduler=live_races.scheduler,
         async_runs=live_races.async_runs,
         async_run_sweeper=live_races.async_run_sweeper,
+        async_reviews=live_races.async_reviews,
         bot_alerts=bot_alerts,
         seeds=seed_service,
         proposals=ProposalService(

@@ -18,6 +18,7 @@ from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
 from core.health import HealthService
 from core.lifecycle import Lifecycle
+from core.live_races.async_reviews import AsyncReviewService
 from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.live_races import LiveRaceService
@@ -88,6 +89,7 @@ class Services:
     # Players' own runs of pool seeds, and the sweep forfeiting overdue ones (issue 26).
     async_runs: AsyncRunService
     async_run_sweeper: AsyncRunSweeper
+    async_reviews: AsyncReviewService  # review of submitted runs (issue 26)
     # racetime bot administration (issue 14).
     bot_alerts: BotAlertService
     # Race-room chat commands and seeds (issue 24).

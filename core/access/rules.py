@@ -114,6 +114,9 @@ class Permission(StrEnum):
     SET_BREAKS = "set breaks"
     # Players schedule their own match (issue 25): asked with ``entrant=`` for its players.
     PROPOSE_MATCH_TIMES = "propose and answer match times"
+    # Review async runs (issue 26): organizers here; the service also lets in members with
+    # the async tournament's reviewer role, and never one's own run.
+    REVIEW_RUNS = "review async runs"
 
     @property
     def rule(self) -> Rule:
@@ -189,5 +192,12 @@ RULES: dict[Permission, Rule] = {
     Permission.PROPOSE_MATCH_TIMES: Rule(
         None, entrants=True,
         refusal="Only the match's players can propose its time or answer a proposal for it.",
+    ),
+    # Approve, reject or adjust async runs: organizers; members with an async tournament's
+    # reviewer role are let in by the review service, for that tournament only.
+    Permission.REVIEW_RUNS: Rule(
+        ServerRole.ORGANIZER,
+        refusal="Only the async tournament's reviewers and the server's organizers can "
+        "review runs.",
     ),
 }

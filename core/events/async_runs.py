@@ -72,3 +72,41 @@ class AsyncRunTimedOutEvent(AsyncRunEvent):
 
 def _clock(seconds: int) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02}:{seconds % 60:02}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncRunReviewedEvent(AsyncRunEvent):
+    """A reviewer (``reviewer_discord_id``, also the acting ``user_id``'s person) decided a
+    submitted run, once: the stable id is the run's review."""
+
+    reviewer_discord_id: int
+    reason: str | None = None
+
+    def stable_key(self) -> str | None:
+        return f"AsyncRunReviewed:{self.run_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncRunApprovedEvent(AsyncRunReviewedEvent):
+    finish_seconds: int
+
+    def headline(self) -> str:
+        return f"{self._of()} approved in {_clock(self.finish_seconds)}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncRunRejectedEvent(AsyncRunReviewedEvent):
+    def headline(self) -> str:
+        return f"{self._of()} rejected: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AsyncRunAdjustedEvent(AsyncRunReviewedEvent):
+    finish_seconds: int  # the corrected time, approved
+    original_seconds: int  # the time the player gave
+
+    def headline(self) -> str:
+        return (
+            f"{self._of()} approved with its time adjusted from "
+            f"{_clock(self.original_seconds)} to {_clock(self.finish_seconds)}"
+        )

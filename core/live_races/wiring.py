@@ -12,6 +12,7 @@ from core.audit import AuditService
 from core.clock import Clock
 from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
+from core.live_races.async_reviews import AsyncReviewService
 from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.live_races import LiveRaceService
@@ -33,6 +34,7 @@ class LiveRaceServices:
     scheduler: LiveRaceScheduler
     async_runs: AsyncRunService
     async_run_sweeper: AsyncRunSweeper
+    async_reviews: AsyncReviewService
 
 
 def build_live_races(
@@ -72,4 +74,7 @@ def build_live_races(
         scheduler=scheduler,
         async_runs=async_runs,
         async_run_sweeper=AsyncRunSweeper(async_runs, clock),
+        async_reviews=AsyncReviewService(
+            sessionmaker, event_log, audit, async_tournaments, clock, access=access
+        ),
     )

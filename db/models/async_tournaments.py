@@ -35,6 +35,8 @@ class AsyncTournament(SQLModel, table=True):
     is_active: bool = Field(default=True)
     # How long a player has to submit a run they started; later, it is a forfeit (issue 26).
     run_limit_hours: int = Field(default=12)
+    # Members with this role review its runs (organizers always may).
+    reviewer_role_id: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
@@ -195,5 +197,11 @@ class AsyncRun(SQLModel, table=True):
     comment: str | None = Field(default=None, max_length=500)
     forfeit_reason: str | None = Field(default=None, max_length=16)  # "player" | "timeout"
     reattempt_allowed: bool = Field(default=False)
+    # Review: who decided (approved, rejected or adjusted), when and why; an adjusted run keeps
+    # the time the player gave in ``original_finish_time``.
+    reviewer_discord_id: int | None = Field(default=None, sa_type=BigInteger)
+    reviewed_at: datetime | None = datetime_field()
+    review_reason: str | None = Field(default=None, max_length=500)
+    original_finish_time: timedelta | None = Field(default=None, sa_type=Interval)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

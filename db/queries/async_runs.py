@@ -4,12 +4,13 @@ transaction."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from db.models import AsyncPoolSeed, AsyncRun, AsyncRunStatus
+from db.models import AsyncPool, AsyncPoolSeed, AsyncRun, AsyncRunStatus, User
 from db.queries._tables import affected_rows
 
 
@@ -104,6 +105,35 @@ async def claim_end(
         update(AsyncRun)
         .where(col(AsyncRun.id) == run_id, col(AsyncRun.status) == AsyncRunStatus.STARTED.value)
         .values(status=status.value, running_tournament_id=None, ended_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return affected_rows(result) == 1
+
+
+async def submitted_runs(
+    session: AsyncSession, tournament_id: int
+) -> list[tuple[AsyncRun, AsyncPool, AsyncPoolSeed, User]]:
+    """The tournament's runs waiting for review, oldest submission first."""
+    result = await session.execute(
+        select(AsyncRun, AsyncPool, AsyncPoolSeed, User)
+        .join(AsyncPool, col(AsyncPool.id) == col(AsyncRun.pool_id))
+        .join(AsyncPoolSeed, col(AsyncPoolSeed.id) == col(AsyncRun.seed_id))
+        .join(User, col(User.id) == col(AsyncRun.user_id))
+        .where(col(AsyncRun.tournament_id) == tournament_id,
+               col(AsyncRun.status) == AsyncRunStatus.SUBMITTED.value)
+        .order_by(col(AsyncRun.ended_at), col(AsyncRun.id))
+    )
+    return [(run, pool, seed, user) for run, pool, seed, user in result.all()]
+
+
+async def claim_review(session: AsyncSession, run_id: int, values: dict[str, Any]) -> bool:
+    """Decide run ``run_id`` if it still waits for review: ``True`` for the one caller that
+    did (a conditional update, so two reviewers at once decide once)."""
+    result = await session.execute(
+        update(AsyncRun)
+        .where(col(AsyncRun.id) == run_id,
+               col(AsyncRun.status) == AsyncRunStatus.SUBMITTED.value)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return affected_rows(result) == 1

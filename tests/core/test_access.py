@@ -72,6 +72,7 @@ MAY: dict[Permission, set[str]] = {
     Permission.VIEW_RACE_ROOM: EVERY_PERSON,
     Permission.ROLL_SEEDS: ORGANIZERS_HERE,
     Permission.LOCK_SEEDS: ORGANIZERS_HERE,
+    Permission.REVIEW_RUNS: ORGANIZERS_HERE,
     Permission.CALL_FPA: set(),
     Permission.SET_BREAKS: ORGANIZERS_HERE,
     # A match's players only (asked with entrant=: the service knows who they are).

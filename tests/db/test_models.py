@@ -148,7 +148,8 @@ async def _insert_one_of_everything(
         created_by=user.id,
     )
     async_tournament = AsyncTournament(
-        guild_id=BIG, name="Async Cup", racetime_category="alttpr", goal="Beat the game"
+        guild_id=BIG, name="Async Cup", racetime_category="alttpr", goal="Beat the game",
+        reviewer_role_id=BIG,
     )
     keep(tournament, async_tournament)
     await session.flush()
@@ -294,6 +295,8 @@ async def _insert_one_of_everything(
             started_at=WHEN, deadline_at=WHEN + timedelta(hours=12), ended_at=WHEN,
             finish_time=timedelta(hours=1, minutes=2, seconds=3), vod_url="https://v.example/1",
             comment="gg", forfeit_reason=None, reattempt_allowed=True,
+            reviewer_discord_id=2**62, reviewed_at=WHEN, review_reason="VOD cut",
+            original_finish_time=timedelta(hours=1, minutes=3),
         ),
     )
     await session.flush()
