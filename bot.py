@@ -356,6 +356,7 @@ def build_services(
         async_runs=live_races.async_runs,
         async_run_sweeper=live_races.async_run_sweeper,
         async_reviews=live_races.async_reviews,
+        async_leaderboards=live_races.async_leaderboards,
         bot_alerts=bot_alerts,
         seeds=seed_service,
         proposals=ProposalService(

@@ -13,7 +13,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.live_races.async_reviews import decided_text, queue_pages, tell_player
+from cogs._shared.live_races.async_reviews import (
+    decided_text,
+    leaderboard_pages,
+    queue_pages,
+    tell_player,
+)
 from cogs._shared.live_races.async_runs import StartRunView, preview_text, seeds_pages
 from cogs._shared.live_races.embeds import (
     participants_pages,
@@ -29,6 +34,7 @@ from core.access import AccessPolicy, Permission
 from core.live_races.async_reviews import AsyncReviewService, Decision
 from core.live_races.async_runs import AsyncRunService, written_duration
 from core.live_races.async_tournaments import AsyncTournamentService
+from core.live_races.leaderboard import AsyncLeaderboards
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot
@@ -47,11 +53,12 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
 
     def __init__(
         self, asyncs: AsyncTournamentService, runs: AsyncRunService, access: AccessPolicy,
-        reviews: AsyncReviewService,
+        reviews: AsyncReviewService, leaderboards: AsyncLeaderboards,
     ) -> None:
         self.asyncs = self.tournament_names = asyncs
         self.runs = runs
         self.reviews = reviews
+        self.leaderboards = leaderboards
         self.access = access
         super().__init__()
 
@@ -436,6 +443,20 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
             interaction.guild_id, run, time, reason=reason, actor=actor_of(interaction)
         ))
 
+    @app_commands.command(name="leaderboard")
+    @app_commands.describe(tournament=TOURNAMENT_HELP, pool="One pool's board (default: overall)")
+    async def leaderboard(
+        self, interaction: discord.Interaction, tournament: str, pool: str | None = None
+    ) -> None:
+        """Show an async tournament's leaderboard: approved runs scored from par, ranked."""
+        assert interaction.guild_id is not None
+        board = await self.leaderboards.board(
+            interaction.guild_id, tournament, pool=pool, actor=actor_of(interaction)
+        )
+        await send_pages(interaction, text_pages(leaderboard_pages(board)))
+
+    leaderboard.autocomplete("tournament")(tournament_choices)
+
     async def _decided(self, interaction: discord.Interaction, decision: Decision) -> None:
         told = await tell_player(interaction.client, decision)
         await reply(interaction, decided_text(decision, told))
@@ -444,5 +465,5 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
 async def setup(bot: RaceDeskBot) -> None:
     await bot.add_cog(AsyncCog(
         bot.services.async_tournaments, bot.services.async_runs, bot.services.access,
-        bot.services.async_reviews,
+        bot.services.async_reviews, bot.services.async_leaderboards,
     ))

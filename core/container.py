@@ -21,6 +21,7 @@ from core.lifecycle import Lifecycle
 from core.live_races.async_reviews import AsyncReviewService
 from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
 from core.live_races.async_tournaments import AsyncTournamentService
+from core.live_races.leaderboard import AsyncLeaderboards
 from core.live_races.live_races import LiveRaceService
 from core.live_races.rooms import LiveRaceRooms, LiveRaceScheduler
 from core.metrics import NO_METRICS, Metrics
@@ -90,6 +91,7 @@ class Services:
     async_runs: AsyncRunService
     async_run_sweeper: AsyncRunSweeper
     async_reviews: AsyncReviewService  # review of submitted runs (issue 26)
+    async_leaderboards: AsyncLeaderboards
     # racetime bot administration (issue 14).
     bot_alerts: BotAlertService
     # Race-room chat commands and seeds (issue 24).

@@ -15,6 +15,7 @@ from core.events import EventDispatcher
 from core.live_races.async_reviews import AsyncReviewService
 from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
 from core.live_races.async_tournaments import AsyncTournamentService
+from core.live_races.leaderboard import AsyncLeaderboards
 from core.live_races.live_races import LiveRaceService
 from core.live_races.results import LiveRaceResults
 from core.live_races.rooms import LiveRaceRooms, LiveRaceScheduler
@@ -35,6 +36,7 @@ class LiveRaceServices:
     async_runs: AsyncRunService
     async_run_sweeper: AsyncRunSweeper
     async_reviews: AsyncReviewService
+    async_leaderboards: AsyncLeaderboards
 
 
 def build_live_races(
@@ -77,4 +79,5 @@ def build_live_races(
         async_reviews=AsyncReviewService(
             sessionmaker, event_log, audit, async_tournaments, clock, access=access
         ),
+        async_leaderboards=AsyncLeaderboards(sessionmaker, async_tournaments, access=access),
     )

@@ -1,4 +1,5 @@
-"""What ``/async review`` shows: the queue's pages, and the player's DM with the outcome."""
+"""What ``/async review`` and ``/async leaderboard`` show: the queue's and the board's
+pages, and the player's DM with a review's outcome."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from cogs._shared.fitting import clip
 from cogs._shared.live_races.embeds import headed_pages
 from core.live_races.async_reviews import Decision, QueuedRun
 from core.live_races.async_runs import written_duration
+from core.live_races.leaderboard import Leaderboard
 from core.sending import nonce_for
 from core.times.parsing import discord_timestamp
 
@@ -63,3 +65,14 @@ async def tell_player(client: discord.Client, decision: Decision) -> bool:
         log.info("Could not DM user %s their run's review", decision.player_discord_id)
         return False
     return True
+
+
+def leaderboard_pages(board: Leaderboard) -> list[str]:
+    which = f"**{board.pool}**" if board.pool else "overall"
+    heading = f"**{board.tournament}** · leaderboard, {which}"
+    if not board.standings:
+        return [f"{heading}\nNo approved runs yet."]
+    return headed_pages(heading, [
+        f"{row.rank}. <@{row.player_discord_id}> · {row.total:.2f} points · {row.runs} run(s)"
+        for row in board.standings
+    ])
