@@ -13,9 +13,11 @@ import discord
 import discord.ext.test as dpytest
 import discord.ext.test.backend as dpytest_backend
 import pytest
+from sqlmodel import select
 
 from core.clock import ManualClock
-from db.models import AsyncRunStatus
+from db.models import AsyncPool, AsyncPoolRun, AsyncRunStatus
+from db.queries.users import get_or_create_user_by_discord_id
 from db.secrets import SecretBox
 from tests.cogs.test_async_runs import (
     ASYNC,
@@ -175,3 +177,46 @@ async def test_two_reviewers_at_once_decide_once(scene: Scene) -> None:
     assert len(dms_to(scene.harness.sim.sent(), scene.bob)) == 1
     kinds = await event_kinds(scene)
     assert len([k for k in kinds if k in ("AsyncRunApprovedEvent", "AsyncRunRejectedEvent")]) == 1
+
+
+# -- the leaderboard ---------------------------------------------------------------------------
+
+
+async def live_finishes(scene: Scene, times: dict[int, timedelta]) -> None:
+    """Live race results of the pool, as the live race results listener records them."""
+    async with scene.harness.services.sessionmaker.begin() as session:
+        pool = (await session.execute(select(AsyncPool))).scalars().one()
+        for discord_id, time in times.items():
+            user = await get_or_create_user_by_discord_id(session, discord_id)
+            session.add(AsyncPoolRun(pool_id=pool.id, user_id=user.id, status="done",
+                                     finish_time=time, event_id=f"race:{discord_id}"))
+
+
+async def test_leaderboard_ranks_approved_runs_and_live_race_finishes(scene: Scene) -> None:
+    empty = await scene.slash("async leaderboard", scene.ada, tournament=ASYNC)
+    assert empty == f"**{ASYNC}** · leaderboard, overall\nNo approved runs yet."
+    number = await run_id(scene)
+    await scene.slash("async review approve", scene.boss, run=number)
+    await live_finishes(scene, {scene.ada.id: timedelta(hours=1, minutes=40)})
+    board = await scene.slash("async leaderboard", scene.ada, tournament=ASYNC, pool=POOL)
+    # Bob 1:20:00 against par 1:30:00: 111.11, clamped to 105; Ada's live race 1:40:00
+    # against the pool's par (its seeds' mean, 1:30:00): 88.89.
+    assert board == (
+        f"**{ASYNC}** · leaderboard, **{POOL}**\n"
+        f"1. {scene.bob.mention} · 105.00 points · 1 run(s)\n"
+        f"2. {scene.ada.mention} · 88.89 points · 1 run(s)"
+    )
+
+
+async def test_a_long_leaderboard_is_paged(scene: Scene) -> None:
+    await live_finishes(scene, {
+        10**17 + index: timedelta(hours=1, minutes=30, seconds=index) for index in range(120)
+    })
+    result = await scene.harness.slash(
+        "async leaderboard", member=scene.ada, options={"tournament": ASYNC}
+    )
+    first = result.first
+    assert first.content is not None and first.content.startswith("**Winter Async**")
+    assert "1. <@100000000000000000> · 100.00 points" in first.content
+    labels = [button["label"] for button in first.buttons]
+    assert labels[1].startswith("Page 1 of ") and labels[1] != "Page 1 of 1", labels
