@@ -66,6 +66,7 @@ MAY: dict[str, frozenset[str]] = {
     "async pool list": EVERYONE,
     "async forfeit": EVERYONE,
     "async reattempt": ORGANIZERS,
+    "async leaderboard": EVERYONE,
     "async reviewers": ORGANIZERS,
     # Open at the gate: the review service lets in organizers and the tournament's reviewer
     # role, refusing others by the tournament's name (tests/cogs/test_async_reviews.py).
@@ -309,6 +310,7 @@ def options_for(servers: Servers) -> dict[str, dict[str, Any]]:
         "async forfeit": {"tournament": "Alpha Async"},
         "async reattempt": {"tournament": "Alpha Async", "member": player,
                             "pool": "Alpha Pool", "number": 1},
+        "async leaderboard": {"tournament": "Alpha Async"},
         "async reviewers": {"tournament": "Alpha Async"},
         "async review adjust": {"run": 999, "time": "1:00:00"},
         "async review approve": {"run": 999},
