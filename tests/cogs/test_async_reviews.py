@@ -15,7 +15,10 @@ import discord.ext.test.backend as dpytest_backend
 import pytest
 from sqlmodel import select
 
+from core.access import Actor
+from core.access.actor import MANAGE_GUILD
 from core.clock import ManualClock
+from core.errors import UserFacingError
 from db.models import AsyncPool, AsyncPoolRun, AsyncRunStatus
 from db.queries.users import get_or_create_user_by_discord_id
 from db.secrets import SecretBox
@@ -220,3 +223,28 @@ async def test_a_long_leaderboard_is_paged(scene: Scene) -> None:
     assert "1. <@100000000000000000> · 100.00 points" in first.content
     labels = [button["label"] for button in first.buttons]
     assert labels[1].startswith("Page 1 of ") and labels[1] != "Page 1 of 1", labels
+
+
+async def test_two_decisions_through_the_service_at_once_decide_once(scene: Scene) -> None:
+    """Straight to the service, so both calls overlap in the database (on PostgreSQL, two
+    transactions at once): the conditional update lets one win."""
+    number = await run_id(scene)
+    reviews = scene.harness.services.async_reviews
+    guild = scene.harness.guild.id
+    actors = [Actor.member(900 + index, guild, permissions=MANAGE_GUILD) for index in range(4)]
+    outcomes = await asyncio.gather(
+        *(reviews.approve(guild, number, actor=actors[0]),
+          reviews.reject(guild, number, "late", actor=actors[1]),
+          reviews.adjust(guild, number, "1:21:00", actor=actors[2]),
+          reviews.approve(guild, number, actor=actors[3])),
+        return_exceptions=True,
+    )
+    won = [o for o in outcomes if not isinstance(o, BaseException)]
+    lost = [o for o in outcomes if isinstance(o, UserFacingError)]
+    assert len(won) == 1 and len(lost) == 3, outcomes
+    assert all("was already" in str(o) for o in lost)
+    kinds = await event_kinds(scene)
+    assert len([k for k in kinds if k.startswith(("AsyncRunApproved", "AsyncRunRejected",
+                                                  "AsyncRunAdjusted"))]) == 1
+    with pytest.raises(UserFacingError, match="needs a reason"):
+        await reviews.reject(guild, number, "  ", actor=actors[0])
