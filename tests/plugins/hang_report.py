@@ -118,10 +118,21 @@ def pytest_timeout_cancel_timer(item: pytest.Item) -> bool | None:
 def _timed_out(item: pytest.Item, timeout: float) -> None:
     """In the timer thread: report where everything waits, then end the process."""
     try:
+        # The report is written to the real stderr whatever happens below: a report that
+        # fails to build must not turn the timeout into a silent exit.
+        sys.stderr = sys.__stderr__ or sys.stderr
+        sys.stderr.write(_section(f"Timeout: {item.nodeid} ran past {timeout:g} s"))
+        sys.stderr.flush()
         capman = item.config.pluginmanager.getplugin("capturemanager")
         if capman is not None:
-            capman.suspend_global_capture(item)
-        report = timeout_report(item, timeout)
+            try:
+                capman.suspend_global_capture(item)
+            except Exception as error:  # the capture is the main thread's; report anyway
+                sys.stderr.write(f"(could not suspend output capture: {error!r})\n")
+        try:
+            report = timeout_report(item, timeout)
+        except Exception as error:
+            report = f"(the asyncio report failed: {error!r})\n"
         sys.stderr.write(report)
         sys.stderr.flush()
         sys.stderr.write(_section("every thread (faulthandler)"))
