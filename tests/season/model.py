@@ -4,6 +4,7 @@ back from the database after the step), never from RaceDesk's own answers alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass
@@ -40,6 +41,10 @@ class SeasonModel:
     claims_seen: dict[int, tuple[int | None, str]] = field(default_factory=dict)  # (id, state)
     forbidden_at_step_start: dict[int, str] = field(default_factory=dict)
     cancelled_titles: dict[str, int] = field(default_factory=dict)  # title -> guild id
+    # Tournaments whose settings changed in this step -> their room times as before (a room
+    # the scheduler was opening when the organizer changed "room open minutes" is on time by
+    # the old setting).
+    opens_before_change: dict[int, dict[int, datetime | None]] = field(default_factory=dict)
     counter: int = 0
 
     def next_number(self) -> int:

@@ -122,6 +122,16 @@ async def opens_at(world: SeasonWorld, match: Match) -> datetime | None:
     return room_opens_at(match, tournament)
 
 
+async def room_times(world: SeasonWorld, tournament_id: int) -> dict[int, datetime | None]:
+    """When each match of the tournament has its room due, as its settings say now."""
+    async with world.services.sessionmaker() as session:
+        tournament = await session.get(Tournament, tournament_id)
+        found = await session.execute(select(Match).where(Match.tournament_id == tournament_id))
+        matches = list(found.scalars())
+    assert tournament is not None
+    return {match.id: room_opens_at(match, tournament) for match in matches if match.id}
+
+
 async def settled(world: SeasonWorld) -> None:
     """RaceDesk has caught up: every event delivered, no room half opened, every room it
     watches at racetime's status, every notification that is due tried once."""
