@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from cogs._shared.choices import choices
 from cogs._shared.permissions import ServerOnly, actor_of, requires
+from cogs._shared.previews import OwnedPreview
 from cogs._shared.replies import reply
 from cogs._shared.rooms.open_room_embeds import opening_text, preview_embed
 from cogs._shared.tree import APOLOGY
@@ -32,9 +33,11 @@ PREVIEW_TIMEOUT_SECONDS = 300.0  # well inside the 15 minutes an interaction can
 MATCH_HELP = "The match: pick one from the suggestions, or give its number"
 
 
-class OpenRoomView(discord.ui.View):
+class OpenRoomView(OwnedPreview):
     """Confirm and Cancel under a preview; only the moderator who asked may press them, and
     they stop working once pressed or after the timeout."""
+
+    elsewhere = "Moderators can run `/open-room` themselves."
 
     def __init__(
         self,
@@ -63,22 +66,6 @@ class OpenRoomView(discord.ui.View):
                 f"it closes after {minutes} minute{'s' if minutes != 1 else ''}."
             )
         return preview_embed(self._shown, footer=footer)
-
-    def _close(self) -> None:
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
-        self.stop()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id == self._owner.id:
-            return True
-        await interaction.response.send_message(
-            f"This preview is {self._owner.display_name}'s. Moderators can run `/open-room` "
-            "themselves.",
-            ephemeral=True,
-        )
-        return False
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success)
     async def confirm(

@@ -11,6 +11,7 @@ import discord
 from cogs._shared.fitting import clip
 from cogs._shared.live_races.embeds import headed_pages
 from cogs._shared.permissions import actor_of
+from cogs._shared.previews import OwnedPreview
 from cogs._shared.replies import reply
 from cogs._shared.tree import APOLOGY
 from core.errors import UserFacingError
@@ -62,8 +63,10 @@ def seeds_pages(tournament: str, pool: str, seeds: list[SeedInfo]) -> list[str]:
     ])
 
 
-class StartRunView(discord.ui.View):
+class StartRunView(OwnedPreview):
     """Start and Cancel under a start's preview; pressing either closes it."""
+
+    elsewhere = "`/async start` shows your own next seed."
 
     def __init__(
         self, runs: AsyncRunService, opened: discord.Interaction, shown: StartPreview, *,
@@ -76,22 +79,6 @@ class StartRunView(discord.ui.View):
         self._owner = opened.user
         self._guild_id = opened.guild_id
         self._shown = shown
-
-    def _close(self) -> None:
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
-        self.stop()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id == self._owner.id:
-            return True
-        await interaction.response.send_message(
-            f"This preview is {self._owner.display_name}'s. `/async start` shows your own "
-            "next seed.",
-            ephemeral=True,
-        )
-        return False
 
     @discord.ui.button(label="Start", style=discord.ButtonStyle.success)
     async def start(

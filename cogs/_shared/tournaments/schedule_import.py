@@ -16,6 +16,7 @@ import discord
 from cogs._shared.discord_limits import EMBED_DESCRIPTION_MAX
 from cogs._shared.fitting import and_more, clip, fit_lines
 from cogs._shared.permissions import actor_of
+from cogs._shared.previews import OwnedPreview
 from cogs._shared.replies import reply
 from cogs._shared.tree import APOLOGY
 from core.errors import UserFacingError
@@ -81,9 +82,11 @@ def plan_embed(plan: ImportPlan, *, title: str, footer: str, done: bool = False)
     return embed
 
 
-class ImportView(discord.ui.View):
+class ImportView(OwnedPreview):
     """Confirm and Cancel under an import's preview; only the organizer who asked may press
     them, and they stop working once pressed or after the timeout."""
+
+    elsewhere = "Organizers can run `/match import` themselves."
 
     def __init__(
         self,
@@ -118,22 +121,6 @@ class ImportView(discord.ui.View):
         else:
             footer = "Confirm imports the new and updated matches; refused lines are left out."
         return plan_embed(self._shown, title=f"Import {self._filename}: preview", footer=footer)
-
-    def _close(self) -> None:
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
-        self.stop()
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id == self._owner.id:
-            return True
-        await interaction.response.send_message(
-            f"This preview is {self._owner.display_name}'s. Organizers can run "
-            "`/match import` themselves.",
-            ephemeral=True,
-        )
-        return False
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success)
     async def confirm(
