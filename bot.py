@@ -57,6 +57,7 @@ from core.events import EventDispatcher, RetryPolicy
 from core.health import HealthService
 from core.identity import SYSTEM_USER_ID
 from core.lifecycle import Lifecycle
+from core.live_races.async_seeds import AsyncSeeds
 from core.live_races.wiring import build_live_races
 from core.notifications.delivery import NotificationDelivery
 from core.notifications.listeners import NotificationListeners
@@ -359,6 +360,10 @@ def build_services(
         async_leaderboards=live_races.async_leaderboards,
         bot_alerts=bot_alerts,
         seeds=seed_service,
+        async_seeds=AsyncSeeds(
+            sessionmaker, live_races.async_tournaments, live_races.async_runs, seed_service,
+            audit, access=access,
+        ),
         proposals=ProposalService(
             sessionmaker, event_log, audit, matches, tournaments, clock, access=access
         ),

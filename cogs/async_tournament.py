@@ -19,7 +19,12 @@ from cogs._shared.live_races.async_reviews import (
     queue_pages,
     tell_player,
 )
-from cogs._shared.live_races.async_runs import StartRunView, preview_text, seeds_pages
+from cogs._shared.live_races.async_runs import (
+    StartRunView,
+    generated_text,
+    preview_text,
+    seeds_pages,
+)
 from cogs._shared.live_races.embeds import (
     participants_pages,
     pools_pages,
@@ -30,9 +35,19 @@ from cogs._shared.pages import send_pages, text_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
+from cogs._shared.tournaments.seed_settings import (
+    SEED_OPTION_CHOICES,
+    SEED_OPTION_HELP,
+    given_seed_settings,
+    seed_change_text,
+    seed_settings_shown,
+    suggested_presets,
+)
 from core.access import AccessPolicy, Permission
+from core.errors import UserFacingError
 from core.live_races.async_reviews import AsyncReviewService, Decision
 from core.live_races.async_runs import AsyncRunService, written_duration
+from core.live_races.async_seeds import GENERATE_MAX, AsyncSeeds
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.leaderboard import AsyncLeaderboards
 
@@ -53,8 +68,9 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
 
     def __init__(
         self, asyncs: AsyncTournamentService, runs: AsyncRunService, access: AccessPolicy,
-        reviews: AsyncReviewService, leaderboards: AsyncLeaderboards,
+        reviews: AsyncReviewService, leaderboards: AsyncLeaderboards, async_seeds: AsyncSeeds,
     ) -> None:
+        self.async_seeds = async_seeds
         self.asyncs = self.tournament_names = asyncs
         self.runs = runs
         self.reviews = reviews
@@ -256,6 +272,80 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         await reply(interaction, f"Added seed {added.position} to **{name}**{par_text}.")
 
     seed_add.autocomplete("tournament")(tournament_choices)
+
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @seed.command(name="generate")
+    @app_commands.describe(
+        tournament=TOURNAMENT_HELP, pool=POOL_HELP,
+        count=f"How many seeds to roll (1 to {GENERATE_MAX})",
+        preset="The preset to roll (default: the tournament's default preset)",
+        par="The par time of each, e.g. 1:30:00",
+    )
+    async def seed_generate(
+        self, interaction: discord.Interaction, tournament: str, pool: str,
+        count: app_commands.Range[int, 1, GENERATE_MAX] = 1, preset: str | None = None,
+        par: str | None = None,
+    ) -> None:
+        """Roll seeds with the tournament's seed provider, at the end of a pool."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)  # a roll takes seconds
+        generated = await self.async_seeds.generate(
+            interaction.guild_id, tournament, pool, count, preset=preset, par=par,
+            actor=actor_of(interaction),
+        )
+        await reply(interaction, generated_text(generated))
+
+    seed_generate.autocomplete("tournament")(tournament_choices)
+
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @app_commands.command(name="seeds")
+    @app_commands.describe(
+        tournament="The async tournament whose seed provider to show or change",
+        **SEED_OPTION_HELP,
+    )
+    @app_commands.choices(**SEED_OPTION_CHOICES)
+    async def seed_settings(
+        self, interaction: discord.Interaction, tournament: str, provider: str | None = None,
+        presets: str | None = None, default_preset: str | None = None,
+        template: str | None = None, spoiler: str | None = None, race: bool | None = None,
+    ) -> None:
+        """Show or change the seed provider that /async seed generate rolls pool seeds with."""
+        assert interaction.guild_id is not None
+        actor = actor_of(interaction)
+        given = given_seed_settings(provider, presets, default_preset, template, spoiler, race)
+        if not given:
+            name, settings = await self.async_seeds.view(
+                interaction.guild_id, tournament, actor=actor
+            )
+            await reply(interaction, seed_settings_shown(name, settings, "/async seeds"))
+            return
+        change = await self.async_seeds.configure(
+            interaction.guild_id, tournament, given, actor=actor
+        )
+        await reply(interaction, seed_change_text(change))
+
+    seed_settings.autocomplete("tournament")(tournament_choices)
+
+    @seed_settings.autocomplete("default_preset")
+    @seed_generate.autocomplete("preset")
+    async def preset_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """To organizers: the typed async tournament's presets, else the ALTTPR presets."""
+        guild_id, actor = interaction.guild_id, actor_of(interaction)
+        if guild_id is None or not await self.access.allows(
+            actor, Permission.MANAGE_TOURNAMENTS, guild_id
+        ):
+            return []
+        typed = getattr(interaction.namespace, "tournament", None)
+        settings = None
+        if isinstance(typed, str):
+            try:
+                settings = (await self.async_seeds.view(guild_id, typed, actor=actor))[1]
+            except UserFacingError:
+                settings = None
+        return suggested_presets(current, getattr(interaction.namespace, "provider", None),
+                                 settings)
 
     @requires(Permission.MANAGE_TOURNAMENTS)
     @seed.command(name="list")
@@ -465,5 +555,5 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
 async def setup(bot: RaceDeskBot) -> None:
     await bot.add_cog(AsyncCog(
         bot.services.async_tournaments, bot.services.async_runs, bot.services.access,
-        bot.services.async_reviews, bot.services.async_leaderboards,
+        bot.services.async_reviews, bot.services.async_leaderboards, bot.services.async_seeds,
     ))

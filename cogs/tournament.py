@@ -22,16 +22,19 @@ from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.time_option import When
 from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
+from cogs._shared.tournaments.seed_settings import (
+    SEED_OPTION_CHOICES,
+    SEED_OPTION_HELP,
+    given_seed_settings,
+    seed_change_text,
+    seed_settings_shown,
+    suggested_presets,
+)
 from cogs._shared.tournaments.tournament_embeds import (
     LABELS,
-    SEED_LABELS,
-    SEED_PROVIDER_CHOICES,
-    SPOILER_CHOICES,
     list_pages,
     roles_text,
-    seeds_text,
     settings_lines,
-    show_seed_setting,
     show_setting,
     tournament_embed,
 )
@@ -41,7 +44,6 @@ from core.errors import UserFacingError
 from core.pages import PublicPageService
 from core.racetime_bots.category_slug import normalise_category
 from core.seeds import SeedService
-from core.seeds.alttpr_presets import ALTTPR_PRESETS
 from core.times.parsing import show_time
 from core.tournaments.proposals import ProposalService
 from core.tournaments.tournaments import (
@@ -318,19 +320,13 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
     @app_commands.command(name="seeds")
     @app_commands.describe(
         tournament="The tournament whose seeds to show or change",
-        provider="Who rolls the seeds when a racer types !seed in a room",
-        presets="The presets racers may ask for, e.g. open, standard",
-        default_preset="The preset !seed alone rolls (default: the first preset)",
-        template="Template seeds: the text or URL players get; {preset} and {seed} are filled in",
-        spoiler="ALTTPR: the spoiler log (default off)",
-        race="ALTTPR race mode: the seed's page hides the spoiler log and settings (default on)",
+        **(SEED_OPTION_HELP | {
+            "provider": "Who rolls the seeds when a racer types !seed in a room",
+            "presets": "The presets racers may ask for, e.g. open, standard",
+            "default_preset": "The preset !seed alone rolls (default: the first preset)",
+        }),
     )
-    @app_commands.choices(
-        provider=[app_commands.Choice(name=text, value=key)
-                  for key, text in SEED_PROVIDER_CHOICES.items()],
-        spoiler=[app_commands.Choice(name=text, value=key)
-                 for key, text in SPOILER_CHOICES.items()],
-    )
+    @app_commands.choices(**SEED_OPTION_CHOICES)
     async def seeds(
         self,
         interaction: discord.Interaction,
@@ -345,32 +341,15 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
         """Show a tournament's seed settings, or change the ones you give."""
         assert interaction.guild is not None
         actor = actor_of(interaction)
-        changes: dict[str, Any] = {
-            "presets": presets, "default_preset": default_preset, "template": template,
-            "spoiler": spoiler, "race": race,
-        }
-        changes = {key: value for key, value in changes.items() if value is not None}
-        if provider is not None:
-            changes["provider"] = None if provider == "none" else provider
-        if not changes:
+        given = given_seed_settings(provider, presets, default_preset, template, spoiler, race)
+        if not given:
             shown = await self._seeds.view(actor, interaction.guild.id, tournament)
-            await reply(
-                interaction,
-                f"Seeds of **{shown.tournament_name}**:\n{seeds_text(shown.settings)}\n"
-                f"Change them with `/tournament seeds tournament:{shown.tournament_name}`.",
-            )
+            await reply(interaction, seed_settings_shown(
+                shown.tournament_name, shown.settings, "/tournament seeds"
+            ))
             return
-        change = await self._seeds.configure(actor, interaction.guild.id, tournament, **changes)
-        name = change.tournament_name
-        if not change.changed:
-            await reply(interaction, f"Nothing changed: **{name}** already had those seeds.")
-            return
-        lines = [
-            f"**{SEED_LABELS[key]}:** {show_seed_setting(key, old)} → "
-            f"{show_seed_setting(key, new)}"
-            for key, (old, new) in change.changed.items()
-        ]
-        await reply(interaction, f"Updated the seeds of **{name}**:\n" + "\n".join(lines))
+        change = await self._seeds.configure(actor, interaction.guild.id, tournament, **given)
+        await reply(interaction, seed_change_text(change))
 
     seeds.autocomplete("tournament")(tournament_choices)
 
@@ -378,26 +357,23 @@ class TournamentCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name
     async def preset_choices(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """To organizers: the typed tournament's presets, else (and while ALTTPR is being
-        chosen) RaceDesk's ALTTPR presets."""
+        """To organizers: the typed tournament's presets, else RaceDesk's ALTTPR presets."""
         actor = actor_of(interaction)
         guild_id = interaction.guild_id
         if guild_id is None or not await self.access.allows(
             actor, Permission.MANAGE_TOURNAMENTS, guild_id
         ):
             return []
-        namespace = interaction.namespace
-        names: list[str] = list(ALTTPR_PRESETS)
-        typed_tournament = getattr(namespace, "tournament", None)
-        if getattr(namespace, "provider", None) != "alttpr" and isinstance(typed_tournament, str):
+        typed_tournament = getattr(interaction.namespace, "tournament", None)
+        settings = None
+        if isinstance(typed_tournament, str):
             try:
-                shown = await self._seeds.view(actor, guild_id, typed_tournament)
+                settings = (await self._seeds.view(actor, guild_id, typed_tournament)).settings
             except UserFacingError:
-                shown = None
-            if shown is not None and shown.settings.presets:
-                names = list(shown.settings.presets)
-        typed = current.strip().lower()
-        return choices((name, name) for name in names if typed in name)
+                settings = None
+        return suggested_presets(
+            current, getattr(interaction.namespace, "provider", None), settings
+        )
 
     @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="list")

@@ -20,6 +20,7 @@ from core.health import HealthService
 from core.lifecycle import Lifecycle
 from core.live_races.async_reviews import AsyncReviewService
 from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
+from core.live_races.async_seeds import AsyncSeeds
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.leaderboard import AsyncLeaderboards
 from core.live_races.live_races import LiveRaceService
@@ -96,6 +97,7 @@ class Services:
     bot_alerts: BotAlertService
     # Race-room chat commands and seeds (issue 24).
     seeds: SeedService
+    async_seeds: AsyncSeeds  # async pools' seeds rolled by a provider (issue 26)
     room_commands: RoomCommandServices
     # Calendar feeds (issue 25): secret iCal URLs per tournament and per player.
     calendars: CalendarFeedService

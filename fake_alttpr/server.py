@@ -29,6 +29,7 @@ class _Failure:
     remaining: int
     status: int
     body: dict[str, Any] | None
+    after: int = 0  # requests answered as usual before these fail
 
 
 @dataclass
@@ -85,11 +86,13 @@ class FakeAlttpr:
     # -- test hooks ----------------------------------------------------------------------
 
     def fail_next(
-        self, count: int = 1, status: int = 500, body: dict[str, Any] | None = None
+        self, count: int = 1, status: int = 500, body: dict[str, Any] | None = None, *,
+        after: int = 0,
     ) -> None:
         """Answer the next ``count`` seed requests (``POST /api/...``) with ``status`` and
-        ``body`` (JSON; by default alttpr.com's words for that status)."""
-        self._failures.append(_Failure(count, status, body))
+        ``body`` (JSON; by default alttpr.com's words for that status), once ``after``
+        requests have been answered as usual."""
+        self._failures.append(_Failure(count, status, body, after))
 
     def delay(self, seconds: float) -> None:
         """Hold every seed request ``seconds`` before answering (0: answer at once)."""
@@ -120,6 +123,9 @@ class FakeAlttpr:
         if not self._failures:
             return None
         failure = self._failures[0]
+        if failure.after > 0:
+            failure.after -= 1
+            return None
         failure.remaining -= 1
         return failure
 

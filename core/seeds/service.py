@@ -16,11 +16,7 @@ from core.config import SeedServiceSettings
 from core.errors import NotFoundError, UserFacingError
 from core.seeds.alttpr import AlttprProvider
 from core.seeds.base import RolledSeed, SeedProvider, SeedProviderError
-from core.seeds.settings import (
-    SETTING_NAMES,
-    SeedSettings,
-    changed_settings,
-)
+from core.seeds.settings import SeedSettings, changed_settings, differences
 from core.seeds.template import TemplateProvider
 from core.seeds.text import one_line, unknown_preset
 from db.models import Tournament
@@ -112,6 +108,11 @@ class SeedService:
         settings = await self._settings_of(tournament_id)
         if settings is None or not settings.rolls:
             raise SeedProviderError(NO_SEEDS)
+        return await self.roll_with(settings, preset)
+
+    async def roll_with(self, settings: SeedSettings, preset: str | None) -> RolledSeed:
+        """Roll ``preset`` (``None`` or blank: the default) with these settings (a tournament's
+        or an async tournament's), or raise :class:`SeedProviderError`."""
         typed = (preset or "").strip().lower()
         chosen = typed or settings.effective_default
         if chosen is None or chosen not in settings.presets:
@@ -167,11 +168,7 @@ class SeedService:
             assert tournament.id is not None
             old = SeedSettings.of(tournament.settings)
             new = changed_settings(old, given)
-            changed = {
-                key: (getattr(old, key), getattr(new, key))
-                for key in SETTING_NAMES
-                if getattr(old, key) != getattr(new, key)
-            }
+            changed = differences(old, new)
             if changed:
                 tournament.settings = new.stored_in(tournament.settings)
                 await session.flush()
@@ -180,7 +177,7 @@ class SeedService:
                     guild_id=guild_id,
                     details={
                         "tournament_id": tournament.id, "name": tournament.name,
-                        "changed": {k: [_plain(o), _plain(n)] for k, (o, n) in changed.items()},
+                        "changed": audited(changed),
                     },
                 )
                 log.info("Seed settings of tournament %s changed: %s", tournament.id,
@@ -219,6 +216,10 @@ async def _find(
     )
 
 
+def audited(changed: dict[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
+    """Changed settings as the audit's JSON keeps them."""
+    return {key: [_plain(old), _plain(new)] for key, (old, new) in changed.items()}
+
+
 def _plain(value: Any) -> Any:
-    """A value for the audit's JSON."""
     return list(value) if isinstance(value, tuple) else value

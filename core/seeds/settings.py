@@ -98,6 +98,15 @@ class SeedSettings:
 SETTING_NAMES: Final = ("provider", "presets", "default_preset", "template", "spoiler", "race")
 
 
+def differences(old: SeedSettings, new: SeedSettings) -> dict[str, tuple[Any, Any]]:
+    """Setting -> (old, new), only those that differ."""
+    return {
+        key: (getattr(old, key), getattr(new, key))
+        for key in SETTING_NAMES
+        if getattr(old, key) != getattr(new, key)
+    }
+
+
 def parse_presets(text: str | Iterable[str]) -> tuple[str, ...]:
     """Preset names from ``open, standard`` (commas or spaces) or a list; lower case,
     without repeats, each checked."""

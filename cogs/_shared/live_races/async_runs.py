@@ -22,6 +22,7 @@ from core.live_races.async_runs import (
     StartPreview,
     written_duration,
 )
+from core.live_races.async_seeds import GeneratedSeeds
 from core.sending import nonce_for
 from core.times.parsing import discord_timestamp
 
@@ -49,6 +50,21 @@ def seed_text(run: RunInfo) -> str:
         f"Submit by {discord_timestamp(run.deadline_at, 'f')} with `/async submit "
         f"tournament:{run.tournament} time:H:MM:SS vod:<link>` (or `/async forfeit`)."
     )
+
+
+def generated_text(generated: GeneratedSeeds) -> str:
+    """What ``/async seed generate`` answers: the seeds' numbers (not their text: players may
+    read over an organizer's shoulder; ``/async seed list`` shows them)."""
+    added = generated.added
+    numbers = (f"seed {added[0].position}" if len(added) == 1
+               else f"seeds {added[0].position} to {added[-1].position}")
+    par = f" (par {written_duration(added[0].par_time)})" if added[0].par_time else ""
+    text = (f"Rolled {len(added)} `{generated.preset}` seed(s) into **{generated.pool}** of "
+            f"**{generated.tournament}**: {numbers}{par}.")
+    if generated.failure:
+        text += (f"\nThe other {generated.asked - len(added)} were not rolled: "
+                 f"{generated.failure}")
+    return clip(text, 2000)
 
 
 def seeds_pages(tournament: str, pool: str, seeds: list[SeedInfo]) -> list[str]:
