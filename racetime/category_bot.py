@@ -111,12 +111,11 @@ class CategoryBot:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                log.exception("racetime bot %s: the supervisor had failed", self.category)
+            # wait, not await: a cancellation of stop() itself is not mistaken for the task's
+            await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                log.error("racetime bot %s: the supervisor had failed", self.category,
+                          exc_info=task.exception())
         rooms = list(self._rooms.values())
         self._rooms.clear()
         await asyncio.gather(*(room.stop() for room in rooms))

@@ -278,13 +278,13 @@ class RoomConnection:
         tasks = [t for t in (self._task, self._link_lookup, self._watchdog) if t is not None]
         for task in tasks:
             task.cancel()
+        if tasks:
+            # wait, not await: a cancellation of stop() itself is not mistaken for the tasks'
+            await asyncio.wait(tasks)
         for task in tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                log.exception("Room %s: a task failed while stopping", self.name)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("Room %s: a task failed while stopping", self.name,
+                          exc_info=task.exception())
 
     async def wait_closed(self) -> None:
         if self._task is not None:
