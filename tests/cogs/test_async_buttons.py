@@ -34,7 +34,7 @@ from tests.cogs.test_async_runs import (  # the scene fixture and its steps
     start,
 )
 
-__all__ = ["scene"]
+__all__ = ["scene"]  # the /async run tests' fixture, used here
 
 FORM = {"Your time (H:MM:SS)": "58:00", "Link to your VOD": VOD}
 NOT_JOINED = f"You are not registered for **{ASYNC}**: `/async join` first."

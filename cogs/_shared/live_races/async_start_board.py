@@ -11,7 +11,7 @@ a pool gone since the post is answered as such.
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
@@ -29,6 +29,9 @@ from cogs._shared.tree import answer_error
 from core.container import Services
 from core.errors import UserFacingError
 from core.live_races.async_runs import StartBoard
+
+if TYPE_CHECKING:
+    from discord.interactions import InteractionChannel
 
 BUTTONS_PER_MESSAGE = ACTION_ROWS_MAX * BUTTONS_PER_ROW_MAX
 MESSAGES_MAX = 4  # a tournament with more pools than 100 gets buttons for its first 100
@@ -122,10 +125,12 @@ class StartRunButton(
 
 
 async def post_board(
-    interaction: discord.Interaction, board: StartBoard, channel: object
+    interaction: discord.Interaction, board: StartBoard,
+    channel: InteractionChannel | discord.PartialMessageable | None,
 ) -> None:
-    """Post the board's messages in ``channel`` (checked first: RaceDesk and the organizer
-    can post there) and tell the organizer."""
+    """Post the board's messages in ``channel``, the one chosen or where the command was
+    typed (checked first: a text channel RaceDesk and the organizer can post in), and tell the
+    organizer."""
     if not isinstance(channel, discord.TextChannel):
         raise UserFacingError("Choose a text channel to post it in with `channel:`.")
     assert isinstance(interaction.user, discord.Member)
