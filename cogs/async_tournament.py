@@ -1,5 +1,7 @@
 """``/async``: organizers create, close and look at async tournaments and add their pools;
 players join and leave (an organizer can add or remove anyone); everyone sees who plays.
+Players start, submit and give up their own runs by command or by the persistent buttons of
+the organizers' post (``/async start-button``) and of the seed's DM, registered here.
 
 The rules live in ``core.live_races.async_tournaments``; this cog parses, checks who asks and
 renders.
@@ -19,12 +21,14 @@ from cogs._shared.live_races.async_reviews import (
     queue_pages,
     tell_player,
 )
+from cogs._shared.live_races.async_run_buttons import RunButton
 from cogs._shared.live_races.async_runs import (
     StartRunView,
     generated_text,
     preview_text,
     seeds_pages,
 )
+from cogs._shared.live_races.async_start_board import StartRunButton, post_board
 from cogs._shared.live_races.embeds import (
     participants_pages,
     pools_pages,
@@ -67,9 +71,11 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
     review = app_commands.Group(name="review", description="Review players' submitted runs")
 
     def __init__(
-        self, asyncs: AsyncTournamentService, runs: AsyncRunService, access: AccessPolicy,
-        reviews: AsyncReviewService, leaderboards: AsyncLeaderboards, async_seeds: AsyncSeeds,
+        self, bot: RaceDeskBot, asyncs: AsyncTournamentService, runs: AsyncRunService,
+        access: AccessPolicy, reviews: AsyncReviewService, leaderboards: AsyncLeaderboards,
+        async_seeds: AsyncSeeds,
     ) -> None:
+        self._bot = bot
         self.async_seeds = async_seeds
         self.asyncs = self.tournament_names = asyncs
         self.runs = runs
@@ -77,6 +83,12 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         self.leaderboards = leaderboards
         self.access = access
         super().__init__()
+
+    async def cog_load(self) -> None:
+        self._bot.add_dynamic_items(StartRunButton, RunButton)
+
+    async def cog_unload(self) -> None:
+        self._bot.remove_dynamic_items(StartRunButton, RunButton)
 
     # -- tournaments -------------------------------------------------------------------------
 
@@ -417,6 +429,24 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
 
     start.autocomplete("tournament")(tournament_choices)
 
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @app_commands.command(name="start-button")
+    @app_commands.describe(
+        tournament=TOURNAMENT_HELP, channel="Where to post it (default: this channel)"
+    )
+    async def start_button(
+        self, interaction: discord.Interaction, tournament: str,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Post a message with a Start a run button per pool, for players to start runs."""
+        assert interaction.guild_id is not None
+        board = await self.runs.start_board(
+            interaction.guild_id, tournament, actor=actor_of(interaction)
+        )
+        await post_board(interaction, board, channel or interaction.channel)
+
+    start_button.autocomplete("tournament")(tournament_choices)
+
     @app_commands.command(name="submit")
     @app_commands.describe(
         tournament=TOURNAMENT_HELP, time="Your final time, H:MM:SS or MM:SS, e.g. 1:23:45",
@@ -554,6 +584,6 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
 
 async def setup(bot: RaceDeskBot) -> None:
     await bot.add_cog(AsyncCog(
-        bot.services.async_tournaments, bot.services.async_runs, bot.services.access,
+        bot, bot.services.async_tournaments, bot.services.async_runs, bot.services.access,
         bot.services.async_reviews, bot.services.async_leaderboards, bot.services.async_seeds,
     ))

@@ -340,6 +340,31 @@ class SimulatedGuild:
         member.nick = None
         return member
 
+    def set_permissions(
+        self, channel: discord.TextChannel, target: discord.Member | discord.Role,
+        **permissions: bool | None,
+    ) -> None:
+        """Overwrite ``target``'s permissions in ``channel`` (e.g. ``send_messages=False``),
+        as a server admin does in Discord (dpytest's own overwrites of members and roles are
+        never applied: their types are strings where discord.py reads numbers)."""
+        allow, deny = discord.PermissionOverwrite(**permissions).pair()
+        overwrites: list[Any] = [o._asdict() for o in channel._overwrites if o.id != target.id]
+        overwrites.append({
+            "id": str(target.id), "type": 0 if isinstance(target, discord.Role) else 1,
+            "allow": str(allow.value), "deny": str(deny.value),
+        })
+        data: Any = factories.dict_from_channel(channel)
+        data["permission_overwrites"] = overwrites
+        self.bot._connection.parse_channel_update(data)
+
+    def remove_member(self, member: discord.Member) -> None:
+        """``member`` leaves the server (Discord's ``GUILD_MEMBER_REMOVE``)."""
+        # (ignored below: a member serves as the user; dpytest's payloads are untyped)
+        user: Any = factories.dict_from_user(member)  # type: ignore[arg-type]
+        self.bot._connection.parse_guild_member_remove(
+            {"guild_id": str(member.guild.id), "user": user}
+        )
+
     async def grant(self, member: discord.Member, **permissions: bool) -> discord.Member:
         """Give ``member`` a new role with ``permissions`` (e.g. ``manage_guild=True``)."""
         value = discord.Permissions(**permissions).value
@@ -445,9 +470,12 @@ class SimulatedGuild:
         A button whose view has stopped (timed out) gets no answer, as on Discord.
         """
         button = _find_button(message, label)
-        payload = self._interaction_payload(COMPONENT_INTERACTION, member)
+        payload = self._interaction_payload(
+            COMPONENT_INTERACTION, member, in_dm=message.in_dm, channel_id=message.channel_id
+        )
         payload["data"] = {"custom_id": button["custom_id"], "component_type": button["type"]}
         endpoint = self._endpoint(payload, f"button {label!r}")
+        shown = message.message_id or self._message_showing(button["custom_id"]) or next(_ids)
         payload["message"] = endpoint._message(
             {
                 "content": message.content,
@@ -455,11 +483,14 @@ class SimulatedGuild:
                 "components": message.components,
                 "flags": EPHEMERAL_FLAG if message.ephemeral else 0,
             }
-        ) | {"id": str(self._message_showing(button["custom_id"]) or next(_ids))}
+        ) | {"id": str(shown)}
         await self._dispatch(payload, endpoint, COMPONENT_TASKS)
         for answer in endpoint.messages:
             if answer.kind == "update":  # the same message, as private as it was
                 answer.ephemeral = message.ephemeral
+            elif answer.kind == "modal":  # submitted from where its button was pressed
+                answer.in_dm, answer.channel_id = message.in_dm, int(payload["channel_id"])
+                answer.origin = payload["message"]
         return self._result(endpoint)
 
     async def submit_modal(
@@ -477,7 +508,11 @@ class SimulatedGuild:
         unknown = set(values) - set(fields)
         if unknown:
             raise LookupError(f"the modal has no field(s) {sorted(unknown)}; it has {list(fields)}")
-        payload = self._interaction_payload(MODAL_SUBMIT_INTERACTION, member)
+        payload = self._interaction_payload(
+            MODAL_SUBMIT_INTERACTION, member, in_dm=modal.in_dm, channel_id=modal.channel_id
+        )
+        if modal.origin is not None:  # opened by a message's button: Discord sends it along
+            payload["message"] = modal.origin
         payload["data"] = {
             "custom_id": modal.modal_id,
             "components": [
@@ -513,11 +548,14 @@ class SimulatedGuild:
             for choice in endpoint.choices or []
         ]
 
-    def _interaction_payload(self, kind: int, member: discord.Member) -> dict[str, Any]:
-        channel = self.channel_of(member)
-        member_payload = factories.dict_from_member(member)
-        member_payload["permissions"] = str(channel.permissions_for(member).value)
-        return {
+    def _interaction_payload(
+        self, kind: int, member: discord.Member, *, in_dm: bool = False,
+        channel_id: int | None = None,
+    ) -> dict[str, Any]:
+        """An interaction of ``member``'s: in the server, in channel ``channel_id`` (default:
+        where they act, :meth:`channel_of`), or ``in_dm``: in their DM with the bot (channel
+        ``channel_id``), which brings the user and no server, as Discord sends it."""
+        payload: dict[str, Any] = {
             "id": str(next(_ids)),
             "application_id": str(self.bot.application_id),
             "type": kind,
@@ -528,6 +566,24 @@ class SimulatedGuild:
             "authorizing_integration_owners": {},
             "app_permissions": str(discord.Permissions.all().value),
             "attachment_size_limit": 8 * 1024 * 1024,
+        }
+        if in_dm:
+            dm = str(channel_id or next(_ids))
+            return payload | {
+                # (ignored below: a member serves as the user)
+                "user": factories.dict_from_user(member),  # type: ignore[arg-type]
+                "channel_id": dm,
+                "channel": {"id": dm, "type": 1},
+                "context": 1,
+            }
+        found = self.bot.get_channel(channel_id) if channel_id is not None else None
+        channel = (
+            found if isinstance(found, discord.TextChannel) and found.guild == member.guild
+            else self.channel_of(member)
+        )
+        member_payload = factories.dict_from_member(member)
+        member_payload["permissions"] = str(channel.permissions_for(member).value)
+        return payload | {
             "guild_id": str(member.guild.id),
             "channel_id": str(channel.id),
             "channel": factories.dict_from_channel(channel),

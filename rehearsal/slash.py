@@ -65,6 +65,24 @@ class BotMessage:
     components: list[dict[str, Any]] = field(default_factory=list)
     modal_id: str | None = None  # a modal's custom id (``kind == "modal"``; its title is
     # ``content``, its text inputs are ``fields``)
+    # Where it is: a message RaceDesk posted or DMed (:meth:`sent`), or for a modal a button
+    # opened, where that button was (``origin``: its message, which Discord sends back with
+    # the form, so that the answer can edit it).
+    message_id: int | None = None
+    channel_id: int | None = None
+    in_dm: bool = False
+    origin: dict[str, Any] | None = None
+
+    @classmethod
+    def sent(cls, message: discord.Message) -> BotMessage:
+        """A message RaceDesk posted in a channel or sent by DM, as pressing its buttons
+        needs it: they are pressed where it is (a DM's in the DM, where no server is)."""
+        return cls(
+            message.content, list(message.embeds), False, "response",
+            components=[row.to_dict() for row in message.components],  # type: ignore[misc]
+            message_id=message.id, channel_id=message.channel.id,
+            in_dm=isinstance(message.channel, discord.DMChannel),
+        )
 
     @property
     def fields(self) -> dict[str, dict[str, Any]]:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.access import AccessPolicy, Actor, Permission
 from core.audit import AuditService
 from core.clock import Clock
-from core.errors import NotFoundError, UserFacingError
+from core.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from core.event_store.event_log import DatabaseEventLog, Outbox
 from core.events.async_runs import (
     AsyncRunEvent,
@@ -97,6 +97,17 @@ class StartPreview:
     attempt: int
     seeds: int  # in the pool
     limit_hours: int
+
+
+@dataclass(frozen=True, slots=True)
+class StartBoard:
+    """What the organizers' "Start a run" message shows: the tournament, its run limit and
+    its pools (id and name, in the order they were added)."""
+
+    tournament_id: int
+    tournament: str
+    limit_hours: int
+    pools: tuple[tuple[int, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,41 +336,14 @@ class AsyncRunService:
     ) -> RunInfo:
         """Submit the player's run in progress with its time and VOD."""
         await self._access.require(actor, Permission.USE, guild_id)
-        finish = parse_duration(time)
-        vod = vod.strip()
-        if len(vod) > VOD_MAX or not _URL.match(vod):
-            raise UserFacingError(
-                "The VOD must be a link starting with https:// (or http://), e.g. "
-                "https://www.twitch.tv/videos/123."
-            )
-        comment = (comment or "").strip() or None
-        if comment is not None and len(comment) > COMMENT_MAX:
-            raise UserFacingError(f"A comment can be at most {COMMENT_MAX} characters.")
+        entry = submission(time, vod, comment)
         now = self._clock.now()
         await self._check_in_time(guild_id, tournament, actor, now)
         async with self._event_log.transaction() as outbox:
-            session = outbox.session
-            found, run, seed, user = await self._running(session, guild_id, tournament, actor)
-            if finish > now - run.started_at + GRACE:
-                raise UserFacingError(
-                    f"{written_duration(finish)} is longer than the time since you started "
-                    f"({written_duration(now - run.started_at)}): check the time."
-                )
-            if not await queries.claim_end(session, _id(run), AsyncRunStatus.SUBMITTED, now):
-                raise UserFacingError("This run was already submitted or forfeit.")
-            await session.refresh(run)
-            run.finish_time, run.vod_url, run.comment = finish, vod, comment
-            await self._record(
-                session, outbox, "submit", run, found, seed, actor,
-                AsyncRunSubmittedEvent(
-                    **self._fields(run, seed, user, actor),
-                    finish_seconds=int(finish.total_seconds()), vod_url=vod,
-                ),
-                details={"finish_seconds": int(finish.total_seconds()), "vod_url": vod},
+            found, run, seed, user = await self._running(
+                outbox.session, guild_id, tournament, actor
             )
-            pool_row = await session.get(AsyncPool, run.pool_id)
-            assert pool_row is not None
-            return _run_info(run, found, pool_row, seed)
+            return await self._submit(outbox, run, found, seed, user, entry, actor, now)
 
     async def forfeit(self, guild_id: int, tournament: str, *, actor: Actor) -> RunInfo:
         """Give up the player's run in progress."""
@@ -367,19 +351,81 @@ class AsyncRunService:
         now = self._clock.now()
         await self._check_in_time(guild_id, tournament, actor, now)
         async with self._event_log.transaction() as outbox:
-            session = outbox.session
-            found, run, seed, user = await self._running(session, guild_id, tournament, actor)
-            if not await queries.claim_end(session, _id(run), AsyncRunStatus.FORFEIT, now):
-                raise UserFacingError("This run was already submitted or forfeit.")
-            await session.refresh(run)
-            run.forfeit_reason = "player"
-            await self._record(
-                session, outbox, "forfeit", run, found, seed, actor,
-                AsyncRunForfeitedEvent(**self._fields(run, seed, user, actor)),
+            found, run, seed, user = await self._running(
+                outbox.session, guild_id, tournament, actor
             )
-            pool_row = await session.get(AsyncPool, run.pool_id)
-            assert pool_row is not None
-            return _run_info(run, found, pool_row, seed)
+            return await self._forfeit(outbox, run, found, seed, user, actor, now)
+
+    # -- players, by the buttons RaceDesk posts and DMs --------------------------------------
+
+    async def start_board(self, guild_id: int, tournament: str, *, actor: Actor) -> StartBoard:
+        """The tournament and its pools, for the message with a "Start a run" button per pool
+        that organizers post (each button names the ids: :meth:`preview_pool`)."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
+        async with self._sessionmaker() as session:
+            found = await self._tournaments.find(session, guild_id, tournament)
+            pools = await tournament_queries.pools_of(session, _id(found))
+        if not found.is_active:
+            raise UserFacingError(f"**{found.name}** is closed: no run starts any more.")
+        if not pools:
+            raise UserFacingError(
+                f"**{found.name}** has no pools yet: `/async pool add` adds one."
+            )
+        return StartBoard(
+            tournament_id=_id(found), tournament=found.name, limit_hours=found.run_limit_hours,
+            pools=tuple((_id(pool), pool.name) for pool in pools),
+        )
+
+    async def preview_pool(
+        self, tournament_id: int, pool_id: int, *, actor: Actor
+    ) -> StartPreview:
+        """:meth:`preview` for a "Start a run" button, which names the tournament and the
+        pool by id: they may have closed or gone since it was posted."""
+        async with self._sessionmaker() as session:
+            found = await session.get(AsyncTournament, tournament_id)
+            pool_row = await session.get(AsyncPool, pool_id)
+        if found is None:
+            raise NotFoundError("This async tournament no longer exists.")
+        await self._access.require(actor, Permission.USE, found.guild_id)
+        if not found.is_active:
+            raise UserFacingError(f"**{found.name}** is closed: no run starts any more.")
+        if pool_row is None or pool_row.tournament_id != found.id:
+            raise NotFoundError(
+                f"This pool is no longer part of **{found.name}**. `/async pool list` shows "
+                "its pools."
+            )
+        return await self.preview(found.guild_id, found.name, pool_row.name, actor=actor)
+
+    async def run_in_progress(self, run_id: int, *, actor: Actor) -> RunInfo:
+        """The actor's own run ``run_id`` while it is in progress (the DM's Submit and Forfeit
+        buttons ask before opening their form or confirmation); what became of it otherwise."""
+        await self._own_run(run_id, actor, self._clock.now())
+        async with self._sessionmaker() as session:
+            run, found, seed, _ = await _run_rows(session, run_id)
+            await self._require_running(session, run, found, seed)
+            return await _info(session, run, found, seed)
+
+    async def submit_run(
+        self, run_id: int, time: str, vod: str, *, actor: Actor, comment: str | None = None
+    ) -> RunInfo:
+        """:meth:`submit` for run ``run_id`` (the DM's Submit button): the actor's own, in
+        progress; once, however often it is sent."""
+        now = self._clock.now()
+        await self._own_run(run_id, actor, now)
+        async with self._event_log.transaction() as outbox:
+            run, found, seed, user = await _run_rows(outbox.session, run_id)
+            await self._require_running(outbox.session, run, found, seed)
+            entry = submission(time, vod, comment)
+            return await self._submit(outbox, run, found, seed, user, entry, actor, now)
+
+    async def forfeit_run(self, run_id: int, *, actor: Actor) -> RunInfo:
+        """:meth:`forfeit` for run ``run_id`` (the DM's Forfeit button, confirmed)."""
+        now = self._clock.now()
+        await self._own_run(run_id, actor, now)
+        async with self._event_log.transaction() as outbox:
+            run, found, seed, user = await _run_rows(outbox.session, run_id)
+            await self._require_running(outbox.session, run, found, seed)
+            return await self._forfeit(outbox, run, found, seed, user, actor, now)
 
     # -- the run limit -----------------------------------------------------------------------
 
@@ -416,14 +462,32 @@ class AsyncRunService:
             found = await self._tournaments.find(session, guild_id, tournament)
             user = await get_or_create_user_by_discord_id(session, actor.discord_id)
             run = await queries.running_run(session, _id(found), _id(user))
-            if run is None or run.deadline_at > now:
+            if run is None:
                 return
             seed = await session.get(AsyncPoolSeed, run.seed_id)
             assert seed is not None
-            if await self._time_out(session, outbox, run, found, seed, user, now):
-                too_late = _TooLate(found.name, found.run_limit_hours)
+            too_late = await self._late(outbox, run, found, seed, user, now)
         if too_late is not None:
             raise too_late
+
+    async def _expire(self, run_id: int, now: datetime) -> None:
+        """:meth:`_check_in_time` for run ``run_id``."""
+        async with self._event_log.transaction() as outbox:
+            run, found, seed, user = await _run_rows(outbox.session, run_id)
+            too_late = await self._late(outbox, run, found, seed, user, now)
+        if too_late is not None:
+            raise too_late
+
+    async def _late(
+        self, outbox: Outbox, run: AsyncRun, found: AsyncTournament, seed: AsyncPoolSeed,
+        user: User, now: datetime,
+    ) -> _TooLate | None:
+        """Time ``run`` out if it is in progress past its deadline: what the player is told."""
+        if run.status != AsyncRunStatus.STARTED.value or run.deadline_at > now:
+            return None
+        if not await self._time_out(outbox.session, outbox, run, found, seed, user, now):
+            return None
+        return _TooLate(found.name, found.run_limit_hours)
 
     async def _time_out(
         self, session: AsyncSession, outbox: Outbox, run: AsyncRun, found: AsyncTournament,
@@ -517,6 +581,78 @@ class AsyncRunService:
         assert seed is not None
         return found, run, seed, user
 
+    async def _own_run(self, run_id: int, actor: Actor, now: datetime) -> None:
+        """Refused unless run ``run_id`` is ``actor``'s and the policy lets them act in its
+        tournament's server (a DM's button brings no server: the person is looked up in that
+        one, so a player who left it can no longer submit); then, past its limit, it is a
+        forfeit (:meth:`_expire`)."""
+        async with self._sessionmaker() as session:
+            run = await session.get(AsyncRun, run_id)
+            found = await session.get(AsyncTournament, run.tournament_id) if run else None
+            owner = await session.get(User, run.user_id) if run else None
+        if found is None or owner is None or owner.discord_id != actor.discord_id:
+            raise NotFoundError(f"You have no run #{run_id}. `/async start` starts one.")
+        person = actor
+        if actor.is_person and actor.guild_id is None:
+            person = await self._access.person_in_server(actor.discord_id, found.guild_id)
+        if not await self._access.allows(person, Permission.USE, found.guild_id):
+            raise PermissionDeniedError(
+                f"Only members of the server of **{found.name}** can submit or forfeit its "
+                "runs."
+            )
+        await self._expire(run_id, now)
+
+    async def _require_running(
+        self, session: AsyncSession, run: AsyncRun, found: AsyncTournament,
+        seed: AsyncPoolSeed,
+    ) -> None:
+        if run.status != AsyncRunStatus.STARTED.value:
+            raise UserFacingError(await _ended(session, run, found, seed))
+
+    async def _submit(
+        self, outbox: Outbox, run: AsyncRun, found: AsyncTournament, seed: AsyncPoolSeed,
+        user: User, entry: Submission, actor: Actor, now: datetime,
+    ) -> RunInfo:
+        """End ``run`` as submitted with ``entry``, once (whoever ended it first wins)."""
+        session = outbox.session
+        finish, vod, comment = entry
+        if finish > now - run.started_at + GRACE:
+            raise UserFacingError(
+                f"{written_duration(finish)} is longer than the time since you started "
+                f"({written_duration(now - run.started_at)}): check the time."
+            )
+        if not await queries.claim_end(session, _id(run), AsyncRunStatus.SUBMITTED, now):
+            await session.refresh(run)
+            raise UserFacingError(await _ended(session, run, found, seed))
+        await session.refresh(run)
+        run.finish_time, run.vod_url, run.comment = finish, vod, comment
+        await self._record(
+            session, outbox, "submit", run, found, seed, actor,
+            AsyncRunSubmittedEvent(
+                **self._fields(run, seed, user, actor),
+                finish_seconds=int(finish.total_seconds()), vod_url=vod,
+            ),
+            details={"finish_seconds": int(finish.total_seconds()), "vod_url": vod},
+        )
+        return await _info(session, run, found, seed)
+
+    async def _forfeit(
+        self, outbox: Outbox, run: AsyncRun, found: AsyncTournament, seed: AsyncPoolSeed,
+        user: User, actor: Actor, now: datetime,
+    ) -> RunInfo:
+        """End ``run`` as the player's forfeit, once."""
+        session = outbox.session
+        if not await queries.claim_end(session, _id(run), AsyncRunStatus.FORFEIT, now):
+            await session.refresh(run)
+            raise UserFacingError(await _ended(session, run, found, seed))
+        await session.refresh(run)
+        run.forfeit_reason = "player"
+        await self._record(
+            session, outbox, "forfeit", run, found, seed, actor,
+            AsyncRunForfeitedEvent(**self._fields(run, seed, user, actor)),
+        )
+        return await _info(session, run, found, seed)
+
     def _fields(
         self, run: AsyncRun, seed: AsyncPoolSeed, user: User, actor: Actor
     ) -> dict[str, Any]:
@@ -577,6 +713,63 @@ class AsyncRunSweeper:
             except Exception:
                 log.exception("The async run sweep failed; it runs again in a minute")
             await self._clock.sleep(self._every)
+
+
+Submission = tuple[timedelta, str, str | None]  # the time, the VOD link and the comment
+
+
+def submission(time: str, vod: str, comment: str | None) -> Submission:
+    """A submission's time, VOD link and comment, checked (``/async submit`` and the DM's
+    form alike); a clear message for what is wrong."""
+    finish = parse_duration(time)
+    vod = vod.strip()
+    if len(vod) > VOD_MAX or not _URL.match(vod):
+        raise UserFacingError(
+            "The VOD must be a link starting with https:// (or http://), e.g. "
+            "https://www.twitch.tv/videos/123."
+        )
+    comment = (comment or "").strip() or None
+    if comment is not None and len(comment) > COMMENT_MAX:
+        raise UserFacingError(f"A comment can be at most {COMMENT_MAX} characters.")
+    return finish, vod, comment
+
+
+async def _run_rows(
+    session: AsyncSession, run_id: int
+) -> tuple[AsyncRun, AsyncTournament, AsyncPoolSeed, User]:
+    run = await session.get(AsyncRun, run_id)
+    if run is None:
+        raise NotFoundError(f"You have no run #{run_id}. `/async start` starts one.")
+    found = await session.get(AsyncTournament, run.tournament_id)
+    seed = await session.get(AsyncPoolSeed, run.seed_id)
+    user = await session.get(User, run.user_id)
+    assert found is not None and seed is not None and user is not None
+    return run, found, seed, user
+
+
+async def _info(
+    session: AsyncSession, run: AsyncRun, found: AsyncTournament, seed: AsyncPoolSeed
+) -> RunInfo:
+    pool = await session.get(AsyncPool, run.pool_id)
+    assert pool is not None
+    return _run_info(run, found, pool, seed)
+
+
+async def _ended(
+    session: AsyncSession, run: AsyncRun, found: AsyncTournament, seed: AsyncPoolSeed
+) -> str:
+    """What became of a run that is no longer in progress, for a player who acts on it."""
+    pool = await session.get(AsyncPool, run.pool_id)
+    what = f"seed {seed.position} of **{found.name}** · **{pool.name if pool else '?'}**"
+    if run.status == AsyncRunStatus.FORFEIT.value:
+        if run.forfeit_reason == "timeout":
+            return (f"Your run of {what} was not submitted within its time limit, so it is a "
+                    "forfeit. Nothing changed.")
+        return f"You already gave up your run of {what}: it is a forfeit. Nothing changed."
+    time = f" in {written_duration(run.finish_time)}" if run.finish_time else ""
+    now = {AsyncRunStatus.APPROVED.value: "it was approved",
+           AsyncRunStatus.REJECTED.value: "it was rejected"}.get(run.status, "it waits for review")
+    return f"You already submitted {what}{time}: {now}. Nothing changed."
 
 
 def _run_info(

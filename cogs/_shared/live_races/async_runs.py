@@ -1,5 +1,6 @@
 """What ``/async start``, ``submit``, ``forfeit`` and ``seed`` show, and the Start / Cancel
-buttons under a start's preview (only the player who asked may press them)."""
+buttons under a start's preview (only the player who asked may press them). A started run's
+seed comes by DM with its Submit and Forfeit buttons (:mod:`.async_run_buttons`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import discord
 
 from cogs._shared.fitting import clip
+from cogs._shared.live_races.async_run_buttons import run_view
 from cogs._shared.live_races.embeds import headed_pages
 from cogs._shared.permissions import actor_of
 from cogs._shared.previews import OwnedPreview
@@ -35,20 +37,27 @@ def preview_text(shown: StartPreview) -> str:
     again = f" (attempt {shown.attempt})" if shown.attempt > 1 else ""
     return (
         f"**{shown.tournament}** · **{shown.pool}**: your next seed is seed {shown.position} "
-        f"of {shown.seeds}{again}.\nPressing **Start** starts your timer: you have "
-        f"{shown.limit_hours} hours to `/async submit` your time with a VOD, or it is a "
-        "forfeit. One attempt per seed. Only you can see and press this."
+        f"of {shown.seeds}{again}.\nPressing **Start** starts your timer and DMs you the seed: "
+        f"you have {shown.limit_hours} hours to submit your time with a VOD (the DM's "
+        "**Submit** button, or `/async submit`), or it is a forfeit. One attempt per seed. "
+        "Only you can see and press this."
     )
 
 
-def seed_text(run: RunInfo) -> str:
-    """The seed as the player gets it, by DM and in the answer."""
+def seed_text(run: RunInfo, *, buttons: bool) -> str:
+    """The seed as the player gets it: by DM, with the Submit and Forfeit buttons
+    (``buttons``), and in the answer."""
     par = f"\nPar time: {written_duration(run.par_time)}" if run.par_time else ""
+    how = (
+        "with **Submit** below (your time and a link to your VOD), or give up with **Forfeit**"
+        if buttons else
+        f"with the **Submit** button of my DM, or `/async submit tournament:{run.tournament} "
+        "time:H:MM:SS vod:<link>` (or `/async forfeit`)"
+    )
     return (
         f"**{run.tournament}** · **{run.pool}**, seed {run.position}: your run started "
         f"{discord_timestamp(run.started_at, 'R')}.\n{clip(run.seed, 1200)}{par}\n"
-        f"Submit by {discord_timestamp(run.deadline_at, 'f')} with `/async submit "
-        f"tournament:{run.tournament} time:H:MM:SS vod:<link>` (or `/async forfeit`)."
+        f"Submit by {discord_timestamp(run.deadline_at, 'f')} {how}."
     )
 
 
@@ -109,14 +118,22 @@ class StartRunView(OwnedPreview):
         except UserFacingError as error:
             await interaction.edit_original_response(content=error.message)
             return
-        text = seed_text(run)
         try:
-            await interaction.user.send(text, nonce=nonce_for(f"async-run:{run.id}:seed"))
-            where = "\nThe seed is in your DMs too."
+            await interaction.user.send(
+                seed_text(run, buttons=True), view=run_view(run.id),
+                nonce=nonce_for(f"async-run:{run.id}:seed"),
+            )
         except discord.HTTPException:
             log.info("Could not DM user %s their async seed", interaction.user.id)
-            where = "\nI could not DM you the seed: keep this message."
-        await interaction.edit_original_response(content=clip(text + where, 2000))
+            # Then this answer is the only place the seed and its buttons are.
+            await interaction.edit_original_response(
+                content=clip(seed_text(run, buttons=True) + "\nI could not DM you the seed: "
+                             "keep this message.", 2000), view=run_view(run.id),
+            )
+            return
+        await interaction.edit_original_response(
+            content=clip(seed_text(run, buttons=False) + "\nThe seed is in your DMs too.", 2000)
+        )
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(
