@@ -39,6 +39,8 @@ class AsyncTournament(SQLModel, table=True):
     reviewer_role_id: int | None = Field(default=None, sa_type=BigInteger)
     # Its seed provider, under ``"seeds"`` (``core.seeds.settings``), rolls its pools' seeds.
     settings: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+    # Anyone may read its page on the web server (issue 26, ``core.pages``).
+    is_public: bool = Field(default=False)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
