@@ -25,6 +25,13 @@ from db.queries.users import get_or_create_user_by_discord_id
 log = logging.getLogger(__name__)
 
 DESCRIPTION_MAX = 1000
+# The key of ``AsyncTournament.settings`` that makes its page public (``core.pages``).
+PUBLIC_KEY = "public"
+
+
+def is_public(tournament: AsyncTournament) -> bool:
+    """Anyone may read the tournament's page on the web (off unless organizers turned it on)."""
+    return bool((tournament.settings or {}).get(PUBLIC_KEY, False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,9 +169,10 @@ class AsyncTournamentService:
         async with self._sessionmaker.begin() as session:
             tournament = await self.find(session, guild_id, name)
             assert tournament.id is not None
-            changed = tournament.is_public != public
+            changed = is_public(tournament) != public
             if changed:
-                tournament.is_public = public
+                # A new object: the JSON column notices a replaced value, not a mutated one.
+                tournament.settings = {**(tournament.settings or {}), PUBLIC_KEY: public}
                 await self._audit.record(
                     session, "async.public", actor_discord_id=actor.discord_id,
                     guild_id=guild_id,
@@ -337,7 +345,7 @@ class AsyncTournamentService:
                 _pool_info(pool, runs) for pool in await queries.pools_of(session, tournament.id)
             ),
             participants=sum(1 for participant, _ in participants if participant.is_active),
-            public=tournament.is_public,
+            public=is_public(tournament),
         )
 
 

@@ -1,5 +1,6 @@
 """Public pages (issue 26): what anyone may read of a tournament its organizers made public
-(``TournamentSettings.public``; an async tournament's ``is_public``), without logging in.
+(``TournamentSettings.public``; an async tournament's ``"public"`` setting), without logging
+in.
 
 Owns: which tournaments are public and at which address (``slugs``), the plain-data view of a
 public tournament (its live, upcoming, finished and cancelled matches, its calendar feed), of

@@ -1,6 +1,6 @@
 """Public pages: a server's public tournaments and each one's page, read without logging in.
 Match tournaments (``TournamentSettings.public``) and async tournaments
-(``AsyncTournament.is_public``, ``/async page``) alike.
+(``"public"`` in ``AsyncTournament.settings``, ``/async page``) alike.
 
 Nothing here asks the access policy: there is no one to ask about. What is shown is decided
 by the tournament's ``public`` setting alone, and a tournament that is not public, does not
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.calendars import CalendarFeedService
 from core.clock import Clock
 from core.live_races import rules
+from core.live_races.async_tournaments import is_public
 from core.live_races.leaderboard import SCORE_FORMULA, Standing, counted_runs, standings
 from core.pages.slugs import async_page_path, id_in, index_path, page_path, slug_of
 from core.pages.view import (
@@ -122,7 +123,7 @@ class PublicPageService:
             return None
         entries = []
         async with self._sessionmaker() as session:
-            for found in await queries.public_async_tournaments(session, guild_id):
+            for found in await self._public_asyncs_of(session, guild_id):
                 assert found.id is not None
                 races = await queries.live_races_of(session, found.id)
                 entries.append(IndexEntry(
@@ -270,6 +271,13 @@ class PublicPageService:
         named = [t for t in await self._public_of(session, guild_id) if slug_of(t.name) == slug]
         return max(named, key=lambda t: t.id or 0, default=None) if slug else None
 
+    async def _public_asyncs_of(
+        self, session: AsyncSession, guild_id: int
+    ) -> list[AsyncTournament]:
+        """Open ones first, then by name."""
+        rows = await async_queries.list_tournaments(session, guild_id, include_closed=True)
+        return [row for row in rows if is_public(row)]
+
     async def _find_async(
         self, session: AsyncSession, guild_id: int, segment: str
     ) -> AsyncTournament | None:
@@ -280,12 +288,12 @@ class PublicPageService:
             if wanted > TOURNAMENT_ID_MAX:
                 return None
             found = await session.get(AsyncTournament, wanted)
-            if found is None or found.guild_id != guild_id or not found.is_public:
+            if found is None or found.guild_id != guild_id or not is_public(found):
                 return None
             return found
         slug = segment.lower()
         named = [
-            t for t in await queries.public_async_tournaments(session, guild_id)
+            t for t in await self._public_asyncs_of(session, guild_id)
             if slug_of(t.name) == slug
         ]
         return max(named, key=lambda t: t.id or 0, default=None) if slug else None

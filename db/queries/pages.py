@@ -14,7 +14,6 @@ from db.models import (
     AsyncLiveRace,
     AsyncParticipant,
     AsyncPoolRun,
-    AsyncTournament,
     Match,
     MatchPlayer,
     User,
@@ -47,16 +46,6 @@ async def entrants_of(
     for player, user in result.all():
         found[player.match_id].append((player, user))
     return found
-
-
-async def public_async_tournaments(session: AsyncSession, guild_id: int) -> list[AsyncTournament]:
-    """The server's public async tournaments, open ones first, then by name."""
-    result = await session.execute(
-        select(AsyncTournament)
-        .where(col(AsyncTournament.guild_id) == guild_id, col(AsyncTournament.is_public).is_(True))
-        .order_by(col(AsyncTournament.is_active).desc(), col(AsyncTournament.name_key))
-    )
-    return list(result.scalars())
 
 
 async def live_races_of(session: AsyncSession, tournament_id: int) -> list[AsyncLiveRace]:

@@ -18,7 +18,15 @@ from core.live_races.leaderboard import SCORE_FORMULA
 from core.pages import AsyncPage
 from core.pages.service import BOARD_MAX
 from core.pages.view import MatchState
-from db.models import AsyncPool, AsyncPoolSeed, AsyncRun, AsyncRunStatus, AuditLog, User
+from db.models import (
+    AsyncPool,
+    AsyncPoolSeed,
+    AsyncRun,
+    AsyncRunStatus,
+    AsyncTournament,
+    AuditLog,
+    User,
+)
 from db.queries.users import get_or_create_user_by_discord_id
 from db.secrets import SecretBox
 from tests.pages.async_scene import (
@@ -117,6 +125,25 @@ async def test_turning_public_off_takes_the_page_down_and_a_closed_one_may_still
     await asyncs.asyncs.set_public(GUILD, ASYNC, False, actor=BY_BOSS)
     assert await scene.pages.async_page(GUILD, str(asyncs.winter_id)) is None
     assert await scene.pages.async_page(GUILD, "winter-async") is None
+
+
+async def test_the_public_setting_keeps_the_tournaments_other_settings(
+    scenes: tuple[Scene, AsyncScene], db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    _, asyncs = scenes
+    seeds = {"provider": "template", "template": "https://example.org/{seed}"}
+    async with db_sessionmaker.begin() as session:
+        found = await session.get(AsyncTournament, asyncs.private_id)
+        assert found is not None
+        found.settings = {**found.settings, "seeds": seeds}
+    await asyncs.asyncs.set_public(GUILD, "Secret Async", True, actor=BY_BOSS)
+    async with db_sessionmaker() as session:
+        found = await session.get(AsyncTournament, asyncs.private_id)
+        assert found is not None and found.settings == {"seeds": seeds, "public": True}
+    await asyncs.asyncs.set_public(GUILD, "Secret Async", False, actor=BY_BOSS)
+    async with db_sessionmaker() as session:
+        found = await session.get(AsyncTournament, asyncs.private_id)
+        assert found is not None and found.settings == {"seeds": seeds, "public": False}
 
 
 # -- what the page holds -----------------------------------------------------------------------
