@@ -74,7 +74,7 @@ SECTION_MAX = 100
 # An async tournament's page: each leaderboard shows its best BOARD_MAX players, the page at
 # most POOLS_MAX pools (and their boards), each list of live races RACES_MAX races and each
 # finished race its first RESULTS_MAX runners; each says how many more there are. A board of
-# a thousand players is then some 20 kB of HTML, not a megabyte.
+# a thousand players is then some 22 kB of HTML (names of 100 characters), not a megabyte.
 BOARD_MAX, POOLS_MAX, RACES_MAX, RESULTS_MAX = 100, 20, 50, 30
 
 _STATES = {

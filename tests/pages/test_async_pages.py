@@ -293,7 +293,7 @@ async def test_a_board_of_a_thousand_players_shows_its_best_hundred(
     assert page.overall.more == 1004 - 100
     assert len(page.boards[1].rows) == 100 and page.boards[1].more == 1001 - 100
     html = async_html(page)
-    assert len(html.encode()) < 150_000, len(html.encode())  # not a megabyte: some 60 kB
+    assert len(html.encode()) < 150_000, len(html.encode())  # not a megabyte: some 45 kB
     assert "and 904 more players" in html and "and 901 more players" in html
     # Each board's head row and its rows: overall, Pool A (4 players), Pool B.
     assert html.count("<tr>") == (1 + 100) + (1 + 4) + (1 + 100)
