@@ -54,6 +54,7 @@ from core.live_races.async_runs import AsyncRunService, written_duration
 from core.live_races.async_seeds import GENERATE_MAX, AsyncSeeds
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.leaderboard import AsyncLeaderboards
+from core.pages import PublicPageService
 
 if TYPE_CHECKING:
     from bot import RaceDeskBot
@@ -73,11 +74,12 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
     def __init__(
         self, bot: RaceDeskBot, asyncs: AsyncTournamentService, runs: AsyncRunService,
         access: AccessPolicy, reviews: AsyncReviewService, leaderboards: AsyncLeaderboards,
-        async_seeds: AsyncSeeds,
+        async_seeds: AsyncSeeds, *, pages: PublicPageService,
     ) -> None:
         self._bot = bot
         self.async_seeds = async_seeds
         self.asyncs = self.tournament_names = asyncs
+        self.pages = pages
         self.runs = runs
         self.reviews = reviews
         self.leaderboards = leaderboards
@@ -261,6 +263,37 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
                     "hour(s) to be submitted.")
 
     run_limit.autocomplete("tournament")(tournament_choices)
+
+    @requires(Permission.MANAGE_TOURNAMENTS)
+    @app_commands.command(name="page")
+    @app_commands.describe(
+        tournament=TOURNAMENT_HELP,
+        public="Anyone may read its page on the web (live races, leaderboards; default off)",
+    )
+    async def page(
+        self, interaction: discord.Interaction, tournament: str, public: bool | None = None
+    ) -> None:
+        """Show an async tournament's public page, or turn it on or off."""
+        assert interaction.guild_id is not None
+        guild, actor = interaction.guild_id, actor_of(interaction)
+        if public is None:
+            info = await self.asyncs.info(guild, tournament, actor=actor)
+            name, id_, on, changed = info.name, info.id, info.public, False
+        else:
+            set_ = await self.asyncs.set_public(guild, tournament, public, actor=actor)
+            name, id_, on, changed = set_.tournament, set_.id, set_.public, set_.changed
+        if on:
+            said = "is now public" if changed else "is public"
+            text = (f"**{name}** {said}: anyone may read its page, "
+                    f"{self.pages.async_page_url(guild, id_)}")
+        elif changed:
+            text = f"**{name}**'s public page is down: its address no longer answers."
+        else:
+            text = (f"**{name}** has no public page. `/async page tournament:{name} "
+                    "public:True` makes one.")
+        await reply(interaction, text)
+
+    page.autocomplete("tournament")(tournament_choices)
 
     # -- seeds -------------------------------------------------------------------------------
 
@@ -586,4 +619,5 @@ async def setup(bot: RaceDeskBot) -> None:
     await bot.add_cog(AsyncCog(
         bot, bot.services.async_tournaments, bot.services.async_runs, bot.services.access,
         bot.services.async_reviews, bot.services.async_leaderboards, bot.services.async_seeds,
+        pages=bot.services.pages,
     ))

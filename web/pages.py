@@ -17,7 +17,7 @@ from importlib import resources
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from core.pages import ServerIndex, TournamentPage
+from core.pages import AsyncPage, ServerIndex, TournamentPage
 from core.times.formatting import MONTHS, WEEKDAYS
 
 _SCRIPT = resources.files("web").joinpath("templates/local_times.js").read_text("utf-8")
@@ -68,6 +68,10 @@ ENVIRONMENT = _environment()
 
 def tournament_html(page: TournamentPage) -> str:
     return ENVIRONMENT.get_template("tournament.html").render(page=page)
+
+
+def async_html(page: AsyncPage) -> str:
+    return ENVIRONMENT.get_template("async.html").render(page=page)
 
 
 def index_html(index: ServerIndex) -> str:

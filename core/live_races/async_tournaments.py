@@ -25,6 +25,13 @@ from db.queries.users import get_or_create_user_by_discord_id
 log = logging.getLogger(__name__)
 
 DESCRIPTION_MAX = 1000
+# The key of ``AsyncTournament.settings`` that makes its page public (``core.pages``).
+PUBLIC_KEY = "public"
+
+
+def is_public(tournament: AsyncTournament) -> bool:
+    """Anyone may read the tournament's page on the web (off unless organizers turned it on)."""
+    return bool((tournament.settings or {}).get(PUBLIC_KEY, False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,7 @@ class AsyncTournamentInfo:
     active: bool
     pools: tuple[PoolInfo, ...]
     participants: int  # active ones
+    public: bool = False  # anyone may read its page on the web (``core.pages``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,16 @@ class ParticipantInfo:
     pool: str | None  # the one pool they play; ``None``: all
     active: bool
     runs: tuple[RunInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PublicSetting:
+    """The outcome of :meth:`AsyncTournamentService.set_public`."""
+
+    id: int
+    tournament: str
+    public: bool
+    changed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +159,26 @@ class AsyncTournamentService:
                 details={"tournament_id": tournament.id},
             )
             return await self._info(session, tournament)
+
+    async def set_public(
+        self, guild_id: int, name: str, public: bool, *, actor: Actor
+    ) -> PublicSetting:
+        """Let anyone read the tournament's page on the web (``public``), or take it down.
+        A closed tournament may change it too: its final leaderboard is worth sharing."""
+        await self._access.require(actor, Permission.MANAGE_TOURNAMENTS, guild_id)
+        async with self._sessionmaker.begin() as session:
+            tournament = await self.find(session, guild_id, name)
+            assert tournament.id is not None
+            changed = is_public(tournament) != public
+            if changed:
+                # A new object: the JSON column notices a replaced value, not a mutated one.
+                tournament.settings = {**(tournament.settings or {}), PUBLIC_KEY: public}
+                await self._audit.record(
+                    session, "async.public", actor_discord_id=actor.discord_id,
+                    guild_id=guild_id,
+                    details={"tournament_id": tournament.id, "public": public},
+                )
+            return PublicSetting(tournament.id, tournament.name, public, changed)
 
     async def suggest_names(self, guild_id: int, typed: str) -> list[str]:
         async with self._sessionmaker() as session:
@@ -307,6 +345,7 @@ class AsyncTournamentService:
                 _pool_info(pool, runs) for pool in await queries.pools_of(session, tournament.id)
             ),
             participants=sum(1 for participant, _ in participants if participant.is_active),
+            public=is_public(tournament),
         )
 
 

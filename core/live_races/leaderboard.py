@@ -12,7 +12,8 @@ no board.
 
 A player's total for a pool is the sum, over the pool's seeds (and its live race entry), of
 their best score there; the overall total sums the pools. Players with the same total share a
-rank (1, 1, 3); they are listed by name-independent order: their Discord id.
+rank (1, 1, 3); they are listed by name-independent order: their Discord id. A standing
+carries the player's racetime.gg name (``None``: not linked) for boards read outside Discord.
 
 The ranking functions are pure; :class:`AsyncLeaderboards` reads the rows and asks the policy.
 """
@@ -40,6 +41,14 @@ from db.models import (
 )
 
 SCORE_MAX = 105.0
+# The score in a line, for readers of a board outside Discord (the public page); the signs
+# are the ones the players' guide writes it with.
+SCORE_FORMULA = (
+    "Each run scores 100 × (2 − time ÷ par), kept between 0 and 105: a run in par time "  # noqa: RUF001
+    "scores 100, twice the par or slower 0. Par is the seed's par time, else the average of "
+    "its approved times. A player's total adds their best score on each seed (and on each "
+    "pool's live races); equal totals share a rank."
+)
 
 
 def score(time: timedelta, par: timedelta) -> float:
@@ -59,6 +68,7 @@ class CountedRun:
     time: timedelta
     par: timedelta | None
     live: bool = False
+    player_name: str | None = None  # their racetime.gg name; None: not linked
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +77,7 @@ class Standing:
     player_discord_id: int
     total: float
     runs: int  # seeds (and live race entries) counted
+    racetime_name: str | None = None  # None: not linked
 
 
 def pars(runs: Iterable[CountedRun]) -> dict[str, timedelta]:
@@ -86,7 +97,9 @@ def standings(runs: Sequence[CountedRun], pool: str | None = None) -> list[Stand
     counted = [run for run in runs if pool is None or run.pool == pool]
     par_of = pars(counted)
     best: dict[tuple[int, str], float] = {}
+    names: dict[int, str | None] = {}
     for run in counted:
+        names[run.player_discord_id] = names.get(run.player_discord_id) or run.player_name
         place = (run.player_discord_id, run.key)
         best[place] = max(best.get(place, 0.0), score(run.time, par_of[run.key]))
     totals: dict[int, float] = defaultdict(float)
@@ -99,7 +112,7 @@ def standings(runs: Sequence[CountedRun], pool: str | None = None) -> list[Stand
     for index, player in enumerate(ordered):
         total = round(totals[player], 2)
         rank = ranked[-1].rank if ranked and ranked[-1].total == total else index + 1
-        ranked.append(Standing(rank, player, total, played[player]))
+        ranked.append(Standing(rank, player, total, played[player], names.get(player)))
     return ranked
 
 
@@ -125,7 +138,8 @@ async def counted_runs(session: AsyncSession, tournament_id: int) -> list[Counte
     for run, pool, seed, user in approved.all():
         assert run.finish_time is not None and user.discord_id is not None
         runs.append(CountedRun(user.discord_id, pool.name, f"seed:{_id(seed)}",
-                               run.finish_time, seed.par_time))
+                               run.finish_time, seed.par_time,
+                               player_name=user.racetime_name))
     seed_pars: dict[int, list[timedelta]] = defaultdict(list)
     seeds = await session.execute(
         select(AsyncPoolSeed).join(AsyncPool, col(AsyncPool.id) == col(AsyncPoolSeed.pool_id))
@@ -148,7 +162,8 @@ async def counted_runs(session: AsyncSession, tournament_id: int) -> list[Counte
         given = seed_pars.get(_id(pool))
         par = sum(given, timedelta()) / len(given) if given else None
         runs.append(CountedRun(user.discord_id, pool.name, f"live:{_id(pool)}",
-                               result.finish_time, par, live=True))
+                               result.finish_time, par, live=True,
+                               player_name=user.racetime_name))
     return runs
 
 

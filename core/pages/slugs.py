@@ -1,4 +1,7 @@
-"""Addresses of public pages: ``/t/<guild_id>`` and ``/t/<guild_id>/<tournament>``.
+"""Addresses of public pages: ``/t/<guild_id>`` (the server's index),
+``/t/<guild_id>/<tournament>`` (a match tournament) and ``/t/<guild_id>/async/<tournament>``
+(an async tournament: its own table, its own ids, so its own path; no match tournament's
+address has two segments, so none is ever shadowed).
 
 A tournament is reached by its id (the address shown to organizers: it never changes) or by
 its slug, its name in lower case with dashes (``Winter Cup 2026`` -> ``winter-cup-2026``),
@@ -13,6 +16,7 @@ import re
 import unicodedata
 
 PATH_PREFIX = "/t"
+ASYNC_SEGMENT = "async"
 SLUG_MAX = 80
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 _ID = re.compile(r"(\d{1,18})(?:-.*)?")
@@ -37,3 +41,7 @@ def index_path(guild_id: int) -> str:
 
 def page_path(guild_id: int, tournament_id: int) -> str:
     return f"{PATH_PREFIX}/{guild_id}/{tournament_id}"
+
+
+def async_page_path(guild_id: int, tournament_id: int) -> str:
+    return f"{PATH_PREFIX}/{guild_id}/{ASYNC_SEGMENT}/{tournament_id}"

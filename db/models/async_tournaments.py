@@ -37,7 +37,8 @@ class AsyncTournament(SQLModel, table=True):
     run_limit_hours: int = Field(default=12)
     # Members with this role review its runs (organizers always may).
     reviewer_role_id: int | None = Field(default=None, sa_type=BigInteger)
-    # Its seed provider, under ``"seeds"`` (``core.seeds.settings``), rolls its pools' seeds.
+    # Its seed provider, under ``"seeds"`` (``core.seeds.settings``), rolls its pools' seeds;
+    # ``"public"``: anyone may read its page on the web server (``core.pages``).
     settings: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -1,5 +1,6 @@
-"""``GET /t/<guild_id>`` and ``GET /t/<guild_id>/<tournament>``: public tournament pages,
-HTML for people, no login.
+"""``GET /t/<guild_id>``, ``GET /t/<guild_id>/<tournament>`` and
+``GET /t/<guild_id>/async/<tournament>``: public tournament pages (the server's index, a
+match tournament's, an async tournament's), HTML for people, no login.
 
 A tournament that is not public, unknown, or another server's, and a server with no public
 tournament, all get the same 404 page. Pages may be cached a minute (a match's room opening
@@ -10,8 +11,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from core.pages.slugs import ASYNC_SEGMENT
 from web.keys import PAGES
-from web.pages import CONTENT_SECURITY_POLICY, index_html, not_found_html, tournament_html
+from web.pages import (
+    CONTENT_SECURITY_POLICY,
+    async_html,
+    index_html,
+    not_found_html,
+    tournament_html,
+)
 
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -46,6 +54,13 @@ async def tournament(request: web.Request) -> web.Response:
     return html(tournament_html(found)) if found is not None else not_found()
 
 
+async def async_tournament(request: web.Request) -> web.Response:
+    found = await request.app[PAGES].async_page(
+        int(request.match_info["guild_id"]), request.match_info["tournament"]
+    )
+    return html(async_html(found)) if found is not None else not_found()
+
+
 async def nothing_here(request: web.Request) -> web.Response:
     return not_found()
 
@@ -54,6 +69,7 @@ def install(app: web.Application) -> None:
     if PAGES in app:  # an app built without public pages (a test's) serves none
         app.router.add_get(f"/t/{GUILD}", index)
         app.router.add_get(f"/t/{GUILD}/{{tournament}}", tournament)
+        app.router.add_get(f"/t/{GUILD}/{ASYNC_SEGMENT}/{{tournament}}", async_tournament)
         # Any other address under /t (a name with a slash, a mistyped server): the same 404
         # page, not the API's JSON.
         app.router.add_get("/t/{rest:.*}", nothing_here)

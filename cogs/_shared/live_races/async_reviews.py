@@ -73,6 +73,15 @@ def leaderboard_pages(board: Leaderboard) -> list[str]:
     if not board.standings:
         return [f"{heading}\nNo approved runs yet."]
     return headed_pages(heading, [
-        f"{row.rank}. <@{row.player_discord_id}> · {row.total:.2f} points · {row.runs} run(s)"
+        f"{row.rank}. <@{row.player_discord_id}>{_racetime(row.racetime_name)} · "
+        f"{row.total:.2f} points · {row.runs} run(s)"
         for row in board.standings
     ])
+
+
+def _racetime(name: str | None) -> str:
+    """`` (Ada#1234)``: the player's racetime.gg name beside their mention, as text (a name
+    with ``*`` or ``@`` is neither formatting nor a mention); nothing for one not linked."""
+    if not name:
+        return ""
+    return f" ({discord.utils.escape_mentions(discord.utils.escape_markdown(clip(name, 100)))})"
