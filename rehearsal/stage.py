@@ -29,7 +29,7 @@ from rehearsal.actors import ActorNames
 from rehearsal.discord_rules import RefusedByDiscord
 from rehearsal.guild import SimulatedGuild
 from rehearsal.racetime_api import FakeRacetimeApi, RacetimeActionRefused
-from rehearsal.slash import SlashResult
+from rehearsal.slash import BotMessage, SlashResult
 from rehearsal.timeline import MASK, Timeline, message_lines, reply_lines
 
 E = TypeVar("E", bound=Event)
@@ -188,6 +188,14 @@ class Stage:
         )
         self.timeline.line(who, f"presses [{label}]")
         result = await self.guild.press(message, label, member=self.member(who))
+        await self._answered(who, result)
+        return result
+
+    async def press_sent(self, who: str, message: discord.Message, label: str) -> SlashResult:
+        """``who`` presses the button ``label`` on a post or DM RaceDesk sent (where it is: a
+        DM's in the DM)."""
+        self.timeline.line(who, f"presses [{label}]")
+        result = await self.guild.press(BotMessage.sent(message), label, member=self.member(who))
         await self._answered(who, result)
         return result
 

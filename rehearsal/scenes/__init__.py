@@ -9,6 +9,7 @@ from rehearsal.scenes import (
     access,
     admin,
     api,
+    async_runs,
     live_race,
     metrics,
     not_let_in,
@@ -26,5 +27,5 @@ SCENES: list[Scene] = [
     racetime_bot.SCENE, race.SCENE, restart.SCENE, notifications.SCENE, tournament.SCENE,
     not_let_in.SCENE, room_commands.SCENE, scheduling.SCENE, access.SCENE, admin.SCENE,
     api.SCENE,
-    live_race.SCENE, about.SCENE, metrics.SCENE,
+    live_race.SCENE, async_runs.SCENE, about.SCENE, metrics.SCENE,
 ]
