@@ -122,7 +122,8 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
         info = await self.asyncs.info(
             interaction.guild_id, tournament, actor=actor_of(interaction)
         )
-        await reply(interaction, embed=tournament_embed(info))
+        page = self.pages.async_page_url(info.guild_id, info.id) if info.public else None
+        await reply(interaction, embed=tournament_embed(info, page_url=page))
 
     info.autocomplete("tournament")(tournament_choices)
 

@@ -122,3 +122,16 @@ async def test_the_leaderboard_shows_racetime_names_beside_mentions(scene: Scene
         f"1. {scene.ada.mention} (Ada\\_the\\*Great#0001) · 105.00 points · 1 run(s)\n"
         f"2. {scene.bob.mention} · 94.74 points · 1 run(s)"
     )
+
+
+async def test_async_info_shows_the_page_once_public(scene: Scene) -> None:
+    async def page_field() -> str:
+        result = await scene.harness.slash("async info", member=scene.boss,
+                                           options={"tournament": ASYNC})
+        [embed] = result.first.embeds
+        return next(f.value or "" for f in embed.fields if f.name == "Public page")
+
+    assert await page_field() == f"none (`/async page tournament:{ASYNC} public:True`)"
+    await scene.slash("async page", scene.boss, tournament=ASYNC, public=True)
+    shown = await page_field()
+    assert shown.endswith(f"/t/{scene.harness.guild.id}/async/{await scene.tournament_id()}")

@@ -26,7 +26,8 @@ def headed_pages(heading: str, lines: list[str]) -> list[str]:
     return [f"{heading}\n{page}" for page in page_lines(lines, room)]
 
 
-def tournament_embed(info: AsyncTournamentInfo) -> discord.Embed:
+def tournament_embed(info: AsyncTournamentInfo, *, page_url: str | None = None) -> discord.Embed:
+    """``page_url``: its public page, when it has one."""
     state = "open" if info.active else "closed"
     embed = discord.Embed(title=f"{info.name} (async, {state})", colour=discord.Colour.blurple())
     embed.add_field(name="Category", value=f"`{info.category}`")
@@ -37,6 +38,11 @@ def tournament_embed(info: AsyncTournamentInfo) -> discord.Embed:
         more=and_more(f"`/async pool list tournament:{info.name}` lists them all"),
     )
     embed.add_field(name="Pools", value=pools or NO_POOLS, inline=False)
+    embed.add_field(
+        name="Public page",
+        value=page_url or f"none (`/async page tournament:{info.name} public:True`)",
+        inline=False,
+    )
     return embed
 
 
