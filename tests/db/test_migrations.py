@@ -110,3 +110,16 @@ async def test_name_keys_are_filled_in_and_names_alike_but_for_case_kept_apart(
         (3, "Straße", "strasse"),
     ]
     assert await get_schema_diff(empty_db_url) == []
+
+
+async def test_the_leader_lease_starts_with_its_one_row_at_epoch_0(empty_db_url: str) -> None:
+    await upgrade_to_head(empty_db_url)
+    engine = create_engine(empty_db_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(
+                text("SELECT id, epoch, holder FROM leadership_lease")
+            )).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in rows] == [(1, 0, None)]

@@ -1,0 +1,41 @@
+"""The leader lease (issue 27): one row holding the epoch of the process that leads a
+PostgreSQL database, and who holds it. Created on SQLite too (one schema), where it stays
+unused: SQLite runs one process.
+
+Revision ID: 0023
+Revises: 0021
+Create Date: 2026-12-08
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0023"
+down_revision: str | None = "0021"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_TIME = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    lease = op.create_table(
+        "leadership_lease",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("epoch", sa.BigInteger(), nullable=False),
+        sa.Column("holder", sa.String(length=63), nullable=True),
+        sa.Column("holder_name", sa.String(length=200), nullable=True),
+        sa.Column("backend_pid", sa.Integer(), nullable=True),
+        sa.Column("acquired_at", _TIME, nullable=True),
+        sa.Column("renewed_at", _TIME, nullable=True),
+        sa.Column("released_at", _TIME, nullable=True),
+        sa.CheckConstraint("id = 1", name=op.f("ck_leadership_lease_one_row")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_leadership_lease")),
+    )
+    op.bulk_insert(lease, [{"id": 1, "epoch": 0}])
+
+
+def downgrade() -> None:
+    op.drop_table("leadership_lease")
