@@ -56,6 +56,7 @@ from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher, RetryPolicy
 from core.health import HealthService
 from core.identity import SYSTEM_USER_ID
+from core.leadership import NO_FENCE, Fence, Leadership
 from core.lifecycle import Lifecycle
 from core.live_races.wiring import build_live_races
 from core.notifications.delivery import NotificationDelivery
@@ -213,14 +214,20 @@ def build_services(
     owner_ids: Collection[int] = (),
     seeds: SeedServiceSettings | None = None,
     calendars: CalendarSettings | None = None,
+    leadership: Leadership | None = None,
 ) -> Services:
     """Construct every service without touching the network (tests use this too);
     ``owner_ids`` are the bot owners (``[discord] owner_ids``); ``seeds`` is ``[seeds]``;
-    ``calendars`` the feeds' public URL and event length (from ``[web]``)."""
+    ``calendars`` the feeds' public URL and event length (from ``[web]``); ``leadership``
+    the leader lease with ``[ha] enabled`` (None: this process runs alone, unfenced)."""
     racetime = racetime or RacetimeSettings()
     clock = clock or SystemClock()
     metrics = PrometheusMetrics()
-    engine = create_engine(database_url)
+    fence: Fence = leadership.fence if leadership is not None else NO_FENCE
+    # A leader's sessions carry its id: a process taking over from it can end them.
+    engine = create_engine(
+        database_url, application_name=leadership.holder if leadership is not None else None
+    )
     sessionmaker = create_sessionmaker(engine)
     event_log = DatabaseEventLog(sessionmaker, clock=clock)
     dispatcher = EventDispatcher(event_log, retry=listener_retry, metrics=metrics)
@@ -260,9 +267,9 @@ def build_services(
         bots=racetime_bots.list_bots,
     ))
     NotificationListeners(sessionmaker, notifications).subscribe(dispatcher)
-    MatchResults(event_log, racetime_url=f"{racetime.scheme}://{racetime.host}").subscribe(
-        dispatcher
-    )
+    MatchResults(
+        event_log, racetime_url=f"{racetime.scheme}://{racetime.host}", fence=fence
+    ).subscribe(dispatcher)
     match_rooms = MatchRoomService(
         sessionmaker=sessionmaker,
         event_log=event_log,
@@ -272,6 +279,7 @@ def build_services(
         clock=clock,
         metrics=metrics,
         access=access,
+        fence=fence,
     )
     match_rooms.subscribe(dispatcher)
     tournaments = TournamentService(sessionmaker, audit, access=access)
@@ -300,6 +308,7 @@ def build_services(
     live_races = build_live_races(
         sessionmaker, event_log, dispatcher, audit, manager, client, room_store, clock,
         access=access, racetime_url=f"{racetime.scheme}://{racetime.host}", metrics=metrics,
+        fence=fence,
     )
     bot_alerts = BotAlertService(sessionmaker, manager, clock)
     bot_alerts.subscribe(dispatcher)
@@ -373,6 +382,8 @@ def build_services(
         match_api=MatchApiService(matches, schedule_imports),
         discord_events=DiscordEventService(sessionmaker, tournaments, matches, clock),
         match_reminders=match_reminders,
+        leadership=leadership,
+        fence=fence,
     )
 
 
@@ -413,6 +424,7 @@ def notification_delivery(services: Services, client: discord.Client) -> Notific
         DiscordNotificationSender(client),
         clock=services.clock,
         metrics=services.metrics,
+        fence=services.fence,
     )
 
 

@@ -166,6 +166,7 @@ class LiveRaceRooms(RoomService):
                 live_race_id, OpeningStatus.FAILED, plan.category, error=refused.message
             )
         async with self._sessionmaker.begin() as session:
+            await self._fence.check(session)
             won = await queries.claim_room(
                 session, live_race_id, self._clock.now(), retry_failed=reason == "manual"
             )
@@ -232,6 +233,7 @@ class LiveRaceRooms(RoomService):
 
     async def renew(self, live_race_id: int) -> None:
         async with self._sessionmaker.begin() as session:
+            await self._fence.check(session)
             await queries.renew_claim(session, live_race_id, self._clock.now())
 
     async def note_attempt(self, live_race_id: int, error: str) -> None:
@@ -267,6 +269,7 @@ class LiveRaceRooms(RoomService):
         scheduled = reason == "scheduled"
         async with self._event_log.transaction() as outbox:
             session = outbox.session
+            await self._fence.check(session)
             race = await session.get(AsyncLiveRace, plan.id)
             assert race is not None
             race.room_state, race.room_error = ClaimState.OPENED.value, None
@@ -375,6 +378,7 @@ class LiveRaceRooms(RoomService):
             if claimed is not None and claimed > now - self._lease:
                 continue
             async with self._sessionmaker.begin() as session:
+                await self._fence.check(session)
                 taken = await queries.take_over_claim(session, race.id, claimed, self._clock.now())
             if not taken:
                 continue

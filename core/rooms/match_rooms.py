@@ -205,6 +205,7 @@ class MatchRoomService(RoomService):
         """The match's claim and whether this call holds it (committed before returning)."""
         fields = {"reason": reason, "actor_user_id": actor_user_id}
         async with self._sessionmaker.begin() as session:
+            await self._fence.check(session)
             room = await room_queries.get_room_for_match(session, plan.match_id)
             claim = None
             if room is None:
@@ -273,6 +274,7 @@ class MatchRoomService(RoomService):
     async def _renew(self, match_id: int) -> None:
         """Renew the claim's lease before each attempt (see :meth:`reconcile_unfinished`)."""
         async with self._sessionmaker.begin() as session:
+            await self._fence.check(session)
             await queries.touch_claim(session, match_id, self._clock.now())
 
     async def _note_attempt(self, match_id: int, error: str) -> None:
@@ -323,6 +325,7 @@ class MatchRoomService(RoomService):
         invited (:meth:`_announce`)."""
         category = plan.category
         async with self._sessionmaker.begin() as session:
+            await self._fence.check(session)
             row = await queries.get_claim(session, plan.match_id)
             assert row is not None
             row.state = ClaimState.OPENED.value
@@ -525,6 +528,7 @@ class MatchRoomService(RoomService):
                 log.info("Match %d: its room is being opened elsewhere", claim.match_id)
                 continue
             async with self._sessionmaker.begin() as session:
+                await self._fence.check(session)
                 taken = await queries.take_over(session, claim, self._clock.now())
             if not taken:
                 continue

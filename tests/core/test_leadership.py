@@ -1,12 +1,11 @@
 """The leader lease on PostgreSQL (issue 27): one process leads, the epoch grows at every
 change of leader, a lost session or a lease left unrenewed is noticed and taken over, and a
-write under an old epoch is refused. And SQLite, which runs one process per file."""
+write under an old epoch is refused."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from sqlalchemy import text
@@ -22,13 +21,8 @@ from core.leadership import (
     fenced,
 )
 from db.engine import create_engine, create_sessionmaker
+from tests.core.leadership_helpers import PATIENCE_SECONDS, TIMINGS, until
 
-# Short statements so that a test about a wait that must fail fails fast; the clock that
-# measures the lease is a ManualClock, moved by the tests.
-TIMINGS = LeaseTimings(lease_seconds=8.0, heartbeat_seconds=2.0, poll_seconds=1.0,
-                       statement_seconds=1.0)
-# A bound for what must happen (a backend that was signalled ends); never a measurement.
-PATIENCE_SECONDS = 30.0
 
 @pytest.fixture
 async def engine(own_pg_db_url: str) -> AsyncIterator[AsyncEngine]:
@@ -75,16 +69,6 @@ async def lease_row(engine: AsyncEngine) -> dict[str, object]:
             "SELECT epoch, holder, holder_name, backend_pid, released_at FROM leadership_lease"
         ))).one()
     return dict(row._mapping)
-
-
-async def until(check: Callable[[], Awaitable[bool] | bool]) -> None:
-    """Until ``check`` holds (state other tasks or the database change), within a bound."""
-    async with asyncio.timeout(PATIENCE_SECONDS):
-        while True:
-            done = check()
-            if await done if inspect.isawaitable(done) else done:
-                return
-            await asyncio.sleep(0.01)
 
 
 async def until_acquired(leadership: Leadership) -> None:
