@@ -1,5 +1,7 @@
 """Migrations build the schema from nothing, and stay in sync with the models."""
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -123,3 +125,12 @@ async def test_the_leader_lease_starts_with_its_one_row_at_epoch_0(empty_db_url:
     finally:
         await engine.dispose()
     assert [tuple(row) for row in rows] == [(1, 0, None)]
+
+
+@pytest.mark.postgres
+async def test_two_processes_migrating_at_once_take_turns(empty_db_url: str) -> None:
+    """A leader and a standby started together (issue 27): the second waits for the first's
+    migration and finds nothing left to do."""
+    await asyncio.gather(upgrade_to_head(empty_db_url), upgrade_to_head(empty_db_url))
+    assert await get_current_revision(empty_db_url) == head_revision()
+    assert await get_schema_diff(empty_db_url) == []
