@@ -65,6 +65,7 @@ from core.leadership import (
     Role,
     SingleProcessError,
     SingleProcessLock,
+    status_of,
 )
 from core.lifecycle import Lifecycle
 from core.live_races.wiring import build_live_races
@@ -332,7 +333,7 @@ def build_services(
         sessionmaker, audit, clock, secret_box, tournaments, access=access,
         settings=calendars, racetime_url=f"{racetime.scheme}://{racetime.host}",
     )
-    return Services(
+    services = Services(
         engine=engine,
         sessionmaker=sessionmaker,
         event_log=event_log,
@@ -395,6 +396,8 @@ def build_services(
         leadership=leadership,
         fence=fence,
     )
+    metrics.watch_leadership(lambda: status_of(services.leadership))
+    return services
 
 
 
@@ -414,6 +417,7 @@ def web_server(
             calendars=services.calendars,
             pages=services.pages,
             metrics=exported_metrics(services, settings),
+            leadership=lambda: status_of(services.leadership),
         )
     )
     return WebServer(app, host=settings.bind_host, port=settings.bind_port)

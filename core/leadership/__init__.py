@@ -15,17 +15,27 @@ Uses: ``core.clock``, ``db``.
 """
 
 from core.leadership.fence import NO_FENCE, Fence, FencedError, fenced
-from core.leadership.lease import Leadership, LeaseTimings, Role
+from core.leadership.lease import (
+    ALONE,
+    Leadership,
+    LeadershipStatus,
+    LeaseTimings,
+    Role,
+    status_of,
+)
 from core.leadership.single import SingleProcessError, SingleProcessLock
 
 __all__ = [
+    "ALONE",
     "NO_FENCE",
     "Fence",
     "FencedError",
     "Leadership",
+    "LeadershipStatus",
     "LeaseTimings",
     "Role",
     "SingleProcessError",
     "SingleProcessLock",
     "fenced",
+    "status_of",
 ]

@@ -64,6 +64,29 @@ class Role(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class LeadershipStatus:
+    """What this process is, for ``/healthz``, ``/readyz`` and ``/metrics``."""
+
+    role: Role
+    # The epoch this process leads under; a standby's: the leader's, as it last saw it.
+    epoch: int | None = None
+    leader: str | None = None  # the leader's host and process id, as far as this one knows
+
+    @property
+    def acts(self) -> bool:
+        """Whether this process does the work (it leads, or runs alone): ready for traffic."""
+        return self.role is not Role.STANDBY
+
+
+ALONE = LeadershipStatus(Role.SINGLE)
+
+
+def status_of(leadership: Leadership | None) -> LeadershipStatus:
+    """The status of a process under ``leadership``; one without a lease runs alone."""
+    return ALONE if leadership is None else leadership.status()
+
+
+@dataclass(frozen=True, slots=True)
 class LeaseTimings:
     """How long a lease lasts unrenewed, and how often it is renewed and asked for."""
 
@@ -145,6 +168,16 @@ class Leadership:
         self._on_lost: list[Callable[[str], None]] = []
         self._closed = False
         self.fence = LeaseFence(self)
+
+    def status(self) -> LeadershipStatus:
+        if self.role is Role.LEADER:
+            return LeadershipStatus(Role.LEADER, self.epoch, self.holder_name)
+        seen = self.leader
+        if seen is None:
+            return LeadershipStatus(Role.STANDBY)
+        return LeadershipStatus(
+            Role.STANDBY, seen.epoch, seen.holder_name if seen.holder is not None else None
+        )
 
     # -- becoming the leader -------------------------------------------------------------------
 
@@ -346,7 +379,7 @@ class Leadership:
                     "process's database session", describe(error),
                 )
             else:
-                log.info("Handed over the leadership (epoch %d): a standby takes over now",
+                log.info("Handed over the leadership (epoch %d): a standby may take over now",
                          epoch)
         self._closed = True
         await self._close_connection()
