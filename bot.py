@@ -615,7 +615,7 @@ def exit_on_lost_lead(reason: str) -> None:
     up from there). An orderly stop would deliver pending events and send DMs: effects a
     process that no longer leads must not cause."""
     log.critical(
-        "This process no longer leads (%s): it exits now, with status %d; its supervisor "
+        "This process no longer leads: %s. It exits now, with status %d; its supervisor "
         "starts it again as a standby.", reason, EXIT_LOST_LEAD,
     )
     logging.shutdown()

@@ -12,7 +12,10 @@ of leader has an epoch of its own. Every session of a process is named after it
   renewing its lease for ``lease_seconds`` (paused, frozen, cut off from the database while
   its TCP connection looks open) has its sessions ended (``pg_terminate_backend``), which
   frees the lock for the next poll. Taking over from a leader that did not hand over ends
-  whatever sessions of it are left too, so none of its transactions can still be under way.
+  whatever sessions of it are left too, so none of its transactions can still be under way,
+  and then waits out what is left of that leader's trust in its last renewal (the row's
+  ``trust_seconds``) before it acts: a leader whose lease session alone was cut stops
+  acting (see below) before the new one starts.
 * **Leader.** A heartbeat every ``heartbeat_seconds`` renews the row through the lock's
   connection, which is also the check that the connection is alive. A heartbeat that fails
   or times out, or finds another holder, means the lease is lost: the lock may be gone with
@@ -164,6 +167,9 @@ class Leadership:
         self.lost = asyncio.Event()
         self.lost_reason: str | None = None
         self._trusted_until = -math.inf
+        # At the takeover: how long the previous leader could still act on its last renewal.
+        self.wait_before_acting = 0.0
+        self._unanswered = False  # the last try failed (said once, not every poll)
         self._heartbeat: asyncio.Task[None] | None = None
         self._on_lost: list[Callable[[str], None]] = []
         self._closed = False
@@ -182,9 +188,18 @@ class Leadership:
     # -- becoming the leader -------------------------------------------------------------------
 
     async def acquire(self) -> int:
-        """Wait until this process leads, trying every ``poll_seconds``; its epoch."""
+        """Wait until this process leads, trying every ``poll_seconds``, and may act; its
+        epoch. Taking over from a leader that did not hand over, it waits out what is left of
+        that leader's trust in its last renewal: the old leader stops acting before the new
+        one starts, even if only its lease's session was cut and it runs on."""
         while not await self.try_acquire():
             await self._clock.sleep(self.timings.poll_seconds)
+        wait = self.wait_before_acting
+        if wait > 0:
+            log.info("Waiting %.1f s for the previous leader to stop acting before this one "
+                     "starts", wait)
+            await self._clock.sleep(wait)
+            self.ensure_current()  # still leading, and trusted, after the wait
         assert self.epoch is not None
         return self.epoch
 
@@ -201,9 +216,16 @@ class Leadership:
                 epoch = await self._take_or_watch()
         except Exception as error:
             # Whatever went wrong, the session (and the lock, if it was taken) goes with it.
-            log.warning("Could not ask the database for the leadership: %s", describe(error))
+            # Said once while it lasts: a standby asks every poll.
+            level = logging.DEBUG if self._unanswered else logging.WARNING
+            log.log(level, "Could not ask the database for the leadership (asking again every "
+                    "%g s): %s", self.timings.poll_seconds, describe(error))
+            self._unanswered = True
             await self._drop_connection()
             return False
+        if self._unanswered:
+            log.info("The database answers the leadership's questions again")
+            self._unanswered = False
         if epoch is None:
             return False
         self.epoch, self.role = epoch, Role.LEADER
@@ -225,14 +247,20 @@ class Leadership:
             # lock with it.
             await queries.ensure_row(connection)
             before = await queries.view(connection, self.timings.lease_seconds)
+            wait = 0.0
             if before is not None and before.holder not in (None, self.holder):
                 log.warning(
                     "The leader %s (epoch %d) stopped without handing over; ending what is "
                     "left of its database sessions", before.holder_name, before.epoch,
                 )
                 await self._end_sessions(connection, before.holder)
+                wait = before.trusted_for
             await queries.lock_row(connection, timeout_seconds=self.timings.statement_seconds)
-            return await queries.take(connection, self.holder, self.holder_name)
+            epoch = await queries.take(
+                connection, self.holder, self.holder_name, self.timings.trusted_seconds
+            )
+        self.wait_before_acting = wait
+        return epoch
 
     async def _watch(self, connection: AsyncConnection) -> None:
         """A standby's look at the lease: say when the leader changes, and end the sessions

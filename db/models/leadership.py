@@ -36,4 +36,7 @@ class LeadershipLease(SQLModel, table=True):
     backend_pid: int | None = Field(default=None)
     acquired_at: datetime | None = datetime_field()
     renewed_at: datetime | None = datetime_field()
+    # How long after ``renewed_at`` the holder may still act without renewing: a process
+    # taking over from a holder that did not hand over waits that out before it acts.
+    trust_seconds: float | None = Field(default=None)
     released_at: datetime | None = datetime_field()

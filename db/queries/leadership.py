@@ -8,9 +8,8 @@ database's ``now()``, the clock every process shares.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import func, literal, select, text, update
+from sqlalchemy import case, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -36,6 +35,8 @@ class LeaseView:
     holder: str | None
     holder_name: str | None
     stale: bool  # its holder has not renewed it for longer than the lease lasts
+    # How long its holder may still act on its last renewal (0 when nobody holds it).
+    trusted_for: float = 0.0
 
 
 async def try_lock(connection: Executor) -> bool:
@@ -58,18 +59,24 @@ async def ensure_row(connection: Executor) -> None:
 
 
 async def view(connection: Executor, lease_seconds: float) -> LeaseView | None:
-    """The lease row, and whether its holder stopped renewing it ``lease_seconds`` ago."""
-    stale = _lease.c.renewed_at < func.now() - literal(timedelta(seconds=lease_seconds))
+    """The lease row; whether its holder stopped renewing it longer ago than
+    ``lease_seconds`` and than it trusts a renewal; and how long it may still act."""
+    trust = func.coalesce(_lease.c.trust_seconds, 0.0)
+    age = func.extract("epoch", func.now() - _lease.c.renewed_at)
+    held = _lease.c.holder.is_not(None) & _lease.c.renewed_at.is_not(None)
     result = await connection.execute(
         select(
             _lease.c.epoch, _lease.c.holder, _lease.c.holder_name,
-            (_lease.c.holder.is_not(None) & stale).label("stale"),
+            (held & (age > func.greatest(literal(lease_seconds), trust))).label("stale"),
+            case((held, func.greatest(trust - age, 0.0)), else_=0.0).label("trusted_for"),
         ).where(_row)
     )
     row = result.first()
     if row is None:
         return None
-    return LeaseView(int(row.epoch), row.holder, row.holder_name, bool(row.stale))
+    return LeaseView(
+        int(row.epoch), row.holder, row.holder_name, bool(row.stale), float(row.trusted_for)
+    )
 
 
 async def end_sessions_of(connection: Executor, holder: str) -> int:
@@ -95,9 +102,11 @@ async def lock_row(connection: Executor, *, timeout_seconds: float) -> None:
     await connection.execute(select(_lease.c.epoch).where(_row).with_for_update())
 
 
-async def take(connection: Executor, holder: str, holder_name: str) -> int:
-    """Make ``holder`` the leader under the next epoch (call holding the lock and the row);
-    returns that epoch."""
+async def take(
+    connection: Executor, holder: str, holder_name: str, trust_seconds: float
+) -> int:
+    """Make ``holder`` the leader under the next epoch (call holding the lock and the row),
+    trusting each renewal for ``trust_seconds``; returns that epoch."""
     now = func.now()
     result = await connection.execute(
         update(_lease)
@@ -105,7 +114,7 @@ async def take(connection: Executor, holder: str, holder_name: str) -> int:
         .values(
             epoch=_lease.c.epoch + 1, holder=holder, holder_name=holder_name,
             backend_pid=func.pg_backend_pid(), acquired_at=now, renewed_at=now,
-            released_at=None,
+            trust_seconds=trust_seconds, released_at=None,
         )
         .returning(_lease.c.epoch)
     )

@@ -5,6 +5,8 @@ write under an old epoch is refused."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -129,6 +131,30 @@ async def test_acquire_waits_polling_on_the_clock_until_the_leader_hands_over(
     await first.release()
     await clock.advance(TIMINGS.poll_seconds)
     assert await asyncio.wait_for(waiting, PATIENCE_SECONDS) == 2
+
+
+@pytest.mark.postgres
+async def test_taking_over_from_a_leader_that_did_not_hand_over_waits_out_its_trust(
+    processes: Callable[[], Leadership], engine: AsyncEngine, clock: ManualClock
+) -> None:
+    """The old leader's lease session alone was cut: it may act on its last renewal for
+    ``trusted_seconds`` more. The new leader holds the lease at once, but acts only then."""
+    old, new = processes(), processes()
+    assert await old.try_acquire()
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(backend_pid) "
+                                      "FROM leadership_lease"))
+    taking_over = asyncio.create_task(new.acquire())
+    await until(lambda: new.role is Role.LEADER)
+    assert 0 < new.wait_before_acting <= TIMINGS.trusted_seconds
+    await until(lambda: clock.sleepers == 3)  # two heartbeats and the wait
+    assert not taking_over.done()
+    assert (await lease_row(engine))["epoch"] == 2
+
+    await clock.advance(TIMINGS.trusted_seconds)
+    assert await asyncio.wait_for(taking_over, PATIENCE_SECONDS) == 2
+    with pytest.raises(FencedError):  # the old one, had it kept going, stopped by now
+        old.ensure_current()
 
 
 @pytest.mark.postgres
@@ -275,6 +301,30 @@ async def renewed_lately(engine: AsyncEngine) -> bool:
         return bool((await connection.execute(text(
             "SELECT renewed_at > now() - interval '30 seconds' FROM leadership_lease"
         ))).scalar_one())
+
+
+async def test_a_standby_that_cannot_reach_the_database_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as held:  # bound, not listening: every connection is refused
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        standby = Leadership(
+            f"postgresql+asyncpg://racedesk@127.0.0.1:{port}/racedesk",
+            clock=ManualClock(), timings=TIMINGS,
+        )
+        try:
+            with caplog.at_level(logging.DEBUG, logger="core.leadership.lease"):
+                for _ in range(3):
+                    assert await standby.try_acquire() is False
+        finally:
+            await standby.release()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, caplog.text
+    assert "Could not ask the database for the leadership (asking again every 1 s)" in (
+        warnings[0].getMessage()
+    )
+    assert standby.role is Role.STANDBY
 
 
 def test_lease_timings_follow_the_lease() -> None:

@@ -303,7 +303,8 @@ async def _insert_one_of_everything(
         ),
         LeadershipLease(
             epoch=2**40, holder="racedesk-0123456789abcdef", holder_name="host-a:4242",
-            backend_pid=31337, acquired_at=WHEN, renewed_at=WHEN, released_at=WHEN,
+            backend_pid=31337, acquired_at=WHEN, renewed_at=WHEN, trust_seconds=6.0,
+            released_at=WHEN,
         ),
     )
     await session.flush()

@@ -1,7 +1,8 @@
 """Two RaceDesk processes as an admin runs them (issue 27): ``python bot.py`` twice with
 ``[ha] enabled`` on one PostgreSQL database. One leads, the other stands by and says so in its
-log and ``/healthz``; SIGKILL or a lost database session on the leader, and the standby takes
-over under the next epoch; SIGTERM hands over in order. On SQLite, a second process on the
+log and ``/healthz``; SIGKILL, SIGSTOP or a lost database session on the leader, and the
+standby takes over under the next epoch (the old leader, if alive, exits); SIGTERM hands over
+in order. On SQLite, a second process on the
 same file is refused with one line.
 
 Each process talks to a Discord that takes every request and answers none: it starts
@@ -185,6 +186,31 @@ async def test_a_leader_whose_database_session_is_cut_exits_and_the_standby_lead
         lost = await first.said("This process no longer leads")
         assert "supervisor starts it again as a standby" in lost
         await second.said("leads from now on: epoch 2")
+
+
+@pytest.mark.postgres
+async def test_a_paused_leader_is_taken_over_and_exits_when_it_resumes(
+    tmp_path: Path, own_pg_db_url: str
+) -> None:
+    """SIGSTOP keeps the leader's connections open (and its lock held): the standby waits
+    for its lease to run out, ends its sessions and leads; resumed, the old leader finds its
+    lease lost and exits without acting."""
+    async with racedesks(tmp_path, own_pg_db_url) as launch:
+        first = await launch("first")
+        await first.said("leads from now on: epoch 1")
+        second = await launch("second")
+        await second.said("Standing by:")
+
+        first.process.send_signal(signal.SIGSTOP)
+        try:
+            await second.said("has not renewed its lease")
+            await second.said("leads from now on: epoch 2")
+        finally:
+            first.process.send_signal(signal.SIGCONT)
+        assert await first.ended() == EXIT_LOST_LEAD, first.log
+        await first.said("This process no longer leads")
+        status, ready = await get(await second.url() + "/readyz")
+        assert (status, ready["role"], ready["epoch"]) == (200, "leader", 2)
 
 
 async def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:

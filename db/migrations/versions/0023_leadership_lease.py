@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("backend_pid", sa.Integer(), nullable=True),
         sa.Column("acquired_at", _TIME, nullable=True),
         sa.Column("renewed_at", _TIME, nullable=True),
+        sa.Column("trust_seconds", sa.Float(), nullable=True),
         sa.Column("released_at", _TIME, nullable=True),
         sa.CheckConstraint("id = 1", name=op.f("ck_leadership_lease_one_row")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_leadership_lease")),
