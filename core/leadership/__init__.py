@@ -14,7 +14,7 @@ SQLite refuses a second process on the same file (:mod:`core.leadership.single`)
 Uses: ``core.clock``, ``db``.
 """
 
-from core.leadership.fence import NO_FENCE, Fence, FencedError, fenced
+from core.leadership.fence import NO_FENCE, Fence, FencedError, fenced, superseded
 from core.leadership.lease import (
     ALONE,
     Leadership,
@@ -38,4 +38,5 @@ __all__ = [
     "SingleProcessLock",
     "fenced",
     "status_of",
+    "superseded",
 ]

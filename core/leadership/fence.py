@@ -36,6 +36,12 @@ class FencedError(Exception):
 class Fence(Protocol):
     """What a writer asks before an effect."""
 
+    @property
+    def epoch(self) -> int | None:
+        """The epoch this process leads under, to record on a claim (None: it runs alone,
+        or does not lead)."""
+        ...
+
     def ensure_current(self) -> None:
         """Raise :class:`FencedError` unless this process may act now (no I/O)."""
         ...
@@ -49,6 +55,10 @@ class Fence(Protocol):
 class NoFence:
     """The fence of a process that runs alone: nothing to check."""
 
+    @property
+    def epoch(self) -> int | None:
+        return None
+
     def ensure_current(self) -> None:
         return None
 
@@ -57,6 +67,14 @@ class NoFence:
 
 
 NO_FENCE: Fence = NoFence()
+
+
+def superseded(claimed_under: int | None, fence: Fence) -> bool:
+    """Whether a claim taken under ``claimed_under`` belongs to a leader that no longer
+    leads (an older epoch than this process's): it may be taken over at once. A claim of a
+    process that ran alone (None) waits for its own lease to run out."""
+    current = fence.epoch
+    return current is not None and claimed_under is not None and claimed_under < current
 
 
 async def fenced(session: AsyncSession, epoch: int) -> None:

@@ -447,6 +447,10 @@ class LeaseFence:
     def __init__(self, leadership: Leadership) -> None:
         self._leadership = leadership
 
+    @property
+    def epoch(self) -> int | None:
+        return self._leadership.epoch if self._leadership.role is Role.LEADER else None
+
     def ensure_current(self) -> None:
         self._leadership.ensure_current()
 

@@ -1,12 +1,13 @@
 """Fencing by epoch (issue 27) where effects are claimed: a process that lost the lead, or
 was paused past its lease, claims no room and posts no ``startrace``, takes no outbox row
 and sends no DM, and records no result; the leader under the newest epoch does each once.
-On PostgreSQL (the lease needs it)."""
+A claim an older epoch left behind is finished by the new leader at once. On PostgreSQL (the
+lease needs it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,20 +15,32 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.access import AccessPolicy
 from core.audit import AuditService
+from core.clock import ManualClock
 from core.event_store.exactly_once import exactly_once
 from core.events import RacetimeRaceStatusChangedEvent
-from core.leadership import FencedError, Leadership
+from core.leadership import Fence, FencedError, Leadership
+from core.live_races.rooms import LiveRaceRooms
 from core.notifications.delivery import DeliveryTimings, NotificationDelivery
 from core.notifications.kinds import NotificationType
 from core.notifications.service import NotificationContent, NotificationService
 from core.rooms.launch import RoomLauncher
 from core.rooms.match_rooms import OpeningStatus
 from core.tournaments.match_results import MatchResults
-from db.models import ListenerReceipt, MatchRoomClaim, NotificationLog, NotificationStatus, User
+from db.models import (
+    AsyncLiveRace,
+    ClaimState,
+    ListenerReceipt,
+    MatchRoomClaim,
+    NotificationLog,
+    NotificationStatus,
+    User,
+)
 from racetime.client import RaceSettings
+from racetime.manager import RacetimeManager
 from tests.core.leadership_helpers import JumpingClock, leader, old_and_new_leader
-from tests.core.match_room_helpers import add_match, room_service
+from tests.core.match_room_helpers import NO_WAIT, add_match, room_service
 from tests.core.sample_events import status
+from tests.core.test_live_race_rooms import NOW, add_race
 from tests.core.test_notification_service import FAST, RecordingSender
 from tests.plugins.racetime_engine import EngineEnv
 from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
@@ -36,6 +49,7 @@ pytestmark = pytest.mark.postgres
 
 STARTRACE = "/o/alttpr/startrace"
 WHEN = datetime(2026, 11, 26, 18, 30, tzinfo=UTC)
+INFO = "Spring Cup - RacerOne vs RacerTwo - Scheduled: 2026-11-26 18:30 UTC"
 GUILD = 111_111_111_111_111_111
 
 
@@ -71,6 +85,83 @@ async def test_an_old_leader_claims_no_room_and_the_new_one_opens_it_once(
         )
         assert opening.status == OpeningStatus.OPENED
         assert env.fake.request_count(STARTRACE) == 1
+
+
+async def test_a_claim_left_opening_by_an_older_epoch_is_taken_over_at_once(
+    engine_env: EngineEnv, db_url: str
+) -> None:
+    """The old leader claimed the room and stopped before startrace: the new leader, at its
+    start, finishes the opening without waiting for the claim's own lease (minutes), while a
+    fresh claim of its own epoch is left to whoever holds it."""
+    env = engine_env
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    setup = await add_match(env, scheduled_at=WHEN)
+    other = await add_match(env, scheduled_at=WHEN, title="Three vs Four",
+                            tournament_name="Autumn Cup", linked=("RacerThree",), unlinked=0)
+    async with old_and_new_leader(db_url) as (old, new):
+        assert old.epoch is not None and new.epoch is not None
+        async with env.sessionmaker.begin() as session:
+            session.add(MatchRoomClaim(match_id=setup.match_id, category=CATEGORY, info=INFO,
+                                       reason="scheduled", leader_epoch=old.epoch))
+            session.add(MatchRoomClaim(match_id=other.match_id, category=CATEGORY,
+                                       info="Autumn Cup - Three vs Four", reason="scheduled",
+                                       leader_epoch=new.epoch))
+        service = room_service(env, manager, fence=new.fence)
+
+        (outcome,) = await service.reconcile_unfinished()
+
+        assert (outcome.match_id, outcome.status) == (setup.match_id, OpeningStatus.OPENED)
+        assert env.fake.request_count(STARTRACE) == 1
+        async with env.sessionmaker() as session:
+            claims = {c.match_id: c for c in (await session.execute(
+                select(MatchRoomClaim))).scalars()}
+        assert claims[setup.match_id].leader_epoch == new.epoch
+        assert claims[other.match_id].state == "opening"  # under way elsewhere: left alone
+
+
+def live_race_rooms(env: EngineEnv, manager: RacetimeManager, fence: Fence) -> LiveRaceRooms:
+    return LiveRaceRooms(
+        sessionmaker=env.sessionmaker, event_log=env.event_log, racetime=manager,
+        client=env.client, store=env.store, clock=ManualClock(NOW), retry=NO_WAIT,
+        connect_timeout=5.0, fence=fence,
+    )
+
+
+async def test_live_race_rooms_are_claimed_by_the_leader_only_and_taken_over_at_once(
+    engine_env: EngineEnv, db_url: str
+) -> None:
+    env = engine_env
+    await add_alttpr_bot(env)
+    manager = await started(env)
+    refused_race = await add_race(env, NOW + timedelta(minutes=10))
+    left_race = await add_race(env, NOW + timedelta(minutes=10), name="Second Async Cup")
+    async with old_and_new_leader(db_url) as (old, new):
+        with pytest.raises(FencedError):
+            await live_race_rooms(env, manager, old.fence).open_room(
+                refused_race, actor_user_id=None, reason="scheduled"
+            )
+        assert (await live_race(env, refused_race)).room_state is None
+        assert env.fake.request_count(STARTRACE) == 0
+        # What the old leader left: a fresh claim, under its epoch, and no room yet.
+        async with env.sessionmaker.begin() as session:
+            race = await session.get(AsyncLiveRace, left_race)
+            assert race is not None
+            race.room_state, race.room_claimed_at = ClaimState.OPENING.value, NOW
+            race.room_claim_epoch = old.epoch
+
+        (outcome,) = await live_race_rooms(env, manager, new.fence).reconcile_unfinished()
+
+        assert (outcome.match_id, outcome.status) == (left_race, OpeningStatus.OPENED)
+        assert env.fake.request_count(STARTRACE) == 1
+        assert (await live_race(env, left_race)).room_claim_epoch == new.epoch
+
+
+async def live_race(env: EngineEnv, race_id: int) -> AsyncLiveRace:
+    async with env.sessionmaker() as session:
+        race = await session.get(AsyncLiveRace, race_id)
+        assert race is not None
+        return race
 
 
 @dataclass

@@ -170,6 +170,7 @@ async def _insert_one_of_everything(
         scheduled_at=WHEN,
         racetime_slug="clever-link-1234",
         created_by=user.id,
+        room_claim_epoch=2**40 + 1,
     )
     keep(
         MatchPlayer(
@@ -206,6 +207,7 @@ async def _insert_one_of_everything(
             slug="clever-link-1234",
             info="Cup - A vs B - Scheduled: 2026-11-26 12:00 UTC",
             reason="manual",
+            leader_epoch=2**40,
             actor_user_id=user.id,
             attempts=2,
             last_error="racetime.gg had a server error",

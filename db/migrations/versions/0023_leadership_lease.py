@@ -1,6 +1,6 @@
 """The leader lease (issue 27): one row holding the epoch of the process that leads a
-PostgreSQL database, and who holds it. Created on SQLite too (one schema), where it stays
-unused: SQLite runs one process.
+PostgreSQL database, and who holds it; and the epoch each room claim was taken under. Created
+on SQLite too (one schema), where it stays unused: SQLite runs one process.
 
 Revision ID: 0023
 Revises: 0021
@@ -36,7 +36,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_leadership_lease")),
     )
     op.bulk_insert(lease, [{"id": 1, "epoch": 0}])
+    # The epoch a room's claim was taken under: a claim of an older epoch is taken over at once.
+    with op.batch_alter_table("match_room_claims") as batch:
+        batch.add_column(sa.Column("leader_epoch", sa.BigInteger(), nullable=True))
+    with op.batch_alter_table("async_live_races") as batch:
+        batch.add_column(sa.Column("room_claim_epoch", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("async_live_races") as batch:
+        batch.drop_column("room_claim_epoch")
+    with op.batch_alter_table("match_room_claims") as batch:
+        batch.drop_column("leader_epoch")
     op.drop_table("leadership_lease")
