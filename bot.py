@@ -350,6 +350,7 @@ def build_services(
         racetime_admin=RacetimeAdminService(
             sessionmaker, racetime_bots, manager, audit, event_log, dispatcher,
             bot_status=bot_status, alerts=bot_alerts, access=access,
+            leadership=lambda: status_of(leadership),
         ),
         notifications=notifications,
         # Tournaments and timezones (issue 11).
