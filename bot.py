@@ -242,7 +242,7 @@ def build_services(
     sessionmaker = create_sessionmaker(engine)
     event_log = DatabaseEventLog(sessionmaker, clock=clock)
     dispatcher = EventDispatcher(event_log, retry=listener_retry, metrics=metrics)
-    bot_status = BotStatusRepository(sessionmaker, event_log, clock)
+    bot_status = BotStatusRepository(sessionmaker, event_log, clock, fence=fence)
     health = HealthService(
         engine=engine,
         dispatcher=dispatcher,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.access import AccessPolicy
 from core.audit import AuditService
-from core.clock import ManualClock
+from core.clock import ManualClock, SystemClock
 from core.event_store.exactly_once import exactly_once
 from core.events import RacetimeRaceStatusChangedEvent
 from core.leadership import Fence, FencedError, Leadership
@@ -23,16 +23,19 @@ from core.live_races.rooms import LiveRaceRooms
 from core.notifications.delivery import DeliveryTimings, NotificationDelivery
 from core.notifications.kinds import NotificationType
 from core.notifications.service import NotificationContent, NotificationService
+from core.racetime_bots.status import BotStatusRepository
 from core.rooms.launch import RoomLauncher
 from core.rooms.match_rooms import OpeningStatus
 from core.tournaments.match_results import MatchResults
 from db.models import (
     AsyncLiveRace,
+    BotStatus,
     ClaimState,
     ListenerReceipt,
     MatchRoomClaim,
     NotificationLog,
     NotificationStatus,
+    RacetimeBot,
     User,
 )
 from racetime.client import RaceSettings
@@ -289,6 +292,26 @@ async def test_rows_taken_before_a_pause_are_not_sent_after_it(
         NotificationStatus.SENT.value, NotificationStatus.SENDING.value,
     ]
     assert paused.lost.is_set()
+
+
+# -- racetime bot statuses --------------------------------------------------------------------
+
+
+async def test_an_old_leader_records_no_bot_status(engine_env: EngineEnv, db_url: str) -> None:
+    env = engine_env
+    bot = await add_alttpr_bot(env)
+    assert bot.id is not None
+    async with old_and_new_leader(db_url) as (old, new):
+        stale = BotStatusRepository(env.sessionmaker, env.event_log, SystemClock(),
+                                    fence=old.fence)
+        with pytest.raises(FencedError):
+            await stale.update_bot_status(bot.id, BotStatus.AUTH_FAILED, "refused")
+        current = BotStatusRepository(env.sessionmaker, env.event_log, SystemClock(),
+                                      fence=new.fence)
+        assert await current.update_bot_status(bot.id, BotStatus.CONNECTED)
+    async with env.sessionmaker() as session:
+        row = await session.get(RacetimeBot, bot.id)
+        assert row is not None and row.status == BotStatus.CONNECTED
 
 
 # -- results ---------------------------------------------------------------------------------
