@@ -105,7 +105,7 @@ from core.tournaments.matches import MatchService
 from core.tournaments.proposals import ProposalService
 from core.tournaments.tournaments import TournamentService
 from core.version import racedesk_version
-from db.engine import create_engine, create_sessionmaker, sqlite_file
+from db.engine import check_sqlite_file, create_engine, create_sessionmaker, sqlite_file
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox
 from racetime.category_bot import BotTimings
@@ -584,7 +584,8 @@ def hold_sqlite_file(database_url: str) -> SingleProcessLock | None:
     path = sqlite_file(database_url)
     if path is None:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The file and its folder first: what is wrong with them is said as it always is.
+    check_sqlite_file(database_url)
     lock = SingleProcessLock(path)
     try:
         lock.acquire()
