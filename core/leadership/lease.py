@@ -7,7 +7,7 @@ of leader has an epoch of its own. Every session of a process is named after it
 (``application_name`` is its :attr:`Leadership.holder`).
 
 * **Standby.** :meth:`Leadership.acquire` tries the lock every ``poll_seconds``. A leader
-  that died (SIGKILL, a machine gone whose connection the server closed) left the lock with
+  that died (SIGKILL, a machine gone whose connection the server closed) lost the lock with
   its session: the next poll takes it. A leader whose session lives on but who stopped
   renewing its lease for ``lease_seconds`` (paused, frozen, cut off from the database while
   its TCP connection looks open) has its sessions ended (``pg_terminate_backend``), which
