@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Awaitable, Callable, Collection, Coroutine
@@ -56,6 +57,16 @@ from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher, RetryPolicy
 from core.health import HealthService
 from core.identity import SYSTEM_USER_ID
+from core.leadership import (
+    NO_FENCE,
+    Fence,
+    Leadership,
+    LeaseTimings,
+    Role,
+    SingleProcessError,
+    SingleProcessLock,
+    status_of,
+)
 from core.lifecycle import Lifecycle
 from core.live_races.async_seeds import AsyncSeeds
 from core.live_races.wiring import build_live_races
@@ -77,6 +88,7 @@ from core.rooms.open_room import OpenRoomService
 from core.rooms.readiness import RoomServiceReadiness
 from core.seeds.service import SeedService
 from core.startup_errors import (
+    StartupError,
     database_step,
     dev_guild_refused,
     discord_token_refused,
@@ -94,7 +106,7 @@ from core.tournaments.matches import MatchService
 from core.tournaments.proposals import ProposalService
 from core.tournaments.tournaments import TournamentService
 from core.version import racedesk_version
-from db.engine import create_engine, create_sessionmaker
+from db.engine import check_sqlite_file, create_engine, create_sessionmaker, sqlite_file
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox
 from racetime.category_bot import BotTimings
@@ -214,18 +226,24 @@ def build_services(
     owner_ids: Collection[int] = (),
     seeds: SeedServiceSettings | None = None,
     calendars: CalendarSettings | None = None,
+    leadership: Leadership | None = None,
 ) -> Services:
     """Construct every service without touching the network (tests use this too);
     ``owner_ids`` are the bot owners (``[discord] owner_ids``); ``seeds`` is ``[seeds]``;
-    ``calendars`` the feeds' public URL and event length (from ``[web]``)."""
+    ``calendars`` the feeds' public URL and event length (from ``[web]``); ``leadership``
+    the leader lease with ``[ha] enabled`` (None: this process runs alone, unfenced)."""
     racetime = racetime or RacetimeSettings()
     clock = clock or SystemClock()
     metrics = PrometheusMetrics()
-    engine = create_engine(database_url)
+    fence: Fence = leadership.fence if leadership is not None else NO_FENCE
+    # A leader's sessions carry its id: a process taking over from it can end them.
+    engine = create_engine(
+        database_url, application_name=leadership.holder if leadership is not None else None
+    )
     sessionmaker = create_sessionmaker(engine)
     event_log = DatabaseEventLog(sessionmaker, clock=clock)
     dispatcher = EventDispatcher(event_log, retry=listener_retry, metrics=metrics)
-    bot_status = BotStatusRepository(sessionmaker, event_log, clock)
+    bot_status = BotStatusRepository(sessionmaker, event_log, clock, fence=fence)
     health = HealthService(
         engine=engine,
         dispatcher=dispatcher,
@@ -261,9 +279,9 @@ def build_services(
         bots=racetime_bots.list_bots,
     ))
     NotificationListeners(sessionmaker, notifications).subscribe(dispatcher)
-    MatchResults(event_log, racetime_url=f"{racetime.scheme}://{racetime.host}").subscribe(
-        dispatcher
-    )
+    MatchResults(
+        event_log, racetime_url=f"{racetime.scheme}://{racetime.host}", fence=fence
+    ).subscribe(dispatcher)
     match_rooms = MatchRoomService(
         sessionmaker=sessionmaker,
         event_log=event_log,
@@ -273,6 +291,7 @@ def build_services(
         clock=clock,
         metrics=metrics,
         access=access,
+        fence=fence,
     )
     match_rooms.subscribe(dispatcher)
     tournaments = TournamentService(sessionmaker, audit, access=access)
@@ -301,6 +320,7 @@ def build_services(
     live_races = build_live_races(
         sessionmaker, event_log, dispatcher, audit, manager, client, room_store, clock,
         access=access, racetime_url=f"{racetime.scheme}://{racetime.host}", metrics=metrics,
+        fence=fence,
     )
     bot_alerts = BotAlertService(sessionmaker, manager, clock)
     bot_alerts.subscribe(dispatcher)
@@ -314,7 +334,7 @@ def build_services(
         sessionmaker, audit, clock, secret_box, tournaments, access=access,
         settings=calendars, racetime_url=f"{racetime.scheme}://{racetime.host}",
     )
-    return Services(
+    services = Services(
         engine=engine,
         sessionmaker=sessionmaker,
         event_log=event_log,
@@ -331,6 +351,7 @@ def build_services(
         racetime_admin=RacetimeAdminService(
             sessionmaker, racetime_bots, manager, audit, event_log, dispatcher,
             bot_status=bot_status, alerts=bot_alerts, access=access,
+            leadership=lambda: status_of(leadership),
         ),
         notifications=notifications,
         # Tournaments and timezones (issue 11).
@@ -378,7 +399,11 @@ def build_services(
         match_api=MatchApiService(matches, schedule_imports),
         discord_events=DiscordEventService(sessionmaker, tournaments, matches, clock),
         match_reminders=match_reminders,
+        leadership=leadership,
+        fence=fence,
     )
+    metrics.watch_leadership(lambda: status_of(services.leadership))
+    return services
 
 
 
@@ -398,6 +423,7 @@ def web_server(
             calendars=services.calendars,
             pages=services.pages,
             metrics=exported_metrics(services, settings),
+            leadership=lambda: status_of(services.leadership),
         )
     )
     return WebServer(app, host=settings.bind_host, port=settings.bind_port)
@@ -418,6 +444,7 @@ def notification_delivery(services: Services, client: discord.Client) -> Notific
         DiscordNotificationSender(client),
         clock=services.clock,
         metrics=services.metrics,
+        fence=services.fence,
     )
 
 
@@ -442,7 +469,12 @@ DISCORD_SIDE_EVENTS = tuple(dict.fromkeys((
 
 
 async def start_with_discord(
-    services: Services, bot: RaceDeskBot, lifecycle: Lifecycle, *, racetime_engine: bool = True
+    services: Services,
+    bot: RaceDeskBot,
+    lifecycle: Lifecycle,
+    *,
+    racetime_engine: bool = True,
+    database: bool = True,
 ) -> None:
     """Start the services under ``lifecycle`` for ``bot``.
 
@@ -462,7 +494,7 @@ async def start_with_discord(
 
     ready = dispatcher.reserve(*DISCORD_SIDE_EVENTS)
     bot.after_login.insert(0, listening)  # setup_hook: the cogs are loaded by then
-    await services.start(lifecycle, racetime_engine=racetime_engine)
+    await services.start(lifecycle, racetime_engine=racetime_engine, database=database)
     await lifecycle.add("discord", None, bot.close)
     await lifecycle.add("discord listeners", None, not_listening)  # stopped before the bot
 
@@ -470,8 +502,13 @@ async def start_with_discord(
 async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -> int:
     """Start everything in order, run until Discord ends or a signal comes, stop in reverse.
 
+    With ``[ha] enabled`` (PostgreSQL) the process is a standby first: the database and the
+    web server start, then it waits for the leader lease, and only then starts the parts
+    that act (:func:`start_leading`). On SQLite it is the one process on its file.
+
     A deployment mistake met on the way (the database, the web server's port, the Discord
-    login) raises :class:`StartupError` once what had started is stopped again.
+    login, a second process on a SQLite file) raises :class:`StartupError` once what had
+    started is stopped again.
     """
     setup_logging(settings.logging)
     for warning in startup_warnings(settings, config_path):
@@ -480,39 +517,130 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
     # Encrypts with secret_key; decrypts with it or any of old_secret_keys.
     secret_box = SecretBox(security.secret_key, old_keys=security.old_secret_keys)
     with database_step(settings.database.url, config_path):
+        only_process = hold_sqlite_file(settings.database.url)
         await upgrade_to_head(settings.database.url)
-    services = build_services(
-        database_url=settings.database.url,
-        secret_box=secret_box,
-        racetime=settings.racetime,
-        linking=LinkSettings.from_config(settings.oauth, settings.web),
-        owner_ids=settings.discord.owner_ids,
-        seeds=settings.seeds,
-        calendars=CalendarSettings.from_config(settings.web),
-    )
-    async with Lifecycle() as lifecycle:
-        lifecycle.handle_signals()
-        bot = RaceDeskBot(
-            services,
-            dev_guild_id=settings.discord.dev_guild_id,
-            sync_commands=settings.discord.sync_commands,
+    try:
+        leadership = leader_lease(settings)
+        services = build_services(
+            database_url=settings.database.url,
+            secret_box=secret_box,
+            racetime=settings.racetime,
+            linking=LinkSettings.from_config(settings.oauth, settings.web),
+            owner_ids=settings.discord.owner_ids,
+            seeds=settings.seeds,
+            calendars=CalendarSettings.from_config(settings.web),
+            leadership=leadership,
         )
-        await start_with_discord(services, bot, lifecycle)
-        # Stops before the Discord client: no request is answered by a half-closed bot.
-        server = web_server(services, settings.web, lambda: bot.is_ready() and not bot.is_closed())
-        with listen_step(settings.web, config_path):
-            await lifecycle.add("web server", server.start, server.stop)
-        delivery = notification_delivery(services, bot)
-        bot.after_login.append(delivery.start)
-        # Stops before the Discord client does, so sends under way can finish.
-        await lifecycle.add("notification delivery", None, delivery.stop)
-        bot.after_login.append(lambda: start_bot_alerts(services, bot))
-        await lifecycle.add("racetime alerts", None, services.bot_alerts.stop)
-        with explained(lambda error: discord_failure(error, config_path)):
-            await run_until_stopped(
-                bot.start(settings.discord.token.get_secret_value()), lifecycle
+        async with Lifecycle() as lifecycle:
+            lifecycle.handle_signals()
+            bot = RaceDeskBot(
+                services,
+                dev_guild_id=settings.discord.dev_guild_id,
+                sync_commands=settings.discord.sync_commands,
             )
+            server = web_server(
+                services, settings.web, lambda: bot.is_ready() and not bot.is_closed()
+            )
+            if leadership is None:
+                await start_with_discord(services, bot, lifecycle)
+                # Stops before the Discord client: no request is answered by a half-closed bot.
+                with listen_step(settings.web, config_path):
+                    await lifecycle.add("web server", server.start, server.stop)
+            else:
+                await services.start_database(lifecycle)
+                # A standby answers /healthz and /readyz (and nothing else) while it waits.
+                with listen_step(settings.web, config_path):
+                    await lifecycle.add("web server", server.start, server.stop)
+                # Handed over once the leader's parts have stopped (they stop first).
+                await lifecycle.add("leader lease", None, leadership.release)
+                if not await wait_to_lead(leadership, lifecycle):
+                    return 0  # stopped while standing by
+                await start_with_discord(services, bot, lifecycle, database=False)
+            await start_leading(services, bot, lifecycle)
+            with explained(lambda error: discord_failure(error, config_path)):
+                await run_until_stopped(
+                    bot.start(settings.discord.token.get_secret_value()), lifecycle
+                )
+    finally:
+        if only_process is not None:
+            only_process.release()
     return 0
+
+
+async def start_leading(services: Services, bot: RaceDeskBot, lifecycle: Lifecycle) -> None:
+    """What only the process that acts runs, once the bot has logged in: the notification
+    outbox's delivery and the racetime bots' alerts."""
+    delivery = notification_delivery(services, bot)
+    bot.after_login.append(delivery.start)
+    # Stops before the Discord client does, so sends under way can finish.
+    await lifecycle.add("notification delivery", None, delivery.stop)
+    bot.after_login.append(lambda: start_bot_alerts(services, bot))
+    await lifecycle.add("racetime alerts", None, services.bot_alerts.stop)
+
+
+# A process that lost the lead exits with this status (EX_TEMPFAIL): its supervisor starts it
+# again (deploy/racedesk.service: Restart=on-failure), and it comes back as a standby.
+EXIT_LOST_LEAD = 75
+
+
+def hold_sqlite_file(database_url: str) -> SingleProcessLock | None:
+    """On SQLite, be the one RaceDesk process on the file (a second one is refused with one
+    line); None on PostgreSQL."""
+    path = sqlite_file(database_url)
+    if path is None:
+        return None
+    # The file and its folder first: what is wrong with them is said as it always is.
+    check_sqlite_file(database_url)
+    lock = SingleProcessLock(path)
+    try:
+        lock.acquire()
+    except SingleProcessError as error:
+        raise StartupError(str(error)) from None
+    return lock
+
+
+def leader_lease(settings: Settings) -> Leadership | None:
+    """The leader lease with ``[ha] enabled`` (a process that loses it exits at once);
+    None when this process runs alone."""
+    if not settings.ha.enabled:
+        if settings.database.url.startswith("postgresql"):
+            log.info(
+                "PostgreSQL with [ha] off: this process acts alone. Run one RaceDesk process "
+                "on this database, or turn [ha] enabled on in every process to run a standby."
+            )
+        return None
+    leadership = Leadership(
+        settings.database.url, timings=LeaseTimings.for_lease(settings.ha.lease_seconds)
+    )
+    leadership.on_lost(exit_on_lost_lead)
+    return leadership
+
+
+def exit_on_lost_lead(reason: str) -> None:
+    """Stop acting at once: exit without stopping the parts in order, as a process killed by
+    SIGKILL does (everything it did is in the database, and the leader now in charge picks
+    up from there). An orderly stop would deliver pending events and send DMs: effects a
+    process that no longer leads must not cause."""
+    log.critical(
+        "This process no longer leads: %s. It exits now, with status %d; its supervisor "
+        "starts it again as a standby.", reason, EXIT_LOST_LEAD,
+    )
+    logging.shutdown()
+    os._exit(EXIT_LOST_LEAD)
+
+
+async def wait_to_lead(leadership: Leadership, lifecycle: Lifecycle) -> bool:
+    """Stand by until this process holds the lease (True), or is asked to stop (False)."""
+    log.info(
+        "High availability ([ha] enabled): this process (%s, %s) stands by until it holds "
+        "the leader lease", leadership.holder_name, leadership.holder,
+    )
+
+    async def acquire() -> None:
+        await leadership.acquire()
+
+    await run_until_stopped(acquire(), lifecycle)
+    return leadership.role is Role.LEADER and not lifecycle.stop_requested
 
 
 def discord_failure(error: BaseException, config_path: Path) -> str | None:

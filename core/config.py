@@ -185,6 +185,15 @@ class SecuritySettings(_Section):
         return value
 
 
+class HaSettings(_Section):
+    """``[ha]``: several processes on one PostgreSQL database, one leading (issue 27)."""
+
+    enabled: bool = False
+    # How long a leader may go without renewing its lease before a standby takes over
+    # (a paused or cut-off leader); a leader that dies outright is taken over within a second.
+    lease_seconds: float = Field(default=8.0, ge=2.0, le=120.0)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["text", "json"] = "text"
@@ -229,6 +238,7 @@ class Settings(_EnvOverFile):
     security: SecuritySettings
     logging: LoggingSettings = LoggingSettings()
     seeds: SeedServiceSettings = SeedServiceSettings()
+    ha: HaSettings = HaSettings()
 
 
 class MaintenanceSettings(_EnvOverFile):
@@ -378,12 +388,24 @@ def load_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> Settings:
     """Read the file, merge the environment over it, validate, or raise :class:`ConfigError`."""
     settings = _load(Settings, config_path)
     _check_oauth(settings.oauth, config_path)
+    _check_ha(settings, config_path)
     return settings
 
 
 def load_maintenance_settings(config_path: Path = DEFAULT_CONFIG_PATH) -> MaintenanceSettings:
     """Only ``[database]`` and ``[security]``: enough for ``rotate-key``."""
     return _load(MaintenanceSettings, config_path)
+
+
+def _check_ha(settings: Settings, config_path: Path) -> None:
+    """A leader and a standby share a PostgreSQL database; SQLite runs one process."""
+    if settings.ha.enabled and not settings.database.url.startswith("postgresql"):
+        raise ConfigError(
+            f"ha.enabled needs PostgreSQL: {where_set(('ha', 'enabled'), config_path)} is "
+            "true, but [database] url is a SQLite file, which runs one RaceDesk process. Set "
+            "[database] url to postgresql+asyncpg://user@host/racedesk, or turn [ha] enabled "
+            "off."
+        )
 
 
 def _check_oauth(oauth: OAuthSettings, config_path: Path) -> None:

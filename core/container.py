@@ -17,6 +17,7 @@ from core.clock import Clock
 from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
 from core.health import HealthService
+from core.leadership import NO_FENCE, Fence, Leadership
 from core.lifecycle import Lifecycle
 from core.live_races.async_reviews import AsyncReviewService
 from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
@@ -114,14 +115,23 @@ class Services:
     pages: PublicPageService
     # What the parts record into (issue 14, metrics); ``bot.py`` wires Prometheus.
     metrics: Metrics = field(default=NO_METRICS)
+    # High availability (issue 27): the leader lease on PostgreSQL with ``[ha] enabled``
+    # (None: this process runs alone), and the fence every effect's write asks.
+    leadership: Leadership | None = None
+    fence: Fence = field(default=NO_FENCE)
 
-    async def start(self, lifecycle: Lifecycle, *, racetime_engine: bool = True) -> None:
+    async def start(
+        self, lifecycle: Lifecycle, *, racetime_engine: bool = True, database: bool = True
+    ) -> None:
         """Start the services in order under ``lifecycle``, which stops them in reverse.
 
         Stopping delivers every pending event: the engine stops first (its rooms' last
         snapshots are queued), then the dispatcher drains, then the log commits what is left.
+        ``database=False``: the caller added the database already (a standby has it before it
+        leads).
         """
-        await lifecycle.add("database", None, self.engine.dispose)
+        if database:
+            await self.start_database(lifecycle)
         await lifecycle.add("event log", self.event_log.start, self.event_log.close)
         await lifecycle.add("event delivery", self.dispatcher.start, self.dispatcher.close)
         await lifecycle.add("racetime client", None, self.racetime_client.close)
@@ -148,3 +158,7 @@ class Services:
             # Breaks are announced in rooms the engine watches.
             breaks = self.room_commands.breaks
             await lifecycle.add("room break announcements", breaks.start, breaks.stop)
+
+    async def start_database(self, lifecycle: Lifecycle) -> None:
+        """The database, the first part to start and the last to stop."""
+        await lifecycle.add("database", None, self.engine.dispose)

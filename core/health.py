@@ -68,6 +68,17 @@ class HealthService:
             checks=checks,
         )
 
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def uptime(self) -> timedelta:
+        return self._clock.now() - self._started_at
+
+    async def check_database(self) -> HealthCheck:
+        """The database alone (all a standby's liveness is about)."""
+        return await self._check_database()
+
     async def _check_database(self) -> HealthCheck:
         try:
             async with self._engine.connect() as connection:

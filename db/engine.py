@@ -55,13 +55,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(
-    url: str | URL, *, echo: bool = False, poolclass: type[Pool] | None = None
+    url: str | URL,
+    *,
+    echo: bool = False,
+    poolclass: type[Pool] | None = None,
+    application_name: str | None = None,
 ) -> AsyncEngine:
     """An :class:`AsyncEngine` for ``url`` (the ``database.url`` setting).
 
     For SQLite the parent folder of the database file is created if missing, and every
     connection enables foreign keys and WAL. ``poolclass`` (e.g. ``NullPool``) is for tests
-    and one-shot tools.
+    and one-shot tools. ``application_name`` names every PostgreSQL session (in
+    ``pg_stat_activity``): a leader's sessions carry its id, so that a process taking over
+    from it can end them (``core.leadership``).
     """
     parsed = parse_database_url(url)
     # JSON columns hold race snapshots of several KB each; msgspec encodes them far faster
@@ -80,7 +86,14 @@ def create_engine(
         engine = _create_async_engine(parsed, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    if application_name is not None:
+        kwargs["connect_args"] = {"server_settings": {"application_name": application_name}}
     return _create_async_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite database URL; None for PostgreSQL and in-memory databases."""
+    return _sqlite_file(parse_database_url(url))
 
 
 def _sqlite_file(parsed: URL) -> Path | None:

@@ -26,6 +26,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.pool import NullPool
 from sqlmodel.sql.sqltypes import AutoString
@@ -124,12 +125,21 @@ async def downgrade(url: str | URL, revision: str) -> None:
     await _migrate(url, "downgrade", revision)
 
 
+# Several processes that start at once on one PostgreSQL database (a leader and a standby,
+# issue 27) migrate one after the other: the second finds the schema up to date.
+MIGRATION_LOCK_KEY = 0x5241_4345_4445_534B  # "RACEDESK"
+
+
 async def _migrate(url: str | URL, direction: str, revision: str) -> None:
     config = alembic_config(url)
     check_sqlite_file(url)
     engine = create_engine(url, poolclass=NullPool)
     try:
         async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
             await connection.run_sync(_run, config, direction, revision)
     finally:
         await engine.dispose()

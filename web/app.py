@@ -17,6 +17,7 @@ from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService
 from core.calendars import CalendarFeedService
 from core.health import HealthService
+from core.leadership import ALONE, LeadershipStatus
 from core.pages import PublicPageService
 from core.rooms.api import RoomApiService
 from core.tournaments.match_api import MatchApiService
@@ -26,6 +27,7 @@ from web.keys import (
     CALENDARS,
     DISCORD_CONNECTED,
     HEALTH,
+    LEADERSHIP,
     LINKING,
     MATCH_API,
     METRICS,
@@ -63,13 +65,19 @@ class WebDependencies:
     match_api: MatchApiService | None = None
     # Public tournament pages (issue 26); None: /t/... answers 404.
     pages: PublicPageService | None = None
+    # Leader or standby (issue 27): a standby answers only /healthz, /readyz and /metrics.
+    leadership: Callable[[], LeadershipStatus] = lambda: ALONE
 
 
 def create_app(
     dependencies: WebDependencies, routes: Sequence[RouteInstaller] = ROUTES
 ) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=CLIENT_MAX_SIZE)
+    app = web.Application(
+        middlewares=[json_errors, health.standby_answers_health_only],
+        client_max_size=CLIENT_MAX_SIZE,
+    )
     app[HEALTH] = dependencies.health
+    app[LEADERSHIP] = dependencies.leadership
     app[DISCORD_CONNECTED] = dependencies.discord_connected
     app[API_TOKENS] = dependencies.api_tokens
     app[ROOM_API] = dependencies.room_api

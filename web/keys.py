@@ -10,6 +10,7 @@ from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService
 from core.calendars import CalendarFeedService
 from core.health import HealthService
+from core.leadership import LeadershipStatus
 from core.pages import PublicPageService
 from core.rooms.api import RoomApiService
 from core.tournaments.match_api import MatchApiService
@@ -27,3 +28,5 @@ METRICS = web.AppKey("metrics", PrometheusMetrics)
 CALENDARS = web.AppKey("calendars", CalendarFeedService)
 MATCH_API = web.AppKey("match_api", MatchApiService)
 PAGES = web.AppKey("pages", PublicPageService)
+# What this process is (leader, standby, or alone): the composition root's answer.
+LEADERSHIP: web.AppKey[Callable[[], LeadershipStatus]] = web.AppKey("leadership")

@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from core.events import EventDispatcher
+from core.leadership import LeadershipStatus
 from db.models import BotStatus, RacetimeBot
 from racetime.manager import RacetimeManager
 
@@ -138,6 +139,28 @@ class _StateCollector(Collector):
         yield bots
 
 
+class _LeadershipCollector(Collector):
+    """Whether this process leads, and the lease's epoch as it knows it (issue 27)."""
+
+    def __init__(self, status: Callable[[], LeadershipStatus]) -> None:
+        self._status = status
+
+    def collect(self) -> Iterator[Metric]:
+        status = self._status()
+        yield GaugeMetricFamily(
+            "racedesk_leader",
+            "1 when this process does the work (it leads, or runs alone), 0 on a standby.",
+            value=1 if status.acts else 0,
+        )
+        if status.epoch is not None:
+            yield GaugeMetricFamily(
+                "racedesk_leader_epoch",
+                "The leader lease's epoch: the one this process leads under, or on a standby "
+                "the leader's as last seen (grows by one at every change of leader).",
+                value=status.epoch,
+            )
+
+
 class _Children:
     """A labelled metric's children, kept by label values: prometheus-client's ``labels()``
     costs three times the ``inc()`` it precedes, and a frame counter runs for every frame.
@@ -211,6 +234,10 @@ class PrometheusMetrics:
 
     def _counter(self, name: str, documentation: str, *labels: str) -> _Children:
         return _Children(Counter(name, documentation, labels, registry=self.registry))
+
+    def watch_leadership(self, status: Callable[[], LeadershipStatus]) -> None:
+        """Serve ``racedesk_leader`` and ``racedesk_leader_epoch`` from ``status``."""
+        self.registry.register(_LeadershipCollector(status))
 
     def sample_state_with(self, sampler: StateSampler) -> None:
         """Read the state gauges from ``sampler`` at each scrape."""

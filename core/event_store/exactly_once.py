@@ -5,6 +5,10 @@ listener that records something durable wraps its work with :func:`exactly_once`
 runs in a transaction of its own that also stores a receipt ``(listener, event_id)``; a
 repeat finds the receipt and does nothing, and work that fails leaves no receipt, so the
 retry runs it again.
+
+A listener whose record is an effect only the leader may cause (a result recorded) passes
+its ``fence`` (``core.leadership``): the transaction is refused under an epoch that no longer
+leads, and the event stays unacknowledged for the leader that does.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.event_store.event_log import DatabaseEventLog, Outbox
 from core.events import Event
+from core.leadership import NO_FENCE, Fence
 from db.queries.events import claim_receipt
 
 E = TypeVar("E", bound=Event)
@@ -33,7 +38,11 @@ def _check_name(name: str) -> None:
 
 
 def exactly_once(
-    sessionmaker: async_sessionmaker[AsyncSession], name: str, record: Recorder[E]
+    sessionmaker: async_sessionmaker[AsyncSession],
+    name: str,
+    record: Recorder[E],
+    *,
+    fence: Fence = NO_FENCE,
 ) -> Callable[[E], Awaitable[None]]:
     """A listener that runs ``record(session, event)`` once per ``event_id``.
 
@@ -44,6 +53,7 @@ def exactly_once(
 
     async def listener(event: E) -> None:
         async with sessionmaker.begin() as session:
+            await fence.check(session)
             if await claim_receipt(session, name, event.event_id):
                 await record(session, event)
 
@@ -52,7 +62,11 @@ def exactly_once(
 
 
 def exactly_once_emitting(
-    event_log: DatabaseEventLog, name: str, record: EmittingRecorder[E]
+    event_log: DatabaseEventLog,
+    name: str,
+    record: EmittingRecorder[E],
+    *,
+    fence: Fence = NO_FENCE,
 ) -> Callable[[E], Awaitable[None]]:
     """:func:`exactly_once` for a listener that also emits events: ``record(outbox, event)``
     changes rows through ``outbox.session`` and adds events to ``outbox``; the rows, the
@@ -61,6 +75,7 @@ def exactly_once_emitting(
 
     async def listener(event: E) -> None:
         async with event_log.transaction() as outbox:
+            await fence.check(outbox.session)
             if await claim_receipt(outbox.session, name, event.event_id):
                 await record(outbox, event)
 

@@ -24,6 +24,7 @@ from core.events import (
     RacetimeRaceStatusChangedEvent,
 )
 from core.identity import SYSTEM_USER_ID
+from core.leadership import NO_FENCE, Fence
 from core.live_races import rules
 from core.tournaments.match_results import (
     FINAL_STATUSES,
@@ -49,15 +50,23 @@ def derived_id(kind: type, live_race_id: int, source_event_id: str) -> str:
 
 class LiveRaceResults:
     def __init__(
-        self, event_log: DatabaseEventLog, *, racetime_url: str = "https://racetime.gg"
+        self,
+        event_log: DatabaseEventLog,
+        *,
+        racetime_url: str = "https://racetime.gg",
+        fence: Fence = NO_FENCE,
     ) -> None:
+        """``fence``: results are recorded by the leader only (``core.leadership``)."""
         self._event_log = event_log
         self._racetime_url = racetime_url.rstrip("/")
+        self._fence = fence
 
     def subscribe(self, dispatcher: EventDispatcher) -> None:
         dispatcher.subscribe(
             RacetimeRaceStatusChangedEvent,
-            exactly_once_emitting(self._event_log, LISTENER, self._on_status),
+            exactly_once_emitting(
+                self._event_log, LISTENER, self._on_status, fence=self._fence
+            ),
         )
 
     async def _on_status(self, outbox: Outbox, event: RacetimeRaceStatusChangedEvent) -> None:

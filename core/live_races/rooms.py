@@ -40,6 +40,7 @@ from core.events import (
     RacetimeEntrantStatusChangedEvent,
 )
 from core.identity import SYSTEM_USER_ID
+from core.leadership import superseded
 from core.live_races import rules
 from core.rooms.launch import LaunchFailed, RoomService
 from core.rooms.match_rooms import OpeningStatus, Reason, RoomOpening
@@ -166,8 +167,10 @@ class LiveRaceRooms(RoomService):
                 live_race_id, OpeningStatus.FAILED, plan.category, error=refused.message
             )
         async with self._sessionmaker.begin() as session:
+            await self._fence.check(session)
             won = await queries.claim_room(
-                session, live_race_id, self._clock.now(), retry_failed=reason == "manual"
+                session, live_race_id, self._clock.now(), retry_failed=reason == "manual",
+                epoch=self._fence.epoch,
             )
         if not won:
             return await self._outcome(live_race_id)
@@ -232,7 +235,10 @@ class LiveRaceRooms(RoomService):
 
     async def renew(self, live_race_id: int) -> None:
         async with self._sessionmaker.begin() as session:
-            await queries.renew_claim(session, live_race_id, self._clock.now())
+            await self._fence.check(session)
+            await queries.renew_claim(
+                session, live_race_id, self._clock.now(), epoch=self._fence.epoch
+            )
 
     async def note_attempt(self, live_race_id: int, error: str) -> None:
         async with self._sessionmaker.begin() as session:
@@ -267,6 +273,7 @@ class LiveRaceRooms(RoomService):
         scheduled = reason == "scheduled"
         async with self._event_log.transaction() as outbox:
             session = outbox.session
+            await self._fence.check(session)
             race = await session.get(AsyncLiveRace, plan.id)
             assert race is not None
             race.room_state, race.room_error = ClaimState.OPENED.value, None
@@ -363,8 +370,9 @@ class LiveRaceRooms(RoomService):
     # -- start-up ------------------------------------------------------------------------------
 
     async def reconcile_unfinished(self) -> list[RoomOpening]:
-        """Finish the openings a stopped process left ``opening`` once their lease ran out
-        (looking on racetime first); one process takes each over."""
+        """Finish the openings a stopped process left ``opening`` once their lease ran out,
+        or at once when taken under an older leader epoch (looking on racetime first); one
+        process takes each over."""
         now = self._clock.now()
         async with self._sessionmaker() as session:
             opening = await queries.races_in_room_state(session, ClaimState.OPENING)
@@ -372,10 +380,14 @@ class LiveRaceRooms(RoomService):
         for race in opening:
             assert race.id is not None
             claimed = race.room_claimed_at
-            if claimed is not None and claimed > now - self._lease:
+            abandoned = superseded(race.room_claim_epoch, self._fence)
+            if claimed is not None and claimed > now - self._lease and not abandoned:
                 continue
             async with self._sessionmaker.begin() as session:
-                taken = await queries.take_over_claim(session, race.id, claimed, self._clock.now())
+                await self._fence.check(session)
+                taken = await queries.take_over_claim(
+                    session, race.id, claimed, self._clock.now(), epoch=self._fence.epoch
+                )
             if not taken:
                 continue
             log.info("Live race %d: its room was being opened when RaceDesk stopped; finishing",

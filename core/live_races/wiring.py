@@ -12,6 +12,7 @@ from core.audit import AuditService
 from core.clock import Clock
 from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
+from core.leadership import NO_FENCE, Fence
 from core.live_races.async_reviews import AsyncReviewService
 from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
 from core.live_races.async_tournaments import AsyncTournamentService
@@ -52,17 +53,19 @@ def build_live_races(
     access: AccessPolicy,
     racetime_url: str,
     metrics: Metrics = NO_METRICS,
+    fence: Fence = NO_FENCE,
 ) -> LiveRaceServices:
-    """The services of async tournaments and live races, subscribed."""
+    """The services of async tournaments and live races, subscribed; ``fence`` guards the
+    rooms' claims and the runs recorded (``core.leadership``)."""
     async_tournaments = AsyncTournamentService(sessionmaker, audit, access=access)
     rooms = LiveRaceRooms(
         sessionmaker=sessionmaker, event_log=event_log, racetime=manager, client=client,
-        store=room_store, clock=clock, metrics=metrics, access=access,
+        store=room_store, clock=clock, metrics=metrics, access=access, fence=fence,
     )
     rooms.subscribe(dispatcher)
     scheduler = LiveRaceScheduler(sessionmaker, event_log, rooms, clock=clock)
     scheduler.subscribe(dispatcher)
-    LiveRaceResults(event_log, racetime_url=racetime_url).subscribe(dispatcher)
+    LiveRaceResults(event_log, racetime_url=racetime_url, fence=fence).subscribe(dispatcher)
     async_runs = AsyncRunService(
         sessionmaker, event_log, audit, async_tournaments, clock, access=access
     )

@@ -16,6 +16,11 @@ left ``sending`` are due again at once, while rows waiting out a retry keep thei
 Every send carries a nonce derived from the row's (event, recipient) key: Discord drops a
 second message with the same nonce for a few minutes, so a send retried after a crash lands
 once. The task wakes as soon as rows are queued; a slow sweep is the safety net.
+
+Under a leader lease (``core.leadership``) taking rows is fenced in its transaction, and each
+send asks the fence again without the database: a process that lost the lead (or was paused
+past it) sends nothing more, and leaves the rows it had taken to the leader, which makes them
+due at its start.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
 from core.events import RetryPolicy
+from core.leadership import NO_FENCE, Fence, FencedError
 from core.metrics import NO_METRICS, Metrics
 from core.notifications.kinds import NotificationType
 from core.notifications.service import NotificationContent, NotificationService
@@ -106,8 +112,10 @@ class NotificationDelivery:
         clock: Clock | None = None,
         timings: DeliveryTimings | None = None,
         metrics: Metrics = NO_METRICS,
+        fence: Fence = NO_FENCE,
     ) -> None:
         self._metrics = metrics
+        self._fence = fence
         self._sessionmaker = sessionmaker
         self._notifications = notifications
         self._sender = sender
@@ -130,6 +138,7 @@ class NotificationDelivery:
     async def start(self) -> None:
         """Rows a previous process had leased (and died with) are due again at once."""
         async with self._sessionmaker.begin() as session:
+            await self._fence.check(session)
             released = await queries.release_leases(session, self._clock.now())
         if released:
             log.info("%d notifications left in flight by the last run are due again", released)
@@ -168,6 +177,9 @@ class NotificationDelivery:
                     await self._wait_for_work()
             except asyncio.CancelledError:
                 raise
+            except FencedError as fenced:  # this process will never lead again
+                log.warning("Notification delivery stops: %s", fenced)
+                return
             except Exception:
                 log.exception("Notification delivery failed; trying again shortly")
                 await self._pause(self._timings.retry.delay(1))
@@ -218,10 +230,17 @@ class NotificationDelivery:
         now = self._clock.now()
         lease = now + timedelta(seconds=self._timings.lease_seconds)
         async with self._sessionmaker.begin() as session:
+            await self._fence.check(session)
             return await queries.take_due(session, now, lease, limit)
 
     async def _deliver_one(self, row: DueNotification) -> None:
         async with self._slots:
+            try:
+                self._fence.ensure_current()
+            except FencedError as fenced:
+                # Not sent, not recorded: the row's lease runs out for the leader to send it.
+                log.warning("Notification %s not sent: %s", row.id, fenced)
+                return
             outcome = await self._attempt(row)
         status, error = outcome.status, outcome.error
         async with self._sessionmaker.begin() as session:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +27,7 @@ from core.audit import AuditService
 from core.errors import NotFoundError, UserFacingError
 from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
+from core.leadership import ALONE, LeadershipStatus
 from core.racetime_bots.alerts import BotAlertService
 from core.racetime_bots.bots import (
     RacetimeBotService,
@@ -127,6 +128,8 @@ class RacetimeOverview:
     rooms_reconnecting: list[str] = field(default_factory=list)
     rooms_unhandled: list[str] = field(default_factory=list)
     guild_id: int | None = None
+    # Which process answers, with high availability (issue 27); ALONE: it runs alone.
+    leadership: LeadershipStatus = ALONE
 
     @property
     def by_status(self) -> Counter[BotStatus]:
@@ -171,8 +174,11 @@ class RacetimeAdminService:
         alerts: BotAlertService,
         access: AccessPolicy,
         connect_wait_seconds: float = CONNECT_WAIT_SECONDS,
+        leadership: Callable[[], LeadershipStatus] = lambda: ALONE,
     ) -> None:
+        """``leadership``: what this process is (``/racetime status`` says who leads)."""
         self._access = access
+        self._leadership = leadership
         self._sessionmaker = sessionmaker
         self._bots = bots
         self._manager = manager
@@ -457,6 +463,7 @@ class RacetimeAdminService:
             rooms_reconnecting=[t.name for t in troubles if t.watched],
             rooms_unhandled=[t.name for t in troubles if not t.watched],
             guild_id=scope,
+            leadership=self._leadership(),
         )
 
     @staticmethod

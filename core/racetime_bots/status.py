@@ -18,6 +18,7 @@ from core.clock import Clock
 from core.event_store.event_log import DatabaseEventLog
 from core.events import RacetimeBotStatusChangedEvent
 from core.identity import SYSTEM_USER_ID
+from core.leadership import NO_FENCE, Fence
 from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
 from db.queries.audit import add_audit_entry
 
@@ -40,10 +41,15 @@ class BotStatusRepository:
         sessionmaker: async_sessionmaker[AsyncSession],
         event_log: DatabaseEventLog,
         clock: Clock,
+        *,
+        fence: Fence = NO_FENCE,
     ) -> None:
+        """``fence``: a status (and the alert it may raise) is the leader's to record
+        (``core.leadership``)."""
         self._sessionmaker = sessionmaker
         self._event_log = event_log
         self._clock = clock
+        self._fence = fence
 
     async def update_bot_status(
         self, bot_id: int, status: BotStatus, message: str | None = None
@@ -55,6 +61,7 @@ class BotStatusRepository:
         now = self._clock.now()
         async with self._event_log.transaction() as outbox:
             session = outbox.session
+            await self._fence.check(session)
             # Writing the row first locks it on both backends (SQLite ignores FOR UPDATE and
             # would let two tasks read the old status), so one change is recorded once.
             await session.execute(

@@ -5,6 +5,11 @@ Whoever calls :meth:`RoomLauncher.launch` holds that thing's claim on its room (
 posts ``startrace`` without first looking through the category's current rooms for one this
 claim already opened (a lost ``startrace`` answer, a crashed process), and retries with
 backoff. Recording the outcome is the caller's business.
+
+Under a leader lease (``core.leadership``) every claim, renewal and record of an opened room
+is fenced in its own transaction, and the launcher asks the fence once more, without the
+database, just before it posts ``startrace``: a process that has lost the lead (or was
+paused past it) opens no room.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.access import AccessPolicy, Actor, BotNotAssignedError
 from core.clock import Clock, SystemClock
 from core.event_store.event_log import DatabaseEventLog
+from core.leadership import NO_FENCE, Fence
 from core.metrics import NO_METRICS, Metrics
 from core.rooms.players import RoomPlayers
 from racetime.backoff import Backoff
@@ -90,11 +96,13 @@ class RoomLauncher:
         client: RacetimeClient,
         clock: Clock,
         retry: OpenRetry | None = None,
+        fence: Fence = NO_FENCE,
     ) -> None:
         self._racetime = racetime
         self._client = client
         self._clock = clock
         self._retry = retry or OpenRetry()
+        self._fence = fence
 
     async def launch(self, target: RoomTarget) -> Launched | LaunchFailed:
         """Find the target's room on racetime or open it, retrying with backoff."""
@@ -134,6 +142,7 @@ class RoomLauncher:
             if race.opened_by_bot is not None and await target.is_ours(race.info, race.name):
                 log.info("%s: found its room %s on racetime; adopting it", target.label, race.name)
                 return Launched(race.name.rpartition("/")[2], True, settings)
+        self._fence.ensure_current()  # the last moment a lost lead can stop an opening
         try:
             name = await self._client.start_race(category, token, settings)
         except RacetimeAuthError:
@@ -175,8 +184,11 @@ class RoomService:
         lease: timedelta = CLAIM_LEASE,
         metrics: Metrics = NO_METRICS,
         access: AccessPolicy | None = None,
+        fence: Fence = NO_FENCE,
     ) -> None:
         self._metrics = metrics
+        # Asked in every transaction that claims, renews or records a room (core.leadership).
+        self._fence = fence
         # Asked before every opening: may the actor open rooms, and does the bot serve the
         # server now (the assignment alone needs no owners, so a bare policy will do).
         self._access = access or AccessPolicy(sessionmaker)
@@ -186,7 +198,7 @@ class RoomService:
         self._client = client
         self._store = store
         self._clock: Clock = clock or SystemClock()
-        self._launcher = RoomLauncher(racetime, client, self._clock, retry)
+        self._launcher = RoomLauncher(racetime, client, self._clock, retry, fence)
         self._lease = lease
         self._players = RoomPlayers(sessionmaker, racetime, connect_timeout=connect_timeout)
         self._resumed = False  # the rooms resumed at start-up were checked once

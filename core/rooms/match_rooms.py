@@ -43,6 +43,7 @@ from core.events import (
     RacetimeRoomOpenedEvent,
 )
 from core.identity import SYSTEM_USER_ID
+from core.leadership import superseded
 from core.rooms import rules
 from core.rooms.launch import CLAIM_LEASE as CLAIM_LEASE  # re-exported
 from core.rooms.launch import LaunchFailed, RoomService
@@ -203,8 +204,11 @@ class MatchRoomService(RoomService):
         self, plan: MatchPlan, actor_user_id: int | None, reason: Reason
     ) -> tuple[MatchRoomClaim, bool]:
         """The match's claim and whether this call holds it (committed before returning)."""
-        fields = {"reason": reason, "actor_user_id": actor_user_id}
+        fields = {
+            "reason": reason, "actor_user_id": actor_user_id, "leader_epoch": self._fence.epoch,
+        }
         async with self._sessionmaker.begin() as session:
+            await self._fence.check(session)
             room = await room_queries.get_room_for_match(session, plan.match_id)
             claim = None
             if room is None:
@@ -273,7 +277,10 @@ class MatchRoomService(RoomService):
     async def _renew(self, match_id: int) -> None:
         """Renew the claim's lease before each attempt (see :meth:`reconcile_unfinished`)."""
         async with self._sessionmaker.begin() as session:
-            await queries.touch_claim(session, match_id, self._clock.now())
+            await self._fence.check(session)
+            await queries.touch_claim(
+                session, match_id, self._clock.now(), epoch=self._fence.epoch
+            )
 
     async def _note_attempt(self, match_id: int, error: str) -> None:
         async with self._sessionmaker.begin() as session:
@@ -323,6 +330,7 @@ class MatchRoomService(RoomService):
         invited (:meth:`_announce`)."""
         category = plan.category
         async with self._sessionmaker.begin() as session:
+            await self._fence.check(session)
             row = await queries.get_claim(session, plan.match_id)
             assert row is not None
             row.state = ClaimState.OPENED.value
@@ -512,8 +520,9 @@ class MatchRoomService(RoomService):
 
         Call at start-up once the category bots are connected, before the scheduler opens
         anything (and, cheaply, from its sweep). A claim is taken over only once its lease
-        ran out (its holder renews it before every attempt), and by one process only: an
-        opening still under way in another process is left alone.
+        ran out (its holder renews it before every attempt), or at once when it was taken
+        under an older leader epoch (its process no longer leads: ``core.leadership``), and
+        by one process only: an opening still under way in another process is left alone.
         """
         now = self._clock.now()
         async with self._sessionmaker() as session:
@@ -521,11 +530,15 @@ class MatchRoomService(RoomService):
             opened = await queries.claims_in_state(session, ClaimState.OPENED)
         outcomes = []
         for claim in opening:
-            if claim.updated_at > now - self._lease:
+            abandoned = superseded(claim.leader_epoch, self._fence)
+            if claim.updated_at > now - self._lease and not abandoned:
                 log.info("Match %d: its room is being opened elsewhere", claim.match_id)
                 continue
             async with self._sessionmaker.begin() as session:
-                taken = await queries.take_over(session, claim, self._clock.now())
+                await self._fence.check(session)
+                taken = await queries.take_over(
+                    session, claim, self._clock.now(), epoch=self._fence.epoch
+                )
             if not taken:
                 continue
             log.info("Match %d: its room was being opened when RaceDesk stopped; finishing",

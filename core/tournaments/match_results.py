@@ -30,6 +30,7 @@ from core.events import (
     RacetimeRaceStatusChangedEvent,
 )
 from core.identity import SYSTEM_USER_ID
+from core.leadership import NO_FENCE, Fence
 from core.race_time import format_race_time
 from db.models import Match, MatchPlayer, PlayerStatus, RaceStatus, User
 from db.queries.match_rooms import delete_claim
@@ -69,15 +70,23 @@ def summary_of(results: list[PlayerResult]) -> str:
 
 class MatchResults:
     def __init__(
-        self, event_log: DatabaseEventLog, *, racetime_url: str = "https://racetime.gg"
+        self,
+        event_log: DatabaseEventLog,
+        *,
+        racetime_url: str = "https://racetime.gg",
+        fence: Fence = NO_FENCE,
     ) -> None:
+        """``fence``: results are recorded by the leader only (``core.leadership``)."""
         self._event_log = event_log
         self._racetime_url = racetime_url.rstrip("/")  # racetime's race URLs are paths
+        self._fence = fence
 
     def subscribe(self, dispatcher: EventDispatcher) -> None:
         dispatcher.subscribe(
             RacetimeRaceStatusChangedEvent,
-            exactly_once_emitting(self._event_log, LISTENER, self._on_status),
+            exactly_once_emitting(
+                self._event_log, LISTENER, self._on_status, fence=self._fence
+            ),
         )
 
     async def _on_status(self, outbox: Outbox, event: RacetimeRaceStatusChangedEvent) -> None:

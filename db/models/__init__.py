@@ -26,6 +26,7 @@ from db.models.calendars import CalendarFeed, CalendarFeedKind, CalendarMatchRev
 from db.models.discord_events import DiscordEventPhase, MatchDiscordEvent
 from db.models.events import EventLogEntry, ListenerReceipt, ParkedDelivery
 from db.models.guilds import GuildSettings
+from db.models.leadership import LEASE_ROW_ID, LeadershipLease
 from db.models.links import LinkState
 from db.models.match_rooms import ClaimState, MatchRoomClaim
 from db.models.notifications import NotificationLog, NotificationSubscription
@@ -38,6 +39,7 @@ from db.models.users import User
 metadata = SQLModel.metadata
 
 __all__ = [
+    "LEASE_ROW_ID",
     "ApiToken",
     "AsyncLiveRace",
     "AsyncParticipant",
@@ -57,6 +59,7 @@ __all__ = [
     "EventLogEntry",
     "FpaCall",
     "GuildSettings",
+    "LeadershipLease",
     "LinkState",
     "ListenerReceipt",
     "Match",

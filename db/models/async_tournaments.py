@@ -107,6 +107,9 @@ class AsyncLiveRace(SQLModel, table=True):
     # claim's lease, renewed before every attempt.
     room_state: str | None = Field(default=None, max_length=16)
     room_claimed_at: datetime | None = datetime_field()
+    # The leader lease's epoch the claim was taken or last renewed under (issue 27; None for
+    # a process running alone): a claim of an older epoch is taken over at once.
+    room_claim_epoch: int | None = Field(default=None, sa_type=BigInteger)
     room_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

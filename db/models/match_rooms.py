@@ -3,6 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 from db.models.base import created_at_field, datetime_field, status_check, updated_at_field
@@ -36,6 +37,9 @@ class MatchRoomClaim(SQLModel, table=True):
     info: str = Field(max_length=1000)
     reason: str = Field(max_length=16)  # "scheduled" or "manual"
     actor_user_id: int | None = Field(default=None)
+    # The leader lease's epoch the claim was taken or last renewed under (issue 27; None for
+    # a process running alone): a claim of an older epoch is taken over at once.
+    leader_epoch: int | None = Field(default=None, sa_type=BigInteger)
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=1000)
     opened_at: datetime | None = datetime_field()

@@ -216,7 +216,8 @@ async def waiting_for_rooms(
 
 
 async def claim_room(
-    session: AsyncSession, live_race_id: int, now: datetime, *, retry_failed: bool
+    session: AsyncSession, live_race_id: int, now: datetime, *, retry_failed: bool,
+    epoch: int | None = None,
 ) -> bool:
     """Claim the live race's room (``opening``): a conditional update, so of two callers (two
     tasks, two processes) exactly one wins. A ``failed`` claim is taken only when asked."""
@@ -230,23 +231,30 @@ async def claim_room(
             col(AsyncLiveRace.status) == RaceStatus.SCHEDULED.value,
             condition,
         )
-        .values(room_state=ClaimState.OPENING.value, room_claimed_at=now, room_error=None)
+        .values(
+            room_state=ClaimState.OPENING.value, room_claimed_at=now, room_error=None,
+            room_claim_epoch=epoch,
+        )
     )
     return bool(affected_rows(result))
 
 
-async def renew_claim(session: AsyncSession, live_race_id: int, now: datetime) -> None:
+async def renew_claim(
+    session: AsyncSession, live_race_id: int, now: datetime, *, epoch: int | None = None
+) -> None:
     await session.execute(
         update(AsyncLiveRace)
         .where(col(AsyncLiveRace.id) == live_race_id)
-        .values(room_claimed_at=now)
+        .values(room_claimed_at=now, room_claim_epoch=epoch)
     )
 
 
 async def take_over_claim(
-    session: AsyncSession, live_race_id: int, seen: datetime | None, now: datetime
+    session: AsyncSession, live_race_id: int, seen: datetime | None, now: datetime,
+    *, epoch: int | None = None,
 ) -> bool:
-    """Take an ``opening`` claim whose holder stopped renewing it (one winner)."""
+    """Take an ``opening`` claim whose holder stopped renewing it, or no longer leads (one
+    winner)."""
     result = await session.execute(
         update(AsyncLiveRace)
         .where(
@@ -254,7 +262,7 @@ async def take_over_claim(
             col(AsyncLiveRace.room_state) == ClaimState.OPENING.value,
             col(AsyncLiveRace.room_claimed_at) == seen,
         )
-        .values(room_claimed_at=now)
+        .values(room_claimed_at=now, room_claim_epoch=epoch)
     )
     return bool(affected_rows(result))
 

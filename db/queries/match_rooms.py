@@ -103,18 +103,24 @@ async def reclaim_failed(
     return bool(affected_rows(result))
 
 
-async def touch_claim(session: AsyncSession, match_id: int, now: datetime) -> None:
-    """Renew the lease of an ``opening`` claim: its holder is still at work."""
+async def touch_claim(
+    session: AsyncSession, match_id: int, now: datetime, *, epoch: int | None = None
+) -> None:
+    """Renew the lease of an ``opening`` claim: its holder is still at work (under the
+    leader lease's ``epoch``, with high availability)."""
     await session.execute(
         update(MatchRoomClaim)
         .where(col(MatchRoomClaim.match_id) == match_id)
-        .values(updated_at=now)
+        .values(updated_at=now, leader_epoch=epoch)
     )
 
 
-async def take_over(session: AsyncSession, claim: MatchRoomClaim, now: datetime) -> bool:
-    """Take an ``opening`` claim whose holder stopped renewing it; False when another
-    process renewed or took it first (a conditional update: one winner)."""
+async def take_over(
+    session: AsyncSession, claim: MatchRoomClaim, now: datetime, *, epoch: int | None = None
+) -> bool:
+    """Take an ``opening`` claim whose holder stopped renewing it (or no longer leads);
+    False when another process renewed or took it first (a conditional update: one
+    winner)."""
     result = await session.execute(
         update(MatchRoomClaim)
         .where(
@@ -122,7 +128,7 @@ async def take_over(session: AsyncSession, claim: MatchRoomClaim, now: datetime)
             col(MatchRoomClaim.state) == ClaimState.OPENING.value,
             col(MatchRoomClaim.updated_at) == claim.updated_at,
         )
-        .values(updated_at=now)
+        .values(updated_at=now, leader_epoch=epoch)
     )
     return bool(affected_rows(result))
 

@@ -16,14 +16,16 @@ import pytest
 from sqlmodel import col, select
 
 from bot import build_services
+from cogs._shared.racetime_bots.embeds import status_embed
 from cogs._shared.tree import APOLOGY
 from core.config import RacetimeSettings
 from core.container import Services
 from core.errors import UserFacingError
 from core.events import RacetimeRaceStatusChangedEvent
 from core.identity import SYSTEM_USER_ID
+from core.leadership import LeadershipStatus, Role
 from core.lifecycle import Lifecycle
-from core.racetime_bots.admin import category_errors_as_user_facing
+from core.racetime_bots.admin import RacetimeOverview, category_errors_as_user_facing
 from db.models import (
     BotStatus,
     RacetimeAlert,
@@ -606,3 +608,19 @@ def test_an_unknown_category_from_the_engine_becomes_a_message_an_admin_can_act_
     message = caught.value.message
     assert "`smw`" in message and "`/racetime bot add`" in message
     assert "`/racetime bot list`" in message
+
+
+async def test_status_says_who_leads_only_when_several_processes_share_the_database(
+    harness: DiscordHarness,
+) -> None:
+    admin = await harness.member_with_permissions(0, manage_guild=True)
+    alone = await harness.slash("racetime status", member=admin)
+    assert "Leader" not in {f.name for f in alone.first.embeds[0].fields}
+
+    # With [ha], the process that answers leads (a standby has no Discord connection).
+    leading = status_embed(RacetimeOverview(
+        bots=[], events_pending=0, deliveries_parked=0,
+        leadership=LeadershipStatus(Role.LEADER, 4, "host-a:1234"),
+    ))
+    fields = {f.name: f.value for f in leading.fields}
+    assert fields["Leader"] == "host-a:1234 (epoch 4); any other process stands by"

@@ -15,6 +15,7 @@ from core.access import AccessPolicy
 from core.clock import Clock, SystemClock
 from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
+from core.leadership import NO_FENCE, Fence
 from core.racetime_bots.bots import RacetimeBotService
 from core.racetime_bots.room_store import DatabaseRoomStore
 from core.racetime_bots.status import BotStatusRepository
@@ -105,9 +106,13 @@ def room_service(
     manager: RacetimeManager,
     clock: Clock | None = None,
     access: AccessPolicy | None = None,
+    fence: Fence = NO_FENCE,
+    *,
+    subscribe: bool = True,
 ) -> MatchRoomService:
     service = MatchRoomService(
         access=access,
+        fence=fence,
         sessionmaker=env.sessionmaker,
         event_log=env.event_log,
         racetime=manager,
@@ -117,7 +122,8 @@ def room_service(
         retry=NO_WAIT,
         connect_timeout=5.0,
     )
-    service.subscribe(env.dispatcher)
+    if subscribe:
+        service.subscribe(env.dispatcher)
     return service
 
 

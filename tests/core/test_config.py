@@ -292,3 +292,25 @@ def test_maintenance_settings_need_no_discord_token(
     bad = write(tmp_path, f'[security]\nsecret_key = "{key}"\nold_secret_key = []\n')
     with pytest.raises(ConfigError, match=r"security\.old_secret_key: is not a known setting"):
         load_maintenance_settings(bad)
+
+
+def test_ha_is_off_by_default_and_needs_postgresql(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = f'[discord]\ntoken = "{TOKEN}"\n[security]\nsecret_key = "{key}"\n'
+    assert load_settings(write(tmp_path, base)).ha.enabled is False
+
+    path = write(tmp_path, base + "[ha]\nenabled = true\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(path)
+    assert str(refused.value).startswith(f"ha.enabled needs PostgreSQL: [ha] enabled in {path}")
+    assert "turn [ha] enabled off" in str(refused.value)
+
+    monkeypatch.setenv("RACEDESK_DATABASE__URL", "postgresql+asyncpg://racedesk@db/racedesk")
+    monkeypatch.setenv("RACEDESK_HA__LEASE_SECONDS", "12")
+    settings = load_settings(path)
+    assert (settings.ha.enabled, settings.ha.lease_seconds) == (True, 12.0)
+
+    monkeypatch.setenv("RACEDESK_HA__LEASE_SECONDS", "1")
+    with pytest.raises(ConfigError, match="RACEDESK_HA__LEASE_SECONDS"):
+        load_settings(path)

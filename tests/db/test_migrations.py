@@ -1,5 +1,7 @@
 """Migrations build the schema from nothing, and stay in sync with the models."""
 
+import asyncio
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -109,4 +111,26 @@ async def test_name_keys_are_filled_in_and_names_alike_but_for_case_kept_apart(
         (2, "ÄRGER CUP (2)", "ärger cup (2)"),
         (3, "Straße", "strasse"),
     ]
+    assert await get_schema_diff(empty_db_url) == []
+
+
+async def test_the_leader_lease_starts_with_its_one_row_at_epoch_0(empty_db_url: str) -> None:
+    await upgrade_to_head(empty_db_url)
+    engine = create_engine(empty_db_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(
+                text("SELECT id, epoch, holder FROM leadership_lease")
+            )).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in rows] == [(1, 0, None)]
+
+
+@pytest.mark.postgres
+async def test_two_processes_migrating_at_once_take_turns(empty_db_url: str) -> None:
+    """A leader and a standby started together (issue 27): the second waits for the first's
+    migration and finds nothing left to do."""
+    await asyncio.gather(upgrade_to_head(empty_db_url), upgrade_to_head(empty_db_url))
+    assert await get_current_revision(empty_db_url) == head_revision()
     assert await get_schema_diff(empty_db_url) == []

@@ -26,6 +26,7 @@ from db.models import (
     EventLogEntry,
     FpaCall,
     GuildSettings,
+    LeadershipLease,
     LinkState,
     ListenerReceipt,
     Match,
@@ -76,6 +77,8 @@ async def _insert_one_of_everything(
     session: AsyncSession, box: SecretBox
 ) -> dict[str, list[SQLModel]]:
     rows: dict[str, list[SQLModel]] = {}
+    # The migration made the lease's one row (a truncated PostgreSQL database has none).
+    await session.execute(text("DELETE FROM leadership_lease"))
 
     def keep(*new: SQLModel) -> None:
         for row in new:
@@ -167,6 +170,7 @@ async def _insert_one_of_everything(
         scheduled_at=WHEN,
         racetime_slug="clever-link-1234",
         created_by=user.id,
+        room_claim_epoch=2**40 + 1,
     )
     keep(
         MatchPlayer(
@@ -203,6 +207,7 @@ async def _insert_one_of_everything(
             slug="clever-link-1234",
             info="Cup - A vs B - Scheduled: 2026-11-26 12:00 UTC",
             reason="manual",
+            leader_epoch=2**40,
             actor_user_id=user.id,
             attempts=2,
             last_error="racetime.gg had a server error",
@@ -297,6 +302,11 @@ async def _insert_one_of_everything(
             comment="gg", forfeit_reason=None, reattempt_allowed=True,
             reviewer_discord_id=2**62, reviewed_at=WHEN, review_reason="VOD cut",
             original_finish_time=timedelta(hours=1, minutes=3),
+        ),
+        LeadershipLease(
+            epoch=2**40, holder="racedesk-0123456789abcdef", holder_name="host-a:4242",
+            backend_pid=31337, acquired_at=WHEN, renewed_at=WHEN, trust_seconds=6.0,
+            released_at=WHEN,
         ),
     )
     await session.flush()

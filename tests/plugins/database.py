@@ -10,6 +10,8 @@ Fixtures:
     db_engine        an AsyncEngine on db_url (NullPool), disposed after the test
     db_sessionmaker  async_sessionmaker over db_engine (expire_on_commit=False)
     empty_db_url     URL of a fresh, never migrated database (dropped after the test)
+    own_pg_db_url    URL of a migrated PostgreSQL database of the test's own (dropped after):
+                     for what is per database, e.g. the leader lease's advisory lock
     secret_box       a SecretBox with a fresh random key
 
 Engines are per test because event loops are: an engine must not outlive its loop.
@@ -189,6 +191,22 @@ async def empty_db_url(db_backend: str, tmp_path: Path) -> AsyncIterator[str]:
             await drop_pg_database(name)
     else:
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty' / 'racedesk.sqlite3'}"
+
+
+@pytest.fixture
+async def own_pg_db_url(db_backend: str) -> AsyncIterator[str]:
+    """URL of a migrated PostgreSQL database no other test uses (advisory locks and the
+    sessions a test ends are per database), dropped after the test with whatever sessions
+    are left on it. Mark the test ``@pytest.mark.postgres``."""
+    if db_backend != "postgres":
+        raise pytest.UsageError("own_pg_db_url needs RACEDESK_TEST_DB=postgres: mark the test")
+    name = await create_pg_database()
+    try:
+        url = _pg_url(name)
+        await upgrade_to_head(url)
+        yield url
+    finally:
+        await drop_pg_database(name)
 
 
 @pytest.fixture

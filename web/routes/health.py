@@ -1,32 +1,100 @@
-"""``GET /healthz``: 200 when Discord and every active racetime bot (and the database and
-event delivery) are healthy, 503 otherwise; a JSON summary either way. No token needed:
-it says nothing a load balancer should not know."""
+"""Health for load balancers and monitors, and what this process is (issue 27).
+
+* ``GET /healthz`` (liveness): 200 with a JSON summary when this process is healthy, 503
+  otherwise. A process that acts (it leads, or runs alone) is healthy when Discord and every
+  active racetime bot (and the database and event delivery) are; a standby, which runs none
+  of them, when its database is reachable. ``role`` (``leader``, ``standby`` or ``single``)
+  and ``epoch`` say what it is.
+* ``GET /readyz`` (readiness): 200 for the process that acts, 503 for a standby: what a
+  load balancer or reverse proxy routes the API, the OAuth callback and the pages by.
+
+A standby answers nothing else (503 with ``Retry-After``): its parts do not run, and the
+leader answers. No token needed: these say nothing a load balancer should not know.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from web.keys import DISCORD_CONNECTED, HEALTH
+from core.leadership import LeadershipStatus, Role
+from web.errors import ApiError
+from web.keys import DISCORD_CONNECTED, HEALTH, LEADERSHIP
+
+# What a standby serves; everything else is the leader's.
+STANDBY_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+STANDBY_RETRY_SECONDS = 1
+
+
+def _lease(status: LeadershipStatus) -> dict[str, Any]:
+    return {"role": status.role.value, "epoch": status.epoch}
+
+
+def _lease_check(status: LeadershipStatus) -> dict[str, Any]:
+    if status.role is Role.LEADER:
+        detail = f"leads (epoch {status.epoch})"
+    elif status.leader is not None:
+        detail = f"standing by; {status.leader} leads (epoch {status.epoch})"
+    else:
+        detail = "standing by; no process leads right now"
+    return {"name": "Leader lease", "ok": True, "detail": detail}
 
 
 async def healthz(request: web.Request) -> web.Response:
-    report = await request.app[HEALTH].report()
-    discord_ok = request.app[DISCORD_CONNECTED]()
-    checks: list[dict[str, Any]] = [
-        {"name": "Discord", "ok": discord_ok, "detail": "connected" if discord_ok else "down"},
-        *({"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks),
-    ]
+    status = request.app[LEADERSHIP]()
+    health = request.app[HEALTH]
+    checks: list[dict[str, Any]]
+    if status.role is Role.STANDBY:
+        database = await health.check_database()
+        checks = [
+            {"name": database.name, "ok": database.ok, "detail": database.detail},
+            _lease_check(status),
+        ]
+        version, uptime = health.version, health.uptime()
+    else:
+        report = await health.report()
+        discord_ok = request.app[DISCORD_CONNECTED]()
+        checks = [
+            {"name": "Discord", "ok": discord_ok, "detail": "connected" if discord_ok else "down"},
+            *({"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks),
+        ]
+        if status.role is Role.LEADER:
+            checks.append(_lease_check(status))
+        version, uptime = report.version, report.uptime
     healthy = all(check["ok"] for check in checks)
     body = {
         "status": "ok" if healthy else "unhealthy",
-        "version": report.version,
-        "uptime_seconds": int(report.uptime.total_seconds()),
+        **_lease(status),
+        "version": version,
+        "uptime_seconds": int(uptime.total_seconds()),
         "checks": checks,
     }
     return web.json_response(body, status=200 if healthy else 503)
 
 
+async def readyz(request: web.Request) -> web.Response:
+    status = request.app[LEADERSHIP]()
+    body = {"ready": status.acts, **_lease(status), "leader": status.leader}
+    return web.json_response(body, status=200 if status.acts else 503)
+
+
+@web.middleware
+async def standby_answers_health_only(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """A standby refuses everything but health and metrics, saying who answers."""
+    if request.path not in STANDBY_PATHS and not request.app[LEADERSHIP]().acts:
+        raise ApiError(
+            503, "standby",
+            "This RaceDesk process is a standby: the leader answers (the process whose "
+            "/readyz answers 200). Try again in a moment.",
+            headers={"Retry-After": str(STANDBY_RETRY_SECONDS)},
+        )
+    return await handler(request)
+
+
 def install(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)

@@ -8,6 +8,7 @@ import discord
 
 from cogs._shared.discord_limits import EMBED_DESCRIPTION_MAX, EMBED_TITLE_MAX
 from cogs._shared.fitting import clip, embed_groups, fit_lines
+from core.leadership import Role
 from core.racetime_bots.admin import (
     BotInfo,
     BotOverview,
@@ -134,6 +135,13 @@ def status_embed(overview: RacetimeOverview) -> discord.Embed:
     embed.add_field(
         name="Rooms not handled", value=_rooms(overview.rooms_unhandled), inline=False
     )
+    leading = overview.leadership
+    if leading.role is Role.LEADER:  # several processes share the database: who answers
+        embed.add_field(
+            name="Leader",
+            value=f"{leading.leader} (epoch {leading.epoch}); any other process stands by",
+            inline=False,
+        )
     parked = overview.deliveries_parked
     embed.set_footer(
         text=f"Events waiting for delivery: {overview.events_pending}. "
