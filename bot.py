@@ -44,6 +44,7 @@ from core.calendars import CalendarFeedService, CalendarSettings
 from core.clock import Clock, SystemClock
 from core.config import (
     DEFAULT_CONFIG_PATH,
+    DiscordSettings,
     RacetimeSettings,
     SeedServiceSettings,
     Settings,
@@ -151,6 +152,7 @@ class RaceDeskBot(commands.Bot):
         dev_guild_id: int | None = None,
         sync_commands: bool = False,
         intents: discord.Intents | None = None,
+        **client_options: Any,
     ) -> None:
         # No privileged intents: interactions carry the member, and DMs need none.
         intents = intents or discord.Intents.default()
@@ -164,6 +166,7 @@ class RaceDeskBot(commands.Bot):
             tree_cls=RaceDeskTree,
             owner_ids=services.access.owner_ids,
             help_command=None,
+            **client_options,
         )
         self._dev_guild_id = dev_guild_id
         self._sync_commands = sync_commands
@@ -212,6 +215,37 @@ class RaceDeskBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("Logged in as %s (%s) in %d guilds", self.user, self.user and self.user.id,
                  len(self.guilds))
+
+
+class ShardedRaceDeskBot(RaceDeskBot, commands.AutoShardedBot):
+    """RaceDesk on discord.py's :class:`~discord.AutoShardedClient`, for large deployments
+    (``[discord] shards``): one process runs every shard (the leader, with ``[ha]``)."""
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        log.info("Shard %d of %s is ready", shard_id, self.shard_count)
+
+    async def close(self) -> None:
+        # discord.py's AutoShardedClient makes its event queue at login, and its close()
+        # needs it: a client stopped before it ever logged in has no shard to close.
+        if getattr(self, "_AutoShardedClient__queue", None) is None:
+            await discord.Client.close(self)
+            return
+        await super().close()
+
+
+def discord_client(
+    services: Services, settings: DiscordSettings, **options: Any
+) -> RaceDeskBot:
+    """The Discord client ``[discord]`` asks for: one gateway connection, or shards (as many
+    as Discord recommends for ``"auto"``: discord.py asks at login)."""
+    common: dict[str, Any] = {
+        "dev_guild_id": settings.dev_guild_id, "sync_commands": settings.sync_commands,
+        **options,
+    }
+    if settings.shards == "off":
+        return RaceDeskBot(services, **common)
+    count = None if settings.shards == "auto" else settings.shards
+    return ShardedRaceDeskBot(services, shard_count=count, **common)
 
 
 def build_services(
@@ -533,11 +567,7 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
         )
         async with Lifecycle() as lifecycle:
             lifecycle.handle_signals()
-            bot = RaceDeskBot(
-                services,
-                dev_guild_id=settings.discord.dev_guild_id,
-                sync_commands=settings.discord.sync_commands,
-            )
+            bot = discord_client(services, settings.discord)
             server = web_server(
                 services, settings.web, lambda: bot.is_ready() and not bot.is_closed()
             )

@@ -52,6 +52,9 @@ class DiscordSettings(_Section):
     owner_ids: list[int] = Field(default_factory=list)
     dev_guild_id: int | None = None
     sync_commands: bool = True
+    # Gateway shards: "off" (one connection, enough below ~2,500 servers), "auto" (as many
+    # as Discord recommends) or a number. Only the leader connects (see [ha]).
+    shards: Literal["off", "auto"] | Annotated[int, Field(ge=1, le=1024)] = "off"
 
     @field_validator("token")
     @classmethod

@@ -314,3 +314,26 @@ def test_ha_is_off_by_default_and_needs_postgresql(
     monkeypatch.setenv("RACEDESK_HA__LEASE_SECONDS", "1")
     with pytest.raises(ConfigError, match="RACEDESK_HA__LEASE_SECONDS"):
         load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"), [(None, "off"), ('"auto"', "auto"), ("4", 4), ('"off"', "off")]
+)
+def test_shards_are_off_auto_or_a_number(
+    tmp_path: Path, key: str, written: str | None, expected: object
+) -> None:
+    shards = f"shards = {written}\n" if written else ""
+    path = write(tmp_path, f'[discord]\ntoken = "t"\n{shards}[security]\nsecret_key = "{key}"\n')
+    assert load_settings(path).discord.shards == expected
+
+
+def test_shards_from_the_environment_and_bad_ones_named(
+    tmp_path: Path, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, f'[discord]\ntoken = "t"\n[security]\nsecret_key = "{key}"\n')
+    monkeypatch.setenv("RACEDESK_DISCORD__SHARDS", "8")
+    assert load_settings(path).discord.shards == 8
+    for bad in ("0", "many"):
+        monkeypatch.setenv("RACEDESK_DISCORD__SHARDS", bad)
+        with pytest.raises(ConfigError, match="RACEDESK_DISCORD__SHARDS"):
+            load_settings(path)
