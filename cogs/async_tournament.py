@@ -15,19 +15,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs._shared.live_races.async_reviews import (
-    decided_text,
-    leaderboard_pages,
-    queue_pages,
-    tell_player,
-)
+from cogs._shared.live_races.async_review_commands import AsyncReviewCommands
 from cogs._shared.live_races.async_run_buttons import RunButton
 from cogs._shared.live_races.async_runs import (
     StartRunView,
-    generated_text,
     preview_text,
-    seeds_pages,
 )
+from cogs._shared.live_races.async_seed_commands import AsyncSeedCommands
 from cogs._shared.live_races.async_start_board import StartRunButton, post_board
 from cogs._shared.live_races.embeds import (
     participants_pages,
@@ -35,23 +29,15 @@ from cogs._shared.live_races.embeds import (
     tournament_embed,
     tournaments_pages,
 )
+from cogs._shared.live_races.options import POOL_HELP, TOURNAMENT_HELP
 from cogs._shared.pages import send_pages, text_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.replies import reply
 from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
-from cogs._shared.tournaments.seed_settings import (
-    SEED_OPTION_CHOICES,
-    SEED_OPTION_HELP,
-    given_seed_settings,
-    seed_change_text,
-    seed_settings_shown,
-    suggested_presets,
-)
 from core.access import AccessPolicy, Permission
-from core.errors import UserFacingError
-from core.live_races.async_reviews import AsyncReviewService, Decision
+from core.live_races.async_reviews import AsyncReviewService
 from core.live_races.async_runs import AsyncRunService, written_duration
-from core.live_races.async_seeds import GENERATE_MAX, AsyncSeeds
+from core.live_races.async_seeds import AsyncSeeds
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.leaderboard import AsyncLeaderboards
 from core.pages import PublicPageService
@@ -59,17 +45,14 @@ from core.pages import PublicPageService
 if TYPE_CHECKING:
     from bot import RaceDeskBot
 
-TOURNAMENT_HELP = "The async tournament: pick one from the suggestions"
-POOL_HELP = "The pool's name, e.g. Pool A"
-
-
 @app_commands.guild_only()
-class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="async"):
+class AsyncCog(
+    AsyncSeedCommands, AsyncReviewCommands, TournamentChoices, ServerOnly, commands.GroupCog,
+    group_name="async",
+):
     """Async tournaments: pools, participants and their runs."""
 
     pool = app_commands.Group(name="pool", description="The pools of an async tournament")
-    seed = app_commands.Group(name="seed", description="The seeds of an async tournament's pools")
-    review = app_commands.Group(name="review", description="Review players' submitted runs")
 
     def __init__(
         self, bot: RaceDeskBot, asyncs: AsyncTournamentService, runs: AsyncRunService,
@@ -296,137 +279,6 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
 
     page.autocomplete("tournament")(tournament_choices)
 
-    # -- seeds -------------------------------------------------------------------------------
-
-    @requires(Permission.MANAGE_TOURNAMENTS)
-    @seed.command(name="add")
-    @app_commands.describe(
-        tournament=TOURNAMENT_HELP, pool=POOL_HELP,
-        seed="The seed: its permalink, or text telling how to get it",
-        par="The par time, e.g. 1:30:00",
-    )
-    async def seed_add(
-        self, interaction: discord.Interaction, tournament: str, pool: str, seed: str,
-        par: str | None = None,
-    ) -> None:
-        """Add a seed at the end of a pool (players play them in order)."""
-        assert interaction.guild_id is not None
-        name, added = await self.runs.add_seed(
-            interaction.guild_id, tournament, pool, seed, par=par, actor=actor_of(interaction)
-        )
-        par_text = f" (par {written_duration(added.par_time)})" if added.par_time else ""
-        await reply(interaction, f"Added seed {added.position} to **{name}**{par_text}.")
-
-    seed_add.autocomplete("tournament")(tournament_choices)
-
-    @requires(Permission.MANAGE_TOURNAMENTS)
-    @seed.command(name="generate")
-    @app_commands.describe(
-        tournament=TOURNAMENT_HELP, pool=POOL_HELP,
-        count=f"How many seeds to roll (1 to {GENERATE_MAX})",
-        preset="The preset to roll (default: the tournament's default preset)",
-        par="The par time of each, e.g. 1:30:00",
-    )
-    async def seed_generate(
-        self, interaction: discord.Interaction, tournament: str, pool: str,
-        count: app_commands.Range[int, 1, GENERATE_MAX] = 1, preset: str | None = None,
-        par: str | None = None,
-    ) -> None:
-        """Roll seeds with the tournament's seed provider, at the end of a pool."""
-        assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)  # a roll takes seconds
-        generated = await self.async_seeds.generate(
-            interaction.guild_id, tournament, pool, count, preset=preset, par=par,
-            actor=actor_of(interaction),
-        )
-        await reply(interaction, generated_text(generated))
-
-    seed_generate.autocomplete("tournament")(tournament_choices)
-
-    @requires(Permission.MANAGE_TOURNAMENTS)
-    @app_commands.command(name="seeds")
-    @app_commands.describe(
-        tournament="The async tournament whose seed provider to show or change",
-        **SEED_OPTION_HELP,
-    )
-    @app_commands.choices(**SEED_OPTION_CHOICES)
-    async def seed_settings(
-        self, interaction: discord.Interaction, tournament: str, provider: str | None = None,
-        presets: str | None = None, default_preset: str | None = None,
-        template: str | None = None, spoiler: str | None = None, race: bool | None = None,
-    ) -> None:
-        """Show or change the seed provider that /async seed generate rolls pool seeds with."""
-        assert interaction.guild_id is not None
-        actor = actor_of(interaction)
-        given = given_seed_settings(provider, presets, default_preset, template, spoiler, race)
-        if not given:
-            name, settings = await self.async_seeds.view(
-                interaction.guild_id, tournament, actor=actor
-            )
-            await reply(interaction, seed_settings_shown(name, settings, "/async seeds"))
-            return
-        change = await self.async_seeds.configure(
-            interaction.guild_id, tournament, given, actor=actor
-        )
-        await reply(interaction, seed_change_text(change))
-
-    seed_settings.autocomplete("tournament")(tournament_choices)
-
-    @seed_settings.autocomplete("default_preset")
-    @seed_generate.autocomplete("preset")
-    async def preset_choices(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        """To organizers: the typed async tournament's presets, else the ALTTPR presets."""
-        guild_id, actor = interaction.guild_id, actor_of(interaction)
-        if guild_id is None or not await self.access.allows(
-            actor, Permission.MANAGE_TOURNAMENTS, guild_id
-        ):
-            return []
-        typed = getattr(interaction.namespace, "tournament", None)
-        settings = None
-        if isinstance(typed, str):
-            try:
-                settings = (await self.async_seeds.view(guild_id, typed, actor=actor))[1]
-            except UserFacingError:
-                settings = None
-        return suggested_presets(current, getattr(interaction.namespace, "provider", None),
-                                 settings)
-
-    @requires(Permission.MANAGE_TOURNAMENTS)
-    @seed.command(name="list")
-    @app_commands.describe(tournament=TOURNAMENT_HELP, pool=POOL_HELP)
-    async def seed_list(
-        self, interaction: discord.Interaction, tournament: str, pool: str
-    ) -> None:
-        """List a pool's seeds, their par times and runs (only you see them)."""
-        assert interaction.guild_id is not None
-        name, pool_name, seeds = await self.runs.seeds(
-            interaction.guild_id, tournament, pool, actor=actor_of(interaction)
-        )
-        await send_pages(interaction, text_pages(seeds_pages(name, pool_name, seeds)))
-
-    seed_list.autocomplete("tournament")(tournament_choices)
-
-    @requires(Permission.MANAGE_TOURNAMENTS)
-    @seed.command(name="remove")
-    @app_commands.describe(
-        tournament=TOURNAMENT_HELP, pool=POOL_HELP,
-        number="The seed's number, as /async seed list shows it",
-    )
-    async def seed_remove(
-        self, interaction: discord.Interaction, tournament: str, pool: str,
-        number: app_commands.Range[int, 1],
-    ) -> None:
-        """Remove a seed nobody has played from a pool."""
-        assert interaction.guild_id is not None
-        name = await self.runs.remove_seed(
-            interaction.guild_id, tournament, pool, number, actor=actor_of(interaction)
-        )
-        await reply(interaction, f"Removed seed {number} from **{name}**.")
-
-    seed_remove.autocomplete("tournament")(tournament_choices)
-
     @requires(Permission.MANAGE_TOURNAMENTS)
     @app_commands.command(name="reattempt")
     @app_commands.describe(
@@ -517,103 +369,6 @@ class AsyncCog(TournamentChoices, ServerOnly, commands.GroupCog, group_name="asy
     forfeit.autocomplete("tournament")(tournament_choices)
 
 
-    # -- review ------------------------------------------------------------------------------
-
-    @requires(Permission.MANAGE_TOURNAMENTS)
-    @app_commands.command(name="reviewers")
-    @app_commands.describe(
-        tournament=TOURNAMENT_HELP,
-        role="Members with this role review its runs (leave out: organizers only)",
-    )
-    async def reviewers(
-        self, interaction: discord.Interaction, tournament: str,
-        role: discord.Role | None = None,
-    ) -> None:
-        """Choose the role whose members review an async tournament's runs."""
-        assert interaction.guild_id is not None
-        name = await self.reviews.set_reviewer_role(
-            interaction.guild_id, tournament, role.id if role else None,
-            actor=actor_of(interaction),
-        )
-        who = f"Members with {role.mention}" if role else "Only organizers"
-        await reply(interaction, f"{who} now review the runs of **{name}** (organizers always "
-                    "may; nobody reviews their own run).")
-
-    reviewers.autocomplete("tournament")(tournament_choices)
-
-    # The review commands are open at the gate: the service lets in organizers and members
-    # with the tournament's reviewer role, and refuses the others with that tournament's name.
-    @review.command(name="queue")
-    @app_commands.describe(tournament=TOURNAMENT_HELP)
-    async def review_queue(self, interaction: discord.Interaction, tournament: str) -> None:
-        """List the runs waiting for review, oldest first (reviewers)."""
-        assert interaction.guild_id is not None
-        name, queued = await self.reviews.queue(
-            interaction.guild_id, tournament, actor=actor_of(interaction)
-        )
-        await send_pages(interaction, text_pages(queue_pages(name, queued, interaction.user.id)))
-
-    review_queue.autocomplete("tournament")(tournament_choices)
-
-    @review.command(name="approve")
-    @app_commands.describe(run="The run's number, as /async review queue shows it (#12: 12)")
-    async def review_approve(
-        self, interaction: discord.Interaction, run: app_commands.Range[int, 1]
-    ) -> None:
-        """Approve a submitted run as it is (reviewers)."""
-        assert interaction.guild_id is not None
-        await self._decided(interaction, await self.reviews.approve(
-            interaction.guild_id, run, actor=actor_of(interaction)
-        ))
-
-    @review.command(name="reject")
-    @app_commands.describe(
-        run="The run's number, as /async review queue shows it (#12: 12)",
-        reason="Why: the player is told it",
-    )
-    async def review_reject(
-        self, interaction: discord.Interaction, run: app_commands.Range[int, 1],
-        reason: app_commands.Range[str, 1, 500],
-    ) -> None:
-        """Reject a submitted run, with the reason (reviewers)."""
-        assert interaction.guild_id is not None
-        await self._decided(interaction, await self.reviews.reject(
-            interaction.guild_id, run, reason, actor=actor_of(interaction)
-        ))
-
-    @review.command(name="adjust")
-    @app_commands.describe(
-        run="The run's number, as /async review queue shows it (#12: 12)",
-        time="The corrected time, H:MM:SS or MM:SS, e.g. 1:23:45",
-        reason="Why the time changed: the player is told it",
-    )
-    async def review_adjust(
-        self, interaction: discord.Interaction, run: app_commands.Range[int, 1], time: str,
-        reason: app_commands.Range[str, 1, 500] | None = None,
-    ) -> None:
-        """Approve a submitted run with a corrected time (reviewers)."""
-        assert interaction.guild_id is not None
-        await self._decided(interaction, await self.reviews.adjust(
-            interaction.guild_id, run, time, reason=reason, actor=actor_of(interaction)
-        ))
-
-    @app_commands.command(name="leaderboard")
-    @app_commands.describe(tournament=TOURNAMENT_HELP, pool="One pool's board (default: overall)")
-    async def leaderboard(
-        self, interaction: discord.Interaction, tournament: str, pool: str | None = None
-    ) -> None:
-        """Show an async tournament's leaderboard: approved runs scored from par, ranked."""
-        assert interaction.guild_id is not None
-        board = await self.leaderboards.board(
-            interaction.guild_id, tournament, pool=pool, actor=actor_of(interaction)
-        )
-        await send_pages(interaction, text_pages(leaderboard_pages(board)))
-
-    leaderboard.autocomplete("tournament")(tournament_choices)
-
-    async def _decided(self, interaction: discord.Interaction, decision: Decision) -> None:
-        told = await tell_player(interaction.client, decision)
-        await reply(interaction, decided_text(decision, told))
 
 
 async def setup(bot: RaceDeskBot) -> None:
