@@ -36,7 +36,8 @@ from cogs._shared.replies import reply
 from cogs._shared.tournaments.choices import TournamentChoices, tournament_choices
 from core.access import AccessPolicy, Permission
 from core.live_races.async_reviews import AsyncReviewService
-from core.live_races.async_runs import AsyncRunService, written_duration
+from core.live_races.async_run_values import written_duration
+from core.live_races.async_runs import AsyncRunService
 from core.live_races.async_seeds import AsyncSeeds
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.leaderboard import AsyncLeaderboards

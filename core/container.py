@@ -20,7 +20,8 @@ from core.health import HealthService
 from core.leadership import NO_FENCE, Fence, Leadership
 from core.lifecycle import Lifecycle
 from core.live_races.async_reviews import AsyncReviewService
-from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
+from core.live_races.async_run_sweeper import AsyncRunSweeper
+from core.live_races.async_runs import AsyncRunService
 from core.live_races.async_seeds import AsyncSeeds
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.leaderboard import AsyncLeaderboards

@@ -27,7 +27,7 @@ from core.events.async_runs import (
     AsyncRunRejectedEvent,
     AsyncRunReviewedEvent,
 )
-from core.live_races.async_runs import parse_duration, written_duration
+from core.live_races.async_run_values import parse_duration, written_duration
 from core.live_races.async_tournaments import AsyncTournamentService
 from db.models import AsyncPool, AsyncPoolSeed, AsyncRun, AsyncRunStatus, AsyncTournament, User
 from db.queries import async_runs as queries

@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.access import AccessPolicy, Actor, Permission
 from core.audit import AuditService
 from core.errors import UserFacingError
-from core.live_races.async_runs import AsyncRunService, SeedInfo, parse_duration
+from core.live_races.async_run_values import SeedInfo, parse_duration
+from core.live_races.async_runs import AsyncRunService
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.seeds import RolledSeed, SeedChange, SeedProviderError, SeedService, SeedSettings
 from core.seeds.service import audited

@@ -14,7 +14,8 @@ from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher
 from core.leadership import NO_FENCE, Fence
 from core.live_races.async_reviews import AsyncReviewService
-from core.live_races.async_runs import AsyncRunService, AsyncRunSweeper
+from core.live_races.async_run_sweeper import AsyncRunSweeper
+from core.live_races.async_runs import AsyncRunService
 from core.live_races.async_tournaments import AsyncTournamentService
 from core.live_races.leaderboard import AsyncLeaderboards
 from core.live_races.live_races import LiveRaceService

@@ -10,7 +10,7 @@ import discord
 from cogs._shared.fitting import clip
 from cogs._shared.live_races.embeds import headed_pages
 from core.live_races.async_reviews import Decision, QueuedRun
-from core.live_races.async_runs import written_duration
+from core.live_races.async_run_values import written_duration
 from core.live_races.leaderboard import Leaderboard
 from core.sending import nonce_for
 from core.times.parsing import discord_timestamp

@@ -24,13 +24,8 @@ from cogs._shared.permissions import actor_of
 from cogs._shared.replies import reply
 from cogs._shared.tree import answer_error
 from core.container import Services
-from core.live_races.async_runs import (
-    COMMENT_MAX,
-    VOD_MAX,
-    AsyncRunService,
-    RunInfo,
-    written_duration,
-)
+from core.live_races.async_run_values import COMMENT_MAX, VOD_MAX, RunInfo, written_duration
+from core.live_races.async_runs import AsyncRunService
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,8 @@ from cogs._shared.previews import OwnedPreview
 from cogs._shared.replies import reply
 from cogs._shared.tree import APOLOGY
 from core.errors import UserFacingError
-from core.live_races.async_runs import (
-    AsyncRunService,
-    RunInfo,
-    SeedInfo,
-    StartPreview,
-    written_duration,
-)
+from core.live_races.async_run_values import RunInfo, SeedInfo, StartPreview, written_duration
+from core.live_races.async_runs import AsyncRunService
 from core.live_races.async_seeds import GeneratedSeeds
 from core.sending import nonce_for
 from core.times.parsing import discord_timestamp

@@ -24,7 +24,8 @@ from cogs._shared.tournaments.seed_settings import (
 )
 from core.access import AccessPolicy, Permission
 from core.errors import UserFacingError
-from core.live_races.async_runs import AsyncRunService, written_duration
+from core.live_races.async_run_values import written_duration
+from core.live_races.async_runs import AsyncRunService
 from core.live_races.async_seeds import GENERATE_MAX, AsyncSeeds
 
 

@@ -28,7 +28,7 @@ from cogs._shared.replies import reply
 from cogs._shared.tree import answer_error
 from core.container import Services
 from core.errors import UserFacingError
-from core.live_races.async_runs import StartBoard
+from core.live_races.async_run_values import StartBoard
 
 if TYPE_CHECKING:
     from discord.interactions import InteractionChannel
