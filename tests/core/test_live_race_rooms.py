@@ -27,6 +27,15 @@ from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def now_when_the_test_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """APScheduler runs jobs by the wall clock, so the tests' NOW is when each test starts, not
+    when the module was imported: in a long suite that is minutes earlier, and a job planned
+    "15 minutes from NOW" would already be due (it ran at once, found by a full run)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    monkeypatch.setattr(f"{__name__}.NOW", now)
+
+
 @dataclass
 class Rig:
     env: EngineEnv

@@ -56,6 +56,16 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 STARTS = NOW + timedelta(hours=2)
 
 
+@pytest.fixture(autouse=True)
+def now_when_the_test_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """APScheduler runs jobs by the wall clock, so the tests' NOW is when each test starts, not
+    when the module was imported: in a long suite that is minutes earlier, and a job planned
+    "15 minutes from NOW" would already be due (it ran at once, found by a full run)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    monkeypatch.setattr(f"{__name__}.NOW", now)
+    monkeypatch.setattr(f"{__name__}.STARTS", now + timedelta(hours=2))
+
+
 async def move_to(clock: ManualClock, moment: datetime) -> None:
     await clock.advance((moment - clock.now()).total_seconds())
 
@@ -98,8 +108,8 @@ class Rig:
         await self.s.match_reminders.sweep()
         await self.settled()
 
-    async def schedule(self, when: datetime = STARTS) -> int:
-        info = await self.s.matches.schedule(GUILD, CUP, [ADA, BOB], when, "Semi-final",
+    async def schedule(self, when: datetime | None = None) -> int:
+        info = await self.s.matches.schedule(GUILD, CUP, [ADA, BOB], when or STARTS, "Semi-final",
                                              actor=BY_BOSS)
         await self.settled()
         return info.id
