@@ -70,7 +70,13 @@ from fake_racetime.bot_actions import ACTIONS, BotContext
 from fake_racetime.keys import SERVER
 from fake_racetime.models import ALL_SCOPES, Token
 from fake_racetime.racer import RACER_ACTIONS, Racer
-from fake_racetime.server import FakeRacetimeServer, Received, RequestRecord, Socket
+from fake_racetime.server import (
+    CLIENT_TAG_HEADER,
+    FakeRacetimeServer,
+    Received,
+    RequestRecord,
+    Socket,
+)
 from fake_racetime.state import RACE_STATUS, Race, RaceActionError
 
 logger = logging.getLogger(__name__)
@@ -113,7 +119,9 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     server.requests.append((request.method, path))
     record = None
     if server.request_log is not None:
-        record = RequestRecord(time.time(), request.method, path)
+        record = RequestRecord(
+            time.time(), request.method, path, client=request.headers.get(CLIENT_TAG_HEADER)
+        )
         server.request_log.append(record)
     response = await _faulty(server, request, handler)
     if record is not None:

@@ -139,6 +139,11 @@ class Received:
         return {"slug": self.slug, "socket": self.socket, "action": self.action, "data": self.data}
 
 
+# A harness running several clients of the fake (e.g. RaceDesk processes taking over from
+# one another) may name each in this request header; the request log keeps it.
+CLIENT_TAG_HEADER = "X-Client-Tag"
+
+
 @dataclass(slots=True)
 class RequestRecord:
     """One HTTP request the server got (``/_test`` excluded), while the request log is on.
@@ -147,6 +152,7 @@ class RequestRecord:
     wall clock, so comparable with the UTC datetimes other processes scheduled it by.
     ``status`` and ``location`` (the ``Location`` header, e.g. the room ``startrace`` opened)
     are filled in once it is answered; ``status`` stays ``None`` for a lost answer.
+    ``client`` is the request's :data:`CLIENT_TAG_HEADER`, if it had one.
     """
 
     at: float
@@ -154,6 +160,7 @@ class RequestRecord:
     path: str
     status: int | None = None
     location: str | None = None
+    client: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +169,7 @@ class RequestRecord:
             "path": self.path,
             "status": self.status,
             "location": self.location,
+            "client": self.client,
         }
 
 
