@@ -72,6 +72,7 @@ from fake_racetime.models import ALL_SCOPES, Token
 from fake_racetime.racer import RACER_ACTIONS, Racer
 from fake_racetime.server import (
     CLIENT_TAG_HEADER,
+    READING_ACTIONS,
     FakeRacetimeServer,
     Received,
     RequestRecord,
@@ -366,7 +367,10 @@ async def _race_ws(request: web.Request, kind: str) -> web.StreamResponse:
     token_value = _bearer(request) or request.query.get("token")
     ws = web.WebSocketResponse(max_msg_size=1 << 20)
     await ws.prepare(request)
-    sock = Socket(ws=ws, transport=request.transport, kind=kind, token=token_value)
+    sock = Socket(
+        ws=ws, transport=request.transport, kind=kind, token=token_value,
+        client=request.headers.get(CLIENT_TAG_HEADER),
+    )
     server.sockets.setdefault(race.slug, []).append(sock)
     try:
         await server.send_state(race, sock, "connect")
@@ -406,6 +410,10 @@ async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: s
     action = content.get("action")
     data = content.get("data")
     server.received.append(Received(race.slug, sock.kind, action, data))
+    if server.request_log is not None and action not in READING_ACTIONS:
+        server.request_log.append(
+            RequestRecord(time.time(), "WS", f"/ws/{race.slug}/{action}", client=sock.client)
+        )
     if action == "ping":
         await _reply(server, sock, "pong")
         await server.release_after_pong(race.slug, sock)

@@ -76,6 +76,7 @@ class Socket:
     kind: str  # "bot" or "public"
     token: str | None  # the token captured at connect (bot sockets)
     last_error_at: float | None = None  # time.monotonic() of the last ``error`` sent to it
+    client: str | None = None  # the handshake's CLIENT_TAG_HEADER, if it had one
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,8 @@ class Received:
         return {"slug": self.slug, "socket": self.socket, "action": self.action, "data": self.data}
 
 
+# Websocket actions that only read: the request log leaves them out.
+READING_ACTIONS = frozenset({"ping", "getrace", "gethistory"})
 # A harness running several clients of the fake (e.g. RaceDesk processes taking over from
 # one another) may name each in this request header; the request log keeps it.
 CLIENT_TAG_HEADER = "X-Client-Tag"
@@ -153,6 +156,10 @@ class RequestRecord:
     ``status`` and ``location`` (the ``Location`` header, e.g. the room ``startrace`` opened)
     are filled in once it is answered; ``status`` stays ``None`` for a lost answer.
     ``client`` is the request's :data:`CLIENT_TAG_HEADER`, if it had one.
+
+    A websocket action that changes something (anything but :data:`READING_ACTIONS`) is
+    kept too, as method ``WS`` and path ``/ws/<slug>/<action>``, with the ``client`` of its
+    socket's handshake.
     """
 
     at: float

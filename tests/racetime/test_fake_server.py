@@ -701,6 +701,32 @@ async def test_the_request_log_names_the_client_that_tagged_its_requests(
     assert log[0].as_dict()["client"] == "desk-2"
 
 
+async def test_the_request_log_keeps_websocket_actions_that_change_something(
+    fake_racetime: FakeRacetimeServer,
+) -> None:
+    fake = fake_racetime
+    race = fake.open_race("alttpr", streaming_required=False)
+    headers = {"Authorization": f"Bearer {await token_for(fake)}", CLIENT_TAG_HEADER: "desk-3"}
+    fake.enable_request_log()
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.ws_connect(f"{fake.base_url}/ws/o/bot/{race.slug}") as ws,
+    ):
+        for action in ("ping", "getrace", "message", "ping"):
+            body = {"message": "hi", "guid": "g1"} if action == "message" else None
+            await ws.send_json({"action": action, "data": body})
+        pongs = 0
+        async with asyncio.timeout(5):
+            while pongs < 2:  # actions are handled in order: the message was, by the second
+                pongs += (await ws.receive_json())["type"] == "pong"
+    log = fake.request_log
+    assert log is not None
+    assert [(r.method, r.path, r.client) for r in log] == [
+        ("GET", f"/ws/o/bot/{race.slug}", "desk-3"),
+        ("WS", f"/ws/{race.slug}/message", "desk-3"),
+    ]
+
+
 async def test_inject_and_delete_user(fake_racetime: FakeRacetimeServer, connect_ws: Any) -> None:
     race = fake_racetime.open_race("alttpr", streaming_required=False)
     uid = fake_racetime.seed.users["RacerOne"]
