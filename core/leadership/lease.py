@@ -74,11 +74,16 @@ class LeadershipStatus:
     # The epoch this process leads under; a standby's: the leader's, as it last saw it.
     epoch: int | None = None
     leader: str | None = None  # the leader's host and process id, as far as this one knows
+    # A leader that holds the lease but has not started its parts yet: it waits out the
+    # previous leader's trust in its last renewal, or is starting the racetime engine and
+    # the schedulers. Not ready for traffic until they run (:meth:`Leadership.started`).
+    starting: bool = False
 
     @property
     def acts(self) -> bool:
-        """Whether this process does the work (it leads, or runs alone): ready for traffic."""
-        return self.role is not Role.STANDBY
+        """Whether this process does the work (it leads with its parts started, or runs
+        alone): ready for traffic."""
+        return self.role is not Role.STANDBY and not self.starting
 
 
 ALONE = LeadershipStatus(Role.SINGLE)
@@ -173,11 +178,14 @@ class Leadership:
         self._heartbeat: asyncio.Task[None] | None = None
         self._on_lost: list[Callable[[str], None]] = []
         self._closed = False
+        self._parts_started = False
         self.fence = LeaseFence(self)
 
     def status(self) -> LeadershipStatus:
         if self.role is Role.LEADER:
-            return LeadershipStatus(Role.LEADER, self.epoch, self.holder_name)
+            return LeadershipStatus(
+                Role.LEADER, self.epoch, self.holder_name, starting=not self._parts_started
+            )
         seen = self.leader
         if seen is None:
             return LeadershipStatus(Role.STANDBY)
@@ -356,6 +364,12 @@ class Leadership:
                 epoch=self.epoch,
             )
         return self.epoch
+
+    def started(self) -> None:
+        """The leader's parts run (``bot.py`` calls it once they have started): it does the
+        work, and ``/readyz`` answers 200 from now on."""
+        if self.role is Role.LEADER:
+            self._parts_started = True
 
     def superseded(self, error: FencedError) -> None:
         """A fenced write found a newer epoch: the lease is lost."""
