@@ -5,10 +5,11 @@ discord.py sends every REST request to ``Route.BASE`` and connects to the gatewa
 ``DiscordWebSocket.DEFAULT_GATEWAY``; both are pointed at the fake Discord REST API at
 ``DISCORD_API`` (``http://host:port/api/v10``, whose gateway is ``ws://host:port/gateway``),
 as tests/deploy does for the REST side. And every aiohttp session the process opens (the
-racetime client's, discord.py's) sends ``fake_racetime``'s ``CLIENT_TAG_HEADER: TAG`` with
-each request and websocket: the fakes' logs then say which RaceDesk process sent what, so a
-benchmark can tell an effect of a leader from one of a process that had lost the lease.
-Nothing of RaceDesk is changed: the tag is added below it, in aiohttp.
+racetime client's, discord.py's) and every racetime room socket (``websockets``) sends
+``fake_racetime``'s ``CLIENT_TAG_HEADER: TAG`` with each request and handshake: the fakes'
+logs then say which RaceDesk process sent what, so a benchmark can tell an effect of a
+leader from one of a process that had lost the lease. Nothing of RaceDesk is changed: the
+tag is added below it, in the libraries, before RaceDesk is imported.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import aiohttp
 import discord.http
+import websockets.asyncio.client
 import yarl
 from discord.gateway import DiscordWebSocket
 
@@ -34,7 +36,8 @@ def gateway_of(api_base: str) -> str:
 
 
 def tag_every_session(tag: str) -> None:
-    """Every ``aiohttp.ClientSession`` made from now on sends ``CLIENT_TAG_HEADER: tag``."""
+    """Every ``aiohttp.ClientSession`` and ``websockets`` connection made from now on sends
+    ``CLIENT_TAG_HEADER: tag``."""
     make = aiohttp.ClientSession.__init__
 
     def tagged(self: aiohttp.ClientSession, *args: Any, **kwargs: Any) -> None:
@@ -44,6 +47,16 @@ def tag_every_session(tag: str) -> None:
         make(self, *args, headers=headers, **kwargs)
 
     aiohttp.ClientSession.__init__ = tagged  # type: ignore[method-assign]  # see docstring
+
+    class TaggedConnect(websockets.asyncio.client.connect):
+        def __init__(self, uri: str, *args: Any, **kwargs: Any) -> None:
+            given = kwargs.pop("additional_headers", None) or {}
+            headers = dict(given.items() if isinstance(given, Mapping) else given)
+            headers[CLIENT_TAG_HEADER] = tag
+            super().__init__(uri, *args, additional_headers=headers, **kwargs)
+
+    # racetime/connection.py imports the name when RaceDesk is imported: after this.
+    websockets.asyncio.client.connect = TaggedConnect  # type: ignore[misc]
 
 
 def main() -> None:
