@@ -155,6 +155,23 @@ async def test_acquire_waits_polling_on_the_clock_until_the_leader_hands_over(
 
 
 @pytest.mark.postgres
+async def test_a_handover_wakes_the_standby_at_once_without_its_next_poll(
+    processes: Callable[[], Leadership], clock: ManualClock
+) -> None:
+    """The leader says so when it hands over (NOTIFY): the standby tries at once, the clock
+    it polls on never moving (a SIGTERM's handover is not a poll long)."""
+    first, second = processes(), processes()
+    assert await first.try_acquire()
+    waiting = asyncio.create_task(second.acquire())
+    await until(lambda: clock.sleepers == 2)  # the leader's heartbeat, the standby's poll
+    elapsed = clock.monotonic()
+
+    await first.release()
+    assert await asyncio.wait_for(waiting, PATIENCE_SECONDS) == 2
+    assert clock.monotonic() == elapsed
+
+
+@pytest.mark.postgres
 async def test_taking_over_from_a_leader_that_did_not_hand_over_waits_out_its_trust(
     processes: Callable[[], Leadership], engine: AsyncEngine, clock: ManualClock
 ) -> None:
