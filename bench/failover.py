@@ -354,14 +354,15 @@ class FailoverBench:
     # -- DMs ------------------------------------------------------------------------------
 
     async def dm_wave(self, size: int) -> None:
-        """Queue ``size`` DMs, and wait until a random part of them is out."""
+        """Queue ``size`` DMs, and wait until a random part of them is out: the fault comes
+        with the rest in flight."""
         if size <= 0:
             return
         before = int((await self.discord("/_test/stats"))["messages"])
         _, self._next_event = await notify.queue(
             self.db.url, self.players, size, first_event=self._next_event
         )
-        target = before + self.rng.uniform(0.2, 0.8) * size
+        target = before + self.rng.uniform(0.2, 0.6) * size
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(WAVE_TIMEOUT):
                 while True:
@@ -482,7 +483,7 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
             )
             for kind, wave in zip(plan, spread(options.dms, len(plan)), strict=True):
                 await run.dm_wave(wave)
-                await asyncio.sleep(rng.uniform(0.0, 1.0))
+                await asyncio.sleep(rng.uniform(0.0, 0.2))
                 await run.fault(kind)
                 await asyncio.sleep(rng.uniform(*SETTLE))
             if not plan:
