@@ -587,6 +587,8 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
                     return 0  # stopped while standing by
                 await start_with_discord(services, bot, lifecycle, database=False)
             await start_leading(services, bot, lifecycle)
+            if leadership is not None:
+                leadership.started()  # ready for traffic (/readyz) once its parts run
             with explained(lambda error: discord_failure(error, config_path)):
                 await run_until_stopped(
                     bot.start(settings.discord.token.get_secret_value()), lifecycle

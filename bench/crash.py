@@ -559,14 +559,19 @@ class ServerProcess:
 
 
 class FakeApi:
-    """The fake server's ``/_test`` API and public race data, over HTTP."""
+    """The fake server's ``/_test`` API and public race data of one ``category``, over HTTP."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, port: int, engine_down: Callable[[], bool]
+        self,
+        session: aiohttp.ClientSession,
+        port: int,
+        engine_down: Callable[[], bool],
+        category: str = CATEGORY,
     ) -> None:
         self._session = session
         self.base = f"http://127.0.0.1:{port}"
         self._engine_down = engine_down
+        self.category = category
         self.actions = Counter[str]()  # racer actions racetime accepted: "up" / "down"
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
@@ -583,7 +588,7 @@ class FakeApi:
         return str((await self.post("/_test/users", body))[1]["id"])
 
     async def open_room(self) -> str:
-        body = {"category": CATEGORY, "streaming_required": False}
+        body = {"category": self.category, "streaming_required": False}
         return str((await self.post("/_test/races", body))[1]["slug"])
 
     async def act(self, slug: str, user: str, action: str) -> bool:
@@ -593,7 +598,7 @@ class FakeApi:
         return status == 200
 
     async def race(self, slug: str) -> dict[str, Any]:
-        return dict(await self.get(f"/{CATEGORY}/{slug}/data"))
+        return dict(await self.get(f"/{self.category}/{slug}/data"))
 
     async def broadcasts(self) -> list[Frame]:
         data = await self.get("/_test/broadcasts")
@@ -695,6 +700,36 @@ async def race_room(api: FakeApi, slug: str, users: list[str], pace: Pace, start
         if await api.act(slug, user, "undone"):  # the race is back in progress
             await asyncio.sleep(pace.gap())
             await insist(api, slug, user, "done")
+
+
+async def open_racing_rooms(
+    api: FakeApi, rooms: int, racers: int, rng: random.Random
+) -> dict[str, list[str]]:
+    """``rooms`` rooms on the fake, each with 2 to ``racers`` racers of its own (users made
+    for it; nobody has joined yet): slug -> the racers' user ids."""
+    opened: dict[str, list[str]] = {}
+    for index in range(rooms):
+        slug = await api.open_room()
+        count = rng.randint(2, max(2, racers))
+        opened[slug] = [await api.add_user(f"R{index}x{n}") for n in range(count)]
+    return opened
+
+
+def race_rooms(
+    api: FakeApi, rooms: dict[str, list[str]], *, racers: int, seconds: float,
+    rng: random.Random,
+) -> list[asyncio.Task[None]]:
+    """Every room's racers at a human pace over about ``seconds``, the rooms starting over
+    the first third of it (``racers``: the most a room has)."""
+    steps = 3 * racers + 3
+    pace = Pace(mean_gap=max(0.15, (0.7 * seconds - 3.0) / steps), rng=rng)
+    return [
+        asyncio.create_task(
+            race_room(api, slug, users, pace, rng.uniform(0, 0.3 * seconds)),
+            name=f"bench-race:{slug}",
+        )
+        for slug, users in rooms.items()
+    ]
 
 
 async def run_clock(api: FakeApi) -> None:
@@ -849,12 +884,7 @@ class CrashBench:
             {"category": CATEGORY, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
              "name": "CrashBot"},
         )
-        rooms: dict[str, list[str]] = {}
-        for index in range(self.config.rooms):
-            slug = await self.api.open_room()
-            count = self.rng.randint(2, max(2, self.config.racers))
-            rooms[slug] = [await self.api.add_user(f"R{index}x{n}") for n in range(count)]
-        return rooms
+        return await open_racing_rooms(self.api, self.config.rooms, self.config.racers, self.rng)
 
     async def join_all(self, rooms: Iterable[str], plan: list[str]) -> None:
         """Kill while joining as planned, then run until every room's baseline is recorded."""
@@ -884,16 +914,10 @@ class CrashBench:
 
     def race(self, rooms: dict[str, list[str]]) -> list[asyncio.Task[None]]:
         """Every room's racers, spread over the first third of the racing time."""
-        steps = 3 * self.config.racers + 3
-        seconds = self.config.racing_seconds
-        pace = Pace(mean_gap=max(0.15, (0.7 * seconds - 3.0) / steps), rng=self.rng)
-        return [
-            asyncio.create_task(
-                race_room(self.api, slug, users, pace, self.rng.uniform(0, 0.3 * seconds)),
-                name=f"bench-race:{slug}",
-            )
-            for slug, users in rooms.items()
-        ]
+        return race_rooms(
+            self.api, rooms, racers=self.config.racers, seconds=self.config.racing_seconds,
+            rng=self.rng,
+        )
 
     async def rejoined(self, engine: EngineProcess) -> None:
         """Until ``engine`` started and is back in every room still watched."""

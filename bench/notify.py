@@ -45,7 +45,7 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
 from bench import workdir
@@ -95,33 +95,61 @@ async def _user_id(session: AsyncSession, discord_id: int) -> int:
     return user.id
 
 
-async def queue_all(db_url: str, count: int, users: int) -> set[Key]:
-    """Queue ``count`` notifications, one event per transaction to (up to) every player."""
+def _notifications(db_url: str) -> tuple[AsyncEngine, NotificationService]:
     engine = create_engine(db_url)
     sessionmaker = create_sessionmaker(engine)
     audit = AuditService(sessionmaker)
-    notifications = NotificationService(
+    return engine, NotificationService(
         sessionmaker, audit, access=AccessPolicy(sessionmaker, audit)
     )
+
+
+async def add_players(db_url: str, users: int) -> dict[int, int]:
+    """The ``users`` players (Discord ids from ``FIRST_USER``), who want ``KIND`` in
+    ``GUILD``: Discord id -> user id."""
+    engine, notifications = _notifications(db_url)
     players = [FIRST_USER + index for index in range(users)]
     try:
         for discord_id in players:
             await notifications.set_preference(discord_id, GUILD, KIND, True)
-        async with sessionmaker() as session:
-            ids = {did: await _user_id(session, did) for did in players}
-        expected: set[Key] = set()
-        for event in range(math.ceil(count / users)):
-            recipients = players[: min(users, count - event * users)]
+        async with create_sessionmaker(engine)() as session:
+            return {did: await _user_id(session, did) for did in players}
+    finally:
+        await engine.dispose()
+
+
+async def queue(
+    db_url: str, players: dict[int, int], count: int, *, first_event: int = 0
+) -> tuple[set[Key], int]:
+    """Queue ``count`` notifications, one event per transaction to (up to) every one of
+    ``players``, numbering the events from ``first_event``; what is expected, and the
+    number of the next event."""
+    engine, notifications = _notifications(db_url)
+    sessionmaker = create_sessionmaker(engine)
+    ordered = sorted(players)
+    users = len(ordered)
+    event = first_event
+    expected: set[Key] = set()
+    try:
+        for index in range(math.ceil(count / users)):
+            recipients = ordered[: min(users, count - index * users)]
             async with sessionmaker.begin() as session:
                 await notifications.queue_notification(
                     session, kind=KIND, guild_id=GUILD, event_id=f"bench:{event}",
-                    user_ids=[ids[did] for did in recipients],
+                    user_ids=[players[did] for did in recipients],
                     content=NotificationContent(tournament=TOURNAMENT, subject=subject(event)),
                 )
             expected.update((did, f"{TOURNAMENT} · {subject(event)}") for did in recipients)
-        return expected
+            event += 1
+        return expected, event
     finally:
         await engine.dispose()
+
+
+async def queue_all(db_url: str, count: int, users: int) -> set[Key]:
+    """Queue ``count`` notifications, one event per transaction to (up to) every player."""
+    expected, _ = await queue(db_url, await add_players(db_url, users), count)
+    return expected
 
 
 async def statuses(db_url: str) -> dict[str, Any]:

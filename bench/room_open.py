@@ -74,6 +74,8 @@ START_TIMEOUT = 90.0
 POLL_SECONDS = 0.2
 SETTLE_SECONDS = 3.0  # after the last room: time for a second room to show up, if any
 WORKER = "bench.room_open_worker"  # the RaceDesk process's module
+# The fake's REPORT is one JSON line: megabytes for a long run (asyncio's default is 64 KiB).
+LINE_LIMIT = 256 * 1024 * 1024
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -265,6 +267,7 @@ async def spawn(
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", *args, cwd=PROJECT_ROOT, env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=stderr,
+            limit=LINE_LIMIT,
         )
 
 
@@ -296,11 +299,14 @@ async def stop(process: asyncio.subprocess.Process) -> None:
 
 
 @contextlib.asynccontextmanager
-async def fake_racetime(options: argparse.Namespace, work: Path) -> AsyncIterator[
-    tuple[asyncio.subprocess.Process, dict[str, Any]]
-]:
+async def fake_racetime(
+    options: argparse.Namespace, work: Path, *, broadcast_log: bool = False
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, dict[str, Any]]]:
+    """``bench.room_open_server`` with two players per match; its ``READY`` details."""
     process = await spawn(
-        ["bench.room_open_server", "--users", str(2 * options.matches)], work / "fake.log"
+        ["bench.room_open_server", "--users", str(2 * options.matches),
+         *(["--broadcast-log"] if broadcast_log else [])],
+        work / "fake.log",
     )
     try:
         line = await read_line(process, "the fake racetime server", "READY")

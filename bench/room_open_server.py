@@ -4,8 +4,11 @@ Knows the ``alttpr`` category with a bot app and ``--users`` racetime users, and
 request log (each request's wall-clock arrival, see :class:`RequestRecord`). Prints one line,
 ``READY {"port", "client_id", "client_secret", "users"}``, then serves until stdin says
 ``REPORT``: it answers with one JSON line, every ``startrace`` request (``at``, ``status``,
-``location``), every room (``name``, ``info_user``, ``info_bot``, ``opened_by_bot``) and the
-number of requests per kind; then it stops when stdin closes.
+``location``, ``client``), every room (``name``, ``info_user``, ``info_bot``,
+``opened_by_bot``), every request or websocket action that changes something (``changes``:
+all but ``GET``, ``client`` saying which tagged client sent it) and the number of requests per
+kind; then it stops when stdin closes. ``--broadcast-log`` keeps every ``race.data`` frame
+sent, for ``GET /_test/broadcasts`` (``bench.failover``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def report(fake: FakeRacetimeServer) -> dict[str, Any]:
     log = fake.request_log or []
     return {
         "startrace": [r.as_dict() for r in log if r.path == STARTRACE],
+        "changes": [r.as_dict() for r in log if r.method != "GET"],
         "rooms": [
             {
                 "name": race.name,
@@ -53,8 +57,8 @@ def report(fake: FakeRacetimeServer) -> dict[str, Any]:
     }
 
 
-async def run(users: int) -> None:
-    fake = FakeRacetimeServer("127.0.0.1", 0, request_log=True)
+async def run(users: int, *, broadcast_log: bool = False) -> None:
+    fake = FakeRacetimeServer("127.0.0.1", 0, request_log=True, broadcast_log=broadcast_log)
     fake.add_category(CATEGORY, goals=["Beat the game", "Any% NMG"])
     fake.seed_bot(CATEGORY, CLIENT_ID, CLIENT_SECRET, name="RaceDeskBench")
     # Streaming (rooms require it), or racetime refuses their invites.
@@ -82,8 +86,10 @@ async def run(users: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.room_open_server")
     parser.add_argument("--users", type=int, default=400)
+    parser.add_argument("--broadcast-log", action="store_true",
+                        help="keep every race.data frame sent (GET /_test/broadcasts)")
     args = parser.parse_args()
-    asyncio.run(run(args.users))
+    asyncio.run(run(args.users, broadcast_log=args.broadcast_log))
 
 
 if __name__ == "__main__":

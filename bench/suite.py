@@ -146,4 +146,20 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         ),
         issue=24,
     ),
+    Benchmark(
+        # A leader and a standby on PostgreSQL: the leader SIGKILLed 10 times, paused 3 times
+        # for 30 s and SIGTERMed 3 times while rooms race, matches fall due and DMs go out.
+        "failover", "bench.failover", (), ("--quick",),
+        (
+            at_most("takeover_kill_p99_s", 10.0),
+            at_most("takeover_term_p99_s", 2.0),
+            *(
+                equal(key, 0)
+                for key in ("rooms_opened_twice", "matches_without_room", "events_lost",
+                            "events_recorded_twice", "dms_lost", "dms_sent_twice",
+                            "fenced_effects")
+            ),
+        ),
+        issue=27,
+    ),
 )

@@ -70,7 +70,14 @@ from fake_racetime.bot_actions import ACTIONS, BotContext
 from fake_racetime.keys import SERVER
 from fake_racetime.models import ALL_SCOPES, Token
 from fake_racetime.racer import RACER_ACTIONS, Racer
-from fake_racetime.server import FakeRacetimeServer, Received, RequestRecord, Socket
+from fake_racetime.server import (
+    CLIENT_TAG_HEADER,
+    READING_ACTIONS,
+    FakeRacetimeServer,
+    Received,
+    RequestRecord,
+    Socket,
+)
 from fake_racetime.state import RACE_STATUS, Race, RaceActionError
 
 logger = logging.getLogger(__name__)
@@ -113,7 +120,9 @@ async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     server.requests.append((request.method, path))
     record = None
     if server.request_log is not None:
-        record = RequestRecord(time.time(), request.method, path)
+        record = RequestRecord(
+            time.time(), request.method, path, client=request.headers.get(CLIENT_TAG_HEADER)
+        )
         server.request_log.append(record)
     response = await _faulty(server, request, handler)
     if record is not None:
@@ -358,7 +367,10 @@ async def _race_ws(request: web.Request, kind: str) -> web.StreamResponse:
     token_value = _bearer(request) or request.query.get("token")
     ws = web.WebSocketResponse(max_msg_size=1 << 20)
     await ws.prepare(request)
-    sock = Socket(ws=ws, transport=request.transport, kind=kind, token=token_value)
+    sock = Socket(
+        ws=ws, transport=request.transport, kind=kind, token=token_value,
+        client=request.headers.get(CLIENT_TAG_HEADER),
+    )
     server.sockets.setdefault(race.slug, []).append(sock)
     try:
         await server.send_state(race, sock, "connect")
@@ -398,6 +410,10 @@ async def _receive(server: FakeRacetimeServer, race: Race, sock: Socket, text: s
     action = content.get("action")
     data = content.get("data")
     server.received.append(Received(race.slug, sock.kind, action, data))
+    if server.request_log is not None and action not in READING_ACTIONS:
+        server.request_log.append(
+            RequestRecord(time.time(), "WS", f"/ws/{race.slug}/{action}", client=sock.client)
+        )
     if action == "ping":
         await _reply(server, sock, "pong")
         await server.release_after_pong(race.slug, sock)

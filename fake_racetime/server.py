@@ -76,6 +76,7 @@ class Socket:
     kind: str  # "bot" or "public"
     token: str | None  # the token captured at connect (bot sockets)
     last_error_at: float | None = None  # time.monotonic() of the last ``error`` sent to it
+    client: str | None = None  # the handshake's CLIENT_TAG_HEADER, if it had one
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,13 @@ class Received:
         return {"slug": self.slug, "socket": self.socket, "action": self.action, "data": self.data}
 
 
+# Websocket actions that only read: the request log leaves them out.
+READING_ACTIONS = frozenset({"ping", "getrace", "gethistory"})
+# A harness running several clients of the fake (e.g. RaceDesk processes taking over from
+# one another) may name each in this request header; the request log keeps it.
+CLIENT_TAG_HEADER = "X-Client-Tag"
+
+
 @dataclass(slots=True)
 class RequestRecord:
     """One HTTP request the server got (``/_test`` excluded), while the request log is on.
@@ -147,6 +155,11 @@ class RequestRecord:
     wall clock, so comparable with the UTC datetimes other processes scheduled it by.
     ``status`` and ``location`` (the ``Location`` header, e.g. the room ``startrace`` opened)
     are filled in once it is answered; ``status`` stays ``None`` for a lost answer.
+    ``client`` is the request's :data:`CLIENT_TAG_HEADER`, if it had one.
+
+    A websocket action that changes something (anything but :data:`READING_ACTIONS`) is
+    kept too, as method ``WS`` and path ``/ws/<slug>/<action>``, with the ``client`` of its
+    socket's handshake.
     """
 
     at: float
@@ -154,6 +167,7 @@ class RequestRecord:
     path: str
     status: int | None = None
     location: str | None = None
+    client: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +176,7 @@ class RequestRecord:
             "path": self.path,
             "status": self.status,
             "location": self.location,
+            "client": self.client,
         }
 
 

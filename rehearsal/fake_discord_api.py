@@ -18,6 +18,15 @@ is what gets exercised. Routes under ``/api/v10``, with Discord's shapes (ids as
   ``nonce_ttl`` seconds gets the first message back and is not stored again. A user who
   refuses DMs makes it 403 ``{"message": "Cannot send messages to this user",
   "code": 50007}``.
+- ``GET /gateway`` and ``/gateway/bot``, and the gateway itself, a websocket at
+  :attr:`~FakeDiscordApi.gateway_url` (point ``discord.gateway.DiscordWebSocket
+  .DEFAULT_GATEWAY`` at it): ``HELLO``, ``READY`` (the bot in no guild) after ``IDENTIFY``
+  with the token, every heartbeat acknowledged, a ``RESUME`` refused (the client identifies
+  again). Enough for ``Client.start`` to connect and be ready; no other event is sent.
+
+A harness running several clients (RaceDesk processes taking over from one another) may tag
+each one's requests with ``fake_racetime``'s ``CLIENT_TAG_HEADER``; requests, messages and
+gateway sessions keep the tag (``client``).
 
 Rate limits as Discord applies them. The **global** limit (default 50 requests in any
 second, a sliding window) answers 429 with Discord's body ``{"message": "You are being rate
@@ -57,8 +66,9 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
+from fake_racetime.server import CLIENT_TAG_HEADER
 from rehearsal.discord_rules import Refusal, check_message
 from rehearsal.scheduled_events import RefusedRequest, ScheduledEvents
 
@@ -72,6 +82,8 @@ NONCE_MAX_LENGTH = 25
 MESSAGE_ROUTE = f"POST {API_PREFIX}/channels/{{channel_id}}/messages"
 RETRY_AFTER_EXACT = "X-Fake-Retry-After"  # internal: taken off before the answer leaves
 MENTION = re.compile(r"<@!?(\d+)>")
+GATEWAY_PATH = "/gateway"
+HEARTBEAT_INTERVAL_MS = 41_250  # what Discord's HELLO says
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -101,6 +113,7 @@ class StoredMessage:
     embed_title: str | None
     embed_description: str | None
     at: float
+    client: str | None = None  # the sender's CLIENT_TAG_HEADER, if it sent one
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +126,16 @@ class RequestRecord:
     status: int
     nonce: str | None = None  # a create-message's nonce: which message a retry is for
     retry_after: float | None = None  # what a 429 told the client to wait
+    client: str | None = None  # the request's CLIENT_TAG_HEADER, if it had one
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySession:
+    """One gateway connection that identified (``at`` is ``time.monotonic()``)."""
+
+    at: float
+    session_id: str
+    client: str | None  # the connection's CLIENT_TAG_HEADER, if it had one
 
 
 @dataclass(slots=True)
@@ -260,6 +283,8 @@ class FakeDiscordApi:
         self._runner: web.AppRunner | None = None
         self.scheduled_events = ScheduledEvents(lambda: datetime.now(UTC))
         self.refusals: list[Refusal] = []  # scheduled-event requests refused with a 400
+        self.gateway_sessions: list[GatewaySession] = []
+        self._sockets: set[web.WebSocketResponse] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -275,6 +300,8 @@ class FakeDiscordApi:
 
     async def stop(self) -> None:
         self.release_messages()
+        for socket in list(self._sockets):
+            await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -295,6 +322,11 @@ class FakeDiscordApi:
     def api_base(self) -> str:
         """What ``discord.http.Route.BASE`` should be."""
         return self.base_url + API_PREFIX
+
+    @property
+    def gateway_url(self) -> str:
+        """What ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` should be."""
+        return "ws" + self.base_url.removeprefix("http") + GATEWAY_PATH
 
     # -- test hooks ------------------------------------------------------------------------
 
@@ -377,6 +409,9 @@ class FakeDiscordApi:
         api = API_PREFIX
         app.router.add_get(f"{api}/users/@me", self._me)
         app.router.add_get(f"{api}/oauth2/applications/@me", self._application)
+        app.router.add_get(f"{api}/gateway", self._gateway_info)
+        app.router.add_get(f"{api}/gateway/bot", self._gateway_info)
+        app.router.add_get(GATEWAY_PATH, self._gateway)
         app.router.add_post(f"{api}/users/@me/channels", self._create_dm)
         app.router.add_get(api + r"/users/{user_id:\d+}", self._get_user)
         app.router.add_get(api + r"/channels/{channel_id:\d+}", self._get_channel)
@@ -391,6 +426,7 @@ class FakeDiscordApi:
         app.router.add_get("/_test/stats", self._test_stats)
         app.router.add_get("/_test/messages", self._test_messages)
         app.router.add_get("/_test/requests", self._test_requests)
+        app.router.add_get("/_test/gateway", self._test_gateway)
         app.router.add_post("/_test/users", self._test_users)
         app.router.add_post("/_test/text_channels", self._test_text_channel)
         app.router.add_post("/_test/faults", self._test_faults)
@@ -411,6 +447,7 @@ class FakeDiscordApi:
         self.requests.append(RequestRecord(
             time.monotonic(), route, request.path, response.status, nonce,
             float(retry_after) if retry_after else None,
+            request.headers.get(CLIENT_TAG_HEADER),
         ))
         return response
 
@@ -498,6 +535,59 @@ class FakeDiscordApi:
             "bot": self.bot_user, "interactions_endpoint_url": None, "redirect_uris": [],
         })
 
+    async def _gateway_info(self, _request: web.Request) -> web.Response:
+        return _json({
+            "url": self.gateway_url, "shards": 1,
+            "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0,
+                                    "max_concurrency": 1},
+        })
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        """The gateway: HELLO, then READY for an IDENTIFY with the token, acknowledged
+        heartbeats; a RESUME gets INVALID_SESSION (not resumable)."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.add(socket)
+        sequence = 0
+        try:
+            await socket.send_json(
+                {"op": 10, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}, "s": None,
+                 "t": None}
+            )
+            async for frame in socket:
+                if frame.type is not WSMsgType.TEXT:
+                    continue
+                payload = json.loads(frame.data)
+                op = payload.get("op")
+                if op == 1:
+                    await socket.send_json({"op": 11, "d": None, "s": None, "t": None})
+                elif op == 2:
+                    if self.token is not None and payload["d"].get("token") != self.token:
+                        await socket.close(code=4004, message=b"Authentication failed.")
+                        break
+                    sequence += 1
+                    await socket.send_json(
+                        {"op": 0, "t": "READY", "s": sequence,
+                         "d": self._ready(request.headers.get(CLIENT_TAG_HEADER))}
+                    )
+                elif op == 6:
+                    await socket.send_json({"op": 9, "d": False, "s": None, "t": None})
+        finally:
+            self._sockets.discard(socket)
+        return socket
+
+    def _ready(self, client: str | None) -> dict[str, Any]:
+        session_id = hashlib.sha1(
+            str(self._ids.next()).encode(), usedforsecurity=False
+        ).hexdigest()
+        self.gateway_sessions.append(GatewaySession(time.monotonic(), session_id, client))
+        return {
+            "v": 10, "user": self.bot_user, "guilds": [], "session_id": session_id,
+            "resume_gateway_url": self.gateway_url, "private_channels": [],
+            "relationships": [],
+            "application": {"id": self.bot_user["id"], "flags": 0},
+        }
+
     async def _get_user(self, request: web.Request) -> web.Response:
         user = self._users.get(int(request.match_info["user_id"]))
         return _json(user) if user else _error(404, "Unknown User", 10013)
@@ -569,7 +659,7 @@ class FakeDiscordApi:
         if earlier is not None:
             self.stats.nonce_hits += 1
             return _json(earlier)
-        message = self._store(channel_id, payload)
+        message = self._store(channel_id, payload, request.headers.get(CLIENT_TAG_HEADER))
         if nonce is not None:
             self._nonces[(channel_id, str(nonce))] = (time.monotonic(), message)
         await self._maybe_hold()
@@ -606,7 +696,9 @@ class FakeDiscordApi:
         self.held += 1
         await self._gate.wait()
 
-    def _store(self, channel_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+    def _store(
+        self, channel_id: int, payload: dict[str, Any], client: str | None = None
+    ) -> dict[str, Any]:
         message_id = self._ids.next()
         content = payload.get("content") or ""
         embeds = [{"type": "rich", **embed} for embed in payload.get("embeds") or []]
@@ -616,7 +708,7 @@ class FakeDiscordApi:
             id=message_id, channel_id=channel_id, recipient_id=self._recipient_of.get(channel_id),
             nonce=None if nonce is None else str(nonce), content=content,
             embed_title=first.get("title"), embed_description=first.get("description"),
-            at=time.monotonic(),
+            at=time.monotonic(), client=client,
         ))
         mentioned = [int(found) for found in MENTION.findall(content)]
         return {
@@ -650,6 +742,9 @@ class FakeDiscordApi:
 
     async def _test_requests(self, _request: web.Request) -> web.Response:
         return _json([asdict(record) for record in self.requests])
+
+    async def _test_gateway(self, _request: web.Request) -> web.Response:
+        return _json([asdict(session) for session in self.gateway_sessions])
 
     async def _test_users(self, request: web.Request) -> web.Response:
         """``{"ids": [...], "refuses_dms": false}``: add these users."""
@@ -725,4 +820,6 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["FakeDiscordApi", "Limit", "RequestRecord", "Stats", "StoredMessage"]
+__all__ = [
+    "FakeDiscordApi", "GatewaySession", "Limit", "RequestRecord", "Stats", "StoredMessage",
+]

@@ -149,7 +149,8 @@ class _LeadershipCollector(Collector):
         status = self._status()
         yield GaugeMetricFamily(
             "racedesk_leader",
-            "1 when this process does the work (it leads, or runs alone), 0 on a standby.",
+            "1 when this process does the work (it leads with its parts started, or runs "
+            "alone), 0 on a standby or a leader still starting.",
             value=1 if status.acts else 0,
         )
         if status.epoch is not None:

@@ -24,8 +24,9 @@ of leader has an epoch of its own. Every session of a process is named after it
   Losing the lease sets :attr:`Leadership.lost` and calls the ``on_lost`` callbacks; the
   process must stop acting at once (``bot.py`` exits, and its supervisor starts it again as a
   standby).
-* **Handover.** :meth:`Leadership.release` clears the holder and unlocks: a standby takes over
-  at its next poll, without ending anything.
+* **Handover.** :meth:`Leadership.release` clears the holder, unlocks and says so on a
+  channel every standby listens to (``NOTIFY``): a standby takes over at once, without
+  waiting for its next poll or ending anything.
 
 The lease's times are the database's ``now()``, the one clock every process shares; the
 waits and the leader's own trust in its lease are measured on the injected :class:`Clock`.
@@ -74,11 +75,16 @@ class LeadershipStatus:
     # The epoch this process leads under; a standby's: the leader's, as it last saw it.
     epoch: int | None = None
     leader: str | None = None  # the leader's host and process id, as far as this one knows
+    # A leader that holds the lease but has not started its parts yet: it waits out the
+    # previous leader's trust in its last renewal, or is starting the racetime engine and
+    # the schedulers. Not ready for traffic until they run (:meth:`Leadership.started`).
+    starting: bool = False
 
     @property
     def acts(self) -> bool:
-        """Whether this process does the work (it leads, or runs alone): ready for traffic."""
-        return self.role is not Role.STANDBY
+        """Whether this process does the work (it leads with its parts started, or runs
+        alone): ready for traffic."""
+        return self.role is not Role.STANDBY and not self.starting
 
 
 ALONE = LeadershipStatus(Role.SINGLE)
@@ -173,11 +179,15 @@ class Leadership:
         self._heartbeat: asyncio.Task[None] | None = None
         self._on_lost: list[Callable[[str], None]] = []
         self._closed = False
+        self._parts_started = False
+        self._handover = asyncio.Event()  # a leader announced a handover (NOTIFY)
         self.fence = LeaseFence(self)
 
     def status(self) -> LeadershipStatus:
         if self.role is Role.LEADER:
-            return LeadershipStatus(Role.LEADER, self.epoch, self.holder_name)
+            return LeadershipStatus(
+                Role.LEADER, self.epoch, self.holder_name, starting=not self._parts_started
+            )
         seen = self.leader
         if seen is None:
             return LeadershipStatus(Role.STANDBY)
@@ -193,7 +203,7 @@ class Leadership:
         that leader's trust in its last renewal: the old leader stops acting before the new
         one starts, even if only its lease's session was cut and it runs on."""
         while not await self.try_acquire():
-            await self._clock.sleep(self.timings.poll_seconds)
+            await self._until_next_try()
         wait = self.wait_before_acting
         if wait > 0:
             log.info("Waiting %.1f s for the previous leader to stop acting before this one "
@@ -202,6 +212,17 @@ class Leadership:
             self.ensure_current()  # still leading, and trusted, after the wait
         assert self.epoch is not None
         return self.epoch
+
+    async def _until_next_try(self) -> None:
+        """A poll's sleep on the clock, or less: a leader handing over says so."""
+        sleep = asyncio.ensure_future(self._clock.sleep(self.timings.poll_seconds))
+        told = asyncio.ensure_future(self._handover.wait())
+        try:
+            await asyncio.wait({sleep, told}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleep.cancel()
+            told.cancel()
+            self._handover.clear()
 
     async def try_acquire(self) -> bool:
         """One try: take the lock and the next epoch if the lock is free. Otherwise note who
@@ -357,6 +378,12 @@ class Leadership:
             )
         return self.epoch
 
+    def started(self) -> None:
+        """The leader's parts run (``bot.py`` calls it once they have started): it does the
+        work, and ``/readyz`` answers 200 from now on."""
+        if self.role is Role.LEADER:
+            self._parts_started = True
+
     def superseded(self, error: FencedError) -> None:
         """A fenced write found a newer epoch: the lease is lost."""
         self._lose(str(error))
@@ -381,8 +408,8 @@ class Leadership:
     # -- handing over --------------------------------------------------------------------------
 
     async def release(self) -> None:
-        """Hand over: clear the holder, unlock, close the connection; a standby takes over
-        at its next poll. A standby just closes its connection. Idempotent."""
+        """Hand over: clear the holder, unlock and say so to the standbys (they take over at
+        once), close the connection. A standby just closes its connection. Idempotent."""
         task, self._heartbeat = self._heartbeat, None
         if task is not None:
             task.cancel()
@@ -401,6 +428,7 @@ class Leadership:
                         await queries.release(connection, self.holder, epoch)
                     async with connection.begin():
                         await queries.unlock(connection)
+                        await queries.announce_handover(connection)
             except Exception as error:
                 log.warning(
                     "Could not hand over the leadership in order (%s); it ends with this "
@@ -419,6 +447,8 @@ class Leadership:
         connection = self._connection
         if connection is None or connection.closed or connection.invalidated:
             connection = self._connection = await self._engine.connect()
+            # Hears a handover at once (the poll stays the safety net).
+            await queries.listen_for_handover(connection, self._handover.set)
         return connection
 
     async def _close_connection(self) -> None:

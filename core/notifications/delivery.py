@@ -148,7 +148,10 @@ class NotificationDelivery:
         )
 
     async def stop(self) -> None:
-        """Finish the sends under way (their rows are recorded), then stop."""
+        """Finish the sends under way (their rows are recorded), then stop. Rows taken but
+        not started yet (waiting for one of the ``concurrency`` slots) are not sent: they are
+        due again at the next start, here or in the process that takes over, so a handover
+        waits for a few sends rather than a batch."""
         self._stopping = True
         self._wakeup.set()
         task, self._task = self._task, None
@@ -235,6 +238,9 @@ class NotificationDelivery:
 
     async def _deliver_one(self, row: DueNotification) -> None:
         async with self._slots:
+            if self._stopping:
+                log.debug("Notification %s left for the next start: stopping", row.id)
+                return
             try:
                 self._fence.ensure_current()
             except FencedError as fenced:

@@ -85,6 +85,7 @@ class RoomScheduler:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._running: set[asyncio.Task[object]] = set()
         self._opening: set[int] = set()  # subjects this process is asking about right now
+        self._catching_up: asyncio.Task[object] | None = None  # the sweep start() began
 
     # -- what subclasses say ---------------------------------------------------------------
 
@@ -115,7 +116,12 @@ class RoomScheduler:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Plan every subject waiting for a room, then sweep once for overdue ones."""
+        """Plan every subject waiting for a room, then sweep once for overdue ones.
+
+        That first sweep (the rooms that fell due while no process ran them) runs in the
+        background: opening them takes a round trip to racetime each, and the parts that
+        start after this one (a new leader's Discord connection, its DMs, its readiness)
+        need not wait for it."""
         self._scheduler.start()
         planned = await self.replan_all()
         self._scheduler.add_job(
@@ -123,7 +129,20 @@ class RoomScheduler:
             id=self.sweep_job, replace_existing=True, coalesce=True, max_instances=1,
         )
         log.info("%s room scheduler started: %d rooms planned", self.noun, planned)
-        await self.sweep()
+        catch_up: asyncio.Task[object] = asyncio.get_running_loop().create_task(
+            self._catch_up(), name=f"{self.sweep_job}:start"
+        )
+        self._catching_up = catch_up
+        self._running.add(catch_up)  # awaited at stop
+        catch_up.add_done_callback(self._running.discard)
+
+    async def _catch_up(self) -> object:
+        return await self._tracked(self.sweep)()  # (its failure is logged, not raised)
+
+    async def caught_up(self) -> None:
+        """Wait for the sweep :meth:`start` began (the rooms that fell due meanwhile)."""
+        if self._catching_up is not None:
+            await asyncio.shield(self._catching_up)
 
     async def stop(self) -> None:
         if self._scheduler.running:

@@ -7,6 +7,7 @@ database's ``now()``, the clock every process shares.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, literal, select, text, update
@@ -20,6 +21,9 @@ from db.queries._tables import table_of
 # per database, so deployments on other databases of the same server never meet. (The first
 # eight bytes of sha256(b"racedesk:leader"), as a signed 64-bit number.)
 LEADER_LOCK_KEY = -0x187E_FE73_AD5B_F94C
+# A leader handing over says so on this channel once the lock is free (NOTIFY): the standbys
+# listening try at once instead of at their next poll.
+HANDOVER_CHANNEL = "racedesk_leader_handover"
 
 Executor = AsyncConnection | AsyncSession
 
@@ -49,6 +53,24 @@ async def unlock(connection: Executor) -> bool:
     """Give the lock back; False when this session did not hold it."""
     result = await connection.execute(select(func.pg_advisory_unlock(LEADER_LOCK_KEY)))
     return bool(result.scalar_one())
+
+
+async def announce_handover(connection: Executor) -> None:
+    """Tell the standbys listening that the lock is free: delivered when the caller's
+    transaction commits (call it after :func:`unlock`)."""
+    await connection.execute(select(func.pg_notify(HANDOVER_CHANNEL, "")))
+
+
+async def listen_for_handover(connection: AsyncConnection, heard: Callable[[], None]) -> bool:
+    """Call ``heard()`` whenever a leader announces a handover, for as long as ``connection``
+    lives (LISTEN, through the asyncpg connection under it). False when the driver cannot
+    listen: the caller's poll is all there is then."""
+    raw = await connection.get_raw_connection()
+    add_listener = getattr(raw.driver_connection, "add_listener", None)
+    if add_listener is None:
+        return False
+    await add_listener(HANDOVER_CHANNEL, lambda *_: heard())
+    return True
 
 
 async def ensure_row(connection: Executor) -> None:

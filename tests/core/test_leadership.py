@@ -101,6 +101,27 @@ async def test_two_processes_race_for_the_lease_and_exactly_one_wins(
 
 
 @pytest.mark.postgres
+async def test_a_new_leader_is_ready_for_traffic_once_its_parts_have_started(
+    processes: Callable[[], Leadership],
+) -> None:
+    """/readyz follows ``acts``: a leader that holds the lease but has not started its parts
+    (it waits out the old leader, or starts the engine) sends no traffic its way yet."""
+    leader, standby = processes(), processes()
+    assert await leader.try_acquire()
+    assert not await standby.try_acquire()
+    standby.started()  # a standby has nothing started that would make it ready
+    assert (standby.status().role, standby.status().acts) == (Role.STANDBY, False)
+
+    status = leader.status()
+    assert (status.role, status.epoch, status.starting, status.acts) == (
+        Role.LEADER, 1, True, False
+    )
+    leader.started()
+    status = leader.status()
+    assert (status.role, status.starting, status.acts) == (Role.LEADER, False, True)
+
+
+@pytest.mark.postgres
 async def test_release_hands_over_at_the_next_try_and_the_epoch_grows(
     processes: Callable[[], Leadership], engine: AsyncEngine
 ) -> None:
@@ -131,6 +152,23 @@ async def test_acquire_waits_polling_on_the_clock_until_the_leader_hands_over(
     await first.release()
     await clock.advance(TIMINGS.poll_seconds)
     assert await asyncio.wait_for(waiting, PATIENCE_SECONDS) == 2
+
+
+@pytest.mark.postgres
+async def test_a_handover_wakes_the_standby_at_once_without_its_next_poll(
+    processes: Callable[[], Leadership], clock: ManualClock
+) -> None:
+    """The leader says so when it hands over (NOTIFY): the standby tries at once, the clock
+    it polls on never moving (a SIGTERM's handover is not a poll long)."""
+    first, second = processes(), processes()
+    assert await first.try_acquire()
+    waiting = asyncio.create_task(second.acquire())
+    await until(lambda: clock.sleepers == 2)  # the leader's heartbeat, the standby's poll
+    elapsed = clock.monotonic()
+
+    await first.release()
+    assert await asyncio.wait_for(waiting, PATIENCE_SECONDS) == 2
+    assert clock.monotonic() == elapsed
 
 
 @pytest.mark.postgres

@@ -8,6 +8,7 @@ so the tests move it instead of sleeping.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
 
 # The scheduler's jobs run on real time, the decisions on the ManualClock: both start at now.
 NOW = datetime.now(UTC).replace(microsecond=0)
+PATIENCE_SECONDS = 10.0  # a hang guard, not a timing
 
 
 @pytest.fixture(autouse=True)
@@ -179,6 +181,28 @@ async def test_a_tournament_settings_change_replans_its_matches(rig: Rig) -> Non
         tournament.settings = {"auto_create_rooms": False}
     assert await scheduler.replan_tournament(setup.tournament_id) == 0
     assert scheduler.planned_at(setup.match_id) is None
+
+
+async def test_start_returns_at_once_and_opens_what_fell_due_meanwhile_right_after(
+    rig: Rig,
+) -> None:
+    """The parts a new leader starts after this one (its Discord connection and DMs, its
+    readiness) do not wait for the rooms that fell due while no process ran them: those open
+    right after, in the background, and a stop waits for them."""
+    env, scheduler = rig.env, rig.scheduler
+    overdue = await add_match(env, scheduled_at=NOW + timedelta(minutes=10))
+    await scheduler.start()
+    assert rooms_on_fake(env) == []  # start() did not wait for the opening
+
+    await eventually(lambda: len(rooms_on_fake(env)) == 1)
+    [slug] = rooms_on_fake(env)
+    async with asyncio.timeout(PATIENCE_SECONDS):
+        while True:  # recorded once racetime has answered and the room is joined
+            found = await claim(env, overdue.match_id)
+            if found is not None and found.state == "opened":
+                break
+            await asyncio.sleep(0.01)
+    assert found.slug == slug
 
 
 async def test_the_sweep_catches_up_after_downtime_and_reports_hopeless_matches(rig: Rig) -> None:

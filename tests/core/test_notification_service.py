@@ -264,6 +264,55 @@ async def test_delivery_wakes_when_rows_are_queued_not_at_the_sweep(env: Env) ->
         await slow.stop()
 
 
+@dataclass
+class HeldSender(RecordingSender):
+    """A sender whose DMs wait until ``go`` is set: sends under way, for as long as a test
+    needs."""
+
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+    under_way: int = 0
+
+    async def send_dm(self, discord_user_id: int, message: OutgoingNotification, *,
+                      nonce: str, dm_channel_id: int | None = None) -> int:
+        self.under_way += 1
+        await self.go.wait()
+        return await super().send_dm(discord_user_id, message, nonce=nonce,
+                                     dm_channel_id=dm_channel_id)
+
+
+async def test_a_stop_finishes_the_sends_under_way_and_leaves_the_rest_to_the_next_start(
+    env: Env,
+) -> None:
+    """SIGTERM on a leader hands over once its sends under way are done: the rows it had
+    taken but not started are not sent, and the next start (here, or the process taking
+    over) sends them, each once."""
+    users = [await env.user(6100 + n) for n in range(6)]
+    await env.queue(NotificationType.MATCH_SCHEDULED, users, "e-handover")
+    held = HeldSender()
+    timings = DeliveryTimings(retry=FAST.retry, sweep_seconds=0.2, batch=6, concurrency=2)
+    leaving = NotificationDelivery(env.sessionmaker, env.notifications, held, timings=timings)
+    await leaving.start()
+    await eventually(lambda: held.under_way == 2)  # two under way, four waiting for a slot
+    stopping = asyncio.ensure_future(leaving.stop())
+    await asyncio.sleep(0)  # the stop has begun
+    held.go.set()
+    await stopping
+    assert len(held.dms) == 2
+    assert sorted(r.status for r in await env.rows()) == ["sending"] * 4 + ["sent"] * 2
+
+    taking_over = NotificationDelivery(env.sessionmaker, env.notifications, env.sender,
+                                       timings=timings)
+    await taking_over.start()
+    try:
+        await eventually(lambda: len(env.sender.dms) == 4)
+        await eventually(lambda: taking_over.delivered == 4)
+    finally:
+        await taking_over.stop()
+    sent = [discord_id for discord_id, _, _ in held.dms + env.sender.dms]
+    assert sorted(sent) == [6100 + n for n in range(6)]
+    assert {r.status for r in await env.rows()} == {"sent"}
+
+
 async def test_a_restart_sends_what_a_dead_process_had_leased_with_the_same_nonce(
     env: Env,
 ) -> None:

@@ -118,6 +118,18 @@ async def get(url: str) -> tuple[int, dict[str, Any]]:
         return response.status, await response.json()
 
 
+async def ready(url: str) -> dict[str, Any]:
+    """``/readyz``'s answer once it is 200: a new leader answers 503 until it has waited out
+    the old one and started its parts (a hang guard, not a timing)."""
+    async with asyncio.timeout(PROCESS_LIMIT_SECONDS):
+        while True:
+            status, body = await get(url + "/readyz")
+            if status == 200:
+                return body
+            assert (status, body["role"]) in ((503, "leader"), (503, "standby")), body
+            await asyncio.sleep(0.1)
+
+
 def assert_no_errors(desk: RaceDesk) -> None:
     bad = [line for line in desk.lines if "Traceback" in line or " ERROR " in line]
     assert not bad, desk.log
@@ -137,15 +149,14 @@ async def test_the_standby_takes_over_a_killed_leader_and_sigterm_hands_over(
         status, health = await get(standby_url + "/healthz")
         assert (status, health["role"], health["epoch"]) == (200, "standby", 1)
         assert (await get(standby_url + "/readyz"))[0] == 503
-        leader_url = await first.url()
-        status, ready = await get(leader_url + "/readyz")
-        assert (status, ready["role"], ready["epoch"]) == (200, "leader", 1)
+        leading = await ready(await first.url())
+        assert (leading["role"], leading["epoch"]) == ("leader", 1)
 
         first.process.send_signal(signal.SIGKILL)
         await first.ended()
         await second.said("leads from now on: epoch 2")
-        status, ready = await get(standby_url + "/readyz")
-        assert (status, ready["role"], ready["epoch"]) == (200, "leader", 2)
+        leading = await ready(standby_url)
+        assert (leading["role"], leading["epoch"]) == ("leader", 2)
 
         # A third process stands by; SIGTERM on the leader hands over to it in order.
         third = await launch("third")
@@ -209,8 +220,8 @@ async def test_a_paused_leader_is_taken_over_and_exits_when_it_resumes(
             first.process.send_signal(signal.SIGCONT)
         assert await first.ended() == EXIT_LOST_LEAD, first.log
         await first.said("This process no longer leads")
-        status, ready = await get(await second.url() + "/readyz")
-        assert (status, ready["role"], ready["epoch"]) == (200, "leader", 2)
+        leading = await ready(await second.url())
+        assert (leading["role"], leading["epoch"]) == ("leader", 2)
 
 
 async def test_a_second_process_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:

@@ -353,7 +353,8 @@ async def test_a_restart_neither_repeats_nor_loses_a_reminder(rig: Rig) -> None:
     # Down while ``missed``'s minute passes (STARTS - 10 min); up before it starts.
     await move_to(rig.clock, STARTS - timedelta(minutes=5))
     async with rig.running() as services:
-        await rig.settled()  # the start swept
+        await services.match_reminders.caught_up()  # the sweep the start began
+        await rig.settled()
         reminders = [r.match_id for r in await rig.reminders()]
         assert sorted(reminders[:2]) == sorted([sent, too_late]) and reminders[2] == missed
         assert await rig.reminded() == (

@@ -18,6 +18,7 @@ import websockets
 from racetime_bot import Bot, RaceHandler
 
 from fake_racetime import FakeRacetimeServer, RaceActionError
+from fake_racetime.server import CLIENT_TAG_HEADER
 from tests.plugins.fake_racetime import (
     ALTTPR_CLIENT_ID,
     ALTTPR_CLIENT_SECRET,
@@ -675,8 +676,55 @@ async def test_request_log(fake_racetime: FakeRacetimeServer) -> None:
     assert before <= log[0].at <= answered - 0.2  # arrival, not the delayed handling
     assert log[1].location is None and log[0].at <= log[1].at
     assert log[0].as_dict()["location"] == headers["Location"]
+    assert log[0].client is None
     fake.enable_request_log(False)
     assert fake.request_log is None
+
+
+async def test_the_request_log_names_the_client_that_tagged_its_requests(
+    fake_racetime: FakeRacetimeServer,
+) -> None:
+    """Several clients of one fake (RaceDesk processes taking over from one another) are told
+    apart by the header a harness adds to each one's requests."""
+    fake = fake_racetime
+    fake.enable_request_log()
+    async with (
+        aiohttp.ClientSession(headers={CLIENT_TAG_HEADER: "desk-2"}) as session,
+        session.get(fake.base_url + "/alttpr/data") as response,
+    ):
+        assert response.status == 200
+    assert (await get_json(fake, "/alttpr/data"))[0] == 200
+    log = fake.request_log
+    assert log is not None
+    assert [(r.path, r.client) for r in log] == [("/alttpr/data", "desk-2"),
+                                                 ("/alttpr/data", None)]
+    assert log[0].as_dict()["client"] == "desk-2"
+
+
+async def test_the_request_log_keeps_websocket_actions_that_change_something(
+    fake_racetime: FakeRacetimeServer,
+) -> None:
+    fake = fake_racetime
+    race = fake.open_race("alttpr", streaming_required=False)
+    headers = {"Authorization": f"Bearer {await token_for(fake)}", CLIENT_TAG_HEADER: "desk-3"}
+    fake.enable_request_log()
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.ws_connect(f"{fake.base_url}/ws/o/bot/{race.slug}") as ws,
+    ):
+        for action in ("ping", "getrace", "message", "ping"):
+            body = {"message": "hi", "guid": "g1"} if action == "message" else None
+            await ws.send_json({"action": action, "data": body})
+        pongs = 0
+        async with asyncio.timeout(5):
+            while pongs < 2:  # actions are handled in order: the message was, by the second
+                pongs += (await ws.receive_json())["type"] == "pong"
+    log = fake.request_log
+    assert log is not None
+    assert [(r.method, r.path, r.client) for r in log] == [
+        ("GET", f"/ws/o/bot/{race.slug}", "desk-3"),
+        ("WS", f"/ws/{race.slug}/message", "desk-3"),
+    ]
 
 
 async def test_inject_and_delete_user(fake_racetime: FakeRacetimeServer, connect_ws: Any) -> None:

@@ -84,10 +84,23 @@ async def test_a_standby_is_alive_but_not_ready_and_serves_nothing_else(
                 "racedesk_leader": 0.0, "racedesk_leader_epoch": 1.0,
             }
 
-            # The leader hands over: this process leads under the next epoch.
+            # The leader hands over: this process leads under the next epoch, and is ready
+            # for traffic once its parts have started.
             await other.release()
             await until(standby.try_acquire)
             scene.discord_up[0] = True
+            status, body, _ = await scene.call("GET", "/readyz", headers={})
+            assert (status, body["ready"], body["role"], body["epoch"]) == (
+                503, False, "leader", 2
+            )
+            status, body, _ = await scene.call("GET", "/healthz", headers={})
+            assert checks_of(body)["Leader lease"] == (True, "leads (epoch 2); starting its parts")
+            status, body, headers = await scene.call("GET", scene.room_path())
+            assert (status, body["error"], headers["Retry-After"]) == (503, "starting", "1")
+            assert "is starting" in body["message"]
+            assert (await leadership_gauges(scene))["racedesk_leader"] == 0.0
+
+            standby.started()
             status, body, _ = await scene.call("GET", "/readyz", headers={})
             assert (status, body["role"], body["epoch"]) == (200, "leader", 2)
             status, body, _ = await scene.call("GET", "/healthz", headers={})

@@ -5,11 +5,13 @@
   active racetime bot (and the database and event delivery) are; a standby, which runs none
   of them, when its database is reachable. ``role`` (``leader``, ``standby`` or ``single``)
   and ``epoch`` say what it is.
-* ``GET /readyz`` (readiness): 200 for the process that acts, 503 for a standby: what a
-  load balancer or reverse proxy routes the API, the OAuth callback and the pages by.
+* ``GET /readyz`` (readiness): 200 for the process that acts, 503 for a standby and for a
+  leader still starting its parts (it waits out the previous leader's trust in its lease,
+  then starts the racetime engine and the schedulers): what a load balancer or reverse
+  proxy routes the API, the OAuth callback and the pages by.
 
-A standby answers nothing else (503 with ``Retry-After``): its parts do not run, and the
-leader answers. No token needed: these say nothing a load balancer should not know.
+A standby, or a leader still starting, answers nothing else (503 with ``Retry-After``): its
+parts do not run yet. No token needed: these say nothing a load balancer should not know.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ def _lease(status: LeadershipStatus) -> dict[str, Any]:
 
 
 def _lease_check(status: LeadershipStatus) -> dict[str, Any]:
-    if status.role is Role.LEADER:
+    if status.role is Role.LEADER and status.starting:
+        detail = f"leads (epoch {status.epoch}); starting its parts"
+    elif status.role is Role.LEADER:
         detail = f"leads (epoch {status.epoch})"
     elif status.leader is not None:
         detail = f"standing by; {status.leader} leads (epoch {status.epoch})"
@@ -84,15 +88,25 @@ async def readyz(request: web.Request) -> web.Response:
 async def standby_answers_health_only(
     request: web.Request, handler: Handler
 ) -> web.StreamResponse:
-    """A standby refuses everything but health and metrics, saying who answers."""
-    if request.path not in STANDBY_PATHS and not request.app[LEADERSHIP]().acts:
+    """A standby (or a leader still starting) refuses everything but health and metrics,
+    saying who answers."""
+    status = request.app[LEADERSHIP]()
+    if request.path in STANDBY_PATHS or status.acts:
+        return await handler(request)
+    retry = {"Retry-After": str(STANDBY_RETRY_SECONDS)}
+    if status.role is Role.LEADER:
         raise ApiError(
-            503, "standby",
-            "This RaceDesk process is a standby: the leader answers (the process whose "
-            "/readyz answers 200). Try again in a moment.",
-            headers={"Retry-After": str(STANDBY_RETRY_SECONDS)},
+            503, "starting",
+            "This RaceDesk process has just taken the lead and is starting: try again in a "
+            "moment.",
+            headers=retry,
         )
-    return await handler(request)
+    raise ApiError(
+        503, "standby",
+        "This RaceDesk process is a standby: the leader answers (the process whose "
+        "/readyz answers 200). Try again in a moment.",
+        headers=retry,
+    )
 
 
 def install(app: web.Application) -> None:
