@@ -49,6 +49,9 @@ Sleep = Callable[[float], Awaitable[None]]
 DEFAULT_LISTENER_TIMEOUT = 30.0
 DEFAULT_MAX_QUEUED = 1000
 DEFAULT_MAX_CONCURRENCY = 64
+# How long close() waits for what is queued to be delivered: an event log that cannot commit
+# (its database locked or gone) must not hold a shutdown for ever.
+DEFAULT_CLOSE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +139,10 @@ class EventDispatcher:
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         sleep: Sleep = asyncio.sleep,
         metrics: Metrics = NO_METRICS,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
     ) -> None:
         self._metrics = metrics
+        self._close_timeout = close_timeout
         self._log: EventLog = event_log if event_log is not None else MemoryEventLog()
         self._log.connect(self.publish)
         self._default_timeout = default_timeout
@@ -319,16 +324,26 @@ class EventDispatcher:
         return any(p.worker is not None for p in self._partitions.values())
 
     async def close(self) -> None:
-        """Deliver what is queued, then refuse new events.
+        """Deliver what is queued (for at most ``close_timeout`` seconds), then refuse new
+        events.
 
         A listener that fails during shutdown is not retried: its event stays unacknowledged
-        and is delivered again at the next start.
+        and is delivered again at the next start, as is one the log could not commit in time.
         """
         self._stopping = True
         self._stop_requested.set()
-        await self.drain()
-        self._closed = True
-        await self._log.flush()
+        try:
+            async with asyncio.timeout(self._close_timeout):
+                await self.drain()
+                self._closed = True
+                await self._log.flush()
+        except TimeoutError:
+            self._closed = True
+            log.error(
+                "Shutting down with events not delivered after %.0f s (the event log could "
+                "not commit): they stay in the log and are delivered at the next start",
+                self._close_timeout,
+            )
 
     @property
     def pending(self) -> int:

@@ -7,7 +7,9 @@ import asyncio
 import logging
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.event_store.event_log import DatabaseEventLog
 from core.events import (
     Event,
     EventDispatcher,
@@ -20,6 +22,7 @@ from core.events import (
     RetryPolicy,
 )
 from tests.core.sample_events import NO_WAIT, joined, status
+from tests.plugins.faults import DatabaseFaults
 
 
 async def test_events_of_one_room_arrive_in_emission_order() -> None:
@@ -455,3 +458,23 @@ async def test_an_event_committed_after_a_later_one_of_its_partition_is_still_de
 
     assert seen == ["open", "late", "pending"]
     assert log.acknowledged == {1, 2, 3}
+
+
+async def test_close_gives_up_on_an_event_log_that_cannot_commit(
+    db_sessionmaker: async_sessionmaker[AsyncSession], db_faults: DatabaseFaults,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A database that refuses every commit (SQLite locked by a connection that never lets go,
+    seen once in CI) holds close() for ``close_timeout``, not for ever: the events stay in
+    the log for the next start."""
+    event_log = DatabaseEventLog(db_sessionmaker, ack_delay=0.05, close_timeout=0.3)
+    dispatcher = EventDispatcher(event_log, close_timeout=0.3)
+    await event_log.start()
+    await dispatcher.start()
+    db_faults.fail(r"INSERT INTO event_log", times=None)
+    event_log.submit([status("locked-room")])
+    async with asyncio.timeout(10):
+        await dispatcher.close()
+        await event_log.close()
+    assert "Shutting down with events not delivered after 0 s" in caplog.text
+    assert dispatcher.delivered == 0
