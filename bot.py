@@ -75,6 +75,7 @@ from core.notifications.delivery import NotificationDelivery
 from core.notifications.listeners import NotificationListeners
 from core.notifications.reminders import ReminderScheduler
 from core.notifications.service import NotificationService
+from core.outage import DatabaseWatch
 from core.pages import PublicPageService
 from core.racetime_bots.admin import RacetimeAdminService
 from core.racetime_bots.alerts import BotAlertService
@@ -275,8 +276,12 @@ def build_services(
         database_url, application_name=leadership.holder if leadership is not None else None
     )
     sessionmaker = create_sessionmaker(engine)
-    event_log = DatabaseEventLog(sessionmaker, clock=clock)
-    dispatcher = EventDispatcher(event_log, retry=listener_retry, metrics=metrics)
+    # The database going away and coming back (core.outage): the parts wait on this watch.
+    database_watch = DatabaseWatch(engine, clock=clock)
+    event_log = DatabaseEventLog(sessionmaker, clock=clock, outage=database_watch)
+    dispatcher = EventDispatcher(
+        event_log, retry=listener_retry, metrics=metrics, outage=database_watch
+    )
     bot_status = BotStatusRepository(sessionmaker, event_log, clock, fence=fence)
     health = HealthService(
         engine=engine,
@@ -284,6 +289,7 @@ def build_services(
         clock=clock,
         version=racedesk_version(),
         bot_counts=bot_status.counts,
+        database_watch=database_watch,
     )
     racetime_bots = RacetimeBotService(sessionmaker, secret_box)
     room_store = DatabaseRoomStore(sessionmaker, event_log)
@@ -330,7 +336,8 @@ def build_services(
     match_rooms.subscribe(dispatcher)
     tournaments = TournamentService(sessionmaker, audit, access=access)
     match_scheduler = MatchScheduler(
-        sessionmaker, event_log, match_rooms, system_user_id=SYSTEM_USER_ID, clock=clock
+        sessionmaker, event_log, match_rooms, system_user_id=SYSTEM_USER_ID, clock=clock,
+        outage=database_watch,
     )
     match_scheduler.subscribe(dispatcher)
     tournaments.on_settings_changed(match_scheduler.on_tournament_changed)
@@ -354,7 +361,7 @@ def build_services(
     live_races = build_live_races(
         sessionmaker, event_log, dispatcher, audit, manager, client, room_store, clock,
         access=access, racetime_url=f"{racetime.scheme}://{racetime.host}", metrics=metrics,
-        fence=fence,
+        fence=fence, outage=database_watch,
     )
     bot_alerts = BotAlertService(sessionmaker, manager, clock)
     bot_alerts.subscribe(dispatcher)
@@ -370,6 +377,7 @@ def build_services(
     )
     services = Services(
         engine=engine,
+        database_watch=database_watch,
         sessionmaker=sessionmaker,
         event_log=event_log,
         dispatcher=dispatcher,
@@ -479,6 +487,7 @@ def notification_delivery(services: Services, client: discord.Client) -> Notific
         clock=services.clock,
         metrics=services.metrics,
         fence=services.fence,
+        outage=services.database_watch,
     )
 
 

@@ -30,6 +30,7 @@ from core.live_races.rooms import LiveRaceRooms, LiveRaceScheduler
 from core.metrics import NO_METRICS, Metrics
 from core.notifications.reminders import ReminderScheduler
 from core.notifications.service import NotificationService
+from core.outage import DatabaseWatch
 from core.pages import PublicPageService
 from core.racetime_bots.admin import RacetimeAdminService
 from core.racetime_bots.alerts import BotAlertService
@@ -56,6 +57,8 @@ from racetime.manager import RacetimeManager
 @dataclass(slots=True)
 class Services:
     engine: AsyncEngine
+    # Whether the database answers; the parts wait on it while it does not (core.outage).
+    database_watch: DatabaseWatch
     sessionmaker: async_sessionmaker[AsyncSession]
     event_log: DatabaseEventLog
     dispatcher: EventDispatcher
@@ -161,5 +164,8 @@ class Services:
             await lifecycle.add("room break announcements", breaks.start, breaks.stop)
 
     async def start_database(self, lifecycle: Lifecycle) -> None:
-        """The database, the first part to start and the last to stop."""
+        """The database, the first part to start and the last to stop, and its watch: from
+        the moment a stop is asked for, no part waits any more for a database that is away."""
         await lifecycle.add("database", None, self.engine.dispose)
+        await lifecycle.add("database watch", self.database_watch.start, self.database_watch.stop)
+        lifecycle.on_stop_requested(self.database_watch.give_up)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import Clock
 from core.events import EventDispatcher
+from core.outage import DatabaseWatch
 from core.racetime_bots.status import BotCounts
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,12 @@ class HealthService:
         clock: Clock,
         version: str,
         bot_counts: Callable[[], Awaitable[BotCounts]] | None = None,
+        database_watch: DatabaseWatch | None = None,
     ) -> None:
-        """``bot_counts`` counts the racetime bots (running, unhealthy, stopped)."""
+        """``bot_counts`` counts the racetime bots (running, unhealthy, stopped);
+        ``database_watch`` knows, without asking again, that the database is away."""
         self._engine = engine
+        self._watch = database_watch
         self._bot_counts = bot_counts
         self._dispatcher = dispatcher
         self._clock = clock
@@ -80,6 +84,11 @@ class HealthService:
         return await self._check_database()
 
     async def _check_database(self) -> HealthCheck:
+        watch = self._watch
+        if watch is not None and not watch.available:
+            gone = f"unreachable for {watch.down_for() or 0:.0f} s"
+            why = f" ({watch.last_error})" if watch.last_error else ""
+            return HealthCheck("Database", False, f"{gone}{why}; RaceDesk waits for it")
         try:
             async with self._engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))

@@ -35,6 +35,7 @@ class Lifecycle:
         self._stack = contextlib.AsyncExitStack()
         self._stop_requested = asyncio.Event()
         self._signals: list[signal.Signals] = []
+        self._on_stop: list[Callable[[], None]] = []
         self.started: list[str] = []
 
     async def __aenter__(self) -> Self:
@@ -75,12 +76,27 @@ class Lifecycle:
     async def close(self) -> None:
         """Stop every started component, newest first (idempotent)."""
         self._remove_signal_handlers()
+        self._stopping()
         await self._stack.aclose()
 
     # -- stop requests -----------------------------------------------------------------------
 
     def request_stop(self) -> None:
         self._stop_requested.set()
+        self._stopping()
+
+    def on_stop_requested(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` as soon as a stop is asked for (or :meth:`close` begins), before
+        any component stops: what waits for ever (a database that is away) gives up."""
+        self._on_stop.append(callback)
+
+    def _stopping(self) -> None:
+        callbacks, self._on_stop = self._on_stop, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("A stop callback failed")
 
     @property
     def stop_requested(self) -> bool:

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
@@ -39,6 +38,9 @@ from core.events import (
     encode_event,
 )
 from core.events.log import Deliver
+from core.events.outage import closing_wait
+from core.outage import DatabaseUnavailableError, DatabaseWatch
+from db.errors import is_transient
 from db.queries import events as event_queries
 
 log = logging.getLogger(__name__)
@@ -49,21 +51,6 @@ StateWriter = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 ACK_DELAY_SECONDS = 0.5
 RETENTION = timedelta(days=7)
 PRUNE_INTERVAL_SECONDS = 3600.0
-
-
-# Driver errors of the "operational" kind that no retry cures: the schema or the statement
-# is wrong. Retrying them would stall every later commit instead of dropping one submission.
-_PERMANENT_MESSAGES = ("no such table", "no such column", "has no column", "syntax error")
-
-
-def is_transient(error: BaseException) -> bool:
-    """A database error that retrying the same work can cure (lock, lost connection)."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    if isinstance(error, OperationalError | InterfaceError):
-        text = str(error.orig if error.orig is not None else error).lower()
-        return not any(message in text for message in _PERMANENT_MESSAGES)
-    return isinstance(error, ConnectionError | TimeoutError | OSError)
 
 
 @dataclass(slots=True)
@@ -129,8 +116,10 @@ class DatabaseEventLog:
         retention: timedelta = RETENTION,
         ack_delay: float = ACK_DELAY_SECONDS,
         close_timeout: float = 30.0,
+        outage: DatabaseWatch | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._outage = outage
         self._clock = clock or SystemClock()
         self._retention = retention
         self._ack_delay = ack_delay
@@ -179,7 +168,7 @@ class DatabaseEventLog:
             self._ack_timer = None
         # Never started (a one-shot tool): what was submitted is committed here all the same.
         try:
-            async with asyncio.timeout(self._close_timeout):
+            async with asyncio.timeout(closing_wait(self._close_timeout, self._outage)):
                 await self.flush()
         except TimeoutError:
             log.error(
@@ -305,6 +294,9 @@ class DatabaseEventLog:
                 await self._write_batch()
                 failures = 0
             except Exception as error:  # only transient errors reach here
+                if await self._waited_for_database(error):
+                    self._wakeup.set()
+                    continue
                 failures += 1
                 delay = min(30.0, 0.1 * 2 ** min(failures, 10)) * (0.5 + random.random() / 2)  # noqa: S311
                 log.warning(
@@ -313,6 +305,18 @@ class DatabaseEventLog:
                 )
                 await asyncio.sleep(delay)
                 self._wakeup.set()
+
+    async def _waited_for_database(self, error: BaseException) -> bool:
+        """The database is away: wait until it is back (the watch says so in the log, once)
+        rather than retry into it. False when there is no watch, the database answers, or
+        RaceDesk stops meanwhile."""
+        if self._outage is None or not await self._outage.confirm_outage(error):
+            return False
+        try:
+            await self._outage.wait_until_up()
+        except DatabaseUnavailableError:
+            return False
+        return True
 
     async def _write_batch(self) -> None:
         """Commit what is queued now; on a transient error put it back (order kept) and raise."""

@@ -10,7 +10,9 @@ finish before a lower priority starts.
 A listener that raises or runs past its timeout is retried with backoff, up to
 ``RetryPolicy.attempts`` tries; then the delivery is *parked* (kept in the log for an admin,
 counted, logged as an error) and the event moves on. A retrying listener holds up only its
-own partition, and no concurrency slot while it waits. Once every listener is done with an
+own partition, and no concurrency slot while it waits. A failure because the database is
+away (``core.outage``) is not counted: the listener waits until the database is back and is
+tried again, so an outage never parks a delivery. Once every listener is done with an
 event, the event is acknowledged; an event that was not acknowledged when the process died is
 delivered again after the restart, with the same ``event_id``.
 
@@ -38,6 +40,7 @@ from typing import Any, TypeVar
 
 from core.events.base import Event, EventPriority, utc_now
 from core.events.log import EventLog, LoggedEvent, MemoryEventLog
+from core.events.outage import OutageWatch, closing_wait
 from core.metrics import NO_METRICS, Metrics
 
 log = logging.getLogger(__name__)
@@ -140,8 +143,10 @@ class EventDispatcher:
         sleep: Sleep = asyncio.sleep,
         metrics: Metrics = NO_METRICS,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+        outage: OutageWatch | None = None,
     ) -> None:
         self._metrics = metrics
+        self._outage = outage
         self._close_timeout = close_timeout
         self._log: EventLog = event_log if event_log is not None else MemoryEventLog()
         self._log.connect(self.publish)
@@ -333,16 +338,16 @@ class EventDispatcher:
         self._stopping = True
         self._stop_requested.set()
         try:
-            async with asyncio.timeout(self._close_timeout):
+            async with asyncio.timeout(closing_wait(self._close_timeout, self._outage)):
                 await self.drain()
                 self._closed = True
                 await self._log.flush()
         except TimeoutError:
             self._closed = True
             log.error(
-                "Shutting down with events not delivered after %.0f s (the event log could "
-                "not commit): they stay in the log and are delivered at the next start",
-                self._close_timeout,
+                "Shutting down with events not delivered (the event log could not commit, "
+                "or the database is away): they stay in the log and are delivered at the "
+                "next start",
             )
 
     @property
@@ -382,10 +387,11 @@ class EventDispatcher:
         partition.overflow = False
         try:
             rows = await self._log.pending(key, after=partition.delivered, limit=self._max_queued)
-        except Exception:
-            log.exception("Partition %s: could not read events back from the log", key)
+        except Exception as error:
             partition.overflow = True
-            await self._pause(self._retry.delay(1))
+            if not await self._waited_for_database(error):
+                log.exception("Partition %s: could not read events back from the log", key)
+                await self._pause(self._retry.delay(1))
             return False
         partition.remember_read_back([entry.seq for entry in rows])
         merged = {entry.seq: entry for entry in rows}
@@ -418,6 +424,8 @@ class EventDispatcher:
                 error = await self._call(subscription, event)
             if error is None:
                 return
+            if await self._waited_for_database(error):
+                continue  # an outage is nobody's failure: not counted towards parking
             failures += 1
             self._metrics.listener_failed(
                 event.kind, subscription.name, timed_out=isinstance(error, TimeoutError)
@@ -442,6 +450,26 @@ class EventDispatcher:
             await self._pause(delay)
             if self._stopping:
                 raise _Abandoned
+
+    async def _waited_for_database(self, error: BaseException) -> bool:
+        """``error`` came from the database being away: wait until it is back (True), or
+        give up if RaceDesk stops meanwhile (the event stays unacknowledged in the log).
+        False when there is no watch or the database answers: the error is the listener's."""
+        if self._outage is None or not await self._outage.confirm_outage(error):
+            return False
+        if self._stopping:
+            raise _Abandoned
+        up = asyncio.ensure_future(self._outage.wait_until_up())
+        stop = asyncio.ensure_future(self._stop_requested.wait())
+        try:
+            await asyncio.wait({up, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not up.done():
+                up.cancel()
+        if not up.done() or up.cancelled() or up.exception() is not None:
+            raise _Abandoned
+        return True
 
     async def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, or less if shutdown begins meanwhile."""

@@ -51,6 +51,7 @@ from sqlalchemy.pool import NullPool
 from core.clock import Clock, SystemClock
 from core.leadership.fence import FencedError, fenced
 from db.engine import create_engine
+from db.errors import describe
 from db.queries import leadership as queries
 from db.queries.leadership import LeaseView
 
@@ -132,16 +133,6 @@ class LeaseTimings:
 def new_holder_id() -> str:
     """A process's id in the lease and its sessions' ``application_name`` (63 bytes at most)."""
     return HOLDER_PREFIX + secrets.token_hex(8)
-
-
-def describe(error: BaseException) -> str:
-    """An error in a few words for the log: the driver's own message, never a statement."""
-    inner = getattr(error, "orig", None) or error
-    text = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
-    name = type(inner).__name__
-    if isinstance(error, TimeoutError):
-        return "no answer in time"
-    return f"{name}: {text}" if text else name
 
 
 class Leadership:

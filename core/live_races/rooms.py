@@ -42,6 +42,7 @@ from core.events import (
 from core.identity import SYSTEM_USER_ID
 from core.leadership import superseded
 from core.live_races import rules
+from core.outage import DatabaseWatch
 from core.rooms.launch import LaunchFailed, RoomService
 from core.rooms.match_rooms import OpeningStatus, Reason, RoomOpening
 from core.rooms.rules import (
@@ -448,8 +449,9 @@ class LiveRaceScheduler(RoomScheduler):
         *,
         clock: Clock | None = None,
         timings: SchedulerTimings | None = None,
+        outage: DatabaseWatch | None = None,
     ) -> None:
-        super().__init__(sessionmaker, event_log, clock=clock, timings=timings)
+        super().__init__(sessionmaker, event_log, clock=clock, timings=timings, outage=outage)
         self._rooms = rooms
 
     def subscribe(self, dispatcher: EventDispatcher) -> None:

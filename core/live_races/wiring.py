@@ -22,6 +22,7 @@ from core.live_races.live_races import LiveRaceService
 from core.live_races.results import LiveRaceResults
 from core.live_races.rooms import LiveRaceRooms, LiveRaceScheduler
 from core.metrics import NO_METRICS, Metrics
+from core.outage import DatabaseWatch
 from core.racetime_bots.room_store import DatabaseRoomStore
 from racetime.client import RacetimeClient
 from racetime.manager import RacetimeManager
@@ -55,16 +56,18 @@ def build_live_races(
     racetime_url: str,
     metrics: Metrics = NO_METRICS,
     fence: Fence = NO_FENCE,
+    outage: DatabaseWatch | None = None,
 ) -> LiveRaceServices:
     """The services of async tournaments and live races, subscribed; ``fence`` guards the
-    rooms' claims and the runs recorded (``core.leadership``)."""
+    rooms' claims and the runs recorded (``core.leadership``); the room scheduler waits out
+    the database's outages with ``outage`` (``core.outage``)."""
     async_tournaments = AsyncTournamentService(sessionmaker, audit, access=access)
     rooms = LiveRaceRooms(
         sessionmaker=sessionmaker, event_log=event_log, racetime=manager, client=client,
         store=room_store, clock=clock, metrics=metrics, access=access, fence=fence,
     )
     rooms.subscribe(dispatcher)
-    scheduler = LiveRaceScheduler(sessionmaker, event_log, rooms, clock=clock)
+    scheduler = LiveRaceScheduler(sessionmaker, event_log, rooms, clock=clock, outage=outage)
     scheduler.subscribe(dispatcher)
     LiveRaceResults(event_log, racetime_url=racetime_url, fence=fence).subscribe(dispatcher)
     async_runs = AsyncRunService(

@@ -21,6 +21,9 @@ Under a leader lease (``core.leadership``) taking rows is fenced in its transact
 send asks the fence again without the database: a process that lost the lead (or was paused
 past it) sends nothing more, and leaves the rows it had taken to the leader, which makes them
 due at its start.
+
+While the database is away (``core.outage``) delivery waits for it instead of logging a
+failure every few seconds: a DM sent just before is recorded once the database is back.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from core.leadership import NO_FENCE, Fence, FencedError
 from core.metrics import NO_METRICS, Metrics
 from core.notifications.kinds import NotificationType
 from core.notifications.service import NotificationContent, NotificationService
+from core.outage import DatabaseUnavailableError, DatabaseWatch
 from core.sending import DeliveryFailed, DeliveryRefused, nonce_for
 from core.stopping import wait_all_or_cancel, wait_or_cancel
 from db.models import NotificationStatus
@@ -113,8 +117,10 @@ class NotificationDelivery:
         timings: DeliveryTimings | None = None,
         metrics: Metrics = NO_METRICS,
         fence: Fence = NO_FENCE,
+        outage: DatabaseWatch | None = None,
     ) -> None:
         self._metrics = metrics
+        self._outage = outage
         self._fence = fence
         self._sessionmaker = sessionmaker
         self._notifications = notifications
@@ -183,7 +189,10 @@ class NotificationDelivery:
             except FencedError as fenced:  # this process will never lead again
                 log.warning("Notification delivery stops: %s", fenced)
                 return
-            except Exception:
+            except Exception as error:
+                if self._outage is not None and await self._outage.confirm_outage(error):
+                    await self._until_database_back()
+                    continue
                 log.exception("Notification delivery failed; trying again shortly")
                 await self._pause(self._timings.retry.delay(1))
 
@@ -200,6 +209,20 @@ class NotificationDelivery:
             log.error("Notification send crashed", exc_info=task.exception())
         if len(self._in_flight) <= self._timings.batch // 2:
             self._wakeup.set()  # room for more: take the next rows now
+
+    async def _until_database_back(self) -> None:
+        """Wait for the database (the watch says when it went and when it is back), or
+        until stopping."""
+        assert self._outage is not None
+        back = asyncio.ensure_future(self._outage.wait_until_up())
+        try:
+            while not back.done() and not self._stopping:
+                await self._pause(self._timings.sweep_seconds)
+        finally:
+            if not back.done():
+                back.cancel()
+            elif not back.cancelled():
+                back.exception()  # retrieved: giving up (stopping) is no error here
 
     async def _wait_for_work(self) -> None:
         async with self._sessionmaker() as session:
@@ -249,22 +272,40 @@ class NotificationDelivery:
                 return
             outcome = await self._attempt(row)
         status, error = outcome.status, outcome.error
-        async with self._sessionmaker.begin() as session:
-            await queries.finish(
-                session, row.id, status=status, at=self._clock.now(), error=error,
-                retry_at=outcome.retry_at, counted=outcome.counted,
-            )
-            new_channel = outcome.dm_channel_id not in (None, row.dm_channel_id)
-            if new_channel and row.discord_user_id is not None:
-                assert outcome.dm_channel_id is not None
-                await queries.remember_dm_channel(
-                    session, row.discord_user_id, outcome.dm_channel_id
-                )
+        try:
+            await self._record(row, outcome)
+        except DatabaseUnavailableError:
+            # Stopping with the database away: the row stays "sending" and is due again at
+            # the next start; a DM sent again soon is dropped by Discord (same nonce).
+            log.warning("Notification %s: %s, not recorded (the database is away)",
+                        row.id, status.value)
+            return
         self._metrics.notification_delivered(row.event_type, status.value)
         if status in (NotificationStatus.SENT, NotificationStatus.FALLBACK):
             self.delivered += 1
         log.info("Notification %s (%s) to user %s: %s%s", row.id, row.event_type,
                  row.discord_user_id, status.value, f" ({error})" if error else "")
+
+    async def _record(self, row: DueNotification, outcome: Outcome) -> None:
+        """Record an attempt's outcome; while the database is away, once it is back."""
+
+        async def record() -> None:
+            async with self._sessionmaker.begin() as session:
+                await queries.finish(
+                    session, row.id, status=outcome.status, at=self._clock.now(),
+                    error=outcome.error, retry_at=outcome.retry_at, counted=outcome.counted,
+                )
+                new_channel = outcome.dm_channel_id not in (None, row.dm_channel_id)
+                if new_channel and row.discord_user_id is not None:
+                    assert outcome.dm_channel_id is not None
+                    await queries.remember_dm_channel(
+                        session, row.discord_user_id, outcome.dm_channel_id
+                    )
+
+        if self._outage is None:
+            await record()
+        else:
+            await self._outage.ride_out(record, f"Notification {row.id}")
 
     async def _attempt(
         self, row: DueNotification

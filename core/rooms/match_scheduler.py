@@ -29,6 +29,7 @@ from core.events import (
     MatchScheduledEvent,
 )
 from core.identity import SYSTEM_USER_ID
+from core.outage import DatabaseWatch
 from core.rooms.match_rooms import Reason
 from core.rooms.rules import Refusal, auto_create, room_opens_at
 from core.rooms.scheduler import (
@@ -102,8 +103,9 @@ class MatchScheduler(RoomScheduler):
         system_user_id: int,
         clock: Clock | None = None,
         timings: SchedulerTimings | None = None,
+        outage: DatabaseWatch | None = None,
     ) -> None:
-        super().__init__(sessionmaker, event_log, clock=clock, timings=timings)
+        super().__init__(sessionmaker, event_log, clock=clock, timings=timings, outage=outage)
         self._opener = opener
         self._system_user_id = system_user_id
 

@@ -5,9 +5,11 @@ Jobs are re-planned when their subject changes and rebuilt from the database at 
 The sweep first lets the room service finish openings a stopped process left half done, then
 opens whatever is overdue and not opened (RaceDesk was down, a job was lost); a subject whose
 start plus a grace period has passed is reported instead of opened, since a room that late
-helps nobody. Whether a room may be opened, and opening it exactly once, is the room
-service's job: a scheduler only decides when to ask. Subclasses say what is due and how to
-ask (:class:`core.rooms.match_scheduler.MatchScheduler`,
+helps nobody. A job or sweep that meets the database away (``core.outage``) records nothing
+on its subject: once the database is back it sweeps again. Whether a room may be opened, and
+opening it exactly once, is the room service's job: a scheduler only decides when to ask.
+Subclasses say what is due and how to ask
+(:class:`core.rooms.match_scheduler.MatchScheduler`,
 :class:`core.live_races.rooms.LiveRaceScheduler`).
 """
 
@@ -29,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
 from core.event_store.event_log import DatabaseEventLog
+from core.outage import DatabaseUnavailableError, DatabaseWatch
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,9 @@ class RoomScheduler:
         *,
         clock: Clock | None = None,
         timings: SchedulerTimings | None = None,
+        outage: DatabaseWatch | None = None,
     ) -> None:
+        self._outage = outage
         self._sessionmaker = sessionmaker
         self._event_log = event_log
         self._clock = clock or SystemClock()
@@ -221,7 +226,9 @@ class RoomScheduler:
         Returns how many rooms were opened."""
         try:
             await self._reconcile()
-        except Exception:  # racetime unreachable, a bot not connected yet: the next sweep
+        except Exception as error:  # racetime unreachable, a bot not connected yet: the next sweep
+            if await self._database_away(error):
+                raise
             log.exception("Could not reconcile unfinished room openings; trying next sweep")
         now = self._clock.now()
         opened = 0
@@ -235,6 +242,8 @@ class RoomScheduler:
                     continue
                 opened += await self.open_room(item.subject_id)
             except Exception as error:
+                if await self._database_away(error):
+                    raise  # not the subject's problem: the whole sweep runs again once back
                 log.exception("%s %d: the sweep could not open its room", self.noun,
                               item.subject_id)
                 await self._record_failure(item.subject_id, error)
@@ -252,6 +261,20 @@ class RoomScheduler:
         except Exception:
             log.exception("%s %d: could not record its room problem", self.noun, subject_id)
 
+    async def _database_away(self, error: BaseException) -> bool:
+        return self._outage is not None and await self._outage.confirm_outage(error)
+
+    async def _sweep_once_back(self) -> int | None:
+        """A job met the database away: once it is back, sweep (which finishes an opening
+        left half done and opens what fell due), as often as the database goes away again;
+        None if RaceDesk stops first."""
+        assert self._outage is not None
+        log.info("%s room scheduler: waiting for the database, then sweeping", self.noun)
+        try:
+            return await self._outage.ride_out(self.sweep, f"{self.noun} room sweep")
+        except DatabaseUnavailableError:
+            return None
+
     def _tracked(
         self, job: Callable[..., Awaitable[object]]
     ) -> Callable[..., Awaitable[object]]:
@@ -262,7 +285,12 @@ class RoomScheduler:
             if task is not None:
                 self._running.add(task)
             try:
-                return await job(*args)
+                try:
+                    return await job(*args)
+                except Exception as error:
+                    if not await self._database_away(error):
+                        raise
+                return await self._sweep_once_back()
             except Exception:
                 log.exception("%s room job %s%s failed", self.noun, job.__name__, args)
                 return None

@@ -476,5 +476,5 @@ async def test_close_gives_up_on_an_event_log_that_cannot_commit(
     async with asyncio.timeout(10):
         await dispatcher.close()
         await event_log.close()
-    assert "Shutting down with events not delivered after 0 s" in caplog.text
+    assert "Shutting down with events not delivered" in caplog.text
     assert dispatcher.delivered == 0
