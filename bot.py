@@ -292,7 +292,7 @@ def build_services(
         database_watch=database_watch,
     )
     racetime_bots = RacetimeBotService(sessionmaker, secret_box)
-    room_store = DatabaseRoomStore(sessionmaker, event_log)
+    room_store = DatabaseRoomStore(sessionmaker, event_log, outage=database_watch)
     client = RacetimeClient(
         racetime.host,
         secure=racetime.scheme == "https",
@@ -466,6 +466,7 @@ def web_server(
             pages=services.pages,
             metrics=exported_metrics(services, settings),
             leadership=lambda: status_of(services.leadership),
+            database_watch=services.database_watch,
         )
     )
     return WebServer(app, host=settings.bind_host, port=settings.bind_port)

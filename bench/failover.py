@@ -19,10 +19,14 @@ Processes over loopback, each its own:
   players who take DMs), opens ``--rooms`` rooms on the fake that the leader joins and whose
   racers join, ready up, race and finish at a human pace (``bench.crash``'s racers), then
   runs the faults in a shuffled order: ``--kills`` SIGKILLs, ``--pauses`` SIGSTOPs of
-  ``--pause-seconds`` then SIGCONT, ``--terms`` SIGTERMs, always on the leader. Before each
-  one it queues a wave of the ``--dms`` DMs and lets a random part of it go out. As a
-  supervisor would, a process that ended (killed, lost its lead, stopped) is started again
-  and stands by before the next fault.
+  ``--pause-seconds`` then SIGCONT, ``--terms`` SIGTERMs, always on the leader, and
+  ``--restarts`` restarts of the database's server (then the database runs on a server of
+  the run's own, ``bench.pg_cluster``: stopped ``fast`` or ``immediate`` in turn, away for
+  ``--outage-seconds``). Before each one it queues a wave of the ``--dms`` DMs and lets a
+  random part of it go out. As a supervisor would, a process that ended (killed, lost its
+  lead, stopped) is started again and stands by before the next fault. With ``--alone``
+  one process runs, ``[ha]`` off, and only the database restarts: it must wait for its
+  database and carry on (``database_back_*``: from the database back to ``/healthz`` 200).
 
 **Takeover** is measured from the signal to the standby's ``/readyz`` answering 200,
 polled every 50 ms (``takeover_kill_*``, ``takeover_term_*``, ``takeover_pause_*``).
@@ -74,6 +78,7 @@ from sqlalchemy.pool import NullPool
 from bench import crash, notify, room_open, workdir
 from bench.crash_engine import entity_change
 from bench.failover_desks import Desk, Desks, Lead, LeaseWatch
+from bench.pg_cluster import PrivateCluster, private_cluster
 from bench.room_open_server import CATEGORY, request_kind
 from core.events import RacetimeRoomEvent
 from core.events.codec import decode_event
@@ -83,8 +88,10 @@ from db.migrate import upgrade_to_head
 from rehearsal.fake_discord_api import API_PREFIX, DEFAULT_TOKEN
 from tests.deploy.racedesk_process import SECRET_KEY, write_config
 
-KILL, PAUSE, TERM = "kill", "pause", "term"
+KILL, PAUSE, TERM, RESTART = "kill", "pause", "term", "restart"
 SIGNALS = {KILL: signal.SIGKILL, PAUSE: signal.SIGSTOP, TERM: signal.SIGTERM}
+# The database server's restarts alternate: clean (sessions ended), then as after a crash.
+RESTART_MODES = ("fast", "immediate")
 LEAD_SECONDS = 12.0  # from seeding to the first match due: the first two processes start
 START_TIMEOUT = 120.0  # hang guards, not timings
 DRAIN_TIMEOUT = 300.0
@@ -98,15 +105,20 @@ DM_CHANNEL_ROUTE = f"POST {API_PREFIX}/users/@me/channels"
 # -- pure parts ------------------------------------------------------------------------------
 
 
-def fault_plan(kills: int, pauses: int, terms: int, rng: random.Random) -> list[str]:
-    plan = [KILL] * kills + [PAUSE] * pauses + [TERM] * terms
+def fault_plan(
+    kills: int, pauses: int, terms: int, rng: random.Random, restarts: int = 0
+) -> list[str]:
+    plan = [KILL] * kills + [PAUSE] * pauses + [TERM] * terms + [RESTART] * restarts
     rng.shuffle(plan)
     return plan
 
 
-def expected_seconds(plan: Sequence[str], lease: float, pause: float) -> float:
-    """About how long the faults take: each takeover, the standby started again, a pause."""
-    per = {KILL: lease + 6.0, PAUSE: pause + 6.0, TERM: 6.0}
+def expected_seconds(
+    plan: Sequence[str], lease: float, pause: float, outage: float = 0.0
+) -> float:
+    """About how long the faults take: each takeover, the standby started again, a pause,
+    the database away."""
+    per = {KILL: lease + 6.0, PAUSE: pause + 6.0, TERM: 6.0, RESTART: outage + lease + 6.0}
     return sum(per[kind] + sum(SETTLE) / 2 for kind in plan) or 10.0
 
 
@@ -310,8 +322,10 @@ class FailoverBench:
         http: aiohttp.ClientSession,
         api: crash.FakeApi,
         discord_test: str,
+        cluster: PrivateCluster | None = None,
     ) -> None:
         self.options = options
+        self.cluster = cluster  # the database's own server, restarted by --restarts
         self.rng = random.Random(options.seed)
         self.db = db
         self.desks = desks
@@ -336,9 +350,11 @@ class FailoverBench:
     # -- processes -------------------------------------------------------------------------
 
     async def start_pair(self) -> None:
-        """The first process leads; the second stands by."""
+        """The first process leads; the second stands by (``--alone``: none does)."""
         first = await self.desks.launch()
         self.leader, _ = await self.desks.until_ready(self.http, [first], START_TIMEOUT)
+        if self.options.alone:
+            return
         second = await self.desks.launch()
         await self.desks.standing_by(second)
         self.standby = second
@@ -375,6 +391,9 @@ class FailoverBench:
     async def fault(self, kind: str) -> None:
         """Signal the leader; the standby takes over; the old process, once ended, is
         started again and stands by."""
+        if kind == RESTART:
+            await self.restart_database()
+            return
         leader, standby = self.leader, self.standby
         assert leader is not None and standby is not None
         at = leader.signal(SIGNALS[kind])
@@ -396,6 +415,41 @@ class FailoverBench:
         finally:
             ended.cancel()
         self.faults.exits[kind].append(code)
+        replacement = await self.desks.launch()
+        await self.desks.standing_by(replacement)
+        self.leader, self.standby = new, replacement
+
+    async def restart_database(self) -> None:
+        """Stop the database's server for ``--outage-seconds`` (``fast`` and ``immediate``
+        in turn), then start it again. A leader loses its lease with its session and exits;
+        the standby takes over once the database is back. A process alone (``--alone``)
+        waits for the database and carries on: its ``/healthz`` answers 200 again. The time
+        taken counts from the database back to the process acting again."""
+        assert self.cluster is not None and self.leader is not None
+        leader, standby = self.leader, self.standby
+        mode = RESTART_MODES[len(self.faults.takeovers[RESTART]) % len(RESTART_MODES)]
+        at = time.monotonic()
+        self.faults.order.append(RESTART)
+        await self.cluster.astop(mode)
+        await asyncio.sleep(self.options.outage_seconds)
+        await self.cluster.astart()
+        back = time.monotonic()
+        limit = self.takeover_limit
+        if standby is None:
+            _, healthy = await self.desks.until_ready(self.http, [leader], limit, "/healthz")
+            self.faults.takeovers[RESTART].append(healthy - back)
+            self.faults.exits[RESTART].append(leader.process.returncode)
+            return
+        self.faults.signals.append(at)  # the leader's lead ends with its database session
+        ended = asyncio.ensure_future(self.end_of(leader, RESTART, at))
+        try:
+            new, ready = await self.desks.until_ready(self.http, [standby], limit)
+            self.faults.takeovers[RESTART].append(ready - back)
+            self.faults.successors.append(new.name)
+            code = await ended
+        finally:
+            ended.cancel()
+        self.faults.exits[RESTART].append(code)
         replacement = await self.desks.launch()
         await self.desks.standing_by(replacement)
         self.leader, self.standby = new, replacement
@@ -438,12 +492,16 @@ async def seed_discord_users(http: aiohttp.ClientSession, base: str, ids: list[i
         response.raise_for_status()
 
 
-async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[str, Any]:
+async def bench(
+    options: argparse.Namespace, db_url: str, work: Path, cluster: PrivateCluster | None = None
+) -> dict[str, Any]:
     started = time.monotonic()
     to_wall = time.time() - time.monotonic()
     rng = random.Random(options.seed)
-    plan = fault_plan(options.kills, options.pauses, options.terms, rng)
-    seconds = expected_seconds(plan, options.lease_seconds, options.pause_seconds)
+    plan = fault_plan(options.kills, options.pauses, options.terms, rng, options.restarts)
+    seconds = expected_seconds(
+        plan, options.lease_seconds, options.pause_seconds, options.outage_seconds
+    )
     await upgrade_to_head(db_url)
     db = Database(db_url)
     async with (
@@ -464,11 +522,11 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
         config = write_config(
             work, db_url, discord={"token": DEFAULT_TOKEN},
             racetime={"host": f"127.0.0.1:{details['port']}", "scheme": "http"},
-            ha={"enabled": True, "lease_seconds": options.lease_seconds},
+            ha={"enabled": not options.alone, "lease_seconds": options.lease_seconds},
             logging={"level": "INFO"},
         )
         desks = Desks(config, api_base, work, home=work)
-        run = FailoverBench(options, db, desks, http, api, discord_test)
+        run = FailoverBench(options, db, desks, http, api, discord_test, cluster)
         run.players = await notify.add_players(db_url, options.users)
         watch = LeaseWatch(db_url)
         await watch.start()
@@ -529,7 +587,8 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
     )
     leads = watch.leads(desks.all)
     effects = racetime_effects(report["changes"]) + discord_effects(requests, sessions, to_wall)
-    fenced, untagged = fenced_effects(effects, leads)
+    # A process alone holds no lease: nothing to fence (and nobody to be fenced from).
+    fenced, untagged = ([], 0) if options.alone else fenced_effects(effects, leads)
     for problem in comparison.problems:
         print(problem, file=sys.stderr)
     for effect in fenced:
@@ -538,7 +597,9 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
     if options.keep:
         (work / "leads.json").write_text(json.dumps([vars_of(lead) for lead in leads]))
     faults = run.faults
-    kill, term, pause = (timings(faults.takeovers[k]) for k in (KILL, TERM, PAUSE))
+    kill, term, pause, restart = (
+        timings(faults.takeovers[k]) for k in (KILL, TERM, PAUSE, RESTART)
+    )
     lateness = timings(matches.lateness.values())
     ids = Counter(r.event_id for r in records)
     return {
@@ -546,6 +607,10 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
         "takeover_kill_p99_s": kill["p99_s"],
         "takeover_term_p99_s": term["p99_s"],
         "takeover_pause_p99_s": pause["p99_s"],
+        # From the database back after a restart to a process acting (a standby that took
+        # over, or with --alone the same process, /healthz 200 again).
+        "database_back_p99_s": restart["p99_s"],
+        "restarts": len(faults.takeovers[RESTART]),
         "kills": len(faults.takeovers[KILL]),
         "pauses": len(faults.takeovers[PAUSE]),
         "terms": len(faults.takeovers[TERM]),
@@ -583,6 +648,8 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
         "matches": options.matches,
         "dms": options.dms,
         "lease_s": options.lease_seconds,
+        "outage_s": options.outage_seconds,
+        "alone": options.alone,
         "pause_s": options.pause_seconds,
         "seed": options.seed,
         "backend": "postgresql",
@@ -597,17 +664,29 @@ def vars_of(lead: Lead) -> dict[str, Any]:
 
 
 async def main_async(options: argparse.Namespace) -> dict[str, Any]:
-    return await workdir.run(options, "racedesk-bench-failover-", bench)
+    if not options.private_server:
+        return await workdir.run(options, "racedesk-bench-failover-", bench)
+    with private_cluster() as cluster:
+        options.pg_port = cluster.port
+
+        async def on_cluster(
+            options: argparse.Namespace, db_url: str, work: Path
+        ) -> dict[str, Any]:
+            return await bench(options, db_url, work, cluster)
+
+        return await workdir.run(options, "racedesk-bench-failover-", on_cluster)
 
 
 # The sizes: the issue's, and CI's (--quick). An option given explicitly wins over both.
 FULL: dict[str, float] = {
     "rooms": 50, "racers": 4, "matches": 100, "dms": 2000, "users": 100, "kills": 10,
-    "pauses": 3, "pause_seconds": 30.0, "terms": 3, "lease_seconds": 8.0,
+    "pauses": 3, "pause_seconds": 30.0, "terms": 3, "lease_seconds": 8.0, "restarts": 2,
+    "outage_seconds": 5.0,
 }
 QUICK: dict[str, float] = {
     **FULL, "rooms": 10, "racers": 3, "matches": 10, "dms": 100, "kills": 1, "pauses": 1,
-    "pause_seconds": 7.0, "terms": 1, "lease_seconds": 4.0,
+    "pause_seconds": 7.0, "terms": 1, "lease_seconds": 4.0, "restarts": 1,
+    "outage_seconds": 3.0,
 }
 
 
@@ -624,6 +703,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     size("--pause-seconds", type=float, help="how long each pause lasts (30)")
     size("--terms", type=int, help="SIGTERMs of the leader (3)")
     size("--lease-seconds", type=float, help="[ha] lease_seconds (8)")
+    size("--restarts", type=int,
+         help="restarts of the database's server, a private one the run makes (2)")
+    size("--outage-seconds", type=float, help="how long the database is away each time (5)")
+    parser.add_argument("--alone", action="store_true",
+                        help="one process, [ha] off: only the database restarts (no takeover)")
     parser.add_argument("--global-limit", default="50/1", help="the fake Discord's, COUNT/SECONDS")
     parser.add_argument("--message-limit", default="5/5",
                         help="the fake Discord's per DM channel, COUNT/SECONDS")
@@ -637,10 +721,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     for key, value in (QUICK if options.quick else FULL).items():
         if getattr(options, key) is None:
             setattr(options, key, type(value)(value))
+    if options.alone:
+        options.kills = options.pauses = options.terms = 0  # nobody to take over
     if options.pauses and options.pause_seconds <= options.lease_seconds:
         parser.error("--pause-seconds must be longer than --lease-seconds: a shorter pause "
                      "is no takeover (the leader resumes with its lease)")
     options.postgres = True  # two processes share a PostgreSQL database (created, dropped)
+    # Restarting the machine's PostgreSQL would break whatever else uses it: a server of the
+    # run's own (bench.pg_cluster) is restarted instead.
+    options.private_server = options.restarts > 0
     return options
 
 

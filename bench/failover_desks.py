@@ -109,13 +109,14 @@ class Desk:
                     break
         return self._url
 
-    async def ready(self, http: aiohttp.ClientSession) -> bool:
-        """Whether its ``/readyz`` answers 200 now (a process not listening yet: no)."""
+    async def ready(self, http: aiohttp.ClientSession, path: str = "/readyz") -> bool:
+        """Whether its ``/readyz`` (or ``path``: ``/healthz``) answers 200 now (a process not
+        listening yet: no)."""
         url = self._known_url()
         if url is None or not self.alive:
             return False
         with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-            async with http.get(url + "/readyz") as response:
+            async with http.get(url + path) as response:
                 return response.status == 200
         return False
 
@@ -174,10 +175,14 @@ class LeaseWatch:
         await self._engine.dispose()
 
     async def _watch(self) -> None:
-        async with self._engine.connect() as connection:
-            while True:
-                await self._read(connection)
-                await asyncio.sleep(LEASE_POLL_SECONDS)
+        while True:
+            # The database server may restart under the bench: connect again, and go on.
+            with contextlib.suppress(Exception):
+                async with self._engine.connect() as connection:
+                    while True:
+                        await self._read(connection)
+                        await asyncio.sleep(LEASE_POLL_SECONDS)
+            await asyncio.sleep(LEASE_POLL_SECONDS)
 
     async def poll(self) -> None:
         async with self._engine.connect() as connection:
@@ -237,13 +242,15 @@ class Desks:
         await desk.url()
 
     async def until_ready(
-        self, http: aiohttp.ClientSession, candidates: list[Desk], within: float
+        self, http: aiohttp.ClientSession, candidates: list[Desk], within: float,
+        path: str = "/readyz",
     ) -> tuple[Desk, float]:
-        """The first of ``candidates`` whose ``/readyz`` answers 200, and when (monotonic)."""
+        """The first of ``candidates`` whose ``/readyz`` (or ``path``) answers 200, and when
+        (monotonic)."""
         async with asyncio.timeout(within):
             while True:
                 for desk in candidates:
-                    if await desk.ready(http):
+                    if await desk.ready(http, path):
                         return desk, time.monotonic()
                 await asyncio.sleep(READY_POLL_SECONDS)
 

@@ -148,7 +148,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     ),
     Benchmark(
         # A leader and a standby on PostgreSQL: the leader SIGKILLed 10 times, paused 3 times
-        # for 30 s and SIGTERMed 3 times while rooms race, matches fall due and DMs go out.
+        # for 30 s and SIGTERMed 3 times, and the database's server restarted twice, while
+        # rooms race, matches fall due and DMs go out.
         "failover", "bench.failover", (), ("--quick",),
         (
             at_most("takeover_kill_p99_s", 10.0),
@@ -157,7 +158,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
                 equal(key, 0)
                 for key in ("rooms_opened_twice", "matches_without_room", "events_lost",
                             "events_recorded_twice", "dms_lost", "dms_sent_twice",
-                            "fenced_effects")
+                            "fenced_effects", "parked")
             ),
         ),
         issue=27,

@@ -19,7 +19,8 @@ from typing import Any
 
 import asyncpg
 
-PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "database": "postgres"}
+PG_PORT = 5432
+PG_ADMIN = {"host": "127.0.0.1", "port": PG_PORT, "user": "postgres", "database": "postgres"}
 
 Bench = Callable[[argparse.Namespace, str, Path], Awaitable[dict[str, Any]]]
 
@@ -31,13 +32,23 @@ async def database(options: argparse.Namespace, work: Path) -> AsyncIterator[str
         yield f"sqlite+aiosqlite:///{work / 'racedesk.sqlite3'}"
         return
     name = f"racedesk_bench_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(**PG_ADMIN)
+    # A bench that runs its own server (bench.pg_cluster) says on which port.
+    port: int = getattr(options, "pg_port", None) or PG_PORT
+    admin = {**PG_ADMIN, "port": port}
+    connection = await asyncpg.connect(**admin)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await connection.close()
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{name}"
+    finally:
+        # A new session: the server may have restarted under the bench meanwhile.
+        connection = await asyncpg.connect(**admin)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
 
 
 async def run(options: argparse.Namespace, prefix: str, bench: Bench) -> dict[str, Any]:

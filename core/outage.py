@@ -102,7 +102,7 @@ class DatabaseWatch(OutageWatch):
             return True
         if await self.ping():
             return False
-        self._went_away(error)
+        self._went_away(None)  # the ping's own error says more (refused, starting up)
         return True
 
     async def wait_until_up(self) -> None:

@@ -6,6 +6,7 @@ that hangs (``hang_report``), tested through ``pytester``."""
 pytest_plugins = [
     "tests.plugins.moved_clock",
     "tests.plugins.database",
+    "tests.plugins.pg_cluster",
     "tests.plugins.faults",
     "tests.plugins.fake_racetime",
     "tests.plugins.racetime_engine",

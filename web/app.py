@@ -18,6 +18,7 @@ from core.accounts.linking import LinkService
 from core.calendars import CalendarFeedService
 from core.health import HealthService
 from core.leadership import ALONE, LeadershipStatus
+from core.outage import DatabaseWatch
 from core.pages import PublicPageService
 from core.rooms.api import RoomApiService
 from core.tournaments.match_api import MatchApiService
@@ -25,6 +26,7 @@ from web.errors import json_errors
 from web.keys import (
     API_TOKENS,
     CALENDARS,
+    DATABASE_WATCH,
     DISCORD_CONNECTED,
     HEALTH,
     LEADERSHIP,
@@ -67,18 +69,24 @@ class WebDependencies:
     pages: PublicPageService | None = None
     # Leader or standby (issue 27): a standby answers only /healthz, /readyz and /metrics.
     leadership: Callable[[], LeadershipStatus] = lambda: ALONE
+    # The database going away and back (core.outage): 503 with Retry-After meanwhile.
+    database_watch: DatabaseWatch | None = None
 
 
 def create_app(
     dependencies: WebDependencies, routes: Sequence[RouteInstaller] = ROUTES
 ) -> web.Application:
     app = web.Application(
-        middlewares=[json_errors, health.standby_answers_health_only],
+        middlewares=[
+            json_errors, health.standby_answers_health_only, health.database_away_says_so,
+        ],
         client_max_size=CLIENT_MAX_SIZE,
     )
     app[HEALTH] = dependencies.health
     app[LEADERSHIP] = dependencies.leadership
     app[DISCORD_CONNECTED] = dependencies.discord_connected
+    if dependencies.database_watch is not None:
+        app[DATABASE_WATCH] = dependencies.database_watch
     app[API_TOKENS] = dependencies.api_tokens
     app[ROOM_API] = dependencies.room_api
     app[RATE_LIMITER] = dependencies.rate_limiter

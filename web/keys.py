@@ -11,6 +11,7 @@ from core.accounts.linking import LinkService
 from core.calendars import CalendarFeedService
 from core.health import HealthService
 from core.leadership import LeadershipStatus
+from core.outage import DatabaseWatch
 from core.pages import PublicPageService
 from core.rooms.api import RoomApiService
 from core.tournaments.match_api import MatchApiService
@@ -30,3 +31,5 @@ MATCH_API = web.AppKey("match_api", MatchApiService)
 PAGES = web.AppKey("pages", PublicPageService)
 # What this process is (leader, standby, or alone): the composition root's answer.
 LEADERSHIP: web.AppKey[Callable[[], LeadershipStatus]] = web.AppKey("leadership")
+# Whether the database answers (core.outage); absent: the app does not know.
+DATABASE_WATCH = web.AppKey("database_watch", DatabaseWatch)

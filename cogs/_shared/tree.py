@@ -7,6 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
+from cogs._shared.database_away import DATABASE_AWAY, database_away, is_outage
 from cogs._shared.discord_limits import MESSAGE_CONTENT_MAX
 from cogs._shared.fitting import fit_lines
 from cogs._shared.permissions import may_complete
@@ -14,6 +15,9 @@ from cogs._shared.replies import reply
 from core.errors import UserFacingError
 
 log = logging.getLogger(__name__)
+
+# Commands that answer without the database: /about shows that it is away.
+WITHOUT_DATABASE = frozenset({"about"})
 
 APOLOGY = "Something went wrong on our side while running that command. It has been logged."
 
@@ -50,6 +54,9 @@ async def answer_error(interaction: discord.Interaction, error: Exception) -> No
         message = describe_check_failure(original)
     elif isinstance(original, app_commands.TransformerError):
         message = str(original)
+    elif await is_outage(interaction, original):
+        log.warning("Command /%s for user %s: the database is away", command, interaction.user.id)
+        message = DATABASE_AWAY
     else:
         log.error(
             "Command /%s failed for user %s in guild %s",
@@ -66,10 +73,20 @@ async def answer_error(interaction: discord.Interaction, error: Exception) -> No
 
 class RaceDeskTree(app_commands.CommandTree):
     """Turns every command failure into a short ephemeral reply and a logged traceback, and
-    offers a command's suggestions only to those the access policy lets run it."""
+    offers a command's suggestions only to those the access policy lets run it. While the
+    database is away every interaction is answered at once with what to do."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.type is not discord.InteractionType.autocomplete:
+        autocomplete = interaction.type is discord.InteractionType.autocomplete
+        name = interaction.command.qualified_name if interaction.command else None
+        if name not in WITHOUT_DATABASE and database_away(interaction):
+            # Answered now, not after a connection timeout.
+            if autocomplete:
+                await interaction.response.autocomplete([])
+            else:
+                await reply(interaction, DATABASE_AWAY, ephemeral=True)
+            return False
+        if not autocomplete:
             return True  # a command's own check asks the policy, and says who may
         if await may_complete(interaction):
             return True

@@ -19,6 +19,7 @@ from sqlmodel import select
 
 from core.event_store.event_log import DatabaseEventLog
 from core.events import Event
+from core.outage import DatabaseWatch
 from db.models import AsyncLiveRace, Match, RaceRoom
 from db.queries import rooms as room_queries
 from db.queries import users as user_queries
@@ -42,8 +43,12 @@ class RoomState:
 
 class DatabaseRoomStore:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], event_log: DatabaseEventLog
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        event_log: DatabaseEventLog,
+        outage: DatabaseWatch | None = None,
     ) -> None:
+        self._outage = outage
         self._sessionmaker = sessionmaker
         self._log = event_log
         # Rooms whose snapshot could not be stored at all (a value no column takes): their
@@ -156,8 +161,18 @@ class DatabaseRoomStore:
         )
 
     async def linked_user_ids(self, racetime_ids: Iterable[str]) -> dict[str, int]:
-        async with self._sessionmaker() as session:
-            return await user_queries.linked_user_ids(session, racetime_ids)
+        """Who these racetime users are in RaceDesk. While the database is away this waits
+        for it: an event must not lose who caused it (its room's events could not be
+        committed meanwhile anyway)."""
+        wanted = list(racetime_ids)
+
+        async def look_up() -> dict[str, int]:
+            async with self._sessionmaker() as session:
+                return await user_queries.linked_user_ids(session, wanted)
+
+        if self._outage is None:
+            return await look_up()
+        return await self._outage.ride_out(look_up, "Looking up linked racetime users")
 
     async def room_rows(self) -> list[RaceRoom]:
         """Every room row (for admin views and tests)."""

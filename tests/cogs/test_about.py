@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from discord import app_commands
 
+from cogs._shared.database_away import DATABASE_AWAY
 from cogs._shared.tree import APOLOGY
 from cogs.about import format_uptime
 from core.errors import UserFacingError
@@ -96,3 +97,20 @@ async def test_options_are_parsed_by_the_tree(discord_harness: DiscordHarness) -
 )
 def test_uptime_reads_to_the_minute(uptime: timedelta, shown: str) -> None:
     assert format_uptime(uptime) == shown
+
+
+async def test_while_the_database_is_away_commands_say_so_at_once_and_about_still_answers(
+    discord_harness: DiscordHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watch = discord_harness.services.database_watch
+
+    async def no_answer() -> bool:  # the server is away (test_database_restart.py stops one)
+        return False
+
+    monkeypatch.setattr(watch, "ping", no_answer)
+    assert await watch.confirm_outage(ConnectionRefusedError(111, "refused"))
+    result = await discord_harness.slash("tournament list")
+    assert result.first.ephemeral and result.first.content == DATABASE_AWAY
+    about = await discord_harness.slash("about")
+    fields = {field.name: field.value for field in about.first.embeds[0].fields}
+    assert "Database: unreachable for" in fields["Health"] and "waits for it" in fields["Health"]

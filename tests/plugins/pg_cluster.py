@@ -1,14 +1,5 @@
-"""A PostgreSQL server of a test's own, to stop and start under RaceDesk.
-
-The machine's PostgreSQL serves every other test; restarting it would break them. A
-:class:`PrivateCluster` is a cluster made for one test module with ``initdb`` (run as the
-``postgres`` user when the tests run as root, as PostgreSQL refuses root), listening on a
-free port of 127.0.0.1 with trust authentication, its socket in its own folder. It is
-stopped and removed when the module ends.
-
-:meth:`PrivateCluster.restart` restarts it ``fast`` (sessions ended cleanly, as a package
-upgrade or ``systemctl restart`` does) or ``immediate`` (as if the server crashed: crash
-recovery at the next start); :meth:`stop` and :meth:`start` leave a gap in between.
+"""A PostgreSQL server of a test's own (``bench.pg_cluster``), to stop and start under
+RaceDesk: the machine's serves every other test.
 
 Fixture: ``private_pg`` (module-scoped; skipped unless the backend is PostgreSQL and
 ``initdb`` is installed).
@@ -16,112 +7,19 @@ Fixture: ``private_pg`` (module-scoped; skipped unless the backend is PostgreSQL
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from bench.pg_cluster import PrivateCluster, find_pg_bin, private_cluster
 from tests.plugins.database import selected_backend
-
-PG_BIN_ROOT = Path("/usr/lib/postgresql")
-
-
-def _pg_bin() -> Path | None:
-    """The newest installed PostgreSQL's bin folder (Debian's layout), or one on PATH."""
-    if PG_BIN_ROOT.is_dir():
-        versions = sorted(
-            (p for p in PG_BIN_ROOT.iterdir() if (p / "bin" / "initdb").exists()),
-            key=lambda p: int(p.name) if p.name.isdigit() else 0,
-        )
-        if versions:
-            return versions[-1] / "bin"
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class PrivateCluster:
-    """One PostgreSQL server in a temporary folder (see the module's docstring)."""
-
-    def __init__(self, bin_dir: Path, folder: Path) -> None:
-        self._bin = bin_dir
-        self.folder = folder
-        self.data = folder / "data"
-        self.port = _free_port()
-        self._as_postgres = os.geteuid() == 0
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def _run(self, *args: str) -> None:
-        command = [str(self._bin / args[0]), *args[1:]]
-        if self._as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
-
-    def init(self) -> None:
-        if self._as_postgres:
-            shutil.chown(self.folder, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "--no-sync", "-E", "UTF8")
-        (self.data / "postgresql.auto.conf").write_text(
-            f"port = {self.port}\n"
-            "listen_addresses = '127.0.0.1'\n"
-            f"unix_socket_directories = '{self.folder}'\n"
-            "fsync = off\n"
-            "max_connections = 100\n"
-        )
-
-    def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),
-                  "-w", "-t", "60", "start")
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
-
-    def restart(self, mode: str = "fast") -> None:
-        self.stop(mode)
-        self.start()
-
-    async def astop(self, mode: str = "fast") -> None:
-        await asyncio.to_thread(self.stop, mode)
-
-    async def astart(self) -> None:
-        await asyncio.to_thread(self.start)
-
-    async def arestart(self, mode: str = "fast") -> None:
-        await asyncio.to_thread(self.restart, mode)
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.SubprocessError):
-            self.stop("immediate")
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def private_pg() -> Iterator[PrivateCluster]:
     if selected_backend() != "postgres":
         pytest.skip("a private PostgreSQL server is for the PostgreSQL run")
-    bin_dir = _pg_bin()
-    if bin_dir is None:
+    if find_pg_bin() is None:
         pytest.skip("PostgreSQL's initdb is not installed")
-    cluster = PrivateCluster(bin_dir, Path(tempfile.mkdtemp(prefix="racedesk-pg-")))
-    cluster.folder.chmod(0o755)
-    try:
-        cluster.init()
-        cluster.start()
+    with private_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.remove()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -87,3 +88,29 @@ async def test_the_lifecycle_stops_the_web_server(
         with pytest.raises(aiohttp.ClientConnectionError):
             async with http.get(url):
                 pass
+
+
+async def test_while_the_database_is_away_the_api_answers_503_at_once_and_healthz_says_why(
+    scene: ApiScene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watch = scene.services.database_watch
+
+    async def no_answer() -> bool:  # the server is away (tests/core/test_database_restart.py
+        watch.last_error = "ConnectionRefusedError: [Errno 111]"  # stops a real one)
+        return False
+
+    monkeypatch.setattr(watch, "ping", no_answer)
+    assert await watch.confirm_outage(ConnectionRefusedError(111, "refused"))
+    status, body, headers = await scene.call("GET", scene.room_path())
+    assert (status, body["error"]) == (503, "database_unavailable"), body
+    assert headers["Retry-After"] == "5"
+    assert "nothing was changed" in body["message"]
+    status, body, _ = await scene.call("GET", "/healthz", headers={})
+    assert status == 503 and checks_of(body)["Database"] is False
+    database = next(check for check in body["checks"] if check["name"] == "Database")
+    assert "unreachable for" in database["detail"] and "RaceDesk waits" in database["detail"]
+    monkeypatch.undo()
+    # Its next ping (every second while away) finds it back.
+    await asyncio.wait_for(watch.wait_until_up(), 30)
+    status, _, _ = await scene.call("GET", scene.room_path())
+    assert status != 503

@@ -11,7 +11,9 @@
   proxy routes the API, the OAuth callback and the pages by.
 
 A standby, or a leader still starting, answers nothing else (503 with ``Retry-After``): its
-parts do not run yet. No token needed: these say nothing a load balancer should not know.
+parts do not run yet. While the database is away (``core.outage``) every other path answers
+503 with ``Retry-After`` at once. No token needed: these say nothing a load balancer should
+not know.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from core.leadership import LeadershipStatus, Role
+from core.outage import RETRY_AFTER_SECONDS
 from web.errors import ApiError
-from web.keys import DISCORD_CONNECTED, HEALTH, LEADERSHIP
+from web.keys import DATABASE_WATCH, DISCORD_CONNECTED, HEALTH, LEADERSHIP
 
 # What a standby serves; everything else is the leader's.
 STANDBY_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -106,6 +109,37 @@ async def standby_answers_health_only(
         "This RaceDesk process is a standby: the leader answers (the process whose "
         "/readyz answers 200). Try again in a moment.",
         headers=retry,
+    )
+
+
+@web.middleware
+async def database_away_says_so(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """While the database is away (``core.outage``), everything but health and metrics is
+    answered at once with 503 and ``Retry-After``, rather than after a connection timeout;
+    a request that meets the database going away is answered the same."""
+    watch = request.app.get(DATABASE_WATCH)
+    if watch is None or request.path in STANDBY_PATHS:
+        return await handler(request)
+    if not watch.available:
+        raise database_away()
+    try:
+        return await handler(request)
+    except Exception as error:
+        if isinstance(error, ApiError | web.HTTPException) or not await watch.confirm_outage(
+            error
+        ):
+            raise
+        raise database_away() from error
+
+
+def database_away() -> ApiError:
+    return ApiError(
+        503, "database_unavailable",
+        "RaceDesk's database is out of reach right now (restarting, or down): nothing was "
+        "changed. Try again shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
