@@ -24,6 +24,7 @@ import discord
 from discord.ext import commands
 
 import cogs
+from cogs._shared.fenced_http import fenced_http_trace
 from cogs._shared.member_directory import DiscordMembers
 from cogs._shared.notifications.sender import DiscordNotificationSender
 from cogs._shared.permissions import (
@@ -159,6 +160,11 @@ class RaceDeskBot(commands.Bot):
         # RaceDesk never joins a voice channel: discord.py's warnings that voice is not
         # supported would only open every start's log with noise.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        # Under a leader lease, the last check that this process still leads comes right
+        # before each request that would change something on Discord (none when alone).
+        trace = fenced_http_trace(services.fence)
+        if trace is not None:
+            client_options.setdefault("http_trace", trace)
         self.services = services  # before discord.py's __init__, which sets owner_ids
         super().__init__(
             command_prefix=commands.when_mentioned,
