@@ -62,6 +62,7 @@ from core.identity import SYSTEM_USER_ID
 from core.leadership import (
     NO_FENCE,
     Fence,
+    FencedError,
     Leadership,
     LeaseTimings,
     Role,
@@ -282,7 +283,11 @@ def build_services(
     )
     sessionmaker = create_sessionmaker(engine)
     event_log = DatabaseEventLog(sessionmaker, clock=clock)
-    dispatcher = EventDispatcher(event_log, retry=listener_retry, metrics=metrics)
+    # A listener refused because this process no longer leads (its fenced write, or the last
+    # check before a Discord request) leaves the event to the leader: no retry, no park.
+    dispatcher = EventDispatcher(
+        event_log, retry=listener_retry, metrics=metrics, stop_on=(FencedError,)
+    )
     bot_status = BotStatusRepository(sessionmaker, event_log, clock, fence=fence)
     health = HealthService(
         engine=engine,
