@@ -24,6 +24,7 @@ import discord
 from discord.ext import commands
 
 import cogs
+from cogs._shared.fenced_http import fenced_http_trace
 from cogs._shared.member_directory import DiscordMembers
 from cogs._shared.notifications.sender import DiscordNotificationSender
 from cogs._shared.permissions import (
@@ -61,6 +62,7 @@ from core.identity import SYSTEM_USER_ID
 from core.leadership import (
     NO_FENCE,
     Fence,
+    FencedError,
     Leadership,
     LeaseTimings,
     Role,
@@ -160,6 +162,11 @@ class RaceDeskBot(commands.Bot):
         # RaceDesk never joins a voice channel: discord.py's warnings that voice is not
         # supported would only open every start's log with noise.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        # Under a leader lease, the last check that this process still leads comes right
+        # before each request that would change something on Discord (none when alone).
+        trace = fenced_http_trace(services.fence)
+        if trace is not None:
+            client_options.setdefault("http_trace", trace)
         self.services = services  # before discord.py's __init__, which sets owner_ids
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -279,8 +286,11 @@ def build_services(
     # The database going away and coming back (core.outage): the parts wait on this watch.
     database_watch = DatabaseWatch(engine, clock=clock)
     event_log = DatabaseEventLog(sessionmaker, clock=clock, outage=database_watch)
+    # A listener refused because this process no longer leads (its fenced write, or the last
+    # check before a Discord request) leaves the event to the leader: no retry, no park.
     dispatcher = EventDispatcher(
-        event_log, retry=listener_retry, metrics=metrics, outage=database_watch
+        event_log, retry=listener_retry, metrics=metrics, outage=database_watch,
+        stop_on=(FencedError,),
     )
     bot_status = BotStatusRepository(sessionmaker, event_log, clock, fence=fence)
     health = HealthService(

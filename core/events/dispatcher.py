@@ -9,12 +9,14 @@ finish before a lower priority starts.
 
 A listener that raises or runs past its timeout is retried with backoff, up to
 ``RetryPolicy.attempts`` tries; then the delivery is *parked* (kept in the log for an admin,
-counted, logged as an error) and the event moves on. A retrying listener holds up only its
-own partition, and no concurrency slot while it waits. A failure because the database is
-away (``core.outage``) is not counted: the listener waits until the database is back and is
-tried again, so an outage never parks a delivery. Once every listener is done with an
-event, the event is acknowledged; an event that was not acknowledged when the process died is
-delivered again after the restart, with the same ``event_id``.
+counted, logged as an error) and the event moves on. An error that means this process must
+stop acting (``stop_on``: it no longer leads) is neither retried nor parked: the partition's
+delivery stops there, its event unacknowledged, for the next start. A failure because the
+database is away (``core.outage``) is not counted: the listener waits until the database is
+back and is tried again, so an outage never parks a delivery. A retrying listener holds up
+only its own partition, and no concurrency slot while it waits. Once every listener is done
+with an event, the event is acknowledged; an event that was not acknowledged when the
+process died is delivered again after the restart, with the same ``event_id``.
 
 **Exactly once.** Delivery is at least once, so a listener that records something durable (a
 result, a notification, a status) must do it in its own transaction keyed by ``event_id``:
@@ -85,7 +87,8 @@ class Subscription:
 
 
 class _Abandoned(Exception):
-    """Shutting down while a listener is failing: leave the event for the next start."""
+    """Shutting down while a listener is failing, or a listener said this process must stop
+    acting: leave the event for the next start."""
 
 
 READ_BACK_MEMORY = 10_000  # seqs read back from the log that a partition remembers
@@ -144,7 +147,12 @@ class EventDispatcher:
         metrics: Metrics = NO_METRICS,
         close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
         outage: OutageWatch | None = None,
+        stop_on: tuple[type[Exception], ...] = (),
     ) -> None:
+        """``stop_on``: what a listener raises when this process must stop acting (``bot.py``
+        gives ``core.leadership.FencedError``): not retried, not parked; the partition stops
+        as for a shutdown and the event stays unacknowledged, for the process that leads."""
+        self._stop_on = stop_on
         self._metrics = metrics
         self._outage = outage
         self._close_timeout = close_timeout
@@ -371,7 +379,7 @@ class EventDispatcher:
                 self.delivered += 1
                 self._log.acknowledge(entry.seq)
         except _Abandoned:
-            log.warning("Partition %s: delivery stopped for shutdown; resumes at next start", key)
+            log.warning("Partition %s: delivery stopped; resumes at next start", key)
             partition.queue.clear()
             partition.overflow = False
         finally:
@@ -424,6 +432,12 @@ class EventDispatcher:
                 error = await self._call(subscription, event)
             if error is None:
                 return
+            if isinstance(error, self._stop_on):
+                log.warning(
+                    "Listener %s stopped on %s id=%s: %s; the event is left for the next start",
+                    subscription.name, event.kind, event.event_id, error,
+                )
+                raise _Abandoned
             if await self._waited_for_database(error):
                 continue  # an outage is nobody's failure: not counted towards parking
             failures += 1

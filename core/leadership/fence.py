@@ -10,8 +10,13 @@ sends or records anything once it resumes, whatever it was doing when it stopped
 
 :meth:`Fence.ensure_current` is the cheap check without the database, for the moment just
 before an effect outside it (a DM sent, a ``startrace`` posted): it refuses once this process
-has gone longer than it may without renewing its lease. :data:`NO_FENCE` is the fence of a
-process that runs alone (SQLite, or ``[ha]`` off): both checks cost nothing.
+has gone longer than it may without renewing its lease. The launcher asks it right before
+``startrace`` (``core/rooms/launch.py``) and the notification delivery before each send; for
+Discord the last check is in the bot's HTTP client, right before each request that would
+change something leaves (``cogs/_shared/fenced_http.py``), so a DM that waited out a rate limit
+is checked when it would leave, not when it was handed over. :data:`NO_FENCE` is the fence of
+a process that runs alone (SQLite, or ``[ha]`` off): every check costs nothing, and the bot's
+HTTP client has none.
 """
 
 from __future__ import annotations

@@ -18,9 +18,12 @@ second message with the same nonce for a few minutes, so a send retried after a 
 once. The task wakes as soon as rows are queued; a slow sweep is the safety net.
 
 Under a leader lease (``core.leadership``) taking rows is fenced in its transaction, and each
-send asks the fence again without the database: a process that lost the lead (or was paused
-past it) sends nothing more, and leaves the rows it had taken to the leader, which makes them
-due at its start.
+send asks the fence again without the database, twice: here before handing the row to the
+sender, and on the Discord side right before each request leaves (``cogs/_shared/
+fenced_http.py``), after whatever rate limit it waited out. A process that lost the lead (or
+was paused past it) sends nothing more: a :class:`FencedError` from either check is no
+outcome, the row is left as taken (not finished, no attempt counted) for the leader, which
+makes it due at its start.
 
 While the database is away (``core.outage``) delivery waits for it instead of logging a
 failure every few seconds: a DM sent just before is recorded once the database is back.
@@ -266,11 +269,13 @@ class NotificationDelivery:
                 return
             try:
                 self._fence.ensure_current()
+                outcome = await self._attempt(row)
             except FencedError as fenced:
-                # Not sent, not recorded: the row's lease runs out for the leader to send it.
+                # Refused before the send, or by the sender's last check right before its
+                # request left (it may have waited out a rate limit meanwhile). Not sent, not
+                # recorded: the row's lease runs out for the leader to send it.
                 log.warning("Notification %s not sent: %s", row.id, fenced)
                 return
-            outcome = await self._attempt(row)
         status, error = outcome.status, outcome.error
         try:
             await self._record(row, outcome)
@@ -331,6 +336,8 @@ class NotificationDelivery:
             return await self._fall_back(row, message, key, str(refused))
         except DeliveryFailed as failed:
             return self._retry_or_fail(row, str(failed), failed)
+        except FencedError:
+            raise  # this process no longer leads: no outcome to record (see _deliver_one)
         except Exception as error:  # a bug or an unexpected library error: retry, logged
             log.exception("Notification %s: unexpected error while sending", row.id)
             return self._retry_or_fail(row, f"{type(error).__name__}: {error}", None)

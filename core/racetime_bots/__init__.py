@@ -2,5 +2,6 @@
 health and status history, alerts to owners, administration, and the rooms' storage for
 the racetime engine.
 
-Uses: ``core.access``, ``core.event_store``, ``core.events``, ``racetime``, ``db``.
+Uses: ``core.access``, ``core.event_store``, ``core.events``, ``core.leadership``, ``racetime``,
+``db``.
 """

@@ -12,7 +12,8 @@ a ``racetime_alerts`` row, all in one transaction. A unique ``open_key`` keeps o
 incident per subject however the events arrive. Delivery (:meth:`BotAlertService.deliver`)
 sends each queued alert to its recipients through an :class:`AlertSender` (Discord's, under
 ``cogs/_shared``) with a receipt per recipient (:class:`SentOnce`), so a restart neither loses
-an alert nor sends one twice.
+an alert nor sends one twice. A sender that finds this process no longer leads
+(:class:`~core.leadership.FencedError`) stops the delivery with nothing recorded.
 
 Recipients of an alert about a bot: the admin channel (``/racetime alerts channel``) of every
 server the bot is assigned to; the bot owners by DM when one of those servers has no admin
@@ -40,6 +41,7 @@ from core.clock import Clock
 from core.event_store.exactly_once import exactly_once
 from core.event_store.sent_once import SentOnce
 from core.events import EventDispatcher, RacetimeBotStatusChangedEvent
+from core.leadership import FencedError
 from core.sending import NONCE_LENGTH, DeliveryFailed, DeliveryRefused
 from core.stopping import wait_or_cancel
 from db.models import (
@@ -436,6 +438,11 @@ class BotAlertService:
             try:
                 await self.check_rooms()
                 await self.deliver(sender, owner_ids())
+            except FencedError as fenced:
+                # The sender's last check found this process no longer leads: what it was
+                # sending has no receipt and no attempt recorded; the leader sends it.
+                log.warning("racetime alerts stop: %s", fenced)
+                return
             except Exception:
                 log.exception("racetime alerts: a round failed; trying again later")
             # Not ``asyncio.wait_for``: on Python 3.11 it loses a cancellation that lands as

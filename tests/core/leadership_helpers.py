@@ -1,5 +1,6 @@
 """Leases for the tests of fencing: an old leader that lost the lead without noticing and
-the new one, and a clock that jumps as a paused process finds it on resuming."""
+the new one, a clock that jumps as a paused process finds it on resuming, and a fence a test
+turns stale (no PostgreSQL needed)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
 from core.clock import Clock
-from core.leadership import Leadership, LeaseTimings
+from core.leadership import FencedError, Leadership, LeaseTimings
 from db.engine import create_engine
 
 TIMINGS = LeaseTimings(lease_seconds=8.0, heartbeat_seconds=2.0, poll_seconds=1.0,
@@ -79,3 +81,29 @@ async def old_and_new_leader(url: str) -> AsyncIterator[tuple[Leadership, Leader
         async with leader(url) as new:
             assert old.epoch is not None and new.epoch == old.epoch + 1
             yield old, new
+
+
+class SwitchFence:
+    """A fence that holds until the test says this process stopped leading (``stale``): then
+    both checks refuse, as a paused leader's lease finds on resuming. Counts the checks
+    without the database (``asked``)."""
+
+    def __init__(self, epoch: int = 1) -> None:
+        self.stale = False
+        self.asked = 0
+        self._epoch = epoch
+
+    @property
+    def epoch(self) -> int | None:
+        return self._epoch
+
+    def ensure_current(self) -> None:
+        self.asked += 1
+        if self.stale:
+            raise FencedError(
+                f"the lease of epoch {self._epoch} ran out unrenewed: this process must not act",
+                epoch=self._epoch,
+            )
+
+    async def check(self, session: AsyncSession) -> None:
+        self.ensure_current()

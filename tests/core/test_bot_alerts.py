@@ -10,12 +10,15 @@ from typing import Literal
 import pytest
 from sqlmodel import col, select
 
+from cogs._shared.fenced_http import fenced_http_trace
+from cogs._shared.racetime_bots.alert_sender import DiscordAlertSender
 from core.clock import ManualClock, SystemClock
-from core.racetime_bots.alerts import BotAlertService, OutgoingAlert
+from core.racetime_bots.alerts import RECEIPTS, BotAlertService, OutgoingAlert
 from core.sending import DeliveryFailed
 from db.models import (
     BotStatus,
     GuildSettings,
+    ListenerReceipt,
     Match,
     RaceRoom,
     RacetimeAlert,
@@ -23,6 +26,9 @@ from db.models import (
     RacetimeIncident,
     Tournament,
 )
+from rehearsal.fake_discord_api import FakeDiscordApi
+from tests.core.leadership_helpers import SwitchFence
+from tests.plugins.fake_discord import DiscordClients
 from tests.plugins.faults import DatabaseFaults
 from tests.plugins.racetime_engine import EngineEnv, eventually
 from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
@@ -247,3 +253,34 @@ async def test_stop_ends_the_loop_even_when_news_arrives_in_the_same_moment(
     stopping = asyncio.ensure_future(alerts.stop())  # ...and the stop cancels it right then
     done, _ = await asyncio.wait({stopping}, timeout=5)
     assert done, "stop() is still waiting for the alerts loop"
+
+
+async def test_alerts_stop_with_nothing_recorded_once_the_process_no_longer_leads(
+    engine_env: EngineEnv, fake_discord: FakeDiscordApi, discord_clients: DiscordClients
+) -> None:
+    """Discord's side for real (the fake Discord REST API over a socket): the client's last
+    check refuses the owner's DM. The loop stops rather than retrying every sweep, and keeps
+    no receipt and no attempt: the process that leads sends the alert, once."""
+    alerts, bot_id = await watching(engine_env)
+    await engine_env.bot_status.update_bot_status(bot_id, BotStatus.AUTH_FAILED, "refused")
+    await engine_env.dispatcher.drain()
+    owner = fake_discord.add_user()
+    fence = SwitchFence()
+    fence.stale = True
+    paused = DiscordAlertSender(await discord_clients.login(http_trace=fenced_http_trace(fence)))
+
+    async with asyncio.timeout(10):  # it stops by itself; it does not sweep again in an hour
+        await alerts.run(paused, lambda: [owner], sweep_seconds=3600)
+
+    assert fence.asked == 1
+    assert fake_discord.count("POST /users/@me/channels") == 0 and fake_discord.messages == []
+    async with engine_env.sessionmaker() as session:
+        [row] = (await session.execute(select(RacetimeAlert))).scalars().all()
+        receipts = (await session.execute(
+            select(ListenerReceipt).where(col(ListenerReceipt.listener) == RECEIPTS)
+        )).scalars().all()
+    assert (row.attempts, row.sent_at, row.last_error, receipts) == (0, None, None, [])
+
+    leading = DiscordAlertSender(await discord_clients.login())
+    assert await alerts.deliver(leading, [owner]) == 1
+    assert [m.recipient_id for m in fake_discord.messages] == [owner]

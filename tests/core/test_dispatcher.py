@@ -424,6 +424,45 @@ async def test_a_listener_failing_during_shutdown_leaves_its_event_for_the_next_
     assert await log.pending_partitions() == [entries[0].event.partition_key]
 
 
+class _NoLongerLeading(Exception):
+    """What a listener raises once this process must stop acting (bot.py: FencedError)."""
+
+
+async def test_a_listener_told_to_stop_acting_leaves_its_partition_to_the_next_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = MemoryEventLog()
+    bus = EventDispatcher(log, retry=NO_WAIT, stop_on=(_NoLongerLeading,))
+    calls: list[str] = []
+
+    async def refused(event: RacetimeRaceStatusChangedEvent) -> None:
+        calls.append(event.new_status)
+        raise _NoLongerLeading("the lease ran out unrenewed")
+
+    bus.subscribe(RacetimeRaceStatusChangedEvent, refused)
+    with caplog.at_level(logging.WARNING, logger="core.events.dispatcher"):
+        first, second = status("r", "open"), status("r", "pending")
+        await bus.emit(first)
+        await bus.emit(second)
+        await bus.drain()
+
+    assert calls == ["open"]  # not retried, and the partition went no further
+    assert bus.parked == 0 and log.parked == [] and log.acknowledged == set()
+    assert "the event is left for the next start" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # The process that leads delivers both, in order.
+    seen: list[str] = []
+    leader = EventDispatcher(log, retry=NO_WAIT)
+
+    @leader.on(RacetimeRaceStatusChangedEvent)
+    async def record(event: RacetimeRaceStatusChangedEvent) -> None:
+        seen.append(event.event_id)
+
+    await leader.start()
+    await leader.drain()
+    assert seen == [first.event_id, second.event_id]
+
+
 class _LateCommitLog(MemoryEventLog):
     """Two transactions at once: one takes a seq, another takes the next and commits first."""
 

@@ -1,11 +1,12 @@
 """Fencing by epoch (issue 27) where effects are claimed: a process that lost the lead, or
 was paused past its lease, claims no room and posts no ``startrace``, takes no outbox row
-and sends no DM, and records no result; the leader under the newest epoch does each once.
-A claim an older epoch left behind is finished by the new leader at once. On PostgreSQL (the
-lease needs it)."""
+and sends no DM (not even one that waited in discord.py's rate limiter), and records no
+result; the leader under the newest epoch does each once. A claim an older epoch left behind
+is finished by the new leader at once. On PostgreSQL (the lease needs it)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cogs._shared.fenced_http import fenced_http_trace
+from cogs._shared.notifications.sender import DiscordNotificationSender
 from core.access import AccessPolicy
 from core.audit import AuditService
 from core.clock import ManualClock, SystemClock
@@ -20,7 +23,11 @@ from core.event_store.exactly_once import exactly_once
 from core.events import RacetimeRaceStatusChangedEvent
 from core.leadership import Fence, FencedError, Leadership
 from core.live_races.rooms import LiveRaceRooms
-from core.notifications.delivery import DeliveryTimings, NotificationDelivery
+from core.notifications.delivery import (
+    DeliveryTimings,
+    NotificationDelivery,
+    NotificationSender,
+)
 from core.notifications.kinds import NotificationType
 from core.notifications.service import NotificationContent, NotificationService
 from core.racetime_bots.status import BotStatusRepository
@@ -40,17 +47,20 @@ from db.models import (
 )
 from racetime.client import RaceSettings
 from racetime.manager import RacetimeManager
-from tests.core.leadership_helpers import JumpingClock, leader, old_and_new_leader
+from rehearsal.fake_discord_api import FakeDiscordApi
+from tests.core.leadership_helpers import JumpingClock, leader, old_and_new_leader, until
 from tests.core.match_room_helpers import NO_WAIT, add_match, room_service
 from tests.core.sample_events import status
 from tests.core.test_live_race_rooms import NOW, add_race
 from tests.core.test_notification_service import FAST, RecordingSender
+from tests.plugins.fake_discord import DiscordClients
 from tests.plugins.racetime_engine import EngineEnv
 from tests.racetime.engine_helpers import CATEGORY, add_alttpr_bot, started
 
 pytestmark = pytest.mark.postgres
 
 STARTRACE = "/o/alttpr/startrace"
+MESSAGE_POST = "POST /channels/{channel_id}/messages"
 WHEN = datetime(2026, 11, 26, 18, 30, tzinfo=UTC)
 INFO = "Spring Cup - RacerOne vs RacerTwo - Scheduled: 2026-11-26 18:30 UTC"
 GUILD = 111_111_111_111_111_111
@@ -229,7 +239,7 @@ async def queue_dm(
 
 def outbox(
     sessions: async_sessionmaker[AsyncSession], leadership: Leadership,
-    sender: RecordingSender, timings: DeliveryTimings = FAST,
+    sender: NotificationSender, timings: DeliveryTimings = FAST,
 ) -> tuple[NotificationService, NotificationDelivery]:
     audit = AuditService(sessions)
     notifications = NotificationService(sessions, audit, access=AccessPolicy(sessions, audit))
@@ -292,6 +302,32 @@ async def test_rows_taken_before_a_pause_are_not_sent_after_it(
         NotificationStatus.SENT.value, NotificationStatus.SENDING.value,
     ]
     assert paused.lost.is_set()
+
+
+async def test_a_dm_waiting_in_discord_py_s_rate_limiter_is_not_sent_after_a_pause(
+    db_sessionmaker: async_sessionmaker[AsyncSession], db_url: str,
+    fake_discord: FakeDiscordApi, discord_clients: DiscordClients,
+) -> None:
+    """The real sender and discord.py's client over the fake Discord REST API: the DM was
+    handed over under the lease, and Discord made it wait (a 429); the process is paused for
+    a minute meanwhile. discord.py's retry meets the lease's last check and never leaves."""
+    clock = JumpingClock()
+    player = fake_discord.add_user()
+    fake_discord.rate_limit_next(1, retry_after=1.5, is_global=False, path="/channels/")
+    async with leader(db_url, clock) as paused:
+        client = await discord_clients.login(http_trace=fenced_http_trace(paused.fence))
+        notifications, delivery = outbox(
+            db_sessionmaker, paused, DiscordNotificationSender(client)
+        )
+        await queue_dm(db_sessionmaker, notifications, "match-3-scheduled", player)
+        sending = asyncio.create_task(delivery.deliver_due())
+        await until(lambda: fake_discord.count(MESSAGE_POST, status=429) == 1)
+        clock.jump(60.0)  # paused while discord.py sleeps out the 429's retry_after
+
+        assert await sending == 1
+        assert paused.lost.is_set()
+    assert fake_discord.count(MESSAGE_POST) == 1 and fake_discord.messages == []
+    assert await statuses(db_sessionmaker) == [NotificationStatus.SENDING.value]
 
 
 # -- racetime bot statuses --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The notification outbox delivered over real HTTP: the real NotificationService and
 NotificationDelivery on the test database, the real DiscordNotificationSender, and a real
 ``discord.Client`` whose HTTP client (with its own rate-limit handling) talks to the fake
-Discord REST API over loopback. Only Discord itself is fake."""
+Discord REST API over loopback. Only Discord itself is fake; a process that stops leading is a
+fence the test turns stale."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from cogs._shared.fenced_http import fenced_http_trace
 from cogs._shared.notifications.sender import DiscordNotificationSender
 from core.access import AccessPolicy, Actor
 from core.audit import AuditService
 from core.events import RetryPolicy
+from core.leadership import NO_FENCE
 from core.notifications.delivery import (
     NO_FALLBACK,
     DeliveryTimings,
@@ -34,6 +37,7 @@ from core.notifications.service import NotificationContent, NotificationService
 from db.models import NotificationLog, NotificationStatus
 from db.queries.users import get_user_by_discord_id
 from rehearsal.fake_discord_api import MESSAGE_ROUTE, FakeDiscordApi, Limit, RequestRecord
+from tests.core.leadership_helpers import SwitchFence
 from tests.plugins.fake_discord import DiscordClients
 
 GUILD = 300_000_000_000_000_001
@@ -446,6 +450,78 @@ async def test_a_restart_mid_batch_delivers_each_notification_exactly_once(
     for player in players:
         [message] = fake_discord.messages_in(fake_discord.dm_channel_of(player))
         assert message.embed_description == "Spring Cup · match:7:room"
+
+
+# -- a leader that stops leading while a DM waits ----------------------------------------------
+
+
+async def test_a_dm_waiting_out_a_429_is_not_sent_once_its_process_no_longer_leads(
+    outbox: Outbox, fake_discord: FakeDiscordApi, discord_clients: DiscordClients,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The delivery asked the fence and handed the DM over; Discord made it wait, and the
+    lease ran out meanwhile (the process paused, or cut off from the database). When
+    discord.py tries again, the bot's last check stops the request before it leaves."""
+    player = await outbox.player()
+    fake_discord.rate_limit_next(1, retry_after=1.5, is_global=False, path="/channels/")
+    await outbox.queue("match:12:room", [player])
+    fence = SwitchFence()
+    client = await discord_clients.login(http_trace=fenced_http_trace(fence))
+    paused = NotificationDelivery(
+        outbox.sessionmaker, outbox.notifications, DiscordNotificationSender(client),
+        timings=TIMINGS, fence=fence,
+    )
+
+    with caplog.at_level("WARNING", logger="core.notifications.delivery"):
+        sending = asyncio.create_task(paused.deliver_due())
+
+        async def waiting_out_the_429() -> bool:
+            return message_posts(fake_discord) == [429]
+
+        await wait_until(waiting_out_the_429)
+        [taken] = await outbox.rows()
+        fence.stale = True  # discord.py sleeps out retry_after: the lease runs out meanwhile
+        asked = fence.asked
+        assert await sending == 1
+
+    assert fence.asked == asked + 1  # discord.py's retry asked, right before it would leave
+    assert message_posts(fake_discord) == [429]  # ...and never reached Discord
+    assert fake_discord.messages == []
+    # Left as taken: not finished, no error, the attempt not given back; its lease runs out.
+    [row] = await outbox.rows()
+    left = (row.status, row.attempts, row.next_attempt_at, row.last_error)
+    assert left == (taken.status, taken.attempts, taken.next_attempt_at, taken.last_error)
+    assert (row.status, row.last_error) == ("sending", None)
+    assert f"Notification {row.id} not sent: the lease of epoch 1 ran out" in caplog.text
+
+    # The process that leads now finds the row left in flight and sends it, once.
+    async with running(outbox.delivery(await discord_clients.login())):
+        [row] = await outbox.settled()
+    assert (row.status, row.attempts, row.last_error) == ("sent", taken.attempts + 1, None)
+    assert message_posts(fake_discord) == [429, 200]
+    assert len(fake_discord.messages) == 1
+
+
+async def test_without_a_lease_the_client_asks_nothing_and_the_dm_waits_out_the_429(
+    outbox: Outbox, fake_discord: FakeDiscordApi, discord_clients: DiscordClients,
+) -> None:
+    assert fenced_http_trace(NO_FENCE) is None  # a process alone installs no check at all
+    player = await outbox.player()
+    fake_discord.rate_limit_next(1, retry_after=0.3, is_global=False, path="/channels/")
+    await outbox.queue("match:13:room", [player])
+    client = await discord_clients.login(http_trace=fenced_http_trace(NO_FENCE))
+    assert client.http.http_trace is None
+    delivery = NotificationDelivery(
+        outbox.sessionmaker, outbox.notifications, DiscordNotificationSender(client),
+        timings=TIMINGS, fence=NO_FENCE,
+    )
+
+    assert await delivery.deliver_due() == 1
+
+    [row] = await outbox.rows()
+    assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
+    assert message_posts(fake_discord) == [429, 200]
+    assert len(fake_discord.messages) == 1
 
 
 # -- the fake itself answers like Discord ------------------------------------------------------

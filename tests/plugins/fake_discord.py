@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import discord
 import pytest
@@ -36,8 +37,10 @@ class DiscordClients:
         self._fake = fake
         self._clients: list[discord.Client] = []
 
-    async def login(self) -> discord.Client:
-        client = discord.Client(intents=discord.Intents.default())
+    async def login(self, **options: Any) -> discord.Client:
+        """A client logged in to the fake; ``options`` go to ``discord.Client``
+        (``http_trace``, say)."""
+        client = discord.Client(intents=discord.Intents.default(), **options)
         self._clients.append(client)
         await client.login(self._fake.token or "any-token")
         return client

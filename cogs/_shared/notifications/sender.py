@@ -4,6 +4,8 @@ Discord's answers become the delivery's terms: a DM Discord refuses (DMs closed,
 server in common) is :class:`DeliveryRefused`; a 5xx, a network error or a rate limit that
 outlasted discord.py's own waiting is a retryable :class:`DeliveryFailed`; anything else is a
 permanent one. discord.py's HTTP client honours 429s itself (it waits ``retry_after``).
+A :class:`~core.leadership.FencedError` (this process stopped leading, found right before a
+request left: ``cogs/_shared/fenced_http.py``) is no delivery error: it goes through as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import discord
 
 from cogs._shared.notifications.embeds import notification_embed, room_button
 from cogs._shared.pacer import Pacer
+from core.leadership import FencedError
 from core.notifications.delivery import OutgoingNotification
 from core.sending import DeliveryFailed, DeliveryRefused
 
@@ -135,7 +138,7 @@ async def as_delivery_errors(what: str) -> AsyncIterator[None]:
     """Discord's and the network's errors, as the delivery understands them."""
     try:
         yield
-    except (DeliveryFailed, DeliveryRefused):
+    except (DeliveryFailed, DeliveryRefused, FencedError):
         raise
     except discord.HTTPException as error:
         if error.code in DM_REFUSED_CODES:

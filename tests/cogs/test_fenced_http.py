@@ -1,0 +1,95 @@
+"""The last check before a request leaves for Discord (``cogs/_shared/fenced_http.py``), on
+the client RaceDesk runs (``bot.discord_client``) logged in to the fake Discord REST API over
+a real socket: once this process no longer leads, no request that would change something
+leaves (reads still do); a process that runs alone installs no check at all."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import discord
+import pytest
+from pydantic import SecretStr
+
+from bot import RaceDeskBot, build_services, discord_client
+from core.config import DiscordSettings
+from core.container import Services
+from core.leadership import NO_FENCE, FencedError
+from core.lifecycle import Lifecycle
+from db.secrets import SecretBox
+from rehearsal.fake_discord_api import FakeDiscordApi
+from tests.core.leadership_helpers import SwitchFence
+
+CREATE_DM = "POST /users/@me/channels"
+CREATE_MESSAGE = "POST /channels/{channel_id}/messages"
+
+
+@pytest.fixture
+async def services() -> AsyncIterator[Services]:
+    built = build_services(
+        database_url="sqlite+aiosqlite:///:memory:", secret_box=SecretBox(SecretBox.generate_key())
+    )
+    async with Lifecycle() as lifecycle:
+        await lifecycle.add("database", None, built.engine.dispose)
+        yield built
+
+
+@pytest.fixture
+async def bots(fake_discord: FakeDiscordApi) -> AsyncIterator[list[RaceDeskBot]]:
+    """Bots to close after the test."""
+    started: list[RaceDeskBot] = []
+    try:
+        yield started
+    finally:
+        for bot in started:
+            await bot.close()
+
+
+async def logged_in(
+    services: Services, fake: FakeDiscordApi, bots: list[RaceDeskBot]
+) -> RaceDeskBot:
+    """The bot ``[discord]`` builds, logged in to the fake (its cogs loaded; no gateway)."""
+    token = fake.token or "any-token"
+    bot = discord_client(
+        services, DiscordSettings(token=SecretStr(token), sync_commands=False)
+    )
+    bots.append(bot)
+    await bot.login(token)
+    return bot
+
+
+async def test_a_process_that_no_longer_leads_sends_no_request_that_changes_anything(
+    services: Services, fake_discord: FakeDiscordApi, bots: list[RaceDeskBot]
+) -> None:
+    services.fence = fence = SwitchFence()
+    bot = await logged_in(services, fake_discord, bots)
+    player = fake_discord.add_user()
+    assert fence.asked == 0  # the login's reads asked nothing
+    channel = await bot.create_dm(discord.Object(id=player))  # while it leads: sent
+    assert fence.asked == 1
+
+    fence.stale = True
+    user = await bot.fetch_user(player)  # a read still goes out
+    with pytest.raises(FencedError, match="ran out unrenewed"):
+        await channel.send("Your match room is open")
+    with pytest.raises(FencedError):
+        await bot.create_dm(discord.Object(id=fake_discord.add_user()))
+
+    assert user.id == player
+    assert fence.asked == 3
+    assert fake_discord.count(CREATE_DM) == 1
+    assert fake_discord.count(CREATE_MESSAGE) == 0 and fake_discord.messages == []
+    assert fake_discord.count("GET /users/{user_id}") == 1
+
+
+async def test_a_process_alone_installs_no_check(
+    services: Services, fake_discord: FakeDiscordApi, bots: list[RaceDeskBot]
+) -> None:
+    assert services.fence is NO_FENCE  # SQLite, or [ha] off
+    bot = await logged_in(services, fake_discord, bots)
+    assert bot.http.http_trace is None
+
+    channel = await bot.create_dm(discord.Object(id=fake_discord.add_user()))
+    await channel.send("Your match room is open")
+
+    assert [message.content for message in fake_discord.messages] == ["Your match room is open"]
