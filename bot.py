@@ -284,7 +284,10 @@ def build_services(
     )
     sessionmaker = create_sessionmaker(engine)
     # The database going away and coming back (core.outage): the parts wait on this watch.
-    database_watch = DatabaseWatch(engine, clock=clock)
+    database_watch = DatabaseWatch.for_url(
+        database_url, clock=clock,
+        application_name=leadership.holder if leadership is not None else None,
+    )
     event_log = DatabaseEventLog(sessionmaker, clock=clock, outage=database_watch)
     # A listener refused because this process no longer leads (its fenced write, or the last
     # check before a Discord request) leaves the event to the leader: no retry, no park.
@@ -455,6 +458,7 @@ def build_services(
         fence=fence,
     )
     metrics.watch_leadership(lambda: status_of(services.leadership))
+    metrics.watch_database(lambda: database_watch.available)
     return services
 
 

@@ -35,9 +35,11 @@ from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
 
 from core.clock import Clock, SystemClock
 from core.events.outage import OutageWatch
+from db.engine import create_engine
 from db.errors import describe, is_transient
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ class DatabaseUnavailableError(Exception):
 class WatchTimings:
     check_seconds: float = 10.0  # a ping this often while the database answers
     retry_seconds: float = 1.0  # and this often while it does not
-    ping_timeout_seconds: float = 3.0
+    ping_timeout_seconds: float = 5.0
 
 
 class DatabaseWatch(OutageWatch):
@@ -69,6 +71,9 @@ class DatabaseWatch(OutageWatch):
         clock: Clock | None = None,
         timings: WatchTimings | None = None,
     ) -> None:
+        """``engine``: the watch's own, without a pool (``NullPool``; see :meth:`for_url`):
+        a ping must not wait for a connection of a pool that is busy, and take a busy
+        database for one that is away. It is disposed of at :meth:`stop`."""
         self._engine = engine
         self._clock = clock or SystemClock()
         self._timings = timings or WatchTimings()
@@ -80,6 +85,19 @@ class DatabaseWatch(OutageWatch):
         self.down_since: datetime | None = None
         self.last_error: str | None = None
         self.outages = 0
+
+    @classmethod
+    def for_url(
+        cls,
+        url: str,
+        *,
+        application_name: str | None = None,
+        clock: Clock | None = None,
+        timings: WatchTimings | None = None,
+    ) -> DatabaseWatch:
+        """A watch with an engine of its own on ``url`` (a new connection for each ping)."""
+        engine = create_engine(url, poolclass=NullPool, application_name=application_name)
+        return cls(engine, clock=clock, timings=timings)
 
     # -- what the others ask -----------------------------------------------------------------
 
@@ -162,6 +180,7 @@ class DatabaseWatch(OutageWatch):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._engine.dispose()
 
     # -- the watch ---------------------------------------------------------------------------
 

@@ -162,6 +162,20 @@ class _LeadershipCollector(Collector):
             )
 
 
+class _DatabaseCollector(Collector):
+    """Whether the database answers, as the watch last found it (no query at scrape time)."""
+
+    def __init__(self, available: Callable[[], bool]) -> None:
+        self._available = available
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "racedesk_database_up",
+            "1 while the database answers, 0 while it is away (RaceDesk waits for it).",
+            value=1 if self._available() else 0,
+        )
+
+
 class _Children:
     """A labelled metric's children, kept by label values: prometheus-client's ``labels()``
     costs three times the ``inc()`` it precedes, and a frame counter runs for every frame.
@@ -239,6 +253,10 @@ class PrometheusMetrics:
     def watch_leadership(self, status: Callable[[], LeadershipStatus]) -> None:
         """Serve ``racedesk_leader`` and ``racedesk_leader_epoch`` from ``status``."""
         self.registry.register(_LeadershipCollector(status))
+
+    def watch_database(self, available: Callable[[], bool]) -> None:
+        """Serve ``racedesk_database_up`` from ``available`` (``core.outage``)."""
+        self.registry.register(_DatabaseCollector(available))
 
     def sample_state_with(self, sampler: StateSampler) -> None:
         """Read the state gauges from ``sampler`` at each scrape."""

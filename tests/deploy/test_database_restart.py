@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -59,12 +60,14 @@ async def test_one_process_waits_for_its_restarted_database_and_stops_at_once_wh
             assert "unreachable for" in database["detail"], body
             status, body = await get(url + "/api/matches/1")
             assert (status, body["error"]) == (503, "database_unavailable"), body
+            assert "racedesk_database_up 0.0" in await metrics(url)
 
             await private_pg.astart()
             await desk.said("The database is back after")
             status, body = await get(url + "/healthz")
             database = next(c for c in body["checks"] if c["name"] == "Database")
             assert database["ok"], body
+            assert "racedesk_database_up 1.0" in await metrics(url)
             said = [line for line in desk.lines if "The database is unreachable" in line]
             assert len(said) == 1, desk.log  # once, however many parts met it
 
@@ -81,6 +84,11 @@ async def test_one_process_waits_for_its_restarted_database_and_stops_at_once_wh
             await desk.stop()
             if not await asyncio.to_thread(private_pg_running, private_pg):
                 await private_pg.astart()
+
+
+async def metrics(url: str) -> str:
+    async with aiohttp.ClientSession() as http, http.get(url + "/metrics") as response:
+        return await response.text()
 
 
 def private_pg_running(cluster: PrivateCluster) -> bool:

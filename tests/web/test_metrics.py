@@ -104,6 +104,7 @@ async def test_opening_a_room_moves_the_room_frame_request_and_event_series(
         before, "racedesk_event_dispatch_delay_seconds_count"
     )
     assert value(after, "racedesk_dispatcher_queue_depth") == 0
+    assert value(after, "racedesk_database_up") == 1  # (0 while away: test_database_restart)
 
     # No label names the room, and none holds a Discord or racetime user id.
     users = {str(ADA), str(BOB), str(STRANGER), *scene.fake.seed.users.values()}
@@ -311,7 +312,7 @@ async def test_every_series_is_documented_in_the_readme(scene: ApiScene) -> None
     metrics = scene.services.metrics
     assert isinstance(metrics, PrometheusMetrics)
     families = {family.name for family in metrics.registry.collect()}
-    assert len(families) == 16
+    assert len(families) == 17
     readme = README.read_text(encoding="utf-8")
     undocumented = {name for name in families if f"`{name}" not in readme}
     assert not undocumented
