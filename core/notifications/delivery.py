@@ -19,11 +19,11 @@ once. The task wakes as soon as rows are queued; a slow sweep is the safety net.
 
 Under a leader lease (``core.leadership``) taking rows is fenced in its transaction, and each
 send asks the fence again without the database, twice: here before handing the row to the
-sender, and on the Discord side right before each request leaves (``cogs/_shared/
-fenced_http.py``), after whatever rate limit it waited out. A process that lost the lead (or
-was paused past it) sends nothing more: a :class:`FencedError` from either check is no
-outcome, the row is left as taken (not finished, no attempt counted) for the leader, which
-makes it due at its start.
+sender, and on the Discord side right before each request leaves
+(``cogs/_shared/fenced_http.py``), after whatever rate limit it waited out. A process that lost
+the lead (or was paused past it) sends nothing more: a :class:`FencedError` from either check
+is no outcome, the row is left as taken (not finished, no attempt counted) for the leader,
+which makes it due at its start.
 
 While the database is away (``core.outage``) delivery waits for it instead of logging a
 failure every few seconds: a DM sent just before is recorded once the database is back.
