@@ -188,7 +188,9 @@ class DatabaseWatch(OutageWatch):
         while True:
             wait = self._timings.check_seconds if self.available else self._timings.retry_seconds
             self._changed.clear()
-            sleep = asyncio.ensure_future(self._clock.sleep(wait))
+            # The network's time, not the injected clock's: a database comes back in real
+            # seconds, also under a test's clock that moves only when told to.
+            sleep = asyncio.ensure_future(asyncio.sleep(wait))
             changed = asyncio.ensure_future(self._changed.wait())
             try:
                 await asyncio.wait({sleep, changed}, return_when=asyncio.FIRST_COMPLETED)

@@ -13,14 +13,42 @@ import inspect
 import linecache
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+# Work that to_the_end() runs and whose caller has gone: kept until it ends.
+_finishing: set[asyncio.Future[Any]] = set()
+
 STOP_GRACE_SECONDS = 10.0
 _ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
+
+
+async def to_the_end(work: Awaitable[T]) -> T:
+    """Await ``work`` (a database transaction) in a task of its own that cancelling the
+    caller does not interrupt: the caller is cancelled at once, and the transaction still
+    commits or rolls back.
+
+    A transaction cancelled between two statements is closed without its rollback; on
+    SQLite, a statement it left unfinalized keeps the write lock of the closed connection
+    until the garbage collector finds it, and every other writer waits meanwhile (a room
+    stopped mid-write held up the whole shutdown that way).
+    """
+    task = asyncio.ensure_future(work)
+    _finishing.add(task)
+    task.add_done_callback(_finished)
+    return await asyncio.shield(task)
+
+
+def _finished(task: asyncio.Future[Any]) -> None:
+    _finishing.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        # Its caller saw it, or was cancelled and never will: the log says it either way.
+        log.debug("Work run to the end failed: %r", task.exception())
 
 
 def where_it_waits(task: asyncio.Task[Any]) -> str:

@@ -20,6 +20,7 @@ from sqlmodel import select
 from core.event_store.event_log import DatabaseEventLog
 from core.events import Event
 from core.outage import DatabaseWatch
+from core.stopping import to_the_end
 from db.models import AsyncLiveRace, Match, RaceRoom
 from db.queries import rooms as room_queries
 from db.queries import users as user_queries
@@ -87,17 +88,23 @@ class DatabaseRoomStore:
         match_id: int | None = None,
         live_race_id: int | None = None,
     ) -> RoomRecord:
-        async with self._sessionmaker.begin() as session:
-            room = await room_queries.get_room(session, category, slug)
-            if room is None:
-                fields: dict[str, object] = {"opened_by_us": opened_by_us, "is_active": True}
-                if match_id is not None:
-                    fields["match_id"] = match_id
-                if live_race_id is not None:
-                    fields["live_race_id"] = live_race_id
-                # Not an upsert: the room service may have recorded it (as ours) meanwhile.
-                room = await room_queries.insert_room_if_absent(session, category, slug, **fields)
-            return await self._record(session, room)
+        async def record() -> RoomRecord:
+            async with self._sessionmaker.begin() as session:
+                room = await room_queries.get_room(session, category, slug)
+                if room is None:
+                    fields: dict[str, object] = {"opened_by_us": opened_by_us, "is_active": True}
+                    if match_id is not None:
+                        fields["match_id"] = match_id
+                    if live_race_id is not None:
+                        fields["live_race_id"] = live_race_id
+                    # Not an upsert: the room service may have recorded it (as ours) meanwhile.
+                    room = await room_queries.insert_room_if_absent(
+                        session, category, slug, **fields
+                    )
+                return await self._record(session, room)
+
+        # A room stopped meanwhile does not interrupt the transaction (core.stopping).
+        return await to_the_end(record())
 
     async def attach_room(
         self,
@@ -112,9 +119,12 @@ class DatabaseRoomStore:
             fields["match_id"] = match_id
         if live_race_id is not None:
             fields["live_race_id"] = live_race_id
-        async with self._sessionmaker.begin() as session:
-            room = await room_queries.upsert_room(session, category, slug, **fields)
-            return await self._record(session, room)
+        async def attach() -> RoomRecord:
+            async with self._sessionmaker.begin() as session:
+                room = await room_queries.upsert_room(session, category, slug, **fields)
+                return await self._record(session, room)
+
+        return await to_the_end(attach())
 
     def save(
         self,

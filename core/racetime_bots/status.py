@@ -19,6 +19,7 @@ from core.event_store.event_log import DatabaseEventLog
 from core.events import RacetimeBotStatusChangedEvent
 from core.identity import SYSTEM_USER_ID
 from core.leadership import NO_FENCE, Fence
+from core.stopping import to_the_end
 from db.models import BotStatus, RacetimeBot, RacetimeBotStatusHistory
 from db.queries.audit import add_audit_entry
 
@@ -56,8 +57,12 @@ class BotStatusRepository:
     ) -> bool:
         """Store ``status``; a change of status adds a history row and emits an event.
 
-        Returns whether the status changed. The check time is updated either way.
+        Returns whether the status changed. The check time is updated either way. A bot
+        stopped meanwhile does not interrupt the transaction (``core.stopping.to_the_end``).
         """
+        return await to_the_end(self._update(bot_id, status, message))
+
+    async def _update(self, bot_id: int, status: BotStatus, message: str | None) -> bool:
         now = self._clock.now()
         async with self._event_log.transaction() as outbox:
             session = outbox.session

@@ -8,7 +8,7 @@ import contextlib
 
 import pytest
 
-from core.stopping import await_chain, wait_or_cancel, where_it_waits
+from core.stopping import await_chain, to_the_end, wait_or_cancel, where_it_waits
 
 
 async def test_a_task_that_ends_in_time_is_simply_waited_for(
@@ -73,3 +73,27 @@ async def test_where_a_task_waits_follows_its_awaits_down_to_the_future() -> Non
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def test_work_run_to_the_end_finishes_when_its_caller_is_cancelled() -> None:
+    """A transaction must commit or roll back even when the room that began it is stopped."""
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[str] = []
+
+    async def transaction() -> str:
+        started.set()
+        await release.wait()
+        finished.append("committed")
+        return "committed"
+
+    caller = asyncio.ensure_future(to_the_end(transaction()))
+    await started.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller  # the caller is cancelled at once...
+    assert finished == []
+    release.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert finished == ["committed"]  # ...and the work still ends on its own
+    assert await to_the_end(transaction()) == "committed"  # uncancelled: its result
