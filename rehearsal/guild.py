@@ -242,6 +242,8 @@ class SimulatedGuild:
         self.refusals: list[Refusal] = []
         # The simulated Discord's clock, in seconds (the deadline of an answer is on it).
         self.clock: Callable[[], float] = time.monotonic
+        # Told (what, seconds) when the bot first answers an interaction (``bench.peak``).
+        self.on_answer: Callable[[str, float], None] | None = None
 
     async def start(self) -> None:
         """Configure the fake Discord state and load every cog (a failing cog fails here)."""
@@ -596,7 +598,7 @@ class SimulatedGuild:
         assert self.bot.user is not None
         return InteractionEndpoint(
             factories.dict_from_user(cast(discord.User, self.bot.user)), int(payload["channel_id"]),
-            what=what, refusals=self.refusals, clock=self.clock,
+            what=what, refusals=self.refusals, clock=self.clock, on_answer=self.on_answer,
         )
 
     def _result(self, endpoint: InteractionEndpoint) -> SlashResult:
