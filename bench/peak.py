@@ -237,8 +237,10 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
             await tell(server, "GO")
             await tell(desk, f"GO {json.dumps(go)}")
             deadline = time.monotonic() + options.lead + options.window + DONE_TIMEOUT
+            queued_line = await read_line(desk, "RaceDesk", "QUEUED", DONE_TIMEOUT)
+            queued = json.loads(queued_line.split(" ", 1)[1])
             await room_open.until_all_have_rooms(db_url, options.matches, deadline)
-            await until_dms_stored(api_base, options.dms, deadline)
+            await until_dms_stored(api_base, queued["dms"], deadline)
             # The server's report waits for its last change; then that change's frame has
             # SETTLE_SECONDS to become an event before RaceDesk reports what it received.
             server_report = await report(server, "the fake racetime")
@@ -255,9 +257,12 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
         **rooms,
         **frames,
         **dms,
-        "lost": frames["events_lost"] + dms["dms_lost"] + rooms["matches_without_room"],
+        # A DM RaceDesk could not even queue is lost too.
+        "lost": frames["events_lost"] + dms["dms_lost"] + rooms["matches_without_room"]
+        + options.dms - len(desk_report["expected_dms"]),
         "duplicates": desk_report["events_repeated"] + dms["dms_duplicates"]
         + rooms["rooms_opened_twice"],
+        "dm_events_not_queued": desk_report["dm_events_not_queued"],
         "gc_longest_ms": desk_report["gc_longest_ms"],
         "rooms": options.rooms, "matches": options.matches, "dms": options.dms,
         "rate": options.rate, "seconds": options.seconds,

@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import gc
 import json
+import logging
 import os
 import random
 import sys
@@ -44,7 +45,7 @@ from bench import notify
 from bench.peak_commands import Answers, interactions, run_load
 from bench.room_open_worker import KEY_ENV, run_logged, until_connected
 from bot import RaceDeskBot, build_services, notification_delivery, start_with_discord
-from core.config import RacetimeSettings
+from core.config import LoggingSettings, RacetimeSettings, setup_logging
 from core.container import Services
 from core.events import RacetimeEntrantStatusChangedEvent
 from core.lifecycle import Lifecycle
@@ -52,6 +53,8 @@ from db.models import Match
 from db.secrets import SecretBox
 from rehearsal.fake_discord_api import DEFAULT_TOKEN
 from rehearsal.guild import SimulatedGuild, member_intents
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 300.0
 POLL_SECONDS = 0.1
@@ -104,6 +107,28 @@ async def match_ids(services: Services) -> list[int]:
     return [match_id for match_id in found if match_id is not None]
 
 
+async def fan_out(
+    services: Services, players: dict[int, int], count: int
+) -> tuple[set[notify.Key], int]:
+    """``count`` DMs, one event (transaction) to every player after another, as
+    ``bench.notify`` queues them; an event that could not be queued is counted, not fatal
+    (the bench goes on to report what the rest did)."""
+    expected: set[notify.Key] = set()
+    failed = event = 0
+    while event * len(players) < count:
+        try:
+            queued, _ = await notify.queue_through(
+                services.notifications, services.sessionmaker, players,
+                min(len(players), count - event * len(players)), first_event=event,
+            )
+            expected |= queued
+        except Exception:
+            log.exception("Could not queue the DMs of event %d", event)
+            failed += 1
+        event += 1
+    return expected, failed
+
+
 def say(word: str, details: dict[str, Any]) -> None:
     print(word, json.dumps(details), flush=True)
 
@@ -114,6 +139,7 @@ async def run(args: argparse.Namespace) -> None:
         secret_box=SecretBox(os.environ[KEY_ENV]),
         racetime=RacetimeSettings(host=args.racetime_host, scheme="http"),
     )
+    setup_logging(LoggingSettings())  # as bot.py logs (INFO), into the log file (stderr)
     frames, pauses, answers = Frames(), Pauses(), Answers()
     gc.callbacks.append(pauses)
     services.dispatcher.subscribe(RacetimeEntrantStatusChangedEvent, frames.on_change)
@@ -144,9 +170,8 @@ async def run(args: argparse.Namespace) -> None:
         )
         players = {int(did): uid for did, uid in go["players"].items()}
         load = asyncio.create_task(run_load(kinds, args.rate, args.seconds, answers))
-        expected, _ = await notify.queue_through(
-            services.notifications, services.sessionmaker, players, go["dms"]
-        )
+        expected, failed = await fan_out(services, players, go["dms"])
+        say("QUEUED", {"dms": len(expected), "failed": failed})
         await load
         await loop.run_in_executor(None, sys.stdin.readline)  # REPORT
         await services.dispatcher.drain()
@@ -155,6 +180,7 @@ async def run(args: argparse.Namespace) -> None:
             "events_repeated": frames.repeated,
             "answers": answers.as_dict(),
             "expected_dms": sorted(expected),
+            "dm_events_not_queued": failed,
             "gc_longest_ms": pauses.longest,
             "gc_count": pauses.count,
         })

@@ -290,10 +290,12 @@ async def spawn(
         )
 
 
-async def read_line(process: asyncio.subprocess.Process, what: str, word: str) -> str:
+async def read_line(
+    process: asyncio.subprocess.Process, what: str, word: str, wait_seconds: float = START_TIMEOUT
+) -> str:
     """The process's next stdout line, which must start with ``word``."""
     assert process.stdout is not None
-    async with asyncio.timeout(START_TIMEOUT):
+    async with asyncio.timeout(wait_seconds):
         line = (await process.stdout.readline()).decode().strip()
     if not line.startswith(word):
         raise RuntimeError(f"{what}: expected {word}, got {line[:200]!r} (see its log)")

@@ -101,8 +101,10 @@ def run_logged(
         asyncio.run(run(args))
         return
     with cProfile.Profile() as profile:
-        asyncio.run(run(args))
-    profile.dump_stats(profile_to)
+        try:
+            asyncio.run(run(args))
+        finally:
+            profile.dump_stats(profile_to)
 
 
 def main() -> None:
