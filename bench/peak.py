@@ -264,6 +264,7 @@ async def bench(options: argparse.Namespace, db_url: str, work: Path) -> dict[st
         + rooms["rooms_opened_twice"],
         "dm_events_not_queued": desk_report["dm_events_not_queued"],
         "gc_longest_ms": desk_report["gc_longest_ms"],
+        "gc_count": desk_report["gc_count"],
         "rooms": options.rooms, "matches": options.matches, "dms": options.dms,
         "rate": options.rate, "seconds": options.seconds,
         "wall_s": round(time.monotonic() - began, 1),

@@ -153,8 +153,7 @@ async def run(args: argparse.Namespace) -> None:
         sim = SimulatedGuild(bot)
         sim.on_answer = answers.answered
         await lifecycle.add("simulated discord", sim.start, sim.close)
-        for start in bot.after_login:  # what setup_hook runs once the bot has logged in
-            await start()
+        await bot.logged_in()  # what setup_hook runs once the bot has logged in
         await lifecycle.add("dm client", lambda: dm_client.login(DEFAULT_TOKEN), dm_client.close)
         delivery = notification_delivery(services, dm_client)
         await lifecycle.add("notification delivery", delivery.start, delivery.stop)
@@ -163,6 +162,8 @@ async def run(args: argparse.Namespace) -> None:
         await services.dispatcher.drain()
         say("READY", {"guild": sim.guild.id, "t": time.time()})
         go = json.loads((await loop.run_in_executor(None, sys.stdin.readline)).split(" ", 1)[1])
+        pauses.longest.clear()  # the pauses under load, not start-up's
+        pauses.count.clear()
         await services.match_scheduler.replan_all()
         member = await sim.grant(sim.member(0), administrator=True)
         kinds = interactions(
