@@ -240,6 +240,9 @@ class ShardedRaceDeskBot(RaceDeskBot, commands.AutoShardedBot):
         await super().close()
 
 
+GC_THRESHOLDS = (10_000, 10, 100)  # CPython's are (700, 10, 10)
+
+
 def freeze_start_up_objects() -> None:
     """Collect once, then move every object alive to the collector's permanent generation
     (``gc.freeze``): the modules, cogs, command tree, services and engine that live as long
@@ -247,6 +250,10 @@ def freeze_start_up_objects() -> None:
     pauses of the event loop, which held up room frames and interactions (issue 28)."""
     gc.collect()
     gc.freeze()
+    # Frozen objects no longer count as long-lived, so a full collection would run after
+    # every 10th middle one; and with the default 700 allocations between young ones, what a
+    # burst of frames allocates is promoted before it dies. Fewer, later collections.
+    gc.set_threshold(*GC_THRESHOLDS)
     log.debug("%d objects frozen out of garbage collection", gc.get_freeze_count())
 
 

@@ -10,7 +10,7 @@ import bot as bot_module
 from tests.plugins.discord_bot import DiscordHarness
 
 
-def test_freezing_collects_first_then_freezes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_freezing_collects_first_then_freezes_and_collects_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
 
     def collect(*_: object) -> int:
@@ -19,8 +19,9 @@ def test_freezing_collects_first_then_freezes(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(gc, "collect", collect)
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "set_threshold", lambda *t: calls.append(f"thresholds {t}"))
     bot_module.freeze_start_up_objects()
-    assert calls == ["collect", "freeze"]
+    assert calls == ["collect", "freeze", f"thresholds {bot_module.GC_THRESHOLDS}"]
 
 
 async def test_the_login_starts_what_waited_then_freezes(
