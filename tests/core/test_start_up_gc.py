@@ -10,7 +10,9 @@ import bot as bot_module
 from tests.plugins.discord_bot import DiscordHarness
 
 
-def test_freezing_collects_first_then_freezes_and_collects_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_freezing_collects_first_then_freezes_and_collects_less_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     calls: list[str] = []
 
     def collect(*_: object) -> int:
