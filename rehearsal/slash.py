@@ -254,8 +254,9 @@ class InteractionEndpoint(AsyncWebhookAdapter):
         data = payload.get("data") or {}
         name = ANSWER_NAMES.get(kind, str(kind)) if isinstance(kind, int) else str(kind)
         what = f"{self.what}: {name}"
-        if self._on_answer is not None and not self.acknowledged:
+        if self._on_answer is not None:  # the first try only (one refused may be retried)
             self._on_answer(self.what, self._clock() - self._arrived_at)
+            self._on_answer = None
         if self.acknowledged:
             self._refuse(refusal(what, ACKNOWLEDGED))
         if self.elapsed > RESPONSE_DEADLINE_SECONDS:

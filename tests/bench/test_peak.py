@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import discord
+import pytest
+
 from bench.peak import QUICK, command_figures, frame_figures, parse
+from rehearsal.slash import InteractionEndpoint
 
 
 def test_slash_commands_and_autocomplete_are_figured_apart() -> None:
@@ -35,3 +39,21 @@ def test_quick_is_the_small_size_and_postgres_a_backend() -> None:
     )
     assert options.postgres and isinstance(options.rooms, int)
     assert not parse([]).postgres and parse([]).rooms == 1000
+
+
+def test_an_interaction_is_timed_once_even_when_its_late_answer_is_retried() -> None:
+    timed: list[tuple[str, float]] = []
+    now = [0.0]
+    endpoint = InteractionEndpoint(
+        {"id": "1", "username": "bot"}, 1, what="/match info", refusals=[],
+        clock=lambda: now[0], on_answer=lambda what, s: timed.append((what, s)),
+    )
+
+    class Route:
+        path, method, webhook_id = "/interactions/1/token/callback", "POST", 1
+
+    now[0] = 4.0  # past Discord's 3 s: refused, and the bot tries to apologise
+    for _ in range(2):
+        with pytest.raises(discord.NotFound):
+            endpoint._answer(Route(), {"type": 4, "data": {"content": "hi"}})
+    assert timed == [("/match info", 4.0)]
