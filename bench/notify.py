@@ -45,7 +45,7 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bench import workdir
@@ -125,25 +125,39 @@ async def queue(
     ``players``, numbering the events from ``first_event``; what is expected, and the
     number of the next event."""
     engine, notifications = _notifications(db_url)
-    sessionmaker = create_sessionmaker(engine)
+    try:
+        return await queue_through(
+            notifications, create_sessionmaker(engine), players, count, first_event=first_event
+        )
+    finally:
+        await engine.dispose()
+
+
+async def queue_through(
+    notifications: NotificationService,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    players: dict[int, int],
+    count: int,
+    *,
+    first_event: int = 0,
+) -> tuple[set[Key], int]:
+    """:func:`queue` through a running process's own ``notifications`` (which wakes its
+    delivery as each transaction commits)."""
     ordered = sorted(players)
     users = len(ordered)
     event = first_event
     expected: set[Key] = set()
-    try:
-        for index in range(math.ceil(count / users)):
-            recipients = ordered[: min(users, count - index * users)]
-            async with sessionmaker.begin() as session:
-                await notifications.queue_notification(
-                    session, kind=KIND, guild_id=GUILD, event_id=f"bench:{event}",
-                    user_ids=[players[did] for did in recipients],
-                    content=NotificationContent(tournament=TOURNAMENT, subject=subject(event)),
-                )
-            expected.update((did, f"{TOURNAMENT} · {subject(event)}") for did in recipients)
-            event += 1
-        return expected, event
-    finally:
-        await engine.dispose()
+    for index in range(math.ceil(count / users)):
+        recipients = ordered[: min(users, count - index * users)]
+        async with sessionmaker.begin() as session:
+            await notifications.queue_notification(
+                session, kind=KIND, guild_id=GUILD, event_id=f"bench:{event}",
+                user_ids=[players[did] for did in recipients],
+                content=NotificationContent(tournament=TOURNAMENT, subject=subject(event)),
+            )
+        expected.update((did, f"{TOURNAMENT} · {subject(event)}") for did in recipients)
+        event += 1
+    return expected, event
 
 
 async def queue_all(db_url: str, count: int, users: int) -> set[Key]:

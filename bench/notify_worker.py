@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import time
 
 import discord
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from bench.room_open_worker import run_logged
 from bot import build_services
 from cogs._shared.notifications.sender import DiscordNotificationSender
 from core.container import Services
@@ -98,12 +98,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> None:
-    args = parse()
-    logging.basicConfig(
-        level=logging.INFO, filename=args.log_file,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    asyncio.run(deliver(args))
+    run_logged(deliver, parse())
 
 
 if __name__ == "__main__":

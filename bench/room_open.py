@@ -164,6 +164,15 @@ def summary(result: Outcome, matches: int) -> dict[str, Any]:
 
 async def seed_base(db_url: str, key: str, fake: dict[str, Any]) -> list[int]:
     """The category bot, the tournament and the players; returns the players' user ids."""
+    bot_id, user_ids = await seed_bot_and_players(db_url, key, fake)
+    await seed_tournament(db_url, bot_id, GUILD)
+    return user_ids
+
+
+async def seed_bot_and_players(
+    db_url: str, key: str, fake: dict[str, Any]
+) -> tuple[int, list[int]]:
+    """The category bot and the players; returns the bot's id and the players' user ids."""
     engine = create_engine(db_url)
     sessionmaker = create_sessionmaker(engine)
     try:
@@ -173,14 +182,6 @@ async def seed_base(db_url: str, key: str, fake: dict[str, Any]) -> list[int]:
                 client_secret=fake["client_secret"], display_name="Bench",
             )
             assert bot.id is not None
-            # Rooms open only with a bot that serves the match's server (/racetime bot assign).
-            await assign_bot_to_guild(session, bot.id, GUILD)
-            session.add(Tournament(
-                guild_id=GUILD, name=TOURNAMENT, racetime_category=CATEGORY,
-                racetime_goal="Any% NMG",
-                settings={"auto_create_rooms": True,
-                          "room_open_minutes_before": OPEN_MINUTES_BEFORE},
-            ))
             users = [
                 User(discord_id=FIRST_DISCORD_ID + index, racetime_id=racetime_id,
                      racetime_name=f"Player{index}#{DISCRIMINATOR}")
@@ -188,7 +189,25 @@ async def seed_base(db_url: str, key: str, fake: dict[str, Any]) -> list[int]:
             ]
             session.add_all(users)
             await session.flush()
-            return [u.id for u in users if u.id is not None]
+            return bot.id, [u.id for u in users if u.id is not None]
+    finally:
+        await engine.dispose()
+
+
+async def seed_tournament(db_url: str, bot_id: int, guild: int) -> None:
+    """The tournament (rooms auto-created, opened 30 minutes before) in ``guild``, served by
+    the category bot."""
+    engine = create_engine(db_url)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            # Rooms open only with a bot that serves the match's server (/racetime bot assign).
+            await assign_bot_to_guild(session, bot_id, guild)
+            session.add(Tournament(
+                guild_id=guild, name=TOURNAMENT, racetime_category=CATEGORY,
+                racetime_goal="Any% NMG",
+                settings={"auto_create_rooms": True,
+                          "room_open_minutes_before": OPEN_MINUTES_BEFORE},
+            ))
     finally:
         await engine.dispose()
 
@@ -271,10 +290,12 @@ async def spawn(
         )
 
 
-async def read_line(process: asyncio.subprocess.Process, what: str, word: str) -> str:
+async def read_line(
+    process: asyncio.subprocess.Process, what: str, word: str, wait_seconds: float = START_TIMEOUT
+) -> str:
     """The process's next stdout line, which must start with ``word``."""
     assert process.stdout is not None
-    async with asyncio.timeout(START_TIMEOUT):
+    async with asyncio.timeout(wait_seconds):
         line = (await process.stdout.readline()).decode().strip()
     if not line.startswith(word):
         raise RuntimeError(f"{what}: expected {word}, got {line[:200]!r} (see its log)")

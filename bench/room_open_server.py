@@ -57,20 +57,29 @@ def report(fake: FakeRacetimeServer) -> dict[str, Any]:
     }
 
 
-async def run(users: int, *, broadcast_log: bool = False) -> None:
-    fake = FakeRacetimeServer("127.0.0.1", 0, request_log=True, broadcast_log=broadcast_log)
+def with_players(fake: FakeRacetimeServer, users: int) -> list[str]:
+    """The category, its bot app and ``users`` players (``Player0``, ...): their ids."""
     fake.add_category(CATEGORY, goals=["Beat the game", "Any% NMG"])
     fake.seed_bot(CATEGORY, CLIENT_ID, CLIENT_SECRET, name="RaceDeskBench")
     # Streaming (rooms require it), or racetime refuses their invites.
-    ids = [
+    return [
         fake.add_user(f"Player{index}", discriminator=DISCRIMINATOR, stream_live=True,
                       twitch_channel=f"player{index}")
         for index in range(users)
     ]
-    await fake.start()
+
+
+def say_ready(fake: FakeRacetimeServer, ids: list[str]) -> None:
     ready = {"port": fake.port, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
              "users": ids}
     print(f"READY {json.dumps(ready)}", flush=True)
+
+
+async def run(users: int, *, broadcast_log: bool = False) -> None:
+    fake = FakeRacetimeServer("127.0.0.1", 0, request_log=True, broadcast_log=broadcast_log)
+    ids = with_players(fake, users)
+    await fake.start()
+    say_ready(fake, ids)
     loop = asyncio.get_running_loop()
     try:
         while True:

@@ -24,6 +24,8 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from bot import build_services
 from core.config import RacetimeSettings
@@ -86,18 +88,27 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse()
+def run_logged(
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, None]], args: argparse.Namespace
+) -> None:
+    """``run(args)`` with logs to ``args.log_file`` and, with ``args.profile``, a cProfile."""
     logging.basicConfig(
         level=logging.INFO, filename=args.log_file,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    if args.profile is None:
+    profile_to = getattr(args, "profile", None)
+    if profile_to is None:
         asyncio.run(run(args))
         return
     with cProfile.Profile() as profile:
-        asyncio.run(run(args))
-    profile.dump_stats(args.profile)
+        try:
+            asyncio.run(run(args))
+        finally:
+            profile.dump_stats(profile_to)
+
+
+def main() -> None:
+    run_logged(run, parse())
 
 
 if __name__ == "__main__":

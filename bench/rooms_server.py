@@ -14,32 +14,37 @@ import asyncio
 import json
 import sys
 import time
+from typing import Any
 
 from fake_racetime import FakeRacetimeServer
 
 CLIENT_ID = "bench-client"
 CLIENT_SECRET = "bench-secret"  # a throw-away credential of a local fake
 
+Racer = tuple[str, str]  # a room's slug and its one racer's user id
 
-async def run(rooms: int, seconds: float) -> None:
-    fake = FakeRacetimeServer("127.0.0.1", 0, auto_tick=False)
-    fake.add_category("bench", goals=["Beat the game"])
-    fake.seed_bot("bench", CLIENT_ID, CLIENT_SECRET, name="BenchBot")
-    racers: list[tuple[str, str]] = []
+
+async def open_rooms(fake: FakeRacetimeServer, category: str, rooms: int) -> list[Racer]:
+    """``rooms`` open rooms of ``category``, one racer in each (``Racer0``, ...)."""
+    racers: list[Racer] = []
     for index in range(rooms):
         user = fake.add_user(f"Racer{index}", stream_live=True, twitch_channel=f"racer{index}")
-        race = fake.open_race("bench", streaming_required=False)
+        race = fake.open_race(category, streaming_required=False)
         await fake.racer(race.slug, user).join()
         racers.append((race.slug, user))
-    await fake.start()
-    print(f"READY {fake.port} {CLIENT_ID} {CLIENT_SECRET}", flush=True)
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, sys.stdin.readline)
+    return racers
 
+
+async def stream(
+    fake: FakeRacetimeServer, racers: list[Racer], seconds: float
+) -> dict[str, Any]:
+    """For ``seconds``, every room changes once a second, spread evenly over the second: its
+    racer toggles ready/unready. Returns ``sent`` (slug, version, monotonic send time) and
+    ``server_p99_ms``."""
     sent: list[tuple[str, int, float]] = []
     server_ms: list[float] = []
     ready = dict.fromkeys((slug for slug, _ in racers), False)
-    spacing = 1.0 / rooms
+    spacing = 1.0 / max(len(racers), 1)
     start = time.monotonic()
     tick = 0
     while tick < seconds:
@@ -57,8 +62,20 @@ async def run(rooms: int, seconds: float) -> None:
         tick += 1
     server_ms.sort()
     # How long the server itself took to apply and send a change (part of every latency).
-    server_p99_ms = server_ms[int(0.99 * len(server_ms))]
-    print(json.dumps({"sent": sent, "server_p99_ms": server_p99_ms}), flush=True)
+    server_p99_ms = server_ms[int(0.99 * len(server_ms))] if server_ms else 0.0
+    return {"sent": sent, "server_p99_ms": server_p99_ms}
+
+
+async def run(rooms: int, seconds: float) -> None:
+    fake = FakeRacetimeServer("127.0.0.1", 0, auto_tick=False)
+    fake.add_category("bench", goals=["Beat the game"])
+    fake.seed_bot("bench", CLIENT_ID, CLIENT_SECRET, name="BenchBot")
+    racers = await open_rooms(fake, "bench", rooms)
+    await fake.start()
+    print(f"READY {fake.port} {CLIENT_ID} {CLIENT_SECRET}", flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)
+    print(json.dumps(await stream(fake, racers, seconds)), flush=True)
     await loop.run_in_executor(None, sys.stdin.readline)
     await fake.stop()
 

@@ -242,6 +242,8 @@ class SimulatedGuild:
         self.refusals: list[Refusal] = []
         # The simulated Discord's clock, in seconds (the deadline of an answer is on it).
         self.clock: Callable[[], float] = time.monotonic
+        # Told (what, seconds) when the bot first answers an interaction (``bench.peak``).
+        self.on_answer: Callable[[str, float], None] | None = None
 
     async def start(self) -> None:
         """Configure the fake Discord state and load every cog (a failing cog fails here)."""
@@ -596,7 +598,7 @@ class SimulatedGuild:
         assert self.bot.user is not None
         return InteractionEndpoint(
             factories.dict_from_user(cast(discord.User, self.bot.user)), int(payload["channel_id"]),
-            what=what, refusals=self.refusals, clock=self.clock,
+            what=what, refusals=self.refusals, clock=self.clock, on_answer=self.on_answer,
         )
 
     def _result(self, endpoint: InteractionEndpoint) -> SlashResult:
@@ -614,17 +616,15 @@ class SimulatedGuild:
         self, payload: dict[str, Any], adapter: InteractionEndpoint, tasks: Sequence[str]
     ) -> None:
         """Feed ``payload`` to the client as Discord would; wait for the tasks it starts."""
-
-        def started() -> set[asyncio.Task[Any]]:
-            return {t for t in asyncio.all_tasks() if t.get_name().startswith(tuple(tasks))}
-
         token = async_context.set(adapter)  # the tasks copy the context: they answer here
         try:
-            before = started()
-            # (ignored below: the payload Discord's gateway would send)
-            self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+            with _tasks_created() as created:
+                # (ignored below: the payload Discord's gateway would send)
+                self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+            # Named once created (create_task names a task after the factory made it).
+            mine = [t for t in created if t.get_name().startswith(tuple(tasks))]
             async with asyncio.timeout(COMMAND_TIMEOUT_SECONDS):
-                await asyncio.gather(*(started() - before))
+                await asyncio.gather(*mine)
         finally:
             async_context.reset(token)
 
@@ -647,6 +647,35 @@ class SimulatedGuild:
         while not queue.empty():
             messages.append(queue.get_nowait())
         return messages
+
+
+@contextmanager
+def _tasks_created() -> Iterator[list[asyncio.Task[Any]]]:
+    """The tasks created on the running loop meanwhile (the code inside must not await).
+
+    Cheaper than comparing ``asyncio.all_tasks()`` before and after, which costs a walk over
+    every task: thousands while ``bench.peak``'s rooms race.
+    """
+    loop = asyncio.get_running_loop()
+    previous = loop.get_task_factory()
+    created: list[asyncio.Task[Any]] = []
+
+    def factory(
+        loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+    ) -> asyncio.Future[Any]:
+        if previous is not None:
+            task = previous(loop, coro, **kwargs)
+        else:
+            task = asyncio.Task(coro, loop=loop, **kwargs)
+        if isinstance(task, asyncio.Task):
+            created.append(task)
+        return task
+
+    loop.set_task_factory(factory)
+    try:
+        yield created
+    finally:
+        loop.set_task_factory(previous)
 
 
 def _find_button(message: BotMessage, label: str) -> dict[str, Any]:

@@ -160,6 +160,7 @@ class InteractionEndpoint(AsyncWebhookAdapter):
         what: str,
         refusals: list[Refusal],
         clock: Callable[[], float],
+        on_answer: Callable[[str, float], None] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # discord.py leaves it unannotated
         self.bot_user = bot_user
@@ -173,6 +174,8 @@ class InteractionEndpoint(AsyncWebhookAdapter):
         self._clock = clock
         self._arrived_at = clock()
         self._spent = 0.0
+        # Told (``what``, seconds really passed) when the bot first answers (or defers).
+        self._on_answer = on_answer
 
     def spend(self, seconds: float) -> None:
         """Handling the interaction took ``seconds`` more on the simulated clock."""
@@ -251,6 +254,9 @@ class InteractionEndpoint(AsyncWebhookAdapter):
         data = payload.get("data") or {}
         name = ANSWER_NAMES.get(kind, str(kind)) if isinstance(kind, int) else str(kind)
         what = f"{self.what}: {name}"
+        if self._on_answer is not None:  # the first try only (one refused may be retried)
+            self._on_answer(self.what, self._clock() - self._arrived_at)
+            self._on_answer = None
         if self.acknowledged:
             self._refuse(refusal(what, ACKNOWLEDGED))
         if self.elapsed > RESPONSE_DEADLINE_SECONDS:

@@ -51,9 +51,9 @@ from core.tournaments.tournaments import (
 )
 from db.models import ClaimState, Match, MatchPlayer, RaceStatus, Tournament, User
 from db.queries import matches as queries
+from db.queries.match_details import MatchDetails, match_details
 from db.queries.match_rooms import delete_failed_claim
 from db.queries.proposals import overtake_live_proposal
-from db.queries.room_commands import breaks_of_match, fpa_calls_of_match, seed_of_match
 from db.queries.users import get_or_create_user_by_discord_id
 
 log = logging.getLogger(__name__)
@@ -462,7 +462,7 @@ class MatchService:
             rows = await queries.upcoming_matches(
                 session, guild_id, tournament_id=tournament_id, limit=limit
             )
-            return [await self._info(session, match, found) for match, found in rows]
+            return await self._infos(session, rows)
 
     async def suggest(
         self, guild_id: int, typed: str, *, open_only: bool = False, without_room: bool = False,
@@ -542,10 +542,17 @@ class MatchService:
     async def _room(self, session: AsyncSession, match: Match) -> RoomInfo:
         match_id = _id(match)
         room = await queries.race_room(session, match_id)
+        claim = await queries.room_claim(session, match_id)
+        return self._room_of(match, MatchDetails(
+            rooms={match_id: room} if room is not None else {},
+            claims={match_id: claim} if claim is not None else {},
+        ))
+
+    def _room_of(self, match: Match, details: MatchDetails) -> RoomInfo:
+        room, claim = details.rooms.get(_id(match)), details.claims.get(_id(match))
         if room is not None:
             status = RACETIME_ROOM_STATUS.get(room.last_status or "open", RoomStatus.OPEN)
             return RoomInfo(status, f"{self._racetime_url}/{room.category}/{room.slug}")
-        claim = await queries.room_claim(session, match_id)
         if claim is not None:
             url = f"{self._racetime_url}/{claim.category}/{claim.slug}" if claim.slug else None
             if claim.state == ClaimState.FAILED:
@@ -560,15 +567,30 @@ class MatchService:
         return RoomInfo(RoomStatus.NONE)
 
     async def _info(self, session: AsyncSession, match: Match, tournament: Tournament) -> MatchInfo:
+        [info] = await self._infos(session, [(match, tournament)])
+        return info
+
+    async def _infos(
+        self, session: AsyncSession, rows: Sequence[tuple[Match, Tournament]]
+    ) -> list[MatchInfo]:
+        """The matches' infos, their details read for all of them at once."""
+        details = await match_details(session, [_id(match) for match, _ in rows])
+        return [self._info_of(match, tournament, details) for match, tournament in rows]
+
+    def _info_of(
+        self, match: Match, tournament: Tournament, details: MatchDetails
+    ) -> MatchInfo:
+        match_id = _id(match)
         settings = TournamentSettings.of(tournament)
         players = tuple(
-            _player(player, user) for player, user in await queries.players_of(session, _id(match))
+            _player(player, user) for player, user in details.players.get(match_id, [])
         )
         goal, goal_from = _goal(match, settings)
         auto_match = match.auto_create_room
-        seed = await seed_of_match(session, _id(match))
+        seed = details.seeds.get(match_id)
+        plan = details.breaks.get(match_id)
         return MatchInfo(
-            id=_id(match),
+            id=match_id,
             guild_id=tournament.guild_id,
             tournament_id=_id(tournament),
             tournament=tournament.name,
@@ -586,12 +608,14 @@ class MatchService:
             tournament_auto_create=settings.auto_create_rooms,
             require_racetime_link=settings.require_racetime_link,
             players=players,
-            room=await self._room(session, match),
+            room=self._room_of(match, details),
             room_error=match.room_error,
             seed=seed.text if seed is not None else None,
-            breaks=await _breaks_of(session, _id(match)),
+            breaks=breaks_text(
+                timedelta(seconds=plan.duration_seconds), timedelta(seconds=plan.every_seconds)
+            ) if plan is not None else None,
             round=match.round,
-            fpa=tuple(fpa_note(call) for call in await fpa_calls_of_match(session, _id(match))),
+            fpa=tuple(fpa_note(call) for call in details.fpa_calls.get(match_id, [])),
         )
 
 
@@ -599,15 +623,6 @@ async def _user(session: AsyncSession, actor: Actor) -> User:
     """The application user of a person the policy let change a match."""
     assert actor.discord_id is not None
     return await get_or_create_user_by_discord_id(session, actor.discord_id)
-
-
-async def _breaks_of(session: AsyncSession, match_id: int) -> str | None:
-    plan = await breaks_of_match(session, match_id)
-    if plan is None:
-        return None
-    return breaks_text(
-        timedelta(seconds=plan.duration_seconds), timedelta(seconds=plan.every_seconds)
-    )
 
 
 def _with_reason(info: MatchInfo, reason: str | None) -> MatchInfo:

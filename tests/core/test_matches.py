@@ -3,6 +3,7 @@ audit behind it, and every refusal leaving nothing behind."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,6 +29,7 @@ from core.tournaments.tournaments import TournamentService
 from db.models import (
     ClaimState,
     EventLogEntry,
+    FpaCall,
     Match,
     MatchPlayer,
     MatchRoomClaim,
@@ -35,6 +37,8 @@ from db.models import (
     RaceStatus,
     RacetimeBot,
     RacetimeBotGuild,
+    RoomBreaks,
+    RoomSeed,
     User,
 )
 
@@ -451,3 +455,37 @@ def test_a_match_that_is_no_id_is_refused() -> None:
         "`Final` is not a match. Pick one from the suggestions, or give its number "
         "(`/match list` shows them)."
     )
+
+
+async def test_a_list_shows_each_match_its_own_room_seed_breaks_and_calls(setup: Setup) -> None:
+    # The list reads every match's details at once: each must still get only its own.
+    first = await setup.schedule(title="Semi-final")
+    second = await setup.schedule(title="Final", when=LATER + timedelta(hours=1))
+    bare = await setup.schedule(title="Bronze", when=LATER + timedelta(hours=2))
+    async with setup.sessionmaker.begin() as session:
+        session.add(RaceRoom(category="alttpr", slug="odd-ganon-0001", match_id=first.id))
+        session.add(RaceRoom(category="alttpr", slug="odd-ganon-0002", match_id=second.id))
+        session.add_all([
+            # A room opened before (a seed of its own), then the match's current one.
+            RoomSeed(category="alttpr", slug="odd-ganon-0000", match_id=first.id,
+                     preset="open", text="old seed", rolls=1),
+            RoomSeed(category="alttpr", slug="odd-ganon-0001", match_id=first.id,
+                     preset="open", text="new seed", rolls=2),
+            RoomSeed(category="alttpr", slug="odd-ganon-0002", match_id=second.id,
+                     preset="open", text="never rolled", rolls=0),
+            RoomBreaks(category="alttpr", slug="odd-ganon-0002", duration_seconds=300,
+                       every_seconds=5400),
+            FpaCall(request_id="alttpr/odd-ganon-0002:chat:1", category="alttpr",
+                    slug="odd-ganon-0002", match_id=second.id, racetime_user_id="a" * 16,
+                    racetime_user_name="Ada", reason="crash", called_at=LATER),
+        ])
+    listed = await setup.matches.list_upcoming(GUILD)
+    assert [m.id for m in listed] == [first.id, second.id, bare.id]
+    singly = [await setup.matches.info(GUILD, m.id) for m in listed]
+    assert listed == [replace(info, room_reason=None) for info in singly]
+    shown = {m.id: m for m in listed}
+    assert shown[first.id].seed == "new seed" and shown[second.id].seed is None
+    assert shown[first.id].breaks is None and shown[second.id].breaks is not None
+    assert (len(shown[first.id].fpa), len(shown[second.id].fpa)) == (0, 1)
+    assert shown[first.id].room.url == "https://racetime.example/alttpr/odd-ganon-0001"
+    assert shown[bare.id].room.status is RoomStatus.NONE and shown[bare.id].players
