@@ -220,7 +220,13 @@ class NotificationDelivery:
         back = asyncio.ensure_future(self._outage.wait_until_up())
         try:
             while not back.done() and not self._stopping:
-                await self._pause(self._timings.sweep_seconds)
+                # Woken by stop() too; rows queued meanwhile are taken once it is back.
+                woken = asyncio.ensure_future(self._wakeup.wait())
+                try:
+                    await asyncio.wait({back, woken}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    woken.cancel()
+                self._wakeup.clear()
         finally:
             if not back.done():
                 back.cancel()
