@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import discord
 
-from core.outage import RETRY_AFTER_SECONDS, DatabaseWatch
+from core.outage import DatabaseWatch
 
 DATABASE_AWAY = (
     "RaceDesk's database is out of reach right now (it is restarting, or down), so this was "
@@ -34,4 +34,4 @@ async def is_outage(interaction: discord.Interaction, error: BaseException) -> b
     return watch is not None and await watch.confirm_outage(error)
 
 
-__all__ = ["DATABASE_AWAY", "RETRY_AFTER_SECONDS", "database_away", "is_outage", "watch_of"]
+__all__ = ["DATABASE_AWAY", "database_away", "is_outage", "watch_of"]

@@ -19,7 +19,6 @@ from core.config import DiscordSettings
 from core.container import Services
 from core.events import RacetimeAccountLinkedEvent
 from core.leadership import NO_FENCE, FencedError
-from core.lifecycle import Lifecycle
 from db.secrets import SecretBox
 from rehearsal.fake_discord_api import FakeDiscordApi
 from tests.core.leadership_helpers import SwitchFence
@@ -28,16 +27,6 @@ from tests.plugins.racetime_engine import FAST_RETRY
 
 CREATE_DM = "POST /users/@me/channels"
 CREATE_MESSAGE = "POST /channels/{channel_id}/messages"
-
-
-@pytest.fixture
-async def services() -> AsyncIterator[Services]:
-    built = build_services(
-        database_url="sqlite+aiosqlite:///:memory:", secret_box=SecretBox(SecretBox.generate_key())
-    )
-    async with Lifecycle() as lifecycle:
-        await lifecycle.add("database", None, built.engine.dispose)
-        yield built
 
 
 @pytest.fixture
@@ -52,12 +41,12 @@ async def bots(fake_discord: FakeDiscordApi) -> AsyncIterator[list[RaceDeskBot]]
 
 
 async def logged_in(
-    services: Services, fake: FakeDiscordApi, bots: list[RaceDeskBot]
+    offline_services: Services, fake: FakeDiscordApi, bots: list[RaceDeskBot]
 ) -> RaceDeskBot:
     """The bot ``[discord]`` builds, logged in to the fake (its cogs loaded; no gateway)."""
     token = fake.token or "any-token"
     bot = discord_client(
-        services, DiscordSettings(token=SecretStr(token), sync_commands=False)
+        offline_services, DiscordSettings(token=SecretStr(token), sync_commands=False)
     )
     bots.append(bot)
     await bot.login(token)
@@ -65,10 +54,10 @@ async def logged_in(
 
 
 async def test_a_process_that_no_longer_leads_sends_no_request_that_changes_anything(
-    services: Services, fake_discord: FakeDiscordApi, bots: list[RaceDeskBot]
+    offline_services: Services, fake_discord: FakeDiscordApi, bots: list[RaceDeskBot]
 ) -> None:
-    services.fence = fence = SwitchFence()
-    bot = await logged_in(services, fake_discord, bots)
+    offline_services.fence = fence = SwitchFence()
+    bot = await logged_in(offline_services, fake_discord, bots)
     player = fake_discord.add_user()
     assert fence.asked == 0  # the login's reads asked nothing
     channel = await bot.create_dm(discord.Object(id=player))  # while it leads: sent
@@ -89,10 +78,10 @@ async def test_a_process_that_no_longer_leads_sends_no_request_that_changes_anyt
 
 
 async def test_a_process_alone_installs_no_check(
-    services: Services, fake_discord: FakeDiscordApi, bots: list[RaceDeskBot]
+    offline_services: Services, fake_discord: FakeDiscordApi, bots: list[RaceDeskBot]
 ) -> None:
-    assert services.fence is NO_FENCE  # SQLite, or [ha] off
-    bot = await logged_in(services, fake_discord, bots)
+    assert offline_services.fence is NO_FENCE  # SQLite, or [ha] off
+    bot = await logged_in(offline_services, fake_discord, bots)
     assert bot.http.http_trace is None
 
     channel = await bot.create_dm(discord.Object(id=fake_discord.add_user()))

@@ -5,27 +5,13 @@ loaded, not logged in."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import discord
 import pytest
 from pydantic import SecretStr
 
-from bot import RaceDeskBot, ShardedRaceDeskBot, build_services, discord_client
+from bot import RaceDeskBot, ShardedRaceDeskBot, discord_client
 from core.config import DiscordSettings
 from core.container import Services
-from core.lifecycle import Lifecycle
-from db.secrets import SecretBox
-
-
-@pytest.fixture
-async def services() -> AsyncIterator[Services]:
-    built = build_services(
-        database_url="sqlite+aiosqlite:///:memory:", secret_box=SecretBox(SecretBox.generate_key())
-    )
-    async with Lifecycle() as lifecycle:
-        await lifecycle.add("database", None, built.engine.dispose)
-        yield built
 
 
 def settings(shards: object) -> DiscordSettings:
@@ -40,8 +26,8 @@ async def commands_of(bot: RaceDeskBot) -> list[str]:
         await bot.close()
 
 
-async def test_one_connection_unless_shards_are_asked_for(services: Services) -> None:
-    plain = discord_client(services, settings("off"))
+async def test_one_connection_unless_shards_are_asked_for(offline_services: Services) -> None:
+    plain = discord_client(offline_services, settings("off"))
     assert type(plain) is RaceDeskBot
     assert not isinstance(plain, discord.AutoShardedClient)
     assert plain.shard_count is None
@@ -50,10 +36,10 @@ async def test_one_connection_unless_shards_are_asked_for(services: Services) ->
 
 @pytest.mark.parametrize(("shards", "count"), [("auto", None), (4, 4)])
 async def test_shards_run_on_the_auto_sharded_client_with_the_same_commands(
-    services: Services, shards: object, count: int | None
+    offline_services: Services, shards: object, count: int | None
 ) -> None:
-    expected = await commands_of(discord_client(services, settings("off")))
-    sharded = discord_client(services, settings(shards))
+    expected = await commands_of(discord_client(offline_services, settings("off")))
+    sharded = discord_client(offline_services, settings(shards))
     assert isinstance(sharded, ShardedRaceDeskBot)
     assert isinstance(sharded, discord.AutoShardedClient)
     assert isinstance(sharded, RaceDeskBot)  # the cogs' type for their bot

@@ -244,6 +244,17 @@ async def running_harness(
 
 
 @pytest.fixture
+async def offline_services() -> AsyncIterator[Services]:
+    """The services on an in-memory database, not started (nothing touches the network)."""
+    built = build_services(
+        database_url="sqlite+aiosqlite:///:memory:", secret_box=SecretBox(SecretBox.generate_key())
+    )
+    async with Lifecycle() as lifecycle:
+        await lifecycle.add("database", None, built.engine.dispose)
+        yield built
+
+
+@pytest.fixture
 async def discord_harness(db_url: str, secret_box: SecretBox) -> AsyncIterator[DiscordHarness]:
     async with running_harness(db_url, secret_box) as harness:
         yield harness
