@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import Pool
 
+from db.sqlite_driver import use_one_trip_connections
+
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
@@ -84,6 +86,7 @@ def create_engine(
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = _create_async_engine(parsed, **kwargs)
+        use_one_trip_connections(engine)  # a statement, one trip to aiosqlite's thread
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if application_name is not None:

@@ -1,0 +1,123 @@
+"""db.sqlite_driver: a statement is one trip to aiosqlite's thread, with the same results."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from db.engine import create_engine
+from db.sqlite_driver import OneTripConnection
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.sqlite3'}")
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+    yield engine
+    await engine.dispose()
+
+
+class Trips:
+    """Counts the calls a connection sends to its thread."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = OneTripConnection._execute
+
+        async def counted(connection: OneTripConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return await original(connection, fn, *args, **kwargs)
+
+        monkeypatch.setattr(OneTripConnection, "_execute", counted)
+
+
+async def driver_connection(connection: AsyncConnection) -> Any:
+    return (await connection.get_raw_connection()).driver_connection
+
+
+async def test_sqlite_engines_use_one_trip_connections(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        assert isinstance(await driver_connection(connection), OneTripConnection)
+
+
+async def test_a_query_is_one_trip_and_ending_a_read_costs_none(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))  # the pool's first connect is not counted
+    trips = Trips(monkeypatch)
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT 41 + 1"))).scalar() == 42
+    # aiosqlite itself: cursor, execute, fetchall, close, and the pool's rollback (5 trips)
+    assert trips.count == 1
+
+
+async def test_a_write_is_one_trip_per_statement_and_one_for_the_commit(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips = Trips(monkeypatch)
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO item (name) VALUES ('a')"))
+        returned = await connection.execute(
+            text("INSERT INTO item (name) VALUES ('b') RETURNING id, name")
+        )
+        assert [tuple(row) for row in returned] == [(2, "b")]
+    assert trips.count == 3
+    async with engine.connect() as connection:
+        names = (await connection.execute(text("SELECT name FROM item ORDER BY id"))).scalars()
+        assert list(names) == ["a", "b"]
+
+
+async def test_rows_are_read_one_some_or_all(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO item (name) VALUES (:name)"),
+            [{"name": f"n{i}"} for i in range(10)],  # executemany
+        )
+    async with engine.connect() as connection:
+        result = await connection.execute(text("SELECT name FROM item ORDER BY id"))
+        assert result.fetchone() == ("n0",)
+        assert [tuple(r) for r in result.fetchmany(3)] == [("n1",), ("n2",), ("n3",)]
+        assert len(result.fetchall()) == 6
+        assert result.fetchone() is None
+        counted = await connection.execute(text("SELECT count(*) FROM item"))
+        assert counted.scalar() == 10
+        updated = await connection.execute(text("UPDATE item SET name = name || '!'"))
+        assert updated.rowcount == 10
+        await connection.rollback()
+
+
+async def test_errors_are_sqlalchemys_and_the_transaction_rolls_back(engine: AsyncEngine) -> None:
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO item (name) VALUES ('same')"))
+            await connection.execute(text("INSERT INTO item (name) VALUES ('same')"))
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM item"))).scalar() == 0
+
+
+async def test_a_read_cancelled_midway_leaves_no_lock_behind(engine: AsyncEngine) -> None:
+    """The statement runs to its end on the thread even if its caller is gone, so no
+    half-read SELECT keeps SQLite's lock for the next writer (it would wait busy_timeout)."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO item (name) VALUES (:name)"), [{"name": f"n{i}"} for i in range(500)]
+        )
+
+    async def read_slowly() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("SELECT a.name FROM item a, item b"))  # 250,000 rows
+
+    reader = asyncio.create_task(read_slowly())
+    await asyncio.sleep(0)
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    async with asyncio.timeout(3), engine.begin() as connection:  # busy_timeout is 5 s
+        await connection.execute(text("DELETE FROM item"))
