@@ -37,23 +37,20 @@ class OneTripCursor(aiosqlite.Cursor):
         super().__init__(conn, cursor)
         self._rows: deque[Any] = deque()
 
-    async def execute(
-        self, sql: str, parameters: Iterable[Any] | None = None
-    ) -> OneTripCursor:
+    async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> OneTripCursor:
         cursor = self._cursor
-        values = parameters if parameters is not None else ()
+        values: Any = parameters if parameters is not None else ()
 
         def run() -> list[Any]:
             cursor.execute(sql, values)
             # Read to the end: SQLite then resets the statement, so it holds no lock.
             return cursor.fetchall() if cursor.description is not None else []
 
-        self._rows = deque(await self._execute(run))
+        rows: list[Any] = await self._execute(run)  # type: ignore[no-untyped-call]
+        self._rows = deque(rows)
         return self
 
-    async def executemany(
-        self, sql: str, parameters: Iterable[Iterable[Any]]
-    ) -> OneTripCursor:
+    async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> OneTripCursor:
         self._rows = deque()
         await super().executemany(sql, parameters)
         return self
@@ -102,7 +99,8 @@ def connect(database: str, **kwargs: Any) -> OneTripConnection:
     """What ``aiosqlite.connect`` does, with a :class:`OneTripConnection`."""
 
     def connector() -> sqlite3.Connection:
-        return sqlite3.connect(database, **kwargs)
+        connection: sqlite3.Connection = sqlite3.connect(database, **kwargs)
+        return connection
 
     connection = OneTripConnection(connector, iter_chunk_size=64)
     connection._thread.daemon = True  # as SQLAlchemy makes aiosqlite's: never holds exit

@@ -18,7 +18,9 @@ from db.sqlite_driver import OneTripConnection
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.sqlite3'}")
     async with engine.begin() as connection:
-        await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+        await connection.execute(
+            text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+        )
     yield engine
     await engine.dispose()
 
