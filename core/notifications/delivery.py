@@ -134,6 +134,9 @@ class NotificationDelivery:
         self._slots = asyncio.Semaphore(self._timings.concurrency)
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Rows this process took and has not finished with: never taken again here, however
+        # long their send waits (a channel's rate limit, a loaded loop) past their lease.
+        self._taken: set[int] = set()
         self._stopping = False
         self.delivered = 0
         notifications.on_queued(self.wake)
@@ -266,9 +269,17 @@ class NotificationDelivery:
         lease = now + timedelta(seconds=self._timings.lease_seconds)
         async with self._sessionmaker.begin() as session:
             await self._fence.check(session)
-            return await queries.take_due(session, now, lease, limit)
+            due = await queries.take_due(session, now, lease, limit, skip=self._taken)
+        self._taken.update(row.id for row in due)
+        return due
 
     async def _deliver_one(self, row: DueNotification) -> None:
+        try:
+            await self._send_and_record(row)
+        finally:
+            self._taken.discard(row.id)
+
+    async def _send_and_record(self, row: DueNotification) -> None:
         async with self._slots:
             if self._stopping:
                 log.debug("Notification %s left for the next start: stopping", row.id)

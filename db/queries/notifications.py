@@ -3,7 +3,7 @@ the service owns the transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -114,20 +114,29 @@ class DueNotification:
 
 
 async def take_due(
-    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
+    session: AsyncSession,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    *,
+    skip: Collection[int] = (),
 ) -> list[DueNotification]:
     """Rows due at ``now``, marked as being sent until ``lease_until`` (attempts counted).
 
     Due means pending and its time has come, or being sent by someone whose lease ran out
     (a send that hung, or a process that died without a restart of this one noticing).
+    ``skip``: ids of rows the caller is still sending, whatever their lease says.
     """
+    conditions = [
+        col(NotificationLog.status).in_(NotificationStatus.open()),
+        col(NotificationLog.next_attempt_at) <= now,
+    ]
+    if skip:
+        conditions.append(col(NotificationLog.id).not_in(list(skip)))
     result = await session.execute(
         select(NotificationLog, col(User.discord_id), col(User.discord_dm_channel_id))
         .join(User, col(User.id) == col(NotificationLog.user_id), isouter=True)
-        .where(
-            col(NotificationLog.status).in_(NotificationStatus.open()),
-            col(NotificationLog.next_attempt_at) <= now,
-        )
+        .where(*conditions)
         .order_by(col(NotificationLog.next_attempt_at), col(NotificationLog.id))
         .limit(limit)
         # Two delivering processes never take the same row (PostgreSQL; SQLite has one writer).

@@ -452,6 +452,34 @@ async def test_a_restart_mid_batch_delivers_each_notification_exactly_once(
         assert message.embed_description == "Spring Cup · match:7:room"
 
 
+
+async def test_a_send_waiting_past_its_lease_is_not_taken_again_by_its_own_process(
+    outbox: Outbox, fake_discord: FakeDiscordApi, discord_clients: DiscordClients
+) -> None:
+    """At a season's peak a DM can wait longer than its lease (a channel's rate limit, a
+    loaded loop): the process sending it must not take the row again and send it twice."""
+    player = await outbox.player()
+    await outbox.queue("match:8:room", [player])
+    fake_discord.hold_messages(after=0)  # Discord takes the message but answers late
+    delivery = NotificationDelivery(
+        outbox.sessionmaker, outbox.notifications,
+        DiscordNotificationSender(await discord_clients.login()),
+        timings=DeliveryTimings(lease_seconds=0.2, sweep_seconds=0.05),
+    )
+    async with running(delivery):
+        await wait_until(lambda: as_awaitable(fake_discord.held == 1))
+        await asyncio.sleep(1.0)  # five leases, twenty sweeps
+        fake_discord.release_messages()
+        [row] = await outbox.settled()
+
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert message_posts(fake_discord) == [200]
+
+
+async def as_awaitable(value: bool) -> bool:
+    return value
+
+
 # -- a leader that stops leading while a DM waits ----------------------------------------------
 
 
