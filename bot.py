@@ -36,6 +36,7 @@ from cogs._shared.tree import RaceDeskTree
 from cogs.announcements import EVENTS as ANNOUNCED_EVENTS
 from cogs.linking import EVENTS as LINK_DM_EVENTS
 from cogs.schedule import EVENTS as PROPOSAL_DM_EVENTS
+from core import event_loop
 from core.access import AccessPolicy
 from core.accounts.api_tokens import ApiTokenService
 from core.accounts.linking import LinkService, LinkSettings
@@ -593,6 +594,7 @@ async def run_bot(settings: Settings, config_path: Path = DEFAULT_CONFIG_PATH) -
     started is stopped again.
     """
     setup_logging(settings.logging)
+    log.debug("RaceDesk starting on the %s event loop", event_loop.name())
     for warning in startup_warnings(settings, config_path):
         log.warning(warning)
     security = settings.security

@@ -28,6 +28,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bot import build_services
+from core import event_loop
 from core.config import RacetimeSettings
 from core.container import Services
 from core.lifecycle import Lifecycle
@@ -98,11 +99,11 @@ def run_logged(
     )
     profile_to = getattr(args, "profile", None)
     if profile_to is None:
-        asyncio.run(run(args))
+        event_loop.run(run(args))  # the loop bot.py runs on
         return
     with cProfile.Profile() as profile:
         try:
-            asyncio.run(run(args))
+            event_loop.run(run(args))
         finally:
             profile.dump_stats(profile_to)
 

@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from core import event_loop
 from core.clock import SystemClock
 from core.event_store.event_log import DatabaseEventLog
 from core.events import EventDispatcher, RacetimeEntrantStatusChangedEvent
@@ -155,7 +156,7 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.rooms, args.seconds))))
+    print(json.dumps(event_loop.run(run(args.rooms, args.seconds))))  # bot.py's loop
 
 
 if __name__ == "__main__":

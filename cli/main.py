@@ -12,6 +12,7 @@ from cli.command_table import print_commands
 from cli.database import database_command
 from cli.keys import rotate_key
 from cli.rehearse import rehearse
+from core import event_loop
 from core.config import ConfigError, load_settings
 from core.startup_errors import StartupError
 from db.backup import BackupError
@@ -37,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         from bot import run_bot  # the composition root
 
-        return asyncio.run(run_bot(load_settings(args.config), args.config))
+        return event_loop.run(run_bot(load_settings(args.config), args.config))
     except (ConfigError, SecretKeyError, StartupError, BackupError) as error:
         # One line (one per problem in the file) that says what to change; no traceback.
         print(str(error), file=sys.stderr)
