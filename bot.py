@@ -313,7 +313,17 @@ def build_services(
         database_url, clock=clock,
         application_name=leadership.holder if leadership is not None else None,
     )
-    event_log = DatabaseEventLog(sessionmaker, clock=clock, outage=database_watch)
+    # The group commit every room change waits for never waits for a pooled connection (an
+    # in-memory SQLite database is one connection's own: it shares the pool's).
+    in_memory = database_url.startswith("sqlite") and sqlite_file(database_url) is None
+    event_log_engine = None if in_memory else create_engine(
+        database_url, pool_size=1,
+        application_name=leadership.holder if leadership is not None else None,
+    )
+    event_log = DatabaseEventLog(
+        sessionmaker, clock=clock, outage=database_watch,
+        writer=create_sessionmaker(event_log_engine) if event_log_engine is not None else None,
+    )
     # A listener refused because this process no longer leads (its fenced write, or the last
     # check before a Discord request) leaves the event to the leader: no retry, no park.
     dispatcher = EventDispatcher(
@@ -415,6 +425,7 @@ def build_services(
     )
     services = Services(
         engine=engine,
+        event_log_engine=event_log_engine,
         database_watch=database_watch,
         sessionmaker=sessionmaker,
         event_log=event_log,

@@ -78,7 +78,7 @@ async def deliver(args: argparse.Namespace) -> None:
         await delivery.stop()
     finally:
         await client.close()
-        await services.engine.dispose()
+        await services.dispose_engines()
     marker("DONE")
 
 

@@ -66,7 +66,7 @@ async def registered_commands() -> list[dict[str, Any]]:
         database_url="sqlite+aiosqlite:///:memory:", secret_box=SecretBox(SecretBox.generate_key())
     )
     async with Lifecycle() as lifecycle:
-        await lifecycle.add("database", None, services.engine.dispose)
+        await lifecycle.add("database", None, services.dispose_engines)
         bot = RaceDeskBot(services)
         await lifecycle.add("discord", bot.load_cogs, bot.close)
         return describe_commands(bot.tree)

@@ -123,6 +123,8 @@ class Services:
     # (None: this process runs alone), and the fence every effect's write asks.
     leadership: Leadership | None = None
     fence: Fence = field(default=NO_FENCE)
+    # The event log's group commit has a connection of its own (bot.build_services).
+    event_log_engine: AsyncEngine | None = None
 
     async def start(
         self, lifecycle: Lifecycle, *, racetime_engine: bool = True, database: bool = True
@@ -163,9 +165,15 @@ class Services:
             breaks = self.room_commands.breaks
             await lifecycle.add("room break announcements", breaks.start, breaks.stop)
 
+    async def dispose_engines(self) -> None:
+        """Close every database connection (the pool's and the event log writer's)."""
+        if self.event_log_engine is not None:
+            await self.event_log_engine.dispose()
+        await self.engine.dispose()
+
     async def start_database(self, lifecycle: Lifecycle) -> None:
         """The database, the first part to start and the last to stop, and its watch: from
         the moment a stop is asked for, no part waits any more for a database that is away."""
-        await lifecycle.add("database", None, self.engine.dispose)
+        await lifecycle.add("database", None, self.dispose_engines)
         await lifecycle.add("database watch", self.database_watch.start, self.database_watch.stop)
         lifecycle.on_stop_requested(self.database_watch.give_up)

@@ -17,6 +17,8 @@ from sqlalchemy.pool import Pool
 from db.sqlite_driver import use_one_trip_connections
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+SQLITE_POOL_SIZE = 10
+SQLITE_POOL_OVERFLOW = 20
 
 
 class UnsupportedDatabaseURLError(ValueError):
@@ -62,6 +64,7 @@ def create_engine(
     echo: bool = False,
     poolclass: type[Pool] | None = None,
     application_name: str | None = None,
+    pool_size: int | None = None,
 ) -> AsyncEngine:
     """An :class:`AsyncEngine` for ``url`` (the ``database.url`` setting).
 
@@ -69,7 +72,9 @@ def create_engine(
     connection enables foreign keys and WAL. ``poolclass`` (e.g. ``NullPool``) is for tests
     and one-shot tools. ``application_name`` names every PostgreSQL session (in
     ``pg_stat_activity``): a leader's sessions carry its id, so that a process taking over
-    from it can end them (``core.leadership``).
+    from it can end them (``core.leadership``). ``pool_size``: exactly that many connections
+    (the event log's writer has one of its own); by default SQLite gets up to
+    ``SQLITE_POOL_SIZE + SQLITE_POOL_OVERFLOW``, PostgreSQL SQLAlchemy's 5 + 10.
     """
     parsed = parse_database_url(url)
     # JSON columns hold race snapshots of several KB each; msgspec encodes them far faster
@@ -79,8 +84,17 @@ def create_engine(
         "json_serializer": _json_dumps,
         "json_deserializer": msgspec.json.decode,
     }
+    in_memory = parsed.get_backend_name() == "sqlite" and _sqlite_file(parsed) is None
     if poolclass is not None:
         kwargs["poolclass"] = poolclass
+    elif in_memory:
+        pass  # one connection, kept (SQLAlchemy's StaticPool for an in-memory database)
+    elif pool_size is not None:
+        kwargs.update(pool_size=pool_size, max_overflow=0)
+    elif parsed.get_backend_name() == "sqlite":
+        # A SQLite connection is a thread; a writer waiting for its turn holds one
+        # (db.sqlite_driver), and readers must still find one at a peak.
+        kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW)
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_file(parsed)
         if path is not None:

@@ -14,13 +14,25 @@ statement has run to the end costs nothing. A commit or rollback with no transac
 read-only session ending, the pool resetting a connection it gets back) does not travel
 either: SQLite has nothing to do.
 
+**Writers take turns.** SQLite has one writer at a time; a second one waits in SQLite's busy
+handler, which sleeps and looks again (1, 2, 5 ... up to 100 ms between looks). At a peak,
+with the event log, DM records, room openings and the fan-out all writing, the write lock was
+often free while every writer slept, each holding a pooled connection, until the pool ran dry
+and slash commands waited for one for seconds. Here a transaction's first write first waits
+for its turn on the loop (one :class:`asyncio.Lock` per database file, first come first
+served), and the turn passes on the moment the holder commits or rolls back. A turn not given
+within ``busy_timeout`` (5 s) fails as SQLite would: ``database is locked``.
+
 :func:`use_one_trip_connections` makes an engine connect this way (``db.engine`` does it for
 every SQLite engine).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
+import weakref
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +40,26 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+BUSY_TIMEOUT_SECONDS = 5.0  # db.engine's busy_timeout: how long SQLite itself would wait
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+# One turn per database file and event loop (tests run many loops, one after another).
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _writes(sql: str) -> bool:
+    """Whether SQLite begins a write transaction for ``sql`` (Python's sqlite3 issues BEGIN
+    before these). Anything else that writes still waits in SQLite's busy handler."""
+    return sql.lstrip()[:8].upper().startswith(_WRITES)
+
+
+def writer_turn(database: str) -> asyncio.Lock:
+    """The turn of ``database``'s writers on the running loop."""
+    locks = _turns.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(database, asyncio.Lock())
 
 
 class OneTripCursor(aiosqlite.Cursor):
@@ -46,14 +78,29 @@ class OneTripCursor(aiosqlite.Cursor):
             # Read to the end: SQLite then resets the statement, so it holds no lock.
             return cursor.fetchall() if cursor.description is not None else []
 
-        rows: list[Any] = await self._execute(run)  # type: ignore[no-untyped-call]
+        connection = self._one_trip_connection()
+        await connection.wait_for_turn(sql)
+        try:
+            rows: list[Any] = await self._execute(run)  # type: ignore[no-untyped-call]
+        finally:
+            connection.pass_turn_unless_writing()
         self._rows = deque(rows)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> OneTripCursor:
         self._rows = deque()
-        await super().executemany(sql, parameters)
+        connection = self._one_trip_connection()
+        await connection.wait_for_turn(sql)
+        try:
+            await super().executemany(sql, parameters)
+        finally:
+            connection.pass_turn_unless_writing()
         return self
+
+    def _one_trip_connection(self) -> OneTripConnection:
+        connection = self._conn
+        assert isinstance(connection, OneTripConnection)
+        return connection
 
     async def fetchone(self) -> Any:
         return self._rows.popleft() if self._rows else None
@@ -72,8 +119,41 @@ class OneTripCursor(aiosqlite.Cursor):
 
 
 class OneTripConnection(aiosqlite.Connection):
-    """aiosqlite's connection, with :class:`OneTripCursor` cursors and no trip for a commit
-    or rollback when no transaction is open."""
+    """aiosqlite's connection, with :class:`OneTripCursor` cursors, no trip for a commit or
+    rollback when no transaction is open, and writers taking turns."""
+
+    def __init__(self, connector: Any, iter_chunk_size: int, database: str) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self._database = database
+        self._turn: asyncio.Lock | None = None
+        self._has_turn = False
+
+    async def wait_for_turn(self, sql: str) -> None:
+        """Before a statement that begins a write transaction: wait until no other
+        connection to this database is writing (at most ``BUSY_TIMEOUT_SECONDS``)."""
+        connection = self._connection
+        if self._has_turn or connection is None or connection.in_transaction or not _writes(sql):
+            return
+        if self._turn is None:
+            self._turn = writer_turn(self._database)
+        try:
+            async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
+                await self._turn.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        self._has_turn = True
+
+    def pass_turn_unless_writing(self) -> None:
+        """After a statement, commit or rollback: pass the turn on unless a write
+        transaction is open (a statement that failed before its BEGIN, a commit)."""
+        connection = self._connection
+        if self._has_turn and (connection is None or not connection.in_transaction):
+            self._pass_turn()
+
+    def _pass_turn(self) -> None:
+        if self._has_turn and self._turn is not None:
+            self._has_turn = False
+            self._turn.release()
 
     def cursor(self) -> Any:  # aiosqlite's is an awaitable context manager; so is a cursor
         if self._connection is None:
@@ -82,11 +162,29 @@ class OneTripConnection(aiosqlite.Connection):
 
     async def commit(self) -> None:
         if self._open_transaction():
-            await super().commit()
+            try:
+                await super().commit()
+            finally:
+                self.pass_turn_unless_writing()
 
     async def rollback(self) -> None:
         if self._open_transaction():
-            await super().rollback()
+            try:
+                await super().rollback()
+            finally:
+                self.pass_turn_unless_writing()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self._pass_turn()
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        # SQLAlchemy's terminate (a connection it gives up on) and garbage collection.
+        with contextlib.suppress(RuntimeError):  # collected after its loop closed
+            self._pass_turn()
+        return super().stop()
 
     def _open_transaction(self) -> bool:
         # Read between calls (SQLAlchemy runs one at a time on a connection), never during
@@ -102,7 +200,7 @@ def connect(database: str, **kwargs: Any) -> OneTripConnection:
         connection: sqlite3.Connection = sqlite3.connect(database, **kwargs)
         return connection
 
-    connection = OneTripConnection(connector, iter_chunk_size=64)
+    connection = OneTripConnection(connector, iter_chunk_size=64, database=database)
     connection._thread.daemon = True  # as SQLAlchemy makes aiosqlite's: never holds exit
     return connection
 

@@ -49,6 +49,10 @@ StateWriter = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 """Writes the states of one batch (in submission order) inside the batch's transaction."""
 
 ACK_DELAY_SECONDS = 0.5
+# At most this many submissions (and as many acknowledgements) a commit: a backlog is
+# committed in short transactions, so other writers get their turn in between and none waits
+# out SQLite's busy timeout behind one huge commit.
+MAX_BATCH = 500
 RETENTION = timedelta(days=7)
 PRUNE_INTERVAL_SECONDS = 3600.0
 
@@ -117,8 +121,13 @@ class DatabaseEventLog:
         ack_delay: float = ACK_DELAY_SECONDS,
         close_timeout: float = 30.0,
         outage: DatabaseWatch | None = None,
+        writer: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
+        """``writer``: sessions on a connection of the group commit's own (``bot.py`` gives
+        it one), so that a peak that takes every pooled connection never holds up the
+        commits everything else waits for; by default ``sessionmaker``'s."""
         self._sessionmaker = sessionmaker
+        self._writer_sessions = writer or sessionmaker
         self._outage = outage
         self._clock = clock or SystemClock()
         self._retention = retention
@@ -197,7 +206,7 @@ class DatabaseEventLog:
         done: asyncio.Future[list[LoggedEvent]] = asyncio.get_running_loop().create_future()
         self._enqueue(_Submission(by_priority(events), None, done))
         if self._writer is None:  # not started (one-shot tools): commit in place
-            await self._write_batch()
+            await self._write_all()
         return await done
 
     def _enqueue(self, submission: _Submission) -> None:
@@ -235,7 +244,7 @@ class DatabaseEventLog:
     async def flush(self) -> None:
         target = self._submitted
         if self._writer is None:
-            await self._write_batch()
+            await self._write_all()
             return
         self._wakeup.set()
         async with self._flushed:
@@ -245,7 +254,7 @@ class DatabaseEventLog:
         if self._committed < target:
             # The log closed meanwhile and its writer is gone (its close gave up on a commit
             # that hung): commit in place, as before start, rather than wait for ever.
-            await self._write_batch()
+            await self._write_all()
 
     async def pending_partitions(self) -> list[str]:
         async with self._sessionmaker() as session:
@@ -318,10 +327,18 @@ class DatabaseEventLog:
             return False
         return True
 
+    async def _write_all(self) -> None:
+        """Commit everything queued, a batch at a time (without the writer task)."""
+        await self._write_batch()
+        while self._queue or self._acks:
+            await self._write_batch()
+
     async def _write_batch(self) -> None:
         """Commit what is queued now; on a transient error put it back (order kept) and raise."""
-        batch, self._queue = self._queue, []
-        acks, self._acks = self._acks, []
+        batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        acks, self._acks = self._acks[:MAX_BATCH], self._acks[MAX_BATCH:]
+        if self._queue or self._acks:
+            self._wakeup.set()  # the rest is the next batch
         if not batch and not acks:
             await self._committed_up_to(0)
             return
@@ -364,7 +381,7 @@ class DatabaseEventLog:
     async def _commit(
         self, batch: list[_Submission], acks: list[int]
     ) -> list[list[LoggedEvent]]:
-        async with self._sessionmaker.begin() as session:
+        async with self._writer_sessions.begin() as session:
             states = [s.state for s in batch if s.state is not None]
             if states and self._state_writer is not None:
                 await self._state_writer(session, states)

@@ -127,4 +127,4 @@ async def test_a_listener_refused_by_the_last_check_leaves_its_event_for_the_lea
         await services.dispatcher.close()
         await services.event_log.close()
         await services.racetime_client.close()
-        await services.engine.dispose()
+        await services.dispose_engines()

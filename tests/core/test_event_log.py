@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import ManualClock
-from core.event_store.event_log import DatabaseEventLog
+from core.event_store.event_log import MAX_BATCH, DatabaseEventLog
 from core.events import (
     Event,
     EventDispatcher,
@@ -26,6 +26,7 @@ from core.events import (
 )
 from core.identity import SYSTEM_USER_ID
 from core.racetime_bots.room_store import DatabaseRoomStore
+from db.engine import create_engine, create_sessionmaker
 from db.models import AuditLog, EventLogEntry, ListenerReceipt, ParkedDelivery, RaceRoom
 from db.queries.audit import add_audit_entry
 from db.queries.events import claim_receipt
@@ -249,6 +250,59 @@ async def test_submissions_queued_while_a_commit_runs_share_the_next_commit(
     assert event_log.commits == commits + 2, "the held commit, then one for the 50 queued"
     rows = await logged_rows(db_sessionmaker)
     assert [row.event_id for row in rows] == [first.event_id] + [e.event_id for e in later]
+
+
+
+async def test_a_backlog_is_committed_in_bounded_batches_in_order(
+    event_log: DatabaseEventLog, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A backlog (a peak the writer fell behind) goes in transactions of MAX_BATCH, so no
+    other writer waits out SQLite's busy timeout behind one huge commit."""
+    inside_commit = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_state_writer(session: AsyncSession, states: list[Any]) -> None:
+        if "hold" in states:
+            inside_commit.set()
+            await release.wait()
+
+    event_log.register_state_writer(slow_state_writer)
+    event_log.submit([status("room-held")], state="hold")
+    await settle(inside_commit.wait())
+    backlog = [status(f"room-{n}") for n in range(2 * MAX_BATCH + 1)]
+    for event in backlog:
+        event_log.submit([event])
+    commits = event_log.commits
+    release.set()
+    await settle(event_log.flush())
+
+    assert event_log.commits == commits + 1 + 3, "the held commit, then three bounded ones"
+    rows = await logged_rows(db_sessionmaker)
+    assert [row.event_id for row in rows][1:] == [e.event_id for e in backlog]
+
+
+async def test_the_writer_commits_on_its_own_connection_when_the_pool_is_taken(
+    db_url: str, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """At a peak every pooled connection can be taken (readers, writers waiting their turn):
+    the group commit that every room change waits for does not queue for one."""
+    pool = create_engine(db_url, pool_size=1)
+    writer = create_engine(db_url, pool_size=1)
+    log = DatabaseEventLog(
+        create_sessionmaker(pool), writer=create_sessionmaker(writer), close_timeout=1
+    )
+    event = status("room-1")
+    await log.start()
+    try:
+        async with pool.connect() as taken:  # the pool's only connection, held
+            await taken.execute(select(1))
+            logged = await settle(log.append([event]))
+        assert ids(logged) == [event.event_id]
+    finally:
+        await log.close()
+        await pool.dispose()
+        await writer.dispose()
+    assert [row.event_id for row in await logged_rows(db_sessionmaker)] == ids(logged)
 
 
 async def test_submit_hands_committed_events_to_the_dispatcher_in_commit_order(

@@ -1,4 +1,5 @@
-"""db.sqlite_driver: a statement is one trip to aiosqlite's thread, with the same results."""
+"""db.sqlite_driver: a statement is one trip to aiosqlite's thread, with the same results;
+writers take turns on the loop."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -7,11 +8,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from db import sqlite_driver
 from db.engine import create_engine
-from db.sqlite_driver import OneTripConnection
+from db.sqlite_driver import OneTripConnection, writer_turn
 
 
 @pytest.fixture
@@ -123,3 +125,64 @@ async def test_a_read_cancelled_midway_leaves_no_lock_behind(engine: AsyncEngine
         await reader
     async with asyncio.timeout(3), engine.begin() as connection:  # busy_timeout is 5 s
         await connection.execute(text("DELETE FROM item"))
+
+
+# -- writers take turns --------------------------------------------------------------------------
+
+
+def turn_of(engine: AsyncEngine) -> asyncio.Lock:
+    database = engine.url.database
+    assert database is not None
+    return writer_turn(database)
+
+
+async def test_a_second_writer_waits_for_the_first_one_s_commit_on_the_loop(
+    engine: AsyncEngine,
+) -> None:
+    """Not in SQLite's busy handler, which sleeps up to 100 ms between looks while holding a
+    pooled connection: the turn passes the moment the first writer commits."""
+    first = await engine.connect()
+    await first.execute(text("INSERT INTO item (name) VALUES ('first')"))  # its turn now
+    assert turn_of(engine).locked()
+
+    async def second_writer() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO item (name) VALUES ('second')"))
+
+    second = asyncio.create_task(second_writer())
+    await asyncio.sleep(0.2)
+    assert not second.done(), "the second writer went ahead of the first one's commit"
+    async with engine.connect() as reader:  # readers never wait for a turn
+        assert (await reader.execute(text("SELECT count(*) FROM item"))).scalar() == 0
+    await first.commit()
+    await first.close()
+    async with asyncio.timeout(2):
+        await second
+    assert not turn_of(engine).locked()
+    async with engine.connect() as reader:
+        names = (await reader.execute(text("SELECT name FROM item ORDER BY id"))).scalars()
+        assert list(names) == ["first", "second"]
+
+
+async def test_a_turn_not_given_in_time_fails_as_sqlite_would(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "BUSY_TIMEOUT_SECONDS", 0.1)
+    async with engine.connect() as first:
+        await first.execute(text("INSERT INTO item (name) VALUES ('first')"))
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with engine.begin() as second:
+                await second.execute(text("INSERT INTO item (name) VALUES ('second')"))
+        await first.rollback()
+    assert not turn_of(engine).locked()
+
+
+async def test_a_failed_write_passes_the_turn_on_at_its_rollback(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO item (name) VALUES ('same')"))
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO item (name) VALUES ('same')"))
+    assert not turn_of(engine).locked()
+    async with engine.begin() as connection:  # and the next writer gets it
+        await connection.execute(text("INSERT INTO item (name) VALUES ('other')"))

@@ -396,7 +396,7 @@ async def test_two_processes_reminding_at_once_remind_once(rig: Rig) -> None:
             await rig.settled()
         finally:
             await other.racetime_client.close()
-            await other.engine.dispose()
+            await other.dispose_engines()
         assert len(await rig.reminders()) == 1
         assert await rig.reminded() == both(match_id, STARTS)
         assert sum(map(bool, verdicts)) >= 1

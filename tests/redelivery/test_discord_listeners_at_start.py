@@ -64,7 +64,7 @@ async def test_a_result_left_unannounced_by_a_crash_is_announced_after_the_resta
         if key[0] == "MatchResultEvent"
     ]
     await first.racetime_client.close()
-    await first.engine.dispose()  # died before the announcement (no Discord side ran)
+    await first.dispose_engines()  # died before the announcement (no Discord side ran)
 
     second = build_services(database_url=db_url, secret_box=secret_box, listener_retry=FAST_RETRY)
     bot = RaceDeskBot(second, intents=member_intents())

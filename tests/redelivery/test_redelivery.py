@@ -374,7 +374,7 @@ async def test_a_process_that_dies_before_its_acknowledgements_is_redelivered_on
     logged = sum(crashed.events.values())
     assert await undelivered(first.sessionmaker) == logged
     await first.racetime_client.close()
-    await first.engine.dispose()  # gone: nothing of it is stopped in order
+    await first.dispose_engines()  # gone: nothing of it is stopped in order
 
     second = build_services(database_url=db_url, secret_box=secret_box, listener_retry=FAST_RETRY)
     async with Lifecycle() as lifecycle:
