@@ -317,7 +317,7 @@ def build_services(
     # in-memory SQLite database is one connection's own: it shares the pool's).
     in_memory = database_url.startswith("sqlite") and sqlite_file(database_url) is None
     event_log_engine = None if in_memory else create_engine(
-        database_url, pool_size=1, writes_first=True,
+        database_url, pool_size=1,
         application_name=leadership.holder if leadership is not None else None,
     )
     event_log = DatabaseEventLog(

@@ -65,7 +65,6 @@ def create_engine(
     poolclass: type[Pool] | None = None,
     application_name: str | None = None,
     pool_size: int | None = None,
-    writes_first: bool = False,
 ) -> AsyncEngine:
     """An :class:`AsyncEngine` for ``url`` (the ``database.url`` setting).
 
@@ -76,8 +75,6 @@ def create_engine(
     from it can end them (``core.leadership``). ``pool_size``: exactly that many connections
     (the event log's writer has one of its own); by default SQLite gets up to
     ``SQLITE_POOL_SIZE + SQLITE_POOL_OVERFLOW``, PostgreSQL SQLAlchemy's 5 + 10.
-    ``writes_first``: on SQLite, this engine's writers get their turn before other engines'
-    (the event log's group commit; ``db.sqlite_driver``).
     """
     parsed = parse_database_url(url)
     # JSON columns hold race snapshots of several KB each; msgspec encodes them far faster
@@ -103,8 +100,7 @@ def create_engine(
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = _create_async_engine(parsed, **kwargs)
-        # A statement, one trip to aiosqlite's thread; writers take turns.
-        use_one_trip_connections(engine, first=writes_first)
+        use_one_trip_connections(engine)  # a statement, one trip to aiosqlite's thread
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if application_name is not None:

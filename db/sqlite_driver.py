@@ -19,10 +19,8 @@ handler, which sleeps and looks again (1, 2, 5 ... up to 100 ms between looks). 
 with the event log, DM records, room openings and the fan-out all writing, the write lock was
 often free while every writer slept, each holding a pooled connection, until the pool ran dry
 and slash commands waited for one for seconds. Here a transaction's first write first waits
-for its turn on the loop (one :class:`WriterTurn` per database file, first come first
-served), and the turn passes on the moment the holder commits or rolls back. The event log's
-group commit, which every room change waits for, goes first (``first=True`` connections):
-forty DM records a second must not keep a thousand race frames waiting. A turn not given
+for its turn on the loop (one :class:`asyncio.Lock` per database file, first come first
+served), and the turn passes on the moment the holder commits or rolls back. A turn not given
 within ``busy_timeout`` (5 s) fails as SQLite would: ``database is locked``.
 
 :func:`use_one_trip_connections` makes an engine connect this way (``db.engine`` does it for
@@ -33,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import sqlite3
 import weakref
 from collections import deque
@@ -47,48 +44,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 BUSY_TIMEOUT_SECONDS = 5.0  # db.engine's busy_timeout: how long SQLite itself would wait
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
-
-
-class WriterTurn:
-    """Whose turn it is to write: one holder, then the waiters in order, those that go
-    first (the event log's commit) before the others."""
-
-    def __init__(self) -> None:
-        self._held = False
-        self._first: deque[asyncio.Future[None]] = deque()
-        self._rest: deque[asyncio.Future[None]] = deque()
-
-    def locked(self) -> bool:
-        return self._held
-
-    async def acquire(self, *, first: bool = False) -> None:
-        if not self._held and not self._first and not self._rest:
-            self._held = True
-            return
-        given: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        (self._first if first else self._rest).append(given)
-        try:
-            await given
-        except BaseException:
-            if given.done() and not given.cancelled():
-                self.release()  # given the turn as it gave up: pass it on
-            else:
-                given.cancel()  # still queued: release() skips it
-            raise
-
-    def release(self) -> None:
-        """Hand the turn to the next waiter (it stays held), or free it."""
-        for queue in (self._first, self._rest):
-            while queue:
-                given = queue.popleft()
-                if not given.done():
-                    given.set_result(None)
-                    return
-        self._held = False
-
-
 # One turn per database file and event loop (tests run many loops, one after another).
-_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, WriterTurn]] = (
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -99,10 +56,10 @@ def _writes(sql: str) -> bool:
     return sql.lstrip()[:8].upper().startswith(_WRITES)
 
 
-def writer_turn(database: str) -> WriterTurn:
+def writer_turn(database: str) -> asyncio.Lock:
     """The turn of ``database``'s writers on the running loop."""
-    turns = _turns.setdefault(asyncio.get_running_loop(), {})
-    return turns.setdefault(database, WriterTurn())
+    locks = _turns.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(database, asyncio.Lock())
 
 
 class OneTripCursor(aiosqlite.Cursor):
@@ -165,13 +122,10 @@ class OneTripConnection(aiosqlite.Connection):
     """aiosqlite's connection, with :class:`OneTripCursor` cursors, no trip for a commit or
     rollback when no transaction is open, and writers taking turns."""
 
-    def __init__(
-        self, connector: Any, iter_chunk_size: int, database: str, *, first: bool = False
-    ) -> None:
+    def __init__(self, connector: Any, iter_chunk_size: int, database: str) -> None:
         super().__init__(connector, iter_chunk_size)
         self._database = database
-        self._first = first
-        self._turn: WriterTurn | None = None
+        self._turn: asyncio.Lock | None = None
         self._has_turn = False
 
     async def wait_for_turn(self, sql: str) -> None:
@@ -184,7 +138,7 @@ class OneTripConnection(aiosqlite.Connection):
             self._turn = writer_turn(self._database)
         try:
             async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-                await self._turn.acquire(first=self._first)
+                await self._turn.acquire()
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         self._has_turn = True
@@ -239,20 +193,19 @@ class OneTripConnection(aiosqlite.Connection):
         return connection is None or connection.in_transaction
 
 
-def connect(database: str, *, first: bool = False, **kwargs: Any) -> OneTripConnection:
-    """What ``aiosqlite.connect`` does, with a :class:`OneTripConnection` (``first``: its
-    writes go before other connections' waiting for their turn)."""
+def connect(database: str, **kwargs: Any) -> OneTripConnection:
+    """What ``aiosqlite.connect`` does, with a :class:`OneTripConnection`."""
 
     def connector() -> sqlite3.Connection:
         connection: sqlite3.Connection = sqlite3.connect(database, **kwargs)
         return connection
 
-    connection = OneTripConnection(connector, iter_chunk_size=64, database=database, first=first)
+    connection = OneTripConnection(connector, iter_chunk_size=64, database=database)
     connection._thread.daemon = True  # as SQLAlchemy makes aiosqlite's: never holds exit
     return connection
 
 
-def use_one_trip_connections(engine: AsyncEngine, *, first: bool = False) -> None:
+def use_one_trip_connections(engine: AsyncEngine) -> None:
     """Make ``engine`` (sqlite+aiosqlite) open :class:`OneTripConnection` connections.
 
     SQLAlchemy's aiosqlite dialect calls ``async_creator_fn(*args, **kwargs)`` with the
@@ -262,6 +215,6 @@ def use_one_trip_connections(engine: AsyncEngine, *, first: bool = False) -> Non
     def with_one_trip(
         _dialect: Any, _record: Any, _args: list[Any], kwargs: dict[str, Any]
     ) -> None:
-        kwargs["async_creator_fn"] = functools.partial(connect, first=first)
+        kwargs["async_creator_fn"] = connect
 
     event.listen(engine.sync_engine, "do_connect", with_one_trip)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import sqlite_driver
 from db.engine import create_engine
-from db.sqlite_driver import OneTripConnection, WriterTurn, writer_turn
+from db.sqlite_driver import OneTripConnection, writer_turn
 
 
 @pytest.fixture
@@ -186,37 +186,3 @@ async def test_a_failed_write_passes_the_turn_on_at_its_rollback(engine: AsyncEn
     assert not turn_of(engine).locked()
     async with engine.begin() as connection:  # and the next writer gets it
         await connection.execute(text("INSERT INTO item (name) VALUES ('other')"))
-
-
-async def test_the_event_log_s_writer_goes_before_writers_already_waiting() -> None:
-    turn = WriterTurn()
-    order: list[str] = []
-    await turn.acquire()
-
-    async def writer(name: str, *, first: bool = False) -> None:
-        await turn.acquire(first=first)
-        order.append(name)
-        turn.release()
-
-    dm_record = asyncio.create_task(writer("dm record"))
-    await asyncio.sleep(0)
-    event_log = asyncio.create_task(writer("event log", first=True))
-    await asyncio.sleep(0)
-    turn.release()
-    await asyncio.gather(dm_record, event_log)
-    assert order == ["event log", "dm record"]
-    assert not turn.locked()
-
-
-async def test_a_waiter_that_gives_up_never_keeps_the_turn() -> None:
-    turn = WriterTurn()
-    await turn.acquire()
-    gave_up = asyncio.create_task(turn.acquire())
-    await asyncio.sleep(0)
-    turn.release()  # handed to the waiter, which is cancelled before it runs
-    gave_up.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await gave_up
-    assert not turn.locked()
-    async with asyncio.timeout(1):
-        await turn.acquire()
