@@ -127,6 +127,8 @@ class OneTripConnection(aiosqlite.Connection):
         self._database = database
         self._turn: asyncio.Lock | None = None
         self._has_turn = False
+        self._calls_sent = 0
+        self._calls_run = 0
 
     async def wait_for_turn(self, sql: str) -> None:
         """Before a statement that begins a write transaction: wait until no other
@@ -161,18 +163,19 @@ class OneTripConnection(aiosqlite.Connection):
         return OneTripCursor(self, self._connection.cursor())
 
     async def commit(self) -> None:
-        if self._open_transaction():
-            try:
+        try:
+            if self._open_transaction():
                 await super().commit()
-            finally:
-                self.pass_turn_unless_writing()
+        finally:
+            # Also when SQLite ended the transaction by itself (an error that rolls back).
+            self.pass_turn_unless_writing()
 
     async def rollback(self) -> None:
-        if self._open_transaction():
-            try:
+        try:
+            if self._open_transaction():
                 await super().rollback()
-            finally:
-                self.pass_turn_unless_writing()
+        finally:
+            self.pass_turn_unless_writing()
 
     async def close(self) -> None:
         try:
@@ -187,10 +190,25 @@ class OneTripConnection(aiosqlite.Connection):
         return super().stop()
 
     def _open_transaction(self) -> bool:
-        # Read between calls (SQLAlchemy runs one at a time on a connection), never during
-        # one; a closed connection goes on to aiosqlite, which says so.
+        # Only trusted with no call on the thread: a statement whose caller was cancelled may
+        # still be about to BEGIN (then the commit or rollback travels, after it, in order).
+        # A closed connection goes on to aiosqlite, which says so.
         connection = self._connection
-        return connection is None or connection.in_transaction
+        busy = self._calls_sent != self._calls_run
+        return connection is None or busy or connection.in_transaction
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")  # as aiosqlite says it
+        self._calls_sent += 1  # only ever written here, on the loop
+
+        def counted() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._calls_run += 1  # only ever written here, on the connection's thread
+
+        return await super()._execute(counted)  # type: ignore[no-untyped-call]
 
 
 def connect(database: str, **kwargs: Any) -> OneTripConnection:

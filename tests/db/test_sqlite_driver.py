@@ -186,3 +186,17 @@ async def test_a_failed_write_passes_the_turn_on_at_its_rollback(engine: AsyncEn
     assert not turn_of(engine).locked()
     async with engine.begin() as connection:  # and the next writer gets it
         await connection.execute(text("INSERT INTO item (name) VALUES ('other')"))
+
+
+async def test_the_turn_passes_on_when_the_transaction_ends_without_a_commit(
+    engine: AsyncEngine,
+) -> None:
+    """A statement that ends the transaction (SQLite rolls back by itself on some errors,
+    SQLITE_FULL or an I/O error) passes the turn on: no writer waits for ever."""
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO item (name) VALUES ('a')"))
+        assert turn_of(engine).locked()
+        await connection.exec_driver_sql("ROLLBACK")
+        assert not turn_of(engine).locked()
+        await connection.rollback()
+        assert not turn_of(engine).locked()
