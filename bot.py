@@ -112,7 +112,13 @@ from core.tournaments.matches import MatchService
 from core.tournaments.proposals import ProposalService
 from core.tournaments.tournaments import TournamentService
 from core.version import racedesk_version
-from db.engine import check_sqlite_file, create_engine, create_sessionmaker, sqlite_file
+from db.engine import (
+    check_sqlite_file,
+    create_engine,
+    create_sessionmaker,
+    sqlite_file,
+    sqlite_in_memory,
+)
 from db.migrate import upgrade_to_head
 from db.secrets import SecretBox
 from racetime.category_bot import BotTimings
@@ -315,8 +321,7 @@ def build_services(
     )
     # The group commit every room change waits for never waits for a pooled connection (an
     # in-memory SQLite database is one connection's own: it shares the pool's).
-    in_memory = database_url.startswith("sqlite") and sqlite_file(database_url) is None
-    event_log_engine = None if in_memory else create_engine(
+    event_log_engine = None if sqlite_in_memory(database_url) else create_engine(
         database_url, pool_size=1,
         application_name=leadership.holder if leadership is not None else None,
     )

@@ -84,10 +84,9 @@ def create_engine(
         "json_serializer": _json_dumps,
         "json_deserializer": msgspec.json.decode,
     }
-    in_memory = parsed.get_backend_name() == "sqlite" and _sqlite_file(parsed) is None
     if poolclass is not None:
         kwargs["poolclass"] = poolclass
-    elif in_memory:
+    elif _sqlite_in_memory(parsed):
         pass  # one connection, kept (SQLAlchemy's StaticPool for an in-memory database)
     elif pool_size is not None:
         kwargs.update(pool_size=pool_size, max_overflow=0)
@@ -111,6 +110,15 @@ def create_engine(
 def sqlite_file(url: str | URL) -> Path | None:
     """The file of a SQLite database URL; None for PostgreSQL and in-memory databases."""
     return _sqlite_file(parse_database_url(url))
+
+
+def sqlite_in_memory(url: str | URL) -> bool:
+    """Whether ``url`` is a SQLite database without a file of its own: one connection's."""
+    return _sqlite_in_memory(parse_database_url(url))
+
+
+def _sqlite_in_memory(parsed: URL) -> bool:
+    return parsed.get_backend_name() == "sqlite" and _sqlite_file(parsed) is None
 
 
 def _sqlite_file(parsed: URL) -> Path | None:

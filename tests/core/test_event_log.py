@@ -224,9 +224,9 @@ async def test_an_event_that_cannot_be_read_back_is_skipped_and_acknowledged(
 # -- group commit ------------------------------------------------------------------------------
 
 
-async def test_submissions_queued_while_a_commit_runs_share_the_next_commit(
-    event_log: DatabaseEventLog, db_sessionmaker: async_sessionmaker[AsyncSession]
-) -> None:
+async def hold_a_commit(event_log: DatabaseEventLog, event: Event) -> asyncio.Event:
+    """Submit ``event`` and hold its commit open until the returned event is set, so that
+    what is submitted meanwhile queues up behind it."""
     inside_commit = asyncio.Event()
     release = asyncio.Event()
 
@@ -236,9 +236,16 @@ async def test_submissions_queued_while_a_commit_runs_share_the_next_commit(
             await release.wait()
 
     event_log.register_state_writer(slow_state_writer)
-    first = status("room-0")
-    event_log.submit([first], state="hold")
+    event_log.submit([event], state="hold")
     await settle(inside_commit.wait())
+    return release
+
+
+async def test_submissions_queued_while_a_commit_runs_share_the_next_commit(
+    event_log: DatabaseEventLog, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    first = status("room-0")
+    release = await hold_a_commit(event_log, first)
 
     later = [status(f"room-{n}") for n in range(1, 51)]
     for event in later:
@@ -258,17 +265,7 @@ async def test_a_backlog_is_committed_in_bounded_batches_in_order(
 ) -> None:
     """A backlog (a peak the writer fell behind) goes in transactions of MAX_BATCH, so no
     other writer waits out SQLite's busy timeout behind one huge commit."""
-    inside_commit = asyncio.Event()
-    release = asyncio.Event()
-
-    async def slow_state_writer(session: AsyncSession, states: list[Any]) -> None:
-        if "hold" in states:
-            inside_commit.set()
-            await release.wait()
-
-    event_log.register_state_writer(slow_state_writer)
-    event_log.submit([status("room-held")], state="hold")
-    await settle(inside_commit.wait())
+    release = await hold_a_commit(event_log, status("room-held"))
     backlog = [status(f"room-{n}") for n in range(2 * MAX_BATCH + 1)]
     for event in backlog:
         event_log.submit([event])
