@@ -7,7 +7,8 @@ them all, and a listener notes when each change arrives as an event. Every event
 to the event log (with its room's snapshot, by group commit) before the listener sees it.
 Prints one JSON line: ``rooms``, ``p50_ms``/``p99_ms`` (server sending the frame -> listener
 receiving the event, both on the system-wide monotonic clock), ``commits`` (event log
-transactions during the run) and ``kb_per_room`` (resident memory of this process, after all
+transactions during the run), ``loop_cpu_ms_per_change`` (CPU time of the event loop's
+thread during the run, per race change sent) and ``kb_per_room`` (resident memory of this process, after all
 rooms are connected minus before the engine started, per room).
 """
 
@@ -26,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot import freeze_start_up_objects
 from core import event_loop
 from core.clock import SystemClock
 from core.event_store.event_log import DatabaseEventLog
@@ -112,13 +114,16 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
     await dispatcher.drain()
     gc.collect()
     after = rss_kb()
+    freeze_start_up_objects()  # as bot.py does once it has started
 
     commits_before = event_log.commits
+    loop_cpu_before = time.thread_time()  # this thread runs the event loop
     server.stdin.write("GO\n")
     server.stdin.flush()
     report = await loop.run_in_executor(None, server.stdout.readline)
     await asyncio.sleep(0.5)
     await dispatcher.drain()
+    loop_cpu = time.thread_time() - loop_cpu_before
     commits = event_log.commits - commits_before
     server_report = json.loads(report)
     sent = server_report["sent"]
@@ -146,6 +151,7 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
         "max_ms": round(max(latencies), 3),
         "commits": commits,
         "kb_per_room": round((after - before) / rooms, 1),
+        "loop_cpu_ms_per_change": round(loop_cpu * 1000 / max(1, len(sent)), 3),
         "server_p99_ms": round(server_report["server_p99_ms"], 3),
         "python": sys.version.split()[0],
     }

@@ -34,12 +34,14 @@ import contextlib
 import sqlite3
 import weakref
 from collections import deque
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_SECONDS = 5.0  # db.engine's busy_timeout: how long SQLite itself would wait
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -156,6 +158,32 @@ class OneTripConnection(aiosqlite.Connection):
         if self._has_turn and self._turn is not None:
             self._has_turn = False
             self._turn.release()
+
+    async def run_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(connection)`` and its COMMIT (or ROLLBACK, if it raises) as one write
+        transaction, in one trip to the thread, in this database's writers' turn
+        (``db.write_batch``). No transaction may be open."""
+        connection = self._connection
+        if connection is None or not self._running:
+            raise ValueError("Connection closed")  # as aiosqlite says it
+        if connection.in_transaction or self._has_turn:
+            raise sqlite3.ProgrammingError("run_transaction inside an open transaction")
+
+        def transaction() -> T:
+            try:
+                result = work(connection)
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            return result
+
+        await self.wait_for_turn("INSERT")
+        try:
+            result: T = await self._execute(transaction)
+        finally:
+            self.pass_turn_unless_writing()
+        return result
 
     def cursor(self) -> Any:  # aiosqlite's is an awaitable context manager; so is a cursor
         if self._connection is None:

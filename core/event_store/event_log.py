@@ -42,11 +42,13 @@ from core.events.outage import closing_wait
 from core.outage import DatabaseUnavailableError, DatabaseWatch
 from db.errors import is_transient
 from db.queries import events as event_queries
+from db.write_batch import Write, commit_writes
 
 log = logging.getLogger(__name__)
 
-StateWriter = Callable[[AsyncSession, list[Any]], Awaitable[None]]
-"""Writes the states of one batch (in submission order) inside the batch's transaction."""
+StateWriter = Callable[[str, list[Any]], Awaitable[Sequence[Write]]]
+"""``(dialect, states)``: the writes that store the states of one batch (in submission order),
+committed in the batch's transaction."""
 
 ACK_DELAY_SECONDS = 0.5
 # At most this many submissions (and as many acknowledgements) a commit: a backlog is
@@ -85,15 +87,9 @@ def _row(event: Event) -> dict[str, Any]:
     }
 
 
-async def _append(
-    session: AsyncSession, groups: Sequence[Sequence[Event]]
-) -> list[list[LoggedEvent]]:
-    """Append the events of several submissions in one statement; returns each submission's
-    newly logged events.
-
-    An id repeated within one batch is one event: only its first occurrence is kept (the
-    database skips the repeat, and it must not come back as a second delivery).
-    """
+def _unique(groups: Sequence[Sequence[Event]]) -> list[list[Event]]:
+    """The events of several submissions, each id once: an id repeated within one batch is one
+    event (the database skips the repeat, and it must not come back as a second delivery)."""
     seen: set[str] = set()
     unique_groups: list[list[Event]] = []
     for group in groups:
@@ -103,12 +99,23 @@ async def _append(
                 seen.add(event.event_id)
                 kept.append(event)
         unique_groups.append(kept)
-    rows = [_row(event) for group in unique_groups for event in group]
-    inserted = await event_queries.append_events(session, rows)
+    return unique_groups
+
+
+def _logged(groups: list[list[Event]], inserted: dict[str, int]) -> list[list[LoggedEvent]]:
+    """Each submission's newly logged events (``inserted``: ``event_id -> seq``)."""
     return [
         [LoggedEvent(inserted[e.event_id], e) for e in group if e.event_id in inserted]
-        for group in unique_groups
+        for group in groups
     ]
+
+
+async def _append(session: AsyncSession, events: Sequence[Event]) -> list[LoggedEvent]:
+    """Append one submission's events in ``session``'s transaction; returns the new ones."""
+    (group,) = _unique([events])
+    inserted = await event_queries.append_events(session, [_row(event) for event in group])
+    (logged,) = _logged([group], inserted)
+    return logged
 
 
 class DatabaseEventLog:
@@ -220,7 +227,7 @@ class DatabaseEventLog:
         async with self._sessionmaker.begin() as session:
             outbox = Outbox(session)
             yield outbox
-            (logged,) = await _append(session, [by_priority(outbox.events)])
+            logged = await _append(session, by_priority(outbox.events))
         if logged and self._deliver is not None:
             self._deliver(logged)
 
@@ -381,14 +388,23 @@ class DatabaseEventLog:
     async def _commit(
         self, batch: list[_Submission], acks: list[int]
     ) -> list[list[LoggedEvent]]:
-        async with self._writer_sessions.begin() as session:
-            states = [s.state for s in batch if s.state is not None]
+        groups = _unique([s.events for s in batch])
+        states = [s.state for s in batch if s.state is not None]
+
+        async def writes(dialect: str) -> list[Write]:
+            planned: list[Write] = []
             if states and self._state_writer is not None:
-                await self._state_writer(session, states)
-            logged = await _append(session, [s.events for s in batch])
-            await event_queries.mark_delivered(session, acks, self._clock.now())
+                planned.extend(await self._state_writer(dialect, states))
+            rows = [_row(event) for group in groups for event in group]
+            # Always present (maybe without rows): the one write whose rows come back.
+            planned.append(event_queries.append_write(dialect, rows))
+            planned.extend(event_queries.mark_delivered_writes(dialect, acks, self._clock.now()))
+            return planned
+
+        returned = await commit_writes(self._writer_sessions, writes)
         self.commits += 1
-        return logged
+        inserted = event_queries.inserted_seqs(returned[0]) if returned else {}
+        return _logged(groups, inserted)
 
     async def _commit_one_by_one(self, batch: list[_Submission], acks: list[int]) -> None:
         """Commit each submission alone, dropping only those that fail for good.

@@ -24,6 +24,7 @@ from core.stopping import to_the_end
 from db.models import AsyncLiveRace, Match, RaceRoom
 from db.queries import rooms as room_queries
 from db.queries import users as user_queries
+from db.write_batch import Write
 from racetime.models import Race, race_from_dict
 from racetime.ports import RoomRecord
 
@@ -152,23 +153,26 @@ class DatabaseRoomStore:
         )
         self._set_aside.add((state.category, state.slug))
 
-    async def _write_states(self, session: AsyncSession, states: list[Any]) -> None:
+    async def _write_states(self, dialect: str, states: list[Any]) -> list[Write]:
         merged: dict[tuple[str, str], dict[str, Any]] = {}
         for state in states:
             assert isinstance(state, RoomState)
             row = merged.setdefault((state.category, state.slug), {})
             if state.race is not None:
-                row["last_status"] = state.race.status.value
-                row["last_version"] = state.race.version
-                row["last_race_data"] = msgspec.to_builtins(state.race)
+                row["race"] = state.race  # the latest of the batch is stored
             if state.active is not None:
                 row["is_active"] = state.active
             if state.last_message is not None:
                 row["last_chat_message_id"] = state.last_message
-        await room_queries.save_room_states(
-            session,
-            [{"category": c, "slug": s, **fields} for (c, s), fields in merged.items()],
-        )
+        rows = []
+        for (category, slug), fields in merged.items():
+            race = fields.pop("race", None)
+            if race is not None:
+                fields["last_status"] = race.status.value
+                fields["last_version"] = race.version
+                fields["last_race_data"] = msgspec.to_builtins(race)
+            rows.append({"category": category, "slug": slug, **fields})
+        return room_queries.room_state_writes(dialect, rows)
 
     async def linked_user_ids(self, racetime_ids: Iterable[str]) -> dict[str, int]:
         """Who these racetime users are in RaceDesk. While the database is away this waits

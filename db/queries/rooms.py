@@ -9,8 +9,9 @@ from sqlmodel import col, func, select
 
 from db.models import AsyncLiveRace, Match, RaceRoom
 from db.queries._tables import table_of
-from db.queries._upsert import dialect_insert, dialect_name, insert_for
+from db.queries._upsert import dialect_insert, insert_for
 from db.types import utcnow
+from db.write_batch import Write
 
 _UPSERTABLE = frozenset(
     {
@@ -25,7 +26,7 @@ _UPSERTABLE = frozenset(
     }
 )
 
-# What a row created by ``save_room_states`` has where the state says nothing.
+# What a row created by ``room_state_writes`` has where the state says nothing.
 _NEW_ROOM: dict[str, Any] = {"opened_by_us": False, "is_active": True, "last_version": 0}
 
 
@@ -116,8 +117,8 @@ async def insert_room_if_absent(
     return result.scalar_one()
 
 
-async def save_room_states(session: AsyncSession, states: list[dict[str, Any]]) -> None:
-    """Write many rooms' snapshots and activity at once (one statement per shape).
+def room_state_writes(dialect: str, states: list[dict[str, Any]]) -> list[Write]:
+    """Writes of many rooms' snapshots and activity at once (one statement per shape).
 
     Each dict has ``category`` and ``slug`` and any of ``last_status``, ``last_version``,
     ``last_race_data``, ``is_active`` and ``last_chat_message_id``; rows that do not exist yet
@@ -129,12 +130,10 @@ async def save_room_states(session: AsyncSession, states: list[dict[str, Any]]) 
         fields = frozenset(state) - {"category", "slug"}
         unknown = fields - _UPSERTABLE
         if unknown:
-            raise TypeError(f"save_room_states got unknown fields: {', '.join(sorted(unknown))}")
+            raise TypeError(f"room_state_writes got unknown fields: {', '.join(sorted(unknown))}")
         row = {**_NEW_ROOM, **state, "created_at": now, "updated_at": now}
         by_shape.setdefault(fields, []).append(row)
-    connection = await session.connection()
-    for fields, rows in by_shape.items():
-        await connection.execute(_room_state_upsert(dialect_name(session), fields), rows)
+    return [Write(_room_state_upsert(dialect, fields), rows) for fields, rows in by_shape.items()]
 
 
 @cache

@@ -30,6 +30,7 @@ from db.engine import create_engine, create_sessionmaker
 from db.models import AuditLog, EventLogEntry, ListenerReceipt, ParkedDelivery, RaceRoom
 from db.queries.audit import add_audit_entry
 from db.queries.events import claim_receipt
+from db.write_batch import Write
 from racetime.models import Race, race_from_dict
 from tests.core.sample_events import NO_WAIT, SETTLE_SECONDS, joined, status
 from tests.plugins.faults import DatabaseFaults, parameters_mention
@@ -230,10 +231,11 @@ async def hold_a_commit(event_log: DatabaseEventLog, event: Event) -> asyncio.Ev
     inside_commit = asyncio.Event()
     release = asyncio.Event()
 
-    async def slow_state_writer(session: AsyncSession, states: list[Any]) -> None:
+    async def slow_state_writer(dialect: str, states: list[Any]) -> list[Write]:
         if "hold" in states:
             inside_commit.set()
             await release.wait()
+        return []
 
     event_log.register_state_writer(slow_state_writer)
     event_log.submit([event], state="hold")
@@ -767,10 +769,11 @@ async def test_a_flush_waiting_when_the_log_closes_does_not_wait_for_ever(
     log = DatabaseEventLog(db_sessionmaker, close_timeout=0.01)
     held, never = asyncio.Event(), asyncio.Event()
 
-    async def stuck_state_writer(session: AsyncSession, states: list[Any]) -> None:
+    async def stuck_state_writer(dialect: str, states: list[Any]) -> list[Write]:
         if "hold" in states:
             held.set()
             await never.wait()
+        return []
 
     log.register_state_writer(stuck_state_writer)
     await log.start()

@@ -1,0 +1,146 @@
+"""A write-only transaction given as Core statements and their rows, run in one trip on SQLite.
+
+The event log's group commit (``core.event_store.event_log``) is RaceDesk's hottest
+transaction: at a season's peak it commits a thousand race changes a second, each with its
+room's snapshot. Run the usual way, every statement is a trip to aiosqlite's thread and back
+to the event loop (upsert the snapshots, append the events, mark deliveries, commit: four
+trips, each waiting for a turn of a busy loop), and SQLAlchemy processes every row of every
+statement on the loop. Here the same statements, built by ``db.queries`` as usual, are
+compiled once, their rows turned into parameters with the column types' own processors, and
+the whole transaction (statements and COMMIT) runs in one call on the connection's thread.
+
+On other databases (PostgreSQL) the statements run one after another in an ordinary
+transaction. Either way the engine's ``before_cursor_execute`` and ``commit`` hooks fire for
+each statement (``tests.plugins.faults`` relies on them), and a driver error comes back as
+SQLAlchemy's own exception (``OperationalError``, ``IntegrityError``...), as it would from
+``Connection.execute``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import UpdateBase
+
+from db.sqlite_driver import OneTripConnection
+
+Rows = list[tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One statement of the transaction and its rows (one execution per row; every row has
+    the same keys). ``returning``: the statement returns rows (``RETURNING``), which
+    :func:`commit_writes` hands back."""
+
+    statement: UpdateBase
+    rows: Sequence[Mapping[str, Any]]
+    returning: bool = False
+
+
+BuildWrites = Callable[[str], Awaitable[Sequence[Write]]]
+
+
+async def commit_writes(
+    sessionmaker: async_sessionmaker[AsyncSession], build: BuildWrites
+) -> list[Rows]:
+    """Commit the writes ``build(dialect_name)`` gives, in one transaction; returns the rows
+    of each ``returning`` write, in order."""
+    async with sessionmaker() as session:
+        connection = await session.connection()
+        writes = [write for write in await build(connection.dialect.name) if write.rows]
+        driver = await _one_trip_driver(connection)
+        if driver is not None:
+            return await _commit_in_one_trip(connection, driver, writes)
+        returned: list[Rows] = []
+        for write in writes:
+            result = await connection.execute(write.statement, list(write.rows))
+            if write.returning:
+                returned.append([tuple(row) for row in result])
+        await session.commit()
+        return returned
+
+
+async def _one_trip_driver(connection: AsyncConnection) -> OneTripConnection | None:
+    if connection.dialect.name != "sqlite":
+        return None
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    return driver if isinstance(driver, OneTripConnection) else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if process is None else process(value)
+            for value, process in zip(
+                (row[name] for name in self.names), self.processors, strict=True
+            )
+        )
+
+
+@lru_cache(maxsize=256)
+def _compile(statement: UpdateBase, keys: tuple[str, ...], dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    names = tuple(compiled.positiontup or ())
+    processors = tuple(
+        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in names
+    )
+    return _Compiled(compiled.string, names, processors)
+
+
+async def _commit_in_one_trip(
+    connection: AsyncConnection, driver: OneTripConnection, writes: list[Write]
+) -> list[Rows]:
+    sync = connection.sync_connection
+    assert sync is not None
+    dialect = connection.dialect
+    plan: list[tuple[str, list[tuple[Any, ...]], bool]] = []
+    for write in writes:
+        compiled = _compile(write.statement, tuple(write.rows[0]), dialect)
+        try:
+            parameters = [compiled.parameters(row) for row in write.rows]
+        except Exception as error:  # a value its column cannot take, as SQLAlchemy says it
+            raise StatementError(str(error), compiled.sql, None, error) from error
+        _before_execute(sync, compiled.sql, parameters)
+        plan.append((compiled.sql, parameters, write.returning))
+    sync.dispatch.commit(sync)
+
+    def run(database: sqlite3.Connection) -> list[Rows]:
+        cursor = database.cursor()
+        returned: list[Rows] = []
+        for sql, parameters, returning in plan:
+            if returning:
+                rows: Rows = []
+                for values in parameters:
+                    rows.extend(cursor.execute(sql, values).fetchall())
+                returned.append(rows)
+            else:
+                cursor.executemany(sql, parameters)
+        return returned
+
+    try:
+        return await driver.run_transaction(run)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(
+            None, None, error, sqlite3.Error, dialect=dialect
+        ) from error
+
+
+def _before_execute(sync: Connection, sql: str, parameters: list[tuple[Any, ...]]) -> None:
+    """The engine's ``before_cursor_execute`` hooks, as ``Connection.execute`` fires them."""
+    for hook in sync.dispatch.before_cursor_execute:
+        hook(sync, None, sql, parameters, None, len(parameters) > 1)

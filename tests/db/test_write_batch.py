@@ -1,0 +1,195 @@
+"""db.write_batch: a write-only transaction of Core statements; on SQLite, one trip to the
+connection's thread, with what the ordinary way would have stored and raised."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.engine import create_engine, create_sessionmaker
+from db.models import EventLogEntry, RaceRoom
+from db.queries import events as event_queries
+from db.queries import rooms as room_queries
+from db.queries._tables import table_of
+from db.sqlite_driver import OneTripConnection
+from db.write_batch import Write, commit_writes
+from tests.plugins.faults import DatabaseFaults
+
+AT = datetime(2026, 5, 1, 18, 30, 15, 123456, tzinfo=UTC)
+
+
+def event_row(event_id: str, room: str = "alttpr/a") -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "kind": "racetime.race_status_changed",
+        "partition_key": f"room:{room}",
+        "payload": {"room": room, "ids": [1, 2], "note": "é ✓"},
+        "occurred_at": AT,
+    }
+
+
+def room_state(slug: str, **fields: Any) -> dict[str, Any]:
+    return {"category": "alttpr", "slug": slug, **fields}
+
+
+async def test_rows_are_stored_as_the_ordinary_way_stores_them(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """One room and one event by commit_writes, their twins by SQLAlchemy's own execution:
+    read back through the ORM, every column is the same (datetimes, JSON, booleans)."""
+    dialect = db_sessionmaker.kw["bind"].dialect.name
+    snapshot = {"status": {"value": "open"}, "entrants": [{"name": "Ä"}], "version": 3}
+    batched_room = room_state(
+        "batched", last_status="open", last_version=3, last_race_data=snapshot,
+        is_active=False, last_chat_message_id="m1",
+    )
+    ordinary_room = {**batched_room, "slug": "ordinary"}
+    returned = await commit_writes(
+        db_sessionmaker,
+        lambda d: _as_async(
+            [
+                *room_queries.room_state_writes(d, [batched_room]),
+                event_queries.append_write(d, [event_row("batched")]),
+            ]
+        ),
+    )
+    async with db_sessionmaker.begin() as session:
+        connection = await session.connection()
+        for write in room_queries.room_state_writes(dialect, [ordinary_room]):
+            await connection.execute(write.statement, list(write.rows))
+        await event_queries.append_events(session, [event_row("ordinary")])
+
+    assert list(event_queries.inserted_seqs(returned[0])) == ["batched"]
+    async with db_sessionmaker() as session:
+        rooms = {r.slug: r for r in (await session.execute(select(RaceRoom))).scalars()}
+        events = {e.event_id: e for e in (await session.execute(select(EventLogEntry))).scalars()}
+    assert _columns(rooms["batched"], skip={"id", "slug", "created_at", "updated_at"}) == (
+        _columns(rooms["ordinary"], skip={"id", "slug", "created_at", "updated_at"})
+    )
+    assert rooms["batched"].last_race_data == snapshot
+    assert rooms["batched"].is_active is False
+    assert rooms["batched"].updated_at.tzinfo is not None
+    skip = {"seq", "event_id", "created_at"}
+    assert _columns(events["batched"], skip=skip) == _columns(events["ordinary"], skip=skip)
+    assert events["batched"].occurred_at == AT
+
+
+async def _as_async(writes: list[Write]) -> list[Write]:
+    return writes
+
+
+def _columns(row: Any, *, skip: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in row.model_dump().items() if k not in skip}
+
+
+async def test_returning_rows_come_back_in_order_and_a_repeat_returns_nothing(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    first = await commit_writes(
+        db_sessionmaker,
+        lambda d: _as_async([event_queries.append_write(d, [event_row("a"), event_row("b")])]),
+    )
+    again = await commit_writes(
+        db_sessionmaker,
+        lambda d: _as_async([event_queries.append_write(d, [event_row("b"), event_row("c")])]),
+    )
+    seqs = event_queries.inserted_seqs(first[0])
+    assert list(seqs) == ["a", "b"] and seqs["a"] < seqs["b"]
+    assert list(event_queries.inserted_seqs(again[0])) == ["c"]
+
+
+async def test_on_sqlite_the_whole_transaction_is_one_trip(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the one trip is SQLite's")
+    engine = create_engine(db_url, pool_size=1)  # pooled: connecting is not counted
+    db_sessionmaker = create_sessionmaker(engine)
+    async with db_sessionmaker() as session:
+        await session.execute(select(1))
+    trips = 0
+    original = OneTripConnection._execute
+
+    async def counted(connection: OneTripConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return await original(connection, fn, *args, **kwargs)
+
+    monkeypatch.setattr(OneTripConnection, "_execute", counted)
+    await commit_writes(
+        db_sessionmaker,
+        lambda d: _as_async(
+            [
+                *room_queries.room_state_writes(d, [room_state("a", last_version=1)]),
+                event_queries.append_write(d, [event_row("a"), event_row("b")]),
+                *event_queries.mark_delivered_writes(d, [1, 2], AT),
+            ]
+        ),
+    )
+    trips_taken = trips
+    await engine.dispose()
+    assert trips_taken == 1  # the ordinary way: three statements and the commit, four trips
+
+
+async def test_a_failing_statement_rolls_back_the_whole_transaction(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await commit_writes(
+        db_sessionmaker, lambda d: _as_async([event_queries.append_write(d, [event_row("x")])])
+    )
+    # A plain INSERT (no ON CONFLICT): the event id is taken.
+    duplicate = Write(insert(table_of(EventLogEntry)), [{**event_row("x"), "created_at": AT}])
+    with pytest.raises(IntegrityError):
+        await commit_writes(
+            db_sessionmaker,
+            lambda d: _as_async(
+                [*room_queries.room_state_writes(d, [room_state("kept-out")]), duplicate]
+            ),
+        )
+    async with db_sessionmaker() as session:
+        assert (await session.execute(select(RaceRoom))).first() is None
+    # The writers' turn was passed on: the next transaction commits.
+    await asyncio.wait_for(
+        commit_writes(
+            db_sessionmaker,
+            lambda d: _as_async(room_queries.room_state_writes(d, [room_state("next")])),
+        ),
+        timeout=2,
+    )
+
+
+async def test_a_value_no_column_takes_is_a_statement_error(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    with pytest.raises(StatementError):
+        await commit_writes(
+            db_sessionmaker,
+            lambda d: _as_async(
+                [event_queries.append_write(d, [{**event_row("bad"), "payload": object()}])]
+            ),
+        )
+
+
+async def test_the_engines_statement_hooks_see_every_statement(
+    db_sessionmaker: async_sessionmaker[AsyncSession], db_faults: DatabaseFaults
+) -> None:
+    fault = db_faults.fail(r"INSERT INTO event_log")
+    with pytest.raises(Exception, match="injected"):
+        await commit_writes(
+            db_sessionmaker,
+            lambda d: _as_async(
+                [
+                    *room_queries.room_state_writes(d, [room_state("hooked")]),
+                    event_queries.append_write(d, [event_row("hooked")]),
+                ]
+            ),
+        )
+    assert fault.raised == 1
+    async with db_sessionmaker() as session:
+        assert (await session.execute(select(RaceRoom))).first() is None
