@@ -8,8 +8,8 @@ to the event log (with its room's snapshot, by group commit) before the listener
 Prints one JSON line: ``rooms``, ``p50_ms``/``p99_ms`` (server sending the frame -> listener
 receiving the event, both on the system-wide monotonic clock), ``commits`` (event log
 transactions during the run), ``loop_cpu_ms_per_change`` (CPU time of the event loop's
-thread during the run, per race change sent) and ``kb_per_room`` (resident memory of this process, after all
-rooms are connected minus before the engine started, per room).
+thread during the run, per race change sent) and ``kb_per_room`` (resident memory of this
+process, after all rooms are connected minus before the engine started, per room).
 """
 
 from __future__ import annotations
