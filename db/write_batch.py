@@ -81,13 +81,17 @@ class _Compiled:
     sql: str
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
+    # Values the rows do not give: a column's Python-side default (``updated_at``'s
+    # ``onupdate``), a literal of the statement (``attempts - 1``).
+    defaults: Mapping[str, Callable[[], Any]]
 
     def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = (
+            row[name] if name in row else self.defaults[name]() for name in self.names
+        )
         return tuple(
             value if process is None else process(value)
-            for value, process in zip(
-                (row[name] for name in self.names), self.processors, strict=True
-            )
+            for value, process in zip(values, self.processors, strict=True)
         )
 
 
@@ -99,7 +103,29 @@ def _compile(statement: UpdateBase, keys: tuple[str, ...], dialect: Dialect) -> 
         compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
         for name in names
     )
-    return _Compiled(compiled.string, names, processors)
+    defaults = {
+        column.key: _python_default(column, statement)
+        for column in (*compiled.insert_prefetch, *compiled.update_prefetch)
+        if column.key not in keys
+    }
+    for name in names:
+        bind = compiled.binds[name]
+        if name not in keys and name not in defaults and not bind.required:
+            defaults[name] = _constant(bind.effective_value)
+    return _Compiled(compiled.string, names, processors, defaults)
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+def _python_default(column: Any, statement: UpdateBase) -> Callable[[], Any]:
+    default = column.onupdate if statement.is_update else column.default
+    if default is None or not (default.is_scalar or default.is_callable):
+        raise NotImplementedError(f"no value and no Python default for {column.key}")
+    if default.is_scalar:
+        return _constant(default.arg)
+    return lambda: default.arg(None)  # SQLAlchemy wraps the function to take a context
 
 
 async def _commit_in_one_trip(

@@ -7,7 +7,6 @@ turn into a retry storm. Secrets and tokens never appear in logs or exception me
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from typing import Any, Self
 from urllib.parse import urlencode
 
 import aiohttp
+import msgspec
 
 from core.clock import Clock, SystemClock
 from core.metrics import NO_METRICS, Metrics
@@ -523,9 +523,10 @@ class RacetimeClient:
 
 
 def _json_or_none(body: bytes) -> Any:
+    # msgspec: category data lists every open race, and a launch reads it (issue 28).
     try:
-        return json.loads(body)
-    except ValueError:
+        return msgspec.json.decode(body)
+    except ValueError:  # msgspec.DecodeError is one
         return None
 
 

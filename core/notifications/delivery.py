@@ -44,13 +44,14 @@ from core.events import RetryPolicy
 from core.leadership import NO_FENCE, Fence, FencedError
 from core.metrics import NO_METRICS, Metrics
 from core.notifications.kinds import NotificationType
+from core.notifications.outcomes import OutcomeRecorder
 from core.notifications.service import NotificationContent, NotificationService
 from core.outage import DatabaseUnavailableError, DatabaseWatch
 from core.sending import DeliveryFailed, DeliveryRefused, nonce_for
 from core.stopping import wait_all_or_cancel, wait_or_cancel
 from db.models import NotificationStatus
 from db.queries import notifications as queries
-from db.queries.notifications import DueNotification
+from db.queries.notifications import AttemptOutcome, DueNotification
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class NotificationDelivery:
         # Rows this process took and has not finished with: never taken again here, however
         # long their send waits (a channel's rate limit, a loaded loop) past their lease.
         self._taken: set[int] = set()
+        self._outcomes = OutcomeRecorder(sessionmaker, outage)
         self._stopping = False
         self.delivered = 0
         notifications.on_queued(self.wake)
@@ -172,6 +174,7 @@ class NotificationDelivery:
         if self._in_flight:
             # A send that hangs (no answer from Discord) must not hold the shutdown for ever.
             await wait_all_or_cancel(list(self._in_flight), "Notification send")
+        await self._outcomes.close()
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -309,25 +312,17 @@ class NotificationDelivery:
                  row.discord_user_id, status.value, f" ({error})" if error else "")
 
     async def _record(self, row: DueNotification, outcome: Outcome) -> None:
-        """Record an attempt's outcome; while the database is away, once it is back."""
-
-        async def record() -> None:
-            async with self._sessionmaker.begin() as session:
-                await queries.finish(
-                    session, row.id, status=outcome.status, at=self._clock.now(),
-                    error=outcome.error, retry_at=outcome.retry_at, counted=outcome.counted,
-                )
-                new_channel = outcome.dm_channel_id not in (None, row.dm_channel_id)
-                if new_channel and row.discord_user_id is not None:
-                    assert outcome.dm_channel_id is not None
-                    await queries.remember_dm_channel(
-                        session, row.discord_user_id, outcome.dm_channel_id
-                    )
-
-        if self._outage is None:
-            await record()
-        else:
-            await self._outage.ride_out(record, f"Notification {row.id}")
+        """Record an attempt's outcome (with others that finished meanwhile); while the
+        database is away, once it is back."""
+        new_channel = outcome.dm_channel_id not in (None, row.dm_channel_id)
+        await self._outcomes.record(
+            AttemptOutcome(
+                row.id, outcome.status, self._clock.now(), error=outcome.error,
+                retry_at=outcome.retry_at, counted=outcome.counted,
+                discord_id=row.discord_user_id,
+                dm_channel=outcome.dm_channel_id if new_channel else None,
+            )
+        )
 
     async def _attempt(
         self, row: DueNotification

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,6 +23,7 @@ from db.models import (
 from db.queries._tables import affected_rows, table_of
 from db.queries._upsert import dialect_insert
 from db.types import utcnow
+from db.write_batch import Write
 
 _ALL_TOURNAMENTS = text("tournament_id IS NULL")
 
@@ -189,36 +191,69 @@ async def outbox_depth(session: AsyncSession) -> dict[str, int]:
     return counts
 
 
-async def finish(
-    session: AsyncSession,
-    notification_id: int,
-    *,
-    status: NotificationStatus,
-    at: datetime,
-    error: str | None = None,
-    retry_at: datetime | None = None,
-    counted: bool = True,
-) -> None:
-    """Record one attempt's outcome: sent, fell back, failed, or retry at ``retry_at``.
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """One attempt's outcome: sent, fell back, failed, or retry at ``retry_at``. An attempt
+    that is not ``counted`` (Discord asked us to slow down) is given back. ``dm_channel``:
+    the user's DM channel to remember for next time (``discord_id``'s)."""
 
-    An attempt that is not ``counted`` (Discord asked us to slow down) is given back.
-    """
-    values: dict[str, Any] = {"status": status.value, "last_error": error}
+    notification_id: int
+    status: NotificationStatus
+    at: datetime
+    error: str | None = None
+    retry_at: datetime | None = None
+    counted: bool = True
+    discord_id: int | None = None
+    dm_channel: int | None = None
+
+
+def outcome_writes(outcomes: Sequence[AttemptOutcome]) -> list[Write]:
+    """Writes that record many attempts' outcomes at once (one statement per kind of
+    outcome), for ``db.write_batch``: the delivery records what finished together."""
+    by_shape: dict[tuple[bool, bool], list[dict[str, Any]]] = {}
+    channels = []
+    for outcome in outcomes:
+        sent = outcome.status in (NotificationStatus.SENT, NotificationStatus.FALLBACK)
+        by_shape.setdefault((sent, outcome.counted), []).append(
+            {
+                "outcome_id": outcome.notification_id,
+                "outcome_status": outcome.status.value,
+                "outcome_error": outcome.error,
+                "outcome_retry_at": outcome.retry_at,
+                "outcome_at": outcome.at,
+            }
+        )
+        if outcome.dm_channel is not None and outcome.discord_id is not None:
+            channels.append({"channel_user": outcome.discord_id, "channel": outcome.dm_channel})
+    writes = [
+        Write(_finish_statement(sent, counted), rows)
+        for (sent, counted), rows in by_shape.items()
+    ]
+    if channels:
+        writes.append(Write(_REMEMBER_DM_CHANNEL, channels))
+    return writes
+
+
+@cache
+def _finish_statement(sent: bool, counted: bool) -> Any:
+    table = table_of(NotificationLog)
+    values: dict[str, Any] = {
+        "status": bindparam("outcome_status"),
+        "last_error": bindparam("outcome_error"),
+        "next_attempt_at": bindparam("outcome_retry_at"),
+    }
+    if sent:
+        values["sent_at"] = bindparam("outcome_at")
     if not counted:
-        values["attempts"] = col(NotificationLog.attempts) - 1
-    if status in (NotificationStatus.SENT, NotificationStatus.FALLBACK):
-        values["sent_at"] = at
-    values["next_attempt_at"] = retry_at
-    await session.execute(
-        update(NotificationLog).where(col(NotificationLog.id) == notification_id).values(**values)
-    )
+        values["attempts"] = table.c.attempts - 1
+    return update(table).where(table.c.id == bindparam("outcome_id")).values(**values)
 
 
-async def remember_dm_channel(session: AsyncSession, discord_id: int, channel_id: int) -> None:
-    await session.execute(
-        update(User).where(col(User.discord_id) == discord_id)
-        .values(discord_dm_channel_id=channel_id)
-    )
+_REMEMBER_DM_CHANNEL = (
+    update(table_of(User))
+    .where(table_of(User).c.discord_id == bindparam("channel_user"))
+    .values(discord_dm_channel_id=bindparam("channel"))
+)
 
 
 async def history(
