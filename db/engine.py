@@ -149,6 +149,13 @@ def check_sqlite_file(url: str | URL) -> None:
         connection.close()
 
 
+def engine_of(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+    """The engine ``sessionmaker``'s sessions are bound to."""
+    bind = sessionmaker.kw["bind"]
+    assert isinstance(bind, AsyncEngine), "sessions bound to an engine"
+    return bind
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (services return ORM objects)."""
     return async_sessionmaker(engine, expire_on_commit=False)

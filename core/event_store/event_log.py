@@ -40,9 +40,10 @@ from core.events import (
 from core.events.log import Deliver
 from core.events.outage import closing_wait
 from core.outage import DatabaseUnavailableError, DatabaseWatch
+from db.engine import engine_of
 from db.errors import is_transient
 from db.queries import events as event_queries
-from db.write_batch import Write, commit_writes
+from db.write_batch import Committer, Write, commit_writes
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class DatabaseEventLog:
         it one), so that a peak that takes every pooled connection never holds up the
         commits everything else waits for; by default ``sessionmaker``'s."""
         self._sessionmaker = sessionmaker
-        self._writer_sessions = writer or sessionmaker
+        self._committer = Committer(engine_of(writer or sessionmaker))
         self._outage = outage
         self._clock = clock or SystemClock()
         self._retention = retention
@@ -200,6 +201,7 @@ class DatabaseEventLog:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._writer = self._pruner = None
+        await self._committer.close()
         async with self._flushed:
             self._flushed.notify_all()  # whoever still waits for the writer: it is gone
 
@@ -401,7 +403,10 @@ class DatabaseEventLog:
             planned.extend(event_queries.mark_delivered_writes(dialect, acks, self._clock.now()))
             return planned
 
-        returned = await commit_writes(self._writer_sessions, writes)
+        if self._writer is not None:
+            returned = await self._committer.commit(writes)
+        else:  # not started, or closed: one-shot, on a connection of the pool's
+            returned = await commit_writes(self._committer.engine, writes)
         self.commits += 1
         inserted = event_queries.inserted_seqs(returned[0]) if returned else {}
         return _logged(groups, inserted)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.outage import DatabaseWatch
 from core.stopping import wait_or_cancel
+from db.engine import engine_of
 from db.errors import is_transient
 from db.queries.notifications import AttemptOutcome, outcome_writes
 from db.write_batch import Write, commit_writes
@@ -32,7 +33,7 @@ class OutcomeRecorder:
         sessionmaker: async_sessionmaker[AsyncSession],
         outage: DatabaseWatch | None = None,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._engine = engine_of(sessionmaker)
         self._outage = outage
         self._queue: list[tuple[AttemptOutcome, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -89,7 +90,7 @@ class OutcomeRecorder:
             return outcome_writes(outcomes)
 
         async def commit() -> None:
-            await commit_writes(self._sessionmaker, writes)
+            await commit_writes(self._engine, writes)
             self.commits += 1
 
         if self._outage is None:

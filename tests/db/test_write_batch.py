@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.engine import create_engine, create_sessionmaker
+from db.engine import create_engine, create_sessionmaker, engine_of
 from db.models import EventLogEntry, RaceRoom
 from db.queries import events as event_queries
 from db.queries import rooms as room_queries
 from db.queries._tables import table_of
 from db.sqlite_driver import OneTripConnection
-from db.write_batch import Write, commit_writes
+from db.write_batch import BuildWrites, Committer, Write, commit_writes
 from tests.plugins.faults import DatabaseFaults
 
 AT = datetime(2026, 5, 1, 18, 30, 15, 123456, tzinfo=UTC)
@@ -51,7 +51,7 @@ async def test_rows_are_stored_as_the_ordinary_way_stores_them(
     )
     ordinary_room = {**batched_room, "slug": "ordinary"}
     returned = await commit_writes(
-        db_sessionmaker,
+        engine_of(db_sessionmaker),
         lambda d: _as_async(
             [
                 *room_queries.room_state_writes(d, [batched_room]),
@@ -84,6 +84,12 @@ async def _as_async(writes: list[Write]) -> list[Write]:
     return writes
 
 
+def appending(*event_ids: str) -> BuildWrites:
+    """The writes that append these events."""
+    rows = [event_row(event_id) for event_id in event_ids]
+    return lambda dialect: _as_async([event_queries.append_write(dialect, rows)])
+
+
 def _columns(row: Any, *, skip: set[str]) -> dict[str, Any]:
     return {k: v for k, v in row.model_dump().items() if k not in skip}
 
@@ -92,11 +98,11 @@ async def test_returning_rows_come_back_in_order_and_a_repeat_returns_nothing(
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     first = await commit_writes(
-        db_sessionmaker,
+        engine_of(db_sessionmaker),
         lambda d: _as_async([event_queries.append_write(d, [event_row("a"), event_row("b")])]),
     )
     again = await commit_writes(
-        db_sessionmaker,
+        engine_of(db_sessionmaker),
         lambda d: _as_async([event_queries.append_write(d, [event_row("b"), event_row("c")])]),
     )
     seqs = event_queries.inserted_seqs(first[0])
@@ -123,7 +129,7 @@ async def test_on_sqlite_the_whole_transaction_is_one_trip(
 
     monkeypatch.setattr(OneTripConnection, "_execute", counted)
     await commit_writes(
-        db_sessionmaker,
+        engine_of(db_sessionmaker),
         lambda d: _as_async(
             [
                 *room_queries.room_state_writes(d, [room_state("a", last_version=1)]),
@@ -140,14 +146,15 @@ async def test_on_sqlite_the_whole_transaction_is_one_trip(
 async def test_a_failing_statement_rolls_back_the_whole_transaction(
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
+    engine = engine_of(db_sessionmaker)
     await commit_writes(
-        db_sessionmaker, lambda d: _as_async([event_queries.append_write(d, [event_row("x")])])
+        engine, lambda d: _as_async([event_queries.append_write(d, [event_row("x")])])
     )
     # A plain INSERT (no ON CONFLICT): the event id is taken.
     duplicate = Write(insert(table_of(EventLogEntry)), [{**event_row("x"), "created_at": AT}])
     with pytest.raises(IntegrityError):
         await commit_writes(
-            db_sessionmaker,
+            engine_of(db_sessionmaker),
             lambda d: _as_async(
                 [*room_queries.room_state_writes(d, [room_state("kept-out")]), duplicate]
             ),
@@ -157,7 +164,7 @@ async def test_a_failing_statement_rolls_back_the_whole_transaction(
     # The writers' turn was passed on: the next transaction commits.
     await asyncio.wait_for(
         commit_writes(
-            db_sessionmaker,
+            engine_of(db_sessionmaker),
             lambda d: _as_async(room_queries.room_state_writes(d, [room_state("next")])),
         ),
         timeout=2,
@@ -169,7 +176,7 @@ async def test_a_value_no_column_takes_is_a_statement_error(
 ) -> None:
     with pytest.raises(StatementError):
         await commit_writes(
-            db_sessionmaker,
+            engine_of(db_sessionmaker),
             lambda d: _as_async(
                 [event_queries.append_write(d, [{**event_row("bad"), "payload": object()}])]
             ),
@@ -182,7 +189,7 @@ async def test_the_engines_statement_hooks_see_every_statement(
     fault = db_faults.fail(r"INSERT INTO event_log")
     with pytest.raises(Exception, match="injected"):
         await commit_writes(
-            db_sessionmaker,
+            engine_of(db_sessionmaker),
             lambda d: _as_async(
                 [
                     *room_queries.room_state_writes(d, [room_state("hooked")]),
@@ -193,3 +200,25 @@ async def test_the_engines_statement_hooks_see_every_statement(
     assert fault.raised == 1
     async with db_sessionmaker() as session:
         assert (await session.execute(select(RaceRoom))).first() is None
+
+
+async def test_a_committer_keeps_its_connection_and_replaces_one_that_failed(
+    db_sessionmaker: async_sessionmaker[AsyncSession], db_faults: DatabaseFaults
+) -> None:
+    engine = engine_of(db_sessionmaker)
+    checkouts = []
+    event.listen(engine.sync_engine, "checkout", lambda *args: checkouts.append(args))
+    committer = Committer(engine)
+    try:
+        for n in range(3):
+            await committer.commit(appending(f"k{n}"))
+        assert len(checkouts) == 1, "one connection for every commit"
+
+        db_faults.fail(r"INSERT INTO event_log")
+        with pytest.raises(Exception, match="injected"):
+            await committer.commit(appending("lost"))
+        returned = await committer.commit(appending("after"))
+    finally:
+        await committer.close()
+    assert len(checkouts) == 2, "the failed connection was replaced"
+    assert list(event_queries.inserted_seqs(returned[0])) == ["after"]
