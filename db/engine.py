@@ -42,7 +42,17 @@ def parse_database_url(url: str | URL) -> URL:
     return parsed
 
 
+class EncodedJSON(str):
+    """JSON text a JSON column stores as it is: a value encoded once, where it was made (a
+    race snapshot straight from its msgspec struct), is not turned into dicts to be encoded
+    again."""
+
+    __slots__ = ()
+
+
 def _json_dumps(value: Any) -> str:
+    if type(value) is EncodedJSON:
+        return value
     return msgspec.json.encode(value).decode()
 
 

@@ -118,14 +118,23 @@ class _Compiled:
     # ``onupdate``), a literal of the statement (``attempts - 1``).
     defaults: Mapping[str, Callable[[], Any]]
 
-    def parameters(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = (
-            row[name] if name in row else self.defaults[name]() for name in self.names
-        )
-        return tuple(
-            value if process is None else process(value)
-            for value, process in zip(values, self.processors, strict=True)
-        )
+    def parameters(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Every row's parameters, column by column: a value all the rows share (the
+        batch's ``created_at``) is processed once."""
+        columns = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            if name in rows[0]:
+                values = [row[name] for row in rows]
+            else:
+                values = [self.defaults[name]()] * len(rows)
+            if process is not None:
+                first = values[0]
+                if all(value is first for value in values):
+                    values = [process(first)] * len(values)
+                else:
+                    values = [process(value) for value in values]
+            columns.append(values)
+        return list(zip(*columns, strict=True)) if columns else [()] * len(rows)
 
 
 @lru_cache(maxsize=256)
@@ -171,7 +180,7 @@ async def _commit_in_one_trip(
     for write in writes:
         compiled = _compile(write.statement, tuple(write.rows[0]), dialect)
         try:
-            parameters = [compiled.parameters(row) for row in write.rows]
+            parameters = compiled.parameters(write.rows)
         except Exception as error:  # a value its column cannot take, as SQLAlchemy says it
             raise StatementError(str(error), compiled.sql, None, error) from error
         _before_execute(sync, compiled.sql, parameters)

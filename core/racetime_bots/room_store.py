@@ -21,6 +21,7 @@ from core.event_store.event_log import DatabaseEventLog
 from core.events import Event
 from core.outage import DatabaseWatch
 from core.stopping import to_the_end
+from db.engine import EncodedJSON
 from db.models import AsyncLiveRace, Match, RaceRoom
 from db.queries import rooms as room_queries
 from db.queries import users as user_queries
@@ -170,7 +171,7 @@ class DatabaseRoomStore:
             if race is not None:
                 fields["last_status"] = race.status.value
                 fields["last_version"] = race.version
-                fields["last_race_data"] = msgspec.to_builtins(race)
+                fields["last_race_data"] = EncodedJSON(msgspec.json.encode(race).decode())
             rows.append({"category": category, "slug": slug, **fields})
         return room_queries.room_state_writes(dialect, rows)
 
