@@ -17,8 +17,12 @@ from sqlalchemy.pool import Pool
 from db.sqlite_driver import use_one_trip_connections
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
-SQLITE_POOL_SIZE = 10
-SQLITE_POOL_OVERFLOW = 20
+# Connections kept, and opened beyond them at a peak, on either backend. A connection is held
+# for a few turns of the event loop per statement, and at a season's peak a turn is long:
+# PostgreSQL's 5 + 10 (SQLAlchemy's default) ran dry, and slash commands timed out waiting
+# for one (issue 28). Two processes at most take 62 of PostgreSQL's default 100.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
 
 
 class UnsupportedDatabaseURLError(ValueError):
@@ -83,8 +87,8 @@ def create_engine(
     and one-shot tools. ``application_name`` names every PostgreSQL session (in
     ``pg_stat_activity``): a leader's sessions carry its id, so that a process taking over
     from it can end them (``core.leadership``). ``pool_size``: exactly that many connections
-    (the event log's writer has one of its own); by default SQLite gets up to
-    ``SQLITE_POOL_SIZE + SQLITE_POOL_OVERFLOW``, PostgreSQL SQLAlchemy's 5 + 10.
+    (the event log's writer has one of its own); by default up to ``POOL_SIZE +
+    POOL_OVERFLOW``, on either backend.
     """
     parsed = parse_database_url(url)
     # JSON columns hold race snapshots of several KB each; msgspec encodes them far faster
@@ -100,10 +104,10 @@ def create_engine(
         pass  # one connection, kept (SQLAlchemy's StaticPool for an in-memory database)
     elif pool_size is not None:
         kwargs.update(pool_size=pool_size, max_overflow=0)
-    elif parsed.get_backend_name() == "sqlite":
-        # A SQLite connection is a thread; a writer waiting for its turn holds one
-        # (db.sqlite_driver), and readers must still find one at a peak.
-        kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW)
+    else:
+        # (A SQLite connection is a thread; a writer waiting for its turn holds one, see
+        # db.sqlite_driver, and readers must still find one at a peak.)
+        kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_file(parsed)
         if path is not None:

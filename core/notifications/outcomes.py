@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.events import RetryPolicy
 from core.outage import DatabaseWatch
 from core.stopping import wait_or_cancel
 from db.engine import engine_of
-from db.errors import is_transient
+from db.errors import describe
 from db.queries.notifications import AttemptOutcome, outcome_writes
 from db.write_batch import Write, commit_writes
 
@@ -27,12 +29,22 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 200
 
 
+def refused(error: BaseException) -> bool:
+    """The database refuses these outcomes themselves (a value no column takes, a broken
+    constraint): no retry cures it."""
+    if isinstance(error, IntegrityError | DataError):
+        return True
+    return isinstance(error, StatementError) and not isinstance(error, DBAPIError)
+
+
 class OutcomeRecorder:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         outage: DatabaseWatch | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        self._retry = retry or RetryPolicy(attempts=1, base=0.5, cap=30.0)
         self._engine = engine_of(sessionmaker)
         self._outage = outage
         self._queue: list[tuple[AttemptOutcome, asyncio.Future[None]]] = []
@@ -67,20 +79,33 @@ class OutcomeRecorder:
             self._queue = []
 
     async def _write(self, batch: list[tuple[AttemptOutcome, asyncio.Future[None]]]) -> None:
-        try:
-            await self._commit([outcome for outcome, _ in batch])
-        except Exception as error:
-            if len(batch) > 1 and not is_transient(error):
-                # One outcome the database refuses must not cost the others theirs.
-                log.warning("Recording %d notification outcomes together failed (%s); "
-                            "recording them one at a time", len(batch), type(error).__name__)
-                for item in batch:
-                    await self._write([item])
+        failures = 0
+        while True:
+            try:
+                await self._commit([outcome for outcome, _ in batch])
+                break
+            except Exception as error:
+                if not refused(error):
+                    # The message went out: its outcome must be kept, or the row's lease
+                    # runs out and it is sent again. Pool timeouts, locks, lost connections:
+                    # tried again until they pass (the delivery's stop gives up on it).
+                    failures += 1
+                    delay = self._retry.delay(failures)
+                    log.warning("Could not record %d notification outcomes (%s); trying "
+                                "again in %.1fs", len(batch), describe(error), delay)
+                    await asyncio.sleep(delay)
+                    continue
+                if len(batch) > 1:
+                    # One outcome the database refuses must not cost the others theirs.
+                    log.warning("Recording %d notification outcomes together failed (%s); "
+                                "recording them one at a time", len(batch), describe(error))
+                    for item in batch:
+                        await self._write([item])
+                    return
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
                 return
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(error)
-            return
         for _, done in batch:
             if not done.done():
                 done.set_result(None)

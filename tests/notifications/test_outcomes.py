@@ -11,9 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.events import RetryPolicy
 from core.notifications.outcomes import OutcomeRecorder
 from db.models import NotificationLog, NotificationStatus, User
 from db.queries.notifications import AttemptOutcome
+from tests.plugins.faults import DatabaseFaults
 
 AT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -124,3 +126,21 @@ async def test_a_cancelled_caller_s_outcome_is_recorded_all_the_same(
 
     rows = await stored(db_sessionmaker)
     assert rows[first].status == rows[second].status == "sent"
+
+
+async def test_an_outcome_the_database_fails_to_take_is_tried_again_until_it_is_kept(
+    db_sessionmaker: async_sessionmaker[AsyncSession], db_faults: DatabaseFaults
+) -> None:
+    """The DM went out: losing its outcome would let the row's lease run out and send it
+    again. A failure that is not about the outcome (a lost connection, a pool timeout) is
+    tried again."""
+    [row_id] = await queued_rows(db_sessionmaker, 1)
+    fault = db_faults.fail(r"UPDATE notification_log", times=3)
+    recorder = OutcomeRecorder(db_sessionmaker, retry=RetryPolicy(base=0.01, cap=0.01))
+
+    await asyncio.wait_for(
+        recorder.record(AttemptOutcome(row_id, NotificationStatus.SENT, AT)), timeout=5
+    )
+
+    assert fault.raised == 3
+    assert (await stored(db_sessionmaker))[row_id].status == "sent"
