@@ -90,7 +90,9 @@ class Committer:
 async def _commit_on(connection: AsyncConnection, build: BuildWrites) -> list[Rows]:
     writes = [write for write in await build(connection.dialect.name) if write.rows]
     driver = await _one_trip_driver(connection)
-    if driver is not None:
+    # (An in-memory database's one connection is shared: another session's transaction on it
+    # is joined, the ordinary way.)
+    if driver is not None and not driver.in_transaction:
         return await _commit_in_one_trip(connection, driver, writes)
     returned: list[Rows] = []
     async with connection.begin():
