@@ -140,14 +140,11 @@ class OneTripConnection(aiosqlite.Connection):
             return
         if self._turn is None:
             self._turn = writer_turn(self._database)
-        if self._turn.locked():
-            try:
-                async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-                    await self._turn.acquire()
-            except TimeoutError:
-                raise sqlite3.OperationalError("database is locked") from None
-        else:
-            await self._turn.acquire()  # free: taken at once, no timer to set
+        try:
+            async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
+                await self._turn.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
         self._has_turn = True
 
     def pass_turn_unless_writing(self) -> None:
