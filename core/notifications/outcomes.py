@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import RetryPolicy
-from core.outage import DatabaseWatch
+from core.outage import DatabaseUnavailableError, DatabaseWatch
 from core.stopping import wait_or_cancel
 from db.engine import engine_of
 from db.errors import describe
@@ -85,7 +85,7 @@ class OutcomeRecorder:
                 await self._commit([outcome for outcome, _ in batch])
                 break
             except Exception as error:
-                if not refused(error):
+                if not refused(error) and not isinstance(error, DatabaseUnavailableError):
                     # The message went out: its outcome must be kept, or the row's lease
                     # runs out and it is sent again. Pool timeouts, locks, lost connections:
                     # tried again until they pass (the delivery's stop gives up on it).
@@ -95,7 +95,7 @@ class OutcomeRecorder:
                                 "again in %.1fs", len(batch), describe(error), delay)
                     await asyncio.sleep(delay)
                     continue
-                if len(batch) > 1:
+                if len(batch) > 1 and refused(error):
                     # One outcome the database refuses must not cost the others theirs.
                     log.warning("Recording %d notification outcomes together failed (%s); "
                                 "recording them one at a time", len(batch), describe(error))

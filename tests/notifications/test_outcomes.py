@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.events import RetryPolicy
 from core.notifications.outcomes import OutcomeRecorder
+from core.outage import DatabaseUnavailableError, DatabaseWatch
 from db.models import NotificationLog, NotificationStatus, User
 from db.queries.notifications import AttemptOutcome
 from tests.plugins.faults import DatabaseFaults
@@ -144,3 +145,24 @@ async def test_an_outcome_the_database_fails_to_take_is_tried_again_until_it_is_
 
     assert fault.raised == 3
     assert (await stored(db_sessionmaker))[row_id].status == "sent"
+
+
+async def test_stopping_while_the_database_is_away_gives_up_at_once(
+    db_sessionmaker: async_sessionmaker[AsyncSession], db_faults: DatabaseFaults
+) -> None:
+    """RaceDesk stopping with the database away: the sender hears so at once (its row is due
+    again at the next start), rather than the recorder trying again until it is cancelled."""
+    [row_id] = await queued_rows(db_sessionmaker, 1)
+    db_faults.fail(r"UPDATE notification_log", times=None)
+    # A database that refuses every connection: each ping says it is away.
+    watch = DatabaseWatch.for_url("postgresql+asyncpg://racedesk@127.0.0.1:1/away")
+    watch.give_up()
+    recorder = OutcomeRecorder(db_sessionmaker, watch, retry=RetryPolicy(base=0.01, cap=0.01))
+    try:
+        with pytest.raises(DatabaseUnavailableError):
+            await asyncio.wait_for(
+                recorder.record(AttemptOutcome(row_id, NotificationStatus.SENT, AT)), timeout=5
+            )
+    finally:
+        await watch.stop()
+    assert recorder.commits == 0
