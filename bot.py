@@ -228,11 +228,11 @@ class RaceDeskBot(commands.Bot):
         await self.logged_in()
 
     async def logged_in(self) -> None:
-        """Start what waited for the login (``after_login``), then keep the collector off
-        what start-up built (:func:`freeze_start_up_objects`)."""
+        """Start what waited for the login (``after_login``), then tune the interpreter for
+        what comes (:func:`tune_interpreter`)."""
         for start in self.after_login:
             await start()
-        freeze_start_up_objects()
+        tune_interpreter()
 
     async def on_ready(self) -> None:
         log.info("Logged in as %s (%s) in %d guilds", self.user, self.user and self.user.id,
@@ -256,6 +256,17 @@ class ShardedRaceDeskBot(RaceDeskBot, commands.AutoShardedBot):
 
 
 GC_THRESHOLDS = (10_000, 10, 100)  # CPython's are (700, 10, 10)
+SWITCH_INTERVAL_SECONDS = 0.0005  # CPython's is 0.005
+
+
+def tune_interpreter() -> None:
+    """Once start-up is done: :func:`freeze_start_up_objects`, and a shorter switch
+    interval for the database's threads. Every statement SQLite runs lets go of the GIL, and
+    taking it back from a busy event loop took up to the whole interval (5 ms): at a peak the
+    event log's commit of a few hundred rows spent most of its time waiting for the GIL,
+    holding the writers' turn (issue 28)."""
+    freeze_start_up_objects()
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
 
 
 def freeze_start_up_objects() -> None:

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot import freeze_start_up_objects
+from bot import tune_interpreter
 from core import event_loop
 from core.clock import SystemClock
 from core.event_store.event_log import DatabaseEventLog
@@ -114,7 +114,7 @@ async def run(rooms: int, seconds: float) -> dict[str, object]:
     await dispatcher.drain()
     gc.collect()
     after = rss_kb()
-    freeze_start_up_objects()  # as bot.py does once it has started
+    tune_interpreter()  # as bot.py does once it has started
 
     commits_before = event_log.commits
     loop_cpu_before = time.thread_time()  # this thread runs the event loop

@@ -23,6 +23,12 @@ for its turn on the loop (one :class:`asyncio.Lock` per database file, first com
 served), and the turn passes on the moment the holder commits or rolls back. A turn not given
 within ``busy_timeout`` (5 s) fails as SQLite would: ``database is locked``.
 
+**The event log goes first.** Its group commit carries every race change and waits for
+nothing but the database, yet behind a queue of room openings (each a few statements, each a
+trip back to a busy loop) it waited hundreds of milliseconds a commit, and frames ran seconds
+late. An *urgent* writer (:class:`WriterTurn`) waiting when a turn ends goes next; urgent and
+ordinary writers then alternate, so neither starves the other.
+
 :func:`use_one_trip_connections` makes an engine connect this way (``db.engine`` does it for
 every SQLite engine).
 """
@@ -46,10 +52,52 @@ T = TypeVar("T")
 BUSY_TIMEOUT_SECONDS = 5.0  # db.engine's busy_timeout: how long SQLite itself would wait
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
-# One turn per database file and event loop (tests run many loops, one after another).
-_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
+class WriterTurn:
+    """The turn of one database's writers: first come first served, except that an urgent
+    writer waiting when a turn ends goes next, unless the turn that ended was urgent too and
+    an ordinary writer waits (then they alternate). A turn ends by being handed straight to
+    the writer chosen, so no one can slip in between."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent_held = False
+        self._waiting: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
+
+    def locked(self) -> bool:
+        return self._held
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if not self._held and not (self._waiting[True] or self._waiting[False]):
+            self._take(urgent)
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        queue = self._waiting[urgent]
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the turn, then cancelled before it could use it
+            raise
+        finally:
+            with contextlib.suppress(ValueError):
+                queue.remove(waiter)
+
+    def release(self) -> None:
+        if not self._held:
+            raise RuntimeError("the writer turn is not held")
+        self._held = False
+        # After an urgent turn, an ordinary writer goes first; after an ordinary one, urgent.
+        for urgent in (False, True) if self._urgent_held else (True, False):
+            for waiter in self._waiting[urgent]:
+                if not waiter.done():
+                    self._take(urgent)
+                    waiter.set_result(None)
+                    return
+
+    def _take(self, urgent: bool) -> None:
+        self._held = True
+        self._urgent_held = urgent
 
 
 def _writes(sql: str) -> bool:
@@ -58,10 +106,19 @@ def _writes(sql: str) -> bool:
     return sql.lstrip()[:8].upper().startswith(_WRITES)
 
 
-def writer_turn(database: str) -> asyncio.Lock:
+# One turn per database file and event loop (tests run many loops, one after another).
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, WriterTurn]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def writer_turn(database: str) -> WriterTurn:
     """The turn of ``database``'s writers on the running loop."""
-    locks = _turns.setdefault(asyncio.get_running_loop(), {})
-    return locks.setdefault(database, asyncio.Lock())
+    turns = _turns.setdefault(asyncio.get_running_loop(), {})
+    turn = turns.get(database)
+    if turn is None:
+        turn = turns[database] = WriterTurn()
+    return turn
 
 
 class OneTripCursor(aiosqlite.Cursor):
@@ -127,14 +184,15 @@ class OneTripConnection(aiosqlite.Connection):
     def __init__(self, connector: Any, iter_chunk_size: int, database: str) -> None:
         super().__init__(connector, iter_chunk_size)
         self._database = database
-        self._turn: asyncio.Lock | None = None
+        self._turn: WriterTurn | None = None
         self._has_turn = False
         self._calls_sent = 0
         self._calls_run = 0
 
-    async def wait_for_turn(self, sql: str) -> None:
+    async def wait_for_turn(self, sql: str, *, urgent: bool = False) -> None:
         """Before a statement that begins a write transaction: wait until no other
-        connection to this database is writing (at most ``BUSY_TIMEOUT_SECONDS``)."""
+        connection to this database is writing (at most ``BUSY_TIMEOUT_SECONDS``);
+        ``urgent``: see :class:`WriterTurn`."""
         connection = self._connection
         if self._has_turn or connection is None or connection.in_transaction or not _writes(sql):
             return
@@ -142,7 +200,7 @@ class OneTripConnection(aiosqlite.Connection):
             self._turn = writer_turn(self._database)
         try:
             async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-                await self._turn.acquire()
+                await self._turn.acquire(urgent=urgent)
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         self._has_turn = True
@@ -159,10 +217,13 @@ class OneTripConnection(aiosqlite.Connection):
             self._has_turn = False
             self._turn.release()
 
-    async def run_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_transaction(
+        self, work: Callable[[sqlite3.Connection], T], *, urgent: bool = False
+    ) -> T:
         """``work(connection)`` and its COMMIT (or ROLLBACK, if it raises) as one write
         transaction, in one trip to the thread, in this database's writers' turn
-        (``db.write_batch``). No transaction may be open."""
+        (``db.write_batch``; ``urgent``: see :class:`WriterTurn`). No transaction may be
+        open."""
         connection = self._connection
         if connection is None or not self._running:
             raise ValueError("Connection closed")  # as aiosqlite says it
@@ -178,7 +239,7 @@ class OneTripConnection(aiosqlite.Connection):
                 raise
             return result
 
-        await self.wait_for_turn("INSERT")
+        await self.wait_for_turn("INSERT", urgent=urgent)
         try:
             result: T = await self._execute(transaction)
         finally:

@@ -135,7 +135,8 @@ class DatabaseEventLog:
         it one), so that a peak that takes every pooled connection never holds up the
         commits everything else waits for; by default ``sessionmaker``'s."""
         self._sessionmaker = sessionmaker
-        self._committer = Committer(engine_of(writer or sessionmaker))
+        # Every race change waits for these commits: they go before other writers waiting.
+        self._committer = Committer(engine_of(writer or sessionmaker), urgent=True)
         self._outage = outage
         self._clock = clock or SystemClock()
         self._retention = retention

@@ -7,13 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import sqlite_driver
 from db.engine import create_engine
-from db.sqlite_driver import OneTripConnection, writer_turn
+from db.sqlite_driver import OneTripConnection, WriterTurn, writer_turn
+from db.write_batch import Committer, Write
+
+item = Table(
+    "item", MetaData(), Column("id", Integer, primary_key=True), Column("name", String)
+)
 
 
 @pytest.fixture
@@ -130,7 +135,7 @@ async def test_a_read_cancelled_midway_leaves_no_lock_behind(engine: AsyncEngine
 # -- writers take turns --------------------------------------------------------------------------
 
 
-def turn_of(engine: AsyncEngine) -> asyncio.Lock:
+def turn_of(engine: AsyncEngine) -> WriterTurn:
     database = engine.url.database
     assert database is not None
     return writer_turn(database)
@@ -200,3 +205,104 @@ async def test_the_turn_passes_on_when_the_transaction_ends_without_a_commit(
         assert not turn_of(engine).locked()
         await connection.rollback()
         assert not turn_of(engine).locked()
+
+
+# -- the event log goes first ------------------------------------------------------------------
+
+
+async def take_turns(turn: WriterTurn, writers: list[tuple[str, bool]]) -> list[str]:
+    """Queue ``writers`` (name, urgent) behind a turn held now, in that order; the order in
+    which they then get it."""
+    order: list[str] = []
+
+    async def write(name: str, urgent: bool) -> None:
+        await turn.acquire(urgent=urgent)
+        order.append(name)
+        await asyncio.sleep(0)
+        turn.release()
+
+    await turn.acquire()
+    tasks = []
+    for name, urgent in writers:
+        tasks.append(asyncio.create_task(write(name, urgent)))
+        await asyncio.sleep(0)  # queued in this order
+    turn.release()
+    async with asyncio.timeout(2):
+        await asyncio.gather(*tasks)
+    assert not turn.locked()
+    return order
+
+
+async def test_an_urgent_writer_goes_before_ordinary_writers_that_came_first() -> None:
+    order = await take_turns(WriterTurn(), [("room", False), ("dm", False), ("log", True)])
+    assert order == ["log", "room", "dm"]
+
+
+async def test_urgent_and_ordinary_writers_alternate() -> None:
+    """Neither starves: after an urgent turn an ordinary writer waiting goes first."""
+    order = await take_turns(
+        WriterTurn(), [("room", False), ("log1", True), ("dm", False), ("log2", True)]
+    )
+    assert order == ["log1", "room", "log2", "dm"]
+
+
+async def test_a_writer_handed_the_turn_and_cancelled_passes_it_on() -> None:
+    turn = WriterTurn()
+    await turn.acquire()
+    first = asyncio.create_task(turn.acquire(urgent=True))
+    second = asyncio.create_task(turn.acquire())
+    await asyncio.sleep(0)
+    turn.release()  # handed to ``first``, which is cancelled before it runs
+    first.cancel()
+    async with asyncio.timeout(2):
+        await second
+    assert first.cancelled()
+    assert turn.locked()
+    turn.release()
+    assert not turn.locked()
+
+
+async def test_a_writer_that_gave_up_waiting_is_skipped() -> None:
+    turn = WriterTurn()
+    await turn.acquire()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await turn.acquire(urgent=True)
+    turn.release()
+    assert not turn.locked(), "handed to no one"
+    await turn.acquire()  # and free for the next writer at once
+    turn.release()
+
+
+async def test_an_urgent_commit_goes_before_writers_waiting_on_the_database(
+    engine: AsyncEngine,
+) -> None:
+    """The event log's ``Committer`` is urgent: its commit waits for the writer holding the
+    turn, not for the queue behind it."""
+    holder = await engine.connect()
+    await holder.execute(text("INSERT INTO item (name) VALUES ('holder')"))
+
+    async def ordinary(name: str) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO item (name) VALUES (:n)"), {"n": name})
+
+    async def urgent_writes(dialect: str) -> list[Write]:
+        return [Write(insert(item).values(), [{"name": "urgent"}])]
+
+    committer = Committer(engine, urgent=True)
+    try:
+        waiting = [asyncio.create_task(ordinary(f"ordinary{n}")) for n in range(3)]
+        await asyncio.sleep(0.1)  # all three wait for the turn
+        urgent = asyncio.create_task(committer.commit(urgent_writes))
+        await asyncio.sleep(0.1)
+        await holder.commit()
+        await holder.close()
+        async with asyncio.timeout(5):
+            await urgent
+            await asyncio.gather(*waiting)
+    finally:
+        await committer.close()
+    async with engine.connect() as reader:
+        names = list((await reader.execute(text("SELECT name FROM item ORDER BY id"))).scalars())
+    assert names[:2] == ["holder", "urgent"]
+    assert sorted(names[2:]) == ["ordinary0", "ordinary1", "ordinary2"]
