@@ -27,7 +27,8 @@ within ``busy_timeout`` (5 s) fails as SQLite would: ``database is locked``.
 nothing but the database, yet behind a queue of room openings (each a few statements, each a
 trip back to a busy loop) it waited hundreds of milliseconds a commit, and frames ran seconds
 late. An *urgent* writer (:class:`WriterTurn`) waiting when a turn ends goes next; urgent and
-ordinary writers then alternate, so neither starves the other.
+ordinary writers then alternate, so neither starves the other. Work with a deadline (a
+room falling due) makes its own writes urgent with :func:`urgent_writes`.
 
 :func:`use_one_trip_connections` makes an engine connect this way (``db.engine`` does it for
 every SQLite engine).
@@ -40,7 +41,8 @@ import contextlib
 import sqlite3
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -104,6 +106,27 @@ def _writes(sql: str) -> bool:
     """Whether SQLite begins a write transaction for ``sql`` (Python's sqlite3 issues BEGIN
     before these). Anything else that writes still waits in SQLite's busy handler."""
     return sql.lstrip()[:8].upper().startswith(_WRITES)
+
+
+# The task whose writes are urgent (tasks it starts inherit the variable, not the urgency).
+_urgent_task: ContextVar[asyncio.Task[Any] | None] = ContextVar("urgent_writes", default=None)
+
+
+@contextlib.contextmanager
+def urgent_writes() -> Iterator[None]:
+    """Within: the current task's write transactions on SQLite go before ordinary writers
+    waiting for the turn (:class:`WriterTurn`). For work with a deadline, such as a room
+    falling due; elsewhere (PostgreSQL) it changes nothing."""
+    token = _urgent_task.set(asyncio.current_task())
+    try:
+        yield
+    finally:
+        _urgent_task.reset(token)
+
+
+def _urgent_now() -> bool:
+    task = _urgent_task.get()
+    return task is not None and task is asyncio.current_task()
 
 
 # One turn per database file and event loop (tests run many loops, one after another).
@@ -200,7 +223,7 @@ class OneTripConnection(aiosqlite.Connection):
             self._turn = writer_turn(self._database)
         try:
             async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-                await self._turn.acquire(urgent=urgent)
+                await self._turn.acquire(urgent=urgent or _urgent_now())
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         self._has_turn = True

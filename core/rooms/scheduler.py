@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.clock import Clock, SystemClock
 from core.event_store.event_log import DatabaseEventLog
 from core.outage import DatabaseUnavailableError, DatabaseWatch
+from db.sqlite_driver import urgent_writes
 
 log = logging.getLogger(__name__)
 
@@ -212,14 +213,18 @@ class RoomScheduler:
             return False
         self._opening.add(subject_id)
         try:
-            decision = await self._decide(subject_id, self._clock.now())
-            if not decision:
-                log.info("%s %d: room not opened: %s", self.noun, subject_id, decision.reason)
-                await self._not_opened(subject_id, decision)
-                return False
-            return (await self._create(subject_id)).ok
+            with urgent_writes():  # due now: its writes go before background ones
+                return await self._open_if_agreed(subject_id)
         finally:
             self._opening.discard(subject_id)
+
+    async def _open_if_agreed(self, subject_id: int) -> bool:
+        decision = await self._decide(subject_id, self._clock.now())
+        if not decision:
+            log.info("%s %d: room not opened: %s", self.noun, subject_id, decision.reason)
+            await self._not_opened(subject_id, decision)
+            return False
+        return (await self._create(subject_id)).ok
 
     async def sweep(self) -> int:
         """Open every overdue room not opened yet (catch-up); report the hopeless ones.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 
 import pytest
 
@@ -38,3 +39,12 @@ async def test_the_login_starts_what_waited_then_freezes(
     discord_harness.bot.after_login[:] = [delivery]
     await discord_harness.bot.logged_in()
     assert steps == ["delivery", "freeze"]
+
+
+def test_tuning_freezes_and_shortens_the_switch_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database thread takes the GIL back from a busy event loop within 0.5 ms, not 5."""
+    steps: list[str] = []
+    monkeypatch.setattr(bot_module, "freeze_start_up_objects", lambda: steps.append("freeze"))
+    monkeypatch.setattr(sys, "setswitchinterval", lambda s: steps.append(f"switch {s}"))
+    bot_module.tune_interpreter()
+    assert steps == ["freeze", f"switch {bot_module.SWITCH_INTERVAL_SECONDS}"]

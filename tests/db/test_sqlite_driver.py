@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import sqlite_driver
 from db.engine import create_engine
-from db.sqlite_driver import OneTripConnection, WriterTurn, writer_turn
+from db.sqlite_driver import OneTripConnection, WriterTurn, urgent_writes, writer_turn
 from db.write_batch import Committer, Write
 
 item = Table(
@@ -306,3 +306,33 @@ async def test_an_urgent_commit_goes_before_writers_waiting_on_the_database(
         names = list((await reader.execute(text("SELECT name FROM item ORDER BY id"))).scalars())
     assert names[:2] == ["holder", "urgent"]
     assert sorted(names[2:]) == ["ordinary0", "ordinary1", "ordinary2"]
+
+
+async def test_a_task_s_writes_within_urgent_writes_go_first_and_not_its_children_s(
+    engine: AsyncEngine,
+) -> None:
+    holder = await engine.connect()
+    await holder.execute(text("INSERT INTO item (name) VALUES ('holder')"))
+
+    async def write(name: str) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO item (name) VALUES (:n)"), {"n": name})
+
+    async def due_now() -> None:
+        with urgent_writes():
+            child = asyncio.create_task(write("child"))  # started within: not urgent
+            await asyncio.sleep(0.05)
+            await write("urgent")
+            await child
+
+    waiting = asyncio.create_task(write("ordinary"))
+    await asyncio.sleep(0.05)
+    urgent = asyncio.create_task(due_now())
+    await asyncio.sleep(0.2)  # "ordinary", "child" then "urgent" wait for the turn
+    await holder.commit()
+    await holder.close()
+    async with asyncio.timeout(5):
+        await asyncio.gather(waiting, urgent)
+    async with engine.connect() as reader:
+        names = list((await reader.execute(text("SELECT name FROM item ORDER BY id"))).scalars())
+    assert names == ["holder", "urgent", "ordinary", "child"]
