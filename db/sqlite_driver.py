@@ -69,7 +69,7 @@ class WriterTurn:
         return self._held
 
     async def acquire(self, *, urgent: bool = False) -> None:
-        if not self._held and not (self._waiting[True] or self._waiting[False]):
+        if not self._held and not self._anyone_waiting():
             self._take(urgent)
             return
         waiter = asyncio.get_running_loop().create_future()
@@ -96,6 +96,10 @@ class WriterTurn:
                     self._take(urgent)
                     waiter.set_result(None)
                     return
+
+    def _anyone_waiting(self) -> bool:
+        # (A waiter cancelled stays queued until its task runs again: it waits for nothing.)
+        return any(not waiter.done() for queue in self._waiting.values() for waiter in queue)
 
     def _take(self, urgent: bool) -> None:
         self._held = True

@@ -336,3 +336,18 @@ async def test_a_task_s_writes_within_urgent_writes_go_first_and_not_its_childre
     async with engine.connect() as reader:
         names = list((await reader.execute(text("SELECT name FROM item ORDER BY id"))).scalars())
     assert names == ["holder", "urgent", "ordinary", "child"]
+
+
+async def test_a_free_turn_is_taken_at_once_past_a_waiter_cancelled_but_not_yet_gone() -> None:
+    turn = WriterTurn()
+    await turn.acquire()
+    gone = asyncio.create_task(turn.acquire())
+    await asyncio.sleep(0)
+    gone.cancel()  # its waiter is cancelled now; its task runs (and leaves the queue) later
+    turn.release()
+    async with asyncio.timeout(1):
+        await turn.acquire()
+    assert turn.locked()
+    turn.release()
+    with pytest.raises(asyncio.CancelledError):
+        await gone
