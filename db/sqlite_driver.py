@@ -19,9 +19,9 @@ handler, which sleeps and looks again (1, 2, 5 ... up to 100 ms between looks). 
 with the event log, DM records, room openings and the fan-out all writing, the write lock was
 often free while every writer slept, each holding a pooled connection, until the pool ran dry
 and slash commands waited for one for seconds. Here a transaction's first write first waits
-for its turn on the loop (one :class:`asyncio.Lock` per database file, first come first
-served), and the turn passes on the moment the holder commits or rolls back. A turn not given
-within ``busy_timeout`` (5 s) fails as SQLite would: ``database is locked``.
+for its turn on the loop (one :class:`WriterTurn` per database file, first come first served
+but for the urgent), and the turn passes on the moment the holder commits or rolls back. A
+turn not given within ``busy_timeout`` (5 s) fails as SQLite would: ``database is locked``.
 
 **The event log goes first.** Its group commit carries every race change and waits for
 nothing but the database, yet behind a queue of room openings (each a few statements, each a
@@ -53,6 +53,7 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_SECONDS = 5.0  # db.engine's busy_timeout: how long SQLite itself would wait
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
 
 class WriterTurn:
     """The turn of one database's writers: first come first served, except that an urgent
