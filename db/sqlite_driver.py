@@ -27,8 +27,9 @@ turn not given within ``busy_timeout`` (5 s) fails as SQLite would: ``database i
 nothing but the database, yet behind a queue of room openings (each a few statements, each a
 trip back to a busy loop) it waited hundreds of milliseconds a commit, and frames ran seconds
 late. An *urgent* writer (:class:`WriterTurn`) waiting when a turn ends goes next; urgent and
-ordinary writers then alternate, so neither starves the other. Work with a deadline (a
-room falling due) makes its own writes urgent with :func:`urgent_writes`.
+ordinary writers then alternate, so neither starves the other. A task makes its own writes
+urgent with :func:`urgent_writes`: the event log's writer, and the opening of a room falling
+due.
 
 :func:`use_one_trip_connections` makes an engine connect this way (``db.engine`` does it for
 every SQLite engine).
@@ -217,10 +218,10 @@ class OneTripConnection(aiosqlite.Connection):
         self._calls_sent = 0
         self._calls_run = 0
 
-    async def wait_for_turn(self, sql: str, *, urgent: bool = False) -> None:
+    async def wait_for_turn(self, sql: str) -> None:
         """Before a statement that begins a write transaction: wait until no other
-        connection to this database is writing (at most ``BUSY_TIMEOUT_SECONDS``);
-        ``urgent``: see :class:`WriterTurn`."""
+        connection to this database is writing (at most ``BUSY_TIMEOUT_SECONDS``; sooner
+        within :func:`urgent_writes`)."""
         connection = self._connection
         if self._has_turn or connection is None or connection.in_transaction or not _writes(sql):
             return
@@ -228,7 +229,7 @@ class OneTripConnection(aiosqlite.Connection):
             self._turn = writer_turn(self._database)
         try:
             async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-                await self._turn.acquire(urgent=urgent or _urgent_now())
+                await self._turn.acquire(urgent=_urgent_now())
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
         self._has_turn = True
@@ -245,13 +246,10 @@ class OneTripConnection(aiosqlite.Connection):
             self._has_turn = False
             self._turn.release()
 
-    async def run_transaction(
-        self, work: Callable[[sqlite3.Connection], T], *, urgent: bool = False
-    ) -> T:
+    async def run_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(connection)`` and its COMMIT (or ROLLBACK, if it raises) as one write
         transaction, in one trip to the thread, in this database's writers' turn
-        (``db.write_batch``; ``urgent``: see :class:`WriterTurn`). No transaction may be
-        open."""
+        (``db.write_batch``). No transaction may be open."""
         connection = self._connection
         if connection is None or not self._running:
             raise ValueError("Connection closed")  # as aiosqlite says it
@@ -267,7 +265,7 @@ class OneTripConnection(aiosqlite.Connection):
                 raise
             return result
 
-        await self.wait_for_turn("INSERT", urgent=urgent)
+        await self.wait_for_turn("INSERT")
         try:
             result: T = await self._execute(transaction)
         finally:

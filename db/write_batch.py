@@ -64,18 +64,15 @@ class Committer:
     half of what a small commit costs the event loop. A connection that failed is closed and
     a new one opened at the next commit."""
 
-    def __init__(self, engine: AsyncEngine, *, urgent: bool = False) -> None:
-        """``urgent``: on SQLite, its commits go before ordinary writers waiting for the
-        writers' turn (``db.sqlite_driver.WriterTurn``)."""
+    def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._urgent = urgent
         self._connection: AsyncConnection | None = None
 
     async def commit(self, build: BuildWrites) -> list[Rows]:
         if self._connection is None:
             self._connection = await self.engine.connect()
         try:
-            return await _commit_on(self._connection, build, urgent=self._urgent)
+            return await _commit_on(self._connection, build)
         except BaseException:
             await self.close()  # whatever failed, the next commit starts afresh
             raise
@@ -90,15 +87,13 @@ class Committer:
                     await connection.close()
 
 
-async def _commit_on(
-    connection: AsyncConnection, build: BuildWrites, *, urgent: bool = False
-) -> list[Rows]:
+async def _commit_on(connection: AsyncConnection, build: BuildWrites) -> list[Rows]:
     writes = [write for write in await build(connection.dialect.name) if write.rows]
     driver = await _one_trip_driver(connection)
     # (An in-memory database's one connection is shared: another session's transaction on it
     # is joined, the ordinary way.)
     if driver is not None and not driver.in_transaction:
-        return await _commit_in_one_trip(connection, driver, writes, urgent=urgent)
+        return await _commit_in_one_trip(connection, driver, writes)
     returned: list[Rows] = []
     async with connection.begin():
         for write in writes:
@@ -178,8 +173,7 @@ def _python_default(column: Any, statement: UpdateBase) -> Callable[[], Any]:
 
 
 async def _commit_in_one_trip(
-    connection: AsyncConnection, driver: OneTripConnection, writes: list[Write], *,
-    urgent: bool,
+    connection: AsyncConnection, driver: OneTripConnection, writes: list[Write]
 ) -> list[Rows]:
     sync = connection.sync_connection
     assert sync is not None
@@ -209,7 +203,7 @@ async def _commit_in_one_trip(
         return returned
 
     try:
-        return await driver.run_transaction(run, urgent=urgent)
+        return await driver.run_transaction(run)
     except sqlite3.Error as error:
         raise DBAPIError.instance(
             None, None, error, sqlite3.Error, dialect=dialect

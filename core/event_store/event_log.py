@@ -43,6 +43,7 @@ from core.outage import DatabaseUnavailableError, DatabaseWatch
 from db.engine import engine_of
 from db.errors import is_transient
 from db.queries import events as event_queries
+from db.sqlite_driver import urgent_writes
 from db.write_batch import Committer, Write, commit_writes
 
 log = logging.getLogger(__name__)
@@ -135,8 +136,7 @@ class DatabaseEventLog:
         it one), so that a peak that takes every pooled connection never holds up the
         commits everything else waits for; by default ``sessionmaker``'s."""
         self._sessionmaker = sessionmaker
-        # Every race change waits for these commits: they go before other writers waiting.
-        self._committer = Committer(engine_of(writer or sessionmaker), urgent=True)
+        self._committer = Committer(engine_of(writer or sessionmaker))
         self._outage = outage
         self._clock = clock or SystemClock()
         self._retention = retention
@@ -305,6 +305,11 @@ class DatabaseEventLog:
     # -- the writer --------------------------------------------------------------------------
 
     async def _write_forever(self) -> None:
+        # Every race change waits for these commits: they go before other writers waiting.
+        with urgent_writes():
+            await self._write_until_cancelled()
+
+    async def _write_until_cancelled(self) -> None:
         failures = 0
         while True:
             await self._wakeup.wait()

@@ -787,3 +787,37 @@ async def test_a_flush_waiting_when_the_log_closes_does_not_wait_for_ever(
     await log.close()
     await settle(flushing)
     assert [row.event_id for row in await logged_rows(db_sessionmaker)] == [later.event_id]
+
+
+async def test_on_sqlite_the_writer_commits_before_writers_waiting_for_the_turn(
+    db_backend: str,
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    event_log: DatabaseEventLog,
+) -> None:
+    """Every race change waits for the log's commit: behind the writer that holds SQLite's
+    writers' turn, not behind the queue (``db.sqlite_driver.urgent_writes``)."""
+    if db_backend != "sqlite":
+        pytest.skip("the writers' turn is SQLite's")
+    holder = db_sessionmaker()
+    await add_audit_entry(holder, "holder", actor_user_id=SYSTEM_USER_ID)
+    await holder.flush()  # its INSERT: the turn is the holder's until it commits
+
+    async def ordinary() -> int:
+        """Once it has the turn: how many events it sees committed."""
+        async with db_sessionmaker.begin() as session:
+            await add_audit_entry(session, "ordinary", actor_user_id=SYSTEM_USER_ID)
+            await session.flush()  # its INSERT: from here it holds the turn
+            found = await session.execute(select(func.count()).select_from(EventLogEntry))
+            return int(found.scalar_one())
+
+    waiting = [asyncio.create_task(ordinary()) for _ in range(3)]
+    await asyncio.sleep(0.1)  # all three wait for the turn
+    appended = asyncio.create_task(event_log.append([status("urgent-room")]))
+    await asyncio.sleep(0.1)
+    await holder.commit()
+    await holder.close()
+    async with asyncio.timeout(5):
+        await appended
+        seen = await asyncio.gather(*waiting)
+    # First come first served, all three would have had their turn before the log's commit.
+    assert seen == [1, 1, 1]

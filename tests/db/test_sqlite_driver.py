@@ -274,11 +274,11 @@ async def test_a_writer_that_gave_up_waiting_is_skipped() -> None:
     turn.release()
 
 
-async def test_an_urgent_commit_goes_before_writers_waiting_on_the_database(
+async def test_a_one_trip_commit_within_urgent_writes_goes_before_writers_waiting(
     engine: AsyncEngine,
 ) -> None:
-    """The event log's ``Committer`` is urgent: its commit waits for the writer holding the
-    turn, not for the queue behind it."""
+    """As the event log's writer commits: it waits for the writer holding the turn, not for
+    the queue behind it."""
     holder = await engine.connect()
     await holder.execute(text("INSERT INTO item (name) VALUES ('holder')"))
 
@@ -286,14 +286,18 @@ async def test_an_urgent_commit_goes_before_writers_waiting_on_the_database(
         async with engine.begin() as connection:
             await connection.execute(text("INSERT INTO item (name) VALUES (:n)"), {"n": name})
 
-    async def urgent_writes(dialect: str) -> list[Write]:
+    async def urgent_rows(dialect: str) -> list[Write]:
         return [Write(insert(item).values(), [{"name": "urgent"}])]
 
-    committer = Committer(engine, urgent=True)
+    async def commit_urgently() -> None:
+        with urgent_writes():
+            await committer.commit(urgent_rows)
+
+    committer = Committer(engine)
     try:
         waiting = [asyncio.create_task(ordinary(f"ordinary{n}")) for n in range(3)]
         await asyncio.sleep(0.1)  # all three wait for the turn
-        urgent = asyncio.create_task(committer.commit(urgent_writes))
+        urgent = asyncio.create_task(commit_urgently())
         await asyncio.sleep(0.1)
         await holder.commit()
         await holder.close()
