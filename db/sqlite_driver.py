@@ -70,8 +70,13 @@ class WriterTurn:
     def locked(self) -> bool:
         return self._held
 
+    def waiting(self) -> int:
+        """How many writers wait for the turn."""
+        return sum(not waiter.done() for queue in self._waiting.values() for waiter in queue)
+
     async def acquire(self, *, urgent: bool = False) -> None:
-        if not self._held and not self._anyone_waiting():
+        # (A waiter cancelled stays queued until its task runs again: it waits for nothing.)
+        if not self._held and not self.waiting():
             self._take(urgent)
             return
         waiter = asyncio.get_running_loop().create_future()
@@ -98,10 +103,6 @@ class WriterTurn:
                     self._take(urgent)
                     waiter.set_result(None)
                     return
-
-    def _anyone_waiting(self) -> bool:
-        # (A waiter cancelled stays queued until its task runs again: it waits for nothing.)
-        return any(not waiter.done() for queue in self._waiting.values() for waiter in queue)
 
     def _take(self, urgent: bool) -> None:
         self._held = True

@@ -27,10 +27,11 @@ from core.events import (
 )
 from core.identity import SYSTEM_USER_ID
 from core.racetime_bots.room_store import DatabaseRoomStore
-from db.engine import create_engine, create_sessionmaker
+from db.engine import create_engine, create_sessionmaker, engine_of
 from db.models import AuditLog, EventLogEntry, ListenerReceipt, ParkedDelivery, RaceRoom
 from db.queries.audit import add_audit_entry
 from db.queries.events import claim_receipt
+from db.sqlite_driver import writer_turn
 from db.write_batch import Write
 from racetime.models import Race, race_from_dict
 from tests.core.sample_events import NO_WAIT, SETTLE_SECONDS, joined, status
@@ -810,10 +811,11 @@ async def test_on_sqlite_the_writer_commits_before_writers_waiting_for_the_turn(
             found = await session.execute(select(func.count()).select_from(EventLogEntry))
             return int(found.scalar_one())
 
+    turn = writer_turn(str(engine_of(db_sessionmaker).url.database))
     waiting = [asyncio.create_task(ordinary()) for _ in range(3)]
-    await asyncio.sleep(0.1)  # all three wait for the turn
+    await eventually(lambda: turn.waiting() == 3)
     appended = asyncio.create_task(event_log.append([status("urgent-room")]))
-    await asyncio.sleep(0.1)
+    await eventually(lambda: turn.waiting() == 4)
     await holder.commit()
     await holder.close()
     async with asyncio.timeout(5):

@@ -15,6 +15,7 @@ from db import sqlite_driver
 from db.engine import create_engine
 from db.sqlite_driver import OneTripConnection, WriterTurn, urgent_writes, writer_turn
 from db.write_batch import Committer, Write
+from tests.plugins.racetime_engine import eventually
 
 item = Table(
     "item", MetaData(), Column("id", Integer, primary_key=True), Column("name", String)
@@ -296,9 +297,9 @@ async def test_a_one_trip_commit_within_urgent_writes_goes_before_writers_waitin
     committer = Committer(engine)
     try:
         waiting = [asyncio.create_task(ordinary(f"ordinary{n}")) for n in range(3)]
-        await asyncio.sleep(0.1)  # all three wait for the turn
+        await eventually(lambda: turn_of(engine).waiting() == 3)
         urgent = asyncio.create_task(commit_urgently())
-        await asyncio.sleep(0.1)
+        await eventually(lambda: turn_of(engine).waiting() == 4)
         await holder.commit()
         await holder.close()
         async with asyncio.timeout(5):
@@ -325,14 +326,15 @@ async def test_a_task_s_writes_within_urgent_writes_go_first_and_not_its_childre
     async def due_now() -> None:
         with urgent_writes():
             child = asyncio.create_task(write("child"))  # started within: not urgent
-            await asyncio.sleep(0.05)
+            await eventually(lambda: turn_of(engine).waiting() == 2)
             await write("urgent")
             await child
 
     waiting = asyncio.create_task(write("ordinary"))
-    await asyncio.sleep(0.05)
+    await eventually(lambda: turn_of(engine).waiting() == 1)
     urgent = asyncio.create_task(due_now())
-    await asyncio.sleep(0.2)  # "ordinary", "child" then "urgent" wait for the turn
+    # "ordinary", "child" then "urgent" wait for the turn
+    await eventually(lambda: turn_of(engine).waiting() == 3)
     await holder.commit()
     await holder.close()
     async with asyncio.timeout(5):
