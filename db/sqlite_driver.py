@@ -74,10 +74,16 @@ class WriterTurn:
         """How many writers wait for the turn."""
         return sum(not waiter.done() for queue in self._waiting.values() for waiter in queue)
 
-    async def acquire(self, *, urgent: bool = False) -> None:
+    def try_acquire(self, *, urgent: bool = False) -> bool:
+        """Take the turn if it is free and no one waits for it; whether it was taken."""
         # (A waiter cancelled stays queued until its task runs again: it waits for nothing.)
-        if not self._held and not self.waiting():
-            self._take(urgent)
+        if self._held or self.waiting():
+            return False
+        self._take(urgent)
+        return True
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if self.try_acquire(urgent=urgent):
             return
         waiter = asyncio.get_running_loop().create_future()
         queue = self._waiting[urgent]
@@ -228,11 +234,13 @@ class OneTripConnection(aiosqlite.Connection):
             return
         if self._turn is None:
             self._turn = writer_turn(self._database)
-        try:
-            async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-                await self._turn.acquire(urgent=_urgent_now())
-        except TimeoutError:
-            raise sqlite3.OperationalError("database is locked") from None
+        urgent = _urgent_now()
+        if not self._turn.try_acquire(urgent=urgent):  # (a free turn needs no timer)
+            try:
+                async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
+                    await self._turn.acquire(urgent=urgent)
+            except TimeoutError:
+                raise sqlite3.OperationalError("database is locked") from None
         self._has_turn = True
 
     def pass_turn_unless_writing(self) -> None:
@@ -314,15 +322,21 @@ class OneTripConnection(aiosqlite.Connection):
         return connection is None or busy or connection.in_transaction
 
     async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
+        connection = self._connection
+        if not self._running or not connection:
             raise ValueError("Connection closed")  # as aiosqlite says it
         self._calls_sent += 1  # only ever written here, on the loop
+        loop = asyncio.get_running_loop()
 
         def counted() -> Any:
             try:
                 return fn(*args, **kwargs)
             finally:
                 self._calls_run += 1  # only ever written here, on the connection's thread
+                if self._has_turn and not connection.in_transaction:
+                    # The write transaction is over: the next writer's turn starts in the
+                    # loop's next round, not one round later when this caller resumes.
+                    loop.call_soon_threadsafe(self.pass_turn_unless_writing)
 
         return await super()._execute(counted)  # type: ignore[no-untyped-call]
 

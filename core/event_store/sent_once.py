@@ -11,13 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from db.engine import engine_of
 from db.models import ListenerReceipt
-from db.queries.events import claim_receipt
+from db.queries.events import receipt_write
+from db.write_batch import Write, commit_writes
 
 
 class SentOnce:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], name: str) -> None:
         self._sessionmaker = sessionmaker
+        self._engine = engine_of(sessionmaker)
         self.name = name
 
     async def done(self, event_id: str) -> bool:
@@ -31,5 +34,9 @@ class SentOnce:
             return result.first() is not None
 
     async def record(self, event_id: str) -> None:
-        async with self._sessionmaker.begin() as session:
-            await claim_receipt(session, self.name, event_id)
+        # One write, committed in one trip (db.write_batch): at a peak an ORM transaction
+        # holds SQLite's writers' turn for a trip to the busy loop per statement.
+        async def writes(dialect: str) -> list[Write]:
+            return [receipt_write(dialect, self.name, event_id)]
+
+        await commit_writes(self._engine, writes)

@@ -1,6 +1,7 @@
 """Event log rows, parked deliveries and listener receipts. Never commit: callers own the
 transaction."""
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
@@ -44,8 +45,9 @@ def append_write(dialect: str, rows: Sequence[dict[str, Any]]) -> Write:
 
 
 def inserted_seqs(rows: Iterable[Sequence[Any]]) -> dict[str, int]:
-    """``event_id -> seq`` from the rows :func:`append_write`'s statement returned."""
-    return {event_id: seq for seq, event_id in rows}
+    """``event_id -> seq`` from the rows :func:`append_write`'s statement returned, in the
+    order of ``seq`` (SQLite does not promise RETURNING's order)."""
+    return {event_id: seq for seq, event_id in sorted(rows)}
 
 
 @cache
@@ -95,11 +97,14 @@ _MARK_DELIVERED = (
 )
 
 
-# SQLite runs the event log's commit in one trip (db.write_batch), where one UPDATE a row is
-# cheapest; elsewhere one statement per thousand rows is.
-_MARK_ONE_DELIVERED = (
+# SQLite runs the event log's commit in one trip (db.write_batch): one statement for every
+# row, the seqs as a JSON array (no limit on their number, one step of SQLite's; a statement
+# a row would take the GIL back once a row from a busy event loop). Elsewhere one statement
+# per thousand rows.
+_DELIVERED_SEQS = func.json_each(bindparam("seqs_json")).table_valued("value")
+_MARK_DELIVERED_JSON = (
     update(table_of(EventLogEntry))
-    .where(table_of(EventLogEntry).c.seq == bindparam("delivered_seq"))
+    .where(table_of(EventLogEntry).c.seq.in_(select(_DELIVERED_SEQS.c.value)))
     .values(delivered_at=bindparam("at"))
 )
 
@@ -107,7 +112,9 @@ _MARK_ONE_DELIVERED = (
 def mark_delivered_writes(dialect: str, seqs: Sequence[int], at: datetime) -> list[Write]:
     """Writes that set ``delivered_at`` of the events ``seqs``."""
     if dialect == "sqlite":
-        return [Write(_MARK_ONE_DELIVERED, [{"delivered_seq": seq, "at": at} for seq in seqs])]
+        if not seqs:
+            return []
+        return [Write(_MARK_DELIVERED_JSON, [{"seqs_json": json.dumps(list(seqs)), "at": at}])]
     return [
         Write(_MARK_DELIVERED, [{"seqs": list(seqs[start : start + _IN_CHUNK]), "at": at}])
         for start in range(0, len(seqs), _IN_CHUNK)
@@ -163,6 +170,21 @@ async def claim_receipt(session: AsyncSession, listener: str, event_id: str) -> 
     )
     result = await session.execute(statement)
     return result.first() is not None
+
+
+def receipt_write(dialect: str, listener: str, event_id: str) -> Write:
+    """:func:`claim_receipt` as a :class:`~db.write_batch.Write`, for a receipt kept on its own
+    (one trip on SQLite); a receipt already there stays as it is."""
+    return Write(_receipt_statement(dialect), [
+        {"listener": listener, "event_id": event_id, "recorded_at": utcnow()}
+    ])
+
+
+@cache
+def _receipt_statement(dialect: str) -> Any:
+    return insert_for(dialect, table_of(ListenerReceipt)).on_conflict_do_nothing(
+        index_elements=["listener", "event_id"]
+    )
 
 
 async def prune_delivered(session: AsyncSession, before: datetime) -> int:

@@ -170,6 +170,39 @@ async def test_a_second_writer_waits_for_the_first_one_s_commit_on_the_loop(
         assert list(names) == ["first", "second"]
 
 
+async def test_the_next_writer_s_turn_starts_when_the_commit_is_done_not_when_its_task_resumes(
+    engine: AsyncEngine,
+) -> None:
+    """Under load the committer's task may resume a long loop round after its thread
+    committed; the waiting writer is handed the turn at once, and so goes first."""
+    first = await engine.connect()
+    await first.execute(text("INSERT INTO item (name) VALUES ('first')"))  # its turn now
+
+    async def second_writer() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO item (name) VALUES ('second')"))
+
+    second = asyncio.create_task(second_writer())
+    await eventually(lambda: turn_of(engine).waiting() == 1)
+    driver = await driver_connection(first)
+    original = driver._execute
+    seen: list[Any] = []
+
+    async def execute_then_note(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await original(fn, *args, **kwargs)
+        seen.append(turn_of(engine).waiting())  # the first writer's task, resumed
+        return result
+
+    driver._execute = execute_then_note
+    await first.commit()
+    driver._execute = original
+    await first.close()
+    async with asyncio.timeout(2):
+        await second
+    assert seen == [0], "the second writer already had the turn when the first resumed"
+    assert not turn_of(engine).locked()
+
+
 async def test_a_turn_not_given_in_time_fails_as_sqlite_would(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -80,6 +80,78 @@ async def test_rows_are_stored_as_the_ordinary_way_stores_them(
     assert events["batched"].occurred_at == AT
 
 
+async def test_many_rows_are_stored_as_one_row_at_a_time_stores_them(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Many rows in one write (on SQLite, one statement over a JSON array of them) store
+    exactly what the same rows one write each store: JSON, booleans, None, datetimes,
+    non-ASCII text, large integers; snapshots updated in place; events in order."""
+    engine = engine_of(db_sessionmaker)
+    snapshot = {"status": {"value": "open"}, "entrants": [{"name": "Ä ✓ \"q\""}], "version": 3}
+    def rooms(prefix: str) -> list[dict[str, Any]]:
+        return [
+            room_state(f"{prefix}{n}", last_status="open", last_version=2**62 + n,
+                       last_race_data=None if n == 1 else {**snapshot, "n": n},
+                       is_active=n % 2 == 0)
+            for n in range(3)
+        ]
+    def events(prefix: str) -> list[dict[str, Any]]:
+        return [{**event_row(f"{prefix}{n}"), "payload": {"n": n, "x": 0.1 * n}} for n in range(3)]
+
+    together = await commit_writes(engine, lambda d: _as_async([
+        *room_queries.room_state_writes(d, rooms("many")),
+        event_queries.append_write(d, events("many")),
+    ]))
+    for room, row in zip(rooms("one"), events("one"), strict=True):
+        await commit_writes(engine, lambda d, room=room, row=row: _as_async([
+            *room_queries.room_state_writes(d, [room]), event_queries.append_write(d, [row]),
+        ]))
+    # A second batch updates the rooms stored by the first.
+    await commit_writes(engine, lambda d: _as_async(room_queries.room_state_writes(
+        d, [room_state(f"many{n}", last_status="finished") for n in range(3)]
+    )))
+    await commit_writes(engine, lambda d: _as_async(room_queries.room_state_writes(
+        d, [room_state(f"one{n}", last_status="finished") for n in range(3)]
+    )))
+
+    seqs = event_queries.inserted_seqs(together[0])
+    assert list(seqs) == ["many0", "many1", "many2"]
+    assert seqs["many0"] < seqs["many1"] < seqs["many2"]
+    async with db_sessionmaker() as session:
+        stored = {r.slug: r for r in (await session.execute(select(RaceRoom))).scalars()}
+        logged = {e.event_id: e for e in (await session.execute(select(EventLogEntry))).scalars()}
+    skip = {"id", "slug", "created_at", "updated_at"}
+    for n in range(3):
+        assert _columns(stored[f"many{n}"], skip=skip) == _columns(stored[f"one{n}"], skip=skip)
+        skip_event = {"seq", "event_id", "created_at"}
+        assert _columns(logged[f"many{n}"], skip=skip_event) == (
+            _columns(logged[f"one{n}"], skip=skip_event)
+        )
+    assert stored["many0"].last_status == "finished"
+    assert stored["many1"].last_version == 2**62 + 1
+    assert stored["many1"].last_race_data is None
+    assert stored["many2"].last_race_data == {**snapshot, "n": 2}
+    assert [stored[f"many{n}"].is_active for n in range(3)] == [True, False, True]
+
+
+async def test_acknowledging_many_events_marks_exactly_those(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    engine = engine_of(db_sessionmaker)
+    returned = await commit_writes(engine, appending(*(f"e{n}" for n in range(5))))
+    seqs = event_queries.inserted_seqs(returned[0])
+    acked = [seqs["e1"], seqs["e3"], seqs["e4"]]
+    await commit_writes(
+        engine, lambda d: _as_async(event_queries.mark_delivered_writes(d, acked, AT))
+    )
+    async with db_sessionmaker() as session:
+        logged = {e.event_id: e for e in (await session.execute(select(EventLogEntry))).scalars()}
+    assert {event_id for event_id, e in logged.items() if e.delivered_at == AT} == {
+        "e1", "e3", "e4"
+    }
+    assert logged["e0"].delivered_at is None and logged["e2"].delivered_at is None
+
+
 async def _as_async(writes: list[Write]) -> list[Write]:
     return writes
 
