@@ -47,7 +47,7 @@ def append_write(dialect: str, rows: Sequence[dict[str, Any]]) -> Write:
 def inserted_seqs(rows: Iterable[Sequence[Any]]) -> dict[str, int]:
     """``event_id -> seq`` from the rows :func:`append_write`'s statement returned, in the
     order of ``seq`` (SQLite does not promise RETURNING's order)."""
-    return {event_id: seq for seq, event_id in sorted(rows)}
+    return {event_id: seq for seq, event_id in sorted(tuple(row) for row in rows)}
 
 
 @cache
