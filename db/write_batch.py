@@ -8,6 +8,9 @@ trips, each waiting for a turn of a busy loop), and SQLAlchemy processes every r
 statement on the loop. Here the same statements, built by ``db.queries`` as usual, are
 compiled once, their rows turned into parameters with the column types' own processors, and
 the whole transaction (statements and COMMIT) runs in one call on the connection's thread.
+An INSERT of many rows runs there as one statement over a JSON array of them (``json_each``)
+rather than once a row: each execution lets go of the GIL and takes it back, and under load
+each taking back waits for the busy event loop.
 
 On other databases (PostgreSQL) the statements run one after another in an ordinary
 transaction. Either way the engine's ``before_cursor_execute`` and ``commit`` hooks fire for
