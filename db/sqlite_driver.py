@@ -336,7 +336,8 @@ class OneTripConnection(aiosqlite.Connection):
                 if self._has_turn and not connection.in_transaction:
                     # The write transaction is over: the next writer's turn starts in the
                     # loop's next round, not one round later when this caller resumes.
-                    loop.call_soon_threadsafe(self.pass_turn_unless_writing)
+                    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                        loop.call_soon_threadsafe(self.pass_turn_unless_writing)
 
         return await super()._execute(counted)  # type: ignore[no-untyped-call]
 
