@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.access import AccessPolicy, Actor, BotNotAssignedError
@@ -32,7 +31,7 @@ from racetime.backoff import Backoff
 from racetime.client import RaceSettings, RacetimeClient, split_race_name
 from racetime.errors import RacetimeAuthError, RacetimeError, RacetimeValidationError
 from racetime.manager import RacetimeManager, UnknownCategoryError
-from racetime.models import CategoryData, race_from_dict
+from racetime.models import race_from_dict
 from racetime.ports import RoomStore
 
 log = logging.getLogger(__name__)
@@ -132,11 +131,7 @@ class RoomLauncher:
         category = target.category
         bot = self._racetime.bot(category)
         token = await bot.token()
-        raw = await self._client.get_category_data(category, token)
-        try:
-            data = msgspec.convert(raw, CategoryData)
-        except msgspec.ValidationError as error:
-            raise RacetimeError(f"racetime.gg sent unreadable category data: {error}") from None
+        data = await self._client.get_category(category, token)
         settings = target.settings(data.goals)
         for race in data.current_races:
             if race.opened_by_bot is not None and await target.is_ours(race.info, race.name):

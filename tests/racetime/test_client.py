@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from core.metrics import NoMetrics
-from fake_racetime import FakeRacetimeServer
+from fake_racetime import FakeRacetimeServer, serialize
 from racetime.client import (
     AccessToken,
     RaceSettings,
@@ -24,6 +25,7 @@ from racetime.errors import (
     RacetimeServerError,
     RacetimeValidationError,
 )
+from racetime.models import CategoryData
 from tests.plugins.fake_racetime import ALTTPR_CLIENT_ID, ALTTPR_CLIENT_SECRET
 
 
@@ -78,6 +80,34 @@ async def test_category_data_includes_unlisted(
     assert_safe(info.value, racetime_token.value)
     with pytest.raises(RacetimeNotFoundError):
         await racetime_client.get_public_category_data("nope")
+
+
+async def test_category_read_in_one_pass_is_the_category_data(
+    fake_racetime: FakeRacetimeServer,
+    racetime_client: RacetimeClient,
+    racetime_token: AccessToken,
+) -> None:
+    fake_racetime.open_race("alttpr", unlisted=True)
+    fake_racetime.open_race("alttpr")
+    typed = await racetime_client.get_category("alttpr", racetime_token)
+    raw = await racetime_client.get_category_data("alttpr", racetime_token)
+    assert typed == msgspec.convert(raw, CategoryData)
+    assert len(typed.current_races) == 2
+    with pytest.raises(RacetimeAuthError):
+        await racetime_client.get_category("smz3", racetime_token)
+
+
+async def test_category_data_of_the_wrong_shape_is_a_server_error(
+    fake_racetime: FakeRacetimeServer,
+    racetime_client: RacetimeClient,
+    racetime_token: AccessToken,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_racetime.open_race("alttpr")
+    summary = serialize.race_summary
+    monkeypatch.setattr(serialize, "race_summary", lambda race: {**summary(race), "status": 5})
+    with pytest.raises(RacetimeServerError, match="unreadable category data"):
+        await racetime_client.get_category("alttpr", racetime_token)
 
 
 async def test_start_race_sends_every_field(
