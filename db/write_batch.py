@@ -140,7 +140,9 @@ def _over_json_each(sql: str, count: int) -> str | None:
 
 
 def _as_json_array(parameters: list[tuple[Any, ...]]) -> str | None:
-    """The rows as one JSON array, or None when a value has no exact JSON form (bytes, NaN)."""
+    """The rows as one JSON array, or None when a value has no exact JSON form (bytes, NaN).
+    (An integer past 64 bits, which no column here holds, would be read back as a REAL where
+    binding it alone fails with OverflowError.)"""
     try:
         return json.dumps(parameters, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):
