@@ -30,17 +30,26 @@ class Audience:
 
 
 async def match_audience(session: AsyncSession, match_id: int) -> Audience | None:
-    """The match's players (``None`` when the match is gone)."""
-    match = await session.get(Match, match_id)
-    if match is None:
+    """The match's players (``None`` when the match is gone).
+
+    One query, not three: a notification listener asks it inside the transaction that holds
+    its receipt, and on SQLite every statement there is a trip to the busy event loop with
+    the writers' turn held."""
+    rows = (await session.execute(
+        select(
+            col(Tournament.guild_id), col(Tournament.name), col(Match.title),
+            col(MatchPlayer.user_id),
+        )
+        .join(Tournament, col(Tournament.id) == col(Match.tournament_id))
+        .outerjoin(MatchPlayer, col(MatchPlayer.match_id) == col(Match.id))
+        .where(col(Match.id) == match_id)
+        .order_by(col(MatchPlayer.id))
+    )).all()
+    if not rows:
         return None
-    tournament = await session.get(Tournament, match.tournament_id)
-    if tournament is None:
-        return None
-    players = await session.execute(
-        select(col(MatchPlayer.user_id)).where(col(MatchPlayer.match_id) == match_id)
-    )
-    return Audience(tournament.guild_id, tournament.name, match.title, list(players.scalars()))
+    guild_id, tournament, title, _ = rows[0]
+    players = [user_id for *_, user_id in rows if user_id is not None]
+    return Audience(guild_id, tournament, title, players)
 
 
 async def live_race_audience(session: AsyncSession, live_race_id: int) -> Audience | None:

@@ -1,16 +1,19 @@
 """Query functions: results, and that they leave the transaction to the caller."""
 
 import asyncio
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.engine import engine_of
 from db.models import (
     AuditLog,
     BotStatus,
     Match,
+    MatchPlayer,
     RaceRoom,
     RacetimeBot,
     RacetimeBotGuild,
@@ -31,6 +34,7 @@ from db.queries import (
     list_bots_for_guild,
     upsert_room,
 )
+from db.queries.recipients import Audience, match_audience
 from db.secrets import SecretBox
 
 BIG = 1234567890123456789
@@ -215,6 +219,43 @@ async def test_an_active_room_comes_with_its_matchs_tournament(db_sessionmaker: 
     assert [(room.slug, of) for room, of in rooms] == [
         ("room-0001", tournament.id), ("room-0002", None)
     ]
+
+
+async def test_a_match_s_audience_is_its_players_in_its_tournament_s_server(
+    db_sessionmaker: Sessions,
+) -> None:
+    async with db_sessionmaker.begin() as session:
+        tournament = Tournament(guild_id=BIG, name="Cup", racetime_category="alttpr")
+        users = [User(discord_id=BIG + n) for n in range(3)]
+        session.add_all([tournament, *users])
+        await session.flush()
+        assert tournament.id is not None
+        duel = Match(tournament_id=tournament.id, title="A vs B")
+        empty = Match(tournament_id=tournament.id, title="Nobody yet")
+        session.add_all([duel, empty])
+        await session.flush()
+        assert duel.id is not None and empty.id is not None
+        session.add_all([
+            MatchPlayer(match_id=duel.id, user_id=users[2].id),
+            MatchPlayer(match_id=duel.id, user_id=users[0].id),
+        ])
+    statements: list[str] = []
+    engine = engine_of(db_sessionmaker).sync_engine
+    def note(*args: Any) -> None:
+        statements.append(args[2])
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        async with db_sessionmaker() as session:
+            found = await match_audience(session, duel.id)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert len(statements) == 1, "one trip inside a listener's transaction"
+    async with db_sessionmaker() as session:
+        nobody = await match_audience(session, empty.id)
+        gone = await match_audience(session, empty.id + 1000)
+    assert found == Audience(BIG, "Cup", "A vs B", [users[2].id, users[0].id])
+    assert nobody == Audience(BIG, "Cup", "Nobody yet", [])
+    assert gone is None
 
 
 async def test_add_audit_entry(db_sessionmaker: Sessions) -> None:
