@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from bench.repeat import last_json_line
 from bench.suite import BENCHMARKS, Benchmark, Result
 
 
@@ -46,13 +47,11 @@ def run(benchmark: Benchmark, *, quick: bool) -> Run:
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
-    line = next(
-        (ln for ln in reversed(done.stdout.splitlines()) if ln.startswith("{")), None
-    )
-    if done.returncode != 0 or line is None:
+    result = last_json_line(done.stdout)
+    if done.returncode != 0 or result is None:
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
         return Run(benchmark, None, f"exit {done.returncode}: " + " | ".join(tail), seconds)
-    return Run(benchmark, json.loads(line), None, seconds)
+    return Run(benchmark, result, None, seconds)
 
 
 def rows(outcome: Run, *, quick: bool) -> list[Row]:

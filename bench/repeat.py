@@ -34,6 +34,7 @@ THIS = "this"
 
 
 def last_json_line(output: str) -> dict[str, Any] | None:
+    """A benchmark's result: the last line of its output that is a JSON object."""
     line = next((ln for ln in reversed(output.splitlines()) if ln.startswith("{")), None)
     return json.loads(line) if line is not None else None
 
