@@ -231,9 +231,10 @@ async def _commit_in_one_trip(
         # Many rows go as one statement over a JSON array, not one execution a row: SQLite
         # lets go of the GIL at every step of a statement, and under load each step's taking
         # it back waits for a busy event loop (~10x the commit's time, measured).
-        rows_json = _as_json_array(parameters) if len(parameters) > 1 else None
-        if compiled.sql_over_json is not None and rows_json is not None:
-            sql, parameters = compiled.sql_over_json, [(rows_json,)]
+        if compiled.sql_over_json is not None and len(parameters) > 1:
+            rows_json = _as_json_array(parameters)
+            if rows_json is not None:
+                sql, parameters = compiled.sql_over_json, [(rows_json,)]
         _before_execute(sync, sql, parameters)
         plan.append((sql, parameters, write.returning))
     sync.dispatch.commit(sync)
