@@ -162,13 +162,10 @@ async def list_parked_deliveries(session: AsyncSession, limit: int = 50) -> list
 
 async def claim_receipt(session: AsyncSession, listener: str, event_id: str) -> bool:
     """Record that ``listener`` handled ``event_id``; False when it already had."""
-    statement = (
-        dialect_insert(session, ListenerReceipt)
-        .values(listener=listener, event_id=event_id, recorded_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["listener", "event_id"])
-        .returning(col(ListenerReceipt.id))
+    statement = _receipt_statement(dialect_name(session)).returning(col(ListenerReceipt.id))
+    result = await session.execute(
+        statement, {"listener": listener, "event_id": event_id, "recorded_at": utcnow()}
     )
-    result = await session.execute(statement)
     return result.first() is not None
 
 
