@@ -9,11 +9,18 @@ retry runs it again.
 A listener whose record is an effect only the leader may cause (a result recorded) passes
 its ``fence`` (``core.leadership``): the transaction is refused under an epoch that no longer
 leads, and the event stays unacknowledged for the leader that does.
+
+A listener whose work is to read and then add rows that are unique per event anyway (the
+notification outbox: one row per event and recipient) uses :func:`exactly_once_writes`: its
+reads take no part in the write transaction, which is only the rows and the receipt, in one
+trip on SQLite. At a season's peak the ordinary form held SQLite's writers' turn (see
+``db.sqlite_driver``) for five trips through a busy event loop, ~30 ms, while the event log's
+commits, and every room frame behind them, waited.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,12 +28,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.event_store.event_log import DatabaseEventLog, Outbox
 from core.events import Event
 from core.leadership import NO_FENCE, Fence
-from db.queries.events import claim_receipt
+from db.engine import engine_of
+from db.queries.events import claim_receipt, has_receipt, receipt_write
+from db.write_batch import Rows, Write, commit_writes
 
 E = TypeVar("E", bound=Event)
 
 Recorder = Callable[[AsyncSession, E], Awaitable[None]]
 EmittingRecorder = Callable[[Outbox, E], Awaitable[None]]
+Prepare = Callable[[AsyncSession, str, E], Awaitable[Sequence[Write]]]
+"""``(session, dialect, event)``: read through ``session``, return the writes to commit."""
+Committed = Callable[[list[Rows]], None]
 
 RECEIPT_NAME_MAX = 100  # ``listener_receipts.listener``
 
@@ -78,6 +90,45 @@ def exactly_once_emitting(
             await fence.check(outbox.session)
             if await claim_receipt(outbox.session, name, event.event_id):
                 await record(outbox, event)
+
+    listener.__qualname__ = listener.__name__ = f"exactly_once[{name}]"
+    return listener
+
+
+def exactly_once_writes(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    name: str,
+    prepare: Prepare[E],
+    *,
+    committed: Committed | None = None,
+) -> Callable[[E], Awaitable[None]]:
+    """A listener that commits the writes ``prepare(session, dialect, event)`` returns, and
+    the receipt of ``event_id``, in one transaction (one trip on SQLite), once per event.
+
+    ``prepare`` reads in a session of its own that writes nothing, before the transaction, so
+    its reads hold up no writer; in exchange they are not isolated from it. So the writes
+    must add nothing when they run twice (``ON CONFLICT DO NOTHING`` on a key that includes
+    the event): two deliveries that meet can both pass the receipt check. A repeat after the
+    commit finds the receipt and reads nothing. ``committed(rows)`` runs after the commit
+    with the rows of the ``returning`` writes. No fence: for effects any process may cause.
+    """
+    _check_name(name)
+    engine = engine_of(sessionmaker)
+    dialect = engine.dialect.name
+
+    async def listener(event: E) -> None:
+        async with sessionmaker() as session:
+            if await has_receipt(session, name, event.event_id):
+                return
+            prepared = await prepare(session, dialect, event)
+        writes = [receipt_write(dialect, name, event.event_id), *prepared]
+
+        async def build(_dialect: str) -> list[Write]:
+            return writes
+
+        returned = await commit_writes(engine, build)
+        if committed is not None:
+            committed(returned)
 
     listener.__qualname__ = listener.__name__ = f"exactly_once[{name}]"
     return listener

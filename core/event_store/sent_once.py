@@ -7,13 +7,10 @@ A crash between the last two acts again with the same nonce, which Discord drops
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col
 
 from db.engine import engine_of
-from db.models import ListenerReceipt
-from db.queries.events import receipt_write
+from db.queries.events import has_receipt, receipt_write
 from db.write_batch import Write, commit_writes
 
 
@@ -25,13 +22,7 @@ class SentOnce:
 
     async def done(self, event_id: str) -> bool:
         async with self._sessionmaker() as session:
-            result = await session.execute(
-                select(col(ListenerReceipt.id)).where(
-                    col(ListenerReceipt.listener) == self.name,
-                    col(ListenerReceipt.event_id) == event_id,
-                )
-            )
-            return result.first() is not None
+            return await has_receipt(session, self.name, event_id)
 
     async def record(self, event_id: str) -> None:
         # One write, committed in one trip (db.write_batch): at a peak an ORM transaction

@@ -1,8 +1,9 @@
 """Events become notifications, exactly once.
 
-Each listener runs through ``exactly_once``: the outbox rows are written in the listener's own
-transaction with a receipt keyed by the event's ``event_id`` (and the rows themselves are
-unique per event and recipient), so an event delivered again after a crash adds nothing.
+Each listener runs through ``exactly_once_writes``: it reads who to tell, then the outbox rows
+are written in one transaction with a receipt keyed by the event's ``event_id`` (and the rows
+themselves are unique per event and recipient), so an event delivered again after a crash adds
+nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.event_store.exactly_once import exactly_once
+from core.event_store.exactly_once import exactly_once_writes
 from core.events import (
     AsyncLiveRaceCancelledEvent,
     AsyncLiveRaceCreatedEvent,
@@ -38,7 +39,9 @@ from core.notifications.kinds import NotificationType
 from core.notifications.service import NotificationContent, NotificationService
 from db.models import AsyncLiveRace
 from db.queries.match_reminders import remindable_match
+from db.queries.notifications import notifications_write
 from db.queries.recipients import Audience, live_race_audience, match_audience
+from db.write_batch import Rows, Write
 
 Content = Callable[[Any, Audience], NotificationContent]
 Recipients = Callable[[Any, list[int]], list[int]]  # which of the audience a rule tells
@@ -153,14 +156,14 @@ class NotificationListeners:
         rule: Rule,
         audience_of: Callable[[AsyncSession, Any], Awaitable[Audience | None]],
     ) -> None:
-        async def record(session: AsyncSession, event: Any) -> None:
+        async def prepare(session: AsyncSession, dialect: str, event: Any) -> list[Write]:
             if rule.holds is not None and not await rule.holds(session, event):
-                return
+                return []
             audience = await audience_of(session, event)
             user_ids = rule.recipients(event, audience.user_ids) if audience else []
             if audience is None or not user_ids:
-                return
-            await self._notifications.queue_notification(
+                return []
+            rows = await self._notifications.outbox_rows(
                 session,
                 kind=rule.kind,
                 guild_id=audience.guild_id,
@@ -168,11 +171,19 @@ class NotificationListeners:
                 event_id=event.event_id,
                 content=rule.content(event, audience),
             )
+            return [notifications_write(dialect, rows)] if rows else []
+
+        def committed(returned: list[Rows]) -> None:
+            if any(returned):
+                self._notifications.queued()
 
         name = f"notifications.{rule.kind.value.lower()}"
         if rule.event_type is MatchInviteRefusedEvent:
             name += ".not_invited"  # a receipt of its own: the same kind, another event
-        dispatcher.subscribe(rule.event_type, exactly_once(self._sessionmaker, name, record))
+        dispatcher.subscribe(
+            rule.event_type,
+            exactly_once_writes(self._sessionmaker, name, prepare, committed=committed),
+        )
 
     async def _match_audience(self, session: AsyncSession, event: Any) -> Audience | None:
         match_id = (

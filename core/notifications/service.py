@@ -159,19 +159,43 @@ class NotificationService:
         Runs in the caller's transaction; a repeat of ``event_id`` for a recipient adds
         nothing. Returns how many rows were added.
         """
-        recipients = sorted(set(user_ids))
-        choices = await queries.choices_for(session, guild_id, kind.value, recipients)
-        wanted = [uid for uid in recipients if choices.get(uid, kind.info.default_on)]
-        payload = content.to_payload()
-        rows = [
-            {"user_id": uid, "guild_id": guild_id, "event_type": kind.value,
-             "event_id": event_id, "payload": payload}
-            for uid in wanted
-        ]
+        rows = await self.outbox_rows(
+            session, kind=kind, guild_id=guild_id, user_ids=user_ids, event_id=event_id,
+            content=content,
+        )
         added = await queries.add_notifications(session, rows)
         if added:
             self._wake_after_commit(session)
         return added
+
+    async def outbox_rows(
+        self,
+        session: AsyncSession,
+        *,
+        kind: NotificationType,
+        guild_id: int,
+        user_ids: Iterable[int],
+        event_id: str,
+        content: NotificationContent,
+    ) -> list[dict[str, Any]]:
+        """The outbox rows :meth:`queue_notification` adds (one per user in ``user_ids`` who
+        wants ``kind`` in this server), read through ``session``, for a caller that commits
+        them itself (``db.queries.notifications.notifications_write``), then calls
+        :meth:`queued`."""
+        recipients = sorted(set(user_ids))
+        choices = await queries.choices_for(session, guild_id, kind.value, recipients)
+        wanted = [uid for uid in recipients if choices.get(uid, kind.info.default_on)]
+        payload = content.to_payload()
+        return [
+            {"user_id": uid, "guild_id": guild_id, "event_type": kind.value,
+             "event_id": event_id, "payload": payload}
+            for uid in wanted
+        ]
+
+    def queued(self) -> None:
+        """Tell whoever delivers that rows were committed to the outbox."""
+        for callback in self._queued:
+            callback()
 
     def _wake_after_commit(self, session: AsyncSession) -> None:
         sync = session.sync_session
@@ -181,8 +205,7 @@ class NotificationService:
 
         def wake(_session: Any) -> None:
             sync.info.pop("notifications_wake", None)
-            for callback in self._queued:
-                callback()
+            self.queued()
 
         sa_event.listen(sync, "after_commit", wake, once=True)
 

@@ -169,6 +169,17 @@ async def claim_receipt(session: AsyncSession, listener: str, event_id: str) -> 
     return result.first() is not None
 
 
+async def has_receipt(session: AsyncSession, listener: str, event_id: str) -> bool:
+    """Whether ``listener`` has handled ``event_id`` (a read: it waits for no writer)."""
+    result = await session.execute(
+        select(col(ListenerReceipt.id)).where(
+            col(ListenerReceipt.listener) == listener,
+            col(ListenerReceipt.event_id) == event_id,
+        )
+    )
+    return result.first() is not None
+
+
 def receipt_write(dialect: str, listener: str, event_id: str) -> Write:
     """:func:`claim_receipt` as a :class:`~db.write_batch.Write`, for a receipt kept on its own
     (one trip on SQLite); a receipt already there stays as it is."""

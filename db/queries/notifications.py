@@ -21,7 +21,7 @@ from db.models import (
     User,
 )
 from db.queries._tables import affected_rows, table_of
-from db.queries._upsert import dialect_insert
+from db.queries._upsert import dialect_insert, dialect_name, insert_for
 from db.types import utcnow
 from db.write_batch import Write
 
@@ -82,23 +82,36 @@ async def add_notifications(session: AsyncSession, rows: Sequence[dict[str, Any]
     """
     if not rows:
         return 0
-    now = utcnow()
+    connection = await session.connection()
+    result = await connection.execute(
+        _add_statement(dialect_name(session)), _outbox_rows(rows)
+    )
+    return len(result.all())
+
+
+def notifications_write(dialect: str, rows: Sequence[dict[str, Any]]) -> Write:
+    """:func:`add_notifications` as a :class:`~db.write_batch.Write` (it returns the ids of the
+    rows added: none for a row already there)."""
+    return Write(_add_statement(dialect), _outbox_rows(rows), returning=True)
+
+
+@cache
+def _add_statement(dialect: str) -> Any:
     table = table_of(NotificationLog)
-    statement = (
-        dialect_insert(session, table)
+    return (
+        insert_for(dialect, table)
         .on_conflict_do_nothing(index_elements=["event_id", "user_id"])
         .returning(table.c.id)
     )
-    connection = await session.connection()
-    result = await connection.execute(
-        statement,
-        [
-            {"status": NotificationStatus.PENDING.value, "attempts": 0, "created_at": now,
-             "next_attempt_at": now, **row}
-            for row in rows
-        ],
-    )
-    return len(result.all())
+
+
+def _outbox_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    now = utcnow()
+    return [
+        {"status": NotificationStatus.PENDING.value, "attempts": 0, "created_at": now,
+         "next_attempt_at": now, **row}
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.event_store.event_log import DatabaseEventLog
-from core.event_store.exactly_once import exactly_once
+from core.event_store.exactly_once import exactly_once, exactly_once_writes
 from core.events import (
     Event,
     EventDispatcher,
@@ -21,6 +21,8 @@ from core.events import (
 from core.identity import SYSTEM_USER_ID
 from db.models import AuditLog, ListenerReceipt
 from db.queries.audit import add_audit_entry
+from db.queries.events import receipt_write
+from db.write_batch import Rows, Write
 from tests.core.sample_events import NO_WAIT, SETTLE_SECONDS, status
 from tests.plugins.racetime_engine import eventually
 
@@ -163,3 +165,109 @@ def test_the_listener_is_named_for_logs_and_parking(
 ) -> None:
     listener = exactly_once(db_sessionmaker, "results", record_result)
     assert listener.__qualname__ == "exactly_once[results]"
+
+
+# -- exactly_once_writes: read first, then the rows and the receipt in one transaction ---------
+
+
+async def effects(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+    """The rows the listeners under test add: receipts of a listener named ``effect``, a row
+    the database keeps once per event (``ON CONFLICT DO NOTHING``), as the outbox's are."""
+    async with sessionmaker() as session:
+        query = select(ListenerReceipt.event_id).where(ListenerReceipt.listener == "effect")
+        return list((await session.execute(query)).scalars())
+
+
+def effect_write(dialect: str, event: Event) -> Write:
+    return receipt_write(dialect, "effect", event.event_id)
+
+
+async def test_writes_once_and_a_repeat_reads_nothing(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    prepared: list[str] = []
+
+    async def prepare(session: AsyncSession, dialect: str, event: Event) -> list[Write]:
+        prepared.append(event.event_id)
+        return [effect_write(dialect, event)]
+
+    listener = exactly_once_writes(db_sessionmaker, "results", prepare)
+    event = status("room-a")
+    await listener(event)
+    await listener(event)
+    assert prepared == [event.event_id]
+    assert await effects(db_sessionmaker) == [event.event_id]
+    assert await receipts(db_sessionmaker) == 2  # the listener's, and the effect row
+
+
+async def test_two_deliveries_at_once_write_once(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async def prepare(session: AsyncSession, dialect: str, event: Event) -> list[Write]:
+        return [effect_write(dialect, event)]
+
+    listener = exactly_once_writes(db_sessionmaker, "results", prepare)
+    event = status("room-a")
+    await asyncio.gather(listener(event), listener(event))
+    assert await effects(db_sessionmaker) == [event.event_id]
+    assert await receipts(db_sessionmaker) == 2
+
+
+async def test_the_reads_hold_up_no_writer(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """While ``prepare`` reads, another transaction writes and commits at once: no write of
+    the listener's is open yet (``exactly_once`` would hold SQLite's one write lock here, and
+    this commit would wait for it until the database gave up)."""
+
+    async def prepare(session: AsyncSession, dialect: str, event: Event) -> list[Write]:
+        async with asyncio.timeout(2.0), db_sessionmaker.begin() as other:
+            await record_result(other, event)
+        return [effect_write(dialect, event)]
+
+    event = status("room-a")
+    await exactly_once_writes(db_sessionmaker, "results", prepare)(event)
+    assert await recorded(db_sessionmaker) == [event.event_id]
+    assert await effects(db_sessionmaker) == [event.event_id]
+
+
+async def test_writes_that_fail_leave_no_receipt_so_the_retry_writes(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    attempts: list[str] = []
+
+    async def prepare(session: AsyncSession, dialect: str, event: Event) -> list[Write]:
+        attempts.append(event.event_id)
+        write = effect_write(dialect, event)
+        if len(attempts) == 1:  # a row the database refuses, after the receipt's
+            return [write, Write(write.statement, [{**write.rows[0], "listener": None}])]
+        return [write]
+
+    listener = exactly_once_writes(db_sessionmaker, "results", prepare)
+    event = status("room-a")
+    with pytest.raises(Exception, match=r"(?i)null"):
+        await listener(event)
+    assert await receipts(db_sessionmaker) == 0
+    await listener(event)
+    assert attempts == [event.event_id, event.event_id]
+    assert await effects(db_sessionmaker) == [event.event_id]
+    assert await receipts(db_sessionmaker) == 2
+
+
+async def test_committed_gets_the_returned_rows_after_the_commit(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    seen: list[list[Rows]] = []
+
+    async def prepare(session: AsyncSession, dialect: str, event: Event) -> list[Write]:
+        write = effect_write(dialect, event)
+        return [Write(write.statement.returning(ListenerReceipt.event_id), write.rows, True)]
+
+    def committed(returned: list[Rows]) -> None:
+        seen.append(returned)
+
+    listener = exactly_once_writes(db_sessionmaker, "results", prepare, committed=committed)
+    event = status("room-a")
+    await listener(event)
+    assert seen == [[[(event.event_id,)]]]
+    assert await receipts(db_sessionmaker) == 2
