@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -56,63 +57,172 @@ BUSY_TIMEOUT_SECONDS = 5.0  # db.engine's busy_timeout: how long SQLite itself w
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
+class _Waiter:
+    """A writer waiting for the turn: a task on the loop (``future``, resolved there) or a
+    one-trip transaction (``start`` puts it on its connection's thread, from any thread;
+    False when that connection has stopped)."""
+
+    __slots__ = ("future", "start", "state", "urgent")
+
+    def __init__(
+        self,
+        urgent: bool,
+        future: asyncio.Future[None] | None = None,
+        start: Callable[[], bool] | None = None,
+    ) -> None:
+        self.urgent = urgent
+        self.future = future
+        self.start = start
+        self.state = _WAITING
+
+
+_WAITING, _GRANTED, _GONE = "waiting", "granted", "gone"
+
+
 class WriterTurn:
     """The turn of one database's writers: first come first served, except that an urgent
     writer waiting when a turn ends goes next, unless the turn that ended was urgent too and
     an ordinary writer waits (then they alternate). A turn ends by being handed straight to
-    the writer chosen, so no one can slip in between."""
+    the writer chosen, so no one can slip in between.
+
+    A one-trip transaction (:meth:`OneTripConnection.run_transaction`) ends its turn on its
+    connection's thread, the moment it commits, and a one-trip transaction handed the turn
+    starts on its own thread at once: from one to the next, the turn never waits for the
+    event loop, which at a peak is busy for milliseconds a round. (A task waiting is woken
+    through the loop, as it must be.) So the turn's state is guarded by a lock."""
 
     def __init__(self) -> None:
+        # Guards its state; held while a one-trip transaction is queued. Reentrant: a
+        # connection collected as garbage within (its stop() takes it) must not deadlock.
+        self.lock = threading.RLock()
         self._held = False
         self._urgent_held = False
-        self._waiting: dict[bool, deque[asyncio.Future[None]]] = {True: deque(), False: deque()}
+        self._waiting: dict[bool, deque[_Waiter]] = {True: deque(), False: deque()}
 
     def locked(self) -> bool:
         return self._held
 
     def waiting(self) -> int:
         """How many writers wait for the turn."""
-        return sum(not waiter.done() for queue in self._waiting.values() for waiter in queue)
+        with self.lock:
+            return len(self._waiting[True]) + len(self._waiting[False])
 
     def try_acquire(self, *, urgent: bool = False) -> bool:
         """Take the turn if it is free and no one waits for it; whether it was taken."""
-        # (A waiter cancelled stays queued until its task runs again: it waits for nothing.)
-        if self._held or self.waiting():
-            return False
-        self._take(urgent)
-        return True
+        with self.lock:
+            return self._take_if_free(urgent)
 
     async def acquire(self, *, urgent: bool = False) -> None:
         if self.try_acquire(urgent=urgent):
             return
-        waiter = asyncio.get_running_loop().create_future()
-        queue = self._waiting[urgent]
-        queue.append(waiter)
+        waiter = _Waiter(urgent, future=asyncio.get_running_loop().create_future())
+        with self.lock:
+            if self._take_if_free(urgent):
+                return
+            self._waiting[urgent].append(waiter)
+        future = waiter.future
+        assert future is not None
         try:
-            await waiter
+            await future
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
+            with self.lock:
+                if waiter.state is _WAITING:
+                    self._leave(waiter)
+                    raise
+            if future.done() and not future.cancelled():
                 self.release()  # handed the turn, then cancelled before it could use it
+            # (Handed it with the hand-over on its way to the loop: that passes it on.)
             raise
-        finally:
-            with contextlib.suppress(ValueError):
-                queue.remove(waiter)
+
+    def acquire_then(self, start: Callable[[], bool], *, urgent: bool = False) -> _Waiter | None:
+        """Run ``start()`` in the turn: now if it is free (then None), else when it is handed
+        on; returns the waiter, which :meth:`give_up` withdraws. ``start`` must not block: it
+        runs under the turn's lock (so a waiter given up has surely not started). It returns
+        False if it could not start (then the turn passes on)."""
+        with self.lock:
+            if self._take_if_free(urgent):
+                if not start():
+                    self._hand_on()
+                return None
+            waiter = _Waiter(urgent, start=start)
+            self._waiting[urgent].append(waiter)
+            return waiter
+
+    def give_up(self, waiter: _Waiter) -> bool:
+        """Withdraw ``waiter`` if it was not handed the turn; whether it was withdrawn."""
+        with self.lock:
+            if waiter.state is _WAITING:
+                self._leave(waiter)
+            return waiter.state is _GONE
 
     def release(self) -> None:
-        if not self._held:
-            raise RuntimeError("the writer turn is not held")
-        self._held = False
-        # After an urgent turn, an ordinary writer goes first; after an ordinary one, urgent.
-        for urgent in (False, True) if self._urgent_held else (True, False):
-            for waiter in self._waiting[urgent]:
-                if not waiter.done():
-                    self._take(urgent)
-                    waiter.set_result(None)
-                    return
+        """End the turn (from any thread) and hand it on."""
+        with self.lock:
+            if not self._held:
+                raise RuntimeError("the writer turn is not held")
+            self._hand_on()
 
-    def _take(self, urgent: bool) -> None:
-        self._held = True
-        self._urgent_held = urgent
+    def _take_if_free(self, urgent: bool) -> bool:
+        if self._held or self._waiting[True] or self._waiting[False]:
+            return False
+        self._held, self._urgent_held = True, urgent
+        return True
+
+    def _leave(self, waiter: _Waiter) -> None:
+        waiter.state = _GONE
+        self._waiting[waiter.urgent].remove(waiter)
+
+    def _hand_on(self) -> None:
+        """(Under the lock, the turn just ended.) Hand it to the next writer, if one waits."""
+        self._held = False
+        while True:
+            # After an urgent turn, an ordinary writer goes first; after an ordinary one, urgent.
+            order = (False, True) if self._urgent_held else (True, False)
+            queue = next((self._waiting[u] for u in order if self._waiting[u]), None)
+            if queue is None:
+                return
+            waiter = queue.popleft()
+            self._held, self._urgent_held = True, waiter.urgent
+            waiter.state = _GRANTED
+            if waiter.start is not None:
+                if waiter.start():
+                    return
+                waiter.state = _GONE  # its connection stopped: the next writer's turn
+                self._held = False
+                continue
+            future = waiter.future
+            assert future is not None
+            loop = future.get_loop()
+            if loop is _running_loop():  # (released on the waiter's own loop)
+                if future.done():  # cancelled, its task not yet run: the next writer's turn
+                    waiter.state = _GONE
+                    self._held = False
+                    continue
+                future.set_result(None)
+                return
+            with contextlib.suppress(RuntimeError):  # its loop closed: no one will write
+                loop.call_soon_threadsafe(self._wake, future)
+            return
+
+    def _wake(self, future: asyncio.Future[None]) -> None:
+        """(On the waiter's loop.) Its turn has come; if it was cancelled meanwhile, the turn
+        passes on."""
+        if future.done():
+            self.release()
+        else:
+            future.set_result(None)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # a connection's thread
+        return None
 
 
 def _writes(sql: str) -> bool:
@@ -232,8 +342,8 @@ class OneTripConnection(aiosqlite.Connection):
         connection = self._connection
         if self._has_turn or connection is None or connection.in_transaction or not _writes(sql):
             return
-        if self._turn is None:
-            self._turn = writer_turn(self._database)
+        self._writer_turn()
+        assert self._turn is not None
         urgent = _urgent_now()
         if not self._turn.try_acquire(urgent=urgent):  # (a free turn needs no timer)
             try:
@@ -258,28 +368,65 @@ class OneTripConnection(aiosqlite.Connection):
     async def run_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work(connection)`` and its COMMIT (or ROLLBACK, if it raises) as one write
         transaction, in one trip to the thread, in this database's writers' turn
-        (``db.write_batch``). No transaction may be open."""
+        (``db.write_batch``). No transaction may be open.
+
+        The turn is taken and handed on without the loop (:class:`WriterTurn`): the thread
+        ends it after the COMMIT, and the transaction starts on the thread the moment it is
+        handed the turn. A turn not given within ``BUSY_TIMEOUT_SECONDS`` fails as SQLite
+        would; a caller cancelled after its transaction started leaves it to finish."""
         connection = self._connection
         if connection is None or not self._running:
             raise ValueError("Connection closed")  # as aiosqlite says it
         if connection.in_transaction or self._has_turn:
             raise sqlite3.ProgrammingError("run_transaction inside an open transaction")
+        turn = self._writer_turn()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
 
         def transaction() -> T:
             try:
-                result = work(connection)
-                connection.commit()
-            except BaseException:
-                connection.rollback()
-                raise
-            return result
+                try:
+                    result = work(connection)
+                    connection.commit()
+                except BaseException:
+                    connection.rollback()
+                    raise
+                return result
+            finally:
+                self._calls_run += 1
+                turn.release()  # here, on the thread: the next writer goes now
 
-        await self.wait_for_turn("INSERT")
+        def start() -> bool:
+            # (Under the turn's lock, as stop() puts the thread's last call: a transaction
+            # queued behind that call would never run, nor end its turn.)
+            if not self._running:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_fail, future, ValueError("Connection closed"))
+                return False
+            self._tx.put_nowait((future, transaction))
+            return True
+
+        self._calls_sent += 1
+        waiter = turn.acquire_then(start, urgent=_urgent_now())
         try:
-            result: T = await self._execute(transaction)
-        finally:
-            self.pass_turn_unless_writing()
-        return result
+            if waiter is None:
+                return await future
+            try:
+                async with asyncio.timeout(BUSY_TIMEOUT_SECONDS) as deadline:
+                    return await asyncio.shield(future)
+            except TimeoutError:
+                if not deadline.expired() or not turn.give_up(waiter):
+                    raise
+                raise sqlite3.OperationalError("database is locked") from None
+        except BaseException:
+            if waiter is not None and turn.give_up(waiter):
+                self._calls_sent -= 1  # it never went to the thread
+            raise
+
+    def _writer_turn(self) -> WriterTurn:
+        if self._turn is None:
+            self._turn = writer_turn(self._database)
+        return self._turn
 
     def cursor(self) -> Any:  # aiosqlite's is an awaitable context manager; so is a cursor
         if self._connection is None:
@@ -311,7 +458,10 @@ class OneTripConnection(aiosqlite.Connection):
         # SQLAlchemy's terminate (a connection it gives up on) and garbage collection.
         with contextlib.suppress(RuntimeError):  # collected after its loop closed
             self._pass_turn()
-        return super().stop()
+        if self._turn is None:
+            return super().stop()
+        with self._turn.lock:  # no one-trip transaction of ours queued behind the last call
+            return super().stop()
 
     def _open_transaction(self) -> bool:
         # Only trusted with no call on the thread: a statement whose caller was cancelled may

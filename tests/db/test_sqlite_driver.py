@@ -2,6 +2,9 @@
 writers take turns on the loop."""
 
 import asyncio
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -200,6 +203,99 @@ async def test_the_next_writer_s_turn_starts_when_the_commit_is_done_not_when_it
     async with asyncio.timeout(2):
         await second
     assert seen == [0], "the second writer already had the turn when the first resumed"
+    assert not turn_of(engine).locked()
+
+
+def insert_item(name: str, before: Any = None) -> Any:
+    """The work of a one-trip transaction: ``before()`` on the thread, then one insert."""
+
+    def work(database: Any) -> float:
+        if before is not None:
+            before()
+        database.execute("INSERT INTO item (name) VALUES (?)", (name,))
+        return time.monotonic()
+
+    return work
+
+
+async def test_one_trip_transactions_hand_the_turn_on_without_the_loop(
+    engine: AsyncEngine,
+) -> None:
+    """The first commits on its thread and the second, waiting, starts on its own at once:
+    both while the loop is busy (here: blocked) and could hand nothing on."""
+    first_conn, second_conn = await engine.connect(), await engine.connect()
+    first, second = await driver_connection(first_conn), await driver_connection(second_conn)
+    go = threading.Event()
+    try:
+        first_done = asyncio.ensure_future(first.run_transaction(insert_item("first", go.wait)))
+        await eventually(lambda: turn_of(engine).locked())
+        second_done = asyncio.ensure_future(second.run_transaction(insert_item("second")))
+        await eventually(lambda: turn_of(engine).waiting() == 1)
+        go.set()
+        time.sleep(0.3)  # noqa: ASYNC251 (the loop busy: no callback of it runs meanwhile)
+        loop_back = time.monotonic()
+        async with asyncio.timeout(2):
+            second_wrote = await second_done
+            await first_done
+    finally:
+        go.set()
+        await first_conn.close()
+        await second_conn.close()
+    assert second_wrote < loop_back, "the second transaction waited for the loop"
+    assert not turn_of(engine).locked()
+    async with engine.connect() as reader:
+        names = (await reader.execute(text("SELECT name FROM item ORDER BY id"))).scalars()
+        assert list(names) == ["first", "second"]
+
+
+async def test_a_one_trip_transaction_not_given_the_turn_in_time_fails_and_is_withdrawn(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "BUSY_TIMEOUT_SECONDS", 0.1)
+    async with engine.connect() as first, engine.connect() as second:
+        await first.execute(text("INSERT INTO item (name) VALUES ('first')"))
+        driver = await driver_connection(second)
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            await driver.run_transaction(insert_item("second"))
+        assert turn_of(engine).waiting() == 0
+        await first.commit()
+    assert not turn_of(engine).locked()
+    async with engine.connect() as reader:
+        names = (await reader.execute(text("SELECT name FROM item ORDER BY id"))).scalars()
+        assert list(names) == ["first"], "the transaction given up never ran"
+
+
+async def test_a_one_trip_transaction_cancelled_while_waiting_never_runs(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as first, engine.connect() as second:
+        await first.execute(text("INSERT INTO item (name) VALUES ('first')"))
+        driver = await driver_connection(second)
+        waiting = asyncio.ensure_future(driver.run_transaction(insert_item("second")))
+        await eventually(lambda: turn_of(engine).waiting() == 1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert turn_of(engine).waiting() == 0
+        await first.commit()
+        assert not turn_of(engine).locked()
+        await driver.run_transaction(insert_item("third"))  # the connection still works
+    async with engine.connect() as reader:
+        names = (await reader.execute(text("SELECT name FROM item ORDER BY id"))).scalars()
+        assert list(names) == ["first", "third"]
+
+
+async def test_a_failed_one_trip_transaction_rolls_back_and_passes_the_turn_on(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        driver = await driver_connection(connection)
+        await driver.run_transaction(insert_item("same"))
+        with pytest.raises(sqlite3.IntegrityError):
+            await driver.run_transaction(insert_item("same"))
+        assert not turn_of(engine).locked()
+        await connection.execute(text("INSERT INTO item (name) VALUES ('other')"))
+        await connection.commit()
     assert not turn_of(engine).locked()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.engine import create_engine, create_sessionmaker, engine_of
+from db.engine import create_engine, engine_of
 from db.models import EventLogEntry, RaceRoom
 from db.queries import events as event_queries
 from db.queries import rooms as room_queries
@@ -182,26 +182,16 @@ async def test_returning_rows_come_back_in_order_and_a_repeat_returns_nothing(
     assert list(event_queries.inserted_seqs(again[0])) == ["c"]
 
 
-async def test_on_sqlite_the_whole_transaction_is_one_trip(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_on_sqlite_the_whole_transaction_is_one_trip(db_url: str) -> None:
     if not db_url.startswith("sqlite"):
         pytest.skip("the one trip is SQLite's")
-    engine = create_engine(db_url, pool_size=1)  # pooled: connecting is not counted
-    db_sessionmaker = create_sessionmaker(engine)
-    async with db_sessionmaker() as session:
-        await session.execute(select(1))
-    trips = 0
-    original = OneTripConnection._execute
-
-    async def counted(connection: OneTripConnection, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        nonlocal trips
-        trips += 1
-        return await original(connection, fn, *args, **kwargs)
-
-    monkeypatch.setattr(OneTripConnection, "_execute", counted)
+    engine = create_engine(db_url, pool_size=1)  # pooled: one connection, connected once
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(driver, OneTripConnection)
+    trips = driver._calls_sent  # every call sent to the connection's thread
     await commit_writes(
-        engine_of(db_sessionmaker),
+        engine,
         lambda d: _as_async(
             [
                 *room_queries.room_state_writes(d, [room_state("a", last_version=1)]),
@@ -210,7 +200,7 @@ async def test_on_sqlite_the_whole_transaction_is_one_trip(
             ]
         ),
     )
-    trips_taken = trips
+    trips_taken = driver._calls_sent - trips
     await engine.dispose()
     assert trips_taken == 1  # the ordinary way: three statements and the commit, four trips
 
