@@ -22,19 +22,14 @@ and slash commands waited for one for seconds. Here a transaction's first write 
 for its turn on the loop (one :class:`WriterTurn` per database file, first come first served
 but for the urgent), and the turn passes on the moment the holder commits or rolls back. A
 turn not given within ``busy_timeout`` (5 s) fails as SQLite would: ``database is locked``.
-A one-trip transaction (:meth:`OneTripConnection.run_transaction`: the event log's commit, a
-receipt) takes and passes the turn on its connection's thread, without the loop.
 
 **The event log goes first.** Its group commit carries every race change and waits for
 nothing but the database, yet behind a queue of room openings (each a few statements, each a
 trip back to a busy loop) it waited hundreds of milliseconds a commit, and frames ran seconds
-late. Writers wait in three lines (:class:`WriterTurn`): the event log's commit (*first*),
-a room falling due (*urgent*), everyone else; when a turn ends the lines take turns, starting
-with the one after the line that just wrote, so the log waits behind at most one writer of
-each other line and none starves. A task puts its own writes in a line with
-:func:`urgent_writes`: the event log's writer (``first=True``), and the opening of a room
-falling due. (In two lines, urgent with the room openings, the log waited behind every
-opening queued before it, each several trips through a busy loop.)
+late. An *urgent* writer (:class:`WriterTurn`) waiting when a turn ends goes next; urgent and
+ordinary writers then alternate, so neither starves the other. A task makes its own writes
+urgent with :func:`urgent_writes`: the event log's writer, and the opening of a room falling
+due.
 
 :func:`use_one_trip_connections` makes an engine connect this way (``db.engine`` does it for
 every SQLite engine).
@@ -67,15 +62,15 @@ class _Waiter:
     one-trip transaction (``start`` puts it on its connection's thread, from any thread;
     False when that connection has stopped)."""
 
-    __slots__ = ("future", "level", "start", "state")
+    __slots__ = ("future", "start", "state", "urgent")
 
     def __init__(
         self,
-        level: int,
+        urgent: bool,
         future: asyncio.Future[None] | None = None,
         start: Callable[[], bool] | None = None,
     ) -> None:
-        self.level = level
+        self.urgent = urgent
         self.future = future
         self.start = start
         self.state = _WAITING
@@ -83,23 +78,12 @@ class _Waiter:
 
 _WAITING, _GRANTED, _GONE = "waiting", "granted", "gone"
 
-# Who goes next when a turn ends: the event log's commit, a room falling due, everyone else.
-FIRST, URGENT, ORDINARY = 0, 1, 2
-_LEVELS = (FIRST, URGENT, ORDINARY)
-
-
-def _level(urgent: bool, first: bool) -> int:
-    return FIRST if first else URGENT if urgent else ORDINARY
-
 
 class WriterTurn:
-    """The turn of one database's writers. Writers wait in three lines: the event log's
-    commit (*first*, which every race change waits for), a room falling due (*urgent*), and
-    everyone else; within a line, first come first served. When a turn ends, the lines take
-    turns after the one that just wrote (after the log, urgent, ordinary, then the log
-    again; after an ordinary writer, the log, urgent, ordinary), skipping empty lines, so the
-    log waits for at most one writer of each other line and no line starves. A turn ends by
-    being handed straight to the writer chosen, so no one can slip in between.
+    """The turn of one database's writers: first come first served, except that an urgent
+    writer waiting when a turn ends goes next, unless the turn that ended was urgent too and
+    an ordinary writer waits (then they alternate). A turn ends by being handed straight to
+    the writer chosen, so no one can slip in between.
 
     A one-trip transaction (:meth:`OneTripConnection.run_transaction`) ends its turn on its
     connection's thread, the moment it commits, and a one-trip transaction handed the turn
@@ -112,8 +96,8 @@ class WriterTurn:
         # connection collected as garbage within (its stop() takes it) must not deadlock.
         self.lock = threading.RLock()
         self._held = False
-        self._held_level = ORDINARY
-        self._waiting: tuple[deque[_Waiter], ...] = tuple(deque() for _ in _LEVELS)
+        self._urgent_held = False
+        self._waiting: dict[bool, deque[_Waiter]] = {True: deque(), False: deque()}
 
     def locked(self) -> bool:
         return self._held
@@ -121,22 +105,21 @@ class WriterTurn:
     def waiting(self) -> int:
         """How many writers wait for the turn."""
         with self.lock:
-            return sum(len(line) for line in self._waiting)
+            return len(self._waiting[True]) + len(self._waiting[False])
 
-    def try_acquire(self, *, urgent: bool = False, first: bool = False) -> bool:
+    def try_acquire(self, *, urgent: bool = False) -> bool:
         """Take the turn if it is free and no one waits for it; whether it was taken."""
         with self.lock:
-            return self._take_if_free(_level(urgent, first))
+            return self._take_if_free(urgent)
 
-    async def acquire(self, *, urgent: bool = False, first: bool = False) -> None:
-        level = _level(urgent, first)
-        if self.try_acquire(urgent=urgent, first=first):
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if self.try_acquire(urgent=urgent):
             return
-        waiter = _Waiter(level, future=asyncio.get_running_loop().create_future())
+        waiter = _Waiter(urgent, future=asyncio.get_running_loop().create_future())
         with self.lock:
-            if self._take_if_free(level):
+            if self._take_if_free(urgent):
                 return
-            self._waiting[level].append(waiter)
+            self._waiting[urgent].append(waiter)
         future = waiter.future
         assert future is not None
         try:
@@ -151,21 +134,18 @@ class WriterTurn:
             # (Handed it with the hand-over on its way to the loop: that passes it on.)
             raise
 
-    def acquire_then(
-        self, start: Callable[[], bool], *, urgent: bool = False, first: bool = False
-    ) -> _Waiter | None:
+    def acquire_then(self, start: Callable[[], bool], *, urgent: bool = False) -> _Waiter | None:
         """Run ``start()`` in the turn: now if it is free (then None), else when it is handed
         on; returns the waiter, which :meth:`give_up` withdraws. ``start`` must not block: it
         runs under the turn's lock (so a waiter given up has surely not started). It returns
         False if it could not start (then the turn passes on)."""
-        level = _level(urgent, first)
         with self.lock:
-            if self._take_if_free(level):
+            if self._take_if_free(urgent):
                 if not start():
                     self._hand_on()
                 return None
-            waiter = _Waiter(level, start=start)
-            self._waiting[level].append(waiter)
+            waiter = _Waiter(urgent, start=start)
+            self._waiting[urgent].append(waiter)
             return waiter
 
     def give_up(self, waiter: _Waiter) -> bool:
@@ -182,29 +162,27 @@ class WriterTurn:
                 raise RuntimeError("the writer turn is not held")
             self._hand_on()
 
-    def _take_if_free(self, level: int) -> bool:
-        if self._held or any(self._waiting):
+    def _take_if_free(self, urgent: bool) -> bool:
+        if self._held or self._waiting[True] or self._waiting[False]:
             return False
-        self._held, self._held_level = True, level
+        self._held, self._urgent_held = True, urgent
         return True
 
     def _leave(self, waiter: _Waiter) -> None:
         waiter.state = _GONE
-        self._waiting[waiter.level].remove(waiter)
-
-    def _next(self) -> _Waiter | None:
-        """The next writer: the lines in turn, starting after the one that just wrote."""
-        for step in (1, 2, 3):
-            line = self._waiting[(self._held_level + step) % len(_LEVELS)]
-            if line:
-                return line.popleft()
-        return None
+        self._waiting[waiter.urgent].remove(waiter)
 
     def _hand_on(self) -> None:
         """(Under the lock, the turn just ended.) Hand it to the next writer, if one waits."""
         self._held = False
-        while (waiter := self._next()) is not None:
-            self._held, self._held_level = True, waiter.level
+        while True:
+            # After an urgent turn, an ordinary writer goes first; after an ordinary one, urgent.
+            order = (False, True) if self._urgent_held else (True, False)
+            queue = next((self._waiting[u] for u in order if self._waiting[u]), None)
+            if queue is None:
+                return
+            waiter = queue.popleft()
+            self._held, self._urgent_held = True, waiter.urgent
             waiter.state = _GRANTED
             if waiter.start is not None:
                 if waiter.start():
@@ -253,31 +231,25 @@ def _writes(sql: str) -> bool:
     return sql.lstrip()[:8].upper().startswith(_WRITES)
 
 
-# The task whose writes are urgent, and whether they go first (tasks it starts inherit the
-# variable, not the urgency).
-_urgent_task: ContextVar[tuple[asyncio.Task[Any] | None, bool]] = ContextVar(
-    "urgent_writes", default=(None, False)
-)
+# The task whose writes are urgent (tasks it starts inherit the variable, not the urgency).
+_urgent_task: ContextVar[asyncio.Task[Any] | None] = ContextVar("urgent_writes", default=None)
 
 
 @contextlib.contextmanager
-def urgent_writes(*, first: bool = False) -> Iterator[None]:
-    """Within: the current task's write transactions on SQLite wait in the urgent line for
-    the turn (:class:`WriterTurn`), or with ``first`` in the first line (the event log's
-    commit). For work with a deadline, such as a room falling due; elsewhere (PostgreSQL)
-    it changes nothing."""
-    token = _urgent_task.set((asyncio.current_task(), first))
+def urgent_writes() -> Iterator[None]:
+    """Within: the current task's write transactions on SQLite go before ordinary writers
+    waiting for the turn (:class:`WriterTurn`). For work with a deadline, such as a room
+    falling due; elsewhere (PostgreSQL) it changes nothing."""
+    token = _urgent_task.set(asyncio.current_task())
     try:
         yield
     finally:
         _urgent_task.reset(token)
 
 
-def _urgency_now() -> dict[str, bool]:
-    """``urgent`` and ``first`` for the current task's writes."""
-    task, first = _urgent_task.get()
-    urgent = task is not None and task is asyncio.current_task()
-    return {"urgent": urgent, "first": urgent and first}
+def _urgent_now() -> bool:
+    task = _urgent_task.get()
+    return task is not None and task is asyncio.current_task()
 
 
 # One turn per database file and event loop (tests run many loops, one after another).
@@ -372,11 +344,11 @@ class OneTripConnection(aiosqlite.Connection):
             return
         self._writer_turn()
         assert self._turn is not None
-        urgency = _urgency_now()
-        if not self._turn.try_acquire(**urgency):  # (a free turn needs no timer)
+        urgent = _urgent_now()
+        if not self._turn.try_acquire(urgent=urgent):  # (a free turn needs no timer)
             try:
                 async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-                    await self._turn.acquire(**urgency)
+                    await self._turn.acquire(urgent=urgent)
             except TimeoutError:
                 raise sqlite3.OperationalError("database is locked") from None
         self._has_turn = True
@@ -435,7 +407,7 @@ class OneTripConnection(aiosqlite.Connection):
             return True
 
         self._calls_sent += 1
-        waiter = turn.acquire_then(start, **_urgency_now())
+        waiter = turn.acquire_then(start, urgent=_urgent_now())
         try:
             if waiter is None:
                 return await future

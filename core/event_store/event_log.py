@@ -306,7 +306,7 @@ class DatabaseEventLog:
 
     async def _write_forever(self) -> None:
         # Every race change waits for these commits: they go before other writers waiting.
-        with urgent_writes(first=True):
+        with urgent_writes():
             await self._write_until_cancelled()
 
     async def _write_until_cancelled(self) -> None:

@@ -340,13 +340,13 @@ async def test_the_turn_passes_on_when_the_transaction_ends_without_a_commit(
 # -- the event log goes first ------------------------------------------------------------------
 
 
-async def take_turns(turn: WriterTurn, writers: list[tuple[str, bool | str]]) -> list[str]:
-    """Queue ``writers`` (name, urgent: True, False or "first") behind a turn held now, in
-    that order; the order in which they then get it."""
+async def take_turns(turn: WriterTurn, writers: list[tuple[str, bool]]) -> list[str]:
+    """Queue ``writers`` (name, urgent) behind a turn held now, in that order; the order in
+    which they then get it."""
     order: list[str] = []
 
-    async def write(name: str, urgent: bool | str) -> None:
-        await turn.acquire(urgent=bool(urgent), first=urgent == "first")
+    async def write(name: str, urgent: bool) -> None:
+        await turn.acquire(urgent=urgent)
         order.append(name)
         await asyncio.sleep(0)
         turn.release()
@@ -374,25 +374,6 @@ async def test_urgent_and_ordinary_writers_alternate() -> None:
         WriterTurn(), [("room", False), ("log1", True), ("dm", False), ("log2", True)]
     )
     assert order == ["log1", "room", "log2", "dm"]
-
-
-async def test_the_event_log_goes_before_room_openings_queued_before_it() -> None:
-    """Three lines taking turns: the log waits for at most one writer of each other line,
-    however many room openings were queued before it."""
-    order = await take_turns(
-        WriterTurn(),
-        [("open1", True), ("open2", True), ("dm1", False), ("dm2", False), ("log1", "first")],
-    )
-    assert order == ["log1", "open1", "dm1", "open2", "dm2"]
-
-
-async def test_the_three_lines_take_turns_and_none_starves() -> None:
-    order = await take_turns(
-        WriterTurn(),
-        [("log1", "first"), ("log2", "first"), ("log3", "first"), ("open1", True),
-         ("open2", True), ("dm1", False), ("dm2", False)],
-    )
-    assert order == ["log1", "open1", "dm1", "log2", "open2", "dm2", "log3"]
 
 
 async def test_a_writer_handed_the_turn_and_cancelled_passes_it_on() -> None:
