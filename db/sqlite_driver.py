@@ -22,6 +22,8 @@ and slash commands waited for one for seconds. Here a transaction's first write 
 for its turn on the loop (one :class:`WriterTurn` per database file, first come first served
 but for the urgent), and the turn passes on the moment the holder commits or rolls back. A
 turn not given within ``busy_timeout`` (5 s) fails as SQLite would: ``database is locked``.
+A one-trip transaction (:meth:`OneTripConnection.run_transaction`: the event log's commit, a
+receipt) takes and passes the turn on its connection's thread, without the loop.
 
 **The event log goes first.** Its group commit carries every race change and waits for
 nothing but the database, yet behind a queue of room openings (each a few statements, each a
