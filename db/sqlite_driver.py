@@ -344,13 +344,12 @@ class OneTripConnection(aiosqlite.Connection):
         connection = self._connection
         if self._has_turn or connection is None or connection.in_transaction or not _writes(sql):
             return
-        self._writer_turn()
-        assert self._turn is not None
+        turn = self._writer_turn()
         urgent = _urgent_now()
-        if not self._turn.try_acquire(urgent=urgent):  # (a free turn needs no timer)
+        if not turn.try_acquire(urgent=urgent):  # (a free turn needs no timer)
             try:
                 async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-                    await self._turn.acquire(urgent=urgent)
+                    await turn.acquire(urgent=urgent)
             except TimeoutError:
                 raise sqlite3.OperationalError("database is locked") from None
         self._has_turn = True
@@ -417,9 +416,12 @@ class OneTripConnection(aiosqlite.Connection):
                 async with asyncio.timeout(BUSY_TIMEOUT_SECONDS) as deadline:
                     return await asyncio.shield(future)
             except TimeoutError:
-                if not deadline.expired() or not turn.give_up(waiter):
+                if not deadline.expired():
                     raise
-                raise sqlite3.OperationalError("database is locked") from None
+                if turn.give_up(waiter):
+                    raise sqlite3.OperationalError("database is locked") from None
+            # Handed the turn as the deadline came: it runs, and its outcome is the caller's.
+            return await future
         except BaseException:
             if waiter is not None and turn.give_up(waiter):
                 self._calls_sent -= 1  # it never went to the thread

@@ -265,6 +265,33 @@ async def test_a_one_trip_transaction_not_given_the_turn_in_time_fails_and_is_wi
         assert list(names) == ["first"], "the transaction given up never ran"
 
 
+async def test_a_one_trip_transaction_handed_the_turn_as_its_deadline_comes_runs_and_returns(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The turn comes just as the wait gives up: the transaction runs, so its caller gets
+    its outcome, not a timeout for something that committed."""
+    monkeypatch.setattr(sqlite_driver, "BUSY_TIMEOUT_SECONDS", 0.1)
+    turn = turn_of(engine)
+    assert turn.try_acquire()  # another writer's turn
+    give_up = turn.give_up
+
+    def handed_on_first(waiter: Any) -> bool:
+        if turn.locked() and turn.waiting():
+            turn.release()  # to the waiting transaction, which starts on its thread
+        return give_up(waiter)
+
+    monkeypatch.setattr(turn, "give_up", handed_on_first)
+    async with engine.connect() as connection:
+        driver = await driver_connection(connection)
+        async with asyncio.timeout(2):
+            wrote = await driver.run_transaction(insert_item("late"))
+    assert wrote > 0
+    assert not turn.locked()
+    async with engine.connect() as reader:
+        names = (await reader.execute(text("SELECT name FROM item"))).scalars()
+        assert list(names) == ["late"]
+
+
 async def test_a_one_trip_transaction_cancelled_while_waiting_never_runs(
     engine: AsyncEngine,
 ) -> None:
