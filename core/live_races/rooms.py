@@ -92,8 +92,10 @@ class LiveRaceRooms(RoomService):
     def subscribe(self, dispatcher: EventDispatcher) -> None:
         """Invite again when the bot rejoins a room; accept or warn entrants as they come."""
         dispatcher.subscribe(RacetimeBotJoinedRaceEvent, self._on_bot_joined)
-        dispatcher.subscribe(RacetimeEntrantJoinedEvent, self._on_entrant)
-        dispatcher.subscribe(RacetimeEntrantStatusChangedEvent, self._on_entrant)
+        dispatcher.subscribe(RacetimeEntrantJoinedEvent, self._on_entrant, when=_entrant_to_check)
+        dispatcher.subscribe(
+            RacetimeEntrantStatusChangedEvent, self._on_entrant, when=_entrant_to_check
+        )
 
     # -- the decision --------------------------------------------------------------------------
 
@@ -338,13 +340,11 @@ class LiveRaceRooms(RoomService):
     ) -> None:
         """Accept an eligible participant's request; tell anyone else, once per event (a
         receipt kept after the message), that their result will not count."""
-        if event.live_race_id is None:
+        if not _entrant_to_check(event) or event.live_race_id is None:
             return
         joined = isinstance(event, RacetimeEntrantJoinedEvent)
         # (ignored below: only a status change reaches the else)
         status = event.initial_status if joined else event.new_status  # type: ignore[union-attr]
-        if not joined and status != "requested":
-            return
         async with self._sessionmaker() as session:
             found = await queries.live_race(session, event.live_race_id)
             if found is None:
@@ -403,6 +403,16 @@ class LiveRaceRooms(RoomService):
                 continue
             outcomes.append(await self._open(plan, None, "scheduled"))
         return outcomes
+
+
+def _entrant_to_check(
+    event: RacetimeEntrantJoinedEvent | RacetimeEntrantStatusChangedEvent,
+) -> bool:
+    """An entrant of a live race's room who joined or asked to join: whether they may race
+    is looked up; every other entrant change is none of the service's business."""
+    if event.live_race_id is None:
+        return False
+    return isinstance(event, RacetimeEntrantJoinedEvent) or event.new_status == "requested"
 
 
 @dataclass(frozen=True, slots=True)

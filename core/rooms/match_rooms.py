@@ -117,8 +117,10 @@ class MatchRoomService(RoomService):
         """Reconcile a match room when the bot joins it and when a player links racetime;
         accept players' join requests."""
         dispatcher.subscribe(RacetimeBotJoinedRaceEvent, self._on_bot_joined)
-        dispatcher.subscribe(RacetimeEntrantJoinedEvent, self._on_entrant)
-        dispatcher.subscribe(RacetimeEntrantStatusChangedEvent, self._on_entrant)
+        dispatcher.subscribe(RacetimeEntrantJoinedEvent, self._on_entrant, when=_join_request)
+        dispatcher.subscribe(
+            RacetimeEntrantStatusChangedEvent, self._on_entrant, when=_join_request
+        )
         dispatcher.subscribe(RacetimeAccountLinkedEvent, self._on_linked)
 
     # -- the decision --------------------------------------------------------------------------
@@ -463,12 +465,7 @@ class MatchRoomService(RoomService):
     async def _on_entrant(
         self, event: RacetimeEntrantJoinedEvent | RacetimeEntrantStatusChangedEvent
     ) -> None:
-        status = (
-            event.initial_status
-            if isinstance(event, RacetimeEntrantJoinedEvent)
-            else event.new_status
-        )
-        if status != "requested" or event.match_id is None:
+        if not _join_request(event) or event.match_id is None:
             return
         try:
             plan = await self._plan(event.match_id)
@@ -591,6 +588,14 @@ class _MatchTarget:
 
     async def note_attempt(self, error: str) -> None:
         await self.service._note_attempt(self.plan.match_id, error)
+
+
+def _join_request(event: RacetimeEntrantJoinedEvent | RacetimeEntrantStatusChangedEvent) -> bool:
+    """Someone asks to join a match's room: the one entrant change the service acts on."""
+    status = (
+        event.initial_status if isinstance(event, RacetimeEntrantJoinedEvent) else event.new_status
+    )
+    return status == "requested" and event.match_id is not None
 
 
 def _claim_of_room(plan: MatchPlan, category: str, slug: str) -> MatchRoomClaim:

@@ -344,6 +344,50 @@ async def test_drain_with_nothing_queued_returns_at_once() -> None:
     await asyncio.wait_for(EventDispatcher().drain(), 0.5)
 
 
+async def test_a_listener_is_handed_only_the_events_its_filter_wants() -> None:
+    bus = EventDispatcher()
+    filtered: list[str] = []
+    everything: list[str] = []
+    calls = 0
+
+    async def record_open(event: RacetimeRaceStatusChangedEvent) -> None:
+        filtered.append(event.new_status)
+
+    async def record_all(event: RacetimeRaceStatusChangedEvent) -> None:
+        everything.append(event.new_status)
+
+    def wants(event: RacetimeRaceStatusChangedEvent) -> bool:
+        nonlocal calls
+        calls += 1
+        return event.new_status == "open"
+
+    bus.subscribe(RacetimeRaceStatusChangedEvent, record_open, when=wants)
+    bus.subscribe(RacetimeRaceStatusChangedEvent, record_all)
+    for value in ["pending", "open", "in_progress"]:
+        await bus.emit(status("r", value))
+    await bus.drain()
+    assert filtered == ["open"]
+    assert everything == ["pending", "open", "in_progress"]  # the group's others, unchanged
+    assert calls == 3
+    assert bus.delivered == 3  # the events it did not want are delivered (acknowledged) too
+
+
+async def test_a_filter_that_fails_hands_the_event_to_its_listener(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bus = EventDispatcher()
+    seen: list[str] = []
+
+    @bus.on(RacetimeRaceStatusChangedEvent, when=lambda event: 1 / 0 > 0)
+    async def record(event: RacetimeRaceStatusChangedEvent) -> None:
+        seen.append(event.new_status)
+
+    await bus.emit(status("r", "open"))
+    await bus.drain()
+    assert seen == ["open"]
+    assert "its filter failed" in caplog.text
+
+
 async def test_a_listener_on_a_base_class_receives_subclasses_and_unsubscribe_works() -> None:
     bus = EventDispatcher()
     seen: list[type] = []
