@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import math
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -140,13 +141,25 @@ def _over_json_each(sql: str, count: int) -> str | None:
 
 
 def _as_json_array(parameters: list[tuple[Any, ...]]) -> str | None:
-    """The rows as one JSON array, or None when a value has no exact JSON form (bytes, NaN).
+    """The rows as one JSON array, or None unless every value is a string, an integer, a
+    finite float, a boolean or None (what JSON holds exactly: not bytes, NaN, a Decimal).
     (An integer past 64 bits, which no column here holds, would be read back as a REAL where
-    binding it alone fails with OverflowError.)"""
+    binding it alone fails with OverflowError.) msgspec encodes in a quarter of ``json``'s
+    time; at a peak this runs for every group commit of the event log, whose rows carry each
+    room's whole race."""
+    for row in parameters:
+        for value in row:
+            kind = type(value)
+            if kind not in _JSON_EXACT or (kind is float and not math.isfinite(value)):
+                return None
     try:
-        return json.dumps(parameters, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError):
+        return _JSON.encode(parameters).decode()
+    except UnicodeEncodeError:  # a lone surrogate: bound alone, it fails as it should
         return None
+
+
+_JSON_EXACT = frozenset({str, int, float, bool, type(None)})
+_JSON = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)

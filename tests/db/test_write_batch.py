@@ -4,7 +4,9 @@ connection's thread, with what the ordinary way would have stored and raised."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ from db.queries import events as event_queries
 from db.queries import rooms as room_queries
 from db.queries._tables import table_of
 from db.sqlite_driver import OneTripConnection
-from db.write_batch import BuildWrites, Committer, Write, commit_writes
+from db.write_batch import BuildWrites, Committer, Write, _as_json_array, commit_writes
 from tests.plugins.faults import DatabaseFaults
 
 AT = datetime(2026, 5, 1, 18, 30, 15, 123456, tzinfo=UTC)
@@ -132,6 +134,22 @@ async def test_many_rows_are_stored_as_one_row_at_a_time_stores_them(
     assert stored["many1"].last_race_data is None
     assert stored["many2"].last_race_data == {**snapshot, "n": 2}
     assert [stored[f"many{n}"].is_active for n in range(3)] == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    "value", [b"raw", float("nan"), float("inf"), Decimal("1.5"), "lone \ud800 surrogate"]
+)
+def test_rows_with_a_value_json_cannot_hold_exactly_are_not_sent_as_json(value: Any) -> None:
+    """Such rows go one execution each (as SQLAlchemy would bind them), never as a JSON text
+    that would store something else (base64, null, a string) or fail to encode."""
+    assert _as_json_array([(1, "a"), (2, value)]) is None
+
+
+def test_rows_sent_as_json_read_back_as_the_same_values() -> None:
+    rows = [(1, "é ✓ \"q\" \u2028", None, True, 0.1, 2**62), (-5, "", 1.5e-7, False, -0.0, 0)]
+    as_json = _as_json_array(rows)
+    assert as_json is not None
+    assert [tuple(row) for row in json.loads(as_json)] == rows
 
 
 async def test_acknowledging_many_events_marks_exactly_those(
