@@ -305,8 +305,9 @@ class DatabaseEventLog:
     # -- the writer --------------------------------------------------------------------------
 
     async def _write_forever(self) -> None:
-        # Every race change waits for these commits: they go before other writers waiting.
-        with urgent_writes():
+        # Every race change waits for these commits: they go before other writers waiting,
+        # rooms falling due included.
+        with urgent_writes(first=True):
             await self._write_until_cancelled()
 
     async def _write_until_cancelled(self) -> None:
