@@ -31,10 +31,10 @@ trip back to a busy loop) it waited hundreds of milliseconds a commit, and frame
 late. An *urgent* writer (:class:`WriterTurn`) waiting when a turn ends goes next; urgent and
 ordinary writers then alternate, so neither starves the other. A task makes its own writes
 urgent with :func:`urgent_writes`: the event log's writer, and the opening of a room falling
-due. Among the urgent, the event log's commit goes *first* (``urgent_writes(first=True)``)
-but passes the same opening only once: when two hundred rooms fall due at once it would
-otherwise wait behind every opening queued before it, each alternating with an ordinary
-writer; always first, it took nearly every urgent turn and openings ran seconds late.
+due. Among the urgent, the event log's commit goes *first* (``urgent_writes(first=True)``):
+when two hundred rooms fall due at once it would otherwise wait behind every opening queued
+before it, each alternating with an ordinary writer. It has one commit waiting at most, so
+the openings still get every other urgent turn at the least.
 
 :func:`use_one_trip_connections` makes an engine connect this way (``db.engine`` does it for
 every SQLite engine).
@@ -67,7 +67,7 @@ class _Waiter:
     one-trip transaction (``start`` puts it on its connection's thread, from any thread;
     False when that connection has stopped)."""
 
-    __slots__ = ("first", "future", "passed", "start", "state", "urgent")
+    __slots__ = ("first", "future", "start", "state", "urgent")
 
     def __init__(
         self,
@@ -78,7 +78,6 @@ class _Waiter:
     ) -> None:
         self.urgent = urgent or first
         self.first = first
-        self.passed = False  # an urgent writer a first one went before: it goes next
         self.future = future
         self.start = start
         self.state = _WAITING
@@ -189,16 +188,11 @@ class WriterTurn:
 
     def _next_line(self) -> deque[_Waiter] | None:
         """Whose turn it is: after an urgent turn an ordinary writer's, if one waits; else
-        the first, then the other urgent, then the ordinary. A first writer goes before an
-        urgent one once, not twice: the two then take the urgent turns in turn."""
-        ordinary, urgent = self._waiting[False], self._waiting[True]
+        the first, then the other urgent, then the ordinary."""
+        ordinary = self._waiting[False]
         if self._urgent_held and ordinary:
             return ordinary
-        if self._first and not (urgent and urgent[0].passed):
-            if urgent:
-                urgent[0].passed = True
-            return self._first
-        return next((line for line in (urgent, self._first, ordinary) if line), None)
+        return next((line for line in (self._first, self._waiting[True], ordinary) if line), None)
 
     def _hand_on(self) -> None:
         """(Under the lock, the turn just ended.) Hand it to the next writer, if one waits."""

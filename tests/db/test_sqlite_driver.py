@@ -415,35 +415,6 @@ async def test_the_event_log_goes_before_rooms_falling_due_that_came_first() -> 
     assert order == ["log1", "dm", "open1", "command", "open2", "open3"]
 
 
-async def test_the_event_log_passes_the_same_room_falling_due_only_once() -> None:
-    """Always first, the log (one commit waiting at a time, queued again while another
-    writer holds the turn) took nearly every urgent turn: it and the openings alternate."""
-    turn = WriterTurn()
-    order: list[str] = []
-    log2_queued = asyncio.Event()
-
-    async def take(name: str, *, first: bool = False, until: asyncio.Event | None = None) -> None:
-        await turn.acquire(urgent=True, first=first)
-        order.append(name)
-        if until is not None:
-            await until.wait()
-        turn.release()
-
-    await turn.acquire()
-    waiting = [asyncio.create_task(take(name)) for name in ("open1", "open2")]
-    await asyncio.sleep(0)
-    waiting.append(asyncio.create_task(take("log1", first=True, until=log2_queued)))
-    await asyncio.sleep(0)
-    turn.release()  # to log1, which passes open1
-    await eventually(lambda: order == ["log1"])
-    waiting.append(asyncio.create_task(take("log2", first=True)))
-    await eventually(lambda: turn.waiting() == 3)
-    log2_queued.set()  # log1 ends its turn: open1's, not log2's
-    async with asyncio.timeout(2):
-        await asyncio.gather(*waiting)
-    assert order == ["log1", "open1", "log2", "open2"]
-
-
 async def test_a_one_trip_commit_that_goes_first_passes_rooms_falling_due(
     engine: AsyncEngine,
 ) -> None:
