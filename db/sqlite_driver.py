@@ -31,10 +31,7 @@ trip back to a busy loop) it waited hundreds of milliseconds a commit, and frame
 late. An *urgent* writer (:class:`WriterTurn`) waiting when a turn ends goes next; urgent and
 ordinary writers then alternate, so neither starves the other. A task makes its own writes
 urgent with :func:`urgent_writes`: the event log's writer, and the opening of a room falling
-due. Among the urgent, the event log's commit goes *first* (``urgent_writes(first=True)``):
-when two hundred rooms fall due at once it would otherwise wait behind every opening queued
-before it, each alternating with an ordinary writer. It has one commit waiting at most, so
-the openings still get every other urgent turn at the least.
+due.
 
 :func:`use_one_trip_connections` makes an engine connect this way (``db.engine`` does it for
 every SQLite engine).
@@ -67,17 +64,15 @@ class _Waiter:
     one-trip transaction (``start`` puts it on its connection's thread, from any thread;
     False when that connection has stopped)."""
 
-    __slots__ = ("first", "future", "start", "state", "urgent")
+    __slots__ = ("future", "start", "state", "urgent")
 
     def __init__(
         self,
         urgent: bool,
-        first: bool = False,
         future: asyncio.Future[None] | None = None,
         start: Callable[[], bool] | None = None,
     ) -> None:
-        self.urgent = urgent or first
-        self.first = first
+        self.urgent = urgent
         self.future = future
         self.start = start
         self.state = _WAITING
@@ -89,9 +84,8 @@ _WAITING, _GRANTED, _GONE = "waiting", "granted", "gone"
 class WriterTurn:
     """The turn of one database's writers: first come first served, except that an urgent
     writer waiting when a turn ends goes next, unless the turn that ended was urgent too and
-    an ordinary writer waits (then they alternate). Among the urgent, a writer that goes
-    *first* (the event log's commit) goes before the others. A turn ends by being handed
-    straight to the writer chosen, so no one can slip in between.
+    an ordinary writer waits (then they alternate). A turn ends by being handed straight to
+    the writer chosen, so no one can slip in between.
 
     A one-trip transaction (:meth:`OneTripConnection.run_transaction`) ends its turn on its
     connection's thread, the moment it commits, and a one-trip transaction handed the turn
@@ -106,7 +100,6 @@ class WriterTurn:
         self._held = False
         self._urgent_held = False
         self._waiting: dict[bool, deque[_Waiter]] = {True: deque(), False: deque()}
-        self._first: deque[_Waiter] = deque()  # urgent, and before the other urgent
 
     def locked(self) -> bool:
         return self._held
@@ -114,21 +107,21 @@ class WriterTurn:
     def waiting(self) -> int:
         """How many writers wait for the turn."""
         with self.lock:
-            return len(self._waiting[True]) + len(self._waiting[False]) + len(self._first)
+            return len(self._waiting[True]) + len(self._waiting[False])
 
     def try_acquire(self, *, urgent: bool = False) -> bool:
         """Take the turn if it is free and no one waits for it; whether it was taken."""
         with self.lock:
             return self._take_if_free(urgent)
 
-    async def acquire(self, *, urgent: bool = False, first: bool = False) -> None:
-        if self.try_acquire(urgent=urgent or first):
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if self.try_acquire(urgent=urgent):
             return
-        waiter = _Waiter(urgent, first, future=asyncio.get_running_loop().create_future())
+        waiter = _Waiter(urgent, future=asyncio.get_running_loop().create_future())
         with self.lock:
-            if self._take_if_free(waiter.urgent):
+            if self._take_if_free(urgent):
                 return
-            self._line_of(waiter).append(waiter)
+            self._waiting[urgent].append(waiter)
         future = waiter.future
         assert future is not None
         try:
@@ -143,20 +136,18 @@ class WriterTurn:
             # (Handed it with the hand-over on its way to the loop: that passes it on.)
             raise
 
-    def acquire_then(
-        self, start: Callable[[], bool], *, urgent: bool = False, first: bool = False
-    ) -> _Waiter | None:
+    def acquire_then(self, start: Callable[[], bool], *, urgent: bool = False) -> _Waiter | None:
         """Run ``start()`` in the turn: now if it is free (then None), else when it is handed
         on; returns the waiter, which :meth:`give_up` withdraws. ``start`` must not block: it
         runs under the turn's lock (so a waiter given up has surely not started). It returns
         False if it could not start (then the turn passes on)."""
-        waiter = _Waiter(urgent, first, start=start)
         with self.lock:
-            if self._take_if_free(waiter.urgent):
+            if self._take_if_free(urgent):
                 if not start():
                     self._hand_on()
                 return None
-            self._line_of(waiter).append(waiter)
+            waiter = _Waiter(urgent, start=start)
+            self._waiting[urgent].append(waiter)
             return waiter
 
     def give_up(self, waiter: _Waiter) -> bool:
@@ -174,31 +165,22 @@ class WriterTurn:
             self._hand_on()
 
     def _take_if_free(self, urgent: bool) -> bool:
-        if self._held or self._waiting[True] or self._waiting[False] or self._first:
+        if self._held or self._waiting[True] or self._waiting[False]:
             return False
         self._held, self._urgent_held = True, urgent
         return True
 
-    def _line_of(self, waiter: _Waiter) -> deque[_Waiter]:
-        return self._first if waiter.first else self._waiting[waiter.urgent]
-
     def _leave(self, waiter: _Waiter) -> None:
         waiter.state = _GONE
-        self._line_of(waiter).remove(waiter)
-
-    def _next_line(self) -> deque[_Waiter] | None:
-        """Whose turn it is: after an urgent turn an ordinary writer's, if one waits; else
-        the first, then the other urgent, then the ordinary."""
-        ordinary = self._waiting[False]
-        if self._urgent_held and ordinary:
-            return ordinary
-        return next((line for line in (self._first, self._waiting[True], ordinary) if line), None)
+        self._waiting[waiter.urgent].remove(waiter)
 
     def _hand_on(self) -> None:
         """(Under the lock, the turn just ended.) Hand it to the next writer, if one waits."""
         self._held = False
         while True:
-            queue = self._next_line()
+            # After an urgent turn, an ordinary writer goes first; after an ordinary one, urgent.
+            order = (False, True) if self._urgent_held else (True, False)
+            queue = next((self._waiting[u] for u in order if self._waiting[u]), None)
             if queue is None:
                 return
             waiter = queue.popleft()
@@ -251,33 +233,25 @@ def _writes(sql: str) -> bool:
     return sql.lstrip()[:8].upper().startswith(_WRITES)
 
 
-# The task whose writes are urgent, and whether they go first (tasks it starts inherit the
-# variable, not the urgency).
-_urgent_task: ContextVar[tuple[asyncio.Task[Any] | None, bool] | None] = ContextVar(
-    "urgent_writes", default=None
-)
+# The task whose writes are urgent (tasks it starts inherit the variable, not the urgency).
+_urgent_task: ContextVar[asyncio.Task[Any] | None] = ContextVar("urgent_writes", default=None)
 
 
 @contextlib.contextmanager
-def urgent_writes(*, first: bool = False) -> Iterator[None]:
+def urgent_writes() -> Iterator[None]:
     """Within: the current task's write transactions on SQLite go before ordinary writers
-    waiting for the turn (:class:`WriterTurn`); with ``first``, before the other urgent ones
-    too (the event log's writer: one commit at a time, that every race change waits for).
-    For work with a deadline, such as a room falling due; elsewhere (PostgreSQL) it changes
-    nothing."""
-    token = _urgent_task.set((asyncio.current_task(), first))
+    waiting for the turn (:class:`WriterTurn`). For work with a deadline, such as a room
+    falling due; elsewhere (PostgreSQL) it changes nothing."""
+    token = _urgent_task.set(asyncio.current_task())
     try:
         yield
     finally:
         _urgent_task.reset(token)
 
 
-def _urgency() -> tuple[bool, bool]:
-    """Whether the current task's writes are urgent, and whether they go first."""
-    urgent = _urgent_task.get()
-    if urgent is None or urgent[0] is not asyncio.current_task():
-        return False, False
-    return True, urgent[1]
+def _urgent_now() -> bool:
+    task = _urgent_task.get()
+    return task is not None and task is asyncio.current_task()
 
 
 # One turn per database file and event loop (tests run many loops, one after another).
@@ -371,11 +345,11 @@ class OneTripConnection(aiosqlite.Connection):
         if self._has_turn or connection is None or connection.in_transaction or not _writes(sql):
             return
         turn = self._writer_turn()
-        urgent, first = _urgency()
+        urgent = _urgent_now()
         if not turn.try_acquire(urgent=urgent):  # (a free turn needs no timer)
             try:
                 async with asyncio.timeout(BUSY_TIMEOUT_SECONDS):
-                    await turn.acquire(urgent=urgent, first=first)
+                    await turn.acquire(urgent=urgent)
             except TimeoutError:
                 raise sqlite3.OperationalError("database is locked") from None
         self._has_turn = True
@@ -434,8 +408,7 @@ class OneTripConnection(aiosqlite.Connection):
             return True
 
         self._calls_sent += 1
-        urgent, first = _urgency()
-        waiter = turn.acquire_then(start, urgent=urgent, first=first)
+        waiter = turn.acquire_then(start, urgent=_urgent_now())
         try:
             if waiter is None:
                 return await future

@@ -305,9 +305,8 @@ class DatabaseEventLog:
     # -- the writer --------------------------------------------------------------------------
 
     async def _write_forever(self) -> None:
-        # Every race change waits for these commits: they go before other writers waiting,
-        # rooms falling due included.
-        with urgent_writes(first=True):
+        # Every race change waits for these commits: they go before other writers waiting.
+        with urgent_writes():
             await self._write_until_cancelled()
 
     async def _write_until_cancelled(self) -> None:

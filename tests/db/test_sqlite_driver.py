@@ -367,13 +367,13 @@ async def test_the_turn_passes_on_when_the_transaction_ends_without_a_commit(
 # -- the event log goes first ------------------------------------------------------------------
 
 
-async def take_turns(turn: WriterTurn, writers: list[tuple[str, bool | str]]) -> list[str]:
-    """Queue ``writers`` (name, urgent: True, False or "first") behind a turn held now, in
-    that order; the order in which they then get it."""
+async def take_turns(turn: WriterTurn, writers: list[tuple[str, bool]]) -> list[str]:
+    """Queue ``writers`` (name, urgent) behind a turn held now, in that order; the order in
+    which they then get it."""
     order: list[str] = []
 
-    async def write(name: str, urgent: bool | str) -> None:
-        await turn.acquire(urgent=bool(urgent), first=urgent == "first")
+    async def write(name: str, urgent: bool) -> None:
+        await turn.acquire(urgent=urgent)
         order.append(name)
         await asyncio.sleep(0)
         turn.release()
@@ -401,50 +401,6 @@ async def test_urgent_and_ordinary_writers_alternate() -> None:
         WriterTurn(), [("room", False), ("log1", True), ("dm", False), ("log2", True)]
     )
     assert order == ["log1", "room", "log2", "dm"]
-
-
-async def test_the_event_log_goes_before_rooms_falling_due_that_came_first() -> None:
-    """Among the urgent, the first (the event log's commit) goes before the others; the
-    ordinary writers still get every other turn, and the openings the urgent turns the log
-    does not need."""
-    order = await take_turns(
-        WriterTurn(),
-        [("open1", True), ("open2", True), ("dm", False), ("log1", "first"),
-         ("command", False), ("open3", True)],
-    )
-    assert order == ["log1", "dm", "open1", "command", "open2", "open3"]
-
-
-async def test_a_one_trip_commit_that_goes_first_passes_rooms_falling_due(
-    engine: AsyncEngine,
-) -> None:
-    """``urgent_writes(first=True)``, as the event log's writer commits: queued after an
-    urgent writer (a room falling due), it gets the turn before it."""
-    holder = await engine.connect()
-    await holder.execute(text("INSERT INTO item (name) VALUES ('holder')"))
-
-    async def commit_as(name: str, *, first: bool) -> None:
-        async def rows(dialect: str) -> list[Write]:
-            return [Write(insert(item).values(), [{"name": name}])]
-
-        committer = Committer(engine)
-        try:
-            with urgent_writes(first=first):
-                await committer.commit(rows)
-        finally:
-            await committer.close()
-
-    opening = asyncio.create_task(commit_as("opening", first=False))
-    await eventually(lambda: turn_of(engine).waiting() == 1)
-    log = asyncio.create_task(commit_as("log", first=True))
-    await eventually(lambda: turn_of(engine).waiting() == 2)
-    await holder.commit()
-    await holder.close()
-    async with asyncio.timeout(5):
-        await asyncio.gather(opening, log)
-    async with engine.connect() as reader:
-        names = list((await reader.execute(text("SELECT name FROM item ORDER BY id"))).scalars())
-    assert names == ["holder", "log", "opening"]
 
 
 async def test_a_writer_handed_the_turn_and_cancelled_passes_it_on() -> None:
