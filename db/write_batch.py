@@ -142,15 +142,18 @@ def _over_json_each(sql: str, count: int) -> str | None:
 
 def _as_json_array(parameters: list[tuple[Any, ...]]) -> str | None:
     """The rows as one JSON array, or None unless every value is a string, an integer, a
-    finite float, a boolean or None (what JSON holds exactly: not bytes, NaN, a Decimal).
-    (An integer past 64 bits, which no column here holds, would be read back as a REAL where
-    binding it alone fails with OverflowError.) msgspec encodes in a quarter of ``json``'s
-    time; at a peak this runs for every group commit of the event log, whose rows carry each
-    room's whole race."""
+    finite float, a boolean or None, subclasses too (what JSON holds exactly: not bytes, NaN,
+    a Decimal). (An integer past 64 bits, which no column here holds, would be read back as
+    a REAL where binding it alone fails with OverflowError.) msgspec encodes in a quarter of
+    ``json``'s time; at a peak this runs for every group commit of the event log, whose rows
+    carry each room's whole race (an ``EncodedJSON``, a ``str``)."""
     for row in parameters:
         for value in row:
             kind = type(value)
-            if kind not in _JSON_EXACT or (kind is float and not math.isfinite(value)):
+            if kind in _JSON_EXACT:
+                if kind is float and not math.isfinite(value):
+                    return None
+            elif not isinstance(value, str | int):
                 return None
     try:
         return _JSON.encode(parameters).decode()
@@ -158,8 +161,18 @@ def _as_json_array(parameters: list[tuple[Any, ...]]) -> str | None:
         return None
 
 
+def _plain(value: Any) -> Any:
+    """A ``str`` or ``int`` subclass (``EncodedJSON``) as the plain value it is; msgspec
+    encodes enums by their value without asking."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    raise TypeError(f"no JSON form for {type(value).__name__}")
+
+
 _JSON_EXACT = frozenset({str, int, float, bool, type(None)})
-_JSON = msgspec.json.Encoder()
+_JSON = msgspec.json.Encoder(enc_hook=_plain)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from db.engine import create_engine, engine_of
+from db.engine import EncodedJSON, create_engine, engine_of
 from db.models import EventLogEntry, RaceRoom
 from db.queries import events as event_queries
 from db.queries import rooms as room_queries
@@ -146,10 +147,26 @@ def test_rows_with_a_value_json_cannot_hold_exactly_are_not_sent_as_json(value: 
 
 
 def test_rows_sent_as_json_read_back_as_the_same_values() -> None:
-    rows = [(1, "é ✓ \"q\" \u2028", None, True, 0.1, 2**62), (-5, "", 1.5e-7, False, -0.0, 0)]
+    """Plain values and their subclasses: a race snapshot encoded once (``EncodedJSON``, a
+    ``str``) and enums, the hottest rows there are, are sent as JSON like any string."""
+    rows = [
+        (1, "é ✓ \"q\" \u2028", None, True, 0.1, 2**62, EncodedJSON('{"v": 1}'), Kind.A),
+        (-5, "", 1.5e-7, False, -0.0, 0, EncodedJSON("[]"), Level.TWO),
+    ]
     as_json = _as_json_array(rows)
     assert as_json is not None
-    assert [tuple(row) for row in json.loads(as_json)] == rows
+    assert [tuple(row) for row in json.loads(as_json)] == [
+        (1, "é ✓ \"q\" \u2028", None, True, 0.1, 2**62, '{"v": 1}', "a"),
+        (-5, "", 1.5e-7, False, -0.0, 0, "[]", 2),
+    ]
+
+
+class Kind(StrEnum):
+    A = "a"
+
+
+class Level(IntEnum):
+    TWO = 2
 
 
 async def test_acknowledging_many_events_marks_exactly_those(
