@@ -59,6 +59,7 @@ ACK_DELAY_SECONDS = 0.5
 MAX_BATCH = 500
 RETENTION = timedelta(days=7)
 PRUNE_INTERVAL_SECONDS = 3600.0
+PRUNE_FIRST_DELAY_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -464,6 +465,10 @@ class DatabaseEventLog:
         return removed
 
     async def _prune_forever(self) -> None:
+        # Not at once: start-up (every room reconnecting and diffed again) is the busiest time
+        # for the writers' turn, which a week's DELETE would hold (and a test holding the
+        # turn would see an extra writer waiting).
+        await asyncio.sleep(PRUNE_FIRST_DELAY_SECONDS)
         while True:
             try:
                 await self.prune()
