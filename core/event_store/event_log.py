@@ -132,10 +132,15 @@ class DatabaseEventLog:
         close_timeout: float = 30.0,
         outage: DatabaseWatch | None = None,
         writer: async_sessionmaker[AsyncSession] | None = None,
+        prune_first_delay: float = PRUNE_FIRST_DELAY_SECONDS,
+        prune_interval: float = PRUNE_INTERVAL_SECONDS,
     ) -> None:
         """``writer``: sessions on a connection of the group commit's own (``bot.py`` gives
         it one), so that a peak that takes every pooled connection never holds up the
-        commits everything else waits for; by default ``sessionmaker``'s."""
+        commits everything else waits for; by default ``sessionmaker``'s.
+
+        ``prune_first_delay`` and ``prune_interval``: seconds from :meth:`start` to the first
+        :meth:`prune`, and between prunes (housekeeping on the process's own time)."""
         self._sessionmaker = sessionmaker
         self._committer = Committer(engine_of(writer or sessionmaker))
         self._outage = outage
@@ -143,6 +148,8 @@ class DatabaseEventLog:
         self._retention = retention
         self._ack_delay = ack_delay
         self._close_timeout = close_timeout
+        self._prune_first_delay = prune_first_delay
+        self._prune_interval = prune_interval
         self._deliver: Deliver | None = None
         self._state_writer: StateWriter | None = None
         self._on_dropped: Callable[[Any], None] | None = None
@@ -468,10 +475,10 @@ class DatabaseEventLog:
         # Not at once: start-up (every room reconnecting and diffed again) is the busiest time
         # for the writers' turn, which a week's DELETE would hold (and a test holding the
         # turn would see an extra writer waiting).
-        await asyncio.sleep(PRUNE_FIRST_DELAY_SECONDS)
+        await asyncio.sleep(self._prune_first_delay)
         while True:
             try:
                 await self.prune()
             except Exception:
                 log.exception("Could not prune the event log")
-            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+            await asyncio.sleep(self._prune_interval)

@@ -597,6 +597,59 @@ async def test_prune_removes_old_delivered_events_but_keeps_parked_and_undeliver
         await log.close()
 
 
+async def _old_delivered_event(log: DatabaseEventLog, clock: ManualClock) -> str:
+    """An event delivered (acknowledged) eight days ago, past a week's retention."""
+    (entry,) = await log.append([status("room-a")])
+    log.acknowledge(entry.seq)
+    await settle(log.flush())
+    await clock.advance(timedelta(days=8).total_seconds())
+    return entry.event.event_id
+
+
+async def test_the_log_prunes_on_its_own_once_started(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    clock = ManualClock()
+    log = DatabaseEventLog(
+        db_sessionmaker, clock=clock, prune_first_delay=0.0, prune_interval=0.05
+    )
+    await log.start()
+    try:
+        old = await _old_delivered_event(log, clock)
+        (recent,) = await log.append([status("room-b")])
+
+        async def remaining() -> list[str]:
+            return [row.event_id for row in await logged_rows(db_sessionmaker)]
+
+        async def pruned() -> None:
+            while old in await remaining():  # noqa: ASYNC110 - the pruner's work, polled
+                await asyncio.sleep(0.01)
+
+        await settle(pruned())
+        assert await remaining() == [recent.event.event_id]
+    finally:
+        await log.close()
+
+
+async def test_the_first_prune_waits_after_start(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Start-up (every room diffed again) is the writers' busiest time: no week's DELETE then."""
+    clock = ManualClock()
+    log = DatabaseEventLog(
+        db_sessionmaker, clock=clock, prune_first_delay=3600.0, prune_interval=0.05
+    )
+    await log.start()
+    try:
+        old = await _old_delivered_event(log, clock)
+        await log.append([status("room-b")])  # a commit after the clock moved: time to act
+        await asyncio.sleep(0.2)
+        assert old in [row.event_id for row in await logged_rows(db_sessionmaker)]
+        assert await log.prune() == 1  # it was due: only the pruner's first turn is later
+    finally:
+        await log.close()
+
+
 # -- closing -----------------------------------------------------------------------------------
 
 
