@@ -46,7 +46,9 @@ event delivered) both processes are stopped and compared:
   racetime other than a ``GET`` or a token, a websocket action, a Discord request other than
   a ``GET`` or opening a DM channel, a gateway session) sent by a process at a moment it did
   not hold the lease: before its epoch began or after the next one did (the lease row's
-  ``acquired_at``, polled all along), listed on stderr.
+  ``acquired_at``, polled all along: when the epoch's leader may act, which after a leader
+  that did not hand over is the end of that leader's trust in its last renewal, not the
+  moment of the takeover), listed on stderr.
 
 Prints one JSON line. Targets (issue 27): ``takeover_kill_p99_s`` at most 10,
 ``takeover_term_p99_s`` at most 2, and 0 for every count above. ``--quick`` is the size CI

@@ -6,7 +6,8 @@ fake Discord and signs every request with its name (``desk-1``, ``desk-2``, ...)
 (stderr) is kept in a file and read as it comes. :class:`Desks` starts them, as a
 supervisor restarts a unit that ended (``Restart=on-failure``), says which one answers
 ``/readyz`` 200, and keeps the history of the lease (:class:`LeaseWatch`): which process led
-under which epoch, from when (the database's ``acquired_at``, wall clock).
+under which epoch, from when (the database's ``acquired_at``, wall clock: when that leader
+may act).
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ of leader has an epoch of its own. Every session of a process is named after it
   channel every standby listens to (``NOTIFY``): a standby takes over at once, without
   waiting for its next poll or ending anything.
 
-The lease's times are the database's ``now()``, the one clock every process shares; the
+The lease's times are the database's, the one clock every process shares (its
+``acquired_at``: when the leader may act, after any wait for the previous one's trust); the
 waits and the leader's own trust in its lease are measured on the injected :class:`Clock`.
 """
 
@@ -269,7 +270,8 @@ class Leadership:
                 wait = before.trusted_for
             await queries.lock_row(connection, timeout_seconds=self.timings.statement_seconds)
             epoch = await queries.take(
-                connection, self.holder, self.holder_name, self.timings.trusted_seconds
+                connection, self.holder, self.holder_name, self.timings.trusted_seconds,
+                acts_after=wait,
             )
         self.wait_before_acting = wait
         return epoch

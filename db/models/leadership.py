@@ -34,6 +34,8 @@ class LeadershipLease(SQLModel, table=True):
     holder_name: str | None = Field(default=None, max_length=200)
     # The leader's lease session (pg_backend_pid()), for an admin looking at pg_stat_activity.
     backend_pid: int | None = Field(default=None)
+    # When the holder leads from: it took the lease then, or (taking over from a holder that
+    # did not hand over) that holder's trust in its last renewal ends then.
     acquired_at: datetime | None = datetime_field()
     renewed_at: datetime | None = datetime_field()
     # How long after ``renewed_at`` the holder may still act without renewing: a process

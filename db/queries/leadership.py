@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import case, func, literal, select, text, update
 from sqlalchemy.dialects import postgresql
@@ -125,17 +126,24 @@ async def lock_row(connection: Executor, *, timeout_seconds: float) -> None:
 
 
 async def take(
-    connection: Executor, holder: str, holder_name: str, trust_seconds: float
+    connection: Executor, holder: str, holder_name: str, trust_seconds: float,
+    *, acts_after: float = 0.0,
 ) -> int:
     """Make ``holder`` the leader under the next epoch (call holding the lock and the row),
-    trusting each renewal for ``trust_seconds``; returns that epoch."""
+    trusting each renewal for ``trust_seconds``; returns that epoch.
+
+    ``acquired_at`` is when it may act: now (the statement's time, not the transaction's
+    start), or ``acts_after`` seconds later when it waits out a leader that did not hand over.
+    """
     now = func.now()
     result = await connection.execute(
         update(_lease)
         .where(_row)
         .values(
             epoch=_lease.c.epoch + 1, holder=holder, holder_name=holder_name,
-            backend_pid=func.pg_backend_pid(), acquired_at=now, renewed_at=now,
+            backend_pid=func.pg_backend_pid(),
+            acquired_at=func.clock_timestamp() + timedelta(seconds=acts_after),
+            renewed_at=now,
             trust_seconds=trust_seconds, released_at=None,
         )
         .returning(_lease.c.epoch)

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -65,10 +66,11 @@ async def processes(
             await leadership.release()
 
 
-async def lease_row(engine: AsyncEngine) -> dict[str, object]:
+async def lease_row(engine: AsyncEngine) -> dict[str, Any]:
     async with engine.connect() as connection:
         row = (await connection.execute(text(
-            "SELECT epoch, holder, holder_name, backend_pid, released_at FROM leadership_lease"
+            "SELECT epoch, holder, holder_name, backend_pid, acquired_at, renewed_at, "
+            "released_at FROM leadership_lease"
         ))).one()
     return dict(row._mapping)
 
@@ -179,12 +181,16 @@ async def test_taking_over_from_a_leader_that_did_not_hand_over_waits_out_its_tr
     ``trusted_seconds`` more. The new leader holds the lease at once, but acts only then."""
     old, new = processes(), processes()
     assert await old.try_acquire()
+    before = await lease_row(engine)
     async with engine.connect() as connection:
         await connection.execute(text("SELECT pg_terminate_backend(backend_pid) "
                                       "FROM leadership_lease"))
     taking_over = asyncio.create_task(new.acquire())
     await until(lambda: new.role is Role.LEADER)
     assert 0 < new.wait_before_acting <= TIMINGS.trusted_seconds
+    # The row says when the new leader leads from: when the old one's trust ends.
+    acts_from = (await lease_row(engine))["acquired_at"]
+    assert (acts_from - before["renewed_at"]).total_seconds() >= TIMINGS.trusted_seconds
     await until(lambda: clock.sleepers == 3)  # two heartbeats and the wait
     assert not taking_over.done()
     assert (await lease_row(engine))["epoch"] == 2
