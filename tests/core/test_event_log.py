@@ -5,6 +5,7 @@ by the real dispatcher across a "crash" (new objects on the same database)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -597,6 +598,22 @@ async def test_prune_removes_old_delivered_events_but_keeps_parked_and_undeliver
         await log.close()
 
 
+@contextlib.asynccontextmanager
+async def _pruning_log(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: ManualClock, *, first_delay: float
+) -> AsyncIterator[DatabaseEventLog]:
+    """A started log on ``clock`` whose pruner starts after ``first_delay`` s, then runs
+    every 50 ms."""
+    log = DatabaseEventLog(
+        sessionmaker, clock=clock, prune_first_delay=first_delay, prune_interval=0.05
+    )
+    await log.start()
+    try:
+        yield log
+    finally:
+        await log.close()
+
+
 async def _old_delivered_event(log: DatabaseEventLog, clock: ManualClock) -> str:
     """An event delivered (acknowledged) eight days ago, past a week's retention."""
     (entry,) = await log.append([status("room-a")])
@@ -610,11 +627,7 @@ async def test_the_log_prunes_on_its_own_once_started(
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     clock = ManualClock()
-    log = DatabaseEventLog(
-        db_sessionmaker, clock=clock, prune_first_delay=0.0, prune_interval=0.05
-    )
-    await log.start()
-    try:
+    async with _pruning_log(db_sessionmaker, clock, first_delay=0.0) as log:
         old = await _old_delivered_event(log, clock)
         (recent,) = await log.append([status("room-b")])
 
@@ -627,8 +640,6 @@ async def test_the_log_prunes_on_its_own_once_started(
 
         await settle(pruned())
         assert await remaining() == [recent.event.event_id]
-    finally:
-        await log.close()
 
 
 async def test_the_first_prune_waits_after_start(
@@ -636,18 +647,12 @@ async def test_the_first_prune_waits_after_start(
 ) -> None:
     """Start-up (every room diffed again) is the writers' busiest time: no week's DELETE then."""
     clock = ManualClock()
-    log = DatabaseEventLog(
-        db_sessionmaker, clock=clock, prune_first_delay=3600.0, prune_interval=0.05
-    )
-    await log.start()
-    try:
+    async with _pruning_log(db_sessionmaker, clock, first_delay=3600.0) as log:
         old = await _old_delivered_event(log, clock)
         await log.append([status("room-b")])  # a commit after the clock moved: time to act
         await asyncio.sleep(0.2)
         assert old in [row.event_id for row in await logged_rows(db_sessionmaker)]
         assert await log.prune() == 1  # it was due: only the pruner's first turn is later
-    finally:
-        await log.close()
 
 
 # -- closing -----------------------------------------------------------------------------------
