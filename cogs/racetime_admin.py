@@ -13,6 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs._shared.accounts.profile_embed import profile_embed
+from cogs._shared.answer_deadline import ANSWERS_WITH_FORM
 from cogs._shared.pages import Page, send_pages
 from cogs._shared.permissions import ServerOnly, actor_of, requires
 from cogs._shared.racetime_bots.credentials_modal import CredentialsModal
@@ -117,7 +118,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
     # -- /racetime bot: owners ---------------------------------------------------------------
 
     @requires(Permission.MANAGE_RACETIME_BOTS)
-    @bots_group.command(name="add")
+    @bots_group.command(name="add", extras={ANSWERS_WITH_FORM: True})
     @app_commands.describe(
         category="The category slug from its racetime.gg URL, e.g. alttpr",
         name="A name for this bot in RaceDesk",
@@ -142,7 +143,7 @@ class RacetimeCog(ServerOnly, commands.GroupCog, group_name="racetime"):
         )
 
     @requires(Permission.MANAGE_RACETIME_BOTS)
-    @bots_group.command(name="edit")
+    @bots_group.command(name="edit", extras={ANSWERS_WITH_FORM: True})
     @app_commands.describe(category="The category slug of the bot")
     async def edit(self, interaction: discord.Interaction, category: str) -> None:
         """Give a racetime category bot new credentials (in a form) and restart it."""

@@ -7,6 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
+from cogs._shared.answer_deadline import ACKNOWLEDGE_AFTER_SECONDS, answer_within_deadline
 from cogs._shared.database_away import DATABASE_AWAY, database_away, is_outage
 from cogs._shared.discord_limits import MESSAGE_CONTENT_MAX
 from cogs._shared.fitting import fit_lines
@@ -74,7 +75,11 @@ async def answer_error(interaction: discord.Interaction, error: Exception) -> No
 class RaceDeskTree(app_commands.CommandTree):
     """Turns every command failure into a short ephemeral reply and a logged traceback, and
     offers a command's suggestions only to those the access policy lets run it. While the
-    database is away every interaction is answered at once with what to do."""
+    database is away every interaction is answered at once with what to do. A command that
+    has not answered within ``acknowledge_after`` seconds is acknowledged for it
+    (:mod:`cogs._shared.answer_deadline`)."""
+
+    acknowledge_after: float = ACKNOWLEDGE_AFTER_SECONDS
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         autocomplete = interaction.type is discord.InteractionType.autocomplete
@@ -87,6 +92,7 @@ class RaceDeskTree(app_commands.CommandTree):
                 await reply(interaction, DATABASE_AWAY, ephemeral=True)
             return False
         if not autocomplete:
+            answer_within_deadline(interaction, self.acknowledge_after)
             return True  # a command's own check asks the policy, and says who may
         if await may_complete(interaction):
             return True
