@@ -20,9 +20,9 @@ from db.queries.users import get_or_create_user_by_discord_id
 from db.secrets import SecretBox
 from tests.plugins.discord_bot import DiscordHarness, running_harness
 
-# The harness runs on the system clock: a match a little ahead of it.
-SOON = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=20)
-STAMP = int(SOON.timestamp())
+# The harness runs on the system clock: each match a little ahead of it, when it is made (not
+# when this module is read: a long run reaches these tests many minutes after that).
+AHEAD = timedelta(minutes=20)
 
 
 @pytest.fixture
@@ -38,9 +38,15 @@ class Setup:
     match_id: int
     channel: discord.TextChannel
     players: tuple[discord.Member, discord.Member]
+    scheduled_at: datetime
+
+    @property
+    def stamp(self) -> int:
+        return int(self.scheduled_at.timestamp())
 
 
 async def a_match(harness: DiscordHarness, *, channel: bool = True) -> Setup:
+    soon = datetime.now(UTC).replace(second=0, microsecond=0) + AHEAD
     reminders = harness.sim.add_text_channel("match-reminders")
     one, two = harness.member(0), harness.member(1)
     settings: dict[str, object] = {"reminder_minutes": 30}
@@ -51,14 +57,14 @@ async def a_match(harness: DiscordHarness, *, channel: bool = True) -> Setup:
                                 racetime_category="alttpr", settings=settings)
         session.add(tournament)
         await session.flush()
-        match = Match(tournament_id=tournament.id, title="Semi-final", scheduled_at=SOON)
+        match = Match(tournament_id=tournament.id, title="Semi-final", scheduled_at=soon)
         session.add(match)
         await session.flush()
         for member in (one, two):
             user = await get_or_create_user_by_discord_id(session, member.id)
             session.add(MatchPlayer(match_id=match.id, user_id=user.id))
         assert tournament.id is not None and match.id is not None
-        return Setup(tournament.id, match.id, reminders, (one, two))
+        return Setup(tournament.id, match.id, reminders, (one, two), soon)
 
 
 async def test_the_reminder_is_posted_once_and_each_player_gets_a_dm(
@@ -76,7 +82,8 @@ async def test_the_reminder_is_posted_once_and_each_player_gets_a_dm(
     [embed] = post.embeds
     assert embed.title == "⏰ Winter Cup · Semi-final: starting soon"
     assert embed.description is not None
-    assert f"Starts <t:{STAMP}:F> (<t:{STAMP}:R>)" in embed.description
+    stamp = setup.stamp
+    assert f"Starts <t:{stamp}:F> (<t:{stamp}:R>)" in embed.description
     assert "The race room is not open yet." in embed.description
     assert embed.colour == discord.Colour.gold()
     dms = [m for m in sent if isinstance(m.channel, discord.DMChannel)]
@@ -89,7 +96,7 @@ async def test_the_reminder_is_posted_once_and_each_player_gets_a_dm(
     await harness.notifications_settled()
     cog = cast("AnnouncementsCog", harness.bot.get_cog("AnnouncementsCog"))
     await cog.announce(MatchReminderEvent(
-        match_id=setup.match_id, tournament_id=setup.tournament_id, scheduled_at=SOON,
+        match_id=setup.match_id, tournament_id=setup.tournament_id, scheduled_at=setup.scheduled_at,
         minutes=30,
     ))
     assert harness.sim.sent() == []
@@ -109,7 +116,7 @@ async def test_a_reminder_for_a_time_the_match_has_left_is_not_posted(
     setup = await a_match(harness)
     stale = MatchReminderEvent(
         match_id=setup.match_id, tournament_id=setup.tournament_id,
-        scheduled_at=SOON - timedelta(hours=1), minutes=30,
+        scheduled_at=setup.scheduled_at - timedelta(hours=1), minutes=30,
     )
     await harness.services.dispatcher.emit(stale)
     await harness.notifications_settled()
