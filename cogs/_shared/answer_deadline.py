@@ -49,11 +49,6 @@ class DeadlineResponse(InteractionResponse[Any]):
         self._acknowledged_for_it = False
         self._acknowledging: asyncio.Task[None] | None = None
 
-    @property
-    def acknowledged_for_it(self) -> bool:
-        """The command was acknowledged before it answered."""
-        return self._acknowledged_for_it
-
     def acknowledge_soon(self, command: asyncio.Task[Any] | None) -> None:
         """Acknowledge now, unless the command has answered (or is answering) or ended."""
         if (command is not None and command.done()) or self.is_done() or self._turn.locked():
@@ -69,7 +64,7 @@ class DeadlineResponse(InteractionResponse[Any]):
                 return
             try:
                 await super().defer(ephemeral=True, thinking=True)
-            except discord.HTTPException as error:
+            except Exception as error:  # (nobody awaits this task: said here, not lost)
                 log.warning("Could not acknowledge a slow command in time: %s", error)
                 return
             self._acknowledged_for_it = True
