@@ -150,7 +150,7 @@ async def run(args: argparse.Namespace) -> None:
         lifecycle.handle_signals()
         bot = RaceDeskBot(services, intents=member_intents())
         await start_with_discord(services, bot, lifecycle)
-        sim = SimulatedGuild(bot)
+        sim = SimulatedGuild(bot, acknowledge_slow_commands=True)  # as on Discord
         sim.on_answer = answers.answered
         await lifecycle.add("simulated discord", sim.start, sim.close)
         await bot.logged_in()  # what setup_hook runs once the bot has logged in

@@ -232,8 +232,14 @@ class SimulatedGuild:
         guild: str = "Test Guild 0",
         channels: Sequence[str] | int = 1,
         members: Sequence[str] | int = 3,
+        acknowledge_slow_commands: bool = False,
     ) -> None:
+        """``acknowledge_slow_commands``: keep RaceDesk's acknowledgement of a command slower
+        than a second (``cogs._shared.answer_deadline``). Off by default: whether it comes
+        depends on the machine's speed, and what a test or the rehearsal sees must not
+        (``tests/cogs/test_answer_deadline.py`` and ``bench.peak`` turn it on)."""
         self.bot = bot
+        self._acknowledge_slow_commands = acknowledge_slow_commands
         self._guild_name = guild
         self._channels = list(channels) if not isinstance(channels, int) else channels
         self._members = list(members) if not isinstance(members, int) else members
@@ -261,6 +267,8 @@ class SimulatedGuild:
         assert bot.user is not None
         state.application_id = bot.user.id
         state._command_tree = bot.tree
+        if not self._acknowledge_slow_commands and hasattr(bot.tree, "acknowledge_after"):
+            bot.tree.acknowledge_after = None
         self._http = SimulatedDiscordHttp.install(bot, self.refusals)
         for member in self.guild.members:
             member.nick = None  # dpytest makes up "<name>_<n>_nick"; people are their names

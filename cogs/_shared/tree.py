@@ -79,7 +79,7 @@ class RaceDeskTree(app_commands.CommandTree):
     has not answered within ``acknowledge_after`` seconds is acknowledged for it
     (:mod:`cogs._shared.answer_deadline`)."""
 
-    acknowledge_after: float = ACKNOWLEDGE_AFTER_SECONDS
+    acknowledge_after: float | None = ACKNOWLEDGE_AFTER_SECONDS  # None: never
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         autocomplete = interaction.type is discord.InteractionType.autocomplete
@@ -92,7 +92,8 @@ class RaceDeskTree(app_commands.CommandTree):
                 await reply(interaction, DATABASE_AWAY, ephemeral=True)
             return False
         if not autocomplete:
-            answer_within_deadline(interaction, self.acknowledge_after)
+            if self.acknowledge_after is not None:
+                answer_within_deadline(interaction, self.acknowledge_after)
             return True  # a command's own check asks the policy, and says who may
         if await may_complete(interaction):
             return True

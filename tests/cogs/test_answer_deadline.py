@@ -3,7 +3,9 @@ the acknowledgement's place; one that answers in time answers in one message.
 
 Each command is a throwaway added to RaceDesk's real tree (``RaceDeskTree``), driven through
 the simulated Discord, which refuses a second answer and an answer after 3 seconds. The
-tree's ``acknowledge_after`` is shortened so that "slow" takes a moment of real time.
+simulated Discord turns the acknowledgement off for every other test (it depends on the
+machine's speed); here the tree's ``acknowledge_after`` is set, short, so that "slow" takes
+a moment of real time.
 """
 
 from __future__ import annotations
